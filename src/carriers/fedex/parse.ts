@@ -1,0 +1,151 @@
+import type { Checkpoint, CarrierSnapshot, ShipmentStatus, SubStatus, TrackResult } from '../../domain/shipment.ts';
+import { toUtcIso } from '../time.ts';
+import { reportUnknownCode } from '../unknown.ts';
+import { FEDEX_EXCEPTION_REASONS, FEDEX_STATUSES, type StatusRow } from './statuses.ts';
+
+// Only the fields we read; FedEx sends many more (reference/carriers.md §2.2).
+interface FedexLocation {
+  city?: string;
+  stateOrProvinceCode?: string;
+  postalCode?: string;
+  countryCode?: string;
+  countryName?: string;
+}
+interface FedexScanEvent {
+  date?: string;
+  eventType?: string;
+  eventDescription?: string;
+  derivedStatusCode?: string;
+  exceptionCode?: string;
+  exceptionDescription?: string;
+  scanLocation?: FedexLocation;
+}
+interface FedexTrackResult {
+  trackingNumberInfo?: { trackingNumber?: string };
+  latestStatusDetail?: {
+    code?: string;
+    derivedCode?: string;
+    statusByLocale?: string;
+    description?: string;
+    scanLocation?: FedexLocation;
+    ancillaryDetails?: { reason?: string; reasonDescription?: string }[];
+  };
+  dateAndTimes?: { type?: string; dateTime?: string }[];
+  estimatedDeliveryTimeWindow?: { window?: { begins?: string; ends?: string } };
+  scanEvents?: FedexScanEvent[];
+  error?: { code?: string; message?: string };
+}
+export interface FedexTrackResponse {
+  output?: { completeTrackResults?: { trackingNumber?: string; trackResults?: FedexTrackResult[] }[] };
+  errors?: { code?: string; message?: string }[];
+}
+
+const NOT_FOUND_CODES = new Set(['TRACKING.TRACKINGNUMBER.NOTFOUND', 'TRACKING.TRACKINGNUMBER.INVALID']);
+
+function statusFor(code: string | undefined, fallback: string | undefined, description?: string): StatusRow | undefined {
+  if (code && FEDEX_STATUSES[code]) return FEDEX_STATUSES[code];
+  if (fallback && FEDEX_STATUSES[fallback]) return FEDEX_STATUSES[fallback];
+  if (code) reportUnknownCode('fedex', code, description);
+  return undefined;
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  const t = s?.trim();
+  return t ? t : undefined;
+}
+
+function toCheckpoint(e: FedexScanEvent): Checkpoint | undefined {
+  const loc = e.scanLocation ?? {};
+  const time = toUtcIso(e.date, loc);
+  if (!time) return undefined;
+  const row = statusFor(nonEmpty(e.eventType), nonEmpty(e.derivedStatusCode), e.eventDescription);
+  const reason = nonEmpty(e.exceptionCode) ? FEDEX_EXCEPTION_REASONS[e.exceptionCode as string] : undefined;
+  const status: ShipmentStatus = row?.status ?? 'IN_TRANSIT';
+  const subStatus: SubStatus | undefined = reason ?? row?.subStatus;
+  const description = nonEmpty(e.eventDescription) ?? '';
+  return {
+    checkpointTime: time,
+    city: nonEmpty(loc.city),
+    postalCode: nonEmpty(loc.postalCode),
+    countryCode: nonEmpty(loc.countryCode),
+    countryName: nonEmpty(loc.countryName),
+    message: nonEmpty(e.exceptionDescription) ? `${description}: ${e.exceptionDescription?.trim()}` : description,
+    status,
+    ...(subStatus ? { subStatus } : {}),
+    raw: { code: nonEmpty(e.eventType) ?? nonEmpty(e.derivedStatusCode) ?? '', description },
+  };
+}
+
+function newestEventTime(r: FedexTrackResult): number {
+  let best = -Infinity;
+  for (const e of r.scanEvents ?? []) {
+    const t = Date.parse(toUtcIso(e.date, e.scanLocation ?? {}) ?? '');
+    if (t > best) best = t;
+  }
+  return best;
+}
+
+function toSnapshot(trackingNumber: string, r: FedexTrackResult): CarrierSnapshot {
+  const checkpoints = (r.scanEvents ?? [])
+    .map(toCheckpoint)
+    .filter((c): c is Checkpoint => c !== undefined)
+    .sort((a, b) => a.checkpointTime.localeCompare(b.checkpointTime));
+  const latest = r.latestStatusDetail;
+  const newest = checkpoints.at(-1);
+  const row = statusFor(nonEmpty(latest?.code), nonEmpty(latest?.derivedCode), latest?.description);
+  const status: ShipmentStatus = row?.status ?? newest?.status ?? 'PENDING';
+  const subStatus = row?.subStatus ?? (newest?.status === status ? newest?.subStatus : undefined);
+  const edd =
+    r.dateAndTimes?.find((d) => d.type === 'ESTIMATED_DELIVERY')?.dateTime ??
+    r.estimatedDeliveryTimeWindow?.window?.ends ??
+    r.estimatedDeliveryTimeWindow?.window?.begins;
+  const estimatedDeliveryDate = status === 'DELIVERED' ? undefined : toUtcIso(edd, latest?.scanLocation ?? {});
+  return {
+    carrier: 'fedex',
+    trackingNumber,
+    status,
+    ...(subStatus ? { subStatus } : {}),
+    message: nonEmpty(latest?.statusByLocale) ?? nonEmpty(latest?.description) ?? newest?.message ?? 'Label created',
+    ...(estimatedDeliveryDate ? { estimatedDeliveryDate } : {}),
+    ...(newest ? { lastUpdatedAt: newest.checkpointTime } : {}),
+    checkpoints,
+  };
+}
+
+/**
+ * Reads a Track API response. FedEx reports "not found" inside a 200 body, and may return several
+ * shipments for one reused number (told apart by trackingNumberUniqueId): we take the one with the
+ * newest scan, which is the parcel the issuer just sent.
+ */
+export function parseFedexTrackResponse(body: FedexTrackResponse, requested: string[]): Map<string, TrackResult> {
+  const results = new Map<string, TrackResult>();
+  if (!body.output && body.errors?.length) {
+    const err = body.errors[0];
+    const result: TrackResult = NOT_FOUND_CODES.has(err.code ?? '')
+      ? { kind: 'not_found', message: err.message ?? 'not found' }
+      : { kind: 'error', retryable: false, message: `${err.code}: ${err.message}` };
+    for (const n of requested) results.set(n, result);
+    return results;
+  }
+  for (const complete of body.output?.completeTrackResults ?? []) {
+    const number = complete.trackingNumber ?? complete.trackResults?.[0]?.trackingNumberInfo?.trackingNumber;
+    if (!number) continue;
+    const usable = (complete.trackResults ?? []).filter((r) => !r.error);
+    if (usable.length === 0) {
+      const err = complete.trackResults?.[0]?.error;
+      results.set(
+        number,
+        !err || NOT_FOUND_CODES.has(err.code ?? '')
+          ? { kind: 'not_found', message: err?.message ?? 'not found' }
+          : { kind: 'error', retryable: true, message: `${err.code}: ${err.message}` },
+      );
+      continue;
+    }
+    const chosen = usable.reduce((a, b) => (newestEventTime(b) > newestEventTime(a) ? b : a));
+    results.set(number, { kind: 'found', snapshot: toSnapshot(number, chosen) });
+  }
+  for (const n of requested) {
+    if (!results.has(n)) results.set(n, { kind: 'error', retryable: true, message: 'number missing from FedEx response' });
+  }
+  return results;
+}

@@ -1,0 +1,78 @@
+import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
+
+export interface StatusRow {
+  status: ShipmentStatus;
+  subStatus?: SubStatus;
+}
+
+/**
+ * FedEx scan `eventType` / `derivedStatusCode` → normalised status. Codes and their grouping come from
+ * the FedEx Track API docs as digested in reference/carriers.md §2.2.
+ */
+export const FEDEX_STATUSES: Record<string, StatusRow> = {
+  // label created, shipment information sent
+  OC: { status: 'INFO_RECEIVED' },
+  OX: { status: 'INFO_RECEIVED' },
+  EP: { status: 'INFO_RECEIVED' },
+  MD: { status: 'INFO_RECEIVED' },
+  // picked up
+  PU: { status: 'IN_TRANSIT' },
+  PX: { status: 'IN_TRANSIT' },
+  OF: { status: 'IN_TRANSIT' },
+  AP: { status: 'IN_TRANSIT' },
+  // in transit
+  IT: { status: 'IN_TRANSIT' },
+  IX: { status: 'IN_TRANSIT' },
+  AA: { status: 'IN_TRANSIT' },
+  AC: { status: 'IN_TRANSIT' },
+  AF: { status: 'IN_TRANSIT' },
+  AR: { status: 'IN_TRANSIT' },
+  AX: { status: 'IN_TRANSIT' },
+  DP: { status: 'IN_TRANSIT' },
+  EA: { status: 'IN_TRANSIT' },
+  EO: { status: 'IN_TRANSIT' },
+  FD: { status: 'IN_TRANSIT' },
+  LO: { status: 'IN_TRANSIT' },
+  PF: { status: 'IN_TRANSIT' },
+  PL: { status: 'IN_TRANSIT' },
+  PM: { status: 'IN_TRANSIT' },
+  SF: { status: 'IN_TRANSIT' },
+  TR: { status: 'IN_TRANSIT' },
+  CC: { status: 'IN_TRANSIT' },
+  AE: { status: 'IN_TRANSIT' },
+  AO: { status: 'IN_TRANSIT' },
+  // delays keep the parcel moving, with a reason
+  DY: { status: 'IN_TRANSIT', subStatus: 'DELAYED' },
+  DD: { status: 'IN_TRANSIT', subStatus: 'DELAYED' },
+  PY: { status: 'IN_TRANSIT', subStatus: 'DELAYED' },
+  RL: { status: 'IN_TRANSIT', subStatus: 'DELAYED' },
+  // out for delivery
+  OD: { status: 'OUT_FOR_DELIVERY' },
+  AD: { status: 'OUT_FOR_DELIVERY' },
+  ED: { status: 'OUT_FOR_DELIVERY' },
+  // available for pickup
+  HL: { status: 'AVAILABLE_FOR_PICKUP' },
+  HP: { status: 'AVAILABLE_FOR_PICKUP' },
+  // delivered
+  DL: { status: 'DELIVERED' },
+  // exceptions
+  DE: { status: 'FAILED_ATTEMPT' },
+  SE: { status: 'EXCEPTION' },
+  CD: { status: 'EXCEPTION', subStatus: 'CUSTOMS' },
+  HA: { status: 'EXCEPTION', subStatus: 'HELD' },
+  CA: { status: 'EXCEPTION', subStatus: 'CANCELLED' },
+  // return to shipper
+  RS: { status: 'RETURNING_TO_SENDER' },
+  RT: { status: 'RETURNING_TO_SENDER' },
+  RD: { status: 'RETURNED_TO_SENDER' },
+};
+
+/** FedEx `exceptionCode`s whose reason we know (delivery exceptions, "DEX" codes). */
+export const FEDEX_EXCEPTION_REASONS: Record<string, SubStatus> = {
+  '03': 'ADDRESS_ISSUE',
+  '07': 'REFUSED',
+  '08': 'RECIPIENT_NOT_AVAILABLE',
+  '15': 'HELD',
+  '17': 'RECIPIENT_NOT_AVAILABLE',
+  A52: 'DELAYED',
+};

@@ -1,0 +1,54 @@
+import type { CarrierCode } from '../domain/carriers.ts';
+import type { TrackResult } from '../domain/shipment.ts';
+
+/** Provider names as they appear in configuration (`TRACKHUB_CARRIER_<PROVIDER>_…`). */
+export const PROVIDER_NAMES = ['fedex', 'ups', 'usps', 'dhl', 'laposte', 'aftership'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+export interface ProviderConfig {
+  /** An origin such as `https://apis.fedex.com`; the provider appends its API paths. */
+  baseUrl: string;
+  clientId?: string;
+  clientSecret?: string;
+  apiKey?: string;
+  webhookSecret?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** The only way a provider reaches the network, so tests can hand it a fake. */
+export type HttpClient = (
+  url: string,
+  init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs?: number },
+) => Promise<HttpResponse>;
+
+export interface TrackRequest {
+  carrier: CarrierCode;
+  trackingNumber: string;
+}
+
+export interface CarrierProvider {
+  readonly name: ProviderName;
+  /** Most numbers one API call may carry (FedEx: 30). */
+  readonly maxBatch: number;
+  /** One result per requested number, keyed by tracking number. Never throws for carrier errors. */
+  track(requests: TrackRequest[]): Promise<Map<string, TrackResult>>;
+}
+
+/** Parses a `Retry-After` header (seconds or HTTP date) into milliseconds. */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Result for every number of a batch when the whole call failed. */
+export function failAll(requests: TrackRequest[], result: TrackResult): Map<string, TrackResult> {
+  return new Map(requests.map((r) => [r.trackingNumber, result]));
+}
