@@ -64,7 +64,6 @@ export const FEDEX_STATUSES: Record<string, StatusRow> = {
   // return to shipper
   RS: { status: 'RETURNING_TO_SENDER' },
   RT: { status: 'RETURNING_TO_SENDER' },
-  RD: { status: 'RETURNED_TO_SENDER' },
 };
 
 /** FedEx `exceptionCode`s whose reason we know (delivery exceptions, "DEX" codes). */

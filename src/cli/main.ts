@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { generateKeyPair, exportJWK } from 'jose';
+import { ConfigError, loadConfig } from '../config.ts';
+import { newWebhookSecret } from '../delivery/signing.ts';
+import { checkJwks, checkNotificationUrl, issuerView } from '../http/routes/admin.ts';
+import { startHub } from '../hub.ts';
+import { createLogger } from '../logger.ts';
+import { startSandbox } from '../sandbox/server.ts';
+import { migrate, openStore } from '../store/db.ts';
+import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
+import { ISSUER_ID } from '../domain/track-request.ts';
+import { sandboxNumbers } from '../sandbox/numbers.ts';
+
+function config(overrides: { sandbox?: boolean } = {}) {
+  try {
+    return loadConfig(process.env, overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`trackhub: configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']) => Promise<T>): Promise<T> {
+  const store = await openStore(config().databaseUrl, { poolSize: 2 });
+  try {
+    await migrate(store.db);
+    return await fn(store.db);
+  } finally {
+    await store.close();
+  }
+}
+
+const program = new Command('trackhub').description('Card tracking hub').showHelpAfterError();
+
+program
+  .command('serve')
+  .description('Run the hub (HTTP API and/or workers, per TRACKHUB_ROLE)')
+  .option('--sandbox', 'serve the carrier sandbox in-process and point carriers without a base URL at it')
+  .action(async (opts: { sandbox?: boolean }) => {
+    const cfg = config(opts.sandbox ? { sandbox: true } : {});
+    const log = createLogger(cfg.logLevel);
+    const hub = await startHub(cfg, log);
+    if (process.stdout.isTTY || cfg.sandbox) {
+      process.stderr.write(
+        `\nTrackhub listening on ${hub.url || '(worker only)'}${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n` +
+          `  docs: ${hub.url}/docs   health: ${hub.url}/healthz   metrics: ${hub.url}/metrics\n\n`,
+      );
+    }
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      await hub.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+
+program
+  .command('migrate')
+  .description('Apply pending store migrations and exit')
+  .action(async () => {
+    const store = await openStore(config().databaseUrl, { poolSize: 1 });
+    const applied = await migrate(store.db);
+    await store.close();
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
+  });
+
+const sandbox = program.command('sandbox').description('Carrier sandbox speaking each provider API shape');
+sandbox
+  .command('serve', { isDefault: true })
+  .description('Run the carrier sandbox on its own port')
+  .option('--host <host>', 'listen address', '127.0.0.1')
+  .option('--port <port>', 'listen port', '9001')
+  .option('--speed <factor>', 'parcel life runs this many times faster than real time', process.env.TRACKHUB_SANDBOX_SPEED ?? '360')
+  .action(async (opts: { host: string; port: string; speed: string }) => {
+    const speed = Number(opts.speed);
+    if (!(speed > 0)) {
+      process.stderr.write('trackhub: --speed must be a positive number\n');
+      process.exit(2);
+    }
+    const { url } = await startSandbox({ host: opts.host, port: Number(opts.port), speed });
+    process.stdout.write(`sandbox listening on ${url} (FedEx at ${url}/sandbox/fedex, speed x${speed})\n`);
+  });
+sandbox
+  .command('numbers')
+  .description('Print tracking numbers for each scripted parcel story')
+  .action(() => {
+    for (const row of sandboxNumbers()) process.stdout.write(`${row.carrier}\t${row.scenario}\t${row.trackingNumber}\n`);
+  });
+
+const issuers = program.command('issuers').description('Manage issuers');
+issuers
+  .command('add')
+  .description('Register or update an issuer')
+  .requiredOption('--id <issuerId>', '10 characters of [A-Za-z0-9_-]')
+  .requiredOption('--name <name>', 'display name')
+  .requiredOption('--url <notificationBaseUrl>', 'base URL notifications are POSTed under')
+  .option('--jwks <file>', 'JSON file with the issuer public keys ({ keys: [...] })')
+  .option('--generate-key', 'generate an ES256 key pair; prints the private JWK once (for testing and demos)')
+  .option('--max-operations <n>', 'operations per notification', '1')
+  .action(async (opts: { id: string; name: string; url: string; jwks?: string; generateKey?: boolean; maxOperations: string }) => {
+    const fail = (msg: string) => {
+      process.stderr.write(`trackhub: ${msg}\n`);
+      process.exit(2);
+    };
+    if (!ISSUER_ID.test(opts.id)) fail('--id must be 10 of [A-Za-z0-9_-]');
+    const urlProblem = checkNotificationUrl(opts.url);
+    if (urlProblem) fail(urlProblem);
+    let jwks: { keys: Record<string, unknown>[] } | undefined;
+    let privateJwk: Record<string, unknown> | undefined;
+    if (opts.jwks) {
+      try {
+        jwks = JSON.parse(readFileSync(opts.jwks, 'utf8'));
+      } catch (err) {
+        fail(`cannot read --jwks: ${(err as Error).message}`);
+      }
+    } else if (opts.generateKey) {
+      const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+      const kid = `${opts.id}-1`;
+      jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] };
+      privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256' };
+    } else {
+      fail('give --jwks FILE or --generate-key');
+    }
+    const problem = checkJwks(jwks as { keys: Record<string, unknown>[] });
+    if (problem) fail(problem);
+    const max = Number(opts.maxOperations);
+    if (!Number.isInteger(max) || max < 1 || max > 1000) fail('--max-operations must be an integer from 1 to 1000');
+    await withStore(async (db) => {
+      const existing = await getIssuer(db, opts.id);
+      const secret = existing?.webhookSecrets.length ? undefined : newWebhookSecret();
+      await upsertIssuer(db, {
+        issuerId: opts.id,
+        name: opts.name,
+        notificationBaseUrl: opts.url.replace(/\/+$/, ''),
+        jwks: jwks as { keys: Record<string, unknown>[] },
+        webhookSecrets: existing?.webhookSecrets.length ? existing.webhookSecrets : [secret as string],
+        notificationAuth: existing?.notificationAuth ?? null,
+        maxOperationsPerNotification: max,
+        autoTrackShipment: existing?.autoTrackShipment ?? false,
+        enabled: existing?.enabled ?? true,
+      });
+      const saved = await getIssuer(db, opts.id);
+      process.stdout.write(`${JSON.stringify({ ...issuerView(saved as never), ...(secret ? { webhookSecret: secret } : {}), ...(privateJwk ? { privateJwk } : {}) }, null, 2)}\n`);
+    });
+  });
+issuers
+  .command('list')
+  .description('List issuers (secrets are never shown)')
+  .action(async () => {
+    await withStore(async (db) => {
+      for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${i.notificationBaseUrl}\t${i.name}\n`);
+    });
+  });
+
+program.parseAsync(process.argv).catch((err) => {
+  process.stderr.write(`trackhub: ${(err as Error).message}\n`);
+  process.exit(1);
+});

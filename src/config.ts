@@ -1,0 +1,175 @@
+import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
+
+/** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
+export class ConfigError extends Error {}
+
+export type Role = 'api' | 'worker' | 'all';
+
+export interface Config {
+  databaseUrl: string;
+  host: string;
+  port: number;
+  role: Role;
+  adminToken?: string;
+  publicUrl: string;
+  allowPrivateTargets: boolean;
+  retryScheduleMs: number[];
+  pollMinIntervalMs: number;
+  pollMaxIntervalMs: number;
+  notFoundAfterMs: number;
+  expireAfterMs: number;
+  productionTimeoutMs: number;
+  returnTimeoutMs: number;
+  sandbox: boolean;
+  /** Sandbox time runs this many times faster than real time (scripted parcels only). */
+  sandboxSpeed: number;
+  metricsToken?: string;
+  tls?: { cert: string; key: string; ca?: string };
+  logLevel: string;
+  /** Requests per second each issuer may make to the Issuer API (token bucket, burst of one second). */
+  issuerRateLimit: number;
+  /** Lease a worker holds on a claimed row before another worker may take it over. */
+  leaseMs: number;
+  carriers: Record<ProviderName, ProviderConfig & { explicitBaseUrl: boolean }>;
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseDuration(value: string): number | undefined {
+  const m = DURATION.exec(value.trim());
+  return m ? Math.round(Number(m[1]) * UNIT_MS[m[2]]) : undefined;
+}
+
+const PRODUCTION_ORIGINS: Record<ProviderName, string> = {
+  fedex: 'https://apis.fedex.com',
+  ups: 'https://onlinetools.ups.com',
+  usps: 'https://apis.usps.com',
+  dhl: 'https://api-eu.dhl.com',
+  laposte: 'https://api.laposte.fr',
+  aftership: 'https://api.aftership.com',
+};
+
+type Env = Record<string, string | undefined>;
+
+function fail(name: string, why: string): never {
+  throw new ConfigError(`${name}: ${why}`);
+}
+
+function str(env: Env, name: string, fallback?: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function duration(env: Env, name: string, fallback: string): number {
+  const raw = str(env, name, fallback) as string;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms <= 0) fail(name, `"${raw}" is not a duration (use e.g. 500ms, 15s, 15m, 12h, 7d)`);
+  return ms;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes|on)$/i.test(raw)) return true;
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  fail(name, `"${raw}" is not a boolean (use true or false)`);
+}
+
+function positiveNumber(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) fail(name, `"${raw}" is not a positive number`);
+  return n;
+}
+
+function origin(name: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    fail(name, `"${raw}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(name, 'must be an http(s) URL');
+  return raw.replace(/\/+$/, '');
+}
+
+/** Reads the environment once, at start-up. Every bad value is reported with its variable's name. */
+export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolean } = {}): Config {
+  const databaseUrl = str(env, 'TRACKHUB_DATABASE_URL', 'pglite://./data/trackhub') as string;
+  if (!/^(pglite:\/\/.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
+    fail('TRACKHUB_DATABASE_URL', 'must start with pglite:// or postgres://');
+  }
+  const host = str(env, 'TRACKHUB_HOST', '127.0.0.1') as string;
+  const portRaw = str(env, 'TRACKHUB_PORT', '8080') as string;
+  const port = Number(portRaw);
+  if (!/^\d+$/.test(portRaw) || port > 65535) fail('TRACKHUB_PORT', `"${portRaw}" is not a port number`);
+  const role = str(env, 'TRACKHUB_ROLE', 'all') as string;
+  if (role !== 'api' && role !== 'worker' && role !== 'all') fail('TRACKHUB_ROLE', `"${role}" must be api, worker or all`);
+  const adminToken = str(env, 'TRACKHUB_ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) fail('TRACKHUB_ADMIN_TOKEN', 'must be at least 16 characters');
+  const publicUrl = origin('TRACKHUB_PUBLIC_URL', str(env, 'TRACKHUB_PUBLIC_URL', `http://${host}:${port}`) as string);
+  const sandbox = overrides.sandbox ?? bool(env, 'TRACKHUB_SANDBOX', false);
+
+  const scheduleRaw = str(env, 'TRACKHUB_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,14h,20h,24h') as string;
+  const retryScheduleMs = scheduleRaw.split(',').map((part) => {
+    const ms = parseDuration(part);
+    if (ms === undefined) fail('TRACKHUB_RETRY_SCHEDULE', `"${part.trim()}" is not a duration`);
+    return ms;
+  });
+
+  const pollMinIntervalMs = duration(env, 'TRACKHUB_POLL_MIN_INTERVAL', '15m');
+  const pollMaxIntervalMs = duration(env, 'TRACKHUB_POLL_MAX_INTERVAL', '12h');
+  if (pollMaxIntervalMs < pollMinIntervalMs) fail('TRACKHUB_POLL_MAX_INTERVAL', 'must not be below TRACKHUB_POLL_MIN_INTERVAL');
+
+  const cert = str(env, 'TRACKHUB_TLS_CERT');
+  const key = str(env, 'TRACKHUB_TLS_KEY');
+  if ((cert === undefined) !== (key === undefined)) fail(cert ? 'TRACKHUB_TLS_KEY' : 'TRACKHUB_TLS_CERT', 'TLS needs both a certificate and a key');
+  const ca = str(env, 'TRACKHUB_TLS_CA');
+  if (ca && !cert) fail('TRACKHUB_TLS_CA', 'needs TRACKHUB_TLS_CERT and TRACKHUB_TLS_KEY');
+
+  const logLevel = str(env, 'TRACKHUB_LOG_LEVEL', 'info') as string;
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    fail('TRACKHUB_LOG_LEVEL', `"${logLevel}" must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+
+  const carriers = {} as Config['carriers'];
+  for (const name of PROVIDER_NAMES) {
+    const prefix = `TRACKHUB_CARRIER_${name.toUpperCase()}_`;
+    const explicit = str(env, `${prefix}BASE_URL`);
+    carriers[name] = {
+      baseUrl: explicit ? origin(`${prefix}BASE_URL`, explicit) : PRODUCTION_ORIGINS[name],
+      explicitBaseUrl: explicit !== undefined,
+      clientId: str(env, `${prefix}CLIENT_ID`),
+      clientSecret: str(env, `${prefix}CLIENT_SECRET`),
+      apiKey: str(env, `${prefix}API_KEY`),
+      webhookSecret: str(env, `${prefix}WEBHOOK_SECRET`),
+    };
+  }
+
+  return {
+    databaseUrl,
+    host,
+    port,
+    role,
+    adminToken,
+    publicUrl,
+    allowPrivateTargets: bool(env, 'TRACKHUB_ALLOW_PRIVATE_TARGETS', sandbox),
+    retryScheduleMs,
+    pollMinIntervalMs,
+    pollMaxIntervalMs,
+    notFoundAfterMs: duration(env, 'TRACKHUB_NOT_FOUND_AFTER', '7d'),
+    expireAfterMs: duration(env, 'TRACKHUB_EXPIRE_AFTER', '30d'),
+    productionTimeoutMs: duration(env, 'TRACKHUB_PRODUCTION_TIMEOUT', '30d'),
+    returnTimeoutMs: duration(env, 'TRACKHUB_RETURN_TIMEOUT', '90d'),
+    sandbox,
+    sandboxSpeed: positiveNumber(env, 'TRACKHUB_SANDBOX_SPEED', 1),
+    metricsToken: str(env, 'TRACKHUB_METRICS_TOKEN'),
+    tls: cert && key ? { cert, key, ca } : undefined,
+    logLevel,
+    issuerRateLimit: positiveNumber(env, 'TRACKHUB_ISSUER_RATE_LIMIT', 5000),
+    leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
+    carriers,
+  };
+}

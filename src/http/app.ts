@@ -1,0 +1,112 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import { Counter, Histogram } from 'prom-client';
+import type { AccessTokenVerifier } from '../auth/tokens.ts';
+import type { Config } from '../config.ts';
+import { newId } from '../domain/ids.ts';
+import { CORRELATION_ID } from '../domain/track-request.ts';
+import type { HubContext } from '../operations/context.ts';
+import type { Db } from '../store/db.ts';
+import type { IssuerDirectory } from '../store/issuers.ts';
+import { installErrorHandling, sendError } from './errors.ts';
+import { registerAdminApi } from './routes/admin.ts';
+import { registerIssuerApi } from './routes/issuer-api.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
+import { registerTokenRoute } from './routes/token.ts';
+import { ErrorBody, OperationObject, TrackBody } from './schemas.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    correlationId: string;
+  }
+}
+
+export interface HttpDeps {
+  config: Config & { tokenAudience?: string };
+  db: Db;
+  storeKind: 'pglite' | 'postgres';
+  hub: HubContext;
+  issuers: IssuerDirectory;
+  tokens: AccessTokenVerifier;
+  accessTokenKey: Uint8Array;
+  log: Logger;
+  /** Extra routes mounted on the same server (the sandbox, when it runs in-process). */
+  extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
+}
+
+const httpRequests = new Counter({ name: 'trackhub_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] });
+const httpDuration = new Histogram({
+  name: 'trackhub_http_request_seconds',
+  help: 'HTTP request duration by route',
+  labelNames: ['route'],
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+});
+
+export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    logController: { disableRequestLogging: true },
+    bodyLimit: 4 * 1024 * 1024,
+    return503OnClosing: true,
+    ...serverOptions,
+  });
+  installErrorHandling(app);
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    const form = new URLSearchParams(body as string);
+    const out: Record<string, string | string[]> = {};
+    for (const key of new Set(form.keys())) {
+      const all = form.getAll(key);
+      out[key] = all.length === 1 ? all[0] : all;
+    }
+    done(null, out);
+  });
+
+  app.decorateRequest('correlationId', '');
+  app.addHook('onRequest', async (req, reply) => {
+    const given = req.headers['x-correlation-id'];
+    if (typeof given === 'string' && CORRELATION_ID.test(given)) {
+      req.correlationId = given;
+    } else {
+      req.correlationId = newId('corr');
+      if (given !== undefined) {
+        reply.header('x-correlation-id', req.correlationId);
+        return sendError(reply, 'FIELD_INVALID_FORMAT', 'x-correlation-id: must be 1 to 64 of [A-Za-z0-9_-]');
+      }
+    }
+    reply.header('x-correlation-id', req.correlationId);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unknown';
+    httpRequests.inc({ route, status: reply.statusCode });
+    httpDuration.observe({ route }, reply.elapsedTime / 1000);
+    if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode, correlationId: req.correlationId }, 'request failed');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Trackhub', version: '0.1.0', description: 'Card tracking hub: Issuer API (D1-compatible), Admin API and operations.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from /authz/v1/oauth2/token' },
+          adminBearer: { type: 'http', scheme: 'bearer', description: 'TRACKHUB_ADMIN_TOKEN' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.addSchema(ErrorBody);
+  app.addSchema({ ...TrackBody, $id: 'TrackBody' });
+  app.addSchema(OperationObject);
+
+  registerOpsRoutes(app, deps);
+  registerTokenRoute(app, deps);
+  registerIssuerApi(app, deps);
+  registerAdminApi(app, deps);
+  if (deps.extraRoutes) await deps.extraRoutes(app);
+  return app;
+}

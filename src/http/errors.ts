@@ -1,0 +1,52 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, type ErrorCode, ERROR_STATUS } from '../domain/errors.ts';
+
+export function sendError(reply: FastifyReply, errorCode: ErrorCode, error: string, headers: Record<string, string> = {}) {
+  return reply.code(ERROR_STATUS[errorCode]).headers(headers).send({ errorCode, error });
+}
+
+/** True when the store cannot be reached (connection refused, reset, closed pool…). */
+function isStoreUnavailable(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  const msg = (err as Error)?.message ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001', '53300'].includes(code) ||
+    /Connection terminated|connect ECONNREFUSED|pool is ending|closed|Cannot use a pool/i.test(msg)
+  );
+}
+
+/** Maps every failure to the contract's `{errorCode, error}` body; bad input never becomes a 500. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) =>
+    sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`),
+  );
+  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof ApiError) return sendError(reply, err.errorCode, err.message, err.headers);
+    switch (err.code) {
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return sendError(reply, 'PARSING_ERROR', 'body is not valid JSON');
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendError(reply, 'PAYLOAD_TOO_LARGE', 'body is too large');
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      case 'FST_ERR_CTP_INVALID_TYPE':
+        return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+      case 'FST_ERR_VALIDATION': {
+        const first = err.validation?.[0];
+        const field = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.') || (first?.params as { missingProperty?: string })?.missingProperty || err.validationContext || 'request';
+        return sendError(reply, 'FIELD_INVALID_FORMAT', `${field}: ${first?.message ?? 'is invalid'}`);
+      }
+    }
+    if (err instanceof SyntaxError) return sendError(reply, 'PARSING_ERROR', 'body is not valid JSON');
+    if (isStoreUnavailable(err)) {
+      req.log.error({ err }, 'store unavailable');
+      return sendError(reply, 'SERVICE_UNAVAILABLE', 'the store is unavailable, retry shortly', { 'retry-after': '5' });
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: err.message });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send({ errorCode: 'INTERNAL_ERROR', error: 'internal error' });
+  });
+}

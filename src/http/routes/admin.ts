@@ -1,0 +1,188 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { newWebhookSecret } from '../../delivery/signing.ts';
+import { ApiError } from '../../domain/errors.ts';
+import { ISSUER_ID } from '../../domain/track-request.ts';
+import { type Issuer, getIssuer, listIssuers, upsertIssuer } from '../../store/issuers.ts';
+import type { HttpDeps } from '../app.ts';
+import { IssuerBody, SiteBody, errorResponses } from '../schemas.ts';
+
+const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** What the Admin API shows of an issuer: never its secrets. */
+export function issuerView(i: Issuer) {
+  return {
+    issuerId: i.issuerId,
+    name: i.name,
+    notificationBaseUrl: i.notificationBaseUrl,
+    jwks: i.jwks,
+    webhookSecretCount: i.webhookSecrets.length,
+    notificationAuth: i.notificationAuth ? { tokenUrl: i.notificationAuth.tokenUrl, clientId: i.notificationAuth.clientId } : null,
+    maxOperationsPerNotification: i.maxOperationsPerNotification,
+    autoTrackShipment: i.autoTrackShipment,
+    enabled: i.enabled,
+    createdAt: i.createdAt,
+    updatedAt: i.updatedAt,
+  };
+}
+
+/** A JWKS may only hold EC P-256 public keys with a kid: a private key here would be a leak. */
+export function checkJwks(jwks: { keys: Record<string, unknown>[] }): string | undefined {
+  if (jwks.keys.length === 0) return 'jwks.keys: at least one key is required';
+  const kids = new Set<string>();
+  for (const [i, k] of jwks.keys.entries()) {
+    if (k.kty !== 'EC' || k.crv !== 'P-256') return `jwks.keys[${i}]: must be an EC P-256 key (ES256)`;
+    if (typeof k.x !== 'string' || typeof k.y !== 'string') return `jwks.keys[${i}]: x and y are required`;
+    if ('d' in k) return `jwks.keys[${i}]: holds private key material (d); send the public key only`;
+    if (typeof k.kid !== 'string' || k.kid === '') return `jwks.keys[${i}]: kid is required`;
+    if (kids.has(k.kid)) return `jwks.keys[${i}]: kid ${k.kid} is repeated`;
+    kids.add(k.kid);
+  }
+  return undefined;
+}
+
+export function checkNotificationUrl(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'notificationBaseUrl: is not a URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'notificationBaseUrl: must be http(s)';
+  if (url.username || url.password) return 'notificationBaseUrl: must not carry credentials';
+  if (url.search || url.hash) return 'notificationBaseUrl: must not carry a query or fragment';
+  return undefined;
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
+  const adminToken = deps.config.adminToken;
+  if (!adminToken) return; // no token configured: the Admin API is off
+  const expected = Buffer.from(adminToken);
+
+  function requireAdmin(req: FastifyRequest): void {
+    const auth = req.headers.authorization ?? '';
+    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'admin bearer token required');
+    }
+  }
+
+  const security = [{ adminBearer: [] }];
+
+  app.put(
+    '/admin/v1/issuers/:issuerId',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create or replace an issuer',
+        security,
+        params: Type.Object({ issuerId: Type.String() }),
+        body: IssuerBody,
+        response: errorResponses(400, 401, 415),
+      },
+      onRequest: async (req) => requireAdmin(req),
+    },
+    async (req, reply) => {
+      const { issuerId } = req.params as { issuerId: string };
+      if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
+      const body = req.body as {
+        name: string;
+        notificationBaseUrl: string;
+        jwks: { keys: Record<string, unknown>[] };
+        webhookSecret?: string;
+        notificationAuth?: Issuer['notificationAuth'];
+        maxOperationsPerNotification?: number;
+        autoTrackShipment?: boolean;
+        enabled?: boolean;
+      };
+      const problem = checkNotificationUrl(body.notificationBaseUrl) ?? checkJwks(body.jwks);
+      if (problem) throw new ApiError('FIELD_INVALID_VALUE', problem);
+      if (body.webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(body.webhookSecret)) {
+        throw new ApiError('FIELD_INVALID_FORMAT', 'webhookSecret: must be whsec_ followed by base64 of at least 24 bytes');
+      }
+      const existing = await getIssuer(deps.db, issuerId);
+      let secrets = existing?.webhookSecrets ?? [];
+      let generated: string | undefined;
+      if (body.webhookSecret && body.webhookSecret !== secrets[0]) {
+        // Rotation: the previous secret keeps signing beside the new one until the next rotation.
+        secrets = [body.webhookSecret, ...secrets.slice(0, 1)];
+      } else if (secrets.length === 0) {
+        generated = newWebhookSecret();
+        secrets = [generated];
+      }
+      const created = await upsertIssuer(deps.db, {
+        issuerId,
+        name: body.name,
+        notificationBaseUrl: body.notificationBaseUrl.replace(/\/+$/, ''),
+        jwks: body.jwks,
+        webhookSecrets: secrets,
+        notificationAuth: body.notificationAuth ?? null,
+        maxOperationsPerNotification: body.maxOperationsPerNotification ?? 1,
+        autoTrackShipment: body.autoTrackShipment ?? false,
+        enabled: body.enabled ?? true,
+      });
+      deps.issuers.forget(issuerId);
+      const saved = (await getIssuer(deps.db, issuerId)) as Issuer;
+      return reply.code(created ? 201 : 200).send({ ...issuerView(saved), ...(generated ? { webhookSecret: generated } : {}) });
+    },
+  );
+
+  app.get(
+    '/admin/v1/issuers/:issuerId',
+    { schema: { tags: ['admin'], summary: 'Read an issuer (secrets are never returned)', security, params: Type.Object({ issuerId: Type.String() }) }, onRequest: async (req) => requireAdmin(req) },
+    async (req) => {
+      const issuer = await getIssuer(deps.db, (req.params as { issuerId: string }).issuerId);
+      if (!issuer) throw new ApiError('NOT_FOUND', 'no such issuer');
+      return issuerView(issuer);
+    },
+  );
+
+  app.get(
+    '/admin/v1/issuers',
+    { schema: { tags: ['admin'], summary: 'List issuers', security }, onRequest: async (req) => requireAdmin(req) },
+    async () => ({ issuers: (await listIssuers(deps.db)).map(issuerView) }),
+  );
+
+  app.put(
+    '/admin/v1/production-sites/:siteId',
+    {
+      schema: { tags: ['admin'], summary: 'Create or replace a production site; a generated API key is returned once', security, params: Type.Object({ siteId: Type.String() }), body: SiteBody },
+      onRequest: async (req) => requireAdmin(req),
+    },
+    async (req, reply) => {
+      const { siteId } = req.params as { siteId: string };
+      if (!SITE_ID.test(siteId)) throw new ApiError('FIELD_INVALID_FORMAT', 'siteId: must be 1 to 64 of [A-Za-z0-9_.-]');
+      const body = req.body as { name: string; apiKey?: string; carriers?: string[] };
+      const existing = await deps.db.selectFrom('production_sites').select('api_key_hash').where('site_id', '=', siteId).executeTakeFirst();
+      let generated: string | undefined;
+      let keyHash = existing?.api_key_hash ?? null;
+      if (body.apiKey) keyHash = hashApiKey(body.apiKey);
+      else if (!keyHash) {
+        generated = `sk_${randomBytes(24).toString('base64url')}`;
+        keyHash = hashApiKey(generated);
+      }
+      const values = { site_id: siteId, name: body.name, api_key_hash: keyHash, carriers: JSON.stringify(body.carriers ?? []) };
+      await deps.db
+        .insertInto('production_sites')
+        .values(values)
+        .onConflict((oc) => oc.column('site_id').doUpdateSet({ name: values.name, api_key_hash: keyHash, carriers: values.carriers, updated_at: new Date() }))
+        .execute();
+      return reply.code(existing ? 200 : 201).send({ siteId, name: body.name, carriers: body.carriers ?? [], ...(generated ? { apiKey: generated } : {}) });
+    },
+  );
+
+  app.get(
+    '/admin/v1/production-sites/:siteId',
+    { schema: { tags: ['admin'], summary: 'Read a production site (its key is never returned)', security, params: Type.Object({ siteId: Type.String() }) }, onRequest: async (req) => requireAdmin(req) },
+    async (req) => {
+      const row = await deps.db.selectFrom('production_sites').selectAll().where('site_id', '=', (req.params as { siteId: string }).siteId).executeTakeFirst();
+      if (!row) throw new ApiError('NOT_FOUND', 'no such production site');
+      return { siteId: row.site_id, name: row.name, carriers: row.carriers, hasApiKey: row.api_key_hash !== null, createdAt: row.created_at, updatedAt: row.updated_at };
+    },
+  );
+}

@@ -1,0 +1,99 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { ApiError } from '../../domain/errors.ts';
+import { toOperationObject } from '../../domain/operation.ts';
+import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-request.ts';
+import { acceptTrack } from '../../operations/accept.ts';
+import { listCardOperations } from '../../store/operations.ts';
+import type { HttpDeps } from '../app.ts';
+import { errorResponses } from '../schemas.ts';
+
+const Params = Type.Object({ issuerId: Type.String(), cardId: Type.String() });
+
+/** Per-issuer token bucket: one second of budget as burst. */
+class IssuerRateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(private readonly perSecond: number) {}
+  take(issuerId: string, now = Date.now()): number | undefined {
+    const b = this.buckets.get(issuerId) ?? { tokens: this.perSecond, at: now };
+    b.tokens = Math.min(this.perSecond, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+    b.at = now;
+    this.buckets.set(issuerId, b);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return undefined;
+    }
+    return Math.ceil((1 - b.tokens) / this.perSecond);
+  }
+}
+
+/** The D1-compatible Issuer API: track a card, read its tracking status. */
+export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
+  const limiter = new IssuerRateLimiter(deps.config.issuerRateLimit);
+
+  async function authorise(req: FastifyRequest): Promise<{ issuerId: string; cardId: string }> {
+    const { issuerId, cardId } = req.params as { issuerId: string; cardId: string };
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+    const tokenIssuer = token ? await deps.tokens.verify(token) : undefined;
+    if (!tokenIssuer) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'missing, malformed, expired or forged access token');
+    if (tokenIssuer !== issuerId) throw new ApiError('FORBIDDEN', 'the access token belongs to another issuer');
+    const issuer = await deps.issuers.get(issuerId);
+    if (!issuer?.enabled) throw new ApiError('FORBIDDEN', 'the issuer is disabled');
+    if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
+    if (!CARD_ID.test(cardId)) throw new ApiError('FIELD_INVALID_FORMAT', 'cardId: must be 1 to 48 of [A-Za-z0-9_-]');
+    const wait = limiter.take(issuerId);
+    if (wait !== undefined) throw new ApiError('RATE_LIMITED', 'request budget spent, retry later', { 'retry-after': String(wait) });
+    return { issuerId, cardId };
+  }
+
+  app.post(
+    '/banking/v1/issuers/:issuerId/physicalCards/:cardId/track',
+    {
+      bodyLimit: 64 * 1024,
+      schema: {
+        tags: ['issuer'],
+        summary: 'Track a physical card (production, shipment or return)',
+        security: [{ bearer: [] }],
+        params: Params,
+        body: Type.Ref('TrackBody'),
+        headers: Type.Object({ 'x-correlation-id': Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })) }),
+        response: { 202: Type.Object({ operationId: Type.String() }), ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503) },
+      },
+      // The body is checked by validateTrackRequest, which knows the contract's error codes.
+      validatorCompiler: () => (data: unknown) => ({ value: data }),
+    },
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const { issuerId, cardId } = await authorise(req);
+      if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+      const checked = validateTrackRequest(req.body);
+      if (!checked.ok) throw new ApiError(checked.errorCode, checked.error);
+      const { operationId } = await acceptTrack(deps.hub, { issuerId, cardId, correlationId: req.correlationId, body: checked.value });
+      return reply.code(202).send({ operationId });
+    },
+  );
+
+  app.get(
+    '/banking/v1/issuers/:issuerId/physicalCards/:cardId/trackingStatus',
+    {
+      schema: {
+        tags: ['issuer'],
+        summary: 'Latest state of every tracking operation of a card, newest first',
+        security: [{ bearer: [] }],
+        params: Params,
+        response: { 200: Type.Object({ operations: Type.Array(Type.Ref('OperationObject')) }), ...errorResponses(400, 401, 403, 404, 429, 503) },
+      },
+      validatorCompiler: () => (data: unknown) => ({ value: data }),
+    },
+    async (req) => {
+      const { issuerId, cardId } = await authorise(req);
+      const ops = await listCardOperations(deps.db, issuerId, cardId);
+      if (ops.length === 0) throw new ApiError('NOT_FOUND', 'this card has never been tracked by this issuer');
+      return { operations: ops.map((s) => toOperationObject(s, { withCheckpoints: true })) };
+    },
+  );
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return !!contentType && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType);
+}

@@ -1,0 +1,92 @@
+import { Type } from 'typebox';
+import { CARRIER_CODES } from '../domain/carriers.ts';
+import { SHIPMENT_STATUSES } from '../domain/shipment.ts';
+
+/** Schemas for the OpenAPI document; request validation that needs contract error codes is in code. */
+export const ErrorBody = Type.Object(
+  { errorCode: Type.Optional(Type.String()), error: Type.Optional(Type.String()) },
+  { $id: 'ErrorBody', description: 'Every error: a closed errorCode and a human-readable error' },
+);
+
+export const errorResponses = (...codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [c, Type.Ref('ErrorBody')]));
+
+export const TrackBody = Type.Object(
+  {
+    trackingType: Type.Union([Type.Literal('PRODUCTION'), Type.Literal('SHIPMENT'), Type.Literal('RETURN')]),
+    trackingNumber: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]{4,40}$', description: 'SHIPMENT (required), RETURN' })),
+    carrier: Type.Optional(Type.Union(CARRIER_CODES.map((c) => Type.Literal(c)))),
+    shipmentDate: Type.Optional(Type.String({ description: 'ISO 8601; SHIPMENT only' })),
+    productionSite: Type.Optional(Type.String()),
+    postalCode: Type.Optional(Type.String({ description: 'destination; SHIPMENT only' })),
+    countryCode: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$', description: 'destination, ISO 3166-1 alpha-2; SHIPMENT only' })),
+  },
+  { additionalProperties: false, description: 'Fields allowed depend on trackingType (CONTRACT §2.2)' },
+);
+
+const Checkpoint = Type.Object({
+  checkpointTime: Type.String(),
+  city: Type.Optional(Type.String()),
+  postalCode: Type.Optional(Type.String()),
+  countryCode: Type.Optional(Type.String()),
+  countryName: Type.Optional(Type.String()),
+  message: Type.String(),
+  status: Type.Union(SHIPMENT_STATUSES.map((s) => Type.Literal(s))),
+  subStatus: Type.Optional(Type.String()),
+  raw: Type.Object({ code: Type.String(), description: Type.String() }),
+});
+
+export const OperationObject = Type.Object(
+  {
+    operationId: Type.String(),
+    operation: Type.Literal('STANDALONE_TRACKING'),
+    status: Type.Union([Type.Literal('PENDING'), Type.Literal('SUCCESSFUL'), Type.Literal('FAILED')]),
+    issuerId: Type.String(),
+    cardId: Type.String(),
+    timestamp: Type.String(),
+    startTime: Type.String(),
+    endTime: Type.Optional(Type.String()),
+    sequenceNumber: Type.Integer(),
+    details: Type.Object({
+      trackingType: Type.String(),
+      productionSite: Type.Optional(Type.String()),
+      status: Type.Optional(Type.String()),
+      shipment: Type.Optional(
+        Type.Object({
+          carrier: Type.String(),
+          trackingNumber: Type.String(),
+          status: Type.String(),
+          subStatus: Type.Optional(Type.String()),
+          message: Type.String(),
+          trackingUrl: Type.String(),
+          estimatedDeliveryDate: Type.Optional(Type.String()),
+          lastUpdatedAt: Type.Optional(Type.String()),
+          lastCheckpoint: Type.Optional(Checkpoint),
+          checkpoints: Type.Optional(Type.Array(Checkpoint)),
+        }),
+      ),
+    }),
+    errorCode: Type.Optional(Type.String()),
+    error: Type.Optional(Type.String()),
+  },
+  { $id: 'OperationObject' },
+);
+
+export const IssuerBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  notificationBaseUrl: Type.String({ description: 'https origin (and optional path) the hub POSTs notifications under' }),
+  jwks: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }, { description: 'ES256 public JWKs, each with a kid' }),
+  webhookSecret: Type.Optional(Type.String({ description: 'whsec_…; generated and returned once when absent on creation' })),
+  notificationAuth: Type.Optional(
+    Type.Object({ tokenUrl: Type.String(), clientId: Type.String(), clientSecret: Type.String() }, { additionalProperties: false }),
+  ),
+  maxOperationsPerNotification: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  autoTrackShipment: Type.Optional(Type.Boolean()),
+  enabled: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+export const SiteBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  apiKey: Type.Optional(Type.String({ minLength: 24, maxLength: 200 })),
+  carriers: Type.Optional(Type.Array(Type.Union(CARRIER_CODES.map((c) => Type.Literal(c))))),
+}, { additionalProperties: false });

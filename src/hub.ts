@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
+import { createProviders, detect, route, trackingUrl } from './carriers/index.ts';
+import { undiciHttpClient } from './carriers/http.ts';
+import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
+import { setUnknownCodeLogger } from './carriers/unknown.ts';
+import type { Config } from './config.ts';
+import { Dispatcher } from './delivery/dispatcher.ts';
+import { buildApp } from './http/app.ts';
+import type { HubContext } from './operations/context.ts';
+import { Poller } from './polling/poller.ts';
+import { registerSandbox, sandboxBaseUrl, SANDBOX_PROVIDERS } from './sandbox/server.ts';
+import { migrate, openStore } from './store/db.ts';
+import { IssuerDirectory } from './store/issuers.ts';
+
+export interface RunningHub {
+  url: string;
+  app?: FastifyInstance;
+  context: HubContext;
+  close(): Promise<void>;
+}
+
+/** Where each provider is reached: its configured origin, or the in-process sandbox when asked for. */
+function providerConfigs(config: Config, sandboxOrigin: string): Record<ProviderName, ProviderConfig> {
+  const out = {} as Record<ProviderName, ProviderConfig>;
+  for (const name of PROVIDER_NAMES) {
+    const c = config.carriers[name];
+    const useSandbox = config.sandbox && !c.explicitBaseUrl && SANDBOX_PROVIDERS.includes(name);
+    out[name] = useSandbox
+      ? { ...c, baseUrl: sandboxBaseUrl(sandboxOrigin, name), clientId: c.clientId ?? 'sandbox', clientSecret: c.clientSecret ?? 'sandbox', apiKey: c.apiKey ?? 'sandbox' }
+      : c;
+  }
+  return out;
+}
+
+/** Starts the hub in the configured role: the HTTP API, the workers (poller + dispatcher), or both. */
+export async function startHub(config: Config, log: Logger): Promise<RunningHub> {
+  setUnknownCodeLogger((msg, fields) => log.warn(fields, msg));
+  const store = await openStore(config.databaseUrl);
+  const applied = await migrate(store.db);
+  if (applied.length > 0) log.info({ applied }, 'migrations applied');
+
+  const runsApi = config.role !== 'worker';
+  const runsWorkers = config.role !== 'api';
+  let dispatcher: Dispatcher | undefined;
+  let poller: Poller | undefined;
+
+  const context: HubContext = {
+    db: store.db,
+    log,
+    now: () => new Date(),
+    policy: { ...config, leaseMs: config.leaseMs },
+    detect,
+    trackingUrl,
+    kickDelivery: () => dispatcher?.kick(),
+    kickPolling: () => poller?.kick(),
+  };
+
+  const carrierHttp = undiciHttpClient();
+  if (runsWorkers) {
+    dispatcher = new Dispatcher({ db: store.db, log, retryScheduleMs: config.retryScheduleMs, leaseMs: config.leaseMs });
+  }
+
+  let app: FastifyInstance | undefined;
+  let url = '';
+  if (runsApi) {
+    const accessTokenKey = await loadAccessTokenKey(store.db);
+    app = await buildApp(
+      {
+        config,
+        db: store.db,
+        storeKind: store.kind,
+        hub: context,
+        issuers: new IssuerDirectory(store.db),
+        tokens: new AccessTokenVerifier(accessTokenKey),
+        accessTokenKey,
+        log,
+        extraRoutes: config.sandbox ? (a) => registerSandbox(a, config.sandboxSpeed) : undefined,
+      },
+      config.tls
+        ? {
+            https: {
+              cert: readFileSync(config.tls.cert),
+              key: readFileSync(config.tls.key),
+              ...(config.tls.ca ? { ca: readFileSync(config.tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+            },
+          } as never
+        : {},
+    );
+    url = await app.listen({ host: config.host, port: config.port });
+  }
+  if (runsWorkers) {
+    // Created after the listener: an in-process sandbox is reached on the port actually bound.
+    const port = app ? (app.server.address() as { port: number }).port : config.port;
+    const loopbackOrigin = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+    const idleWaitMs = Math.min(1000, Math.max(50, Math.floor(config.pollMinIntervalMs / 4)));
+    const providers = createProviders(providerConfigs(config, loopbackOrigin), carrierHttp.http);
+    poller = new Poller(context, { providers, route, idleWaitMs });
+  }
+  dispatcher?.start();
+  poller?.start();
+  log.info({ url, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
+
+  return {
+    url,
+    app,
+    context,
+    async close() {
+      await app?.close();
+      await poller?.stop();
+      await dispatcher?.stop();
+      await carrierHttp.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { type OperationInput, decide } from '../domain/operation.ts';
+import { nextWakeAt } from '../polling/schedule.ts';
+import { lockOperation, saveDecision } from '../store/operations.ts';
+import type { HubContext } from './context.ts';
+
+/**
+ * Feeds one input to an operation under a row lock and stores what the state machine decides, with
+ * its notifications, in one transaction. Returns how many notifications it queued.
+ */
+export async function advanceOperation(
+  ctx: HubContext,
+  operationId: string,
+  input: OperationInput,
+  wakeNotBefore?: Date,
+): Promise<number> {
+  const queued = await ctx.db.transaction().execute(async (tx) => {
+    const state = await lockOperation(tx, operationId);
+    if (!state) return 0;
+    const decision = decide(state, input, ctx.policy);
+    const now = Date.parse(input.now);
+    let wakeAt = nextWakeAt(decision.state, now, ctx.policy);
+    if (wakeAt && wakeNotBefore && wakeAt < wakeNotBefore) wakeAt = wakeNotBefore;
+    await saveDecision(tx, decision, wakeAt);
+    return decision.notifications.length;
+  });
+  if (queued > 0) ctx.kickDelivery();
+  return queued;
+}

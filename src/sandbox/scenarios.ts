@@ -1,0 +1,123 @@
+/**
+ * Scripted parcel lives for the carrier sandbox. A script is carrier-neutral; each provider's sandbox
+ * renders the visible steps in its own API shape. The number picks the script, so a tester chooses
+ * the story by choosing the number (see `trackhub sandbox numbers`).
+ */
+export type StepKind =
+  | 'label'
+  | 'pickup'
+  | 'departed'
+  | 'arrived'
+  | 'out_for_delivery'
+  | 'failed_attempt'
+  | 'exception'
+  | 'delivered'
+  | 'return_started'
+  | 'returned';
+
+export interface Place {
+  city: string;
+  state?: string;
+  postalCode: string;
+  countryCode: string;
+  countryName: string;
+  /** Fixed UTC offset used when rendering local times, e.g. -05:00. */
+  offset: string;
+}
+
+export interface ScriptStep {
+  /** Hours of parcel life after the number was first asked about. */
+  atHours: number;
+  kind: StepKind;
+  place: Place;
+}
+
+export type ScenarioName = 'delivered' | 'failed_attempt' | 'exception' | 'returned' | 'quiet' | 'never_found';
+
+const ORIGIN: Place = { city: 'MEMPHIS', state: 'TN', postalCode: '38118', countryCode: 'US', countryName: 'United States', offset: '-06:00' };
+const HUB: Place = { city: 'INDIANAPOLIS', state: 'IN', postalCode: '46241', countryCode: 'US', countryName: 'United States', offset: '-05:00' };
+const DEST: Place = { city: 'NEW YORK', state: 'NY', postalCode: '10001', countryCode: 'US', countryName: 'United States', offset: '-05:00' };
+
+const FIRST_LEGS: ScriptStep[] = [
+  { atHours: 0, kind: 'label', place: ORIGIN },
+  { atHours: 2, kind: 'pickup', place: ORIGIN },
+  { atHours: 8, kind: 'departed', place: HUB },
+  { atHours: 20, kind: 'arrived', place: DEST },
+];
+
+export const SCENARIOS: Record<ScenarioName, ScriptStep[]> = {
+  delivered: [...FIRST_LEGS, { atHours: 26, kind: 'out_for_delivery', place: DEST }, { atHours: 30, kind: 'delivered', place: DEST }],
+  failed_attempt: [
+    ...FIRST_LEGS,
+    { atHours: 26, kind: 'out_for_delivery', place: DEST },
+    { atHours: 28, kind: 'failed_attempt', place: DEST },
+    { atHours: 48, kind: 'out_for_delivery', place: DEST },
+    { atHours: 50, kind: 'delivered', place: DEST },
+  ],
+  exception: [
+    ...FIRST_LEGS,
+    { atHours: 22, kind: 'exception', place: DEST },
+    { atHours: 40, kind: 'arrived', place: DEST },
+    { atHours: 44, kind: 'out_for_delivery', place: DEST },
+    { atHours: 46, kind: 'delivered', place: DEST },
+  ],
+  returned: [
+    ...FIRST_LEGS,
+    { atHours: 26, kind: 'out_for_delivery', place: DEST },
+    { atHours: 28, kind: 'failed_attempt', place: DEST },
+    { atHours: 50, kind: 'return_started', place: DEST },
+    { atHours: 90, kind: 'returned', place: ORIGIN },
+  ],
+  quiet: FIRST_LEGS.slice(0, 2),
+  never_found: [],
+};
+
+/** The two digits before the check digit choose the story. */
+export function scenarioFor(trackingNumber: string): ScenarioName {
+  const digits = trackingNumber.replace(/\D/g, '');
+  const key = Number(digits.slice(-3, -1) || '0');
+  if (key < 60) return 'delivered';
+  if (key < 70) return 'failed_attempt';
+  if (key < 80) return 'exception';
+  if (key < 90) return 'returned';
+  if (key < 95) return 'quiet';
+  return 'never_found';
+}
+
+export interface VisibleStep extends ScriptStep {
+  /** Real time of the step: sandbox hours compressed by the speed factor. */
+  time: Date;
+}
+
+/**
+ * Parcel clocks start when the sandbox first hears of a number; the speed factor compresses hours of
+ * parcel life into seconds. State is in memory: a restarted sandbox starts its parcels again.
+ */
+export class ParcelClock {
+  private readonly firstSeen = new Map<string, number>();
+  constructor(
+    private readonly speed: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  visibleSteps(trackingNumber: string): { scenario: ScenarioName; steps: VisibleStep[]; remaining: number } {
+    const now = this.now();
+    let start = this.firstSeen.get(trackingNumber);
+    if (start === undefined) {
+      start = now;
+      this.firstSeen.set(trackingNumber, start);
+    }
+    const scenario = scenarioFor(trackingNumber);
+    const all = SCENARIOS[scenario].map((s) => ({ ...s, time: new Date((start as number) + (s.atHours * 3_600_000) / this.speed) }));
+    const steps = all.filter((s) => s.time.getTime() <= now);
+    return { scenario, steps, remaining: all.length - steps.length };
+  }
+}
+
+/** ISO 8601 with the place's fixed offset, the way carriers print local scan times. */
+export function localIso(time: Date, offset: string): string {
+  const sign = offset.startsWith('-') ? -1 : 1;
+  const [h, m] = offset.slice(1).split(':').map(Number);
+  const shifted = new Date(time.getTime() + sign * (h * 60 + m) * 60_000);
+  return `${shifted.toISOString().slice(0, 19)}${offset}`;
+}

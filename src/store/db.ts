@@ -1,0 +1,166 @@
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { type ColumnType, type Generated, Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { pglitePool } from './pglite-pool.ts';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface IssuerRow {
+  issuer_id: string;
+  name: string;
+  notification_base_url: string;
+  jwks: Json<{ keys: Record<string, unknown>[] }>;
+  webhook_secrets: Json<string[]>;
+  notification_auth: Json<{ tokenUrl: string; clientId: string; clientSecret: string } | null>;
+  max_operations_per_notification: number;
+  auto_track_shipment: boolean;
+  enabled: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ProductionSiteRow {
+  site_id: string;
+  name: string;
+  api_key_hash: string | null;
+  carriers: Json<string[]>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OperationRow {
+  operation_id: string;
+  issuer_id: string;
+  card_id: string;
+  tracking_type: string;
+  request_hash: string;
+  status: string;
+  is_open: boolean;
+  state: Json<unknown>;
+  carrier: string | null;
+  tracking_number: string | null;
+  wake_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OutboxRow {
+  id: string;
+  issuer_id: string;
+  operation_id: string;
+  sequence_number: number;
+  correlation_id: string;
+  payload: string;
+  state: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
+}
+
+export interface Database {
+  issuers: IssuerRow;
+  production_sites: ProductionSiteRow;
+  hub_secrets: { name: string; value: string; created_at: Timestamp };
+  used_assertions: { issuer_id: string; jti: string; expires_at: Timestamp };
+  operations: OperationRow;
+  outbox: OutboxRow;
+  delivery_attempts: {
+    notification_id: string;
+    attempt: number;
+    attempted_at: Timestamp;
+    http_status: number | null;
+    error: string | null;
+    latency_ms: number;
+    response_body: string | null;
+  };
+  schema_migrations: { version: number; name: string; applied_at: Timestamp };
+}
+
+export type Db = Kysely<Database>;
+
+export interface OpenedStore {
+  db: Db;
+  kind: 'pglite' | 'postgres';
+  close(): Promise<void>;
+}
+
+// `pg` returns int8 as a string and PGlite as a number; counts are int8, so make both numbers.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/** Opens the store named by a `pglite://` or `postgres://` URL. `pglite://memory` is an in-memory store. */
+export async function openStore(url: string, opts: { poolSize?: number } = {}): Promise<OpenedStore> {
+  if (url.startsWith('pglite://')) {
+    const rest = url.slice('pglite://'.length);
+    let pglite: PGlite;
+    if (rest === 'memory') {
+      pglite = new PGlite();
+    } else {
+      const dir = isAbsolute(rest) ? rest : resolve(process.cwd(), rest);
+      mkdirSync(dir, { recursive: true });
+      pglite = new PGlite(dir);
+    }
+    await pglite.waitReady;
+    const pool = pglitePool(pglite);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pool as never }) });
+    return {
+      db,
+      kind: 'pglite',
+      async close() {
+        await db.destroy();
+        await pglite.close();
+      },
+    };
+  }
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+  // An idle client losing its server must not crash the process; the next query reports the error.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, kind: 'postgres', close: () => db.destroy() };
+}
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+export function listMigrations(): { version: number; name: string; sql: string }[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(join(MIGRATIONS_DIR, f), 'utf8') }));
+}
+
+/**
+ * Applies pending migrations. Instances booting together serialise on a transaction-scoped advisory
+ * lock, so each migration runs exactly once and a late instance finds nothing left to do.
+ */
+export async function migrate(db: Db): Promise<string[]> {
+  const applied: string[] = [];
+  await db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(7314002)`.execute(tx);
+    await sql`create table if not exists schema_migrations (
+      version integer primary key, name text not null, applied_at timestamptz not null default now())`.execute(tx);
+    const done = new Set((await tx.selectFrom('schema_migrations').select('version').execute()).map((r) => r.version));
+    for (const m of listMigrations()) {
+      if (done.has(m.version)) continue;
+      await tx.insertInto('schema_migrations').values({ version: m.version, name: m.name }).execute();
+      await sql.raw(m.sql).execute(tx);
+      applied.push(m.name);
+    }
+  });
+  return applied;
+}
+
+/** True when every migration this code knows has been applied. */
+export async function isMigrated(db: Db): Promise<boolean> {
+  try {
+    const rows = await db.selectFrom('schema_migrations').select('version').execute();
+    const done = new Set(rows.map((r) => r.version));
+    return listMigrations().every((m) => done.has(m.version));
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,99 @@
+import type { Db } from './db.ts';
+
+export interface Issuer {
+  issuerId: string;
+  name: string;
+  notificationBaseUrl: string;
+  jwks: { keys: Record<string, unknown>[] };
+  webhookSecrets: string[];
+  notificationAuth: { tokenUrl: string; clientId: string; clientSecret: string } | null;
+  maxOperationsPerNotification: number;
+  autoTrackShipment: boolean;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+type IssuerWrite = Omit<Issuer, 'createdAt' | 'updatedAt'>;
+
+function fromRow(r: {
+  issuer_id: string;
+  name: string;
+  notification_base_url: string;
+  jwks: unknown;
+  webhook_secrets: unknown;
+  notification_auth: unknown;
+  max_operations_per_notification: number;
+  auto_track_shipment: boolean;
+  enabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}): Issuer {
+  return {
+    issuerId: r.issuer_id,
+    name: r.name,
+    notificationBaseUrl: r.notification_base_url,
+    jwks: r.jwks as Issuer['jwks'],
+    webhookSecrets: r.webhook_secrets as string[],
+    notificationAuth: (r.notification_auth as Issuer['notificationAuth']) ?? null,
+    maxOperationsPerNotification: r.max_operations_per_notification,
+    autoTrackShipment: r.auto_track_shipment,
+    enabled: r.enabled,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+export async function getIssuer(db: Db, issuerId: string): Promise<Issuer | undefined> {
+  const row = await db.selectFrom('issuers').selectAll().where('issuer_id', '=', issuerId).executeTakeFirst();
+  return row ? fromRow(row as never) : undefined;
+}
+
+export async function listIssuers(db: Db): Promise<Issuer[]> {
+  const rows = await db.selectFrom('issuers').selectAll().orderBy('issuer_id').execute();
+  return rows.map((r) => fromRow(r as never));
+}
+
+/** Inserts or replaces an issuer; returns true when it was created. */
+export async function upsertIssuer(db: Db, i: IssuerWrite): Promise<boolean> {
+  const values = {
+    issuer_id: i.issuerId,
+    name: i.name,
+    notification_base_url: i.notificationBaseUrl,
+    jwks: JSON.stringify(i.jwks),
+    webhook_secrets: JSON.stringify(i.webhookSecrets),
+    notification_auth: i.notificationAuth ? JSON.stringify(i.notificationAuth) : null,
+    max_operations_per_notification: i.maxOperationsPerNotification,
+    auto_track_shipment: i.autoTrackShipment,
+    enabled: i.enabled,
+  };
+  const { issuer_id: _id, ...update } = values;
+  const row = await db
+    .insertInto('issuers')
+    .values(values as never)
+    .onConflict((oc) => oc.column('issuer_id').doUpdateSet({ ...update, updated_at: new Date() } as never))
+    .returning(['created_at', 'updated_at'])
+    .executeTakeFirstOrThrow();
+  return new Date(row.created_at).getTime() === new Date(row.updated_at).getTime();
+}
+
+/** Issuer records as the request path needs them, cached briefly: an admin change shows within seconds. */
+export class IssuerDirectory {
+  private readonly cache = new Map<string, { issuer: Issuer | undefined; at: number }>();
+  constructor(
+    private readonly db: Db,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  async get(issuerId: string): Promise<Issuer | undefined> {
+    const hit = this.cache.get(issuerId);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.issuer;
+    const issuer = await getIssuer(this.db, issuerId);
+    this.cache.set(issuerId, { issuer, at: Date.now() });
+    return issuer;
+  }
+
+  forget(issuerId: string): void {
+    this.cache.delete(issuerId);
+  }
+}

@@ -1,0 +1,130 @@
+import { sql } from 'kysely';
+import { newId } from '../domain/ids.ts';
+import type { Decision, OperationState } from '../domain/operation.ts';
+import type { Db } from './db.ts';
+
+type Tx = Db;
+
+export interface OutboxInsert {
+  id: string;
+  issuer_id: string;
+  operation_id: string;
+  sequence_number: number;
+  correlation_id: string;
+  payload: string;
+}
+
+/** Outbox rows for a decision's notifications; written in the caller's transaction. */
+export function outboxRows(decision: Decision): OutboxInsert[] {
+  return decision.notifications.map((op) => ({
+    id: newId('msg'),
+    issuer_id: op.issuerId,
+    operation_id: op.operationId,
+    sequence_number: op.sequenceNumber,
+    correlation_id: decision.state.correlationId,
+    payload: JSON.stringify(op),
+  }));
+}
+
+export async function insertOperation(tx: Tx, d: Decision, requestHash: string, wakeAt: Date | null): Promise<void> {
+  const s = d.state;
+  await tx
+    .insertInto('operations')
+    .values({
+      operation_id: s.operationId,
+      issuer_id: s.issuerId,
+      card_id: s.cardId,
+      tracking_type: s.trackingType,
+      request_hash: requestHash,
+      status: s.status,
+      is_open: s.open,
+      state: JSON.stringify(s),
+      carrier: s.parcel?.carrier ?? null,
+      tracking_number: s.parcel?.trackingNumber ?? null,
+      wake_at: wakeAt,
+    })
+    .execute();
+  await insertOutbox(tx, outboxRows(d));
+}
+
+/** Stores a decision about an existing operation: its new state, its next wake-up and its notifications. */
+export async function saveDecision(tx: Tx, d: Decision, wakeAt: Date | null): Promise<void> {
+  const s = d.state;
+  await tx
+    .updateTable('operations')
+    .set({
+      status: s.status,
+      is_open: s.open,
+      state: JSON.stringify(s),
+      wake_at: wakeAt,
+      updated_at: sql`now()`,
+    })
+    .where('operation_id', '=', s.operationId)
+    .execute();
+  await insertOutbox(tx, outboxRows(d));
+}
+
+export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<void> {
+  if (rows.length > 0) await tx.insertInto('outbox').values(rows).execute();
+}
+
+export interface OpenOperationRef {
+  operation_id: string;
+  request_hash: string;
+  state: OperationState;
+}
+
+export async function findOpenForUpdate(
+  tx: Tx,
+  issuerId: string,
+  cardId: string,
+  trackingType: string,
+): Promise<OpenOperationRef | undefined> {
+  const row = await tx
+    .selectFrom('operations')
+    .select(['operation_id', 'request_hash', 'state'])
+    .where('issuer_id', '=', issuerId)
+    .where('card_id', '=', cardId)
+    .where('tracking_type', '=', trackingType)
+    .where('is_open', '=', true)
+    .forUpdate()
+    .executeTakeFirst();
+  return row ? { ...row, state: row.state as unknown as OperationState } : undefined;
+}
+
+/**
+ * Claims operations whose wake-up time has come. The claim pushes wake_at forward by the lease, so a
+ * worker that dies mid-way only delays them until the lease runs out.
+ */
+export async function claimDueOperations(db: Db, limit: number, leaseMs: number): Promise<OperationState[]> {
+  const rows = await sql<{ state: OperationState }>`
+    update operations o set wake_at = now() + ${`${leaseMs} milliseconds`}::interval
+    from (
+      select operation_id from operations
+      where wake_at <= now()
+      order by wake_at
+      limit ${limit}
+      for update skip locked
+    ) due
+    where o.operation_id = due.operation_id
+    returning o.state`.execute(db);
+  return rows.rows.map((r) => r.state);
+}
+
+export async function listCardOperations(db: Db, issuerId: string, cardId: string): Promise<OperationState[]> {
+  const rows = await db
+    .selectFrom('operations')
+    .select('state')
+    .where('issuer_id', '=', issuerId)
+    .where('card_id', '=', cardId)
+    .orderBy('created_at', 'desc')
+    .orderBy('operation_id', 'desc')
+    .execute();
+  return rows.map((r) => r.state as unknown as OperationState);
+}
+
+/** Re-reads an operation under a row lock, so two workers never apply inputs to the same state at once. */
+export async function lockOperation(tx: Tx, operationId: string): Promise<OperationState | undefined> {
+  const row = await tx.selectFrom('operations').select('state').where('operation_id', '=', operationId).forUpdate().executeTakeFirst();
+  return row?.state as unknown as OperationState | undefined;
+}
