@@ -47,7 +47,8 @@ const httpDuration = new Histogram({
 export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log,
-    logController: { disableRequestLogging: true },
+    // Per-request info logs cost throughput; failures are logged by the error handler and onResponse.
+    disableRequestLogging: true,
     bodyLimit: 4 * 1024 * 1024,
     return503OnClosing: true,
     ...serverOptions,
