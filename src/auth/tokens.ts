@@ -80,8 +80,9 @@ export async function verifyAssertion(
       .insertInto('used_assertions')
       .values({ issuer_id: issuerId, jti: claims.jti, expires_at: new Date((exp + SKEW_S) * 1000) })
       .onConflict((oc) => oc.columns(['issuer_id', 'jti']).doNothing())
+      .returning('jti')
       .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) throw new InvalidGrant('jti replayed');
+    if (!inserted) throw new InvalidGrant('jti replayed');
     // Forget expired ids now and then; a replay of an expired assertion fails on exp anyway.
     if (Math.random() < 0.01) await sql`delete from used_assertions where expires_at < now()`.execute(db);
   }

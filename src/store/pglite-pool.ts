@@ -10,7 +10,9 @@ export function pglitePool(db: PGlite) {
     async query(sql: string, params?: unknown[]) {
       // Without parameters the text may hold several statements (migrations): only exec() runs those.
       const res = params && params.length > 0 ? await db.query(sql, params) : (await db.exec(sql)).at(-1);
-      return { rows: res?.rows ?? [], rowCount: res?.affectedRows ?? res?.rows.length ?? 0, command: '' };
+      // Kysely reads affected-row counts only for these commands, as `pg` reports them.
+      const command = /^\s*(insert|update|delete|merge)\b/i.exec(sql)?.[1].toUpperCase() ?? 'SELECT';
+      return { rows: res?.rows ?? [], rowCount: res?.affectedRows ?? res?.rows.length ?? 0, command };
     },
     release() {},
   };

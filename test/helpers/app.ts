@@ -1,0 +1,89 @@
+import type { FastifyInstance } from 'fastify';
+import { AccessTokenVerifier, loadAccessTokenKey } from '../../src/auth/tokens.ts';
+import { createProviders, detect, route, trackingUrl } from '../../src/carriers/index.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { createLogger } from '../../src/logger.ts';
+import type { HubContext } from '../../src/operations/context.ts';
+import { IssuerDirectory } from '../../src/store/issuers.ts';
+import { type TestIssuerKey, JWT_BEARER, assertion, issuerKey } from './issuer.ts';
+import { type StoreKind, type TestStore, freshStore } from './stores.ts';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestApp {
+  app: FastifyInstance;
+  store: TestStore;
+  config: Config;
+  context: HubContext;
+  close(): Promise<void>;
+}
+
+/** The HTTP app over a fresh store, driven with inject(): no socket, real store, real auth. */
+export async function testApp(kind: StoreKind, env: Record<string, string> = {}): Promise<TestApp> {
+  const store = await freshStore(kind);
+  const config = loadConfig({ TRACKHUB_ADMIN_TOKEN: ADMIN_TOKEN, TRACKHUB_LOG_LEVEL: 'silent', ...env });
+  const log = createLogger('silent');
+  const context: HubContext = {
+    db: store.db,
+    log,
+    now: () => new Date(),
+    policy: { ...config },
+    detect,
+    trackingUrl,
+    kickDelivery: () => {},
+    kickPolling: () => {},
+  };
+  const key = await loadAccessTokenKey(store.db);
+  const app = await buildApp({
+    config,
+    db: store.db,
+    storeKind: store.kind,
+    hub: context,
+    issuers: new IssuerDirectory(store.db, 0),
+    tokens: new AccessTokenVerifier(key),
+    accessTokenKey: key,
+    log,
+  });
+  return {
+    app,
+    store,
+    config,
+    context,
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+export async function putIssuer(app: FastifyInstance, issuerId: string, key: TestIssuerKey, extra: Record<string, unknown> = {}) {
+  const res = await app.inject({
+    method: 'PUT',
+    url: `/admin/v1/issuers/${issuerId}`,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    payload: { name: `Bank ${issuerId}`, notificationBaseUrl: 'https://bank.example', jwks: { keys: [key.publicJwk] }, ...extra },
+  });
+  if (res.statusCode >= 300) throw new Error(`PUT issuer failed: ${res.statusCode} ${res.body}`);
+  return res.json() as { webhookSecret?: string };
+}
+
+export async function accessToken(app: FastifyInstance, issuerId: string, key: TestIssuerKey): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/authz/v1/oauth2/token',
+    payload: { grant_type: JWT_BEARER, assertion: await assertion(issuerId, key) },
+  });
+  if (res.statusCode !== 200) throw new Error(`token failed: ${res.statusCode} ${res.body}`);
+  return (res.json() as { access_token: string }).access_token;
+}
+
+/** An issuer registered and holding an access token. */
+export async function readyIssuer(app: FastifyInstance, issuerId: string) {
+  const key = await issuerKey();
+  const registered = await putIssuer(app, issuerId, key);
+  const token = await accessToken(app, issuerId, key);
+  return { key, token, webhookSecret: registered.webhookSecret as string };
+}
+
+export { createProviders, route };
