@@ -57,6 +57,13 @@ function checkString(body: Record<string, unknown>, field: string, pattern: RegE
   return undefined;
 }
 
+/** Date.parse rolls 31 February over into March; a real date must keep its day. */
+function isRealDate(iso: string): boolean {
+  const [y, m, d] = iso.slice(0, 10).split('-').map(Number);
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCMonth() === m - 1 && day.getUTCDate() === d && !Number.isNaN(Date.parse(iso));
+}
+
 /**
  * Validates a track request body. The first field in error is named, in a stable order, so an
  * integrator fixing one error at a time converges.
@@ -84,7 +91,7 @@ export function validateTrackRequest(body: unknown): Result<TrackRequestBody> {
     checkString(b, 'shipmentDate', ISO_DATE, 'an ISO 8601 date or date-time with offset') ??
     checkString(b, 'carrier', /^.*$/s, 'a string');
   if (formatError) return formatError;
-  if (b.shipmentDate !== undefined && Number.isNaN(Date.parse(b.shipmentDate as string))) {
+  if (b.shipmentDate !== undefined && !isRealDate(b.shipmentDate as string)) {
     return invalidValue('shipmentDate', 'is not a real date');
   }
   if (b.countryCode !== undefined && !countryName(b.countryCode as string)) {
