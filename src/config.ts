@@ -164,7 +164,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     productionTimeoutMs: duration(env, 'TRACKHUB_PRODUCTION_TIMEOUT', '30d'),
     returnTimeoutMs: duration(env, 'TRACKHUB_RETURN_TIMEOUT', '90d'),
     sandbox,
-    sandboxSpeed: positiveNumber(env, 'TRACKHUB_SANDBOX_SPEED', 1),
+    sandboxSpeed: positiveNumber(env, 'TRACKHUB_SANDBOX_SPEED', 360),
     metricsToken: str(env, 'TRACKHUB_METRICS_TOKEN'),
     tls: cert && key ? { cert, key, ca } : undefined,
     logLevel,
