@@ -1,9 +1,11 @@
+import { sql } from 'kysely';
 import { newId } from '../domain/ids.ts';
 import { ApiError } from '../domain/errors.ts';
-import { decide, newOperation, type OperationState } from '../domain/operation.ts';
+import { type Decision, decide, newOperation, type OperationState } from '../domain/operation.ts';
 import { type TrackRequestBody, requestHash } from '../domain/track-request.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
-import { findOpenForUpdate, insertOperation, saveDecision } from '../store/operations.ts';
+import type { Db } from '../store/db.ts';
+import { insertOperations, saveDecision } from '../store/operations.ts';
 import type { HubContext } from './context.ts';
 
 export interface AcceptCommand {
@@ -13,73 +15,154 @@ export interface AcceptCommand {
   body: TrackRequestBody;
 }
 
+export interface AcceptResult {
+  operationId: string;
+  created: boolean;
+}
+
+interface Prepared extends AcceptCommand {
+  hash: string;
+  parcel: OperationState['parcel'];
+  key: string;
+}
+
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string })?.code === '23505';
 }
 
-async function productionSiteCarriers(ctx: HubContext, siteId: string | undefined) {
+async function siteCarriers(ctx: HubContext, siteId: string | undefined) {
   if (!siteId) return undefined;
   const row = await ctx.db.selectFrom('production_sites').select('carriers').where('site_id', '=', siteId).executeTakeFirst();
-  return row?.carriers as unknown as OperationState['request']['carrier'][] | undefined;
+  return row?.carriers as unknown as NonNullable<TrackRequestBody['carrier']>[] | undefined;
 }
 
 async function resolveParcel(ctx: HubContext, body: TrackRequestBody): Promise<OperationState['parcel']> {
   if (!body.trackingNumber) return undefined;
   let carrier = body.carrier;
   if (!carrier) {
-    const siteCarriers = (await productionSiteCarriers(ctx, body.productionSite))?.filter((c) => c !== undefined);
-    const candidates = ctx.detect(body.trackingNumber, { countryCode: body.countryCode, siteCarriers });
+    const candidates = ctx.detect(body.trackingNumber, { countryCode: body.countryCode, siteCarriers: await siteCarriers(ctx, body.productionSite) });
     carrier = candidates[0];
-    if (!carrier) {
-      throw new ApiError('FIELD_INVALID_VALUE', 'trackingNumber: fits no known carrier number format; send the carrier field');
-    }
+    if (!carrier) throw new ApiError('FIELD_INVALID_VALUE', 'trackingNumber: fits no known carrier number format; send the carrier field');
   }
   return { carrier, trackingNumber: body.trackingNumber, trackingUrl: ctx.trackingUrl(carrier, body.trackingNumber) };
 }
 
 /**
- * Accepts a track request: the operation and its first notification are stored in one transaction before
- * the caller answers 202. The same body again while the operation is open is the same operation; a
- * different body supersedes it.
+ * Stores a batch of track requests in one transaction: the open operations of their cards are read
+ * (and locked) in one statement, and the new operations and their first notifications written in two.
+ * Each request keeps its own contract: the same body while open is the same operation; a different
+ * body supersedes it. Keys in a batch are distinct (the batcher sees to it).
  */
-export async function acceptTrack(ctx: HubContext, cmd: AcceptCommand): Promise<{ operationId: string; created: boolean }> {
-  const hash = requestHash(cmd.body);
-  const parcel = await resolveParcel(ctx, cmd.body);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const result = await ctx.db.transaction().execute(async (tx) => {
-        const now = ctx.now();
-        const nowIso = now.toISOString();
-        const open = await findOpenForUpdate(tx, cmd.issuerId, cmd.cardId, cmd.body.trackingType);
-        if (open && open.request_hash === hash) return { operationId: open.operation_id, created: false };
-        if (open) {
-          const superseded = decide(open.state, { kind: 'supersede', now: nowIso }, ctx.policy);
-          await saveDecision(tx, superseded, null);
-        }
-        const state = newOperation({
-          operationId: newId('op', now.getTime()),
-          issuerId: cmd.issuerId,
-          cardId: cmd.cardId,
-          correlationId: cmd.correlationId,
-          request: cmd.body,
-          parcel,
-          now: nowIso,
-        });
-        const accepted = decide(state, { kind: 'accept', now: nowIso }, ctx.policy);
-        // A parcel gets its first poll at once; everything else sleeps until its deadline.
-        const wakeAt = parcel ? now : nextWakeAt(accepted.state, now.getTime(), ctx.policy);
-        await insertOperation(tx, accepted, hash, wakeAt);
-        return { operationId: state.operationId, created: true };
-      });
-      if (result.created) {
-        ctx.kickDelivery();
-        if (parcel) ctx.kickPolling();
+async function commitBatch(ctx: HubContext, batch: Prepared[]): Promise<AcceptResult[]> {
+  return ctx.db.transaction().execute(async (tx) => {
+    const now = ctx.now();
+    const nowIso = now.toISOString();
+    const keys = batch.map((p) => sql`(${p.issuerId}, ${p.cardId}, ${p.body.trackingType})`);
+    const open = await sql<{ operation_id: string; request_hash: string; state: OperationState; issuer_id: string; card_id: string; tracking_type: string }>`
+      select operation_id, request_hash, state, issuer_id, card_id, tracking_type from operations
+      where is_open and (issuer_id, card_id, tracking_type) in (${sql.join(keys)})
+      for update`.execute(tx);
+    const openByKey = new Map(open.rows.map((r) => [`${r.issuer_id}|${r.card_id}|${r.tracking_type}`, r]));
+    const results: AcceptResult[] = [];
+    const inserts: { decision: Decision; hash: string; wakeAt: Date | null }[] = [];
+    for (const p of batch) {
+      const existing = openByKey.get(p.key);
+      if (existing && existing.request_hash === p.hash) {
+        results.push({ operationId: existing.operation_id, created: false });
+        continue;
       }
-      return result;
+      if (existing) await saveDecision(tx as Db, decide(existing.state, { kind: 'supersede', now: nowIso }, ctx.policy), null);
+      const state = newOperation({ operationId: newId('op', now.getTime()), issuerId: p.issuerId, cardId: p.cardId, correlationId: p.correlationId, request: p.body, parcel: p.parcel, now: nowIso });
+      const decision = decide(state, { kind: 'accept', now: nowIso }, ctx.policy);
+      // A parcel gets its first poll at once; everything else sleeps until its deadline.
+      inserts.push({ decision, hash: p.hash, wakeAt: p.parcel ? now : nextWakeAt(decision.state, now.getTime(), ctx.policy) });
+      results.push({ operationId: state.operationId, created: true });
+    }
+    await insertOperations(tx as Db, inserts);
+    return results;
+  });
+}
+
+/**
+ * Coalesces concurrent track requests into one transaction per round: under load this turns many small
+ * transactions into a few large ones (the embedded store runs one statement at a time), and alone a
+ * request still commits at once. A request is answered only after its transaction has committed.
+ */
+export class AcceptBatcher {
+  private queue: { p: Prepared; resolve: (r: AcceptResult) => void; reject: (e: unknown) => void }[] = [];
+  private busy = false;
+
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly maxBatch = 64,
+  ) {}
+
+  async accept(cmd: AcceptCommand): Promise<AcceptResult> {
+    const p: Prepared = {
+      ...cmd,
+      hash: requestHash(cmd.body),
+      parcel: await resolveParcel(this.ctx, cmd.body),
+      key: `${cmd.issuerId}|${cmd.cardId}|${cmd.body.trackingType}`,
+    };
+    const result = new Promise<AcceptResult>((resolve, reject) => this.queue.push({ p, resolve, reject }));
+    if (!this.busy) {
+      this.busy = true;
+      // Start after the current I/O phase: requests that arrived together then share one transaction.
+      setImmediate(() => void this.drain());
+    }
+    return result;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        // Take distinct keys only: a repeat of a card waits for the next round and sees this one's result.
+        const seen = new Set<string>();
+        const batch: typeof this.queue = [];
+        const rest: typeof this.queue = [];
+        for (const item of this.queue) {
+          if (batch.length < this.maxBatch && !seen.has(item.p.key)) {
+            seen.add(item.p.key);
+            batch.push(item);
+          } else rest.push(item);
+        }
+        this.queue = rest;
+        await this.commit(batch);
+        // Let requests that came in during the commit reach the queue before the next batch is cut.
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async commit(batch: typeof this.queue): Promise<void> {
+    try {
+      const results = await commitBatch(this.ctx, batch.map((b) => b.p));
+      batch.forEach((b, i) => b.resolve(results[i]));
     } catch (err) {
-      // Two identical requests raced past the open-operation check; the loser now sees the winner.
-      if (isUniqueViolation(err) && attempt < 3) continue;
-      throw err;
+      if (batch.length > 1 || isUniqueViolation(err)) {
+        // Another instance raced us to a card (or one request is bad): settle each request on its own.
+        for (const b of batch) await this.commitAlone(b);
+      } else batch[0].reject(err);
+      return;
+    }
+    this.ctx.kickDelivery();
+    if (batch.some((b) => b.p.parcel)) this.ctx.kickPolling();
+  }
+
+  private async commitAlone(b: (typeof this.queue)[number]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        b.resolve((await commitBatch(this.ctx, [b.p]))[0]);
+        this.ctx.kickDelivery();
+        return;
+      } catch (err) {
+        // The loser of a race on the one-open-operation index now sees the winner.
+        if (isUniqueViolation(err) && attempt < 3) continue;
+        b.reject(err);
+        return;
+      }
     }
   }
 }

@@ -26,25 +26,28 @@ export function outboxRows(decision: Decision): OutboxInsert[] {
   }));
 }
 
-export async function insertOperation(tx: Tx, d: Decision, requestHash: string, wakeAt: Date | null): Promise<void> {
-  const s = d.state;
+/** Inserts new operations and their notifications: two statements, whatever the batch size. */
+export async function insertOperations(tx: Tx, items: { decision: Decision; hash: string; wakeAt: Date | null }[]): Promise<void> {
+  if (items.length === 0) return;
   await tx
     .insertInto('operations')
-    .values({
-      operation_id: s.operationId,
-      issuer_id: s.issuerId,
-      card_id: s.cardId,
-      tracking_type: s.trackingType,
-      request_hash: requestHash,
-      status: s.status,
-      is_open: s.open,
-      state: JSON.stringify(s),
-      carrier: s.parcel?.carrier ?? null,
-      tracking_number: s.parcel?.trackingNumber ?? null,
-      wake_at: wakeAt,
-    })
+    .values(
+      items.map(({ decision: { state: s }, hash, wakeAt }) => ({
+        operation_id: s.operationId,
+        issuer_id: s.issuerId,
+        card_id: s.cardId,
+        tracking_type: s.trackingType,
+        request_hash: hash,
+        status: s.status,
+        is_open: s.open,
+        state: JSON.stringify(s),
+        carrier: s.parcel?.carrier ?? null,
+        tracking_number: s.parcel?.trackingNumber ?? null,
+        wake_at: wakeAt,
+      })),
+    )
     .execute();
-  await insertOutbox(tx, outboxRows(d));
+  await insertOutbox(tx, items.flatMap((i) => outboxRows(i.decision)));
 }
 
 /** Stores a decision about an existing operation: its new state, its next wake-up and its notifications. */
@@ -66,30 +69,6 @@ export async function saveDecision(tx: Tx, d: Decision, wakeAt: Date | null): Pr
 
 export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<void> {
   if (rows.length > 0) await tx.insertInto('outbox').values(rows).execute();
-}
-
-export interface OpenOperationRef {
-  operation_id: string;
-  request_hash: string;
-  state: OperationState;
-}
-
-export async function findOpenForUpdate(
-  tx: Tx,
-  issuerId: string,
-  cardId: string,
-  trackingType: string,
-): Promise<OpenOperationRef | undefined> {
-  const row = await tx
-    .selectFrom('operations')
-    .select(['operation_id', 'request_hash', 'state'])
-    .where('issuer_id', '=', issuerId)
-    .where('card_id', '=', cardId)
-    .where('tracking_type', '=', trackingType)
-    .where('is_open', '=', true)
-    .forUpdate()
-    .executeTakeFirst();
-  return row ? { ...row, state: row.state as unknown as OperationState } : undefined;
 }
 
 /**

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
 import { toOperationObject } from '../../domain/operation.ts';
 import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-request.ts';
-import { acceptTrack } from '../../operations/accept.ts';
+import { AcceptBatcher } from '../../operations/accept.ts';
 import { listCardOperations } from '../../store/operations.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
@@ -30,6 +30,7 @@ class IssuerRateLimiter {
 /** The D1-compatible Issuer API: track a card, read its tracking status. */
 export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
   const limiter = new IssuerRateLimiter(deps.config.issuerRateLimit);
+  const batcher = new AcceptBatcher(deps.hub);
 
   async function authorise(req: FastifyRequest): Promise<{ issuerId: string; cardId: string }> {
     const { issuerId, cardId } = req.params as { issuerId: string; cardId: string };
@@ -68,7 +69,7 @@ export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
       if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
       const checked = validateTrackRequest(req.body);
       if (!checked.ok) throw new ApiError(checked.errorCode, checked.error);
-      const { operationId } = await acceptTrack(deps.hub, { issuerId, cardId, correlationId: req.correlationId, body: checked.value });
+      const { operationId } = await batcher.accept({ issuerId, cardId, correlationId: req.correlationId, body: checked.value });
       return reply.code(202).send({ operationId });
     },
   );
