@@ -1,15 +1,13 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
+import { trackingUrl } from '../tracking-urls.ts';
 import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, retryAfterMs } from '../provider.ts';
 import { type DhlTrackResponse, parseDhlTrackResponse } from './parse.ts';
 
 export const DHL_PRODUCTION_ORIGIN = 'https://api-eu.dhl.com';
 
 export function dhlTrackingUrl(carrier: CarrierCode, trackingNumber: string): string {
-  const n = encodeURIComponent(trackingNumber);
-  if (carrier === 'deutsch-post') return `https://www.deutschepost.de/de/s/sendungsverfolgung.html?piececode=${n}`;
-  if (carrier === 'dhl-global-mail') return `https://webtrack.dhlecs.com/?trackingnumber=${n}`;
-  return `https://www.dhl.com/en/express/tracking.html?AWB=${n}&brand=DHL`;
+  return trackingUrl(carrier, trackingNumber);
 }
 
 /**

@@ -1,14 +1,13 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
+import { trackingUrl } from '../tracking-urls.ts';
 import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, retryAfterMs } from '../provider.ts';
 import { type LaPosteResponse, parseLaPosteResponse } from './parse.ts';
 
 export const LAPOSTE_PRODUCTION_ORIGIN = 'https://api.laposte.fr';
 
 export function laposteTrackingUrl(carrier: CarrierCode, trackingNumber: string): string {
-  const n = encodeURIComponent(trackingNumber);
-  if (carrier === 'chronopost-france') return `https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT=${n}`;
-  return `https://www.laposte.fr/outils/suivre-vos-envois?code=${n}`;
+  return trackingUrl(carrier, trackingNumber);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
+import { trackingUrl } from '../tracking-urls.ts';
 import { ClientCredentialsToken } from '../oauth.ts';
 import {
   type CarrierProvider,
@@ -14,8 +15,8 @@ import { type UpsTrackResponse, parseUpsTrackResponse } from './parse.ts';
 
 export const UPS_PRODUCTION_ORIGIN = 'https://onlinetools.ups.com';
 
-export function upsTrackingUrl(_carrier: CarrierCode, trackingNumber: string): string {
-  return `https://www.ups.com/track?loc=en_US&tracknum=${encodeURIComponent(trackingNumber)}`;
+export function upsTrackingUrl(carrier: CarrierCode, trackingNumber: string): string {
+  return trackingUrl(carrier, trackingNumber);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
+import { trackingUrl } from '../tracking-urls.ts';
 import { ClientCredentialsToken } from '../oauth.ts';
 import {
   type CarrierProvider,
@@ -13,8 +14,8 @@ import { type UspsTrackingResponse, parseUspsTrackingResponse } from './parse.ts
 
 export const USPS_PRODUCTION_ORIGIN = 'https://apis.usps.com';
 
-export function uspsTrackingUrl(_carrier: CarrierCode, trackingNumber: string): string {
-  return `https://tools.usps.com/go/TrackConfirmAction?tLabels=${encodeURIComponent(trackingNumber)}`;
+export function uspsTrackingUrl(carrier: CarrierCode, trackingNumber: string): string {
+  return trackingUrl(carrier, trackingNumber);
 }
 
 /**
