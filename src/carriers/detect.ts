@@ -71,7 +71,11 @@ const POSTAL_OPERATOR: Record<string, CarrierCode> = {
 
 interface Candidate {
   carrier: CarrierCode;
-  /** 100: format and check digit agree; 50: format only (no published check digit). */
+  /**
+   * 100: format and check digit agree; 90–99: the same evidence, ranked below the rule's first choice;
+   * 50: format only (no published check digit). Hints add at most 30, so they reorder candidates of
+   * like evidence but never lift a format-only match above a verified check digit.
+   */
   score: number;
 }
 
