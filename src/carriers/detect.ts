@@ -98,7 +98,7 @@ function rawCandidates(n: string, hintCountry?: string): Candidate[] {
 
   if (/^[A-Z]{2}\d{9}[A-Z]{2}$/.test(n) && s10Valid(n)) {
     const operators = S10_OPERATORS[n.slice(11)];
-    if (operators) operators.forEach((c, i) => add(c, 100 - i));
+    if (operators) for (const [i, c] of operators.entries()) add(c, 100 - i);
     // Items are trackable at the destination operator too; the request's country says which that is.
     const local = hintCountry ? POSTAL_OPERATOR[hintCountry] : undefined;
     if (local && !operators?.includes(local)) add(local, 90);

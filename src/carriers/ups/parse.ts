@@ -159,6 +159,6 @@ export function parseUpsTrackResponse(body: UpsTrackResponse, requested: string)
   const pkg = packages.find((p) => nonEmpty(p.trackingNumber)?.toUpperCase() === requested.toUpperCase()) ?? packages[0];
   if (pkg) return { kind: 'found', snapshot: toSnapshot(requested, pkg) };
   const warning = shipments.flatMap((s) => s.warnings ?? [])[0];
-  if (warning) return messageResult({ ...warning, code: warning.code });
+  if (warning) return messageResult(warning);
   return { kind: 'not_found', message: 'UPS returned no package for this number' };
 }

@@ -42,8 +42,9 @@ function eventTime(e: UspsEvent): string | undefined {
   const offset = nonEmpty(e.GMTOffset);
   if (offset && /^[+-]\d{2}:\d{2}$/.test(offset)) return toUtcIso(`${local}${offset}`);
   const country = nonEmpty(e.eventCountry);
+  // No country means a domestic scan; a country given only by name has no zone we can trust, so UTC.
   return toUtcIso(local, {
-    countryCode: country && country.length === 2 ? country : 'US',
+    countryCode: !country ? 'US' : country.length === 2 ? country : undefined,
     stateOrProvinceCode: nonEmpty(e.eventState),
   });
 }
