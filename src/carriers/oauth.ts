@@ -13,8 +13,11 @@ export class ClientCredentialsToken {
     private readonly tokenUrl: string,
     private readonly clientId: string,
     private readonly clientSecret: string,
-    /** `body`: credentials in the form body (FedEx); `basic`: HTTP Basic header (UPS, RFC 6749 §2.3.1). */
-    private readonly style: 'body' | 'basic',
+    /**
+     * `body`: credentials in the form body (FedEx); `basic`: HTTP Basic header (UPS, RFC 6749 §2.3.1);
+     * `json`: credentials in a JSON body, as the USPS v3 token endpoint documents it.
+     */
+    private readonly style: 'body' | 'basic' | 'json',
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -33,13 +36,17 @@ export class ClientCredentialsToken {
   private async fetchToken(): Promise<string> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    if (this.style === 'body') {
+    let body: string | undefined;
+    if (this.style === 'json') {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify({ client_id: this.clientId, client_secret: this.clientSecret, grant_type: 'client_credentials' });
+    } else if (this.style === 'body') {
       form.set('client_id', this.clientId);
       form.set('client_secret', this.clientSecret);
     } else {
       headers.authorization = `Basic ${Buffer.from(`${this.clientId}:${this.clientSecret}`).toString('base64')}`;
     }
-    const res = await this.http(this.tokenUrl, { method: 'POST', headers, body: form.toString() });
+    const res = await this.http(this.tokenUrl, { method: 'POST', headers, body: body ?? form.toString() });
     if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}`);
     const json = JSON.parse(res.body) as { access_token?: string; expires_in?: number | string };
     if (!json.access_token) throw new Error('token endpoint sent no access_token');

@@ -15,6 +15,8 @@ export const FEDEX_STATUSES: Record<string, StatusRow> = {
   OX: { status: 'INFO_RECEIVED' },
   EP: { status: 'INFO_RECEIVED' },
   MD: { status: 'INFO_RECEIVED' },
+  // derivedStatusCode for "Label created" in recorded responses; reached when a scan has no eventType
+  IN: { status: 'INFO_RECEIVED' },
   // picked up
   PU: { status: 'IN_TRANSIT' },
   PX: { status: 'IN_TRANSIT' },

@@ -1,0 +1,117 @@
+import type { CarrierCode } from '../../domain/carriers.ts';
+import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
+import { type StatusRow, defined, lookupStatus, nonEmpty, oldestFirst, withSub } from '../parse-util.ts';
+import { toUtcIso } from '../time.ts';
+import { DHL_EXPRESS_TYPE_CODES, DHL_STATUS_CODES, DHL_TEXT_RULES } from './statuses.ts';
+
+// Only the fields we read (DHL Shipment Tracking – Unified, reference/carriers.md §2.4).
+interface DhlAddress {
+  countryCode?: string;
+  postalCode?: string;
+  addressLocality?: string;
+}
+interface DhlEvent {
+  timestamp?: string;
+  location?: { address?: DhlAddress };
+  statusCode?: string;
+  status?: string;
+  description?: string;
+  remark?: string;
+}
+interface DhlShipment {
+  id?: string | number;
+  service?: string;
+  origin?: { address?: DhlAddress };
+  destination?: { address?: DhlAddress };
+  status?: DhlEvent;
+  estimatedTimeOfDelivery?: string;
+  estimatedDeliveryTimeFrame?: { estimatedFrom?: string; estimatedThrough?: string };
+  events?: DhlEvent[];
+}
+export interface DhlTrackResponse {
+  shipments?: DhlShipment[];
+  // problem+json (RFC 7807) on errors
+  title?: string;
+  detail?: string;
+  status?: number;
+}
+
+/** Services whose scans are all German wall clock, so a location without a country is still in DE. */
+const GERMAN_SERVICES = new Set(['parcel-de', 'post-de']);
+
+function zoneCountry(e: DhlEvent, s: DhlShipment): string | undefined {
+  const own = nonEmpty(e.location?.address?.countryCode);
+  if (own) return own;
+  if (s.service && GERMAN_SERVICES.has(s.service)) return 'DE';
+  const from = nonEmpty(s.origin?.address?.countryCode);
+  const to = nonEmpty(s.destination?.address?.countryCode);
+  // A domestic shipment's scans are all in one country; an international one's could be anywhere.
+  return from && from === to ? from : undefined;
+}
+
+export function dhlStatusRow(e: DhlEvent | undefined): StatusRow {
+  const code = nonEmpty(e?.statusCode);
+  const text = [e?.status, e?.description].filter(Boolean).join(' ');
+  const typeCode = nonEmpty(e?.status);
+  if (typeCode && /^[A-Z]{2}$/.test(typeCode) && DHL_EXPRESS_TYPE_CODES[typeCode]) return DHL_EXPRESS_TYPE_CODES[typeCode];
+  const base = lookupStatus('dhl', DHL_STATUS_CODES, code, { status: 'IN_TRANSIT' }, text);
+  const rule = DHL_TEXT_RULES.find((r) => r.within.includes(code ?? '') && r.pattern.test(text));
+  return rule ? rule.row : base;
+}
+
+function toCheckpoint(e: DhlEvent, s: DhlShipment): Checkpoint | undefined {
+  const time = toUtcIso(e.timestamp, { countryCode: zoneCountry(e, s) });
+  if (!time) return undefined;
+  const row = dhlStatusRow(e);
+  const address = e.location?.address;
+  const description = nonEmpty(e.description) ?? nonEmpty(e.status) ?? '';
+  return {
+    checkpointTime: time,
+    ...defined({
+      city: nonEmpty(address?.addressLocality),
+      postalCode: nonEmpty(address?.postalCode),
+      countryCode: nonEmpty(address?.countryCode),
+    }),
+    message: description,
+    status: row.status,
+    ...withSub(row.subStatus),
+    raw: { code: nonEmpty(e.statusCode) ?? '', description: nonEmpty(e.status) ?? description },
+  };
+}
+
+function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: DhlShipment): CarrierSnapshot {
+  const checkpoints = oldestFirst((s.events ?? []).map((e) => toCheckpoint(e, s)));
+  const newest = checkpoints.at(-1);
+  const row = s.status ? dhlStatusRow(s.status) : (newest ?? { status: 'PENDING' as const });
+  const edd =
+    row.status === 'DELIVERED'
+      ? undefined
+      : toUtcIso(s.estimatedTimeOfDelivery ?? s.estimatedDeliveryTimeFrame?.estimatedThrough, {
+          countryCode: nonEmpty(s.destination?.address?.countryCode),
+        });
+  return {
+    carrier,
+    trackingNumber,
+    status: row.status,
+    ...withSub(row.subStatus),
+    message: nonEmpty(s.status?.description) ?? nonEmpty(s.status?.status) ?? newest?.message ?? 'No scans yet',
+    ...(edd ? { estimatedDeliveryDate: edd } : {}),
+    ...(newest ? { lastUpdatedAt: newest.checkpointTime } : {}),
+    checkpoints,
+  };
+}
+
+/**
+ * Reads a Unified tracking body for one number. DHL answers "not found" with a 404 problem document;
+ * an empty `shipments` list means the same.
+ */
+export function parseDhlTrackResponse(body: DhlTrackResponse, requested: string, carrier: CarrierCode): TrackResult {
+  const shipments = body.shipments ?? [];
+  if (shipments.length === 0) {
+    const message = nonEmpty(body.detail) ?? nonEmpty(body.title) ?? 'DHL returned no shipment';
+    if (body.status === undefined || body.status === 404) return { kind: 'not_found', message };
+    return { kind: 'error', retryable: body.status === 429 || body.status >= 500, message: `${body.status}: ${message}` };
+  }
+  const exact = shipments.find((s) => String(s.id ?? '').toUpperCase() === requested.toUpperCase());
+  return { kind: 'found', snapshot: toSnapshot(carrier, requested, exact ?? shipments[0]) };
+}

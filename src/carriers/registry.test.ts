@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { CARRIER_CODES } from '../domain/carriers.ts';
+import type { HttpClient } from './provider.ts';
+import { PROVIDER_NAMES } from './provider.ts';
+import { DEFAULT_ROUTES, createProvider, trackingUrl } from './registry.ts';
+
+describe('registry', () => {
+  it('routes every carrier code, with AfterShip as the last resort', () => {
+    for (const code of CARRIER_CODES) expect(DEFAULT_ROUTES[code].at(-1)).toBe('aftership');
+    expect(DEFAULT_ROUTES.fedex).toEqual(['fedex', 'aftership']);
+    expect(DEFAULT_ROUTES['chronopost-france']).toEqual(['laposte', 'aftership']);
+    for (const code of ['estafeta', 'nacex', 'spanish-seur', 'singapore-post', 'spain-correos-es'] as const) {
+      expect(DEFAULT_ROUTES[code]).toEqual(['aftership']);
+    }
+  });
+
+  it('gives a public https page for every carrier, with the number in it where a template is known', () => {
+    for (const code of CARRIER_CODES) expect(trackingUrl(code, 'AB 12')).toMatch(/^https:\/\//);
+    expect(trackingUrl('ups', '1Z5R89390357567127')).toBe('https://www.ups.com/track?loc=en_US&tracknum=1Z5R89390357567127');
+    expect(trackingUrl('usps-iv-api', '9400111206206406260787')).toBe('https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111206206406260787');
+    expect(trackingUrl('la-poste-colissimo', '6A12345678901')).toBe('https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345678901');
+    expect(trackingUrl('deutsch-post', 'A&B')).toContain('piececode=A%26B');
+  });
+
+  it('creates each provider against the configured origin, appending its own paths', async () => {
+    const urls: string[] = [];
+    const http: HttpClient = async (url) => {
+      urls.push(url);
+      return { status: 503, headers: {}, body: '' };
+    };
+    for (const name of PROVIDER_NAMES) {
+      const p = createProvider(name, { baseUrl: 'http://127.0.0.1:9001/', apiKey: 'k', clientId: 'i', clientSecret: 's' }, http);
+      expect(p.name).toBe(name);
+      const r = await p.track([{ carrier: 'ups', trackingNumber: '1Z5R89390357567127' }]);
+      expect(r.get('1Z5R89390357567127')?.kind).toBe('error');
+    }
+    expect(urls).toEqual([
+      'http://127.0.0.1:9001/oauth/token',
+      'http://127.0.0.1:9001/security/v1/oauth/token',
+      'http://127.0.0.1:9001/oauth2/v3/token',
+      'http://127.0.0.1:9001/track/shipments?trackingNumber=1Z5R89390357567127&language=en',
+      'http://127.0.0.1:9001/suivi/v2/idships/1Z5R89390357567127?lang=en_GB',
+      'http://127.0.0.1:9001/tracking/2026-07/trackings',
+    ]);
+  });
+});

@@ -1,0 +1,164 @@
+import type { CarrierSnapshot, Checkpoint, ShipmentStatus, TrackResult } from '../../domain/shipment.ts';
+import { type StatusRow, defined, nonEmpty, oldestFirst, withSub } from '../parse-util.ts';
+import { toUtcIso } from '../time.ts';
+import { reportUnknownCode } from '../unknown.ts';
+import { UPS_ACTIVITY_CODES, UPS_NOT_FOUND_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
+
+// Only the fields we read (reference/carriers.md §2.1, UPS Tracking.yaml).
+interface UpsAddress {
+  city?: string;
+  stateProvince?: string;
+  postalCode?: string;
+  country?: string;
+  countryCode?: string;
+}
+interface UpsStatus {
+  type?: string;
+  code?: string;
+  statusCode?: string;
+  description?: string;
+  simplifiedTextDescription?: string;
+}
+interface UpsActivity {
+  location?: { address?: UpsAddress; slic?: string };
+  status?: UpsStatus;
+  date?: string;
+  time?: string;
+  gmtDate?: string;
+  gmtTime?: string;
+  gmtOffset?: string;
+}
+interface UpsPackage {
+  trackingNumber?: string;
+  currentStatus?: UpsStatus;
+  activity?: UpsActivity[];
+  deliveryDate?: { type?: string; date?: string }[];
+  deliveryTime?: { type?: string; startTime?: string; endTime?: string };
+  packageAddress?: { type?: string; address?: UpsAddress }[];
+}
+interface UpsMessage {
+  code?: string;
+  message?: string;
+}
+export interface UpsTrackResponse {
+  trackResponse?: { shipment?: { inquiryNumber?: string; package?: UpsPackage[]; warnings?: UpsMessage[] }[] };
+  response?: { errors?: UpsMessage[] };
+}
+
+function countryOf(a: UpsAddress | undefined): string | undefined {
+  const code = nonEmpty(a?.countryCode) ?? nonEmpty(a?.country);
+  return code && /^[A-Za-z]{2}$/.test(code) ? code.toUpperCase() : undefined;
+}
+
+/** `YYYYMMDD` + `HHMMSS` (or `HH:MM:SS`) → `YYYY-MM-DDTHH:MM:SS`, the local wall clock. */
+function wallClock(date: string | undefined, time: string | undefined): string | undefined {
+  const d = nonEmpty(date);
+  if (!d || !/^\d{8}$/.test(d)) return undefined;
+  const t = (nonEmpty(time) ?? '000000').replace(/:/g, '').padEnd(6, '0');
+  if (!/^\d{6}$/.test(t)) return undefined;
+  return `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}T${t.slice(0, 2)}:${t.slice(2, 4)}:${t.slice(4, 6)}`;
+}
+
+/**
+ * UPS gives the local time, and for international scans also `gmtOffset` (Track Alert writes it as
+ * `-04.00`). With an offset the time is exact; otherwise it is read in the zone of the scan's place.
+ */
+function activityTime(a: UpsActivity): string | undefined {
+  const local = wallClock(a.date, a.time);
+  const offset = nonEmpty(a.gmtOffset)?.replace('.', ':');
+  if (local && offset && /^[+-]\d{2}:\d{2}$/.test(offset)) return toUtcIso(`${local}${offset}`);
+  if (!local) {
+    const gmt = wallClock(a.gmtDate, a.gmtTime);
+    return gmt ? toUtcIso(`${gmt}Z`) : undefined;
+  }
+  const address = a.location?.address;
+  return toUtcIso(local, { countryCode: countryOf(address), stateOrProvinceCode: nonEmpty(address?.stateProvince) });
+}
+
+export function upsStatusRow(s: UpsStatus | undefined): StatusRow | undefined {
+  const rawCode = nonEmpty(s?.code);
+  // currentStatus sometimes carries the 3-digit code in `code` instead of `statusCode`.
+  const statusCode = nonEmpty(s?.statusCode) ?? (rawCode && /^\d{3}$/.test(rawCode) ? rawCode : undefined);
+  const code = rawCode === statusCode ? undefined : rawCode;
+  const type = nonEmpty(s?.type);
+  if (statusCode && UPS_STATUS_CODES[statusCode]) return UPS_STATUS_CODES[statusCode];
+  if (code && UPS_ACTIVITY_CODES[code]) return UPS_ACTIVITY_CODES[code];
+  const unknown = code ?? statusCode;
+  if (unknown) reportUnknownCode('ups', unknown, s?.description);
+  if (type && UPS_TYPES[type]) return UPS_TYPES[type];
+  if (type) reportUnknownCode('ups', `type:${type}`, s?.description);
+  // A scan we cannot place at all still means the parcel is in UPS's hands.
+  return unknown || type ? { status: 'IN_TRANSIT' } : undefined;
+}
+
+function toCheckpoint(a: UpsActivity): Checkpoint | undefined {
+  const time = activityTime(a);
+  if (!time) return undefined;
+  const row = upsStatusRow(a.status) ?? { status: 'IN_TRANSIT' as ShipmentStatus };
+  const address = a.location?.address;
+  const description = nonEmpty(a.status?.description) ?? nonEmpty(a.status?.simplifiedTextDescription) ?? '';
+  return {
+    checkpointTime: time,
+    ...defined({ city: nonEmpty(address?.city), postalCode: nonEmpty(address?.postalCode), countryCode: countryOf(address) }),
+    message: description,
+    status: row.status,
+    ...withSub(row.subStatus),
+    raw: { code: nonEmpty(a.status?.code) ?? nonEmpty(a.status?.statusCode) ?? nonEmpty(a.status?.type) ?? '', description },
+  };
+}
+
+function estimatedDelivery(p: UpsPackage): string | undefined {
+  const dates = p.deliveryDate ?? [];
+  // A rescheduled date replaces the scheduled one.
+  const date = dates.find((d) => d.type === 'RDD')?.date ?? dates.find((d) => d.type === 'SDD')?.date;
+  const time = p.deliveryTime && p.deliveryTime.type !== 'DEL' ? nonEmpty(p.deliveryTime.endTime) : undefined;
+  const local = wallClock(date, time ?? '000000');
+  const dest = p.packageAddress?.find((a) => a.type === 'DESTINATION')?.address;
+  return toUtcIso(local, { countryCode: countryOf(dest), stateOrProvinceCode: nonEmpty(dest?.stateProvince) });
+}
+
+function toSnapshot(trackingNumber: string, p: UpsPackage): CarrierSnapshot {
+  const checkpoints = oldestFirst((p.activity ?? []).map(toCheckpoint));
+  const newest = checkpoints.at(-1);
+  const current = upsStatusRow(p.currentStatus);
+  const status = current?.status ?? newest?.status ?? 'PENDING';
+  const subStatus = current ? current.subStatus : newest?.subStatus;
+  const edd = status === 'DELIVERED' ? undefined : estimatedDelivery(p);
+  return {
+    carrier: 'ups',
+    trackingNumber,
+    status,
+    ...withSub(subStatus),
+    message:
+      nonEmpty(p.currentStatus?.simplifiedTextDescription) ??
+      nonEmpty(p.currentStatus?.description) ??
+      newest?.message ??
+      'No scans yet',
+    ...(edd ? { estimatedDeliveryDate: edd } : {}),
+    ...(newest ? { lastUpdatedAt: newest.checkpointTime } : {}),
+    checkpoints,
+  };
+}
+
+function messageResult(m: UpsMessage): TrackResult {
+  const text = `${m.code ?? '?'}: ${nonEmpty(m.message) ?? 'UPS error'}`;
+  return UPS_NOT_FOUND_CODES.has(m.code ?? '')
+    ? { kind: 'not_found', message: text }
+    : { kind: 'error', retryable: false, message: text };
+}
+
+/**
+ * Reads a UPS Track API body for one inquiry number. UPS reports "not found" as a warning inside a 200
+ * (TW0001, with no package) and request problems as `response.errors`.
+ */
+export function parseUpsTrackResponse(body: UpsTrackResponse, requested: string): TrackResult {
+  const errors = body.response?.errors;
+  if (!body.trackResponse && errors?.length) return messageResult(errors[0]);
+  const shipments = body.trackResponse?.shipment ?? [];
+  const packages = shipments.flatMap((s) => s.package ?? []);
+  const pkg = packages.find((p) => nonEmpty(p.trackingNumber)?.toUpperCase() === requested.toUpperCase()) ?? packages[0];
+  if (pkg) return { kind: 'found', snapshot: toSnapshot(requested, pkg) };
+  const warning = shipments.flatMap((s) => s.warnings ?? [])[0];
+  if (warning) return messageResult(warning);
+  return { kind: 'not_found', message: 'UPS returned no package for this number' };
+}

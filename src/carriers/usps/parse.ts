@@ -1,0 +1,112 @@
+import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
+import { type StatusRow, defined, lookupStatus, nonEmpty, oldestFirst, withSub } from '../parse-util.ts';
+import { toUtcIso } from '../time.ts';
+import { reportUnknownCode } from '../unknown.ts';
+import { USPS_EVENT_CODES, USPS_NOT_FOUND_CODES, USPS_STATUS_CATEGORIES } from './statuses.ts';
+
+// Only the fields we read (USPS Tracking 3.0, reference/carriers.md §2.3).
+interface UspsEvent {
+  eventType?: string | null;
+  eventTimestamp?: string | null;
+  GMTTimestamp?: string | null;
+  GMTOffset?: string | null;
+  eventCountry?: string | null;
+  eventCity?: string | null;
+  eventState?: string | null;
+  eventZIP?: string | null;
+  eventCode?: string | null;
+}
+export interface UspsTrackingResponse {
+  trackingNumber?: string;
+  statusCategory?: string | null;
+  status?: string | null;
+  statusSummary?: string | null;
+  destinationState?: string | null;
+  expectedDeliveryTimeStamp?: string | null;
+  trackingEvents?: UspsEvent[] | null;
+  error?: { code?: string; message?: string; errors?: { code?: string; title?: string; detail?: string }[] };
+}
+
+/** USPS texts carry HTML such as `<SUP>&#174;</SUP>`; issuers get plain text. */
+function plain(s: string | null | undefined): string | undefined {
+  return nonEmpty(s?.replace(/<[^>]*>[^<]*<\/[^>]*>|<[^>]*>/g, '').replace(/\s+-\s*$/, ''));
+}
+
+/**
+ * `eventTimestamp` is the local wall clock even when it ends in `Z`. `GMTOffset` is exact when present;
+ * `GMTTimestamp` is not used because recorded responses show it off by a day.
+ */
+function eventTime(e: UspsEvent): string | undefined {
+  const local = nonEmpty(e.eventTimestamp)?.replace(/(Z|[+-]\d{2}:?\d{2})$/i, '');
+  if (!local) return undefined;
+  const offset = nonEmpty(e.GMTOffset);
+  if (offset && /^[+-]\d{2}:\d{2}$/.test(offset)) return toUtcIso(`${local}${offset}`);
+  const country = nonEmpty(e.eventCountry);
+  // No country means a domestic scan; a country given only by name has no zone we can trust, so UTC.
+  return toUtcIso(local, {
+    countryCode: !country ? 'US' : country.length === 2 ? country : undefined,
+    stateOrProvinceCode: nonEmpty(e.eventState),
+  });
+}
+
+function toCheckpoint(e: UspsEvent): Checkpoint | undefined {
+  const time = eventTime(e);
+  if (!time) return undefined;
+  const code = nonEmpty(e.eventCode);
+  const description = nonEmpty(e.eventType) ?? '';
+  const row = lookupStatus('usps', USPS_EVENT_CODES, code, { status: 'IN_TRANSIT' }, description);
+  const country = nonEmpty(e.eventCountry);
+  return {
+    checkpointTime: time,
+    ...defined({
+      city: nonEmpty(e.eventCity),
+      postalCode: nonEmpty(e.eventZIP),
+      countryCode: country && country.length === 2 ? country.toUpperCase() : country ? undefined : 'US',
+      countryName: country && country.length > 2 ? country : undefined,
+    }),
+    message: description,
+    status: row.status,
+    ...withSub(row.subStatus),
+    raw: { code: code ?? '', description },
+  };
+}
+
+function snapshotStatus(body: UspsTrackingResponse, newest: Checkpoint | undefined): StatusRow {
+  const newestCode = newest?.raw.code;
+  if (newest && newestCode && USPS_EVENT_CODES[newestCode]) return newest;
+  const category = nonEmpty(body.statusCategory);
+  if (category && USPS_STATUS_CATEGORIES[category]) return USPS_STATUS_CATEGORIES[category];
+  if (category) reportUnknownCode('usps', `category:${category}`, body.status ?? undefined);
+  return newest ?? { status: 'PENDING' };
+}
+
+function errorResult(body: UspsTrackingResponse): TrackResult {
+  const first = body.error?.errors?.[0];
+  const message = plain(first?.title) ?? plain(body.error?.message) ?? 'USPS error';
+  return USPS_NOT_FOUND_CODES.has(first?.code ?? '')
+    ? { kind: 'not_found', message }
+    : { kind: 'error', retryable: false, message: `${first?.code ?? body.error?.code ?? '?'}: ${message}` };
+}
+
+/** Reads one USPS Tracking v3 body (`GET /tracking/v3/tracking/{n}?expand=DETAIL`). */
+export function parseUspsTrackingResponse(body: UspsTrackingResponse, requested: string): TrackResult {
+  if (body.error) return errorResult(body);
+  const checkpoints = oldestFirst((body.trackingEvents ?? []).map(toCheckpoint));
+  const newest = checkpoints.at(-1);
+  const row = snapshotStatus(body, newest);
+  const edd =
+    row.status === 'DELIVERED'
+      ? undefined
+      : toUtcIso(nonEmpty(body.expectedDeliveryTimeStamp), { countryCode: 'US', stateOrProvinceCode: nonEmpty(body.destinationState) });
+  const snapshot: CarrierSnapshot = {
+    carrier: 'usps-iv-api',
+    trackingNumber: requested,
+    status: row.status,
+    ...withSub(row.subStatus),
+    message: plain(body.status) ?? newest?.message ?? 'No scans yet',
+    ...(edd ? { estimatedDeliveryDate: edd } : {}),
+    ...(newest ? { lastUpdatedAt: newest.checkpointTime } : {}),
+    checkpoints,
+  };
+  return { kind: 'found', snapshot };
+}
