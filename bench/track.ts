@@ -24,9 +24,9 @@ const duration = arg('duration', 10);
 const ADMIN = 'bench-admin-token-0123456789';
 const ISSUER = 'BENCHBANK1';
 
-async function run(url: string, opts: autocannon.Options): Promise<autocannon.Result> {
+async function run(url: string, opts: Partial<autocannon.Options>): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections, duration, ...opts }, (err, res) => (err ? reject(err) : resolve(res)));
+    autocannon({ connections, duration, ...opts, url }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 

@@ -1,4 +1,5 @@
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
+import { PRODUCTION_ORIGINS } from './carriers/registry.ts';
 
 /** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
 export class ConfigError extends Error {}
@@ -41,14 +42,6 @@ export function parseDuration(value: string): number | undefined {
   return m ? Math.round(Number(m[1]) * UNIT_MS[m[2]]) : undefined;
 }
 
-const PRODUCTION_ORIGINS: Record<ProviderName, string> = {
-  fedex: 'https://apis.fedex.com',
-  ups: 'https://onlinetools.ups.com',
-  usps: 'https://apis.usps.com',
-  dhl: 'https://api-eu.dhl.com',
-  laposte: 'https://api.laposte.fr',
-  aftership: 'https://api.aftership.com',
-};
 
 type Env = Record<string, string | undefined>;
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
-import { createProviders, detect, route, trackingUrl } from './carriers/index.ts';
+import { createCarrierRouting, detect, trackingUrl } from './carriers/index.ts';
 import { undiciHttpClient } from './carriers/http.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { setUnknownCodeLogger } from './carriers/unknown.ts';
@@ -23,14 +23,15 @@ export interface RunningHub {
 }
 
 /** Where each provider is reached: its configured origin, or the in-process sandbox when asked for. */
-function providerConfigs(config: Config, sandboxOrigin: string): Record<ProviderName, ProviderConfig> {
-  const out = {} as Record<ProviderName, ProviderConfig>;
+function providerConfigs(config: Config, sandboxOrigin: string): Record<ProviderName, ProviderConfig & { usable: boolean }> {
+  const out = {} as Record<ProviderName, ProviderConfig & { usable: boolean }>;
   for (const name of PROVIDER_NAMES) {
     const c = config.carriers[name];
     const useSandbox = config.sandbox && !c.explicitBaseUrl && SANDBOX_PROVIDERS.includes(name);
+    const hasCredentials = Boolean(c.apiKey || (c.clientId && c.clientSecret));
     out[name] = useSandbox
-      ? { ...c, baseUrl: sandboxBaseUrl(sandboxOrigin, name), clientId: c.clientId ?? 'sandbox', clientSecret: c.clientSecret ?? 'sandbox', apiKey: c.apiKey ?? 'sandbox' }
-      : c;
+      ? { ...c, usable: true, baseUrl: sandboxBaseUrl(sandboxOrigin, name), clientId: c.clientId ?? 'sandbox', clientSecret: c.clientSecret ?? 'sandbox', apiKey: c.apiKey ?? 'sandbox' }
+      : { ...c, usable: hasCredentials || c.explicitBaseUrl };
   }
   return out;
 }
@@ -96,7 +97,8 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     const port = app ? (app.server.address() as { port: number }).port : config.port;
     const loopbackOrigin = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const idleWaitMs = Math.min(1000, Math.max(50, Math.floor(config.pollMinIntervalMs / 4)));
-    const providers = createProviders(providerConfigs(config, loopbackOrigin), carrierHttp.http);
+    const { providers, route } = createCarrierRouting(providerConfigs(config, loopbackOrigin), carrierHttp.http);
+    if (providers.size === 0) log.warn('no carrier provider is configured: SHIPMENT operations will only time out');
     poller = new Poller(context, { providers, route, idleWaitMs });
   }
   dispatcher?.start();

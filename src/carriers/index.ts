@@ -1,20 +1,27 @@
 import type { CarrierCode } from '../domain/carriers.ts';
-import { FedexProvider, fedexTrackingUrl } from './fedex/client.ts';
 import type { CarrierProvider, HttpClient, ProviderConfig, ProviderName } from './provider.ts';
+import { createProvider, DEFAULT_ROUTES } from './registry.ts';
 
-// The foundation wires FedEx only; the carrier registry replaces this module with every provider.
-export function detect(trackingNumber: string): CarrierCode[] {
-  return /^\d{12}$|^\d{15}$/.test(trackingNumber) ? ['fedex'] : [];
+export { detectCarriers as detect } from './detect.ts';
+export { trackingUrl } from './tracking-urls.ts';
+
+export interface CarrierRouting {
+  providers: Map<ProviderName, CarrierProvider>;
+  /** The provider that serves a carrier: the first of its routes that is configured here. */
+  route: (carrier: CarrierCode) => ProviderName | undefined;
 }
 
-export function trackingUrl(carrier: CarrierCode, trackingNumber: string): string {
-  return carrier === 'fedex' ? fedexTrackingUrl(trackingNumber) : '';
-}
-
-export function route(carrier: CarrierCode): ProviderName | undefined {
-  return carrier === 'fedex' ? 'fedex' : undefined;
-}
-
-export function createProviders(configs: Record<ProviderName, ProviderConfig>, http: HttpClient): Map<ProviderName, CarrierProvider> {
-  return new Map<ProviderName, CarrierProvider>([['fedex', new FedexProvider(configs.fedex, http)]]);
+/**
+ * Builds the providers that can actually be reached (credentials or a base URL configured, or the
+ * sandbox standing in) and routes each carrier to the first of them in DEFAULT_ROUTES order.
+ */
+export function createCarrierRouting(
+  configs: Record<ProviderName, ProviderConfig & { usable: boolean }>,
+  http: HttpClient,
+): CarrierRouting {
+  const providers = new Map<ProviderName, CarrierProvider>();
+  for (const [name, cfg] of Object.entries(configs) as [ProviderName, ProviderConfig & { usable: boolean }][]) {
+    if (cfg.usable) providers.set(name, createProvider(name, cfg, http));
+  }
+  return { providers, route: (carrier) => DEFAULT_ROUTES[carrier].find((p) => providers.has(p)) };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AccessTokenVerifier, loadAccessTokenKey } from '../../src/auth/tokens.ts';
-import { createProviders, detect, route, trackingUrl } from '../../src/carriers/index.ts';
+import { detect, trackingUrl } from '../../src/carriers/index.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -86,4 +86,3 @@ export async function readyIssuer(app: FastifyInstance, issuerId: string) {
   return { key, token, webhookSecret: registered.webhookSecret as string };
 }
 
-export { createProviders, route };
