@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseDuration } from './config.ts';
+
+describe('configuration', () => {
+  it('has the contract defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      databaseUrl: 'pglite://./data/trackhub', host: '127.0.0.1', port: 8080, role: 'all', publicUrl: 'http://127.0.0.1:8080',
+      allowPrivateTargets: false, pollMinIntervalMs: 15 * 60_000, pollMaxIntervalMs: 12 * 3_600_000, notFoundAfterMs: 7 * 86_400_000,
+      expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 30 * 86_400_000, returnTimeoutMs: 90 * 86_400_000, sandbox: false, logLevel: 'info',
+    });
+    expect(c.retryScheduleMs).toEqual([5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 504e5, 72e6, 864e5]);
+    expect(c.carriers.fedex.baseUrl).toBe('https://apis.fedex.com');
+    expect(loadConfig({ TRACKHUB_SANDBOX: 'true' }).allowPrivateTargets).toBe(true);
+  });
+
+  it.each([
+    ['TRACKHUB_PORT', 'eighty'],
+    ['TRACKHUB_ROLE', 'boss'],
+    ['TRACKHUB_DATABASE_URL', 'mysql://x'],
+    ['TRACKHUB_RETRY_SCHEDULE', '5s,soon'],
+    ['TRACKHUB_POLL_MIN_INTERVAL', '15 minutes'],
+    ['TRACKHUB_SANDBOX', 'maybe'],
+    ['TRACKHUB_ADMIN_TOKEN', 'short'],
+    ['TRACKHUB_LOG_LEVEL', 'loud'],
+    ['TRACKHUB_CARRIER_FEDEX_BASE_URL', 'not a url'],
+    ['TRACKHUB_TLS_CERT', '/tmp/cert.pem'],
+  ])('a bad %s stops start-up with one line naming it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      expect((err as Error).message).toMatch(new RegExp(`^TRACKHUB_`));
+      expect((err as Error).message).toContain(name === 'TRACKHUB_TLS_CERT' ? 'TRACKHUB_TLS_KEY' : name);
+      expect((err as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('parses every duration unit', () => {
+    expect([parseDuration('250ms'), parseDuration('5s'), parseDuration('2m'), parseDuration('1.5h'), parseDuration('7d')]).toEqual([250, 5000, 120000, 5400000, 604800000]);
+    expect(parseDuration('5')).toBeUndefined();
+  });
+});

@@ -1,0 +1,106 @@
+import { Webhook } from 'standardwebhooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.ts';
+import { Dispatcher } from '../src/delivery/dispatcher.ts';
+import { newWebhookSecret } from '../src/delivery/signing.ts';
+import { migrate, openStore } from '../src/store/db.ts';
+import { upsertIssuer } from '../src/store/issuers.ts';
+import { insertOutbox } from '../src/store/operations.ts';
+import { receiver } from './helpers/processes.ts';
+import { STORE_KINDS, type TestStore, freshPostgresDatabase, freshStore } from './helpers/stores.ts';
+
+const log = createLogger('silent');
+
+describe.each(STORE_KINDS)('store on %s', (kind) => {
+  let store: TestStore | undefined;
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+
+  it('runs migrations once when run again', async () => {
+    store = await freshStore(kind);
+    expect(await migrate(store.db)).toEqual([]);
+  });
+
+  async function seedOutbox(s: TestStore, n: number, url: string, secret: string) {
+    await upsertIssuer(s.db, {
+      issuerId: 'ISSUER_S01', name: 'x', notificationBaseUrl: url, jwks: { keys: [] }, webhookSecrets: [secret],
+      notificationAuth: null, maxOperationsPerNotification: 1, autoTrackShipment: false, enabled: true,
+    });
+    await insertOutbox(s.db, Array.from({ length: n }, (_, i) => ({
+      id: `msg_${String(i).padStart(4, '0')}`, issuer_id: 'ISSUER_S01', operation_id: `op_${i}`, sequence_number: 1, correlation_id: `c${i}`,
+      payload: JSON.stringify({ operationId: `op_${i}`, sequenceNumber: 1 }),
+    })));
+  }
+
+  it('two dispatchers sharing the outbox deliver every notification once, signed', async () => {
+    store = await freshStore(kind);
+    const rx = await receiver();
+    const secret = newWebhookSecret();
+    await seedOutbox(store, 60, rx.url, secret);
+    const opts = { db: store.db, log, retryScheduleMs: [100], leaseMs: 5000, batchSize: 7 };
+    const a = new Dispatcher(opts);
+    const b = new Dispatcher(opts);
+    while ((await Promise.all([a.runOnce(), b.runOnce()])).some((n) => n > 0));
+    await a.stop();
+    await b.stop();
+    const ids = rx.received.map((r) => r.headers['webhook-id']);
+    expect(ids).toHaveLength(60);
+    expect(new Set(ids).size).toBe(60);
+    const wh = new Webhook(secret);
+    for (const r of rx.received) expect(wh.verify(r.body, r.headers as Record<string, string>)).toMatchObject({ operations: [expect.any(Object)] });
+    const states = await store.db.selectFrom('outbox').select('state').distinct().execute();
+    expect(states.map((s) => s.state)).toEqual(['delivered']);
+    await rx.close();
+  });
+
+  it('retries on failure, then marks the notification dead after the last attempt and keeps it', async () => {
+    store = await freshStore(kind);
+    const rx = await receiver(() => 503);
+    await seedOutbox(store, 1, rx.url, newWebhookSecret());
+    const d = new Dispatcher({ db: store.db, log, retryScheduleMs: [10, 10], leaseMs: 5000 });
+    for (let i = 0; i < 20; i++) {
+      await d.runOnce();
+      const row = await store.db.selectFrom('outbox').selectAll().executeTakeFirstOrThrow();
+      if (row.state === 'dead') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await d.stop();
+    const row = await store.db.selectFrom('outbox').selectAll().executeTakeFirstOrThrow();
+    expect(row.state).toBe('dead');
+    expect(row.attempts).toBe(3); // first attempt + two retries
+    expect(row.last_error).toBe('HTTP 503');
+    const attempts = await store.db.selectFrom('delivery_attempts').selectAll().orderBy('attempt').execute();
+    expect(attempts.map((a) => a.http_status)).toEqual([503, 503, 503]);
+    await rx.close();
+  });
+
+  it('a claimed row whose worker died is sent again after the lease, with the same webhook-id', async () => {
+    store = await freshStore(kind);
+    const rx = await receiver();
+    await seedOutbox(store, 1, rx.url, newWebhookSecret());
+    // A worker claims the row and dies: only its lease remains.
+    await store.db.updateTable('outbox').set({ next_attempt_at: new Date(Date.now() + 300), attempts: 1 }).execute();
+    const d = new Dispatcher({ db: store.db, log, retryScheduleMs: [10], leaseMs: 5000 });
+    expect(await d.runOnce()).toBe(0);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await d.runOnce()).toBe(1);
+    await d.stop();
+    expect(rx.received.map((r) => r.headers['webhook-id'])).toEqual(['msg_0000']);
+    await rx.close();
+  });
+});
+
+// Only PostgreSQL can have two processes on one store; CI always sets TRACKHUB_TEST_DATABASE_URL.
+describe.each(STORE_KINDS.filter((k) => k === 'postgres'))('migrations on %s', () => {
+  it('two instances migrating at the same moment both succeed and apply each migration once', async () => {
+    const db = await freshPostgresDatabase();
+    const [a, b] = await Promise.all([openStore(db.url), openStore(db.url)]);
+    const applied = await Promise.all([migrate(a.db), migrate(b.db)]);
+    expect(applied.flat().filter((m) => m === '0001_init.sql')).toHaveLength(1);
+    await a.close();
+    await b.close();
+    await db.drop();
+  });
+});
