@@ -34,6 +34,12 @@ async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']
   }
 }
 
+// Output piped into `head` closes early; that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('trackhub').description('Card tracking hub').showHelpAfterError();
 
 program
