@@ -5,6 +5,7 @@ import type { Db } from '../store/db.ts';
 import { nextRetryDelayMs } from './retry.ts';
 import { signatureHeader } from './signing.ts';
 import { deliveryMetrics } from './metrics.ts';
+import { WorkLoop } from '../work-loop.ts';
 
 export interface DispatcherOptions {
   db: Db;
@@ -45,52 +46,26 @@ const ISSUER_CACHE_MS = 5_000;
 export class Dispatcher {
   private readonly agent: Agent;
   private readonly issuers = new Map<string, IssuerTarget>();
-  private running = false;
-  private wake?: () => void;
-  private loop?: Promise<void>;
+  private readonly loop: WorkLoop;
 
   constructor(private readonly o: DispatcherOptions) {
     const timeout = o.timeoutMs ?? 15_000;
     this.agent = new Agent({ connections: 64, headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout });
+    this.loop = new WorkLoop(() => this.runOnce(), o.batchSize ?? 100, o.idleWaitMs ?? 500, (err) => o.log.error({ err }, 'delivery round failed'));
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+    await this.loop.stop();
     await this.agent.close();
   }
 
   /** Something was just committed to the outbox: look now rather than at the next idle tick. */
   kick(): void {
-    this.wake?.();
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let sent = 0;
-      try {
-        sent = await this.runOnce();
-      } catch (err) {
-        this.o.log.error({ err }, 'delivery round failed');
-      }
-      if (sent < (this.o.batchSize ?? 100) && this.running) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.o.idleWaitMs ?? 500);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      }
-    }
+    this.loop.kick();
   }
 
   /** Claims one batch of due notifications and attempts each; returns how many were attempted. */

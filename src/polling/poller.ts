@@ -6,6 +6,7 @@ import { advanceOperation } from '../operations/advance.ts';
 import type { HubContext } from '../operations/context.ts';
 import { claimDueOperations } from '../store/operations.ts';
 import { Counter } from 'prom-client';
+import { WorkLoop } from '../work-loop.ts';
 
 const polls = new Counter({
   name: 'trackhub_carrier_polls_total',
@@ -26,50 +27,25 @@ export interface PollerOptions {
  * lets every one of them check its deadline.
  */
 export class Poller {
-  private running = false;
-  private wake?: () => void;
-  private loop?: Promise<void>;
+  private readonly loop: WorkLoop;
 
   constructor(
     private readonly ctx: HubContext,
     private readonly o: PollerOptions,
-  ) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+  ) {
+    this.loop = new WorkLoop(() => this.runOnce(), o.batchSize ?? 200, o.idleWaitMs ?? 1000, (err) => ctx.log.error({ err }, 'polling round failed'));
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   kick(): void {
-    this.wake?.();
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let handled = 0;
-      try {
-        handled = await this.runOnce();
-      } catch (err) {
-        this.ctx.log.error({ err }, 'polling round failed');
-      }
-      if (handled < (this.o.batchSize ?? 200) && this.running) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.o.idleWaitMs ?? 1000);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      }
-    }
+    this.loop.kick();
   }
 
   async runOnce(): Promise<number> {
