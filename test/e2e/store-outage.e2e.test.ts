@@ -1,0 +1,124 @@
+import { createServer, type Server, type Socket, connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
+import { type Proc, freePort, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { freshPostgresDatabase } from '../helpers/stores.ts';
+
+/**
+ * A TCP relay between the hub and PostgreSQL that the test can cut and restore: the store going away
+ * and coming back, as a network partition or a database restart looks to the hub.
+ */
+async function relay(targetPort: number) {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const port = await freePort();
+  const up = () =>
+    new Promise<void>((resolve) => {
+      if (server) return resolve();
+      server = createServer((client) => {
+        const upstream = connect(targetPort, '127.0.0.1');
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => {});
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      const closing = server;
+      server = undefined;
+      for (const s of sockets) s.destroy();
+      if (closing) closing.close(() => resolve());
+      else resolve();
+    });
+  await up();
+  return { port, up, down };
+}
+
+const ADMIN = 'outage-admin-token-0123456789';
+const ISSUER = 'ISSUER_OUT';
+const hasPostgres = Boolean(process.env.TRACKHUB_TEST_DATABASE_URL);
+
+// Only PostgreSQL can go away under a running hub; the embedded store lives inside the process.
+describe.skipIf(!hasPostgres)('the store goes away and comes back (PostgreSQL)', () => {
+  let hub: Proc | undefined;
+  let hubUrl: string;
+  let link: Awaited<ReturnType<typeof relay>>;
+  let drop: () => Promise<void> = async () => {};
+  let token: string;
+
+  const track = (cardId: string) =>
+    fetch(`${hubUrl}/banking/v1/issuers/${ISSUER}/physicalCards/${cardId}/track`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ trackingType: 'PRODUCTION' }),
+    });
+
+  beforeAll(async () => {
+    const db = await freshPostgresDatabase();
+    drop = db.drop;
+    const target = new URL(db.url);
+    link = await relay(Number(target.port || 5432));
+    target.port = String(link.port);
+    const port = await freePort();
+    hubUrl = `http://127.0.0.1:${port}`;
+    hub = runCli(['serve'], {
+      TRACKHUB_DATABASE_URL: target.toString(),
+      TRACKHUB_PORT: String(port),
+      TRACKHUB_ADMIN_TOKEN: ADMIN,
+      TRACKHUB_ROLE: 'api',
+      TRACKHUB_LOG_LEVEL: 'warn',
+    });
+    await waitReady(hubUrl, hub);
+    const key = await issuerKey();
+    const put = await fetch(`${hubUrl}/admin/v1/issuers/${ISSUER}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Outage Bank', notificationBaseUrl: 'https://bank.example', jwks: { keys: [key.publicJwk] } }),
+    });
+    expect(put.status, await put.clone().text()).toBe(201);
+    const tokenRes = await fetch(`${hubUrl}/authz/v1/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: `${hubUrl}/authz/v1/oauth2/token` }) }),
+    });
+    expect(tokenRes.status).toBe(200);
+    token = ((await tokenRes.json()) as { access_token: string }).access_token;
+  });
+
+  afterAll(async () => {
+    await stop(hub);
+    await link?.up().catch(() => {});
+    await drop();
+  });
+
+  it('answers 503 with Retry-After and the contract body while the store is down, and recovers without a restart', async () => {
+    const before = await track('CARD_BEFORE');
+    expect(before.status).toBe(202);
+
+    await link.down();
+    const during = await track('CARD_DURING');
+    expect(during.status).toBe(503);
+    expect(during.headers.get('retry-after')).toBe('5');
+    expect(await during.json()).toEqual({ errorCode: 'SERVICE_UNAVAILABLE', error: expect.any(String) });
+    const ready = await fetch(`${hubUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect((await fetch(`${hubUrl}/healthz`)).status).toBe(200);
+    expect(hub?.child.exitCode).toBeNull();
+
+    await link.up();
+    await waitFor('readyz after the store is back', async () => (await fetch(`${hubUrl}/readyz`)).ok || undefined, 30_000, 200);
+    const after = await track('CARD_DURING');
+    expect(after.status).toBe(202);
+    // The operation accepted before the outage is still there.
+    const status = await fetch(`${hubUrl}/banking/v1/issuers/${ISSUER}/physicalCards/CARD_BEFORE/trackingStatus`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(status.status).toBe(200);
+    expect(((await status.json()) as { operations: unknown[] }).operations).toHaveLength(1);
+    expect(hub?.output()).not.toMatch(/"level":60|unhandled error/);
+  });
+});
