@@ -181,4 +181,21 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
     const read = await t.app.inject({ method: 'GET', url: '/admin/v1/production-sites/London', headers: { authorization: 'Bearer test-admin-token-0123456789' } });
     expect(read.body).not.toContain(site.json().apiKey);
   });
+
+  it('refuses an unknown Admin API field instead of dropping it, naming the field', async () => {
+    const headers = { authorization: 'Bearer test-admin-token-0123456789' };
+    const typo = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/Paris', headers, payload: { name: 'Paris bureau', carrier: ['fedex'] } });
+    expect(typo.statusCode).toBe(400);
+    expect(typo.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'carrier: is not a known field' });
+    const nested = await t.app.inject({
+      method: 'PUT',
+      url: `/admin/v1/issuers/${ISSUER}`,
+      headers,
+      payload: { name: 'Bank', notificationBaseUrl: 'https://bank.example', jwks: { keys: [] }, notificationAuth: { tokenUrl: 'https://bank.example/t', clientId: 'c', clientSecret: 's', scope: 'x' } },
+    });
+    expect(nested.statusCode).toBe(400);
+    expect(nested.json().error).toBe('notificationAuth.scope: is not a known field');
+    const unchanged = await t.app.inject({ method: 'GET', url: '/admin/v1/production-sites/Paris', headers });
+    expect(unchanged.statusCode).toBe(404);
+  });
 });

@@ -51,6 +51,8 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     disableRequestLogging: true,
     bodyLimit: 4 * 1024 * 1024,
     return503OnClosing: true,
+    // An unknown field is refused, not silently dropped: a misspelt `webhookSecret` must not go unnoticed.
+    ajv: { customOptions: { removeAdditional: false } },
     ...serverOptions,
   });
   installErrorHandling(app);

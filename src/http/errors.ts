@@ -34,7 +34,12 @@ export function installErrorHandling(app: FastifyInstance): void {
         return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
       case 'FST_ERR_VALIDATION': {
         const first = err.validation?.[0];
-        const field = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.') || (first?.params as { missingProperty?: string })?.missingProperty || err.validationContext || 'request';
+        const params = first?.params as { missingProperty?: string; additionalProperty?: string } | undefined;
+        const path = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.');
+        if (params?.additionalProperty) {
+          return sendError(reply, 'FIELD_INVALID_FORMAT', `${path ? `${path}.` : ''}${params.additionalProperty}: is not a known field`);
+        }
+        const field = path || params?.missingProperty || err.validationContext || 'request';
         return sendError(reply, 'FIELD_INVALID_FORMAT', `${field}: ${first?.message ?? 'is invalid'}`);
       }
     }
