@@ -164,7 +164,7 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
     const res = await t.app.inject({ method: 'GET', url: '/docs/json' });
     expect(res.statusCode).toBe(200);
     const paths = Object.keys(res.json().paths);
-    for (const p of ['/authz/v1/oauth2/token', '/banking/v1/issuers/{issuerId}/physicalCards/{cardId}/track', '/banking/v1/issuers/{issuerId}/physicalCards/{cardId}/trackingStatus', '/admin/v1/issuers/{issuerId}', '/admin/v1/production-sites/{siteId}', '/healthz', '/readyz', '/metrics']) {
+    for (const p of ['/authz/v1/oauth2/token', '/banking/v1/issuers/{issuerId}/physicalCards/{cardId}/track', '/banking/v1/issuers/{issuerId}/physicalCards/{cardId}/trackingStatus', '/admin/v1/issuers/{issuerId}', '/admin/v1/production-sites/{siteId}', '/admin/v1/operations', '/healthz', '/readyz', '/metrics']) {
       expect(paths).toContain(p);
     }
   });
