@@ -13,6 +13,7 @@ import type { IssuerDirectory } from '../store/issuers.ts';
 import { installErrorHandling, sendError } from './errors.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminOperations } from './routes/admin-operations.ts';
+import { registerConsole } from './routes/console.ts';
 import { registerIssuerApi } from './routes/issuer-api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerTokenRoute } from './routes/token.ts';
@@ -112,6 +113,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerIssuerApi(app, deps);
   registerAdminApi(app, deps);
   registerAdminOperations(app, deps);
+  registerConsole(app, deps);
   if (deps.extraRoutes) await deps.extraRoutes(app);
   return app;
 }
