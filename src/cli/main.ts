@@ -11,6 +11,8 @@ import { migrate, openStore } from '../store/db.ts';
 import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import { sandboxNumbers } from '../sandbox/numbers.ts';
+import { registerNotificationCommands } from './notifications.ts';
+import { checkDeliveryTargets } from '../delivery/registration.ts';
 
 function config(overrides: { sandbox?: boolean } = {}) {
   try {
@@ -117,7 +119,7 @@ issuers
       process.exit(2);
     };
     if (!ISSUER_ID.test(opts.id)) fail('--id must be 10 of [A-Za-z0-9_-]');
-    const urlProblem = checkNotificationUrl(opts.url);
+    const urlProblem = checkNotificationUrl(opts.url) ?? (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets));
     if (urlProblem) fail(urlProblem);
     let jwks: { keys: Record<string, unknown>[] } | undefined;
     let privateJwk: Record<string, unknown> | undefined;
@@ -165,6 +167,8 @@ issuers
       for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${i.notificationBaseUrl}\t${i.name}\n`);
     });
   });
+
+registerNotificationCommands(program, withStore);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`trackhub: ${(err as Error).message}\n`);

@@ -111,6 +111,7 @@ export class Dispatcher {
     // Sends cut short by shutdown are not recorded: their lease runs out and another worker sends them.
     this.shutdown.abort();
     await Promise.allSettled([...this.sends]);
+    await this.flush(); // what did finish is recorded
     await this.listener?.end().catch(() => {});
     await Promise.allSettled([...this.targets.values()].map((t) => t.agent.close()));
   }
@@ -156,8 +157,6 @@ export class Dispatcher {
       // finished send), a rate-limited endpoint's next slot, or the idle timeout.
       if (claimed < this.batchSize && this.results.length === 0) await this.sleep(this.nextWakeMs());
     }
-    await Promise.allSettled([...this.sends]);
-    await this.flush().catch((err) => this.o.log.error({ err }, 'recording delivery results failed'));
   }
 
   private nextWakeMs(): number {
@@ -196,39 +195,44 @@ export class Dispatcher {
 
   /** Claims, for every issuer with room, up to that room, and starts sending each at once. */
   private async claimAndLaunch(): Promise<number> {
-    let room = Math.min(this.batchSize, this.concurrency - this.inFlight);
+    const room = Math.min(this.batchSize, this.concurrency - this.inFlight);
     if (room <= 0) return 0;
     const wants: { issuer_id: string; lim: number }[] = [];
     for (const t of this.targets.values()) {
-      if (!t.sending || room <= 0) continue;
-      const n = Math.min(t.throttle.available(), room);
-      if (n > 0) {
-        wants.push({ issuer_id: t.issuerId, lim: n * t.maxOperations });
-        room -= n;
-      }
+      const n = t.sending ? Math.min(t.throttle.available(), room) : 0;
+      if (n > 0) wants.push({ issuer_id: t.issuerId, lim: n * t.maxOperations });
     }
     if (wants.length === 0) return 0;
-    const rows = await this.claim(wants);
+    const rows = await this.claim(wants, room);
     if (rows.length === 0) return 0;
     const notifications = await this.group(rows);
     for (const n of notifications) this.launch(n);
     return notifications.length;
   }
 
-  private async claim(wants: { issuer_id: string; lim: number }[]): Promise<ClaimedRow[]> {
+  /**
+   * One statement: each issuer's due rows (up to what it has room for), taken round-robin across issuers
+   * (every issuer's first row, then every issuer's second…) up to `room`, so a deep backlog for one
+   * issuer never starves the others.
+   */
+  private async claim(wants: { issuer_id: string; lim: number }[], room: number): Promise<ClaimedRow[]> {
     const res = await sql<ClaimedRow>`
       update outbox o
       set next_attempt_at = now() + ${`${this.o.leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
       from (
-        select d.id
-        from json_to_recordset(${JSON.stringify(wants)}::json) as q(issuer_id text, lim int)
-        cross join lateral (
-          select id from outbox
-          where issuer_id = q.issuer_id and state = 'pending' and next_attempt_at <= now()
-          order by next_attempt_at
-          limit q.lim
-          for update skip locked
-        ) d
+        select id from (
+          select d.id, row_number() over (partition by q.issuer_id order by d.next_attempt_at) as turn
+          from json_to_recordset(${JSON.stringify(wants)}::json) as q(issuer_id text, lim int)
+          cross join lateral (
+            select id, next_attempt_at from outbox
+            where issuer_id = q.issuer_id and state = 'pending' and next_attempt_at <= now()
+            order by next_attempt_at
+            limit q.lim
+            for update skip locked
+          ) d
+        ) ranked
+        order by turn
+        limit ${room}
       ) due
       where o.id = due.id
       returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(this.o.db);
@@ -291,6 +295,7 @@ export class Dispatcher {
     const send: Promise<void> = this.attempt(target, n)
       .then((result) => {
         if (!result) return; // cut short by shutdown
+        if (result.status === 410) target.sending = false; // no more sends to a gone endpoint, even before the store knows
         target.throttle.finished(result.status !== undefined && result.status < 300 && result.status >= 200 ? 'success' : isSlowDown(result.status) ? 'trouble' : 'other');
         this.results.push(result);
       })
