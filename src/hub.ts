@@ -65,6 +65,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
   if (runsWorkers) {
     dispatcher = new Dispatcher({
       db: store.db, log, retryScheduleMs: config.retryScheduleMs, leaseMs: config.leaseMs, allowPrivateTargets: config.allowPrivateTargets,
+      timeoutMs: config.deliveryTimeoutMs,
       listenUrl: store.kind === 'postgres' ? config.databaseUrl : undefined,
     });
   }

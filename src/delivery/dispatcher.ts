@@ -46,6 +46,7 @@ interface Claimed {
 
 interface AttemptResult {
   n: Claimed;
+  startedAt: number;
   status?: number;
   error?: string;
   latencyMs: number;
@@ -84,15 +85,19 @@ export class Dispatcher {
   private inFlight = 0;
   private readonly sends = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
+  private flushing?: Promise<void>;
   private readonly shutdown = new AbortController();
   private listener?: pg.Client;
   private lastPruneAt = 0;
   private readonly timeoutMs: number;
   private readonly concurrency: number;
   private readonly batchSize: number;
+  private readonly leaseMs: number;
 
   constructor(private readonly o: DispatcherOptions) {
     this.timeoutMs = o.timeoutMs ?? 15_000;
+    // A row must never be claimed again while its attempt may still be running: that would send it twice.
+    this.leaseMs = Math.max(o.leaseMs, Math.ceil(this.timeoutMs * 1.5));
     this.concurrency = o.concurrency ?? 512;
     this.batchSize = o.batchSize ?? 200;
   }
@@ -146,7 +151,6 @@ export class Dispatcher {
       try {
         await this.refreshTargets(false);
         claimed = await this.claimAndLaunch();
-        await this.flush();
         await this.pruneIfDue();
       } catch (err) {
         this.o.log.error({ err }, 'delivery round failed');
@@ -155,7 +159,7 @@ export class Dispatcher {
       }
       // A full claim means there is more: go again at once. Otherwise wait for a kick (a commit, a
       // finished send), a rate-limited endpoint's next slot, or the idle timeout.
-      if (claimed < this.batchSize && this.results.length === 0) await this.sleep(this.nextWakeMs());
+      if (claimed < this.batchSize) await this.sleep(this.nextWakeMs());
     }
   }
 
@@ -218,7 +222,7 @@ export class Dispatcher {
   private async claim(wants: { issuer_id: string; lim: number }[], room: number): Promise<ClaimedRow[]> {
     const res = await sql<ClaimedRow>`
       update outbox o
-      set next_attempt_at = now() + ${`${this.o.leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
+      set next_attempt_at = now() + ${`${this.leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
       from (
         select id from (
           select d.id, row_number() over (partition by q.issuer_id order by d.next_attempt_at) as turn
@@ -298,6 +302,7 @@ export class Dispatcher {
         if (result.status === 410) target.sending = false; // no more sends to a gone endpoint, even before the store knows
         target.throttle.finished(result.status !== undefined && result.status < 300 && result.status >= 200 ? 'success' : isSlowDown(result.status) ? 'trouble' : 'other');
         this.results.push(result);
+        this.scheduleFlush();
       })
       .catch((err) => this.o.log.error({ err, notificationId: n.id }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
@@ -311,6 +316,7 @@ export class Dispatcher {
   private async attempt(target: IssuerTarget, n: Claimed): Promise<AttemptResult | undefined> {
     const body = `{"operations":[${n.payloads.join(',')}]}`;
     const started = performance.now();
+    const startedAt = Date.now();
     const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.shutdown.signal]);
     try {
       let res = await this.post(target, n, body, signal, false);
@@ -321,11 +327,11 @@ export class Dispatcher {
         res = await this.post(target, n, body, signal, true);
       }
       const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES);
-      return { n, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
+      return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
     } catch (err) {
       if (this.shutdown.signal.aborted) return undefined;
       const timedOut = signal.aborted;
-      return { n, error: timedOut ? `timeout after ${this.timeoutMs} ms` : describeError(err), latencyMs: performance.now() - started, responseText: null };
+      return { n, startedAt, error: timedOut ? `timeout after ${this.timeoutMs} ms` : describeError(err), latencyMs: performance.now() - started, responseText: null };
     }
   }
 
@@ -343,8 +349,26 @@ export class Dispatcher {
     return request(target.url, { method: 'POST', headers, body, dispatcher: target.agent, signal });
   }
 
-  /** Writes the results gathered since the last flush: the attempt log in one INSERT, outcomes in a few UPDATEs. */
+  /**
+   * Results are recorded as soon as they come, beside the claiming (not after it): the sooner a delivery
+   * is written down, the fewer are sent twice when a worker dies. Results arriving while a write is
+   * under way go in the next one, so a busy worker writes in batches.
+   */
+  private scheduleFlush(): void {
+    this.flushing ??= (async () => {
+      while (this.results.length > 0) await this.flushNow();
+    })().finally(() => {
+      this.flushing = undefined;
+    });
+  }
+
   private async flush(): Promise<void> {
+    await this.flushing;
+    await this.flushNow();
+  }
+
+  /** Writes the results gathered since the last write: the attempt log in one INSERT, outcomes in a few UPDATEs. */
+  private async flushNow(): Promise<void> {
     if (this.results.length === 0) return;
     const results = this.results;
     this.results = [];
@@ -356,70 +380,68 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Records a batch of attempts in ONE statement (one round trip, one commit): the attempt log rows and
+   * each notification's outcome. The shorter this window, the fewer deliveries a killed worker leaves
+   * unrecorded (those are sent again, with the same webhook-id).
+   */
   private async record(results: AttemptResult[]): Promise<void> {
-    const delivered: string[] = [];
-    const retries: { id: string; at: string; error: string; new_offset: number | null }[] = [];
-    const dead: { id: string; error: string }[] = [];
+    const rows: {
+      id: string; attempt: number; attempted_at: string; http_status: number | null; error: string | null; latency_ms: number;
+      response_body: string | null; outcome: 'delivered' | 'retry' | 'dead'; reason: string | null; next_at: string | null; new_offset: number | null;
+    }[] = [];
     const gone = new Set<string>();
     for (const r of results) {
       deliveryMetrics.latency.observe({ issuer: r.n.issuerId }, r.latencyMs / 1000);
+      const base = {
+        id: r.n.id, attempt: r.n.attempts, attempted_at: new Date(r.startedAt).toISOString(), http_status: r.status ?? null, error: r.error ?? null,
+        latency_ms: Math.round(r.latencyMs), response_body: r.responseText === null ? null : r.responseText.replace(/\0/g, ''),
+      };
       if (r.status !== undefined && r.status >= 200 && r.status < 300) {
-        delivered.push(r.n.id);
+        rows.push({ ...base, outcome: 'delivered', reason: null, next_at: null, new_offset: null });
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'delivered' });
         continue;
       }
       const reason = r.error ?? `HTTP ${r.status}`;
       if (r.status === 410) {
         // The endpoint is gone: stop sending to it until an operator PUTs the issuer again. Its
-        // notifications stay pending with a fresh retry schedule.
+        // notifications stay pending, with a fresh retry schedule for when it comes back.
         gone.add(r.n.issuerId);
-        retries.push({ id: r.n.id, at: new Date().toISOString(), error: reason, new_offset: r.n.attempts });
+        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date().toISOString(), new_offset: r.n.attempts });
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'endpoint_disabled' });
         continue;
       }
       const delay = nextRetryDelayMs(this.o.retryScheduleMs, r.n.attempts - r.n.scheduleOffset, { retryAfterMs: r.retryAfterMs, random: this.o.random });
       if (delay === undefined) {
-        dead.push({ id: r.n.id, error: reason });
+        rows.push({ ...base, outcome: 'dead', reason, next_at: null, new_offset: null });
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'dead' });
         this.o.log.warn({ notificationId: r.n.id, issuerId: r.n.issuerId, reason }, 'notification dead after last attempt');
       } else {
-        retries.push({ id: r.n.id, at: new Date(Date.now() + delay).toISOString(), error: reason, new_offset: null });
+        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date(Date.now() + delay).toISOString(), new_offset: null });
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'retry' });
       }
     }
-    const db = this.o.db;
-    await db
-      .insertInto('delivery_attempts')
-      .values(
-        results.map((r) => ({
-          notification_id: r.n.id,
-          attempt: r.n.attempts,
-          http_status: r.status ?? null,
-          error: r.error ?? null,
-          latency_ms: Math.round(r.latencyMs),
-          response_body: r.responseText === null ? null : r.responseText.replace(/\0/g, ''),
-        })),
+    // A failure never overwrites a delivery another worker recorded meanwhile (`o.state = 'pending'`).
+    await sql`
+      with res as (
+        select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(
+          id text, attempt int, attempted_at timestamptz, http_status int, error text, latency_ms int, response_body text,
+          outcome text, reason text, next_at timestamptz, new_offset int)
+      ), logged as (
+        insert into delivery_attempts (notification_id, attempt, attempted_at, http_status, error, latency_ms, response_body)
+        select id, attempt, attempted_at, http_status, error, latency_ms, response_body from res
+        on conflict do nothing
       )
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-    if (delivered.length > 0) {
-      await db.updateTable('outbox').set({ state: 'delivered', delivered_at: sql`now()`, last_error: null }).where('id', 'in', delivered).execute();
-    }
-    if (retries.length > 0) {
-      // `state = 'pending'` guards against undoing a delivery another worker recorded meanwhile.
-      await sql`
-        update outbox o set next_attempt_at = r.at, last_error = r.error, schedule_offset = coalesce(r.new_offset, o.schedule_offset)
-        from json_to_recordset(${JSON.stringify(retries)}::json) as r(id text, at timestamptz, error text, new_offset int)
-        where o.id = r.id and o.state = 'pending'`.execute(db);
-    }
-    if (dead.length > 0) {
-      await sql`
-        update outbox o set state = 'dead', last_error = r.error
-        from json_to_recordset(${JSON.stringify(dead)}::json) as r(id text, error text)
-        where o.id = r.id and o.state = 'pending'`.execute(db);
-    }
+      update outbox o set
+        state = case res.outcome when 'delivered' then 'delivered' when 'dead' then 'dead' else o.state end,
+        delivered_at = case when res.outcome = 'delivered' then now() else o.delivered_at end,
+        last_error = res.reason,
+        next_attempt_at = coalesce(res.next_at, o.next_attempt_at),
+        schedule_offset = coalesce(res.new_offset, o.schedule_offset)
+      from res
+      where o.id = res.id and (res.outcome = 'delivered' or o.state = 'pending')`.execute(this.o.db);
     for (const issuerId of gone) {
-      await db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
+      await this.o.db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
       const t = this.targets.get(issuerId);
       if (t) t.sending = false;
       this.o.log.warn({ issuerId }, 'issuer endpoint answered 410 Gone: disabled until the issuer is updated; notifications kept');
