@@ -372,8 +372,11 @@ export class Dispatcher {
     if (this.results.length === 0) return;
     const results = this.results;
     this.results = [];
+    const started = performance.now();
     try {
       await this.record(results);
+      const ms = Math.round(performance.now() - started);
+      if (ms > 1000) this.o.log.warn({ ms, count: results.length }, 'recording delivery results was slow');
     } catch (err) {
       // Not recorded: the rows' leases run out and they are sent again (same webhook-id).
       this.o.log.error({ err, count: results.length }, 'recording delivery results failed');
@@ -421,7 +424,8 @@ export class Dispatcher {
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'retry' });
       }
     }
-    // A failure never overwrites a delivery another worker recorded meanwhile (`o.state = 'pending'`).
+    // A failure never overwrites a delivery another worker recorded meanwhile (`o.state = 'pending'`), nor
+    // the lease of a newer claim of the same row (`o.attempts = res.attempt`).
     await sql`
       with res as (
         select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(
@@ -439,7 +443,7 @@ export class Dispatcher {
         next_attempt_at = coalesce(res.next_at, o.next_attempt_at),
         schedule_offset = coalesce(res.new_offset, o.schedule_offset)
       from res
-      where o.id = res.id and (res.outcome = 'delivered' or o.state = 'pending')`.execute(this.o.db);
+      where o.id = res.id and (res.outcome = 'delivered' or (o.state = 'pending' and o.attempts = res.attempt))`.execute(this.o.db);
     for (const issuerId of gone) {
       await this.o.db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
       const t = this.targets.get(issuerId);
