@@ -66,6 +66,8 @@ interface ClaimedRow {
 
 export const OUTBOX_CHANNEL = 'trackhub_outbox';
 const RESPONSE_PREFIX_BYTES = 2048;
+const FLUSH_BATCH = 100;
+const FLUSH_DELAY_MS = 5;
 const DAY_MS = 86_400_000;
 
 /**
@@ -86,6 +88,7 @@ export class Dispatcher {
   private readonly sends = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
   private flushing?: Promise<void>;
+  private flushTimer?: NodeJS.Timeout;
   private readonly shutdown = new AbortController();
   private listener?: pg.Client;
   private lastPruneAt = 0;
@@ -202,11 +205,19 @@ export class Dispatcher {
     const room = Math.min(this.batchSize, this.concurrency - this.inFlight);
     if (room <= 0) return 0;
     const wants: { issuer_id: string; lim: number }[] = [];
+    let capacity = 0;
+    let free = 0;
     for (const t of this.targets.values()) {
-      const n = t.sending ? Math.min(t.throttle.available(), room) : 0;
+      if (!t.sending) continue;
+      capacity += t.throttle.limit;
+      const n = Math.min(t.throttle.available(), room);
+      free += n;
       if (n > 0) wants.push({ issuer_id: t.issuerId, lim: n * t.maxOperations });
     }
-    if (wants.length === 0) return 0;
+    // Every finished send wakes the loop; claiming one row per wake-up would cost a query per
+    // notification. While sends are in flight, wait until half the room is free.
+    const worthAQuery = Math.max(1, Math.floor(Math.min(capacity, room, this.batchSize) / 2));
+    if (wants.length === 0 || (this.inFlight > 0 && free < worthAQuery)) return 0;
     const rows = await this.claim(wants, room);
     if (rows.length === 0) return 0;
     const notifications = await this.group(rows);
@@ -350,11 +361,25 @@ export class Dispatcher {
   }
 
   /**
-   * Results are recorded as soon as they come, beside the claiming (not after it): the sooner a delivery
-   * is written down, the fewer are sent twice when a worker dies. Results arriving while a write is
-   * under way go in the next one, so a busy worker writes in batches.
+   * Results are recorded within a few milliseconds of arriving, beside the claiming (not after it): the
+   * sooner a delivery is written down, the fewer are sent twice when a worker dies. Waiting those few
+   * milliseconds (or for a hundred results) lets one statement and one commit record many.
    */
   private scheduleFlush(): void {
+    if (this.flushing) return; // the running write loop picks these up
+    if (this.results.length < FLUSH_BATCH && this.results.length > 0) {
+      this.flushTimer ??= setTimeout(() => {
+        this.flushTimer = undefined;
+        this.startFlushing();
+      }, FLUSH_DELAY_MS);
+      return;
+    }
+    this.startFlushing();
+  }
+
+  private startFlushing(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.flushing ??= (async () => {
       while (this.results.length > 0) await this.flushNow();
     })().finally(() => {
@@ -363,6 +388,8 @@ export class Dispatcher {
   }
 
   private async flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     await this.flushing;
     await this.flushNow();
   }

@@ -21,3 +21,6 @@ alter table issuers add column notification_tls jsonb;
 
 -- Attempt log reads are per notification; the prune reads by time.
 create index delivery_attempts_time on delivery_attempts (attempted_at);
+
+-- Claims now go issuer by issuer (outbox_due_by_issuer); the global due index only slowed every write.
+drop index if exists outbox_due;
