@@ -89,6 +89,8 @@ export class Dispatcher {
   private results: AttemptResult[] = [];
   private flushing?: Promise<void>;
   private flushTimer?: NodeJS.Timeout;
+  /** Issuers that answered 410 here, until the store shows their endpoint disabled (then it decides). */
+  private readonly gone = new Map<string, number>();
   private readonly shutdown = new AbortController();
   private listener?: pg.Client;
   private lastPruneAt = 0;
@@ -197,6 +199,11 @@ export class Dispatcher {
       timeoutMs: this.timeoutMs,
       perIssuerConcurrency: this.o.perIssuerConcurrency ?? 64,
     });
+    for (const [issuerId, at] of this.gone) {
+      const t = this.targets.get(issuerId);
+      if (!t || !t.sending || Date.now() - at > 60_000) this.gone.delete(issuerId); // the store knows now (or never will)
+      else t.sending = false;
+    }
     this.targetsLoadedAt = Date.now();
   }
 
@@ -310,7 +317,11 @@ export class Dispatcher {
     const send: Promise<void> = this.attempt(target, n)
       .then((result) => {
         if (!result) return; // cut short by shutdown
-        if (result.status === 410) target.sending = false; // no more sends to a gone endpoint, even before the store knows
+        if (result.status === 410) {
+          // No more sends to a gone endpoint, even before the store records it.
+          target.sending = false;
+          this.gone.set(n.issuerId, Date.now());
+        }
         target.throttle.finished(result.status !== undefined && result.status < 300 && result.status >= 200 ? 'success' : isSlowDown(result.status) ? 'trouble' : 'other');
         this.results.push(result);
         this.scheduleFlush();
