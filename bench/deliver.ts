@@ -8,8 +8,8 @@
  *    (TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL), 1 process on the embedded store (PGlite is
  *    one process by nature). The rows are written beforehand with a due time a few seconds ahead, so
  *    the workers' start-up is not measured: the clock runs from the due time to the last receipt.
- * 2. Latency at a steady rate: notifications committed at --rate per second, each stamped with its
- *    commit time; p50/p99 from commit to receipt. On PostgreSQL through two worker processes woken by
+ * 2. Latency at a steady rate: notifications committed at --rate per second (group commit every 10 ms,
+ *    as the API's accept path does), each stamped with its commit time; p50/p99 from commit to receipt. On PostgreSQL through two worker processes woken by
  *    LISTEN/NOTIFY; on the embedded store in one process (the API's commit kicks its dispatcher).
  */
 import { createServer } from 'node:http';
@@ -145,21 +145,27 @@ async function throughputEmbedded(): Promise<number> {
 /** Commits one notification at a time at RATE/s for SECONDS; returns p50/p99 commit→receipt in ms. */
 async function steady(db: Db, rx: Awaited<ReturnType<typeof receiver>>, afterCommit: () => void) {
   const committed = new Map<string, number>();
-  const total = RATE * SECONDS;
+  const total = RATE * (SECONDS + 1);
   const start = performance.now();
-  for (let i = 0; i < total; i++) {
-    const at = start + (i * 1000) / RATE;
-    const wait = at - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const [row] = rows(1, () => PAYLOAD);
-    await db.transaction().execute((tx) => insertOutbox(tx, [row]));
-    committed.set(row.id, performance.timeOrigin + performance.now());
+  // Group commit, as the Issuer API's accept path does: every 10 ms, the notifications that fell due
+  // since the last commit go in one transaction; each is timed from that commit.
+  for (let sent = 0; sent < total; ) {
+    await new Promise((r) => setTimeout(r, 10));
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * RATE));
+    if (due <= sent) continue;
+    const batch = rows(due - sent, () => PAYLOAD);
+    await db.transaction().execute((tx) => insertOutbox(tx, batch));
+    const at = performance.timeOrigin + performance.now();
+    for (const r of batch) committed.set(r.id, at);
     afterCommit();
+    sent = due;
   }
-  await waitFor('steady-rate notifications received', () => ([...committed.keys()].every((id) => rx.arrivals.has(id)) ? true : undefined), 60_000, 50);
-  const latencies = [...committed].map(([id, t]) => (rx.arrivals.get(id) as number) - t).sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
   const achieved = total / ((performance.now() - start) / 1000);
+  await waitFor('steady-rate notifications received', () => ([...committed.keys()].every((id) => rx.arrivals.has(id)) ? true : undefined), 60_000, 50);
+  // The first second warms up (connections, JIT, first claims) and is left out of the figures.
+  const measured = [...committed].filter(([, t]) => t >= performance.timeOrigin + start + 1000);
+  const latencies = measured.map(([id, t]) => (rx.arrivals.get(id) as number) - t).sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
   return { p50: pct(50), p99: pct(99), achieved };
 }
 
