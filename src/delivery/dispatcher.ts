@@ -84,6 +84,8 @@ export class Dispatcher {
   private loop?: Promise<void>;
   private wake?: () => void;
   private woken = false;
+  /** False once a claim found less than it asked for: a finished send then need not trigger a claim. */
+  private moreDue = true;
   private inFlight = 0;
   private readonly sends = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
@@ -126,8 +128,13 @@ export class Dispatcher {
     await Promise.allSettled([...this.targets.values()].map((t) => t.agent.close()));
   }
 
-  /** Something was just committed to the outbox (or a send finished): look now rather than at the next idle tick. */
+  /** Something was just committed to the outbox: look now rather than at the next idle tick. */
   kick(): void {
+    this.moreDue = true;
+    this.wakeUp();
+  }
+
+  private wakeUp(): void {
     this.woken = true;
     this.wake?.();
   }
@@ -225,7 +232,9 @@ export class Dispatcher {
     // notification. While sends are in flight, wait until half the room is free.
     const worthAQuery = Math.max(1, Math.floor(Math.min(capacity, room, this.batchSize) / 2));
     if (wants.length === 0 || (this.inFlight > 0 && free < worthAQuery)) return 0;
+    const asked = Math.min(room, wants.reduce((sum, w) => sum + w.lim, 0));
     const rows = await this.claim(wants, room);
+    this.moreDue = rows.length >= asked;
     if (rows.length === 0) return 0;
     const notifications = await this.group(rows);
     for (const n of notifications) this.launch(n);
@@ -330,7 +339,8 @@ export class Dispatcher {
       .finally(() => {
         this.inFlight--;
         this.sends.delete(send);
-        this.kick();
+        // A freed slot matters only when there is more waiting than was claimed.
+        if (this.moreDue) this.wakeUp();
       });
     this.sends.add(send);
   }
