@@ -3,7 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Dispatcher } from '../src/delivery/dispatcher.ts';
+import { watchOutbox } from '../src/delivery/metrics.ts';
+import { createLogger } from '../src/logger.ts';
 import { insertOutbox } from '../src/store/operations.ts';
+import { faultReceiver } from './helpers/faults.ts';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
 import { issuerKey } from './helpers/issuer.ts';
 import { runCli } from './helpers/processes.ts';
@@ -171,6 +175,31 @@ describe(`notification admin API (${KIND})`, () => {
       expect(doc.paths[path]?.[method]?.security, path).toEqual([{ adminBearer: [] }]);
     }
     expect(doc.paths['/admin/v1/notifications'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['state', 'issuerId', 'cursor']));
+  });
+});
+
+describe(`delivery metrics (${KIND})`, () => {
+  it('exposes outcomes, attempt latency, outbox depth and oldest pending age per issuer on /metrics', async () => {
+    t = await testApp(KIND);
+    await seedStates(t);
+    watchOutbox(t.store.db);
+    const db = t.store.db;
+    await db.updateTable('outbox').set({ created_at: new Date(Date.now() - 120_000) }).where('id', '=', 'msg_0004').execute();
+    const rx = await faultReceiver(() => ({ status: 204 }));
+    await db.updateTable('issuers').set({ notification_base_url: rx.url }).where('issuer_id', '=', 'ISSUER_AD2').execute();
+    await insertOutbox(db, [{ id: 'msg_0100', issuer_id: 'ISSUER_AD2', operation_id: 'op_100', sequence_number: 1, correlation_id: 'c', payload: '{}' }]);
+    const d = new Dispatcher({ db, log: createLogger('silent'), retryScheduleMs: [1000], leaseMs: 5000, allowPrivateTargets: true });
+    await d.runOnce();
+    await d.stop();
+    await rx.close();
+    const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(text).toContain('trackhub_outbox_notifications{issuer="ISSUER_AD1",state="dead"} 2');
+    expect(text).toContain('trackhub_outbox_notifications{issuer="ISSUER_AD2",state="dead"} 2');
+    expect(text).toContain('trackhub_outbox_notifications{issuer="ISSUER_AD1",state="pending"} 1');
+    const oldest = /trackhub_outbox_oldest_pending_seconds\{issuer="ISSUER_AD1"\} ([\d.]+)/.exec(text);
+    expect(Number(oldest?.[1])).toBeGreaterThanOrEqual(119);
+    expect(text).toMatch(/trackhub_notification_attempts_total\{issuer="ISSUER_AD2",outcome="delivered"\} [1-9]/);
+    expect(text).toMatch(/trackhub_notification_attempt_seconds_count\{issuer="ISSUER_AD2"\} [1-9]/);
   });
 });
 

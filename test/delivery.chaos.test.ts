@@ -170,14 +170,15 @@ describe.each(STORE_KINDS.filter((k) => k === 'postgres'))('chaos on %s: two wor
       const flow = outages(rx, () => done);
       const expected = await sendUpdates(() => api, tokens, 12_000);
       expect(expected.size).toBe(UPDATES);
-      await waitFor('every update received', () => ([...expected].every((id) => rx.accepted.has(id)) ? true : undefined), 90_000, 250).catch(() => undefined);
+      // Keep the chaos going until at least three kills have happened, whatever the machine's speed.
+      await waitFor('every update received', () => (kills >= 3 && [...expected].every((id) => rx.accepted.has(id)) ? true : undefined), 90_000, 250).catch(() => undefined);
       done = true;
       await Promise.all([chaos, flow]);
       const { missing, rate } = report('postgres', expected, rx, kills);
       expect(missing).toEqual([]);
       expect(kills).toBeGreaterThanOrEqual(3);
       // Each SIGKILL re-sends what the killed worker had in flight (received, not yet recorded): the rate
-      // depends on load; measured 2-5 % with ~3 kills in 40 s on a busy 2-core machine.
+      // depends on load; measured 1-5 % with ~3 kills in 40 s on a busy 2-core machine.
       expect(rate).toBeLessThan(0.1);
     } finally {
       done = true;
