@@ -244,7 +244,10 @@ describe(`delivery under faults (${KIND})`, () => {
     const ids = await seed(s, 'ISSUER_F09', 7);
     const d = dispatcher(s);
     await d.runOnce();
-    await waitFor('retries', async () => (await outbox(s)).filter((x) => x.state === 'delivered').length === 3 || (await d.runOnce(), undefined), 3000, 20);
+    await waitFor('retries', async () => {
+      await d.runOnce();
+      return (await outbox(s)).filter((x) => x.state === 'delivered').length === 3 || undefined;
+    }, 3000, 20);
     const bodies = new Map<string, string[]>();
     for (const h of r.hits) bodies.set(String(h.headers['webhook-id']), [...(bodies.get(String(h.headers['webhook-id'])) ?? []), h.body]);
     expect([...bodies.keys()]).toEqual([ids[0], ids[3], ids[6]]);
@@ -252,7 +255,8 @@ describe(`delivery under faults (${KIND})`, () => {
       expect(sent).toHaveLength(2);
       expect(sent[1]).toBe(sent[0]); // the retry carries exactly the same operations
     }
-    expect(JSON.parse(bodies.get(ids[0])?.[0] as string).operations.map((o: { operationId: string }) => o.operationId)).toEqual(['op_' + ids[0].slice(4).replace(/^0+/, ''), 'op_' + ids[1].slice(4).replace(/^0+/, ''), 'op_' + ids[2].slice(4).replace(/^0+/, '')]);
+    const operationIds = (await outbox(s)).map((r) => r.operation_id);
+    expect(JSON.parse(bodies.get(ids[0])?.[0] as string).operations.map((o: { operationId: string }) => o.operationId)).toEqual(operationIds.slice(0, 3));
     expect(JSON.parse(bodies.get(ids[6])?.[0] as string).operations).toHaveLength(1);
   });
 

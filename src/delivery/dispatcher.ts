@@ -351,12 +351,12 @@ export class Dispatcher {
     const startedAt = Date.now();
     const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.shutdown.signal]);
     try {
-      let res = await this.post(target, n, body, signal, false);
+      let res = await this.post(target, n, body, signal);
       if (res.statusCode === 401 && target.token) {
         // The token may have been revoked early: fetch a new one once and send again.
         await res.body.dump().catch(() => {});
         target.token.invalidate();
-        res = await this.post(target, n, body, signal, true);
+        res = await this.post(target, n, body, signal);
       }
       const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES);
       return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
@@ -367,7 +367,7 @@ export class Dispatcher {
     }
   }
 
-  private async post(target: IssuerTarget, n: Claimed, body: string, signal: AbortSignal, _retry: boolean) {
+  private async post(target: IssuerTarget, n: Claimed, body: string, signal: AbortSignal) {
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
