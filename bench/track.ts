@@ -40,6 +40,7 @@ async function benchStore(label: string, databaseUrl: string) {
     TRACKHUB_ADMIN_TOKEN: ADMIN,
     TRACKHUB_LOG_LEVEL: 'warn',
     TRACKHUB_ISSUER_RATE_LIMIT: '1000000',
+    TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true', // the notification URL below is on loopback
   });
   try {
     await waitReady(base, hub);

@@ -31,6 +31,8 @@ export interface Config {
   issuerRateLimit: number;
   /** Lease a worker holds on a claimed row before another worker may take it over. */
   leaseMs: number;
+  /** Time allowed for one whole notification attempt (15 s by the contract; shorter in tests). */
+  deliveryTimeoutMs: number;
   carriers: Record<ProviderName, ProviderConfig & { explicitBaseUrl: boolean }>;
 }
 
@@ -163,6 +165,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     logLevel,
     issuerRateLimit: positiveNumber(env, 'TRACKHUB_ISSUER_RATE_LIMIT', 5000),
     leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
+    deliveryTimeoutMs: duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s'),
     carriers,
   };
 }

@@ -8,6 +8,7 @@ import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carrie
 import { setUnknownCodeLogger } from './carriers/unknown.ts';
 import type { Config } from './config.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
+import { watchOutbox } from './delivery/metrics.ts';
 import { buildApp } from './http/app.ts';
 import type { HubContext } from './operations/context.ts';
 import { Poller } from './polling/poller.ts';
@@ -41,6 +42,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
   setUnknownCodeLogger((msg, fields) => log.warn(fields, msg));
   const store = await openStore(config.databaseUrl);
   const applied = await migrate(store.db);
+  watchOutbox(store.db);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
 
   const runsApi = config.role !== 'worker';
@@ -61,7 +63,11 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
 
   const carrierHttp = undiciHttpClient();
   if (runsWorkers) {
-    dispatcher = new Dispatcher({ db: store.db, log, retryScheduleMs: config.retryScheduleMs, leaseMs: config.leaseMs });
+    dispatcher = new Dispatcher({
+      db: store.db, log, retryScheduleMs: config.retryScheduleMs, leaseMs: config.leaseMs, allowPrivateTargets: config.allowPrivateTargets,
+      timeoutMs: config.deliveryTimeoutMs,
+      listenUrl: store.kind === 'postgres' ? config.databaseUrl : undefined,
+    });
   }
 
   let app: FastifyInstance | undefined;

@@ -39,7 +39,7 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
     const rx = await receiver();
     const secret = newWebhookSecret();
     await seedOutbox(store, 60, rx.url, secret);
-    const opts = { db: store.db, log, retryScheduleMs: [100], leaseMs: 5000, batchSize: 7 };
+    const opts = { db: store.db, log, retryScheduleMs: [100], leaseMs: 5000, batchSize: 7, allowPrivateTargets: true };
     const a = new Dispatcher(opts);
     const b = new Dispatcher(opts);
     while ((await Promise.all([a.runOnce(), b.runOnce()])).some((n) => n > 0));
@@ -57,9 +57,9 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
 
   it('retries on failure, then marks the notification dead after the last attempt and keeps it', async () => {
     store = await freshStore(kind);
-    const rx = await receiver(() => 503);
+    const rx = await receiver(() => 500);
     await seedOutbox(store, 1, rx.url, newWebhookSecret());
-    const d = new Dispatcher({ db: store.db, log, retryScheduleMs: [10, 10], leaseMs: 5000 });
+    const d = new Dispatcher({ db: store.db, log, retryScheduleMs: [10, 10], leaseMs: 5000, allowPrivateTargets: true });
     for (let i = 0; i < 20; i++) {
       await d.runOnce();
       const row = await store.db.selectFrom('outbox').selectAll().executeTakeFirstOrThrow();
@@ -70,9 +70,9 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
     const row = await store.db.selectFrom('outbox').selectAll().executeTakeFirstOrThrow();
     expect(row.state).toBe('dead');
     expect(row.attempts).toBe(3); // first attempt + two retries
-    expect(row.last_error).toBe('HTTP 503');
+    expect(row.last_error).toBe('HTTP 500');
     const attempts = await store.db.selectFrom('delivery_attempts').selectAll().orderBy('attempt').execute();
-    expect(attempts.map((a) => a.http_status)).toEqual([503, 503, 503]);
+    expect(attempts.map((a) => a.http_status)).toEqual([500, 500, 500]);
     await rx.close();
   });
 
@@ -82,7 +82,7 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
     await seedOutbox(store, 1, rx.url, newWebhookSecret());
     // A worker claims the row and dies: only its lease remains.
     await store.db.updateTable('outbox').set({ next_attempt_at: new Date(Date.now() + 300), attempts: 1 }).execute();
-    const d = new Dispatcher({ db: store.db, log, retryScheduleMs: [10], leaseMs: 5000 });
+    const d = new Dispatcher({ db: store.db, log, retryScheduleMs: [10], leaseMs: 5000, allowPrivateTargets: true });
     expect(await d.runOnce()).toBe(0);
     await new Promise((r) => setTimeout(r, 350));
     expect(await d.runOnce()).toBe(1);

@@ -12,6 +12,8 @@ import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import { sandboxNumbers } from '../sandbox/numbers.ts';
 import { registerBenchCommand } from './bench.ts';
+import { registerNotificationCommands } from './notifications.ts';
+import { checkDeliveryTargets } from '../delivery/registration.ts';
 
 function config(overrides: { sandbox?: boolean } = {}) {
   try {
@@ -118,7 +120,7 @@ issuers
       process.exit(2);
     };
     if (!ISSUER_ID.test(opts.id)) fail('--id must be 10 of [A-Za-z0-9_-]');
-    const urlProblem = checkNotificationUrl(opts.url);
+    const urlProblem = checkNotificationUrl(opts.url) ?? (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets));
     if (urlProblem) fail(urlProblem);
     let jwks: { keys: Record<string, unknown>[] } | undefined;
     let privateJwk: Record<string, unknown> | undefined;
@@ -168,6 +170,7 @@ issuers
   });
 
 registerBenchCommand(program);
+registerNotificationCommands(program, withStore);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`trackhub: ${(err as Error).message}\n`);

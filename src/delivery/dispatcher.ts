@@ -1,188 +1,560 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import type { Logger } from 'pino';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import type { Db } from '../store/db.ts';
+import { deliveryMetrics } from './metrics.ts';
 import { nextRetryDelayMs } from './retry.ts';
 import { signatureHeader } from './signing.ts';
-import { deliveryMetrics } from './metrics.ts';
-import { WorkLoop } from '../work-loop.ts';
+import { type IssuerTarget, loadTargets } from './targets.ts';
+import { isSlowDown } from './throttle.ts';
 
 export interface DispatcherOptions {
   db: Db;
   log: Logger;
   retryScheduleMs: number[];
   leaseMs: number;
-  /** Rows claimed per round trip to the store. */
+  /** Most notifications claimed in one round trip to the store. */
   batchSize?: number;
-  /** Notifications in flight at once from this process. */
+  /** Notifications in flight at once from this process, all issuers together. */
   concurrency?: number;
+  /** Notifications in flight at once to one issuer's endpoint (before any slow-down). */
+  perIssuerConcurrency?: number;
+  /** The whole attempt (connect, send, response) must finish within this; 15 s by the contract. */
   timeoutMs?: number;
   idleWaitMs?: number;
+  /** How often the issuers' delivery settings are re-read (a PUT shows within this). */
+  issuerRefreshMs?: number;
+  /** Off by default: notification URLs on loopback or private networks are refused at connect time. */
+  allowPrivateTargets?: boolean;
+  /** A postgres:// URL to LISTEN on, so commits made by other processes wake this one at once. */
+  listenUrl?: string;
+  /** Attempts of delivered notifications older than this are pruned (30 days by default). */
+  attemptRetentionMs?: number;
   random?: () => number;
+}
+
+/** A claimed notification: its head outbox row, and the operations it carries. */
+interface Claimed {
+  id: string;
+  issuerId: string;
+  correlationId: string;
+  attempts: number;
+  scheduleOffset: number;
+  payloads: string[];
+}
+
+interface AttemptResult {
+  n: Claimed;
+  startedAt: number;
+  status?: number;
+  error?: string;
+  latencyMs: number;
+  responseText: string | null;
+  retryAfterMs?: number;
 }
 
 interface ClaimedRow {
   id: string;
   issuer_id: string;
-  operation_id: string;
   correlation_id: string;
   payload: string;
   attempts: number;
+  batch_id: string | null;
+  schedule_offset: number;
 }
 
-interface IssuerTarget {
-  url: string;
-  secrets: string[];
-  enabled: boolean;
-  loadedAt: number;
-}
-
-const ISSUER_CACHE_MS = 5_000;
+export const OUTBOX_CHANNEL = 'trackhub_outbox';
+const RESPONSE_PREFIX_BYTES = 2048;
+const FLUSH_BATCH = 100;
+const FLUSH_DELAY_MS = 5;
+const DAY_MS = 86_400_000;
 
 /**
- * Sends outbox rows to issuers. Rows are claimed with a lease (`FOR UPDATE SKIP LOCKED`), so any number
- * of dispatchers share one outbox; a dispatcher that dies only delays its rows until the lease ends.
+ * Sends outbox rows to issuers as a continuous pipeline: while some notifications are in flight the
+ * dispatcher keeps claiming more for the issuers that have room, so one slow endpoint only ever holds
+ * its own slots. Rows are claimed with a lease (`FOR UPDATE SKIP LOCKED`), so any number of dispatchers
+ * share one outbox without a coordinator; one that dies only delays its rows until the lease ends.
+ * Results are written in batches: one INSERT for the attempt log and one UPDATE per kind of outcome.
  */
 export class Dispatcher {
-  private readonly agent: Agent;
-  private readonly issuers = new Map<string, IssuerTarget>();
-  private readonly loop: WorkLoop;
+  private targets = new Map<string, IssuerTarget>();
+  private targetsLoadedAt = 0;
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private woken = false;
+  /** False once a claim found less than it asked for: a finished send then need not trigger a claim. */
+  private moreDue = true;
+  private inFlight = 0;
+  private readonly sends = new Set<Promise<void>>();
+  private results: AttemptResult[] = [];
+  private flushing?: Promise<void>;
+  private flushTimer?: NodeJS.Timeout;
+  /** Issuers that answered 410 here, until the store shows their endpoint disabled (then it decides). */
+  private readonly gone = new Map<string, number>();
+  private readonly shutdown = new AbortController();
+  private listener?: pg.Client;
+  private lastPruneAt = 0;
+  private readonly timeoutMs: number;
+  private readonly concurrency: number;
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
 
   constructor(private readonly o: DispatcherOptions) {
-    const timeout = o.timeoutMs ?? 15_000;
-    this.agent = new Agent({ connections: 64, headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout });
-    this.loop = new WorkLoop(() => this.runOnce(), o.batchSize ?? 100, o.idleWaitMs ?? 500, (err) => o.log.error({ err }, 'delivery round failed'));
+    this.timeoutMs = o.timeoutMs ?? 15_000;
+    // A row must never be claimed again while its attempt may still be running: that would send it twice.
+    this.leaseMs = Math.max(o.leaseMs, Math.ceil(this.timeoutMs * 1.5));
+    this.concurrency = o.concurrency ?? 512;
+    this.batchSize = o.batchSize ?? 200;
   }
 
   start(): void {
-    this.loop.start();
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.pump();
+    if (this.o.listenUrl) void this.listen(this.o.listenUrl);
   }
 
   async stop(): Promise<void> {
-    await this.loop.stop();
-    await this.agent.close();
+    this.running = false;
+    this.kick();
+    await this.loop;
+    // Sends cut short by shutdown are not recorded: their lease runs out and another worker sends them.
+    this.shutdown.abort();
+    await Promise.allSettled([...this.sends]);
+    await this.flush(); // what did finish is recorded
+    await this.listener?.end().catch(() => {});
+    await Promise.allSettled([...this.targets.values()].map((t) => t.agent.close()));
   }
 
   /** Something was just committed to the outbox: look now rather than at the next idle tick. */
   kick(): void {
-    this.loop.kick();
+    this.moreDue = true;
+    this.wakeUp();
   }
 
-  /** Claims one batch of due notifications and attempts each; returns how many were attempted. */
+  private wakeUp(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  /** The slow-down state of one issuer's endpoint in this process (for tests and the admin view). */
+  endpointState(issuerId: string): { limit: number; rate?: number; inFlight: number } | undefined {
+    const t = this.targets.get(issuerId)?.throttle;
+    return t && { limit: t.limit, rate: t.rate, inFlight: t.inFlight };
+  }
+
+  /**
+   * One round for tests and tools: claim what is due, send it all, record the results. Returns how many
+   * notifications were attempted.
+   */
   async runOnce(): Promise<number> {
-    const rows = await this.claim(this.o.batchSize ?? 100);
-    if (rows.length === 0) return 0;
-    const queue = [...rows];
-    const workers = Array.from({ length: Math.min(this.o.concurrency ?? 32, rows.length) }, async () => {
-      for (let row = queue.shift(); row; row = queue.shift()) await this.attempt(row);
-    });
-    await Promise.all(workers);
-    return rows.length;
+    await this.refreshTargets(true);
+    const claimed = await this.claimAndLaunch();
+    await Promise.allSettled([...this.sends]);
+    await this.flush();
+    return claimed;
   }
 
-  private async claim(limit: number): Promise<ClaimedRow[]> {
+  private async pump(): Promise<void> {
+    while (this.running) {
+      let claimed = 0;
+      try {
+        await this.refreshTargets(false);
+        claimed = await this.claimAndLaunch();
+        await this.pruneIfDue();
+      } catch (err) {
+        this.o.log.error({ err }, 'delivery round failed');
+        await this.sleep(this.o.idleWaitMs ?? 500);
+        continue;
+      }
+      // A full claim means there is more: go again at once. Otherwise wait for a kick (a commit, a
+      // finished send), a rate-limited endpoint's next slot, or the idle timeout.
+      if (claimed < this.batchSize) await this.sleep(this.nextWakeMs());
+    }
+  }
+
+  private nextWakeMs(): number {
+    let ms = this.o.idleWaitMs ?? 500;
+    for (const t of this.targets.values()) {
+      if (t.sending && t.throttle.rate !== undefined && t.throttle.inFlight < t.throttle.limit) ms = Math.min(ms, Math.max(1, t.throttle.waitMs()));
+    }
+    return ms;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+    this.woken = false;
+  }
+
+  private async refreshTargets(force: boolean): Promise<void> {
+    if (!force && Date.now() - this.targetsLoadedAt < (this.o.issuerRefreshMs ?? 1000)) return;
+    this.targets = await loadTargets(this.o.db, this.targets, {
+      allowPrivateTargets: this.o.allowPrivateTargets ?? false,
+      timeoutMs: this.timeoutMs,
+      perIssuerConcurrency: this.o.perIssuerConcurrency ?? 64,
+    });
+    for (const [issuerId, at] of this.gone) {
+      const t = this.targets.get(issuerId);
+      if (!t || !t.sending || Date.now() - at > 60_000) this.gone.delete(issuerId); // the store knows now (or never will)
+      else t.sending = false;
+    }
+    this.targetsLoadedAt = Date.now();
+  }
+
+  /** Claims, for every issuer with room, up to that room, and starts sending each at once. */
+  private async claimAndLaunch(): Promise<number> {
+    const room = Math.min(this.batchSize, this.concurrency - this.inFlight);
+    if (room <= 0) return 0;
+    const wants: { issuer_id: string; lim: number }[] = [];
+    let capacity = 0;
+    let free = 0;
+    for (const t of this.targets.values()) {
+      if (!t.sending) continue;
+      capacity += t.throttle.limit;
+      const n = Math.min(t.throttle.available(), room);
+      free += n;
+      if (n > 0) wants.push({ issuer_id: t.issuerId, lim: n * t.maxOperations });
+    }
+    // Every finished send wakes the loop; claiming one row per wake-up would cost a query per
+    // notification. While sends are in flight, wait until half the room is free.
+    const worthAQuery = Math.max(1, Math.floor(Math.min(capacity, room, this.batchSize) / 2));
+    if (wants.length === 0 || (this.inFlight > 0 && free < worthAQuery)) return 0;
+    const asked = Math.min(room, wants.reduce((sum, w) => sum + w.lim, 0));
+    const rows = await this.claim(wants, room);
+    this.moreDue = rows.length >= asked;
+    if (rows.length === 0) return 0;
+    const notifications = await this.group(rows);
+    for (const n of notifications) this.launch(n);
+    return notifications.length;
+  }
+
+  /**
+   * One statement: each issuer's due rows (up to what it has room for), taken round-robin across issuers
+   * (every issuer's first row, then every issuer's second…) up to `room`, so a deep backlog for one
+   * issuer never starves the others.
+   */
+  private async claim(wants: { issuer_id: string; lim: number }[], room: number): Promise<ClaimedRow[]> {
     const res = await sql<ClaimedRow>`
       update outbox o
-      set next_attempt_at = now() + ${`${this.o.leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
+      set next_attempt_at = now() + ${`${this.leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
       from (
-        select id from outbox
-        where state = 'pending' and next_attempt_at <= now()
-        order by next_attempt_at
-        limit ${limit}
-        for update skip locked
+        select id from (
+          select d.id, row_number() over (partition by q.issuer_id order by d.next_attempt_at) as turn
+          from json_to_recordset(${JSON.stringify(wants)}::json) as q(issuer_id text, lim int)
+          cross join lateral (
+            select id, next_attempt_at from outbox
+            where issuer_id = q.issuer_id and state = 'pending' and next_attempt_at <= now()
+            order by next_attempt_at
+            limit q.lim
+            for update skip locked
+          ) d
+        ) ranked
+        order by turn
+        limit ${room}
       ) due
       where o.id = due.id
-      returning o.id, o.issuer_id, o.operation_id, o.correlation_id, o.payload, o.attempts`.execute(this.o.db);
+      returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(this.o.db);
     return res.rows;
   }
 
-  private async target(issuerId: string): Promise<IssuerTarget | undefined> {
-    const cached = this.issuers.get(issuerId);
-    if (cached && Date.now() - cached.loadedAt < ISSUER_CACHE_MS) return cached;
-    const row = await this.o.db
-      .selectFrom('issuers')
-      .select(['notification_base_url', 'webhook_secrets', 'enabled'])
-      .where('issuer_id', '=', issuerId)
-      .executeTakeFirst();
-    if (!row) return undefined;
-    const target: IssuerTarget = {
-      url: `${row.notification_base_url.replace(/\/+$/, '')}/notifications/d1/v2/issuers/${encodeURIComponent(issuerId)}/cards`,
-      secrets: row.webhook_secrets as unknown as string[],
-      enabled: row.enabled,
-      loadedAt: Date.now(),
-    };
-    this.issuers.set(issuerId, target);
-    return target;
+  /**
+   * Turns claimed rows into notifications. An issuer taking several operations per notification gets
+   * rows never sent before grouped, and the grouping written down before anything is sent, so every
+   * retry carries the same operations under the same webhook-id (the first row's id).
+   */
+  private async group(rows: ClaimedRow[]): Promise<Claimed[]> {
+    const out: Claimed[] = [];
+    const heads: Claimed[] = [];
+    const fresh = new Map<string, ClaimedRow[]>();
+    const assign: { id: string; head: string }[] = [];
+    for (const r of rows) {
+      const n = { id: r.id, issuerId: r.issuer_id, correlationId: r.correlation_id, attempts: r.attempts, scheduleOffset: r.schedule_offset, payloads: [r.payload] };
+      const max = this.targets.get(r.issuer_id)?.maxOperations ?? 1;
+      if (r.batch_id !== null) heads.push(n);
+      else if (max > 1 && r.attempts === 1) fresh.set(r.issuer_id, [...(fresh.get(r.issuer_id) ?? []), r]);
+      else out.push(n);
+    }
+    for (const [issuerId, list] of fresh) {
+      const max = this.targets.get(issuerId)?.maxOperations ?? 1;
+      for (let i = 0; i < list.length; i += max) {
+        const chunk = list.slice(i, i + max);
+        const head = chunk[0];
+        for (const r of chunk) assign.push({ id: r.id, head: head.id });
+        out.push({ id: head.id, issuerId, correlationId: head.correlation_id, attempts: head.attempts, scheduleOffset: head.schedule_offset, payloads: chunk.map((r) => r.payload) });
+      }
+    }
+    if (assign.length > 0) {
+      await sql`
+        update outbox o set batch_id = a.head, state = case when o.id = a.head then 'pending' else 'batched' end
+        from json_to_recordset(${JSON.stringify(assign)}::json) as a(id text, head text)
+        where o.id = a.id`.execute(this.o.db);
+    }
+    if (heads.length > 0) {
+      // A batch formed earlier: its other operations wait in state 'batched' beside the head.
+      const members = await this.o.db
+        .selectFrom('outbox')
+        .select(['batch_id', 'payload'])
+        .where('batch_id', 'in', heads.map((h) => h.id))
+        .where('state', '=', 'batched')
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      const byHead = new Map(heads.map((h) => [h.id, h]));
+      for (const m of members) byHead.get(m.batch_id as string)?.payloads.push(m.payload);
+      out.push(...heads);
+    }
+    return out;
   }
 
-  private async attempt(row: ClaimedRow): Promise<void> {
-    const target = await this.target(row.issuer_id);
-    if (!target || !target.enabled) {
-      // Nothing is dropped for an issuer that is gone or disabled: the row waits for its next retry slot.
-      await this.failed(row, target ? 'issuer disabled' : 'issuer unknown', undefined, 0, null);
-      return;
+  private launch(n: Claimed): void {
+    const target = this.targets.get(n.issuerId) as IssuerTarget;
+    target.throttle.started();
+    this.inFlight++;
+    const send: Promise<void> = this.attempt(target, n)
+      .then((result) => {
+        if (!result) return; // cut short by shutdown
+        if (result.status === 410) {
+          // No more sends to a gone endpoint, even before the store records it.
+          target.sending = false;
+          this.gone.set(n.issuerId, Date.now());
+        }
+        target.throttle.finished(result.status !== undefined && result.status < 300 && result.status >= 200 ? 'success' : isSlowDown(result.status) ? 'trouble' : 'other');
+        this.results.push(result);
+        this.scheduleFlush();
+      })
+      .catch((err) => this.o.log.error({ err, notificationId: n.id }, 'delivery attempt failed unexpectedly'))
+      .finally(() => {
+        this.inFlight--;
+        this.sends.delete(send);
+        // A freed slot matters only when there is more waiting than was claimed.
+        if (this.moreDue) this.wakeUp();
+      });
+    this.sends.add(send);
+  }
+
+  private async attempt(target: IssuerTarget, n: Claimed): Promise<AttemptResult | undefined> {
+    const body = `{"operations":[${n.payloads.join(',')}]}`;
+    const started = performance.now();
+    const startedAt = Date.now();
+    const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.shutdown.signal]);
+    try {
+      let res = await this.post(target, n, body, signal);
+      if (res.statusCode === 401 && target.token) {
+        // The token may have been revoked early: fetch a new one once and send again.
+        await res.body.dump().catch(() => {});
+        target.token.invalidate();
+        res = await this.post(target, n, body, signal);
+      }
+      const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES);
+      return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
+    } catch (err) {
+      if (this.shutdown.signal.aborted) return undefined;
+      const timedOut = signal.aborted;
+      return { n, startedAt, error: timedOut ? `timeout after ${this.timeoutMs} ms` : describeError(err), latencyMs: performance.now() - started, responseText: null };
     }
-    const body = `{"operations":[${row.payload}]}`;
+  }
+
+  private async post(target: IssuerTarget, n: Claimed, body: string, signal: AbortSignal) {
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      'x-correlation-id': row.correlation_id,
-      'webhook-id': row.id,
+      'x-correlation-id': n.correlationId,
+      'webhook-id': n.id,
       'webhook-timestamp': String(timestamp),
-      'webhook-signature': signatureHeader(target.secrets, row.id, timestamp, body),
+      'webhook-signature': signatureHeader(target.secrets, n.id, timestamp, body),
       'user-agent': 'trackhub',
     };
-    const started = performance.now();
-    let status: number | undefined;
-    let responseText: string | null = null;
-    let error: string | undefined;
-    let retryAfter: number | undefined;
-    try {
-      const res = await request(target.url, { method: 'POST', headers, body, dispatcher: this.agent });
-      status = res.statusCode;
-      responseText = await readPrefix(res.body, 2048);
-      const ra = res.headers['retry-after'];
-      if (typeof ra === 'string' && /^\d+$/.test(ra)) retryAfter = Number(ra) * 1000;
-    } catch (err) {
-      error = (err as Error).message || String(err);
-    }
-    const latency = Math.round(performance.now() - started);
-    await this.o.db
-      .insertInto('delivery_attempts')
-      .values({ notification_id: row.id, attempt: row.attempts, http_status: status ?? null, error: error ?? null, latency_ms: latency, response_body: responseText })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-    deliveryMetrics.latency.observe(latency / 1000);
-    if (status !== undefined && status >= 200 && status < 300) {
-      await this.o.db
-        .updateTable('outbox')
-        .set({ state: 'delivered', delivered_at: sql`now()`, last_error: null })
-        .where('id', '=', row.id)
-        .execute();
-      deliveryMetrics.outcomes.inc({ outcome: 'delivered' });
-      return;
-    }
-    await this.failed(row, error ?? `HTTP ${status}`, retryAfter, latency, status ?? null);
+    if (target.token) headers.authorization = `Bearer ${await target.token.get()}`;
+    return request(target.url, { method: 'POST', headers, body, dispatcher: target.agent, signal });
   }
 
-  private async failed(row: ClaimedRow, reason: string, retryAfterMs: number | undefined, _latency: number, _status: number | null) {
-    const delay = nextRetryDelayMs(this.o.retryScheduleMs, row.attempts, { retryAfterMs, random: this.o.random });
-    if (delay === undefined) {
-      await this.o.db.updateTable('outbox').set({ state: 'dead', last_error: reason }).where('id', '=', row.id).execute();
-      deliveryMetrics.outcomes.inc({ outcome: 'dead' });
-      this.o.log.warn({ notificationId: row.id, issuerId: row.issuer_id, reason }, 'notification dead after last attempt');
+  /**
+   * Results are recorded within a few milliseconds of arriving, beside the claiming (not after it): the
+   * sooner a delivery is written down, the fewer are sent twice when a worker dies. Waiting those few
+   * milliseconds (or for a hundred results) lets one statement and one commit record many.
+   */
+  private scheduleFlush(): void {
+    if (this.flushing) return; // the running write loop picks these up
+    if (this.results.length < FLUSH_BATCH && this.results.length > 0) {
+      this.flushTimer ??= setTimeout(() => {
+        this.flushTimer = undefined;
+        this.startFlushing();
+      }, FLUSH_DELAY_MS);
       return;
     }
-    await this.o.db
-      .updateTable('outbox')
-      .set({ next_attempt_at: new Date(Date.now() + delay), last_error: reason })
-      .where('id', '=', row.id)
-      .execute();
-    deliveryMetrics.outcomes.inc({ outcome: 'retry' });
+    this.startFlushing();
+  }
+
+  private startFlushing(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flushing ??= (async () => {
+      while (this.results.length > 0) await this.flushNow();
+    })().finally(() => {
+      this.flushing = undefined;
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    await this.flushing;
+    await this.flushNow();
+  }
+
+  /** Writes the results gathered since the last write: the attempt log in one INSERT, outcomes in a few UPDATEs. */
+  private async flushNow(): Promise<void> {
+    if (this.results.length === 0) return;
+    const results = this.results;
+    this.results = [];
+    const started = performance.now();
+    try {
+      await this.record(results);
+      const ms = Math.round(performance.now() - started);
+      if (ms > 1000) this.o.log.warn({ ms, count: results.length }, 'recording delivery results was slow');
+    } catch (err) {
+      // Not recorded: the rows' leases run out and they are sent again (same webhook-id).
+      this.o.log.error({ err, count: results.length }, 'recording delivery results failed');
+    }
+  }
+
+  /**
+   * Records a batch of attempts in ONE statement (one round trip, one commit): the attempt log rows and
+   * each notification's outcome. The shorter this window, the fewer deliveries a killed worker leaves
+   * unrecorded (those are sent again, with the same webhook-id).
+   */
+  private async record(results: AttemptResult[]): Promise<void> {
+    const rows: {
+      id: string; attempt: number; attempted_at: string; http_status: number | null; error: string | null; latency_ms: number;
+      response_body: string | null; outcome: 'delivered' | 'retry' | 'dead'; reason: string | null; next_at: string | null; new_offset: number | null;
+    }[] = [];
+    const gone = new Set<string>();
+    for (const r of results) {
+      deliveryMetrics.latency.observe({ issuer: r.n.issuerId }, r.latencyMs / 1000);
+      const base = {
+        id: r.n.id, attempt: r.n.attempts, attempted_at: new Date(r.startedAt).toISOString(), http_status: r.status ?? null, error: r.error ?? null,
+        latency_ms: Math.round(r.latencyMs), response_body: r.responseText === null ? null : r.responseText.replace(/\0/g, ''),
+      };
+      if (r.status !== undefined && r.status >= 200 && r.status < 300) {
+        rows.push({ ...base, outcome: 'delivered', reason: null, next_at: null, new_offset: null });
+        deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'delivered' });
+        continue;
+      }
+      const reason = r.error ?? `HTTP ${r.status}`;
+      if (r.status === 410) {
+        // The endpoint is gone: stop sending to it until an operator PUTs the issuer again. Its
+        // notifications stay pending, with a fresh retry schedule for when it comes back.
+        gone.add(r.n.issuerId);
+        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date().toISOString(), new_offset: r.n.attempts });
+        deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'endpoint_disabled' });
+        continue;
+      }
+      const delay = nextRetryDelayMs(this.o.retryScheduleMs, r.n.attempts - r.n.scheduleOffset, { retryAfterMs: r.retryAfterMs, random: this.o.random });
+      if (delay === undefined) {
+        rows.push({ ...base, outcome: 'dead', reason, next_at: null, new_offset: null });
+        deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'dead' });
+        this.o.log.warn({ notificationId: r.n.id, issuerId: r.n.issuerId, reason }, 'notification dead after last attempt');
+      } else {
+        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date(Date.now() + delay).toISOString(), new_offset: null });
+        deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'retry' });
+      }
+    }
+    // A failure never overwrites a delivery another worker recorded meanwhile (`o.state = 'pending'`), nor
+    // the lease of a newer claim of the same row (`o.attempts = res.attempt`).
+    await sql`
+      with res as (
+        select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(
+          id text, attempt int, attempted_at timestamptz, http_status int, error text, latency_ms int, response_body text,
+          outcome text, reason text, next_at timestamptz, new_offset int)
+      ), logged as (
+        insert into delivery_attempts (notification_id, attempt, attempted_at, http_status, error, latency_ms, response_body)
+        select id, attempt, attempted_at, http_status, error, latency_ms, response_body from res
+        on conflict do nothing
+      )
+      update outbox o set
+        state = case res.outcome when 'delivered' then 'delivered' when 'dead' then 'dead' else o.state end,
+        delivered_at = case when res.outcome = 'delivered' then now() else o.delivered_at end,
+        last_error = res.reason,
+        next_attempt_at = coalesce(res.next_at, o.next_attempt_at),
+        schedule_offset = coalesce(res.new_offset, o.schedule_offset)
+      from res
+      where o.id = res.id and (res.outcome = 'delivered' or (o.state = 'pending' and o.attempts = res.attempt))`.execute(this.o.db);
+    for (const issuerId of gone) {
+      await this.o.db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
+      const t = this.targets.get(issuerId);
+      if (t) t.sending = false;
+      this.o.log.warn({ issuerId }, 'issuer endpoint answered 410 Gone: disabled until the issuer is updated; notifications kept');
+    }
+  }
+
+  /** Deletes attempts older than the retention of notifications already delivered; undelivered ones keep all. */
+  async pruneAttempts(): Promise<number> {
+    const cutoff = new Date(Date.now() - (this.o.attemptRetentionMs ?? 30 * DAY_MS));
+    const res = await sql`
+      delete from delivery_attempts a using outbox o
+      where a.notification_id = o.id and o.state = 'delivered' and a.attempted_at < ${cutoff.toISOString()}::timestamptz`.execute(this.o.db);
+    return Number(res.numAffectedRows ?? 0);
+  }
+
+  private async pruneIfDue(): Promise<void> {
+    if (Date.now() - this.lastPruneAt < 3_600_000) return;
+    this.lastPruneAt = Date.now();
+    await this.pruneAttempts();
+  }
+
+  /** PostgreSQL only: commits made by API instances elsewhere wake this worker through NOTIFY. */
+  private async listen(url: string): Promise<void> {
+    while (this.running) {
+      const client = new pg.Client({ connectionString: url });
+      try {
+        client.on('notification', () => this.kick());
+        const ended = new Promise<void>((resolve) => {
+          client.on('error', () => resolve());
+          client.on('end', () => resolve());
+        });
+        await client.connect();
+        await client.query(`listen ${OUTBOX_CHANNEL}`);
+        this.listener = client;
+        await ended;
+      } catch {
+        // The store is away: polling still finds the work; try listening again shortly.
+      }
+      await client.end().catch(() => {});
+      if (this.running) await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 }
 
-async function readPrefix(body: AsyncIterable<Buffer> & { destroy?: () => void }, max: number): Promise<string> {
+/** `Retry-After` as seconds or an HTTP date, in milliseconds from now. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function describeError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.code && e.code !== 'UND_ERR_SOCKET' ? e.code : (e.cause?.code ?? e.code);
+  const message = e.message || e.cause?.message || String(err);
+  return code ? `${code}: ${message}` : message;
+}
+
+async function readPrefix(body: AsyncIterable<Buffer>, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

@@ -80,6 +80,19 @@ export const IssuerBody = Type.Object({
   notificationAuth: Type.Optional(
     Type.Object({ tokenUrl: Type.String(), clientId: Type.String(), clientSecret: Type.String() }, { additionalProperties: false }),
   ),
+  notificationTls: Type.Optional(
+    Type.Union([
+      Type.Object(
+        {
+          certificatePem: Type.String({ description: 'PEM client certificate (chain) presented to the issuer endpoint' }),
+          privateKeyPem: Type.String({ description: 'PEM private key of that certificate; stored, never returned or logged' }),
+          caPem: Type.Optional(Type.String({ description: 'PEM CA the issuer endpoint certificate must chain to (default: public CAs)' })),
+        },
+        { additionalProperties: false, description: 'mTLS towards the issuer endpoint; null removes it' },
+      ),
+      Type.Null(),
+    ]),
+  ),
   maxOperationsPerNotification: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   autoTrackShipment: Type.Optional(Type.Boolean()),
   enabled: Type.Optional(Type.Boolean()),

@@ -21,6 +21,9 @@ export interface IssuerRow {
   enabled: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;
+  endpoint_disabled_at: Timestamp | null;
+  endpoint_disabled_reason: string | null;
+  notification_tls: Json<{ certificatePem: string; privateKeyPem: string; caPem?: string } | null>;
 }
 
 export interface ProductionSiteRow {
@@ -61,6 +64,8 @@ export interface OutboxRow {
   last_error: string | null;
   created_at: Timestamp;
   delivered_at: Timestamp | null;
+  batch_id: string | null;
+  schedule_offset: Generated<number>;
 }
 
 export interface Database {

@@ -12,9 +12,20 @@ export interface Issuer {
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
+  /** Client certificate presented to the issuer's endpoint (mTLS); left as it is when undefined on write. */
+  notificationTls?: NotificationTls | null;
+  /** Set when the endpoint answered 410 Gone; a write of the issuer clears it. */
+  endpointDisabledAt?: string | null;
+  endpointDisabledReason?: string | null;
 }
 
-type IssuerWrite = Omit<Issuer, 'createdAt' | 'updatedAt'>;
+export interface NotificationTls {
+  certificatePem: string;
+  privateKeyPem: string;
+  caPem?: string;
+}
+
+type IssuerWrite = Omit<Issuer, 'createdAt' | 'updatedAt' | 'endpointDisabledAt' | 'endpointDisabledReason'>;
 
 function fromRow(r: {
   issuer_id: string;
@@ -28,6 +39,9 @@ function fromRow(r: {
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
+  notification_tls?: unknown;
+  endpoint_disabled_at?: Date | null;
+  endpoint_disabled_reason?: string | null;
 }): Issuer {
   return {
     issuerId: r.issuer_id,
@@ -41,6 +55,9 @@ function fromRow(r: {
     enabled: r.enabled,
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
+    notificationTls: (r.notification_tls as NotificationTls | null) ?? null,
+    endpointDisabledAt: r.endpoint_disabled_at ? new Date(r.endpoint_disabled_at).toISOString() : null,
+    endpointDisabledReason: r.endpoint_disabled_reason ?? null,
   };
 }
 
@@ -66,6 +83,10 @@ export async function upsertIssuer(db: Db, i: IssuerWrite): Promise<boolean> {
     max_operations_per_notification: i.maxOperationsPerNotification,
     auto_track_shipment: i.autoTrackShipment,
     enabled: i.enabled,
+    // A write of the issuer is how an operator re-enables an endpoint that answered 410 Gone.
+    endpoint_disabled_at: null,
+    endpoint_disabled_reason: null,
+    ...(i.notificationTls !== undefined ? { notification_tls: i.notificationTls ? JSON.stringify(i.notificationTls) : null } : {}),
   };
   const { issuer_id: _id, ...update } = values;
   const row = await db

@@ -68,7 +68,10 @@ export async function saveDecision(tx: Tx, d: Decision, wakeAt: Date | null): Pr
 }
 
 export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<void> {
-  if (rows.length > 0) await tx.insertInto('outbox').values(rows).execute();
+  if (rows.length === 0) return;
+  await tx.insertInto('outbox').values(rows).execute();
+  // Wakes workers in other processes when this transaction commits (PostgreSQL LISTEN/NOTIFY).
+  await sql`select pg_notify('trackhub_outbox', '')`.execute(tx);
 }
 
 /**

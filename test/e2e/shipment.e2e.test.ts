@@ -68,6 +68,7 @@ describe.each(STORE_KINDS)('end to end on %s: track → sandbox FedEx → signed
       TRACKHUB_POLL_MAX_INTERVAL: '600ms',
       TRACKHUB_RETRY_SCHEDULE: '300ms,600ms,1s,1s,2s,2s,2s,2s,2s,2s',
       TRACKHUB_LEASE: '2s',
+      TRACKHUB_DELIVERY_TIMEOUT: '1s', // the lease is never shorter than 1.5 × the attempt timeout
       TRACKHUB_LOG_LEVEL: 'info',
     };
     hub = runCli(['serve'], env);

@@ -4,7 +4,9 @@ import { Type } from 'typebox';
 import { newWebhookSecret } from '../../delivery/signing.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
-import { type Issuer, getIssuer, listIssuers, upsertIssuer } from '../../store/issuers.ts';
+import { type Issuer, type NotificationTls, getIssuer, listIssuers, upsertIssuer } from '../../store/issuers.ts';
+import { checkDeliveryTargets } from '../../delivery/registration.ts';
+import { registerNotificationAdmin } from './notifications.ts';
 import type { HttpDeps } from '../app.ts';
 import { IssuerBody, SiteBody, errorResponses } from '../schemas.ts';
 
@@ -19,6 +21,10 @@ export function issuerView(i: Issuer) {
     jwks: i.jwks,
     webhookSecretCount: i.webhookSecrets.length,
     notificationAuth: i.notificationAuth ? { tokenUrl: i.notificationAuth.tokenUrl, clientId: i.notificationAuth.clientId } : null,
+    notificationTls: i.notificationTls ? { certificatePem: i.notificationTls.certificatePem, hasCa: Boolean(i.notificationTls.caPem) } : null,
+    endpoint: i.endpointDisabledAt
+      ? { state: 'disabled', disabledAt: i.endpointDisabledAt, reason: i.endpointDisabledReason }
+      : { state: 'enabled' },
     maxOperationsPerNotification: i.maxOperationsPerNotification,
     autoTrackShipment: i.autoTrackShipment,
     enabled: i.enabled,
@@ -73,6 +79,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
   }
 
   const security = [{ adminBearer: [] }];
+  registerNotificationAdmin(app, deps, requireAdmin, security);
 
   app.put(
     '/admin/v1/issuers/:issuerId',
@@ -96,12 +103,15 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         jwks: { keys: Record<string, unknown>[] };
         webhookSecret?: string;
         notificationAuth?: Issuer['notificationAuth'];
+        notificationTls?: NotificationTls | null;
         maxOperationsPerNotification?: number;
         autoTrackShipment?: boolean;
         enabled?: boolean;
       };
       const problem = checkNotificationUrl(body.notificationBaseUrl) ?? checkJwks(body.jwks);
       if (problem) throw new ApiError('FIELD_INVALID_VALUE', problem);
+      const targetProblem = await checkDeliveryTargets(body, deps.config.allowPrivateTargets);
+      if (targetProblem) throw new ApiError('FIELD_INVALID_VALUE', targetProblem);
       if (body.webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(body.webhookSecret)) {
         throw new ApiError('FIELD_INVALID_FORMAT', 'webhookSecret: must be whsec_ followed by base64 of at least 24 bytes');
       }
@@ -122,6 +132,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         jwks: body.jwks,
         webhookSecrets: secrets,
         notificationAuth: body.notificationAuth ?? null,
+        notificationTls: body.notificationTls,
         maxOperationsPerNotification: body.maxOperationsPerNotification ?? 1,
         autoTrackShipment: body.autoTrackShipment ?? false,
         enabled: body.enabled ?? true,

@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { parseTime } from '../http/routes/notifications.ts';
+import type { Db } from '../store/db.ts';
+import { type NotificationState, NOTIFICATION_STATES, listNotifications, replayIssuerSince, replayNotification } from '../store/notifications.ts';
+
+type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+
+function fail(msg: string): never {
+  process.stderr.write(`trackhub: ${msg}\n`);
+  process.exit(2);
+}
+
+/** `trackhub notifications list|replay`: the Admin API's dead-letter views, straight on the store. */
+export function registerNotificationCommands(program: Command, withStore: WithStore): void {
+  const cmd = program.command('notifications').description('Inspect and replay issuer notifications');
+  cmd
+    .command('list')
+    .description('List notifications, oldest first (tab-separated: id, issuer, state, attempts, created, last error)')
+    .option('--state <state>', `one of ${NOTIFICATION_STATES.join(', ')}`)
+    .option('--issuer <issuerId>', 'only this issuer')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'one JSON object per line')
+    .action(async (opts: { state?: string; issuer?: string; limit: string; json?: boolean }) => {
+      if (opts.state !== undefined && !NOTIFICATION_STATES.includes(opts.state as NotificationState)) fail(`--state must be one of ${NOTIFICATION_STATES.join(', ')}`);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) fail('--limit must be a positive integer');
+      await withStore(async (db) => {
+        let after: string | undefined;
+        let left = limit;
+        while (left > 0) {
+          const page = await listNotifications(db, { state: opts.state as NotificationState | undefined, issuerId: opts.issuer, after, limit: Math.min(left, 500) });
+          for (const n of page.notifications) {
+            process.stdout.write(
+              opts.json ? `${JSON.stringify(n)}\n` : `${n.id}\t${n.issuerId}\t${n.state}\t${n.attempts}\t${n.createdAt}\t${n.lastError ?? ''}\n`,
+            );
+          }
+          left -= page.notifications.length;
+          after = page.notifications.at(-1)?.id;
+          if (!page.more) break;
+        }
+      });
+    });
+  cmd
+    .command('replay [id]')
+    .description('Send a notification again (same webhook-id), or all of an issuer\'s dead ones since a time')
+    .option('--issuer <issuerId>', 'replay this issuer\'s dead notifications (with --since)')
+    .option('--since <time>', 'ISO 8601 time')
+    .option('--include-delivered', 'with --issuer: resend delivered ones too')
+    .action(async (id: string | undefined, opts: { issuer?: string; since?: string; includeDelivered?: boolean }) => {
+      if (id && opts.issuer) fail('give a notification id or --issuer, not both');
+      if (id) {
+        const ok = await withStore((db) => replayNotification(db, id));
+        if (!ok) fail(`no such notification: ${id}`);
+        process.stdout.write(`replayed ${id}\n`);
+        return;
+      }
+      if (!opts.issuer || !opts.since) fail('give a notification id, or --issuer and --since');
+      const since = parseTime(opts.since);
+      if (!since) fail('--since must be an ISO 8601 time');
+      const n = await withStore((db) => replayIssuerSince(db, opts.issuer as string, since, opts.includeDelivered ?? false));
+      process.stdout.write(`replayed ${n} notification${n === 1 ? '' : 's'} of ${opts.issuer}\n`);
+    });
+}

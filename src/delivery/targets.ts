@@ -1,0 +1,97 @@
+import { isIP } from 'node:net';
+import { Agent, buildConnector, request } from 'undici';
+import { ClientCredentialsToken } from '../carriers/oauth.ts';
+import type { HttpClient } from '../carriers/provider.ts';
+import type { Db } from '../store/db.ts';
+import type { NotificationTls } from '../store/issuers.ts';
+import { BlockedTargetError, guardedLookup, isPrivateAddress } from './ssrf.ts';
+import { EndpointThrottle } from './throttle.ts';
+
+/** Everything the dispatcher needs to reach one issuer, rebuilt when the issuer's record changes. */
+export interface IssuerTarget {
+  issuerId: string;
+  url: string;
+  secrets: string[];
+  maxOperations: number;
+  /** False while the issuer is disabled or its endpoint answered 410: its notifications wait. */
+  sending: boolean;
+  agent: Agent;
+  token?: ClientCredentialsToken;
+  throttle: EndpointThrottle;
+  /** What the agent and token were built from; a change means new ones. */
+  connectionKey: string;
+}
+
+export interface TargetOptions {
+  allowPrivateTargets: boolean;
+  timeoutMs: number;
+  perIssuerConcurrency: number;
+}
+
+/**
+ * An undici agent for one issuer: its own connection pool (a slow issuer's sockets never hold up
+ * another's), its client certificate when it has one, the SSRF guard in the connector, no redirects.
+ */
+export function issuerAgent(tls: NotificationTls | null, o: TargetOptions): Agent {
+  const tlsOptions = tls ? { cert: tls.certificatePem, key: tls.privateKeyPem, ...(tls.caPem ? { ca: tls.caPem } : {}) } : {};
+  const connector = buildConnector({
+    ...tlsOptions,
+    timeout: o.timeoutMs,
+    ...(o.allowPrivateTargets ? {} : { lookup: guardedLookup }),
+  } as buildConnector.BuildOptions);
+  const connect: buildConnector.connector = (opts, callback) => {
+    // A literal address never goes through DNS, so it is judged here.
+    const host = opts.hostname.replace(/^\[|\]$/g, '');
+    if (!o.allowPrivateTargets && isIP(host) && isPrivateAddress(host)) {
+      callback(new BlockedTargetError(`${host} is a private address (SSRF guard)`), null);
+      return;
+    }
+    connector(opts, callback);
+  };
+  return new Agent({
+    connect,
+    connections: o.perIssuerConcurrency,
+    headersTimeout: o.timeoutMs,
+    bodyTimeout: o.timeoutMs,
+    maxRedirections: 0,
+  } as Agent.Options);
+}
+
+/** Loads every issuer's delivery settings, reusing agents, tokens and throttles whose inputs did not change. */
+export async function loadTargets(db: Db, previous: Map<string, IssuerTarget>, o: TargetOptions): Promise<Map<string, IssuerTarget>> {
+  const rows = await db
+    .selectFrom('issuers')
+    .select(['issuer_id', 'notification_base_url', 'webhook_secrets', 'notification_auth', 'notification_tls', 'max_operations_per_notification', 'enabled', 'endpoint_disabled_at'])
+    .execute();
+  const next = new Map<string, IssuerTarget>();
+  for (const r of rows) {
+    const auth = r.notification_auth as { tokenUrl: string; clientId: string; clientSecret: string } | null;
+    const tls = r.notification_tls as NotificationTls | null;
+    const connectionKey = JSON.stringify([auth, tls]);
+    const old = previous.get(r.issuer_id);
+    const reuse = old && old.connectionKey === connectionKey;
+    const agent = reuse ? old.agent : issuerAgent(tls, o);
+    if (old && !reuse) void old.agent.close().catch(() => {});
+    next.set(r.issuer_id, {
+      issuerId: r.issuer_id,
+      url: `${r.notification_base_url.replace(/\/+$/, '')}/notifications/d1/v2/issuers/${encodeURIComponent(r.issuer_id)}/cards`,
+      secrets: r.webhook_secrets as unknown as string[],
+      maxOperations: r.max_operations_per_notification,
+      sending: r.enabled && r.endpoint_disabled_at === null,
+      agent,
+      token: reuse ? old.token : auth ? new ClientCredentialsToken(agentHttp(agent, o.timeoutMs), auth.tokenUrl, auth.clientId, auth.clientSecret, 'basic') : undefined,
+      throttle: old?.throttle ?? new EndpointThrottle(o.perIssuerConcurrency),
+      connectionKey,
+    });
+  }
+  for (const [id, old] of previous) if (!next.has(id)) void old.agent.close().catch(() => {});
+  return next;
+}
+
+/** The carriers' HttpClient shape over an issuer's agent: the token request gets the same guard and certificate. */
+function agentHttp(agent: Agent, timeoutMs: number): HttpClient {
+  return async (url, init) => {
+    const res = await request(url, { method: init.method, headers: init.headers, body: init.body, dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
+    return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: await res.body.text() };
+  };
+}

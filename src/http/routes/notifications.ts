@@ -1,0 +1,168 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { ApiError } from '../../domain/errors.ts';
+import { ISSUER_ID } from '../../domain/track-request.ts';
+import {
+  type NotificationState,
+  NOTIFICATION_STATES,
+  cursor,
+  getNotification,
+  listNotifications,
+  replayIssuerSince,
+  replayNotification,
+} from '../../store/notifications.ts';
+import type { HttpDeps } from '../app.ts';
+import { errorResponses } from '../schemas.ts';
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+const NotificationSummary = Type.Object({
+  id: Type.String({ description: 'The webhook-id: the same on every attempt and replay' }),
+  issuerId: Type.String(),
+  state: Type.Union(NOTIFICATION_STATES.map((s) => Type.Literal(s))),
+  operationIds: Type.Array(Type.String(), { description: 'Operations carried (several when the issuer takes batches)' }),
+  correlationId: Type.String(),
+  attempts: Type.Integer(),
+  nextAttemptAt: Nullable(Type.String()),
+  lastError: Nullable(Type.String()),
+  createdAt: Type.String(),
+  deliveredAt: Nullable(Type.String()),
+});
+
+const Attempt = Type.Object({
+  attempt: Type.Integer(),
+  attemptedAt: Type.String(),
+  httpStatus: Type.Union([Type.Integer(), Type.Null()]),
+  error: Nullable(Type.String({ description: 'Network error or timeout, when there was no HTTP answer' })),
+  latencyMs: Type.Integer(),
+  responseBody: Nullable(Type.String({ description: 'First 2 KB of the response body' })),
+});
+
+const NotificationDetail = Type.Object({
+  ...NotificationSummary.properties,
+  operations: Type.Array(Type.Object({}, { additionalProperties: true }), { description: 'The operation objects as sent' }),
+  attemptLog: Type.Array(Attempt),
+});
+
+const ListQuery = Type.Object(
+  {
+    state: Type.Optional(Type.Union(NOTIFICATION_STATES.map((s) => Type.Literal(s)))),
+    issuerId: Type.Optional(Type.String()),
+    cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+const ReplaySinceBody = Type.Object(
+  {
+    since: Type.String({ description: 'ISO 8601 time: notifications created at or after it are replayed' }),
+    includeDelivered: Type.Optional(Type.Boolean({ description: 'also resend delivered ones (default: dead only)' })),
+  },
+  { additionalProperties: false },
+);
+
+/** Dead letters and replay: list, read (with the attempt log), replay one, replay an issuer's since a time. */
+export function registerNotificationAdmin(
+  app: FastifyInstance,
+  deps: HttpDeps,
+  requireAdmin: (req: FastifyRequest) => void,
+  security: Record<string, string[]>[],
+): void {
+  const onRequest = async (req: FastifyRequest) => requireAdmin(req);
+
+  app.get(
+    '/admin/v1/notifications',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'List notifications by state (pending, delivered, dead) and issuer, oldest first, a page at a time',
+        security,
+        querystring: ListQuery,
+        response: { 200: Type.Object({ notifications: Type.Array(NotificationSummary), nextCursor: Nullable(Type.String()) }), ...errorResponses(400, 401) },
+      },
+      onRequest,
+    },
+    async (req) => {
+      const q = req.query as { state?: NotificationState; issuerId?: string; cursor?: string; limit?: number };
+      const after = q.cursor === undefined ? undefined : cursor.decode(q.cursor);
+      if (q.cursor !== undefined && after === undefined) throw new ApiError('FIELD_INVALID_FORMAT', 'cursor: is not a cursor from this API');
+      const page = await listNotifications(deps.db, { state: q.state, issuerId: q.issuerId, after, limit: q.limit ?? 100 });
+      const last = page.notifications.at(-1);
+      return { notifications: page.notifications, nextCursor: page.more && last ? cursor.encode(last.id) : null };
+    },
+  );
+
+  app.get(
+    '/admin/v1/notifications/:id',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Read a notification: its operations and every delivery attempt',
+        security,
+        params: Type.Object({ id: Type.String() }),
+        response: { 200: NotificationDetail, ...errorResponses(401, 404) },
+      },
+      onRequest,
+    },
+    async (req) => {
+      const n = await getNotification(deps.db, (req.params as { id: string }).id);
+      if (!n) throw new ApiError('NOT_FOUND', 'no such notification');
+      return n;
+    },
+  );
+
+  app.post(
+    '/admin/v1/notifications/:id/replay',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Send a notification again now, under the same webhook-id, with a fresh retry schedule',
+        security,
+        params: Type.Object({ id: Type.String() }),
+        response: { 202: Type.Object({ id: Type.String(), state: Type.Literal('pending') }), ...errorResponses(401, 404) },
+      },
+      onRequest,
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      if (!(await replayNotification(deps.db, id))) throw new ApiError('NOT_FOUND', 'no such notification');
+      deps.hub.kickDelivery();
+      return reply.code(202).send({ id, state: 'pending' as const });
+    },
+  );
+
+  app.post(
+    '/admin/v1/issuers/:issuerId/replay',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "Replay an issuer's dead notifications created since a time (and delivered ones when asked)",
+        security,
+        params: Type.Object({ issuerId: Type.String() }),
+        body: ReplaySinceBody,
+        response: { 202: Type.Object({ replayed: Type.Integer() }), ...errorResponses(400, 401, 404) },
+      },
+      onRequest,
+    },
+    async (req, reply) => {
+      const { issuerId } = req.params as { issuerId: string };
+      const body = req.body as { since: string; includeDelivered?: boolean };
+      if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
+      const since = parseTime(body.since);
+      if (!since) throw new ApiError('FIELD_INVALID_FORMAT', 'since: must be an ISO 8601 time');
+      const exists = await deps.db.selectFrom('issuers').select('issuer_id').where('issuer_id', '=', issuerId).executeTakeFirst();
+      if (!exists) throw new ApiError('NOT_FOUND', 'no such issuer');
+      const replayed = await replayIssuerSince(deps.db, issuerId, since, body.includeDelivered ?? false);
+      if (replayed > 0) deps.hub.kickDelivery();
+      return reply.code(202).send({ replayed });
+    },
+  );
+}
+
+/** An ISO 8601 date-time (or date); anything else is refused rather than guessed. */
+export function parseTime(raw: string): Date | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw)) return undefined;
+  const t = Date.parse(raw);
+  return Number.isNaN(t) ? undefined : new Date(t);
+}

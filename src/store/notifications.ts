@@ -1,0 +1,123 @@
+import { sql } from 'kysely';
+import type { Db } from './db.ts';
+
+/**
+ * Notifications as the Admin API and the CLI see them. A notification is an outbox row that is sent
+ * (its id is the webhook-id); operations grouped into it by batching wait beside it in state 'batched'
+ * and are listed inside it, never on their own.
+ */
+export type NotificationState = 'pending' | 'delivered' | 'dead';
+export const NOTIFICATION_STATES: NotificationState[] = ['pending', 'delivered', 'dead'];
+
+export interface NotificationSummary {
+  id: string;
+  issuerId: string;
+  state: NotificationState;
+  operationIds: string[];
+  correlationId: string;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+export interface AttemptView {
+  attempt: number;
+  attemptedAt: string;
+  httpStatus: number | null;
+  error: string | null;
+  latencyMs: number;
+  responseBody: string | null;
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+async function summaries(db: Db, rows: { id: string; issuer_id: string; state: string; operation_id: string; correlation_id: string; attempts: number; next_attempt_at: Date; last_error: string | null; created_at: Date; delivered_at: Date | null }[]): Promise<NotificationSummary[]> {
+  const members = rows.length
+    ? await db.selectFrom('outbox').select(['batch_id', 'operation_id']).where('batch_id', 'in', rows.map((r) => r.id)).where('state', '=', 'batched').orderBy('created_at').orderBy('id').execute()
+    : [];
+  return rows.map((r) => ({
+    id: r.id,
+    issuerId: r.issuer_id,
+    state: r.state as NotificationState,
+    operationIds: [r.operation_id, ...members.filter((m) => m.batch_id === r.id).map((m) => m.operation_id)],
+    correlationId: r.correlation_id,
+    attempts: r.attempts,
+    nextAttemptAt: r.state === 'pending' ? iso(r.next_attempt_at) : null,
+    lastError: r.last_error,
+    createdAt: iso(r.created_at) as string,
+    deliveredAt: iso(r.delivered_at),
+  }));
+}
+
+/** One page in id order (ids are time-ordered): `after` is the last id of the previous page. */
+export async function listNotifications(db: Db, q: { state?: NotificationState; issuerId?: string; after?: string; limit: number }) {
+  let query = db
+    .selectFrom('outbox')
+    .select(['id', 'issuer_id', 'state', 'operation_id', 'correlation_id', 'attempts', 'next_attempt_at', 'last_error', 'created_at', 'delivered_at'])
+    .where('state', 'in', q.state ? [q.state] : NOTIFICATION_STATES)
+    .orderBy('id')
+    .limit(q.limit + 1);
+  if (q.issuerId) query = query.where('issuer_id', '=', q.issuerId);
+  if (q.after) query = query.where('id', '>', q.after);
+  const rows = await query.execute();
+  const page = rows.slice(0, q.limit);
+  return { notifications: await summaries(db, page), more: rows.length > q.limit };
+}
+
+export async function getNotification(db: Db, id: string) {
+  const row = await db
+    .selectFrom('outbox')
+    .select(['id', 'issuer_id', 'state', 'operation_id', 'correlation_id', 'attempts', 'next_attempt_at', 'last_error', 'created_at', 'delivered_at', 'payload'])
+    .where('id', '=', id)
+    .where('state', 'in', NOTIFICATION_STATES)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const [summary] = await summaries(db, [row]);
+  const members = await db.selectFrom('outbox').select('payload').where('batch_id', '=', id).where('state', '=', 'batched').orderBy('created_at').orderBy('id').execute();
+  const attempts = await db.selectFrom('delivery_attempts').selectAll().where('notification_id', '=', id).orderBy('attempt').execute();
+  return {
+    ...summary,
+    operations: [row.payload, ...members.map((m) => m.payload)].map((p) => JSON.parse(p) as Record<string, unknown>),
+    attemptLog: attempts.map(
+      (a): AttemptView => ({
+        attempt: a.attempt,
+        attemptedAt: iso(a.attempted_at) as string,
+        httpStatus: a.http_status,
+        error: a.error,
+        latencyMs: a.latency_ms,
+        responseBody: a.response_body,
+      }),
+    ),
+  };
+}
+
+/**
+ * Sends a notification again, under the same webhook-id, with a fresh retry schedule (the attempt log
+ * keeps numbering on). Returns false when there is no such notification.
+ */
+export async function replayNotification(db: Db, id: string): Promise<boolean> {
+  const res = await sql`
+    update outbox set state = 'pending', next_attempt_at = now(), schedule_offset = attempts, last_error = null
+    where id = ${id} and state in ('pending', 'delivered', 'dead')`.execute(db);
+  return Number(res.numAffectedRows ?? 0) > 0;
+}
+
+/** Replays an issuer's dead notifications created since `since` (and delivered ones too when asked). */
+export async function replayIssuerSince(db: Db, issuerId: string, since: Date, includeDelivered = false): Promise<number> {
+  const states = includeDelivered ? ['dead', 'delivered'] : ['dead'];
+  const res = await sql`
+    update outbox set state = 'pending', next_attempt_at = now(), schedule_offset = attempts, last_error = null
+    where issuer_id = ${issuerId} and created_at >= ${since.toISOString()}::timestamptz and state in (${sql.join(states)})`.execute(db);
+  return Number(res.numAffectedRows ?? 0);
+}
+
+/** Opaque page cursors: the last id seen, so adding rows never shifts a page. */
+export const cursor = {
+  encode: (id: string) => Buffer.from(id, 'utf8').toString('base64url'),
+  decode: (c: string): string | undefined => {
+    const id = Buffer.from(c, 'base64url').toString('utf8');
+    return /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
+  },
+};
