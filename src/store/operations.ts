@@ -59,6 +59,7 @@ export async function saveDecision(tx: Tx, d: Decision, wakeAt: Date | null): Pr
       status: s.status,
       is_open: s.open,
       state: JSON.stringify(s),
+      carrier: s.parcel?.carrier ?? null,
       wake_at: wakeAt,
       updated_at: sql`now()`,
     })
