@@ -105,3 +105,15 @@ describe('returns and pushes', () => {
     expect(decide(late.state, { kind: 'carrier-found', partial: true, snapshot: snap('IN_TRANSIT', [cp(8, 'DP', 'IN_TRANSIT')]), now: at(28) }, T).notifications).toEqual([]);
   });
 });
+
+describe('expiry while the carrier keeps answering', () => {
+  it('the same carrier data polled for 30 quiet days ends TRACKING_EXPIRED', () => {
+    const snapshot = snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]);
+    let s = decide(shipment('fedex', false), { kind: 'carrier-found', snapshot, now: at(2) }, T).state;
+    expect(decide(s, { kind: 'carrier-found', snapshot, now: at(2 + 24 * 29) }, T).notifications).toEqual([]);
+    const end = decide(s, { kind: 'carrier-found', snapshot, now: at(2 + 24 * 30) }, T);
+    expect(end.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED', details: { shipment: { status: 'EXPIRED' } } });
+    s = end.state;
+    expect(s.open).toBe(false);
+  });
+});

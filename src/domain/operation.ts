@@ -275,7 +275,7 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
     // The card's own shipment coming back, or the return parcel the issuer named reaching the sender.
     const status = settleReturn(snapshot.status, snapshot.checkpoints);
     const returned = status === 'RETURNED_TO_SENDER' || (s.request.trackingNumber !== undefined && status === 'DELIVERED');
-    return returned ? emit(settled, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : { state: settled, notifications: [] };
+    return returned ? emit(settled, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : onTick(settled, now, t);
   }
   const checkpoints = mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints);
   const newest = checkpoints.at(-1);
@@ -296,7 +296,8 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
   };
   const lastUpdatedAt = [newest?.checkpointTime, snapshot.lastUpdatedAt, partial ? s.shipment?.lastUpdatedAt : undefined].filter(Boolean).sort().at(-1);
   if (lastUpdatedAt) merged.lastUpdatedAt = lastUpdatedAt;
-  if (fingerprint(merged) === fingerprint(s.shipment)) return { state: settled, notifications: [] };
+  // Nothing new: the same answer again is no news, but the quiet clock still runs (TRACKING_EXPIRED).
+  if (fingerprint(merged) === fingerprint(s.shipment)) return onTick(settled, now, t);
   const final = FINAL_SHIPMENT_STATUSES.has(merged.status);
   return emit(settled, now, {
     status: 'SUCCESSFUL',
