@@ -12,6 +12,7 @@ import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
 import { installErrorHandling, sendError } from './errors.ts';
 import { registerAdminApi } from './routes/admin.ts';
+import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
 import { registerIssuerApi } from './routes/issuer-api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerTokenRoute } from './routes/token.ts';
@@ -108,6 +109,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerTokenRoute(app, deps);
   registerIssuerApi(app, deps);
   registerAdminApi(app, deps);
+  registerCarrierWebhooks(app, deps);
   if (deps.extraRoutes) await deps.extraRoutes(app);
   return app;
 }
