@@ -11,6 +11,7 @@ import { Dispatcher } from './delivery/dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import type { HubContext } from './operations/context.ts';
 import { Poller } from './polling/poller.ts';
+import { UpsTrackAlertSubscriber } from './polling/ups-track-alert.ts';
 import { DEFAULT_RATE_LIMITS, SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts';
 import { registerSandbox, sandboxBaseUrl, SANDBOX_PROVIDERS } from './sandbox/server.ts';
 import { migrate, openStore } from './store/db.ts';
@@ -48,6 +49,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
   const runsWorkers = config.role !== 'api';
   let dispatcher: Dispatcher | undefined;
   let poller: Poller | undefined;
+  let upsAlerts: UpsTrackAlertSubscriber | undefined;
 
   const context: HubContext = {
     db: store.db,
@@ -103,9 +105,14 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     if (providers.size === 0) log.warn('no carrier provider is configured: SHIPMENT operations will only time out');
     const rateLimits = Object.fromEntries(PROVIDER_NAMES.map((n) => [n, configs[n].rateLimit]));
     poller = new Poller(context, { providers, route, idleWaitMs, rateLimits });
+    const ups = configs.ups;
+    if (ups.usable && ups.webhookSecret) {
+      upsAlerts = new UpsTrackAlertSubscriber(context, { config: { ...ups, webhookSecret: ups.webhookSecret }, http: carrierHttp.http, callbackUrl: `${config.publicUrl}/carriers/v1/ups/webhook` });
+    }
   }
   dispatcher?.start();
   poller?.start();
+  upsAlerts?.start();
   log.info({ url, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
 
   return {
@@ -115,6 +122,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     async close() {
       await app?.close();
       await poller?.stop();
+      await upsAlerts?.stop();
       await dispatcher?.stop();
       await carrierHttp.close();
       await store.close();

@@ -66,6 +66,14 @@ function registerUps(app: FastifyInstance, prefix: string, clock: ParcelClock, s
     }
     return { token_type: 'Bearer', issued_at: String(Date.now()), client_id: id, access_token: tokens.issue(), expires_in: '14399', status: 'approved' };
   });
+  // Track Alert subscriptions are accepted for well-formed 1Z numbers; the sandbox does not push.
+  app.post(`${prefix}/api/track/v1/subscription/standard/package`, hide, async (req, reply) => {
+    if (!tokens.valid(req)) return reply.code(401).send({ response: { errors: [{ code: 'UJ0001', message: 'Invalid token or token is not present.' }] } });
+    const list = (req.body as { trackingNumberList?: unknown } | undefined)?.trackingNumberList;
+    if (!Array.isArray(list) || list.length === 0) return reply.code(400).send({ response: { errors: [{ code: 'VSS200', message: 'Tracking Number List is required.' }] } });
+    const valid = list.filter((n): n is string => typeof n === 'string' && /^1Z[0-9A-Z]{16}$/.test(n));
+    return { validTrackingNumbers: valid, invalidTrackingNumbers: list.filter((n) => !valid.includes(n as string)) };
+  });
   app.get(`${prefix}/api/track/v1/details/:inquiryNumber`, hide, async (req, reply) => {
     if (!tokens.valid(req)) return reply.code(401).send({ response: { errors: [{ code: '250002', message: 'Invalid Authentication Information.' }] } });
     const n = (req.params as { inquiryNumber: string }).inquiryNumber;
