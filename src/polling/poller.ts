@@ -159,13 +159,16 @@ export class Poller {
     const retryAfter = Math.max(0, ...all.map((r) => (r?.kind === 'error' ? (r.retryAfterMs ?? 0) : 0)));
     if (retryAfter > 0) await pauseProvider(this.ctx.db, name, new Date(now.getTime() + retryAfter), now);
 
-    for (const [i, s] of chunk.entries()) {
-      polls.inc({ provider: name, result: all[i]?.kind ?? 'missing' });
-      const { input, notBefore } = toInput(all[i], now);
-      // While the breaker is open, failed operations wait for its probe rather than their own timer.
-      const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
-      await advanceOperation(this.ctx, s.operationId, input, notBefore, probeAt);
-    }
+    // Each operation is its own short transaction; a batch's are stored side by side.
+    await Promise.all(
+      chunk.map(async (s, i) => {
+        polls.inc({ provider: name, result: all[i]?.kind ?? 'missing' });
+        const { input, notBefore } = toInput(all[i], now);
+        // While the breaker is open, failed operations wait for its probe rather than their own timer.
+        const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
+        await advanceOperation(this.ctx, s.operationId, input, notBefore, probeAt);
+      }),
+    );
   }
 }
 
