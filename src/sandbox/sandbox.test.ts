@@ -83,3 +83,19 @@ describe.each(PROVIDER_NAMES)('sandbox %s', (name) => {
     expect(r?.kind).toBe('error');
   });
 });
+
+describe('sandbox numbers', () => {
+  it('cover every carrier code and story; detection names the carrier unless the row says to send it', async () => {
+    const { detectCarriers } = await import('../carriers/detect.ts');
+    const { scenarioFor } = await import('./scenarios.ts');
+    const rows = sandboxNumbers(undefined, CARRIER_CODES);
+    expect(rows).toHaveLength(CARRIER_CODES.length * 6);
+    for (const r of rows) {
+      expect(scenarioFor(r.trackingNumber), r.trackingNumber).toBe(r.scenario);
+      expect(r.trackingNumber).toMatch(/^[A-Za-z0-9]{4,40}$/);
+      if (r.detected) expect(detectCarriers(r.trackingNumber)[0], r.trackingNumber).toBe(r.carrier);
+    }
+    // Only carriers without a usable number format need the carrier field.
+    expect([...new Set(rows.filter((r) => !r.detected).map((r) => r.carrier))].sort()).toEqual(['chronopost-france', 'nacex', 'spanish-seur']);
+  });
+});
