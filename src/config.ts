@@ -1,5 +1,6 @@
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { PRODUCTION_ORIGINS } from './carriers/registry.ts';
+import { parseRateLimit } from './polling/rate-limit.ts';
 
 /** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
 export class ConfigError extends Error {}
@@ -79,6 +80,12 @@ function positiveNumber(env: Env, name: string, fallback: number): number {
   return n;
 }
 
+function rateLimit(env: Env, name: string): { count: number; perMs: number } | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  return parseRateLimit(raw, parseDuration) ?? fail(name, `"${raw}" is not a rate (use e.g. 1400/10s or 60/1h)`);
+}
+
 function origin(name: string, raw: string): string {
   let url: URL;
   try {
@@ -140,6 +147,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
       clientSecret: str(env, `${prefix}CLIENT_SECRET`),
       apiKey: str(env, `${prefix}API_KEY`),
       webhookSecret: str(env, `${prefix}WEBHOOK_SECRET`),
+      rateLimit: rateLimit(env, `${prefix}RATE_LIMIT`),
     };
   }
 

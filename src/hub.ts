@@ -12,6 +12,8 @@ import { watchOutbox } from './delivery/metrics.ts';
 import { buildApp } from './http/app.ts';
 import type { HubContext } from './operations/context.ts';
 import { Poller } from './polling/poller.ts';
+import { UpsTrackAlertSubscriber } from './polling/ups-track-alert.ts';
+import { DEFAULT_RATE_LIMITS, SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts';
 import { registerSandbox, sandboxBaseUrl, SANDBOX_PROVIDERS } from './sandbox/server.ts';
 import { migrate, openStore } from './store/db.ts';
 import { IssuerDirectory } from './store/issuers.ts';
@@ -31,8 +33,8 @@ function providerConfigs(config: Config, sandboxOrigin: string): Record<Provider
     const useSandbox = config.sandbox && !c.explicitBaseUrl && SANDBOX_PROVIDERS.includes(name);
     const hasCredentials = Boolean(c.apiKey || (c.clientId && c.clientSecret));
     out[name] = useSandbox
-      ? { ...c, usable: true, baseUrl: sandboxBaseUrl(sandboxOrigin, name), clientId: c.clientId ?? 'sandbox', clientSecret: c.clientSecret ?? 'sandbox', apiKey: c.apiKey ?? 'sandbox' }
-      : { ...c, usable: hasCredentials || c.explicitBaseUrl };
+      ? { ...c, usable: true, baseUrl: sandboxBaseUrl(sandboxOrigin, name), clientId: c.clientId ?? 'sandbox', clientSecret: c.clientSecret ?? 'sandbox', apiKey: c.apiKey ?? 'sandbox', rateLimit: c.rateLimit ?? SANDBOX_RATE_LIMIT }
+      : { ...c, usable: hasCredentials || c.explicitBaseUrl, rateLimit: c.rateLimit ?? DEFAULT_RATE_LIMITS[name] };
   }
   return out;
 }
@@ -49,6 +51,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
   const runsWorkers = config.role !== 'api';
   let dispatcher: Dispatcher | undefined;
   let poller: Poller | undefined;
+  let upsAlerts: UpsTrackAlertSubscriber | undefined;
 
   const context: HubContext = {
     db: store.db,
@@ -103,12 +106,19 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     const port = app ? (app.server.address() as { port: number }).port : config.port;
     const loopbackOrigin = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const idleWaitMs = Math.min(1000, Math.max(50, Math.floor(config.pollMinIntervalMs / 4)));
-    const { providers, route } = createCarrierRouting(providerConfigs(config, loopbackOrigin), carrierHttp.http);
+    const configs = providerConfigs(config, loopbackOrigin);
+    const { providers, route } = createCarrierRouting(configs, carrierHttp.http);
     if (providers.size === 0) log.warn('no carrier provider is configured: SHIPMENT operations will only time out');
-    poller = new Poller(context, { providers, route, idleWaitMs });
+    const rateLimits = Object.fromEntries(PROVIDER_NAMES.map((n) => [n, configs[n].rateLimit]));
+    poller = new Poller(context, { providers, route, idleWaitMs, rateLimits });
+    const ups = configs.ups;
+    if (ups.usable && ups.webhookSecret) {
+      upsAlerts = new UpsTrackAlertSubscriber(context, { config: { ...ups, webhookSecret: ups.webhookSecret }, http: carrierHttp.http, callbackUrl: `${config.publicUrl}/carriers/v1/ups/webhook` });
+    }
   }
   dispatcher?.start();
   poller?.start();
+  upsAlerts?.start();
   log.info({ url, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
 
   return {
@@ -118,6 +128,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     async close() {
       await app?.close();
       await poller?.stop();
+      await upsAlerts?.stop();
       await dispatcher?.stop();
       await carrierHttp.close();
       await store.close();

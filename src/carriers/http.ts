@@ -1,5 +1,7 @@
 import { Agent, request } from 'undici';
-import type { HttpClient } from './provider.ts';
+import type { TrackResult } from '../domain/shipment.ts';
+import type { ClientCredentialsToken } from './oauth.ts';
+import { type HttpClient, type HttpResponse, retryAfterMs } from './provider.ts';
 
 /** The real HttpClient: pooled per origin, bounded by a timeout, never following redirects. */
 export function undiciHttpClient(opts: { timeoutMs?: number } = {}): { http: HttpClient; close: () => Promise<void> } {
@@ -10,4 +12,54 @@ export function undiciHttpClient(opts: { timeoutMs?: number } = {}): { http: Htt
     return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: await res.body.text() };
   };
   return { http, close: () => agent.close() };
+}
+
+/** A JSON answer the provider's parser should read, or the result the whole call ends in. */
+export type JsonCall<T> = { ok: true; status: number; json: T } | { ok: false; result: TrackResult };
+
+/**
+ * The call every provider makes: send (with a bearer token when `token` is given, renewed once after a
+ * 401), turn 429/5xx into a retryable error carrying `Retry-After`, a refused API key into a
+ * non-retryable one, and read the body as JSON. Never throws: a network failure is a retryable error.
+ */
+export async function callJson<T>(o: {
+  /** Provider name for messages, e.g. "FedEx". */
+  label: string;
+  http: HttpClient;
+  url: string;
+  method: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  token?: ClientCredentialsToken;
+  /** What a body that is not JSON means, when the status says more than "broken" (DHL's bare 404). */
+  nonJson?: (status: number) => TrackResult | undefined;
+}): Promise<JsonCall<T>> {
+  const send = async (): Promise<HttpResponse> => {
+    const headers = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${await o.token.get()}`;
+    return o.http(o.url, { method: o.method, headers, ...(o.body === undefined ? {} : { body: o.body }) });
+  };
+  try {
+    let res = await send();
+    if (res.status === 401 && o.token) {
+      o.token.invalidate();
+      res = await send();
+    }
+    if (res.status === 429 || res.status >= 500) {
+      return {
+        ok: false,
+        result: { kind: 'error', retryable: true, message: `${o.label} answered ${res.status}`, retryAfterMs: retryAfterMs(res.headers['retry-after']) },
+      };
+    }
+    if (!o.token && (res.status === 401 || res.status === 403)) {
+      return { ok: false, result: { kind: 'error', retryable: false, message: `${o.label} refused the API key (${res.status})` } };
+    }
+    try {
+      return { ok: true, status: res.status, json: JSON.parse(res.body) as T };
+    } catch {
+      return { ok: false, result: o.nonJson?.(res.status) ?? { kind: 'error', retryable: true, message: `${o.label} sent non-JSON (${res.status})` } };
+    }
+  } catch (err) {
+    return { ok: false, result: { kind: 'error', retryable: true, message: `${o.label} unreachable: ${(err as Error).message}` } };
+  }
 }

@@ -12,6 +12,8 @@ export interface ProviderConfig {
   clientSecret?: string;
   apiKey?: string;
   webhookSecret?: string;
+  /** `TRACKHUB_CARRIER_<PROVIDER>_RATE_LIMIT`; the provider's default when absent (polling/rate-limit.ts). */
+  rateLimit?: { count: number; perMs: number };
 }
 
 export interface HttpResponse {

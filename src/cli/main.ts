@@ -10,10 +10,10 @@ import { startSandbox } from '../sandbox/server.ts';
 import { migrate, openStore } from '../store/db.ts';
 import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
 import { ISSUER_ID } from '../domain/track-request.ts';
-import { sandboxNumbers } from '../sandbox/numbers.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { checkDeliveryTargets } from '../delivery/registration.ts';
+import { ALL_CARRIERS, sandboxNumbers } from '../sandbox/numbers.ts';
 
 function config(overrides: { sandbox?: boolean } = {}) {
   try {
@@ -95,13 +95,16 @@ sandbox
       process.exit(2);
     }
     const { url } = await startSandbox({ host: opts.host, port: Number(opts.port), speed });
-    process.stdout.write(`sandbox listening on ${url} (FedEx at ${url}/sandbox/fedex, speed x${speed})\n`);
+    process.stdout.write(`sandbox listening on ${url} (each provider at ${url}/sandbox/{fedex,ups,usps,dhl,laposte,aftership}, speed x${speed})\n`);
   });
 sandbox
   .command('numbers')
-  .description('Print tracking numbers for each scripted parcel story')
+  .description('Print tracking numbers for each carrier code and scripted parcel story')
   .action(() => {
-    for (const row of sandboxNumbers()) process.stdout.write(`${row.carrier}\t${row.scenario}\t${row.trackingNumber}\n`);
+    process.stdout.write('carrier\tstory\ttrackingNumber\tdetection\n');
+    for (const row of sandboxNumbers(undefined, ALL_CARRIERS)) {
+      process.stdout.write(`${row.carrier}\t${row.scenario}\t${row.trackingNumber}\t${row.detected ? 'detected' : 'send the carrier field'}\n`);
+    }
   });
 
 const issuers = program.command('issuers').description('Manage issuers');

@@ -42,12 +42,24 @@ export interface OperationState {
   updatedAt: string;
   sequenceNumber: number;
   /** Where the carrier data comes from (SHIPMENT, or RETURN with a return parcel). */
-  parcel?: { carrier: CarrierCode; trackingNumber: string; trackingUrl: string };
+  parcel?: Parcel;
   shipment?: ShipmentState;
   /** When the hub last saw the carrier's data change; drives TRACKING_EXPIRED. */
   lastChangeAt?: string;
   errorCode?: FailureCode;
   error?: string;
+}
+
+export interface Parcel {
+  carrier: CarrierCode;
+  trackingNumber: string;
+  trackingUrl: string;
+  /**
+   * When detection found several carriers for the number (best first) and none has known it yet: each
+   * "not found" moves the parcel to the next one, round and round until one knows it or the not-found
+   * deadline passes. Dropped as soon as a carrier knows the number: the operation sticks with it.
+   */
+  candidates?: { carrier: CarrierCode; trackingUrl: string }[];
 }
 
 export interface SiteEvent {
@@ -57,7 +69,11 @@ export interface SiteEvent {
 
 export type OperationInput =
   | { kind: 'accept'; now: string }
-  | { kind: 'carrier-found'; snapshot: CarrierSnapshot; now: string }
+  /**
+   * `partial`: the snapshot holds only the events a push carried (a webhook), possibly older than what
+   * is known, so the status is taken from the newest known checkpoint rather than from the snapshot.
+   */
+  | { kind: 'carrier-found'; snapshot: CarrierSnapshot; now: string; partial?: boolean }
   | { kind: 'carrier-not-found'; now: string }
   | { kind: 'site-event'; event: SiteEvent; now: string }
   | { kind: 'tick'; now: string }
@@ -232,35 +248,77 @@ export function deadline(s: OperationState, t: Timeouts): string | undefined {
   }
 }
 
-function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string): Decision {
+/**
+ * A parcel delivered after its return had started went back to the sender: the true end of a return,
+ * whatever code the carrier uses for the final delivery scan (FedEx, UPS, USPS and DHL print a plain
+ * "delivered" at the shipper's door).
+ */
+function settleReturn(status: ShipmentStatus, checkpoints: Checkpoint[]): ShipmentStatus {
+  if (status !== 'DELIVERED') return status;
+  const lastDelivery = checkpoints.map((c) => c.status).lastIndexOf('DELIVERED');
+  const returnStarted = checkpoints.findIndex((c) => c.status === 'RETURNING_TO_SENDER');
+  return returnStarted >= 0 && (lastDelivery < 0 || returnStarted < lastDelivery) ? 'RETURNED_TO_SENDER' : status;
+}
+
+/** A carrier that answers with nothing (AfterShip's "Pending" with no scans) does not know the number yet. */
+function saysNothing(snapshot: CarrierSnapshot): boolean {
+  return snapshot.status === 'PENDING' && snapshot.checkpoints.length === 0;
+}
+
+function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string, t: Timeouts, partial = false): Decision {
   const parcel = s.parcel;
   if (!parcel) return nothing(s);
+  if (saysNothing(snapshot)) return onNotFound(s, now, t);
+  // The carrier knows the number: stop trying other candidates.
+  const settled: OperationState = parcel.candidates ? { ...s, parcel: { carrier: parcel.carrier, trackingNumber: parcel.trackingNumber, trackingUrl: parcel.trackingUrl } } : s;
   if (s.trackingType === 'RETURN') {
     // The card's own shipment coming back, or the return parcel the issuer named reaching the sender.
-    const returned = snapshot.status === 'RETURNED_TO_SENDER' || (s.request.trackingNumber !== undefined && snapshot.status === 'DELIVERED');
-    return returned ? emit(s, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : nothing(s);
+    const status = settleReturn(snapshot.status, snapshot.checkpoints);
+    const returned = status === 'RETURNED_TO_SENDER' || (s.request.trackingNumber !== undefined && status === 'DELIVERED');
+    return returned ? emit(settled, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : onTick(settled, now, t);
   }
+  const checkpoints = mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints);
+  const newest = checkpoints.at(-1);
+  // A push may carry an older event than one already known: the newest event then decides.
+  const fromNewest = partial && newest && s.shipment;
+  const status = settleReturn(fromNewest ? newest.status : snapshot.status, checkpoints);
+  const subStatus = fromNewest ? newest.subStatus : snapshot.subStatus;
+  const estimatedDeliveryDate = snapshot.estimatedDeliveryDate ?? (partial ? s.shipment?.estimatedDeliveryDate : undefined);
   const merged: ShipmentState = {
     carrier: parcel.carrier,
     trackingNumber: parcel.trackingNumber,
     trackingUrl: parcel.trackingUrl,
-    status: snapshot.status,
-    ...(snapshot.subStatus ? { subStatus: snapshot.subStatus } : {}),
-    message: snapshot.message,
-    ...(snapshot.estimatedDeliveryDate ? { estimatedDeliveryDate: snapshot.estimatedDeliveryDate } : {}),
-    checkpoints: mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints),
+    status,
+    ...(subStatus ? { subStatus } : {}),
+    message: fromNewest ? newest.message : snapshot.message,
+    ...(estimatedDeliveryDate && !FINAL_SHIPMENT_STATUSES.has(status) ? { estimatedDeliveryDate } : {}),
+    checkpoints,
   };
-  const newest = merged.checkpoints.at(-1)?.checkpointTime;
-  const lastUpdatedAt = [newest, snapshot.lastUpdatedAt].filter(Boolean).sort().at(-1);
+  const lastUpdatedAt = [newest?.checkpointTime, snapshot.lastUpdatedAt, partial ? s.shipment?.lastUpdatedAt : undefined].filter(Boolean).sort().at(-1);
   if (lastUpdatedAt) merged.lastUpdatedAt = lastUpdatedAt;
-  if (fingerprint(merged) === fingerprint(s.shipment)) return nothing(s);
+  // Nothing new: the same answer again is no news, but the quiet clock still runs (TRACKING_EXPIRED).
+  if (fingerprint(merged) === fingerprint(s.shipment)) return onTick(settled, now, t);
   const final = FINAL_SHIPMENT_STATUSES.has(merged.status);
-  return emit(s, now, {
+  return emit(settled, now, {
     status: 'SUCCESSFUL',
     shipment: merged,
     lastChangeAt: now,
     ...(final ? { open: false, endTime: now } : {}),
   });
+}
+
+/** The carrier asked does not know the number (yet): try the next candidate, and let the deadline act. */
+function onNotFound(s: OperationState, now: string, t: Timeouts): Decision {
+  if (s.shipment) return nothing(s);
+  const timedOut = onTick(s, now, t);
+  if (timedOut.notifications.length > 0) return timedOut;
+  const parcel = s.parcel;
+  const candidates = parcel?.candidates;
+  if (!parcel || !candidates || candidates.length < 2) return nothing(s);
+  const at = candidates.findIndex((c) => c.carrier === parcel.carrier);
+  const next = candidates[(at + 1) % candidates.length];
+  // Changing which carrier is asked is not news for the issuer: no notification.
+  return { state: { ...s, parcel: { ...parcel, carrier: next.carrier, trackingUrl: next.trackingUrl } }, notifications: [] };
 }
 
 function onTick(s: OperationState, now: string, t: Timeouts): Decision {
@@ -286,10 +344,10 @@ export function decide(s: OperationState, input: OperationInput, t: Timeouts): D
     case 'supersede':
       return fail(s, input.now, 'SUPERSEDED');
     case 'carrier-found':
-      return onCarrierData(s, input.snapshot, input.now);
+      return onCarrierData(s, input.snapshot, input.now, t, input.partial);
     case 'carrier-not-found':
       // Not knowing a number yet is normal for a day or two; only the deadline turns it into a failure.
-      return s.shipment ? nothing(s) : onTick(s, input.now, t);
+      return onNotFound(s, input.now, t);
     case 'tick':
       return onTick(s, input.now, t);
     case 'site-event': {

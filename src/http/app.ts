@@ -14,6 +14,7 @@ import { installErrorHandling, sendError } from './errors.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminOperations } from './routes/admin-operations.ts';
 import { registerConsole } from './routes/console.ts';
+import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
 import { registerIssuerApi } from './routes/issuer-api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerTokenRoute } from './routes/token.ts';
@@ -114,6 +115,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerAdminApi(app, deps);
   registerAdminOperations(app, deps);
   registerConsole(app, deps);
+  registerCarrierWebhooks(app, deps);
   if (deps.extraRoutes) await deps.extraRoutes(app);
   return app;
 }

@@ -37,14 +37,19 @@ async function siteCarriers(ctx: HubContext, siteId: string | undefined) {
 }
 
 async function resolveParcel(ctx: HubContext, body: TrackRequestBody): Promise<OperationState['parcel']> {
-  if (!body.trackingNumber) return undefined;
-  let carrier = body.carrier;
-  if (!carrier) {
-    const candidates = ctx.detect(body.trackingNumber, { countryCode: body.countryCode, siteCarriers: await siteCarriers(ctx, body.productionSite) });
-    carrier = candidates[0];
-    if (!carrier) throw new ApiError('FIELD_INVALID_VALUE', 'trackingNumber: fits no known carrier number format; send the carrier field');
-  }
-  return { carrier, trackingNumber: body.trackingNumber, trackingUrl: ctx.trackingUrl(carrier, body.trackingNumber) };
+  const trackingNumber = body.trackingNumber;
+  if (!trackingNumber) return undefined;
+  if (body.carrier) return { carrier: body.carrier, trackingNumber, trackingUrl: ctx.trackingUrl(body.carrier, trackingNumber) };
+  const candidates = ctx.detect(trackingNumber, { countryCode: body.countryCode, siteCarriers: await siteCarriers(ctx, body.productionSite) });
+  const carrier = candidates[0];
+  if (!carrier) throw new ApiError('FIELD_INVALID_VALUE', 'trackingNumber: fits no known carrier number format; send the carrier field');
+  return {
+    carrier,
+    trackingNumber,
+    trackingUrl: ctx.trackingUrl(carrier, trackingNumber),
+    // Several carriers fit the number: each is asked in turn until one knows it (CONTRACT §2.2).
+    ...(candidates.length > 1 ? { candidates: candidates.map((c) => ({ carrier: c, trackingUrl: ctx.trackingUrl(c, trackingNumber) })) } : {}),
+  };
 }
 
 /**

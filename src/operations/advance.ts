@@ -1,4 +1,4 @@
-import { type OperationInput, decide } from '../domain/operation.ts';
+import { type OperationInput, deadline, decide } from '../domain/operation.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
 import { lockOperation, saveDecision } from '../store/operations.ts';
 import type { HubContext } from './context.ts';
@@ -12,6 +12,8 @@ export async function advanceOperation(
   operationId: string,
   input: OperationInput,
   wakeNotBefore?: Date,
+  /** Poll again at this time instead of after the adaptive interval (a poll that was put off). */
+  pollAt?: Date,
 ): Promise<number> {
   const queued = await ctx.db.transaction().execute(async (tx) => {
     const state = await lockOperation(tx, operationId);
@@ -19,6 +21,10 @@ export async function advanceOperation(
     const decision = decide(state, input, ctx.policy);
     const now = Date.parse(input.now);
     let wakeAt = nextWakeAt(decision.state, now, ctx.policy);
+    if (wakeAt && pollAt) {
+      const due = deadline(decision.state, ctx.policy);
+      wakeAt = due && Date.parse(due) < pollAt.getTime() ? new Date(due) : pollAt;
+    }
     if (wakeAt && wakeNotBefore && wakeAt < wakeNotBefore) wakeAt = wakeNotBefore;
     await saveDecision(tx, decision, wakeAt);
     return decision.notifications.length;

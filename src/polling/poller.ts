@@ -1,3 +1,4 @@
+import { Counter, Gauge } from 'prom-client';
 import type { CarrierProvider, ProviderName, TrackRequest } from '../carriers/provider.ts';
 import type { CarrierCode } from '../domain/carriers.ts';
 import type { OperationInput, OperationState } from '../domain/operation.ts';
@@ -5,35 +6,55 @@ import type { TrackResult } from '../domain/shipment.ts';
 import { advanceOperation } from '../operations/advance.ts';
 import type { HubContext } from '../operations/context.ts';
 import { claimDueOperations } from '../store/operations.ts';
-import { Counter } from 'prom-client';
 import { WorkLoop } from '../work-loop.ts';
+import { CircuitBreaker } from './breaker.ts';
+import { pauseProvider, type RateLimit, takeBudget } from './rate-limit.ts';
 
 const polls = new Counter({
   name: 'trackhub_carrier_polls_total',
   help: 'Tracking numbers asked of a carrier provider, by result',
   labelNames: ['provider', 'result'],
 });
+const deferred = new Counter({
+  name: 'trackhub_carrier_polls_deferred_total',
+  help: 'Tracking numbers not asked this round and re-scheduled, by reason (rate_limit, breaker_open)',
+  labelNames: ['provider', 'reason'],
+});
+const breakerGauge = new Gauge({
+  name: 'trackhub_carrier_breaker_state',
+  help: 'Circuit breaker per provider in this worker: 0 closed, 1 half-open, 2 open',
+  labelNames: ['provider'],
+});
+const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 export interface PollerOptions {
   providers: Map<ProviderName, CarrierProvider>;
   /** Provider that serves a carrier code. */
   route: (carrier: CarrierCode) => ProviderName | undefined;
+  /** Budget per provider, shared through the store with every other worker. None: unlimited. */
+  rateLimits?: Partial<Record<ProviderName, RateLimit>>;
   batchSize?: number;
   idleWaitMs?: number;
+  /** Calls in flight at once to one provider. */
+  concurrency?: number;
+  breaker?: { threshold?: number; coolDownMs?: number; maxCoolDownMs?: number };
 }
 
 /**
- * Wakes due operations: polls the carriers of those that track a parcel (batched per provider) and
- * lets every one of them check its deadline.
+ * Wakes due operations: polls the carriers of those that track a parcel (batched per provider, within
+ * each provider's shared budget and behind its circuit breaker) and lets every one of them check its
+ * deadline. Operations that cannot be polled now are re-scheduled, never dropped.
  */
 export class Poller {
   private readonly loop: WorkLoop;
+  private readonly breakers = new Map<ProviderName, CircuitBreaker>();
 
   constructor(
     private readonly ctx: HubContext,
     private readonly o: PollerOptions,
   ) {
     this.loop = new WorkLoop(() => this.runOnce(), o.batchSize ?? 200, o.idleWaitMs ?? 1000, (err) => ctx.log.error({ err }, 'polling round failed'));
+    for (const name of o.providers.keys()) breakerGauge.set({ provider: name }, 0);
   }
 
   start(): void {
@@ -48,8 +69,18 @@ export class Poller {
     this.loop.kick();
   }
 
+  breaker(name: ProviderName): CircuitBreaker {
+    let b = this.breakers.get(name);
+    if (!b) {
+      const c = this.o.breaker ?? {};
+      b = new CircuitBreaker(c.threshold ?? 5, c.coolDownMs ?? 30_000, c.maxCoolDownMs ?? 600_000);
+      this.breakers.set(name, b);
+    }
+    return b;
+  }
+
   async runOnce(): Promise<number> {
-    const due = await claimDueOperations(this.ctx.db, this.o.batchSize ?? 200, this.ctx.policy.leaseMs);
+    const due = await claimDueOperations(this.ctx.db, this.o.batchSize ?? 200, this.ctx.policy.leaseMs, this.ctx.now());
     const byProvider = new Map<ProviderName, OperationState[]>();
     const timersOnly: OperationState[] = [];
     for (const s of due) {
@@ -71,21 +102,73 @@ export class Poller {
 
   private async pollProvider(name: ProviderName, ops: OperationState[]): Promise<void> {
     const provider = this.o.providers.get(name) as CarrierProvider;
-    for (let i = 0; i < ops.length; i += provider.maxBatch) {
-      const chunk = ops.slice(i, i + provider.maxBatch);
-      const requests: TrackRequest[] = chunk.map((s) => ({
-        carrier: s.parcel?.carrier as CarrierCode,
-        trackingNumber: s.parcel?.trackingNumber as string,
-      }));
-      const results = await provider.track(requests);
-      for (const s of chunk) {
-        const result = results.get(s.parcel?.trackingNumber as string);
-        polls.inc({ provider: name, result: result?.kind ?? 'missing' });
-        const now = this.ctx.now();
-        const { input, notBefore } = toInput(result, now);
-        await advanceOperation(this.ctx, s.operationId, input, notBefore);
+    const breaker = this.breaker(name);
+    const chunks: OperationState[][] = [];
+    for (let i = 0; i < ops.length; i += provider.maxBatch) chunks.push(ops.slice(i, i + provider.maxBatch));
+
+    const now = this.ctx.now();
+    const allowance = breaker.allowance(now.getTime());
+    let calls = allowance === 'all' ? chunks.length : allowance === 'one' ? 1 : 0;
+    let retryAt = new Date(breaker.retryAt(now.getTime()));
+    let reason = 'breaker_open';
+    const limit = this.o.rateLimits?.[name];
+    if (calls > 0 && limit) {
+      const budget = await takeBudget(this.ctx.db, name, calls, limit, now);
+      if (budget.granted < calls) {
+        reason = 'rate_limit';
+        retryAt = budget.retryAt;
       }
+      calls = budget.granted;
     }
+    breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
+
+    await this.defer(name, chunks.slice(calls).flat(), reason, retryAt);
+
+    const queue = chunks.slice(0, calls);
+    const worker = async () => {
+      for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
+        // The breaker opened while this round was under way: leave the provider alone.
+        if (breaker.state === 'open') await this.defer(name, chunk, 'breaker_open', new Date(breaker.retryAt(this.ctx.now().getTime())));
+        else await this.pollChunk(name, provider, breaker, chunk);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker));
+    breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
+  }
+
+  /** What cannot be asked now comes back when the budget or the breaker allows; deadlines still act. */
+  private async defer(name: ProviderName, ops: OperationState[], reason: string, pollAt: Date): Promise<void> {
+    if (ops.length === 0) return;
+    deferred.inc({ provider: name, reason }, ops.length);
+    const now = this.ctx.now().toISOString();
+    await Promise.all(ops.map((s) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, undefined, pollAt)));
+  }
+
+  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, chunk: OperationState[]): Promise<void> {
+    const requests: TrackRequest[] = chunk.map((s) => ({
+      carrier: s.parcel?.carrier as CarrierCode,
+      trackingNumber: s.parcel?.trackingNumber as string,
+    }));
+    const results = await provider.track(requests);
+    const now = this.ctx.now();
+    const all = chunk.map((s) => results.get(s.parcel?.trackingNumber as string));
+    // A call that failed for every number counts against the provider; any real answer clears it.
+    const failed = all.every((r) => r?.kind === 'error' && r.retryable);
+    if (failed) breaker.failure(now.getTime());
+    else breaker.success();
+    const retryAfter = Math.max(0, ...all.map((r) => (r?.kind === 'error' ? (r.retryAfterMs ?? 0) : 0)));
+    if (retryAfter > 0) await pauseProvider(this.ctx.db, name, new Date(now.getTime() + retryAfter), now);
+
+    // Each operation is its own short transaction; a batch's are stored side by side.
+    await Promise.all(
+      chunk.map(async (s, i) => {
+        polls.inc({ provider: name, result: all[i]?.kind ?? 'missing' });
+        const { input, notBefore } = toInput(all[i], now);
+        // While the breaker is open, failed operations wait for its probe rather than their own timer.
+        const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
+        await advanceOperation(this.ctx, s.operationId, input, notBefore, probeAt);
+      }),
+    );
   }
 }
 

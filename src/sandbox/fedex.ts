@@ -13,7 +13,8 @@ const FEDEX_STEP: Record<StepKind, { code: string; derived: string; text: string
   exception: { code: 'SE', derived: 'SE', text: 'Shipment exception', exceptionCode: '03', exceptionText: 'Incorrect address' },
   delivered: { code: 'DL', derived: 'DL', text: 'Delivered' },
   return_started: { code: 'RS', derived: 'RS', text: 'Return to shipper' },
-  returned: { code: 'RS', derived: 'RS', text: 'Returned to shipper' },
+  // Back at the shipper's door: FedEx prints a delivery scan; the hub reads it as RETURNED_TO_SENDER.
+  returned: { code: 'DL', derived: 'DL', text: 'Delivered to shipper' },
 };
 
 function scanEvent(step: VisibleStep) {
@@ -52,8 +53,8 @@ function trackResult(trackingNumber: string, clock: ParcelClock, speed: number) 
   const latest = steps[steps.length - 1];
   const s = FEDEX_STEP[latest.kind];
   const start = steps[0].time.getTime();
-  const delivered = latest.kind === 'delivered';
-  const eta = new Date(start + (30 * 3_600_000) / speed);
+  const delivered = latest.kind === 'delivered' || latest.kind === 'returned';
+  const eta = new Date(start + 130 * 3_600_000);
   return {
     trackingNumberInfo: { trackingNumber, trackingNumberUniqueId: `12029~${trackingNumber}~FDEG`, carrierCode: 'FDXE' },
     latestStatusDetail: {

@@ -85,9 +85,16 @@ export function scenarioFor(trackingNumber: string): ScenarioName {
 }
 
 export interface VisibleStep extends ScriptStep {
-  /** Real time of the step: sandbox hours compressed by the speed factor. */
+  /**
+   * The time the carrier prints for the step. Steps become visible at compressed time (the speed factor),
+   * but their printed times keep the script's real spacing (hours apart, whole seconds, all in the past),
+   * so even a very fast sandbox gives times that sort like a real parcel's.
+   */
   time: Date;
 }
+
+/** Printed times are this far before the parcel's first sighting, plus the step's hours. */
+const PRINT_ORIGIN_HOURS = 100;
 
 /**
  * Parcel clocks start when the sandbox first hears of a number; the speed factor compresses hours of
@@ -108,9 +115,11 @@ export class ParcelClock {
       this.firstSeen.set(trackingNumber, start);
     }
     const scenario = scenarioFor(trackingNumber);
-    const all = SCENARIOS[scenario].map((s) => ({ ...s, time: new Date((start as number) + (s.atHours * 3_600_000) / this.speed) }));
-    const steps = all.filter((s) => s.time.getTime() <= now);
-    return { scenario, steps, remaining: all.length - steps.length };
+    const script = SCENARIOS[scenario];
+    const visible = script.filter((s) => (start as number) + (s.atHours * 3_600_000) / this.speed <= now);
+    const printOrigin = Math.floor((start - PRINT_ORIGIN_HOURS * 3_600_000) / 1000) * 1000;
+    const steps = visible.map((s) => ({ ...s, time: new Date(printOrigin + s.atHours * 3_600_000) }));
+    return { scenario, steps, remaining: script.length - steps.length };
   }
 }
 

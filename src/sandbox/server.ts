@@ -1,12 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ProviderName } from '../carriers/provider.ts';
 import { registerFedexSandbox } from './fedex.ts';
+import { registerOtherSandboxes } from './providers.ts';
 import { ParcelClock } from './scenarios.ts';
 
 export const SANDBOX_PREFIX = '/sandbox';
 
 /** Providers the sandbox can stand in for. */
-export const SANDBOX_PROVIDERS: ProviderName[] = ['fedex'];
+export const SANDBOX_PROVIDERS: ProviderName[] = ['fedex', 'ups', 'usps', 'dhl', 'laposte', 'aftership'];
 
 function formParser(app: FastifyInstance) {
   if (app.hasContentTypeParser('application/x-www-form-urlencoded')) return;
@@ -20,6 +21,7 @@ export function registerSandbox(app: FastifyInstance, speed: number): void {
   formParser(app);
   const clock = new ParcelClock(speed);
   registerFedexSandbox(app, `${SANDBOX_PREFIX}/fedex`, clock, speed);
+  registerOtherSandboxes(app, (provider) => `${SANDBOX_PREFIX}/${provider}`, clock, speed);
 }
 
 /** `trackhub sandbox`: the carrier sandbox on its own port. */

@@ -59,6 +59,7 @@ export async function saveDecision(tx: Tx, d: Decision, wakeAt: Date | null): Pr
       status: s.status,
       is_open: s.open,
       state: JSON.stringify(s),
+      carrier: s.parcel?.carrier ?? null,
       wake_at: wakeAt,
       updated_at: sql`now()`,
     })
@@ -78,12 +79,15 @@ export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<void> 
  * Claims operations whose wake-up time has come. The claim pushes wake_at forward by the lease, so a
  * worker that dies mid-way only delays them until the lease runs out.
  */
-export async function claimDueOperations(db: Db, limit: number, leaseMs: number): Promise<OperationState[]> {
+export async function claimDueOperations(db: Db, limit: number, leaseMs: number, now?: Date): Promise<OperationState[]> {
+  // Wake-up times are written from the hub's clock, so the hub's clock says what is due (the store's
+  // own now() when none is given).
+  const at = now ? sql`${now.toISOString()}::timestamptz` : sql`now()`;
   const rows = await sql<{ state: OperationState }>`
-    update operations o set wake_at = now() + ${`${leaseMs} milliseconds`}::interval
+    update operations o set wake_at = ${at} + ${`${leaseMs} milliseconds`}::interval
     from (
       select operation_id from operations
-      where wake_at <= now()
+      where wake_at <= ${at}
       order by wake_at
       limit ${limit}
       for update skip locked

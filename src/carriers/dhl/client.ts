@@ -1,7 +1,8 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
 import { trackingUrl } from '../tracking-urls.ts';
-import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, retryAfterMs } from '../provider.ts';
+import { callJson } from '../http.ts';
+import type { CarrierProvider, HttpClient, ProviderConfig, TrackRequest } from '../provider.ts';
 import { type DhlTrackResponse, parseDhlTrackResponse } from './parse.ts';
 
 export const DHL_PRODUCTION_ORIGIN = 'https://api-eu.dhl.com';
@@ -37,34 +38,17 @@ export class DhlProvider implements CarrierProvider {
     const query = new URLSearchParams({ trackingNumber: r.trackingNumber, language: 'en' });
     const service = SERVICE[r.carrier];
     if (service) query.set('service', service);
-    try {
-      const res = await this.http(`${this.config.baseUrl}/track/shipments?${query}`, {
-        method: 'GET',
-        headers: { 'DHL-API-Key': this.config.apiKey ?? '', accept: 'application/json' },
-      });
-      if (res.status === 429 || res.status >= 500) {
-        return {
-          kind: 'error',
-          retryable: true,
-          message: `DHL answered ${res.status}`,
-          retryAfterMs: retryAfterMs(res.headers['retry-after']),
-        };
-      }
-      if (res.status === 401 || res.status === 403) {
-        return { kind: 'error', retryable: false, message: `DHL refused the API key (${res.status})` };
-      }
-      let json: DhlTrackResponse;
-      try {
-        json = JSON.parse(res.body) as DhlTrackResponse;
-      } catch {
-        return res.status === 404
-          ? { kind: 'not_found', message: 'DHL: not found' }
-          : { kind: 'error', retryable: true, message: `DHL sent non-JSON (${res.status})` };
-      }
-      if (res.status >= 400 && json.status === undefined) json.status = res.status;
-      return parseDhlTrackResponse(json, r.trackingNumber, r.carrier);
-    } catch (err) {
-      return { kind: 'error', retryable: true, message: `DHL unreachable: ${(err as Error).message}` };
-    }
+    const call = await callJson<DhlTrackResponse>({
+      label: 'DHL',
+      http: this.http,
+      url: `${this.config.baseUrl}/track/shipments?${query}`,
+      method: 'GET',
+      headers: { 'DHL-API-Key': this.config.apiKey ?? '', accept: 'application/json' },
+      nonJson: (status) => (status === 404 ? { kind: 'not_found', message: 'DHL: not found' } : undefined),
+    });
+    if (!call.ok) return call.result;
+    const json = call.json;
+    if (call.status >= 400 && json.status === undefined) json.status = call.status;
+    return parseDhlTrackResponse(json, r.trackingNumber, r.carrier);
   }
 }

@@ -6,8 +6,8 @@ import {
   type ProviderConfig,
   type TrackRequest,
   failAll,
-  retryAfterMs,
 } from '../provider.ts';
+import { callJson } from '../http.ts';
 import { type FedexTrackResponse, parseFedexTrackResponse } from './parse.ts';
 
 export const FEDEX_PRODUCTION_ORIGIN = 'https://apis.fedex.com';
@@ -37,42 +37,18 @@ export class FedexProvider implements CarrierProvider {
 
   async track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
     const numbers = requests.map((r) => r.trackingNumber);
-    const body = JSON.stringify({
-      includeDetailedScans: true,
-      trackingInfo: numbers.map((trackingNumber) => ({ trackingNumberInfo: { trackingNumber } })),
-    });
-    try {
-      let res = await this.call(body);
-      if (res.status === 401) {
-        this.token.invalidate();
-        res = await this.call(body);
-      }
-      if (res.status === 429 || res.status >= 500) {
-        return failAll(requests, {
-          kind: 'error',
-          retryable: true,
-          message: `FedEx answered ${res.status}`,
-          retryAfterMs: retryAfterMs(res.headers['retry-after']),
-        });
-      }
-      let json: FedexTrackResponse;
-      try {
-        json = JSON.parse(res.body) as FedexTrackResponse;
-      } catch {
-        return failAll(requests, { kind: 'error', retryable: true, message: `FedEx sent non-JSON (${res.status})` });
-      }
-      return parseFedexTrackResponse(json, numbers);
-    } catch (err) {
-      return failAll(requests, { kind: 'error', retryable: true, message: `FedEx unreachable: ${(err as Error).message}` });
-    }
-  }
-
-  private async call(body: string) {
-    const token = await this.token.get();
-    return this.http(`${this.config.baseUrl}/track/v1/trackingnumbers`, {
+    const call = await callJson<FedexTrackResponse>({
+      label: 'FedEx',
+      http: this.http,
+      url: `${this.config.baseUrl}/track/v1/trackingnumbers`,
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-locale': 'en_US' },
-      body,
+      token: this.token,
+      headers: { 'content-type': 'application/json', 'x-locale': 'en_US' },
+      body: JSON.stringify({
+        includeDetailedScans: true,
+        trackingInfo: numbers.map((trackingNumber) => ({ trackingNumberInfo: { trackingNumber } })),
+      }),
     });
+    return call.ok ? parseFedexTrackResponse(call.json, numbers) : failAll(requests, call.result);
   }
 }

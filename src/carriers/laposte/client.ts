@@ -1,7 +1,8 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
 import { trackingUrl } from '../tracking-urls.ts';
-import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, retryAfterMs } from '../provider.ts';
+import { callJson } from '../http.ts';
+import type { CarrierProvider, HttpClient, ProviderConfig, TrackRequest } from '../provider.ts';
 import { type LaPosteResponse, parseLaPosteResponse } from './parse.ts';
 
 export const LAPOSTE_PRODUCTION_ORIGIN = 'https://api.laposte.fr';
@@ -30,32 +31,16 @@ export class LaPosteProvider implements CarrierProvider {
   }
 
   private async trackOne(r: TrackRequest): Promise<TrackResult> {
-    try {
-      const res = await this.http(`${this.config.baseUrl}/suivi/v2/idships/${encodeURIComponent(r.trackingNumber)}?lang=en_GB`, {
-        method: 'GET',
-        headers: { 'X-Okapi-Key': this.config.apiKey ?? '', accept: 'application/json' },
-      });
-      if (res.status === 429 || res.status >= 500) {
-        return {
-          kind: 'error',
-          retryable: true,
-          message: `La Poste answered ${res.status}`,
-          retryAfterMs: retryAfterMs(res.headers['retry-after']),
-        };
-      }
-      if (res.status === 401 || res.status === 403) {
-        return { kind: 'error', retryable: false, message: `La Poste refused the API key (${res.status})` };
-      }
-      let json: LaPosteResponse;
-      try {
-        json = JSON.parse(res.body) as LaPosteResponse;
-      } catch {
-        return { kind: 'error', retryable: true, message: `La Poste sent non-JSON (${res.status})` };
-      }
-      if (!Array.isArray(json) && json.returnCode === undefined && res.status >= 400) json.returnCode = res.status;
-      return parseLaPosteResponse(json, r.trackingNumber, r.carrier);
-    } catch (err) {
-      return { kind: 'error', retryable: true, message: `La Poste unreachable: ${(err as Error).message}` };
-    }
+    const call = await callJson<LaPosteResponse>({
+      label: 'La Poste',
+      http: this.http,
+      url: `${this.config.baseUrl}/suivi/v2/idships/${encodeURIComponent(r.trackingNumber)}?lang=en_GB`,
+      method: 'GET',
+      headers: { 'X-Okapi-Key': this.config.apiKey ?? '', accept: 'application/json' },
+    });
+    if (!call.ok) return call.result;
+    const json = call.json;
+    if (!Array.isArray(json) && json.returnCode === undefined && call.status >= 400) json.returnCode = call.status;
+    return parseLaPosteResponse(json, r.trackingNumber, r.carrier);
   }
 }

@@ -6,11 +6,10 @@ import { ClientCredentialsToken } from '../oauth.ts';
 import {
   type CarrierProvider,
   type HttpClient,
-  type HttpResponse,
   type ProviderConfig,
   type TrackRequest,
-  retryAfterMs,
 } from '../provider.ts';
+import { callJson } from '../http.ts';
 import { type UpsTrackResponse, parseUpsTrackResponse } from './parse.ts';
 
 export const UPS_PRODUCTION_ORIGIN = 'https://onlinetools.ups.com';
@@ -48,47 +47,25 @@ export class UpsProvider implements CarrierProvider {
   }
 
   private async trackOne(number: string): Promise<TrackResult> {
-    try {
-      let res = await this.call(number);
-      if (res.status === 401) {
-        this.token.invalidate();
-        res = await this.call(number);
-      }
-      if (res.status === 429 || res.status >= 500) {
-        return {
-          kind: 'error',
-          retryable: true,
-          message: `UPS answered ${res.status}`,
-          retryAfterMs: retryAfterMs(res.headers['retry-after']),
-        };
-      }
-      let json: UpsTrackResponse;
-      try {
-        json = JSON.parse(res.body) as UpsTrackResponse;
-      } catch {
-        return { kind: 'error', retryable: true, message: `UPS sent non-JSON (${res.status})` };
-      }
-      if (res.status === 404 && !json.response?.errors?.length) return { kind: 'not_found', message: 'UPS: not found' };
-      const result = parseUpsTrackResponse(json, number);
-      // A 404 whose error code we do not list is still UPS saying it has no such number.
-      if (res.status === 404 && result.kind === 'error') return { kind: 'not_found', message: result.message };
-      return result;
-    } catch (err) {
-      return { kind: 'error', retryable: true, message: `UPS unreachable: ${(err as Error).message}` };
-    }
-  }
-
-  private async call(number: string): Promise<HttpResponse> {
-    const token = await this.token.get();
-    return this.http(`${this.config.baseUrl}/api/track/v1/details/${encodeURIComponent(number)}?locale=en_US`, {
+    const call = await callJson<UpsTrackResponse>({
+      label: 'UPS',
+      http: this.http,
+      url: `${this.config.baseUrl}/api/track/v1/details/${encodeURIComponent(number)}?locale=en_US`,
       method: 'GET',
+      token: this.token,
       headers: {
-        authorization: `Bearer ${token}`,
         accept: 'application/json',
         // UPS requires a per-request id and a caller name on every Track call.
         transId: randomUUID().replace(/-/g, '').slice(0, 32),
         transactionSrc: 'trackhub',
       },
     });
+    if (!call.ok) return call.result;
+    const { status, json } = call;
+    if (status === 404 && !json.response?.errors?.length) return { kind: 'not_found', message: 'UPS: not found' };
+    const result = parseUpsTrackResponse(json, number);
+    // A 404 whose error code we do not list is still UPS saying it has no such number.
+    if (status === 404 && result.kind === 'error') return { kind: 'not_found', message: result.message };
+    return result;
   }
 }

@@ -51,6 +51,9 @@ export const UPS_TYPES: Record<string, StatusRow> = {
   U: { status: 'IN_TRANSIT' },
   X: { status: 'EXCEPTION' },
   D: { status: 'OUT_FOR_DELIVERY' },
+  // "Returned to shipper" type of the legacy UPS tracking vocabulary; the final delivery back to the
+  // shipper comes as a D scan, which the state machine then reads as RETURNED_TO_SENDER.
+  RS: { status: 'RETURNING_TO_SENDER' },
 };
 
 /** Response codes meaning "this number is unknown to UPS" rather than "the call failed". */

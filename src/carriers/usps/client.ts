@@ -5,11 +5,10 @@ import { ClientCredentialsToken } from '../oauth.ts';
 import {
   type CarrierProvider,
   type HttpClient,
-  type HttpResponse,
   type ProviderConfig,
   type TrackRequest,
-  retryAfterMs,
 } from '../provider.ts';
+import { callJson } from '../http.ts';
 import { type UspsTrackingResponse, parseUspsTrackingResponse } from './parse.ts';
 
 export const USPS_PRODUCTION_ORIGIN = 'https://apis.usps.com';
@@ -47,39 +46,17 @@ export class UspsProvider implements CarrierProvider {
   }
 
   private async trackOne(number: string): Promise<TrackResult> {
-    try {
-      let res = await this.call(number);
-      if (res.status === 401) {
-        this.token.invalidate();
-        res = await this.call(number);
-      }
-      if (res.status === 429 || res.status >= 500) {
-        return {
-          kind: 'error',
-          retryable: true,
-          message: `USPS answered ${res.status}`,
-          retryAfterMs: retryAfterMs(res.headers['retry-after']),
-        };
-      }
-      let json: UspsTrackingResponse;
-      try {
-        json = JSON.parse(res.body) as UspsTrackingResponse;
-      } catch {
-        return { kind: 'error', retryable: true, message: `USPS sent non-JSON (${res.status})` };
-      }
-      if (res.status === 404) return { kind: 'not_found', message: 'USPS: no record of this number' };
-      if (res.status >= 400 && !json.error) return { kind: 'error', retryable: false, message: `USPS answered ${res.status}` };
-      return parseUspsTrackingResponse(json, number);
-    } catch (err) {
-      return { kind: 'error', retryable: true, message: `USPS unreachable: ${(err as Error).message}` };
-    }
-  }
-
-  private async call(number: string): Promise<HttpResponse> {
-    const token = await this.token.get();
-    return this.http(`${this.config.baseUrl}/tracking/v3/tracking/${encodeURIComponent(number)}?expand=DETAIL`, {
+    const call = await callJson<UspsTrackingResponse>({
+      label: 'USPS',
+      http: this.http,
+      url: `${this.config.baseUrl}/tracking/v3/tracking/${encodeURIComponent(number)}?expand=DETAIL`,
       method: 'GET',
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      token: this.token,
+      headers: { accept: 'application/json' },
     });
+    if (!call.ok) return call.result;
+    if (call.status === 404) return { kind: 'not_found', message: 'USPS: no record of this number' };
+    if (call.status >= 400 && !call.json.error) return { kind: 'error', retryable: false, message: `USPS answered ${call.status}` };
+    return parseUspsTrackingResponse(call.json, number);
   }
 }

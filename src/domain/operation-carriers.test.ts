@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { decide, newOperation, type OperationState, type Timeouts } from './operation.ts';
+import type { CarrierSnapshot, Checkpoint } from './shipment.ts';
+
+const T: Timeouts = { notFoundAfterMs: 7 * 86_400_000, expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 30 * 86_400_000, returnTimeoutMs: 90 * 86_400_000 };
+const t0 = '2026-01-01T00:00:00.000Z';
+const at = (hours: number) => new Date(Date.parse(t0) + hours * 3_600_000).toISOString();
+
+const candidates = [
+  { carrier: 'usps-iv-api' as const, trackingUrl: 'https://usps.example/n' },
+  { carrier: 'fedex' as const, trackingUrl: 'https://fedex.example/n' },
+];
+
+function shipment(parcelCarrier: 'usps-iv-api' | 'fedex' = 'usps-iv-api', withCandidates = true): OperationState {
+  const accepted = newOperation({
+    operationId: 'op_1',
+    issuerId: 'ISSUER0001',
+    cardId: 'card-1',
+    correlationId: 'corr-1',
+    request: { trackingType: 'SHIPMENT', trackingNumber: '92001901755477000000000013' },
+    parcel: {
+      carrier: parcelCarrier,
+      trackingNumber: '92001901755477000000000013',
+      trackingUrl: `https://${parcelCarrier}.example/n`,
+      ...(withCandidates ? { candidates } : {}),
+    },
+    now: t0,
+  });
+  return decide(accepted, { kind: 'accept', now: t0 }, T).state;
+}
+
+const cp = (hours: number, code: string, status: Checkpoint['status']): Checkpoint => ({
+  checkpointTime: at(hours),
+  city: 'MEMPHIS',
+  message: code,
+  status,
+  raw: { code, description: code },
+});
+const snap = (status: CarrierSnapshot['status'], checkpoints: Checkpoint[]): CarrierSnapshot => ({
+  carrier: 'fedex',
+  trackingNumber: '92001901755477000000000013',
+  status,
+  message: status,
+  checkpoints,
+});
+
+describe('ambiguous numbers are tried on each candidate carrier', () => {
+  it('moves to the next candidate on not-found, without notifying, and comes round again', () => {
+    let s = shipment();
+    const first = decide(s, { kind: 'carrier-not-found', now: at(1) }, T);
+    expect(first.notifications).toEqual([]);
+    expect(first.state.parcel).toMatchObject({ carrier: 'fedex', trackingUrl: 'https://fedex.example/n' });
+    s = decide(first.state, { kind: 'carrier-not-found', now: at(2) }, T).state;
+    expect(s.parcel?.carrier).toBe('usps-iv-api');
+  });
+
+  it('sticks with the carrier that knows the number and forgets the other candidates', () => {
+    const s = decide(shipment(), { kind: 'carrier-not-found', now: at(1) }, T).state;
+    const found = decide(s, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T);
+    expect(found.state.parcel).toEqual({ carrier: 'fedex', trackingNumber: '92001901755477000000000013', trackingUrl: 'https://fedex.example/n' });
+    expect(found.notifications[0].details.shipment).toMatchObject({ carrier: 'fedex', trackingUrl: 'https://fedex.example/n', status: 'IN_TRANSIT' });
+    // A later not-found (a flaky carrier) does not move it away.
+    expect(decide(found.state, { kind: 'carrier-not-found', now: at(3) }, T).state.parcel?.carrier).toBe('fedex');
+  });
+
+  it('still fails TRACKING_NUMBER_NOT_FOUND when no candidate knows the number in time', () => {
+    const end = decide(shipment(), { kind: 'carrier-not-found', now: at(7 * 24) }, T);
+    expect(end.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
+  });
+
+  it('reads an empty "Pending" answer as the carrier not knowing the number', () => {
+    const d = decide(shipment(), { kind: 'carrier-found', snapshot: snap('PENDING', []), now: at(1) }, T);
+    expect(d.notifications).toEqual([]);
+    expect(d.state.shipment).toBeUndefined();
+    expect(d.state.parcel?.carrier).toBe('fedex');
+  });
+});
+
+describe('returns and pushes', () => {
+  it('a delivery after the return started is RETURNED_TO_SENDER, and ends the operation', () => {
+    const s = shipment('fedex', false);
+    const d = decide(
+      s,
+      { kind: 'carrier-found', snapshot: snap('DELIVERED', [cp(1, 'PU', 'IN_TRANSIT'), cp(30, 'RS', 'RETURNING_TO_SENDER'), cp(60, 'DL', 'DELIVERED')]), now: at(61) },
+      T,
+    );
+    expect(d.state.open).toBe(false);
+    expect(d.notifications[0]).toMatchObject({ status: 'SUCCESSFUL', endTime: at(61), details: { shipment: { status: 'RETURNED_TO_SENDER' } } });
+  });
+
+  it('a delivery then a return (re-delivery is not a return) stays DELIVERED', () => {
+    const d = decide(shipment('fedex', false), { kind: 'carrier-found', snapshot: snap('DELIVERED', [cp(1, 'PU', 'IN_TRANSIT'), cp(2, 'DL', 'DELIVERED')]), now: at(3) }, T);
+    expect(d.notifications[0].details.shipment?.status).toBe('DELIVERED');
+  });
+
+  it('pushed events arriving out of order are sorted by event time and an older one never rolls the status back', () => {
+    let s = shipment('fedex', false);
+    s = decide(s, { kind: 'carrier-found', partial: true, snapshot: snap('OUT_FOR_DELIVERY', [cp(26, 'OD', 'OUT_FOR_DELIVERY')]), now: at(26) }, T).state;
+    const late = decide(s, { kind: 'carrier-found', partial: true, snapshot: snap('IN_TRANSIT', [cp(8, 'DP', 'IN_TRANSIT')]), now: at(27) }, T);
+    const sh = late.notifications[0].details.shipment;
+    expect(sh?.status).toBe('OUT_FOR_DELIVERY');
+    expect(late.state.shipment?.checkpoints.map((c) => c.raw.code)).toEqual(['DP', 'OD']);
+    expect(sh?.lastCheckpoint?.raw.code).toBe('OD');
+    // The same push again carries nothing new.
+    expect(decide(late.state, { kind: 'carrier-found', partial: true, snapshot: snap('IN_TRANSIT', [cp(8, 'DP', 'IN_TRANSIT')]), now: at(28) }, T).notifications).toEqual([]);
+  });
+});
+
+describe('expiry while the carrier keeps answering', () => {
+  it('the same carrier data polled for 30 quiet days ends TRACKING_EXPIRED', () => {
+    const snapshot = snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]);
+    let s = decide(shipment('fedex', false), { kind: 'carrier-found', snapshot, now: at(2) }, T).state;
+    expect(decide(s, { kind: 'carrier-found', snapshot, now: at(2 + 24 * 29) }, T).notifications).toEqual([]);
+    const end = decide(s, { kind: 'carrier-found', snapshot, now: at(2 + 24 * 30) }, T);
+    expect(end.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED', details: { shipment: { status: 'EXPIRED' } } });
+    s = end.state;
+    expect(s.open).toBe(false);
+  });
+});

@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter } from 'prom-client';
+import { PUSH_READERS } from '../../carriers/push.ts';
+import { PROVIDER_NAMES, type ProviderName } from '../../carriers/provider.ts';
+import { DEFAULT_ROUTES } from '../../carriers/registry.ts';
+import type { CarrierCode } from '../../domain/carriers.ts';
+import { ApiError } from '../../domain/errors.ts';
+import type { OperationState } from '../../domain/operation.ts';
+import { advanceOperation } from '../../operations/advance.ts';
+import type { HttpDeps } from '../app.ts';
+
+const pushes = new Counter({
+  name: 'trackhub_carrier_pushes_total',
+  help: 'Carrier webhook requests by provider and outcome',
+  labelNames: ['provider', 'outcome'],
+});
+
+/**
+ * `POST /carriers/v1/{provider}/webhook`: carrier pushes, verified with the provider's webhook secret and
+ * fed through the same parsers and state machine as polling. Every open operation that tracks the pushed
+ * number with a carrier this provider serves is advanced.
+ */
+export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): void {
+  void app.register(async (scope) => {
+    // Signatures are over the exact bytes sent, so the body is kept as text and parsed here.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+
+    scope.post(
+      '/carriers/v1/:provider/webhook',
+      { schema: { tags: ['carriers'], summary: 'Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip)', params: { type: 'object', properties: { provider: { type: 'string' } } } } },
+      async (req) => {
+        const provider = (req.params as { provider: string }).provider as ProviderName;
+        const reader = PROVIDER_NAMES.includes(provider) ? PUSH_READERS[provider] : undefined;
+        const secret = reader ? deps.config.carriers[provider]?.webhookSecret : undefined;
+        if (!reader || !secret) throw new ApiError('NOT_FOUND', `no carrier push is configured for "${provider}"`);
+        const raw = typeof req.body === 'string' ? req.body : '';
+        if (!reader.verify(req.headers, raw, secret)) {
+          pushes.inc({ provider, outcome: 'unauthorized' });
+          throw new ApiError('AUTHORIZER_UNAUTHORIZED', `missing or wrong ${reader.header}`);
+        }
+        let body: unknown;
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          pushes.inc({ provider, outcome: 'bad_body' });
+          throw new ApiError('PARSING_ERROR', 'body is not valid JSON');
+        }
+        const events = reader.events(body);
+        if (!events) {
+          pushes.inc({ provider, outcome: 'bad_body' });
+          throw new ApiError('FIELD_INVALID_FORMAT', `body: not a ${provider} push`);
+        }
+        const now = deps.hub.now().toISOString();
+        let advanced = 0;
+        for (const event of events) {
+          for (const op of await openOperationsOf(deps, provider, event.trackingNumber)) {
+            const result = event.read(op.parcel?.carrier as CarrierCode);
+            if (result.kind !== 'found') continue;
+            await advanceOperation(deps.hub, op.operationId, { kind: 'carrier-found', snapshot: result.snapshot, now, partial: true });
+            advanced++;
+          }
+        }
+        pushes.inc({ provider, outcome: advanced > 0 ? 'applied' : 'unmatched' });
+        // Carriers retry anything but a 2xx; an event for a number we do not track is still received.
+        return { received: events.length, operations: advanced };
+      },
+    );
+  });
+}
+
+async function openOperationsOf(deps: HttpDeps, provider: ProviderName, trackingNumber: string): Promise<OperationState[]> {
+  const rows = await deps.db
+    .selectFrom('operations')
+    .select('state')
+    .where('tracking_number', '=', trackingNumber)
+    .where('is_open', '=', true)
+    .execute();
+  return rows
+    .map((r) => r.state as unknown as OperationState)
+    .filter((s) => s.parcel && DEFAULT_ROUTES[s.parcel.carrier].includes(provider));
+}

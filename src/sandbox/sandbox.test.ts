@@ -1,0 +1,101 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { undiciHttpClient } from '../carriers/http.ts';
+import { PROVIDER_NAMES, type ProviderName } from '../carriers/provider.ts';
+import { createProvider, DEFAULT_ROUTES } from '../carriers/registry.ts';
+import { CARRIER_CODES, type CarrierCode } from '../domain/carriers.ts';
+import { decide, newOperation } from '../domain/operation.ts';
+import { sandboxNumbers } from './numbers.ts';
+import { registerSandbox, sandboxBaseUrl, SANDBOX_PROVIDERS } from './server.ts';
+
+// A million times faster: a 90-hour parcel life passes in a third of a second.
+const SPEED = 1_000_000;
+const T = { notFoundAfterMs: 7 * 86_400_000, expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 1, returnTimeoutMs: 1 };
+
+let app: FastifyInstance;
+let origin: string;
+const http = undiciHttpClient();
+
+beforeAll(async () => {
+  app = Fastify();
+  registerSandbox(app, SPEED);
+  origin = await app.listen({ host: '127.0.0.1', port: 0 });
+});
+afterAll(async () => {
+  await app.close();
+  await http.close();
+});
+
+const provider = (name: ProviderName) =>
+  createProvider(name, { baseUrl: sandboxBaseUrl(origin, name), clientId: 'sandbox-id', clientSecret: 'sandbox-secret', apiKey: 'sandbox-key' }, http.http);
+
+/** Polls twice (the first call starts the parcel's clock) and feeds the answers to the state machine. */
+async function story(name: ProviderName, carrier: CarrierCode, trackingNumber: string) {
+  const p = provider(name);
+  await p.track([{ carrier, trackingNumber }]);
+  await new Promise((r) => setTimeout(r, 400));
+  const result = (await p.track([{ carrier, trackingNumber }])).get(trackingNumber);
+  const now = new Date().toISOString();
+  let s = newOperation({ operationId: 'op', issuerId: 'ISSUER0001', cardId: 'c', correlationId: 'x', request: { trackingType: 'SHIPMENT', trackingNumber }, parcel: { carrier, trackingNumber, trackingUrl: 'u' }, now });
+  s = decide(s, { kind: 'accept', now }, T).state;
+  if (result?.kind === 'found') s = decide(s, { kind: 'carrier-found', snapshot: result.snapshot, now }, T).state;
+  return { result, state: s };
+}
+
+it('serves every provider', () => {
+  expect([...SANDBOX_PROVIDERS].sort()).toEqual([...PROVIDER_NAMES].sort());
+});
+
+describe.each(PROVIDER_NAMES)('sandbox %s', (name) => {
+  // Every carrier this provider serves first, or (AfterShip) every carrier only it serves.
+  const carriers = CARRIER_CODES.filter((c) => DEFAULT_ROUTES[c][0] === name);
+  const numbers = sandboxNumbers('4455667', carriers);
+  const pick = (carrier: CarrierCode, scenario: string) => numbers.find((n) => n.carrier === carrier && n.scenario === scenario)?.trackingNumber as string;
+
+  it.each(carriers)('%s: delivered in steps, returned to sender as an end, never found', async (carrier) => {
+    const delivered = await story(name, carrier, pick(carrier, 'delivered'));
+    expect(delivered.result?.kind).toBe('found');
+    expect(delivered.state.shipment?.status).toBe('DELIVERED');
+    expect(delivered.state.shipment?.checkpoints.length).toBeGreaterThanOrEqual(5);
+    expect(delivered.state.open).toBe(false);
+
+    const returned = await story(name, carrier, pick(carrier, 'returned'));
+    expect(returned.state.shipment?.status).toBe('RETURNED_TO_SENDER');
+    expect(returned.state.open).toBe(false);
+
+    const never = await story(name, carrier, pick(carrier, 'never_found'));
+    expect(never.result?.kind === 'not_found' || never.state.shipment === undefined).toBe(true);
+    expect(never.state.open).toBe(true);
+
+    const attempt = await story(name, carrier, pick(carrier, 'failed_attempt'));
+    expect(attempt.state.shipment?.checkpoints.some((c) => c.status === 'FAILED_ATTEMPT' || c.status === 'EXCEPTION')).toBe(true);
+    expect(attempt.state.shipment?.status).toBe('DELIVERED');
+  });
+
+  it('refuses calls without credentials', async () => {
+    const p = createProvider(name, { baseUrl: sandboxBaseUrl(origin, name) }, async (url, init) => {
+      // Strip every credential the provider adds.
+      const headers = Object.fromEntries(Object.entries(init.headers ?? {}).filter(([k]) => !/authorization|api-key|okapi/i.test(k)));
+      return http.http(url, { ...init, headers });
+    });
+    const carrier = carriers[0];
+    const r = (await p.track([{ carrier, trackingNumber: pick(carrier, 'delivered') }])).get(pick(carrier, 'delivered'));
+    expect(r?.kind).toBe('error');
+  });
+});
+
+describe('sandbox numbers', () => {
+  it('cover every carrier code and story; detection names the carrier unless the row says to send it', async () => {
+    const { detectCarriers } = await import('../carriers/detect.ts');
+    const { scenarioFor } = await import('./scenarios.ts');
+    const rows = sandboxNumbers(undefined, CARRIER_CODES);
+    expect(rows).toHaveLength(CARRIER_CODES.length * 6);
+    for (const r of rows) {
+      expect(scenarioFor(r.trackingNumber), r.trackingNumber).toBe(r.scenario);
+      expect(r.trackingNumber).toMatch(/^[A-Za-z0-9]{4,40}$/);
+      if (r.detected) expect(detectCarriers(r.trackingNumber)[0], r.trackingNumber).toBe(r.carrier);
+    }
+    // Only carriers without a usable number format need the carrier field.
+    expect([...new Set(rows.filter((r) => !r.detected).map((r) => r.carrier))].sort()).toEqual(['chronopost-france', 'nacex', 'spanish-seur']);
+  });
+});

@@ -1,0 +1,91 @@
+import pino from 'pino';
+import type { CarrierProvider, ProviderName, TrackRequest } from '../../src/carriers/provider.ts';
+import type { CarrierCode } from '../../src/domain/carriers.ts';
+import { decide, newOperation } from '../../src/domain/operation.ts';
+import type { CarrierSnapshot, TrackResult } from '../../src/domain/shipment.ts';
+import type { HubContext } from '../../src/operations/context.ts';
+import type { Db } from '../../src/store/db.ts';
+import { insertOperations } from '../../src/store/operations.ts';
+
+/** A clock the test moves by hand. */
+export class FakeClock {
+  constructor(public ms = Date.parse('2026-05-01T08:00:00Z')) {}
+  now = () => new Date(this.ms);
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+export function fakeContext(db: Db, clock: FakeClock, policy: Partial<HubContext['policy']> = {}): HubContext {
+  return {
+    db,
+    log: pino({ level: 'silent' }),
+    now: clock.now,
+    policy: {
+      notFoundAfterMs: 7 * 86_400_000,
+      expireAfterMs: 30 * 86_400_000,
+      productionTimeoutMs: 30 * 86_400_000,
+      returnTimeoutMs: 90 * 86_400_000,
+      pollMinIntervalMs: 60_000,
+      pollMaxIntervalMs: 3_600_000,
+      leaseMs: 30_000,
+      ...policy,
+    },
+    detect: () => [],
+    trackingUrl: (c, n) => `https://track.example/${c}/${n}`,
+    kickDelivery: () => {},
+    kickPolling: () => {},
+  };
+}
+
+/** Opens SHIPMENT operations due now, as acceptance would. Returns their ids. */
+export async function openShipments(ctx: HubContext, parcels: { carrier: CarrierCode; trackingNumber: string; candidates?: CarrierCode[] }[]): Promise<string[]> {
+  const now = ctx.now();
+  const items = parcels.map((p, i) => {
+    const state = newOperation({
+      operationId: `op_${p.trackingNumber}_${i}`,
+      issuerId: 'ISSUER0001',
+      cardId: `card-${p.trackingNumber}-${i}`,
+      correlationId: 'corr',
+      request: { trackingType: 'SHIPMENT', trackingNumber: p.trackingNumber },
+      parcel: {
+        carrier: p.carrier,
+        trackingNumber: p.trackingNumber,
+        trackingUrl: ctx.trackingUrl(p.carrier, p.trackingNumber),
+        ...(p.candidates ? { candidates: p.candidates.map((c) => ({ carrier: c, trackingUrl: ctx.trackingUrl(c, p.trackingNumber) })) } : {}),
+      },
+      now: now.toISOString(),
+    });
+    return { decision: decide(state, { kind: 'accept', now: now.toISOString() }, ctx.policy), hash: `h${i}`, wakeAt: now };
+  });
+  await ctx.db.transaction().execute((tx) => insertOperations(tx, items));
+  return items.map((i) => i.decision.state.operationId);
+}
+
+/** A provider whose answers the test scripts; it records every call. */
+export class FakeProvider implements CarrierProvider {
+  calls: TrackRequest[][] = [];
+  answer: (r: TrackRequest) => TrackResult = () => ({ kind: 'not_found', message: 'unknown' });
+  constructor(
+    readonly name: ProviderName,
+    readonly maxBatch = 1,
+  ) {}
+  async track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
+    this.calls.push(requests);
+    return new Map(requests.map((r) => [r.trackingNumber, this.answer(r)]));
+  }
+  get numbersAsked(): number {
+    return this.calls.reduce((n, c) => n + c.length, 0);
+  }
+}
+
+export function inTransit(r: TrackRequest, at: string): TrackResult {
+  const snapshot: CarrierSnapshot = {
+    carrier: r.carrier,
+    trackingNumber: r.trackingNumber,
+    status: 'IN_TRANSIT',
+    message: 'Departed',
+    checkpoints: [{ checkpointTime: at, message: 'Departed', status: 'IN_TRANSIT', raw: { code: 'DP', description: 'Departed' } }],
+  };
+  return { kind: 'found', snapshot };
+}

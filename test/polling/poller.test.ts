@@ -1,0 +1,169 @@
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ProviderName } from '../../src/carriers/provider.ts';
+import type { CarrierCode } from '../../src/domain/carriers.ts';
+import { Poller } from '../../src/polling/poller.ts';
+import { FakeClock, FakeProvider, fakeContext, inTransit, openShipments } from '../helpers/carriers.ts';
+import { STORE_KINDS, type TestStore, freshStore } from '../helpers/stores.ts';
+
+const route = (c: CarrierCode): ProviderName | undefined => (c === 'fedex' ? 'fedex' : c === 'ups' ? 'ups' : c === 'usps-iv-api' ? 'usps' : undefined);
+
+async function outbox(store: TestStore) {
+  const rows = await store.db.selectFrom('outbox').select(['operation_id', 'payload']).orderBy('created_at').orderBy('sequence_number').execute();
+  return rows.map((r) => ({ operationId: r.operation_id, ...(JSON.parse(r.payload) as { status: string; errorCode?: string; details: { shipment?: { status: string; carrier: string } } }) }));
+}
+async function wakeAt(store: TestStore, operationId: string): Promise<number | null> {
+  const row = await store.db.selectFrom('operations').select('wake_at').where('operation_id', '=', operationId).executeTakeFirstOrThrow();
+  return row.wake_at ? new Date(row.wake_at as unknown as string).getTime() : null;
+}
+
+describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
+  let store: TestStore;
+  let clock: FakeClock;
+  beforeEach(async () => {
+    store = await freshStore(kind);
+    clock = new FakeClock();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('two workers together stay within the provider budget; the rest are re-scheduled for the next window', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const fedex = new FakeProvider('fedex', 1);
+    fedex.answer = (r) => inTransit(r, clock.now().toISOString());
+    const providers = new Map([['fedex' as ProviderName, fedex]]);
+    const limit = { fedex: { count: 5, perMs: 10_000 } };
+    const a = new Poller(ctx, { providers, route, rateLimits: limit, batchSize: 10 });
+    const b = new Poller(ctx, { providers, route, rateLimits: limit, batchSize: 10 });
+    const ids = await openShipments(ctx, Array.from({ length: 20 }, (_, i) => ({ carrier: 'fedex' as const, trackingNumber: `NUM${i}` })));
+
+    const [ra, rb] = await Promise.all([a.runOnce(), b.runOnce()]);
+    expect(ra + rb).toBe(20); // both worked: every due operation was claimed by one of them
+    expect(fedex.numbersAsked).toBe(5);
+    // The other 15 wait for the next window, not for their normal poll interval.
+    const deferred = (await Promise.all(ids.map((id) => wakeAt(store, id)))).filter((w) => w === clock.ms + 10_000);
+    expect(deferred).toHaveLength(15);
+
+    clock.advance(5_000);
+    await Promise.all([a.runOnce(), b.runOnce()]);
+    expect(fedex.numbersAsked).toBe(5); // nothing due yet, and the window still spent
+
+    clock.advance(5_000);
+    await Promise.all([a.runOnce(), b.runOnce()]);
+    expect(fedex.numbersAsked).toBe(10);
+  });
+
+  it('backs off a provider for the Retry-After it sent, for every worker, while other providers go on', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const ups = new FakeProvider('ups');
+    ups.answer = () => ({ kind: 'error', retryable: true, message: 'UPS answered 429', retryAfterMs: 120_000 });
+    const fedex = new FakeProvider('fedex');
+    fedex.answer = (r) => inTransit(r, clock.now().toISOString());
+    const providers = new Map<ProviderName, FakeProvider>([['ups', ups], ['fedex', fedex]]);
+    const limits = { ups: { count: 100, perMs: 1000 }, fedex: { count: 100, perMs: 1000 } };
+    const a = new Poller(ctx, { providers, route, rateLimits: limits });
+    const b = new Poller(ctx, { providers, route, rateLimits: limits });
+    const [upsOp] = await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZA' }]);
+    await a.runOnce();
+    expect(ups.calls).toHaveLength(1);
+    expect(await wakeAt(store, upsOp)).toBe(clock.ms + 120_000);
+
+    // A new UPS parcel due a minute later is not asked either, even by the other worker.
+    clock.advance(60_000);
+    const [later] = await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZB' }, { carrier: 'fedex', trackingNumber: 'FDX1' }]);
+    await b.runOnce();
+    expect(ups.calls).toHaveLength(1);
+    expect(fedex.calls).toHaveLength(1);
+    expect(await wakeAt(store, later)).toBe(clock.ms + 60_000);
+
+    clock.advance(60_000);
+    ups.answer = (r) => inTransit(r, clock.now().toISOString());
+    await b.runOnce();
+    expect(ups.numbersAsked).toBe(3);
+  });
+
+  it('opens the breaker after repeated failures, re-schedules without asking, probes after the cool-down and closes', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const ups = new FakeProvider('ups');
+    ups.answer = () => ({ kind: 'error', retryable: true, message: 'UPS answered 503' });
+    const fedex = new FakeProvider('fedex');
+    fedex.answer = (r) => inTransit(r, clock.now().toISOString());
+    const providers = new Map<ProviderName, FakeProvider>([['ups', ups], ['fedex', fedex]]);
+    const poller = new Poller(ctx, { providers, route, concurrency: 1, breaker: { threshold: 3, coolDownMs: 300_000 } });
+    const upsOps = await openShipments(ctx, Array.from({ length: 5 }, (_, i) => ({ carrier: 'ups' as const, trackingNumber: `1Z${i}` })));
+    await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'FDX' }]);
+
+    await poller.runOnce();
+    // Three failing calls opened it; the other two numbers of the round were not asked.
+    expect(ups.numbersAsked).toBe(3);
+    expect(poller.breaker('ups').state).toBe('open');
+    expect(fedex.numbersAsked).toBe(1); // the healthy provider is not held back
+    // The failure that opened it and the two never asked wait for the probe; the two earlier failures
+    // keep their own (shorter) poll interval and will find the breaker open.
+    const wakes = await Promise.all(upsOps.map((id) => wakeAt(store, id)));
+    expect(wakes.filter((w) => w === clock.ms + 300_000)).toHaveLength(3);
+
+    clock.advance(300_000);
+    ups.answer = (r) => inTransit(r, clock.now().toISOString());
+    await poller.runOnce();
+    // Half-open: exactly one probe; it succeeded, so the breaker is closed and the rest come next round.
+    expect(ups.numbersAsked).toBe(4);
+    expect(poller.breaker('ups').state).toBe('closed');
+    clock.advance(1_000);
+    await poller.runOnce();
+    expect(ups.numbersAsked).toBe(8);
+    const metrics = await (await import('prom-client')).register.getSingleMetricAsString('trackhub_carrier_breaker_state');
+    expect(metrics).toMatch(/trackhub_carrier_breaker_state\{provider="ups"\} 0/);
+  });
+
+  it('drives not-found and expiry with the clock (CONTRACT §3.3)', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const fedex = new FakeProvider('fedex');
+    const firstScan = clock.now().toISOString();
+    fedex.answer = (r) => (r.trackingNumber === 'QUIET' ? inTransit(r, firstScan) : { kind: 'not_found', message: 'no' });
+    const poller = new Poller(ctx, { providers: new Map([['fedex' as ProviderName, fedex]]), route });
+    const [never, quiet] = await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'NEVER' }, { carrier: 'fedex', trackingNumber: 'QUIET' }]);
+
+    // Walk through 31 days, a poll round every 3 hours (each parcel is due again within the 1 h maximum).
+    for (let hours = 0; hours < 31 * 24; hours += 3) {
+      clock.advance(3 * 3_600_000);
+      await poller.runOnce();
+    }
+    const sent = await outbox(store);
+    const ends = (id: string) => sent.filter((n) => n.operationId === id && n.status === 'FAILED');
+    expect(ends(never)).toHaveLength(1);
+    expect(ends(never)[0].errorCode).toBe('TRACKING_NUMBER_NOT_FOUND');
+    expect(ends(quiet)).toHaveLength(1);
+    expect(ends(quiet)[0]).toMatchObject({ errorCode: 'TRACKING_EXPIRED', details: { shipment: { status: 'EXPIRED' } } });
+    // The quiet parcel: PENDING, IN_TRANSIT, then EXPIRED; nothing for the identical answers in between.
+    expect(sent.filter((n) => n.operationId === quiet).map((n) => n.status)).toEqual(['PENDING', 'SUCCESSFUL', 'FAILED']);
+    const polledAfterEnd = fedex.calls.length;
+    clock.advance(86_400_000);
+    await poller.runOnce();
+    expect(fedex.calls.length).toBe(polledAfterEnd);
+    expect(await wakeAt(store, never)).toBeNull();
+  });
+
+  it('tries each candidate carrier of an ambiguous number in turn and sticks with the one that knows it', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const usps = new FakeProvider('usps');
+    const fedex = new FakeProvider('fedex');
+    fedex.answer = (r) => inTransit(r, clock.now().toISOString());
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['usps', usps], ['fedex', fedex]]), route });
+    const [id] = await openShipments(ctx, [{ carrier: 'usps-iv-api', trackingNumber: '92001', candidates: ['usps-iv-api', 'fedex'] }]);
+    await poller.runOnce();
+    expect(usps.calls).toHaveLength(1);
+    clock.advance(120_000);
+    await poller.runOnce();
+    expect(fedex.calls).toHaveLength(1);
+    const sent = await outbox(store);
+    expect(sent.filter((n) => n.operationId === id).at(-1)?.details.shipment).toMatchObject({ carrier: 'fedex', status: 'IN_TRANSIT' });
+    const row = await sql<{ carrier: string }>`select carrier from operations where operation_id = ${id}`.execute(store.db);
+    expect(row.rows[0].carrier).toBe('fedex');
+    clock.advance(3_600_000);
+    await poller.runOnce();
+    expect(usps.calls).toHaveLength(1);
+    expect(fedex.calls).toHaveLength(2);
+  });
+});
