@@ -14,6 +14,7 @@ import { installErrorHandling, sendError } from './errors.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerIssuerApi } from './routes/issuer-api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
+import { registerSiteApi } from './routes/site-api.ts';
 import { registerTokenRoute } from './routes/token.ts';
 import { ErrorBody, OperationObject, TrackBody } from './schemas.ts';
 
@@ -94,6 +95,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from /authz/v1/oauth2/token' },
           adminBearer: { type: 'http', scheme: 'bearer', description: 'TRACKHUB_ADMIN_TOKEN' },
+          siteApiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'Production site API key' },
         },
       },
     },
@@ -108,6 +110,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerTokenRoute(app, deps);
   registerIssuerApi(app, deps);
   registerAdminApi(app, deps);
+  registerSiteApi(app, deps);
   if (deps.extraRoutes) await deps.extraRoutes(app);
   return app;
 }

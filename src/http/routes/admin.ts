@@ -7,6 +7,7 @@ import { ISSUER_ID } from '../../domain/track-request.ts';
 import { type Issuer, getIssuer, listIssuers, upsertIssuer } from '../../store/issuers.ts';
 import type { HttpDeps } from '../app.ts';
 import { IssuerBody, SiteBody, errorResponses } from '../schemas.ts';
+import { forgetSiteKeys } from './site-api.ts';
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -172,6 +173,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         .values(values)
         .onConflict((oc) => oc.column('site_id').doUpdateSet({ name: values.name, api_key_hash: keyHash, carriers: values.carriers, updated_at: new Date() }))
         .execute();
+      forgetSiteKeys();
       return reply.code(existing ? 200 : 201).send({ siteId, name: body.name, carriers: body.carriers ?? [], ...(generated ? { apiKey: generated } : {}) });
     },
   );
