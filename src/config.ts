@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { PRODUCTION_ORIGINS } from './carriers/registry.ts';
 
@@ -32,6 +33,10 @@ export interface Config {
   /** Lease a worker holds on a claimed row before another worker may take it over. */
   leaseMs: number;
   carriers: Record<ProviderName, ProviderConfig & { explicitBaseUrl: boolean }>;
+  /** Folder of the site inboxes (`{dataDir}/inbox/{siteId}/`); TRACKHUB_DATA_DIR. */
+  dataDir: string;
+  /** How often workers look into the inboxes; TRACKHUB_INBOX_SCAN_INTERVAL. */
+  inboxScanIntervalMs: number;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
@@ -164,5 +169,13 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     issuerRateLimit: positiveNumber(env, 'TRACKHUB_ISSUER_RATE_LIMIT', 5000),
     leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
     carriers,
+    dataDir: resolve(str(env, 'TRACKHUB_DATA_DIR') ?? defaultDataDir(databaseUrl)),
+    inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
   };
+}
+
+/** The PGlite data folder's parent (so `pglite://./data/trackhub` gives `./data`), else `./data`. */
+function defaultDataDir(databaseUrl: string): string {
+  const path = databaseUrl.startsWith('pglite://') ? databaseUrl.slice('pglite://'.length) : 'memory';
+  return path === 'memory' ? 'data' : dirname(resolve(path));
 }

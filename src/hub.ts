@@ -14,6 +14,8 @@ import { Poller } from './polling/poller.ts';
 import { registerSandbox, sandboxBaseUrl, SANDBOX_PROVIDERS } from './sandbox/server.ts';
 import { migrate, openStore } from './store/db.ts';
 import { IssuerDirectory } from './store/issuers.ts';
+import { holdPgliteFolder } from './store/pglite-lock.ts';
+import { InboxWatcher } from './sites/inbox.ts';
 
 export interface RunningHub {
   url: string;
@@ -40,6 +42,7 @@ function providerConfigs(config: Config, sandboxOrigin: string): Record<Provider
 export async function startHub(config: Config, log: Logger): Promise<RunningHub> {
   setUnknownCodeLogger((msg, fields) => log.warn(fields, msg));
   const store = await openStore(config.databaseUrl);
+  const releasePgliteFolder = holdPgliteFolder(config.databaseUrl);
   const applied = await migrate(store.db);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
 
@@ -57,6 +60,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     trackingUrl,
     kickDelivery: () => dispatcher?.kick(),
     kickPolling: () => poller?.kick(),
+    serialisedStore: store.kind === 'pglite',
   };
 
   const carrierHttp = undiciHttpClient();
@@ -101,8 +105,10 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     if (providers.size === 0) log.warn('no carrier provider is configured: SHIPMENT operations will only time out');
     poller = new Poller(context, { providers, route, idleWaitMs });
   }
+  const inbox = runsWorkers ? new InboxWatcher(context, { dataDir: config.dataDir, scanIntervalMs: config.inboxScanIntervalMs, leaseMs: config.leaseMs }) : undefined;
   dispatcher?.start();
   poller?.start();
+  inbox?.start();
   log.info({ url, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
 
   return {
@@ -111,10 +117,12 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     context,
     async close() {
       await app?.close();
+      await inbox?.stop();
       await poller?.stop();
       await dispatcher?.stop();
       await carrierHttp.close();
       await store.close();
+      releasePgliteFolder();
     },
   };
 }

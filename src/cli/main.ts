@@ -11,6 +11,7 @@ import { migrate, openStore } from '../store/db.ts';
 import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import { sandboxNumbers } from '../sandbox/numbers.ts';
+import { registerSiteCommands } from './sites.ts';
 
 function config(overrides: { sandbox?: boolean } = {}) {
   try {
@@ -165,6 +166,8 @@ issuers
       for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${i.notificationBaseUrl}\t${i.name}\n`);
     });
   });
+
+registerSiteCommands(program, { config, withStore });
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`trackhub: ${(err as Error).message}\n`);

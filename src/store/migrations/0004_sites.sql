@@ -28,6 +28,8 @@ create table inbox_files (
   lines_done integer not null default 0,
   accepted integer not null default 0,
   duplicates integer not null default 0,
+  rejected_count integer not null default 0,
+  -- the first rejected lines with their reasons (capped; rejected_count is exact)
   rejected jsonb not null default '[]',
   lease_until timestamptz not null default now(),
   created_at timestamptz not null default now(),
