@@ -58,7 +58,8 @@ function httpSink(baseUrl: string, siteId: string, apiKey: string): EventSink {
   };
 }
 
-function printSummary(file: string, s: ImportSummary, opts: { json?: boolean; report?: string }): void {
+function printSummary(file: string, s: ImportSummary, seconds: number, opts: { json?: boolean; report?: string }): void {
+  const perSecond = Math.round((s.accepted + s.duplicates + s.rejectedCount) / Math.max(seconds, 0.001));
   const sorted = [...s.rejected].sort((a, b) => a.line - b.line);
   let reportFile: string | undefined;
   if (s.rejectedCount > LISTED_REJECTIONS) {
@@ -66,10 +67,10 @@ function printSummary(file: string, s: ImportSummary, opts: { json?: boolean; re
     writeFileSync(reportFile, `${JSON.stringify({ file, lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted }, null, 1)}\n`);
   }
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted.slice(0, LISTED_REJECTIONS), ...(reportFile ? { reportFile } : {}) })}\n`);
+    process.stdout.write(`${JSON.stringify({ lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted.slice(0, LISTED_REJECTIONS), ...(reportFile ? { reportFile } : {}), seconds, eventsPerSecond: perSecond })}\n`);
     return;
   }
-  process.stdout.write(`${file}: ${s.lines} lines\n  accepted:   ${s.accepted}\n  duplicates: ${s.duplicates}\n  rejected:   ${s.rejectedCount}\n`);
+  process.stdout.write(`${file}: ${s.lines} lines in ${seconds.toFixed(1)} s (${perSecond} events/s)\n  accepted:   ${s.accepted}\n  duplicates: ${s.duplicates}\n  rejected:   ${s.rejectedCount}\n`);
   for (const r of sorted.slice(0, LISTED_REJECTIONS)) process.stdout.write(`    line ${r.line}: ${r.errorCode} ${r.error}\n`);
   if (reportFile) process.stdout.write(`  every rejected line with its reason: ${reportFile}\n`);
 }
@@ -160,6 +161,7 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
         }
       };
       let summary: ImportSummary;
+      const started = performance.now();
       if (opts.url) {
         if (!opts.apiKey) fail('--url needs --api-key (or TRACKHUB_SITE_API_KEY)');
         summary = await run(httpSink(opts.url, opts.site, opts.apiKey));
@@ -176,6 +178,6 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
           return run((events) => ingestEvents(ctx, opts.site, events));
         });
       }
-      printSummary(file, summary, opts);
+      printSummary(file, summary, (performance.now() - started) / 1000, opts);
     });
 }

@@ -232,13 +232,14 @@ export function deadline(s: OperationState, t: Timeouts): string | undefined {
   }
 }
 
-function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string): Decision {
+function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string, t: Timeouts): Decision {
   const parcel = s.parcel;
   if (!parcel) return nothing(s);
   if (s.trackingType === 'RETURN') {
     // The card's own shipment coming back, or the return parcel the issuer named reaching the sender.
     const returned = snapshot.status === 'RETURNED_TO_SENDER' || (s.request.trackingNumber !== undefined && snapshot.status === 'DELIVERED');
-    return returned ? emit(s, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : nothing(s);
+    // Not back yet: the deadline still runs (a carrier that keeps answering must not hold it off).
+    return returned ? emit(s, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : onTick(s, now, t);
   }
   const merged: ShipmentState = {
     carrier: parcel.carrier,
@@ -253,7 +254,8 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
   const newest = merged.checkpoints.at(-1)?.checkpointTime;
   const lastUpdatedAt = [newest, snapshot.lastUpdatedAt].filter(Boolean).sort().at(-1);
   if (lastUpdatedAt) merged.lastUpdatedAt = lastUpdatedAt;
-  if (fingerprint(merged) === fingerprint(s.shipment)) return nothing(s);
+  // Nothing new: only the deadline may act (TRACKING_EXPIRED counts from the last change, not the last poll).
+  if (fingerprint(merged) === fingerprint(s.shipment)) return onTick(s, now, t);
   const final = FINAL_SHIPMENT_STATUSES.has(merged.status);
   return emit(s, now, {
     status: 'SUCCESSFUL',
@@ -286,7 +288,7 @@ export function decide(s: OperationState, input: OperationInput, t: Timeouts): D
     case 'supersede':
       return fail(s, input.now, 'SUPERSEDED');
     case 'carrier-found':
-      return onCarrierData(s, input.snapshot, input.now);
+      return onCarrierData(s, input.snapshot, input.now, t);
     case 'carrier-not-found':
       // Not knowing a number yet is normal for a day or two; only the deadline turns it into a failure.
       return s.shipment ? nothing(s) : onTick(s, input.now, t);
