@@ -6,7 +6,7 @@
  *  - CLI: `trackhub sites import` (a child process, store opened directly) of a `--lines` CSV, timed
  *    from spawn to exit, against the 10,000 events/s target.
  *
- *   npx tsx bench/import.ts [--clients 4] [--duration 10] [--lines 100000]
+ *   npx tsx bench/import.ts [--clients 4] [--duration 10] [--lines 200000]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ const arg = (name: string, fallback: number) => {
 };
 const clients = arg('clients', 4);
 const duration = arg('duration', 10);
-const lines = arg('lines', 100_000);
+const lines = arg('lines', 200_000);
 const ADMIN = 'bench-admin-token-0123456789';
 const SITE = 'BENCH-SITE';
 const API_KEY = 'sk_bench_site_key_0123456789abcdef';
@@ -49,7 +49,7 @@ async function postBatches(url: string, label: string, bodies?: string[][]): Pro
   const started = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
-      for (let n = 0; bodies ? n < bodies[c].length : Date.now() < until; n++) {
+      for (let n = 0; bodies ? n < (bodies[c] ?? []).length : Date.now() < until; n++) {
         const body = bodies ? bodies[c][n] : batch(`${label}-${c}`, n);
         const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body });
         if (res.status !== 202) throw new Error(`Site API answered ${res.status}: ${await res.text()}`);

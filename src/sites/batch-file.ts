@@ -62,6 +62,8 @@ export async function detectFormat(path: string): Promise<FileFormat> {
  * Returns undefined while a quoted field is still open at the end of the text.
  */
 export function parseCsvRecord(text: string): string[] | undefined {
+  // Most lines quote nothing: a plain split is several times faster than the character walk below.
+  if (!text.includes('"')) return text.split(',').map((f) => f.trim());
   const fields: string[] = [];
   let field = '';
   let quoted = false;
