@@ -91,7 +91,12 @@ export function parseCsvRecord(text: string): string[] | undefined {
 export async function* readRecords(path: string, format: FileFormat, onBytes?: (bytes: number) => void): AsyncGenerator<FileRecord> {
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 });
   let bytes = 0;
-  if (onBytes) stream.on('data', (chunk) => onBytes((bytes += Buffer.byteLength(chunk as string))));
+  if (onBytes) {
+    stream.on('data', (chunk) => {
+      bytes += Buffer.byteLength(chunk as string);
+      onBytes(bytes);
+    });
+  }
   const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
   let header: string[] | undefined;

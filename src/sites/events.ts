@@ -20,6 +20,9 @@ export const SITE_EVENT_TYPES = ['CARD_SHIPPED', 'CARD_RETURNED'] as const;
 export const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const EVENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const TRACKING_NUMBER = /^[A-Za-z0-9]{4,40}$/;
+/** Free text, one line: control characters would break CSV reports and logs. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const REASON = /^[^\u0000-\u001f\u007f]{1,500}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 /** A site's clock may run a little ahead; a report from further in the future is a mistake. */
 const FUTURE_SLACK_MS = 24 * 3_600_000;
@@ -60,7 +63,7 @@ export function validateSiteEvent(raw: unknown, now = Date.now()): Result<SiteEv
     text('occurredAt', DATE_TIME, 'an ISO 8601 date-time with offset, e.g. 2026-05-01T10:00:00Z', true) ??
     text('carrier', /^.+$/s, 'a string', false) ??
     text('trackingNumber', TRACKING_NUMBER, '4 to 40 letters or digits', false) ??
-    text('reason', /^[^\u0000-\u001f]{1,500}$/, 'at most 500 characters without control characters', false);
+    text('reason', REASON, 'at most 500 characters without control characters', false);
   if (formatError) return formatError;
   const type = e.type as string;
   if (!(SITE_EVENT_TYPES as readonly string[]).includes(type)) return bad('FIELD_INVALID_VALUE', 'type', 'must be CARD_SHIPPED or CARD_RETURNED');

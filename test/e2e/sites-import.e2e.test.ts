@@ -55,7 +55,7 @@ describe('trackhub sites import (CLI, PGlite store)', () => {
     writeFileSync(file, lines.join('\n'));
     const run = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--json'], env);
     expect(run.json).toMatchObject({ accepted: 1980, duplicates: 0, rejectedCount: 20 });
-    expect((run.json?.rejected as { error: string }[])[0].error).toBe('line: is not valid JSON');
+    expect((run.json?.rejected as { error: string }[] | undefined)?.[0]?.error).toBe('line: is not valid JSON');
   });
 
   it('fails clearly on an unknown site, a missing file and an unknown CSV column', async () => {
