@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseDuration } from './config.ts';
 
@@ -39,5 +40,15 @@ describe('configuration', () => {
   it('parses every duration unit', () => {
     expect([parseDuration('250ms'), parseDuration('5s'), parseDuration('2m'), parseDuration('1.5h'), parseDuration('7d')]).toEqual([250, 5000, 120000, 5400000, 604800000]);
     expect(parseDuration('5')).toBeUndefined();
+  });
+
+  it('puts the data folder (site inboxes) beside the PGlite folder unless TRACKHUB_DATA_DIR says otherwise', () => {
+    expect(loadConfig({}).dataDir).toBe(resolve('data'));
+    expect(loadConfig({ TRACKHUB_DATABASE_URL: 'pglite:///srv/hub/db' }).dataDir).toBe('/srv/hub');
+    expect(loadConfig({ TRACKHUB_DATABASE_URL: 'postgres://db/hub' }).dataDir).toBe(resolve('data'));
+    expect(loadConfig({ TRACKHUB_DATABASE_URL: 'pglite://memory' }).dataDir).toBe(resolve('data'));
+    expect(loadConfig({ TRACKHUB_DATA_DIR: '/var/lib/trackhub' }).dataDir).toBe('/var/lib/trackhub');
+    expect(loadConfig({}).inboxScanIntervalMs).toBe(2000);
+    expect(() => loadConfig({ TRACKHUB_INBOX_SCAN_INTERVAL: 'often' })).toThrow(/TRACKHUB_INBOX_SCAN_INTERVAL/);
   });
 });

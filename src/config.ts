@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { PRODUCTION_ORIGINS } from './carriers/registry.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
@@ -35,6 +36,10 @@ export interface Config {
   /** Time allowed for one whole notification attempt (15 s by the contract; shorter in tests). */
   deliveryTimeoutMs: number;
   carriers: Record<ProviderName, ProviderConfig & { explicitBaseUrl: boolean }>;
+  /** Folder of the site inboxes (`{dataDir}/inbox/{siteId}/`); TRACKHUB_DATA_DIR. */
+  dataDir: string;
+  /** How often workers look into the inboxes; TRACKHUB_INBOX_SCAN_INTERVAL. */
+  inboxScanIntervalMs: number;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
@@ -175,5 +180,13 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
     deliveryTimeoutMs: duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s'),
     carriers,
+    dataDir: resolve(str(env, 'TRACKHUB_DATA_DIR') ?? defaultDataDir(databaseUrl)),
+    inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
   };
+}
+
+/** The PGlite data folder's parent (so `pglite://./data/trackhub` gives `./data`), else `./data`. */
+function defaultDataDir(databaseUrl: string): string {
+  const path = databaseUrl.startsWith('pglite://') ? databaseUrl.slice('pglite://'.length) : 'memory';
+  return path === 'memory' ? 'data' : dirname(resolve(path));
 }

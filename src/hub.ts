@@ -17,6 +17,8 @@ import { DEFAULT_RATE_LIMITS, SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts
 import { registerSandbox, sandboxBaseUrl, SANDBOX_PROVIDERS } from './sandbox/server.ts';
 import { migrate, openStore } from './store/db.ts';
 import { IssuerDirectory } from './store/issuers.ts';
+import { holdPgliteFolder } from './store/pglite-lock.ts';
+import { InboxWatcher } from './sites/inbox.ts';
 
 export interface RunningHub {
   url: string;
@@ -43,6 +45,7 @@ function providerConfigs(config: Config, sandboxOrigin: string): Record<Provider
 export async function startHub(config: Config, log: Logger): Promise<RunningHub> {
   setUnknownCodeLogger((msg, fields) => log.warn(fields, msg));
   const store = await openStore(config.databaseUrl);
+  const releasePgliteFolder = holdPgliteFolder(config.databaseUrl);
   const applied = await migrate(store.db);
   watchOutbox(store.db);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
@@ -62,6 +65,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     trackingUrl,
     kickDelivery: () => dispatcher?.kick(),
     kickPolling: () => poller?.kick(),
+    serialisedStore: store.kind === 'pglite',
   };
 
   const carrierHttp = undiciHttpClient();
@@ -116,9 +120,11 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
       upsAlerts = new UpsTrackAlertSubscriber(context, { config: { ...ups, webhookSecret: ups.webhookSecret }, http: carrierHttp.http, callbackUrl: `${config.publicUrl}/carriers/v1/ups/webhook` });
     }
   }
+  const inbox = runsWorkers ? new InboxWatcher(context, { dataDir: config.dataDir, scanIntervalMs: config.inboxScanIntervalMs, leaseMs: config.leaseMs }) : undefined;
   dispatcher?.start();
   poller?.start();
   upsAlerts?.start();
+  inbox?.start();
   log.info({ url, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
 
   return {
@@ -127,11 +133,13 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     context,
     async close() {
       await app?.close();
+      await inbox?.stop();
       await poller?.stop();
       await upsAlerts?.stop();
       await dispatcher?.stop();
       await carrierHttp.close();
       await store.close();
+      releasePgliteFolder();
     },
   };
 }

@@ -14,6 +14,7 @@ import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { checkDeliveryTargets } from '../delivery/registration.ts';
 import { ALL_CARRIERS, sandboxNumbers } from '../sandbox/numbers.ts';
+import { registerSiteCommands } from './sites.ts';
 
 function config(overrides: { sandbox?: boolean } = {}) {
   try {
@@ -174,6 +175,7 @@ issuers
 
 registerBenchCommand(program);
 registerNotificationCommands(program, withStore);
+registerSiteCommands(program, { config, withStore });
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`trackhub: ${(err as Error).message}\n`);

@@ -116,4 +116,19 @@ describe('PRODUCTION and RETURN', () => {
     const back = decide(s, { kind: 'carrier-found', snapshot: snap('RETURNED_TO_SENDER', []), now: at(2) }, T);
     expect(back.notifications[0]).toMatchObject({ status: 'SUCCESSFUL', details: { status: 'CARD_RETURNED' } });
   });
+
+  it('a carrier that keeps answering does not hold the RETURN deadline off', () => {
+    const s = op('RETURN');
+    expect(decide(s, { kind: 'carrier-found', snapshot: snap('RETURNING_TO_SENDER', []), now: at(90 * 24 - 1) }, T).notifications).toHaveLength(0);
+    const late = decide(s, { kind: 'carrier-found', snapshot: snap('RETURNING_TO_SENDER', []), now: at(90 * 24) }, T);
+    expect(late.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'RETURN_TIMEOUT' });
+  });
+
+  it('unchanged carrier data past the expiry deadline ends a SHIPMENT with TRACKING_EXPIRED', () => {
+    const first = decide(op('SHIPMENT'), { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(1) }, T);
+    const same = snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]);
+    expect(decide(first.state, { kind: 'carrier-found', snapshot: same, now: at(2) }, T).notifications).toHaveLength(0);
+    const expired = decide(first.state, { kind: 'carrier-found', snapshot: same, now: at(1 + 30 * 24) }, T);
+    expect(expired.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED' });
+  });
 });

@@ -17,6 +17,7 @@ import { registerConsole } from './routes/console.ts';
 import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
 import { registerIssuerApi } from './routes/issuer-api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
+import { registerSiteApi } from './routes/site-api.ts';
 import { registerTokenRoute } from './routes/token.ts';
 import { ErrorBody, OperationObject, TrackBody } from './schemas.ts';
 
@@ -99,6 +100,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from /authz/v1/oauth2/token' },
           adminBearer: { type: 'http', scheme: 'bearer', description: 'TRACKHUB_ADMIN_TOKEN' },
+          siteApiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'Production site API key' },
         },
       },
     },
@@ -116,6 +118,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerAdminOperations(app, deps);
   registerConsole(app, deps);
   registerCarrierWebhooks(app, deps);
+  registerSiteApi(app, deps);
   if (deps.extraRoutes) await deps.extraRoutes(app);
   return app;
 }

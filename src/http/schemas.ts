@@ -101,5 +101,5 @@ export const IssuerBody = Type.Object({
 export const SiteBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   apiKey: Type.Optional(Type.String({ minLength: 24, maxLength: 200 })),
-  carriers: Type.Optional(Type.Array(Type.Union(CARRIER_CODES.map((c) => Type.Literal(c))))),
+  carriers: Type.Optional(Type.Array(Type.String(), { maxItems: 20, description: `the site's usual carriers, codes of CONTRACT §5: ${CARRIER_CODES.join(', ')}` })),
 }, { additionalProperties: false });

@@ -6,6 +6,7 @@ import { type TrackRequestBody, requestHash } from '../domain/track-request.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
 import type { Db } from '../store/db.ts';
 import { insertOperations, saveDecision } from '../store/operations.ts';
+import { lockCards, matchWaitingSiteEvents } from '../sites/matching.ts';
 import type { HubContext } from './context.ts';
 
 export interface AcceptCommand {
@@ -20,7 +21,7 @@ export interface AcceptResult {
   created: boolean;
 }
 
-interface Prepared extends AcceptCommand {
+export interface Prepared extends AcceptCommand {
   hash: string;
   parcel: OperationState['parcel'];
   key: string;
@@ -36,7 +37,7 @@ async function siteCarriers(ctx: HubContext, siteId: string | undefined) {
   return row?.carriers as unknown as NonNullable<TrackRequestBody['carrier']>[] | undefined;
 }
 
-async function resolveParcel(ctx: HubContext, body: TrackRequestBody): Promise<OperationState['parcel']> {
+export async function resolveParcel(ctx: HubContext, body: TrackRequestBody): Promise<OperationState['parcel']> {
   const trackingNumber = body.trackingNumber;
   if (!trackingNumber) return undefined;
   if (body.carrier) return { carrier: body.carrier, trackingNumber, trackingUrl: ctx.trackingUrl(body.carrier, trackingNumber) };
@@ -59,33 +60,40 @@ async function resolveParcel(ctx: HubContext, body: TrackRequestBody): Promise<O
  * body supersedes it. Keys in a batch are distinct (the batcher sees to it).
  */
 async function commitBatch(ctx: HubContext, batch: Prepared[]): Promise<AcceptResult[]> {
-  return ctx.db.transaction().execute(async (tx) => {
-    const now = ctx.now();
-    const nowIso = now.toISOString();
-    const keys = batch.map((p) => sql`(${p.issuerId}, ${p.cardId}, ${p.body.trackingType})`);
-    const open = await sql<{ operation_id: string; request_hash: string; state: OperationState; issuer_id: string; card_id: string; tracking_type: string }>`
-      select operation_id, request_hash, state, issuer_id, card_id, tracking_type from operations
-      where is_open and (issuer_id, card_id, tracking_type) in (${sql.join(keys)})
-      for update`.execute(tx);
-    const openByKey = new Map(open.rows.map((r) => [`${r.issuer_id}|${r.card_id}|${r.tracking_type}`, r]));
-    const results: AcceptResult[] = [];
-    const inserts: { decision: Decision; hash: string; wakeAt: Date | null }[] = [];
-    for (const p of batch) {
-      const existing = openByKey.get(p.key);
-      if (existing && existing.request_hash === p.hash) {
-        results.push({ operationId: existing.operation_id, created: false });
-        continue;
-      }
-      if (existing) await saveDecision(tx as Db, decide(existing.state, { kind: 'supersede', now: nowIso }, ctx.policy), null);
-      const state = newOperation({ operationId: newId('op', now.getTime()), issuerId: p.issuerId, cardId: p.cardId, correlationId: p.correlationId, request: p.body, parcel: p.parcel, now: nowIso });
-      const decision = decide(state, { kind: 'accept', now: nowIso }, ctx.policy);
-      // A parcel gets its first poll at once; everything else sleeps until its deadline.
-      inserts.push({ decision, hash: p.hash, wakeAt: p.parcel ? now : nextWakeAt(decision.state, now.getTime(), ctx.policy) });
-      results.push({ operationId: state.operationId, created: true });
+  return ctx.db.transaction().execute((tx) => acceptInTransaction(ctx, tx as Db, batch));
+}
+
+/** The body of commitBatch, for callers that already hold a transaction (site events opening SHIPMENTs). */
+export async function acceptInTransaction(ctx: HubContext, tx: Db, batch: Prepared[]): Promise<AcceptResult[]> {
+  const now = ctx.now();
+  const nowIso = now.toISOString();
+  // Serialises with site-event ingestion on the same cards, so an event and a request never miss each other.
+  await lockCards(ctx, tx, batch.filter((p) => p.body.trackingType !== 'SHIPMENT'));
+  const keys = batch.map((p) => sql`(${p.issuerId}, ${p.cardId}, ${p.body.trackingType})`);
+  const open = await sql<{ operation_id: string; request_hash: string; state: OperationState; issuer_id: string; card_id: string; tracking_type: string }>`
+    select operation_id, request_hash, state, issuer_id, card_id, tracking_type from operations
+    where is_open and (issuer_id, card_id, tracking_type) in (${sql.join(keys)})
+    for update`.execute(tx);
+  const openByKey = new Map(open.rows.map((r) => [`${r.issuer_id}|${r.card_id}|${r.tracking_type}`, r]));
+  const results: AcceptResult[] = [];
+  const inserts: { decision: Decision; hash: string; wakeAt: Date | null }[] = [];
+  for (const p of batch) {
+    const existing = openByKey.get(p.key);
+    if (existing && existing.request_hash === p.hash) {
+      results.push({ operationId: existing.operation_id, created: false });
+      continue;
     }
-    await insertOperations(tx as Db, inserts);
-    return results;
-  });
+    if (existing) await saveDecision(tx, decide(existing.state, { kind: 'supersede', now: nowIso }, ctx.policy), null);
+    const state = newOperation({ operationId: newId('op', now.getTime()), issuerId: p.issuerId, cardId: p.cardId, correlationId: p.correlationId, request: p.body, parcel: p.parcel, now: nowIso });
+    const decision = decide(state, { kind: 'accept', now: nowIso }, ctx.policy);
+    // A parcel gets its first poll at once; everything else sleeps until its deadline.
+    inserts.push({ decision, hash: p.hash, wakeAt: p.parcel ? now : nextWakeAt(decision.state, now.getTime(), ctx.policy) });
+    results.push({ operationId: state.operationId, created: true });
+  }
+  // A site may have reported the card before this request came: complete or equip the new operations now.
+  await matchWaitingSiteEvents(ctx, tx, inserts, now);
+  await insertOperations(tx, inserts);
+  return results;
 }
 
 /**
@@ -153,7 +161,8 @@ export class AcceptBatcher {
       return;
     }
     this.ctx.kickDelivery();
-    if (batch.some((b) => b.p.parcel)) this.ctx.kickPolling();
+    // A RETURN may have been given the card's shipment parcel inside the transaction: wake the poller too.
+    if (batch.some((b) => b.p.parcel || b.p.body.trackingType === 'RETURN')) this.ctx.kickPolling();
   }
 
   private async commitAlone(b: (typeof this.queue)[number]): Promise<void> {

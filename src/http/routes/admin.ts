@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { newWebhookSecret } from '../../delivery/signing.ts';
+import { isCarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
 import { type Issuer, type NotificationTls, getIssuer, listIssuers, upsertIssuer } from '../../store/issuers.ts';
@@ -9,6 +10,7 @@ import { checkDeliveryTargets } from '../../delivery/registration.ts';
 import { registerNotificationAdmin } from './notifications.ts';
 import type { HttpDeps } from '../app.ts';
 import { IssuerBody, SiteBody, errorResponses } from '../schemas.ts';
+import { forgetSiteKeys } from './site-api.ts';
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -169,6 +171,8 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
       const { siteId } = req.params as { siteId: string };
       if (!SITE_ID.test(siteId)) throw new ApiError('FIELD_INVALID_FORMAT', 'siteId: must be 1 to 64 of [A-Za-z0-9_.-]');
       const body = req.body as { name: string; apiKey?: string; carriers?: string[] };
+      const unknownCarrier = body.carriers?.find((c) => !isCarrierCode(c));
+      if (unknownCarrier !== undefined) throw new ApiError('FIELD_INVALID_VALUE', `carriers: ${unknownCarrier} is not a supported carrier code`);
       const existing = await deps.db.selectFrom('production_sites').select('api_key_hash').where('site_id', '=', siteId).executeTakeFirst();
       let generated: string | undefined;
       let keyHash = existing?.api_key_hash ?? null;
@@ -183,6 +187,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         .values(values)
         .onConflict((oc) => oc.column('site_id').doUpdateSet({ name: values.name, api_key_hash: keyHash, carriers: values.carriers, updated_at: new Date() }))
         .execute();
+      forgetSiteKeys();
       return reply.code(existing ? 200 : 201).send({ siteId, name: body.name, carriers: body.carriers ?? [], ...(generated ? { apiKey: generated } : {}) });
     },
   );

@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import { statSync, writeFileSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { detect, trackingUrl } from '../carriers/index.ts';
+import type { Config } from '../config.ts';
+import { CARRIER_CODES, isCarrierCode } from '../domain/carriers.ts';
+import { hashApiKey } from '../http/routes/admin.ts';
+import { createLogger } from '../logger.ts';
+import type { HubContext } from '../operations/context.ts';
+import { BatchFileError, type EventSink, type ImportSummary, importFile } from '../sites/batch-file.ts';
+import { SITE_ID } from '../sites/events.ts';
+import { ingestEvents } from '../sites/ingest.ts';
+import type { Db } from '../store/db.ts';
+import { pgliteFolderHolder } from '../store/pglite-lock.ts';
+
+/** `trackhub sites add|list|import` (CONTRACT §7). Registered on the program by main.ts. */
+
+const LISTED_REJECTIONS = 20;
+/** Rejected lines kept for the report file; the count stays exact beyond it. */
+const KEPT_REJECTIONS = 100_000;
+
+interface CliHelpers {
+  config: () => Config;
+  withStore: <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+}
+
+function fail(msg: string, code = 2): never {
+  process.stderr.write(`trackhub: ${msg}\n`);
+  process.exit(code);
+}
+
+/** The hub's use-case context for a command that works on the store directly; no workers to wake. */
+function cliContext(db: Db, config: Config, serialisedStore: boolean): HubContext {
+  return {
+    db,
+    log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
+    now: () => new Date(),
+    policy: { ...config },
+    detect,
+    trackingUrl,
+    kickDelivery: () => {},
+    kickPolling: () => {},
+    serialisedStore,
+  };
+}
+
+/** Sends chunks to a running hub's Site API instead of opening the store (needed with PGlite while it runs). */
+function httpSink(baseUrl: string, siteId: string, apiKey: string): EventSink {
+  const url = `${baseUrl.replace(/\/+$/, '')}/sites/v1/production-sites/${encodeURIComponent(siteId)}/events`;
+  return async (events, chunk) => {
+    if (events.length === 0) return { accepted: 0, duplicates: 0 };
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey }, body: JSON.stringify({ events }) });
+    const body = (await res.json().catch(() => ({}))) as { accepted?: number; duplicates?: number; rejected?: { index: number; errorCode: never; error: string }[]; error?: string };
+    if (res.status !== 202) throw new Error(`the hub answered ${res.status}: ${body.error ?? 'no error text'}`);
+    for (const r of body.rejected ?? []) chunk.rejected.push({ line: chunk.lines[r.index], errorCode: r.errorCode, error: r.error });
+    return { accepted: body.accepted ?? 0, duplicates: body.duplicates ?? 0 };
+  };
+}
+
+function printSummary(file: string, s: ImportSummary, seconds: number, opts: { json?: boolean; report?: string }): void {
+  const perSecond = Math.round((s.accepted + s.duplicates + s.rejectedCount) / Math.max(seconds, 0.001));
+  const sorted = [...s.rejected].sort((a, b) => a.line - b.line);
+  let reportFile: string | undefined;
+  if (s.rejectedCount > LISTED_REJECTIONS) {
+    reportFile = opts.report ?? `${file}.rejected.json`;
+    writeFileSync(reportFile, `${JSON.stringify({ file, lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted }, null, 1)}\n`);
+  }
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted.slice(0, LISTED_REJECTIONS), ...(reportFile ? { reportFile } : {}), seconds, eventsPerSecond: perSecond })}\n`);
+    return;
+  }
+  process.stdout.write(`${file}: ${s.lines} lines in ${seconds.toFixed(1)} s (${perSecond} events/s)\n  accepted:   ${s.accepted}\n  duplicates: ${s.duplicates}\n  rejected:   ${s.rejectedCount}\n`);
+  for (const r of sorted.slice(0, LISTED_REJECTIONS)) process.stdout.write(`    line ${r.line}: ${r.errorCode} ${r.error}\n`);
+  if (reportFile) process.stdout.write(`  every rejected line with its reason: ${reportFile}\n`);
+}
+
+export function registerSiteCommands(program: Command, h: CliHelpers): void {
+  const sites = program.command('sites').description('Manage production sites and import their batch files');
+
+  sites
+    .command('add <siteId>')
+    .description('Register or update a production site; a generated API key is printed once')
+    .requiredOption('--name <name>', 'display name')
+    .option('--carriers <codes>', `the site's usual carriers, comma-separated (${CARRIER_CODES.join(', ')})`)
+    .option('--api-key <key>', 'use this API key (at least 24 characters) instead of generating one')
+    .action(async (siteId: string, opts: { name: string; carriers?: string; apiKey?: string }) => {
+      if (!SITE_ID.test(siteId)) fail('siteId must be 1 to 64 of [A-Za-z0-9_.-]');
+      if (opts.name.length < 1 || opts.name.length > 200) fail('--name must be 1 to 200 characters');
+      const carriers = opts.carriers ? opts.carriers.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
+      const unknown = carriers?.filter((c) => !isCarrierCode(c));
+      if (unknown?.length) fail(`--carriers: unknown carrier code(s) ${unknown.join(', ')}`);
+      if (opts.apiKey !== undefined && (opts.apiKey.length < 24 || opts.apiKey.length > 200)) fail('--api-key must be 24 to 200 characters');
+      await h.withStore(async (db) => {
+        const existing = await db.selectFrom('production_sites').select(['api_key_hash', 'carriers']).where('site_id', '=', siteId).executeTakeFirst();
+        let generated: string | undefined;
+        let keyHash = existing?.api_key_hash ?? null;
+        if (opts.apiKey) keyHash = hashApiKey(opts.apiKey);
+        else if (!keyHash) {
+          generated = `sk_${randomBytes(24).toString('base64url')}`;
+          keyHash = hashApiKey(generated);
+        }
+        const carriersJson = JSON.stringify(carriers ?? (existing?.carriers as unknown as string[]) ?? []);
+        await db
+          .insertInto('production_sites')
+          .values({ site_id: siteId, name: opts.name, api_key_hash: keyHash, carriers: carriersJson })
+          .onConflict((oc) => oc.column('site_id').doUpdateSet({ name: opts.name, api_key_hash: keyHash, carriers: carriersJson, updated_at: new Date() }))
+          .execute();
+        process.stdout.write(`${JSON.stringify({ siteId, name: opts.name, carriers: JSON.parse(carriersJson), created: !existing, ...(generated ? { apiKey: generated } : {}) }, null, 2)}\n`);
+        if (generated) process.stderr.write('The API key is shown this once; the hub keeps only its hash.\n');
+      });
+    });
+
+  sites
+    .command('list')
+    .description('List production sites (keys are never shown)')
+    .action(async () => {
+      await h.withStore(async (db) => {
+        const rows = await db.selectFrom('production_sites').select(['site_id', 'name', 'carriers', 'api_key_hash']).orderBy('site_id').execute();
+        for (const r of rows) {
+          process.stdout.write(`${r.site_id}\t${r.api_key_hash ? 'key' : 'no-key'}\t${(r.carriers as unknown as string[]).join(',') || '-'}\t${r.name}\n`);
+        }
+      });
+    });
+
+  sites
+    .command('import <file>')
+    .description('Import a batch file of site events (CSV with a header row, or JSON Lines), streaming')
+    .requiredOption('--site <siteId>', 'the production site the events come from')
+    .option('--url <hubUrl>', "send through a running hub's Site API instead of opening the store (use this while a PGlite hub runs)")
+    .addOption(new Option('--api-key <key>', 'the site API key, with --url').env('TRACKHUB_SITE_API_KEY'))
+    .option('--chunk <lines>', 'lines committed per transaction', '1000')
+    .option('--report <file>', 'where to write every rejected line when there are many (default FILE.rejected.json)')
+    .option('--json', 'print the summary as one JSON line')
+    .action(async (file: string, opts: { site: string; url?: string; apiKey?: string; chunk: string; report?: string; json?: boolean }) => {
+      const chunkLines = Number(opts.chunk);
+      if (!Number.isInteger(chunkLines) || chunkLines < 1 || chunkLines > 1000) fail('--chunk must be an integer from 1 to 1000');
+      let size: number;
+      try {
+        size = statSync(file).size;
+      } catch (err) {
+        fail(`cannot read ${file}: ${(err as Error).message}`);
+      }
+      const bar = process.stdout.isTTY && !opts.json ? new cliProgress.SingleBar({ format: 'importing [{bar}] {percentage}% | accepted {accepted} | duplicates {duplicates} | rejected {rejected}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      bar?.start(size, 0, { accepted: 0, duplicates: 0, rejected: 0 });
+      const progress = {
+        onBytes: (bytes: number) => bar?.update(bytes),
+        onChunk: (s: ImportSummary) => bar?.update({ accepted: s.accepted, duplicates: s.duplicates, rejected: s.rejectedCount }),
+        chunkLines,
+        keepRejected: KEPT_REJECTIONS,
+      };
+      const run = async (sink: EventSink): Promise<ImportSummary> => {
+        try {
+          return await importFile(file, sink, progress);
+        } catch (err) {
+          bar?.stop();
+          if (err instanceof BatchFileError) fail(`${file}: ${err.message}`);
+          throw err;
+        } finally {
+          bar?.stop();
+        }
+      };
+      let summary: ImportSummary;
+      const started = performance.now();
+      if (opts.url) {
+        if (!opts.apiKey) fail('--url needs --api-key (or TRACKHUB_SITE_API_KEY)');
+        summary = await run(httpSink(opts.url, opts.site, opts.apiKey));
+      } else {
+        const config = h.config();
+        const holder = pgliteFolderHolder(config.databaseUrl);
+        if (holder) {
+          fail(`a running hub (pid ${holder}) holds the PGlite store ${config.databaseUrl}; stop it, or import through it with --url http://HOST:PORT --api-key KEY`);
+        }
+        summary = await h.withStore(async (db) => {
+          const site = await db.selectFrom('production_sites').select('site_id').where('site_id', '=', opts.site).executeTakeFirst();
+          if (!site) fail(`no production site ${opts.site}; register it with: trackhub sites add ${opts.site} --name NAME`);
+          const ctx = cliContext(db, config, config.databaseUrl.startsWith('pglite:'));
+          return run((events) => ingestEvents(ctx, opts.site, events));
+        });
+      }
+      printSummary(file, summary, (performance.now() - started) / 1000, opts);
+    });
+}

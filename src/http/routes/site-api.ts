@@ -1,0 +1,133 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { CARRIER_CODES } from '../../domain/carriers.ts';
+import { ApiError, type ErrorCode } from '../../domain/errors.ts';
+import { type SiteEventInput, validateSiteEvent } from '../../sites/events.ts';
+import { ingestEvents } from '../../sites/ingest.ts';
+import type { Db } from '../../store/db.ts';
+import type { HttpDeps } from '../app.ts';
+import { errorResponses } from '../schemas.ts';
+import { hashApiKey } from './admin.ts';
+
+export const MAX_EVENTS_PER_CALL = 1000;
+const SITE_BODY_LIMIT = 4 * 1024 * 1024;
+/** A key lookup is remembered this long: rotations made on another instance apply within it. */
+const KEY_CACHE_MS = 10_000;
+
+/** API key hash → site, briefly cached: every batch would otherwise cost a store round trip first. */
+class SiteKeys {
+  private readonly cache = new Map<string, { siteId: string | null; until: number }>();
+  constructor(private readonly db: Db) {}
+
+  async siteOf(apiKey: string): Promise<string | null> {
+    const hash = hashApiKey(apiKey);
+    const hit = this.cache.get(hash);
+    if (hit && hit.until > Date.now()) return hit.siteId;
+    const row = await this.db.selectFrom('production_sites').select('site_id').where('api_key_hash', '=', hash).executeTakeFirst();
+    if (this.cache.size > 10_000) this.cache.clear(); // unknown keys must not grow it without bound
+    this.cache.set(hash, { siteId: row?.site_id ?? null, until: Date.now() + KEY_CACHE_MS });
+    return row?.site_id ?? null;
+  }
+
+  forget(): void {
+    this.cache.clear();
+  }
+}
+
+const liveKeyCaches = new Set<SiteKeys>();
+
+/** Called when an admin changes a site: this instance forgets cached keys at once. */
+export function forgetSiteKeys(): void {
+  for (const c of liveKeyCaches) c.forget();
+}
+
+const SiteEvent = Type.Object(
+  {
+    eventId: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: 'unique per site; a resend with the same eventId is a duplicate' }),
+    issuerId: Type.String({ pattern: '^[A-Za-z0-9_-]{10}$' }),
+    cardId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,48}$' }),
+    type: Type.Union([Type.Literal('CARD_SHIPPED'), Type.Literal('CARD_RETURNED')]),
+    occurredAt: Type.String({ description: 'ISO 8601 date-time with offset' }),
+    carrier: Type.Optional(Type.Union(CARRIER_CODES.map((c) => Type.Literal(c)))),
+    trackingNumber: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]{4,40}$' })),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+
+export const SiteEventsBody = Type.Object({ events: Type.Array(SiteEvent, { minItems: 1, maxItems: MAX_EVENTS_PER_CALL }) }, { additionalProperties: false });
+
+export const SiteEventsResult = Type.Object({
+  accepted: Type.Integer({ description: 'new events stored' }),
+  duplicates: Type.Integer({ description: 'events whose eventId this site had already sent' }),
+  rejected: Type.Array(Type.Object({ index: Type.Integer(), errorCode: Type.String(), error: Type.String() }), { description: 'bad events, each rejected alone; the others are kept' }),
+});
+
+export interface Rejection {
+  index: number;
+  errorCode: ErrorCode;
+  error: string;
+}
+
+/** Checks each event on its own: the good ones go on, each bad one is reported with its index. */
+export function splitEvents(events: unknown[]): { good: SiteEventInput[]; rejected: Rejection[] } {
+  const good: SiteEventInput[] = [];
+  const rejected: Rejection[] = [];
+  const now = Date.now();
+  events.forEach((raw, index) => {
+    const checked = validateSiteEvent(raw, now);
+    if (checked.ok) good.push(checked.value);
+    else rejected.push({ index, errorCode: checked.errorCode, error: checked.error });
+  });
+  return { good, rejected };
+}
+
+/** The Site API (CONTRACT §4): production sites report shipped and returned cards. */
+export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
+  const keys = new SiteKeys(deps.db);
+  liveKeyCaches.add(keys);
+  app.addHook('onClose', async () => {
+    liveKeyCaches.delete(keys);
+  });
+
+  // Before the body is read: a caller without a valid key never gets 4 MiB parsed.
+  async function authorise(req: FastifyRequest): Promise<void> {
+    const given = req.headers['x-api-key'];
+    if (typeof given !== 'string' || given.length === 0 || given.length > 200) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'x-api-key header required');
+    const siteId = await keys.siteOf(given);
+    if (!siteId) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'unknown API key');
+    if (siteId !== (req.params as { siteId: string }).siteId) throw new ApiError('FORBIDDEN', 'this API key belongs to another production site');
+  }
+
+  app.post(
+    '/sites/v1/production-sites/:siteId/events',
+    {
+      bodyLimit: SITE_BODY_LIMIT,
+      schema: {
+        tags: ['sites'],
+        summary: 'Report shipped or returned cards (1 to 1000 events); bad events are rejected one by one',
+        security: [{ siteApiKey: [] }],
+        params: Type.Object({ siteId: Type.String() }),
+        body: SiteEventsBody,
+        response: { 202: SiteEventsResult, ...errorResponses(400, 401, 403, 413, 415, 503) },
+      },
+      // Events are validated one by one below: a schema check of the whole body would reject the batch.
+      validatorCompiler: () => (data: unknown) => ({ value: data }),
+      onRequest: async (req) => authorise(req),
+    },
+    async (req, reply) => {
+      const contentType = req.headers['content-type'];
+      if (!contentType || !/^application\/(.+\+)?json\s*(;|$)/i.test(contentType)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+      const body = req.body as Record<string, unknown> | null;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('FIELD_INVALID_FORMAT', 'body: must be a JSON object with an events array');
+      for (const key of Object.keys(body)) if (key !== 'events') throw new ApiError('FIELD_INVALID_VALUE', `${key}: is not a field of this request`);
+      const events = body.events;
+      if (!Array.isArray(events)) throw new ApiError('FIELD_INVALID_FORMAT', 'events: must be an array');
+      if (events.length < 1 || events.length > MAX_EVENTS_PER_CALL) throw new ApiError('FIELD_INVALID_FORMAT', `events: must hold 1 to ${MAX_EVENTS_PER_CALL} events`);
+      const { siteId } = req.params as { siteId: string };
+      const { good, rejected } = splitEvents(events);
+      const counts = good.length > 0 ? await ingestEvents(deps.hub, siteId, good) : { accepted: 0, duplicates: 0 };
+      return reply.code(202).send({ accepted: counts.accepted, duplicates: counts.duplicates, rejected });
+    },
+  );
+}

@@ -1,0 +1,220 @@
+import { mkdirSync } from 'node:fs';
+import { readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import type { HubContext } from '../operations/context.ts';
+import type { Db } from '../store/db.ts';
+import { BatchFileError, type ImportSummary, type RejectedLine, importFile } from './batch-file.ts';
+import { type IngestCounts, ingestEvents, pruneSiteEvents } from './ingest.ts';
+
+/**
+ * The inbox of each production site (CONTRACT §4): `{dataDir}/inbox/{siteId}/`. A worker
+ *  1. waits until a dropped file has kept its size and modification time over two scans (a file still
+ *     being copied is not read half-way; dotfiles and `.tmp`/`.part` names are ignored),
+ *  2. claims it by renaming it into `processing/` (atomic: of several workers one wins),
+ *  3. owns it through a leased `inbox_files` row keyed by name+size+mtime, where each chunk's counts
+ *     are committed in the same transaction as the chunk's events; a worker that dies mid-file leaves
+ *     the file in `processing/` and the row's lease runs out, and the next worker resumes after the
+ *     last committed line with the right counts,
+ *  4. moves it to `done/` (or `rejected/` when nothing in it was usable or it could not be read) with
+ *     `<name>.report.json` beside it.
+ */
+
+const IGNORED = /^\.|\.(tmp|part|partial|crdownload)$|\.report\.json$/i;
+/** The report lists this many rejected lines; its count is exact. */
+const MAX_LISTED_REJECTIONS = 10_000;
+const PRUNE_EVERY_MS = 3_600_000;
+
+/** Thrown between chunks when the hub shuts down: the file stays in processing/ and is resumed later. */
+class Stopping extends Error {}
+
+export interface InboxReport {
+  siteId: string;
+  file: string;
+  outcome: 'done' | 'rejected';
+  lines: number;
+  accepted: number;
+  duplicates: number;
+  rejectedCount: number;
+  rejected: RejectedLine[];
+  error?: string;
+  finishedAt: string;
+}
+
+interface Progress {
+  lines_done: number;
+  accepted: number;
+  duplicates: number;
+  rejected_count: number;
+  rejected: RejectedLine[];
+}
+
+export class InboxWatcher {
+  private readonly lastSeen = new Map<string, { size: number; mtimeMs: number }>();
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private lastPruneAt = 0;
+
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly o: { dataDir: string; scanIntervalMs: number; leaseMs: number; chunkLines?: number },
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.scanOnce();
+        if (Date.now() - this.lastPruneAt > PRUNE_EVERY_MS) {
+          this.lastPruneAt = Date.now();
+          const pruned = await pruneSiteEvents(this.ctx.db);
+          if (pruned > 0) this.ctx.log.info({ pruned }, 'site events past retention pruned');
+        }
+      } catch (err) {
+        this.ctx.log.error({ err }, 'inbox scan failed');
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.o.scanIntervalMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** One look into every registered site's inbox. Returns how many files it finished. */
+  async scanOnce(): Promise<number> {
+    const sites = await this.ctx.db.selectFrom('production_sites').select('site_id').execute();
+    let finished = 0;
+    for (const { site_id: siteId } of sites) {
+      if (!this.running) break;
+      const dir = join(this.o.dataDir, 'inbox', siteId);
+      for (const sub of ['processing', 'done', 'rejected']) mkdirSync(join(dir, sub), { recursive: true });
+      await this.claimStableFiles(dir);
+      for (const name of await files(join(dir, 'processing'))) {
+        if (!this.running) break;
+        if (await this.processFile(siteId, dir, name)) finished++;
+      }
+    }
+    return finished;
+  }
+
+  private async claimStableFiles(dir: string): Promise<void> {
+    for (const name of await files(dir)) {
+      const path = join(dir, name);
+      const st = await stat(path).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      const before = this.lastSeen.get(path);
+      this.lastSeen.set(path, { size: st.size, mtimeMs: st.mtimeMs });
+      if (!before || before.size !== st.size || before.mtimeMs !== st.mtimeMs) continue; // still moving
+      // A file of the same name still in processing/ would be overwritten: it waits its turn.
+      if (await stat(join(dir, 'processing', name)).catch(() => undefined)) continue;
+      try {
+        await rename(path, join(dir, 'processing', name));
+        this.lastSeen.delete(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // another worker took it
+        this.lastSeen.delete(path);
+      }
+    }
+  }
+
+  /** Claims the file's progress row (or resumes it once its lease has run out) and imports the rest. */
+  private async processFile(siteId: string, dir: string, name: string): Promise<boolean> {
+    const path = join(dir, 'processing', name);
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile()) return false;
+    const fileKey = `${name}|${st.size}|${Math.trunc(st.mtimeMs)}`;
+    const lease = `${this.o.leaseMs} milliseconds`;
+    const claimed = await sql<Progress>`
+      insert into inbox_files (site_id, file_key, name, lease_until) values (${siteId}, ${fileKey}, ${name}, now() + ${lease}::interval)
+      on conflict (site_id, file_key) do update set lease_until = now() + ${lease}::interval, updated_at = now()
+        where inbox_files.lease_until < now()
+      returning lines_done, accepted, duplicates, rejected_count, rejected`.execute(this.ctx.db);
+    const progress = claimed.rows[0];
+    if (!progress) return false; // another worker holds it
+    if (progress.lines_done > 0) this.ctx.log.info({ siteId, file: name, fromLine: progress.lines_done + 1 }, 'inbox file resumed');
+    let summary: ImportSummary | undefined;
+    let error: string | undefined;
+    try {
+      summary = await importFile(
+        path,
+        (events, chunk) => {
+          if (!this.running) throw new Stopping();
+          return ingestEvents(this.ctx, siteId, events, (tx, counts) => this.saveProgress(tx, siteId, fileKey, chunk.endLine, counts, chunk.rejected));
+        },
+        { chunkLines: this.o.chunkLines, skipThroughLine: progress.lines_done, keepRejected: 0 },
+      );
+    } catch (err) {
+      if (err instanceof Stopping) {
+        // Let the next worker (or this one after a restart) resume at once rather than after the lease.
+        await sql`update inbox_files set lease_until = now() where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
+        return false;
+      }
+      // A file that cannot be read or parsed is rejected; store trouble is retried on a later scan.
+      if (!(err instanceof BatchFileError) && !(err as NodeJS.ErrnoException).syscall) throw err;
+      error = (err as Error).message;
+    }
+    const final = await sql<Progress>`select lines_done, accepted, duplicates, rejected_count, rejected from inbox_files where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
+    const p = final.rows[0];
+    const usable = p.accepted + p.duplicates > 0;
+    const outcome = error || !usable ? 'rejected' : 'done';
+    const report: InboxReport = {
+      siteId,
+      file: name,
+      outcome,
+      lines: summary?.lines ?? p.lines_done,
+      accepted: p.accepted,
+      duplicates: p.duplicates,
+      rejectedCount: p.rejected_count,
+      rejected: p.rejected,
+      ...(error ? { error } : !usable ? { error: 'no usable event in the file' } : {}),
+      finishedAt: new Date().toISOString(),
+    };
+    const target = await freeName(join(dir, outcome), name);
+    await writeFile(join(dir, outcome, `${target}.report.json`), `${JSON.stringify(report, null, 2)}\n`);
+    await rename(path, join(dir, outcome, target));
+    await sql`update inbox_files set state = ${outcome}, updated_at = now() where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
+    this.ctx.log.info({ siteId, file: name, outcome, accepted: p.accepted, duplicates: p.duplicates, rejected: p.rejected_count }, 'inbox file processed');
+    return true;
+  }
+
+  private async saveProgress(tx: Db, siteId: string, fileKey: string, endLine: number, counts: IngestCounts, rejected: RejectedLine[]): Promise<void> {
+    await sql`
+      update inbox_files set
+        lines_done = ${endLine},
+        accepted = accepted + ${counts.accepted},
+        duplicates = duplicates + ${counts.duplicates},
+        rejected_count = rejected_count + ${rejected.length},
+        rejected = case when jsonb_array_length(rejected) < ${MAX_LISTED_REJECTIONS} then rejected || ${JSON.stringify(rejected)}::jsonb else rejected end,
+        lease_until = now() + ${`${this.o.leaseMs} milliseconds`}::interval,
+        updated_at = now()
+      where site_id = ${siteId} and file_key = ${fileKey}`.execute(tx);
+  }
+}
+
+async function files(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile() && !IGNORED.test(e.name)).map((e) => e.name).sort();
+}
+
+/** `name`, or `name` prefixed with a time stamp when done/ already holds a file of that name. */
+async function freeName(dir: string, name: string): Promise<string> {
+  const taken = await stat(join(dir, name)).catch(() => undefined);
+  return taken ? `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}` : name;
+}

@@ -1,0 +1,240 @@
+import { sql } from 'kysely';
+import type { CarrierCode } from '../domain/carriers.ts';
+import { isCarrierCode } from '../domain/carriers.ts';
+import { type Decision, decide, type OperationState } from '../domain/operation.ts';
+import type { HubContext } from '../operations/context.ts';
+import type { Db } from '../store/db.ts';
+import { saveDecision } from '../store/operations.ts';
+
+/**
+ * Matching production-site reports with PRODUCTION and RETURN operations (CONTRACT §3.3, §4), from both
+ * sides: an event that arrives finds the card's open operation; a request that arrives finds the events
+ * that waited for it. Both sides take the same per-card advisory locks first, so on PostgreSQL an event
+ * and a request committed at the same moment cannot each miss the other.
+ */
+
+/** How long an event waits for its track request (CONTRACT §4). */
+export const EVENT_RETENTION_DAYS = 180;
+
+export interface StoredEvent {
+  site_id: string;
+  event_id: string;
+  issuer_id: string;
+  card_id: string;
+  type: 'CARD_SHIPPED' | 'CARD_RETURNED';
+  occurred_at: Date | string;
+  carrier: string | null;
+  tracking_number: string | null;
+  matched_operation_id?: string | null;
+}
+
+type Parcel = NonNullable<OperationState['parcel']>;
+
+const WANTED: Record<string, StoredEvent['type'] | undefined> = { PRODUCTION: 'CARD_SHIPPED', RETURN: 'CARD_RETURNED' };
+
+/**
+ * A request that names its production site listens to that site only: another bureau cannot complete
+ * (or spoof) a card it was not asked to make. Without productionSite, any registered site may report it.
+ */
+export function siteMayReport(s: OperationState, siteId: string): boolean {
+  return s.request.productionSite === undefined || s.request.productionSite === siteId;
+}
+
+const cardKey = (issuerId: string, cardId: string) => `${issuerId}|${cardId}`;
+
+function cardArrays(cards: { issuerId: string; cardId: string }[]): { issuers: string[]; cardIds: string[] } {
+  return { issuers: cards.map((c) => c.issuerId), cardIds: cards.map((c) => c.cardId) };
+}
+
+/** Transaction-scoped locks on cards, taken in one sorted order so two transactions cannot deadlock. */
+export async function lockCards(ctx: HubContext, tx: Db, cards: { issuerId: string; cardId: string }[]): Promise<void> {
+  if (cards.length === 0 || ctx.serialisedStore) return;
+  const { issuers, cardIds } = cardArrays(cards);
+  await sql`
+    select pg_advisory_xact_lock(k) from (
+      select distinct hashtextextended(i || '/' || c, 7314005) as k
+      from unnest(${issuers}::text[], ${cardIds}::text[]) as u(i, c)
+      order by k
+    ) card_locks`.execute(tx);
+}
+
+function occurredAt(e: StoredEvent): string {
+  return e.occurred_at instanceof Date ? e.occurred_at.toISOString() : new Date(e.occurred_at).toISOString();
+}
+
+/** Resolves the carrier of a reported parcel: the site's word, else detection with the site's usual carriers. */
+class CarrierResolver {
+  private siteCarriers = new Map<string, CarrierCode[]>();
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly tx: Db,
+  ) {}
+
+  async parcel(trackingNumber: string, carrier: string | null, siteId: string | undefined): Promise<Parcel | undefined> {
+    let code: CarrierCode | undefined = isCarrierCode(carrier) ? carrier : undefined;
+    if (!code) {
+      let usual: CarrierCode[] | undefined;
+      if (siteId) {
+        usual = this.siteCarriers.get(siteId);
+        if (!usual) {
+          const row = await this.tx.selectFrom('production_sites').select('carriers').where('site_id', '=', siteId).executeTakeFirst();
+          usual = ((row?.carriers as unknown as string[]) ?? []).filter(isCarrierCode);
+          this.siteCarriers.set(siteId, usual);
+        }
+      }
+      code = this.ctx.detect(trackingNumber, { siteCarriers: usual })[0];
+    }
+    if (!code) return undefined;
+    return { carrier: code, trackingNumber, trackingUrl: this.ctx.trackingUrl(code, trackingNumber) };
+  }
+}
+
+async function markMatched(tx: Db, matches: { siteId: string; eventId: string; operationId: string }[]): Promise<void> {
+  if (matches.length === 0) return;
+  await sql`
+    update site_events e set matched_operation_id = m.operation_id
+    from unnest(${matches.map((m) => m.siteId)}::text[], ${matches.map((m) => m.eventId)}::text[], ${matches.map((m) => m.operationId)}::text[])
+      as m(site_id, event_id, operation_id)
+    where e.site_id = m.site_id and e.event_id = m.event_id`.execute(tx);
+}
+
+/** The card's outbound parcel as a SHIPMENT operation knew it, newest first; for RETURNs without one. */
+async function shipmentParcels(ctx: HubContext, tx: Db, cards: { issuerId: string; cardId: string }[]): Promise<Map<string, Parcel>> {
+  const out = new Map<string, Parcel>();
+  if (cards.length === 0) return out;
+  const { issuers, cardIds } = cardArrays(cards);
+  const rows = await sql<{ issuer_id: string; card_id: string; carrier: string; tracking_number: string }>`
+    select distinct on (issuer_id, card_id) issuer_id, card_id, carrier, tracking_number from operations
+    where tracking_type = 'SHIPMENT' and tracking_number is not null and carrier is not null
+      and (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
+    order by issuer_id, card_id, created_at desc`.execute(tx);
+  for (const r of rows.rows) {
+    if (!isCarrierCode(r.carrier)) continue;
+    out.set(cardKey(r.issuer_id, r.card_id), { carrier: r.carrier, trackingNumber: r.tracking_number, trackingUrl: ctx.trackingUrl(r.carrier, r.tracking_number) });
+  }
+  return out;
+}
+
+/**
+ * At accept time: new PRODUCTION / RETURN operations look for reports that came first (kept 180 days).
+ * A matching report completes the operation before it is even stored; a RETURN without a return parcel
+ * gets the card's shipment parcel (from a CARD_SHIPPED report, else an earlier SHIPMENT) and is polled.
+ * Mutates `inserts` in place: their decisions and wake-up times.
+ */
+export async function matchWaitingSiteEvents(
+  ctx: HubContext,
+  tx: Db,
+  inserts: { decision: Decision; wakeAt: Date | null }[],
+  now: Date,
+): Promise<void> {
+  const waiting = inserts.filter((i) => i.decision.state.trackingType !== 'SHIPMENT');
+  if (waiting.length === 0) return;
+  const cards = waiting.map((i) => ({ issuerId: i.decision.state.issuerId, cardId: i.decision.state.cardId }));
+  const { issuers, cardIds } = cardArrays(cards);
+  const events = await sql<StoredEvent>`
+    select site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, matched_operation_id
+    from site_events
+    where (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
+      and received_at > now() - ${`${EVENT_RETENTION_DAYS} days`}::interval
+    order by occurred_at desc`.execute(tx);
+  const byCard = new Map<string, StoredEvent[]>();
+  for (const e of events.rows) {
+    const list = byCard.get(cardKey(e.issuer_id, e.card_id)) ?? [];
+    list.push(e);
+    byCard.set(cardKey(e.issuer_id, e.card_id), list);
+  }
+  const nowIso = now.toISOString();
+  const matches: { siteId: string; eventId: string; operationId: string }[] = [];
+  const resolver = new CarrierResolver(ctx, tx);
+  const needParcel: typeof waiting = [];
+  for (const item of waiting) {
+    const s = item.decision.state;
+    const mine = (byCard.get(cardKey(s.issuerId, s.cardId)) ?? []).filter((e) => siteMayReport(s, e.site_id));
+    // The oldest unused report completes the operation; each report completes at most one operation.
+    const report = mine.filter((e) => e.type === WANTED[s.trackingType] && !e.matched_operation_id).at(-1);
+    if (report) {
+      const done = decide(s, { kind: 'site-event', event: { type: report.type, occurredAt: occurredAt(report) }, now: nowIso }, ctx.policy);
+      item.decision = { state: done.state, notifications: [...item.decision.notifications, ...done.notifications] };
+      item.wakeAt = null;
+      report.matched_operation_id = s.operationId;
+      matches.push({ siteId: report.site_id, eventId: report.event_id, operationId: s.operationId });
+      continue;
+    }
+    if (s.trackingType !== 'RETURN' || s.parcel) continue;
+    const shipped = mine.find((e) => e.type === 'CARD_SHIPPED' && e.tracking_number);
+    const parcel = shipped ? await resolver.parcel(shipped.tracking_number as string, shipped.carrier, shipped.site_id) : undefined;
+    if (parcel) equip(item, parcel, now);
+    else needParcel.push(item);
+  }
+  if (needParcel.length > 0) {
+    const known = await shipmentParcels(
+      ctx,
+      tx,
+      needParcel.map((i) => ({ issuerId: i.decision.state.issuerId, cardId: i.decision.state.cardId })),
+    );
+    for (const item of needParcel) {
+      const parcel = known.get(cardKey(item.decision.state.issuerId, item.decision.state.cardId));
+      if (parcel) equip(item, parcel, now);
+    }
+  }
+  await markMatched(tx, matches);
+}
+
+/** Gives a RETURN the parcel to watch and wakes it for its first poll now. */
+function equip(item: { decision: Decision; wakeAt: Date | null }, parcel: Parcel, now: Date): void {
+  item.decision = { ...item.decision, state: { ...item.decision.state, parcel } };
+  item.wakeAt = now;
+}
+
+/**
+ * When events arrive: the cards' open PRODUCTION / RETURN operations are read and locked in one
+ * statement; each one a new report completes is decided and saved; RETURNs waiting for a parcel get
+ * the one a CARD_SHIPPED report names. Returns how many notifications were queued and parcels given.
+ */
+export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, inserted: StoredEvent[], now: Date): Promise<{ notifications: number; parcels: number }> {
+  let notifications = 0;
+  let parcels = 0;
+  if (inserted.length === 0) return { notifications, parcels };
+  const cards = [...new Map(inserted.map((e) => [cardKey(e.issuer_id, e.card_id), { issuerId: e.issuer_id, cardId: e.card_id }])).values()];
+  const { issuers, cardIds } = cardArrays(cards);
+  const open = await sql<{ state: OperationState }>`
+    select state from operations
+    where is_open and tracking_type in ('PRODUCTION', 'RETURN')
+      and (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
+    for update`.execute(tx);
+  if (open.rows.length === 0) return { notifications, parcels };
+  const byCard = new Map<string, StoredEvent[]>();
+  for (const e of inserted) {
+    const list = byCard.get(cardKey(e.issuer_id, e.card_id)) ?? [];
+    list.push(e);
+    byCard.set(cardKey(e.issuer_id, e.card_id), list);
+  }
+  const nowIso = now.toISOString();
+  const matches: { siteId: string; eventId: string; operationId: string }[] = [];
+  const resolver = new CarrierResolver(ctx, tx);
+  for (const { state: s } of open.rows) {
+    if (!siteMayReport(s, siteId)) continue;
+    const mine = byCard.get(cardKey(s.issuerId, s.cardId)) ?? [];
+    const report = mine.find((e) => e.type === WANTED[s.trackingType]);
+    if (report) {
+      const d = decide(s, { kind: 'site-event', event: { type: report.type, occurredAt: occurredAt(report) }, now: nowIso }, ctx.policy);
+      await saveDecision(tx, d, null);
+      notifications += d.notifications.length;
+      matches.push({ siteId, eventId: report.event_id, operationId: s.operationId });
+      continue;
+    }
+    if (s.trackingType !== 'RETURN' || s.parcel) continue;
+    const shipped = mine.find((e) => e.type === 'CARD_SHIPPED' && e.tracking_number);
+    const parcel = shipped ? await resolver.parcel(shipped.tracking_number as string, shipped.carrier, siteId) : undefined;
+    if (!parcel) continue;
+    await saveDecision(tx, { state: { ...s, parcel }, notifications: [] }, now);
+    await tx
+      .updateTable('operations')
+      .set({ carrier: parcel.carrier, tracking_number: parcel.trackingNumber })
+      .where('operation_id', '=', s.operationId)
+      .execute();
+    parcels++;
+  }
+  await markMatched(tx, matches);
+  return { notifications, parcels };
+}

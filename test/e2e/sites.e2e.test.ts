@@ -1,0 +1,195 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
+import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
+import { type Proc, type Received, freePort, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { STORE_KINDS, freshPostgresDatabase } from '../helpers/stores.ts';
+
+const ADMIN = 'e2e-admin-token-0123456789';
+const ISSUER = 'SITES_E2E1';
+const AUTO_ISSUER = 'SITES_AUTO';
+const numbers = Object.fromEntries(sandboxNumbers('7722222').map((r) => [r.scenario, r.trackingNumber]));
+
+interface Op {
+  operationId: string;
+  status: string;
+  sequenceNumber: number;
+  cardId: string;
+  issuerId: string;
+  endTime?: string;
+  errorCode?: string;
+  details: { trackingType: string; status?: string; productionSite?: string; shipment?: { status: string } };
+}
+
+const ops = (received: Received[]): Op[] => received.flatMap((r) => JSON.parse(r.body).operations as Op[]);
+
+describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
+  let sandbox: Proc;
+  let hub: Proc;
+  let hubUrl: string;
+  let cleanup: () => Promise<void> = async () => {};
+  let rx: Awaited<ReturnType<typeof receiver>>;
+  const tokens: Record<string, string> = {};
+  const siteKeys: Record<string, string> = {};
+
+  const admin = (path: string, body: unknown) =>
+    fetch(`${hubUrl}/admin/v1${path}`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  const report = async (siteId: string, events: Record<string, unknown>[], key = siteKeys[siteId]) => {
+    const res = await fetch(`${hubUrl}/sites/v1/production-sites/${siteId}/events`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: events.map((e) => ({ issuerId: ISSUER, occurredAt: new Date().toISOString(), ...e })) }),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+
+  const track = async (cardId: string, body: Record<string, unknown>, issuerId = ISSUER) => {
+    const res = await fetch(`${hubUrl}/banking/v1/issuers/${issuerId}/physicalCards/${cardId}/track`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens[issuerId]}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(202);
+    return (await res.json()).operationId as string;
+  };
+
+  const notified = (operationId: string) => ops(rx.received).filter((o) => o.operationId === operationId);
+  const ended = (operationId: string, timeoutMs = 20_000) =>
+    waitFor(`end of ${operationId}`, () => notified(operationId).find((o) => o.endTime), timeoutMs);
+
+  beforeAll(async () => {
+    const sandboxPort = await freePort();
+    // 360,000x: the 90-hour "returned" parcel story takes under a second.
+    sandbox = runCli(['sandbox', '--port', String(sandboxPort), '--speed', '360000'], {});
+    await waitFor('sandbox', async () => (await fetch(`http://127.0.0.1:${sandboxPort}/sandbox/fedex/oauth/token`, { method: 'POST' })).status === 401 || undefined);
+    let databaseUrl: string;
+    if (kind === 'pglite') {
+      const dir = mkdtempSync(join(tmpdir(), 'trackhub-sites-e2e-'));
+      databaseUrl = `pglite://${dir}/db`;
+      cleanup = async () => rmSync(dir, { recursive: true, force: true });
+    } else {
+      const db = await freshPostgresDatabase();
+      databaseUrl = db.url;
+      cleanup = db.drop;
+    }
+    const port = await freePort();
+    hubUrl = `http://127.0.0.1:${port}`;
+    hub = runCli(['serve'], {
+      TRACKHUB_DATABASE_URL: databaseUrl,
+      TRACKHUB_DATA_DIR: mkdtempSync(join(tmpdir(), 'trackhub-sites-data-')),
+      TRACKHUB_PORT: String(port),
+      TRACKHUB_ADMIN_TOKEN: ADMIN,
+      TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true',
+      TRACKHUB_CARRIER_FEDEX_BASE_URL: `http://127.0.0.1:${sandboxPort}/sandbox/fedex`,
+      TRACKHUB_CARRIER_FEDEX_CLIENT_ID: 'e2e-client',
+      TRACKHUB_CARRIER_FEDEX_CLIENT_SECRET: 'e2e-secret-value',
+      TRACKHUB_POLL_MIN_INTERVAL: '100ms',
+      TRACKHUB_POLL_MAX_INTERVAL: '300ms',
+      TRACKHUB_RETRY_SCHEDULE: '300ms,600ms,1s',
+      // Shortened clocks: a PRODUCTION or RETURN without a report fails after 6 seconds.
+      TRACKHUB_PRODUCTION_TIMEOUT: '6s',
+      TRACKHUB_RETURN_TIMEOUT: '6s',
+      TRACKHUB_LOG_LEVEL: 'warn',
+    });
+    await waitReady(hubUrl, hub);
+    rx = await receiver();
+    for (const [issuerId, extra] of [[ISSUER, {}], [AUTO_ISSUER, { autoTrackShipment: true }]] as const) {
+      const key = await issuerKey();
+      const put = await admin(`/issuers/${issuerId}`, { name: issuerId, notificationBaseUrl: rx.url, jwks: { keys: [key.publicJwk] }, ...extra });
+      expect(put.status).toBe(201);
+      const tok = await fetch(`${hubUrl}/authz/v1/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(issuerId, key) }),
+      });
+      tokens[issuerId] = (await tok.json()).access_token;
+    }
+    for (const siteId of ['BUREAU-A', 'BUREAU-B']) {
+      const put = await admin(`/production-sites/${siteId}`, { name: siteId, carriers: ['fedex'] });
+      expect(put.status).toBe(201);
+      siteKeys[siteId] = (await put.json()).apiKey;
+    }
+  });
+
+  afterAll(async () => {
+    await stop(hub);
+    await stop(sandbox);
+    await rx?.close();
+    await cleanup();
+  });
+
+  it('PRODUCTION: a report after the request sends exactly one SUCCESSFUL CARD_SHIPPED; a resend is a duplicate', async () => {
+    const op = await track('prod-after', { trackingType: 'PRODUCTION' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(notified(op)).toEqual([]); // nothing before the report
+    const first = await report('BUREAU-A', [{ eventId: 'a-1', cardId: 'prod-after', type: 'CARD_SHIPPED' }]);
+    expect(first).toEqual({ status: 202, body: { accepted: 1, duplicates: 0, rejected: [] } });
+    const done = await ended(op);
+    expect(done).toMatchObject({ status: 'SUCCESSFUL', sequenceNumber: 1, details: { trackingType: 'PRODUCTION', status: 'CARD_SHIPPED' } });
+    const again = await report('BUREAU-A', [{ eventId: 'a-1', cardId: 'prod-after', type: 'CARD_SHIPPED' }]);
+    expect(again.body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(notified(op)).toHaveLength(1);
+  });
+
+  it('PRODUCTION: a report that came before the request completes it on arrival', async () => {
+    await report('BUREAU-A', [{ eventId: 'a-2', cardId: 'prod-before', type: 'CARD_SHIPPED' }]);
+    const op = await track('prod-before', { trackingType: 'PRODUCTION', productionSite: 'BUREAU-A' });
+    expect(await ended(op)).toMatchObject({ status: 'SUCCESSFUL', details: { status: 'CARD_SHIPPED', productionSite: 'BUREAU-A' } });
+  });
+
+  it("another site's key is refused, and a request naming its site ignores other sites' reports", async () => {
+    const forbidden = await report('BUREAU-A', [{ eventId: 'b-x', cardId: 'prod-named', type: 'CARD_SHIPPED' }], siteKeys['BUREAU-B']);
+    expect(forbidden).toEqual({ status: 403, body: { errorCode: 'FORBIDDEN', error: expect.any(String) } });
+    const op = await track('prod-named', { trackingType: 'PRODUCTION', productionSite: 'BUREAU-A' });
+    expect((await report('BUREAU-B', [{ eventId: 'b-1', cardId: 'prod-named', type: 'CARD_SHIPPED' }])).body.accepted).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(notified(op)).toEqual([]);
+    await report('BUREAU-A', [{ eventId: 'a-3', cardId: 'prod-named', type: 'CARD_SHIPPED' }]);
+    expect((await ended(op)).status).toBe('SUCCESSFUL');
+  });
+
+  it('RETURN via the site: CARD_RETURNED sends one SUCCESSFUL CARD_RETURNED', async () => {
+    const op = await track('ret-site', { trackingType: 'RETURN' });
+    await report('BUREAU-A', [{ eventId: 'a-4', cardId: 'ret-site', type: 'CARD_RETURNED', reason: 'addressee unknown' }]);
+    expect(await ended(op)).toMatchObject({ status: 'SUCCESSFUL', sequenceNumber: 1, details: { trackingType: 'RETURN', status: 'CARD_RETURNED' } });
+  });
+
+  // The sandbox's FedEx script has no "returned to sender" end state (its return scans map to
+  // RETURNING_TO_SENDER), so the carrier path is shown with a return parcel given in the RETURN request
+  // and DELIVERED back to the sender. The card's-own-shipment path is covered in test/sites.api.test.ts.
+  it('RETURN via the carrier: the return parcel given in the request delivered back to the sender', async () => {
+    const op = await track('ret-carrier', { trackingType: 'RETURN', trackingNumber: numbers.delivered, carrier: 'fedex' });
+    const done = await ended(op);
+    expect(done).toMatchObject({ status: 'SUCCESSFUL', sequenceNumber: 1, details: { trackingType: 'RETURN', status: 'CARD_RETURNED' } });
+    expect(notified(op)).toHaveLength(1);
+  });
+
+  it('autoTrackShipment: a CARD_SHIPPED report with a tracking number opens a SHIPMENT that runs to DELIVERED', async () => {
+    const res = await report('BUREAU-A', [{ eventId: 'a-6', issuerId: AUTO_ISSUER, cardId: 'auto-card', type: 'CARD_SHIPPED', trackingNumber: numbers.delivered }]);
+    expect(res.body.accepted).toBe(1);
+    const pending = await waitFor('auto SHIPMENT PENDING', () => ops(rx.received).find((o) => o.issuerId === AUTO_ISSUER && o.cardId === 'auto-card'), 10_000);
+    expect(pending).toMatchObject({ status: 'PENDING', sequenceNumber: 1, details: { trackingType: 'SHIPMENT', status: 'CARD_SHIPPED', productionSite: 'BUREAU-A' } });
+    const done = await ended(pending.operationId);
+    expect(done.details.shipment?.status).toBe('DELIVERED');
+    // The issuer without the flag gets no SHIPMENT from the same kind of report.
+    await report('BUREAU-A', [{ eventId: 'a-7', cardId: 'no-auto-card', type: 'CARD_SHIPPED', trackingNumber: numbers.delivered }]);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(ops(rx.received).filter((o) => o.cardId === 'no-auto-card')).toEqual([]);
+  });
+
+  it('timeouts: PRODUCTION_TIMEOUT and RETURN_TIMEOUT when no report comes in time', async () => {
+    const prod = await track('prod-late', { trackingType: 'PRODUCTION' });
+    const ret = await track('ret-late', { trackingType: 'RETURN' });
+    const [p, r] = await Promise.all([ended(prod, 30_000), ended(ret, 30_000)]);
+    expect(p).toMatchObject({ status: 'FAILED', errorCode: 'PRODUCTION_TIMEOUT', sequenceNumber: 1 });
+    expect(r).toMatchObject({ status: 'FAILED', errorCode: 'RETURN_TIMEOUT', sequenceNumber: 1 });
+    // A report after the end changes nothing.
+    await report('BUREAU-A', [{ eventId: 'a-8', cardId: 'prod-late', type: 'CARD_SHIPPED' }]);
+    await new Promise((r2) => setTimeout(r2, 500));
+    expect(notified(prod)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,56 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InboxWatcher } from '../src/sites/inbox.ts';
+import { type TestApp, testApp } from './helpers/app.ts';
+import { waitFor } from './helpers/processes.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
+import { writeCsv } from './e2e/site-files.ts';
+
+describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
+  let t: TestApp;
+  let dataDir: string;
+  const watchers: InboxWatcher[] = [];
+
+  beforeAll(async () => {
+    t = await testApp(kind);
+    dataDir = mkdtempSync(join(tmpdir(), 'trackhub-inbox-workers-'));
+    await t.store.db.insertInto('production_sites').values({ site_id: 'TWO-WORKERS', name: 'Two workers', api_key_hash: null, carriers: '[]' }).execute();
+    // Two workers watching the same folder over the same store, as two `worker` instances on one PostgreSQL would.
+    for (let i = 0; i < 2; i++) watchers.push(new InboxWatcher(t.context, { dataDir, scanIntervalMs: 50, leaseMs: 30_000, chunkLines: 500 }));
+    for (const w of watchers) w.start();
+  });
+
+  afterAll(async () => {
+    for (const w of watchers) await w.stop();
+    await t?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('processes each file exactly once', async () => {
+    const inbox = join(dataDir, 'inbox', 'TWO-WORKERS');
+    await waitFor('inbox folder', () => existsSync(join(inbox, 'processing')) || undefined);
+    const names = ['a.csv', 'b.csv', 'c.csv'];
+    for (const name of names) {
+      writeCsv(join(dataDir, name), 5_000, `two-${name}`);
+      renameSync(join(dataDir, name), join(inbox, name));
+    }
+    const reports = await waitFor(
+      'three reports',
+      () => {
+        const done = readdirSync(join(inbox, 'done')).filter((n) => n.endsWith('.report.json'));
+        return done.length === names.length ? done.map((n) => JSON.parse(readFileSync(join(inbox, 'done', n), 'utf8'))) : undefined;
+      },
+      60_000,
+      100,
+    );
+    for (const r of reports) expect(r).toMatchObject({ accepted: 4_950, duplicates: 0, rejectedCount: 50 });
+    expect(readdirSync(join(inbox, 'done')).sort()).toEqual(['a.csv', 'a.csv.report.json', 'b.csv', 'b.csv.report.json', 'c.csv', 'c.csv.report.json']);
+    const rows = await sql<{ n: number; files: number }>`
+      select (select count(*)::int from site_events where site_id = 'TWO-WORKERS') as n,
+             (select count(*)::int from inbox_files where site_id = 'TWO-WORKERS') as files`.execute(t.store.db);
+    expect(rows.rows[0]).toEqual({ n: 3 * 4_950, files: 3 });
+  });
+});
