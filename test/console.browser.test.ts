@@ -78,4 +78,26 @@ describe('web console', () => {
     expect(pageErrors).toEqual([]);
     await page.close();
   });
+
+  it('lists dead notifications and replays one, keeping its id', async () => {
+    await t.store.db.updateTable('outbox').set({ state: 'dead', last_error: 'HTTP 500' }).where('issuer_id', '=', 'ISSUER_CON').execute();
+    const page = await browser.newPage();
+    await page.goto(`${base}/console`);
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#operations-rows tr');
+    await page.click('[data-tab=notifications]');
+    await page.waitForSelector('#notifications-rows tr >> nth=1');
+    const first = page.locator('#notifications-rows tr').first();
+    const id = (await first.locator('td').nth(2).textContent()) as string;
+    expect(await first.locator('td').nth(3).textContent()).toBe('dead');
+    expect(await first.locator('td').nth(5).textContent()).toBe('HTTP 500');
+    await first.locator('button.replay').click();
+    await page.waitForSelector(`#notifications-message:has-text("${id}")`);
+    // The list (dead) now holds only the other one; the replayed row is pending again under the same id.
+    await page.waitForFunction(() => document.querySelectorAll('#notifications-rows tr').length === 1);
+    const row = await t.store.db.selectFrom('outbox').select(['state']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.state).toBe('pending');
+    await page.close();
+  });
 });

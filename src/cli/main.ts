@@ -11,6 +11,7 @@ import { migrate, openStore } from '../store/db.ts';
 import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import { registerBenchCommand } from './bench.ts';
+import { pgliteFolderHolder } from '../store/pglite-lock.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { checkDeliveryTargets } from '../delivery/registration.ts';
 import { ALL_CARRIERS, sandboxNumbers } from '../sandbox/numbers.ts';
@@ -28,8 +29,20 @@ function config(overrides: { sandbox?: boolean } = {}) {
   }
 }
 
+/**
+ * Opens the store for a one-off command. An embedded (PGlite) store belongs to one process: while a hub
+ * runs on it, opening it here would corrupt it, so the command stops and says what to do instead.
+ */
 async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']) => Promise<T>): Promise<T> {
-  const store = await openStore(config().databaseUrl, { poolSize: 2 });
+  const { databaseUrl } = config();
+  const holder = pgliteFolderHolder(databaseUrl);
+  if (holder) {
+    process.stderr.write(
+      `trackhub: a running hub (pid ${holder}) holds the embedded store ${databaseUrl}; stop it first, or use its Admin API (see /docs)\n`,
+    );
+    process.exit(2);
+  }
+  const store = await openStore(databaseUrl, { poolSize: 2 });
   try {
     await migrate(store.db);
     return await fn(store.db);

@@ -100,14 +100,20 @@ describe.skipIf(!hasPostgres)('the store goes away and comes back (PostgreSQL)',
     expect(before.status).toBe(202);
 
     await link.down();
-    const during = await track('CARD_DURING');
+    // A keep-alive socket the server is just closing can fail a request on a loaded machine; one retry on
+    // a fresh socket tells that apart from a hub that died (checked just below).
+    const during = await track('CARD_DURING').catch(() =>
+      track('CARD_DURING').catch((err) => {
+        throw new Error(`${err.message}; hub output: ${hub?.output().slice(-3000)}`);
+      }),
+    );
     expect(during.status).toBe(503);
     expect(during.headers.get('retry-after')).toBe('5');
     expect(await during.json()).toEqual({ errorCode: 'SERVICE_UNAVAILABLE', error: expect.any(String) });
     const ready = await fetch(`${hubUrl}/readyz`);
     expect(ready.status).toBe(503);
     expect((await fetch(`${hubUrl}/healthz`)).status).toBe(200);
-    expect(hub?.child.exitCode).toBeNull();
+    expect(hub?.child.exitCode, hub?.output().slice(-3000)).toBeNull();
 
     await link.up();
     await waitFor('readyz after the store is back', async () => (await fetch(`${hubUrl}/readyz`)).ok || undefined, 30_000, 200);
