@@ -10,7 +10,7 @@ import { STORE_KINDS, freshPostgresDatabase } from '../helpers/stores.ts';
 const ADMIN = 'e2e-admin-token-0123456789';
 const ISSUER = 'SITES_E2E1';
 const AUTO_ISSUER = 'SITES_AUTO';
-const numbers = Object.fromEntries(sandboxNumbers('7722222').map((r) => [r.scenario, r.trackingNumber]));
+const numbers = Object.fromEntries(sandboxNumbers('7722222').filter((r) => r.carrier === 'fedex').map((r) => [r.scenario, r.trackingNumber]));
 
 interface Op {
   operationId: string;
@@ -158,9 +158,15 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
     expect(await ended(op)).toMatchObject({ status: 'SUCCESSFUL', sequenceNumber: 1, details: { trackingType: 'RETURN', status: 'CARD_RETURNED' } });
   });
 
-  // The sandbox's FedEx script has no "returned to sender" end state (its return scans map to
-  // RETURNING_TO_SENDER), so the carrier path is shown with a return parcel given in the RETURN request
-  // and DELIVERED back to the sender. The card's-own-shipment path is covered in test/sites.api.test.ts.
+  it("RETURN via the carrier: the card's own shipment, known from the site's report, comes back to the sender", async () => {
+    const shipped = await report('BUREAU-A', [{ eventId: 'a-ret-own', cardId: 'ret-own', type: 'CARD_SHIPPED', trackingNumber: numbers.returned }]);
+    expect(shipped.body.accepted).toBe(1);
+    const op = await track('ret-own', { trackingType: 'RETURN' });
+    const done = await ended(op);
+    expect(done).toMatchObject({ status: 'SUCCESSFUL', sequenceNumber: 1, details: { trackingType: 'RETURN', status: 'CARD_RETURNED' } });
+    expect(notified(op)).toHaveLength(1);
+  });
+
   it('RETURN via the carrier: the return parcel given in the request delivered back to the sender', async () => {
     const op = await track('ret-carrier', { trackingType: 'RETURN', trackingNumber: numbers.delivered, carrier: 'fedex' });
     const done = await ended(op);
