@@ -6,6 +6,7 @@ import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
 import { BatchFileError, type ImportSummary, type RejectedLine, importFile } from './batch-file.ts';
 import { type IngestCounts, ingestEvents, pruneSiteEvents } from './ingest.ts';
+import { WorkLoop } from '../work-loop.ts';
 
 /**
  * The inbox of each production site (CONTRACT §4): `{dataDir}/inbox/{siteId}/`. A worker
@@ -51,50 +52,37 @@ interface Progress {
 
 export class InboxWatcher {
   private readonly lastSeen = new Map<string, { size: number; mtimeMs: number }>();
-  private running = false;
-  private loop?: Promise<void>;
-  private wake?: () => void;
+  private readonly loop: WorkLoop;
   private lastPruneAt = 0;
+  /** Set by stop(): a file being read stops at its next chunk and resumes from its progress row later. */
+  private stopping = false;
 
   constructor(
     private readonly ctx: HubContext,
     private readonly o: { dataDir: string; scanIntervalMs: number; leaseMs: number; chunkLines?: number },
-  ) {}
+  ) {
+    // A round never counts as "full": the folder is looked at again after the scan interval, not at once.
+    this.loop = new WorkLoop(() => this.round(), 1, o.scanIntervalMs, (err) => ctx.log.error({ err }, 'inbox scan failed'));
+  }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.stopping = false;
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+  stop(): Promise<void> {
+    this.stopping = true;
+    return this.loop.stop();
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        await this.scanOnce();
-        if (Date.now() - this.lastPruneAt > PRUNE_EVERY_MS) {
-          this.lastPruneAt = Date.now();
-          const pruned = await pruneSiteEvents(this.ctx.db);
-          if (pruned > 0) this.ctx.log.info({ pruned }, 'site events past retention pruned');
-        }
-      } catch (err) {
-        this.ctx.log.error({ err }, 'inbox scan failed');
-      }
-      if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.o.scanIntervalMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+  private async round(): Promise<number> {
+    await this.scanOnce();
+    if (Date.now() - this.lastPruneAt > PRUNE_EVERY_MS) {
+      this.lastPruneAt = Date.now();
+      const pruned = await pruneSiteEvents(this.ctx.db);
+      if (pruned > 0) this.ctx.log.info({ pruned }, 'site events past retention pruned');
     }
+    return 0;
   }
 
   /** One look into every registered site's inbox. Returns how many files it finished. */
@@ -102,12 +90,12 @@ export class InboxWatcher {
     const sites = await this.ctx.db.selectFrom('production_sites').select('site_id').execute();
     let finished = 0;
     for (const { site_id: siteId } of sites) {
-      if (!this.running) break;
+      if (this.stopping) break;
       const dir = join(this.o.dataDir, 'inbox', siteId);
       for (const sub of ['processing', 'done', 'rejected']) mkdirSync(join(dir, sub), { recursive: true });
       await this.claimStableFiles(dir);
       for (const name of await files(join(dir, 'processing'))) {
-        if (!this.running) break;
+        if (this.stopping) break;
         if (await this.processFile(siteId, dir, name)) finished++;
       }
     }
@@ -155,7 +143,7 @@ export class InboxWatcher {
       summary = await importFile(
         path,
         (events, chunk) => {
-          if (!this.running) throw new Stopping();
+          if (this.stopping) throw new Stopping();
           return ingestEvents(this.ctx, siteId, events, (tx, counts) => this.saveProgress(tx, siteId, fileKey, chunk.endLine, counts, chunk.rejected));
         },
         { chunkLines: this.o.chunkLines, skipThroughLine: progress.lines_done, keepRejected: 0 },
