@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ROUTES } from '../../src/carriers/registry.ts';
@@ -8,7 +5,7 @@ import { CARRIER_CODES, type CarrierCode } from '../../src/domain/carriers.ts';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
 import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
 import { type Proc, type Received, freePort, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
-import { STORE_KINDS, freshPostgresDatabase } from '../helpers/stores.ts';
+import { STORE_KINDS, childProcessStore } from '../helpers/stores.ts';
 
 /**
  * Every carrier code end to end: a real `trackhub serve --sandbox` process (the in-process sandbox speaks
@@ -40,16 +37,9 @@ describe(`every carrier through the sandbox on ${kind}`, () => {
   let token: string;
 
   beforeAll(async () => {
-    let databaseUrl: string;
-    if (kind === 'pglite') {
-      const dir = mkdtempSync(join(tmpdir(), 'trackhub-carriers-'));
-      databaseUrl = `pglite://${dir}`;
-      cleanup = async () => rmSync(dir, { recursive: true, force: true });
-    } else {
-      const db = await freshPostgresDatabase();
-      databaseUrl = db.url;
-      cleanup = db.drop;
-    }
+    const store = await childProcessStore(kind, 'trackhub-carriers');
+    const databaseUrl = store.url;
+    cleanup = store.cleanup;
     const port = await freePort();
     hubUrl = `http://127.0.0.1:${port}`;
     hub = runCli(['serve', '--sandbox'], {

@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
 import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
 import { type Proc, type Received, freePort, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
-import { STORE_KINDS, freshPostgresDatabase } from '../helpers/stores.ts';
+import { STORE_KINDS, childProcessStore } from '../helpers/stores.ts';
 
 const ADMIN = 'e2e-admin-token-0123456789';
 const ISSUER = 'ISSUER_E2E';
@@ -44,16 +41,9 @@ describe.each(STORE_KINDS)('end to end on %s: track → sandbox FedEx → signed
     // 36,000x: a 30-hour parcel life takes 3 seconds.
     sandbox = runCli(['sandbox', '--port', String(sandboxPort), '--speed', '36000'], {});
     await waitFor('sandbox', async () => (await fetch(`http://127.0.0.1:${sandboxPort}/sandbox/fedex/oauth/token`, { method: 'POST' })).status === 401 || undefined);
-    let databaseUrl: string;
-    if (kind === 'pglite') {
-      const dir = mkdtempSync(join(tmpdir(), 'trackhub-e2e-'));
-      databaseUrl = `pglite://${dir}`;
-      cleanup = async () => rmSync(dir, { recursive: true, force: true });
-    } else {
-      const db = await freshPostgresDatabase();
-      databaseUrl = db.url;
-      cleanup = db.drop;
-    }
+    const store = await childProcessStore(kind, 'trackhub-e2e');
+    const databaseUrl = store.url;
+    cleanup = store.cleanup;
     const port = await freePort();
     hubUrl = `http://127.0.0.1:${port}`;
     env = {

@@ -1,11 +1,10 @@
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/db.ts';
 import { type Proc, freePort, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
-import { STORE_KINDS, freshPostgresDatabase } from '../helpers/stores.ts';
+import { STORE_KINDS, childProcessStore } from '../helpers/stores.ts';
 import { writeCsv } from './site-files.ts';
 
 const ADMIN = 'e2e-admin-token-0123456789';
@@ -25,18 +24,10 @@ describe.each(STORE_KINDS)('site inbox on %s', (kind) => {
   };
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'trackhub-inbox-'));
-    if (kind === 'pglite') {
-      databaseUrl = `pglite://${dataDir}/db`;
-      cleanup = async () => rmSync(dataDir, { recursive: true, force: true });
-    } else {
-      const db = await freshPostgresDatabase();
-      databaseUrl = db.url;
-      cleanup = async () => {
-        await db.drop();
-        rmSync(dataDir, { recursive: true, force: true });
-      };
-    }
+    const store = await childProcessStore(kind, 'trackhub-inbox');
+    dataDir = store.dir;
+    databaseUrl = store.url;
+    cleanup = store.cleanup;
     const port = await freePort();
     hubUrl = `http://127.0.0.1:${port}`;
     env = {

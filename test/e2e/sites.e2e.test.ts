@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
 import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
 import { type Proc, type Received, freePort, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
-import { STORE_KINDS, freshPostgresDatabase } from '../helpers/stores.ts';
+import { STORE_KINDS, childProcessStore } from '../helpers/stores.ts';
 
 const ADMIN = 'e2e-admin-token-0123456789';
 const ISSUER = 'SITES_E2E1';
@@ -65,21 +63,14 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
     // 360,000x: the 90-hour "returned" parcel story takes under a second.
     sandbox = runCli(['sandbox', '--port', String(sandboxPort), '--speed', '360000'], {});
     await waitFor('sandbox', async () => (await fetch(`http://127.0.0.1:${sandboxPort}/sandbox/fedex/oauth/token`, { method: 'POST' })).status === 401 || undefined);
-    let databaseUrl: string;
-    if (kind === 'pglite') {
-      const dir = mkdtempSync(join(tmpdir(), 'trackhub-sites-e2e-'));
-      databaseUrl = `pglite://${dir}/db`;
-      cleanup = async () => rmSync(dir, { recursive: true, force: true });
-    } else {
-      const db = await freshPostgresDatabase();
-      databaseUrl = db.url;
-      cleanup = db.drop;
-    }
+    const store = await childProcessStore(kind, 'trackhub-sites-e2e');
+    const databaseUrl = store.url;
+    cleanup = store.cleanup;
     const port = await freePort();
     hubUrl = `http://127.0.0.1:${port}`;
     hub = runCli(['serve'], {
       TRACKHUB_DATABASE_URL: databaseUrl,
-      TRACKHUB_DATA_DIR: mkdtempSync(join(tmpdir(), 'trackhub-sites-data-')),
+      TRACKHUB_DATA_DIR: join(store.dir, 'data'),
       TRACKHUB_PORT: String(port),
       TRACKHUB_ADMIN_TOKEN: ADMIN,
       TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true',

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrate, type OpenedStore, openStore } from '../../src/store/db.ts';
@@ -49,6 +52,26 @@ export async function freshPostgresDatabase(): Promise<{ url: string; drop: () =
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
+    },
+  };
+}
+
+/**
+ * A store for a `trackhub serve` child process: a PGlite folder under a new temporary directory, or a new
+ * PostgreSQL database. `dir` is the temporary directory (also usable as a data folder); `cleanup` removes
+ * both it and the database.
+ */
+export async function childProcessStore(kind: StoreKind, prefix: string): Promise<{ url: string; dir: string; cleanup: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const removeDir = async () => rmSync(dir, { recursive: true, force: true });
+  if (kind === 'pglite') return { url: `pglite://${dir}/db`, dir, cleanup: removeDir };
+  const db = await freshPostgresDatabase();
+  return {
+    url: db.url,
+    dir,
+    async cleanup() {
+      await db.drop();
+      await removeDir();
     },
   };
 }
