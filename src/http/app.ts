@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Histogram } from 'prom-client';
 import type { AccessTokenVerifier } from '../auth/tokens.ts';
@@ -52,7 +52,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   const app = Fastify({
     loggerInstance: deps.log,
     // Per-request info logs cost throughput; failures are logged by the error handler and onResponse.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 4 * 1024 * 1024,
     return503OnClosing: true,
     // An unknown field is refused, not silently dropped: a misspelt `webhookSecret` must not go unnoticed.
