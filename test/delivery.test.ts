@@ -278,6 +278,44 @@ describe(`delivery under faults (${KIND})`, () => {
     expect(slow.hits.length).toBe(16); // the slow one still holds only its own slots
   });
 
+  it('two hung issuers never delay a third', async () => {
+    const s = await setup();
+    const slowA = await rx(() => 'hang');
+    const slowB = await rx(() => 'hang');
+    const fast = await rx();
+    await issuer(s, 'ISSUER_SLA', slowA.url);
+    await issuer(s, 'ISSUER_SLB', slowB.url);
+    await issuer(s, 'ISSUER_FS3', fast.url);
+    await seed(s, 'ISSUER_SLA', 100);
+    await seed(s, 'ISSUER_SLB', 100);
+    const d = dispatcher(s, { timeoutMs: 10_000, perIssuerConcurrency: 16 });
+    d.start();
+    await waitFor('slow issuers saturated', () => (slowA.state.inFlight >= 16 && slowB.state.inFlight >= 16 ? true : undefined), 5000, 10);
+    const t0 = Date.now();
+    await seed(s, 'ISSUER_FS3', 50);
+    d.kick();
+    await waitFor('fast issuer served', () => (fast.hits.length === 50 ? true : undefined), 5000, 5);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it("one issuer's backlog drains without waiting for idle ticks while other issuers have nothing due", async () => {
+    const s = await setup();
+    const busy = await rx();
+    const quietA = await rx();
+    const quietB = await rx();
+    await issuer(s, 'ISSUER_BSY', busy.url);
+    await issuer(s, 'ISSUER_QTA', quietA.url);
+    await issuer(s, 'ISSUER_QTB', quietB.url);
+    await seed(s, 'ISSUER_BSY', 640);
+    // A long idle tick: if only ticks claimed more, 640 rows at 16 a claim would take 40 ticks (20 s).
+    const d = dispatcher(s, { perIssuerConcurrency: 16, idleWaitMs: 500 });
+    const t0 = Date.now();
+    d.start();
+    await waitFor('backlog drained', () => (busy.hits.length >= 640 ? true : undefined), 15_000, 10);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(quietA.hits.length + quietB.hits.length).toBe(0);
+  });
+
   it('OAuth2 client credentials: token cached, one refresh on a 401 then the POST retried; the secret never logged', async () => {
     const s = await setup();
     const tokenCalls: string[] = [];

@@ -86,6 +86,9 @@ export class Dispatcher {
   private woken = false;
   /** False once a claim found less than it asked for: a finished send then need not trigger a claim. */
   private moreDue = true;
+  /** When a claim last found fewer rows than it asked of an issuer: it has nothing due until a kick or a tick. */
+  private readonly drainedAt = new Map<string, number>();
+  private kickedAt = 0;
   private inFlight = 0;
   private readonly sends = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
@@ -131,6 +134,7 @@ export class Dispatcher {
   /** Something was just committed to the outbox: look now rather than at the next idle tick. */
   kick(): void {
     this.moreDue = true;
+    this.kickedAt = performance.now();
     this.wakeUp();
   }
 
@@ -219,26 +223,42 @@ export class Dispatcher {
     const room = Math.min(this.batchSize, this.concurrency - this.inFlight);
     if (room <= 0) return 0;
     const wants: { issuer_id: string; lim: number }[] = [];
-    let capacity = 0;
-    let free = 0;
+    let worthAQuery = this.inFlight === 0;
     for (const t of this.targets.values()) {
-      if (!t.sending) continue;
-      capacity += t.throttle.limit;
+      if (!t.sending || !this.mayHaveDue(t.issuerId)) continue;
       const n = Math.min(t.throttle.available(), room);
-      free += n;
-      if (n > 0) wants.push({ issuer_id: t.issuerId, lim: n * t.maxOperations });
+      if (n <= 0) continue;
+      wants.push({ issuer_id: t.issuerId, lim: n * t.maxOperations });
+      // Every finished send wakes the loop, and claiming one row per wake-up would cost a query per
+      // notification; so a busy issuer waits until half its room is free. An idle one (no send of its
+      // own will wake us) or a rate-limited one (one slot at a time is all it gets) is worth it at once.
+      const half = Math.max(1, Math.floor(Math.min(t.throttle.limit, room) / 2));
+      if (t.throttle.inFlight === 0 || t.throttle.rate !== undefined || n >= half) worthAQuery = true;
     }
-    // Every finished send wakes the loop; claiming one row per wake-up would cost a query per
-    // notification. While sends are in flight, wait until half the room is free.
-    const worthAQuery = Math.max(1, Math.floor(Math.min(capacity, room, this.batchSize) / 2));
-    if (wants.length === 0 || (this.inFlight > 0 && free < worthAQuery)) return 0;
-    const asked = Math.min(room, wants.reduce((sum, w) => sum + w.lim, 0));
+    if (wants.length === 0 || !worthAQuery) return 0;
+    const claimedAt = performance.now();
     const rows = await this.claim(wants, room);
-    this.moreDue = rows.length >= asked;
+    const got = new Map<string, number>();
+    for (const r of rows) got.set(r.issuer_id, (got.get(r.issuer_id) ?? 0) + 1);
+    let someFilled = rows.length >= room;
+    for (const w of wants) {
+      const filled = (got.get(w.issuer_id) ?? 0) >= w.lim;
+      someFilled ||= filled;
+      // Cut short by `room`, an issuer may still have more; otherwise fewer than asked means none left.
+      if (filled || rows.length >= room) this.drainedAt.delete(w.issuer_id);
+      else this.drainedAt.set(w.issuer_id, claimedAt);
+    }
+    this.moreDue = someFilled;
     if (rows.length === 0) return 0;
     const notifications = await this.group(rows);
     for (const n of notifications) this.launch(n);
     return notifications.length;
+  }
+
+  /** Rows fall due as time passes (retries) and as commits land (kicks): a drained issuer is looked at again after either. */
+  private mayHaveDue(issuerId: string): boolean {
+    const at = this.drainedAt.get(issuerId);
+    return at === undefined || at < this.kickedAt || performance.now() - at >= (this.o.idleWaitMs ?? 500);
   }
 
   /**
