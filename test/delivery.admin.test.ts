@@ -139,6 +139,28 @@ describe(`notification admin API (${KIND})`, () => {
     expect((await t.app.inject({ method: 'GET', url: '/admin/v1/notifications/nope', headers: auth })).json()).toEqual({ errorCode: 'NOT_FOUND', error: 'no such notification' });
   });
 
+  it('answers malformed ids and parameters with the contract error body, never a 500', async () => {
+    t = await testApp(KIND);
+    await seedStates(t);
+    const long = 'x'.repeat(300);
+    for (const [method, url] of [
+      ['GET', '/admin/v1/notifications?issuerId=%00'],
+      ['GET', '/admin/v1/notifications?issuerId=ISSUER_AD1%00'],
+      ['GET', '/admin/v1/notifications/%00'],
+      ['POST', '/admin/v1/notifications/%00/replay'],
+      ['GET', `/admin/v1/notifications/${long}`],
+      ['GET', '/admin/v1/notifications/%E0%A4%A'],
+      ['GET', '/admin/v1/operations?cardId=%00'],
+      ['GET', '/admin/v1/operations?issuerId=%00'],
+    ] as const) {
+      const res = await t.app.inject({ method, url, headers: auth });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json(), url).toMatchObject({ errorCode: 'FIELD_INVALID_FORMAT', error: expect.any(String) });
+    }
+    const nul = await t.app.inject({ method: 'POST', url: '/admin/v1/issuers/ISSUER_AD1/replay', headers: auth, payload: { since: '2026-01-01\u0000' } });
+    expect(nul.statusCode).toBe(400);
+  });
+
   it('replays one notification (same id, fresh schedule) and an issuer\'s dead ones since a time', async () => {
     t = await testApp(KIND);
     await seedStates(t);
@@ -160,6 +182,8 @@ describe(`notification admin API (${KIND})`, () => {
     expect(states.map((s) => s.state)).toEqual(['delivered', 'pending', 'pending', 'pending', 'batched', 'dead', 'dead']);
     const bad = await t.app.inject({ method: 'POST', url: '/admin/v1/issuers/ISSUER_AD1/replay', headers: auth, payload: { since: 'yesterday' } });
     expect(bad.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'since: must be an ISO 8601 time' });
+    const noSuchDay = await t.app.inject({ method: 'POST', url: '/admin/v1/issuers/ISSUER_AD1/replay', headers: auth, payload: { since: '2026-02-30T00:00:00Z' } });
+    expect(noSuchDay.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'since: must be an ISO 8601 time' });
     expect((await t.app.inject({ method: 'POST', url: '/admin/v1/issuers/NOSUCHBANK/replay', headers: auth, payload: { since } })).statusCode).toBe(404);
   });
 

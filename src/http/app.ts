@@ -57,6 +57,10 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     return503OnClosing: true,
     // An unknown field is refused, not silently dropped: a misspelt `webhookSecret` must not go unnoticed.
     ajv: { customOptions: { removeAdditional: false } },
+    // The router's own refusals (a malformed %-escape, a path segment over 100 characters) get the
+    // contract's body too, not Fastify's.
+    frameworkErrors: (err, _req, reply) =>
+      sendError(reply, 'FIELD_INVALID_FORMAT', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed'),
     ...serverOptions,
   });
   installErrorHandling(app);

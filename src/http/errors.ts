@@ -15,6 +15,12 @@ function isStoreUnavailable(err: unknown): boolean {
   );
 }
 
+/** PostgreSQL's class 22 (data exception): the value sent, not the server, is at fault. */
+function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}
+
 /** Maps every failure to the contract's `{errorCode, error}` body; bad input never becomes a 500. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) =>
@@ -44,6 +50,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       }
     }
     if (err instanceof SyntaxError) return sendError(reply, 'PARSING_ERROR', 'body is not valid JSON');
+    if (isDataException(err)) {
+      // The store refused a value (a NUL byte, a malformed number or time) that validation let through.
+      req.log.warn({ err }, 'store refused a request value');
+      return sendError(reply, 'FIELD_INVALID_FORMAT', 'a request value is not valid text, number or time');
+    }
     if (isStoreUnavailable(err)) {
       req.log.error({ err }, 'store unavailable');
       return sendError(reply, 'SERVICE_UNAVAILABLE', 'the store is unavailable, retry shortly', { 'retry-after': '5' });

@@ -14,6 +14,10 @@ import {
 import type { HttpDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
 
+// Ids are checked before they reach the store: a NUL byte or a 10 kB id is a 400, never a store error.
+const NotificationId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'The webhook-id' });
+const IssuerIdParam = Type.String({ pattern: '^[A-Za-z0-9_-]{10}$' });
+
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 const NotificationSummary = Type.Object({
@@ -47,7 +51,7 @@ const NotificationDetail = Type.Object({
 const ListQuery = Type.Object(
   {
     state: Type.Optional(Type.Union(NOTIFICATION_STATES.map((s) => Type.Literal(s)))),
-    issuerId: Type.Optional(Type.String()),
+    issuerId: Type.Optional(IssuerIdParam),
     cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   },
@@ -100,8 +104,8 @@ export function registerNotificationAdmin(
         tags: ['admin'],
         summary: 'Read a notification: its operations and every delivery attempt',
         security,
-        params: Type.Object({ id: Type.String() }),
-        response: { 200: NotificationDetail, ...errorResponses(401, 404) },
+        params: Type.Object({ id: NotificationId }),
+        response: { 200: NotificationDetail, ...errorResponses(400, 401, 404) },
       },
       onRequest,
     },
@@ -119,7 +123,7 @@ export function registerNotificationAdmin(
         tags: ['admin'],
         summary: 'Send a notification again now, under the same webhook-id, with a fresh retry schedule',
         security,
-        params: Type.Object({ id: Type.String() }),
+        params: Type.Object({ id: NotificationId }),
         response: { 202: Type.Object({ id: Type.String(), state: Type.Literal('pending') }), ...errorResponses(401, 404) },
       },
       onRequest,
@@ -139,7 +143,7 @@ export function registerNotificationAdmin(
         tags: ['admin'],
         summary: "Replay an issuer's dead notifications created since a time (and delivered ones when asked)",
         security,
-        params: Type.Object({ issuerId: Type.String() }),
+        params: Type.Object({ issuerId: IssuerIdParam }),
         body: ReplaySinceBody,
         response: { 202: Type.Object({ replayed: Type.Integer() }), ...errorResponses(400, 401, 404) },
       },
@@ -162,7 +166,10 @@ export function registerNotificationAdmin(
 
 /** An ISO 8601 date-time (or date); anything else is refused rather than guessed. */
 export function parseTime(raw: string): Date | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw)) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(raw);
+  if (!m) return undefined;
+  // Date.parse rolls 2024-02-30 over into March; a day the month does not have is refused.
+  if (Number(m[3]) > new Date(Date.UTC(Number(m[1]), Number(m[2]), 0)).getUTCDate()) return undefined;
   const t = Date.parse(raw);
   return Number.isNaN(t) ? undefined : new Date(t);
 }
