@@ -26,6 +26,10 @@ describe('configuration', () => {
     ['TRACKHUB_LOG_LEVEL', 'loud'],
     ['TRACKHUB_CARRIER_FEDEX_BASE_URL', 'not a url'],
     ['TRACKHUB_TLS_CERT', '/tmp/cert.pem'],
+    ['TRACKHUB_CARRIER_ROUTES', 'royal-mail=aftership'],
+    ['TRACKHUB_CARRIER_ROUTES', 'ups=ups|shipengine'],
+    ['TRACKHUB_CARRIER_ROUTES', 'ups='],
+    ['TRACKHUB_CARRIER_ROUTES', 'ups'],
   ])('a bad %s stops start-up with one line naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     try {
@@ -35,6 +39,22 @@ describe('configuration', () => {
       expect((err as Error).message).toContain(name === 'TRACKHUB_TLS_CERT' ? 'TRACKHUB_TLS_KEY' : name);
       expect((err as Error).message).not.toContain('\n');
     }
+  });
+
+  it('routes carriers as the issue says by default, and TRACKHUB_CARRIER_ROUTES replaces only the codes it names', () => {
+    const defaults = loadConfig({}).carrierRoutes;
+    expect(defaults.fedex).toEqual(['fedex', 'aftership']);
+    expect(defaults['deutsch-post']).toEqual(['dhl', 'aftership']);
+    expect(defaults['chronopost-france']).toEqual(['laposte', 'aftership']);
+    expect(defaults.nacex).toEqual(['aftership']);
+    const routes = loadConfig({ TRACKHUB_CARRIER_ROUTES: 'nacex=aftership, ups = aftership|ups ,dhl=dhl' }).carrierRoutes;
+    expect(routes.ups).toEqual(['aftership', 'ups']);
+    expect(routes.dhl).toEqual(['dhl']);
+    expect(routes.nacex).toEqual(['aftership']);
+    expect(routes.fedex).toEqual(['fedex', 'aftership']);
+    expect(() => loadConfig({ TRACKHUB_CARRIER_ROUTES: 'nacex=aftership|aftership' })).toThrow(/^TRACKHUB_CARRIER_ROUTES: "nacex" names a provider twice$/);
+    expect(() => loadConfig({ TRACKHUB_CARRIER_ROUTES: 'ups=ups|shipengine' })).toThrow(/"shipengine" is not a provider/);
+    expect(() => loadConfig({ TRACKHUB_CARRIER_ROUTES: 'royal-mail=aftership' })).toThrow(/"royal-mail" is not a carrier code/);
   });
 
   it('parses every duration unit', () => {

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
-import { PRODUCTION_ORIGINS } from './carriers/registry.ts';
+import { DEFAULT_ROUTES, PRODUCTION_ORIGINS } from './carriers/registry.ts';
+import { type CarrierCode, isCarrierCode } from './domain/carriers.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
 
 /** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
@@ -36,6 +37,8 @@ export interface Config {
   /** Time allowed for one whole notification attempt (15 s by the contract; shorter in tests). */
   deliveryTimeoutMs: number;
   carriers: Record<ProviderName, ProviderConfig & { explicitBaseUrl: boolean }>;
+  /** Providers asked for each carrier code, in order of preference; TRACKHUB_CARRIER_ROUTES over DEFAULT_ROUTES. */
+  carrierRoutes: Record<CarrierCode, ProviderName[]>;
   /** Folder of the site inboxes (`{dataDir}/inbox/{siteId}/`); TRACKHUB_DATA_DIR. */
   dataDir: string;
   /** How often workers look into the inboxes; TRACKHUB_INBOX_SCAN_INTERVAL. */
@@ -100,6 +103,28 @@ function origin(name: string, raw: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(name, 'must be an http(s) URL');
   return raw.replace(/\/+$/, '');
+}
+
+/**
+ * `TRACKHUB_CARRIER_ROUTES`, e.g. `nacex=aftership,ups=ups|aftership`: each entry replaces the default
+ * route of its code; codes not named keep theirs.
+ */
+function carrierRoutes(env: Env, name: string): Record<CarrierCode, ProviderName[]> {
+  const routes = { ...DEFAULT_ROUTES };
+  const raw = str(env, name);
+  if (raw === undefined) return routes;
+  for (const entry of raw.split(',')) {
+    const [code, providers, extra] = entry.split('=').map((part) => part.trim());
+    if (!code || providers === undefined || extra !== undefined) fail(name, `"${entry.trim()}" is not code=provider|provider`);
+    if (!isCarrierCode(code)) fail(name, `"${code}" is not a carrier code`);
+    const list = providers.split('|').map((p) => p.trim());
+    for (const p of list) {
+      if (!(PROVIDER_NAMES as readonly string[]).includes(p)) fail(name, `"${p}" is not a provider (use ${PROVIDER_NAMES.join(', ')})`);
+    }
+    if (new Set(list).size !== list.length) fail(name, `"${code}" names a provider twice`);
+    routes[code] = list as ProviderName[];
+  }
+  return routes;
 }
 
 /** Reads the environment once, at start-up. Every bad value is reported with its variable's name. */
@@ -180,6 +205,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
     deliveryTimeoutMs: duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s'),
     carriers,
+    carrierRoutes: carrierRoutes(env, 'TRACKHUB_CARRIER_ROUTES'),
     dataDir: resolve(str(env, 'TRACKHUB_DATA_DIR') ?? defaultDataDir(databaseUrl)),
     inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
   };
