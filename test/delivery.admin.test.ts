@@ -64,6 +64,24 @@ describe(`notification admin API (${KIND})`, () => {
     expect((await putIssuer(t.app, 'ISSUER_SS1', { notificationBaseUrl: 'http://127.0.0.1:8080' })).statusCode).toBe(201);
   });
 
+  it('rotates the webhook secret: both sign during the overlap, and retirePreviousSecret ends it', async () => {
+    t = await testApp(KIND);
+    const first = 'whsec_' + Buffer.alloc(24, 1).toString('base64');
+    const second = 'whsec_' + Buffer.alloc(24, 2).toString('base64');
+    expect((await putIssuer(t.app, 'ISSUER_RT1', { webhookSecret: first })).statusCode).toBe(201);
+    await putIssuer(t.app, 'ISSUER_RT1', { webhookSecret: second });
+    const secrets = async () => (await t!.store.db.selectFrom('issuers').select('webhook_secrets').where('issuer_id', '=', 'ISSUER_RT1').executeTakeFirstOrThrow()).webhook_secrets;
+    expect(await secrets()).toEqual([second, first]);
+    const during = await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/ISSUER_RT1', headers: auth });
+    expect(during.json().webhookSecretCount).toBe(2);
+    expect(during.body).not.toContain(first.slice(6));
+    await putIssuer(t.app, 'ISSUER_RT1', { retirePreviousSecret: true });
+    expect(await secrets()).toEqual([second]);
+    // Leaving webhookSecret out keeps the current one; the same secret again starts no rotation.
+    await putIssuer(t.app, 'ISSUER_RT1', { webhookSecret: second });
+    expect(await secrets()).toEqual([second]);
+  });
+
   it('stores an mTLS client certificate; the private key is never returned', async () => {
     t = await testApp(KIND);
     const dir = mkdtempSync(join(tmpdir(), 'trackhub-cert-'));

@@ -76,7 +76,8 @@ export const IssuerBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   notificationBaseUrl: Type.String({ description: 'https origin (and optional path) the hub POSTs notifications under' }),
   jwks: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }, { description: 'ES256 public JWKs, each with a kid' }),
-  webhookSecret: Type.Optional(Type.String({ description: 'whsec_…; generated and returned once when absent on creation' })),
+  webhookSecret: Type.Optional(Type.String({ description: 'whsec_…; generated and returned once when absent on creation. A new one starts a rotation: the previous secret keeps signing beside it' })),
+  retirePreviousSecret: Type.Optional(Type.Boolean({ description: 'true ends a rotation: only the current (or given) webhookSecret signs from now on' })),
   notificationAuth: Type.Optional(
     Type.Object({ tokenUrl: Type.String(), clientId: Type.String(), clientSecret: Type.String() }, { additionalProperties: false }),
   ),

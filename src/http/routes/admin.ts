@@ -104,6 +104,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         notificationBaseUrl: string;
         jwks: { keys: Record<string, unknown>[] };
         webhookSecret?: string;
+        retirePreviousSecret?: boolean;
         notificationAuth?: Issuer['notificationAuth'];
         notificationTls?: NotificationTls | null;
         maxOperationsPerNotification?: number;
@@ -127,6 +128,8 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         generated = newWebhookSecret();
         secrets = [generated];
       }
+      // Once the issuer verifies with the new secret, the operator ends the overlap.
+      if (body.retirePreviousSecret) secrets = secrets.slice(0, 1);
       const created = await upsertIssuer(deps.db, {
         issuerId,
         name: body.name,
