@@ -260,6 +260,22 @@ describe(`delivery under faults (${KIND})`, () => {
     expect(JSON.parse(bodies.get(ids[6])?.[0] as string).operations).toHaveLength(1);
   });
 
+  it('a 2xx is a delivery even when the body never ends: only its first 2 KB are read', async () => {
+    const s = await setup();
+    const r = await rx(() => 'endless-200');
+    await issuer(s, 'ISSUER_F06', r.url);
+    const [id] = await seed(s, 'ISSUER_F06', 1);
+    const d = dispatcher(s, { timeoutMs: 2000 });
+    const t0 = Date.now();
+    await d.runOnce();
+    expect(Date.now() - t0).toBeLessThan(1500);
+    const [row] = await outbox(s);
+    expect(row.state).toBe('delivered');
+    const [a] = await attemptsOf(s, id);
+    expect(a).toMatchObject({ http_status: 200, error: null });
+    expect(a.response_body).toHaveLength(2048);
+  });
+
   it('one slow issuer never delays the others', async () => {
     const s = await setup();
     const slow = await rx(() => 'hang');

@@ -574,12 +574,17 @@ function describeError(err: unknown): string {
   return code ? `${code}: ${message}` : message;
 }
 
+/**
+ * The first `max` bytes of a response body; the rest is not read (leaving the loop destroys the body),
+ * so a large or endless answer neither costs memory nor turns a received status into a timeout.
+ */
 async function readPrefix(body: AsyncIterable<Buffer>, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
-    if (size < max) chunks.push(chunk);
+    chunks.push(chunk);
     size += chunk.length;
+    if (size >= max) break;
   }
   return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }

@@ -7,7 +7,8 @@ export type Fault =
   | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
   | 'hang' // never answers
   | 'reset' // TCP reset once the request has arrived
-  | 'close-mid-body'; // sends headers and half the body, then closes
+  | 'close-mid-body' // sends headers and half the body, then closes
+  | 'endless-200'; // answers 200, then streams a body that never ends
 
 export interface Hit {
   headers: IncomingHttpHeaders;
@@ -44,6 +45,12 @@ export async function faultReceiver(decide: (hit: Hit, n: number) => Fault = () 
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
         res.write('{"partial":');
         setTimeout(() => req.socket.destroy(), 20);
+        return;
+      }
+      if (fault === 'endless-200') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const more = setInterval(() => res.write('x'.repeat(1024)), 5);
+        res.on('close', () => clearInterval(more));
         return;
       }
       const answer = () => {
