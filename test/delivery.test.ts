@@ -276,6 +276,26 @@ describe(`delivery under faults (${KIND})`, () => {
     expect(a.response_body).toHaveLength(2048);
   });
 
+  it.each([502, 503, 504, 'timeout'] as const)('%s slows the endpoint down; success grows it back', async (what) => {
+    const s = await setup();
+    let failing = true;
+    const r = await rx(() => (!failing ? { status: 204 } : what === 'timeout' ? 'hang' : { status: what }));
+    await issuer(s, 'ISSUER_SD1', r.url);
+    await seed(s, 'ISSUER_SD1', 4);
+    const d = dispatcher(s, { perIssuerConcurrency: 4, timeoutMs: 300, retryScheduleMs: [0, 0, 0] });
+    await d.runOnce();
+    expect(r.hits).toHaveLength(4);
+    const slowed = d.endpointState('ISSUER_SD1');
+    expect(slowed?.limit).toBe(1); // halved on each of the 4 failures: 4, 2, 1, 1
+    expect(slowed?.rate).toBeDefined();
+    failing = false;
+    await waitFor('all delivered', async () => {
+      await d.runOnce();
+      return (await outbox(s)).every((row) => row.state === 'delivered') ? true : undefined;
+    }, 10_000, 20);
+    expect(d.endpointState('ISSUER_SD1')?.limit).toBeGreaterThan(1);
+  });
+
   it('one slow issuer never delays the others', async () => {
     const s = await setup();
     const slow = await rx(() => 'hang');

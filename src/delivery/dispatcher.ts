@@ -49,6 +49,7 @@ interface AttemptResult {
   startedAt: number;
   status?: number;
   error?: string;
+  timedOut?: boolean;
   latencyMs: number;
   responseText: string | null;
   retryAfterMs?: number;
@@ -351,7 +352,10 @@ export class Dispatcher {
           target.sending = false;
           this.gone.set(n.issuerId, Date.now());
         }
-        target.throttle.finished(result.status !== undefined && result.status < 300 && result.status >= 200 ? 'success' : isSlowDown(result.status) ? 'trouble' : 'other');
+        // A timeout is an overloaded endpoint too: without this, a hung endpoint keeps its full
+        // concurrency of hanging sends on every round.
+        const ok = result.status !== undefined && result.status >= 200 && result.status < 300;
+        target.throttle.finished(ok ? 'success' : isSlowDown(result.status) || result.timedOut ? 'trouble' : 'other');
         this.results.push(result);
         this.scheduleFlush();
       })
@@ -383,7 +387,7 @@ export class Dispatcher {
     } catch (err) {
       if (this.shutdown.signal.aborted) return undefined;
       const timedOut = signal.aborted;
-      return { n, startedAt, error: timedOut ? `timeout after ${this.timeoutMs} ms` : describeError(err), latencyMs: performance.now() - started, responseText: null };
+      return { n, startedAt, error: timedOut ? `timeout after ${this.timeoutMs} ms` : describeError(err), timedOut, latencyMs: performance.now() - started, responseText: null };
     }
   }
 

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import { PUSH_READERS } from '../../carriers/push.ts';
 import { PROVIDER_NAMES, type ProviderName } from '../../carriers/provider.ts';
-import { DEFAULT_ROUTES } from '../../carriers/registry.ts';
 import type { CarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import type { OperationState } from '../../domain/operation.ts';
@@ -78,5 +77,5 @@ async function openOperationsOf(deps: HttpDeps, provider: ProviderName, tracking
     .execute();
   return rows
     .map((r) => r.state as unknown as OperationState)
-    .filter((s) => s.parcel && DEFAULT_ROUTES[s.parcel.carrier].includes(provider));
+    .filter((s) => s.parcel && deps.config.carrierRoutes[s.parcel.carrier].includes(provider));
 }
