@@ -5,6 +5,7 @@ import { Dispatcher } from '../src/delivery/dispatcher.ts';
 import { newWebhookSecret } from '../src/delivery/signing.ts';
 import { migrate, openStore } from '../src/store/db.ts';
 import { upsertIssuer } from '../src/store/issuers.ts';
+import { replayNotification } from '../src/store/notifications.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { receiver } from './helpers/processes.ts';
 import { STORE_KINDS, type TestStore, freshPostgresDatabase, freshStore } from './helpers/stores.ts';
@@ -57,7 +58,8 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
 
   it('retries on failure, then marks the notification dead after the last attempt and keeps it', async () => {
     store = await freshStore(kind);
-    const rx = await receiver(() => 500);
+    let answer = 500;
+    const rx = await receiver(() => answer);
     await seedOutbox(store, 1, rx.url, newWebhookSecret());
     const d = new Dispatcher({ db: store.db, log, retryScheduleMs: [10, 10], leaseMs: 5000, allowPrivateTargets: true });
     for (let i = 0; i < 20; i++) {
@@ -66,13 +68,24 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
       if (row.state === 'dead') break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    await d.stop();
     const row = await store.db.selectFrom('outbox').selectAll().executeTakeFirstOrThrow();
     expect(row.state).toBe('dead');
     expect(row.attempts).toBe(3); // first attempt + two retries
     expect(row.last_error).toBe('HTTP 500');
     const attempts = await store.db.selectFrom('delivery_attempts').selectAll().orderBy('attempt').execute();
     expect(attempts.map((a) => a.http_status)).toEqual([500, 500, 500]);
+    expect(await d.runOnce()).toBe(0); // dead stays dead
+
+    // The issuer is fixed; a replay sends it again under the same webhook-id, and the log numbers on.
+    answer = 204;
+    expect(await replayNotification(store.db, row.id)).toBe(true);
+    expect(await d.runOnce()).toBe(1);
+    await d.stop();
+    expect(rx.received.map((r) => r.headers['webhook-id'])).toEqual([row.id]);
+    const after = await store.db.selectFrom('outbox').selectAll().executeTakeFirstOrThrow();
+    expect(after).toMatchObject({ state: 'delivered', attempts: 4 });
+    const log2 = await store.db.selectFrom('delivery_attempts').selectAll().orderBy('attempt').execute();
+    expect(log2.map((a) => [a.attempt, a.http_status])).toEqual([[1, 500], [2, 500], [3, 500], [4, 204]]);
     await rx.close();
   });
 

@@ -156,6 +156,7 @@ export class Dispatcher {
    */
   async runOnce(): Promise<number> {
     await this.refreshTargets(true);
+    this.drainedAt.clear(); // a round on demand looks at every issuer
     const claimed = await this.claimAndLaunch();
     await Promise.allSettled([...this.sends]);
     await this.flush();
