@@ -138,6 +138,34 @@ describe.each(STORE_KINDS)('carrier push on %s', (kind) => {
     expect((await notifications(id)).at(-1)).toMatchObject({ status: 'SUCCESSFUL', details: { shipment: { status: 'DELIVERED' } } });
   });
 
+  it('a signed body with the right envelope but wrong inner types is 400 FIELD_INVALID_FORMAT, never 500, and changes nothing', async () => {
+    // Open operations for the numbers, so the bodies reach the parsers rather than stopping at "unmatched".
+    const ids = await openShipments(t.context, [
+      { carrier: 'fedex', trackingNumber: '794600001111' },
+      { carrier: 'dhl', trackingNumber: '5500001111' },
+      { carrier: 'usps-iv-api', trackingNumber: '9405500000000000001111' },
+      { carrier: 'ups', trackingNumber: '1Z999AA10100001111' },
+    ]);
+    const hmac = (p: 'fedex' | 'aftership') => (b: string) => ({ [p === 'fedex' ? 'fdx-signature' : 'aftership-hmac-sha256']: bodyHmac(b, SECRETS[p]) });
+    const bodies: [string, unknown, (b: string) => Record<string, string>][] = [
+      ['fedex', { output: { completeTrackResults: [null] } }, hmac('fedex')],
+      ['fedex', { output: { completeTrackResults: [{ trackingNumber: '794600001111', trackResults: [{ scanEvents: 'x' }] }] } }, hmac('fedex')],
+      ['fedex', { trackingNumberInfo: { trackingNumber: '794600001111' }, scanEvents: [{ date: '2026-05-01T10:00:00Z', eventType: 12 }] }, hmac('fedex')],
+      ['dhl', { shipments: [{ id: '5500001111', events: 'x' }] }, () => ({ 'dhl-webhook-token': SECRETS.dhl })],
+      ['dhl', { shipments: [{ id: '5500001111', events: [{ timestamp: 5, statusCode: 'transit' }] }] }, () => ({ 'dhl-webhook-token': SECRETS.dhl })],
+      ['aftership', { event: 'tracking_update', msg: { tracking_number: '9405500000000000001111', checkpoints: 'x' } }, hmac('aftership')],
+      ['aftership', { event: 'tracking_update', msg: { tracking_number: '9405500000000000001111', checkpoints: [{ checkpoint_time: 17, message: 3 }] } }, hmac('aftership')],
+      ['ups', { trackingNumber: '1Z999AA10100001111', activityStatus: { type: 'I', code: 5 }, localActivityDate: 20260501 }, () => ({ credential: SECRETS.ups })],
+    ];
+    for (const [provider, value, sign] of bodies) {
+      const body = JSON.stringify(value);
+      const res = await post(provider, body, sign(body));
+      expect({ provider, body, status: res.statusCode }).toEqual({ provider, body, status: 400 });
+      expect(res.json()).toMatchObject({ errorCode: 'FIELD_INVALID_FORMAT', error: expect.stringMatching(/^body/) });
+    }
+    for (const id of ids) expect(await notifications(id)).toHaveLength(1);
+  });
+
   it('answers 404 for a provider without push or without a configured secret', async () => {
     expect((await post('usps', '{}', {})).statusCode).toBe(404);
     expect((await post('nope', '{}', {})).json()).toMatchObject({ errorCode: 'NOT_FOUND' });

@@ -1,4 +1,4 @@
-import type { Checkpoint, ShipmentStatus, SubStatus } from '../domain/shipment.ts';
+import type { Checkpoint, ShipmentStatus, SubStatus, TrackResult } from '../domain/shipment.ts';
 import { reportUnknownCode } from './unknown.ts';
 
 export interface StatusRow {
@@ -6,9 +6,58 @@ export interface StatusRow {
   subStatus?: SubStatus;
 }
 
-export function nonEmpty(s: string | null | undefined): string | undefined {
+/** A trimmed non-empty string, or undefined for anything else: carriers send numbers and nulls where strings belong. */
+export function nonEmpty(s: unknown): string | undefined {
   const t = typeof s === 'string' ? s.trim() : undefined;
   return t ? t : undefined;
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The object items of a list field; anything that is not a list reads as empty. A carrier body is
+ * untrusted JSON whatever its TypeScript type says, and one bad field must not throw the whole answer away.
+ */
+export function objects<T>(v: T[] | null | undefined | unknown): T[] {
+  return Array.isArray(v) ? (v.filter(isObject) as T[]) : [];
+}
+
+/**
+ * What a parser answers when a body still made it throw: a carrier error (retried with back-off, counted
+ * by the breaker), never an exception that would end a poll round or a webhook with a 500.
+ */
+export function unreadable(label: string, err: unknown): TrackResult {
+  return { kind: 'error', retryable: true, message: `${label} sent an unreadable body (${(err as Error)?.message ?? err})` };
+}
+
+/**
+ * The shape a pushed body must have, for the fields we read: `'string'`, `'scalar'` (string or number),
+ * `[item]` for a list, or an object of field shapes. Missing and null fields are allowed everywhere.
+ */
+export type Shape = 'string' | 'scalar' | readonly [Shape] | { readonly [field: string]: Shape };
+
+/** The path of the first field that does not match `shape` (e.g. `shipments[0].events`), or undefined. */
+export function shapeError(value: unknown, shape: Shape, path = 'body'): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (shape === 'string') return typeof value === 'string' ? undefined : path;
+  if (shape === 'scalar') return typeof value === 'string' || typeof value === 'number' ? undefined : path;
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(value)) return path;
+    for (const [i, item] of value.entries()) {
+      // A null item of a list is no data at all, unlike a missing field.
+      const bad = item === null ? `${path}[${i}]` : shapeError(item, shape[0], `${path}[${i}]`);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (!isObject(value)) return path;
+  for (const [field, inner] of Object.entries(shape as Record<string, Shape>)) {
+    const bad = shapeError(value[field], inner, `${path}.${field}`);
+    if (bad) return bad;
+  }
+  return undefined;
 }
 
 /**

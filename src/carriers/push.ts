@@ -4,6 +4,7 @@ import type { TrackResult } from '../domain/shipment.ts';
 import { parseAftershipResponse, type AftershipTracking } from './aftership/parse.ts';
 import { parseDhlTrackResponse, type DhlTrackResponse } from './dhl/parse.ts';
 import { parseFedexTrackResponse, type FedexTrackResponse } from './fedex/parse.ts';
+import { type Shape, isObject, shapeError } from './parse-util.ts';
 import type { ProviderName } from './provider.ts';
 import { parseUpsTrackResponse, type UpsTrackResponse } from './ups/parse.ts';
 
@@ -25,6 +26,12 @@ export interface PushReader {
   /** Where the secret travels, for messages and docs. */
   header: string;
   verify: (headers: Headers, rawBody: string, secret: string) => boolean;
+  /**
+   * The path of the first field whose type is wrong for this provider (`body.shipments[0].events`), or
+   * undefined. Checked before `events`, so a signed body of the right envelope but wrong inner types is
+   * refused as bad input instead of reaching the parsers.
+   */
+  invalid: (body: unknown) => string | undefined;
   /** The events of a JSON body, or undefined when the body is not this provider's push shape. */
   events: (body: unknown) => PushEvent[] | undefined;
 }
@@ -47,7 +54,6 @@ export function bodyHmac(rawBody: string, secret: string): string {
   return createHmac('sha256', secret).update(rawBody, 'utf8').digest('base64');
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
 
 interface UpsAlert {
@@ -66,11 +72,24 @@ interface UpsAlert {
  * UPS Track Alert (UPSTrackAlert.yaml, `webhooks.TrackingEvent`): one flat event per POST, with the
  * `credential` header carrying the opaque string the hub gave in its subscription's `destination`.
  */
+const UPS_ALERT: Shape = {
+  trackingNumber: 'string',
+  localActivityDate: 'string',
+  localActivityTime: 'string',
+  gmtActivityDate: 'string',
+  gmtActivityTime: 'string',
+  gmtOffset: 'string',
+  activityLocation: { city: 'string', stateProvince: 'string', postalCode: 'string', country: 'string' },
+  activityStatus: { type: 'string', code: 'string', description: 'string', descriptionCode: 'string' },
+  scheduledDeliveryDate: 'string',
+};
+
 const ups: PushReader = {
   header: 'credential',
   verify: (headers, _raw, secret) => sameSecret(header(headers, 'credential'), secret),
+  invalid: (body) => shapeError(body, UPS_ALERT),
   events: (body) => {
-    if (!isObject(body) || !str(body.trackingNumber) || !isObject(body.activityStatus)) return undefined;
+    if (!isObject(body) || !str(body.trackingNumber) || !isObject(body.activityStatus) || shapeError(body, UPS_ALERT)) return undefined;
     const e = body as UpsAlert;
     const trackingNumber = (e.trackingNumber as string).trim();
     // The same activity shape the Track API returns, so the Track API parser reads it.
@@ -110,17 +129,43 @@ const ups: PushReader = {
  * the Track API's shapes, either a whole `output.completeTrackResults` or single track results, which is
  * what the AIV pages describe (the same tracking data pushed). Unverified against a live push.
  */
+const FEDEX_LOCATION: Shape = { city: 'string', stateOrProvinceCode: 'string', postalCode: 'string', countryCode: 'string', countryName: 'string' };
+const FEDEX_TRACK_RESULT = {
+  trackingNumberInfo: { trackingNumber: 'string' },
+  latestStatusDetail: { code: 'string', derivedCode: 'string', statusByLocale: 'string', description: 'string', scanLocation: FEDEX_LOCATION },
+  dateAndTimes: [{ type: 'string', dateTime: 'string' }],
+  scanEvents: [
+    {
+      date: 'string',
+      eventType: 'string',
+      eventDescription: 'string',
+      derivedStatusCode: 'string',
+      exceptionCode: 'string',
+      exceptionDescription: 'string',
+      scanLocation: FEDEX_LOCATION,
+    },
+  ],
+  error: { code: 'string', message: 'string' },
+} as const satisfies Shape;
+// A whole Track API answer, a list of track results, or one track result.
+const FEDEX_PUSH: Shape = {
+  ...FEDEX_TRACK_RESULT,
+  output: { completeTrackResults: [{ trackingNumber: 'string', trackResults: [FEDEX_TRACK_RESULT] }] },
+  trackResults: [FEDEX_TRACK_RESULT],
+};
+
 const fedex: PushReader = {
   header: 'fdx-signature',
   verify: (headers, raw, secret) => sameSecret(header(headers, 'fdx-signature'), bodyHmac(raw, secret)),
+  invalid: (body) => shapeError(body, FEDEX_PUSH),
   events: (body) => {
-    if (!isObject(body)) return undefined;
+    if (!isObject(body) || shapeError(body, FEDEX_PUSH)) return undefined;
     const wrapped = body as FedexTrackResponse & { trackResults?: unknown[]; trackingNumberInfo?: { trackingNumber?: string } };
     let results: { trackingNumber: string; trackResults: unknown[] }[];
     if (isObject(wrapped.output) && Array.isArray((wrapped.output as { completeTrackResults?: unknown }).completeTrackResults)) {
       results = ((wrapped.output as { completeTrackResults: { trackingNumber?: string; trackResults?: unknown[] }[] }).completeTrackResults ?? [])
-        .filter((r) => str(r.trackingNumber))
-        .map((r) => ({ trackingNumber: r.trackingNumber as string, trackResults: r.trackResults ?? [] }));
+        .filter((r) => isObject(r) && str(r.trackingNumber))
+        .map((r) => ({ trackingNumber: str(r.trackingNumber) as string, trackResults: r.trackResults ?? [] }));
     } else {
       const list = Array.isArray(wrapped.trackResults) ? wrapped.trackResults : [wrapped];
       results = list
@@ -145,11 +190,29 @@ const fedex: PushReader = {
  * (`hook.authentication = { type: "ApiKeyAuthentication", header: "dhl-webhook-token", token: <secret> }`);
  * the body carries `shipments[]` in the Unified tracking shape.
  */
+const DHL_ADDRESS: Shape = { address: { countryCode: 'string', postalCode: 'string', addressLocality: 'string' } };
+const DHL_EVENT: Shape = { timestamp: 'string', location: DHL_ADDRESS, statusCode: 'string', status: 'string', description: 'string', remark: 'string' };
+const DHL_PUSH: Shape = {
+  shipments: [
+    {
+      id: 'scalar',
+      service: 'string',
+      origin: DHL_ADDRESS,
+      destination: DHL_ADDRESS,
+      status: DHL_EVENT,
+      estimatedTimeOfDelivery: 'string',
+      estimatedDeliveryTimeFrame: { estimatedFrom: 'string', estimatedThrough: 'string' },
+      events: [DHL_EVENT],
+    },
+  ],
+};
+
 const dhl: PushReader = {
   header: 'dhl-webhook-token',
   verify: (headers, _raw, secret) => sameSecret(header(headers, 'dhl-webhook-token'), secret),
+  invalid: (body) => shapeError(body, DHL_PUSH),
   events: (body) => {
-    if (!isObject(body) || !Array.isArray(body.shipments)) return undefined;
+    if (!isObject(body) || !Array.isArray(body.shipments) || shapeError(body, DHL_PUSH)) return undefined;
     const shipments = (body as DhlTrackResponse).shipments?.filter((s) => isObject(s) && str(String(s.id ?? ''))) ?? [];
     if (shipments.length === 0) return undefined;
     return shipments.map((s) => {
@@ -163,11 +226,45 @@ const dhl: PushReader = {
  * AfterShip webhooks: `{ event: "tracking_update", msg: <tracking> }` signed with `aftership-hmac-sha256`
  * = base64(HMAC-SHA256(body, webhook secret)) (AfterShip "Webhook Signature").
  */
+const AFTERSHIP_EDD: Shape = { datetime: 'string', source: 'string', estimated_delivery_date: 'string' };
+const AFTERSHIP_PUSH: Shape = {
+  msg: {
+    tracking_number: 'string',
+    slug: 'string',
+    tag: 'string',
+    subtag: 'string',
+    subtag_message: 'string',
+    expected_delivery: 'string',
+    courier_estimated_delivery_date: AFTERSHIP_EDD,
+    latest_estimated_delivery: AFTERSHIP_EDD,
+    destination_country_iso3: 'string',
+    destination_country_region: 'string',
+    checkpoints: [
+      {
+        checkpoint_time: 'string',
+        message: 'string',
+        tag: 'string',
+        subtag: 'string',
+        raw_tag: 'string',
+        city: 'string',
+        state: 'string',
+        zip: 'string',
+        location: 'string',
+        country_iso3: 'string',
+        country_name: 'string',
+        country_region: 'string',
+        country_region_name: 'string',
+      },
+    ],
+  },
+};
+
 const aftership: PushReader = {
   header: 'aftership-hmac-sha256',
   verify: (headers, raw, secret) => sameSecret(header(headers, 'aftership-hmac-sha256'), bodyHmac(raw, secret)),
+  invalid: (body) => shapeError(body, AFTERSHIP_PUSH),
   events: (body) => {
-    if (!isObject(body) || !isObject(body.msg) || !str((body.msg as AftershipTracking).tracking_number)) return undefined;
+    if (!isObject(body) || !isObject(body.msg) || !str((body.msg as AftershipTracking).tracking_number) || shapeError(body, AFTERSHIP_PUSH)) return undefined;
     const msg = body.msg as AftershipTracking;
     const trackingNumber = (msg.tracking_number as string).trim();
     return [{ trackingNumber, read: (carrier) => parseAftershipResponse({ meta: { code: 200 }, data: msg }, trackingNumber, carrier) }];

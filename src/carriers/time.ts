@@ -32,8 +32,8 @@ export interface PlaceHint {
 }
 
 export function zoneFor(place: PlaceHint): string | undefined {
-  const country = place.countryCode?.toUpperCase();
-  if (country === 'US' && place.stateOrProvinceCode) {
+  const country = typeof place.countryCode === 'string' ? place.countryCode.toUpperCase() : undefined;
+  if (country === 'US' && typeof place.stateOrProvinceCode === 'string') {
     return US_STATE_ZONES[place.stateOrProvinceCode.toUpperCase()] ?? COUNTRY_ZONES.US;
   }
   return country ? COUNTRY_ZONES[country] : undefined;
@@ -57,8 +57,9 @@ const LOCAL = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d
  * Turns a carrier time into ISO 8601 UTC with milliseconds. Times with an offset are exact; local times
  * are read in the zone of `place`. Returns undefined for text that is not a time.
  */
-export function toUtcIso(value: string | undefined | null, place: PlaceHint = {}): string | undefined {
-  if (!value) return undefined;
+export function toUtcIso(value: unknown, place: PlaceHint = {}): string | undefined {
+  // Untrusted JSON: a number or object where a time belongs is no time, not an exception.
+  if (typeof value !== 'string' || !value) return undefined;
   const text = value.trim();
   if (HAS_OFFSET.test(text)) {
     const ms = Date.parse(text);

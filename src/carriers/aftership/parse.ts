@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { type StatusRow, defined, lookupStatus, nonEmpty, oldestFirst, withSub } from '../parse-util.ts';
+import { type StatusRow, defined, isObject, lookupStatus, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { AFTERSHIP_NOT_FOUND_CODES, AFTERSHIP_SUBTAGS, AFTERSHIP_TAGS } from './statuses.ts';
 
@@ -52,13 +52,13 @@ const ISO3_TO_ISO2: Record<string, string> = {
   ARE: 'AE', AUS: 'AU', NZL: 'NZ', ZAF: 'ZA',
 };
 
-export function iso2(code: string | null | undefined): string | undefined {
+export function iso2(code: unknown): string | undefined {
   const c = nonEmpty(code)?.toUpperCase();
   if (!c) return undefined;
-  return c.length === 2 ? c : ISO3_TO_ISO2[c];
+  return c.length === 2 ? c : Object.hasOwn(ISO3_TO_ISO2, c) ? ISO3_TO_ISO2[c] : undefined;
 }
 
-export function aftershipStatusRow(tag: string | null | undefined, subtag: string | null | undefined, text?: string): StatusRow {
+export function aftershipStatusRow(tag: unknown, subtag: unknown, text?: string): StatusRow {
   const t = nonEmpty(tag);
   const coarse = lookupStatus('aftership', AFTERSHIP_TAGS, t, { status: 'IN_TRANSIT' }, text);
   const sub = nonEmpty(subtag);
@@ -89,15 +89,15 @@ function toCheckpoint(c: AftershipCheckpoint): Checkpoint | undefined {
 /** The carrier's own estimate; AfterShip's predicted dates are left out on purpose. */
 function carrierEdd(t: AftershipTracking): string | undefined {
   const latest = t.latest_estimated_delivery;
-  const fromCarrier = latest && /carrier/i.test(latest.source ?? '') ? latest.datetime : undefined;
+  const fromCarrier = isObject(latest) && /carrier/i.test(nonEmpty(latest.source) ?? '') ? latest.datetime : undefined;
   const raw = nonEmpty(t.courier_estimated_delivery_date?.estimated_delivery_date) ?? nonEmpty(t.expected_delivery) ?? nonEmpty(fromCarrier);
   return toUtcIso(raw, { countryCode: iso2(t.destination_country_region ?? t.destination_country_iso3) });
 }
 
 export function aftershipSnapshot(t: AftershipTracking, requested: string, carrier: CarrierCode): CarrierSnapshot {
-  const checkpoints = oldestFirst((t.checkpoints ?? []).map(toCheckpoint));
+  const checkpoints = oldestFirst(objects<AftershipCheckpoint>(t.checkpoints).map(toCheckpoint));
   const newest = checkpoints.at(-1);
-  const row = nonEmpty(t.tag) || nonEmpty(t.subtag) ? aftershipStatusRow(t.tag, t.subtag, t.subtag_message ?? undefined) : (newest ?? { status: 'PENDING' as const });
+  const row = nonEmpty(t.tag) || nonEmpty(t.subtag) ? aftershipStatusRow(t.tag, t.subtag, nonEmpty(t.subtag_message)) : (newest ?? { status: 'PENDING' as const });
   const edd = row.status === 'DELIVERED' ? undefined : carrierEdd(t);
   return {
     carrier,
@@ -113,11 +113,11 @@ export function aftershipSnapshot(t: AftershipTracking, requested: string, carri
 
 /** The tracking inside an envelope: `data.tracking` (v4), `data.trackings[0]` (lists) or `data` itself. */
 export function trackingOf(body: AftershipEnvelope): AftershipTracking | undefined {
-  const d = body.data;
-  if (!d) return undefined;
-  if (d.tracking) return d.tracking;
-  if (Array.isArray(d.trackings)) return d.trackings[0];
-  return d.tracking_number ? d : undefined;
+  const d = body?.data;
+  if (!isObject(d)) return undefined;
+  if (isObject(d.tracking)) return d.tracking;
+  if (Array.isArray(d.trackings)) return objects<AftershipTracking>(d.trackings)[0];
+  return nonEmpty(d.tracking_number) ? d : undefined;
 }
 
 /**
@@ -125,8 +125,16 @@ export function trackingOf(body: AftershipEnvelope): AftershipTracking | undefin
  * "already exists" and so on), usually with a matching HTTP status.
  */
 export function parseAftershipResponse(body: AftershipEnvelope, requested: string, carrier: CarrierCode): TrackResult {
-  const code = body.meta?.code ?? 200;
-  const message = `${code}: ${nonEmpty(body.meta?.message) ?? 'AfterShip error'}`;
+  try {
+    return readResponse(body, requested, carrier);
+  } catch (err) {
+    return unreadable('AfterShip', err);
+  }
+}
+
+function readResponse(body: AftershipEnvelope, requested: string, carrier: CarrierCode): TrackResult {
+  const code = Number(body?.meta?.code ?? 200) || 200;
+  const message = `${code}: ${nonEmpty(body?.meta?.message) ?? 'AfterShip error'}`;
   if (code >= 400) {
     if (AFTERSHIP_NOT_FOUND_CODES.has(code)) return { kind: 'not_found', message };
     return { kind: 'error', retryable: code === 429 || (code >= 500 && code < 600), message };

@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { type StatusRow, defined, lookupStatus, nonEmpty, oldestFirst, withSub } from '../parse-util.ts';
+import { type StatusRow, defined, lookupStatus, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { DHL_EXPRESS_TYPE_CODES, DHL_STATUS_CODES, DHL_TEXT_RULES } from './statuses.ts';
 
@@ -42,7 +42,8 @@ const GERMAN_SERVICES = new Set(['parcel-de', 'post-de']);
 function zoneCountry(e: DhlEvent, s: DhlShipment): string | undefined {
   const own = nonEmpty(e.location?.address?.countryCode);
   if (own) return own;
-  if (s.service && GERMAN_SERVICES.has(s.service)) return 'DE';
+  const service = nonEmpty(s.service);
+  if (service && GERMAN_SERVICES.has(service)) return 'DE';
   const from = nonEmpty(s.origin?.address?.countryCode);
   const to = nonEmpty(s.destination?.address?.countryCode);
   // A domestic shipment's scans are all in one country; an international one's could be anywhere.
@@ -51,7 +52,7 @@ function zoneCountry(e: DhlEvent, s: DhlShipment): string | undefined {
 
 export function dhlStatusRow(e: DhlEvent | undefined): StatusRow {
   const code = nonEmpty(e?.statusCode);
-  const text = [e?.status, e?.description].filter(Boolean).join(' ');
+  const text = [nonEmpty(e?.status), nonEmpty(e?.description)].filter(Boolean).join(' ');
   const typeCode = nonEmpty(e?.status);
   if (typeCode && /^[A-Z]{2}$/.test(typeCode) && DHL_EXPRESS_TYPE_CODES[typeCode]) return DHL_EXPRESS_TYPE_CODES[typeCode];
   const base = lookupStatus('dhl', DHL_STATUS_CODES, code, { status: 'IN_TRANSIT' }, text);
@@ -80,9 +81,9 @@ function toCheckpoint(e: DhlEvent, s: DhlShipment): Checkpoint | undefined {
 }
 
 function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: DhlShipment): CarrierSnapshot {
-  const checkpoints = oldestFirst((s.events ?? []).map((e) => toCheckpoint(e, s)));
+  const checkpoints = oldestFirst(objects<DhlEvent>(s.events).map((e) => toCheckpoint(e, s)));
   const newest = checkpoints.at(-1);
-  const row = s.status ? dhlStatusRow(s.status) : (newest ?? { status: 'PENDING' as const });
+  const row = typeof s.status === 'object' && s.status ? dhlStatusRow(s.status) : (newest ?? { status: 'PENDING' as const });
   const edd =
     row.status === 'DELIVERED'
       ? undefined
@@ -106,11 +107,20 @@ function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: DhlShipment
  * an empty `shipments` list means the same.
  */
 export function parseDhlTrackResponse(body: DhlTrackResponse, requested: string, carrier: CarrierCode): TrackResult {
-  const shipments = body.shipments ?? [];
+  try {
+    return readResponse(body, requested, carrier);
+  } catch (err) {
+    return unreadable('DHL', err);
+  }
+}
+
+function readResponse(body: DhlTrackResponse, requested: string, carrier: CarrierCode): TrackResult {
+  const shipments = objects<DhlShipment>(body?.shipments);
   if (shipments.length === 0) {
-    const message = nonEmpty(body.detail) ?? nonEmpty(body.title) ?? 'DHL returned no shipment';
-    if (body.status === undefined || body.status === 404) return { kind: 'not_found', message };
-    return { kind: 'error', retryable: body.status === 429 || body.status >= 500, message: `${body.status}: ${message}` };
+    const message = nonEmpty(body?.detail) ?? nonEmpty(body?.title) ?? 'DHL returned no shipment';
+    const status = typeof body?.status === 'number' ? body.status : undefined;
+    if (status === undefined || status === 404) return { kind: 'not_found', message };
+    return { kind: 'error', retryable: status === 429 || status >= 500, message: `${status}: ${message}` };
   }
   const exact = shipments.find((s) => String(s.id ?? '').toUpperCase() === requested.toUpperCase());
   return { kind: 'found', snapshot: toSnapshot(carrier, requested, exact ?? shipments[0]) };

@@ -1,4 +1,5 @@
 import type { Checkpoint, CarrierSnapshot, ShipmentStatus, SubStatus, TrackResult } from '../../domain/shipment.ts';
+import { nonEmpty, objects, unreadable } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { FEDEX_EXCEPTION_REASONS, FEDEX_STATUSES, type StatusRow } from './statuses.ts';
@@ -49,17 +50,13 @@ function statusFor(code: string | undefined, fallback: string | undefined, descr
   return undefined;
 }
 
-function nonEmpty(s: string | undefined): string | undefined {
-  const t = s?.trim();
-  return t ? t : undefined;
-}
-
 function toCheckpoint(e: FedexScanEvent): Checkpoint | undefined {
-  const loc = e.scanLocation ?? {};
+  const loc: FedexLocation = typeof e.scanLocation === 'object' && e.scanLocation ? e.scanLocation : {};
   const time = toUtcIso(e.date, loc);
   if (!time) return undefined;
   const row = statusFor(nonEmpty(e.eventType), nonEmpty(e.derivedStatusCode), e.eventDescription);
-  const reason = nonEmpty(e.exceptionCode) ? FEDEX_EXCEPTION_REASONS[e.exceptionCode as string] : undefined;
+  const exceptionCode = nonEmpty(e.exceptionCode);
+  const reason = exceptionCode && Object.hasOwn(FEDEX_EXCEPTION_REASONS, exceptionCode) ? FEDEX_EXCEPTION_REASONS[exceptionCode] : undefined;
   const status: ShipmentStatus = row?.status ?? 'IN_TRANSIT';
   const subStatus: SubStatus | undefined = reason ?? row?.subStatus;
   const description = nonEmpty(e.eventDescription) ?? '';
@@ -69,7 +66,7 @@ function toCheckpoint(e: FedexScanEvent): Checkpoint | undefined {
     postalCode: nonEmpty(loc.postalCode),
     countryCode: nonEmpty(loc.countryCode),
     countryName: nonEmpty(loc.countryName),
-    message: nonEmpty(e.exceptionDescription) ? `${description}: ${e.exceptionDescription?.trim()}` : description,
+    message: nonEmpty(e.exceptionDescription) ? `${description}: ${nonEmpty(e.exceptionDescription)}` : description,
     status,
     ...(subStatus ? { subStatus } : {}),
     raw: { code: nonEmpty(e.eventType) ?? nonEmpty(e.derivedStatusCode) ?? '', description },
@@ -78,7 +75,7 @@ function toCheckpoint(e: FedexScanEvent): Checkpoint | undefined {
 
 function newestEventTime(r: FedexTrackResult): number {
   let best = -Infinity;
-  for (const e of r.scanEvents ?? []) {
+  for (const e of objects<FedexScanEvent>(r.scanEvents)) {
     const t = Date.parse(toUtcIso(e.date, e.scanLocation ?? {}) ?? '');
     if (t > best) best = t;
   }
@@ -86,7 +83,7 @@ function newestEventTime(r: FedexTrackResult): number {
 }
 
 function toSnapshot(trackingNumber: string, r: FedexTrackResult): CarrierSnapshot {
-  const checkpoints = (r.scanEvents ?? [])
+  const checkpoints = objects<FedexScanEvent>(r.scanEvents)
     .map(toCheckpoint)
     .filter((c): c is Checkpoint => c !== undefined)
     .sort((a, b) => a.checkpointTime.localeCompare(b.checkpointTime));
@@ -96,7 +93,7 @@ function toSnapshot(trackingNumber: string, r: FedexTrackResult): CarrierSnapsho
   const status: ShipmentStatus = row?.status ?? newest?.status ?? 'PENDING';
   const subStatus = row?.subStatus ?? (newest?.status === status ? newest?.subStatus : undefined);
   const edd =
-    r.dateAndTimes?.find((d) => d.type === 'ESTIMATED_DELIVERY')?.dateTime ??
+    objects<{ type?: string; dateTime?: string }>(r.dateAndTimes).find((d) => d.type === 'ESTIMATED_DELIVERY')?.dateTime ??
     r.estimatedDeliveryTimeWindow?.window?.ends ??
     r.estimatedDeliveryTimeWindow?.window?.begins;
   const estimatedDeliveryDate = status === 'DELIVERED' ? undefined : toUtcIso(edd, latest?.scanLocation ?? {});
@@ -118,21 +115,31 @@ function toSnapshot(trackingNumber: string, r: FedexTrackResult): CarrierSnapsho
  * newest scan, which is the parcel the issuer just sent.
  */
 export function parseFedexTrackResponse(body: FedexTrackResponse, requested: string[]): Map<string, TrackResult> {
+  try {
+    return readResponse(body, requested);
+  } catch (err) {
+    return new Map(requested.map((n) => [n, unreadable('FedEx', err)]));
+  }
+}
+
+function readResponse(body: FedexTrackResponse, requested: string[]): Map<string, TrackResult> {
   const results = new Map<string, TrackResult>();
-  if (!body.output && body.errors?.length) {
-    const err = body.errors[0];
+  const errors = objects<{ code?: string; message?: string }>(body?.errors);
+  if (!body?.output && errors.length) {
+    const err = errors[0];
     const result: TrackResult = NOT_FOUND_CODES.has(err.code ?? '')
       ? { kind: 'not_found', message: err.message ?? 'not found' }
       : { kind: 'error', retryable: false, message: `${err.code}: ${err.message}` };
     for (const n of requested) results.set(n, result);
     return results;
   }
-  for (const complete of body.output?.completeTrackResults ?? []) {
-    const number = complete.trackingNumber ?? complete.trackResults?.[0]?.trackingNumberInfo?.trackingNumber;
+  for (const complete of objects<{ trackingNumber?: string; trackResults?: FedexTrackResult[] }>(body?.output?.completeTrackResults)) {
+    const trackResults = objects<FedexTrackResult>(complete.trackResults);
+    const number = nonEmpty(complete.trackingNumber) ?? nonEmpty(trackResults[0]?.trackingNumberInfo?.trackingNumber);
     if (!number) continue;
-    const usable = (complete.trackResults ?? []).filter((r) => !r.error);
+    const usable = trackResults.filter((r) => !r.error);
     if (usable.length === 0) {
-      const err = complete.trackResults?.[0]?.error;
+      const err = trackResults[0]?.error;
       results.set(
         number,
         !err || NOT_FOUND_CODES.has(err.code ?? '')

@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { lookupStatus, nonEmpty, oldestFirst, withSub } from '../parse-util.ts';
+import { isObject, lookupStatus, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { LAPOSTE_EVENT_CODES, LAPOSTE_NOT_FOUND_CODES } from './statuses.ts';
 
@@ -45,7 +45,7 @@ function toCheckpoint(e: LaPosteEvent, s: LaPosteShipment): Checkpoint | undefin
 }
 
 function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: LaPosteShipment): CarrierSnapshot {
-  const checkpoints = oldestFirst((s.event ?? []).map((e) => toCheckpoint(e, s)));
+  const checkpoints = oldestFirst(objects<LaPosteEvent>(s.event).map((e) => toCheckpoint(e, s)));
   const newest = checkpoints.at(-1);
   const status = newest?.status ?? 'PENDING';
   const edd = status === 'DELIVERED' || s.isFinal ? undefined : toUtcIso(s.estimDate, { countryCode: 'FR' });
@@ -62,8 +62,8 @@ function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: LaPosteShip
 }
 
 function itemResult(item: LaPosteItem, requested: string, carrier: CarrierCode): TrackResult {
-  const code = item.returnCode ?? 200;
-  if (item.shipment && (code === 200 || code === 207)) {
+  const code = typeof item.returnCode === 'number' ? item.returnCode : 200;
+  if (isObject(item.shipment) && (code === 200 || code === 207)) {
     return { kind: 'found', snapshot: toSnapshot(carrier, requested, item.shipment) };
   }
   const message = `${code}: ${nonEmpty(item.returnMessage) ?? 'La Poste error'}`;
@@ -76,7 +76,15 @@ function itemResult(item: LaPosteItem, requested: string, carrier: CarrierCode):
  * itself be 200 or 207.
  */
 export function parseLaPosteResponse(body: LaPosteResponse, requested: string, carrier: CarrierCode): TrackResult {
-  const items = Array.isArray(body) ? body : [body];
+  try {
+    return readResponse(body, requested, carrier);
+  } catch (err) {
+    return unreadable('La Poste', err);
+  }
+}
+
+function readResponse(body: LaPosteResponse, requested: string, carrier: CarrierCode): TrackResult {
+  const items = objects<LaPosteItem>(Array.isArray(body) ? body : [body]);
   const match = (i: LaPosteItem) => (nonEmpty(i.shipment?.idShip) ?? nonEmpty(i.idShip))?.toUpperCase() === requested.toUpperCase();
   const item = items.find(match) ?? (items.length === 1 ? items[0] : undefined);
   if (!item) return { kind: 'not_found', message: 'La Poste returned nothing for this number' };

@@ -1,5 +1,5 @@
 import type { CarrierSnapshot, Checkpoint, ShipmentStatus, TrackResult } from '../../domain/shipment.ts';
-import { type StatusRow, defined, nonEmpty, oldestFirst, withSub } from '../parse-util.ts';
+import { type StatusRow, defined, isObject, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { UPS_ACTIVITY_CODES, UPS_NOT_FOUND_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
@@ -108,17 +108,17 @@ function toCheckpoint(a: UpsActivity): Checkpoint | undefined {
 }
 
 function estimatedDelivery(p: UpsPackage): string | undefined {
-  const dates = p.deliveryDate ?? [];
+  const dates = objects<{ type?: string; date?: string }>(p.deliveryDate);
   // A rescheduled date replaces the scheduled one.
   const date = dates.find((d) => d.type === 'RDD')?.date ?? dates.find((d) => d.type === 'SDD')?.date;
-  const time = p.deliveryTime && p.deliveryTime.type !== 'DEL' ? nonEmpty(p.deliveryTime.endTime) : undefined;
+  const time = isObject(p.deliveryTime) && p.deliveryTime.type !== 'DEL' ? nonEmpty(p.deliveryTime.endTime) : undefined;
   const local = wallClock(date, time ?? '000000');
-  const dest = p.packageAddress?.find((a) => a.type === 'DESTINATION')?.address;
+  const dest = objects<{ type?: string; address?: UpsAddress }>(p.packageAddress).find((a) => a.type === 'DESTINATION')?.address;
   return toUtcIso(local, { countryCode: countryOf(dest), stateOrProvinceCode: nonEmpty(dest?.stateProvince) });
 }
 
 function toSnapshot(trackingNumber: string, p: UpsPackage): CarrierSnapshot {
-  const checkpoints = oldestFirst((p.activity ?? []).map(toCheckpoint));
+  const checkpoints = oldestFirst(objects<UpsActivity>(p.activity).map(toCheckpoint));
   const newest = checkpoints.at(-1);
   const current = upsStatusRow(p.currentStatus);
   const status = current?.status ?? newest?.status ?? 'PENDING';
@@ -141,8 +141,9 @@ function toSnapshot(trackingNumber: string, p: UpsPackage): CarrierSnapshot {
 }
 
 function messageResult(m: UpsMessage): TrackResult {
-  const text = `${m.code ?? '?'}: ${nonEmpty(m.message) ?? 'UPS error'}`;
-  return UPS_NOT_FOUND_CODES.has(m.code ?? '')
+  const code = nonEmpty(m.code);
+  const text = `${code ?? '?'}: ${nonEmpty(m.message) ?? 'UPS error'}`;
+  return UPS_NOT_FOUND_CODES.has(code ?? '')
     ? { kind: 'not_found', message: text }
     : { kind: 'error', retryable: false, message: text };
 }
@@ -152,13 +153,21 @@ function messageResult(m: UpsMessage): TrackResult {
  * (TW0001, with no package) and request problems as `response.errors`.
  */
 export function parseUpsTrackResponse(body: UpsTrackResponse, requested: string): TrackResult {
-  const errors = body.response?.errors;
-  if (!body.trackResponse && errors?.length) return messageResult(errors[0]);
-  const shipments = body.trackResponse?.shipment ?? [];
-  const packages = shipments.flatMap((s) => s.package ?? []);
+  try {
+    return readResponse(body, requested);
+  } catch (err) {
+    return unreadable('UPS', err);
+  }
+}
+
+function readResponse(body: UpsTrackResponse, requested: string): TrackResult {
+  const errors = objects<UpsMessage>(body?.response?.errors);
+  if (!body?.trackResponse && errors.length) return messageResult(errors[0]);
+  const shipments = objects<{ package?: UpsPackage[]; warnings?: UpsMessage[] }>(body?.trackResponse?.shipment);
+  const packages = shipments.flatMap((s) => objects<UpsPackage>(s.package));
   const pkg = packages.find((p) => nonEmpty(p.trackingNumber)?.toUpperCase() === requested.toUpperCase()) ?? packages[0];
   if (pkg) return { kind: 'found', snapshot: toSnapshot(requested, pkg) };
-  const warning = shipments.flatMap((s) => s.warnings ?? [])[0];
+  const warning = shipments.flatMap((s) => objects<UpsMessage>(s.warnings))[0];
   if (warning) return messageResult(warning);
   return { kind: 'not_found', message: 'UPS returned no package for this number' };
 }

@@ -1,5 +1,5 @@
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { type StatusRow, defined, lookupStatus, nonEmpty, oldestFirst, withSub } from '../parse-util.ts';
+import { type StatusRow, defined, lookupStatus, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { USPS_EVENT_CODES, USPS_NOT_FOUND_CODES, USPS_STATUS_CATEGORIES } from './statuses.ts';
@@ -28,8 +28,9 @@ export interface UspsTrackingResponse {
 }
 
 /** USPS texts carry HTML such as `<SUP>&#174;</SUP>`; issuers get plain text. */
-function plain(s: string | null | undefined): string | undefined {
-  return nonEmpty(s?.replace(/<[^>]*>[^<]*<\/[^>]*>|<[^>]*>/g, '').replace(/\s+-\s*$/, ''));
+function plain(s: unknown): string | undefined {
+  if (typeof s !== 'string') return undefined;
+  return nonEmpty(s.replace(/<[^>]*>[^<]*<\/[^>]*>|<[^>]*>/g, '').replace(/\s+-\s*$/, ''));
 }
 
 /**
@@ -76,22 +77,32 @@ function snapshotStatus(body: UspsTrackingResponse, newest: Checkpoint | undefin
   if (newest && newestCode && USPS_EVENT_CODES[newestCode]) return newest;
   const category = nonEmpty(body.statusCategory);
   if (category && USPS_STATUS_CATEGORIES[category]) return USPS_STATUS_CATEGORIES[category];
-  if (category) reportUnknownCode('usps', `category:${category}`, body.status ?? undefined);
+  if (category) reportUnknownCode('usps', `category:${category}`, nonEmpty(body.status));
   return newest ?? { status: 'PENDING' };
 }
 
 function errorResult(body: UspsTrackingResponse): TrackResult {
-  const first = body.error?.errors?.[0];
+  const first = objects<{ code?: string; title?: string; detail?: string }>(body.error?.errors)[0];
   const message = plain(first?.title) ?? plain(body.error?.message) ?? 'USPS error';
-  return USPS_NOT_FOUND_CODES.has(first?.code ?? '')
+  const code = nonEmpty(first?.code);
+  return USPS_NOT_FOUND_CODES.has(code ?? '')
     ? { kind: 'not_found', message }
-    : { kind: 'error', retryable: false, message: `${first?.code ?? body.error?.code ?? '?'}: ${message}` };
+    : { kind: 'error', retryable: false, message: `${code ?? nonEmpty(body.error?.code) ?? '?'}: ${message}` };
 }
 
 /** Reads one USPS Tracking v3 body (`GET /tracking/v3/tracking/{n}?expand=DETAIL`). */
 export function parseUspsTrackingResponse(body: UspsTrackingResponse, requested: string): TrackResult {
+  try {
+    return readResponse(body, requested);
+  } catch (err) {
+    return unreadable('USPS', err);
+  }
+}
+
+function readResponse(body: UspsTrackingResponse, requested: string): TrackResult {
+  if (!body || typeof body !== 'object') return { kind: 'error', retryable: true, message: 'USPS sent no tracking object' };
   if (body.error) return errorResult(body);
-  const checkpoints = oldestFirst((body.trackingEvents ?? []).map(toCheckpoint));
+  const checkpoints = oldestFirst(objects<UspsEvent>(body.trackingEvents).map(toCheckpoint));
   const newest = checkpoints.at(-1);
   const row = snapshotStatus(body, newest);
   const edd =

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
-import { PUSH_READERS } from '../../carriers/push.ts';
+import { PUSH_READERS, type PushEvent } from '../../carriers/push.ts';
 import { PROVIDER_NAMES, type ProviderName } from '../../carriers/provider.ts';
 import type { CarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import type { OperationState } from '../../domain/operation.ts';
+import type { CarrierSnapshot, TrackResult } from '../../domain/shipment.ts';
 import { advanceOperation } from '../../operations/advance.ts';
 import type { HttpDeps } from '../app.ts';
 
@@ -45,21 +46,45 @@ export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): v
           pushes.inc({ provider, outcome: 'bad_body' });
           throw new ApiError('PARSING_ERROR', 'body is not valid JSON');
         }
-        const events = reader.events(body);
+        const badField = reader.invalid(body);
+        if (badField) {
+          pushes.inc({ provider, outcome: 'bad_body' });
+          throw new ApiError('FIELD_INVALID_FORMAT', `${badField}: wrong type for a ${provider} push`);
+        }
+        const now = deps.hub.now().toISOString();
+        // Everything is read before anything is applied: a body the parsers still choke on is refused as
+        // bad input (400: carriers would retry a 500 forever) and leaves no operation half-advanced.
+        const unreadable = (err: unknown): ApiError => {
+          pushes.inc({ provider, outcome: 'bad_body' });
+          req.log.warn({ err, provider }, 'carrier push could not be read');
+          return new ApiError('FIELD_INVALID_FORMAT', `body: unreadable ${provider} push`);
+        };
+        let events: PushEvent[] | undefined;
+        try {
+          events = reader.events(body);
+        } catch (err) {
+          throw unreadable(err);
+        }
         if (!events) {
           pushes.inc({ provider, outcome: 'bad_body' });
           throw new ApiError('FIELD_INVALID_FORMAT', `body: not a ${provider} push`);
         }
-        const now = deps.hub.now().toISOString();
-        let advanced = 0;
+        const updates: { operationId: string; snapshot: CarrierSnapshot }[] = [];
         for (const event of events) {
           for (const op of await openOperationsOf(deps, provider, event.trackingNumber)) {
-            const result = event.read(op.parcel?.carrier as CarrierCode);
-            if (result.kind !== 'found') continue;
-            await advanceOperation(deps.hub, op.operationId, { kind: 'carrier-found', snapshot: result.snapshot, now, partial: true });
-            advanced++;
+            let result: TrackResult;
+            try {
+              result = event.read(op.parcel?.carrier as CarrierCode);
+            } catch (err) {
+              throw unreadable(err);
+            }
+            if (result.kind === 'found') updates.push({ operationId: op.operationId, snapshot: result.snapshot });
           }
         }
+        for (const u of updates) {
+          await advanceOperation(deps.hub, u.operationId, { kind: 'carrier-found', snapshot: u.snapshot, now, partial: true });
+        }
+        const advanced = updates.length;
         pushes.inc({ provider, outcome: advanced > 0 ? 'applied' : 'unmatched' });
         // Carriers retry anything but a 2xx; an event for a number we do not track is still received.
         return { received: events.length, operations: advanced };
@@ -79,3 +104,4 @@ async function openOperationsOf(deps: HttpDeps, provider: ProviderName, tracking
     .map((r) => r.state as unknown as OperationState)
     .filter((s) => s.parcel && deps.config.carrierRoutes[s.parcel.carrier].includes(provider));
 }
+
