@@ -26,11 +26,12 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
       headers: { ...(key ? { 'x-api-key': key } : {}), 'content-type': 'application/json', ...headers },
       payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
     });
-  const track = async (cardId: string, body: Record<string, unknown>) => {
+  let otherToken: string;
+  const track = async (cardId: string, body: Record<string, unknown>, issuerId = ISSUER) => {
     const res = await t.app.inject({
       method: 'POST',
-      url: `/banking/v1/issuers/${ISSUER}/physicalCards/${cardId}/track`,
-      headers: { authorization: `Bearer ${token}` },
+      url: `/banking/v1/issuers/${issuerId}/physicalCards/${cardId}/track`,
+      headers: { authorization: `Bearer ${issuerId === ISSUER ? token : otherToken}` },
       payload: body,
     });
     expect(res.statusCode, res.body).toBe(202);
@@ -216,6 +217,7 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
   it('autoTrackShipment opens a SHIPMENT from a CARD_SHIPPED report with a tracking number, and sends its PENDING', async () => {
     const auto = await readyIssuer(t.app, OTHER_ISSUER);
     expect(auto.token).toBeTruthy();
+    otherToken = auto.token;
     await t.store.db.updateTable('issuers').set({ auto_track_shipment: true }).where('issuer_id', '=', OTHER_ISSUER).execute();
     const res = await post('SITE-A', keyA, {
       events: [
@@ -229,6 +231,46 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
     expect(ops).toEqual([expect.objectContaining({ card_id: 'auto-card', tracking_type: 'SHIPMENT', tracking_number: '771234500102', carrier: 'fedex' })]);
     const sent = await outbox(ops[0].operation_id);
     expect(sent).toEqual([expect.objectContaining({ status: 'PENDING', issuerId: OTHER_ISSUER, details: expect.objectContaining({ trackingType: 'SHIPMENT', status: 'CARD_SHIPPED', productionSite: 'SITE-A' }) })]);
+  });
+
+  it("autoTrackShipment never supersedes the issuer's own SHIPMENT of the card", async () => {
+    const own = await track('auto-own', { trackingType: 'SHIPMENT', trackingNumber: '771234500102', countryCode: 'US' }, OTHER_ISSUER);
+    const res = await post('SITE-A', keyA, { events: [event('auto-own', { issuerId: OTHER_ISSUER, cardId: 'auto-own', trackingNumber: '771234500102' })] });
+    expect(res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    const ops = await t.store.db.selectFrom('operations').select(['operation_id', 'is_open']).where('card_id', '=', 'auto-own').execute();
+    expect(ops).toEqual([{ operation_id: own, is_open: true }]);
+    expect((await outbox(own)).map((o) => o.status)).toEqual(['PENDING']);
+  });
+
+  it("a card tracked with another site: that site's report is refused alone and opens no SHIPMENT", async () => {
+    const prod = await track('auto-named', { trackingType: 'PRODUCTION', productionSite: 'SITE-A' }, OTHER_ISSUER);
+    const res = await post('SITE-B', keyB, {
+      events: [
+        event('named-x', { issuerId: OTHER_ISSUER, cardId: 'auto-named', trackingNumber: '771234500102' }),
+        event('named-ok', { issuerId: OTHER_ISSUER, cardId: 'auto-free' }),
+      ],
+    });
+    expect(res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [{ index: 0, errorCode: 'FIELD_INVALID_VALUE', error: 'cardId: the card is tracked with another production site' }] });
+    const ops = await t.store.db.selectFrom('operations').select(['operation_id', 'tracking_type']).where('card_id', '=', 'auto-named').execute();
+    expect(ops).toEqual([{ operation_id: prod, tracking_type: 'PRODUCTION' }]);
+    const stored = await sql<{ n: number }>`select count(*)::int as n from site_events where event_id = 'ev-named-x'`.execute(t.store.db);
+    expect(stored.rows[0].n).toBe(0);
+    // Another open operation the site may report (a RETURN naming no site) lets the report in, still without a SHIPMENT.
+    await track('auto-named', { trackingType: 'RETURN' }, OTHER_ISSUER);
+    const mixed = await post('SITE-B', keyB, { events: [event('named-y', { issuerId: OTHER_ISSUER, cardId: 'auto-named', trackingNumber: '771234500102' })] });
+    expect(mixed.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    const after = await t.store.db.selectFrom('operations').select('tracking_type').where('card_id', '=', 'auto-named').execute();
+    expect(after.map((o) => o.tracking_type).sort()).toEqual(['PRODUCTION', 'RETURN']);
+    expect((await operation(prod)).status).toBe('PENDING');
+  });
+
+  it('a request without productionSite completed by a site names that site in its notification', async () => {
+    const after = await track('prod-site-after', { trackingType: 'PRODUCTION' });
+    await post('SITE-B', keyB, { events: [event('psa', { cardId: 'prod-site-after' })] });
+    expect((await outbox(after))[0].details).toEqual({ trackingType: 'PRODUCTION', productionSite: 'SITE-B', status: 'CARD_SHIPPED' });
+    await post('SITE-B', keyB, { events: [event('psb', { cardId: 'prod-site-before', type: 'CARD_RETURNED' })] });
+    const before = await track('prod-site-before', { trackingType: 'RETURN' });
+    expect((await outbox(before))[0].details).toEqual({ trackingType: 'RETURN', productionSite: 'SITE-B', status: 'CARD_RETURNED' });
   });
 
   it('keeps a report 180 days: an older one no longer matches and is pruned', async () => {

@@ -1,8 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestHash } from '../src/domain/track-request.ts';
+import { acceptInTransaction } from '../src/operations/accept.ts';
+import type { Db } from '../src/store/db.ts';
 import { InboxWatcher } from '../src/sites/inbox.ts';
 import { type TestApp, testApp } from './helpers/app.ts';
 import { waitFor } from './helpers/processes.ts';
@@ -52,5 +55,30 @@ describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
       select (select count(*)::int from site_events where site_id = 'TWO-WORKERS') as n,
              (select count(*)::int from inbox_files where site_id = 'TWO-WORKERS') as files`.execute(t.store.db);
     expect(rows.rows[0]).toEqual({ n: 3 * 4_950, files: 3 });
+  });
+
+  it("reports a line for a card tracked with another site as rejected, with its line number", async () => {
+    await t.store.db.insertInto('production_sites').values({ site_id: 'INBOX-B', name: 'B', api_key_hash: null, carriers: '[]' }).execute();
+    const body = { trackingType: 'PRODUCTION' as const, productionSite: 'INBOX-A' };
+    await t.store.db.transaction().execute((tx) =>
+      acceptInTransaction(t.context, tx as Db, [{ issuerId: 'BANK000001', cardId: 'named-card', correlationId: 'corr-1', body, hash: requestHash(body), parcel: undefined, key: 'BANK000001|named-card|PRODUCTION' }]),
+    );
+    const inbox = join(dataDir, 'inbox', 'INBOX-B');
+    await waitFor('inbox folder', () => existsSync(join(inbox, 'processing')) || undefined);
+    writeFileSync(
+      join(dataDir, 'named.csv'),
+      'eventId,issuerId,cardId,type,occurredAt\nn-1,BANK000001,named-card,CARD_SHIPPED,2026-05-01T10:00:00Z\nn-2,BANK000001,free-card,CARD_SHIPPED,2026-05-01T10:00:00Z\n',
+    );
+    renameSync(join(dataDir, 'named.csv'), join(inbox, 'named.csv'));
+    const report = await waitFor('report', () => {
+      const path = join(inbox, 'done', 'named.csv.report.json');
+      return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+    });
+    expect(report).toMatchObject({
+      accepted: 1,
+      duplicates: 0,
+      rejectedCount: 1,
+      rejected: [{ line: 2, errorCode: 'FIELD_INVALID_VALUE', error: 'cardId: the card is tracked with another production site' }],
+    });
   });
 });

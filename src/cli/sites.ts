@@ -175,7 +175,11 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
           const site = await db.selectFrom('production_sites').select('site_id').where('site_id', '=', opts.site).executeTakeFirst();
           if (!site) fail(`no production site ${opts.site}; register it with: trackhub sites add ${opts.site} --name NAME`);
           const ctx = cliContext(db, config, config.databaseUrl.startsWith('pglite:'));
-          return run((events) => ingestEvents(ctx, opts.site, events));
+          return run(async (events, chunk) => {
+            const result = await ingestEvents(ctx, opts.site, events);
+            for (const r of result.rejected) chunk.rejected.push({ line: chunk.lines[r.index], errorCode: r.errorCode, error: r.error });
+            return result;
+          });
         });
       }
       printSummary(file, summary, (performance.now() - started) / 1000, opts);

@@ -48,6 +48,8 @@ export interface OperationState {
   lastChangeAt?: string;
   errorCode?: FailureCode;
   error?: string;
+  /** The site whose report completed a request that named none: CONTRACT §3.2 shows it "when known". */
+  productionSite?: string;
 }
 
 export interface Parcel {
@@ -65,6 +67,8 @@ export interface Parcel {
 export interface SiteEvent {
   type: 'CARD_SHIPPED' | 'CARD_RETURNED';
   occurredAt: string;
+  /** The production site that sent the report. */
+  siteId?: string;
 }
 
 export type OperationInput =
@@ -177,7 +181,7 @@ export function toOperationObject(s: OperationState, opts: { withCheckpoints?: b
     sequenceNumber: s.sequenceNumber,
     details: {
       trackingType: s.trackingType,
-      ...(s.request.productionSite ? { productionSite: s.request.productionSite } : {}),
+      ...((s.request.productionSite ?? s.productionSite) ? { productionSite: s.request.productionSite ?? s.productionSite } : {}),
       ...(showBusinessStatus ? { status: businessStatus(s.trackingType) } : {}),
       ...(shipmentShown && s.shipment ? { shipment: shipmentObject(s.shipment, opts.withCheckpoints ?? false) } : {}),
     },
@@ -260,9 +264,13 @@ function settleReturn(status: ShipmentStatus, checkpoints: Checkpoint[]): Shipme
   return returnStarted >= 0 && (lastDelivery < 0 || returnStarted < lastDelivery) ? 'RETURNED_TO_SENDER' : status;
 }
 
-/** A carrier that answers with nothing (AfterShip's "Pending" with no scans) does not know the number yet. */
+/**
+ * A carrier that answers with nothing does not know the number yet: AfterShip's "Pending" with no scans,
+ * and its "Expired" with no scans (it gave up without ever getting carrier data). Either way the
+ * not-found deadline must still be able to act.
+ */
 function saysNothing(snapshot: CarrierSnapshot): boolean {
-  return snapshot.status === 'PENDING' && snapshot.checkpoints.length === 0;
+  return (snapshot.status === 'PENDING' || snapshot.status === 'EXPIRED') && snapshot.checkpoints.length === 0;
 }
 
 function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string, t: Timeouts, partial = false): Decision {
@@ -296,6 +304,9 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
   };
   const lastUpdatedAt = [newest?.checkpointTime, snapshot.lastUpdatedAt, partial ? s.shipment?.lastUpdatedAt : undefined].filter(Boolean).sort().at(-1);
   if (lastUpdatedAt) merged.lastUpdatedAt = lastUpdatedAt;
+  // A carrier that itself calls the history expired (AfterShip's "Expired": no news for a month) has
+  // nothing more to say: the end CONTRACT §3.3 names TRACKING_EXPIRED, not another SUCCESSFUL update.
+  if (snapshot.status === 'EXPIRED') return fail(settled, now, 'TRACKING_EXPIRED', { shipment: { ...merged, status: 'EXPIRED' } });
   // Nothing new: the same answer again is no news, but the quiet clock still runs (TRACKING_EXPIRED).
   if (fingerprint(merged) === fingerprint(s.shipment)) return onTick(settled, now, t);
   const final = FINAL_SHIPMENT_STATUSES.has(merged.status);
@@ -353,7 +364,8 @@ export function decide(s: OperationState, input: OperationInput, t: Timeouts): D
     case 'site-event': {
       const wanted = s.trackingType === 'PRODUCTION' ? 'CARD_SHIPPED' : s.trackingType === 'RETURN' ? 'CARD_RETURNED' : undefined;
       if (input.event.type !== wanted) return nothing(s);
-      return emit(s, input.now, { status: 'SUCCESSFUL', open: false, endTime: input.now });
+      const site = !s.request.productionSite && input.event.siteId ? { productionSite: input.event.siteId } : {};
+      return emit(s, input.now, { status: 'SUCCESSFUL', open: false, endTime: input.now, ...site });
     }
   }
 }

@@ -63,8 +63,12 @@ async function commitBatch(ctx: HubContext, batch: Prepared[]): Promise<AcceptRe
   return ctx.db.transaction().execute((tx) => acceptInTransaction(ctx, tx as Db, batch));
 }
 
-/** The body of commitBatch, for callers that already hold a transaction (site events opening SHIPMENTs). */
-export async function acceptInTransaction(ctx: HubContext, tx: Db, batch: Prepared[]): Promise<AcceptResult[]> {
+/**
+ * The body of commitBatch, for callers that already hold a transaction (site events opening SHIPMENTs).
+ * `keepOpen`: an open operation of the same key is kept whatever its request; a site's report must
+ * never supersede what the issuer itself asked for.
+ */
+export async function acceptInTransaction(ctx: HubContext, tx: Db, batch: Prepared[], opts: { keepOpen?: boolean } = {}): Promise<AcceptResult[]> {
   const now = ctx.now();
   const nowIso = now.toISOString();
   // Serialises with site-event ingestion on the same cards, so an event and a request never miss each other.
@@ -79,7 +83,7 @@ export async function acceptInTransaction(ctx: HubContext, tx: Db, batch: Prepar
   const inserts: { decision: Decision; hash: string; wakeAt: Date | null }[] = [];
   for (const p of batch) {
     const existing = openByKey.get(p.key);
-    if (existing && existing.request_hash === p.hash) {
+    if (existing && (opts.keepOpen || existing.request_hash === p.hash)) {
       results.push({ operationId: existing.operation_id, created: false });
       continue;
     }

@@ -144,7 +144,11 @@ export class InboxWatcher {
         path,
         (events, chunk) => {
           if (this.stopping) throw new Stopping();
-          return ingestEvents(this.ctx, siteId, events, (tx, counts) => this.saveProgress(tx, siteId, fileKey, chunk.endLine, counts, chunk.rejected));
+          return ingestEvents(this.ctx, siteId, events, (tx, result) => {
+            // Reports the store refused are rejected lines of the file, saved with the chunk's own.
+            for (const r of result.rejected) chunk.rejected.push({ line: chunk.lines[r.index], errorCode: r.errorCode, error: r.error });
+            return this.saveProgress(tx, siteId, fileKey, chunk.endLine, result, chunk.rejected);
+          });
         },
         { chunkLines: this.o.chunkLines, skipThroughLine: progress.lines_done, keepRejected: 0 },
       );

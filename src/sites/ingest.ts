@@ -5,68 +5,102 @@ import { requestHash } from '../domain/track-request.ts';
 import { acceptInTransaction, type Prepared } from '../operations/accept.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
+import type { ErrorCode } from '../domain/errors.ts';
+import type { OperationState } from '../domain/operation.ts';
 import type { SiteEventInput } from './events.ts';
-import { EVENT_RETENTION_DAYS, lockCards, matchNewEvents, type StoredEvent } from './matching.ts';
+import { EVENT_RETENTION_DAYS, lockCards, matchNewEvents, openSiteOperations, siteMayReport, type StoredEvent } from './matching.ts';
 
 export interface IngestCounts {
   accepted: number;
   duplicates: number;
 }
 
+/** An event the store refused after validation; `index` is its place in the list given to ingestEvents. */
+export interface IngestRejection {
+  index: number;
+  errorCode: ErrorCode;
+  error: string;
+}
+
+export interface IngestResult extends IngestCounts {
+  rejected: IngestRejection[];
+}
+
+const cardKey = (issuerId: string, cardId: string) => `${issuerId}|${cardId}`;
+
 /**
- * Stores a batch of validated site events in ONE transaction, whatever its size: one insert of all the
- * events (`on conflict do nothing returning`: what comes back is new, the rest were duplicates), one
- * read of the cards' open operations, and the SHIPMENT operations autoTrackShipment opens. The Site
- * API, `trackhub sites import` and the inbox all come through here. `inTransaction` lets a caller
+ * Stores a batch of validated site events in ONE transaction, whatever its size: one read (and lock)
+ * of the cards' open PRODUCTION / RETURN operations, one insert of all the events (`on conflict do
+ * nothing returning`: what comes back is new, the rest were duplicates), and the SHIPMENT operations
+ * autoTrackShipment opens. The Site API, `trackhub sites import` and the inbox all come through here.
+ * A report for a card whose open operations all name another production site is refused (returned in
+ * `rejected`), not stored: that site was not asked to make the card. `inTransaction` lets a caller
  * record its own progress atomically with the events (the inbox's per-file counts).
  */
 export async function ingestEvents(
   ctx: HubContext,
   siteId: string,
   events: SiteEventInput[],
-  inTransaction?: (tx: Db, counts: IngestCounts) => Promise<void>,
-): Promise<IngestCounts> {
-  // A resend inside one batch is a duplicate too: keep the first of each eventId.
-  const firstOf = new Map<string, SiteEventInput>();
-  for (const e of events) if (!firstOf.has(e.eventId)) firstOf.set(e.eventId, e);
-  const list = [...firstOf.values()];
+  inTransaction?: (tx: Db, result: IngestResult) => Promise<void>,
+): Promise<IngestResult> {
   let kickPolling = false;
   let kickDelivery = false;
-  const counts = await ctx.db.transaction().execute(async (tx) => {
+  const result = await ctx.db.transaction().execute(async (tx) => {
     let accepted = 0;
-    if (list.length > 0) {
-      await lockCards(ctx, tx, list);
-      // One JSON parameter for the whole batch: cheaper to pass and parse than a thousand rows of values.
-      const inserted = await sql<StoredEvent>`
-        insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, reason)
-        select ${siteId}::text, "eventId", "issuerId", "cardId", type, "occurredAt", carrier, "trackingNumber", reason
-        from json_to_recordset(${JSON.stringify(list)}::json) as e(
-          "eventId" text, "issuerId" text, "cardId" text, type text, "occurredAt" timestamptz, carrier text, "trackingNumber" text, reason text)
-        on conflict do nothing
-        returning site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number`.execute(tx);
-      accepted = inserted.rows.length;
-      const now = ctx.now();
-      const matched = await matchNewEvents(ctx, tx, siteId, inserted.rows, now);
-      const opened = await autoTrackShipments(ctx, tx, siteId, inserted.rows);
-      kickDelivery = matched.notifications > 0 || opened > 0;
-      kickPolling = matched.parcels > 0 || opened > 0;
+    const rejected: IngestRejection[] = [];
+    if (events.length > 0) {
+      await lockCards(ctx, tx, events);
+      const cards = [...new Map(events.map((e) => [cardKey(e.issuerId, e.cardId), e])).values()];
+      const open = await openSiteOperations(tx, cards);
+      const openByCard = new Map<string, OperationState[]>();
+      for (const s of open) openByCard.set(cardKey(s.issuerId, s.cardId), [...(openByCard.get(cardKey(s.issuerId, s.cardId)) ?? []), s]);
+      // A resend inside one batch is a duplicate too: keep the first of each eventId.
+      const seen = new Set<string>();
+      const list: SiteEventInput[] = [];
+      events.forEach((e, index) => {
+        const ops = openByCard.get(cardKey(e.issuerId, e.cardId)) ?? [];
+        if (ops.length > 0 && ops.every((s) => !siteMayReport(s, siteId))) {
+          rejected.push({ index, errorCode: 'FIELD_INVALID_VALUE', error: 'cardId: the card is tracked with another production site' });
+        } else if (!seen.has(e.eventId)) {
+          seen.add(e.eventId);
+          list.push(e);
+        }
+      });
+      if (list.length > 0) {
+        // One JSON parameter for the whole batch: cheaper to pass and parse than a thousand rows of values.
+        const inserted = await sql<StoredEvent>`
+          insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, reason)
+          select ${siteId}::text, "eventId", "issuerId", "cardId", type, "occurredAt", carrier, "trackingNumber", reason
+          from json_to_recordset(${JSON.stringify(list)}::json) as e(
+            "eventId" text, "issuerId" text, "cardId" text, type text, "occurredAt" timestamptz, carrier text, "trackingNumber" text, reason text)
+          on conflict do nothing
+          returning site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number`.execute(tx);
+        accepted = inserted.rows.length;
+        const now = ctx.now();
+        const matched = await matchNewEvents(ctx, tx, siteId, inserted.rows, open, now);
+        const opened = await autoTrackShipments(ctx, tx, siteId, inserted.rows, openByCard);
+        kickDelivery = matched.notifications > 0 || opened > 0;
+        kickPolling = matched.parcels > 0 || opened > 0;
+      }
     }
-    const result = { accepted, duplicates: events.length - accepted };
-    await inTransaction?.(tx, result);
-    return result;
+    const out: IngestResult = { accepted, duplicates: events.length - rejected.length - accepted, rejected };
+    await inTransaction?.(tx, out);
+    return out;
   });
   if (kickDelivery) ctx.kickDelivery();
   if (kickPolling) ctx.kickPolling();
-  return counts;
+  return result;
 }
 
 /**
  * CONTRACT §4: a CARD_SHIPPED report with a tracking number opens a SHIPMENT operation when the issuer
  * has autoTrackShipment on, through the same accept code as an issuer's own request (so its PENDING
- * is sent, and an identical open request is not opened twice). Numbers no carrier rule fits and that
- * come without a carrier are left alone: there is nothing to poll.
+ * is sent). It only fills a gap: a card with an open SHIPMENT keeps it (the issuer's own request, with
+ * its countryCode or carrier, must not be superseded by a report), and a card whose open PRODUCTION /
+ * RETURN names another site gets none from this site. Numbers no carrier rule fits and that come
+ * without a carrier are left alone: there is nothing to poll.
  */
-async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inserted: StoredEvent[]): Promise<number> {
+async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inserted: StoredEvent[], openByCard: Map<string, OperationState[]>): Promise<number> {
   const shipped = inserted.filter((e) => e.type === 'CARD_SHIPPED' && e.tracking_number);
   if (shipped.length === 0) return 0;
   const issuerIds = [...new Set(shipped.map((e) => e.issuer_id))];
@@ -80,6 +114,7 @@ async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inser
   const byCard = new Map<string, Prepared>();
   for (const e of shipped) {
     if (!autoIssuers.has(e.issuer_id)) continue;
+    if ((openByCard.get(cardKey(e.issuer_id, e.card_id)) ?? []).some((s) => !siteMayReport(s, siteId))) continue;
     const trackingNumber = e.tracking_number as string;
     const carrier = (e.carrier as TrackRequestBody['carrier']) ?? ctx.detect(trackingNumber, { siteCarriers })[0];
     if (!carrier) {
@@ -87,7 +122,7 @@ async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inser
       continue;
     }
     const body: TrackRequestBody = { trackingType: 'SHIPMENT', trackingNumber, carrier, productionSite: siteId };
-    byCard.set(`${e.issuer_id}|${e.card_id}`, {
+    byCard.set(cardKey(e.issuer_id, e.card_id), {
       issuerId: e.issuer_id,
       cardId: e.card_id,
       correlationId: newId('corr'),
@@ -98,7 +133,7 @@ async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inser
     });
   }
   if (byCard.size === 0) return 0;
-  const results = await acceptInTransaction(ctx, tx, [...byCard.values()]);
+  const results = await acceptInTransaction(ctx, tx, [...byCard.values()], { keepOpen: true });
   return results.filter((r) => r.created).length;
 }
 

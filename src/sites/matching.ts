@@ -153,7 +153,7 @@ export async function matchWaitingSiteEvents(
     // The oldest unused report completes the operation; each report completes at most one operation.
     const report = mine.filter((e) => e.type === WANTED[s.trackingType] && !e.matched_operation_id).at(-1);
     if (report) {
-      const done = decide(s, { kind: 'site-event', event: { type: report.type, occurredAt: occurredAt(report) }, now: nowIso }, ctx.policy);
+      const done = decide(s, { kind: 'site-event', event: { type: report.type, occurredAt: occurredAt(report), siteId: report.site_id }, now: nowIso }, ctx.policy);
       item.decision = { state: done.state, notifications: [...item.decision.notifications, ...done.notifications] };
       item.wakeAt = null;
       report.matched_operation_id = s.operationId;
@@ -187,22 +187,29 @@ function equip(item: { decision: Decision; wakeAt: Date | null }, parcel: Parcel
 }
 
 /**
- * When events arrive: the cards' open PRODUCTION / RETURN operations are read and locked in one
- * statement; each one a new report completes is decided and saved; RETURNs waiting for a parcel get
- * the one a CARD_SHIPPED report names. Returns how many notifications were queued and parcels given.
+ * Open PRODUCTION / RETURN operations of the cards, locked: read once per batch of events, before the
+ * events are stored, to refuse reports for cards another site was asked to make and to match the rest.
  */
-export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, inserted: StoredEvent[], now: Date): Promise<{ notifications: number; parcels: number }> {
-  let notifications = 0;
-  let parcels = 0;
-  if (inserted.length === 0) return { notifications, parcels };
-  const cards = [...new Map(inserted.map((e) => [cardKey(e.issuer_id, e.card_id), { issuerId: e.issuer_id, cardId: e.card_id }])).values()];
+export async function openSiteOperations(tx: Db, cards: { issuerId: string; cardId: string }[]): Promise<OperationState[]> {
+  if (cards.length === 0) return [];
   const { issuers, cardIds } = cardArrays(cards);
   const open = await sql<{ state: OperationState }>`
     select state from operations
     where is_open and tracking_type in ('PRODUCTION', 'RETURN')
       and (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
     for update`.execute(tx);
-  if (open.rows.length === 0) return { notifications, parcels };
+  return open.rows.map((r) => r.state);
+}
+
+/**
+ * When events arrive: each of the cards' open PRODUCTION / RETURN operations (`open`, from
+ * openSiteOperations) a new report completes is decided and saved; RETURNs waiting for a parcel get
+ * the one a CARD_SHIPPED report names. Returns how many notifications were queued and parcels given.
+ */
+export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, inserted: StoredEvent[], open: OperationState[], now: Date): Promise<{ notifications: number; parcels: number }> {
+  let notifications = 0;
+  let parcels = 0;
+  if (inserted.length === 0 || open.length === 0) return { notifications, parcels };
   const byCard = new Map<string, StoredEvent[]>();
   for (const e of inserted) {
     const list = byCard.get(cardKey(e.issuer_id, e.card_id)) ?? [];
@@ -212,12 +219,12 @@ export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, in
   const nowIso = now.toISOString();
   const matches: { siteId: string; eventId: string; operationId: string }[] = [];
   const resolver = new CarrierResolver(ctx, tx);
-  for (const { state: s } of open.rows) {
+  for (const s of open) {
     if (!siteMayReport(s, siteId)) continue;
     const mine = byCard.get(cardKey(s.issuerId, s.cardId)) ?? [];
     const report = mine.find((e) => e.type === WANTED[s.trackingType]);
     if (report) {
-      const d = decide(s, { kind: 'site-event', event: { type: report.type, occurredAt: occurredAt(report) }, now: nowIso }, ctx.policy);
+      const d = decide(s, { kind: 'site-event', event: { type: report.type, occurredAt: occurredAt(report), siteId }, now: nowIso }, ctx.policy);
       await saveDecision(tx, d, null);
       notifications += d.notifications.length;
       matches.push({ siteId, eventId: report.event_id, operationId: s.operationId });

@@ -132,11 +132,14 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
     expect(await ended(op)).toMatchObject({ status: 'SUCCESSFUL', details: { status: 'CARD_SHIPPED', productionSite: 'BUREAU-A' } });
   });
 
-  it("another site's key is refused, and a request naming its site ignores other sites' reports", async () => {
+  it("another site's key is refused, and a report for another site's card refused", async () => {
     const forbidden = await report('BUREAU-A', [{ eventId: 'b-x', cardId: 'prod-named', type: 'CARD_SHIPPED' }], siteKeys['BUREAU-B']);
     expect(forbidden).toEqual({ status: 403, body: { errorCode: 'FORBIDDEN', error: expect.any(String) } });
     const op = await track('prod-named', { trackingType: 'PRODUCTION', productionSite: 'BUREAU-A' });
-    expect((await report('BUREAU-B', [{ eventId: 'b-1', cardId: 'prod-named', type: 'CARD_SHIPPED' }])).body.accepted).toBe(1);
+    expect(await report('BUREAU-B', [{ eventId: 'b-1', cardId: 'prod-named', type: 'CARD_SHIPPED' }])).toEqual({
+      status: 202,
+      body: { accepted: 0, duplicates: 0, rejected: [{ index: 0, errorCode: 'FIELD_INVALID_VALUE', error: expect.stringMatching(/^cardId: .*tracked with another production site/) }] },
+    });
     await new Promise((r) => setTimeout(r, 500));
     expect(notified(op)).toEqual([]);
     await report('BUREAU-A', [{ eventId: 'a-3', cardId: 'prod-named', type: 'CARD_SHIPPED' }]);

@@ -70,16 +70,19 @@ export interface Rejection {
 }
 
 /** Checks each event on its own: the good ones go on, each bad one is reported with its index. */
-export function splitEvents(events: unknown[]): { good: SiteEventInput[]; rejected: Rejection[] } {
+export function splitEvents(events: unknown[]): { good: SiteEventInput[]; goodIndex: number[]; rejected: Rejection[] } {
   const good: SiteEventInput[] = [];
+  const goodIndex: number[] = [];
   const rejected: Rejection[] = [];
   const now = Date.now();
   events.forEach((raw, index) => {
     const checked = validateSiteEvent(raw, now);
-    if (checked.ok) good.push(checked.value);
-    else rejected.push({ index, errorCode: checked.errorCode, error: checked.error });
+    if (checked.ok) {
+      good.push(checked.value);
+      goodIndex.push(index);
+    } else rejected.push({ index, errorCode: checked.errorCode, error: checked.error });
   });
-  return { good, rejected };
+  return { good, goodIndex, rejected };
 }
 
 /** The Site API (CONTRACT §4): production sites report shipped and returned cards. */
@@ -125,8 +128,11 @@ export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
       if (!Array.isArray(events)) throw new ApiError('FIELD_INVALID_FORMAT', 'events: must be an array');
       if (events.length < 1 || events.length > MAX_EVENTS_PER_CALL) throw new ApiError('FIELD_INVALID_FORMAT', `events: must hold 1 to ${MAX_EVENTS_PER_CALL} events`);
       const { siteId } = req.params as { siteId: string };
-      const { good, rejected } = splitEvents(events);
-      const counts = good.length > 0 ? await ingestEvents(deps.hub, siteId, good) : { accepted: 0, duplicates: 0 };
+      const { good, goodIndex, rejected } = splitEvents(events);
+      const counts = good.length > 0 ? await ingestEvents(deps.hub, siteId, good) : { accepted: 0, duplicates: 0, rejected: [] };
+      // Events the store refused (another site's card) join the invalid ones, in the caller's order.
+      for (const r of counts.rejected) rejected.push({ ...r, index: goodIndex[r.index] });
+      rejected.sort((a, b) => a.index - b.index);
       return reply.code(202).send({ accepted: counts.accepted, duplicates: counts.duplicates, rejected });
     },
   );
