@@ -117,3 +117,33 @@ describe('expiry while the carrier keeps answering', () => {
     expect(s.open).toBe(false);
   });
 });
+
+describe('a carrier that reports the tracking expired (AfterShip "Expired")', () => {
+  it('with no checkpoints says nothing: no SUCCESSFUL update, and the not-found deadline still fires', () => {
+    const s = shipment('fedex', false);
+    const d = decide(s, { kind: 'carrier-found', snapshot: snap('EXPIRED', []), now: at(24) }, T);
+    expect(d.notifications).toEqual([]);
+    expect(d.state.shipment).toBeUndefined();
+    expect(d.state.open).toBe(true);
+    const end = decide(d.state, { kind: 'carrier-found', snapshot: snap('EXPIRED', []), now: at(7 * 24) }, T);
+    expect(end.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
+    expect(end.state.open).toBe(false);
+  });
+
+  it('with a history ends the operation FAILED with TRACKING_EXPIRED, keeping the history', () => {
+    let s = shipment('fedex', false);
+    s = decide(s, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T).state;
+    const end = decide(s, { kind: 'carrier-found', snapshot: snap('EXPIRED', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(3) }, T);
+    expect(end.notifications).toHaveLength(1);
+    expect(end.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED', endTime: at(3), details: { shipment: { status: 'EXPIRED' } } });
+    expect(end.state.open).toBe(false);
+    expect(end.state.shipment?.checkpoints.map((c) => c.raw.code)).toEqual(['PU']);
+  });
+
+  it('also when it is the first answer, or arrives by push', () => {
+    const first = decide(shipment('fedex', false), { kind: 'carrier-found', snapshot: snap('EXPIRED', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T);
+    expect(first.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED' });
+    const pushed = decide(shipment('fedex', false), { kind: 'carrier-found', partial: true, snapshot: snap('EXPIRED', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T);
+    expect(pushed.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED', details: { shipment: { status: 'EXPIRED' } } });
+  });
+});
