@@ -111,10 +111,10 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     const loopbackOrigin = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const idleWaitMs = Math.min(1000, Math.max(50, Math.floor(config.pollMinIntervalMs / 4)));
     const configs = providerConfigs(config, loopbackOrigin);
-    const { providers, route } = createCarrierRouting(configs, carrierHttp.http);
+    const { providers, routes } = createCarrierRouting(configs, carrierHttp.http, config.carrierRoutes);
     if (providers.size === 0) log.warn('no carrier provider is configured: SHIPMENT operations will only time out');
     const rateLimits = Object.fromEntries(PROVIDER_NAMES.map((n) => [n, configs[n].rateLimit]));
-    poller = new Poller(context, { providers, route, idleWaitMs, rateLimits });
+    poller = new Poller(context, { providers, routes, idleWaitMs, rateLimits });
     const ups = configs.ups;
     if (ups.usable && ups.webhookSecret) {
       upsAlerts = new UpsTrackAlertSubscriber(context, { config: { ...ups, webhookSecret: ups.webhookSecret }, http: carrierHttp.http, callbackUrl: `${config.publicUrl}/carriers/v1/ups/webhook` });

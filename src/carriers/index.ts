@@ -7,21 +7,22 @@ export { trackingUrl } from './tracking-urls.ts';
 
 export interface CarrierRouting {
   providers: Map<ProviderName, CarrierProvider>;
-  /** The provider that serves a carrier: the first of its routes that is configured here. */
-  route: (carrier: CarrierCode) => ProviderName | undefined;
+  /** The providers to ask for a carrier, in configured order, leaving out those not configured here. */
+  routes: (carrier: CarrierCode) => ProviderName[];
 }
 
 /**
  * Builds the providers that can actually be reached (credentials or a base URL configured, or the
- * sandbox standing in) and routes each carrier to the first of them in DEFAULT_ROUTES order.
+ * sandbox standing in) and routes each carrier to them in the configured order (TRACKHUB_CARRIER_ROUTES).
  */
 export function createCarrierRouting(
   configs: Record<ProviderName, ProviderConfig & { usable: boolean }>,
   http: HttpClient,
+  routes: Record<CarrierCode, ProviderName[]> = DEFAULT_ROUTES,
 ): CarrierRouting {
   const providers = new Map<ProviderName, CarrierProvider>();
   for (const [name, cfg] of Object.entries(configs) as [ProviderName, ProviderConfig & { usable: boolean }][]) {
     if (cfg.usable) providers.set(name, createProvider(name, cfg, http));
   }
-  return { providers, route: (carrier) => DEFAULT_ROUTES[carrier].find((p) => providers.has(p)) };
+  return { providers, routes: (carrier) => routes[carrier].filter((p) => providers.has(p)) };
 }

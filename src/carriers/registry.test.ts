@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CARRIER_CODES } from '../domain/carriers.ts';
 import type { HttpClient } from './provider.ts';
-import { PROVIDER_NAMES } from './provider.ts';
+import { createCarrierRouting } from './index.ts';
+import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './provider.ts';
 import { DEFAULT_ROUTES, createProvider, trackingUrl } from './registry.ts';
 
 describe('registry', () => {
@@ -12,6 +13,20 @@ describe('registry', () => {
     for (const code of ['estafeta', 'nacex', 'spanish-seur', 'singapore-post', 'spain-correos-es'] as const) {
       expect(DEFAULT_ROUTES[code]).toEqual(['aftership']);
     }
+  });
+
+  it('routes each code to its configured providers in order, leaving out those not configured', () => {
+    const http: HttpClient = async () => ({ status: 503, headers: {}, body: '' });
+    const configs = Object.fromEntries(
+      PROVIDER_NAMES.map((n) => [n, { baseUrl: 'http://127.0.0.1:9001', apiKey: 'k', usable: n !== 'dhl' }]),
+    ) as Record<ProviderName, ProviderConfig & { usable: boolean }>;
+    const { providers, routes } = createCarrierRouting(configs, http, { ...DEFAULT_ROUTES, ups: ['aftership', 'ups'], nacex: ['ups', 'aftership'] });
+    expect(providers.has('dhl')).toBe(false);
+    expect(routes('ups')).toEqual(['aftership', 'ups']);
+    expect(routes('nacex')).toEqual(['ups', 'aftership']);
+    expect(routes('fedex')).toEqual(['fedex', 'aftership']);
+    expect(routes('deutsch-post')).toEqual(['aftership']); // DHL has no credentials here
+    expect(createCarrierRouting(configs, http).routes('dhl-global-mail')).toEqual(['aftership']);
   });
 
   it('gives a public https page for every carrier, with the number in it where a template is known', () => {

@@ -1,7 +1,10 @@
-import { type OperationInput, deadline, decide } from '../domain/operation.ts';
+import { type OperationInput, type Parcel, deadline, decide } from '../domain/operation.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
 import { lockOperation, saveDecision } from '../store/operations.ts';
 import type { HubContext } from './context.ts';
+
+/** The parcel as polling keeps it: with the provider that first knew the number, asked first from then on. */
+export type RoutedParcel = Parcel & { provider?: string };
 
 /**
  * Feeds one input to an operation under a row lock and stores what the state machine decides, with
@@ -14,11 +17,15 @@ export async function advanceOperation(
   wakeNotBefore?: Date,
   /** Poll again at this time instead of after the adaptive interval (a poll that was put off). */
   pollAt?: Date,
+  /** The provider that answered this carrier data; kept on the parcel if none knew the number before. */
+  answeredBy?: string,
 ): Promise<number> {
   const queued = await ctx.db.transaction().execute(async (tx) => {
     const state = await lockOperation(tx, operationId);
     if (!state) return 0;
     const decision = decide(state, input, ctx.policy);
+    const parcel = decision.state.parcel as RoutedParcel | undefined;
+    if (answeredBy && parcel && !parcel.provider) decision.state = { ...decision.state, parcel: { ...parcel, provider: answeredBy } as Parcel };
     const now = Date.parse(input.now);
     let wakeAt = nextWakeAt(decision.state, now, ctx.policy);
     if (wakeAt && pollAt) {

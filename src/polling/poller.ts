@@ -3,7 +3,7 @@ import type { CarrierProvider, ProviderName, TrackRequest } from '../carriers/pr
 import type { CarrierCode } from '../domain/carriers.ts';
 import type { OperationInput, OperationState } from '../domain/operation.ts';
 import type { TrackResult } from '../domain/shipment.ts';
-import { advanceOperation } from '../operations/advance.ts';
+import { advanceOperation, type RoutedParcel } from '../operations/advance.ts';
 import type { HubContext } from '../operations/context.ts';
 import { claimDueOperations } from '../store/operations.ts';
 import { WorkLoop } from '../work-loop.ts';
@@ -20,6 +20,11 @@ const deferred = new Counter({
   help: 'Tracking numbers not asked this round and re-scheduled, by reason (rate_limit, breaker_open)',
   labelNames: ['provider', 'reason'],
 });
+const handedOn = new Counter({
+  name: 'trackhub_carrier_fallbacks_total',
+  help: 'Tracking numbers handed on to the next provider of their route, by reason (breaker_open, not_found)',
+  labelNames: ['from', 'to', 'reason'],
+});
 const breakerGauge = new Gauge({
   name: 'trackhub_carrier_breaker_state',
   help: 'Circuit breaker per provider in this worker: 0 closed, 1 half-open, 2 open',
@@ -29,8 +34,8 @@ const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 export interface PollerOptions {
   providers: Map<ProviderName, CarrierProvider>;
-  /** Provider that serves a carrier code. */
-  route: (carrier: CarrierCode) => ProviderName | undefined;
+  /** Providers that serve a carrier code, in order of preference (TRACKHUB_CARRIER_ROUTES). */
+  routes: (carrier: CarrierCode) => ProviderName[];
   /** Budget per provider, shared through the store with every other worker. None: unlimited. */
   rateLimits?: Partial<Record<ProviderName, RateLimit>>;
   batchSize?: number;
@@ -40,10 +45,21 @@ export interface PollerOptions {
   breaker?: { threshold?: number; coolDownMs?: number; maxCoolDownMs?: number };
 }
 
+/** An operation on its way along its route: `chain` is the order of asking, `at` the provider asked now. */
+interface Routed {
+  s: OperationState;
+  chain: ProviderName[];
+  at: number;
+}
+
 /**
  * Wakes due operations: polls the carriers of those that track a parcel (batched per provider, within
  * each provider's shared budget and behind its circuit breaker) and lets every one of them check its
  * deadline. Operations that cannot be polled now are re-scheduled, never dropped.
+ *
+ * Fallback: an operation whose provider's breaker is open, or that does not know the number, is handed
+ * on to the next provider of its route in the same round (each provider's budget and breaker apply).
+ * The first provider that knows a number is remembered on the parcel and asked first from then on.
  */
 export class Poller {
   private readonly loop: WorkLoop;
@@ -81,29 +97,64 @@ export class Poller {
 
   async runOnce(): Promise<number> {
     const due = await claimDueOperations(this.ctx.db, this.o.batchSize ?? 200, this.ctx.policy.leaseMs, this.ctx.now());
-    const byProvider = new Map<ProviderName, OperationState[]>();
+    const routed: Routed[] = [];
     const timersOnly: OperationState[] = [];
     for (const s of due) {
-      const provider = s.parcel ? this.o.route(s.parcel.carrier) : undefined;
-      if (provider && this.o.providers.has(provider)) {
-        const list = byProvider.get(provider) ?? [];
-        list.push(s);
-        byProvider.set(provider, list);
-      } else {
-        timersOnly.push(s);
-      }
+      const chain = s.parcel ? this.chainOf(s.parcel) : [];
+      if (chain.length > 0) routed.push({ s, chain, at: 0 });
+      else timersOnly.push(s);
     }
     await Promise.all([
-      ...[...byProvider].map(([name, ops]) => this.pollProvider(name, ops)),
+      this.pollAll(routed),
       ...timersOnly.map((s) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now: this.ctx.now().toISOString() })),
     ]);
     return due.length;
   }
 
-  private async pollProvider(name: ProviderName, ops: OperationState[]): Promise<void> {
+  /**
+   * The configured route, with the provider that first knew the number moved to the front: another
+   * provider would report the same scans under other codes (duplicate checkpoints), and a primary that
+   * did not know the number would be asked again for nothing on every poll.
+   */
+  private chainOf(parcel: RoutedParcel): ProviderName[] {
+    const route = this.o.routes(parcel.carrier).filter((p) => this.o.providers.has(p));
+    const known = route.find((p) => p === parcel.provider);
+    return known ? [known, ...route.filter((p) => p !== known)] : route;
+  }
+
+  /** Asks each operation's provider, batched per provider; what is handed on goes to the next one. */
+  private async pollAll(round: Routed[]): Promise<void> {
+    while (round.length > 0) {
+      const byProvider = new Map<ProviderName, Routed[]>();
+      for (const r of round) {
+        const name = r.chain[r.at];
+        byProvider.set(name, [...(byProvider.get(name) ?? []), r]);
+      }
+      const next = await Promise.all([...byProvider].map(([name, ops]) => this.pollProvider(name, ops)));
+      round = next.flat().map((r) => ({ ...r, at: r.at + 1 }));
+    }
+  }
+
+  /** Those with a provider after this one are handed on (and counted); the rest stay. */
+  private handOn(name: ProviderName, ops: Routed[], reason: string, out: Routed[]): Routed[] {
+    const stay: Routed[] = [];
+    for (const r of ops) {
+      const to = r.chain[r.at + 1];
+      if (to) {
+        handedOn.inc({ from: name, to, reason });
+        out.push(r);
+      } else {
+        stay.push(r);
+      }
+    }
+    return stay;
+  }
+
+  /** Polls one provider's share of the round; returns the operations to hand on to their next provider. */
+  private async pollProvider(name: ProviderName, ops: Routed[]): Promise<Routed[]> {
     const provider = this.o.providers.get(name) as CarrierProvider;
     const breaker = this.breaker(name);
-    const chunks: OperationState[][] = [];
+    const chunks: Routed[][] = [];
     for (let i = 0; i < ops.length; i += provider.maxBatch) chunks.push(ops.slice(i, i + provider.maxBatch));
 
     const now = this.ctx.now();
@@ -122,29 +173,35 @@ export class Poller {
     }
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
 
-    await this.defer(name, chunks.slice(calls).flat(), reason, retryAt);
+    const out: Routed[] = [];
+    // A provider out of budget is waited for (its window is seconds away); one whose breaker is open
+    // may stay open for minutes, so the next provider of the route is asked instead.
+    const held = chunks.slice(calls).flat();
+    await this.defer(name, reason === 'breaker_open' ? this.handOn(name, held, reason, out) : held, reason, retryAt);
 
     const queue = chunks.slice(0, calls);
     const worker = async () => {
       for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
         // The breaker opened while this round was under way: leave the provider alone.
-        if (breaker.state === 'open') await this.defer(name, chunk, 'breaker_open', new Date(breaker.retryAt(this.ctx.now().getTime())));
-        else await this.pollChunk(name, provider, breaker, chunk);
+        if (breaker.state === 'open') await this.defer(name, this.handOn(name, chunk, 'breaker_open', out), 'breaker_open', new Date(breaker.retryAt(this.ctx.now().getTime())));
+        else await this.pollChunk(name, provider, breaker, chunk, out);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker));
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
+    return out;
   }
 
   /** What cannot be asked now comes back when the budget or the breaker allows; deadlines still act. */
-  private async defer(name: ProviderName, ops: OperationState[], reason: string, pollAt: Date): Promise<void> {
+  private async defer(name: ProviderName, ops: Routed[], reason: string, pollAt: Date): Promise<void> {
     if (ops.length === 0) return;
     deferred.inc({ provider: name, reason }, ops.length);
     const now = this.ctx.now().toISOString();
-    await Promise.all(ops.map((s) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, undefined, pollAt)));
+    await Promise.all(ops.map(({ s }) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, undefined, pollAt)));
   }
 
-  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, chunk: OperationState[]): Promise<void> {
+  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[]): Promise<void> {
+    const chunk = routed.map((r) => r.s);
     const requests: TrackRequest[] = chunk.map((s) => ({
       carrier: s.parcel?.carrier as CarrierCode,
       trackingNumber: s.parcel?.trackingNumber as string,
@@ -162,14 +219,26 @@ export class Poller {
     // Each operation is its own short transaction; a batch's are stored side by side.
     await Promise.all(
       chunk.map(async (s, i) => {
-        polls.inc({ provider: name, result: all[i]?.kind ?? 'missing' });
-        const { input, notBefore } = toInput(all[i], now);
+        const result = all[i];
+        polls.inc({ provider: name, result: result?.kind ?? 'missing' });
+        // Handed on: a number this provider does not know (the aggregator may know it), or a failure
+        // that just opened the breaker (the next provider can answer now; the probe is minutes away).
+        const unknown = result?.kind === 'not_found' || (result?.kind === 'found' && !knows(result));
+        const reason = unknown ? 'not_found' : failed && breaker.state === 'open' ? 'breaker_open' : undefined;
+        if (reason && this.handOn(name, [routed[i]], reason, out).length === 0) return;
+        const { input, notBefore } = toInput(result, now);
         // While the breaker is open, failed operations wait for its probe rather than their own timer.
         const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
-        await advanceOperation(this.ctx, s.operationId, input, notBefore, probeAt);
+        if (knows(result) && routed[i].at > 0) this.ctx.log.debug({ operationId: s.operationId, provider: name, primary: routed[i].chain[0] }, 'carrier data from a fallback provider');
+        await advanceOperation(this.ctx, s.operationId, input, notBefore, probeAt, knows(result) ? name : undefined);
       }),
     );
   }
+}
+
+/** Mirrors the state machine: AfterShip's "Pending" with no scans means the number is not known yet. */
+function knows(result: TrackResult | undefined): boolean {
+  return result?.kind === 'found' && !(result.snapshot.status === 'PENDING' && result.snapshot.checkpoints.length === 0);
 }
 
 function toInput(result: TrackResult | undefined, now: Date): { input: OperationInput; notBefore?: Date } {

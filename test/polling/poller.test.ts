@@ -6,7 +6,9 @@ import { Poller } from '../../src/polling/poller.ts';
 import { FakeClock, FakeProvider, fakeContext, inTransit, openShipments } from '../helpers/carriers.ts';
 import { STORE_KINDS, type TestStore, freshStore } from '../helpers/stores.ts';
 
-const route = (c: CarrierCode): ProviderName | undefined => (c === 'fedex' ? 'fedex' : c === 'ups' ? 'ups' : c === 'usps-iv-api' ? 'usps' : undefined);
+const routes = (c: CarrierCode): ProviderName[] => (c === 'fedex' ? ['fedex'] : c === 'ups' ? ['ups'] : c === 'usps-iv-api' ? ['usps'] : []);
+/** FedEx and UPS first, AfterShip after them (the default routes). */
+const withFallback = (c: CarrierCode): ProviderName[] => [...routes(c), 'aftership'];
 
 async function outbox(store: TestStore) {
   const rows = await store.db.selectFrom('outbox').select(['operation_id', 'payload']).orderBy('created_at').orderBy('sequence_number').execute();
@@ -34,8 +36,8 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     fedex.answer = (r) => inTransit(r, clock.now().toISOString());
     const providers = new Map([['fedex' as ProviderName, fedex]]);
     const limit = { fedex: { count: 5, perMs: 10_000 } };
-    const a = new Poller(ctx, { providers, route, rateLimits: limit, batchSize: 10 });
-    const b = new Poller(ctx, { providers, route, rateLimits: limit, batchSize: 10 });
+    const a = new Poller(ctx, { providers, routes, rateLimits: limit, batchSize: 10 });
+    const b = new Poller(ctx, { providers, routes, rateLimits: limit, batchSize: 10 });
     const ids = await openShipments(ctx, Array.from({ length: 20 }, (_, i) => ({ carrier: 'fedex' as const, trackingNumber: `NUM${i}` })));
 
     const [ra, rb] = await Promise.all([a.runOnce(), b.runOnce()]);
@@ -62,8 +64,8 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     fedex.answer = (r) => inTransit(r, clock.now().toISOString());
     const providers = new Map<ProviderName, FakeProvider>([['ups', ups], ['fedex', fedex]]);
     const limits = { ups: { count: 100, perMs: 1000 }, fedex: { count: 100, perMs: 1000 } };
-    const a = new Poller(ctx, { providers, route, rateLimits: limits });
-    const b = new Poller(ctx, { providers, route, rateLimits: limits });
+    const a = new Poller(ctx, { providers, routes, rateLimits: limits });
+    const b = new Poller(ctx, { providers, routes, rateLimits: limits });
     const [upsOp] = await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZA' }]);
     await a.runOnce();
     expect(ups.calls).toHaveLength(1);
@@ -90,7 +92,7 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     const fedex = new FakeProvider('fedex');
     fedex.answer = (r) => inTransit(r, clock.now().toISOString());
     const providers = new Map<ProviderName, FakeProvider>([['ups', ups], ['fedex', fedex]]);
-    const poller = new Poller(ctx, { providers, route, concurrency: 1, breaker: { threshold: 3, coolDownMs: 300_000 } });
+    const poller = new Poller(ctx, { providers, routes, concurrency: 1, breaker: { threshold: 3, coolDownMs: 300_000 } });
     const upsOps = await openShipments(ctx, Array.from({ length: 5 }, (_, i) => ({ carrier: 'ups' as const, trackingNumber: `1Z${i}` })));
     await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'FDX' }]);
 
@@ -122,7 +124,7 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     const fedex = new FakeProvider('fedex');
     const firstScan = clock.now().toISOString();
     fedex.answer = (r) => (r.trackingNumber === 'QUIET' ? inTransit(r, firstScan) : { kind: 'not_found', message: 'no' });
-    const poller = new Poller(ctx, { providers: new Map([['fedex' as ProviderName, fedex]]), route });
+    const poller = new Poller(ctx, { providers: new Map([['fedex' as ProviderName, fedex]]), routes });
     const [never, quiet] = await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'NEVER' }, { carrier: 'fedex', trackingNumber: 'QUIET' }]);
 
     // Walk through 31 days, a poll round every 3 hours (each parcel is due again within the 1 h maximum).
@@ -150,7 +152,7 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     const usps = new FakeProvider('usps');
     const fedex = new FakeProvider('fedex');
     fedex.answer = (r) => inTransit(r, clock.now().toISOString());
-    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['usps', usps], ['fedex', fedex]]), route });
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['usps', usps], ['fedex', fedex]]), routes });
     const [id] = await openShipments(ctx, [{ carrier: 'usps-iv-api', trackingNumber: '92001', candidates: ['usps-iv-api', 'fedex'] }]);
     await poller.runOnce();
     expect(usps.calls).toHaveLength(1);
@@ -165,5 +167,80 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     await poller.runOnce();
     expect(usps.calls).toHaveLength(1);
     expect(fedex.calls).toHaveLength(2);
+  });
+
+  it('asks AfterShip when the primary does not know the number, and asks AfterShip first from then on', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const fedex = new FakeProvider('fedex'); // answers not_found
+    const aftership = new FakeProvider('aftership');
+    aftership.answer = (r) => inTransit(r, clock.now().toISOString());
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['fedex', fedex], ['aftership', aftership]]), routes: withFallback });
+    const [id] = await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'FDX404' }]);
+
+    await poller.runOnce();
+    expect(fedex.calls).toHaveLength(1);
+    expect(aftership.calls).toEqual([[{ carrier: 'fedex', trackingNumber: 'FDX404' }]]);
+    const sent = (await outbox(store)).filter((n) => n.operationId === id);
+    expect(sent.map((n) => n.status)).toEqual(['PENDING', 'SUCCESSFUL']);
+    expect(sent[1].details.shipment).toMatchObject({ carrier: 'fedex', status: 'IN_TRANSIT' });
+    const row = await store.db.selectFrom('operations').select('state').where('operation_id', '=', id).executeTakeFirstOrThrow();
+    expect((row.state as unknown as { parcel: { provider?: string } }).parcel.provider).toBe('aftership');
+
+    // The next polls go to AfterShip alone: FedEx did not know the number.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(3_600_000);
+      await poller.runOnce();
+    }
+    expect(fedex.calls).toHaveLength(1);
+    expect(aftership.calls).toHaveLength(4);
+    const metrics = (await import('prom-client')).register;
+    expect(await metrics.getSingleMetricAsString('trackhub_carrier_fallbacks_total')).toMatch(/from="fedex",to="aftership",reason="not_found"\} [1-9]/);
+    expect(await metrics.getSingleMetricAsString('trackhub_carrier_polls_total')).toMatch(/provider="aftership",result="found"\} [1-9]/);
+  });
+
+  it('a number neither provider knows ends TRACKING_NUMBER_NOT_FOUND, with both asked on each poll', async () => {
+    const ctx = fakeContext(store.db, clock, { notFoundAfterMs: 3 * 3_600_000 });
+    const fedex = new FakeProvider('fedex');
+    const aftership = new FakeProvider('aftership');
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['fedex', fedex], ['aftership', aftership]]), routes: withFallback });
+    const [id] = await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'NOWHERE' }]);
+    for (let i = 0; i < 4; i++) {
+      await poller.runOnce();
+      clock.advance(3_600_000);
+    }
+    // Polled at 0, 1 h and 2 h, and at the 3 h deadline, which then ends it.
+    expect(fedex.calls).toHaveLength(4);
+    expect(aftership.calls).toHaveLength(4);
+    expect((await outbox(store)).filter((n) => n.operationId === id).at(-1)).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
+  });
+
+  it('hands numbers to AfterShip while the primary breaker is open, within AfterShip\'s own budget', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const ups = new FakeProvider('ups');
+    ups.answer = () => ({ kind: 'error', retryable: true, message: 'UPS answered 503' });
+    const aftership = new FakeProvider('aftership');
+    aftership.answer = (r) => inTransit(r, clock.now().toISOString());
+    const poller = new Poller(ctx, {
+      providers: new Map<ProviderName, FakeProvider>([['ups', ups], ['aftership', aftership]]),
+      routes: withFallback,
+      rateLimits: { aftership: { count: 2, perMs: 10_000 } },
+      breaker: { threshold: 1, coolDownMs: 300_000 },
+    });
+    const [first] = await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZFIRST' }]);
+    // The failed call opens the breaker: the number goes on to AfterShip in the same round.
+    await poller.runOnce();
+    expect(poller.breaker('ups').state).toBe('open');
+    expect(ups.calls).toHaveLength(1);
+    expect(aftership.calls).toHaveLength(1);
+    expect((await outbox(store)).filter((n) => n.operationId === first).at(-1)?.details.shipment).toMatchObject({ carrier: 'ups', status: 'IN_TRANSIT' });
+
+    // While it is open, UPS is not asked at all; AfterShip takes what its budget allows, the rest wait.
+    clock.advance(20_000);
+    const later = await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZB' }, { carrier: 'ups', trackingNumber: '1ZC' }, { carrier: 'ups', trackingNumber: '1ZD' }]);
+    await poller.runOnce();
+    expect(ups.calls).toHaveLength(1);
+    expect(aftership.numbersAsked).toBe(3);
+    const wakes = await Promise.all(later.map((id) => wakeAt(store, id)));
+    expect(wakes.filter((w) => w === clock.ms + 10_000)).toHaveLength(1);
   });
 });
