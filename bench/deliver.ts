@@ -8,6 +8,7 @@
  *    (TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL), 1 process on the embedded store (PGlite is
  *    one process by nature). The rows are written beforehand with a due time a few seconds ahead, so
  *    the workers' start-up is not measured: the clock runs from the due time to the last receipt.
+ *    Also 1 and 2 dispatchers inside one process on one PGlite (`--only embedded-inproc`).
  * 2. Latency at a steady rate: notifications committed at --rate per second (group commit every 10 ms,
  *    as the API's accept path does), each stamped with its commit time; p50/p99 from commit to receipt. On PostgreSQL through two worker processes woken by
  *    LISTEN/NOTIFY; on the embedded store in one process (the API's commit kicks its dispatcher).
@@ -142,6 +143,29 @@ async function throughputEmbedded(): Promise<number> {
   }
 }
 
+/**
+ * PGlite belongs to one process, so "two workers" on the embedded store can only mean two dispatchers in
+ * that process sharing its one connection; measured beside one dispatcher in the same way.
+ */
+async function throughputEmbeddedInProcess(dispatchers: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'trackhub-bench-'));
+  const rx = await receiver();
+  const store = await openStore(`pglite://${join(dir, 'data')}`);
+  const all = Array.from({ length: dispatchers }, () => new Dispatcher({ db: store.db, log: createLogger('warn'), retryScheduleMs: [5000], leaseMs: 30_000, allowPrivateTargets: true }));
+  try {
+    await migrate(store.db);
+    await registerIssuers(store.db, rx.url);
+    const due = await fill(store.db, 2_000);
+    for (const d of all) d.start();
+    return await drain('throughput, embedded, in-process', rx, due, dispatchers);
+  } finally {
+    for (const d of all) await d.stop();
+    await store.close();
+    await rx.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Commits one notification at a time at RATE/s for SECONDS; returns p50/p99 commit→receipt in ms. */
 async function steady(db: Db, rx: Awaited<ReturnType<typeof receiver>>, afterCommit: () => void) {
   const committed = new Map<string, number>();
@@ -215,6 +239,11 @@ const out: Record<string, unknown> = {};
 if (pgBase && want('pg1')) out.pg1 = await throughputPostgres(1);
 if (pgBase && want('pg2')) out.pg2 = await throughputPostgres(2);
 if (want('embedded')) out.embedded = await throughputEmbedded();
+if (want('embedded-inproc')) {
+  out.embedded1 = await throughputEmbeddedInProcess(1);
+  out.embedded2 = await throughputEmbeddedInProcess(2);
+  console.log(`2 dispatchers / 1 dispatcher on one PGlite: ×${((out.embedded2 as number) / (out.embedded1 as number)).toFixed(2)}`);
+}
 if (pgBase && want('pglatency')) out.pgLatency = await latencyPostgres();
 if (want('embeddedlatency')) out.embeddedLatency = await latencyEmbedded();
 if (!pgBase) console.log('(set TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL for the PostgreSQL figures)');
