@@ -79,7 +79,7 @@ export class AftershipProvider implements CarrierProvider {
     if (!json) return { kind: 'error', retryable: true, message: `AfterShip sent non-JSON (${res.status})` };
     if (!json.meta && res.status >= 400) json.meta = { code: res.status };
     const result = parseAftershipResponse(json, r.trackingNumber, r.carrier);
-    const id = trackingOf(json)?.id;
+    const id = trackingOf(json, r.trackingNumber, r.carrier)?.id;
     if (result.kind === 'found' && id) this.ids.set(key, id);
     return result;
   }

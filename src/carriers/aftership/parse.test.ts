@@ -45,6 +45,19 @@ describe('parseAftershipResponse', () => {
     expect(found(parse('2026-07-list-trackings-one.json', '9400100000000000000055', 'usps-iv-api')).status).toBe('FAILED_ATTEMPT');
   });
 
+  it('in a list answer reads the entry of the requested number and slug, not the first one', () => {
+    const list = 'v4-list-trackings-several.json';
+    expect(found(parse(list, '612345678904', 'dhl'))).toMatchObject({ carrier: 'dhl', status: 'IN_TRANSIT' });
+    expect(found(parse(list, '612345678904', 'fedex')).status).toBe('DELIVERED');
+    // A number the list does not hold, or holds only at another courier, is not found rather than someone else's.
+    expect(parse(list, '9400100000000000000055', 'usps-iv-api').kind).toBe('not_found');
+    expect(parse(list, '1Z999AA10100002222', 'dhl').kind).toBe('not_found');
+  });
+
+  it('reads "Expired" without any checkpoint as AfterShip never having had carrier data: not found', () => {
+    expect(parse('v4-list-trackings-several.json', '1Z999AA10100002222', 'ups').kind).toBe('not_found');
+  });
+
   it('reads a just-created tracking as pending with no checkpoints', () => {
     expect(found(parse('v4-post-tracking-created-pending.json', 'RR123456785FR', 'la-poste-colissimo'))).toMatchObject({ status: 'PENDING', checkpoints: [] });
   });

@@ -111,12 +111,22 @@ export function aftershipSnapshot(t: AftershipTracking, requested: string, carri
   };
 }
 
-/** The tracking inside an envelope: `data.tracking` (v4), `data.trackings[0]` (lists) or `data` itself. */
-export function trackingOf(body: AftershipEnvelope): AftershipTracking | undefined {
+const sameNumber = (a: unknown, b: string) => nonEmpty(a)?.replace(/\s+/g, '').toUpperCase() === b.replace(/\s+/g, '').toUpperCase();
+
+/**
+ * The tracking inside an envelope: `data.tracking` (v4), `data` itself, or in a list (`data.trackings`)
+ * the entry for the requested number and slug. A list can hold other numbers (or the same number at
+ * another courier), so without a match there is no tracking rather than someone else's.
+ */
+export function trackingOf(body: AftershipEnvelope, requested?: string, slug?: string): AftershipTracking | undefined {
   const d = body?.data;
   if (!isObject(d)) return undefined;
   if (isObject(d.tracking)) return d.tracking;
-  if (Array.isArray(d.trackings)) return objects<AftershipTracking>(d.trackings)[0];
+  if (Array.isArray(d.trackings)) {
+    const list = objects<AftershipTracking>(d.trackings);
+    if (requested === undefined) return list[0];
+    return list.find((t) => sameNumber(t.tracking_number, requested) && (!slug || !nonEmpty(t.slug) || nonEmpty(t.slug) === slug));
+  }
   return nonEmpty(d.tracking_number) ? d : undefined;
 }
 
@@ -139,7 +149,11 @@ function readResponse(body: AftershipEnvelope, requested: string, carrier: Carri
     if (AFTERSHIP_NOT_FOUND_CODES.has(code)) return { kind: 'not_found', message };
     return { kind: 'error', retryable: code === 429 || (code >= 500 && code < 600), message };
   }
-  const tracking = trackingOf(body);
+  const tracking = trackingOf(body, requested, carrier);
   if (!tracking) return { kind: 'not_found', message: 'AfterShip returned no tracking for this number' };
+  // "Expired" with no scans: AfterShip gave up without ever getting the carrier's data for the number.
+  if (nonEmpty(tracking.tag) === 'Expired' && objects(tracking.checkpoints).length === 0) {
+    return { kind: 'not_found', message: 'AfterShip expired the tracking without any carrier data' };
+  }
   return { kind: 'found', snapshot: aftershipSnapshot(tracking, requested, carrier) };
 }
