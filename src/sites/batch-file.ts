@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { ErrorCode } from '../domain/errors.ts';
 import { type SiteEventInput, SITE_EVENT_FIELDS, validateSiteEvent } from './events.ts';
 import type { IngestCounts } from './ingest.ts';
@@ -13,7 +12,7 @@ import type { IngestCounts } from './ingest.ts';
  * (and eventId dedupe makes replaying it harmless).
  */
 
-/** The file as a whole is unusable (unreadable, or a CSV header naming unknown columns). */
+/** The file as a whole is unusable (unreadable, or a CSV header with unknown, repeated or missing columns). */
 export class BatchFileError extends Error {}
 
 export type FileFormat = 'csv' | 'jsonl';
@@ -87,61 +86,186 @@ export function parseCsvRecord(text: string): string[] | undefined {
   return fields.map((f) => f.trim());
 }
 
-/** Records of the file, one at a time. `onBytes` reports how far into the file reading has come. */
+/**
+ * Whether a quoted field is still open at the end of one physical line, given whether one was open at
+ * its start; the rules of parseCsvRecord (a quote opens a field only as its first character). Kept line
+ * by line, so an open record is never re-parsed from its start.
+ */
+export function endsQuoted(line: string, quoted: boolean): boolean {
+  if (!line.includes('"')) return quoted;
+  let fieldStart = !quoted;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch !== '"') continue;
+      if (line[i + 1] === '"') i++;
+      else {
+        quoted = false;
+        fieldStart = false;
+      }
+    } else if (ch === ',') fieldStart = true;
+    else if (ch === '"' && fieldStart) quoted = true;
+    else fieldStart = false;
+  }
+  return quoted;
+}
+
+/**
+ * Bounds on what one record may hold in memory. A quoted CSV field left open (a stray quote) would
+ * otherwise swallow the rest of the file into one record: past either bound its first line is rejected
+ * and reading restarts at the line after it. A longer physical line is rejected without being kept.
+ */
+export const MAX_RECORD_CHARS = 64 * 1024;
+export const MAX_RECORD_LINES = 100;
+
+interface PhysicalLine {
+  no: number;
+  text: string;
+  /** Longer than MAX_RECORD_CHARS: its text was dropped while it streamed by. */
+  overlong: boolean;
+}
+
+/** The lines of the stream (`\n` or `\r\n`), numbered from 1; the first loses a byte order mark. */
+async function* physicalLines(stream: AsyncIterable<string>, onBytes?: (bytes: number) => void): AsyncGenerator<PhysicalLine> {
+  let bytes = 0;
+  let no = 0;
+  let partial = '';
+  let overlong = false;
+  const line = (): PhysicalLine => {
+    no++;
+    let text = partial.endsWith('\r') ? partial.slice(0, -1) : partial;
+    if (no === 1) text = text.replace(/^\uFEFF/, '');
+    return { no, text: overlong ? '' : text, overlong };
+  };
+  for await (const chunk of stream) {
+    const s = chunk as string;
+    bytes += Buffer.byteLength(s);
+    onBytes?.(bytes);
+    for (let start = 0; ; ) {
+      const nl = s.indexOf('\n', start);
+      if (!overlong) {
+        const piece = nl === -1 ? s.slice(start) : s.slice(start, nl);
+        partial = partial === '' ? piece : partial + piece;
+        // +1: room for a trailing \r
+        if (partial.length > MAX_RECORD_CHARS + 1) {
+          overlong = true;
+          partial = '';
+        }
+      }
+      if (nl === -1) break;
+      yield line();
+      partial = '';
+      overlong = false;
+      start = nl + 1;
+    }
+  }
+  if (partial !== '' || overlong) yield line();
+}
+
+/** Columns a CSV header must name. */
+const REQUIRED_COLUMNS = ['eventId', 'issuerId', 'cardId', 'type', 'occurredAt'];
+
+/** The header's column names (empty cells at its end dropped: spreadsheets write them), or why the file is unusable. */
+function checkHeader(fields: string[]): string[] {
+  const header = [...fields];
+  while (header.length > 0 && header.at(-1) === '') header.pop();
+  const expected = `expected ${SITE_EVENT_FIELDS.join(', ')}`;
+  const unknown = header.filter((h) => !(SITE_EVENT_FIELDS as readonly string[]).includes(h));
+  if (unknown.length > 0) throw new BatchFileError(`CSV header: unknown column(s) ${unknown.map((u) => u || '(empty)').join(', ')}; ${expected}`);
+  const repeated = [...new Set(header.filter((h, i) => header.indexOf(h) !== i))];
+  if (repeated.length > 0) throw new BatchFileError(`CSV header: column(s) ${repeated.join(', ')} named more than once`);
+  const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c));
+  if (missing.length > 0) throw new BatchFileError(`CSV header: required column(s) ${missing.join(', ')} missing; ${expected}`);
+  return header;
+}
+
+const TOO_LONG = `line: longer than ${MAX_RECORD_CHARS} characters`;
+
+/** Records of the file, one at a time, in line order. `onBytes` reports how far into the file reading has come. */
 export async function* readRecords(path: string, format: FileFormat, onBytes?: (bytes: number) => void): AsyncGenerator<FileRecord> {
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 });
-  let bytes = 0;
-  if (onBytes) {
-    stream.on('data', (chunk) => {
-      bytes += Buffer.byteLength(chunk as string);
-      onBytes(bytes);
-    });
-  }
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-  let lineNo = 0;
+  const source = physicalLines(stream, onBytes);
+  // Lines read ahead for a record that then broke a bound: read again, after its first line is rejected.
+  const replay: PhysicalLine[] = [];
   let header: string[] | undefined;
-  let pending: { text: string; line: number } | undefined;
+  /** The lines of a CSV record whose quoted field is still open. */
+  let open: PhysicalLine[] | undefined;
+  let openChars = 0;
+  const csvRecord = (text: string, line: number, endLine: number): FileRecord | undefined => {
+    const fields = parseCsvRecord(text) as string[];
+    if (!header) {
+      header = checkHeader(fields);
+      return undefined;
+    }
+    // Cells past the header's last column are allowed when empty (trailing commas).
+    if (fields.length < header.length || fields.slice(header.length).some((f) => f !== '')) {
+      return { line, endLine, parseError: `line: has ${fields.length} fields, the header has ${header.length}` };
+    }
+    const value: Record<string, string> = {};
+    header.forEach((h, i) => {
+      if (fields[i] !== '') value[h] = fields[i];
+    });
+    return { line, endLine, value };
+  };
   try {
-    for await (const rawLine of lines) {
-      lineNo++;
-      const line = lineNo === 1 ? rawLine.replace(/^\uFEFF/, '') : rawLine;
+    for (;;) {
+      let l = replay.shift();
+      if (!l) {
+        const next = await source.next();
+        if (next.done) {
+          if (!open) break;
+          // The file ended inside a quoted field: its first line is bad, the lines after it are read again.
+          const [first, ...rest] = open;
+          open = undefined;
+          replay.push(...rest);
+          yield { line: first.no, endLine: first.no, parseError: 'line: a quoted field is never closed' };
+          continue;
+        }
+        l = next.value;
+      }
       if (format === 'jsonl') {
-        if (line.trim() === '') continue;
-        try {
-          yield { line: lineNo, endLine: lineNo, value: JSON.parse(line) };
-        } catch {
-          yield { line: lineNo, endLine: lineNo, parseError: 'line: is not valid JSON' };
+        if (l.overlong) yield { line: l.no, endLine: l.no, parseError: TOO_LONG };
+        else if (l.text.trim() !== '') {
+          try {
+            yield { line: l.no, endLine: l.no, value: JSON.parse(l.text) };
+          } catch {
+            yield { line: l.no, endLine: l.no, parseError: 'line: is not valid JSON' };
+          }
         }
         continue;
       }
-      const text = pending ? `${pending.text}\n${line}` : line;
-      const start = pending?.line ?? lineNo;
-      if (!pending && text.trim() === '') continue;
-      const fields = parseCsvRecord(text);
-      if (!fields) {
-        pending = { text, line: start };
+      if (!open) {
+        if (l.overlong) {
+          yield { line: l.no, endLine: l.no, parseError: TOO_LONG };
+          continue;
+        }
+        if (l.text.trim() === '') continue;
+        if (endsQuoted(l.text, false)) {
+          open = [l];
+          openChars = l.text.length;
+          continue;
+        }
+        const rec = csvRecord(l.text, l.no, l.no);
+        if (rec) yield rec;
         continue;
       }
-      pending = undefined;
-      if (!header) {
-        header = fields;
-        const unknown = header.filter((h) => !(SITE_EVENT_FIELDS as readonly string[]).includes(h));
-        if (unknown.length > 0) throw new BatchFileError(`CSV header: unknown column(s) ${unknown.join(', ')}; expected ${SITE_EVENT_FIELDS.join(', ')}`);
+      open.push(l);
+      openChars += l.text.length + 1;
+      if (l.overlong || open.length > MAX_RECORD_LINES || openChars > MAX_RECORD_CHARS) {
+        const [first, ...rest] = open;
+        open = undefined;
+        replay.unshift(...rest);
+        yield { line: first.no, endLine: first.no, parseError: `line: a quoted field is not closed within ${MAX_RECORD_LINES} lines or ${MAX_RECORD_CHARS} characters` };
         continue;
       }
-      if (fields.length !== header.length) {
-        yield { line: start, endLine: lineNo, parseError: `line: has ${fields.length} fields, the header has ${header.length}` };
-        continue;
+      if (!endsQuoted(l.text, true)) {
+        const rec = csvRecord(open.map((o) => o.text).join('\n'), open[0].no, l.no);
+        open = undefined;
+        if (rec) yield rec;
       }
-      const value: Record<string, string> = {};
-      header.forEach((h, i) => {
-        if (fields[i] !== '') value[h] = fields[i];
-      });
-      yield { line: start, endLine: lineNo, value };
     }
-    if (pending) yield { line: pending.line, endLine: lineNo, parseError: 'line: a quoted field is never closed' };
   } finally {
-    lines.close();
+    await source.return(undefined);
     stream.destroy();
   }
 }

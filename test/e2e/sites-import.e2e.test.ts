@@ -68,6 +68,18 @@ describe('trackhub sites import (CLI, PGlite store)', () => {
     const badHeader = await cli(['sites', 'import', '--site', 'SITE-IMP', file], env);
     expect(badHeader.code).toBe(2);
     expect(badHeader.out).toMatch(/unknown column\(s\) colour/);
+    writeFileSync(file, 'eventId,issuerId,type,type\n1,BANK000001,CARD_SHIPPED,CARD_SHIPPED\n');
+    const repeated = await cli(['sites', 'import', '--site', 'SITE-IMP', file], env);
+    expect(repeated.code).toBe(2);
+    expect(repeated.out.trim()).toBe(`trackhub: ${file}: CSV header: column(s) type named more than once`);
+    writeFileSync(file, 'eventId,issuerId,type\n1,BANK000001,CARD_SHIPPED\n');
+    const missing = await cli(['sites', 'import', '--site', 'SITE-IMP', file], env);
+    expect(missing.code).toBe(2);
+    expect(missing.out).toMatch(/^trackhub: .*cols\.csv: CSV header: required column\(s\) cardId, occurredAt missing; expected .*\n$/);
+    writeFileSync(file, 'eventId,issuerId,cardId,type,occurredAt\n');
+    const headerOnly = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--json'], env);
+    expect(headerOnly.code, headerOnly.out).toBe(0);
+    expect(headerOnly.json).toMatchObject({ lines: 0, accepted: 0, duplicates: 0, rejectedCount: 0 });
   });
 
   it('refuses to open a PGlite store a running hub holds, and imports through the hub with --url', { timeout: 120_000 }, async () => {
