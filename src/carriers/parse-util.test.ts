@@ -60,3 +60,88 @@ describe('shapeError', () => {
     expect(objects('x')).toEqual([]);
   });
 });
+
+describe('same-instant events of newest-first feeds', () => {
+  // Two events in the same minute, listed newest first as these APIs do: the delivery is the newer one.
+  it('La Poste: the delivery stays the newest checkpoint and decides the status', () => {
+    const body = {
+      returnCode: 200,
+      shipment: {
+        idShip: '6A00000000001',
+        event: [
+          { code: 'DI1', label: 'Votre colis est livré.', date: '2026-03-09T09:38:00+01:00' },
+          { code: 'MD2', label: 'Votre colis est en cours de livraison.', date: '2026-03-09T09:38:00+01:00' },
+          { code: 'PC1', label: 'Votre colis est pris en charge.', date: '2026-03-07T10:00:00+01:00' },
+        ],
+      },
+    };
+    const r = parseLaPosteResponse(body, '6A00000000001', 'la-poste-colissimo');
+    if (r.kind !== 'found') throw new Error(JSON.stringify(r));
+    expect(r.snapshot.checkpoints.map((c) => c.raw.code)).toEqual(['PC1', 'MD2', 'DI1']);
+    expect(r.snapshot.status).toBe('DELIVERED');
+  });
+
+  it('USPS: the delivery stays the newest checkpoint and decides the status', () => {
+    const body = {
+      trackingNumber: '9400100000000000000055',
+      statusCategory: 'Delivered',
+      trackingEvents: [
+        { eventType: 'Delivered, Parcel Locker', eventTimestamp: '2026-03-09T13:58:00', eventCity: 'DENVER', eventState: 'CO', eventZIP: '80202', eventCode: '01' },
+        { eventType: 'Out for Delivery', eventTimestamp: '2026-03-09T13:58:00', eventCity: 'DENVER', eventState: 'CO', eventZIP: '80202', eventCode: 'OF' },
+        { eventType: 'Arrived at Post Office', eventTimestamp: '2026-03-09T06:00:00', eventCity: 'DENVER', eventState: 'CO', eventZIP: '80202', eventCode: '07' },
+      ],
+    };
+    const r = parseUspsTrackingResponse(body, '9400100000000000000055');
+    if (r.kind !== 'found') throw new Error(JSON.stringify(r));
+    expect(r.snapshot.checkpoints.map((c) => c.raw.code)).toEqual(['07', 'OF', '01']);
+    expect(r.snapshot.status).toBe('DELIVERED');
+  });
+
+  it('UPS and FedEx: same-instant scans come out oldest first', () => {
+    const ups = parseUpsTrackResponse(
+      {
+        trackResponse: {
+          shipment: [
+            {
+              package: [
+                {
+                  trackingNumber: '1Z999AA10100001111',
+                  activity: [
+                    { location: { address: { stateProvince: 'NC', countryCode: 'US' } }, status: { type: 'D', code: 'FS', statusCode: '011', description: 'DELIVERED' }, date: '20260423', time: '135004' },
+                    { location: { address: { stateProvince: 'NC', countryCode: 'US' } }, status: { type: 'I', code: 'OT', statusCode: '021', description: 'Out For Delivery Today' }, date: '20260423', time: '135004' },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      },
+      '1Z999AA10100001111',
+    );
+    if (ups.kind !== 'found') throw new Error(JSON.stringify(ups));
+    expect(ups.snapshot.checkpoints.map((c) => c.raw.code)).toEqual(['OT', 'FS']);
+    const fedex = parseFedexTrackResponse(
+      {
+        output: {
+          completeTrackResults: [
+            {
+              trackingNumber: '794600001111',
+              trackResults: [
+                {
+                  scanEvents: [
+                    { date: '2026-03-04T11:31:00-07:00', eventType: 'DL', eventDescription: 'Delivered' },
+                    { date: '2026-03-04T11:31:00-07:00', eventType: 'OD', eventDescription: 'On FedEx vehicle for delivery' },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      },
+      ['794600001111'],
+    ).get('794600001111');
+    if (fedex?.kind !== 'found') throw new Error(JSON.stringify(fedex));
+    expect(fedex.snapshot.checkpoints.map((c) => c.raw.code)).toEqual(['OD', 'DL']);
+    expect(fedex.snapshot.status).toBe('DELIVERED');
+  });
+});

@@ -76,11 +76,15 @@ export function lookupStatus(
   return fallback;
 }
 
-/** Checkpoints oldest first; the sort is stable so same-time events keep the carrier's order. */
-export function oldestFirst(checkpoints: (Checkpoint | undefined)[]): Checkpoint[] {
-  return checkpoints
-    .filter((c): c is Checkpoint => c !== undefined)
-    .sort((a, b) => a.checkpointTime.localeCompare(b.checkpointTime));
+/**
+ * Checkpoints oldest first. `feed` is the order the carrier lists events in: a newest-first list is
+ * reversed before the (stable) sort, so two events at the same instant keep their true order, the older
+ * one first, and the newest one (DELIVERED after OUT_FOR_DELIVERY in the same minute) decides the status.
+ */
+export function oldestFirst(checkpoints: (Checkpoint | undefined)[], feed: 'oldest-first' | 'newest-first'): Checkpoint[] {
+  const present = checkpoints.filter((c): c is Checkpoint => c !== undefined);
+  if (feed === 'newest-first') present.reverse();
+  return present.sort((a, b) => a.checkpointTime.localeCompare(b.checkpointTime));
 }
 
 /** Spreads a subStatus only when there is one, so snapshots never carry `subStatus: undefined`. */

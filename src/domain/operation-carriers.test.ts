@@ -147,3 +147,22 @@ describe('a carrier that reports the tracking expired (AfterShip "Expired")', ()
     expect(pushed.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED', details: { shipment: { status: 'EXPIRED' } } });
   });
 });
+
+describe('checkpoints at the same instant', () => {
+  it('a poll keeps the incoming order for ties, even over an order known before', () => {
+    let s = shipment('fedex', false);
+    // An earlier answer had them the wrong way round; the carrier's full answer now says OD then DL.
+    s = decide(s, { kind: 'carrier-found', snapshot: snap('OUT_FOR_DELIVERY', [cp(5, 'DL', 'DELIVERED'), cp(5, 'OD', 'OUT_FOR_DELIVERY')]), now: at(6) }, T).state;
+    const d = decide(s, { kind: 'carrier-found', snapshot: snap('DELIVERED', [cp(5, 'OD', 'OUT_FOR_DELIVERY'), cp(5, 'DL', 'DELIVERED')]), now: at(7) }, T);
+    expect(d.state.shipment?.checkpoints.map((c) => c.raw.code)).toEqual(['OD', 'DL']);
+    expect(d.notifications[0].details.shipment).toMatchObject({ status: 'DELIVERED', lastCheckpoint: { raw: { code: 'DL' } } });
+  });
+
+  it('a push of a new event at a known instant puts it after the known one; repeating a known one reorders nothing', () => {
+    let s = shipment('fedex', false);
+    s = decide(s, { kind: 'carrier-found', partial: true, snapshot: snap('OUT_FOR_DELIVERY', [cp(5, 'OD', 'OUT_FOR_DELIVERY')]), now: at(6) }, T).state;
+    s = decide(s, { kind: 'carrier-found', partial: true, snapshot: snap('DELIVERED', [cp(5, 'DL', 'DELIVERED')]), now: at(7) }, T).state;
+    expect(s.shipment?.checkpoints.map((c) => c.raw.code)).toEqual(['OD', 'DL']);
+    expect(s.shipment?.status).toBe('DELIVERED');
+  });
+});

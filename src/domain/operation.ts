@@ -209,11 +209,19 @@ function checkpointKey(c: Checkpoint): string {
   return `${c.checkpointTime}|${c.raw.code}|${c.city ?? ''}|${c.raw.description}`;
 }
 
-/** Union of known and new checkpoints, oldest first: carriers repeat themselves and push out of order. */
-function mergeCheckpoints(known: Checkpoint[], incoming: Checkpoint[]): Checkpoint[] {
+/**
+ * Union of known and new checkpoints, oldest first: carriers repeat themselves and push out of order.
+ * Events at the same instant keep the incoming order (the parsers give it oldest first): a polled answer
+ * is the carrier's whole history, so its order wins over what we knew; a push carries a few events, so
+ * the known order stays and its new events come after known ones of the same instant.
+ */
+function mergeCheckpoints(known: Checkpoint[], incoming: Checkpoint[], partial: boolean): Checkpoint[] {
   const byKey = new Map<string, Checkpoint>();
-  for (const c of known) byKey.set(checkpointKey(c), c);
+  const incomingKeys = new Set(incoming.map(checkpointKey));
+  for (const c of known) if (partial || !incomingKeys.has(checkpointKey(c))) byKey.set(checkpointKey(c), c);
+  // Setting an existing key keeps its place: a repeated event takes the newer reading, not a new position.
   for (const c of incoming) byKey.set(checkpointKey(c), c);
+  // Array sort is stable, so equal times stay in the order just built.
   return [...byKey.values()].sort((a, b) => a.checkpointTime.localeCompare(b.checkpointTime));
 }
 
@@ -285,7 +293,7 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
     const returned = status === 'RETURNED_TO_SENDER' || (s.request.trackingNumber !== undefined && status === 'DELIVERED');
     return returned ? emit(settled, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : onTick(settled, now, t);
   }
-  const checkpoints = mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints);
+  const checkpoints = mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints, partial);
   const newest = checkpoints.at(-1);
   // A push may carry an older event than one already known: the newest event then decides.
   const fromNewest = partial && newest && s.shipment;

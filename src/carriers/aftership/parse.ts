@@ -95,7 +95,8 @@ function carrierEdd(t: AftershipTracking): string | undefined {
 }
 
 export function aftershipSnapshot(t: AftershipTracking, requested: string, carrier: CarrierCode): CarrierSnapshot {
-  const checkpoints = oldestFirst(objects<AftershipCheckpoint>(t.checkpoints).map(toCheckpoint));
+  // AfterShip lists `checkpoints[]` oldest first.
+  const checkpoints = oldestFirst(objects<AftershipCheckpoint>(t.checkpoints).map(toCheckpoint), 'oldest-first');
   const newest = checkpoints.at(-1);
   const row = nonEmpty(t.tag) || nonEmpty(t.subtag) ? aftershipStatusRow(t.tag, t.subtag, nonEmpty(t.subtag_message)) : (newest ?? { status: 'PENDING' as const });
   const edd = row.status === 'DELIVERED' ? undefined : carrierEdd(t);

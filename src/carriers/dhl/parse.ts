@@ -81,7 +81,8 @@ function toCheckpoint(e: DhlEvent, s: DhlShipment): Checkpoint | undefined {
 }
 
 function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: DhlShipment): CarrierSnapshot {
-  const checkpoints = oldestFirst(objects<DhlEvent>(s.events).map((e) => toCheckpoint(e, s)));
+  // Unified lists `events[]` newest first, as recorded answers show.
+  const checkpoints = oldestFirst(objects<DhlEvent>(s.events).map((e) => toCheckpoint(e, s)), 'newest-first');
   const newest = checkpoints.at(-1);
   const row = typeof s.status === 'object' && s.status ? dhlStatusRow(s.status) : (newest ?? { status: 'PENDING' as const });
   const edd =

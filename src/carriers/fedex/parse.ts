@@ -1,5 +1,5 @@
 import type { Checkpoint, CarrierSnapshot, ShipmentStatus, SubStatus, TrackResult } from '../../domain/shipment.ts';
-import { nonEmpty, objects, unreadable } from '../parse-util.ts';
+import { nonEmpty, objects, oldestFirst, unreadable } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { FEDEX_EXCEPTION_REASONS, FEDEX_STATUSES, type StatusRow } from './statuses.ts';
@@ -83,10 +83,8 @@ function newestEventTime(r: FedexTrackResult): number {
 }
 
 function toSnapshot(trackingNumber: string, r: FedexTrackResult): CarrierSnapshot {
-  const checkpoints = objects<FedexScanEvent>(r.scanEvents)
-    .map(toCheckpoint)
-    .filter((c): c is Checkpoint => c !== undefined)
-    .sort((a, b) => a.checkpointTime.localeCompare(b.checkpointTime));
+  // The Track API lists `scanEvents` newest first (so do all recorded answers).
+  const checkpoints = oldestFirst(objects<FedexScanEvent>(r.scanEvents).map(toCheckpoint), 'newest-first');
   const latest = r.latestStatusDetail;
   const newest = checkpoints.at(-1);
   const row = statusFor(nonEmpty(latest?.code), nonEmpty(latest?.derivedCode), latest?.description);

@@ -45,7 +45,8 @@ function toCheckpoint(e: LaPosteEvent, s: LaPosteShipment): Checkpoint | undefin
 }
 
 function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: LaPosteShipment): CarrierSnapshot {
-  const checkpoints = oldestFirst(objects<LaPosteEvent>(s.event).map((e) => toCheckpoint(e, s)));
+  // Suivi v2 lists `event[]` newest first (reference/carriers.md §2.7).
+  const checkpoints = oldestFirst(objects<LaPosteEvent>(s.event).map((e) => toCheckpoint(e, s)), 'newest-first');
   const newest = checkpoints.at(-1);
   const status = newest?.status ?? 'PENDING';
   const edd = status === 'DELIVERED' || s.isFinal ? undefined : toUtcIso(s.estimDate, { countryCode: 'FR' });

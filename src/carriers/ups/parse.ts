@@ -118,7 +118,8 @@ function estimatedDelivery(p: UpsPackage): string | undefined {
 }
 
 function toSnapshot(trackingNumber: string, p: UpsPackage): CarrierSnapshot {
-  const checkpoints = oldestFirst(objects<UpsActivity>(p.activity).map(toCheckpoint));
+  // The Track API lists `activity[]` newest first (so do all recorded answers).
+  const checkpoints = oldestFirst(objects<UpsActivity>(p.activity).map(toCheckpoint), 'newest-first');
   const newest = checkpoints.at(-1);
   const current = upsStatusRow(p.currentStatus);
   const status = current?.status ?? newest?.status ?? 'PENDING';

@@ -102,7 +102,8 @@ export function parseUspsTrackingResponse(body: UspsTrackingResponse, requested:
 function readResponse(body: UspsTrackingResponse, requested: string): TrackResult {
   if (!body || typeof body !== 'object') return { kind: 'error', retryable: true, message: 'USPS sent no tracking object' };
   if (body.error) return errorResult(body);
-  const checkpoints = oldestFirst(objects<UspsEvent>(body.trackingEvents).map(toCheckpoint));
+  // USPS Tracking v3 lists `trackingEvents` newest first (so do all recorded answers).
+  const checkpoints = oldestFirst(objects<UspsEvent>(body.trackingEvents).map(toCheckpoint), 'newest-first');
   const newest = checkpoints.at(-1);
   const row = snapshotStatus(body, newest);
   const edd =
