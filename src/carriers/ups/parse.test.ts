@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fixture } from '../../../test/fixtures/carriers/load.ts';
 import { unknownCount } from '../../../test/fixtures/carriers/unknown-count.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
+import { PUSH_READERS } from '../push.ts';
 import { type UpsTrackResponse, parseUpsTrackResponse, upsStatusRow } from './parse.ts';
 import { UPS_ACTIVITY_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
 
@@ -86,5 +87,40 @@ describe('UPS status tables', () => {
   });
   it('never calls an unknown D-type code delivered', () => {
     expect(upsStatusRow({ type: 'D', code: 'Q7' })?.status).toBe('OUT_FOR_DELIVERY');
+  });
+});
+
+describe('UPS activity times', () => {
+  const one = (activity: Record<string, unknown>) => {
+    const r = parseUpsTrackResponse({ trackResponse: { shipment: [{ package: [{ trackingNumber: '1Z999AA10100001111', activity: [activity] }] }] } }, '1Z999AA10100001111');
+    if (r.kind !== 'found') throw new Error(JSON.stringify(r));
+    return r.snapshot.checkpoints[0]?.checkpointTime;
+  };
+  const status = { type: 'I', code: 'OT', statusCode: '021', description: 'Out For Delivery Today' };
+  const santiago = { address: { city: 'SANTIAGO', countryCode: 'CL' } };
+
+  it('takes gmtDate + gmtTime (HH:MM:SS) as exact UTC, over the offset and over a zone guess', () => {
+    expect(one({ location: santiago, status, date: '20260423', time: '091519', gmtDate: '20260423', gmtTime: '13:15:19', gmtOffset: '-05:00' })).toBe('2026-04-23T13:15:19.000Z');
+    expect(one({ location: { address: { stateProvince: 'CA', countryCode: 'US' } }, status, date: '20260423', time: '091519', gmtDate: '20260423', gmtTime: '131519' })).toBe('2026-04-23T13:15:19.000Z');
+  });
+
+  it('else the local time with gmtOffset, written "-04.00" or "+08:00"', () => {
+    expect(one({ location: santiago, status, date: '20260423', time: '091519', gmtOffset: '-04.00' })).toBe('2026-04-23T13:15:19.000Z');
+    expect(one({ location: santiago, status, date: '20260423', time: '211519', gmtOffset: '+08:00' })).toBe('2026-04-23T13:15:19.000Z');
+  });
+
+  it('a Track Alert push with gmtActivityDate/Time is exact even where no zone is known', () => {
+    const events = PUSH_READERS.ups?.events({
+      trackingNumber: '1Z999AA10100001111',
+      localActivityDate: '20260423',
+      localActivityTime: '091519',
+      gmtActivityDate: '20260423',
+      gmtActivityTime: '13:15:19',
+      activityLocation: { city: 'SANTIAGO', country: 'CL' },
+      activityStatus: { type: 'I', code: 'OT', description: 'Out for Delivery', descriptionCode: '021' },
+    });
+    const r = events?.[0].read('ups');
+    if (r?.kind !== 'found') throw new Error(JSON.stringify(r));
+    expect(r.snapshot.checkpoints[0].checkpointTime).toBe('2026-04-23T13:15:19.000Z');
   });
 });

@@ -60,17 +60,17 @@ function wallClock(date: string | undefined, time: string | undefined): string |
 }
 
 /**
- * UPS gives the local time, and for international scans also `gmtOffset` (Track Alert writes it as
- * `-04.00`). With an offset the time is exact; otherwise it is read in the zone of the scan's place.
+ * The most exact time UPS gives for an activity: `gmtDate` + `gmtTime` are UTC (the time may be written
+ * `HH:MM:SS` where the local one is `HHMMSS`); else the local time with `gmtOffset` (`-04.00` in Track
+ * Alert, `+08:00` elsewhere); only else the local time read in the zone of the scan's place, a guess.
  */
 function activityTime(a: UpsActivity): string | undefined {
+  const gmt = wallClock(a.gmtDate, a.gmtTime);
+  if (gmt && nonEmpty(a.gmtTime)) return toUtcIso(`${gmt}Z`);
   const local = wallClock(a.date, a.time);
+  if (!local) return gmt ? toUtcIso(`${gmt}Z`) : undefined;
   const offset = nonEmpty(a.gmtOffset)?.replace('.', ':');
-  if (local && offset && /^[+-]\d{2}:\d{2}$/.test(offset)) return toUtcIso(`${local}${offset}`);
-  if (!local) {
-    const gmt = wallClock(a.gmtDate, a.gmtTime);
-    return gmt ? toUtcIso(`${gmt}Z`) : undefined;
-  }
+  if (offset && /^[+-]\d{2}:\d{2}$/.test(offset)) return toUtcIso(`${local}${offset}`);
   const address = a.location?.address;
   return toUtcIso(local, { countryCode: countryOf(address), stateOrProvinceCode: nonEmpty(address?.stateProvince) });
 }
