@@ -106,3 +106,26 @@ describe('LaPosteProvider', () => {
     expect(r.get('x')).toMatchObject({ kind: 'error', retryable: true });
   });
 });
+
+describe('refused OAuth credentials', () => {
+  // RFC 6749 §5.2 error bodies, as the USPS and UPS token endpoints answer a wrong client id or secret.
+  const refused = (status: number) => json(status, { error: 'invalid_client', error_description: 'Client authentication failed' });
+
+  it.each([400, 401])('a token endpoint answering %i is a final "credentials refused" error, not a retry', async (status) => {
+    const usps = await new UspsProvider({ baseUrl: 'http://usps.test', clientId: 'id', clientSecret: 'wrong' }, scripted([refused(status)]).http).track([
+      { carrier: 'usps-iv-api', trackingNumber: '9400100000000000000031' },
+    ]);
+    expect(usps.get('9400100000000000000031')).toMatchObject({ kind: 'error', retryable: false, message: expect.stringContaining('credentials refused') });
+    const ups = await new UpsProvider({ baseUrl: 'http://ups.test', clientId: 'id', clientSecret: 'wrong' }, scripted([refused(status)]).http).track([
+      { carrier: 'ups', trackingNumber: '1Z999AA10123456784' },
+    ]);
+    expect(ups.get('1Z999AA10123456784')).toMatchObject({ kind: 'error', retryable: false });
+  });
+
+  it('a token endpoint failing with 5xx stays retryable', async () => {
+    const r = await new UspsProvider({ baseUrl: 'http://usps.test', clientId: 'id', clientSecret: 's' }, scripted([json(503, {})]).http).track([
+      { carrier: 'usps-iv-api', trackingNumber: '9400100000000000000031' },
+    ]);
+    expect(r.get('9400100000000000000031')).toMatchObject({ kind: 'error', retryable: true });
+  });
+});

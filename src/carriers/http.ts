@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import type { TrackResult } from '../domain/shipment.ts';
-import type { ClientCredentialsToken } from './oauth.ts';
+import { type ClientCredentialsToken, CredentialsRefused } from './oauth.ts';
 import { type HttpClient, type HttpResponse, retryAfterMs } from './provider.ts';
 
 /** The real HttpClient: pooled per origin, bounded by a timeout, never following redirects. */
@@ -60,6 +60,9 @@ export async function callJson<T>(o: {
       return { ok: false, result: o.nonJson?.(res.status) ?? { kind: 'error', retryable: true, message: `${o.label} sent non-JSON (${res.status})` } };
     }
   } catch (err) {
+    if (err instanceof CredentialsRefused) {
+      return { ok: false, result: { kind: 'error', retryable: false, message: `${o.label} credentials refused: ${err.message}` } };
+    }
     return { ok: false, result: { kind: 'error', retryable: true, message: `${o.label} unreachable: ${(err as Error).message}` } };
   }
 }

@@ -1,6 +1,16 @@
 import type { HttpClient } from './provider.ts';
 
 /**
+ * The token endpoint refused our client id and secret (400 invalid_client / 401 / 403, RFC 6749 §5.2):
+ * asking again will not help until someone fixes the configuration.
+ */
+export class CredentialsRefused extends Error {
+  constructor(readonly status: number) {
+    super(`token endpoint refused the credentials (${status})`);
+  }
+}
+
+/**
  * OAuth2 client-credentials token, cached until shortly before it expires. Concurrent callers share one
  * token request. `invalidate()` forces a fresh token after a 401.
  */
@@ -47,6 +57,7 @@ export class ClientCredentialsToken {
       headers.authorization = `Basic ${Buffer.from(`${this.clientId}:${this.clientSecret}`).toString('base64')}`;
     }
     const res = await this.http(this.tokenUrl, { method: 'POST', headers, body: body ?? form.toString() });
+    if (res.status === 400 || res.status === 401 || res.status === 403) throw new CredentialsRefused(res.status);
     if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}`);
     const json = JSON.parse(res.body) as { access_token?: string; expires_in?: number | string };
     if (!json.access_token) throw new Error('token endpoint sent no access_token');

@@ -89,3 +89,26 @@ describe('FedEx status table', () => {
     expect(s.status).toBe(row.status);
   });
 });
+
+describe('FedEx per-number errors', () => {
+  const N2 = '794600001111';
+  const body = (trackResult: Record<string, unknown>): FedexTrackResponse => ({ output: { completeTrackResults: [{ trackingNumber: N2, trackResults: [trackResult as never] }] } });
+
+  it('an unknown per-number error code is final, not retried forever', () => {
+    const r = parseFedexTrackResponse(body({ trackingNumberInfo: { trackingNumber: N2 }, error: { code: 'TRACKING.SOMETHING.NEW', message: 'Something new' } }), [N2]).get(N2);
+    expect(r).toMatchObject({ kind: 'error', retryable: false });
+  });
+
+  it('a result with scan events is kept even beside an error block, as in FedEx\'s documentation example', () => {
+    const r = parseFedexTrackResponse(
+      body({
+        trackingNumberInfo: { trackingNumber: N2 },
+        latestStatusDetail: { code: 'IT', derivedCode: 'IT', statusByLocale: 'In transit', description: 'In transit' },
+        scanEvents: [{ date: '2026-03-03T05:55:00-06:00', eventType: 'AR', eventDescription: 'Arrived at FedEx location', scanLocation: { city: 'MEMPHIS', stateOrProvinceCode: 'TN', countryCode: 'US' } }],
+        error: { code: '', message: '' },
+      }),
+      [N2],
+    ).get(N2);
+    expect(found(r)).toMatchObject({ status: 'IN_TRANSIT', checkpoints: [{ raw: { code: 'AR' } }] });
+  });
+});

@@ -135,14 +135,16 @@ function readResponse(body: FedexTrackResponse, requested: string[]): Map<string
     const trackResults = objects<FedexTrackResult>(complete.trackResults);
     const number = nonEmpty(complete.trackingNumber) ?? nonEmpty(trackResults[0]?.trackingNumberInfo?.trackingNumber);
     if (!number) continue;
-    const usable = trackResults.filter((r) => !r.error);
+    // A result with scans is data even beside an `error` block (FedEx's own documentation example has both).
+    const usable = trackResults.filter((r) => !r.error || objects(r.scanEvents).length > 0);
     if (usable.length === 0) {
       const err = trackResults[0]?.error;
       results.set(
         number,
         !err || NOT_FOUND_CODES.has(err.code ?? '')
           ? { kind: 'not_found', message: err?.message ?? 'not found' }
-          : { kind: 'error', retryable: true, message: `${err.code}: ${err.message}` },
+          : // A per-number code we do not know is about this number, not an outage: asking again changes nothing.
+            { kind: 'error', retryable: false, message: `${err.code}: ${err.message}` },
       );
       continue;
     }
