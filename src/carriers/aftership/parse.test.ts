@@ -24,7 +24,7 @@ describe('parseAftershipResponse', () => {
       '2026-03-02T22:00:00.000Z',
       '2026-03-04T01:10:00.000Z',
     ]);
-    expect(s.checkpoints.at(-1)).toMatchObject({ city: 'OSAKA JP', countryCode: 'JP', raw: { code: 'FDX_SCAN', description: 'Delivered' } });
+    expect(s.checkpoints.at(-1)).toMatchObject({ city: 'OSAKA', countryCode: 'JP', raw: { code: 'FDX_SCAN', description: 'Delivered' } });
     expect(s.lastUpdatedAt).toBe('2026-03-04T01:10:00.000Z');
     expect(s.estimatedDeliveryDate).toBeUndefined();
   });
@@ -52,6 +52,22 @@ describe('parseAftershipResponse', () => {
     // A number the list does not hold, or holds only at another courier, is not found rather than someone else's.
     expect(parse(list, '9400100000000000000055', 'usps-iv-api').kind).toBe('not_found');
     expect(parse(list, '1Z999AA10100002222', 'dhl').kind).toBe('not_found');
+  });
+
+  it('splits a trailing country code off a location-only place ("DONGGUAN CN"), but not a US state', () => {
+    const body = (location: string, country_iso3: string | null) => ({
+      meta: { code: 200 },
+      data: { tracking: { tracking_number: '612345678904', slug: 'fedex', tag: 'InTransit', checkpoints: [{ checkpoint_time: '2026-03-01T10:00:00+08:00', message: 'Picked up', tag: 'InTransit', location, city: null, country_iso3 }] } },
+    });
+    const place = (location: string, iso3: string | null) => {
+      const r = parseAftershipResponse(body(location, iso3), '612345678904', 'fedex');
+      if (r.kind !== 'found') throw new Error(JSON.stringify(r));
+      const c = r.snapshot.checkpoints[0];
+      return { city: c.city, countryCode: c.countryCode };
+    };
+    expect(place('DONGGUAN CN', null)).toEqual({ city: 'DONGGUAN', countryCode: 'CN' });
+    expect(place('DONGGUAN CN', 'CHN')).toEqual({ city: 'DONGGUAN', countryCode: 'CN' });
+    expect(place('MEMPHIS, TN', 'USA')).toEqual({ city: 'MEMPHIS, TN', countryCode: 'US' });
   });
 
   it('reads "Expired" without any checkpoint as AfterShip never having had carrier data: not found', () => {

@@ -71,12 +71,16 @@ function toCheckpoint(c: AftershipCheckpoint): Checkpoint | undefined {
   if (!time) return undefined;
   const description = nonEmpty(c.message) ?? '';
   const row = aftershipStatusRow(c.tag, c.subtag, description);
+  // Without `city`, `location` is the place as the carrier prints it, often "DONGGUAN CN": city, country.
+  // "MEMPHIS, TN" (a state after a comma) and a suffix other than the known country are left whole.
+  const m = nonEmpty(c.city) ? null : /^([^,]*\S)\s+([A-Z]{2})$/.exec(nonEmpty(c.location) ?? '');
+  const located = m && (!country || country === m[2]) ? m : null;
   return {
     checkpointTime: time,
     ...defined({
-      city: nonEmpty(c.city) ?? nonEmpty(c.location),
+      city: nonEmpty(c.city) ?? (located ? located[1] : nonEmpty(c.location)),
       postalCode: nonEmpty(c.zip),
-      countryCode: country,
+      countryCode: country ?? located?.[2],
       countryName: nonEmpty(c.country_region_name) ?? nonEmpty(c.country_name),
     }),
     message: description,

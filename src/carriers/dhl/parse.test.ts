@@ -76,3 +76,23 @@ describe('DHL status tables', () => {
     expect(dhlStatusRow({ statusCode: 'transit', description: 'Die Sendung liegt in der Filiale zur Abholung bereit.' }).status).toBe('AVAILABLE_FOR_PICKUP');
   });
 });
+
+describe('DHL places', () => {
+  const cityOf = (addressLocality: string, countryCode = 'DE') => {
+    const r = parseDhlTrackResponse(
+      { shipments: [{ id: '00340434161234567890', service: 'parcel-de', events: [{ timestamp: '2026-01-19T08:00:00', statusCode: 'transit', description: 'Die Sendung wurde bearbeitet.', location: { address: { addressLocality, countryCode } } }] }] },
+      '00340434161234567890',
+      'deutsch-post',
+    );
+    if (r.kind !== 'found') throw new Error(JSON.stringify(r));
+    return r.snapshot.checkpoints[0].city;
+  };
+
+  it('an addressLocality that is only a country name is not reported as the city', () => {
+    expect(cityOf('Deutschland')).toBeUndefined();
+    expect(cityOf('GERMANY')).toBeUndefined();
+    expect(cityOf('Bonn')).toBe('Bonn');
+    // A city that shares its country's name stays.
+    expect(cityOf('Singapore', 'SG')).toBe('Singapore');
+  });
+});

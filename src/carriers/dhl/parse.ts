@@ -60,6 +60,31 @@ export function dhlStatusRow(e: DhlEvent | undefined): StatusRow {
   return rule ? rule.row : base;
 }
 
+/** Countries whose name is also the name of a city in them: there the name may well be the city. */
+const CITY_NAMED_COUNTRIES = new Set(['SG', 'LU', 'MC', 'HK', 'MO', 'VA', 'SM', 'GI', 'KW', 'DJ', 'PA', 'GT', 'MX']);
+
+/** Upper-cased country names in the languages DHL writes (English, German, and neighbours'). */
+const COUNTRY_NAMES = (() => {
+  const names = new Set<string>();
+  const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  for (const locale of ['en', 'de', 'fr', 'es', 'it', 'nl']) {
+    const display = new Intl.DisplayNames([locale], { type: 'region', fallback: 'none' });
+    for (const a of letters) {
+      for (const b of letters) {
+        const name = CITY_NAMED_COUNTRIES.has(a + b) ? undefined : display.of(a + b);
+        if (name) names.add(name.toUpperCase());
+      }
+    }
+  }
+  return names;
+})();
+
+/** DHL sometimes puts only the country's name in `addressLocality` ("Deutschland"): that is no city. */
+function cityOf(address: DhlAddress | undefined): string | undefined {
+  const locality = nonEmpty(address?.addressLocality);
+  return locality && !COUNTRY_NAMES.has(locality.toUpperCase()) ? locality : undefined;
+}
+
 function toCheckpoint(e: DhlEvent, s: DhlShipment): Checkpoint | undefined {
   const time = toUtcIso(e.timestamp, { countryCode: zoneCountry(e, s) });
   if (!time) return undefined;
@@ -69,7 +94,7 @@ function toCheckpoint(e: DhlEvent, s: DhlShipment): Checkpoint | undefined {
   return {
     checkpointTime: time,
     ...defined({
-      city: nonEmpty(address?.addressLocality),
+      city: cityOf(address),
       postalCode: nonEmpty(address?.postalCode),
       countryCode: nonEmpty(address?.countryCode),
     }),

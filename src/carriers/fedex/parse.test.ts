@@ -112,3 +112,28 @@ describe('FedEx per-number errors', () => {
     expect(found(r)).toMatchObject({ status: 'IN_TRANSIT', checkpoints: [{ raw: { code: 'AR' } }] });
   });
 });
+
+describe('FedEx running late', () => {
+  it('derivedCode RL keeps the DELAYED reason beside an in-transit code', () => {
+    const N3 = '794600002222';
+    const r = parseFedexTrackResponse(
+      {
+        output: {
+          completeTrackResults: [
+            {
+              trackingNumber: N3,
+              trackResults: [
+                {
+                  latestStatusDetail: { code: 'IT', derivedCode: 'RL', statusByLocale: 'In transit', description: 'Running late' },
+                  scanEvents: [{ date: '2026-03-03T05:55:00-06:00', eventType: 'AR', eventDescription: 'Arrived at FedEx location', scanLocation: { city: 'MEMPHIS', stateOrProvinceCode: 'TN', countryCode: 'US' } }],
+                },
+              ],
+            },
+          ],
+        },
+      },
+      [N3],
+    ).get(N3);
+    expect(found(r)).toMatchObject({ status: 'IN_TRANSIT', subStatus: 'DELAYED' });
+  });
+});

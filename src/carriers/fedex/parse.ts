@@ -89,7 +89,11 @@ function toSnapshot(trackingNumber: string, r: FedexTrackResult): CarrierSnapsho
   const newest = checkpoints.at(-1);
   const row = statusFor(nonEmpty(latest?.code), nonEmpty(latest?.derivedCode), latest?.description);
   const status: ShipmentStatus = row?.status ?? newest?.status ?? 'PENDING';
-  const subStatus = row?.subStatus ?? (newest?.status === status ? newest?.subStatus : undefined);
+  // The derived code can say more than the code (IT + RL "running late"): keep its reason when it agrees.
+  const derivedCode = nonEmpty(latest?.derivedCode);
+  const derived = derivedCode && Object.hasOwn(FEDEX_STATUSES, derivedCode) ? FEDEX_STATUSES[derivedCode] : undefined;
+  const derivedSub = derived?.status === status ? derived.subStatus : undefined;
+  const subStatus = row?.subStatus ?? derivedSub ?? (newest?.status === status ? newest?.subStatus : undefined);
   const edd =
     objects<{ type?: string; dateTime?: string }>(r.dateAndTimes).find((d) => d.type === 'ESTIMATED_DELIVERY')?.dateTime ??
     r.estimatedDeliveryTimeWindow?.window?.ends ??
