@@ -129,4 +129,10 @@ describe('detectCarriers', () => {
     ]);
     expect(detectCarriers('LX123456785DE', { siteCarriers: ['usps-iv-api'], countryCode: 'US' })[0]).toBe('usps-iv-api');
   });
+
+  it('FedEx SSCC-18: "00" + 15 digits + GS1 mod-10 check', () => {
+    // 0,0,0,1,…,4 weighted 3,1,3,… from the right sums to 107, so the check is 3.
+    expect(detectCarriers('000123456789012343')).toEqual(['fedex']);
+    expect(detectCarriers('000123456789012344')).toEqual([]);
+  });
 });

@@ -107,6 +107,8 @@ function rawCandidates(n: string, hintCountry?: string): Candidate[] {
   if (/^\d+$/.test(n)) {
     if (n.length === 12 && fedex12Valid(n)) add('fedex');
     if (n.length === 15 && gs1Valid(n)) add('fedex');
+    // FedEx SSCC-18: "00" + 15 digits + a GS1 mod-10 check (reference/carriers.md §3).
+    if (/^00\d{16}$/.test(n) && gs1Valid(n)) add('fedex');
     if (n.length === 10 && dhlExpressValid(n)) add('dhl');
     // FedEx Ground 96: the check covers only the 14-digit shipper + package id before it.
     if (/^96\d{20}$/.test(n) && gs1Valid(n.slice(7))) add('fedex');
