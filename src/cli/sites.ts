@@ -1,18 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { detect, trackingUrl } from '../carriers/index.ts';
 import type { Config } from '../config.ts';
 import { CARRIER_CODES, isCarrierCode } from '../domain/carriers.ts';
-import { hashApiKey } from '../http/routes/admin.ts';
 import { createLogger } from '../logger.ts';
 import type { HubContext } from '../operations/context.ts';
 import { BatchFileError, type EventSink, type ImportSummary, importFile } from '../sites/batch-file.ts';
-import { SITE_ID } from '../sites/events.ts';
+import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
 import { ingestEvents } from '../sites/ingest.ts';
 import type { Db } from '../store/db.ts';
 import { pgliteFolderHolder } from '../store/pglite-lock.ts';
+import { type SavedSite, SiteKeyTaken, upsertSite } from '../store/sites.ts';
 
 /** `trackhub sites add|list|import` (CONTRACT §7). Registered on the program by main.ts. */
 
@@ -84,30 +83,25 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
     .requiredOption('--name <name>', 'display name')
     .option('--carriers <codes>', `the site's usual carriers, comma-separated (${CARRIER_CODES.join(', ')})`)
     .option('--api-key <key>', 'use this API key (at least 24 characters) instead of generating one')
-    .action(async (siteId: string, opts: { name: string; carriers?: string; apiKey?: string }) => {
-      if (!SITE_ID.test(siteId)) fail('siteId must be 1 to 64 of [A-Za-z0-9_.-]');
+    .option('--rotate-key', 'replace the stored API key with a generated one, printed once')
+    .action(async (siteId: string, opts: { name: string; carriers?: string; apiKey?: string; rotateKey?: boolean }) => {
+      if (!SITE_ID.test(siteId)) fail(`siteId must be ${SITE_ID_RULE}`);
       if (opts.name.length < 1 || opts.name.length > 200) fail('--name must be 1 to 200 characters');
       const carriers = opts.carriers ? opts.carriers.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
       const unknown = carriers?.filter((c) => !isCarrierCode(c));
       if (unknown?.length) fail(`--carriers: unknown carrier code(s) ${unknown.join(', ')}`);
       if (opts.apiKey !== undefined && (opts.apiKey.length < 24 || opts.apiKey.length > 200)) fail('--api-key must be 24 to 200 characters');
+      if (opts.apiKey !== undefined && opts.rotateKey) fail('--rotate-key and --api-key exclude each other');
       await h.withStore(async (db) => {
-        const existing = await db.selectFrom('production_sites').select(['api_key_hash', 'carriers']).where('site_id', '=', siteId).executeTakeFirst();
-        let generated: string | undefined;
-        let keyHash = existing?.api_key_hash ?? null;
-        if (opts.apiKey) keyHash = hashApiKey(opts.apiKey);
-        else if (!keyHash) {
-          generated = `sk_${randomBytes(24).toString('base64url')}`;
-          keyHash = hashApiKey(generated);
+        let saved: SavedSite;
+        try {
+          saved = await upsertSite(db, { siteId, name: opts.name, apiKey: opts.apiKey, generateApiKey: opts.rotateKey, carriers });
+        } catch (err) {
+          if (err instanceof SiteKeyTaken) fail(`--api-key ${err.message.replace(/^apiKey: /, '')}`);
+          throw err;
         }
-        const carriersJson = JSON.stringify(carriers ?? (existing?.carriers as unknown as string[]) ?? []);
-        await db
-          .insertInto('production_sites')
-          .values({ site_id: siteId, name: opts.name, api_key_hash: keyHash, carriers: carriersJson })
-          .onConflict((oc) => oc.column('site_id').doUpdateSet({ name: opts.name, api_key_hash: keyHash, carriers: carriersJson, updated_at: new Date() }))
-          .execute();
-        process.stdout.write(`${JSON.stringify({ siteId, name: opts.name, carriers: JSON.parse(carriersJson), created: !existing, ...(generated ? { apiKey: generated } : {}) }, null, 2)}\n`);
-        if (generated) process.stderr.write('The API key is shown this once; the hub keeps only its hash.\n');
+        process.stdout.write(`${JSON.stringify(saved, null, 2)}\n`);
+        if (saved.apiKey) process.stderr.write('The API key is shown this once; the hub keeps only its hash.\n');
       });
     });
 

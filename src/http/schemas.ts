@@ -101,6 +101,7 @@ export const IssuerBody = Type.Object({
 
 export const SiteBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
-  apiKey: Type.Optional(Type.String({ minLength: 24, maxLength: 200 })),
-  carriers: Type.Optional(Type.Array(Type.String(), { maxItems: 20, description: `the site's usual carriers, codes of CONTRACT §5: ${CARRIER_CODES.join(', ')}` })),
+  apiKey: Type.Optional(Type.String({ minLength: 24, maxLength: 200, description: 'use this key; absent keeps the stored one (a new site gets a generated one)' })),
+  generateApiKey: Type.Optional(Type.Boolean({ description: 'true: replace the key with a generated one, returned once (rotation)' })),
+  carriers: Type.Optional(Type.Array(Type.String(), { maxItems: 20, description: `the site's usual carriers, codes of CONTRACT §5: ${CARRIER_CODES.join(', ')}; absent keeps the stored ones, [] clears them` })),
 }, { additionalProperties: false });

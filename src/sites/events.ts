@@ -17,7 +17,9 @@ export interface SiteEventInput {
 export const SITE_EVENT_FIELDS = ['eventId', 'issuerId', 'cardId', 'type', 'occurredAt', 'carrier', 'trackingNumber', 'reason'] as const;
 export const SITE_EVENT_TYPES = ['CARD_SHIPPED', 'CARD_RETURNED'] as const;
 
-export const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A site id names its inbox folder: it may not start with a dot (`.` and `..` would leave `inbox/`). */
+export const SITE_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
+export const SITE_ID_RULE = '1 to 64 of [A-Za-z0-9_.-], not starting with a dot';
 const EVENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const TRACKING_NUMBER = /^[A-Za-z0-9]{4,40}$/;
 /** Free text, one line: control characters would break CSV reports and logs. */

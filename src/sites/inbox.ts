@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
+import { SITE_ID } from './events.ts';
 import { BatchFileError, type ImportSummary, type RejectedLine, importFile } from './batch-file.ts';
 import { type IngestCounts, ingestEvents, pruneSiteEvents } from './ingest.ts';
 import { WorkLoop } from '../work-loop.ts';
@@ -91,6 +92,8 @@ export class InboxWatcher {
     let finished = 0;
     for (const { site_id: siteId } of sites) {
       if (this.stopping) break;
+      // A site id registered before ids were checked for a leading dot must not make the inbox `inbox/..`.
+      if (!SITE_ID.test(siteId)) continue;
       const dir = join(this.o.dataDir, 'inbox', siteId);
       for (const sub of ['processing', 'done', 'rejected']) mkdirSync(join(dir, sub), { recursive: true });
       await this.claimStableFiles(dir);

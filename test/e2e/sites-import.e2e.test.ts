@@ -58,6 +58,23 @@ describe('trackhub sites import (CLI, PGlite store)', () => {
     expect((run.json?.rejected as { error: string }[] | undefined)?.[0]?.error).toBe('line: is not valid JSON');
   });
 
+  it('sites add: refuses . and .. as ids and a key another site holds; --rotate-key prints a new key; carriers are kept', async () => {
+    for (const id of ['.', '..']) {
+      const dots = await cli(['sites', 'add', id, '--name', 'dots'], env);
+      expect(dots.code).toBe(2);
+      expect(dots.out).toMatch(/siteId must be .*not starting with a dot/);
+    }
+    const key = 'sk_cli_shared_key_0123456789ab';
+    expect((await cli(['sites', 'add', 'CLI-A', '--name', 'A', '--api-key', key], env)).code).toBe(0);
+    const taken = await cli(['sites', 'add', 'CLI-B', '--name', 'B', '--api-key', key], env);
+    expect(taken.code).toBe(2);
+    expect(taken.out.trim()).toBe('trackhub: --api-key is already the key of another production site');
+    const rotated = await cli(['sites', 'add', 'SITE-IMP', '--name', 'Import bureau', '--rotate-key'], env);
+    expect(rotated.code).toBe(0);
+    expect(rotated.out).toMatch(/"apiKey": "sk_/);
+    expect(rotated.out).toMatch(/"carriers": \[\s*"fedex"\s*\]/);
+  });
+
   it('fails clearly on an unknown site, a missing file and an unknown CSV column', async () => {
     const file = join(dir, 'cols.csv');
     writeFileSync(file, 'eventId,colour\n1,red\n');

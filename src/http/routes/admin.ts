@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { newWebhookSecret } from '../../delivery/signing.ts';
@@ -11,8 +11,10 @@ import { registerNotificationAdmin } from './notifications.ts';
 import type { HttpDeps } from '../app.ts';
 import { IssuerBody, SiteBody, errorResponses } from '../schemas.ts';
 import { forgetSiteKeys } from './site-api.ts';
+import { SITE_ID, SITE_ID_RULE } from '../../sites/events.ts';
+import { SiteKeyTaken, upsertSite } from '../../store/sites.ts';
 
-const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+export { hashApiKey } from '../../store/sites.ts';
 
 /** What the Admin API shows of an issuer: never its secrets. */
 export function issuerView(i: Issuer) {
@@ -61,10 +63,6 @@ export function checkNotificationUrl(raw: string): string | undefined {
   if (url.username || url.password) return 'notificationBaseUrl: must not carry credentials';
   if (url.search || url.hash) return 'notificationBaseUrl: must not carry a query or fragment';
   return undefined;
-}
-
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
 }
 
 export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
@@ -167,31 +165,31 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
   app.put(
     '/admin/v1/production-sites/:siteId',
     {
-      schema: { tags: ['admin'], summary: 'Create or replace a production site; a generated API key is returned once', security, params: Type.Object({ siteId: Type.String() }), body: SiteBody },
+      schema: {
+        tags: ['admin'],
+        summary: 'Create or update a production site; absent apiKey and carriers keep the stored ones; a generated API key (new site, or generateApiKey) is returned once',
+        security,
+        params: Type.Object({ siteId: Type.String() }),
+        body: SiteBody,
+      },
       onRequest: async (req) => requireAdmin(req),
     },
     async (req, reply) => {
       const { siteId } = req.params as { siteId: string };
-      if (!SITE_ID.test(siteId)) throw new ApiError('FIELD_INVALID_FORMAT', 'siteId: must be 1 to 64 of [A-Za-z0-9_.-]');
-      const body = req.body as { name: string; apiKey?: string; carriers?: string[] };
+      if (!SITE_ID.test(siteId)) throw new ApiError('FIELD_INVALID_FORMAT', `siteId: must be ${SITE_ID_RULE}`);
+      const body = req.body as { name: string; apiKey?: string; generateApiKey?: boolean; carriers?: string[] };
       const unknownCarrier = body.carriers?.find((c) => !isCarrierCode(c));
       if (unknownCarrier !== undefined) throw new ApiError('FIELD_INVALID_VALUE', `carriers: ${unknownCarrier} is not a supported carrier code`);
-      const existing = await deps.db.selectFrom('production_sites').select('api_key_hash').where('site_id', '=', siteId).executeTakeFirst();
-      let generated: string | undefined;
-      let keyHash = existing?.api_key_hash ?? null;
-      if (body.apiKey) keyHash = hashApiKey(body.apiKey);
-      else if (!keyHash) {
-        generated = `sk_${randomBytes(24).toString('base64url')}`;
-        keyHash = hashApiKey(generated);
+      if (body.apiKey && body.generateApiKey) throw new ApiError('FIELD_INVALID_VALUE', 'generateApiKey: cannot be combined with apiKey');
+      let saved: Awaited<ReturnType<typeof upsertSite>>;
+      try {
+        saved = await upsertSite(deps.db, { siteId, name: body.name, apiKey: body.apiKey, generateApiKey: body.generateApiKey, carriers: body.carriers });
+      } catch (err) {
+        if (err instanceof SiteKeyTaken) throw new ApiError('FIELD_INVALID_VALUE', err.message);
+        throw err;
       }
-      const values = { site_id: siteId, name: body.name, api_key_hash: keyHash, carriers: JSON.stringify(body.carriers ?? []) };
-      await deps.db
-        .insertInto('production_sites')
-        .values(values)
-        .onConflict((oc) => oc.column('site_id').doUpdateSet({ name: values.name, api_key_hash: keyHash, carriers: values.carriers, updated_at: new Date() }))
-        .execute();
       forgetSiteKeys();
-      return reply.code(existing ? 200 : 201).send({ siteId, name: body.name, carriers: body.carriers ?? [], ...(generated ? { apiKey: generated } : {}) });
+      return reply.code(saved.created ? 201 : 200).send({ siteId, name: saved.name, carriers: saved.carriers, ...(saved.apiKey ? { apiKey: saved.apiKey } : {}) });
     },
   );
 

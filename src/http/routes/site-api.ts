@@ -102,38 +102,52 @@ export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
     if (siteId !== (req.params as { siteId: string }).siteId) throw new ApiError('FORBIDDEN', 'this API key belongs to another production site');
   }
 
-  app.post(
-    '/sites/v1/production-sites/:siteId/events',
-    {
-      bodyLimit: SITE_BODY_LIMIT,
-      schema: {
-        tags: ['sites'],
-        summary: 'Report shipped or returned cards (1 to 1000 events); bad events are rejected one by one',
-        security: [{ siteApiKey: [] }],
-        params: Type.Object({ siteId: Type.String() }),
-        body: SiteEventsBody,
-        response: { 202: SiteEventsResult, ...errorResponses(400, 401, 403, 413, 415, 503) },
+  // In a scope of its own, the route parses JSON without the app's prototype-poisoning check: a
+  // `__proto__` key in one event must reject that event alone (validateSiteEvent refuses unknown keys),
+  // not the whole batch. JSON.parse makes such a key a plain own property; nothing here merges objects.
+  app.register(async (scope) => {
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: SITE_BODY_LIMIT }, (_req, text, done) => {
+      try {
+        done(null, JSON.parse(text as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+
+    scope.post(
+      '/sites/v1/production-sites/:siteId/events',
+      {
+        bodyLimit: SITE_BODY_LIMIT,
+        schema: {
+          tags: ['sites'],
+          summary: 'Report shipped or returned cards (1 to 1000 events); bad events are rejected one by one',
+          security: [{ siteApiKey: [] }],
+          params: Type.Object({ siteId: Type.String() }),
+          body: SiteEventsBody,
+          response: { 202: SiteEventsResult, ...errorResponses(400, 401, 403, 413, 415, 503) },
+        },
+        // Events are validated one by one below: a schema check of the whole body would reject the batch.
+        validatorCompiler: () => (data: unknown) => ({ value: data }),
+        onRequest: async (req) => authorise(req),
       },
-      // Events are validated one by one below: a schema check of the whole body would reject the batch.
-      validatorCompiler: () => (data: unknown) => ({ value: data }),
-      onRequest: async (req) => authorise(req),
-    },
-    async (req, reply) => {
-      const contentType = req.headers['content-type'];
-      if (!contentType || !/^application\/(.+\+)?json\s*(;|$)/i.test(contentType)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
-      const body = req.body as Record<string, unknown> | null;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('FIELD_INVALID_FORMAT', 'body: must be a JSON object with an events array');
-      for (const key of Object.keys(body)) if (key !== 'events') throw new ApiError('FIELD_INVALID_VALUE', `${key}: is not a field of this request`);
-      const events = body.events;
-      if (!Array.isArray(events)) throw new ApiError('FIELD_INVALID_FORMAT', 'events: must be an array');
-      if (events.length < 1 || events.length > MAX_EVENTS_PER_CALL) throw new ApiError('FIELD_INVALID_FORMAT', `events: must hold 1 to ${MAX_EVENTS_PER_CALL} events`);
-      const { siteId } = req.params as { siteId: string };
-      const { good, goodIndex, rejected } = splitEvents(events);
-      const counts = good.length > 0 ? await ingestEvents(deps.hub, siteId, good) : { accepted: 0, duplicates: 0, rejected: [] };
-      // Events the store refused (another site's card) join the invalid ones, in the caller's order.
-      for (const r of counts.rejected) rejected.push({ ...r, index: goodIndex[r.index] });
-      rejected.sort((a, b) => a.index - b.index);
-      return reply.code(202).send({ accepted: counts.accepted, duplicates: counts.duplicates, rejected });
-    },
-  );
+      async (req, reply) => {
+        const contentType = req.headers['content-type'];
+        if (!contentType || !/^application\/(.+\+)?json\s*(;|$)/i.test(contentType)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+        const body = req.body as Record<string, unknown> | null;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('FIELD_INVALID_FORMAT', 'body: must be a JSON object with an events array');
+        for (const key of Object.keys(body)) if (key !== 'events') throw new ApiError('FIELD_INVALID_VALUE', `${key}: is not a field of this request`);
+        const events = body.events;
+        if (!Array.isArray(events)) throw new ApiError('FIELD_INVALID_FORMAT', 'events: must be an array');
+        if (events.length < 1 || events.length > MAX_EVENTS_PER_CALL) throw new ApiError('FIELD_INVALID_FORMAT', `events: must hold 1 to ${MAX_EVENTS_PER_CALL} events`);
+        const { siteId } = req.params as { siteId: string };
+        const { good, goodIndex, rejected } = splitEvents(events);
+        const counts = good.length > 0 ? await ingestEvents(deps.hub, siteId, good) : { accepted: 0, duplicates: 0, rejected: [] };
+        // Events the store refused (another site's card) join the invalid ones, in the caller's order.
+        for (const r of counts.rejected) rejected.push({ ...r, index: goodIndex[r.index] });
+        rejected.sort((a, b) => a.index - b.index);
+        return reply.code(202).send({ accepted: counts.accepted, duplicates: counts.duplicates, rejected });
+      },
+    );
+  });
 }
