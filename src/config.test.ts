@@ -71,5 +71,8 @@ describe('configuration', () => {
     expect(loadConfig({ TRACKHUB_DATA_DIR: '/var/lib/trackhub' }).dataDir).toBe('/var/lib/trackhub');
     expect(loadConfig({}).inboxScanIntervalMs).toBe(2000);
     expect(() => loadConfig({ TRACKHUB_INBOX_SCAN_INTERVAL: 'often' })).toThrow(/TRACKHUB_INBOX_SCAN_INTERVAL/);
+    expect(loadConfig({}).inboxSettleMs).toBe(5000);
+    expect(loadConfig({ TRACKHUB_INBOX_SETTLE: '30s' }).inboxSettleMs).toBe(30_000);
+    expect(() => loadConfig({ TRACKHUB_INBOX_SETTLE: 'soon' })).toThrow(/TRACKHUB_INBOX_SETTLE/);
   });
 });

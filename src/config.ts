@@ -43,6 +43,8 @@ export interface Config {
   dataDir: string;
   /** How often workers look into the inboxes; TRACKHUB_INBOX_SCAN_INTERVAL. */
   inboxScanIntervalMs: number;
+  /** How long a dropped file must go unmodified before it is read (a stalled upload is not read half-way); TRACKHUB_INBOX_SETTLE. */
+  inboxSettleMs: number;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
@@ -208,6 +210,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     carrierRoutes: carrierRoutes(env, 'TRACKHUB_CARRIER_ROUTES'),
     dataDir: resolve(str(env, 'TRACKHUB_DATA_DIR') ?? defaultDataDir(databaseUrl)),
     inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
+    inboxSettleMs: duration(env, 'TRACKHUB_INBOX_SETTLE', '5s'),
   };
 }
 

@@ -120,7 +120,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
       upsAlerts = new UpsTrackAlertSubscriber(context, { config: { ...ups, webhookSecret: ups.webhookSecret }, http: carrierHttp.http, callbackUrl: `${config.publicUrl}/carriers/v1/ups/webhook` });
     }
   }
-  const inbox = runsWorkers ? new InboxWatcher(context, { dataDir: config.dataDir, scanIntervalMs: config.inboxScanIntervalMs, leaseMs: config.leaseMs }) : undefined;
+  const inbox = runsWorkers ? new InboxWatcher(context, { dataDir: config.dataDir, scanIntervalMs: config.inboxScanIntervalMs, settleMs: config.inboxSettleMs, leaseMs: config.leaseMs }) : undefined;
   dispatcher?.start();
   poller?.start();
   upsAlerts?.start();

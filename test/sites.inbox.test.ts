@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -22,7 +22,7 @@ describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
     dataDir = mkdtempSync(join(tmpdir(), 'trackhub-inbox-workers-'));
     await t.store.db.insertInto('production_sites').values({ site_id: 'TWO-WORKERS', name: 'Two workers', api_key_hash: null, carriers: '[]' }).execute();
     // Two workers watching the same folder over the same store, as two `worker` instances on one PostgreSQL would.
-    for (let i = 0; i < 2; i++) watchers.push(new InboxWatcher(t.context, { dataDir, scanIntervalMs: 50, leaseMs: 30_000, chunkLines: 500 }));
+    for (let i = 0; i < 2; i++) watchers.push(new InboxWatcher(t.context, { dataDir, scanIntervalMs: 50, settleMs: 1000, leaseMs: 30_000, chunkLines: 500 }));
     for (const w of watchers) w.start();
   });
 
@@ -80,5 +80,33 @@ describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
       rejectedCount: 1,
       rejected: [{ line: 2, errorCode: 'FIELD_INVALID_VALUE', error: 'cardId: the card is tracked with another production site' }],
     });
+  });
+
+  const reportIn = (inbox: string, folder: 'done' | 'rejected', name: string) =>
+    waitFor(`${folder}/${name}.report.json`, () => {
+      const path = join(inbox, folder, `${name}.report.json`);
+      return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+    });
+
+  it('an upload that pauses for longer than two scans, but less than the settle period, is read whole', async () => {
+    const inbox = join(dataDir, 'inbox', 'TWO-WORKERS');
+    await waitFor('inbox folder', () => existsSync(join(inbox, 'processing')) || undefined);
+    const file = join(inbox, 'stalled.csv');
+    writeFileSync(file, 'eventId,issuerId,cardId,type,occurredAt\n');
+    for (let i = 0; i < 4; i++) {
+      appendFileSync(file, `stall-${kind}-${i},BANK000001,stall-${i},CARD_SHIPPED,2026-05-01T10:00:00Z\n`);
+      // 6 scan intervals of quiet: two equal scans alone would take the half-written file.
+      if (i === 1) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(await reportIn(inbox, 'done', 'stalled.csv')).toMatchObject({ outcome: 'done', accepted: 4, rejectedCount: 0, lines: 5 });
+  });
+
+  it('a CSV header missing required columns sends the file to rejected/ with the reason', async () => {
+    const inbox = join(dataDir, 'inbox', 'TWO-WORKERS');
+    writeFileSync(join(dataDir, 'nocard.csv'), 'eventId,issuerId,type,occurredAt\nx-1,BANK000001,CARD_SHIPPED,2026-05-01T10:00:00Z\n');
+    renameSync(join(dataDir, 'nocard.csv'), join(inbox, 'nocard.csv'));
+    const report = await reportIn(inbox, 'rejected', 'nocard.csv');
+    expect(report).toMatchObject({ outcome: 'rejected', accepted: 0, error: expect.stringMatching(/^CSV header: required column\(s\) cardId missing/) });
+    expect(existsSync(join(inbox, 'rejected', 'nocard.csv'))).toBe(true);
   });
 });

@@ -11,8 +11,9 @@ import { WorkLoop } from '../work-loop.ts';
 
 /**
  * The inbox of each production site (CONTRACT §4): `{dataDir}/inbox/{siteId}/`. A worker
- *  1. waits until a dropped file has kept its size and modification time over two scans (a file still
- *     being copied is not read half-way; dotfiles and `.tmp`/`.part` names are ignored),
+ *  1. waits until a dropped file has kept its size and modification time over two scans AND has not
+ *     been modified for `settleMs` (an upload that stalls for longer than a scan is not read half-way;
+ *     dotfiles and `.tmp`/`.part` names are ignored: write under such a name, then rename),
  *  2. claims it by renaming it into `processing/` (atomic: of several workers one wins),
  *  3. owns it through a leased `inbox_files` row keyed by name+size+mtime, where each chunk's counts
  *     are committed in the same transaction as the chunk's events; a worker that dies mid-file leaves
@@ -60,7 +61,7 @@ export class InboxWatcher {
 
   constructor(
     private readonly ctx: HubContext,
-    private readonly o: { dataDir: string; scanIntervalMs: number; leaseMs: number; chunkLines?: number },
+    private readonly o: { dataDir: string; scanIntervalMs: number; settleMs: number; leaseMs: number; chunkLines?: number },
   ) {
     // A round never counts as "full": the folder is looked at again after the scan interval, not at once.
     this.loop = new WorkLoop(() => this.round(), 1, o.scanIntervalMs, (err) => ctx.log.error({ err }, 'inbox scan failed'));
@@ -113,6 +114,7 @@ export class InboxWatcher {
       const before = this.lastSeen.get(path);
       this.lastSeen.set(path, { size: st.size, mtimeMs: st.mtimeMs });
       if (!before || before.size !== st.size || before.mtimeMs !== st.mtimeMs) continue; // still moving
+      if (Date.now() - st.mtimeMs < this.o.settleMs) continue; // quiet, but maybe only paused
       // A file of the same name still in processing/ would be overwritten: it waits its turn.
       if (await stat(join(dir, 'processing', name)).catch(() => undefined)) continue;
       try {

@@ -36,6 +36,7 @@ describe.each(STORE_KINDS)('site inbox on %s', (kind) => {
       TRACKHUB_PORT: String(port),
       TRACKHUB_ADMIN_TOKEN: ADMIN,
       TRACKHUB_INBOX_SCAN_INTERVAL: '250ms',
+      TRACKHUB_INBOX_SETTLE: '1s',
       TRACKHUB_LEASE: '2s',
       TRACKHUB_LOG_LEVEL: 'info',
     };
