@@ -152,6 +152,7 @@ export class InboxWatcher {
           return ingestEvents(this.ctx, siteId, events, (tx, result) => {
             // Reports the store refused are rejected lines of the file, saved with the chunk's own.
             for (const r of result.rejected) chunk.rejected.push({ line: chunk.lines[r.index], errorCode: r.errorCode, error: r.error });
+            chunk.rejected.sort((a, b) => a.line - b.line);
             return this.saveProgress(tx, siteId, fileKey, chunk.endLine, result, chunk.rejected);
           });
         },
