@@ -357,6 +357,9 @@ export class Dispatcher {
         // concurrency of hanging sends on every round.
         const ok = result.status !== undefined && result.status >= 200 && result.status < 300;
         target.throttle.finished(ok ? 'success' : isSlowDown(result.status) || result.timedOut ? 'trouble' : 'other');
+        if (this.o.log.isLevelEnabled('debug')) {
+          this.o.log.debug({ notificationId: n.id, issuerId: n.issuerId, status: result.status, error: result.error, latencyMs: Math.round(result.latencyMs) }, 'notification attempt');
+        }
         this.results.push(result);
         this.scheduleFlush();
       })

@@ -94,6 +94,8 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     httpRequests.inc({ route, status: reply.statusCode });
     httpDuration.observe({ route }, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode, correlationId: req.correlationId }, 'request failed');
+    // The route pattern, never the URL, headers or body: nothing a caller sends ends up in the log.
+    else if (deps.log.isLevelEnabled('debug')) req.log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), correlationId: req.correlationId }, 'request');
   });
 
   await app.register(swagger, {
