@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.ts';
 import { Dispatcher } from '../src/delivery/dispatcher.ts';
@@ -115,5 +116,27 @@ describe.each(STORE_KINDS.filter((k) => k === 'postgres'))('migrations on %s', (
     await a.close();
     await b.close();
     await db.drop();
+  });
+});
+
+describe.each(STORE_KINDS.filter((k) => k === 'postgres'))('connection loss on %s', () => {
+  it('a connection killed between two statements of a transaction fails that transaction, not the process', async () => {
+    const db = await freshPostgresDatabase();
+    const s = await openStore(db.url);
+    try {
+      const tx = s.db.transaction().execute(async (trx) => {
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+        await sql`select pg_terminate_backend(${rows[0].pid})`.execute(s.db);
+        // The socket closes while no query runs on it: pg emits 'error' on the checked-out client.
+        await new Promise((r) => setTimeout(r, 300));
+        await sql`select 1`.execute(trx);
+      });
+      await expect(tx).rejects.toThrow();
+      const { rows } = await sql<{ one: number }>`select 1 as one`.execute(s.db);
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      await s.close();
+      await db.drop();
+    }
   });
 });

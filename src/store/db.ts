@@ -123,8 +123,11 @@ export async function openStore(url: string, opts: { poolSize?: number } = {}): 
     };
   }
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
-  // An idle client losing its server must not crash the process; the next query reports the error.
+  // A client losing its server must not crash the process: an idle one reports to the pool, a checked-out
+  // one (between two statements of a transaction) to its own listener; the query in flight, or the next,
+  // fails with the error, and the pool discards the client.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', close: () => db.destroy() };
 }
