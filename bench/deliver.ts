@@ -190,6 +190,10 @@ async function steady(db: Db, rx: Awaited<ReturnType<typeof receiver>>, afterCom
   const measured = [...committed].filter(([, t]) => t >= performance.timeOrigin + start + 1000);
   const latencies = measured.map(([id, t]) => (rx.arrivals.get(id) as number) - t).sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  if (process.env.BENCH_DEBUG) {
+    const slow = measured.map(([id, t]) => [((t - performance.timeOrigin - start) / 1000).toFixed(2), ((rx.arrivals.get(id) as number) - t).toFixed(0)]).filter(([, l]) => Number(l) > 50);
+    console.log(`p90 ${pct(90).toFixed(1)} p95 ${pct(95).toFixed(1)} max ${latencies.at(-1)?.toFixed(1)}; over 50 ms (at s, ms):`, JSON.stringify(slow.slice(0, 60)));
+  }
   return { p50: pct(50), p99: pct(99), achieved };
 }
 
