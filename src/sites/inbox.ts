@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { readdir, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
@@ -107,7 +107,11 @@ export class InboxWatcher {
   }
 
   private async claimStableFiles(dir: string): Promise<void> {
-    for (const name of await files(dir)) {
+    const names = await files(dir);
+    // A file removed before it was claimed is forgotten, so the map only holds what is in the folders.
+    const present = new Set(names.map((name) => join(dir, name)));
+    for (const path of this.lastSeen.keys()) if (dirname(path) === dir && !present.has(path)) this.lastSeen.delete(path);
+    for (const name of names) {
       const path = join(dir, name);
       const st = await stat(path).catch(() => undefined);
       if (!st?.isFile()) continue;
