@@ -62,6 +62,8 @@ export interface Parcel {
    * deadline passes. Dropped as soon as a carrier knows the number: the operation sticks with it.
    */
   candidates?: { carrier: CarrierCode; trackingUrl: string }[];
+  /** The provider that first knew the number (TRACKHUB_CARRIER_ROUTES): polling asks it first from then on. */
+  provider?: string;
 }
 
 export interface SiteEvent {

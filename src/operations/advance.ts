@@ -1,10 +1,7 @@
-import { type OperationInput, type Parcel, deadline, decide } from '../domain/operation.ts';
+import { type OperationInput, deadline, decide } from '../domain/operation.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
 import { lockOperation, saveDecision } from '../store/operations.ts';
 import type { HubContext } from './context.ts';
-
-/** The parcel as polling keeps it: with the provider that first knew the number, asked first from then on. */
-export type RoutedParcel = Parcel & { provider?: string };
 
 /**
  * Feeds one input to an operation under a row lock and stores what the state machine decides, with
@@ -24,8 +21,8 @@ export async function advanceOperation(
     const state = await lockOperation(tx, operationId);
     if (!state) return 0;
     const decision = decide(state, input, ctx.policy);
-    const parcel = decision.state.parcel as RoutedParcel | undefined;
-    if (answeredBy && parcel && !parcel.provider) decision.state = { ...decision.state, parcel: { ...parcel, provider: answeredBy } as Parcel };
+    const parcel = decision.state.parcel;
+    if (answeredBy && parcel && !parcel.provider) decision.state = { ...decision.state, parcel: { ...parcel, provider: answeredBy } };
     const now = Date.parse(input.now);
     let wakeAt = nextWakeAt(decision.state, now, ctx.policy);
     if (wakeAt && pollAt) {

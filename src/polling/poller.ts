@@ -1,9 +1,9 @@
 import { Counter, Gauge } from 'prom-client';
 import type { CarrierProvider, ProviderName, TrackRequest } from '../carriers/provider.ts';
 import type { CarrierCode } from '../domain/carriers.ts';
-import type { OperationInput, OperationState } from '../domain/operation.ts';
+import type { OperationInput, OperationState, Parcel } from '../domain/operation.ts';
 import type { TrackResult } from '../domain/shipment.ts';
-import { advanceOperation, type RoutedParcel } from '../operations/advance.ts';
+import { advanceOperation } from '../operations/advance.ts';
 import type { HubContext } from '../operations/context.ts';
 import { claimDueOperations } from '../store/operations.ts';
 import { WorkLoop } from '../work-loop.ts';
@@ -116,7 +116,7 @@ export class Poller {
    * provider would report the same scans under other codes (duplicate checkpoints), and a primary that
    * did not know the number would be asked again for nothing on every poll.
    */
-  private chainOf(parcel: RoutedParcel): ProviderName[] {
+  private chainOf(parcel: Parcel): ProviderName[] {
     const route = this.o.routes(parcel.carrier).filter((p) => this.o.providers.has(p));
     const known = route.find((p) => p === parcel.provider);
     return known ? [known, ...route.filter((p) => p !== known)] : route;
