@@ -13,8 +13,9 @@
  *    as the API's accept path does), each stamped with its commit time; p50/p99 from commit to receipt. On PostgreSQL through two worker processes woken by
  *    LISTEN/NOTIFY; on the embedded store in one process (the API's commit kicks its dispatcher).
  */
-import { createServer } from 'node:http';
+
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import { createLogger } from '../src/logger.ts';
 import { type Db, migrate, openStore } from '../src/store/db.ts';
 import { upsertIssuer } from '../src/store/issuers.ts';
 import { insertOutbox } from '../src/store/operations.ts';
-import { type Proc, freePort, runCli, stop, waitFor } from '../test/helpers/processes.ts';
+import { freePort, type Proc, runCli, stop, waitFor } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
 
 const arg = (name: string, fallback: number) => {

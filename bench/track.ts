@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { JWT_BEARER, assertion, issuerKey } from '../test/helpers/issuer.ts';
+import { assertion, issuerKey, JWT_BEARER } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
 

@@ -36,7 +36,7 @@ describe('configuration', () => {
     try {
       loadConfig({ [name]: value });
     } catch (err) {
-      expect((err as Error).message).toMatch(new RegExp(`^TRACKHUB_`));
+      expect((err as Error).message).toMatch(/^TRACKHUB_/);
       expect((err as Error).message).toContain(name === 'TRACKHUB_TLS_CERT' ? 'TRACKHUB_TLS_KEY' : name);
       expect((err as Error).message).not.toContain('\n');
     }

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
-import { createCarrierRouting, detect, trackingUrl } from './carriers/index.ts';
 import { undiciHttpClient } from './carriers/http.ts';
+import { createCarrierRouting, detect, trackingUrl } from './carriers/index.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { setUnknownCodeLogger } from './carriers/unknown.ts';
 import type { Config } from './config.ts';
@@ -12,13 +12,13 @@ import { watchOutbox } from './delivery/metrics.ts';
 import { buildApp } from './http/app.ts';
 import type { HubContext } from './operations/context.ts';
 import { Poller } from './polling/poller.ts';
-import { UpsTrackAlertSubscriber } from './polling/ups-track-alert.ts';
 import { DEFAULT_RATE_LIMITS, SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts';
-import { registerSandbox, sandboxBaseUrl, SANDBOX_PROVIDERS } from './sandbox/server.ts';
+import { UpsTrackAlertSubscriber } from './polling/ups-track-alert.ts';
+import { registerSandbox, SANDBOX_PROVIDERS, sandboxBaseUrl } from './sandbox/server.ts';
+import { InboxWatcher } from './sites/inbox.ts';
 import { migrate, openStore } from './store/db.ts';
 import { IssuerDirectory } from './store/issuers.ts';
 import { holdPgliteFolder } from './store/pglite-lock.ts';
-import { InboxWatcher } from './sites/inbox.ts';
 
 export interface RunningHub {
   url: string;

@@ -1,7 +1,7 @@
-import { SignJWT, generateKeyPair } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApp, accessToken, putIssuer, readyIssuer, testApp } from './helpers/app.ts';
-import { JWT_BEARER, assertion, issuerKey } from './helpers/issuer.ts';
+import { accessToken, putIssuer, readyIssuer, type TestApp, testApp } from './helpers/app.ts';
+import { assertion, issuerKey, JWT_BEARER } from './helpers/issuer.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
 const A = 'ISSUER_A01';

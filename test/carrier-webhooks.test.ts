@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bodyHmac } from '../src/carriers/push.ts';
 import type { CarrierCode } from '../src/domain/carriers.ts';
-import { openShipments } from './helpers/carriers.ts';
 import { type TestApp, testApp } from './helpers/app.ts';
+import { openShipments } from './helpers/carriers.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
 const raw = (path: string) => readFileSync(new URL(`./fixtures/carriers/${path}`, import.meta.url), 'utf8');

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { freePort, runCli, stop, waitReady } from './helpers/processes.ts';
 
 const exited = (p: ReturnType<typeof runCli>) => new Promise<number | null>((r) => p.child.once('exit', (code) => r(code)));

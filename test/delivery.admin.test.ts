@@ -7,8 +7,8 @@ import { Dispatcher } from '../src/delivery/dispatcher.ts';
 import { watchOutbox } from '../src/delivery/metrics.ts';
 import { createLogger } from '../src/logger.ts';
 import { insertOutbox } from '../src/store/operations.ts';
-import { faultReceiver } from './helpers/faults.ts';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
+import { faultReceiver } from './helpers/faults.ts';
 import { issuerKey } from './helpers/issuer.ts';
 import { runCli } from './helpers/processes.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
@@ -65,12 +65,13 @@ describe(`notification admin API (${KIND})`, () => {
   });
 
   it('rotates the webhook secret: both sign during the overlap, and retirePreviousSecret ends it', async () => {
-    t = await testApp(KIND);
-    const first = 'whsec_' + Buffer.alloc(24, 1).toString('base64');
-    const second = 'whsec_' + Buffer.alloc(24, 2).toString('base64');
+    const app = await testApp(KIND);
+    t = app;
+    const first = `whsec_${Buffer.alloc(24, 1).toString('base64')}`;
+    const second = `whsec_${Buffer.alloc(24, 2).toString('base64')}`;
     expect((await putIssuer(t.app, 'ISSUER_RT1', { webhookSecret: first })).statusCode).toBe(201);
     await putIssuer(t.app, 'ISSUER_RT1', { webhookSecret: second });
-    const secrets = async () => (await t!.store.db.selectFrom('issuers').select('webhook_secrets').where('issuer_id', '=', 'ISSUER_RT1').executeTakeFirstOrThrow()).webhook_secrets;
+    const secrets = async () => (await app.store.db.selectFrom('issuers').select('webhook_secrets').where('issuer_id', '=', 'ISSUER_RT1').executeTakeFirstOrThrow()).webhook_secrets;
     expect(await secrets()).toEqual([second, first]);
     const during = await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/ISSUER_RT1', headers: auth });
     expect(during.json().webhookSecretCount).toBe(2);

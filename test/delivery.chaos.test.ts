@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { faultReceiver } from './helpers/faults.ts';
-import { JWT_BEARER, assertion, issuerKey } from './helpers/issuer.ts';
-import { type Proc, freePort, runCli, stop, waitFor, waitReady } from './helpers/processes.ts';
-import { STORE_KINDS, freshPostgresDatabase } from './helpers/stores.ts';
+import { assertion, issuerKey, JWT_BEARER } from './helpers/issuer.ts';
+import { freePort, type Proc, runCli, stop, waitFor, waitReady } from './helpers/processes.ts';
+import { freshPostgresDatabase, STORE_KINDS } from './helpers/stores.ts';
 
 /**
  * Chaos: tracking updates flow through the real path (Issuer API → operation + outbox rows committed

@@ -15,7 +15,7 @@ import { type NotificationTls, upsertIssuer } from '../src/store/issuers.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { type Fault, faultReceiver } from './helpers/faults.ts';
 import { waitFor } from './helpers/processes.ts';
-import { STORE_KINDS, type TestStore, freshStore } from './helpers/stores.ts';
+import { freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
 
 // Delivery behaviour does not depend on the store; PostgreSQL when CI has it (faster to create).
 const KIND = STORE_KINDS.at(-1) as (typeof STORE_KINDS)[number];

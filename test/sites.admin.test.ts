@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMigrations, migrate } from '../src/store/db.ts';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
-import { STORE_KINDS, freshStore } from './helpers/stores.ts';
+import { freshStore, STORE_KINDS } from './helpers/stores.ts';
 
 describe.each(STORE_KINDS)('production sites in the Admin API on %s', (kind) => {
   let t: TestApp;

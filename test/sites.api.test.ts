@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, type TestApp, readyIssuer, testApp } from './helpers/app.ts';
-import { STORE_KINDS } from './helpers/stores.ts';
 import { pruneSiteEvents } from '../src/sites/ingest.ts';
+import { ADMIN_TOKEN, readyIssuer, type TestApp, testApp } from './helpers/app.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
 
 const ISSUER = 'SITEBANK01';
 const OTHER_ISSUER = 'SITEBANK02';

@@ -1,16 +1,16 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestHash } from '../src/domain/track-request.ts';
 import { acceptInTransaction } from '../src/operations/accept.ts';
-import type { Db } from '../src/store/db.ts';
 import { InboxWatcher } from '../src/sites/inbox.ts';
+import type { Db } from '../src/store/db.ts';
+import { writeCsv } from './e2e/site-files.ts';
 import { type TestApp, testApp } from './helpers/app.ts';
 import { waitFor } from './helpers/processes.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
-import { writeCsv } from './e2e/site-files.ts';
 
 describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
   let t: TestApp;

@@ -1,15 +1,15 @@
-import { Webhook } from 'standardwebhooks';
 import { sql } from 'kysely';
+import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.ts';
 import { Dispatcher } from '../src/delivery/dispatcher.ts';
 import { newWebhookSecret } from '../src/delivery/signing.ts';
+import { createLogger } from '../src/logger.ts';
 import { migrate, openStore } from '../src/store/db.ts';
 import { upsertIssuer } from '../src/store/issuers.ts';
 import { replayNotification } from '../src/store/notifications.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { receiver } from './helpers/processes.ts';
-import { STORE_KINDS, type TestStore, freshPostgresDatabase, freshStore } from './helpers/stores.ts';
+import { freshPostgresDatabase, freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
 
 const log = createLogger('silent');
 

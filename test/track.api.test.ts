@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApp, readyIssuer, testApp } from './helpers/app.ts';
+import { readyIssuer, type TestApp, testApp } from './helpers/app.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
 const ISSUER = 'ISSUER_T01';

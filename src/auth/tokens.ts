@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, errors as joseErrors } from 'jose';
+import { decodeJwt, decodeProtectedHeader, importJWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { sql } from 'kysely';
 import type { Db } from '../store/db.ts';
 

@@ -1,10 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CarrierCode } from '../domain/carriers.ts';
 import type { TrackResult } from '../domain/shipment.ts';
-import { parseAftershipResponse, type AftershipTracking } from './aftership/parse.ts';
-import { parseDhlTrackResponse, type DhlTrackResponse } from './dhl/parse.ts';
-import { parseFedexTrackResponse, type FedexTrackResponse } from './fedex/parse.ts';
-import { type Shape, isObject, shapeError } from './parse-util.ts';
+import { type AftershipTracking, parseAftershipResponse } from './aftership/parse.ts';
+import { type DhlTrackResponse, parseDhlTrackResponse } from './dhl/parse.ts';
+import { type FedexTrackResponse, parseFedexTrackResponse } from './fedex/parse.ts';
+import { isObject, type Shape, shapeError } from './parse-util.ts';
 import type { ProviderName } from './provider.ts';
 import { parseUpsTrackResponse, type UpsTrackResponse } from './ups/parse.ts';
 

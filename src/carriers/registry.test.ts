@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CARRIER_CODES } from '../domain/carriers.ts';
-import type { HttpClient } from './provider.ts';
 import { createCarrierRouting } from './index.ts';
+import type { HttpClient } from './provider.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './provider.ts';
-import { DEFAULT_ROUTES, createProvider, trackingUrl } from './registry.ts';
+import { createProvider, DEFAULT_ROUTES, trackingUrl } from './registry.ts';
 
 describe('registry', () => {
   it('routes every carrier code, with AfterShip as the last resort', () => {

@@ -1,20 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { generateKeyPair, exportJWK } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import { ConfigError, loadConfig } from '../config.ts';
+import { checkDeliveryTargets } from '../delivery/registration.ts';
 import { newWebhookSecret } from '../delivery/signing.ts';
+import { ISSUER_ID } from '../domain/track-request.ts';
 import { checkJwks, checkNotificationUrl, issuerView } from '../http/routes/admin.ts';
 import { startHub } from '../hub.ts';
 import { createLogger } from '../logger.ts';
+import { ALL_CARRIERS, sandboxNumbers } from '../sandbox/numbers.ts';
 import { startSandbox } from '../sandbox/server.ts';
 import { migrate, openStore } from '../store/db.ts';
 import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
-import { ISSUER_ID } from '../domain/track-request.ts';
-import { registerBenchCommand } from './bench.ts';
 import { pgliteFolderHolder } from '../store/pglite-lock.ts';
+import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
-import { checkDeliveryTargets } from '../delivery/registration.ts';
-import { ALL_CARRIERS, sandboxNumbers } from '../sandbox/numbers.ts';
 import { registerSiteCommands } from './sites.ts';
 
 function config(overrides: { sandbox?: boolean } = {}) {

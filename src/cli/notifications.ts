@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseTime } from '../http/routes/notifications.ts';
 import type { Db } from '../store/db.ts';
-import { type NotificationState, NOTIFICATION_STATES, listNotifications, replayIssuerSince, replayNotification } from '../store/notifications.ts';
+import { listNotifications, NOTIFICATION_STATES, type NotificationState, replayIssuerSince, replayNotification } from '../store/notifications.ts';
 
 type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 

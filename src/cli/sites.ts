@@ -1,6 +1,6 @@
 import { statSync, writeFileSync } from 'node:fs';
-import { type Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { type Command, Option } from 'commander';
 import { detect, trackingUrl } from '../carriers/index.ts';
 import type { Config } from '../config.ts';
 import { CARRIER_CODES, isCarrierCode } from '../domain/carriers.ts';

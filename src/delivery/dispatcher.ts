@@ -214,7 +214,7 @@ export class Dispatcher {
     });
     for (const [issuerId, at] of this.gone) {
       const t = this.targets.get(issuerId);
-      if (!t || !t.sending || Date.now() - at > 60_000) this.gone.delete(issuerId); // the store knows now (or never will)
+      if (!t?.sending || Date.now() - at > 60_000) this.gone.delete(issuerId); // the store knows now (or never will)
       else t.sending = false;
     }
     this.targetsLoadedAt = Date.now();

@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram } from 'prom-client';
 import { sql } from 'kysely';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Db } from '../store/db.ts';
 
 export const deliveryMetrics = {

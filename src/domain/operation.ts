@@ -1,6 +1,6 @@
 import type { CarrierCode } from './carriers.ts';
 import { type CarrierSnapshot, type Checkpoint, FINAL_SHIPMENT_STATUSES, type ShipmentStatus, type SubStatus } from './shipment.ts';
-import type { TrackRequestBody, TrackingType } from './track-request.ts';
+import type { TrackingType, TrackRequestBody } from './track-request.ts';
 
 /**
  * The heart of the hub: a pure state machine. Given an operation's state and one input it returns the new
@@ -243,10 +243,6 @@ function fail(state: OperationState, now: string, code: FailureCode, extra: Part
 }
 
 const nothing = (state: OperationState): Decision => ({ state, notifications: [] });
-
-function elapsed(from: string, now: string): number {
-  return Date.parse(now) - Date.parse(from);
-}
 
 /** When the operation times out if nothing happens, or undefined when closed. */
 export function deadline(s: OperationState, t: Timeouts): string | undefined {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, type ErrorCode, ERROR_STATUS } from '../domain/errors.ts';
+import { ApiError, ERROR_STATUS, type ErrorCode } from '../domain/errors.ts';
 
 export function sendError(reply: FastifyReply, errorCode: ErrorCode, error: string, headers: Record<string, string> = {}) {
   return reply.code(ERROR_STATUS[errorCode]).headers(headers).send({ errorCode, error });

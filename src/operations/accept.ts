@@ -1,12 +1,12 @@
 import { sql } from 'kysely';
-import { newId } from '../domain/ids.ts';
 import { ApiError } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
 import { type Decision, decide, newOperation, type OperationState } from '../domain/operation.ts';
-import { type TrackRequestBody, requestHash } from '../domain/track-request.ts';
+import { requestHash, type TrackRequestBody } from '../domain/track-request.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
+import { lockCards, matchWaitingSiteEvents } from '../sites/matching.ts';
 import type { Db } from '../store/db.ts';
 import { insertOperations, saveDecision } from '../store/operations.ts';
-import { lockCards, matchWaitingSiteEvents } from '../sites/matching.ts';
 import type { HubContext } from './context.ts';
 
 export interface AcceptCommand {
@@ -156,7 +156,7 @@ export class AcceptBatcher {
   private async commit(batch: typeof this.queue): Promise<void> {
     try {
       const results = await commitBatch(this.ctx, batch.map((b) => b.p));
-      batch.forEach((b, i) => b.resolve(results[i]));
+      for (const [i, b] of batch.entries()) b.resolve(results[i]);
     } catch (err) {
       if (batch.length > 1 || isUniqueViolation(err)) {
         // Another instance raced us to a card (or one request is bad): settle each request on its own.

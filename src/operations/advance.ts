@@ -1,4 +1,4 @@
-import { type OperationInput, deadline, decide } from '../domain/operation.ts';
+import { deadline, decide, type OperationInput } from '../domain/operation.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
 import { lockOperation, saveDecision } from '../store/operations.ts';
 import type { HubContext } from './context.ts';

@@ -1,4 +1,4 @@
-import { type OperationState, type Timeouts, deadline } from '../domain/operation.ts';
+import { deadline, type OperationState, type Timeouts } from '../domain/operation.ts';
 
 export interface PollBounds {
   pollMinIntervalMs: number;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { type ParcelClock, type StepKind, type VisibleStep, localIso } from './scenarios.ts';
+import { localIso, type ParcelClock, type StepKind, type VisibleStep } from './scenarios.ts';
 
 /** FedEx scan codes and texts for each scripted step, as the Track API prints them. */
 const FEDEX_STEP: Record<StepKind, { code: string; derived: string; text: string; exceptionCode?: string; exceptionText?: string }> = {
@@ -39,7 +39,7 @@ function scanEvent(step: VisibleStep) {
   };
 }
 
-function trackResult(trackingNumber: string, clock: ParcelClock, speed: number) {
+function trackResult(trackingNumber: string, clock: ParcelClock) {
   const { scenario, steps } = clock.visibleSteps(trackingNumber);
   if (scenario === 'never_found' || steps.length === 0) {
     return {
@@ -76,7 +76,7 @@ function trackResult(trackingNumber: string, clock: ParcelClock, speed: number) 
 }
 
 /** FedEx Track API shape: `POST /oauth/token`, `POST /track/v1/trackingnumbers`. */
-export function registerFedexSandbox(app: FastifyInstance, prefix: string, clock: ParcelClock, speed: number): void {
+export function registerFedexSandbox(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
   const tokens = new Set<string>();
 
   app.post(`${prefix}/oauth/token`, { schema: { hide: true } }, async (req, reply) => {
@@ -104,7 +104,7 @@ export function registerFedexSandbox(app: FastifyInstance, prefix: string, clock
     }
     return {
       transactionId: randomBytes(8).toString('hex'),
-      output: { completeTrackResults: numbers.map((n) => ({ trackingNumber: n, trackResults: [trackResult(n, clock, speed)] })) },
+      output: { completeTrackResults: numbers.map((n) => ({ trackingNumber: n, trackResults: [trackResult(n, clock)] })) },
     };
   });
 }

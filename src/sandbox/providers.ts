@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type ParcelClock, type Place, type StepKind, type VisibleStep, localIso } from './scenarios.ts';
+import { localIso, type ParcelClock, type Place, type StepKind, type VisibleStep } from './scenarios.ts';
 
 /**
  * The sandbox for UPS, USPS, DHL Unified, La Poste Suivi v2 and AfterShip: each renders the same scripted
@@ -56,7 +56,7 @@ function upsActivity(step: VisibleStep) {
   };
 }
 
-function registerUps(app: FastifyInstance, prefix: string, clock: ParcelClock, speed: number): void {
+function registerUps(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
   const tokens = new Tokens();
   app.post(`${prefix}/security/v1/oauth/token`, hide, async (req, reply) => {
     const basic = req.headers.authorization?.match(/^Basic (.+)$/)?.[1];
@@ -120,7 +120,7 @@ const USPS_STEP: Record<StepKind, { code: string; text: string; category: string
   returned: { code: '01', text: 'Delivered, To Original Sender', category: 'Delivered' },
 };
 
-function registerUsps(app: FastifyInstance, prefix: string, clock: ParcelClock, speed: number): void {
+function registerUsps(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
   const tokens = new Tokens();
   app.post(`${prefix}/oauth2/v3/token`, hide, async (req, reply) => {
     const body = req.body as Record<string, string> | undefined;
@@ -194,7 +194,7 @@ function dhlEvent(step: VisibleStep) {
   };
 }
 
-function registerDhl(app: FastifyInstance, prefix: string, clock: ParcelClock, speed: number): void {
+function registerDhl(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
   app.get(`${prefix}/track/shipments`, hide, async (req, reply) => {
     if (!req.headers['dhl-api-key']) return reply.code(401).send({ title: 'Unauthorized', status: 401, detail: 'Invalid API key' });
     const q = req.query as { trackingNumber?: string; service?: string };
@@ -236,7 +236,7 @@ const LAPOSTE_STEP: Record<StepKind, { code: string; text: string }> = {
   returned: { code: 'DI2', text: 'Your parcel has been delivered back to the sender.' },
 };
 
-function registerLaPoste(app: FastifyInstance, prefix: string, clock: ParcelClock, speed: number): void {
+function registerLaPoste(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
   app.get(`${prefix}/suivi/v2/idships/:id`, hide, async (req, reply) => {
     if (!req.headers['x-okapi-key']) return reply.code(401).send({ code: 'UNAUTHORIZED', message: 'The API key is missing or invalid' });
     const id = (req.params as { id: string }).id;
@@ -279,7 +279,7 @@ const AFTERSHIP_STEP: Record<StepKind, { tag: string; subtag: string; text: stri
 
 const ISO3: Record<string, string> = { US: 'USA', FR: 'FRA', DE: 'DEU', ES: 'ESP', SG: 'SGP', MX: 'MEX' };
 
-function registerAftership(app: FastifyInstance, prefix: string, clock: ParcelClock, speed: number): void {
+function registerAftership(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
   const root = `${prefix}/tracking/2026-07`;
   // id → tracking registered with POST /trackings
   const byId = new Map<string, { id: string; tracking_number: string; slug: string; created_at: string }>();
@@ -344,10 +344,10 @@ function registerAftership(app: FastifyInstance, prefix: string, clock: ParcelCl
   });
 }
 
-export function registerOtherSandboxes(app: FastifyInstance, prefixOf: (provider: string) => string, clock: ParcelClock, speed: number): void {
-  registerUps(app, prefixOf('ups'), clock, speed);
-  registerUsps(app, prefixOf('usps'), clock, speed);
-  registerDhl(app, prefixOf('dhl'), clock, speed);
-  registerLaPoste(app, prefixOf('laposte'), clock, speed);
-  registerAftership(app, prefixOf('aftership'), clock, speed);
+export function registerOtherSandboxes(app: FastifyInstance, prefixOf: (provider: string) => string, clock: ParcelClock): void {
+  registerUps(app, prefixOf('ups'), clock);
+  registerUsps(app, prefixOf('usps'), clock);
+  registerDhl(app, prefixOf('dhl'), clock);
+  registerLaPoste(app, prefixOf('laposte'), clock);
+  registerAftership(app, prefixOf('aftership'), clock);
 }

@@ -20,8 +20,8 @@ function formParser(app: FastifyInstance) {
 export function registerSandbox(app: FastifyInstance, speed: number): void {
   formParser(app);
   const clock = new ParcelClock(speed);
-  registerFedexSandbox(app, `${SANDBOX_PREFIX}/fedex`, clock, speed);
-  registerOtherSandboxes(app, (provider) => `${SANDBOX_PREFIX}/${provider}`, clock, speed);
+  registerFedexSandbox(app, `${SANDBOX_PREFIX}/fedex`, clock);
+  registerOtherSandboxes(app, (provider) => `${SANDBOX_PREFIX}/${provider}`, clock);
 }
 
 /** `trackhub sandbox`: the carrier sandbox on its own port. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatchFileError, MAX_RECORD_LINES, detectFormat, endsQuoted, importFile, parseCsvRecord } from './batch-file.ts';
+import { BatchFileError, detectFormat, endsQuoted, importFile, MAX_RECORD_LINES, parseCsvRecord } from './batch-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'trackhub-batch-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { ErrorCode } from '../domain/errors.ts';
-import { type SiteEventInput, SITE_EVENT_FIELDS, validateSiteEvent } from './events.ts';
+import { SITE_EVENT_FIELDS, type SiteEventInput, validateSiteEvent } from './events.ts';
 import type { IngestCounts } from './ingest.ts';
 
 /**

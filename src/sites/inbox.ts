@@ -4,10 +4,10 @@ import { dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
-import { SITE_ID } from './events.ts';
-import { BatchFileError, type ImportSummary, type RejectedLine, importFile } from './batch-file.ts';
-import { type IngestCounts, ingestEvents, pruneSiteEvents } from './ingest.ts';
 import { WorkLoop } from '../work-loop.ts';
+import { BatchFileError, type ImportSummary, importFile, type RejectedLine } from './batch-file.ts';
+import { SITE_ID } from './events.ts';
+import { type IngestCounts, ingestEvents, pruneSiteEvents } from './ingest.ts';
 
 /**
  * The inbox of each production site (CONTRACT §4): `{dataDir}/inbox/{siteId}/`. A worker

@@ -1,14 +1,14 @@
 import { sql } from 'kysely';
+import type { ErrorCode } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
+import type { OperationState } from '../domain/operation.ts';
 import type { TrackRequestBody } from '../domain/track-request.ts';
 import { requestHash } from '../domain/track-request.ts';
 import { acceptInTransaction, type Prepared } from '../operations/accept.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
-import type { ErrorCode } from '../domain/errors.ts';
-import type { OperationState } from '../domain/operation.ts';
 import type { SiteEventInput } from './events.ts';
-import { EVENT_RETENTION_DAYS, lockCards, matchNewEvents, openSiteOperations, siteMayReport, type StoredEvent } from './matching.ts';
+import { EVENT_RETENTION_DAYS, lockCards, matchNewEvents, openSiteOperations, type StoredEvent, siteMayReport } from './matching.ts';
 
 export interface IngestCounts {
   accepted: number;

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ROUTES } from '../../src/carriers/registry.ts';
 import { CARRIER_CODES, type CarrierCode } from '../../src/domain/carriers.ts';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
-import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
-import { type Proc, type Received, freePort, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
-import { STORE_KINDS, childProcessStore } from '../helpers/stores.ts';
+import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
+import { freePort, type Proc, type Received, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 
 /**
  * Every carrier code end to end: a real `trackhub serve --sandbox` process (the in-process sandbox speaks

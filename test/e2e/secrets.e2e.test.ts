@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
-import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
-import { type Proc, freePort, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
+import { freePort, type Proc, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 
 /**
  * Runs a whole story through a real hub at debug level and then searches everything it printed, and

@@ -1,9 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
-import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
-import { type Proc, type Received, freePort, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
-import { STORE_KINDS, childProcessStore } from '../helpers/stores.ts';
+import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
+import { freePort, type Proc, type Received, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 
 const ADMIN = 'e2e-admin-token-0123456789';
 const ISSUER = 'ISSUER_E2E';

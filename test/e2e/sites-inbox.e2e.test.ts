@@ -1,10 +1,10 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/db.ts';
-import { type Proc, freePort, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
-import { STORE_KINDS, childProcessStore } from '../helpers/stores.ts';
+import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 import { writeCsv } from './site-files.ts';
 
 const ADMIN = 'e2e-admin-token-0123456789';

@@ -1,7 +1,7 @@
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JWT_BEARER, assertion, issuerKey } from '../helpers/issuer.ts';
-import { type Proc, freePort, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
+import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 import { freshPostgresDatabase } from '../helpers/stores.ts';
 
 /**

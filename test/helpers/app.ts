@@ -6,8 +6,8 @@ import { buildApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { HubContext } from '../../src/operations/context.ts';
 import { IssuerDirectory } from '../../src/store/issuers.ts';
-import { type TestIssuerKey, JWT_BEARER, assertion, issuerKey } from './issuer.ts';
-import { type StoreKind, type TestStore, freshStore } from './stores.ts';
+import { assertion, issuerKey, JWT_BEARER, type TestIssuerKey } from './issuer.ts';
+import { freshStore, type StoreKind, type TestStore } from './stores.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 

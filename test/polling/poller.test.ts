@@ -4,7 +4,7 @@ import type { ProviderName } from '../../src/carriers/provider.ts';
 import type { CarrierCode } from '../../src/domain/carriers.ts';
 import { Poller } from '../../src/polling/poller.ts';
 import { FakeClock, FakeProvider, fakeContext, inTransit, openShipments } from '../helpers/carriers.ts';
-import { STORE_KINDS, type TestStore, freshStore } from '../helpers/stores.ts';
+import { freshStore, STORE_KINDS, type TestStore } from '../helpers/stores.ts';
 
 const routes = (c: CarrierCode): ProviderName[] => (c === 'fedex' ? ['fedex'] : c === 'ups' ? ['ups'] : c === 'usps-iv-api' ? ['usps'] : []);
 /** FedEx and UPS first, AfterShip after them (the default routes). */

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HttpClient } from '../../src/carriers/provider.ts';
 import { UpsTrackAlertSubscriber } from '../../src/polling/ups-track-alert.ts';
 import { FakeClock, fakeContext, openShipments } from '../helpers/carriers.ts';
-import { STORE_KINDS, type TestStore, freshStore } from '../helpers/stores.ts';
+import { freshStore, STORE_KINDS, type TestStore } from '../helpers/stores.ts';
 
 describe.each(STORE_KINDS)('UPS Track Alert subscriptions on %s', (kind) => {
   let store: TestStore;

@@ -1,14 +1,14 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
-import { trackingUrl } from '../tracking-urls.ts';
 import {
   type CarrierProvider,
   type HttpClient,
   type HttpResponse,
   type ProviderConfig,
-  type TrackRequest,
   retryAfterMs,
+  type TrackRequest,
 } from '../provider.ts';
+import { trackingUrl } from '../tracking-urls.ts';
 import { type AftershipEnvelope, parseAftershipResponse, trackingOf } from './parse.ts';
 import { AFTERSHIP_ALREADY_EXISTS } from './statuses.ts';
 

@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { type StatusRow, defined, isObject, lookupStatus, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
+import { defined, isObject, lookupStatus, nonEmpty, objects, oldestFirst, type StatusRow, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { AFTERSHIP_NOT_FOUND_CODES, AFTERSHIP_SUBTAGS, AFTERSHIP_TAGS } from './statuses.ts';
 

@@ -1,8 +1,8 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
-import { trackingUrl } from '../tracking-urls.ts';
 import { callJson } from '../http.ts';
 import type { CarrierProvider, HttpClient, ProviderConfig, TrackRequest } from '../provider.ts';
+import { trackingUrl } from '../tracking-urls.ts';
 import { type DhlTrackResponse, parseDhlTrackResponse } from './parse.ts';
 
 export const DHL_PRODUCTION_ORIGIN = 'https://api-eu.dhl.com';

@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { type StatusRow, defined, lookupStatus, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
+import { defined, lookupStatus, nonEmpty, objects, oldestFirst, type StatusRow, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { DHL_EXPRESS_TYPE_CODES, DHL_STATUS_CODES, DHL_TEXT_RULES } from './statuses.ts';
 

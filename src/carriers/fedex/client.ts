@@ -1,13 +1,13 @@
 import type { TrackResult } from '../../domain/shipment.ts';
+import { callJson } from '../http.ts';
 import { ClientCredentialsToken } from '../oauth.ts';
 import {
   type CarrierProvider,
+  failAll,
   type HttpClient,
   type ProviderConfig,
   type TrackRequest,
-  failAll,
 } from '../provider.ts';
-import { callJson } from '../http.ts';
 import { type FedexTrackResponse, parseFedexTrackResponse } from './parse.ts';
 
 export const FEDEX_PRODUCTION_ORIGIN = 'https://apis.fedex.com';

@@ -1,4 +1,4 @@
-import type { Checkpoint, CarrierSnapshot, ShipmentStatus, SubStatus, TrackResult } from '../../domain/shipment.ts';
+import type { CarrierSnapshot, Checkpoint, ShipmentStatus, SubStatus, TrackResult } from '../../domain/shipment.ts';
 import { nonEmpty, objects, oldestFirst, unreadable } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';

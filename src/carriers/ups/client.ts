@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
-import { trackingUrl } from '../tracking-urls.ts';
-import { ClientCredentialsToken } from '../oauth.ts';
-import {
-  type CarrierProvider,
-  type HttpClient,
-  type ProviderConfig,
-  type TrackRequest,
-} from '../provider.ts';
 import { callJson } from '../http.ts';
-import { type UpsTrackResponse, parseUpsTrackResponse } from './parse.ts';
+import { ClientCredentialsToken } from '../oauth.ts';
+import type {
+  CarrierProvider,
+  HttpClient,
+  ProviderConfig,
+  TrackRequest,
+} from '../provider.ts';
+import { trackingUrl } from '../tracking-urls.ts';
+import { parseUpsTrackResponse, type UpsTrackResponse } from './parse.ts';
 
 export const UPS_PRODUCTION_ORIGIN = 'https://onlinetools.ups.com';
 

@@ -3,7 +3,7 @@ import { fixture } from '../../../test/fixtures/carriers/load.ts';
 import { unknownCount } from '../../../test/fixtures/carriers/unknown-count.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
 import { PUSH_READERS } from '../push.ts';
-import { type UpsTrackResponse, parseUpsTrackResponse, upsStatusRow } from './parse.ts';
+import { parseUpsTrackResponse, type UpsTrackResponse, upsStatusRow } from './parse.ts';
 import { UPS_ACTIVITY_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
 
 const parse = (file: string, n: string) => parseUpsTrackResponse(fixture<UpsTrackResponse>('ups', file), n);

@@ -1,5 +1,5 @@
 import type { CarrierSnapshot, Checkpoint, ShipmentStatus, TrackResult } from '../../domain/shipment.ts';
-import { type StatusRow, defined, isObject, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
+import { defined, isObject, nonEmpty, objects, oldestFirst, type StatusRow, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { UPS_ACTIVITY_CODES, UPS_NOT_FOUND_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';

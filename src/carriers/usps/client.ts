@@ -1,15 +1,15 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
-import { trackingUrl } from '../tracking-urls.ts';
-import { ClientCredentialsToken } from '../oauth.ts';
-import {
-  type CarrierProvider,
-  type HttpClient,
-  type ProviderConfig,
-  type TrackRequest,
-} from '../provider.ts';
 import { callJson } from '../http.ts';
-import { type UspsTrackingResponse, parseUspsTrackingResponse } from './parse.ts';
+import { ClientCredentialsToken } from '../oauth.ts';
+import type {
+  CarrierProvider,
+  HttpClient,
+  ProviderConfig,
+  TrackRequest,
+} from '../provider.ts';
+import { trackingUrl } from '../tracking-urls.ts';
+import { parseUspsTrackingResponse, type UspsTrackingResponse } from './parse.ts';
 
 export const USPS_PRODUCTION_ORIGIN = 'https://apis.usps.com';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../../../test/fixtures/carriers/load.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
-import { type UspsTrackingResponse, parseUspsTrackingResponse } from './parse.ts';
+import { parseUspsTrackingResponse, type UspsTrackingResponse } from './parse.ts';
 import { USPS_EVENT_CODES, USPS_STATUS_CATEGORIES } from './statuses.ts';
 
 const parse = (file: string, n = '9400100000000000000017') => parseUspsTrackingResponse(fixture<UspsTrackingResponse>('usps', file), n);

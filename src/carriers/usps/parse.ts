@@ -1,5 +1,5 @@
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { type StatusRow, defined, lookupStatus, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
+import { defined, lookupStatus, nonEmpty, objects, oldestFirst, type StatusRow, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { USPS_EVENT_CODES, USPS_NOT_FOUND_CODES, USPS_STATUS_CATEGORIES } from './statuses.ts';

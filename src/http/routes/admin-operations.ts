@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { CARRIER_CODES } from '../../domain/carriers.ts';
+import { ApiError } from '../../domain/errors.ts';
 import { toOperationObject } from '../../domain/operation.ts';
-import { ISSUER_ID, CARD_ID } from '../../domain/track-request.ts';
+import { CARD_ID, ISSUER_ID } from '../../domain/track-request.ts';
 import { listOperations } from '../../store/operation-search.ts';
 import { adminGuard, decodeCursor, encodeCursor } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
-import { ApiError } from '../../domain/errors.ts';
 
 const Query = Type.Object(
   {

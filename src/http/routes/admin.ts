@@ -1,18 +1,18 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { checkDeliveryTargets } from '../../delivery/registration.ts';
 import { newWebhookSecret } from '../../delivery/signing.ts';
 import { isCarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
-import { type Issuer, type NotificationTls, getIssuer, listIssuers, upsertIssuer } from '../../store/issuers.ts';
-import { checkDeliveryTargets } from '../../delivery/registration.ts';
-import { registerNotificationAdmin } from './notifications.ts';
-import type { HttpDeps } from '../app.ts';
-import { IssuerBody, SiteBody, errorResponses } from '../schemas.ts';
-import { forgetSiteKeys } from './site-api.ts';
 import { SITE_ID, SITE_ID_RULE } from '../../sites/events.ts';
+import { getIssuer, type Issuer, listIssuers, type NotificationTls, upsertIssuer } from '../../store/issuers.ts';
 import { SiteKeyTaken, upsertSite } from '../../store/sites.ts';
+import type { HttpDeps } from '../app.ts';
+import { errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
+import { registerNotificationAdmin } from './notifications.ts';
+import { forgetSiteKeys } from './site-api.ts';
 
 export { hashApiKey } from '../../store/sites.ts';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
-import { PUSH_READERS, type PushEvent } from '../../carriers/push.ts';
 import { PROVIDER_NAMES, type ProviderName } from '../../carriers/provider.ts';
+import { PUSH_READERS, type PushEvent } from '../../carriers/push.ts';
 import type { CarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import type { OperationState } from '../../domain/operation.ts';

@@ -3,11 +3,11 @@ import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
 import {
-  type NotificationState,
-  NOTIFICATION_STATES,
   cursor,
   getNotification,
   listNotifications,
+  NOTIFICATION_STATES,
+  type NotificationState,
   replayIssuerSince,
   replayNotification,
 } from '../../store/notifications.ts';
