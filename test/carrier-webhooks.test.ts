@@ -166,6 +166,24 @@ describe.each(STORE_KINDS)('carrier push on %s', (kind) => {
     for (const id of ids) expect(await notifications(id)).toHaveLength(1);
   });
 
+  it('a parcel another provider already serves takes no AfterShip push (its scans would show twice)', async () => {
+    const c = CASES.find((x) => x.provider === 'aftership') as Case;
+    await openShipments(t.context, [{ carrier: c.carrier, trackingNumber: c.trackingNumber }]);
+    // Every open operation for the number is pinned to USPS, as polling leaves it once USPS has answered.
+    const rows = await t.store.db.selectFrom('operations').select(['operation_id', 'state']).where('tracking_number', '=', c.trackingNumber).where('is_open', '=', true).execute();
+    const before = new Map<string, number>();
+    for (const row of rows) {
+      const state = row.state as unknown as { parcel: { provider?: string } };
+      state.parcel.provider = 'usps';
+      await t.store.db.updateTable('operations').set({ state: JSON.stringify(state) }).where('operation_id', '=', row.operation_id).execute();
+      before.set(row.operation_id, (await notifications(row.operation_id)).length);
+    }
+    const res = await post(c.provider, c.body, c.sign(c.body, SECRETS.aftership));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ received: 1, operations: 0 });
+    for (const [id, n] of before) expect(await notifications(id)).toHaveLength(n);
+  });
+
   it('answers 404 for a provider without push or without a configured secret', async () => {
     expect((await post('usps', '{}', {})).statusCode).toBe(404);
     expect((await post('nope', '{}', {})).json()).toMatchObject({ errorCode: 'NOT_FOUND' });

@@ -63,6 +63,8 @@ interface Routed {
  */
 export class Poller {
   private readonly loop: WorkLoop;
+  /** When the current round claimed its operations (the lease runs from then). */
+  private roundStartedAt = 0;
   private readonly breakers = new Map<ProviderName, CircuitBreaker>();
 
   constructor(
@@ -96,6 +98,7 @@ export class Poller {
   }
 
   async runOnce(): Promise<number> {
+    this.roundStartedAt = this.ctx.now().getTime();
     const due = await claimDueOperations(this.ctx.db, this.o.batchSize ?? 200, this.ctx.policy.leaseMs, this.ctx.now());
     const routed: Routed[] = [];
     const timersOnly: OperationState[] = [];
@@ -112,14 +115,15 @@ export class Poller {
   }
 
   /**
-   * The configured route, with the provider that first knew the number moved to the front: another
-   * provider would report the same scans under other codes (duplicate checkpoints), and a primary that
-   * did not know the number would be asked again for nothing on every poll.
+   * The configured route until a provider knows the number; from then on that provider alone. Another
+   * provider reports the same scans under other codes (they would show twice among the checkpoints), so
+   * while the known one is unavailable its parcels wait for its breaker's probe rather than hop. A parcel
+   * first answered by the fallback during the primary's outage therefore stays with the fallback.
    */
   private chainOf(parcel: Parcel): ProviderName[] {
     const route = this.o.routes(parcel.carrier).filter((p) => this.o.providers.has(p));
     const known = route.find((p) => p === parcel.provider);
-    return known ? [known, ...route.filter((p) => p !== known)] : route;
+    return known ? [known] : route;
   }
 
   /** Asks each operation's provider, batched per provider; what is handed on goes to the next one. */
@@ -135,12 +139,16 @@ export class Poller {
     }
   }
 
-  /** Those with a provider after this one are handed on (and counted); the rest stay. */
+  /**
+   * Those with a provider after this one are handed on (and counted); the rest stay. Not once half the
+   * claim's lease is spent: past it another worker may claim the same operations and ask again.
+   */
   private handOn(name: ProviderName, ops: Routed[], reason: string, out: Routed[]): Routed[] {
     const stay: Routed[] = [];
+    const inTime = this.ctx.now().getTime() - this.roundStartedAt < this.ctx.policy.leaseMs / 2;
     for (const r of ops) {
       const to = r.chain[r.at + 1];
-      if (to) {
+      if (to && inTime) {
         handedOn.inc({ from: name, to, reason });
         out.push(r);
       } else {

@@ -39,13 +39,16 @@ export function fakeContext(db: Db, clock: FakeClock, policy: Partial<HubContext
 }
 
 /** Opens SHIPMENT operations due now, as acceptance would. Returns their ids. */
+let opened = 0;
 export async function openShipments(ctx: HubContext, parcels: { carrier: CarrierCode; trackingNumber: string; candidates?: CarrierCode[] }[]): Promise<string[]> {
   const now = ctx.now();
   const items = parcels.map((p, i) => {
+    // Unique across calls: a test may open a second operation for a number another test already used.
+    const n = opened++;
     const state = newOperation({
-      operationId: `op_${p.trackingNumber}_${i}`,
+      operationId: `op_${p.trackingNumber}_${n}`,
       issuerId: 'ISSUER0001',
-      cardId: `card-${p.trackingNumber}-${i}`,
+      cardId: `card-${p.trackingNumber}-${n}`,
       correlationId: 'corr',
       request: { trackingType: 'SHIPMENT', trackingNumber: p.trackingNumber },
       parcel: {

@@ -214,6 +214,33 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     expect((await outbox(store)).filter((n) => n.operationId === id).at(-1)).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
   });
 
+  it('a parcel UPS already knows waits for UPS while its breaker is open, instead of hopping to AfterShip', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const ups = new FakeProvider('ups');
+    ups.answer = (r) => inTransit(r, clock.now().toISOString());
+    const aftership = new FakeProvider('aftership');
+    aftership.answer = (r) => inTransit(r, clock.now().toISOString());
+    const poller = new Poller(ctx, {
+      providers: new Map<ProviderName, FakeProvider>([['ups', ups], ['aftership', aftership]]),
+      routes: withFallback,
+      breaker: { threshold: 1, coolDownMs: 300_000 },
+    });
+    const [id] = await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZKNOWN' }]);
+    await poller.runOnce();
+    const sentBefore = (await outbox(store)).filter((n) => n.operationId === id).length;
+
+    ups.answer = () => ({ kind: 'error', retryable: true, message: 'UPS answered 503' });
+    for (let i = 0; i < 3; i++) {
+      clock.advance(3_600_000);
+      await poller.runOnce();
+    }
+    expect(poller.breaker('ups').state).toBe('open');
+    expect(aftership.calls).toHaveLength(0);
+    expect((await outbox(store)).filter((n) => n.operationId === id)).toHaveLength(sentBefore);
+    const row = await store.db.selectFrom('operations').select('state').where('operation_id', '=', id).executeTakeFirstOrThrow();
+    expect((row.state as unknown as { parcel: { provider?: string } }).parcel.provider).toBe('ups');
+  });
+
   it('hands numbers to AfterShip while the primary breaker is open, within AfterShip\'s own budget', async () => {
     const ctx = fakeContext(store.db, clock);
     const ups = new FakeProvider('ups');
@@ -233,6 +260,9 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     expect(ups.calls).toHaveLength(1);
     expect(aftership.calls).toHaveLength(1);
     expect((await outbox(store)).filter((n) => n.operationId === first).at(-1)?.details.shipment).toMatchObject({ carrier: 'ups', status: 'IN_TRANSIT' });
+    // AfterShip gave its first data: it keeps the parcel (one source of checkpoints), outage or not.
+    const firstRow = await store.db.selectFrom('operations').select('state').where('operation_id', '=', first).executeTakeFirstOrThrow();
+    expect((firstRow.state as unknown as { parcel: { provider?: string } }).parcel.provider).toBe('aftership');
 
     // While it is open, UPS is not asked at all; AfterShip takes what its budget allows, the rest wait.
     clock.advance(20_000);

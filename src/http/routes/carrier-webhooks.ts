@@ -102,6 +102,8 @@ async function openOperationsOf(deps: HttpDeps, provider: ProviderName, tracking
     .execute();
   return rows
     .map((r) => r.state as unknown as OperationState)
-    .filter((s) => s.parcel && deps.config.carrierRoutes[s.parcel.carrier].includes(provider));
+    // A parcel a provider already serves takes pushes from that provider only: another's report of the
+    // same scans comes under other codes and would show twice among its checkpoints.
+    .filter((s) => s.parcel && deps.config.carrierRoutes[s.parcel.carrier].includes(provider) && (!s.parcel.provider || s.parcel.provider === provider));
 }
 
