@@ -198,6 +198,27 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     expect(await metrics.getSingleMetricAsString('trackhub_carrier_polls_total')).toMatch(/provider="aftership",result="found"\} [1-9]/);
   });
 
+  it('hands nothing on once half the poll lease is spent: the next round asks again', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const fedex = new FakeProvider('fedex');
+    let slow = true;
+    fedex.answer = () => {
+      if (slow) clock.advance(ctx.policy.leaseMs); // a round that took the whole lease
+      return { kind: 'not_found', message: 'unknown' };
+    };
+    const aftership = new FakeProvider('aftership');
+    aftership.answer = (r) => inTransit(r, clock.now().toISOString());
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['fedex', fedex], ['aftership', aftership]]), routes: withFallback });
+    const [id] = await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'FDXSLOW' }]);
+    await poller.runOnce();
+    expect(aftership.calls).toHaveLength(0); // another worker may own the operation by now
+    slow = false;
+    clock.advance(3_600_000);
+    await poller.runOnce();
+    expect(aftership.calls).toHaveLength(1);
+    expect((await outbox(store)).filter((n) => n.operationId === id).at(-1)?.details.shipment).toMatchObject({ status: 'IN_TRANSIT' });
+  });
+
   it('a number neither provider knows ends TRACKING_NUMBER_NOT_FOUND, with both asked on each poll', async () => {
     const ctx = fakeContext(store.db, clock, { notFoundAfterMs: 3 * 3_600_000 });
     const fedex = new FakeProvider('fedex');
