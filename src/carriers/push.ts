@@ -4,7 +4,7 @@ import type { TrackResult } from '../domain/shipment.ts';
 import { type AftershipTracking, parseAftershipResponse } from './aftership/parse.ts';
 import { type DhlTrackResponse, parseDhlTrackResponse } from './dhl/parse.ts';
 import { type FedexTrackResponse, parseFedexTrackResponse } from './fedex/parse.ts';
-import { isObject, type Shape, shapeError } from './parse-util.ts';
+import { isObject, nonEmpty, type Shape } from './parse-util.ts';
 import type { ProviderName } from './provider.ts';
 import { parseUpsTrackResponse, type UpsTrackResponse } from './ups/parse.ts';
 
@@ -27,12 +27,12 @@ export interface PushReader {
   header: string;
   verify: (headers: Headers, rawBody: string, secret: string) => boolean;
   /**
-   * The path of the first field whose type is wrong for this provider (`body.shipments[0].events`), or
-   * undefined. Checked before `events`, so a signed body of the right envelope but wrong inner types is
-   * refused as bad input instead of reaching the parsers.
+   * The types of the fields the parsers read. The route checks a body against it (`shapeError`) before
+   * `events`, so a signed body of the right envelope but wrong inner types is refused as bad input
+   * instead of reaching the parsers.
    */
-  invalid: (body: unknown) => string | undefined;
-  /** The events of a JSON body, or undefined when the body is not this provider's push shape. */
+  shape: Shape;
+  /** The events of a body that fits `shape`, or undefined when it is not this provider's push envelope. */
   events: (body: unknown) => PushEvent[] | undefined;
 }
 
@@ -54,8 +54,6 @@ export function bodyHmac(rawBody: string, secret: string): string {
   return createHmac('sha256', secret).update(rawBody, 'utf8').digest('base64');
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
-
 interface UpsAlert {
   trackingNumber?: string;
   localActivityDate?: string;
@@ -68,10 +66,6 @@ interface UpsAlert {
   scheduledDeliveryDate?: string;
 }
 
-/**
- * UPS Track Alert (UPSTrackAlert.yaml, `webhooks.TrackingEvent`): one flat event per POST, with the
- * `credential` header carrying the opaque string the hub gave in its subscription's `destination`.
- */
 const UPS_ALERT: Shape = {
   trackingNumber: 'string',
   localActivityDate: 'string',
@@ -84,12 +78,16 @@ const UPS_ALERT: Shape = {
   scheduledDeliveryDate: 'string',
 };
 
+/**
+ * UPS Track Alert (UPSTrackAlert.yaml, `webhooks.TrackingEvent`): one flat event per POST, with the
+ * `credential` header carrying the opaque string the hub gave in its subscription's `destination`.
+ */
 const ups: PushReader = {
   header: 'credential',
   verify: (headers, _raw, secret) => sameSecret(header(headers, 'credential'), secret),
-  invalid: (body) => shapeError(body, UPS_ALERT),
+  shape: UPS_ALERT,
   events: (body) => {
-    if (!isObject(body) || !str(body.trackingNumber) || !isObject(body.activityStatus) || shapeError(body, UPS_ALERT)) return undefined;
+    if (!isObject(body) || !nonEmpty(body.trackingNumber) || !isObject(body.activityStatus)) return undefined;
     const e = body as UpsAlert;
     const trackingNumber = (e.trackingNumber as string).trim();
     // The same activity shape the Track API returns, so the Track API parser reads it.
@@ -101,7 +99,7 @@ const ups: PushReader = {
             package: [
               {
                 trackingNumber,
-                ...(str(e.scheduledDeliveryDate) ? { deliveryDate: [{ type: 'SDD', date: e.scheduledDeliveryDate }] } : {}),
+                ...(nonEmpty(e.scheduledDeliveryDate) ? { deliveryDate: [{ type: 'SDD', date: e.scheduledDeliveryDate }] } : {}),
                 activity: [
                   {
                     location: { address: { ...e.activityLocation, countryCode: e.activityLocation?.country } },
@@ -123,12 +121,6 @@ const ups: PushReader = {
   },
 };
 
-/**
- * FedEx Advanced Integrated Visibility: signed with `fdx-signature` = base64(HMAC-SHA256(body, security
- * token)) ("Advanced Integrated Visibility Validation Process"). FedEx publishes no sample body; we read
- * the Track API's shapes, either a whole `output.completeTrackResults` or single track results, which is
- * what the AIV pages describe (the same tracking data pushed). Unverified against a live push.
- */
 const FEDEX_LOCATION: Shape = { city: 'string', stateOrProvinceCode: 'string', postalCode: 'string', countryCode: 'string', countryName: 'string' };
 const FEDEX_TRACK_RESULT = {
   trackingNumberInfo: { trackingNumber: 'string' },
@@ -154,23 +146,29 @@ const FEDEX_PUSH: Shape = {
   trackResults: [FEDEX_TRACK_RESULT],
 };
 
+/**
+ * FedEx Advanced Integrated Visibility: signed with `fdx-signature` = base64(HMAC-SHA256(body, security
+ * token)) ("Advanced Integrated Visibility Validation Process"). FedEx publishes no sample body; we read
+ * the Track API's shapes, either a whole `output.completeTrackResults` or single track results, which is
+ * what the AIV pages describe (the same tracking data pushed). Unverified against a live push.
+ */
 const fedex: PushReader = {
   header: 'fdx-signature',
   verify: (headers, raw, secret) => sameSecret(header(headers, 'fdx-signature'), bodyHmac(raw, secret)),
-  invalid: (body) => shapeError(body, FEDEX_PUSH),
+  shape: FEDEX_PUSH,
   events: (body) => {
-    if (!isObject(body) || shapeError(body, FEDEX_PUSH)) return undefined;
+    if (!isObject(body)) return undefined;
     const wrapped = body as FedexTrackResponse & { trackResults?: unknown[]; trackingNumberInfo?: { trackingNumber?: string } };
     let results: { trackingNumber: string; trackResults: unknown[] }[];
     if (isObject(wrapped.output) && Array.isArray((wrapped.output as { completeTrackResults?: unknown }).completeTrackResults)) {
       results = ((wrapped.output as { completeTrackResults: { trackingNumber?: string; trackResults?: unknown[] }[] }).completeTrackResults ?? [])
-        .filter((r) => isObject(r) && str(r.trackingNumber))
-        .map((r) => ({ trackingNumber: str(r.trackingNumber) as string, trackResults: r.trackResults ?? [] }));
+        .filter((r) => isObject(r) && nonEmpty(r.trackingNumber))
+        .map((r) => ({ trackingNumber: nonEmpty(r.trackingNumber) as string, trackResults: r.trackResults ?? [] }));
     } else {
       const list = Array.isArray(wrapped.trackResults) ? wrapped.trackResults : [wrapped];
       results = list
         .filter(isObject)
-        .map((r) => ({ trackingNumber: str((r as { trackingNumberInfo?: { trackingNumber?: unknown } }).trackingNumberInfo?.trackingNumber) ?? '', trackResults: [r] }))
+        .map((r) => ({ trackingNumber: nonEmpty((r as { trackingNumberInfo?: { trackingNumber?: unknown } }).trackingNumberInfo?.trackingNumber) ?? '', trackResults: [r] }))
         .filter((r) => r.trackingNumber !== '');
     }
     if (results.length === 0) return undefined;
@@ -185,11 +183,6 @@ const fedex: PushReader = {
   },
 };
 
-/**
- * DHL Shipment Tracking – Unified Push: the subscription names the header and token DHL must send
- * (`hook.authentication = { type: "ApiKeyAuthentication", header: "dhl-webhook-token", token: <secret> }`);
- * the body carries `shipments[]` in the Unified tracking shape.
- */
 const DHL_ADDRESS: Shape = { address: { countryCode: 'string', postalCode: 'string', addressLocality: 'string' } };
 const DHL_EVENT: Shape = { timestamp: 'string', location: DHL_ADDRESS, statusCode: 'string', status: 'string', description: 'string', remark: 'string' };
 const DHL_PUSH: Shape = {
@@ -207,13 +200,18 @@ const DHL_PUSH: Shape = {
   ],
 };
 
+/**
+ * DHL Shipment Tracking – Unified Push: the subscription names the header and token DHL must send
+ * (`hook.authentication = { type: "ApiKeyAuthentication", header: "dhl-webhook-token", token: <secret> }`);
+ * the body carries `shipments[]` in the Unified tracking shape.
+ */
 const dhl: PushReader = {
   header: 'dhl-webhook-token',
   verify: (headers, _raw, secret) => sameSecret(header(headers, 'dhl-webhook-token'), secret),
-  invalid: (body) => shapeError(body, DHL_PUSH),
+  shape: DHL_PUSH,
   events: (body) => {
-    if (!isObject(body) || !Array.isArray(body.shipments) || shapeError(body, DHL_PUSH)) return undefined;
-    const shipments = (body as DhlTrackResponse).shipments?.filter((s) => isObject(s) && str(String(s.id ?? ''))) ?? [];
+    if (!isObject(body) || !Array.isArray(body.shipments)) return undefined;
+    const shipments = (body as DhlTrackResponse).shipments?.filter((s) => isObject(s) && nonEmpty(String(s.id ?? ''))) ?? [];
     if (shipments.length === 0) return undefined;
     return shipments.map((s) => {
       const trackingNumber = String(s.id).trim();
@@ -222,10 +220,6 @@ const dhl: PushReader = {
   },
 };
 
-/**
- * AfterShip webhooks: `{ event: "tracking_update", msg: <tracking> }` signed with `aftership-hmac-sha256`
- * = base64(HMAC-SHA256(body, webhook secret)) (AfterShip "Webhook Signature").
- */
 const AFTERSHIP_EDD: Shape = { datetime: 'string', source: 'string', estimated_delivery_date: 'string' };
 const AFTERSHIP_PUSH: Shape = {
   msg: {
@@ -259,12 +253,16 @@ const AFTERSHIP_PUSH: Shape = {
   },
 };
 
+/**
+ * AfterShip webhooks: `{ event: "tracking_update", msg: <tracking> }` signed with `aftership-hmac-sha256`
+ * = base64(HMAC-SHA256(body, webhook secret)) (AfterShip "Webhook Signature").
+ */
 const aftership: PushReader = {
   header: 'aftership-hmac-sha256',
   verify: (headers, raw, secret) => sameSecret(header(headers, 'aftership-hmac-sha256'), bodyHmac(raw, secret)),
-  invalid: (body) => shapeError(body, AFTERSHIP_PUSH),
+  shape: AFTERSHIP_PUSH,
   events: (body) => {
-    if (!isObject(body) || !isObject(body.msg) || !str((body.msg as AftershipTracking).tracking_number) || shapeError(body, AFTERSHIP_PUSH)) return undefined;
+    if (!isObject(body) || !isObject(body.msg) || !nonEmpty((body.msg as AftershipTracking).tracking_number)) return undefined;
     const msg = body.msg as AftershipTracking;
     const trackingNumber = (msg.tracking_number as string).trim();
     return [{ trackingNumber, read: (carrier) => parseAftershipResponse({ meta: { code: 200 }, data: msg }, trackingNumber, carrier) }];

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
+import { shapeError } from '../../carriers/parse-util.ts';
 import { PROVIDER_NAMES, type ProviderName } from '../../carriers/provider.ts';
 import { PUSH_READERS, type PushEvent } from '../../carriers/push.ts';
 import type { CarrierCode } from '../../domain/carriers.ts';
@@ -46,7 +47,7 @@ export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): v
           pushes.inc({ provider, outcome: 'bad_body' });
           throw new ApiError('PARSING_ERROR', 'body is not valid JSON');
         }
-        const badField = reader.invalid(body);
+        const badField = shapeError(body, reader.shape);
         if (badField) {
           pushes.inc({ provider, outcome: 'bad_body' });
           throw new ApiError('FIELD_INVALID_FORMAT', `${badField}: wrong type for a ${provider} push`);
