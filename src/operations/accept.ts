@@ -5,7 +5,7 @@ import { type Decision, decide, newOperation, type OperationState } from '../dom
 import { requestHash, type TrackRequestBody } from '../domain/track-request.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
 import { lockCards, matchWaitingSiteEvents } from '../sites/matching.ts';
-import type { Db } from '../store/db.ts';
+import { type Db, isUniqueViolation } from '../store/db.ts';
 import { insertOperations, saveDecision } from '../store/operations.ts';
 import type { HubContext } from './context.ts';
 
@@ -25,10 +25,6 @@ export interface Prepared extends AcceptCommand {
   hash: string;
   parcel: OperationState['parcel'];
   key: string;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string })?.code === '23505';
 }
 
 async function siteCarriers(ctx: HubContext, siteId: string | undefined) {

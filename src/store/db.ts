@@ -132,6 +132,14 @@ export async function openStore(url: string, opts: { poolSize?: number } = {}): 
   return { db, kind: 'postgres', close: () => db.destroy() };
 }
 
+/** A unique constraint refused the write (SQLSTATE 23505), optionally that named index's. */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = err as { code?: string; constraint?: string; message?: string } | undefined;
+  if (e?.code !== '23505') return false;
+  // pg names the constraint; PGlite only in the message.
+  return constraint === undefined || String(e.constraint ?? e.message).includes(constraint);
+}
+
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 export function listMigrations(): { version: number; name: string; sql: string }[] {

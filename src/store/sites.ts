@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from './db.ts';
+import { type Db, isUniqueViolation } from './db.ts';
 
 /** Production sites (CONTRACT §4): the one write path of the Admin API's PUT and `trackhub sites add`. */
 
@@ -52,9 +52,7 @@ export async function upsertSite(db: Db, c: SiteChange): Promise<SavedSite> {
       .onConflict((oc) => oc.column('site_id').doUpdateSet({ ...values, updated_at: new Date() }))
       .execute();
   } catch (err) {
-    if ((err as { code?: string }).code === '23505' && String((err as { constraint?: string; message?: string }).constraint ?? (err as Error).message).includes('production_sites_api_key')) {
-      throw new SiteKeyTaken();
-    }
+    if (isUniqueViolation(err, 'production_sites_api_key')) throw new SiteKeyTaken();
     throw err;
   }
   return { siteId: c.siteId, name: c.name, carriers, created: !existing, ...(generated ? { apiKey: generated } : {}) };
