@@ -14,8 +14,6 @@ import { errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
 import { registerNotificationAdmin } from './notifications.ts';
 import { forgetSiteKeys } from './site-api.ts';
 
-export { hashApiKey } from '../../store/sites.ts';
-
 /** What the Admin API shows of an issuer: never its secrets. */
 export function issuerView(i: Issuer) {
   return {

@@ -5,9 +5,9 @@ import { ApiError, type ErrorCode } from '../../domain/errors.ts';
 import { type SiteEventInput, validateSiteEvent } from '../../sites/events.ts';
 import { ingestEvents } from '../../sites/ingest.ts';
 import type { Db } from '../../store/db.ts';
+import { hashApiKey } from '../../store/sites.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
-import { hashApiKey } from './admin.ts';
 
 export const MAX_EVENTS_PER_CALL = 1000;
 const SITE_BODY_LIMIT = 4 * 1024 * 1024;
