@@ -32,6 +32,15 @@ export function unreadable(label: string, err: unknown): TrackResult {
   return { kind: 'error', retryable: true, message: `${label} sent an unreadable body (${(err as Error)?.message ?? err})` };
 }
 
+/** Runs a parser's reading of one body; what still throws comes back as `unreadable`. */
+export function readSafely(label: string, read: () => TrackResult): TrackResult {
+  try {
+    return read();
+  } catch (err) {
+    return unreadable(label, err);
+  }
+}
+
 /**
  * The shape a pushed body must have, for the fields we read: `'string'`, `'scalar'` (string or number),
  * `[item]` for a list, or an object of field shapes. Missing and null fields are allowed everywhere.

@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { defined, isObject, lookupStatus, nonEmpty, objects, oldestFirst, type StatusRow, unreadable, withSub } from '../parse-util.ts';
+import { defined, isObject, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { AFTERSHIP_NOT_FOUND_CODES, AFTERSHIP_SUBTAGS, AFTERSHIP_TAGS } from './statuses.ts';
 
@@ -140,11 +140,7 @@ export function trackingOf(body: AftershipEnvelope, requested?: string, slug?: s
  * "already exists" and so on), usually with a matching HTTP status.
  */
 export function parseAftershipResponse(body: AftershipEnvelope, requested: string, carrier: CarrierCode): TrackResult {
-  try {
-    return readResponse(body, requested, carrier);
-  } catch (err) {
-    return unreadable('AfterShip', err);
-  }
+  return readSafely('AfterShip', () => readResponse(body, requested, carrier));
 }
 
 function readResponse(body: AftershipEnvelope, requested: string, carrier: CarrierCode): TrackResult {

@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { defined, lookupStatus, nonEmpty, objects, oldestFirst, type StatusRow, unreadable, withSub } from '../parse-util.ts';
+import { defined, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { DHL_EXPRESS_TYPE_CODES, DHL_STATUS_CODES, DHL_TEXT_RULES } from './statuses.ts';
 
@@ -133,11 +133,7 @@ function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: DhlShipment
  * an empty `shipments` list means the same.
  */
 export function parseDhlTrackResponse(body: DhlTrackResponse, requested: string, carrier: CarrierCode): TrackResult {
-  try {
-    return readResponse(body, requested, carrier);
-  } catch (err) {
-    return unreadable('DHL', err);
-  }
+  return readSafely('DHL', () => readResponse(body, requested, carrier));
 }
 
 function readResponse(body: DhlTrackResponse, requested: string, carrier: CarrierCode): TrackResult {

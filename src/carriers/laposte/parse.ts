@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { isObject, lookupStatus, nonEmpty, objects, oldestFirst, unreadable, withSub } from '../parse-util.ts';
+import { isObject, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { LAPOSTE_EVENT_CODES, LAPOSTE_NOT_FOUND_CODES } from './statuses.ts';
 
@@ -77,11 +77,7 @@ function itemResult(item: LaPosteItem, requested: string, carrier: CarrierCode):
  * itself be 200 or 207.
  */
 export function parseLaPosteResponse(body: LaPosteResponse, requested: string, carrier: CarrierCode): TrackResult {
-  try {
-    return readResponse(body, requested, carrier);
-  } catch (err) {
-    return unreadable('La Poste', err);
-  }
+  return readSafely('La Poste', () => readResponse(body, requested, carrier));
 }
 
 function readResponse(body: LaPosteResponse, requested: string, carrier: CarrierCode): TrackResult {

@@ -1,5 +1,5 @@
 import type { CarrierSnapshot, Checkpoint, ShipmentStatus, TrackResult } from '../../domain/shipment.ts';
-import { defined, isObject, nonEmpty, objects, oldestFirst, type StatusRow, unreadable, withSub } from '../parse-util.ts';
+import { defined, isObject, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { UPS_ACTIVITY_CODES, UPS_NOT_FOUND_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
@@ -154,11 +154,7 @@ function messageResult(m: UpsMessage): TrackResult {
  * (TW0001, with no package) and request problems as `response.errors`.
  */
 export function parseUpsTrackResponse(body: UpsTrackResponse, requested: string): TrackResult {
-  try {
-    return readResponse(body, requested);
-  } catch (err) {
-    return unreadable('UPS', err);
-  }
+  return readSafely('UPS', () => readResponse(body, requested));
 }
 
 function readResponse(body: UpsTrackResponse, requested: string): TrackResult {

@@ -1,5 +1,5 @@
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { defined, lookupStatus, nonEmpty, objects, oldestFirst, type StatusRow, unreadable, withSub } from '../parse-util.ts';
+import { defined, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { USPS_EVENT_CODES, USPS_NOT_FOUND_CODES, USPS_STATUS_CATEGORIES } from './statuses.ts';
@@ -92,11 +92,7 @@ function errorResult(body: UspsTrackingResponse): TrackResult {
 
 /** Reads one USPS Tracking v3 body (`GET /tracking/v3/tracking/{n}?expand=DETAIL`). */
 export function parseUspsTrackingResponse(body: UspsTrackingResponse, requested: string): TrackResult {
-  try {
-    return readResponse(body, requested);
-  } catch (err) {
-    return unreadable('USPS', err);
-  }
+  return readSafely('USPS', () => readResponse(body, requested));
 }
 
 function readResponse(body: UspsTrackingResponse, requested: string): TrackResult {
