@@ -1,6 +1,6 @@
 // Trackhub operator console: plain DOM, no framework, no third-party code. Every value from the API is
 // written with textContent, never as HTML, so a card id or an error text cannot inject markup.
-
+'use strict';
 
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem('trackhub.adminToken') || '';
