@@ -132,7 +132,9 @@ export class Poller {
       const byProvider = new Map<ProviderName, Routed[]>();
       for (const r of round) {
         const name = r.chain[r.at];
-        byProvider.set(name, [...(byProvider.get(name) ?? []), r]);
+        const list = byProvider.get(name) ?? [];
+        list.push(r);
+        byProvider.set(name, list);
       }
       const next = await Promise.all([...byProvider].map(([name, ops]) => this.pollProvider(name, ops)));
       round = next.flat().map((r) => ({ ...r, at: r.at + 1 }));

@@ -53,7 +53,11 @@ export async function ingestEvents(
       const cards = [...new Map(events.map((e) => [cardKey(e.issuerId, e.cardId), e])).values()];
       const open = await openSiteOperations(tx, cards);
       const openByCard = new Map<string, OperationState[]>();
-      for (const s of open) openByCard.set(cardKey(s.issuerId, s.cardId), [...(openByCard.get(cardKey(s.issuerId, s.cardId)) ?? []), s]);
+      for (const s of open) {
+        const list = openByCard.get(cardKey(s.issuerId, s.cardId)) ?? [];
+        list.push(s);
+        openByCard.set(cardKey(s.issuerId, s.cardId), list);
+      }
       // A resend inside one batch is a duplicate too: keep the first of each eventId.
       const seen = new Set<string>();
       const list: SiteEventInput[] = [];
