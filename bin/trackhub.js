@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (no build step): tsx registers its loader, then the CLI starts.
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI from dist/ (`npm run build` makes it; `npm ci` runs the build through `prepare`).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('trackhub: not built yet: run npm run build (npm ci does it)\n');
+  process.exit(1);
+}
+await import(main.href);

@@ -14,7 +14,19 @@ export function benchNames(): string[] {
     .sort();
 }
 
-/** `trackhub bench <name> [args…]`: runs `bench/<name>.ts`, passing the rest of the arguments through. */
+/**
+ * tsx's loader, from the devDependencies: the benchmarks are TypeScript run from the checkout (they import
+ * src/ and test/helpers/), not part of the compiled runtime. Resolved here so the command works from any directory.
+ */
+function tsxLoader(): string | undefined {
+  try {
+    return import.meta.resolve('tsx');
+  } catch {
+    return undefined;
+  }
+}
+
+/** `trackhub bench <name> [args…]`: runs `bench/<name>.ts` under tsx, passing the rest of the arguments through. */
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
@@ -28,7 +40,12 @@ export function registerBenchCommand(program: Command): void {
         process.stderr.write(`trackhub bench: name one of: ${names.join(', ')}\n`);
         process.exit(2);
       }
-      const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, `${name}.ts`), ...args], { stdio: 'inherit' });
+      const tsx = tsxLoader();
+      if (!tsx) {
+        process.stderr.write('trackhub bench: the benchmarks need the devDependencies (tsx): run npm ci\n');
+        process.exit(2);
+      }
+      const child = spawn(process.execPath, ['--import', tsx, join(BENCH_DIR, `${name}.ts`), ...args], { stdio: 'inherit' });
       child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
     });
 }
