@@ -6,7 +6,7 @@ describe('configuration', () => {
   it('has the contract defaults', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
-      databaseUrl: 'pglite://./data/trackhub', host: '127.0.0.1', port: 8080, role: 'all', publicUrl: 'http://127.0.0.1:8080',
+      databaseUrl: 'embedded://./data/pg', host: '127.0.0.1', port: 8080, role: 'all', publicUrl: 'http://127.0.0.1:8080',
       allowPrivateTargets: false, pollMinIntervalMs: 15 * 60_000, pollMaxIntervalMs: 12 * 3_600_000, notFoundAfterMs: 7 * 86_400_000,
       expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 30 * 86_400_000, returnTimeoutMs: 90 * 86_400_000, sandbox: false, logLevel: 'info',
       deliveryTimeoutMs: 15_000, // CONTRACT §3.1: a notification attempt times out at 15 s
@@ -20,6 +20,7 @@ describe('configuration', () => {
     ['TRACKHUB_PORT', 'eighty'],
     ['TRACKHUB_ROLE', 'boss'],
     ['TRACKHUB_DATABASE_URL', 'mysql://x'],
+    ['TRACKHUB_DATABASE_URL', 'pglite://./data/trackhub'],
     ['TRACKHUB_RETRY_SCHEDULE', '5s,soon'],
     ['TRACKHUB_POLL_MIN_INTERVAL', '15 minutes'],
     ['TRACKHUB_SANDBOX', 'maybe'],
@@ -65,9 +66,9 @@ describe('configuration', () => {
 
   it('puts the data folder (site inboxes) beside the PGlite folder unless TRACKHUB_DATA_DIR says otherwise', () => {
     expect(loadConfig({}).dataDir).toBe(resolve('data'));
-    expect(loadConfig({ TRACKHUB_DATABASE_URL: 'pglite:///srv/hub/db' }).dataDir).toBe('/srv/hub');
+    expect(loadConfig({ TRACKHUB_DATABASE_URL: 'embedded:///srv/hub/pg' }).dataDir).toBe('/srv/hub');
+    expect(loadConfig({ TRACKHUB_DATABASE_URL: 'embedded://./state/pg' }).dataDir).toBe(resolve('state'));
     expect(loadConfig({ TRACKHUB_DATABASE_URL: 'postgres://db/hub' }).dataDir).toBe(resolve('data'));
-    expect(loadConfig({ TRACKHUB_DATABASE_URL: 'pglite://memory' }).dataDir).toBe(resolve('data'));
     expect(loadConfig({ TRACKHUB_DATA_DIR: '/var/lib/trackhub' }).dataDir).toBe('/var/lib/trackhub');
     expect(loadConfig({}).inboxScanIntervalMs).toBe(2000);
     expect(() => loadConfig({ TRACKHUB_INBOX_SCAN_INTERVAL: 'often' })).toThrow(/TRACKHUB_INBOX_SCAN_INTERVAL/);

@@ -3,6 +3,7 @@ import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carrie
 import { DEFAULT_ROUTES, PRODUCTION_ORIGINS } from './carriers/registry.ts';
 import { type CarrierCode, isCarrierCode } from './domain/carriers.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
+import { EMBEDDED_DEFAULT_URL, embeddedFolder } from './store/embedded.ts';
 
 /** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
 export class ConfigError extends Error {}
@@ -131,9 +132,12 @@ function carrierRoutes(env: Env, name: string): Record<CarrierCode, ProviderName
 
 /** Reads the environment once, at start-up. Every bad value is reported with its variable's name. */
 export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolean } = {}): Config {
-  const databaseUrl = str(env, 'TRACKHUB_DATABASE_URL', 'pglite://./data/trackhub') as string;
-  if (!/^(pglite:\/\/.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
-    fail('TRACKHUB_DATABASE_URL', 'must start with pglite:// or postgres://');
+  const databaseUrl = str(env, 'TRACKHUB_DATABASE_URL', EMBEDDED_DEFAULT_URL) as string;
+  if (databaseUrl.startsWith('pglite://')) {
+    fail('TRACKHUB_DATABASE_URL', 'pglite:// is no longer supported: the embedded store is now a PostgreSQL server the hub runs (embedded://./data/pg)');
+  }
+  if (!/^(embedded:\/\/.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
+    fail('TRACKHUB_DATABASE_URL', 'must start with embedded:// (a folder) or postgres://');
   }
   const host = str(env, 'TRACKHUB_HOST', '127.0.0.1') as string;
   const portRaw = str(env, 'TRACKHUB_PORT', '8080') as string;
@@ -214,8 +218,8 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
   };
 }
 
-/** The PGlite data folder's parent (so `pglite://./data/trackhub` gives `./data`), else `./data`. */
+/** The embedded store folder's parent (so `embedded://./data/pg` gives `./data`), else `./data`. */
 function defaultDataDir(databaseUrl: string): string {
-  const path = databaseUrl.startsWith('pglite://') ? databaseUrl.slice('pglite://'.length) : 'memory';
-  return path === 'memory' ? 'data' : dirname(resolve(path));
+  const folder = embeddedFolder(databaseUrl);
+  return folder ? dirname(folder) : 'data';
 }

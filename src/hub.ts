@@ -18,7 +18,6 @@ import { registerSandbox, SANDBOX_PROVIDERS, sandboxBaseUrl } from './sandbox/se
 import { InboxWatcher } from './sites/inbox.ts';
 import { migrate, openStore } from './store/db.ts';
 import { IssuerDirectory } from './store/issuers.ts';
-import { holdPgliteFolder } from './store/pglite-lock.ts';
 
 export interface RunningHub {
   url: string;
@@ -44,8 +43,7 @@ function providerConfigs(config: Config, sandboxOrigin: string): Record<Provider
 /** Starts the hub in the configured role: the HTTP API, the workers (poller + dispatcher), or both. */
 export async function startHub(config: Config, log: Logger): Promise<RunningHub> {
   setUnknownCodeLogger((msg, fields) => log.warn(fields, msg));
-  const store = await openStore(config.databaseUrl);
-  const releasePgliteFolder = holdPgliteFolder(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, { hub: true });
   const applied = await migrate(store.db);
   watchOutbox(store.db);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
@@ -65,7 +63,6 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     trackingUrl,
     kickDelivery: () => dispatcher?.kick(),
     kickPolling: () => poller?.kick(),
-    serialisedStore: store.kind === 'pglite',
   };
 
   const carrierHttp = undiciHttpClient();
@@ -73,7 +70,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
     dispatcher = new Dispatcher({
       db: store.db, log, retryScheduleMs: config.retryScheduleMs, leaseMs: config.leaseMs, allowPrivateTargets: config.allowPrivateTargets,
       timeoutMs: config.deliveryTimeoutMs,
-      listenUrl: store.kind === 'postgres' ? config.databaseUrl : undefined,
+      listenUrl: store.connectionUrl,
     });
   }
 
@@ -139,7 +136,6 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
       await dispatcher?.stop();
       await carrierHttp.close();
       await store.close();
-      releasePgliteFolder();
     },
   };
 }

@@ -13,7 +13,7 @@ describe('web console', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set TRACKHUB_CHROMIUM)`);
-    t = await testApp('pglite');
+    t = await testApp('embedded');
     const issuer = await readyIssuer(t.app, 'ISSUER_CON');
     for (const card of ['CARD_ALPHA', 'CARD_BETA']) {
       const res = await t.app.inject({

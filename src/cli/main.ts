@@ -12,7 +12,6 @@ import { ALL_CARRIERS, sandboxNumbers } from '../sandbox/numbers.ts';
 import { startSandbox } from '../sandbox/server.ts';
 import { migrate, openStore } from '../store/db.ts';
 import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
-import { pgliteFolderHolder } from '../store/pglite-lock.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { registerSiteCommands } from './sites.ts';
@@ -30,18 +29,11 @@ function config(overrides: { sandbox?: boolean } = {}) {
 }
 
 /**
- * Opens the store for a one-off command. An embedded (PGlite) store belongs to one process: while a hub
- * runs on it, opening it here would corrupt it, so the command stops and says what to do instead.
+ * Opens the store for a one-off command. On the embedded store it uses the server of a running hub, or
+ * starts the server for the command and stops it after.
  */
 async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']) => Promise<T>): Promise<T> {
   const { databaseUrl } = config();
-  const holder = pgliteFolderHolder(databaseUrl);
-  if (holder) {
-    process.stderr.write(
-      `trackhub: a running hub (pid ${holder}) holds the embedded store ${databaseUrl}; stop it first, or use its Admin API (see /docs)\n`,
-    );
-    process.exit(2);
-  }
   const store = await openStore(databaseUrl, { poolSize: 2 });
   try {
     await migrate(store.db);

@@ -10,7 +10,6 @@ import { BatchFileError, type EventSink, type ImportSummary, importFile } from '
 import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
 import { ingestEvents } from '../sites/ingest.ts';
 import type { Db } from '../store/db.ts';
-import { pgliteFolderHolder } from '../store/pglite-lock.ts';
 import { type SavedSite, SiteKeyTaken, upsertSite } from '../store/sites.ts';
 
 /** `trackhub sites add|list|import` (CONTRACT §7). Registered on the program by main.ts. */
@@ -30,7 +29,7 @@ function fail(msg: string, code = 2): never {
 }
 
 /** The hub's use-case context for a command that works on the store directly; no workers to wake. */
-function cliContext(db: Db, config: Config, serialisedStore: boolean): HubContext {
+function cliContext(db: Db, config: Config): HubContext {
   return {
     db,
     log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
@@ -40,11 +39,10 @@ function cliContext(db: Db, config: Config, serialisedStore: boolean): HubContex
     trackingUrl,
     kickDelivery: () => {},
     kickPolling: () => {},
-    serialisedStore,
   };
 }
 
-/** Sends chunks to a running hub's Site API instead of opening the store (needed with PGlite while it runs). */
+/** Sends chunks to a hub's Site API (one running elsewhere) instead of opening the store. */
 function httpSink(baseUrl: string, siteId: string, apiKey: string): EventSink {
   const url = `${baseUrl.replace(/\/+$/, '')}/sites/v1/production-sites/${encodeURIComponent(siteId)}/events`;
   return async (events, chunk) => {
@@ -121,7 +119,7 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
     .command('import <file>')
     .description('Import a batch file of site events (CSV with a header row, or JSON Lines), streaming')
     .requiredOption('--site <siteId>', 'the production site the events come from')
-    .option('--url <hubUrl>', "send through a running hub's Site API instead of opening the store (use this while a PGlite hub runs)")
+    .option('--url <hubUrl>', "send through a hub's Site API (e.g. one on another machine) instead of opening the store")
     .addOption(new Option('--api-key <key>', 'the site API key, with --url').env('TRACKHUB_SITE_API_KEY'))
     .option('--chunk <lines>', 'lines committed per transaction', '1000')
     .option('--report <file>', 'where to write every rejected line when there are many (default FILE.rejected.json)')
@@ -161,14 +159,10 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
         summary = await run(httpSink(opts.url, opts.site, opts.apiKey));
       } else {
         const config = h.config();
-        const holder = pgliteFolderHolder(config.databaseUrl);
-        if (holder) {
-          fail(`a running hub (pid ${holder}) holds the PGlite store ${config.databaseUrl}; stop it, or import through it with --url http://HOST:PORT --api-key KEY`);
-        }
         summary = await h.withStore(async (db) => {
           const site = await db.selectFrom('production_sites').select('site_id').where('site_id', '=', opts.site).executeTakeFirst();
           if (!site) fail(`no production site ${opts.site}; register it with: trackhub sites add ${opts.site} --name NAME`);
-          const ctx = cliContext(db, config, config.databaseUrl.startsWith('pglite:'));
+          const ctx = cliContext(db, config);
           return run(async (events, chunk) => {
             const result = await ingestEvents(ctx, opts.site, events);
             for (const r of result.rejected) chunk.rejected.push({ line: chunk.lines[r.index], errorCode: r.errorCode, error: r.error });

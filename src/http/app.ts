@@ -30,7 +30,7 @@ declare module 'fastify' {
 export interface HttpDeps {
   config: Config & { tokenAudience?: string };
   db: Db;
-  storeKind: 'pglite' | 'postgres';
+  storeKind: 'embedded' | 'postgres';
   hub: HubContext;
   issuers: IssuerDirectory;
   tokens: AccessTokenVerifier;

@@ -17,6 +17,4 @@ export interface HubContext {
   kickDelivery: () => void;
   /** Wakes the local poller (a new SHIPMENT wants its first poll now). */
   kickPolling: () => void;
-  /** True when the store runs one transaction at a time (PGlite): cross-transaction card locks are needless then. */
-  serialisedStore?: boolean;
 }

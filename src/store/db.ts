@@ -1,10 +1,9 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import { type ColumnType, type Generated, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { pglitePool } from './pglite-pool.ts';
+import { claimFolderForHub, embeddedFolder, ensureEmbeddedServer, hubHoldingFolder, stopEmbeddedServer } from './embedded.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -91,53 +90,65 @@ export type Db = Kysely<Database>;
 
 export interface OpenedStore {
   db: Db;
-  kind: 'pglite' | 'postgres';
+  /** `embedded`: the server this hub runs in its data folder; `postgres`: an external server. */
+  kind: 'embedded' | 'postgres';
+  /** A `pg` connection string for extra connections (LISTEN): the socket URL for the embedded server. */
+  connectionUrl: string;
   close(): Promise<void>;
 }
 
-// `pg` returns int8 as a string and PGlite as a number; counts are int8, so make both numbers.
+// `pg` returns int8 as a string; counts are int8, and every caller wants a number.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-/** Opens the store named by a `pglite://` or `postgres://` URL. `pglite://memory` is an in-memory store. */
-export async function openStore(url: string, opts: { poolSize?: number } = {}): Promise<OpenedStore> {
-  if (url.startsWith('pglite://')) {
-    const rest = url.slice('pglite://'.length);
-    let pglite: PGlite;
-    if (rest === 'memory') {
-      pglite = new PGlite();
-    } else {
-      const dir = isAbsolute(rest) ? rest : resolve(process.cwd(), rest);
-      mkdirSync(dir, { recursive: true });
-      pglite = new PGlite(dir);
-    }
-    await pglite.waitReady;
-    const pool = pglitePool(pglite);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pool as never }) });
+export interface OpenStoreOptions {
+  poolSize?: number;
+  /**
+   * The hub itself (`trackhub serve`): it claims the embedded folder (a second hub refuses), and stops
+   * the server when it closes. Others (commands) use a running server, or start one and stop it after
+   * unless a hub has claimed the folder meanwhile.
+   */
+  hub?: boolean;
+}
+
+/** Opens the store named by an `embedded://` or `postgres://` URL. */
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<OpenedStore> {
+  const folder = embeddedFolder(url);
+  if (!folder) return { ...poolStore(url, opts.poolSize), kind: 'postgres' };
+  const release = opts.hub ? claimFolderForHub(folder) : () => {};
+  try {
+    const server = await ensureEmbeddedServer(folder);
+    const store = poolStore(server.url, opts.poolSize);
     return {
-      db,
-      kind: 'pglite',
+      ...store,
+      kind: 'embedded',
       async close() {
-        await db.destroy();
-        await pglite.close();
+        await store.close();
+        if (opts.hub || (server.started && !hubHoldingFolder(folder))) await stopEmbeddedServer(folder);
+        release();
       },
     };
+  } catch (err) {
+    release();
+    throw err;
   }
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+}
+
+function poolStore(url: string, poolSize = 10): Omit<OpenedStore, 'kind'> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // A client losing its server must not crash the process: an idle one reports to the pool, a checked-out
   // one (between two statements of a transaction) to its own listener; the query in flight, or the next,
   // fails with the error, and the pool discards the client.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  return { db, connectionUrl: url, close: () => db.destroy() };
 }
 
 /** A unique constraint refused the write (SQLSTATE 23505), optionally that named index's. */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string; message?: string } | undefined;
   if (e?.code !== '23505') return false;
-  // pg names the constraint; PGlite only in the message.
-  return constraint === undefined || String(e.constraint ?? e.message).includes(constraint);
+  return constraint === undefined || e.constraint === constraint;
 }
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');

