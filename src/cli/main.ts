@@ -1,22 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { exportJWK, generateKeyPair } from 'jose';
-import { ConfigError, loadConfig } from '../config.ts';
-import { checkDeliveryTargets } from '../delivery/registration.ts';
-import { newWebhookSecret } from '../delivery/signing.ts';
-import { ISSUER_ID } from '../domain/track-request.ts';
-import { checkJwks, checkNotificationUrl, issuerView } from '../http/routes/admin.ts';
-import { startHub } from '../hub.ts';
-import { createLogger } from '../logger.ts';
-import { ALL_CARRIERS, sandboxNumbers } from '../sandbox/numbers.ts';
-import { startSandbox } from '../sandbox/server.ts';
-import { migrate, openStore } from '../store/db.ts';
-import { getIssuer, listIssuers, upsertIssuer } from '../store/issuers.ts';
+import type { openStore } from '../store/db.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { registerSiteCommands } from './sites.ts';
 
+// Only commander and the modules that register commands load at start, so `--help` and a mistyped command
+// answer at once; each action imports what it needs (the hub, the store, the sandbox, jose…).
+
+/** config.ts (it loads every carrier client): imported before any command's action runs, see the preAction hook. */
+let configModule: typeof import('../config.ts') | undefined;
+
 function config(overrides: { sandbox?: boolean } = {}) {
+  const { ConfigError, loadConfig } = configModule as typeof import('../config.ts');
   try {
     return loadConfig(process.env, overrides);
   } catch (err) {
@@ -33,6 +29,7 @@ function config(overrides: { sandbox?: boolean } = {}) {
  * starts the server for the command and stops it after.
  */
 async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']) => Promise<T>): Promise<T> {
+  const { migrate, openStore } = await import('../store/db.ts');
   const { databaseUrl } = config();
   const store = await openStore(databaseUrl, { poolSize: 2 });
   try {
@@ -50,6 +47,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 const program = new Command('trackhub').description('Card tracking hub').showHelpAfterError();
+// Before the action of any command (its own or a subcommand's): config() is synchronous, the module is not.
+program.hook('preAction', async () => {
+  configModule ??= await import('../config.ts');
+});
 
 program
   .command('serve')
@@ -57,6 +58,7 @@ program
   .option('--sandbox', 'serve the carrier sandbox in-process and point carriers without a base URL at it')
   .action(async (opts: { sandbox?: boolean }) => {
     const cfg = config(opts.sandbox ? { sandbox: true } : {});
+    const [{ createLogger }, { startHub }] = await Promise.all([import('../logger.ts'), import('../hub.ts')]);
     const log = createLogger(cfg.logLevel);
     const hub = await startHub(cfg, log);
     if (process.stdout.isTTY || cfg.sandbox) {
@@ -81,6 +83,7 @@ program
   .command('migrate')
   .description('Apply pending store migrations and exit')
   .action(async () => {
+    const { migrate, openStore } = await import('../store/db.ts');
     const store = await openStore(config().databaseUrl, { poolSize: 1 });
     const applied = await migrate(store.db);
     await store.close();
@@ -100,13 +103,15 @@ sandbox
       process.stderr.write('trackhub: --speed must be a positive number\n');
       process.exit(2);
     }
+    const { startSandbox } = await import('../sandbox/server.ts');
     const { url } = await startSandbox({ host: opts.host, port: Number(opts.port), speed });
     process.stdout.write(`sandbox listening on ${url} (each provider at ${url}/sandbox/{fedex,ups,usps,dhl,laposte,aftership}, speed x${speed})\n`);
   });
 sandbox
   .command('numbers')
   .description('Print tracking numbers for each carrier code and scripted parcel story')
-  .action(() => {
+  .action(async () => {
+    const { ALL_CARRIERS, sandboxNumbers } = await import('../sandbox/numbers.ts');
     process.stdout.write('carrier\tstory\ttrackingNumber\tdetection\n');
     for (const row of sandboxNumbers(undefined, ALL_CARRIERS)) {
       process.stdout.write(`${row.carrier}\t${row.scenario}\t${row.trackingNumber}\t${row.detected ? 'detected' : 'send the carrier field'}\n`);
@@ -128,6 +133,14 @@ issuers
       process.stderr.write(`trackhub: ${msg}\n`);
       process.exit(2);
     };
+    const [{ ISSUER_ID }, { checkJwks, checkNotificationUrl, issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
+      await Promise.all([
+        import('../domain/track-request.ts'),
+        import('../http/routes/admin.ts'),
+        import('../delivery/registration.ts'),
+        import('../delivery/signing.ts'),
+        import('../store/issuers.ts'),
+      ]);
     if (!ISSUER_ID.test(opts.id)) fail('--id must be 10 of [A-Za-z0-9_-]');
     const urlProblem = checkNotificationUrl(opts.url) ?? (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets));
     if (urlProblem) fail(urlProblem);
@@ -140,6 +153,7 @@ issuers
         fail(`cannot read --jwks: ${(err as Error).message}`);
       }
     } else if (opts.generateKey) {
+      const { exportJWK, generateKeyPair } = await import('jose');
       const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
       const kid = `${opts.id}-1`;
       jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] };
@@ -173,6 +187,7 @@ issuers
   .command('list')
   .description('List issuers (secrets are never shown)')
   .action(async () => {
+    const { listIssuers } = await import('../store/issuers.ts');
     await withStore(async (db) => {
       for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${i.notificationBaseUrl}\t${i.name}\n`);
     });

@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
-import { parseTime } from '../http/routes/notifications.ts';
 import type { Db } from '../store/db.ts';
-import { listNotifications, NOTIFICATION_STATES, type NotificationState, replayIssuerSince, replayNotification } from '../store/notifications.ts';
+import type { NotificationState } from '../store/notifications.ts';
+
+/**
+ * The store's notification states, named here so that registering the commands (for `--help`) does not load
+ * the store; notifications.test.ts checks it against the store's NOTIFICATION_STATES.
+ */
+export const NOTIFICATION_STATES: readonly NotificationState[] = ['pending', 'delivered', 'dead'];
 
 type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 
@@ -24,6 +29,7 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       if (opts.state !== undefined && !NOTIFICATION_STATES.includes(opts.state as NotificationState)) fail(`--state must be one of ${NOTIFICATION_STATES.join(', ')}`);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) fail('--limit must be a positive integer');
+      const { listNotifications } = await import('../store/notifications.ts');
       await withStore(async (db) => {
         let after: string | undefined;
         let left = limit;
@@ -48,6 +54,7 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
     .option('--include-delivered', 'with --issuer: resend delivered ones too')
     .action(async (id: string | undefined, opts: { issuer?: string; since?: string; includeDelivered?: boolean }) => {
       if (id && opts.issuer) fail('give a notification id or --issuer, not both');
+      const { replayIssuerSince, replayNotification } = await import('../store/notifications.ts');
       if (id) {
         const ok = await withStore((db) => replayNotification(db, id));
         if (!ok) fail(`no such notification: ${id}`);
@@ -55,6 +62,7 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
         return;
       }
       if (!opts.issuer || !opts.since) fail('give a notification id, or --issuer and --since');
+      const { parseTime } = await import('../http/routes/notifications.ts');
       const since = parseTime(opts.since);
       if (!since) fail('--since must be an ISO 8601 time');
       const n = await withStore((db) => replayIssuerSince(db, opts.issuer as string, since, opts.includeDelivered ?? false));
