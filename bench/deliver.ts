@@ -5,10 +5,10 @@
  *
  * 1. Throughput: an outbox holding N due notifications (4 issuers), drained by `trackhub serve`
  *    worker processes into a local receiver that answers 204: 1 and 2 workers on PostgreSQL
- *    (TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL), 1 process on the embedded store (PGlite is
+ *    (TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL), 1 process on the embedded store (one hub
  *    one process by nature). The rows are written beforehand with a due time a few seconds ahead, so
  *    the workers' start-up is not measured: the clock runs from the due time to the last receipt.
- *    Also 1 and 2 dispatchers inside one process on one PGlite (`--only embedded-inproc`).
+ *    Also 1 and 2 dispatchers inside one process on one embedded server (`--only embedded-inproc`).
  * 2. Latency at a steady rate: notifications committed at --rate per second (group commit every 10 ms,
  *    as the API's accept path does), each stamped with its commit time; p50/p99 from commit to receipt. On PostgreSQL through two worker processes woken by
  *    LISTEN/NOTIFY; on the embedded store in one process (the API's commit kicks its dispatcher).
@@ -23,6 +23,7 @@ import { Dispatcher } from '../src/delivery/dispatcher.ts';
 import { newId } from '../src/domain/ids.ts';
 import { createLogger } from '../src/logger.ts';
 import { type Db, migrate, openStore } from '../src/store/db.ts';
+import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { upsertIssuer } from '../src/store/issuers.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { freePort, type Proc, runCli, stop, waitFor } from '../test/helpers/processes.ts';
@@ -125,7 +126,7 @@ async function throughputPostgres(workers: number): Promise<number> {
 
 async function throughputEmbedded(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'trackhub-bench-'));
-  const url = `pglite://${join(dir, 'data')}`;
+  const url = `embedded://${join(dir, 'pg')}`;
   const rx = await receiver();
   let procs: Proc[] = [];
   try {
@@ -136,22 +137,23 @@ async function throughputEmbedded(): Promise<number> {
     await store.close(); // the embedded store has one owner: now the worker process
     procs = await startWorkers(url, 1);
     if (Date.now() > due) throw new Error('worker started after the due time: raise the lead');
-    return await drain('throughput, embedded (PGlite)', rx, due, 1);
+    return await drain('throughput, embedded', rx, due, 1);
   } finally {
     for (const p of procs) await stop(p);
     await rx.close();
+    await stopEmbeddedServer(join(dir, 'pg'));
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * PGlite belongs to one process, so "two workers" on the embedded store can only mean two dispatchers in
- * that process sharing its one connection; measured beside one dispatcher in the same way.
+ * One hub owns the embedded store, so "two workers" there means two dispatchers in that process sharing
+ * its pool; measured beside one dispatcher in the same way.
  */
 async function throughputEmbeddedInProcess(dispatchers: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'trackhub-bench-'));
   const rx = await receiver();
-  const store = await openStore(`pglite://${join(dir, 'data')}`);
+  const store = await openStore(`embedded://${join(dir, 'pg')}`);
   const all = Array.from({ length: dispatchers }, () => new Dispatcher({ db: store.db, log: createLogger('warn'), retryScheduleMs: [5000], leaseMs: 30_000, allowPrivateTargets: true }));
   try {
     await migrate(store.db);
@@ -221,7 +223,7 @@ async function latencyPostgres() {
 async function latencyEmbedded() {
   const dir = mkdtempSync(join(tmpdir(), 'trackhub-bench-'));
   const rx = await receiver();
-  const store = await openStore(`pglite://${join(dir, 'data')}`);
+  const store = await openStore(`embedded://${join(dir, 'pg')}`);
   const dispatcher = new Dispatcher({ db: store.db, log: createLogger('warn'), retryScheduleMs: [5000], leaseMs: 30_000, allowPrivateTargets: true });
   try {
     await migrate(store.db);
@@ -247,7 +249,7 @@ if (want('embedded')) out.embedded = await throughputEmbedded();
 if (want('embedded-inproc')) {
   out.embedded1 = await throughputEmbeddedInProcess(1);
   out.embedded2 = await throughputEmbeddedInProcess(2);
-  console.log(`2 dispatchers / 1 dispatcher on one PGlite: ×${((out.embedded2 as number) / (out.embedded1 as number)).toFixed(2)}`);
+  console.log(`2 dispatchers / 1 dispatcher on one embedded server: ×${((out.embedded2 as number) / (out.embedded1 as number)).toFixed(2)}`);
 }
 if (pgBase && want('pglatency')) out.pgLatency = await latencyPostgres();
 if (want('embeddedlatency')) out.embeddedLatency = await latencyEmbedded();

@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
 
@@ -109,7 +110,7 @@ async function benchStore(label: string, databaseUrl: string, dir: string) {
         `  | resend of the same batches (all duplicates): ${resend.perSecond.toFixed(0)} events/s  | ratio ${(fresh.perSecond / resend.perSecond).toFixed(2)}`,
     );
   } finally {
-    await stop(hub); // PGlite: the CLI opens the store directly, so the hub must be gone
+    await stop(hub); // the CLI below runs on its own (it starts the embedded server itself)
   }
   const file = join(dir, `${label}.csv`);
   writeCsv(file, `cli-${label}`);
@@ -124,7 +125,7 @@ async function benchStore(label: string, databaseUrl: string, dir: string) {
 console.log(`bench/import: ${clients} clients, ${duration} s per API run, ${lines} CSV lines, Node ${process.version}`);
 const dir = mkdtempSync(join(tmpdir(), 'trackhub-bench-import-'));
 try {
-  await benchStore('pglite', `pglite://${dir}/db`, dir);
+  await benchStore('embedded', `embedded://${dir}/pg`, dir);
   const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
   if (pgBase) {
     process.env.TRACKHUB_TEST_DATABASE_URL = pgBase;
@@ -138,5 +139,6 @@ try {
     console.log('postgres  skipped: set TRACKHUB_TEST_DATABASE_URL=postgres://… to include it');
   }
 } finally {
+  await stopEmbeddedServer(join(dir, 'pg'));
   rmSync(dir, { recursive: true, force: true });
 }

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { assertion, issuerKey, JWT_BEARER } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
@@ -89,8 +90,9 @@ async function benchStore(label: string, databaseUrl: string) {
 console.log(`bench/track: ${connections} connections, ${duration} s per run, Node ${process.version}`);
 const dir = mkdtempSync(join(tmpdir(), 'trackhub-bench-'));
 try {
-  await benchStore('pglite', `pglite://${dir}`);
+  await benchStore('embedded', `embedded://${dir}/pg`);
 } finally {
+  await stopEmbeddedServer(join(dir, 'pg'));
   rmSync(dir, { recursive: true, force: true });
 }
 const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;

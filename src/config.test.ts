@@ -64,7 +64,7 @@ describe('configuration', () => {
     expect(parseDuration('5')).toBeUndefined();
   });
 
-  it('puts the data folder (site inboxes) beside the PGlite folder unless TRACKHUB_DATA_DIR says otherwise', () => {
+  it('puts the data folder (site inboxes) beside the embedded store folder unless TRACKHUB_DATA_DIR says otherwise', () => {
     expect(loadConfig({}).dataDir).toBe(resolve('data'));
     expect(loadConfig({ TRACKHUB_DATABASE_URL: 'embedded:///srv/hub/pg' }).dataDir).toBe('/srv/hub');
     expect(loadConfig({ TRACKHUB_DATABASE_URL: 'embedded://./state/pg' }).dataDir).toBe(resolve('state'));

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { request } from 'undici';
-import type { Db } from '../store/db.ts';
+import { type Db, withRelaxedCommit } from '../store/db.ts';
 import { deliveryMetrics } from './metrics.ts';
 import { nextRetryDelayMs } from './retry.ts';
 import { signatureHeader } from './signing.ts';
@@ -266,7 +266,8 @@ export class Dispatcher {
    * issuer never starves the others.
    */
   private async claim(wants: { issuer_id: string; lim: number }[], room: number): Promise<ClaimedRow[]> {
-    const res = await sql<ClaimedRow>`
+    // A lost lease only makes the rows due again: no need to wait for the disk (see withRelaxedCommit).
+    const res = await withRelaxedCommit(this.o.db, (tx) => sql<ClaimedRow>`
       update outbox o
       set next_attempt_at = now() + ${`${this.leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
       from (
@@ -285,7 +286,7 @@ export class Dispatcher {
         limit ${room}
       ) due
       where o.id = due.id
-      returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(this.o.db);
+      returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(tx));
     return res.rows;
   }
 
@@ -484,8 +485,9 @@ export class Dispatcher {
       }
     }
     // A failure never overwrites a delivery another worker recorded meanwhile (`o.state = 'pending'`), nor
-    // the lease of a newer claim of the same row (`o.attempts = res.attempt`).
-    await sql`
+    // the lease of a newer claim of the same row (`o.attempts = res.attempt`). A lost record only means a
+    // repeat under the same webhook-id, so the commit does not wait for the disk (see withRelaxedCommit).
+    await withRelaxedCommit(this.o.db, (tx) => sql`
       with res as (
         select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(
           id text, attempt int, attempted_at timestamptz, http_status int, error text, latency_ms int, response_body text,
@@ -502,7 +504,7 @@ export class Dispatcher {
         next_attempt_at = coalesce(res.next_at, o.next_attempt_at),
         schedule_offset = coalesce(res.new_offset, o.schedule_offset)
       from res
-      where o.id = res.id and (res.outcome = 'delivered' or (o.state = 'pending' and o.attempts = res.attempt))`.execute(this.o.db);
+      where o.id = res.id and (res.outcome = 'delivered' or (o.state = 'pending' and o.attempts = res.attempt))`.execute(tx));
     for (const issuerId of gone) {
       await this.o.db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
       const t = this.targets.get(issuerId);

@@ -68,7 +68,7 @@ export async function acceptInTransaction(ctx: HubContext, tx: Db, batch: Prepar
   const now = ctx.now();
   const nowIso = now.toISOString();
   // Serialises with site-event ingestion on the same cards, so an event and a request never miss each other.
-  await lockCards(ctx, tx, batch.filter((p) => p.body.trackingType !== 'SHIPMENT'));
+  await lockCards(tx, batch.filter((p) => p.body.trackingType !== 'SHIPMENT'));
   const keys = batch.map((p) => sql`(${p.issuerId}, ${p.cardId}, ${p.body.trackingType})`);
   const open = await sql<{ operation_id: string; request_hash: string; state: OperationState; issuer_id: string; card_id: string; tracking_type: string }>`
     select operation_id, request_hash, state, issuer_id, card_id, tracking_type from operations

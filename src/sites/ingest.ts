@@ -49,7 +49,7 @@ export async function ingestEvents(
     let accepted = 0;
     const rejected: IngestRejection[] = [];
     if (events.length > 0) {
-      await lockCards(ctx, tx, events);
+      await lockCards(tx, events);
       const cards = [...new Map(events.map((e) => [cardKey(e.issuerId, e.cardId), e])).values()];
       const open = await openSiteOperations(tx, cards);
       const openByCard = new Map<string, OperationState[]>();

@@ -47,7 +47,7 @@ function cardArrays(cards: { issuerId: string; cardId: string }[]): { issuers: s
 }
 
 /** Transaction-scoped locks on cards, taken in one sorted order so two transactions cannot deadlock. */
-export async function lockCards(ctx: HubContext, tx: Db, cards: { issuerId: string; cardId: string }[]): Promise<void> {
+export async function lockCards(tx: Db, cards: { issuerId: string; cardId: string }[]): Promise<void> {
   if (cards.length === 0) return;
   const { issuers, cardIds } = cardArrays(cards);
   await sql`

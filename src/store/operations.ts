@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { newId } from '../domain/ids.ts';
 import type { Decision, OperationState } from '../domain/operation.ts';
-import type { Db } from './db.ts';
+import { type Db, withRelaxedCommit } from './db.ts';
 
 type Tx = Db;
 
@@ -83,7 +83,8 @@ export async function claimDueOperations(db: Db, limit: number, leaseMs: number,
   // Wake-up times are written from the hub's clock, so the hub's clock says what is due (the store's
   // own now() when none is given).
   const at = now ? sql`${now.toISOString()}::timestamptz` : sql`now()`;
-  const rows = await sql<{ state: OperationState }>`
+  // A lost lease only makes the operation due again: no need to wait for the disk (see withRelaxedCommit).
+  const rows = await withRelaxedCommit(db, (tx) => sql<{ state: OperationState }>`
     update operations o set wake_at = ${at} + ${`${leaseMs} milliseconds`}::interval
     from (
       select operation_id from operations
@@ -93,7 +94,7 @@ export async function claimDueOperations(db: Db, limit: number, leaseMs: number,
       for update skip locked
     ) due
     where o.operation_id = due.operation_id
-    returning o.state`.execute(db);
+    returning o.state`.execute(tx));
   return rows.rows.map((r) => r.state);
 }
 

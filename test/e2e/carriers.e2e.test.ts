@@ -25,7 +25,7 @@ interface Op {
 }
 const ops = (received: Received[]) => received.flatMap((r) => JSON.parse(r.body).operations as Op[]);
 
-// Postgres when the CI provides it (the multi-instance store), else PGlite: one run keeps this file fast.
+// Postgres when the CI provides it (the multi-instance store), else the embedded server: one run keeps this file fast.
 const kind = STORE_KINDS.at(-1) as (typeof STORE_KINDS)[number];
 
 describe(`every carrier through the sandbox on ${kind}`, () => {
