@@ -1,16 +1,15 @@
 import { statSync, writeFileSync } from 'node:fs';
-import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
-import { detect, trackingUrl } from '../carriers/index.ts';
 import type { Config } from '../config.ts';
 import { CARRIER_CODES, isCarrierCode } from '../domain/carriers.ts';
-import { createLogger } from '../logger.ts';
 import type { HubContext } from '../operations/context.ts';
-import { BatchFileError, type EventSink, type ImportSummary, importFile } from '../sites/batch-file.ts';
+import type { EventSink, ImportSummary } from '../sites/batch-file.ts';
 import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
-import { ingestEvents } from '../sites/ingest.ts';
 import type { Db } from '../store/db.ts';
-import { type SavedSite, SiteKeyTaken, upsertSite } from '../store/sites.ts';
+import type { SavedSite } from '../store/sites.ts';
+
+// What the commands run (the store, ingestion, carriers, the progress bar) is imported inside their
+// actions: registering them stays light, so `trackhub --help` does not load the hub.
 
 /** `trackhub sites add|list|import` (CONTRACT §7). Registered on the program by main.ts. */
 
@@ -29,7 +28,9 @@ function fail(msg: string, code = 2): never {
 }
 
 /** The hub's use-case context for a command that works on the store directly; no workers to wake. */
-function cliContext(db: Db, config: Config): HubContext {
+async function cliContext(db: Db, config: Config): Promise<HubContext> {
+  const { detect, trackingUrl } = await import('../carriers/index.ts');
+  const { createLogger } = await import('../logger.ts');
   return {
     db,
     log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
@@ -90,6 +91,7 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
       if (unknown?.length) fail(`--carriers: unknown carrier code(s) ${unknown.join(', ')}`);
       if (opts.apiKey !== undefined && (opts.apiKey.length < 24 || opts.apiKey.length > 200)) fail('--api-key must be 24 to 200 characters');
       if (opts.apiKey !== undefined && opts.rotateKey) fail('--rotate-key and --api-key exclude each other');
+      const { SiteKeyTaken, upsertSite } = await import('../store/sites.ts');
       await h.withStore(async (db) => {
         let saved: SavedSite;
         try {
@@ -133,6 +135,8 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
       } catch (err) {
         fail(`cannot read ${file}: ${(err as Error).message}`);
       }
+      const { BatchFileError, importFile } = await import('../sites/batch-file.ts');
+      const { default: cliProgress } = await import('cli-progress');
       const bar = process.stdout.isTTY && !opts.json ? new cliProgress.SingleBar({ format: 'importing [{bar}] {percentage}% | accepted {accepted} | duplicates {duplicates} | rejected {rejected}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
       bar?.start(size, 0, { accepted: 0, duplicates: 0, rejected: 0 });
       const progress = {
@@ -162,7 +166,8 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
         summary = await h.withStore(async (db) => {
           const site = await db.selectFrom('production_sites').select('site_id').where('site_id', '=', opts.site).executeTakeFirst();
           if (!site) fail(`no production site ${opts.site}; register it with: trackhub sites add ${opts.site} --name NAME`);
-          const ctx = cliContext(db, config);
+          const ctx = await cliContext(db, config);
+          const { ingestEvents } = await import('../sites/ingest.ts');
           return run(async (events, chunk) => {
             const result = await ingestEvents(ctx, opts.site, events);
             for (const r of result.rejected) chunk.rejected.push({ line: chunk.lines[r.index], errorCode: r.errorCode, error: r.error });
