@@ -56,6 +56,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
 
   const context: HubContext = {
     db: store.db,
+    relaxedDb: store.relaxed,
     log,
     now: () => new Date(),
     policy: { ...config, leaseMs: config.leaseMs },
@@ -68,7 +69,7 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
   const carrierHttp = undiciHttpClient();
   if (runsWorkers) {
     dispatcher = new Dispatcher({
-      db: store.db, log, retryScheduleMs: config.retryScheduleMs, leaseMs: config.leaseMs, allowPrivateTargets: config.allowPrivateTargets,
+      db: store.db, relaxedDb: store.relaxed, log, retryScheduleMs: config.retryScheduleMs, leaseMs: config.leaseMs, allowPrivateTargets: config.allowPrivateTargets,
       timeoutMs: config.deliveryTimeoutMs,
       listenUrl: store.connectionUrl,
     });

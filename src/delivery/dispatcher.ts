@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { request } from 'undici';
-import { type Db, withRelaxedCommit } from '../store/db.ts';
+import type { Db } from '../store/db.ts';
 import { deliveryMetrics } from './metrics.ts';
 import { nextRetryDelayMs } from './retry.ts';
 import { signatureHeader } from './signing.ts';
@@ -11,6 +11,8 @@ import { isSlowDown } from './throttle.ts';
 
 export interface DispatcherOptions {
   db: Db;
+  /** Connections for claims and records, whose commits need not wait for the disk (OpenedStore.relaxed); else db. */
+  relaxedDb?: Db;
   log: Logger;
   retryScheduleMs: number[];
   leaseMs: number;
@@ -68,6 +70,8 @@ interface ClaimedRow {
 export const OUTBOX_CHANNEL = 'trackhub_outbox';
 const RESPONSE_PREFIX_BYTES = 2048;
 const DAY_MS = 86_400_000;
+/** Result writes in flight at once (the store's relaxed pool holds 3 connections). */
+const RECORD_WRITERS = 3;
 
 /**
  * Sends outbox rows to issuers as a continuous pipeline: while some notifications are in flight the
@@ -91,7 +95,7 @@ export class Dispatcher {
   private inFlight = 0;
   private readonly sends = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
-  private flushing?: Promise<void>;
+  private readonly writes = new Set<Promise<void>>();
   /** Issuers that answered 410 here, until the store shows their endpoint disabled (then it decides). */
   private readonly gone = new Map<string, number>();
   private readonly shutdown = new AbortController();
@@ -102,7 +106,10 @@ export class Dispatcher {
   private readonly batchSize: number;
   private readonly leaseMs: number;
 
+  private readonly relaxed: Db;
+
   constructor(private readonly o: DispatcherOptions) {
+    this.relaxed = o.relaxedDb ?? o.db;
     this.timeoutMs = o.timeoutMs ?? 15_000;
     // A row must never be claimed again while its attempt may still be running: that would send it twice.
     this.leaseMs = Math.max(o.leaseMs, Math.ceil(this.timeoutMs * 1.5));
@@ -266,8 +273,8 @@ export class Dispatcher {
    * issuer never starves the others.
    */
   private async claim(wants: { issuer_id: string; lim: number }[], room: number): Promise<ClaimedRow[]> {
-    // A lost lease only makes the rows due again: no need to wait for the disk (see withRelaxedCommit).
-    const res = await withRelaxedCommit(this.o.db, (tx) => sql<ClaimedRow>`
+    // A lost lease only makes the rows due again (see OpenedStore.relaxed).
+    const res = await sql<ClaimedRow>`
       update outbox o
       set next_attempt_at = now() + ${`${this.leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
       from (
@@ -286,7 +293,7 @@ export class Dispatcher {
         limit ${room}
       ) due
       where o.id = due.id
-      returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(tx));
+      returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(this.relaxed);
     return res.rows;
   }
 
@@ -408,22 +415,24 @@ export class Dispatcher {
   }
 
   /**
-   * Results are recorded as soon as they arrive, beside the claiming (not after it): the sooner a delivery
-   * is written down, the fewer are sent twice when a worker dies (a commit takes under a millisecond on
-   * the embedded server; a timer of even 5 ms here tripled the duplicates of a killed hub). Results that
-   * arrive while a write is running wait for it and go together in the next one, so under load one
-   * statement and one commit still record many.
+   * Results are recorded as soon as they arrive, beside the claiming (not after it), in up to
+   * RECORD_WRITERS writes at once: every delivery answered but not yet written down is sent again if the
+   * worker dies. Measured in the chaos test: a 5 ms batching timer here tripled the duplicates of a
+   * killed hub, and one write at a time (results queueing behind the write in progress) left a median
+   * 18 ms between the issuer's answer and its record. Results arriving while every writer is busy go
+   * together in the next write, so under load one statement and one commit still record many.
    */
   private scheduleFlush(): void {
-    this.flushing ??= (async () => {
-      while (this.results.length > 0) await this.flushNow();
-    })().finally(() => {
-      this.flushing = undefined;
+    if (this.writes.size >= RECORD_WRITERS || this.results.length === 0) return; // a finishing write takes them
+    const write: Promise<void> = this.flushNow().finally(() => {
+      this.writes.delete(write);
+      this.scheduleFlush();
     });
+    this.writes.add(write);
   }
 
   private async flush(): Promise<void> {
-    await this.flushing;
+    await Promise.allSettled([...this.writes]);
     await this.flushNow();
   }
 
@@ -486,8 +495,8 @@ export class Dispatcher {
     }
     // A failure never overwrites a delivery another worker recorded meanwhile (`o.state = 'pending'`), nor
     // the lease of a newer claim of the same row (`o.attempts = res.attempt`). A lost record only means a
-    // repeat under the same webhook-id, so the commit does not wait for the disk (see withRelaxedCommit).
-    await withRelaxedCommit(this.o.db, (tx) => sql`
+    // repeat under the same webhook-id, so the commit does not wait for the disk (see OpenedStore.relaxed).
+    await sql`
       with res as (
         select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(
           id text, attempt int, attempted_at timestamptz, http_status int, error text, latency_ms int, response_body text,
@@ -504,7 +513,7 @@ export class Dispatcher {
         next_attempt_at = coalesce(res.next_at, o.next_attempt_at),
         schedule_offset = coalesce(res.new_offset, o.schedule_offset)
       from res
-      where o.id = res.id and (res.outcome = 'delivered' or (o.state = 'pending' and o.attempts = res.attempt))`.execute(tx));
+      where o.id = res.id and (res.outcome = 'delivered' or (o.state = 'pending' and o.attempts = res.attempt))`.execute(this.relaxed);
     for (const issuerId of gone) {
       await this.o.db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
       const t = this.targets.get(issuerId);

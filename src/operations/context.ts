@@ -17,4 +17,6 @@ export interface HubContext {
   kickDelivery: () => void;
   /** Wakes the local poller (a new SHIPMENT wants its first poll now). */
   kickPolling: () => void;
+  /** Connections for claims, whose commits need not wait for the disk (OpenedStore.relaxed); else db. */
+  relaxedDb?: Db;
 }

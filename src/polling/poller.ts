@@ -99,7 +99,7 @@ export class Poller {
 
   async runOnce(): Promise<number> {
     this.roundStartedAt = this.ctx.now().getTime();
-    const due = await claimDueOperations(this.ctx.db, this.o.batchSize ?? 200, this.ctx.policy.leaseMs, this.ctx.now());
+    const due = await claimDueOperations(this.ctx.relaxedDb ?? this.ctx.db, this.o.batchSize ?? 200, this.ctx.policy.leaseMs, this.ctx.now());
     const routed: Routed[] = [];
     const timersOnly: OperationState[] = [];
     for (const s of due) {

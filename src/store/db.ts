@@ -92,6 +92,17 @@ export interface OpenedStore {
   db: Db;
   /** `embedded`: the server this hub runs in its data folder; `postgres`: an external server. */
   kind: 'embedded' | 'postgres';
+  /**
+   * A few connections whose commits do not wait for the WAL to reach the disk (synchronous_commit off).
+   * Only for bookkeeping whose loss costs a repeat, never data: the lease written when a worker claims
+   * rows (lost: the rows are claimed again) and the outcome of a delivery attempt (lost: the notification
+   * is sent again, under the same webhook-id). A killed hub loses nothing this way (the server holds the
+   * commit and writes it within wal_writer_delay, 200 ms); only a crash of the machine or of PostgreSQL
+   * can. Being its own pool, this bookkeeping never queues behind API transactions for a connection, and
+   * a record is one round trip: every delivery answered but not yet written down is sent again if the
+   * hub is killed, so that window is kept short.
+   */
+  relaxed: Db;
   /** A `pg` connection string for extra connections (LISTEN): the socket URL for the embedded server. */
   connectionUrl: string;
   close(): Promise<void>;
@@ -134,30 +145,26 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
 }
 
 function poolStore(url: string, poolSize = 10): Omit<OpenedStore, 'kind'> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const db = kysely(new pg.Pool({ connectionString: url, max: poolSize }));
+  const relaxed = kysely(new pg.Pool({ connectionString: url, max: 3, options: '-c synchronous_commit=off' }));
+  return {
+    db,
+    relaxed,
+    connectionUrl: url,
+    async close() {
+      await relaxed.destroy();
+      await db.destroy();
+    },
+  };
+}
+
+function kysely(pool: pg.Pool): Db {
   // A client losing its server must not crash the process: an idle one reports to the pool, a checked-out
   // one (between two statements of a transaction) to its own listener; the query in flight, or the next,
   // fails with the error, and the pool discards the client.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, connectionUrl: url, close: () => db.destroy() };
-}
-
-/**
- * Runs `fn` in a transaction whose commit does not wait for the WAL to reach the disk (synchronous_commit
- * off for this transaction alone). Only for bookkeeping whose loss costs a repeat, never data: the lease
- * of a claimed row (lost: the row is claimed again) and the outcome of a delivery attempt (lost: the
- * notification is sent again, under the same webhook-id). A killed hub loses nothing this way (the
- * server holds the commit and writes it within wal_writer_delay, 200 ms); only a crash of the machine or
- * of PostgreSQL itself can. Sampled under the chaos test's load, claims and records were the statements
- * most often waiting on the WAL flush (IO:WalSync) while deliveries waited to be written down.
- */
-export function withRelaxedCommit<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
-    await sql`set local synchronous_commit = off`.execute(tx);
-    return fn(tx);
-  });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /** A unique constraint refused the write (SQLSTATE 23505), optionally that named index's. */

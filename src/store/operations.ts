@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { newId } from '../domain/ids.ts';
 import type { Decision, OperationState } from '../domain/operation.ts';
-import { type Db, withRelaxedCommit } from './db.ts';
+import type { Db } from './db.ts';
 
 type Tx = Db;
 
@@ -77,14 +77,14 @@ export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<void> 
 
 /**
  * Claims operations whose wake-up time has come. The claim pushes wake_at forward by the lease, so a
- * worker that dies mid-way only delays them until the lease runs out.
+ * worker that dies mid-way only delays them until the lease runs out. A lost lease only makes the
+ * operations due again, so workers pass the store's `relaxed` connections here.
  */
 export async function claimDueOperations(db: Db, limit: number, leaseMs: number, now?: Date): Promise<OperationState[]> {
   // Wake-up times are written from the hub's clock, so the hub's clock says what is due (the store's
   // own now() when none is given).
   const at = now ? sql`${now.toISOString()}::timestamptz` : sql`now()`;
-  // A lost lease only makes the operation due again: no need to wait for the disk (see withRelaxedCommit).
-  const rows = await withRelaxedCommit(db, (tx) => sql<{ state: OperationState }>`
+  const rows = await sql<{ state: OperationState }>`
     update operations o set wake_at = ${at} + ${`${leaseMs} milliseconds`}::interval
     from (
       select operation_id from operations
@@ -94,7 +94,7 @@ export async function claimDueOperations(db: Db, limit: number, leaseMs: number,
       for update skip locked
     ) due
     where o.operation_id = due.operation_id
-    returning o.state`.execute(tx));
+    returning o.state`.execute(db);
   return rows.rows.map((r) => r.state);
 }
 
