@@ -49,6 +49,33 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
     expect(op2.wake_at).not.toBeNull();
   });
 
+  it('settles concurrent requests for one card one transaction at a time: repeats share an operation, each change supersedes', async () => {
+    // 60 requests in flight at once across many cards, 20 of them for one card with 4 distinct bodies
+    // arriving interleaved: the batcher runs several transactions at once, never two holding one card.
+    const numbers = ['123456789012', '986578788855', '400000000005', '400000000006'];
+    const hot = Array.from({ length: 20 }, (_, i) => post('card-hot', { trackingType: 'SHIPMENT', carrier: 'fedex', trackingNumber: numbers[i % 4] }));
+    const others = Array.from({ length: 40 }, (_, i) => post(`card-cold-${i}`, { trackingType: 'SHIPMENT', carrier: 'fedex', trackingNumber: FEDEX }));
+    const hotRes = await Promise.all(hot);
+    const coldRes = await Promise.all(others);
+    for (const r of [...hotRes, ...coldRes]) expect(r.statusCode, r.body).toBe(202);
+    expect(new Set(coldRes.map((r) => r.json().operationId)).size).toBe(40);
+    const ops = await t.store.db
+      .selectFrom('operations')
+      .select(['operation_id', 'is_open', 'status'])
+      .where('issuer_id', '=', ISSUER)
+      .where('card_id', '=', 'card-hot')
+      .execute();
+    // Exactly one open operation for the card, and it is the one the last answered request names.
+    expect(ops.filter((o) => o.is_open)).toHaveLength(1);
+    const answered = new Set(hotRes.map((r) => r.json().operationId));
+    for (const o of ops) expect(answered.has(o.operation_id), o.operation_id).toBe(true);
+    // Every operation that is not open was superseded (a FAILED notification), none left dangling.
+    for (const o of ops.filter((x) => !x.is_open)) {
+      const rows = await outboxFor(o.operation_id);
+      expect(JSON.parse(rows[rows.length - 1].payload).status, o.operation_id).toBe('FAILED');
+    }
+  });
+
   it('is idempotent for the same body while open, and supersedes on a different body', async () => {
     const body = { trackingType: 'SHIPMENT', trackingNumber: FEDEX, carrier: 'fedex' };
     const first = (await post('card-idem', body)).json().operationId;

@@ -97,17 +97,23 @@ export async function acceptInTransaction(ctx: HubContext, tx: Db, batch: Prepar
 }
 
 /**
- * Coalesces concurrent track requests into one transaction per round: under load this turns many small
- * transactions into a few large ones (the embedded store runs one statement at a time), and alone a
- * request still commits at once. A request is answered only after its transaction has committed.
+ * Coalesces concurrent track requests into a few transactions: under load many small transactions
+ * become a few large ones, a few of them committing at once (their WAL flushes share one disk write),
+ * and alone a request still commits at once. A request is answered only after its transaction has
+ * committed. A card is in at most one transaction at a time: a repeat of a card waits for the
+ * transaction holding it and then sees its result.
  */
 export class AcceptBatcher {
   private queue: { p: Prepared; resolve: (r: AcceptResult) => void; reject: (e: unknown) => void }[] = [];
-  private busy = false;
+  private readonly inFlightKeys = new Set<string>();
+  private running = 0;
+  private pumpScheduled = false;
 
   constructor(
     private readonly ctx: HubContext,
     private readonly maxBatch = 64,
+    /** Transactions in flight at once; leaves the rest of the pool to the workers and the other routes. */
+    private readonly maxConcurrent = 4,
   ) {}
 
   async accept(cmd: AcceptCommand): Promise<AcceptResult> {
@@ -118,35 +124,45 @@ export class AcceptBatcher {
       key: `${cmd.issuerId}|${cmd.cardId}|${cmd.body.trackingType}`,
     };
     const result = new Promise<AcceptResult>((resolve, reject) => this.queue.push({ p, resolve, reject }));
-    if (!this.busy) {
-      this.busy = true;
-      // Start after the current I/O phase: requests that arrived together then share one transaction.
-      setImmediate(() => void this.drain());
-    }
+    this.schedulePump();
     return result;
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        // Take distinct keys only: a repeat of a card waits for the next round and sees this one's result.
-        const seen = new Set<string>();
-        const batch: typeof this.queue = [];
-        const rest: typeof this.queue = [];
-        for (const item of this.queue) {
-          if (batch.length < this.maxBatch && !seen.has(item.p.key)) {
-            seen.add(item.p.key);
-            batch.push(item);
-          } else rest.push(item);
-        }
-        this.queue = rest;
-        await this.commit(batch);
-        // Let requests that came in during the commit reach the queue before the next batch is cut.
-        await new Promise((r) => setImmediate(r));
-      }
-    } finally {
-      this.busy = false;
+  /** Runs after the current I/O phase, so requests that arrived together share one transaction. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.maxConcurrent && this.queue.length > 0) {
+      const batch = this.cut();
+      if (batch.length === 0) return; // every waiting card is in a transaction already
+      this.running++;
+      void this.commit(batch).finally(() => {
+        for (const b of batch) this.inFlightKeys.delete(b.p.key);
+        this.running--;
+        if (this.queue.length > 0) this.schedulePump();
+      });
     }
+  }
+
+  /** Up to maxBatch requests with distinct cards, none of them in a transaction already. */
+  private cut(): typeof this.queue {
+    const batch: typeof this.queue = [];
+    const rest: typeof this.queue = [];
+    for (const item of this.queue) {
+      if (batch.length < this.maxBatch && !this.inFlightKeys.has(item.p.key)) {
+        this.inFlightKeys.add(item.p.key);
+        batch.push(item);
+      } else rest.push(item);
+    }
+    this.queue = rest;
+    return batch;
   }
 
   private async commit(batch: typeof this.queue): Promise<void> {
