@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { PACKAGE_ROOT } from '../assets.ts';
 
-const BENCH_DIR = join(import.meta.dirname, '../../bench');
+const BENCH_DIR = join(PACKAGE_ROOT, 'bench');
 
 /** The benchmark scripts of this checkout (`bench/*.ts`), by name. */
 export function benchNames(): string[] {

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type ColumnType, type Generated, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { assetPath } from '../assets.ts';
 import { claimFolderForHub, embeddedFolder, ensureEmbeddedServer, hubHoldingFolder, stopEmbeddedServer } from './embedded.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -174,7 +174,7 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   return constraint === undefined || e.constraint === constraint;
 }
 
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+const MIGRATIONS_DIR = assetPath('store', 'migrations');
 
 export function listMigrations(): { version: number; name: string; sql: string }[] {
   return readdirSync(MIGRATIONS_DIR)

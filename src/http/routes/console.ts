@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { assetPath } from '../../assets.ts';
 import type { HttpDeps } from '../app.ts';
 
-const DIR = join(import.meta.dirname, '../console');
+const DIR = assetPath('http', 'console');
 
 // Same-origin only: the console talks to the Admin API of the hub that served it, and nothing else.
 const SECURITY_HEADERS = {
