@@ -78,9 +78,11 @@ function postmasterPid(folder: string): number | undefined {
 
 async function idleMemory(hub: Proc, folder?: string): Promise<{ hubMb: number; dbMb: number; processes: number }> {
   await new Promise((r) => setTimeout(r, 5000)); // let start-up garbage go and the workers settle
-  const hubPids = withDescendants(hub.child.pid as number);
   const pm = folder ? postmasterPid(folder) : undefined;
   const dbPids = pm ? withDescendants(pm) : [];
+  // The server the hub started is still its child (detached into its own session, not reparented):
+  // count each process once, the server's tree as the database's.
+  const hubPids = withDescendants(hub.child.pid as number).filter((p) => !dbPids.includes(p));
   const sum = (pids: number[]) => pids.reduce((a, p) => a + pss(p), 0) / 1048576;
   return { hubMb: sum(hubPids), dbMb: sum(dbPids), processes: hubPids.length + dbPids.length };
 }
