@@ -206,7 +206,7 @@ describe('chaos on the embedded store: the one process SIGKILLed twice and resta
       // Each SIGKILL re-sends what the receivers had answered and the hub had not yet written down: about
       // (deliveries/s) x (answer-to-record time). Measured here: ~290 attempts/s and a median 9 ms + 8 ms
       // from the receiver's answer to the hub's record on this shared 2-core machine, giving 0-11 of 2,000
-      // (0-0.55 %) over 12 runs. The goal is under 0.1 %; this bound catches a regression to the
+      // (0-0.55 %) over 7 runs. The goal is under 0.1 %; this bound catches a regression to the
       // 1-3 % of the PGlite store without failing on the machine's scheduling.
       expect(rate).toBeLessThan(0.01);
     } finally {
