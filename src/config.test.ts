@@ -21,6 +21,7 @@ describe('configuration', () => {
     ['TRACKHUB_ROLE', 'boss'],
     ['TRACKHUB_DATABASE_URL', 'mysql://x'],
     ['TRACKHUB_DATABASE_URL', 'pglite://./data/trackhub'],
+    ['TRACKHUB_DATABASE_URL', 'postgres://[bad'],
     ['TRACKHUB_RETRY_SCHEDULE', '5s,soon'],
     ['TRACKHUB_POLL_MIN_INTERVAL', '15 minutes'],
     ['TRACKHUB_SANDBOX', 'maybe'],

@@ -139,6 +139,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
   if (!/^(embedded:\/\/.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
     fail('TRACKHUB_DATABASE_URL', 'must start with embedded:// (a folder) or postgres://');
   }
+  if (!databaseUrl.startsWith('embedded://') && !URL.canParse(databaseUrl)) fail('TRACKHUB_DATABASE_URL', 'is not a valid postgres:// URL');
   const host = str(env, 'TRACKHUB_HOST', '127.0.0.1') as string;
   const portRaw = str(env, 'TRACKHUB_PORT', '8080') as string;
   const port = Number(portRaw);

@@ -16,7 +16,7 @@ import { DEFAULT_RATE_LIMITS, SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts
 import { UpsTrackAlertSubscriber } from './polling/ups-track-alert.ts';
 import { registerSandbox, SANDBOX_PROVIDERS, sandboxBaseUrl } from './sandbox/server.ts';
 import { InboxWatcher } from './sites/inbox.ts';
-import { migrate, openStore } from './store/db.ts';
+import { migrate, type OpenedStore, openStore } from './store/db.ts';
 import { IssuerDirectory } from './store/issuers.ts';
 
 export interface RunningHub {
@@ -44,6 +44,16 @@ function providerConfigs(config: Config, sandboxOrigin: string): Record<Provider
 export async function startHub(config: Config, log: Logger): Promise<RunningHub> {
   setUnknownCodeLogger((msg, fields) => log.warn(fields, msg));
   const store = await openStore(config.databaseUrl, { hub: true });
+  try {
+    return await startOnStore(config, log, store);
+  } catch (err) {
+    // A hub that cannot start (its port taken, say) leaves nothing behind: the embedded server stops too.
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function startOnStore(config: Config, log: Logger, store: OpenedStore): Promise<RunningHub> {
   const applied = await migrate(store.db);
   watchOutbox(store.db);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -51,6 +51,12 @@ describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
     );
     for (const r of reports) expect(r).toMatchObject({ accepted: 4_950, duplicates: 0, rejectedCount: 50 });
     expect(readdirSync(join(inbox, 'done')).sort()).toEqual(['a.csv', 'a.csv.report.json', 'b.csv', 'b.csv.report.json', 'c.csv', 'c.csv.report.json']);
+    // Card ids inside: the inbox folders, the files the hub took and its reports are private (the test's
+    // umask would have left them 0755 and 0644).
+    for (const dir of [join(dataDir, 'inbox'), inbox, join(inbox, 'processing'), join(inbox, 'done'), join(inbox, 'rejected')]) {
+      expect((statSync(dir).mode & 0o777).toString(8), dir).toBe('700');
+    }
+    for (const name of readdirSync(join(inbox, 'done'))) expect((statSync(join(inbox, 'done', name)).mode & 0o777).toString(8), name).toBe('600');
     const rows = await sql<{ n: number; files: number }>`
       select (select count(*)::int from site_events where site_id = 'TWO-WORKERS') as n,
              (select count(*)::int from inbox_files where site_id = 'TWO-WORKERS') as files`.execute(t.store.db);

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
+import { PACKAGE_ROOT } from '../assets.ts';
 import type { openStore } from '../store/db.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
@@ -40,13 +42,20 @@ async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']
   }
 }
 
+// Everything the hub and its commands write (the embedded store, inbox folders and reports, import
+// reports) holds card ids or secrets: private to this user unless a mode says otherwise.
+process.umask(0o077);
+
 // Output piped into `head` closes early; that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
 
-const program = new Command('trackhub').description('Card tracking hub').showHelpAfterError();
+const program = new Command('trackhub')
+  .description('Card tracking hub')
+  .version(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version)
+  .showHelpAfterError();
 // Before the action of any command (its own or a subcommand's): config() is synchronous, the module is not.
 program.hook('preAction', async () => {
   configModule ??= await import('../config.ts');
@@ -55,6 +64,12 @@ program.hook('preAction', async () => {
 program
   .command('serve')
   .description('Run the hub (HTTP API and/or workers, per TRACKHUB_ROLE)')
+  .addHelpText(
+    'after',
+    '\nStore: TRACKHUB_DATABASE_URL, by default embedded://./data/pg (a PostgreSQL the hub runs in ./data/pg;\n' +
+      'site inboxes in ./data/inbox), or postgres://… for an external server shared by several instances.\n' +
+      'Every variable is listed in the README ("Running for real").',
+  )
   .option('--sandbox', 'serve the carrier sandbox in-process and point carriers without a base URL at it')
   .action(async (opts: { sandbox?: boolean }) => {
     const cfg = config(opts.sandbox ? { sandbox: true } : {});
@@ -64,7 +79,7 @@ program
     if (process.stdout.isTTY || cfg.sandbox) {
       process.stderr.write(
         `\nTrackhub listening on ${hub.url || '(worker only)'}${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n` +
-          `  docs: ${hub.url}/docs   health: ${hub.url}/healthz   metrics: ${hub.url}/metrics\n\n`,
+          `  console: ${hub.url}/console${cfg.adminToken ? '' : ' (set TRACKHUB_ADMIN_TOKEN to sign in)'}   docs: ${hub.url}/docs   health: ${hub.url}/healthz   metrics: ${hub.url}/metrics\n\n`,
       );
     }
     let stopping = false;

@@ -62,7 +62,7 @@ function printSummary(file: string, s: ImportSummary, seconds: number, opts: { j
   let reportFile: string | undefined;
   if (s.rejectedCount > LISTED_REJECTIONS) {
     reportFile = opts.report ?? `${file}.rejected.json`;
-    writeFileSync(reportFile, `${JSON.stringify({ file, lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted }, null, 1)}\n`);
+    writeFileSync(reportFile, `${JSON.stringify({ file, lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted }, null, 1)}\n`, { mode: 0o600 });
   }
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted.slice(0, LISTED_REJECTIONS), ...(reportFile ? { reportFile } : {}), seconds, eventsPerSecond: perSecond })}\n`);

@@ -81,7 +81,7 @@ export function guardedLookup(hostname: string, options: LookupOneOptions | Look
  */
 export async function checkTargetHost(url: string): Promise<string | undefined> {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host)) return isPrivateAddress(host) ? `notificationBaseUrl: ${host} is a private address (SSRF guard)` : undefined;
+  if (isIP(host)) return isPrivateAddress(host) ? `notificationBaseUrl: ${host} is a private address (SSRF guard; TRACKHUB_ALLOW_PRIVATE_TARGETS=true allows it, for demos and tests)` : undefined;
   const addresses = await new Promise<LookupAddress[]>((resolve) => {
     const timer = setTimeout(() => resolve([]), 3000);
     dnsLookup(host, { all: true }, (err, list) => {
@@ -90,5 +90,5 @@ export async function checkTargetHost(url: string): Promise<string | undefined> 
     });
   });
   const bad = addresses.find((a) => isPrivateAddress(a.address));
-  return bad ? `notificationBaseUrl: ${host} resolves to ${bad.address}, a private address (SSRF guard)` : undefined;
+  return bad ? `notificationBaseUrl: ${host} resolves to ${bad.address}, a private address (SSRF guard; TRACKHUB_ALLOW_PRIVATE_TARGETS=true allows it, for demos and tests)` : undefined;
 }

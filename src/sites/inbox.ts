@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import type { HubContext } from '../operations/context.ts';
@@ -96,7 +96,8 @@ export class InboxWatcher {
       // A site id registered before ids were checked for a leading dot must not make the inbox `inbox/..`.
       if (!SITE_ID.test(siteId)) continue;
       const dir = join(this.o.dataDir, 'inbox', siteId);
-      for (const sub of ['processing', 'done', 'rejected']) mkdirSync(join(dir, sub), { recursive: true });
+      // Card ids inside: the folders are the hub's user's alone (a site uploads as that user, or through it).
+      for (const sub of ['processing', 'done', 'rejected']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
       await this.claimStableFiles(dir);
       for (const name of await files(join(dir, 'processing'))) {
         if (this.stopping) break;
@@ -123,6 +124,7 @@ export class InboxWatcher {
       if (await stat(join(dir, 'processing', name)).catch(() => undefined)) continue;
       try {
         await rename(path, join(dir, 'processing', name));
+        await chmod(join(dir, 'processing', name), 0o600).catch(() => {}); // the hub's copy now: private
         this.lastSeen.delete(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // another worker took it
@@ -189,7 +191,7 @@ export class InboxWatcher {
       finishedAt: new Date().toISOString(),
     };
     const target = await freeName(join(dir, outcome), name);
-    await writeFile(join(dir, outcome, `${target}.report.json`), `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(join(dir, outcome, `${target}.report.json`), `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
     await rename(path, join(dir, outcome, target));
     await sql`update inbox_files set state = ${outcome}, updated_at = now() where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
     this.ctx.log.info({ siteId, file: name, outcome, accepted: p.accepted, duplicates: p.duplicates, rejected: p.rejected_count }, 'inbox file processed');

@@ -54,7 +54,7 @@ export function socketUrl(folder: string, database = DB_NAME): string {
   return `postgres://${DB_USER}@localhost/${database}?host=${encodeURIComponent(folder)}`;
 }
 
-interface Account {
+export interface Account {
   uid: number;
   gid: number;
 }
@@ -77,7 +77,7 @@ async function binaries(): Promise<Binaries> {
 }
 
 /** As root: the unprivileged account the server runs as, created on first use. Otherwise undefined. */
-function serviceAccount(): Account | undefined {
+export function serviceAccount(): Account | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const lookup = (): Account | undefined => {
     try {
@@ -109,23 +109,58 @@ function traversable(dir: string, account: Account): boolean {
 }
 
 /**
- * Makes the data folder's parent (0700). As root, the server's account must reach the data folder: the
- * parent (the hub's own data folder) is handed to it when it is closed to others, and every folder
- * above must already let it through.
+ * Makes the folder's parent (the hub's data folder), level by level, each new level 0700. As root, the
+ * server's account must reach the data folder: every level made here is handed to it, an existing parent
+ * closed to it (a fresh temporary folder, say) is too, and every folder further up must already let it
+ * through. All of that is checked before anything is made, so a refused path leaves nothing behind.
  */
-function prepareParent(folder: string, account: Account | undefined): void {
+export function prepareParent(folder: string, account?: Account): void {
   const parent = dirname(folder);
-  mkdirSync(parent, { recursive: true, mode: 0o700 });
-  if (!account) return;
-  const s = statSync(parent);
-  if (s.uid === 0 && !traversable(parent, account)) chownSync(parent, account.uid, account.gid);
-  for (let dir = dirname(parent); ; dir = dirname(dir)) {
-    if (!traversable(dir, account)) {
+  const missing: string[] = [];
+  let existing = parent;
+  for (;;) {
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(existing);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new EmbeddedStoreError(`cannot use ${existing} for the embedded store: ${(err as Error).message}`);
+    }
+    if (st) {
+      if (!st.isDirectory()) throw new EmbeddedStoreError(`${existing} is not a folder; the embedded store needs one (TRACKHUB_DATABASE_URL)`);
+      break;
+    }
+    missing.unshift(existing);
+    if (existing === dirname(existing)) break;
+    existing = dirname(existing);
+  }
+  if (account) {
+    // An existing parent closed to the account is handed over only when empty: a folder made for the
+    // store (a fresh temporary folder), never one holding other things (a home folder, say).
+    const closed = missing.length === 0 && !traversable(parent, account);
+    if (closed && readdirSync(parent).length > 0) {
       throw new EmbeddedStoreError(
-        `the embedded PostgreSQL runs as user "${SERVICE_USER}" (PostgreSQL refuses root) and cannot enter ${dir}; put the store elsewhere, e.g. TRACKHUB_DATABASE_URL=embedded:///var/lib/trackhub/pg`,
+        `the embedded PostgreSQL runs as user "${SERVICE_USER}" (PostgreSQL refuses root) and cannot enter ${parent}, which holds other files; use an empty or new folder, e.g. TRACKHUB_DATABASE_URL=embedded:///var/lib/trackhub/pg`,
       );
     }
-    if (dir === dirname(dir)) break;
+    const handOver = closed;
+    for (let dir = handOver ? dirname(parent) : existing; ; dir = dirname(dir)) {
+      if (!traversable(dir, account)) {
+        throw new EmbeddedStoreError(
+          `the embedded PostgreSQL runs as user "${SERVICE_USER}" (PostgreSQL refuses root) and cannot enter ${dir}; put the store elsewhere, e.g. TRACKHUB_DATABASE_URL=embedded:///var/lib/trackhub/pg`,
+        );
+      }
+      if (dir === dirname(dir)) break;
+    }
+    if (handOver) chownSync(parent, account.uid, account.gid);
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new EmbeddedStoreError(`cannot make ${dir} for the embedded store: ${(err as Error).message}`);
+    }
+    if (account) chownSync(dir, account.uid, account.gid);
   }
 }
 
@@ -360,7 +395,7 @@ export function hubHoldingFolder(folder: string): number | undefined {
  */
 export function claimFolderForHub(folder: string): () => void {
   const file = hubPidFile(folder);
-  mkdirSync(dirname(folder), { recursive: true, mode: 0o700 });
+  prepareParent(folder, serviceAccount());
   for (let round = 0; round < 3; round++) {
     try {
       writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +171,22 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
       expect(existsSync(join(pgDir, 'postmaster.pid'))).toBe(false);
     });
   }
+
+  it('a hub that cannot start (its port taken) exits with one line and leaves no server running', async () => {
+    expect(livePostmaster(pgDir)).toBeUndefined();
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    try {
+      const busyPort = (taken.address() as AddressInfo).port;
+      const failed = runCli(['serve'], { ...env, TRACKHUB_PORT: String(busyPort) });
+      expect(await exited(failed)).toBe(1);
+      expect(failed.output().trim().split('\n').filter((l) => !l.startsWith('{'))).toEqual([expect.stringMatching(/^trackhub: .*EADDRINUSE/)]);
+      expect(livePostmaster(pgDir)).toBeUndefined();
+      expect(existsSync(`${pgDir}.trackhub.pid`)).toBe(false);
+    } finally {
+      taken.close();
+    }
+  });
 
   it('a command on a stopped store starts the server for itself and stops it after', async () => {
     expect(livePostmaster(pgDir)).toBeUndefined();
