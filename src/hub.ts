@@ -43,7 +43,14 @@ function providerConfigs(config: Config, sandboxOrigin: string): Record<Provider
 /** Starts the hub in the configured role: the HTTP API, the workers (poller + dispatcher), or both. */
 export async function startHub(config: Config, log: Logger): Promise<RunningHub> {
   setUnknownCodeLogger((msg, fields) => log.warn(fields, msg));
-  const store = await openStore(config.databaseUrl, { hub: true });
+  const store = await openStore(config.databaseUrl, {
+    hub: true,
+    // A hub whose embedded server died cannot do its work: it exits, and its next start starts the server.
+    onServerLost: () => {
+      log.fatal('the embedded PostgreSQL stopped under the hub; exiting (start the hub again to restart it)');
+      process.exit(1);
+    },
+  });
   try {
     return await startOnStore(config, log, store);
   } catch (err) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type ColumnType, type Generated, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { assetPath } from '../assets.ts';
-import { claimFolderForHub, embeddedFolder, ensureEmbeddedServer, hubHoldingFolder, stopEmbeddedServer } from './embedded.ts';
+import { APPLICATION_NAME, embeddedFolder, ensureEmbeddedServer, holdFolderForHub, serverIsIdle, stopEmbeddedServer } from './embedded.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -119,34 +119,38 @@ export interface OpenStoreOptions {
    * unless a hub has claimed the folder meanwhile.
    */
   hub?: boolean;
+  /** With `hub`: called if the embedded server stops under the hub (killed, crashed). */
+  onServerLost?: () => void;
 }
 
 /** Opens the store named by an `embedded://` or `postgres://` URL. */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<OpenedStore> {
   const folder = embeddedFolder(url);
   if (!folder) return { ...poolStore(url, opts.poolSize), kind: 'postgres' };
-  const release = opts.hub ? claimFolderForHub(folder) : () => {};
-  try {
-    const server = await ensureEmbeddedServer(folder);
-    const store = poolStore(server.url, opts.poolSize);
-    return {
-      ...store,
-      kind: 'embedded',
-      async close() {
-        await store.close();
-        if (opts.hub || (server.started && !hubHoldingFolder(folder))) await stopEmbeddedServer(folder);
-        release();
-      },
-    };
-  } catch (err) {
-    release();
-    throw err;
-  }
+  const server = await ensureEmbeddedServer(folder);
+  const hold = opts.hub ? await holdFolderForHub(folder, () => opts.onServerLost?.()) : undefined;
+  const store = poolStore(server.url, opts.poolSize);
+  return {
+    ...store,
+    kind: 'embedded',
+    async close() {
+      await store.close();
+      if (hold) {
+        // The hub stops its server after draining, still holding the folder (no other hub adopts it meanwhile).
+        await hold.release(() => stopEmbeddedServer(folder));
+      } else if (server.started && (await serverIsIdle(folder))) {
+        // A command leaves the server as it found it: one it started is stopped, unless a hub or another
+        // process (a command started meanwhile, psql) uses it by now. Commands started together may thus
+        // leave it running; the next hub adopts it.
+        await stopEmbeddedServer(folder);
+      }
+    },
+  };
 }
 
 function poolStore(url: string, poolSize = 10): Omit<OpenedStore, 'kind'> {
-  const db = kysely(new pg.Pool({ connectionString: url, max: poolSize }));
-  const relaxed = kysely(new pg.Pool({ connectionString: url, max: 3, options: '-c synchronous_commit=off' }));
+  const db = kysely(new pg.Pool({ connectionString: url, max: poolSize, application_name: APPLICATION_NAME }));
+  const relaxed = kysely(new pg.Pool({ connectionString: url, max: 3, options: '-c synchronous_commit=off', application_name: APPLICATION_NAME }));
   return {
     db,
     relaxed,

@@ -7,12 +7,14 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /**
  * The embedded store: a real PostgreSQL server the hub runs itself, in a folder of its own.
@@ -45,8 +47,18 @@ export class EmbeddedStoreError extends Error {}
 /** The data folder an `embedded://` URL names (absolute), or undefined for any other URL. */
 export function embeddedFolder(url: string): string | undefined {
   if (!url.startsWith(EMBEDDED_SCHEME)) return undefined;
-  const path = url.slice(EMBEDDED_SCHEME.length);
-  return isAbsolute(path) ? path : resolve(process.cwd(), path);
+  const path = resolve(process.cwd(), url.slice(EMBEDDED_SCHEME.length));
+  // One folder, one name: a trailing slash or a symlinked folder must not look like another store (its
+  // hub mark would differ, and a second hub would run on the same server).
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return path;
+    }
+  }
 }
 
 /** A `pg` connection string reaching the server through the socket in its data folder. */
@@ -179,9 +191,11 @@ function run(file: string, args: string[], account: Account | undefined): Promis
   });
 }
 
+/** The line of a tool's output that says what went wrong: the last error line, else the last line. */
 function lastLine(text: string): string {
   const lines = text.trim().split('\n').filter(Boolean);
-  return lines[lines.length - 1] ?? '(no output)';
+  const errors = lines.filter((l) => /\b(FATAL|PANIC|ERROR|error|could not|No space)\b/.test(l) && !/removing (contents of )?data directory/.test(l));
+  return errors[errors.length - 1] ?? lines[lines.length - 1] ?? '(no output)';
 }
 
 /**
@@ -194,8 +208,13 @@ async function initialise(folder: string, bin: Binaries, account: Account | unde
   if (existsSync(folder) && readdirSync(folder).length > 0) {
     throw new EmbeddedStoreError(`${folder} is not empty and holds no PostgreSQL cluster; empty it or choose another folder`);
   }
+  // Staging folders of initialisations cut short (their process gone) are removed.
+  for (const name of readdirSync(dirname(folder))) {
+    const prefix = `${basename(folder)}.init-`;
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : Number.NaN;
+    if (Number.isInteger(pid) && (pid === process.pid || !alive(pid))) rmSync(join(dirname(folder), name), { recursive: true, force: true });
+  }
   const staging = `${folder}.init-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { mode: 0o700 });
   if (account) chownSync(staging, account.uid, account.gid);
   try {
@@ -228,13 +247,29 @@ export function livePostmaster(folder: string): PostmasterStatus | undefined {
   }
   const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
-  // A pid reused by an unrelated process after a crash is not our server (Linux tells; elsewhere trust it).
-  try {
-    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') return undefined;
-  } catch {
-    if (process.platform === 'linux') return undefined;
+  // After a crash the pid may belong to another process, even another PostgreSQL; a killed server may
+  // linger as a zombie. On Linux, only a live postgres working in this folder is this folder's server.
+  if (process.platform === 'linux') {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return undefined;
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') return undefined;
+      if (readlinkSync(`/proc/${pid}/cwd`) !== folder) return undefined;
+    } catch {
+      return undefined;
+    }
   }
   return { pid, status: (lines[7] ?? '').trim() };
+}
+
+/** A postmaster.pid that does not name a pid yet: a server is writing it at this moment. */
+function pidFileBeingWritten(folder: string): boolean {
+  try {
+    const first = readFileSync(`${folder}/postmaster.pid`, 'utf8').split('\n')[0];
+    return !/^\d+$/.test(first);
+  } catch {
+    return false;
+  }
 }
 
 function alive(pid: number): boolean {
@@ -269,7 +304,7 @@ function logTail(folder: string): string {
  * killed, or started by a command). Returns whether this call started it.
  */
 async function startOrAdopt(folder: string, bin: Binaries, account: Account | undefined): Promise<boolean> {
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 20; round++) {
     const running = livePostmaster(folder);
     if (running?.status === 'stopping') {
       await waitUntil('to stop', () => livePostmaster(folder) === undefined, 60_000);
@@ -281,6 +316,10 @@ async function startOrAdopt(folder: string, bin: Binaries, account: Account | un
     }
     // A pid file naming no live server (the server was killed, and its pid may since belong to another
     // process, which PostgreSQL would take for a running server and refuse to start) is removed.
+    if (pidFileBeingWritten(folder)) {
+      await sleep(50); // another process's server is creating it this instant
+      continue;
+    }
     rmSync(`${folder}/postmaster.pid`, { force: true });
     const log = openSync(`${folder}/postgres.log`, 'a', 0o600);
     if (account) chownSync(`${folder}/postgres.log`, account.uid, account.gid);
@@ -299,6 +338,10 @@ async function startOrAdopt(folder: string, bin: Binaries, account: Account | un
         '-c', 'max_connections=100',
         '-c', 'shared_buffers=32MB',
         '-c', 'logging_collector=off',
+        // The log keeps errors without the values that caused them: no failed statement's text, no
+        // DETAIL/CONTEXT (which quote the offending input, a secret in a refused request, say).
+        '-c', 'log_min_error_statement=panic',
+        '-c', 'log_error_verbosity=terse',
       ],
       { detached: true, stdio: ['ignore', log, log], ...(account ?? {}) },
     );
@@ -344,7 +387,8 @@ async function ensureDatabase(folder: string): Promise<void> {
     const found = await client.query('select 1 from pg_database where datname = $1', [DB_NAME]);
     if (found.rowCount === 0) {
       await client.query(`create database ${DB_NAME}`).catch((err: { code?: string }) => {
-        if (err.code !== '42P04') throw err; // created by another process meanwhile
+        // Created by another process meanwhile: 42P04, or 23505 when both inserted at once.
+        if (err.code !== '42P04' && err.code !== '23505') throw err;
       });
     }
   } finally {
@@ -362,6 +406,10 @@ export interface EmbeddedServer {
 
 /** Makes sure the server on `folder` is initialised, running and holds the hub's database. */
 export async function ensureEmbeddedServer(folder: string): Promise<EmbeddedServer> {
+  if (folder.includes(',') || folder !== folder.trim()) {
+    // PostgreSQL splits unix_socket_directories on commas and trims spaces around each entry.
+    throw new EmbeddedStoreError(`the embedded store's folder path may not contain a comma or end in a space (${JSON.stringify(folder)})`);
+  }
   if (Buffer.byteLength(`${folder}/.s.PGSQL.5432`) > MAX_SOCKET_PATH) {
     throw new EmbeddedStoreError(`the embedded store's folder path is too long for its socket (${folder}); use a shorter path`);
   }
@@ -378,40 +426,79 @@ function hubPidFile(folder: string): string {
   return `${folder}.trackhub.pid`;
 }
 
-/** The pid of a live hub that owns the server on this folder, if any. */
-export function hubHoldingFolder(folder: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(hubPidFile(folder), 'utf8').trim());
-  } catch {
-    return undefined;
+/** Session advisory lock a hub holds on its embedded server for as long as it runs. */
+const HUB_LOCK = 7314009;
+/** Names this process's connections, so a command can tell them from everyone else's. */
+export const APPLICATION_NAME = `trackhub ${process.pid}`;
+
+/**
+ * The hub's hold on its folder: a session advisory lock on the server, on a connection of its own for the
+ * hub's lifetime. Atomic (of two hubs starting at once, whatever the spelling of the folder, one gets it)
+ * and released by the server when the hub dies, however it dies. The mark beside the folder
+ * (`FOLDER.trackhub.pid`) only names the holder in messages. `onLost` runs if the connection ends
+ * before release() (the server stopped under the hub).
+ */
+export async function holdFolderForHub(folder: string, onLost: () => void): Promise<{ release(whileHeld: () => Promise<void>): Promise<void> }> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: socketUrl(folder, 'postgres'), application_name: APPLICATION_NAME });
+  client.on('error', () => {});
+  await client.connect();
+  const got = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [HUB_LOCK])).rows[0].ok;
+  if (!got) {
+    await client.end().catch(() => {});
+    let holder = '';
+    try {
+      holder = ` (pid ${Number(readFileSync(hubPidFile(folder), 'utf8').trim())})`;
+    } catch {
+      // no mark: the holder is named without its pid
+    }
+    throw new EmbeddedStoreError(`another hub${holder} runs on the embedded store ${folder}; stop it first`);
   }
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined;
+  const mark = hubPidFile(folder);
+  writeFileSync(mark, String(process.pid), { mode: 0o600 });
+  let releasing = false;
+  client.on('end', () => {
+    if (!releasing) onLost();
+  });
+  return {
+    /** Runs `whileHeld` (stopping the server) still holding the lock, then lets go. */
+    async release(whileHeld) {
+      releasing = true;
+      try {
+        await whileHeld();
+      } finally {
+        await client.end().catch(() => {});
+      }
+      try {
+        if (readFileSync(mark, 'utf8').trim() === String(process.pid)) rmSync(mark, { force: true });
+      } catch {
+        // already gone
+      }
+    },
+  };
 }
 
 /**
- * Marks this process as the hub owning the folder's server; refuses when another live hub does. A mark
- * left by a killed hub is replaced. Returns the function that clears the mark.
+ * A command's question before it stops a server it found stopped: may it? Not while a hub holds the
+ * folder, nor while any other process (another command, psql) is connected.
  */
-export function claimFolderForHub(folder: string): () => void {
-  const file = hubPidFile(folder);
-  prepareParent(folder, serviceAccount());
-  for (let round = 0; round < 3; round++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return () => {
-        try {
-          if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
-        } catch {
-          // already gone
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = hubHoldingFolder(folder);
-      if (holder) throw new EmbeddedStoreError(`another hub (pid ${holder}) runs on the embedded store ${folder}; stop it first`);
-      rmSync(file, { force: true });
-    }
+export async function serverIsIdle(folder: string): Promise<boolean> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: socketUrl(folder, 'postgres'), application_name: APPLICATION_NAME });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const row = (
+      await client.query<{ hubs: number; others: number }>(
+        `select (select count(*) from pg_locks where locktype = 'advisory' and objid = $1 and granted)::int as hubs,
+                (select count(*) from pg_stat_activity where backend_type = 'client backend' and application_name <> $2)::int as others`,
+        [HUB_LOCK, APPLICATION_NAME],
+      )
+    ).rows[0];
+    return row.hubs === 0 && row.others === 0;
+  } catch {
+    return false; // cannot tell: leave it running
+  } finally {
+    await client.end().catch(() => {});
   }
-  throw new EmbeddedStoreError(`could not claim the embedded store ${folder}: ${file} keeps coming back`);
 }

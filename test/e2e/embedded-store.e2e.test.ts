@@ -104,6 +104,10 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^trackhub: another hub \\(pid ${hub?.child.pid}\\) runs on the embedded store ${pgDir}`));
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    // Another spelling of the same folder is the same store.
+    const slashed = runCli(['serve'], { ...env, TRACKHUB_DATABASE_URL: `embedded://${pgDir}/`, TRACKHUB_PORT: String(await freePort()) });
+    expect(await exited(slashed)).not.toBe(0);
+    expect(slashed.output()).toMatch(/^trackhub: another hub \(pid \d+\) runs on the embedded store/);
   });
 
   it('a SIGKILLed hub leaves its server running; the next hub adopts it and nothing is lost', async () => {
@@ -111,16 +115,18 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     const server = livePostmaster(pgDir);
     expect(server).toBeDefined();
     await stop(hub, 'SIGKILL');
-    // The server outlives the hub (its own session)...
+    // The server outlives the hub (its own session), and the next hub adopts it: same server, same data.
     expect(livePostmaster(pgDir)?.pid).toBe(server?.pid);
-    // ...commands still work on it and leave it running...
-    const listed = runCli(['sites', 'list'], env);
-    expect(await exited(listed)).toBe(0);
-    expect(listed.output()).toContain('BEFORE-KILL');
-    // ...and the next hub adopts it: same server process, same data.
     await startHub();
     expect(livePostmaster(pgDir)?.pid).toBe(server?.pid);
     expect(await siteIds()).toEqual(expect.arrayContaining(['BEFORE-KILL', 'WHILE-RUNNING']));
+    // Killed again: a command uses the server left behind and leaves it running (it did not start it).
+    await stop(hub, 'SIGKILL');
+    const listed = runCli(['sites', 'list'], env);
+    expect(await exited(listed)).toBe(0);
+    expect(listed.output()).toContain('BEFORE-KILL');
+    expect(livePostmaster(pgDir)?.pid).toBe(server?.pid);
+    await startHub();
   });
 
   it('restarts cleanly after the hub and its server were both killed (stale pid file and socket)', async () => {
