@@ -34,13 +34,20 @@ async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']
   const { migrate, openStore } = await import('../store/db.ts');
   const { databaseUrl } = config();
   const store = await openStore(databaseUrl, { poolSize: 2 });
+  // Interrupted (Ctrl-C), the command still stops an embedded server it started.
+  const interrupted = () => void store.close().finally(() => process.exit(130));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, interrupted);
   try {
     await migrate(store.db);
     return await fn(store.db);
   } finally {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, interrupted);
     await store.close();
   }
 }
+
+/** How long a stopping hub may drain (requests, sends, the embedded server's stop) before it just exits. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
 
 // Everything the hub and its commands write (the embedded store, inbox folders and reports, import
 // reports) holds card ids or secrets: private to this user unless a mode says otherwise.
@@ -75,23 +82,39 @@ program
     const cfg = config(opts.sandbox ? { sandbox: true } : {});
     const [{ createLogger }, { startHub }] = await Promise.all([import('../logger.ts'), import('../hub.ts')]);
     const log = createLogger(cfg.logLevel);
-    const hub = await startHub(cfg, log);
+    // Signals are handled from the start: one that comes while the hub starts stops it once started (its
+    // embedded server too). A second signal, or a drain past the deadline, ends the process at once.
+    let stopRequested: string | undefined;
+    let hub: Awaited<ReturnType<typeof startHub>> | undefined;
+    const stop = async (signal: string) => {
+      if (stopRequested) {
+        log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+        process.exit(1);
+      }
+      stopRequested = signal;
+      if (!hub) return; // still starting: stopped as soon as it is up
+      log.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        log.error({ ms: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long: exiting');
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
+      await hub.close();
+      process.exit(0);
+    };
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
+    hub = await startHub(cfg, log);
+    if (stopRequested) {
+      const signal = stopRequested;
+      stopRequested = undefined;
+      await stop(signal);
+      return;
+    }
     if (process.stdout.isTTY || cfg.sandbox) {
       process.stderr.write(
         `\nTrackhub listening on ${hub.url || '(worker only)'}${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n` +
           `  console: ${hub.url}/console${cfg.adminToken ? '' : ' (set TRACKHUB_ADMIN_TOKEN to sign in)'}   docs: ${hub.url}/docs   health: ${hub.url}/healthz   metrics: ${hub.url}/metrics\n\n`,
       );
     }
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      await hub.close();
-      process.exit(0);
-    };
-    process.on('SIGINT', () => void stop('SIGINT'));
-    process.on('SIGTERM', () => void stop('SIGTERM'));
   });
 
 program

@@ -110,6 +110,16 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     expect(slashed.output()).toMatch(/^trackhub: another hub \(pid \d+\) runs on the embedded store/);
   });
 
+  it('a hub whose server is killed under it exits non-zero with a fatal line, and the next start recovers', async () => {
+    const server = livePostmaster(pgDir);
+    expect(server).toBeDefined();
+    process.kill(server?.pid as number, 'SIGKILL');
+    expect(await exited(hub as Proc)).toBe(1);
+    expect(hub?.output()).toMatch(/"level":60,.*the embedded PostgreSQL stopped under the hub/);
+    await startHub();
+    expect(await siteIds()).toContain('WHILE-RUNNING');
+  });
+
   it('a SIGKILLed hub leaves its server running; the next hub adopts it and nothing is lost', async () => {
     expect((await putSite('BEFORE-KILL')).status).toBe(201);
     const server = livePostmaster(pgDir);
@@ -166,7 +176,18 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     }
   });
 
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  it('a signal while the hub starts stops it once up, leaving no server running', async () => {
+    if (hub && hub.child.exitCode === null) await stop(hub);
+    expect(livePostmaster(pgDir)).toBeUndefined();
+    const starting = runCli(['serve'], { ...env, TRACKHUB_PORT: String(await freePort()) });
+    await waitFor('the hub to start its server', () => (livePostmaster(pgDir) ? true : undefined), 30_000, 10);
+    starting.child.kill('SIGINT');
+    expect(await exited(starting)).toBe(0);
+    expect(livePostmaster(pgDir)).toBeUndefined();
+    expect(existsSync(`${pgDir}.trackhub.pid`)).toBe(false);
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     it(`${signal} drains the hub, stops its server and removes its marks`, async () => {
       if (!hub || hub.child.exitCode !== null) await startHub();
       expect(livePostmaster(pgDir)).toBeDefined();
