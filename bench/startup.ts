@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { freePort, type Proc, runCli, stop, waitFor } from '../test/helpers/processes.ts';
-import { freshPostgresDatabase } from '../test/helpers/stores.ts';
+import { onBenchPostgres } from '../test/helpers/stores.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -129,23 +129,13 @@ try {
 }
 
 // The same hub on an external PostgreSQL: the baseline for the embedded figures.
-const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
-if (pgBase) {
-  process.env.TRACKHUB_TEST_DATABASE_URL = pgBase;
-  const db = await freshPostgresDatabase();
-  try {
-    const first = await startTimed({ TRACKHUB_DATABASE_URL: db.url });
-    const mem = await idleMemory(first.hub);
-    await stop(first.hub);
-    const again = await startTimed({ TRACKHUB_DATABASE_URL: db.url });
-    await stop(again.hub);
-    console.log(
-      `external PostgreSQL  first start ${first.ms.toFixed(0)} ms, restart ${again.ms.toFixed(0)} ms, idle hub ${mem.hubMb.toFixed(0)} MB Pss (its server not counted)`,
-    );
-  } finally {
-    await db.drop();
-  }
-} else {
-  console.log('external PostgreSQL  skipped: set TRACKHUB_TEST_DATABASE_URL=postgres://… to include it');
-}
+const measured = await onBenchPostgres(async (url) => {
+  const first = await startTimed({ TRACKHUB_DATABASE_URL: url });
+  const mem = await idleMemory(first.hub);
+  await stop(first.hub);
+  const again = await startTimed({ TRACKHUB_DATABASE_URL: url });
+  await stop(again.hub);
+  console.log(`external PostgreSQL  first start ${first.ms.toFixed(0)} ms, restart ${again.ms.toFixed(0)} ms, idle hub ${mem.hubMb.toFixed(0)} MB Pss (its server not counted)`);
+});
+if (!measured) console.log('external PostgreSQL  skipped: set TRACKHUB_TEST_DATABASE_URL=postgres://… to include it');
 process.exit(0);

@@ -14,7 +14,7 @@ import autocannon from 'autocannon';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { assertion, issuerKey, JWT_BEARER } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
-import { freshPostgresDatabase } from '../test/helpers/stores.ts';
+import { onBenchPostgres } from '../test/helpers/stores.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -95,15 +95,6 @@ try {
   await stopEmbeddedServer(join(dir, 'pg'));
   rmSync(dir, { recursive: true, force: true });
 }
-const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
-if (pgBase) {
-  process.env.TRACKHUB_TEST_DATABASE_URL = pgBase;
-  const db = await freshPostgresDatabase();
-  try {
-    await benchStore('postgres', db.url);
-  } finally {
-    await db.drop();
-  }
-} else {
+if (!(await onBenchPostgres((url) => benchStore('postgres', url)))) {
   console.log('postgres  skipped: set TRACKHUB_TEST_DATABASE_URL=postgres://… to include it');
 }

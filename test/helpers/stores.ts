@@ -93,3 +93,20 @@ export async function childProcessStore(kind: StoreKind, prefix: string): Promis
     },
   };
 }
+
+/**
+ * For the benchmarks: runs `fn` on a new database of the external PostgreSQL that BENCH_DATABASE_URL or
+ * TRACKHUB_TEST_DATABASE_URL names, then drops it. False (and `fn` not run) when neither is set.
+ */
+export async function onBenchPostgres(fn: (url: string) => Promise<void>): Promise<boolean> {
+  const base = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
+  if (!base) return false;
+  process.env.TRACKHUB_TEST_DATABASE_URL = base;
+  const db = await freshDatabase('postgres');
+  try {
+    await fn(db.url);
+  } finally {
+    await db.drop();
+  }
+  return true;
+}
