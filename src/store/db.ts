@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type ColumnType, type Generated, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { assetPath } from '../assets.ts';
-import { APPLICATION_NAME, embeddedFolder, ensureEmbeddedServer, holdFolderForHub, serverIsIdle, stopEmbeddedServer } from './embedded.ts';
+import { APPLICATION_NAME, embeddedFolder, ensureEmbeddedServer, holdFolderForHub, markCommand, serverIsIdle, stopEmbeddedServer } from './embedded.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -127,8 +127,16 @@ export interface OpenStoreOptions {
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<OpenedStore> {
   const folder = embeddedFolder(url);
   if (!folder) return { ...poolStore(url, opts.poolSize), kind: 'postgres' };
-  const server = await ensureEmbeddedServer(folder);
-  const hold = opts.hub ? await holdFolderForHub(folder, () => opts.onServerLost?.()) : undefined;
+  const unmark = opts.hub ? () => {} : markCommand(folder);
+  let server: Awaited<ReturnType<typeof ensureEmbeddedServer>>;
+  let hold: Awaited<ReturnType<typeof holdFolderForHub>> | undefined;
+  try {
+    server = await ensureEmbeddedServer(folder);
+    hold = opts.hub ? await holdFolderForHub(folder, () => opts.onServerLost?.()) : undefined;
+  } catch (err) {
+    unmark();
+    throw err;
+  }
   const store = poolStore(server.url, opts.poolSize);
   return {
     ...store,
@@ -138,11 +146,11 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
       if (hold) {
         // The hub stops its server after draining, still holding the folder (no other hub adopts it meanwhile).
         await hold.release(() => stopEmbeddedServer(folder));
-      } else if (server.started && (await serverIsIdle(folder))) {
-        // A command leaves the server as it found it: one it started is stopped, unless a hub or another
-        // process (a command started meanwhile, psql) uses it by now. Commands started together may thus
-        // leave it running; the next hub adopts it.
-        await stopEmbeddedServer(folder);
+      } else {
+        unmark();
+        // The last command out stops the server, unless a hub holds it or another process (a command
+        // starting meanwhile, psql) uses it: no server is left running for nobody.
+        if (await serverIsIdle(folder)) await stopEmbeddedServer(folder);
       }
     },
   };

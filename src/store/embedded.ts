@@ -150,7 +150,8 @@ export function prepareParent(folder: string, account?: Account): void {
     // An existing parent closed to the account is handed over only when empty: a folder made for the
     // store (a fresh temporary folder), never one holding other things (a home folder, say).
     const closed = missing.length === 0 && !traversable(parent, account);
-    if (closed && readdirSync(parent).length > 0) {
+    // The store's own marks beside its folder (FOLDER.cmd-PID, FOLDER.trackhub.pid) do not count.
+    if (closed && readdirSync(parent).some((name) => !name.startsWith(`${basename(folder)}.`))) {
       throw new EmbeddedStoreError(
         `the embedded PostgreSQL runs as user "${SERVICE_USER}" (PostgreSQL refuses root) and cannot enter ${parent}, which holds other files; use an empty or new folder, e.g. TRACKHUB_DATABASE_URL=embedded:///var/lib/trackhub/pg`,
       );
@@ -479,10 +480,40 @@ export async function holdFolderForHub(folder: string, onLost: () => void): Prom
 }
 
 /**
- * A command's question before it stops a server it found stopped: may it? Not while a hub holds the
- * folder, nor while any other process (another command, psql) is connected.
+ * Marks a command as using the folder's server (`FOLDER.cmd-PID`), from before it looks for the server
+ * until it is done with it, so that a command finishing meanwhile does not stop the server under it.
+ * Returns the function that removes the mark.
+ */
+export function markCommand(folder: string): () => void {
+  const mark = `${folder}.cmd-${process.pid}`;
+  try {
+    writeFileSync(mark, '', { mode: 0o600 });
+  } catch {
+    return () => {}; // the folder's parent does not exist yet: ensureEmbeddedServer makes it, or says why not
+  }
+  return () => rmSync(mark, { force: true });
+}
+
+/** Other live commands using the folder's server (their marks; those of dead processes are removed). */
+function otherCommands(folder: string): number {
+  const prefix = `${basename(folder)}.cmd-`;
+  let n = 0;
+  for (const name of readdirSync(dirname(folder))) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (alive(pid)) n++;
+    else rmSync(join(dirname(folder), name), { force: true });
+  }
+  return n;
+}
+
+/**
+ * A command's question before it stops the server: may it? Not while a hub holds the
+ * folder, nor while another command is about to use it or any other process (psql) is connected.
  */
 export async function serverIsIdle(folder: string): Promise<boolean> {
+  if (otherCommands(folder) > 0) return false;
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: socketUrl(folder, 'postgres'), application_name: APPLICATION_NAME });
   client.on('error', () => {});

@@ -110,6 +110,17 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     expect(slashed.output()).toMatch(/^trackhub: another hub \(pid \d+\) runs on the embedded store/);
   });
 
+  it('commands started together on a stopped store all succeed, and the last one out stops the server', async () => {
+    await stop(hub);
+    expect(livePostmaster(pgDir)).toBeUndefined();
+    for (let round = 0; round < 3; round++) {
+      const runs = [runCli(['sites', 'list'], env), runCli(['issuers', 'list'], env), runCli(['sites', 'list'], env)];
+      for (const r of runs) expect(await exited(r), r.output()).toBe(0);
+      expect(livePostmaster(pgDir)).toBeUndefined();
+    }
+    await startHub();
+  });
+
   it('a hub whose server is killed under it exits non-zero with a fatal line, and the next start recovers', async () => {
     const server = livePostmaster(pgDir);
     expect(server).toBeDefined();
@@ -130,12 +141,12 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     await startHub();
     expect(livePostmaster(pgDir)?.pid).toBe(server?.pid);
     expect(await siteIds()).toEqual(expect.arrayContaining(['BEFORE-KILL', 'WHILE-RUNNING']));
-    // Killed again: a command uses the server left behind and leaves it running (it did not start it).
+    // Killed again: a command uses the server left behind, then stops it (no hub holds it any more).
     await stop(hub, 'SIGKILL');
     const listed = runCli(['sites', 'list'], env);
     expect(await exited(listed)).toBe(0);
     expect(listed.output()).toContain('BEFORE-KILL');
-    expect(livePostmaster(pgDir)?.pid).toBe(server?.pid);
+    expect(livePostmaster(pgDir)).toBeUndefined();
     await startHub();
   });
 
