@@ -121,16 +121,6 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     await startHub();
   });
 
-  it('a hub whose server is killed under it exits non-zero with a fatal line, and the next start recovers', async () => {
-    const server = livePostmaster(pgDir);
-    expect(server).toBeDefined();
-    process.kill(server?.pid as number, 'SIGKILL');
-    expect(await exited(hub as Proc)).toBe(1);
-    expect(hub?.output()).toMatch(/"level":60,.*the embedded PostgreSQL stopped under the hub/);
-    await startHub();
-    expect(await siteIds()).toContain('WHILE-RUNNING');
-  });
-
   it('a SIGKILLed hub leaves its server running; the next hub adopts it and nothing is lost', async () => {
     expect((await putSite('BEFORE-KILL')).status).toBe(201);
     const server = livePostmaster(pgDir);
