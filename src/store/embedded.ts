@@ -305,7 +305,8 @@ function logTail(folder: string): string {
  * killed, or started by a command). Returns whether this call started it.
  */
 async function startOrAdopt(folder: string, bin: Binaries, account: Account | undefined): Promise<boolean> {
-  for (let round = 0; round < 20; round++) {
+  const lingerDeadline = Date.now() + 10_000;
+  for (let round = 0; round < 80; round++) {
     const running = livePostmaster(folder);
     if (running?.status === 'stopping') {
       await waitUntil('to stop', () => livePostmaster(folder) === undefined, 60_000);
@@ -359,6 +360,11 @@ async function startOrAdopt(folder: string, bin: Binaries, account: Account | un
     if (!exited) return true;
     // Lost a race with another process starting it at the same moment: adopt that one next round.
     if (livePostmaster(folder)) continue;
+    // A server killed a moment ago: its backends still hold its shared memory until they notice; wait.
+    if (/pre-existing shared memory block|is still in use|already exists/.test(logTail(folder)) && Date.now() < lingerDeadline) {
+      await sleep(200);
+      continue;
+    }
     throw new EmbeddedStoreError(`the embedded PostgreSQL in ${folder} did not start: ${logTail(folder)}`);
   }
   throw new EmbeddedStoreError(`the embedded PostgreSQL in ${folder} keeps stopping and starting; is another program managing it?`);

@@ -110,17 +110,6 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     expect(slashed.output()).toMatch(/^trackhub: another hub \(pid \d+\) runs on the embedded store/);
   });
 
-  it('commands started together on a stopped store all succeed, and the last one out stops the server', async () => {
-    await stop(hub);
-    expect(livePostmaster(pgDir)).toBeUndefined();
-    for (let round = 0; round < 3; round++) {
-      const runs = [runCli(['sites', 'list'], env), runCli(['issuers', 'list'], env), runCli(['sites', 'list'], env)];
-      for (const r of runs) expect(await exited(r), r.output()).toBe(0);
-      expect(livePostmaster(pgDir)).toBeUndefined();
-    }
-    await startHub();
-  });
-
   it('a SIGKILLed hub leaves its server running; the next hub adopts it and nothing is lost', async () => {
     expect((await putSite('BEFORE-KILL')).status).toBe(201);
     const server = livePostmaster(pgDir);
