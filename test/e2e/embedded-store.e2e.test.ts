@@ -110,6 +110,17 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     expect(slashed.output()).toMatch(/^trackhub: another hub \(pid \d+\) runs on the embedded store/);
   });
 
+  it('a hub whose server is killed under it exits non-zero with a fatal line, and the next start recovers', async () => {
+    const server = livePostmaster(pgDir);
+    expect(server).toBeDefined();
+    process.kill(server?.pid as number, 'SIGKILL');
+    expect(await exited(hub as Proc)).toBe(1);
+    expect(hub?.output()).toMatch(/"level":60,.*the embedded PostgreSQL stopped under the hub/);
+    // At once: the killed server's backends may still hold its shared memory for a moment.
+    await startHub();
+    expect(await siteIds()).toContain('WHILE-RUNNING');
+  });
+
   it('a SIGKILLed hub leaves its server running; the next hub adopts it and nothing is lost', async () => {
     expect((await putSite('BEFORE-KILL')).status).toBe(201);
     const server = livePostmaster(pgDir);
