@@ -26,7 +26,8 @@ import { basename, dirname, join, resolve } from 'node:path';
  * and never install exit hooks that call `process.exit` under a draining hub.
  *
  * Layout of `embedded://./data/pg`: `./data/pg` is the PostgreSQL data folder (0700, files 0600, the
- * socket `.s.PGSQL.5432` inside it); `./data/pg.trackhub.pid` names the hub that owns the server.
+ * socket `.s.PGSQL.5432` inside it); `./data/pg.trackhub.pid` names the hub that holds the server (the
+ * hold itself is an advisory lock, see holdFolderForHub); `./data/pg.cmd-PID` marks a command using it.
  * Durability is PostgreSQL's defaults, kept on purpose: `fsync`, `full_page_writes` and
  * `synchronous_commit` are on, so an acknowledged commit survives an OS crash or power cut.
  */
