@@ -9,7 +9,7 @@ describe('configuration', () => {
       databaseUrl: 'embedded://./data/pg', host: '127.0.0.1', port: 8080, role: 'all', publicUrl: 'http://127.0.0.1:8080',
       allowPrivateTargets: false, pollMinIntervalMs: 15 * 60_000, pollMaxIntervalMs: 12 * 3_600_000, notFoundAfterMs: 7 * 86_400_000,
       expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 30 * 86_400_000, returnTimeoutMs: 90 * 86_400_000, sandbox: false, logLevel: 'info',
-      deliveryTimeoutMs: 15_000, // CONTRACT §3.1: a notification attempt times out at 15 s
+      deliveryTimeoutMs: 15_000, // docs/contract.md §3.1: a notification attempt times out at 15 s
     });
     expect(c.retryScheduleMs).toEqual([5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 504e5, 72e6, 864e5]);
     expect(c.carriers.fedex.baseUrl).toBe('https://apis.fedex.com');

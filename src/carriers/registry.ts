@@ -11,7 +11,7 @@ export { trackingUrl } from './tracking-urls.ts';
 
 /**
  * Which providers to ask for each carrier, primary first. AfterShip is the fallback everywhere and the
- * only route for carriers without a public API (CONTRACT §5).
+ * only route for carriers without a public API (docs/contract.md §5).
  */
 export const DEFAULT_ROUTES: Record<CarrierCode, ProviderName[]> = {
   fedex: ['fedex', 'aftership'],

@@ -11,7 +11,7 @@ import type { SavedSite } from '../store/sites.ts';
 // What the commands run (the store, ingestion, carriers, the progress bar) is imported inside their
 // actions: registering them stays light, so `trackhub --help` does not load the hub.
 
-/** `trackhub sites add|list|import` (CONTRACT §7). Registered on the program by main.ts. */
+/** `trackhub sites add|list|import` (docs/contract.md §7). Registered on the program by main.ts. */
 
 const LISTED_REJECTIONS = 20;
 /** Rejected lines kept for the report file; the count stays exact beyond it. */

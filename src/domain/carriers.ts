@@ -1,4 +1,4 @@
-/** Carrier codes accepted by the Issuer API (CONTRACT §5); they follow AfterShip's courier slugs. */
+/** Carrier codes accepted by the Issuer API (docs/contract.md §5); they follow AfterShip's courier slugs. */
 export const CARRIER_CODES = [
   'chronopost-france',
   'dhl',

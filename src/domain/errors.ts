@@ -1,4 +1,4 @@
-/** The closed set of error codes the Issuer, Site and Admin APIs answer with (CONTRACT §2.4). */
+/** The closed set of error codes the Issuer, Site and Admin APIs answer with (docs/contract.md §2.4). */
 export const ERROR_STATUS = {
   FIELD_INVALID_FORMAT: 400,
   FIELD_INVALID_VALUE: 400,

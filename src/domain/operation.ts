@@ -48,7 +48,7 @@ export interface OperationState {
   lastChangeAt?: string;
   errorCode?: FailureCode;
   error?: string;
-  /** The site whose report completed a request that named none: CONTRACT §3.2 shows it "when known". */
+  /** The site whose report completed a request that named none: docs/contract.md §3.2 shows it "when known". */
   productionSite?: string;
 }
 
@@ -167,7 +167,7 @@ function businessStatus(type: TrackingType): 'CARD_SHIPPED' | 'CARD_RETURNED' {
   return type === 'RETURN' ? 'CARD_RETURNED' : 'CARD_SHIPPED';
 }
 
-/** The operation object of CONTRACT §3.2 for the state's latest update. */
+/** The operation object of docs/contract.md §3.2 for the state's latest update. */
 export function toOperationObject(s: OperationState, opts: { withCheckpoints?: boolean } = {}): OperationObject {
   const showBusinessStatus = s.status !== 'FAILED' && (s.trackingType === 'SHIPMENT' || s.status === 'SUCCESSFUL');
   const shipmentShown = s.trackingType === 'SHIPMENT' && s.shipment;
@@ -311,7 +311,7 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
   const lastUpdatedAt = [newest?.checkpointTime, snapshot.lastUpdatedAt, partial ? s.shipment?.lastUpdatedAt : undefined].filter(Boolean).sort().at(-1);
   if (lastUpdatedAt) merged.lastUpdatedAt = lastUpdatedAt;
   // A carrier that itself calls the history expired (AfterShip's "Expired": no news for a month) has
-  // nothing more to say: the end CONTRACT §3.3 names TRACKING_EXPIRED, not another SUCCESSFUL update.
+  // nothing more to say: the end docs/contract.md §3.3 names TRACKING_EXPIRED, not another SUCCESSFUL update.
   if (snapshot.status === 'EXPIRED') return fail(settled, now, 'TRACKING_EXPIRED', { shipment: { ...merged, status: 'EXPIRED' } });
   // Nothing new: the same answer again is no news, but the quiet clock still runs (TRACKING_EXPIRED).
   if (fingerprint(merged) === fingerprint(s.shipment)) return onTick(settled, now, t);

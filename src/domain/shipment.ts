@@ -1,6 +1,6 @@
 import type { CarrierCode } from './carriers.ts';
 
-/** Normalised shipment status (CONTRACT §3.4). */
+/** Normalised shipment status (docs/contract.md §3.4). */
 export const SHIPMENT_STATUSES = [
   'PENDING',
   'INFO_RECEIVED',

@@ -24,7 +24,7 @@ const POSTAL_CODE = /^[A-Za-z0-9][A-Za-z0-9 -]{0,11}$/;
 const COUNTRY_CODE = /^[A-Z]{2}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
 
-/** Fields each tracking type accepts (CONTRACT §2.2); anything else is refused. */
+/** Fields each tracking type accepts (docs/contract.md §2.2); anything else is refused. */
 const ALLOWED: Record<TrackingType, readonly string[]> = {
   PRODUCTION: ['trackingType', 'productionSite'],
   SHIPMENT: ['trackingType', 'trackingNumber', 'carrier', 'shipmentDate', 'productionSite', 'postalCode', 'countryCode'],

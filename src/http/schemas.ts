@@ -21,7 +21,7 @@ export const TrackBody = Type.Object(
     postalCode: Type.Optional(Type.String({ description: 'destination; SHIPMENT only' })),
     countryCode: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$', description: 'destination, ISO 3166-1 alpha-2; SHIPMENT only' })),
   },
-  { additionalProperties: false, description: 'Fields allowed depend on trackingType (CONTRACT §2.2)' },
+  { additionalProperties: false, description: 'Fields allowed depend on trackingType (docs/contract.md §2.2)' },
 );
 
 const Checkpoint = Type.Object({
@@ -103,5 +103,5 @@ export const SiteBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   apiKey: Type.Optional(Type.String({ minLength: 24, maxLength: 200, description: 'use this key; absent keeps the stored one (a new site gets a generated one)' })),
   generateApiKey: Type.Optional(Type.Boolean({ description: 'true: replace the key with a generated one, returned once (rotation)' })),
-  carriers: Type.Optional(Type.Array(Type.String(), { maxItems: 20, description: `the site's usual carriers, codes of CONTRACT §5: ${CARRIER_CODES.join(', ')}; absent keeps the stored ones, [] clears them` })),
+  carriers: Type.Optional(Type.Array(Type.String(), { maxItems: 20, description: `the site's usual carriers, codes of docs/contract.md §5: ${CARRIER_CODES.join(', ')}; absent keeps the stored ones, [] clears them` })),
 }, { additionalProperties: false });

@@ -44,7 +44,7 @@ export async function resolveParcel(ctx: HubContext, body: TrackRequestBody): Pr
     carrier,
     trackingNumber,
     trackingUrl: ctx.trackingUrl(carrier, trackingNumber),
-    // Several carriers fit the number: each is asked in turn until one knows it (CONTRACT §2.2).
+    // Several carriers fit the number: each is asked in turn until one knows it (docs/contract.md §2.2).
     ...(candidates.length > 1 ? { candidates: candidates.map((c) => ({ carrier: c, trackingUrl: ctx.trackingUrl(c, trackingNumber) })) } : {}),
   };
 }

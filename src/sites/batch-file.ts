@@ -6,7 +6,7 @@ import { SITE_EVENT_FIELDS, type SiteEventInput, validateSiteEvent } from './eve
 import type { IngestCounts } from './ingest.ts';
 
 /**
- * Batch files of site events (CONTRACT §4): CSV with a header row, or JSON Lines, with the Site API's
+ * Batch files of site events (docs/contract.md §4): CSV with a header row, or JSON Lines, with the Site API's
  * fields. Read as a stream, line by line: a file of millions of lines never sits in memory. Events go
  * to a sink in chunks, each chunk committed on its own, so a crash loses at most the chunk in flight
  * (and eventId dedupe makes replaying it harmless).

@@ -2,7 +2,7 @@ import { type CarrierCode, isCarrierCode } from '../domain/carriers.ts';
 import type { Result } from '../domain/errors.ts';
 import { CARD_ID, ISSUER_ID } from '../domain/track-request.ts';
 
-/** One production-site report (CONTRACT §4), validated. */
+/** One production-site report (docs/contract.md §4), validated. */
 export interface SiteEventInput {
   eventId: string;
   issuerId: string;

@@ -10,7 +10,7 @@ import { SITE_ID } from './events.ts';
 import { type IngestCounts, ingestEvents, pruneSiteEvents } from './ingest.ts';
 
 /**
- * The inbox of each production site (CONTRACT §4): `{dataDir}/inbox/{siteId}/`. A worker
+ * The inbox of each production site (docs/contract.md §4): `{dataDir}/inbox/{siteId}/`. A worker
  *  1. waits until a dropped file has kept its size and modification time over two scans AND has not
  *     been modified for `settleMs` (an upload that stalls for longer than a scan is not read half-way;
  *     dotfiles and `.tmp`/`.part` names are ignored: write under such a name, then rename),

@@ -97,7 +97,7 @@ export async function ingestEvents(
 }
 
 /**
- * CONTRACT §4: a CARD_SHIPPED report with a tracking number opens a SHIPMENT operation when the issuer
+ * docs/contract.md §4: a CARD_SHIPPED report with a tracking number opens a SHIPMENT operation when the issuer
  * has autoTrackShipment on, through the same accept code as an issuer's own request (so its PENDING
  * is sent). It only fills a gap: a card with an open SHIPMENT keeps it (the issuer's own request, with
  * its countryCode or carrier, must not be superseded by a report), and a card whose open PRODUCTION /
@@ -141,7 +141,7 @@ async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inser
   return results.filter((r) => r.created).length;
 }
 
-/** Deletes reports older than the retention period (CONTRACT §4: kept 180 days). */
+/** Deletes reports older than the retention period (docs/contract.md §4: kept 180 days). */
 export async function pruneSiteEvents(db: Db): Promise<number> {
   const res = await sql`delete from site_events where received_at < now() - ${`${EVENT_RETENTION_DAYS} days`}::interval`.execute(db);
   return Number(res.numAffectedRows ?? 0);

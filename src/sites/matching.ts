@@ -7,13 +7,13 @@ import type { Db } from '../store/db.ts';
 import { saveDecision } from '../store/operations.ts';
 
 /**
- * Matching production-site reports with PRODUCTION and RETURN operations (CONTRACT §3.3, §4), from both
+ * Matching production-site reports with PRODUCTION and RETURN operations (docs/contract.md §3.3, §4), from both
  * sides: an event that arrives finds the card's open operation; a request that arrives finds the events
  * that waited for it. Both sides take the same per-card advisory locks first, so on PostgreSQL an event
  * and a request committed at the same moment cannot each miss the other.
  */
 
-/** How long an event waits for its track request (CONTRACT §4). */
+/** How long an event waits for its track request (docs/contract.md §4). */
 export const EVENT_RETENTION_DAYS = 180;
 
 export interface StoredEvent {

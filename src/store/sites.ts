@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Db, isUniqueViolation } from './db.ts';
 
-/** Production sites (CONTRACT §4): the one write path of the Admin API's PUT and `trackhub sites add`. */
+/** Production sites (docs/contract.md §4): the one write path of the Admin API's PUT and `trackhub sites add`. */
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');

@@ -119,7 +119,7 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     expect(metrics).toMatch(/trackhub_carrier_breaker_state\{provider="ups"\} 0/);
   });
 
-  it('drives not-found and expiry with the clock (CONTRACT §3.3)', async () => {
+  it('drives not-found and expiry with the clock (docs/contract.md §3.3)', async () => {
     const ctx = fakeContext(store.db, clock);
     const fedex = new FakeProvider('fedex');
     const firstScan = clock.now().toISOString();

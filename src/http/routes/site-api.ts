@@ -85,7 +85,7 @@ export function splitEvents(events: unknown[]): { good: SiteEventInput[]; goodIn
   return { good, goodIndex, rejected };
 }
 
-/** The Site API (CONTRACT §4): production sites report shipped and returned cards. */
+/** The Site API (docs/contract.md §4): production sites report shipped and returned cards. */
 export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
   const keys = new SiteKeys(deps.db);
   liveKeyCaches.add(keys);

@@ -1,4 +1,4 @@
--- Events reported by production sites (CONTRACT §4). An eventId is unique per site: a resend is a no-op.
+-- Events reported by production sites (docs/contract.md §4). An eventId is unique per site: a resend is a no-op.
 -- An event waits here (unmatched) until a track request of its card comes, for up to 180 days.
 create table site_events (
   site_id text not null,
