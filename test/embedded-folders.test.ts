@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EmbeddedStoreError, prepareParent, serviceAccount } from '../src/store/embedded.ts';
+import { EmbeddedStoreError, prepareParent, serviceAccount } from '../src/store/embedded-folders.ts';
 import { tempDir } from './helpers/stores.ts';
 
 /**

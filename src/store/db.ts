@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { type ColumnType, type Generated, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { assetPath } from '../assets.ts';
-import { APPLICATION_NAME, embeddedFolder, ensureEmbeddedServer, holdFolderForHub, markCommand, serverIsIdle, stopEmbeddedServer } from './embedded.ts';
+import { embeddedFolder, ensureEmbeddedServer, stopEmbeddedServer } from './embedded.ts';
+import { APPLICATION_NAME, holdFolderForHub, markCommand, serverIsIdle } from './embedded-holds.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;

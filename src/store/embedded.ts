@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   chownSync,
   closeSync,
@@ -11,10 +11,9 @@ import {
   realpathSync,
   renameSync,
   rmSync,
-  statSync,
-  writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { type Account, EmbeddedStoreError, prepareParent, serviceAccount } from './embedded-folders.ts';
 
 /**
  * The embedded store: a real PostgreSQL server the hub runs itself, in a folder of its own.
@@ -27,7 +26,8 @@ import { basename, dirname, join, resolve } from 'node:path';
  *
  * Layout of `embedded://./data/pg`: `./data/pg` is the PostgreSQL data folder (0700, files 0600, the
  * socket `.s.PGSQL.5432` inside it); `./data/pg.trackhub.pid` names the hub that holds the server (the
- * hold itself is an advisory lock, see holdFolderForHub); `./data/pg.cmd-PID` marks a command using it.
+ * hold itself is an advisory lock, embedded-holds.ts); `./data/pg.cmd-PID` marks a command using it; the
+ * account and folders around the data folder are embedded-folders.ts's.
  * Durability is PostgreSQL's defaults, kept on purpose: `fsync`, `full_page_writes` and
  * `synchronous_commit` are on, so an acknowledged commit survives an OS crash or power cut.
  */
@@ -37,13 +37,9 @@ export const EMBEDDED_DEFAULT_URL = 'embedded://./data/pg';
 
 const DB_USER = 'trackhub';
 const DB_NAME = 'trackhub';
-/** PostgreSQL refuses to run as root; as root, the server runs as this system user (created if missing). */
-const SERVICE_USER = 'postgres';
 /** A unix socket path may not exceed 107 bytes on Linux. */
 const MAX_SOCKET_PATH = 107;
 
-/** Start-up problems of the embedded server; the CLI prints the message as one line. */
-export class EmbeddedStoreError extends Error {}
 
 /** The data folder an `embedded://` URL names (absolute), or undefined for any other URL. */
 export function embeddedFolder(url: string): string | undefined {
@@ -67,10 +63,6 @@ export function socketUrl(folder: string, database = DB_NAME): string {
   return `postgres://${DB_USER}@localhost/${database}?host=${encodeURIComponent(folder)}`;
 }
 
-export interface Account {
-  uid: number;
-  gid: number;
-}
 
 interface Binaries {
   initdb: string;
@@ -86,95 +78,6 @@ async function binaries(): Promise<Binaries> {
     throw new EmbeddedStoreError(
       `no embedded PostgreSQL for ${process.platform}-${process.arch} (${pkg} is not installed); set TRACKHUB_DATABASE_URL=postgres://…`,
     );
-  }
-}
-
-/** As root: the unprivileged account the server runs as, created on first use. Otherwise undefined. */
-export function serviceAccount(): Account | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const lookup = (): Account | undefined => {
-    try {
-      const uid = Number(execFileSync('id', ['-u', SERVICE_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-      const gid = Number(execFileSync('id', ['-g', SERVICE_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-      return { uid, gid };
-    } catch {
-      return undefined;
-    }
-  };
-  const found = lookup();
-  if (found) return found;
-  try {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVICE_USER], { stdio: 'ignore' });
-  } catch (err) {
-    throw new EmbeddedStoreError(`running as root, the embedded PostgreSQL needs a system user "${SERVICE_USER}" and useradd failed: ${(err as Error).message}`);
-  }
-  const created = lookup();
-  if (!created) throw new EmbeddedStoreError(`running as root, could not create the system user "${SERVICE_USER}" for the embedded PostgreSQL`);
-  return created;
-}
-
-/** True when `account` may enter `dir` (search permission). */
-function traversable(dir: string, account: Account): boolean {
-  const s = statSync(dir);
-  if (s.uid === account.uid) return (s.mode & 0o100) !== 0;
-  if (s.gid === account.gid) return (s.mode & 0o010) !== 0;
-  return (s.mode & 0o001) !== 0;
-}
-
-/**
- * Makes the folder's parent (the hub's data folder), level by level, each new level 0700. As root, the
- * server's account must reach the data folder: every level made here is handed to it, an existing parent
- * closed to it (a fresh temporary folder, say) is too, and every folder further up must already let it
- * through. All of that is checked before anything is made, so a refused path leaves nothing behind.
- */
-export function prepareParent(folder: string, account?: Account): void {
-  const parent = dirname(folder);
-  const missing: string[] = [];
-  let existing = parent;
-  for (;;) {
-    let st: ReturnType<typeof statSync> | undefined;
-    try {
-      st = statSync(existing);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new EmbeddedStoreError(`cannot use ${existing} for the embedded store: ${(err as Error).message}`);
-    }
-    if (st) {
-      if (!st.isDirectory()) throw new EmbeddedStoreError(`${existing} is not a folder; the embedded store needs one (TRACKHUB_DATABASE_URL)`);
-      break;
-    }
-    missing.unshift(existing);
-    if (existing === dirname(existing)) break;
-    existing = dirname(existing);
-  }
-  if (account) {
-    // An existing parent closed to the account is handed over only when empty: a folder made for the
-    // store (a fresh temporary folder), never one holding other things (a home folder, say).
-    const closed = missing.length === 0 && !traversable(parent, account);
-    // The store's own marks beside its folder (FOLDER.cmd-PID, FOLDER.trackhub.pid) do not count.
-    if (closed && readdirSync(parent).some((name) => !name.startsWith(`${basename(folder)}.`))) {
-      throw new EmbeddedStoreError(
-        `the embedded PostgreSQL runs as user "${SERVICE_USER}" (PostgreSQL refuses root) and cannot enter ${parent}, which holds other files; use an empty or new folder, e.g. TRACKHUB_DATABASE_URL=embedded:///var/lib/trackhub/pg`,
-      );
-    }
-    const handOver = closed;
-    for (let dir = handOver ? dirname(parent) : existing; ; dir = dirname(dir)) {
-      if (!traversable(dir, account)) {
-        throw new EmbeddedStoreError(
-          `the embedded PostgreSQL runs as user "${SERVICE_USER}" (PostgreSQL refuses root) and cannot enter ${dir}; put the store elsewhere, e.g. TRACKHUB_DATABASE_URL=embedded:///var/lib/trackhub/pg`,
-        );
-      }
-      if (dir === dirname(dir)) break;
-    }
-    if (handOver) chownSync(parent, account.uid, account.gid);
-  }
-  for (const dir of missing) {
-    try {
-      mkdirSync(dir, { mode: 0o700 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new EmbeddedStoreError(`cannot make ${dir} for the embedded store: ${(err as Error).message}`);
-    }
-    if (account) chownSync(dir, account.uid, account.gid);
   }
 }
 
@@ -214,7 +117,7 @@ async function initialise(folder: string, bin: Binaries, account: Account | unde
   for (const name of readdirSync(dirname(folder))) {
     const prefix = `${basename(folder)}.init-`;
     const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : Number.NaN;
-    if (Number.isInteger(pid) && (pid === process.pid || !alive(pid))) rmSync(join(dirname(folder), name), { recursive: true, force: true });
+    if (Number.isInteger(pid) && (pid === process.pid || !processAlive(pid))) rmSync(join(dirname(folder), name), { recursive: true, force: true });
   }
   const staging = `${folder}.init-${process.pid}`;
   mkdirSync(staging, { mode: 0o700 });
@@ -248,7 +151,7 @@ export function livePostmaster(folder: string): PostmasterStatus | undefined {
     return undefined;
   }
   const pid = Number(lines[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return undefined;
   // After a crash the pid may belong to another process, even another PostgreSQL; a killed server may
   // linger as a zombie. On Linux, only a live postgres working in this folder is this folder's server.
   if (process.platform === 'linux') {
@@ -274,7 +177,8 @@ function pidFileBeingWritten(folder: string): boolean {
   }
 }
 
-function alive(pid: number): boolean {
+/** A process of this pid runs (or exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -375,7 +279,7 @@ async function startOrAdopt(folder: string, bin: Binaries, account: Account | un
 export async function stopEmbeddedServer(folder: string, timeoutMs = 30_000): Promise<void> {
   const running = livePostmaster(folder);
   if (!running) return;
-  const gone = () => !alive(running.pid);
+  const gone = () => !processAlive(running.pid);
   try {
     process.kill(running.pid, 'SIGINT');
     await waitUntil('to stop', gone, timeoutMs);
@@ -428,115 +332,4 @@ export async function ensureEmbeddedServer(folder: string): Promise<EmbeddedServ
   const started = await startOrAdopt(folder, bin, account);
   await ensureDatabase(folder);
   return { folder, url: socketUrl(folder), started };
-}
-
-function hubPidFile(folder: string): string {
-  return `${folder}.trackhub.pid`;
-}
-
-/** Session advisory lock a hub holds on its embedded server for as long as it runs. */
-const HUB_LOCK = 7314009;
-/** Names this process's connections, so a command can tell them from everyone else's. */
-export const APPLICATION_NAME = `trackhub ${process.pid}`;
-
-/**
- * The hub's hold on its folder: a session advisory lock on the server, on a connection of its own for the
- * hub's lifetime. Atomic (of two hubs starting at once, whatever the spelling of the folder, one gets it)
- * and released by the server when the hub dies, however it dies. The mark beside the folder
- * (`FOLDER.trackhub.pid`) only names the holder in messages. `onLost` runs if the connection ends
- * before release() (the server stopped under the hub).
- */
-export async function holdFolderForHub(folder: string, onLost: () => void): Promise<{ release(whileHeld: () => Promise<void>): Promise<void> }> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: socketUrl(folder, 'postgres'), application_name: APPLICATION_NAME });
-  client.on('error', () => {});
-  await client.connect();
-  const got = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [HUB_LOCK])).rows[0].ok;
-  if (!got) {
-    await client.end().catch(() => {});
-    let holder = '';
-    try {
-      holder = ` (pid ${Number(readFileSync(hubPidFile(folder), 'utf8').trim())})`;
-    } catch {
-      // no mark: the holder is named without its pid
-    }
-    throw new EmbeddedStoreError(`another hub${holder} runs on the embedded store ${folder}; stop it first`);
-  }
-  const mark = hubPidFile(folder);
-  writeFileSync(mark, String(process.pid), { mode: 0o600 });
-  let releasing = false;
-  client.on('end', () => {
-    if (!releasing) onLost();
-  });
-  return {
-    /** Runs `whileHeld` (stopping the server) still holding the lock, then lets go. */
-    async release(whileHeld) {
-      releasing = true;
-      try {
-        await whileHeld();
-      } finally {
-        await client.end().catch(() => {});
-      }
-      try {
-        if (readFileSync(mark, 'utf8').trim() === String(process.pid)) rmSync(mark, { force: true });
-      } catch {
-        // already gone
-      }
-    },
-  };
-}
-
-/**
- * Marks a command as using the folder's server (`FOLDER.cmd-PID`), from before it looks for the server
- * until it is done with it, so that a command finishing meanwhile does not stop the server under it.
- * Returns the function that removes the mark.
- */
-export function markCommand(folder: string): () => void {
-  const mark = `${folder}.cmd-${process.pid}`;
-  try {
-    writeFileSync(mark, '', { mode: 0o600 });
-  } catch {
-    return () => {}; // the folder's parent does not exist yet: ensureEmbeddedServer makes it, or says why not
-  }
-  return () => rmSync(mark, { force: true });
-}
-
-/** Other live commands using the folder's server (their marks; those of dead processes are removed). */
-function otherCommands(folder: string): number {
-  const prefix = `${basename(folder)}.cmd-`;
-  let n = 0;
-  for (const name of readdirSync(dirname(folder))) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    if (alive(pid)) n++;
-    else rmSync(join(dirname(folder), name), { force: true });
-  }
-  return n;
-}
-
-/**
- * A command's question before it stops the server: may it? Not while a hub holds the
- * folder, nor while another command is about to use it or any other process (psql) is connected.
- */
-export async function serverIsIdle(folder: string): Promise<boolean> {
-  if (otherCommands(folder) > 0) return false;
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: socketUrl(folder, 'postgres'), application_name: APPLICATION_NAME });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    const row = (
-      await client.query<{ hubs: number; others: number }>(
-        `select (select count(*) from pg_locks where locktype = 'advisory' and objid = $1 and granted)::int as hubs,
-                (select count(*) from pg_stat_activity where backend_type = 'client backend' and application_name <> $2)::int as others`,
-        [HUB_LOCK, APPLICATION_NAME],
-      )
-    ).rows[0];
-    return row.hubs === 0 && row.others === 0;
-  } catch {
-    return false; // cannot tell: leave it running
-  } finally {
-    await client.end().catch(() => {});
-  }
 }
