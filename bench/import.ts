@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
-import { freshPostgresDatabase } from '../test/helpers/stores.ts';
+import { onBenchPostgres } from '../test/helpers/stores.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -126,16 +126,7 @@ console.log(`bench/import: ${clients} clients, ${duration} s per API run, ${line
 const dir = mkdtempSync(join(tmpdir(), 'trackhub-bench-import-'));
 try {
   await benchStore('embedded', `embedded://${dir}/pg`, dir);
-  const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
-  if (pgBase) {
-    process.env.TRACKHUB_TEST_DATABASE_URL = pgBase;
-    const db = await freshPostgresDatabase();
-    try {
-      await benchStore('postgres', db.url, dir);
-    } finally {
-      await db.drop();
-    }
-  } else {
+  if (!(await onBenchPostgres((url) => benchStore('postgres', url, dir)))) {
     console.log('postgres  skipped: set TRACKHUB_TEST_DATABASE_URL=postgres://… to include it');
   }
 } finally {
