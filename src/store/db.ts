@@ -115,9 +115,9 @@ pg.types.setTypeParser(20, (v) => Number(v));
 export interface OpenStoreOptions {
   poolSize?: number;
   /**
-   * The hub itself (`trackhub serve`): it claims the embedded folder (a second hub refuses), and stops
-   * the server when it closes. Others (commands) use a running server, or start one and stop it after
-   * unless a hub has claimed the folder meanwhile.
+   * The hub itself (`trackhub serve`): it holds the embedded folder (a second hub refuses), and stops
+   * the server when it closes. Others (commands) use a running server or start one; the last of them
+   * out stops it, unless a hub holds it.
    */
   hub?: boolean;
   /** With `hub`: called if the embedded server stops under the hub (killed, crashed). */
