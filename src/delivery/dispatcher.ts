@@ -34,6 +34,13 @@ export interface DispatcherOptions {
   /** Attempts of delivered notifications older than this are pruned (30 days by default). */
   attemptRetentionMs?: number;
   random?: () => number;
+  /**
+   * The wall clock (Date.now by default) for the times the dispatcher writes down or compares with
+   * written ones: attempted_at, next_attempt_at of a retry, the prune cutoff, a Retry-After date, the
+   * age of a 410. Injected so tests can check these exactly. The loop's own pacing (idle ticks, issuer
+   * refresh, latency) stays on real timers and the monotonic clock: a frozen clock must not stall it.
+   */
+  now?: () => number;
 }
 
 /** A claimed notification: its head outbox row, and the operations it carries. */
@@ -107,9 +114,11 @@ export class Dispatcher {
   private readonly leaseMs: number;
 
   private readonly relaxed: Db;
+  private readonly now: () => number;
 
   constructor(private readonly o: DispatcherOptions) {
     this.relaxed = o.relaxedDb ?? o.db;
+    this.now = o.now ?? (() => Date.now());
     this.timeoutMs = o.timeoutMs ?? 15_000;
     // A row must never be claimed again while its attempt may still be running: that would send it twice.
     this.leaseMs = Math.max(o.leaseMs, Math.ceil(this.timeoutMs * 1.5));
@@ -218,7 +227,7 @@ export class Dispatcher {
     });
     for (const [issuerId, at] of this.gone) {
       const t = this.targets.get(issuerId);
-      if (!t?.sending || Date.now() - at > 60_000) this.gone.delete(issuerId); // the store knows now (or never will)
+      if (!t?.sending || this.now() - at > 60_000) this.gone.delete(issuerId); // the store knows now (or never will)
       else t.sending = false;
     }
     this.targetsLoadedAt = Date.now();
@@ -356,7 +365,7 @@ export class Dispatcher {
         if (result.status === 410) {
           // No more sends to a gone endpoint, even before the store records it.
           target.sending = false;
-          this.gone.set(n.issuerId, Date.now());
+          this.gone.set(n.issuerId, this.now());
         }
         // A timeout is an overloaded endpoint too: without this, a hung endpoint keeps its full
         // concurrency of hanging sends on every round.
@@ -381,7 +390,7 @@ export class Dispatcher {
   private async attempt(target: IssuerTarget, n: Claimed): Promise<AttemptResult | undefined> {
     const body = `{"operations":[${n.payloads.join(',')}]}`;
     const started = performance.now();
-    const startedAt = Date.now();
+    const startedAt = this.now();
     const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.shutdown.signal]);
     try {
       let res = await this.post(target, n, body, signal);
@@ -392,7 +401,7 @@ export class Dispatcher {
         res = await this.post(target, n, body, signal);
       }
       const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES);
-      return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
+      return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.now()) };
     } catch (err) {
       if (this.shutdown.signal.aborted) return undefined;
       const timedOut = signal.aborted;
@@ -401,6 +410,7 @@ export class Dispatcher {
   }
 
   private async post(target: IssuerTarget, n: Claimed, body: string, signal: AbortSignal) {
+    // The receiver checks this against its own clock: always the real one.
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -479,7 +489,7 @@ export class Dispatcher {
         // The endpoint is gone: stop sending to it until an operator PUTs the issuer again. Its
         // notifications stay pending, with a fresh retry schedule for when it comes back.
         gone.add(r.n.issuerId);
-        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date().toISOString(), new_offset: r.n.attempts });
+        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date(this.now()).toISOString(), new_offset: r.n.attempts });
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'endpoint_disabled' });
         continue;
       }
@@ -489,7 +499,7 @@ export class Dispatcher {
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'dead' });
         this.o.log.warn({ notificationId: r.n.id, issuerId: r.n.issuerId, reason }, 'notification dead after last attempt');
       } else {
-        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date(Date.now() + delay).toISOString(), new_offset: null });
+        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date(this.now() + delay).toISOString(), new_offset: null });
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'retry' });
       }
     }
@@ -524,7 +534,7 @@ export class Dispatcher {
 
   /** Deletes attempts older than the retention of notifications already delivered; undelivered ones keep all. */
   async pruneAttempts(): Promise<number> {
-    const cutoff = new Date(Date.now() - (this.o.attemptRetentionMs ?? 30 * DAY_MS));
+    const cutoff = new Date(this.now() - (this.o.attemptRetentionMs ?? 30 * DAY_MS));
     const res = await sql`
       delete from delivery_attempts a using outbox o
       where a.notification_id = o.id and o.state = 'delivered' and a.attempted_at < ${cutoff.toISOString()}::timestamptz`.execute(this.o.db);
@@ -532,8 +542,8 @@ export class Dispatcher {
   }
 
   private async pruneIfDue(): Promise<void> {
-    if (Date.now() - this.lastPruneAt < 3_600_000) return;
-    this.lastPruneAt = Date.now();
+    if (this.now() - this.lastPruneAt < 3_600_000) return;
+    this.lastPruneAt = this.now();
     await this.pruneAttempts();
   }
 
