@@ -9,7 +9,7 @@ import { upsertIssuer } from '../src/store/issuers.ts';
 import { replayNotification } from '../src/store/notifications.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { receiver } from './helpers/processes.ts';
-import { freshPostgresDatabase, freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
+import { freshDatabase, freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
 
 const log = createLogger('silent');
 
@@ -106,10 +106,10 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
   });
 });
 
-// Only PostgreSQL can have two processes on one store; CI always sets TRACKHUB_TEST_DATABASE_URL.
-describe.each(STORE_KINDS.filter((k) => k === 'postgres'))('migrations on %s', () => {
+// Several hub instances share one store (the embedded server serves several processes too).
+describe.each(STORE_KINDS)('migrations on %s', (kind) => {
   it('two instances migrating at the same moment both succeed and apply each migration once', async () => {
-    const db = await freshPostgresDatabase();
+    const db = await freshDatabase(kind);
     const [a, b] = await Promise.all([openStore(db.url), openStore(db.url)]);
     const applied = await Promise.all([migrate(a.db), migrate(b.db)]);
     expect(applied.flat().filter((m) => m === '0001_init.sql')).toHaveLength(1);
@@ -119,9 +119,9 @@ describe.each(STORE_KINDS.filter((k) => k === 'postgres'))('migrations on %s', (
   });
 });
 
-describe.each(STORE_KINDS.filter((k) => k === 'postgres'))('connection loss on %s', () => {
+describe.each(STORE_KINDS)('connection loss on %s', (kind) => {
   it('a connection killed between two statements of a transaction fails that transaction, not the process', async () => {
-    const db = await freshPostgresDatabase();
+    const db = await freshDatabase(kind);
     const s = await openStore(db.url);
     try {
       const tx = s.db.transaction().execute(async (trx) => {

@@ -6,9 +6,11 @@ import { freshPostgresDatabase } from '../helpers/stores.ts';
 
 /**
  * A TCP relay between the hub and PostgreSQL that the test can cut and restore: the store going away
- * and coming back, as a network partition or a database restart looks to the hub.
+ * and coming back, as a network partition or a database restart looks to the hub. The server is
+ * reached on its TCP port, or on its Unix socket when the test's PostgreSQL is the stand-in started from
+ * the embedded binaries (test/global-setup.ts).
  */
-async function relay(targetPort: number) {
+async function relay(target: { port: number } | { path: string }) {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   const port = await freePort();
@@ -16,7 +18,7 @@ async function relay(targetPort: number) {
     new Promise<void>((resolve) => {
       if (server) return resolve();
       server = createServer((client) => {
-        const upstream = connect(targetPort, '127.0.0.1');
+        const upstream = 'path' in target ? connect(target.path) : connect(target.port, '127.0.0.1');
         for (const s of [client, upstream]) {
           sockets.add(s);
           s.on('close', () => sockets.delete(s));
@@ -40,10 +42,8 @@ async function relay(targetPort: number) {
 
 const ADMIN = 'outage-admin-token-0123456789';
 const ISSUER = 'ISSUER_OUT';
-const hasPostgres = Boolean(process.env.TRACKHUB_TEST_DATABASE_URL);
-
-// Only PostgreSQL can go away under a running hub; the embedded store lives inside the process.
-describe.skipIf(!hasPostgres)('the store goes away and comes back (PostgreSQL)', () => {
+// An external PostgreSQL can go away under a running hub; the embedded one is the hub's own child.
+describe('the store goes away and comes back (PostgreSQL)', () => {
   let hub: Proc | undefined;
   let hubUrl: string;
   let link: Awaited<ReturnType<typeof relay>>;
@@ -61,7 +61,10 @@ describe.skipIf(!hasPostgres)('the store goes away and comes back (PostgreSQL)',
     const db = await freshPostgresDatabase();
     drop = db.drop;
     const target = new URL(db.url);
-    link = await relay(Number(target.port || 5432));
+    const socketFolder = target.searchParams.get('host');
+    link = await relay(socketFolder ? { path: `${socketFolder}/.s.PGSQL.${target.port || 5432}` } : { port: Number(target.port || 5432) });
+    target.searchParams.delete('host');
+    target.hostname = '127.0.0.1';
     target.port = String(link.port);
     const port = await freePort();
     hubUrl = `http://127.0.0.1:${port}`;

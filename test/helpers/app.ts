@@ -19,11 +19,19 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  /** Another instance on this store (not closed with the app), instead of a fresh store. */
+  store?: TestStore;
+  /** The clock of the issuer cache (production TTL), so a test can move past it. */
+  issuerClock?: () => number;
+}
+
 /** The HTTP app over a fresh store, driven with inject(): no socket, real store, real auth. */
-export async function testApp(kind: StoreKind, env: Record<string, string> = {}): Promise<TestApp> {
-  const store = await freshStore(kind);
+export async function testApp(kind: StoreKind, env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
+  const store = opts.store ?? (await freshStore(kind));
   const config = loadConfig({ TRACKHUB_ADMIN_TOKEN: ADMIN_TOKEN, TRACKHUB_LOG_LEVEL: 'silent', ...env });
-  const log = createLogger('silent');
+  // TRACKHUB_TEST_LOG=debug shows what the app logs (silent by default).
+  const log = createLogger((process.env.TRACKHUB_TEST_LOG as 'debug' | undefined) ?? 'silent');
   const context: HubContext = {
     db: store.db,
     log,
@@ -40,7 +48,7 @@ export async function testApp(kind: StoreKind, env: Record<string, string> = {})
     db: store.db,
     storeKind: store.kind,
     hub: context,
-    issuers: new IssuerDirectory(store.db, 0),
+    issuers: new IssuerDirectory(store.db, { now: opts.issuerClock }),
     tokens: new AccessTokenVerifier(key),
     accessTokenKey: key,
     log,
@@ -52,7 +60,7 @@ export async function testApp(kind: StoreKind, env: Record<string, string> = {})
     context,
     async close() {
       await app.close();
-      await store.close();
+      if (!opts.store) await store.close();
     },
   };
 }

@@ -8,12 +8,13 @@ import { stopEmbeddedServer } from '../../src/store/embedded.ts';
 
 /**
  * `embedded`: the PostgreSQL 18 server the hub runs itself (one shared server for the run, started by
- * test/global-setup.ts; each store is a new database in it). `postgres`: an external server, when
- * TRACKHUB_TEST_DATABASE_URL names one (CI sets it; global-setup finds one on 127.0.0.1:5432).
+ * test/global-setup.ts; each store is a new database in it). `postgres`: an external server, the one
+ * TRACKHUB_TEST_DATABASE_URL names (global-setup always provides one, or fails the run): every store
+ * test runs on both, on every machine, so a run never has fewer tests than another.
  */
 export type StoreKind = 'embedded' | 'postgres';
 
-export const STORE_KINDS: StoreKind[] = process.env.TRACKHUB_TEST_DATABASE_URL ? ['embedded', 'postgres'] : ['embedded'];
+export const STORE_KINDS: readonly StoreKind[] = ['embedded', 'postgres'];
 
 function serverUrl(kind: StoreKind): string {
   const url = kind === 'embedded' ? process.env.TRACKHUB_TEST_EMBEDDED_URL : process.env.TRACKHUB_TEST_DATABASE_URL;
@@ -61,7 +62,7 @@ export async function freshDatabase(kind: StoreKind): Promise<{ url: string; dro
   };
 }
 
-/** Kept for the PostgreSQL-only tests (connection loss, concurrent migrations). */
+/** For the tests of an external server only (a relay between hub and server, cut and restored). */
 export const freshPostgresDatabase = () => freshDatabase('postgres');
 
 /** A new temporary folder under the run's test folder (global-setup removes what is left at the end). */
