@@ -67,8 +67,11 @@ async function commitBatch(ctx: HubContext, batch: Prepared[]): Promise<AcceptRe
 export async function acceptInTransaction(ctx: HubContext, tx: Db, batch: Prepared[], opts: { keepOpen?: boolean } = {}): Promise<AcceptResult[]> {
   const now = ctx.now();
   const nowIso = now.toISOString();
-  // Serialises with site-event ingestion on the same cards, so an event and a request never miss each other.
-  await lockCards(tx, batch.filter((p) => p.body.trackingType !== 'SHIPMENT'));
+  // One transaction at a time per card, across instances: requests for a card are settled in turn (a
+  // row lock alone would not do: a transaction waiting on the open operation's lock would then find it
+  // closed and not see its successor, and insert a second one), and site events on the card never miss
+  // a request or the other way round.
+  await lockCards(tx, batch);
   const keys = batch.map((p) => sql`(${p.issuerId}, ${p.cardId}, ${p.body.trackingType})`);
   const open = await sql<{ operation_id: string; request_hash: string; state: OperationState; issuer_id: string; card_id: string; tracking_type: string }>`
     select operation_id, request_hash, state, issuer_id, card_id, tracking_type from operations

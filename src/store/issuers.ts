@@ -98,19 +98,31 @@ export async function upsertIssuer(db: Db, i: IssuerWrite): Promise<boolean> {
   return new Date(row.created_at).getTime() === new Date(row.updated_at).getTime();
 }
 
-/** Issuer records as the request path needs them, cached briefly: an admin change shows within seconds. */
+/** How long another instance may go on using an issuer record after an admin changed it. */
+export const ISSUER_CACHE_TTL_MS = 5_000;
+
+/**
+ * Issuer records as the request path needs them, cached briefly. A change made through this
+ * instance's Admin API shows at once (`forget`); one made through another instance within the TTL.
+ */
 export class IssuerDirectory {
   private readonly cache = new Map<string, { issuer: Issuer | undefined; at: number }>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
   constructor(
     private readonly db: Db,
-    private readonly ttlMs = 5_000,
-  ) {}
+    opts: { ttlMs?: number; now?: () => number } = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? ISSUER_CACHE_TTL_MS;
+    this.now = opts.now ?? Date.now;
+  }
 
   async get(issuerId: string): Promise<Issuer | undefined> {
     const hit = this.cache.get(issuerId);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.issuer;
+    if (hit && this.now() - hit.at < this.ttlMs) return hit.issuer;
     const issuer = await getIssuer(this.db, issuerId);
-    this.cache.set(issuerId, { issuer, at: Date.now() });
+    this.cache.set(issuerId, { issuer, at: this.now() });
     return issuer;
   }
 
