@@ -16,24 +16,27 @@ export default class SuiteSummary implements Reporter {
 
   async onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>, reason: TestRunEndReason): Promise<void> {
     if (!this.vitest) return;
-    const counts = { passed: 0, failed: 0, skipped: 0 };
+    // Tests of a file that failed outside them (a hook, the import) did not run: not "skipped".
+    const counts = { passed: 0, failed: 0, skipped: 0, notRun: 0 };
     const problems: string[] = [];
     const byName = !!this.vitest.config.testNamePattern;
     for (const m of modules) {
       let tests = 0;
       let skipped = 0;
+      const fileFailed = m.state() === 'failed';
       for (const test of m.children.allTests()) {
         tests++;
         const state = test.result().state;
         if (state === 'passed') counts.passed++;
         else if (state === 'failed') counts.failed++;
+        else if (fileFailed) counts.notRun++;
         else {
           counts.skipped++;
           skipped++;
         }
       }
       const file = m.relativeModuleId;
-      if (m.state() === 'failed') problems.push(`${file} failed`);
+      if (fileFailed) problems.push(`${file} failed`);
       else if (tests === 0) problems.push(`${file} has no test`);
       else if (skipped > 0 && !byName) problems.push(`${file} skipped ${skipped} test(s)`);
     }
@@ -45,7 +48,7 @@ export default class SuiteSummary implements Reporter {
     const filesFailed = modules.filter((m) => m.state() === 'failed').length;
     const line =
       `trackhub suite: ${modules.length - filesFailed} of ${modules.length} test files passed${scope}; ` +
-      `tests ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`;
+      `tests ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.notRun ? `, ${counts.notRun} not run (their file failed)` : ''}`;
     if (problems.length === 0) {
       this.vitest.logger.log(`${line}: OK`);
       return;
