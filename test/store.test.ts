@@ -94,14 +94,19 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
     store = await freshStore(kind);
     const rx = await receiver();
     await seedOutbox(store, 1, rx.url, newWebhookSecret());
-    // A worker claims the row and dies: only its lease remains.
-    await store.db.updateTable('outbox').set({ next_attempt_at: new Date(Date.now() + 300), attempts: 1 }).execute();
+    // A worker claims the row and dies: only its lease remains, an hour long (by the store's clock).
+    await sql`update outbox set next_attempt_at = now() + interval '1 hour', attempts = 1`.execute(store.db);
     const d = new Dispatcher({ db: store.db, log, retryScheduleMs: [10], leaseMs: 5000, allowPrivateTargets: true });
-    expect(await d.runOnce()).toBe(0);
-    await new Promise((r) => setTimeout(r, 350));
+    expect(await d.runOnce()).toBe(0); // leased: not due
+    expect(rx.received).toEqual([]);
+    // The hour passes: time moved in the store rather than waited for.
+    await sql`update outbox set next_attempt_at = next_attempt_at - interval '1 hour' - interval '1 second'`.execute(store.db);
     expect(await d.runOnce()).toBe(1);
     await d.stop();
     expect(rx.received.map((r) => r.headers['webhook-id'])).toEqual(['msg_0000']);
+    // The dead worker's claim counts as an attempt: this one is the second.
+    expect(await store.db.selectFrom('outbox').select(['state', 'attempts']).executeTakeFirstOrThrow()).toEqual({ state: 'delivered', attempts: 2 });
+    expect((await store.db.selectFrom('delivery_attempts').select(['attempt', 'http_status']).execute())).toEqual([{ attempt: 2, http_status: 204 }]);
     await rx.close();
   });
 });
