@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readyIssuer, type TestApp, testApp } from './helpers/app.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
@@ -169,20 +169,23 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
     const limited = await testApp(kind, { TRACKHUB_ISSUER_RATE_LIMIT: '3' });
     try {
       const { token: tk } = await readyIssuer(limited.app, 'ISSUER_R01');
-      const codes: number[] = [];
-      let retryAfter: string | undefined;
-      for (let i = 0; i < 6; i++) {
-        const res = await limited.app.inject({ method: 'POST', url: '/banking/v1/issuers/ISSUER_R01/physicalCards/c1/track', headers: { authorization: `Bearer ${tk}` }, payload: { trackingType: 'PRODUCTION' } });
-        codes.push(res.statusCode);
-        if (res.statusCode === 429) {
-          expect(res.json().errorCode).toBe('RATE_LIMITED');
-          retryAfter = res.headers['retry-after'] as string;
+      // The budget refills with time: the clock stands still while the requests go (however slowly the
+      // machine sends them), then moves by exactly one second. Only Date is faked; timers stay real.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      const burst = async () => {
+        const answers: { status: number; errorCode?: string; retryAfter?: string }[] = [];
+        for (let i = 0; i < 5; i++) {
+          const res = await limited.app.inject({ method: 'POST', url: '/banking/v1/issuers/ISSUER_R01/physicalCards/c1/track', headers: { authorization: `Bearer ${tk}` }, payload: { trackingType: 'PRODUCTION' } });
+          answers.push({ status: res.statusCode, ...(res.statusCode === 429 ? { errorCode: res.json().errorCode, retryAfter: res.headers['retry-after'] as string } : {}) });
         }
-      }
-      expect(codes.filter((c) => c === 202).length).toBeGreaterThanOrEqual(3);
-      expect(codes).toContain(429);
-      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+        return answers;
+      };
+      const refused = { status: 429, errorCode: 'RATE_LIMITED', retryAfter: '1' };
+      expect(await burst()).toEqual([{ status: 202 }, { status: 202 }, { status: 202 }, refused, refused]);
+      vi.advanceTimersByTime(1000);
+      expect(await burst()).toEqual([{ status: 202 }, { status: 202 }, { status: 202 }, refused, refused]);
     } finally {
+      vi.useRealTimers();
       await limited.close();
     }
   });
