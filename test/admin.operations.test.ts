@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, readyIssuer, type TestApp, testApp } from './helpers/app.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
@@ -43,22 +44,44 @@ describe.each(STORE_KINDS)('Admin API operations listing on %s', (kind) => {
   });
 
   it('pages newest first with a cursor, without gaps or repeats', async () => {
-    const seen: string[] = [];
+    type Listed = { open: boolean; operation: { operationId: string; cardId: string; startTime: string } };
+    const seen: Listed[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
       const res = await list(`limit=3${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.statusCode).toBe(200);
-      const body = res.json() as { operations: { operation: { operationId: string; startTime: string } }[]; nextCursor: string | null };
-      seen.push(...body.operations.map((o) => o.operation.operationId));
+      const body = res.json() as { operations: Listed[]; nextCursor: string | null };
+      seen.push(...body.operations);
       cursor = body.nextCursor;
       pages++;
     } while (cursor && pages < 10);
     expect(pages).toBe(4);
-    expect(seen).toHaveLength(11);
-    expect(new Set(seen).size).toBe(11);
-    const all = (await list('limit=500')).json().operations.map((o: { operation: { operationId: string } }) => o.operation.operationId);
-    expect(seen).toEqual(all);
+    const ids = seen.map((o) => o.operation.operationId);
+    // None missing, none twice: exactly the operations in the store.
+    // created_at to the microsecond, as text that sorts as the time does (a JS Date keeps milliseconds).
+    const stored = await t.store.db
+      .selectFrom('operations')
+      .select(['operation_id', sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`.as('created')])
+      .execute();
+    expect(stored).toHaveLength(11);
+    expect([...ids].sort()).toEqual(stored.map((o) => o.operation_id).sort());
+    // Newest first by what the listing sorts on (creation time, then id), strictly: each before the next.
+    const created = new Map(stored.map((o) => [o.operation_id, o.created]));
+    for (let i = 1; i < ids.length; i++) {
+      const [a, b] = [ids[i - 1], ids[i]];
+      const [ca, cb] = [created.get(a) as string, created.get(b) as string];
+      expect(ca > cb || (ca === cb && a > b), `${a} (${ca}) before ${b} (${cb})`).toBe(true);
+    }
+    // The setup made them one request after another: newest first is the reverse of that order (the
+    // second CARD_P, which superseded the first, on top), and start times never go up.
+    expect(seen.map((o) => [o.operation.cardId, o.open])).toEqual([
+      ['CARD_P', true], ['CARD_P', false], ['CARD_R', true], ['CARD_S', true],
+      ...[6, 5, 4, 3, 2, 1, 0].map((i) => [`CARD_${i}`, true]),
+    ]);
+    for (let i = 1; i < seen.length; i++) expect(seen[i - 1].operation.startTime >= seen[i].operation.startTime).toBe(true);
+    const all = (await list('limit=500')).json().operations.map((o: Listed) => o.operation.operationId);
+    expect(ids).toEqual(all);
   });
 
   it('refuses bad filters and cursors with the contract error body, and callers without the admin token', async () => {
