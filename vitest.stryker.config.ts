@@ -1,0 +1,45 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The vitest config StrykerJS runs (stryker.config.json, `npm run mutate`): the same global setup as
+ * vitest.config.ts (the shared embedded PostgreSQL server, the external one, Chromium's check), but only
+ * the test files that exercise the mutated modules. Left out: the end-to-end tests (they spawn the built
+ * bundle in dist/, so a mutant in the sandbox's src/ never reaches them), the console's browser test,
+ * the CLI and chaos tests (separate processes again), and the sandbox's carrier simulations (21 s of
+ * fake parcel lives that src/domain/operation*.test.ts cover in milliseconds).
+ * No summary reporter: Stryker filters tests by name, and that reporter fails a run with skipped tests.
+ */
+export default defineConfig({
+  test: {
+    include: [
+      // the operation state machine
+      'src/domain/*.test.ts',
+      'src/polling/schedule.test.ts',
+      'test/carrier-webhooks.test.ts',
+      // accept
+      'test/track.api.test.ts',
+      'test/sites.api.test.ts',
+      'test/accept.*.test.ts',
+      // delivery: retry, throttle, the dispatcher's outcomes, SSRF
+      'src/delivery/*.test.ts',
+      'test/delivery.test.ts',
+      'test/delivery.admin.test.ts',
+      // tokens and assertions
+      'src/auth/*.test.ts',
+      'test/auth.security.test.ts',
+      'test/token.*.test.ts',
+      // the inbox and its resume
+      'src/sites/*.test.ts',
+      'test/sites.inbox.test.ts',
+      'test/inbox.*.test.ts',
+      // carrier status mapping
+      'src/carriers/*/parse.test.ts',
+    ],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // A test that fails once under the load of a mutation run (the checker and a second runner share the
+    // two cores) must not abort the initial run; a mutant is still killed when its test fails twice.
+    retry: 1,
+  },
+});
