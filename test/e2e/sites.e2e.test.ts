@@ -58,6 +58,38 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
   const ended = (operationId: string, timeoutMs = 20_000) =>
     waitFor(`end of ${operationId}`, () => notified(operationId).find((o) => o.endTime), timeoutMs);
 
+  const adminGet = async (path: string) => {
+    const res = await fetch(`${hubUrl}/admin/v1${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.status).toBe(200);
+    return res.json();
+  };
+  /** How many notifications the hub has made for an operation (sent or still to send), by the Admin API. */
+  const madeFor = async (operationId: string) => {
+    let count = 0;
+    let cursor: string | null = null;
+    do {
+      const page: { notifications: { operationIds: string[] }[]; nextCursor: string | null } = await adminGet(`/notifications?issuerId=${ISSUER}&limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+      count += page.notifications.filter((n) => n.operationIds.includes(operationId)).length;
+      cursor = page.nextCursor;
+    } while (cursor);
+    return count;
+  };
+
+  /**
+   * A positive barrier for "nothing was sent": a notification to ISSUER caused after the step in
+   * question. The hub answers a report or a track request once what it decided is committed, so
+   * anything that step made it send was in the outbox before the barrier's notification, and is shown
+   * by the Admin API (madeFor) from then on; once the barrier's has arrived, the deliveries that step
+   * caused would have been claimed no later than it.
+   */
+  let barriers = 0;
+  const barrier = async () => {
+    const card = `barrier-${++barriers}`;
+    const op = await track(card, { trackingType: 'PRODUCTION' });
+    expect((await report('BUREAU-A', [{ eventId: card, cardId: card, type: 'CARD_SHIPPED' }])).body.accepted).toBe(1);
+    await ended(op);
+  };
+
   beforeAll(async () => {
     const sandboxPort = await freePort();
     // 360,000x: the 90-hour "returned" parcel story takes under a second.
@@ -114,16 +146,18 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
 
   it('PRODUCTION: a report after the request sends exactly one SUCCESSFUL CARD_SHIPPED; a resend is a duplicate', async () => {
     const op = await track('prod-after', { trackingType: 'PRODUCTION' });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(notified(op)).toEqual([]); // nothing before the report
+    expect(await madeFor(op)).toBe(0); // nothing on acceptance (the hub answered once it was committed)
     const first = await report('BUREAU-A', [{ eventId: 'a-1', cardId: 'prod-after', type: 'CARD_SHIPPED' }]);
     expect(first).toEqual({ status: 202, body: { accepted: 1, duplicates: 0, rejected: [] } });
     const done = await ended(op);
+    // Sequence number 1: the operation said nothing before the report.
     expect(done).toMatchObject({ status: 'SUCCESSFUL', sequenceNumber: 1, details: { trackingType: 'PRODUCTION', status: 'CARD_SHIPPED' } });
+    expect(notified(op)).toEqual([done]);
     const again = await report('BUREAU-A', [{ eventId: 'a-1', cardId: 'prod-after', type: 'CARD_SHIPPED' }]);
     expect(again.body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
-    await new Promise((r) => setTimeout(r, 800));
+    await barrier();
     expect(notified(op)).toHaveLength(1);
+    expect(await madeFor(op)).toBe(1);
   });
 
   it('PRODUCTION: a report that came before the request completes it on arrival', async () => {
@@ -140,10 +174,16 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
       status: 202,
       body: { accepted: 0, duplicates: 0, rejected: [{ index: 0, errorCode: 'FIELD_INVALID_VALUE', error: expect.stringMatching(/^cardId: .*tracked with another production site/) }] },
     });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(notified(op)).toEqual([]);
+    expect(await madeFor(op)).toBe(0); // the refused report made nothing
+    // The right site's report is the barrier here: it ends the operation, and the end is its doing
+    // (stamped after it was sent), the only notification there is.
+    const rightSiteAt = new Date().toISOString();
     await report('BUREAU-A', [{ eventId: 'a-3', cardId: 'prod-named', type: 'CARD_SHIPPED' }]);
-    expect((await ended(op)).status).toBe('SUCCESSFUL');
+    const done = await ended(op);
+    expect(done).toMatchObject({ status: 'SUCCESSFUL', sequenceNumber: 1 });
+    expect((done.endTime as string) >= rightSiteAt, `${done.endTime} after ${rightSiteAt}`).toBe(true);
+    expect(notified(op)).toEqual([done]);
+    expect(await madeFor(op)).toBe(1);
   });
 
   it('RETURN via the site: CARD_RETURNED sends one SUCCESSFUL CARD_RETURNED', async () => {
@@ -176,8 +216,9 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
     const done = await ended(pending.operationId);
     expect(done.details.shipment?.status).toBe('DELIVERED');
     // The issuer without the flag gets no SHIPMENT from the same kind of report.
-    await report('BUREAU-A', [{ eventId: 'a-7', cardId: 'no-auto-card', type: 'CARD_SHIPPED', trackingNumber: numbers.delivered }]);
-    await new Promise((r) => setTimeout(r, 800));
+    expect((await report('BUREAU-A', [{ eventId: 'a-7', cardId: 'no-auto-card', type: 'CARD_SHIPPED', trackingNumber: numbers.delivered }])).body.accepted).toBe(1);
+    expect((await adminGet(`/operations?issuerId=${ISSUER}&cardId=no-auto-card`)).operations).toEqual([]); // no operation opened
+    await barrier();
     expect(ops(rx.received).filter((o) => o.cardId === 'no-auto-card')).toEqual([]);
   });
 
@@ -189,7 +230,8 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
     expect(r).toMatchObject({ status: 'FAILED', errorCode: 'RETURN_TIMEOUT', sequenceNumber: 1 });
     // A report after the end changes nothing.
     await report('BUREAU-A', [{ eventId: 'a-8', cardId: 'prod-late', type: 'CARD_SHIPPED' }]);
-    await new Promise((r2) => setTimeout(r2, 500));
+    await barrier();
     expect(notified(prod)).toHaveLength(1);
+    expect(await madeFor(prod)).toBe(1);
   });
 });
