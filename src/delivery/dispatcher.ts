@@ -528,6 +528,8 @@ export class Dispatcher {
       await this.o.db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
       const t = this.targets.get(issuerId);
       if (t) t.sending = false;
+      // The store decides from now on: a PUT that re-enables the issuer shows at the next refresh.
+      this.gone.delete(issuerId);
       this.o.log.warn({ issuerId }, 'issuer endpoint answered 410 Gone: disabled until the issuer is updated; notifications kept');
     }
   }
