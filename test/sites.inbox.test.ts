@@ -40,11 +40,12 @@ describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
       writeCsv(join(dataDir, name), 5_000, `two-${name}`);
       renameSync(join(dataDir, name), join(inbox, name));
     }
+    // A file in done/ has its complete report beside it (the report is written first).
     const reports = await waitFor(
-      'three reports',
+      'three files done',
       () => {
-        const done = readdirSync(join(inbox, 'done')).filter((n) => n.endsWith('.report.json'));
-        return done.length === names.length ? done.map((n) => JSON.parse(readFileSync(join(inbox, 'done', n), 'utf8'))) : undefined;
+        const done = readdirSync(join(inbox, 'done')).filter((n) => names.includes(n));
+        return done.length === names.length ? done.map((n) => JSON.parse(readFileSync(join(inbox, 'done', `${n}.report.json`), 'utf8'))) : undefined;
       },
       60_000,
       100,
@@ -77,8 +78,8 @@ describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
     );
     renameSync(join(dataDir, 'named.csv'), join(inbox, 'named.csv'));
     const report = await waitFor('report', () => {
-      const path = join(inbox, 'done', 'named.csv.report.json');
-      return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+      const path = join(inbox, 'done', 'named.csv');
+      return existsSync(path) ? JSON.parse(readFileSync(`${path}.report.json`, 'utf8')) : undefined;
     });
     expect(report).toMatchObject({
       accepted: 1,

@@ -191,7 +191,12 @@ export class InboxWatcher {
       finishedAt: new Date().toISOString(),
     };
     const target = await freeName(join(dir, outcome), name);
-    await writeFile(join(dir, outcome, `${target}.report.json`), `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+    // The report first, written whole under a temporary name and renamed (a report that is there is
+    // complete), then the file: a file in done/ or rejected/ always has its report beside it. A worker
+    // killed in between leaves the file in processing/, and the next one writes the report again.
+    const reportPath = join(dir, outcome, `${target}.report.json`);
+    await writeFile(`${reportPath}.tmp`, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+    await rename(`${reportPath}.tmp`, reportPath);
     await rename(path, join(dir, outcome, target));
     await sql`update inbox_files set state = ${outcome}, updated_at = now() where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
     this.ctx.log.info({ siteId, file: name, outcome, accepted: p.accepted, duplicates: p.duplicates, rejected: p.rejected_count }, 'inbox file processed');

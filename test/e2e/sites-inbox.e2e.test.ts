@@ -55,10 +55,11 @@ describe.each(STORE_KINDS)('site inbox on %s', (kind) => {
     await cleanup();
   });
 
+  // A file in done/ or rejected/ has its complete report beside it (the report is written first).
   const reportOf = (folder: 'done' | 'rejected', name: string, timeoutMs = 60_000) =>
-    waitFor(`${folder}/${name}.report.json`, () => {
-      const path = join(inbox(), folder, `${name}.report.json`);
-      return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+    waitFor(`${folder}/${name}`, () => {
+      const path = join(inbox(), folder, name);
+      return existsSync(path) ? JSON.parse(readFileSync(`${path}.report.json`, 'utf8')) : undefined;
     }, timeoutMs, 200);
 
   it('a file killed mid-way resumes after a restart without double counting', { timeout: 180_000 }, async () => {
@@ -114,8 +115,8 @@ describe.each(STORE_KINDS)('site inbox on %s', (kind) => {
     writeFileSync(join(dataDir, 'again', 'slow.csv'), readFileSync(join(inbox(), 'done', 'slow.csv')));
     renameSync(join(dataDir, 'again', 'slow.csv'), join(inbox(), 'slow.csv'));
     const again = await waitFor('second report', () => {
-      const reports = readdirSync(join(inbox(), 'done')).filter((n) => n.endsWith('-slow.csv.report.json'));
-      return reports.length ? JSON.parse(readFileSync(join(inbox(), 'done', reports[0]), 'utf8')) : undefined;
+      const moved = readdirSync(join(inbox(), 'done')).filter((n) => n.endsWith('-slow.csv'));
+      return moved.length ? JSON.parse(readFileSync(join(inbox(), 'done', `${moved[0]}.report.json`), 'utf8')) : undefined;
     }, 30_000, 200);
     expect(again).toMatchObject({ accepted: 0, duplicates: 12 });
   });
