@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
+import { dhlStatusRow } from './parse.ts';
+
+/** What DHL's codes mean to an issuer (reference/carriers.md §2.4). */
+const STATUS_CODES: Record<string, ShipmentStatus> = {
+  'pre-transit': 'INFO_RECEIVED',
+  transit: 'IN_TRANSIT',
+  delivered: 'DELIVERED',
+  failure: 'EXCEPTION',
+  unknown: 'IN_TRANSIT',
+};
+const EXPRESS: Record<string, [ShipmentStatus, SubStatus?]> = {
+  PU: ['IN_TRANSIT'], PL: ['IN_TRANSIT'], DF: ['IN_TRANSIT'], AF: ['IN_TRANSIT'], AR: ['IN_TRANSIT'], CR: ['IN_TRANSIT'],
+  CC: ['IN_TRANSIT', 'CUSTOMS'], CD: ['EXCEPTION', 'CUSTOMS'], TD: ['IN_TRANSIT', 'DELAYED'], MD: ['IN_TRANSIT', 'DELAYED'],
+  UD: ['IN_TRANSIT', 'DELAYED'], WC: ['OUT_FOR_DELIVERY'], OK: ['DELIVERED'], OH: ['EXCEPTION', 'HELD'],
+  BA: ['FAILED_ATTEMPT', 'ADDRESS_ISSUE'], NH: ['FAILED_ATTEMPT', 'RECIPIENT_NOT_AVAILABLE'], RT: ['RETURNING_TO_SENDER'],
+};
+
+const row = (r: ReturnType<typeof dhlStatusRow>) => [r.status, r.subStatus];
+
+describe('DHL codes and texts', () => {
+  it.each(Object.entries(STATUS_CODES))('statusCode %s with a plain text is %s', (statusCode, status) => {
+    expect(row(dhlStatusRow({ statusCode, description: 'Processed' }))).toEqual([status, undefined]);
+  });
+
+  it.each(Object.entries(EXPRESS))('Express type code %s is %j, refining the coarse code', (status, expected) => {
+    expect(row(dhlStatusRow({ statusCode: 'unknown', status, description: 'Processed' }))).toEqual([expected[0], expected[1]]);
+  });
+
+  it.each([
+    ['transit', 'Returned to sender', 'RETURNING_TO_SENDER'],
+    ['failure', 'The shipment is being returned to the shipper', 'RETURNING_TO_SENDER'],
+    ['transit', 'Rücksendung an den Absender eingeleitet', 'RETURNING_TO_SENDER'],
+    ['failure', 'Die Sendung wurde zurückgesendet', 'RETURNING_TO_SENDER'],
+    ['transit', 'Out for delivery', 'OUT_FOR_DELIVERY'],
+    ['transit', 'With delivery courier', 'OUT_FOR_DELIVERY'],
+    ['transit', 'Die Sendung wurde in das Zustellfahrzeug geladen', 'OUT_FOR_DELIVERY'],
+    ['transit', 'Sendung in Zustellung', 'OUT_FOR_DELIVERY'],
+    ['transit', 'Ready for pickup at the DHL ServicePoint', 'AVAILABLE_FOR_PICKUP'],
+    ['failure', 'Available for pick up', 'AVAILABLE_FOR_PICKUP'],
+    ['transit', 'Die Sendung liegt in der Filiale zur Abholung bereit', 'AVAILABLE_FOR_PICKUP'],
+    ['transit', 'Die Sendung liegt in einer Packstation', 'AVAILABLE_FOR_PICKUP'],
+    ['transit', 'Delivery attempt: recipient not at home', 'FAILED_ATTEMPT'],
+    ['failure', 'The shipment could not be delivered', 'FAILED_ATTEMPT'],
+    ['transit', 'Empfänger nicht angetroffen', 'FAILED_ATTEMPT'],
+    ['failure', 'Die Sendung konnte nicht zugestellt werden', 'FAILED_ATTEMPT'],
+  ])('statusCode %s with "%s" is %s', (statusCode, description, status) => {
+    expect(dhlStatusRow({ statusCode, description }).status).toBe(status);
+  });
+
+  it('reads a customs failure as a customs exception, in English or German', () => {
+    expect(row(dhlStatusRow({ statusCode: 'failure', description: 'Held by customs' }))).toEqual(['EXCEPTION', 'CUSTOMS']);
+    expect(row(dhlStatusRow({ statusCode: 'failure', description: 'Die Sendung liegt beim Zoll' }))).toEqual(['EXCEPTION', 'CUSTOMS']);
+  });
+
+  it('never lets a phrase turn a delivered event into something else, nor a transit customs note into an exception', () => {
+    expect(dhlStatusRow({ statusCode: 'delivered', description: 'Delivered after a failed delivery attempt; returned to sender note' }).status).toBe('DELIVERED');
+    expect(dhlStatusRow({ statusCode: 'transit', description: 'Customs clearance completed' }).status).toBe('IN_TRANSIT');
+    expect(dhlStatusRow({ statusCode: 'pre-transit', description: 'Out for delivery soon' }).status).toBe('INFO_RECEIVED');
+  });
+});

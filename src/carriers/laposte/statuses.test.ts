@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
+import { parseLaPosteResponse } from './parse.ts';
+
+/** What each La Poste Suivi event code means to an issuer (reference/carriers.md §2.7). */
+const EVENTS: Record<string, [ShipmentStatus, SubStatus?]> = {
+  DR1: ['INFO_RECEIVED'],
+  PC1: ['IN_TRANSIT'], PC2: ['IN_TRANSIT'], ET1: ['IN_TRANSIT'], ET2: ['IN_TRANSIT'], ET3: ['IN_TRANSIT'], ET4: ['IN_TRANSIT'],
+  EP1: ['IN_TRANSIT'], DO1: ['IN_TRANSIT', 'CUSTOMS'], DO2: ['IN_TRANSIT'], DO3: ['EXCEPTION', 'CUSTOMS'], PB2: ['IN_TRANSIT'],
+  AG1: ['AVAILABLE_FOR_PICKUP'], MD2: ['OUT_FOR_DELIVERY'], DI1: ['DELIVERED'], DI2: ['RETURNED_TO_SENDER'],
+  RE1: ['RETURNING_TO_SENDER'], PB1: ['EXCEPTION'], ND1: ['FAILED_ATTEMPT'],
+};
+
+const N = '6A12345678901';
+
+describe('La Poste event codes', () => {
+  it.each(Object.entries(EVENTS))('%s is %j', (code, [status, subStatus]) => {
+    const r = parseLaPosteResponse({ returnCode: 200, shipment: { idShip: N, event: [{ code, label: 'évènement', date: '2026-01-14T11:20:00+01:00' }] } } as never, N, 'la-poste-colissimo');
+    if (r.kind !== 'found') throw new Error(`expected found, got ${JSON.stringify(r)}`);
+    expect(r.snapshot.checkpoints[0]).toMatchObject({ status, raw: { code } });
+    expect(r.snapshot.checkpoints[0].subStatus).toBe(subStatus);
+    expect(r.snapshot.status).toBe(status);
+  });
+
+  it.each([400, 404])('returnCode %i means the number is unknown, not that the call failed', (returnCode) => {
+    expect(parseLaPosteResponse({ returnCode, returnMessage: 'Numéro invalide' } as never, N, 'la-poste-colissimo')).toMatchObject({ kind: 'not_found' });
+  });
+});

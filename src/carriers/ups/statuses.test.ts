@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
+import { parseUpsTrackResponse, upsStatusRow } from './parse.ts';
+
+/** What each UPS code means to an issuer (reference/carriers.md §2.1 and recorded responses). */
+const ACTIVITY: Record<string, [ShipmentStatus, SubStatus?]> = {
+  MP: ['INFO_RECEIVED'], PU: ['IN_TRANSIT'], XD: ['IN_TRANSIT'], OR: ['IN_TRANSIT'], AR: ['IN_TRANSIT'], DP: ['IN_TRANSIT'],
+  YP: ['IN_TRANSIT'], DA: ['IN_TRANSIT'], SR: ['IN_TRANSIT'], BB: ['EXCEPTION', 'CUSTOMS'], RZ: ['EXCEPTION', 'CUSTOMS'],
+  OT: ['OUT_FOR_DELIVERY'], FS: ['DELIVERED'], F4: ['DELIVERED'],
+};
+const STATUS_CODES: Record<string, [ShipmentStatus, SubStatus?]> = {
+  '003': ['INFO_RECEIVED'], '005': ['IN_TRANSIT'], '011': ['DELIVERED'], '012': ['EXCEPTION', 'CUSTOMS'], '014': ['IN_TRANSIT'],
+  '021': ['OUT_FOR_DELIVERY'], '038': ['IN_TRANSIT'], '058': ['EXCEPTION', 'CUSTOMS'], '092': ['IN_TRANSIT', 'CUSTOMS'],
+};
+const TYPES: Record<string, [ShipmentStatus, SubStatus?]> = {
+  M: ['INFO_RECEIVED'], MV: ['EXCEPTION', 'CANCELLED'], P: ['IN_TRANSIT'], I: ['IN_TRANSIT'], U: ['IN_TRANSIT'], X: ['EXCEPTION'],
+  D: ['OUT_FOR_DELIVERY'], RS: ['RETURNING_TO_SENDER'],
+};
+
+const row = (r: ReturnType<typeof upsStatusRow>) => [r?.status, r?.subStatus];
+
+describe('UPS codes', () => {
+  it.each(Object.entries(ACTIVITY))('activity code %s is %j', (code, expected) => {
+    expect(row(upsStatusRow({ type: 'I', code }))).toEqual([expected[0], expected[1]]);
+  });
+
+  it.each(Object.entries(STATUS_CODES))('status code %s is %j, whatever the activity code says', (statusCode, expected) => {
+    expect(row(upsStatusRow({ type: 'I', code: 'PU', statusCode }))).toEqual([expected[0], expected[1]]);
+  });
+
+  it.each(Object.entries(TYPES))('an unlisted code of type %s is %j', (type, expected) => {
+    expect(row(upsStatusRow({ type, code: 'Q9' }))).toEqual([expected[0], expected[1]]);
+  });
+
+  it('turns a delivered activity into a DELIVERED parcel', () => {
+    const r = parseUpsTrackResponse(
+      { trackResponse: { shipment: [{ package: [{ trackingNumber: '1Z999AA10123456784', activity: [{ status: { type: 'D', code: 'FS', description: 'DELIVERED' }, gmtDate: '20260304', gmtTime: '18:31:00' }] }] }] } },
+      '1Z999AA10123456784',
+    );
+    expect(r).toMatchObject({ kind: 'found', snapshot: { status: 'DELIVERED' } });
+  });
+
+  it.each(['TW0001', 'TV1002'])('warning %s means UPS does not know the number, not that the call failed', (code) => {
+    const r = parseUpsTrackResponse({ trackResponse: { shipment: [{ warnings: [{ code, message: 'Tracking Information Not Found' }] }] } } as never, '1Z999AA10123456828');
+    expect(r).toMatchObject({ kind: 'not_found', message: `${code}: Tracking Information Not Found` });
+  });
+});
