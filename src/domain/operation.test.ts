@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deadline, decide, newOperation, type OperationState, type Timeouts } from './operation.ts';
+import { deadline, decide, newOperation, type OperationState, type Timeouts, toOperationObject } from './operation.ts';
 import type { CarrierSnapshot, Checkpoint } from './shipment.ts';
 
 const T: Timeouts = { notFoundAfterMs: 7 * 86_400_000, expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 30 * 86_400_000, returnTimeoutMs: 90 * 86_400_000 };
@@ -130,5 +130,145 @@ describe('PRODUCTION and RETURN', () => {
     expect(decide(first.state, { kind: 'carrier-found', snapshot: same, now: at(2) }, T).notifications).toHaveLength(0);
     const expired = decide(first.state, { kind: 'carrier-found', snapshot: same, now: at(1 + 30 * 24) }, T);
     expect(expired.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED' });
+  });
+});
+
+describe('what the issuer is told', () => {
+  const shipment = (s: OperationState) => decide(s, { kind: 'accept', now: t0 }, T).state;
+  const found = (s: OperationState, snapshot: CarrierSnapshot, hours: number) => decide(s, { kind: 'carrier-found', snapshot, now: at(hours) }, T);
+
+  it('each failure carries its code and a sentence saying what happened', () => {
+    const failures: [string, () => ReturnType<typeof decide>, string][] = [
+      ['SUPERSEDED', () => decide(op('SHIPMENT'), { kind: 'supersede', now: at(1) }, T), 'A newer track request for this card and tracking type replaced this operation'],
+      ['TRACKING_NUMBER_NOT_FOUND', () => decide(op('SHIPMENT'), { kind: 'tick', now: at(7 * 24) }, T), 'No carrier knew the tracking number in time'],
+      ['TRACKING_EXPIRED', () => decide(found(op('SHIPMENT'), snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), 2).state, { kind: 'tick', now: at(2 + 30 * 24) }, T), 'The carrier sent no update for too long'],
+      ['PRODUCTION_TIMEOUT', () => decide(op('PRODUCTION'), { kind: 'tick', now: at(30 * 24) }, T), 'The production site did not report the card shipped in time'],
+      ['RETURN_TIMEOUT', () => decide(op('RETURN'), { kind: 'tick', now: at(90 * 24) }, T), 'No return of the card was reported in time'],
+    ];
+    for (const [errorCode, fail, error] of failures) {
+      const n = fail().notifications[0];
+      expect(n, errorCode).toMatchObject({ status: 'FAILED', errorCode, error });
+      // A failed operation does not claim the card shipped or came back.
+      expect(n.details.status, errorCode).toBeUndefined();
+    }
+  });
+
+  it('an on-demand read of a pending PRODUCTION or RETURN claims nothing yet; a pending SHIPMENT is on its way', () => {
+    expect(toOperationObject(op('PRODUCTION')).details.status).toBeUndefined();
+    expect(toOperationObject(op('RETURN')).details.status).toBeUndefined();
+    expect(toOperationObject(op('SHIPMENT')).details.status).toBe('CARD_SHIPPED');
+  });
+
+  it('shows the newest scan as lastCheckpoint, the reason, and the whole history only when asked', () => {
+    const s = found(shipment(op('SHIPMENT')), { ...snap('EXCEPTION', [cp(1, 'PU', 'IN_TRANSIT'), cp(2, 'AR', 'IN_TRANSIT'), cp(3, 'CD', 'EXCEPTION')]), subStatus: 'CUSTOMS' }, 4);
+    const sh = s.notifications[0].details.shipment;
+    expect(sh).toMatchObject({ status: 'EXCEPTION', subStatus: 'CUSTOMS', lastCheckpoint: { raw: { code: 'CD' } } });
+    expect(sh?.checkpoints).toBeUndefined();
+    expect(toOperationObject(s.state, { withCheckpoints: true }).details.shipment?.checkpoints?.map((c) => c.raw.code)).toEqual(['PU', 'AR', 'CD']);
+  });
+
+  it('keeps two scans of the same instant and code made in different cities', () => {
+    const paris = cp(1, 'AR', 'IN_TRANSIT');
+    const lyon = { ...cp(1, 'AR', 'IN_TRANSIT'), city: 'LYON' };
+    const s = found(shipment(op('SHIPMENT')), snap('IN_TRANSIT', [paris, lyon]), 2);
+    expect(s.state.shipment?.checkpoints.map((c) => c.city)).toEqual(['PARIS', 'LYON']);
+  });
+
+  it('drops the estimated delivery once the parcel is delivered, even when the carrier still sends one', () => {
+    const s = found(shipment(op('SHIPMENT')), snap('DELIVERED', [cp(1, 'PU', 'IN_TRANSIT'), cp(5, 'DL', 'DELIVERED')], at(48)), 6);
+    expect(s.notifications[0].details.shipment?.status).toBe('DELIVERED');
+    expect(s.notifications[0].details.shipment?.estimatedDeliveryDate).toBeUndefined();
+    expect(s.state.shipment?.estimatedDeliveryDate).toBeUndefined();
+  });
+
+  it("reports as lastUpdatedAt the newest of the carrier's scans and its own update stamp", () => {
+    const older = { ...snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT'), cp(5, 'AR', 'IN_TRANSIT')]), lastUpdatedAt: at(3) };
+    expect(found(shipment(op('SHIPMENT')), older, 6).notifications[0].details.shipment?.lastUpdatedAt).toBe(at(5));
+    const newer = { ...snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), lastUpdatedAt: at(4) };
+    expect(found(shipment(op('SHIPMENT')), newer, 6).notifications[0].details.shipment?.lastUpdatedAt).toBe(at(4));
+  });
+});
+
+describe('returns to the sender', () => {
+  const shipped = (snapshot: CarrierSnapshot) => decide(decide(op('SHIPMENT'), { kind: 'accept', now: t0 }, T).state, { kind: 'carrier-found', snapshot, now: at(200) }, T);
+
+  it('a parcel on its way back is not yet back: the operation stays open', () => {
+    const d = shipped(snap('RETURNING_TO_SENDER', [cp(1, 'PU', 'IN_TRANSIT'), cp(50, 'RS', 'RETURNING_TO_SENDER')]));
+    expect(d.state.shipment?.status).toBe('RETURNING_TO_SENDER');
+    expect(d.state.open).toBe(true);
+  });
+
+  it('a delivery after the return began is the return reaching the sender, even when the return is the first scan', () => {
+    for (const checkpoints of [
+      [cp(1, 'RS', 'RETURNING_TO_SENDER'), cp(90, 'DL', 'DELIVERED')],
+      [cp(1, 'PU', 'IN_TRANSIT'), cp(50, 'RS', 'RETURNING_TO_SENDER'), cp(90, 'DL', 'DELIVERED')],
+      // the carrier says delivered but lists no delivery scan
+      [cp(1, 'PU', 'IN_TRANSIT'), cp(50, 'RS', 'RETURNING_TO_SENDER')],
+    ]) {
+      const d = shipped(snap('DELIVERED', checkpoints));
+      expect(d.state.shipment?.status, checkpoints.map((c) => c.raw.code).join()).toBe('RETURNED_TO_SENDER');
+      expect(d.state.open).toBe(false);
+    }
+  });
+
+  it('a return scan after the delivery leaves the delivery a delivery', () => {
+    const d = shipped(snap('DELIVERED', [cp(1, 'DL', 'DELIVERED'), cp(50, 'RS', 'RETURNING_TO_SENDER')]));
+    expect(d.state.shipment?.status).toBe('DELIVERED');
+  });
+
+  it('RETURN of a return parcel the issuer named completes when that parcel is delivered, and only then', () => {
+    const named = op('RETURN', { trackingNumber: parcel.trackingNumber });
+    expect(decide(named, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T).notifications).toHaveLength(0);
+    const back = decide(named, { kind: 'carrier-found', snapshot: snap('DELIVERED', [cp(1, 'PU', 'IN_TRANSIT'), cp(20, 'DL', 'DELIVERED')]), now: at(21) }, T);
+    expect(back.notifications[0]).toMatchObject({ status: 'SUCCESSFUL', endTime: at(21), details: { trackingType: 'RETURN', status: 'CARD_RETURNED' } });
+    expect(back.state.open).toBe(false);
+  });
+
+  it("RETURN following the card's own shipment is not completed by the delivery to the cardholder", () => {
+    const own = op('RETURN');
+    const d = decide(own, { kind: 'carrier-found', snapshot: snap('DELIVERED', [cp(1, 'PU', 'IN_TRANSIT'), cp(20, 'DL', 'DELIVERED')]), now: at(21) }, T);
+    expect(d.notifications).toHaveLength(0);
+    expect(d.state.open).toBe(true);
+  });
+
+  it('RETURN completes on the site reporting CARD_RETURNED, and ignores CARD_SHIPPED; a SHIPMENT ignores both', () => {
+    const r = op('RETURN');
+    expect(decide(r, { kind: 'site-event', event: { type: 'CARD_SHIPPED', occurredAt: at(1) }, now: at(1) }, T).notifications).toHaveLength(0);
+    const back = decide(r, { kind: 'site-event', event: { type: 'CARD_RETURNED', occurredAt: at(2), siteId: 'LONDON' }, now: at(2) }, T);
+    expect(back.notifications[0]).toMatchObject({ status: 'SUCCESSFUL', details: { trackingType: 'RETURN', status: 'CARD_RETURNED', productionSite: 'LONDON' } });
+    for (const type of ['CARD_SHIPPED', 'CARD_RETURNED'] as const) {
+      expect(decide(op('SHIPMENT'), { kind: 'site-event', event: { type, occurredAt: at(1), siteId: 'LONDON' }, now: at(1) }, T).notifications).toHaveLength(0);
+    }
+  });
+
+  it('a PRODUCTION request that named no site shows the site whose report completed it', () => {
+    const d = decide(op('PRODUCTION'), { kind: 'site-event', event: { type: 'CARD_SHIPPED', occurredAt: at(1), siteId: 'MADRID' }, now: at(1) }, T);
+    expect(d.notifications[0].details.productionSite).toBe('MADRID');
+  });
+});
+
+describe('what never changes an operation', () => {
+  it('a second acceptance of a SHIPMENT says nothing more', () => {
+    const once = decide(op('SHIPMENT'), { kind: 'accept', now: t0 }, T);
+    expect(decide(once.state, { kind: 'accept', now: at(1) }, T).notifications).toHaveLength(0);
+  });
+
+  it('a closed operation has no deadline', () => {
+    const closed = decide(op('PRODUCTION'), { kind: 'supersede', now: at(1) }, T).state;
+    expect(deadline(closed, T)).toBeUndefined();
+  });
+
+  it('"not found" from a carrier that already knew the number is ignored, even past the expiry deadline', () => {
+    const known = decide(op('SHIPMENT'), { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T).state;
+    const d = decide(known, { kind: 'carrier-not-found', now: at(2 + 31 * 24) }, T);
+    expect(d.notifications).toHaveLength(0);
+    expect(d.state).toEqual(known);
+  });
+
+  it('"not found" for a number with a single carrier keeps asking that carrier until the deadline', () => {
+    const s = op('SHIPMENT');
+    const d = decide(s, { kind: 'carrier-not-found', now: at(24) }, T);
+    expect(d.notifications).toHaveLength(0);
+    expect(d.state.parcel).toEqual(parcel);
   });
 });
