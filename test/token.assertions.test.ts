@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AccessTokenVerifier, InvalidGrant, type IssuerKeys, issueAccessToken, loadAccessTokenKey, verifyAssertion } from '../src/auth/tokens.ts';
+import { putIssuer, type TestApp, testApp } from './helpers/app.ts';
+import { issuerKey, JWT_BEARER, type TestIssuerKey } from './helpers/issuer.ts';
+import { freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
+
+/**
+ * The edges of the RFC 7523 assertion check and of the hub's access tokens: exact lifetimes, the skew
+ * forgiven, what a token holds, and what the token endpoint answers. Time is pinned through `now`.
+ */
+const AUD = 'https://hub.example/authz/v1/oauth2/token';
+const NOW_S = 1_800_000_000;
+const NOW_MS = NOW_S * 1000;
+
+describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
+  let store: TestStore;
+  let key: TestIssuerKey;
+  let issuer: IssuerKeys;
+
+  beforeAll(async () => {
+    store = await freshStore(kind);
+    key = await issuerKey('k-1');
+    issuer = { issuerId: 'BANK_EDGE1', enabled: true, jwks: { keys: [key.publicJwk] } };
+  });
+  afterAll(async () => store?.close());
+  afterEach(() => vi.restoreAllMocks());
+
+  /** An assertion with exactly the header and claims given (iat = NOW_S unless overridden). */
+  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'ES256', kid: 'k-1' }) =>
+    new SignJWT({ iat: NOW_S, ...claims }).setProtectedHeader(header as never).sign(key.privateKey);
+  const base = (extra: Record<string, unknown> = {}) => ({ iss: 'BANK_EDGE1', sub: 'BANK_EDGE1', exp: NOW_S + 300, ...extra });
+  /** `loaded`: what the directory holds for the issuer (null: nothing). */
+  const verify = (assertion: string, now = NOW_MS, loaded: IssuerKeys | null = issuer) =>
+    verifyAssertion(store.db, assertion, { audiences: [AUD], loadIssuer: async () => loaded ?? undefined, now });
+  const refusal = async (assertion: string, now = NOW_MS, loaded: IssuerKeys | null = issuer) => {
+    const err = await verify(assertion, now, loaded).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InvalidGrant);
+    return (err as Error).message;
+  };
+
+  it('names the reason for each refusal (for the logs; the client only sees invalid_grant)', async () => {
+    expect(await refusal('not.a.jwt')).toBe('assertion is not a JWT');
+    expect(await refusal(await sign(base(), { alg: 'ES256' }))).toBe('kid missing');
+    expect(await refusal(await sign({ sub: 'BANK_EDGE1', exp: NOW_S + 300 }))).toBe('iss and sub must both be the issuerId');
+    expect(await refusal(await sign(base({ sub: 'OTHER' })))).toBe('iss and sub must both be the issuerId');
+    expect(await refusal(await sign(base()), NOW_MS, null)).toBe('unknown issuer');
+    expect(await refusal(await sign(base()), NOW_MS, { ...issuer, enabled: false })).toBe('issuer disabled');
+    expect(await refusal(await sign(base(), { alg: 'ES256', kid: 'k-2' }))).toBe('unknown kid');
+    expect(await refusal(await sign({ iss: 'BANK_EDGE1', sub: 'BANK_EDGE1' }))).toBe('assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED');
+    expect(await refusal(await sign(base({ aud: 'https://elsewhere.example/token' })))).toBe('assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED');
+  });
+
+  it('forgives an exp less than 30 s past, not 30 s', async () => {
+    expect(await verify(await sign(base({ exp: NOW_S - 29 })))).toBe('BANK_EDGE1');
+    expect(await refusal(await sign(base({ exp: NOW_S - 30 })))).toBe('assertion rejected: ERR_JWT_EXPIRED');
+  });
+
+  it('accepts an exp up to 15 minutes (and the 30 s skew) ahead, not further', async () => {
+    expect(await verify(await sign(base({ exp: NOW_S + 15 * 60 + 30 })))).toBe('BANK_EDGE1');
+    expect(await refusal(await sign(base({ exp: NOW_S + 15 * 60 + 31 })))).toBe('exp more than 15 minutes ahead');
+  });
+
+  it('checks aud only when the assertion has one, against the hub token URL', async () => {
+    expect(await verify(await sign(base()))).toBe('BANK_EDGE1');
+    expect(await verify(await sign(base({ aud: AUD })))).toBe('BANK_EDGE1');
+  });
+
+  it('remembers a jti for as long as its assertion could be accepted (exp + 30 s), and only for its issuer', async () => {
+    const jti = randomUUID();
+    const assertion = await sign(base({ jti }));
+    expect(await verify(assertion)).toBe('BANK_EDGE1');
+    expect(await refusal(assertion)).toBe('jti replayed');
+    const row = await store.db.selectFrom('used_assertions').select(['issuer_id', 'expires_at']).where('jti', '=', jti).executeTakeFirstOrThrow();
+    expect(row.issuer_id).toBe('BANK_EDGE1');
+    expect(new Date(row.expires_at as unknown as string).getTime()).toBe((NOW_S + 300 + 30) * 1000);
+  });
+
+  it('lets an assertion without a jti be used again until it expires', async () => {
+    const assertion = await sign(base());
+    expect(await verify(assertion)).toBe('BANK_EDGE1');
+    expect(await verify(assertion)).toBe('BANK_EDGE1');
+  });
+
+  it('forgets expired jtis now and then (one use in a hundred), never live ones', async () => {
+    const expiredJti = async () => {
+      const jti = randomUUID();
+      await store.db.insertInto('used_assertions').values({ issuer_id: 'BANK_EDGE1', jti, expires_at: new Date(Date.now() - 60_000) }).execute();
+      return jti;
+    };
+    const left = async (jti: string) => (await sql<{ n: number }>`select count(*)::int as n from used_assertions where jti = ${jti}`.execute(store.db)).rows[0].n;
+    const kept = await expiredJti();
+    vi.spyOn(Math, 'random').mockReturnValue(0.01);
+    await verify(await sign(base({ jti: randomUUID() })));
+    expect(await left(kept)).toBe(1);
+    const pruned = await expiredJti();
+    const live = randomUUID();
+    vi.spyOn(Math, 'random').mockReturnValue(0.009);
+    await verify(await sign(base({ jti: live, exp: Math.floor(Date.now() / 1000) + 300 })), Date.now());
+    expect(await left(pruned)).toBe(0);
+    expect(await left(live)).toBe(1);
+  });
+
+  it('issues a 15-minute HS256 access token bound to the issuer, for the issuer API only', async () => {
+    const hubKey = await loadAccessTokenKey(store.db);
+    expect(hubKey).toHaveLength(32);
+    expect(await loadAccessTokenKey(store.db)).toEqual(hubKey); // the same key after a restart
+    const issued = await issueAccessToken(hubKey, 'BANK_EDGE1', NOW_MS + 999);
+    expect(issued).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'tracking:write tracking:read' });
+    expect(decodeProtectedHeader(issued.access_token)).toEqual({ alg: 'HS256', typ: 'at+jwt' });
+    expect(decodeJwt(issued.access_token)).toEqual({ scope: 'tracking:write tracking:read', sub: 'BANK_EDGE1', aud: 'trackhub:issuer-api', iat: NOW_S, exp: NOW_S + 900 });
+
+    const verifier = new AccessTokenVerifier(hubKey);
+    expect(await verifier.verify(issued.access_token, NOW_MS + 899_000)).toBe('BANK_EDGE1');
+    // Remembered, but never past its exp.
+    expect(await verifier.verify(issued.access_token, NOW_MS + 900_000)).toBeUndefined();
+    expect(await new AccessTokenVerifier(hubKey).verify(issued.access_token, NOW_MS + 900_000)).toBeUndefined();
+  });
+
+  it('refuses an access token for another audience, without a subject, or signed with ES256', async () => {
+    const hubKey = await loadAccessTokenKey(store.db);
+    const verifier = new AccessTokenVerifier(hubKey);
+    const hs = (claims: Record<string, unknown>) => new SignJWT({ iat: NOW_S, exp: NOW_S + 600, ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(hubKey);
+    expect(await verifier.verify(await hs({ sub: 'BANK_EDGE1', aud: 'trackhub:issuer-api' }), NOW_MS)).toBe('BANK_EDGE1');
+    expect(await verifier.verify(await hs({ sub: 'BANK_EDGE1', aud: 'trackhub:admin' }), NOW_MS)).toBeUndefined();
+    expect(await verifier.verify(await hs({ aud: 'trackhub:issuer-api' }), NOW_MS)).toBeUndefined();
+    const es = await new SignJWT({ sub: 'BANK_EDGE1', aud: 'trackhub:issuer-api', exp: NOW_S + 600 }).setProtectedHeader({ alg: 'ES256' }).sign(key.privateKey);
+    expect(await verifier.verify(es, NOW_MS)).toBeUndefined();
+  });
+});
+
+describe.each(STORE_KINDS)('token endpoint answers on %s', (kind) => {
+  let t: TestApp;
+  let key: TestIssuerKey;
+
+  beforeAll(async () => {
+    t = await testApp(kind);
+    key = await issuerKey('k-1');
+    await putIssuer(t.app, 'BANK_EP001', key);
+  });
+  afterAll(async () => t?.close());
+
+  const post = (payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/authz/v1/oauth2/token', payload });
+  const good = () => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k-1' }).setIssuer('BANK_EP001').setSubject('BANK_EP001').setExpirationTime(now + 300).sign(key.privateKey);
+  };
+
+  it('never lets a token or an error be cached', async () => {
+    const ok = await post({ grant_type: JWT_BEARER, assertion: await good() });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.headers['cache-control']).toBe('no-store');
+    const refused = await post({ grant_type: JWT_BEARER, assertion: 'x' });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.headers['cache-control']).toBe('no-store');
+  });
+
+  it('answers invalid_request for an empty or non-string assertion or grant type', async () => {
+    for (const payload of [
+      { grant_type: JWT_BEARER, assertion: '' },
+      { grant_type: JWT_BEARER, assertion: 42 },
+      { grant_type: JWT_BEARER, assertion: { jwt: 'x' } },
+      { grant_type: [JWT_BEARER], assertion: 'x' },
+      { assertion: 'x' },
+    ]) {
+      const res = await post(payload);
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json(), JSON.stringify(payload)).toEqual({ error: 'invalid_request', error_description: 'grant_type and assertion are each required once' });
+    }
+  });
+
+  it('accepts the hub token URL as aud and refuses another', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const withAud = (aud: string) =>
+      new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k-1' }).setIssuer('BANK_EP001').setSubject('BANK_EP001').setAudience(aud).setExpirationTime(now + 300).sign(key.privateKey);
+    expect((await post({ grant_type: JWT_BEARER, assertion: await withAud(`${t.config.publicUrl}/authz/v1/oauth2/token`) })).statusCode).toBe(200);
+    expect((await post({ grant_type: JWT_BEARER, assertion: await withAud(`${t.config.publicUrl}/other`) })).json()).toEqual({ error: 'invalid_grant' });
+  });
+
+  it('refuses a body over 64 KiB before reading the assertion', async () => {
+    const res = await post({ grant_type: JWT_BEARER, assertion: 'a'.repeat(70 * 1024) });
+    expect(res.statusCode).toBe(413);
+  });
+});
