@@ -30,6 +30,7 @@ describe('DHL codes and texts', () => {
 
   it.each([
     ['transit', 'Returned to sender', 'RETURNING_TO_SENDER'],
+    ['transit', 'Return to sender requested', 'RETURNING_TO_SENDER'],
     ['failure', 'The shipment is being returned to the shipper', 'RETURNING_TO_SENDER'],
     ['transit', 'Rücksendung an den Absender eingeleitet', 'RETURNING_TO_SENDER'],
     ['failure', 'Die Sendung wurde zurückgesendet', 'RETURNING_TO_SENDER'],
@@ -39,6 +40,7 @@ describe('DHL codes and texts', () => {
     ['transit', 'Sendung in Zustellung', 'OUT_FOR_DELIVERY'],
     ['transit', 'Ready for pickup at the DHL ServicePoint', 'AVAILABLE_FOR_PICKUP'],
     ['failure', 'Available for pick up', 'AVAILABLE_FOR_PICKUP'],
+    ['transit', 'Available for pickup until Friday', 'AVAILABLE_FOR_PICKUP'],
     ['transit', 'Die Sendung liegt in der Filiale zur Abholung bereit', 'AVAILABLE_FOR_PICKUP'],
     ['transit', 'Die Sendung liegt in einer Packstation', 'AVAILABLE_FOR_PICKUP'],
     ['transit', 'Delivery attempt: recipient not at home', 'FAILED_ATTEMPT'],
