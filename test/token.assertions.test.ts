@@ -46,12 +46,17 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
 
   it('names the reason for each refusal (for the logs; the client only sees invalid_grant)', async () => {
     expect(await refusal('not.a.jwt')).toBe('assertion is not a JWT');
+    const hs = await new SignJWT(base()).setProtectedHeader({ alg: 'HS256', kid: 'k-1' }).sign(new TextEncoder().encode('k'.repeat(32)));
+    expect(await refusal(hs)).toBe('alg HS256 is not ES256');
     expect(await refusal(await sign(base(), { alg: 'ES256' }))).toBe('kid missing');
     expect(await refusal(await sign({ sub: 'BANK_EDGE1', exp: NOW_S + 300 }))).toBe('iss and sub must both be the issuerId');
     expect(await refusal(await sign(base({ sub: 'OTHER' })))).toBe('iss and sub must both be the issuerId');
     expect(await refusal(await sign(base()), NOW_MS, null)).toBe('unknown issuer');
     expect(await refusal(await sign(base()), NOW_MS, { ...issuer, enabled: false })).toBe('issuer disabled');
     expect(await refusal(await sign(base(), { alg: 'ES256', kid: 'k-2' }))).toBe('unknown kid');
+    // A key the directory holds but that cannot be imported is no JOSE verdict on the assertion.
+    const broken = { ...issuer, jwks: { keys: [{ kid: 'k-1', kty: 'EC', crv: 'P-256' }] } };
+    expect(await refusal(await sign(base()), NOW_MS, broken)).toMatch(/^assertion rejected/);
     expect(await refusal(await sign({ iss: 'BANK_EDGE1', sub: 'BANK_EDGE1' }))).toBe('assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED');
     expect(await refusal(await sign(base({ aud: 'https://elsewhere.example/token' })))).toBe('assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED');
   });
@@ -129,6 +134,8 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
     expect(await verifier.verify(await hs({ sub: 'BANK_EDGE1', aud: 'trackhub:issuer-api' }), NOW_MS)).toBe('BANK_EDGE1');
     expect(await verifier.verify(await hs({ sub: 'BANK_EDGE1', aud: 'trackhub:admin' }), NOW_MS)).toBeUndefined();
     expect(await verifier.verify(await hs({ aud: 'trackhub:issuer-api' }), NOW_MS)).toBeUndefined();
+    const noExp = await new SignJWT({ sub: 'BANK_EDGE1', aud: 'trackhub:issuer-api', iat: NOW_S }).setProtectedHeader({ alg: 'HS256' }).sign(hubKey);
+    expect(await verifier.verify(noExp, NOW_MS)).toBeUndefined();
     const es = await new SignJWT({ sub: 'BANK_EDGE1', aud: 'trackhub:issuer-api', exp: NOW_S + 600 }).setProtectedHeader({ alg: 'ES256' }).sign(key.privateKey);
     expect(await verifier.verify(es, NOW_MS)).toBeUndefined();
   });
@@ -180,6 +187,15 @@ describe.each(STORE_KINDS)('token endpoint answers on %s', (kind) => {
       new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k-1' }).setIssuer('BANK_EP001').setSubject('BANK_EP001').setAudience(aud).setExpirationTime(now + 300).sign(key.privateKey);
     expect((await post({ grant_type: JWT_BEARER, assertion: await withAud(`${t.config.publicUrl}/authz/v1/oauth2/token`) })).statusCode).toBe(200);
     expect((await post({ grant_type: JWT_BEARER, assertion: await withAud(`${t.config.publicUrl}/other`) })).json()).toEqual({ error: 'invalid_grant' });
+  });
+
+  it('is described in the OpenAPI document for integrators', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const op = doc.paths['/authz/v1/oauth2/token'].post;
+    expect(op.tags).toEqual(['issuer']);
+    expect(op.summary).toBe('Exchange an ES256-signed JWT assertion for an access token');
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '400']);
+    expect(JSON.stringify(op.responses['200'])).toContain('access_token');
   });
 
   it('refuses a body over 64 KiB before reading the assertion', async () => {
