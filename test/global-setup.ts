@@ -1,8 +1,9 @@
-import { accessSync, chmodSync, constants, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, chmodSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { ensureEmbeddedServer, socketUrl, stopEmbeddedServer } from '../src/store/embedded.ts';
+import { ensureEmbeddedServer, processAlive, socketUrl, stopEmbeddedServer } from '../src/store/embedded.ts';
 
 /**
  * What every test run needs, checked or provided before the first test file starts, so that no test can
@@ -12,35 +13,89 @@ import { ensureEmbeddedServer, socketUrl, stopEmbeddedServer } from '../src/stor
  * - an external PostgreSQL for the `postgres` store kind (TRACKHUB_TEST_DATABASE_URL): the one that
  *   variable names (it must answer), else the one on 127.0.0.1:5432, else a second server started here
  *   from the embedded binaries and reached like an external one (a `postgres://` URL, its own process);
- * - Chromium for the console test (Debian's, or TRACKHUB_CHROMIUM); `npm test`'s pretest installs it.
+ * - Chromium for the console test (Debian's, or TRACKHUB_CHROMIUM); `npm test`'s pretest installs it;
+ * - a `dist/` built from the current sources (the end-to-end tests run it): rebuilt here when older.
+ * A run that could not finish its teardown (Ctrl-C, a killed terminal) leaves its folder and servers
+ * behind; the next run stops and removes them.
  */
 export default async function setup(): Promise<() => Promise<void>> {
-  checkChromium();
   const root = mkdtempSync(join(tmpdir(), 'trackhub-tests-'));
   // Run as root, the embedded servers run as an unprivileged user who must pass through this folder.
   chmodSync(root, 0o711);
+  writeFileSync(join(root, OWNER_FILE), `${process.pid}\n`);
   process.env.TRACKHUB_TEST_TMP = root;
-  const cleanup = async () => {
-    // Servers of hubs a test killed on purpose, the shared one and the stand-in for an external one.
-    for (const folder of embeddedFolders(root)) await stopEmbeddedServer(folder).catch(() => {});
-    rmSync(root, { recursive: true, force: true });
-  };
+  const cleanup = () => removeRunFolder(root);
   try {
-    const [shared] = await Promise.all([ensureEmbeddedServer(join(root, 'shared', 'pg')), provideExternalPostgres(root)]);
-    process.env.TRACKHUB_TEST_EMBEDDED_URL = socketUrl(shared.folder, 'postgres');
+    checkChromium();
+    await reapAbandonedRuns(root);
+    buildIfStale();
+    const [shared, external] = await Promise.allSettled([ensureEmbeddedServer(join(root, 'shared', 'pg')), provideExternalPostgres(root)]);
+    if (shared.status === 'rejected') throw shared.reason;
+    if (external.status === 'rejected') throw external.reason;
+    process.env.TRACKHUB_TEST_EMBEDDED_URL = socketUrl(shared.value.folder, 'postgres');
   } catch (err) {
     await cleanup();
-    throw err;
+    // One line and a failed run, rather than vitest's "no test files found" and an error box.
+    process.stderr.write(`${err instanceof MissingForTests ? err.message : `trackhub tests: the test servers did not start: ${(err as Error).message ?? err}`}\n`);
+    process.exit(1);
   }
   return cleanup;
 }
 
-/** Thrown for what a run cannot do without: vitest prints the message as the run's failure. */
+/** What a run cannot do without; the message says all there is to fix. */
 class MissingForTests extends Error {
   constructor(message: string) {
     super(`trackhub tests: ${message}`);
-    this.stack = this.message; // one line, no stack: the message says all there is to fix
   }
+}
+
+/** Holds the pid of the vitest process a run folder belongs to. */
+const OWNER_FILE = 'owner.pid';
+
+async function removeRunFolder(root: string): Promise<void> {
+  // Servers of hubs a test killed on purpose, the shared one and the stand-in for an external one.
+  for (const folder of embeddedFolders(root)) await stopEmbeddedServer(folder).catch(() => {});
+  rmSync(root, { recursive: true, force: true });
+}
+
+/** Run folders whose vitest process is gone (it was interrupted before its teardown). */
+async function reapAbandonedRuns(current: string): Promise<void> {
+  const base = tmpdir();
+  for (const name of readdirSync(base)) {
+    const root = join(base, name);
+    if (!name.startsWith('trackhub-tests-') || root === current) continue;
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(root, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // not a folder of this kind of run, or one being made this instant
+    }
+    if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) await removeRunFolder(root);
+  }
+}
+
+/** The end-to-end tests spawn bin/trackhub.js, which runs dist/: never let them test older code. */
+function buildIfStale(): void {
+  const root = join(import.meta.dirname, '..');
+  let built: number;
+  try {
+    built = statSync(join(root, 'dist', 'cli', 'main.js')).mtimeMs;
+  } catch {
+    built = 0;
+  }
+  if (newestMtime(join(root, 'src')) <= built) return;
+  process.stdout.write('trackhub tests: dist/ is older than src/; building it (npm run build)\n');
+  const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (build.status !== 0) throw new MissingForTests(`the build failed (npm run build): ${build.stderr.trim().split('\n').at(-1) ?? ''}`);
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
 }
 
 function checkChromium(): void {
@@ -74,14 +129,15 @@ async function provideExternalPostgres(root: string): Promise<void> {
     return;
   }
   const local = 'postgres://postgres@127.0.0.1:5432/postgres';
-  if ((await whyNotAnswering(local)) === undefined) {
+  const whyLocal = await whyNotAnswering(local);
+  if (whyLocal === undefined) {
     process.env.TRACKHUB_TEST_DATABASE_URL = local;
     console.log(`PostgreSQL store tests: the server at ${local}`);
     return;
   }
   const standIn = await ensureEmbeddedServer(join(root, 'external', 'pg'));
   process.env.TRACKHUB_TEST_DATABASE_URL = socketUrl(standIn.folder, 'postgres');
-  console.log('PostgreSQL store tests: nothing answers on 127.0.0.1:5432, so a second PostgreSQL server started from the embedded binaries stands in');
+  console.log(`PostgreSQL store tests: ${local} did not answer (${whyLocal}), so a second PostgreSQL server started from the embedded binaries stands in`);
 }
 
 /** Every PostgreSQL data folder under `dir` (a folder holding postmaster.pid), a few levels deep at most. */
