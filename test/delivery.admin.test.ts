@@ -97,6 +97,13 @@ describe(`notification admin API (${KIND})`, () => {
       for (const body of [created.body, read.body]) expect(body).not.toContain('PRIVATE KEY');
       const mismatch = await putIssuer(t.app, 'ISSUER_TL1', { notificationTls: { certificatePem, privateKeyPem: 'not a key' } });
       expect(mismatch.json()).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'notificationTls.privateKeyPem: is not a PEM private key' });
+      // A PUT that does not name notificationTls (a secret rotation, say) keeps the certificate and key.
+      expect((await putIssuer(t.app, 'ISSUER_TL1', { webhookSecret: `whsec_${Buffer.alloc(32, 7).toString('base64')}` })).statusCode).toBe(200);
+      const kept = await t.store.db.selectFrom('issuers').select('notification_tls').where('issuer_id', '=', 'ISSUER_TL1').executeTakeFirstOrThrow();
+      expect(kept.notification_tls).toEqual({ certificatePem, privateKeyPem });
+      const explicitNull = await putIssuer(t.app, 'ISSUER_TL1', { notificationTls: null });
+      expect(explicitNull.statusCode, explicitNull.body).toBe(200);
+      expect((await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/ISSUER_TL1', headers: auth })).json().notificationTls ?? null).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
