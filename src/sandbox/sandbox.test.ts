@@ -5,11 +5,16 @@ import { PROVIDER_NAMES, type ProviderName } from '../carriers/provider.ts';
 import { createProvider, DEFAULT_ROUTES } from '../carriers/registry.ts';
 import { CARRIER_CODES, type CarrierCode } from '../domain/carriers.ts';
 import { decide, newOperation } from '../domain/operation.ts';
+import { registerFedexSandbox } from './fedex.ts';
 import { sandboxNumbers } from './numbers.ts';
-import { registerSandbox, SANDBOX_PROVIDERS, sandboxBaseUrl } from './server.ts';
+import { registerOtherSandboxes } from './providers.ts';
+import { ParcelClock } from './scenarios.ts';
+import { SANDBOX_PREFIX, SANDBOX_PROVIDERS, sandboxBaseUrl } from './server.ts';
 
-// A million times faster: a 90-hour parcel life passes in a third of a second.
+// A million times faster: a 90-hour parcel life passes in a third of a second of the sandbox's clock.
 const SPEED = 1_000_000;
+// The sandbox's clock, injected: a story moves it on rather than waiting for the wall clock.
+let clockMs = Date.parse('2026-03-02T09:00:00Z');
 const T = { notFoundAfterMs: 7 * 86_400_000, expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 1, returnTimeoutMs: 1 };
 
 let app: FastifyInstance;
@@ -18,7 +23,13 @@ const http = undiciHttpClient();
 
 beforeAll(async () => {
   app = Fastify();
-  registerSandbox(app, SPEED);
+  // registerSandbox's wiring, with the injected clock (FedEx's OAuth token endpoint takes a form).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  const clock = new ParcelClock(SPEED, () => clockMs);
+  registerFedexSandbox(app, `${SANDBOX_PREFIX}/fedex`, clock);
+  registerOtherSandboxes(app, (p) => `${SANDBOX_PREFIX}/${p}`, clock);
   origin = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
@@ -29,13 +40,17 @@ afterAll(async () => {
 const provider = (name: ProviderName) =>
   createProvider(name, { baseUrl: sandboxBaseUrl(origin, name), clientId: 'sandbox-id', clientSecret: 'sandbox-secret', apiKey: 'sandbox-key' }, http.http);
 
-/** Polls twice (the first call starts the parcel's clock) and feeds the answers to the state machine. */
+/**
+ * Polls twice (the first call starts the parcel's clock), the sandbox's clock moved on by a second between
+ * them (a million seconds of parcel life at SPEED, far past any story's end), and feeds the answers to the
+ * state machine.
+ */
 async function story(name: ProviderName, carrier: CarrierCode, trackingNumber: string) {
   const p = provider(name);
   await p.track([{ carrier, trackingNumber }]);
-  await new Promise((r) => setTimeout(r, 400));
+  clockMs += 1000;
   const result = (await p.track([{ carrier, trackingNumber }])).get(trackingNumber);
-  const now = new Date().toISOString();
+  const now = new Date(clockMs).toISOString();
   let s = newOperation({ operationId: 'op', issuerId: 'ISSUER0001', cardId: 'c', correlationId: 'x', request: { trackingType: 'SHIPMENT', trackingNumber }, parcel: { carrier, trackingNumber, trackingUrl: 'u' }, now });
   s = decide(s, { kind: 'accept', now }, T).state;
   if (result?.kind === 'found') s = decide(s, { kind: 'carrier-found', snapshot: result.snapshot, now }, T).state;
