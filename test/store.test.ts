@@ -8,7 +8,7 @@ import { migrate, openStore } from '../src/store/db.ts';
 import { upsertIssuer } from '../src/store/issuers.ts';
 import { replayNotification } from '../src/store/notifications.ts';
 import { insertOutbox } from '../src/store/operations.ts';
-import { receiver } from './helpers/processes.ts';
+import { receiver, waitFor } from './helpers/processes.ts';
 import { freshDatabase, freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
 
 const log = createLogger('silent');
@@ -131,9 +131,14 @@ describe.each(STORE_KINDS)('connection loss on %s', (kind) => {
     try {
       const tx = s.db.transaction().execute(async (trx) => {
         const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
-        await sql`select pg_terminate_backend(${rows[0].pid})`.execute(s.db);
-        // The socket closes while no query runs on it: pg emits 'error' on the checked-out client.
-        await new Promise((r) => setTimeout(r, 300));
+        const pid = rows[0].pid;
+        await sql`select pg_terminate_backend(${pid})`.execute(s.db);
+        // The backend is gone (waited for, not slept on) while no query runs on the transaction's connection:
+        // its socket closes under the checked-out client, and only then does the next statement come.
+        await waitFor(`backend ${pid} gone`, async () => {
+          const gone = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where pid = ${pid}`.execute(s.db);
+          return gone.rows[0].n === 0 || undefined;
+        }, 30_000, 20);
         await sql`select 1`.execute(trx);
       });
       await expect(tx).rejects.toThrow();
