@@ -8,6 +8,8 @@ import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 const ADMIN = 'e2e-admin-token-0123456789';
 const ISSUER = 'ISSUER_E2E';
 const numbers = Object.fromEntries(sandboxNumbers().map((r) => [r.scenario, r.trackingNumber]));
+/** A second never-found number, for an operation that stays open and is polled on as a witness of time passing. */
+const witness = sandboxNumbers('7754321').find((r) => r.scenario === 'never_found')?.trackingNumber as string;
 
 interface Op {
   operationId: string;
@@ -32,9 +34,13 @@ describe.each(STORE_KINDS)('end to end on %s: track → sandbox FedEx → signed
   let rx: Awaited<ReturnType<typeof receiver>>;
   let secret: string;
   let token: string;
-  /** While true, the receiver holds requests for a while: they are in flight when the hub is killed. */
+  /** While true, the receiver holds requests until `release`: they are in flight when the hub is killed. */
   let hold = false;
   let heldRequests = 0;
+  let release = () => {};
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
 
   beforeAll(async () => {
     const sandboxPort = await freePort();
@@ -67,7 +73,7 @@ describe.each(STORE_KINDS)('end to end on %s: track → sandbox FedEx → signed
     rx = await receiver(async () => {
       if (hold) {
         heldRequests++;
-        await new Promise((r) => setTimeout(r, 1500));
+        await released;
       }
       return 204;
     });
@@ -94,6 +100,17 @@ describe.each(STORE_KINDS)('end to end on %s: track → sandbox FedEx → signed
     await cleanup();
   });
 
+  /** Carrier polls the hub has made (every tracking number asked of a provider), from its own metrics. */
+  const polls = async () => {
+    const text = await (await fetch(`${hubUrl}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('trackhub_carrier_polls_total{'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  };
+  /** Waits until the hub has made `n` more carrier polls than `from`: a positive sign that time passed in the hub. */
+  const pollsPast = (from: number, n: number) => waitFor(`${n} polls past ${from}`, async () => ((await polls()) >= from + n ? true : undefined), 60_000, 100);
+
   const track = async (cardId: string, trackingNumber: string) => {
     const res = await fetch(`${hubUrl}/banking/v1/issuers/${ISSUER}/physicalCards/${cardId}/track`, {
       method: 'POST',
@@ -105,10 +122,13 @@ describe.each(STORE_KINDS)('end to end on %s: track → sandbox FedEx → signed
   };
 
   it('a SHIPMENT yields PENDING, one SUCCESSFUL per change, then DELIVERED with endTime; all signed', async () => {
+    // A number never found stays open and is polled on: its polls show the hub kept working after the end.
+    await track('card-e2e-clock', witness);
     const operationId = await track('card-e2e-1', numbers.delivered);
     const final = await waitFor('terminal notification', () => ops(rx.received).find((o) => o.operationId === operationId && o.endTime), 30_000);
-    // Let a few more polls of the now-unchanged data happen: they must send nothing.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Several more polling rounds happen after the end (waited for on the hub's poll counter), and every
+    // notification of the operation has arrived by then (its sequence is complete): nothing more is sent.
+    await pollsPast(await polls(), 3);
     const mine = ops(rx.received).filter((o) => o.operationId === operationId);
     const bySeq = new Map(mine.map((o) => [o.sequenceNumber, o]));
     expect(mine.length).toBe(bySeq.size); // no notification twice
@@ -138,20 +158,26 @@ describe.each(STORE_KINDS)('end to end on %s: track → sandbox FedEx → signed
 
   it('never-found numbers poll without notifying beyond PENDING', async () => {
     const operationId = await track('card-e2e-nf', numbers.never_found);
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor('PENDING', () => ops(rx.received).some((o) => o.operationId === operationId) || undefined, 30_000);
+    // Polls of the number after its PENDING (two never-found numbers are open, polled in the same rounds:
+    // six polls span at least three rounds) send nothing more, and the store holds nothing newer.
+    await pollsPast(await polls(), 6);
     const mine = ops(rx.received).filter((o) => o.operationId === operationId);
     expect(mine.map((o) => o.status)).toEqual(['PENDING']);
+    const status = await fetch(`${hubUrl}/banking/v1/issuers/${ISSUER}/physicalCards/card-e2e-nf/trackingStatus`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await status.json()).operations[0].sequenceNumber).toBe(1);
   });
 
   it('SIGKILL while notifications are in flight loses nothing: every one arrives after restart', async () => {
     hold = true;
     const cards = ['k1', 'k2', 'k3', 'k4'];
     const ids = await Promise.all(cards.map((c, i) => track(`card-kill-${c}`, i % 2 ? numbers.failed_attempt : numbers.delivered)));
-    // Kill while the receiver is holding requests the hub has sent but not seen answered.
+    // Kill while the receiver is holding requests the hub has sent but not seen answered: they stay held
+    // (whatever the machine's speed) until the hub is dead, then are answered on sockets nobody reads.
     await waitFor('requests in flight', () => heldRequests >= 4 || undefined);
-    await new Promise((r) => setTimeout(r, 300));
     await stop(hub, 'SIGKILL');
     hold = false;
+    release();
     hub = runCli(['serve'], env);
     await waitReady(hubUrl, hub);
     // Every operation must reach its end, with every sequence number from 1 delivered at least once.
