@@ -172,3 +172,57 @@ describe.each(STORE_KINDS)('accepting track requests on %s', (kind) => {
     expect(transactions - before).toBe(2); // same-card + other-card together, then the repeat alone
   });
 });
+
+describe.each(STORE_KINDS)('accepting when a transaction fails, on %s', (kind) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await testApp(kind);
+  });
+  afterAll(async () => t?.close());
+
+  /** The store, except that the next `failures` transactions throw `error` before doing anything. */
+  function failing(failures: number, error: () => Error): { ctx: HubContext; tries: () => number } {
+    let tries = 0;
+    const db = new Proxy(t.store.db, {
+      get(target, prop, receiver) {
+        if (prop === 'transaction') {
+          return () => {
+            tries++;
+            if (tries <= failures) return { execute: async () => Promise.reject(error()) };
+            return target.transaction();
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Db;
+    return { ctx: { ...t.context, db, kickDelivery: () => {}, kickPolling: () => {} }, tries: () => tries };
+  }
+  const uniqueViolation = () => Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });
+
+  it('a bad request fails alone: the others of its batch are still accepted', async () => {
+    const batcher = new AcceptBatcher({ ...t.context, kickDelivery: () => {}, kickPolling: () => {} });
+    const cmd = (cardId: string) => ({ issuerId: 'BANK000001', cardId, correlationId: 'c', body: { trackingType: 'PRODUCTION' as const } });
+    const [good1, bad, good2] = await Promise.allSettled([batcher.accept(cmd('alone-1')), batcher.accept(cmd('alone-\u0000')), batcher.accept(cmd('alone-2'))]);
+    expect(good1).toMatchObject({ status: 'fulfilled', value: { created: true } });
+    expect(good2).toMatchObject({ status: 'fulfilled', value: { created: true } });
+    expect(bad.status).toBe('rejected');
+  });
+
+  it('a request that loses a race on the one-open-operation index is tried again, up to three more times', async () => {
+    const raced = failing(3, uniqueViolation);
+    const result = await new AcceptBatcher(raced.ctx).accept({ issuerId: 'BANK000001', cardId: 'race-1', correlationId: 'c', body: { trackingType: 'PRODUCTION' } });
+    expect(result.created).toBe(true);
+    expect(raced.tries()).toBe(4); // the batch, then alone: two more losses and the win
+
+    const lost = failing(5, uniqueViolation);
+    await expect(new AcceptBatcher(lost.ctx).accept({ issuerId: 'BANK000001', cardId: 'race-2', correlationId: 'c', body: { trackingType: 'PRODUCTION' } })).rejects.toMatchObject({ code: '23505' });
+    expect(lost.tries()).toBe(5); // the batch, then alone four times
+  });
+
+  it('any other failure of a lone request is its answer at once, not retried', async () => {
+    const down = failing(1, () => new Error('connection terminated'));
+    await expect(new AcceptBatcher(down.ctx).accept({ issuerId: 'BANK000001', cardId: 'down-1', correlationId: 'c', body: { trackingType: 'PRODUCTION' } })).rejects.toThrow('connection terminated');
+    expect(down.tries()).toBe(1);
+  });
+});
