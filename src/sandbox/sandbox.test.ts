@@ -5,11 +5,9 @@ import { PROVIDER_NAMES, type ProviderName } from '../carriers/provider.ts';
 import { createProvider, DEFAULT_ROUTES } from '../carriers/registry.ts';
 import { CARRIER_CODES, type CarrierCode } from '../domain/carriers.ts';
 import { decide, newOperation } from '../domain/operation.ts';
-import { registerFedexSandbox } from './fedex.ts';
 import { sandboxNumbers } from './numbers.ts';
-import { registerOtherSandboxes } from './providers.ts';
 import { ParcelClock } from './scenarios.ts';
-import { SANDBOX_PREFIX, SANDBOX_PROVIDERS, sandboxBaseUrl } from './server.ts';
+import { registerSandbox, SANDBOX_PROVIDERS, sandboxBaseUrl } from './server.ts';
 
 // A million times faster: a 90-hour parcel life passes in a third of a second of the sandbox's clock.
 const SPEED = 1_000_000;
@@ -23,13 +21,7 @@ const http = undiciHttpClient();
 
 beforeAll(async () => {
   app = Fastify();
-  // registerSandbox's wiring, with the injected clock (FedEx's OAuth token endpoint takes a form).
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
-  const clock = new ParcelClock(SPEED, () => clockMs);
-  registerFedexSandbox(app, `${SANDBOX_PREFIX}/fedex`, clock);
-  registerOtherSandboxes(app, (p) => `${SANDBOX_PREFIX}/${p}`, clock);
+  registerSandbox(app, SPEED, new ParcelClock(SPEED, () => clockMs));
   origin = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {

@@ -17,9 +17,8 @@ function formParser(app: FastifyInstance) {
 }
 
 /** Mounts every provider's sandbox under `/sandbox/{provider}`. */
-export function registerSandbox(app: FastifyInstance, speed: number): void {
+export function registerSandbox(app: FastifyInstance, speed: number, clock = new ParcelClock(speed)): void {
   formParser(app);
-  const clock = new ParcelClock(speed);
   registerFedexSandbox(app, `${SANDBOX_PREFIX}/fedex`, clock);
   registerOtherSandboxes(app, (provider) => `${SANDBOX_PREFIX}/${provider}`, clock);
 }
