@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chaosReceivers } from './helpers/chaos-receivers.ts';
 import { assertion, issuerKey, JWT_BEARER } from './helpers/issuer.ts';
 import { freePort, type Proc, runCli, stop, waitFor, waitReady } from './helpers/processes.ts';
-import { childProcessStore, freshPostgresDatabase, STORE_KINDS } from './helpers/stores.ts';
+import { childProcessStore, freshPostgresDatabase } from './helpers/stores.ts';
 
 /**
  * Chaos: tracking updates flow through the real path (Issuer API → operation + outbox rows committed
@@ -135,7 +135,7 @@ async function report(label: string, expected: Set<string>, rx: Awaited<ReturnTy
   return { missing, duplicates };
 }
 
-describe.each(STORE_KINDS.filter((k) => k === 'postgres'))('chaos on %s: two workers killed in turn, four times', () => {
+describe('chaos on postgres: two workers killed in turn, four times', () => {
   it('every update reaches its issuer at least once', async () => {
     const db = await freshPostgresDatabase();
     const rx = await receivers();
