@@ -68,8 +68,11 @@ describe('endpoint throttle: the rate after trouble', () => {
       t.finished('success');
       expect(t.rate).toBe(expected);
     }
+    t.started(); // paced: its next slot is ahead
     t.finished('success'); // 8: back where it was
     expect(t.rate).toBeUndefined();
+    expect(t.waitMs()).toBe(0); // no longer paced: no wait, whatever slot was ahead
+    expect(t.available()).toBeGreaterThan(1);
   });
 
   it('is neither raised nor lowered by a failure that is not a slow-down (a 400 or a 500)', () => {
