@@ -148,3 +148,15 @@ describe('CSV header', () => {
     expect(await run('empty.jsonl', '')).toMatchObject({ lines: 0, accepted: 0 });
   });
 });
+
+describe('import summary', () => {
+  it('adds up what the sink counted, and lists at most keepRejected rejected lines while counting them all', async () => {
+    const file = join(dir, 'summary.csv');
+    const bad = (i: number) => `b${i},BANK000001,c${i},CARD_LOST,2026-05-01T10:00:00Z,`;
+    writeFileSync(file, [HEADER, row(1), bad(2), row(3), bad(4), row(5), bad(6), row(7)].join('\n'));
+    const summary = await importFile(file, async (events) => ({ accepted: events.length - 1, duplicates: 1 }), { chunkLines: 4, keepRejected: 2 });
+    // Two chunks (4 records, then 3): each time one event was a duplicate.
+    expect(summary).toMatchObject({ accepted: 2, duplicates: 2, rejectedCount: 3, lines: 8 });
+    expect(summary.rejected.map((r) => r.line)).toEqual([3, 5]);
+  });
+});
