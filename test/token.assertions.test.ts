@@ -122,6 +122,7 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
 
     const verifier = new AccessTokenVerifier(hubKey);
     expect(await verifier.verify(issued.access_token, NOW_MS + 899_000)).toBe('BANK_EDGE1');
+    expect(await verifier.verify(issued.access_token, NOW_MS + 899_500)).toBe('BANK_EDGE1'); // from the cache
     // Remembered, but never past its exp.
     expect(await verifier.verify(issued.access_token, NOW_MS + 900_000)).toBeUndefined();
     expect(await new AccessTokenVerifier(hubKey).verify(issued.access_token, NOW_MS + 900_000)).toBeUndefined();
