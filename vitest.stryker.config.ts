@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The vitest config StrykerJS runs (stryker.config.json, `npm run mutate`): the same global setup as
- * vitest.config.ts (the shared embedded PostgreSQL server, the external one, Chromium's check), but only
+ * vitest.config.ts (the shared embedded PostgreSQL server, the external one; no Chromium check and no
+ * build, see TRACKHUB_MUTATION_RUN below), but only
  * the test files that exercise the mutated modules. Left out: the end-to-end tests (they spawn the built
  * bundle in dist/, so a mutant in the sandbox's src/ never reaches them), the console's browser test,
  * the CLI and chaos tests (separate processes again), and the sandbox's carrier simulations (21 s of
@@ -15,6 +16,9 @@ import { defineConfig } from 'vitest/config';
  * constants evaluated at import) after the module has loaded, and reports them Survived although the
  * tests kill them (stryker-js issue 6144).
  */
+// Read by test/global-setup.ts: no Chromium check and no rebuild of dist/ inside a mutation run's sandbox.
+process.env.TRACKHUB_MUTATION_RUN = '1';
+
 const only = process.env.TRACKHUB_MUTATION_TESTS?.split(',')
   .map((g) => g.trim())
   .filter(Boolean);

@@ -229,13 +229,14 @@ describe(`delivery under faults (${KIND})`, () => {
     expect(r.hits.length - hitsBefore).toBe(1);
     firstAfterRecovery.open();
     // Rate: the endpoint's rate grows by one per success from rate0, so request i+1 starts at least
-    // 1000 / (rate0 + i) ms after request i. Request 1 starts only after request 0 was answered
-    // (concurrency 1), so request 4 arrives at least the sum for i = 1..3 after request 0 arrived. A lower
+    // 1000 / (rate0 + i) ms after request i. Request 0 was held longer than its slot, so the gap from it
+    // proves nothing; from request 1 to request 4 the three gaps add up to the sum for i = 1..3. A lower
     // bound: a slow machine only makes the gaps longer; a dispatcher ignoring the rate sends them at once.
+    // The 50 ms margin covers arrival times (what the receiver records) jittering around start times.
     await waitFor('five requests after the trouble', () => r.hits.length >= hitsBefore + 5 || undefined, 30_000, 10);
     const after = r.hits.slice(hitsBefore);
     const atLeast = [1, 2, 3].reduce((sum, i) => sum + 1000 / (rate0 + i), 0);
-    expect(after[4].at - after[0].at).toBeGreaterThanOrEqual(Math.floor(atLeast) - 5);
+    expect(after[4].at - after[1].at).toBeGreaterThanOrEqual(Math.floor(atLeast) - 50);
     await waitFor('all delivered', async () => (await outbox(s)).every((x) => x.state === 'delivered') || undefined, 30_000, 50);
     expect(new Set(r.hits.map((h) => h.id))).toEqual(new Set(ids));
     const recovered = d.endpointState('ISSUER_F03');
@@ -541,10 +542,12 @@ describe(`delivery under faults (${KIND})`, () => {
     await waitFor('both refusals reported by the receiver', () => r.tlsRefusals.length >= 2 || undefined, 20_000, 10);
     expect([...r.tlsRefusals].sort()).toEqual(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
     // Under TLS 1.3 a client finishes its side of the handshake before the server judges its certificate,
-    // so what the hub sees (and records) is the receiver closing the connection before any answer.
+    // so what the hub sees (and records) is the receiver closing the connection before any answer: a
+    // closed socket, a reset or a TLS alert, depending on timing.
     for (const id of [without, stranger]) {
       const [refused] = await attemptsOf(s, id);
-      expect(refused, id).toMatchObject({ http_status: null, error: 'UND_ERR_SOCKET: other side closed' });
+      expect(refused, id).toMatchObject({ http_status: null });
+      expect(refused.error, id).toMatch(/other side closed|ECONNRESET|alert|certificate|socket/i);
       expect((await rowOf(s, id)).state, id).toBe('pending');
     }
   });
