@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { detectCarriers } from './detect.ts';
 
 // Valid and invalid numbers are facts taken from jkeen/tracking_number_data (couriers/*.json) and
-// reference/carriers.md §3; a few are derived by changing only the check digit.
+// the carriers' published tracking-number formats; a few are derived by changing only the check digit.
 const cases: { rule: string; valid: string[]; invalid: string[]; carrier: string }[] = [
   {
     rule: 'UPS 1Z (mod 10, letters as (code − 3) mod 10)',

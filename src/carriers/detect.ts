@@ -1,7 +1,7 @@
 import type { CarrierCode } from '../domain/carriers.ts';
 
 /**
- * Tracking-number formats and check digits (reference/carriers.md §3, checked against the test numbers
+ * Tracking-number formats and check digits (the carriers' published tracking-number formats, checked against the test numbers
  * of jkeen/tracking_number_data). Detection only proposes candidates: numeric formats collide, so the
  * result is ranked and a live lookup has the last word.
  */
@@ -107,7 +107,7 @@ function rawCandidates(n: string, hintCountry?: string): Candidate[] {
   if (/^\d+$/.test(n)) {
     if (n.length === 12 && fedex12Valid(n)) add('fedex');
     if (n.length === 15 && gs1Valid(n)) add('fedex');
-    // FedEx SSCC-18: "00" + 15 digits + a GS1 mod-10 check (reference/carriers.md §3).
+    // FedEx SSCC-18: "00" + 15 digits + a GS1 mod-10 check (the carriers' published tracking-number formats).
     if (/^00\d{16}$/.test(n) && gs1Valid(n)) add('fedex');
     if (n.length === 10 && dhlExpressValid(n)) add('dhl');
     // FedEx Ground 96: the check covers only the 14-digit shipper + package id before it.

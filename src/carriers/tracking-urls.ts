@@ -1,7 +1,7 @@
 import type { CarrierCode } from '../domain/carriers.ts';
 
 /**
- * Public tracking page per carrier (reference/carriers.md §1). Where no deep-link template is confirmed
+ * Public tracking page per carrier (the carriers' public tracking pages). Where no deep-link template is confirmed
  * (Correos, SEUR, NACEX, SingPost) the carrier's own lookup page is given without the number rather than
  * a guessed query parameter that might show the wrong parcel or an error page.
  */

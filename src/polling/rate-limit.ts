@@ -9,7 +9,7 @@ export interface RateLimit {
 }
 
 /**
- * Defaults per provider (reference/carriers.md): FedEx 1,400 per 10 s per project; USPS v3 apps start at
+ * Defaults per provider (from the carriers' published API limits): FedEx 1,400 per 10 s per project; USPS v3 apps start at
  * 60 per hour; DHL Unified's default key is reported at one call per 5 s; UPS and La Poste publish no
  * figure and AfterShip allows 10 per second, so those get 10 per second.
  */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { aftershipStatusRow, parseAftershipResponse } from './parse.ts';
+import { AFTERSHIP_TAGS, AFTERSHIP_SUBTAGS } from './statuses.ts';
 
-/** What AfterShip's tags and subtags mean to an issuer (reference/carriers.md §4.1). */
+/** What AfterShip's tags and subtags mean to an issuer (AfterShip's Tracking API documentation). */
 const TAGS: Record<string, ShipmentStatus> = {
   Pending: 'PENDING', InfoReceived: 'INFO_RECEIVED', InTransit: 'IN_TRANSIT', OutForDelivery: 'OUT_FOR_DELIVERY',
   AttemptFail: 'FAILED_ATTEMPT', Delivered: 'DELIVERED', AvailableForPickup: 'AVAILABLE_FOR_PICKUP', Exception: 'EXCEPTION', Expired: 'EXPIRED',
@@ -38,4 +39,10 @@ describe('AfterShip tags and subtags', () => {
   it.each([4004, 4005, 4012, 4017])('meta.code %i means AfterShip cannot track the number, not a failed call', (code) => {
     expect(parseAftershipResponse({ meta: { code, message: 'no such tracking' } } as never, '1234', 'fedex')).toMatchObject({ kind: 'not_found' });
   });
+});
+
+// A code added to the hub's table without a row here would go untested; one dropped from it, unnoticed.
+it('checks every code of the hub\'s tables, and no other', () => {
+  expect(Object.keys(TAGS).sort()).toEqual(Object.keys(AFTERSHIP_TAGS).sort());
+  expect(Object.keys(SUBTAGS).sort()).toEqual(Object.keys(AFTERSHIP_SUBTAGS).sort());
 });

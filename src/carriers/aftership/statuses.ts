@@ -1,6 +1,6 @@
 import type { StatusRow } from '../parse-util.ts';
 
-/** AfterShip `tag`: the coarse category (reference/carriers.md §4.1), used when a subtag is unknown. */
+/** AfterShip `tag`: the coarse category (AfterShip's Tracking API documentation), used when a subtag is unknown. */
 export const AFTERSHIP_TAGS: Record<string, StatusRow> = {
   Pending: { status: 'PENDING' },
   InfoReceived: { status: 'INFO_RECEIVED' },

@@ -4,7 +4,7 @@ import { defined, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, type
 import { toUtcIso } from '../time.ts';
 import { DHL_EXPRESS_TYPE_CODES, DHL_STATUS_CODES, DHL_TEXT_RULES } from './statuses.ts';
 
-// Only the fields we read (DHL Shipment Tracking – Unified, reference/carriers.md §2.4).
+// Only the fields we read (the DHL Shipment Tracking – Unified API documentation).
 interface DhlAddress {
   countryCode?: string;
   postalCode?: string;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { dhlStatusRow } from './parse.ts';
+import { DHL_STATUS_CODES, DHL_EXPRESS_TYPE_CODES } from './statuses.ts';
 
-/** What DHL's codes mean to an issuer (reference/carriers.md §2.4). */
+/** What DHL's codes mean to an issuer (the DHL Shipment Tracking – Unified API documentation). */
 const STATUS_CODES: Record<string, ShipmentStatus> = {
   'pre-transit': 'INFO_RECEIVED',
   transit: 'IN_TRANSIT',
@@ -61,4 +62,10 @@ describe('DHL codes and texts', () => {
     expect(dhlStatusRow({ statusCode: 'transit', description: 'Customs clearance completed' }).status).toBe('IN_TRANSIT');
     expect(dhlStatusRow({ statusCode: 'pre-transit', description: 'Out for delivery soon' }).status).toBe('INFO_RECEIVED');
   });
+});
+
+// A code added to the hub's table without a row here would go untested; one dropped from it, unnoticed.
+it('checks every code of the hub\'s tables, and no other', () => {
+  expect(Object.keys(STATUS_CODES).sort()).toEqual(Object.keys(DHL_STATUS_CODES).sort());
+  expect(Object.keys(EXPRESS).sort()).toEqual(Object.keys(DHL_EXPRESS_TYPE_CODES).sort());
 });

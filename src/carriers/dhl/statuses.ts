@@ -1,6 +1,6 @@
 import type { StatusRow } from '../parse-util.ts';
 
-/** DHL Unified `statusCode`: the coarse, division-neutral category (reference/carriers.md §2.4). */
+/** DHL Unified `statusCode`: the coarse, division-neutral category (the DHL Shipment Tracking – Unified API documentation). */
 export const DHL_STATUS_CODES: Record<string, StatusRow> = {
   'pre-transit': { status: 'INFO_RECEIVED' },
   transit: { status: 'IN_TRANSIT' },

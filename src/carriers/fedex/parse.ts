@@ -4,7 +4,7 @@ import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { FEDEX_EXCEPTION_REASONS, FEDEX_STATUSES, type StatusRow } from './statuses.ts';
 
-// Only the fields we read; FedEx sends many more (reference/carriers.md §2.2).
+// Only the fields we read; FedEx sends many more (the FedEx Track API documentation).
 interface FedexLocation {
   city?: string;
   stateOrProvinceCode?: string;

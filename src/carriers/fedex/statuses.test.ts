@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { parseFedexTrackResponse } from './parse.ts';
+import { FEDEX_STATUSES } from './statuses.ts';
 
 /**
- * What each FedEx scan means to an issuer (reference/carriers.md §2.2). A wrong row is a wrong
+ * What each FedEx scan means to an issuer (the FedEx Track API documentation). A wrong row is a wrong
  * notification: a DL read as anything else never closes the operation, a return read as transit hides it.
  */
 const SCANS: Record<string, [ShipmentStatus, SubStatus?]> = {
@@ -52,4 +53,9 @@ describe('FedEx scan codes', () => {
   ])('a delivery exception %s gives the reason %s', (exceptionCode, reason) => {
     expect(scan({ eventType: 'DE', exceptionCode }).checkpoints[0]).toMatchObject({ status: 'FAILED_ATTEMPT', subStatus: reason });
   });
+});
+
+// A code added to the hub's table without a row here would go untested; one dropped from it, unnoticed.
+it('checks every code of the hub\'s tables, and no other', () => {
+  expect(Object.keys(SCANS).sort()).toEqual(Object.keys(FEDEX_STATUSES).sort());
 });

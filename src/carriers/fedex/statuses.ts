@@ -7,7 +7,7 @@ export interface StatusRow {
 
 /**
  * FedEx scan `eventType` / `derivedStatusCode` → normalised status. Codes and their grouping come from
- * the FedEx Track API docs as digested in reference/carriers.md §2.2.
+ * the FedEx Track API documentation.
  */
 export const FEDEX_STATUSES: Record<string, StatusRow> = {
   // label created, shipment information sent

@@ -4,7 +4,7 @@ import { isObject, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, wit
 import { toUtcIso } from '../time.ts';
 import { LAPOSTE_EVENT_CODES, LAPOSTE_NOT_FOUND_CODES } from './statuses.ts';
 
-// Only the fields we read (La Poste Suivi v2, reference/carriers.md §2.7).
+// Only the fields we read (the La Poste Suivi v2 API documentation).
 interface LaPosteEvent {
   code?: string;
   label?: string;
@@ -45,7 +45,7 @@ function toCheckpoint(e: LaPosteEvent, s: LaPosteShipment): Checkpoint | undefin
 }
 
 function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: LaPosteShipment): CarrierSnapshot {
-  // Suivi v2 lists `event[]` newest first (reference/carriers.md §2.7).
+  // Suivi v2 lists `event[]` newest first (the La Poste Suivi v2 API documentation).
   const checkpoints = oldestFirst(objects<LaPosteEvent>(s.event).map((e) => toCheckpoint(e, s)), 'newest-first');
   const newest = checkpoints.at(-1);
   const status = newest?.status ?? 'PENDING';

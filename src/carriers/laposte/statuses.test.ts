@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { parseLaPosteResponse } from './parse.ts';
+import { LAPOSTE_EVENT_CODES } from './statuses.ts';
 
-/** What each La Poste Suivi event code means to an issuer (reference/carriers.md §2.7). */
+/** What each La Poste Suivi event code means to an issuer (the La Poste Suivi v2 API documentation). */
 const EVENTS: Record<string, [ShipmentStatus, SubStatus?]> = {
   DR1: ['INFO_RECEIVED'],
   PC1: ['IN_TRANSIT'], PC2: ['IN_TRANSIT'], ET1: ['IN_TRANSIT'], ET2: ['IN_TRANSIT'], ET3: ['IN_TRANSIT'], ET4: ['IN_TRANSIT'],
@@ -25,4 +26,9 @@ describe('La Poste event codes', () => {
   it.each([400, 404])('returnCode %i means the number is unknown, not that the call failed', (returnCode) => {
     expect(parseLaPosteResponse({ returnCode, returnMessage: 'Numéro invalide' } as never, N, 'la-poste-colissimo')).toMatchObject({ kind: 'not_found' });
   });
+});
+
+// A code added to the hub's table without a row here would go untested; one dropped from it, unnoticed.
+it('checks every code of the hub\'s tables, and no other', () => {
+  expect(Object.keys(EVENTS).sort()).toEqual(Object.keys(LAPOSTE_EVENT_CODES).sort());
 });

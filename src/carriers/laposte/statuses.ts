@@ -2,7 +2,7 @@ import type { StatusRow } from '../parse-util.ts';
 
 /**
  * La Poste Suivi v2 event `code` → normalised status. Codes and their v1 meaning from
- * reference/carriers.md §2.7 (after debuss/lapostesuivi). DI2 is "delivered back to the sender" and ND1
+ * the La Poste Suivi v2 API documentation (after debuss/lapostesuivi). DI2 is "delivered back to the sender" and ND1
  * "undeliverable" per the same table; both were marked unverified there.
  */
 export const LAPOSTE_EVENT_CODES: Record<string, StatusRow> = {

@@ -4,7 +4,7 @@ import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { UPS_ACTIVITY_CODES, UPS_NOT_FOUND_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
 
-// Only the fields we read (reference/carriers.md §2.1, UPS Tracking.yaml).
+// Only the fields we read (the UPS Tracking API, Tracking.yaml).
 interface UpsAddress {
   city?: string;
   stateProvince?: string;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { parseUpsTrackResponse, upsStatusRow } from './parse.ts';
+import { UPS_ACTIVITY_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
 
-/** What each UPS code means to an issuer (reference/carriers.md §2.1 and recorded responses). */
+/** What each UPS code means to an issuer (the UPS Tracking API documentation and recorded responses). */
 const ACTIVITY: Record<string, [ShipmentStatus, SubStatus?]> = {
   MP: ['INFO_RECEIVED'], PU: ['IN_TRANSIT'], XD: ['IN_TRANSIT'], OR: ['IN_TRANSIT'], AR: ['IN_TRANSIT'], DP: ['IN_TRANSIT'],
   YP: ['IN_TRANSIT'], DA: ['IN_TRANSIT'], SR: ['IN_TRANSIT'], BB: ['EXCEPTION', 'CUSTOMS'], RZ: ['EXCEPTION', 'CUSTOMS'],
@@ -44,4 +45,11 @@ describe('UPS codes', () => {
     const r = parseUpsTrackResponse({ trackResponse: { shipment: [{ warnings: [{ code, message: 'Tracking Information Not Found' }] }] } } as never, '1Z999AA10123456828');
     expect(r).toMatchObject({ kind: 'not_found', message: `${code}: Tracking Information Not Found` });
   });
+});
+
+// A code added to the hub's table without a row here would go untested; one dropped from it, unnoticed.
+it('checks every code of the hub\'s tables, and no other', () => {
+  expect(Object.keys(ACTIVITY).sort()).toEqual(Object.keys(UPS_ACTIVITY_CODES).sort());
+  expect(Object.keys(STATUS_CODES).sort()).toEqual(Object.keys(UPS_STATUS_CODES).sort());
+  expect(Object.keys(TYPES).sort()).toEqual(Object.keys(UPS_TYPES).sort());
 });

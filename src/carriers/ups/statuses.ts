@@ -1,7 +1,7 @@
 import type { StatusRow } from '../parse-util.ts';
 
 /**
- * UPS activity `status.code` (2 characters). Rows come from reference/carriers.md §2.1 (OT, FS, F4, SR)
+ * UPS activity `status.code` (2 characters). Rows come from the UPS Tracking API documentation (OT, FS, F4, SR)
  * and from codes seen in recorded UPS Track API responses (MP, PU, OR, AR, DP, YP, XD, RZ, BB, DA).
  */
 export const UPS_ACTIVITY_CODES: Record<string, StatusRow> = {

@@ -4,7 +4,7 @@ import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { USPS_EVENT_CODES, USPS_NOT_FOUND_CODES, USPS_STATUS_CATEGORIES } from './statuses.ts';
 
-// Only the fields we read (USPS Tracking 3.0, reference/carriers.md §2.3).
+// Only the fields we read (the USPS Tracking 3.0 API documentation).
 interface UspsEvent {
   eventType?: string | null;
   eventTimestamp?: string | null;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { parseUspsTrackingResponse, type UspsTrackingResponse } from './parse.ts';
+import { USPS_EVENT_CODES, USPS_STATUS_CATEGORIES } from './statuses.ts';
 
-/** What each USPS event code means to an issuer (reference/carriers.md §2.3). */
+/** What each USPS event code means to an issuer (the USPS Tracking 3.0 API documentation). */
 const EVENTS: Record<string, [ShipmentStatus, SubStatus?]> = {
   MA: ['INFO_RECEIVED'], GX: ['INFO_RECEIVED'],
   '03': ['IN_TRANSIT'], TM: ['IN_TRANSIT'], PA: ['IN_TRANSIT'], '80': ['IN_TRANSIT'], '81': ['IN_TRANSIT'], '82': ['IN_TRANSIT'],
@@ -55,4 +56,10 @@ describe('USPS event codes and categories', () => {
   it.each(Object.entries(CATEGORIES))('category %s with no events is %s', (statusCategory, status) => {
     expect(read({ statusCategory, trackingEvents: [] }).status).toBe(status);
   });
+});
+
+// A code added to the hub's table without a row here would go untested; one dropped from it, unnoticed.
+it('checks every code of the hub\'s tables, and no other', () => {
+  expect(Object.keys(EVENTS).sort()).toEqual(Object.keys(USPS_EVENT_CODES).sort());
+  expect(Object.keys(CATEGORIES).sort()).toEqual(Object.keys(USPS_STATUS_CATEGORIES).sort());
 });

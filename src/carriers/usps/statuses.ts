@@ -1,7 +1,7 @@
 import type { StatusRow } from '../parse-util.ts';
 
 /**
- * USPS `eventCode` → normalised status. Codes and meanings from reference/carriers.md §2.3 (the Web Tools
+ * USPS `eventCode` → normalised status. Codes and meanings from the USPS Tracking 3.0 API documentation (the Web Tools
  * event codes the v3 API still returns); A1, AD, T1 and TL were seen in recorded v3 responses.
  */
 export const USPS_EVENT_CODES: Record<string, StatusRow> = {
