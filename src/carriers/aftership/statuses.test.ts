@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { aftershipStatusRow, parseAftershipResponse } from './parse.ts';
-import { AFTERSHIP_TAGS, AFTERSHIP_SUBTAGS } from './statuses.ts';
+import { AFTERSHIP_SUBTAGS, AFTERSHIP_TAGS } from './statuses.ts';
 
 /** What AfterShip's tags and subtags mean to an issuer (AfterShip's Tracking API documentation). */
 const TAGS: Record<string, ShipmentStatus> = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { dhlStatusRow } from './parse.ts';
-import { DHL_STATUS_CODES, DHL_EXPRESS_TYPE_CODES } from './statuses.ts';
+import { DHL_EXPRESS_TYPE_CODES, DHL_STATUS_CODES } from './statuses.ts';
 
 /** What DHL's codes mean to an issuer (the DHL Shipment Tracking – Unified API documentation). */
 const STATUS_CODES: Record<string, ShipmentStatus> = {
