@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { request } from 'undici';
 import type { Db } from '../store/db.ts';
+import { type ClaimedOutboxRow, type ClaimWant, claimDueNotifications } from '../store/notifications.ts';
 import { deliveryMetrics } from './metrics.ts';
 import { nextRetryDelayMs } from './retry.ts';
 import { signatureHeader } from './signing.ts';
@@ -62,16 +63,6 @@ interface AttemptResult {
   latencyMs: number;
   responseText: string | null;
   retryAfterMs?: number;
-}
-
-interface ClaimedRow {
-  id: string;
-  issuer_id: string;
-  correlation_id: string;
-  payload: string;
-  attempts: number;
-  batch_id: string | null;
-  schedule_offset: number;
 }
 
 export const OUTBOX_CHANNEL = 'trackhub_outbox';
@@ -237,7 +228,7 @@ export class Dispatcher {
   private async claimAndLaunch(): Promise<number> {
     const room = Math.min(this.batchSize, this.concurrency - this.inFlight);
     if (room <= 0) return 0;
-    const wants: { issuer_id: string; lim: number }[] = [];
+    const wants: ClaimWant[] = [];
     let worthAQuery = this.inFlight === 0;
     for (const t of this.targets.values()) {
       if (!t.sending || !this.mayHaveDue(t.issuerId)) continue;
@@ -276,34 +267,10 @@ export class Dispatcher {
     return at === undefined || at < this.kickedAt || performance.now() - at >= (this.o.idleWaitMs ?? 500);
   }
 
-  /**
-   * One statement: each issuer's due rows (up to what it has room for), taken round-robin across issuers
-   * (every issuer's first row, then every issuer's second…) up to `room`, so a deep backlog for one
-   * issuer never starves the others.
-   */
-  private async claim(wants: { issuer_id: string; lim: number }[], room: number): Promise<ClaimedRow[]> {
+  /** Due notifications, in each operation's sequence order: see claimDueNotifications. */
+  private claim(wants: ClaimWant[], room: number): Promise<ClaimedOutboxRow[]> {
     // A lost lease only makes the rows due again (see OpenedStore.relaxed).
-    const res = await sql<ClaimedRow>`
-      update outbox o
-      set next_attempt_at = now() + ${`${this.leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
-      from (
-        select id from (
-          select d.id, row_number() over (partition by q.issuer_id order by d.next_attempt_at) as turn
-          from json_to_recordset(${JSON.stringify(wants)}::json) as q(issuer_id text, lim int)
-          cross join lateral (
-            select id, next_attempt_at from outbox
-            where issuer_id = q.issuer_id and state = 'pending' and next_attempt_at <= now()
-            order by next_attempt_at
-            limit q.lim
-            for update skip locked
-          ) d
-        ) ranked
-        order by turn
-        limit ${room}
-      ) due
-      where o.id = due.id
-      returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(this.relaxed);
-    return res.rows;
+    return claimDueNotifications(this.relaxed, wants, room, this.leaseMs);
   }
 
   /**
@@ -311,10 +278,10 @@ export class Dispatcher {
    * rows never sent before grouped, and the grouping written down before anything is sent, so every
    * retry carries the same operations under the same webhook-id (the first row's id).
    */
-  private async group(rows: ClaimedRow[]): Promise<Claimed[]> {
+  private async group(rows: ClaimedOutboxRow[]): Promise<Claimed[]> {
     const out: Claimed[] = [];
     const heads: Claimed[] = [];
-    const fresh = new Map<string, ClaimedRow[]>();
+    const fresh = new Map<string, ClaimedOutboxRow[]>();
     const assign: { id: string; head: string }[] = [];
     for (const r of rows) {
       const n = { id: r.id, issuerId: r.issuer_id, correlationId: r.correlation_id, attempts: r.attempts, scheduleOffset: r.schedule_offset, payloads: [r.payload] };
@@ -453,7 +420,7 @@ export class Dispatcher {
     this.results = [];
     const started = performance.now();
     try {
-      await this.record(results);
+      this.lookAgainAfterEnded(await this.record(results));
       const ms = Math.round(performance.now() - started);
       if (ms > 1000) this.o.log.warn({ ms, count: results.length }, 'recording delivery results was slow');
     } catch (err) {
@@ -463,16 +430,29 @@ export class Dispatcher {
   }
 
   /**
+   * A notification that ended (delivered or dead) may have held back the next update of one of its
+   * operations (claimDueNotifications), which the issuer's last claim then skipped: an issuer left out
+   * as drained is looked at again now, not at the idle tick, so a chain of updates goes out one after
+   * another without waiting a tick each.
+   */
+  private lookAgainAfterEnded(issuers: Set<string>): void {
+    let again = false;
+    for (const issuerId of issuers) again = this.drainedAt.delete(issuerId) || again;
+    if (again) this.wakeUp();
+  }
+
+  /**
    * Records a batch of attempts in ONE statement (one round trip, one commit): the attempt log rows and
    * each notification's outcome. The shorter this window, the fewer deliveries a killed worker leaves
    * unrecorded (those are sent again, with the same webhook-id).
    */
-  private async record(results: AttemptResult[]): Promise<void> {
+  private async record(results: AttemptResult[]): Promise<Set<string>> {
     const rows: {
       id: string; attempt: number; attempted_at: string; http_status: number | null; error: string | null; latency_ms: number;
       response_body: string | null; outcome: 'delivered' | 'retry' | 'dead'; reason: string | null; next_at: string | null; new_offset: number | null;
     }[] = [];
     const gone = new Set<string>();
+    const ended = new Set<string>(); // issuers with a notification delivered or dead
     for (const r of results) {
       deliveryMetrics.latency.observe({ issuer: r.n.issuerId }, r.latencyMs / 1000);
       const base = {
@@ -481,6 +461,7 @@ export class Dispatcher {
       };
       if (r.status !== undefined && r.status >= 200 && r.status < 300) {
         rows.push({ ...base, outcome: 'delivered', reason: null, next_at: null, new_offset: null });
+        ended.add(r.n.issuerId);
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'delivered' });
         continue;
       }
@@ -496,6 +477,7 @@ export class Dispatcher {
       const delay = nextRetryDelayMs(this.o.retryScheduleMs, r.n.attempts - r.n.scheduleOffset, { retryAfterMs: r.retryAfterMs, random: this.o.random });
       if (delay === undefined) {
         rows.push({ ...base, outcome: 'dead', reason, next_at: null, new_offset: null });
+        ended.add(r.n.issuerId);
         deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'dead' });
         this.o.log.warn({ notificationId: r.n.id, issuerId: r.n.issuerId, reason }, 'notification dead after last attempt');
       } else {
@@ -532,6 +514,7 @@ export class Dispatcher {
       this.gone.delete(issuerId);
       this.o.log.warn({ issuerId }, 'issuer endpoint answered 410 Gone: disabled until the issuer is updated; notifications kept');
     }
+    return ended;
   }
 
   /** Deletes attempts older than the retention of notifications already delivered; undelivered ones keep all. */
