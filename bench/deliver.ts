@@ -1,7 +1,12 @@
 /**
  * Notification delivery throughput and latency.
  *
- *   npx tsx bench/deliver.ts [--notifications 30000] [--rate 500] [--seconds 10]
+ *   npx tsx bench/deliver.ts [--notifications 30000] [--rate 500] [--seconds 10] [--updates-per-operation 1]
+ *                            [--only pg1,pg2,embedded,embedded-inproc,pglatency,embeddedlatency]
+ *
+ * --updates-per-operation K: the throughput outboxes hold chains, K updates (sequenceNumber 1..K) of
+ * each operation, which go out one after another (each once the one before is delivered); 1, the
+ * default, is one update per operation.
  *
  * 1. Throughput: an outbox holding N due notifications (4 issuers), drained by `trackhub serve`
  *    worker processes into a local receiver that answers 204: 1 and 2 workers on PostgreSQL
@@ -36,6 +41,7 @@ const arg = (name: string, fallback: number) => {
 const N = arg('notifications', 30_000);
 const RATE = arg('rate', 500);
 const SECONDS = arg('seconds', 10);
+const UPDATES_PER_OPERATION = Math.max(1, arg('updates-per-operation', 1));
 const ISSUERS = ['BENCHDLV01', 'BENCHDLV02', 'BENCHDLV03', 'BENCHDLV04'];
 const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
 
@@ -71,6 +77,15 @@ function rows(n: number, payload: (i: number) => string) {
   });
 }
 
+/** `n` rows as chains of `perOperation` updates (sequence 1, 2…) of one operation each, written in one go. */
+function chains(n: number, perOperation: number) {
+  return Array.from({ length: n }, (_, i) => {
+    const id = newId('msg');
+    const op = Math.floor(i / perOperation);
+    return { id, issuer_id: ISSUERS[op % ISSUERS.length], operation_id: `op_bench_${op}`, sequence_number: (i % perOperation) + 1, correlation_id: `c_${id}`, payload: PAYLOAD };
+  });
+}
+
 const PAYLOAD = JSON.stringify({ operationId: 'op_bench', operation: 'STANDALONE_TRACKING', status: 'PENDING', issuerId: 'BENCHDLV01', cardId: 'card-1', sequenceNumber: 1, details: { trackingType: 'SHIPMENT', status: 'CARD_SHIPPED' } });
 
 const workerEnv = (databaseUrl: string) => ({
@@ -89,7 +104,12 @@ async function startWorkers(databaseUrl: string, count: number): Promise<Proc[]>
 
 /** Fills the outbox with N notifications due `leadMs` from now; returns when they fall due. */
 async function fill(db: Db, leadMs: number): Promise<number> {
-  for (let i = 0; i < N; i += 2000) await insertOutbox(db, rows(Math.min(2000, N - i), () => PAYLOAD));
+  if (UPDATES_PER_OPERATION > 1) {
+    const all = chains(N, UPDATES_PER_OPERATION);
+    for (let i = 0; i < N; i += 2000) await insertOutbox(db, all.slice(i, i + 2000));
+  } else {
+    for (let i = 0; i < N; i += 2000) await insertOutbox(db, rows(Math.min(2000, N - i), () => PAYLOAD));
+  }
   const due = Date.now() + leadMs;
   await db.updateTable('outbox').set({ next_attempt_at: new Date(due) }).execute();
   return due;
@@ -100,7 +120,8 @@ async function drain(label: string, rx: Awaited<ReturnType<typeof receiver>>, du
   const last = Math.max(...rx.arrivals.values());
   const seconds = (last - due) / 1000;
   const perSecond = Math.round(N / seconds);
-  console.log(`${label.padEnd(34)} ${String(workers).padStart(2)} worker(s)  ${N} notifications in ${seconds.toFixed(2)} s  = ${perSecond}/s`);
+  const shape = UPDATES_PER_OPERATION > 1 ? ` (${N / UPDATES_PER_OPERATION} operations x ${UPDATES_PER_OPERATION} updates)` : '';
+  console.log(`${label.padEnd(34)} ${String(workers).padStart(2)} worker(s)  ${N} notifications${shape} in ${seconds.toFixed(2)} s  = ${perSecond}/s`);
   return perSecond;
 }
 
