@@ -116,6 +116,56 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
     expect(body.rejected.at(-1)).toMatchObject({ index: bad.length + 1, errorCode: 'FIELD_INVALID_FORMAT' });
   });
 
+  it('a value the store could not keep rejects its own event alone, in the caller order; the good ones are stored', async () => {
+    const events = [
+      event('keep-1'),
+      event('year-0', { occurredAt: '0000-01-01T00:00:00+23:59' }),
+      event('surrogate', { reason: 'half \ud800 pair' }),
+      event('nul', { reason: 'nul \u0000 inside' }),
+      event('last-century', { occurredAt: '1999-12-31T23:59:59Z' }),
+      event('keep-2', { reason: 'thumbs \ud83d\udc4d up' }),
+    ];
+    const res = await post('SITE-A', keyA, { events });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json()).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      rejected: [
+        { index: 1, errorCode: 'FIELD_INVALID_VALUE', error: 'occurredAt: is before 2000-01-01T00:00:00Z' },
+        { index: 2, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be well-formed text (a lone UTF-16 surrogate is not)' },
+        { index: 3, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control characters' },
+        { index: 4, errorCode: 'FIELD_INVALID_VALUE', error: 'occurredAt: is before 2000-01-01T00:00:00Z' },
+      ],
+    });
+    const stored = await sql<{ event_id: string; reason: string | null }>`
+      select event_id, reason from site_events where site_id = 'SITE-A' and event_id in ('ev-keep-1', 'ev-keep-2') order by event_id`.execute(t.store.db);
+    expect(stored.rows).toEqual([
+      { event_id: 'ev-keep-1', reason: null },
+      { event_id: 'ev-keep-2', reason: 'thumbs \ud83d\udc4d up' },
+    ]);
+  });
+
+  it('when the store refuses a batch anyway, each event is tried alone: only the refused one is rejected', async () => {
+    // A value validation let through but the store refuses (a data exception), as a trigger raises it.
+    await sql`create function refuse_poison() returns trigger language plpgsql as $$
+      begin if new.card_id = 'poison-card' then raise exception 'poisoned' using errcode = '22023'; end if; return new; end $$`.execute(t.store.db);
+    await sql`create trigger refuse_poison before insert on site_events for each row execute function refuse_poison()`.execute(t.store.db);
+    try {
+      const res = await post('SITE-A', keyA, { events: [event('fb-1'), event('fb-2', { cardId: 'poison-card' }), event('fb-3'), event('fb-1')] });
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.json()).toEqual({
+        accepted: 2,
+        duplicates: 1,
+        rejected: [{ index: 1, errorCode: 'FIELD_INVALID_VALUE', error: 'event: the store refused a value of this event (SQLSTATE 22023)' }],
+      });
+      const stored = await sql<{ event_id: string }>`select event_id from site_events where event_id like 'ev-fb-%' order by event_id`.execute(t.store.db);
+      expect(stored.rows.map((r) => r.event_id)).toEqual(['ev-fb-1', 'ev-fb-3']);
+    } finally {
+      await sql`drop trigger refuse_poison on site_events`.execute(t.store.db);
+      await sql`drop function refuse_poison()`.execute(t.store.db);
+    }
+  });
+
   it('a resend is a duplicate, also inside one batch; eventIds are per site', async () => {
     const first = await post('SITE-A', keyA, { events: [event('dup-1'), event('dup-2'), event('dup-2')] });
     expect(first.json()).toEqual({ accepted: 2, duplicates: 1, rejected: [] });

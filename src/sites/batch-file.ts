@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { ErrorCode } from '../domain/errors.ts';
 import { SITE_EVENT_FIELDS, type SiteEventInput, validateSiteEvent } from './events.ts';
@@ -41,18 +41,21 @@ export interface ImportSummary extends IngestCounts {
   lines: number;
 }
 
-/** `.csv` is CSV; `.jsonl`/`.ndjson`/`.json` are JSON Lines; otherwise the first character decides. */
-export async function detectFormat(path: string): Promise<FileFormat> {
+/**
+ * `.csv` is CSV; `.jsonl`/`.ndjson`/`.json` are JSON Lines; otherwise the first character decides.
+ * `handle`: the file already open (the inbox opens it without following links), read from its start.
+ */
+export async function detectFormat(path: string, handle?: FileHandle): Promise<FileFormat> {
   const ext = extname(path).toLowerCase();
   if (ext === '.csv') return 'csv';
   if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return 'jsonl';
-  const fh = await open(path, 'r');
+  const fh = handle ?? (await open(path, 'r'));
   try {
     const { buffer, bytesRead } = await fh.read(Buffer.alloc(4096), 0, 4096, 0);
     const head = buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '').trimStart();
     return head.startsWith('{') ? 'jsonl' : 'csv';
   } finally {
-    await fh.close();
+    if (!handle) await fh.close();
   }
 }
 
@@ -181,9 +184,14 @@ function checkHeader(fields: string[]): string[] {
 
 const TOO_LONG = `line: longer than ${MAX_RECORD_CHARS} characters`;
 
-/** Records of the file, one at a time, in line order. `onBytes` reports how far into the file reading has come. */
-export async function* readRecords(path: string, format: FileFormat, onBytes?: (bytes: number) => void): AsyncGenerator<FileRecord> {
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 });
+/**
+ * Records of the file, one at a time, in line order. `onBytes` reports how far into the file reading has
+ * come. With `handle` the open file is read from its start and left open for its owner to close.
+ */
+export async function* readRecords(path: string, format: FileFormat, onBytes?: (bytes: number) => void, handle?: FileHandle): AsyncGenerator<FileRecord> {
+  const stream = handle
+    ? createReadStream(path, { fd: handle, autoClose: false, start: 0, encoding: 'utf8', highWaterMark: 256 * 1024 })
+    : createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 });
   const source = physicalLines(stream, onBytes);
   // Lines read ahead for a record that then broke a bound: read again, after its first line is rejected.
   const replay: PhysicalLine[] = [];
@@ -284,11 +292,19 @@ export type EventSink = (
 export async function importFile(
   path: string,
   sink: EventSink,
-  opts: { chunkLines?: number; skipThroughLine?: number; keepRejected?: number; onBytes?: (bytes: number) => void; onChunk?: (s: ImportSummary) => void } = {},
+  opts: {
+    chunkLines?: number;
+    skipThroughLine?: number;
+    keepRejected?: number;
+    onBytes?: (bytes: number) => void;
+    onChunk?: (s: ImportSummary) => void;
+    /** The file already open: read through it (from its start), `path` only names it. */
+    handle?: FileHandle;
+  } = {},
 ): Promise<ImportSummary> {
   const chunkLines = opts.chunkLines ?? 1000;
   const keep = opts.keepRejected ?? Number.POSITIVE_INFINITY;
-  const format = await detectFormat(path);
+  const format = await detectFormat(path, opts.handle);
   const summary: ImportSummary = { accepted: 0, duplicates: 0, rejected: [], rejectedCount: 0, lines: opts.skipThroughLine ?? 0 };
   let events: SiteEventInput[] = [];
   let eventLines: number[] = [];
@@ -310,7 +326,7 @@ export async function importFile(
     opts.onChunk?.(summary);
   };
   const now = Date.now();
-  for await (const rec of readRecords(path, format, opts.onBytes)) {
+  for await (const rec of readRecords(path, format, opts.onBytes, opts.handle)) {
     if (rec.endLine <= (opts.skipThroughLine ?? 0)) continue;
     records++;
     endLine = rec.endLine;

@@ -25,9 +25,18 @@ const TRACKING_NUMBER = /^[A-Za-z0-9]{4,40}$/;
 /** Free text, one line: control characters would break CSV reports and logs. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const REASON = /^[^\u0000-\u001f\u007f]{1,500}$/;
+/** With the u flag a surrogate pair is one code point; only a lone half is in the Cs category. */
+const LONE_SURROGATE = /\p{Cs}/u;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 /** A site's clock may run a little ahead; a report from further in the future is a mistake. */
 const FUTURE_SLACK_MS = 24 * 3_600_000;
+/**
+ * No card is reported shipped before this. The bound also keeps every accepted time inside what
+ * PostgreSQL's timestamptz stores and parses: `0000-01-01T00:00:00+23:59` is year -1 in UTC, which the
+ * store refuses, and a refusal there would take the good events of the same batch down with it.
+ */
+export const EARLIEST_OCCURRED_AT = '2000-01-01T00:00:00Z';
+const EARLIEST_OCCURRED_AT_MS = Date.parse(EARLIEST_OCCURRED_AT);
 
 const bad = (errorCode: 'FIELD_INVALID_FORMAT' | 'FIELD_INVALID_VALUE', field: string, why: string): Result<never> => ({
   ok: false,
@@ -67,10 +76,14 @@ export function validateSiteEvent(raw: unknown, now = Date.now()): Result<SiteEv
     text('trackingNumber', TRACKING_NUMBER, '4 to 40 letters or digits', false) ??
     text('reason', REASON, 'at most 500 characters without control characters', false);
   if (formatError) return formatError;
+  // The store keeps text as UTF-8 and refuses a lone surrogate half (JSON allows `\ud800`), and NUL
+  // (which REASON already refuses, as a control character).
+  if (present('reason') && LONE_SURROGATE.test(e.reason as string)) return bad('FIELD_INVALID_FORMAT', 'reason', 'must be well-formed text (a lone UTF-16 surrogate is not)');
   const type = e.type as string;
   if (!(SITE_EVENT_TYPES as readonly string[]).includes(type)) return bad('FIELD_INVALID_VALUE', 'type', 'must be CARD_SHIPPED or CARD_RETURNED');
   const occurredAt = e.occurredAt as string;
   if (!realDateTime(occurredAt)) return bad('FIELD_INVALID_VALUE', 'occurredAt', 'is not a real date');
+  if (Date.parse(occurredAt) < EARLIEST_OCCURRED_AT_MS) return bad('FIELD_INVALID_VALUE', 'occurredAt', `is before ${EARLIEST_OCCURRED_AT}`);
   if (Date.parse(occurredAt) > now + FUTURE_SLACK_MS) return bad('FIELD_INVALID_VALUE', 'occurredAt', 'is more than a day in the future');
   if (present('carrier') && !isCarrierCode(e.carrier)) return bad('FIELD_INVALID_VALUE', 'carrier', 'is not a supported carrier code');
   const value: SiteEventInput = {

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { chmod, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import type { HubContext } from '../operations/context.ts';
@@ -21,12 +21,91 @@ import { type IngestCounts, ingestEvents, pruneSiteEvents } from './ingest.ts';
  *     last committed line with the right counts,
  *  4. moves it to `done/` (or `rejected/` when nothing in it was usable or it could not be read) with
  *     `<name>.report.json` beside it.
+ *
+ * Whoever can write into a site's inbox can also put links there. Nothing in it is followed: the site
+ * folder and its `processing/`, `done/` and `rejected/` must be real directories, opened with
+ * O_NOFOLLOW and held open while the hub works in them (on Linux every later path goes through the
+ * open descriptor, `/proc/self/fd/N/…`, so swapping a folder for a link half-way changes nothing);
+ * a file is read only when, opened with O_NOFOLLOW, it is a regular file with exactly one link (a hard
+ * link would let the hub read, make private and move a file that lives elsewhere). What is refused is
+ * logged once while it stays and left where it is; one site's or one file's failure never stops the
+ * scan of the others.
  */
 
 const IGNORED = /^\.|\.(tmp|part|partial|crdownload)$|\.report\.json$/i;
 /** The report lists this many rejected lines; its count is exact. */
 const MAX_LISTED_REJECTIONS = 10_000;
 const PRUNE_EVERY_MS = 3_600_000;
+/** Names looked at per folder and scan: bounds the size-and-mtime map whatever a site drops. */
+const MAX_FILES_PER_SCAN = 10_000;
+/** Refused paths remembered so that each is logged once while it stays. */
+const MAX_REMEMBERED_REFUSALS = 10_000;
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+/** Linux names an open descriptor by a path that no rename or link swap can redirect. */
+const FD_PATHS = existsSync('/proc/self/fd');
+
+/** Something in an inbox the hub will not use: a link, a hard-linked file, not a regular file or folder. */
+class Refused extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+  }
+}
+
+const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+/**
+ * A folder opened without following a link and held open while the hub works in it. `path(name)`
+ * names an entry through the open descriptor where the system allows it, so the folder cannot be
+ * swapped for a link between the check and the use; `shown(name)` is the same entry for logs.
+ */
+class HeldFolder {
+  private constructor(
+    private readonly shownPath: string,
+    private readonly base: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  /** `via` reaches the folder (through its parent's descriptor); `create` makes it (0700) when missing. */
+  static async open(shownPath: string, via: string, create: boolean): Promise<HeldFolder> {
+    // mkdir never follows a link in the last place (EEXIST), so a link there is found by the open below.
+    if (create) await mkdir(via, { mode: 0o700 }).catch((err) => (errno(err) === 'EEXIST' ? undefined : Promise.reject(err)));
+    let handle: FileHandle;
+    try {
+      handle = await open(via, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    } catch (err) {
+      if (errno(err) === 'ELOOP' || errno(err) === 'ENOTDIR') throw new Refused(shownPath, 'not a real directory (a link or a file)');
+      throw err;
+    }
+    return new HeldFolder(shownPath, FD_PATHS ? `/proc/self/fd/${handle.fd}` : via, handle);
+  }
+
+  sub(name: string, create: boolean): Promise<HeldFolder> {
+    return HeldFolder.open(this.shown(name), this.path(name), create);
+  }
+
+  path(name: string): string {
+    return join(this.base, name);
+  }
+
+  shown(name = ''): string {
+    return join(this.shownPath, name);
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+interface SiteFolders {
+  site: HeldFolder;
+  processing: HeldFolder;
+  done: HeldFolder;
+  rejected: HeldFolder;
+}
 
 /** Thrown between chunks when the hub shuts down: the file stays in processing/ and is resumed later. */
 class Stopping extends Error {}
@@ -56,6 +135,9 @@ export class InboxWatcher {
   private readonly lastSeen = new Map<string, { size: number; mtimeMs: number }>();
   private readonly loop: WorkLoop;
   private lastPruneAt = 0;
+  /** Paths refused in the previous scan (already logged) and in this one. */
+  private refusedBefore = new Set<string>();
+  private refusedNow = new Set<string>();
   /** Set by stop(): a file being read stops at its next chunk and resumes from its progress row later. */
   private stopping = false;
 
@@ -89,55 +171,128 @@ export class InboxWatcher {
 
   /** One look into every registered site's inbox. Returns how many files it finished. */
   async scanOnce(): Promise<number> {
-    const sites = await this.ctx.db.selectFrom('production_sites').select('site_id').execute();
+    const sites = await this.ctx.db.selectFrom('production_sites').select('site_id').orderBy('site_id').execute();
+    const root = join(this.o.dataDir, 'inbox');
+    // Card ids inside: the folders are the hub's user's alone (a site uploads as that user, or through it).
+    await mkdir(root, { recursive: true, mode: 0o700 });
     let finished = 0;
+    this.refusedNow = new Set();
     for (const { site_id: siteId } of sites) {
       if (this.stopping) break;
       // A site id registered before ids were checked for a leading dot must not make the inbox `inbox/..`.
       if (!SITE_ID.test(siteId)) continue;
-      const dir = join(this.o.dataDir, 'inbox', siteId);
-      // Card ids inside: the folders are the hub's user's alone (a site uploads as that user, or through it).
-      for (const sub of ['processing', 'done', 'rejected']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
-      await this.claimStableFiles(dir);
-      for (const name of await files(join(dir, 'processing'))) {
-        if (this.stopping) break;
-        if (await this.processFile(siteId, dir, name)) finished++;
+      try {
+        finished += await this.scanSite(siteId, join(root, siteId));
+      } catch (err) {
+        if (err instanceof Refused) this.refuse(err);
+        else this.ctx.log.error({ err, siteId }, 'inbox scan of a site failed; the other sites go on');
       }
     }
+    this.refusedBefore = this.refusedNow;
     return finished;
   }
 
-  private async claimStableFiles(dir: string): Promise<void> {
-    const names = await files(dir);
+  private refuse(r: Refused): void {
+    if (this.refusedNow.size < MAX_REMEMBERED_REFUSALS) this.refusedNow.add(r.path);
+    if (!this.refusedBefore.has(r.path)) this.ctx.log.warn({ path: r.path, reason: r.reason }, 'inbox: refused, left in place and not followed');
+  }
+
+  private async scanSite(siteId: string, dir: string): Promise<number> {
+    const held: HeldFolder[] = [];
+    try {
+      const site = await HeldFolder.open(dir, dir, true);
+      held.push(site);
+      for (const sub of ['processing', 'done', 'rejected']) held.push(await site.sub(sub, true));
+      const [, processing, done, rejected] = held;
+      const folders: SiteFolders = { site, processing, done, rejected };
+      await this.claimStableFiles(folders);
+      let finished = 0;
+      for (const name of await this.files(processing)) {
+        if (this.stopping) break;
+        try {
+          if (await this.processFile(siteId, folders, name)) finished++;
+        } catch (err) {
+          if (err instanceof Refused) this.refuse(err);
+          else this.ctx.log.error({ err, siteId, file: name }, 'inbox file failed; it stays in processing/ and is tried again later');
+        }
+      }
+      return finished;
+    } finally {
+      for (const f of held) await f.close().catch(() => {});
+    }
+  }
+
+  /** Names of the folder's entries that may be batch files (links too: they are refused, and logged, when used). */
+  private async files(folder: HeldFolder): Promise<string[]> {
+    const entries = await readdir(folder.path(''), { withFileTypes: true }).catch(() => []);
+    return entries
+      .filter((e) => !e.isDirectory() && !IGNORED.test(e.name))
+      .map((e) => e.name)
+      .sort()
+      .slice(0, MAX_FILES_PER_SCAN);
+  }
+
+  private async claimStableFiles({ site, processing }: SiteFolders): Promise<void> {
+    const names = await this.files(site);
     // A file removed before it was claimed is forgotten, so the map only holds what is in the folders.
-    const present = new Set(names.map((name) => join(dir, name)));
-    for (const path of this.lastSeen.keys()) if (dirname(path) === dir && !present.has(path)) this.lastSeen.delete(path);
+    const present = new Set(names.map((name) => site.shown(name)));
+    for (const path of this.lastSeen.keys()) if (dirname(path) === site.shown() && !present.has(path)) this.lastSeen.delete(path);
     for (const name of names) {
-      const path = join(dir, name);
-      const st = await stat(path).catch(() => undefined);
-      if (!st?.isFile()) continue;
+      const path = site.shown(name);
+      const st = await lstat(site.path(name)).catch(() => undefined);
+      if (!st) continue;
+      if (!st.isFile()) {
+        this.refuse(new Refused(path, 'not a regular file (a link or a special file)'));
+        continue;
+      }
+      if (st.nlink !== 1) {
+        this.refuse(new Refused(path, `has more than one link (${st.nlink}): it may be a file that lives elsewhere`));
+        continue;
+      }
       const before = this.lastSeen.get(path);
       this.lastSeen.set(path, { size: st.size, mtimeMs: st.mtimeMs });
       if (!before || before.size !== st.size || before.mtimeMs !== st.mtimeMs) continue; // still moving
       if (Date.now() - st.mtimeMs < this.o.settleMs) continue; // quiet, but maybe only paused
       // A file of the same name still in processing/ would be overwritten: it waits its turn.
-      if (await stat(join(dir, 'processing', name)).catch(() => undefined)) continue;
+      if (await lstat(processing.path(name)).catch(() => undefined)) continue;
       try {
-        await rename(path, join(dir, 'processing', name));
-        await chmod(join(dir, 'processing', name), 0o600).catch(() => {}); // the hub's copy now: private
+        // rename moves the entry itself, never what a link names: whatever is there now goes to
+        // processing/, where it is checked again when opened.
+        await rename(site.path(name), processing.path(name));
         this.lastSeen.delete(path);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // another worker took it
+        if (errno(err) !== 'ENOENT') throw err; // another worker took it
         this.lastSeen.delete(path);
       }
     }
   }
 
   /** Claims the file's progress row (or resumes it once its lease has run out) and imports the rest. */
-  private async processFile(siteId: string, dir: string, name: string): Promise<boolean> {
-    const path = join(dir, 'processing', name);
-    const st = await stat(path).catch(() => undefined);
-    if (!st?.isFile()) return false;
+  private async processFile(siteId: string, folders: SiteFolders, name: string): Promise<boolean> {
+    const shown = folders.processing.shown(name);
+    let file: FileHandle;
+    try {
+      // O_NONBLOCK: a FIFO put in place of the file must not hang the scan in open().
+      file = await open(folders.processing.path(name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    } catch (err) {
+      if (errno(err) === 'ELOOP') throw new Refused(shown, 'not a regular file (a link)');
+      if (errno(err) === 'ENOENT') return false;
+      throw err;
+    }
+    try {
+      const st = await file.stat();
+      if (!st.isFile()) throw new Refused(shown, 'not a regular file (a special file)');
+      if (st.nlink !== 1) throw new Refused(shown, `has more than one link (${st.nlink}): it may be a file that lives elsewhere`);
+      // The hub's copy now: private (through the descriptor, so only this very file is changed).
+      await file.chmod(0o600).catch(() => {});
+      return await this.importHeldFile(siteId, folders, name, file, st);
+    } finally {
+      await file.close().catch(() => {});
+    }
+  }
+
+  private async importHeldFile(siteId: string, { processing, done, rejected }: SiteFolders, name: string, file: FileHandle, st: { size: number; mtimeMs: number }): Promise<boolean> {
+    const path = processing.path(name);
     const fileKey = `${name}|${st.size}|${Math.trunc(st.mtimeMs)}`;
     const lease = `${this.o.leaseMs} milliseconds`;
     const claimed = await sql<Progress>`
@@ -162,7 +317,7 @@ export class InboxWatcher {
             return this.saveProgress(tx, siteId, fileKey, chunk.endLine, result, chunk.rejected);
           });
         },
-        { chunkLines: this.o.chunkLines, skipThroughLine: progress.lines_done, keepRejected: 0 },
+        { chunkLines: this.o.chunkLines, skipThroughLine: progress.lines_done, keepRejected: 0, handle: file },
       );
     } catch (err) {
       if (err instanceof Stopping) {
@@ -190,14 +345,15 @@ export class InboxWatcher {
       ...(error ? { error } : !usable ? { error: 'no usable event in the file' } : {}),
       finishedAt: new Date().toISOString(),
     };
-    const target = await freeName(join(dir, outcome), name);
+    const folder = outcome === 'done' ? done : rejected;
+    const target = await freeName(folder, name);
     // The report first, written whole under a temporary name and renamed (a report that is there is
     // complete), then the file: a file in done/ or rejected/ always has its report beside it. A worker
     // killed in between leaves the file in processing/, and the next one writes the report again.
-    const reportPath = join(dir, outcome, `${target}.report.json`);
-    await writeFile(`${reportPath}.tmp`, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+    const reportPath = folder.path(`${target}.report.json`);
+    await writeNewPrivateFile(`${reportPath}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
     await rename(`${reportPath}.tmp`, reportPath);
-    await rename(path, join(dir, outcome, target));
+    await rename(path, folder.path(target));
     await sql`update inbox_files set state = ${outcome}, updated_at = now() where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
     this.ctx.log.info({ siteId, file: name, outcome, accepted: p.accepted, duplicates: p.duplicates, rejected: p.rejected_count }, 'inbox file processed');
     return true;
@@ -217,13 +373,29 @@ export class InboxWatcher {
   }
 }
 
-async function files(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile() && !IGNORED.test(e.name)).map((e) => e.name).sort();
+/**
+ * Writes a new file, 0600, never through a link: a `.tmp` name the site left in place (a link, maybe to
+ * a file outside) is removed (unlink removes the link, not what it names) and the file is created anew.
+ */
+async function writeNewPrivateFile(path: string, text: string): Promise<void> {
+  const create = () => open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  let fh: FileHandle;
+  try {
+    fh = await create();
+  } catch (err) {
+    if (errno(err) !== 'EEXIST') throw err;
+    await unlink(path);
+    fh = await create();
+  }
+  try {
+    await fh.writeFile(text);
+  } finally {
+    await fh.close();
+  }
 }
 
-/** `name`, or `name` prefixed with a time stamp when done/ already holds a file of that name. */
-async function freeName(dir: string, name: string): Promise<string> {
-  const taken = await stat(join(dir, name)).catch(() => undefined);
+/** `name`, or `name` prefixed with a time stamp when the folder already holds an entry of that name. */
+async function freeName(folder: HeldFolder, name: string): Promise<string> {
+  const taken = await lstat(folder.path(name)).catch(() => undefined);
   return taken ? `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}` : name;
 }

@@ -28,6 +28,17 @@ export interface IngestResult extends IngestCounts {
 
 const cardKey = (issuerId: string, cardId: string) => `${issuerId}|${cardId}`;
 
+/** Whether a store error is PostgreSQL refusing a value (a data exception, a constraint, a size limit). */
+function refusedValue(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code) ? code : undefined;
+}
+
+interface Kicks {
+  delivery: boolean;
+  polling: boolean;
+}
+
 /**
  * Stores a batch of validated site events in ONE transaction, whatever its size: one read (and lock)
  * of the cards' open PRODUCTION / RETURN operations, one insert of all the events (`on conflict do
@@ -36,6 +47,11 @@ const cardKey = (issuerId: string, cardId: string) => `${issuerId}|${cardId}`;
  * A report for a card whose open operations all name another production site is refused (returned in
  * `rejected`), not stored: that site was not asked to make the card. `inTransaction` lets a caller
  * record its own progress atomically with the events (the inbox's per-file counts).
+ *
+ * Validation should leave nothing the store refuses; if the store refuses the batch anyway (a value
+ * validation missed), the batch is stored again event by event, each under a savepoint, so the one
+ * it refuses is rejected alone and the others are kept: one bad line never takes its chunk down, and
+ * an inbox file never sticks in processing/ on it. Other store errors (connection, deadlock) are thrown.
  */
 export async function ingestEvents(
   ctx: HubContext,
@@ -43,57 +59,105 @@ export async function ingestEvents(
   events: SiteEventInput[],
   inTransaction?: (tx: Db, result: IngestResult) => Promise<void>,
 ): Promise<IngestResult> {
-  let kickPolling = false;
-  let kickDelivery = false;
-  const result = await ctx.db.transaction().execute(async (tx) => {
-    let accepted = 0;
-    const rejected: IngestRejection[] = [];
-    if (events.length > 0) {
-      await lockCards(tx, events);
-      const cards = [...new Map(events.map((e) => [cardKey(e.issuerId, e.cardId), e])).values()];
-      const open = await openSiteOperations(tx, cards);
-      const openByCard = new Map<string, OperationState[]>();
-      for (const s of open) {
-        const list = openByCard.get(cardKey(s.issuerId, s.cardId)) ?? [];
-        list.push(s);
-        openByCard.set(cardKey(s.issuerId, s.cardId), list);
-      }
-      // A resend inside one batch is a duplicate too: keep the first of each eventId.
-      const seen = new Set<string>();
-      const list: SiteEventInput[] = [];
-      events.forEach((e, index) => {
-        const ops = openByCard.get(cardKey(e.issuerId, e.cardId)) ?? [];
-        if (ops.length > 0 && ops.every((s) => !siteMayReport(s, siteId))) {
-          rejected.push({ index, errorCode: 'FIELD_INVALID_VALUE', error: 'cardId: the card is tracked with another production site' });
-        } else if (!seen.has(e.eventId)) {
-          seen.add(e.eventId);
-          list.push(e);
-        }
-      });
-      if (list.length > 0) {
-        // One JSON parameter for the whole batch: cheaper to pass and parse than a thousand rows of values.
-        const inserted = await sql<StoredEvent>`
-          insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, reason)
-          select ${siteId}::text, "eventId", "issuerId", "cardId", type, "occurredAt", carrier, "trackingNumber", reason
-          from json_to_recordset(${JSON.stringify(list)}::json) as e(
-            "eventId" text, "issuerId" text, "cardId" text, type text, "occurredAt" timestamptz, carrier text, "trackingNumber" text, reason text)
-          on conflict do nothing
-          returning site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number`.execute(tx);
-        accepted = inserted.rows.length;
-        const now = ctx.now();
-        const matched = await matchNewEvents(ctx, tx, siteId, inserted.rows, open, now);
-        const opened = await autoTrackShipments(ctx, tx, siteId, inserted.rows, openByCard);
-        kickDelivery = matched.notifications > 0 || opened > 0;
-        kickPolling = matched.parcels > 0 || opened > 0;
-      }
-    }
-    const out: IngestResult = { accepted, duplicates: events.length - rejected.length - accepted, rejected };
-    await inTransaction?.(tx, out);
-    return out;
-  });
-  if (kickDelivery) ctx.kickDelivery();
-  if (kickPolling) ctx.kickPolling();
+  const kicks: Kicks = { delivery: false, polling: false };
+  let result: IngestResult;
+  try {
+    result = await ctx.db.transaction().execute(async (tx) => {
+      const out = await ingestInTransaction(ctx, tx, siteId, events, kicks);
+      await inTransaction?.(tx, out);
+      return out;
+    });
+  } catch (err) {
+    const code = refusedValue(err);
+    if (!code) throw err;
+    ctx.log.warn({ siteId, events: events.length, sqlState: code }, 'the store refused a batch of site events; storing them one by one');
+    kicks.delivery = false;
+    kicks.polling = false;
+    result = await ingestOneByOne(ctx, siteId, events, kicks, inTransaction);
+  }
+  if (kicks.delivery) ctx.kickDelivery();
+  if (kicks.polling) ctx.kickPolling();
   return result;
+}
+
+/** The fallback of ingestEvents: one transaction, each event under its own savepoint. */
+async function ingestOneByOne(
+  ctx: HubContext,
+  siteId: string,
+  events: SiteEventInput[],
+  kicks: Kicks,
+  inTransaction?: (tx: Db, result: IngestResult) => Promise<void>,
+): Promise<IngestResult> {
+  const trx = await ctx.db.startTransaction().execute();
+  try {
+    const out: IngestResult = { accepted: 0, duplicates: 0, rejected: [] };
+    for (const [index, event] of events.entries()) {
+      const sp = await trx.savepoint('site_event').execute();
+      try {
+        const one = await ingestInTransaction(ctx, sp, siteId, [event], kicks);
+        out.accepted += one.accepted;
+        out.duplicates += one.duplicates;
+        for (const r of one.rejected) out.rejected.push({ ...r, index });
+      } catch (err) {
+        const code = refusedValue(err);
+        if (!code) throw err;
+        await sp.rollbackToSavepoint('site_event').execute();
+        out.rejected.push({ index, errorCode: 'FIELD_INVALID_VALUE', error: `event: the store refused a value of this event (SQLSTATE ${code})` });
+      }
+      await sp.releaseSavepoint('site_event').execute();
+    }
+    await inTransaction?.(trx, out);
+    await trx.commit().execute();
+    return out;
+  } catch (err) {
+    await trx.rollback().execute().catch(() => {});
+    throw err;
+  }
+}
+
+async function ingestInTransaction(ctx: HubContext, tx: Db, siteId: string, events: SiteEventInput[], kicks: Kicks): Promise<IngestResult> {
+  let accepted = 0;
+  const rejected: IngestRejection[] = [];
+  if (events.length > 0) {
+    await lockCards(tx, events);
+    const cards = [...new Map(events.map((e) => [cardKey(e.issuerId, e.cardId), e])).values()];
+    const open = await openSiteOperations(tx, cards);
+    const openByCard = new Map<string, OperationState[]>();
+    for (const s of open) {
+      const list = openByCard.get(cardKey(s.issuerId, s.cardId)) ?? [];
+      list.push(s);
+      openByCard.set(cardKey(s.issuerId, s.cardId), list);
+    }
+    // A resend inside one batch is a duplicate too: keep the first of each eventId.
+    const seen = new Set<string>();
+    const list: SiteEventInput[] = [];
+    events.forEach((e, index) => {
+      const ops = openByCard.get(cardKey(e.issuerId, e.cardId)) ?? [];
+      if (ops.length > 0 && ops.every((s) => !siteMayReport(s, siteId))) {
+        rejected.push({ index, errorCode: 'FIELD_INVALID_VALUE', error: 'cardId: the card is tracked with another production site' });
+      } else if (!seen.has(e.eventId)) {
+        seen.add(e.eventId);
+        list.push(e);
+      }
+    });
+    if (list.length > 0) {
+      // One JSON parameter for the whole batch: cheaper to pass and parse than a thousand rows of values.
+      const inserted = await sql<StoredEvent>`
+        insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, reason)
+        select ${siteId}::text, "eventId", "issuerId", "cardId", type, "occurredAt", carrier, "trackingNumber", reason
+        from json_to_recordset(${JSON.stringify(list)}::json) as e(
+          "eventId" text, "issuerId" text, "cardId" text, type text, "occurredAt" timestamptz, carrier text, "trackingNumber" text, reason text)
+        on conflict do nothing
+        returning site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number`.execute(tx);
+      accepted = inserted.rows.length;
+      const now = ctx.now();
+      const matched = await matchNewEvents(ctx, tx, siteId, inserted.rows, open, now);
+      const opened = await autoTrackShipments(ctx, tx, siteId, inserted.rows, openByCard);
+      if (matched.notifications > 0 || opened > 0) kicks.delivery = true;
+      if (matched.parcels > 0 || opened > 0) kicks.polling = true;
+    }
+  }
+  return { accepted, duplicates: events.length - rejected.length - accepted, rejected };
 }
 
 /**
