@@ -147,7 +147,8 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
   const role = str(env, 'TRACKHUB_ROLE', 'all') as string;
   if (role !== 'api' && role !== 'worker' && role !== 'all') fail('TRACKHUB_ROLE', `"${role}" must be api, worker or all`);
   const adminToken = str(env, 'TRACKHUB_ADMIN_TOKEN');
-  if (adminToken !== undefined && adminToken.length < 16) fail('TRACKHUB_ADMIN_TOKEN', 'must be at least 16 characters');
+  // The bootstrap token opens everything (scope admin): 32 characters at least, e.g. `openssl rand -base64 32`.
+  if (adminToken !== undefined && adminToken.length < 32) fail('TRACKHUB_ADMIN_TOKEN', 'must be at least 32 characters (e.g. openssl rand -base64 32)');
   const publicUrl = origin('TRACKHUB_PUBLIC_URL', str(env, 'TRACKHUB_PUBLIC_URL', `http://${host}:${port}`) as string);
   const sandbox = overrides.sandbox ?? bool(env, 'TRACKHUB_SANDBOX', false);
 

@@ -136,7 +136,7 @@ describe.each(STORE_KINDS)('issuer auth on %s', (kind) => {
     const res = await t.app.inject({
       method: 'PUT',
       url: '/admin/v1/issuers/ISSUER_P01',
-      headers: { authorization: 'Bearer test-admin-token-0123456789' },
+      headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' },
       payload: { name: 'x', notificationBaseUrl: 'https://bank.example', jwks: { keys: [priv] } },
     });
     expect(res.statusCode).toBe(400);

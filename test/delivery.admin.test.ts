@@ -242,7 +242,7 @@ describe(`delivery metrics (${KIND})`, () => {
     await d.runOnce();
     await d.stop();
     await rx.close();
-    const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const text = (await t.app.inject({ method: 'GET', url: '/metrics', headers: auth })).body;
     expect(text).toContain('trackhub_outbox_notifications{issuer="ISSUER_AD1",state="dead"} 2');
     expect(text).toContain('trackhub_outbox_notifications{issuer="ISSUER_AD2",state="dead"} 2');
     expect(text).toContain('trackhub_outbox_notifications{issuer="ISSUER_AD1",state="pending"} 1');

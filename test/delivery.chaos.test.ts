@@ -14,7 +14,7 @@ import { childProcessStore, freshPostgresDatabase } from './helpers/stores.ts';
  * At the end every accepted update has been received (answered 2xx) at least once; duplicates are
  * printed and bounded per kill by what a kill can lose.
  */
-const ADMIN = 'chaos-admin-token-0123456789';
+const ADMIN = 'chaos-admin-token-0123456789abcdef';
 const ISSUERS = ['CHAOSBANK1', 'CHAOSBANK2', 'CHAOSBANK3'];
 const UPDATES = 2000;
 const FAILURE_RATE = 0.3;

@@ -200,20 +200,20 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
   });
 
   it('never returns secrets from the Admin API and refuses it without the admin token', async () => {
-    const res = await t.app.inject({ method: 'GET', url: `/admin/v1/issuers/${ISSUER}`, headers: { authorization: 'Bearer test-admin-token-0123456789' } });
+    const res = await t.app.inject({ method: 'GET', url: `/admin/v1/issuers/${ISSUER}`, headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' } });
     expect(res.statusCode).toBe(200);
     expect(res.body).not.toMatch(/whsec_/);
     const noAuth = await t.app.inject({ method: 'GET', url: `/admin/v1/issuers/${ISSUER}` });
     expect(noAuth.statusCode).toBe(401);
-    const site = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/London', headers: { authorization: 'Bearer test-admin-token-0123456789' }, payload: { name: 'London bureau', carriers: ['fedex'] } });
+    const site = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/London', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' }, payload: { name: 'London bureau', carriers: ['fedex'] } });
     expect(site.statusCode).toBe(201);
     expect(site.json().apiKey).toMatch(/^sk_/);
-    const read = await t.app.inject({ method: 'GET', url: '/admin/v1/production-sites/London', headers: { authorization: 'Bearer test-admin-token-0123456789' } });
+    const read = await t.app.inject({ method: 'GET', url: '/admin/v1/production-sites/London', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' } });
     expect(read.body).not.toContain(site.json().apiKey);
   });
 
   it('refuses an unknown Admin API field instead of dropping it, naming the field', async () => {
-    const headers = { authorization: 'Bearer test-admin-token-0123456789' };
+    const headers = { authorization: 'Bearer test-admin-token-0123456789abcdef' };
     const typo = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/Paris', headers, payload: { name: 'Paris bureau', carrier: ['fedex'] } });
     expect(typo.statusCode).toBe(400);
     expect(typo.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'carrier: is not a known field' });

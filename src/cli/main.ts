@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { PACKAGE_ROOT } from '../assets.ts';
 import type { openStore } from '../store/db.ts';
+import { registerAdminTokenCommands } from './admin-tokens.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { registerSiteCommands } from './sites.ts';
@@ -112,7 +113,7 @@ program
     if (process.stdout.isTTY || cfg.sandbox) {
       process.stderr.write(
         `\nTrackhub listening on ${hub.url || '(worker only)'}${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n` +
-          `  console: ${hub.url}/console${cfg.adminToken ? '' : ' (set TRACKHUB_ADMIN_TOKEN to sign in)'}   docs: ${hub.url}/docs   health: ${hub.url}/healthz   metrics: ${hub.url}/metrics\n\n`,
+          `  console: ${hub.url}/console${cfg.adminToken ? '' : ' (sign in with a token from: trackhub admin-tokens create)'}   docs: ${hub.url}/docs   health: ${hub.url}/healthz   metrics: ${hub.url}/metrics\n\n`,
       );
     }
   });
@@ -233,6 +234,7 @@ issuers
 
 registerBenchCommand(program);
 registerNotificationCommands(program, withStore);
+registerAdminTokenCommands(program, withStore);
 registerSiteCommands(program, { config, withStore });
 
 program.parseAsync(process.argv).catch((err) => {

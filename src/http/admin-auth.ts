@@ -1,16 +1,230 @@
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { ApiError } from '../domain/errors.ts';
+import { ADMIN_TOKEN_FORMAT, type AdminScope, ENV_TOKEN_NAME, hashAdminToken, scopeCovers, useAdminToken } from '../store/admin-tokens.ts';
+import { recordAudit } from '../store/audit.ts';
+import type { Db } from '../store/db.ts';
 
-/** Checks `Authorization: Bearer $TRACKHUB_ADMIN_TOKEN` in constant time. */
-export function adminGuard(adminToken: string): (req: FastifyRequest) => void {
-  const expected = Buffer.from(adminToken);
-  return (req) => {
-    const auth = req.headers.authorization ?? '';
-    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'admin bearer token required');
+/** Who made an admin request: the token's name (`env` for TRACKHUB_ADMIN_TOKEN) and its scope. */
+export interface AdminActor {
+  name: string;
+  scope: AdminScope;
+}
+
+/**
+ * How long an instance trusts its cached answer for a named token: a token revoked through another
+ * instance (or the CLI) stops working here within this time. Revoked through this instance, at once.
+ */
+export const ADMIN_TOKEN_CACHE_TTL_MS = 5_000;
+/** Tokens in use are few; the bound only matters if something goes wrong. */
+const TOKEN_CACHE_MAX = 1_000;
+/** Failed authentications one client address may make in a window before it is refused with 429. */
+export const AUTH_FAILURE_LIMIT = 10;
+export const AUTH_FAILURE_WINDOW_MS = 5 * 60_000;
+/** Addresses tracked at once; past it the one tracked longest is dropped. */
+const FAILURE_CLIENTS_MAX = 10_000;
+
+/**
+ * The credentials of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235 §2.1),
+ * so `bearer` and `BEARER` work too. Undefined when the header is missing or not a bearer credential.
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = /^bearer +(\S+) *$/i.exec(header ?? '');
+  return m?.[1];
+}
+
+/**
+ * The key failures are counted under: the address, or for IPv6 its /64 (one host is routinely given a
+ * whole /64, so counting single addresses would let it try 2^64 times as often).
+ */
+export function failureKey(ip: string): string {
+  if (!isIPv6(ip) || ip.includes('.')) return ip;
+  const [head, tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = ip.includes('::') && tail ? tail.split(':') : [];
+  const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Authentication of operators: TRACKHUB_ADMIN_TOKEN (the bootstrap token, scope `admin`, named `env`)
+ * and the named tokens in the store, with a per-address limit on failures.
+ *
+ * The failure limit is written here rather than taken from @fastify/rate-limit: that plugin counts
+ * requests, and what must be counted is failed authentications only (an operator's own traffic must
+ * never be slowed), keyed by address, with a refusal that holds even for a correct token.
+ */
+export class AdminAuth {
+  /** The clock of the token cache and of the failure windows (tests move it). */
+  now: () => number = Date.now;
+  private readonly envHash: Buffer | undefined;
+  private readonly cache = new Map<string, { actor: AdminActor; until: number }>();
+  private readonly failures = new Map<string, { count: number; windowEnds: number }>();
+
+  constructor(
+    private readonly db: Db,
+    envToken: string | undefined,
+  ) {
+    this.envHash = envToken === undefined ? undefined : sha256(envToken);
+  }
+
+  /** The operator the request's admin token names; otherwise a 401, or a 429 once the address failed too often. */
+  authenticate(req: FastifyRequest): Promise<AdminActor> {
+    return this.guard(req, (token) => this.lookup(token));
+  }
+
+  /**
+   * Runs `verify` on the request's bearer token under the failure limit: an address that failed
+   * AUTH_FAILURE_LIMIT times in a window is refused (429, Retry-After) until the window ends, whatever
+   * it sends. A failure is logged at info with the address and route, never with what was sent.
+   */
+  async guard<T>(req: FastifyRequest, verify: (token: string) => Promise<T | undefined> | T | undefined): Promise<T> {
+    const key = failureKey(req.ip);
+    const now = this.now();
+    const record = this.failures.get(key);
+    if (record && record.windowEnds <= now) this.failures.delete(key);
+    else if (record && record.count >= AUTH_FAILURE_LIMIT) {
+      const seconds = Math.max(1, Math.ceil((record.windowEnds - now) / 1000));
+      throw new ApiError('RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`, { 'retry-after': String(seconds) });
     }
+    const token = bearerToken(req.headers.authorization);
+    const found = token === undefined ? undefined : await verify(token);
+    if (found !== undefined) {
+      this.failures.delete(key);
+      return found;
+    }
+    this.recordFailure(key, now);
+    req.log.info({ ip: req.ip, method: req.method, route: req.routeOptions.url, reason: token === undefined ? 'no bearer token' : 'token refused' }, 'admin authentication failed');
+    throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'admin bearer token required');
+  }
+
+  /** Client addresses (or IPv6 /64s) with failures counted; at most FAILURE_CLIENTS_MAX. */
+  get trackedClients(): number {
+    return this.failures.size;
+  }
+
+  /** This instance stops accepting the named token at once (it was revoked here). */
+  forget(name: string): void {
+    for (const [hash, entry] of this.cache) if (entry.actor.name === name) this.cache.delete(hash);
+  }
+
+  private recordFailure(key: string, now: number): void {
+    const record = this.failures.get(key) ?? { count: 0, windowEnds: now + AUTH_FAILURE_WINDOW_MS };
+    record.count += 1;
+    // Re-inserted, so the map's first key is the address that failed longest ago: the one dropped at the bound.
+    this.failures.delete(key);
+    this.failures.set(key, record);
+    if (this.failures.size > FAILURE_CLIENTS_MAX) this.failures.delete(this.failures.keys().next().value as string);
+  }
+
+  private async lookup(token: string): Promise<AdminActor | undefined> {
+    // Compared as SHA-256 digests: equal lengths, constant time, and the bootstrap token's length is not leaked.
+    if (this.envHash && timingSafeEqual(sha256(token), this.envHash)) return { name: ENV_TOKEN_NAME, scope: 'admin' };
+    // Only what the hub could have generated reaches the store.
+    if (!ADMIN_TOKEN_FORMAT.test(token)) return undefined;
+    const hash = hashAdminToken(token);
+    const hit = this.cache.get(hash);
+    if (hit && hit.until > this.now()) return hit.actor;
+    this.cache.delete(hash);
+    const actor = await useAdminToken(this.db, hash);
+    if (!actor) return undefined;
+    if (this.cache.size >= TOKEN_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(hash, { actor, until: this.now() + ADMIN_TOKEN_CACHE_TTL_MS });
+    return actor;
+  }
+}
+
+interface AuthDeps {
+  db: Db;
+  log: Logger;
+  config: { adminToken?: string };
+}
+
+// One AdminAuth per app: every admin route and /metrics share its token cache and failure counts.
+const perApp = new WeakMap<FastifyInstance, AdminAuth>();
+
+export function adminAuthFor(app: FastifyInstance, deps: AuthDeps): AdminAuth {
+  let auth = perApp.get(app);
+  if (!auth) {
+    auth = new AdminAuth(deps.db, deps.config.adminToken);
+    perApp.set(app, auth);
+  }
+  return auth;
+}
+
+/** For tests: the app's AdminAuth, to move its clock. */
+export function adminAuthOf(app: FastifyInstance): AdminAuth | undefined {
+  return perApp.get(app);
+}
+
+const actors = new WeakMap<FastifyRequest, AdminActor>();
+const auditNotes = new WeakMap<FastifyRequest, { targetId?: string; before?: unknown; after?: unknown }>();
+
+/** The operator behind an authenticated admin request. */
+export function adminActor(req: FastifyRequest): AdminActor | undefined {
+  return actors.get(req);
+}
+
+/** What a write handler tells the audit log: the target's state before and after (masked when written). */
+export function noteAudit(req: FastifyRequest, note: { targetId?: string; before?: unknown; after?: unknown }): void {
+  auditNotes.set(req, { ...auditNotes.get(req), ...note });
+}
+
+const TARGET_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** The path parameter naming the target (issuerId, siteId, id, name) when it looks like an id. */
+function targetFromParams(req: FastifyRequest): string | null {
+  const params = (req.params ?? {}) as Record<string, unknown>;
+  const value = Object.values(params).find((v) => typeof v === 'string');
+  return typeof value === 'string' && TARGET_ID.test(value) ? value : null;
+}
+
+export interface AdminRouteHooks {
+  onRequest: (req: FastifyRequest) => Promise<void>;
+  onSend: (req: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown>;
+}
+
+/**
+ * The hooks of an admin route: the token must name an operator whose scope covers `scope` (401, 403
+ * FORBIDDEN), and every write (any method but GET and HEAD) by an authenticated operator is written to
+ * the audit log with its outcome, refusals included.
+ */
+export function adminRoute(app: FastifyInstance, deps: AuthDeps, scope: AdminScope): AdminRouteHooks {
+  const auth = adminAuthFor(app, deps);
+  return {
+    async onRequest(req) {
+      const actor = await auth.authenticate(req);
+      actors.set(req, actor);
+      if (!scopeCovers(actor.scope, scope)) throw new ApiError('FORBIDDEN', `this needs a token with the ${scope} scope; ${actor.name} has ${actor.scope}`);
+    },
+    async onSend(req, reply, payload) {
+      const actor = actors.get(req);
+      if (!actor || req.method === 'GET' || req.method === 'HEAD') return payload;
+      const note = auditNotes.get(req) ?? {};
+      try {
+        await recordAudit(deps.db, {
+          tokenName: actor.name,
+          method: req.method,
+          route: req.routeOptions.url ?? req.url.split('?')[0],
+          targetId: note.targetId ?? targetFromParams(req),
+          status: reply.statusCode,
+          before: note.before,
+          after: note.after,
+          correlationId: req.correlationId,
+        });
+      } catch (err) {
+        // The change itself is committed; the missing row is what an operator must hear about.
+        deps.log.error({ err, route: req.routeOptions.url, tokenName: actor.name, correlationId: req.correlationId }, 'audit entry not written');
+      }
+      return payload;
+    },
   };
 }
 

@@ -12,7 +12,7 @@ import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
  * each provider's API shape), SHIPMENT requests, and the signed notifications at a real receiver.
  */
 
-const ADMIN = 'e2e-admin-token-0123456789';
+const ADMIN = 'e2e-admin-token-0123456789abcdef';
 const ISSUER = 'ISSUER_CAR';
 
 interface Op {

@@ -10,7 +10,7 @@ import { livePostmaster, stopEmbeddedServer } from '../../src/store/embedded.ts'
 import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/stores.ts';
 
-const ADMIN = 'embedded-admin-token-0123456789';
+const ADMIN = 'embedded-admin-token-0123456789abcdef';
 const exited = (p: Proc) =>
   p.child.exitCode !== null ? Promise.resolve(p.child.exitCode) : new Promise<number | null>((r) => p.child.once('exit', (code) => r(code)));
 

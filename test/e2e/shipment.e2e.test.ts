@@ -5,7 +5,7 @@ import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
 import { freePort, type Proc, type Received, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 
-const ADMIN = 'e2e-admin-token-0123456789';
+const ADMIN = 'e2e-admin-token-0123456789abcdef';
 const ISSUER = 'ISSUER_E2E';
 const numbers = Object.fromEntries(sandboxNumbers().map((r) => [r.scenario, r.trackingNumber]));
 /** A second never-found number, for an operation that stays open and is polled on as a witness of time passing. */
@@ -102,7 +102,7 @@ describe.each(STORE_KINDS)('end to end on %s: track → sandbox FedEx → signed
 
   /** Carrier polls the hub has made (every tracking number asked of a provider), from its own metrics. */
   const polls = async () => {
-    const text = await (await fetch(`${hubUrl}/metrics`)).text();
+    const text = await (await fetch(`${hubUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
     return text
       .split('\n')
       .filter((l) => l.startsWith('trackhub_carrier_polls_total{'))

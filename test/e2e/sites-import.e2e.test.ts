@@ -8,7 +8,7 @@ import { freePort, runCli, stop, waitReady } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/stores.ts';
 import { cli, writeCsv } from './site-files.ts';
 
-const ADMIN = 'e2e-admin-token-0123456789';
+const ADMIN = 'e2e-admin-token-0123456789abcdef';
 
 describe('trackhub sites import (CLI, embedded store)', () => {
   let dir: string;

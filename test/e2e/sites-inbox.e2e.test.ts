@@ -7,7 +7,7 @@ import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../helper
 import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 import { writeCsv } from './site-files.ts';
 
-const ADMIN = 'e2e-admin-token-0123456789';
+const ADMIN = 'e2e-admin-token-0123456789abcdef';
 
 describe.each(STORE_KINDS)('site inbox on %s', (kind) => {
   let hub: Proc | undefined;

@@ -5,7 +5,7 @@ import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
 import { freePort, type Proc, type Received, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 
-const ADMIN = 'e2e-admin-token-0123456789';
+const ADMIN = 'e2e-admin-token-0123456789abcdef';
 const ISSUER = 'SITES_E2E1';
 const AUTO_ISSUER = 'SITES_AUTO';
 const numbers = Object.fromEntries(sandboxNumbers('7722222').filter((r) => r.carrier === 'fedex').map((r) => [r.scenario, r.trackingNumber]));

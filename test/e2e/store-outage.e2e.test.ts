@@ -40,7 +40,7 @@ async function relay(target: { port: number } | { path: string }) {
   return { port, up, down };
 }
 
-const ADMIN = 'outage-admin-token-0123456789';
+const ADMIN = 'outage-admin-token-0123456789abcdef';
 const ISSUER = 'ISSUER_OUT';
 // An external PostgreSQL can go away under a running hub; the embedded one is the hub's own child.
 describe('the store goes away and comes back (PostgreSQL)', () => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { AccessTokenVerifier, loadAccessTokenKey } from '../../src/auth/tokens.ts';
 import { detect, trackingUrl } from '../../src/carriers/index.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
@@ -9,7 +10,7 @@ import { IssuerDirectory } from '../../src/store/issuers.ts';
 import { assertion, issuerKey, JWT_BEARER, type TestIssuerKey } from './issuer.ts';
 import { freshStore, type StoreKind, type TestStore } from './stores.ts';
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -24,6 +25,8 @@ export interface TestAppOptions {
   store?: TestStore;
   /** The clock of the issuer cache (production TTL), so a test can move past it. */
   issuerClock?: () => number;
+  /** The app's logger, for a test that reads what the app logs (silent by default). */
+  log?: Logger;
 }
 
 /** The HTTP app over a fresh store, driven with inject(): no socket, real store, real auth. */
@@ -31,7 +34,7 @@ export async function testApp(kind: StoreKind, env: Record<string, string> = {},
   const store = opts.store ?? (await freshStore(kind));
   const config = loadConfig({ TRACKHUB_ADMIN_TOKEN: ADMIN_TOKEN, TRACKHUB_LOG_LEVEL: 'silent', ...env });
   // TRACKHUB_TEST_LOG=debug shows what the app logs (silent by default).
-  const log = createLogger((process.env.TRACKHUB_TEST_LOG as 'debug' | undefined) ?? 'silent');
+  const log = opts.log ?? createLogger((process.env.TRACKHUB_TEST_LOG as 'debug' | undefined) ?? 'silent');
   const context: HubContext = {
     db: store.db,
     log,

@@ -4,10 +4,13 @@ import { CARRIER_CODES } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { toOperationObject } from '../../domain/operation.ts';
 import { CARD_ID, ISSUER_ID } from '../../domain/track-request.ts';
+import { ADMIN_TOKEN_NAME } from '../../store/admin-tokens.ts';
+import { listAudit } from '../../store/audit.ts';
 import { listOperations } from '../../store/operation-search.ts';
-import { adminGuard, decodeCursor, encodeCursor } from '../admin-auth.ts';
+import { adminRoute, decodeCursor, encodeCursor } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
+import { registerAdminTokenRoutes } from './admin-tokens.ts';
 
 const Query = Type.Object(
   {
@@ -23,15 +26,18 @@ const Query = Type.Object(
   { additionalProperties: false },
 );
 
-/** `GET /admin/v1/operations`: what operators search when an issuer asks "where is this card?". */
+/**
+ * `GET /admin/v1/operations`: what operators search when an issuer asks "where is this card?"; also the
+ * audit log and the admin tokens.
+ */
 export function registerAdminOperations(app: FastifyInstance, deps: HttpDeps): void {
-  if (!deps.config.adminToken) return;
-  const requireAdmin = adminGuard(deps.config.adminToken);
+  registerAuditLog(app, deps);
+  registerAdminTokenRoutes(app, deps);
   app.get(
     '/admin/v1/operations',
     {
       // Authentication before validation: a caller without the token learns nothing about the query rules.
-      onRequest: async (req) => requireAdmin(req),
+      ...adminRoute(app, deps, 'read'),
       schema: {
         tags: ['admin'],
         summary: 'Tracking operations, newest first, filtered and paged with a cursor',
@@ -50,7 +56,7 @@ export function registerAdminOperations(app: FastifyInstance, deps: HttpDeps): v
             ),
             nextCursor: Type.Union([Type.String(), Type.Null()]),
           }),
-          ...errorResponses(400, 401),
+          ...errorResponses(400, 401, 403, 429),
         },
       },
     },
@@ -82,6 +88,63 @@ export function registerAdminOperations(app: FastifyInstance, deps: HttpDeps): v
         })),
         nextCursor: rows.length > limit && last ? encodeCursor([last.sortKey, last.state.operationId]) : null,
       };
+    },
+  );
+}
+
+const AuditQuery = Type.Object(
+  {
+    tokenName: Type.Optional(Type.String({ description: 'only writes made with this token (`env`: TRACKHUB_ADMIN_TOKEN)' })),
+    targetId: Type.Optional(Type.String({ description: 'only writes to this issuer, site, notification or token' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 400 })),
+  },
+  { additionalProperties: false },
+);
+
+const AuditEntry = Type.Object({
+  id: Type.Integer(),
+  at: Type.String(),
+  tokenName: Type.String({ description: 'who: the name of the admin token used' }),
+  method: Type.String(),
+  route: Type.String({ description: 'the route pattern, e.g. /admin/v1/issuers/:issuerId' }),
+  targetId: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Integer({ description: 'the HTTP status the write was answered with' }),
+  before: Type.Unknown({ description: 'the target before the write, secrets as "***"' }),
+  after: Type.Unknown({ description: 'the target after the write, secrets as "***"' }),
+  correlationId: Type.String(),
+});
+
+const TARGET_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** `GET /admin/v1/audit`: every Admin API write, newest first. */
+function registerAuditLog(app: FastifyInstance, deps: HttpDeps): void {
+  app.get(
+    '/admin/v1/audit',
+    {
+      ...adminRoute(app, deps, 'read'),
+      schema: {
+        tags: ['admin'],
+        summary: 'The audit log of Admin API writes (who, what, when, outcome, before and after with secrets masked), newest first, paged with a cursor',
+        security: [{ adminBearer: [] }],
+        querystring: AuditQuery,
+        response: { 200: Type.Object({ entries: Type.Array(AuditEntry), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses(400, 401, 403, 429) },
+      },
+    },
+    async (req) => {
+      const q = req.query as { tokenName?: string; targetId?: string; limit?: number; cursor?: string };
+      if (q.tokenName !== undefined && !ADMIN_TOKEN_NAME.test(q.tokenName)) throw new ApiError('FIELD_INVALID_FORMAT', 'tokenName: is not a token name');
+      if (q.targetId !== undefined && !TARGET_ID.test(q.targetId)) throw new ApiError('FIELD_INVALID_FORMAT', 'targetId: is not an id');
+      const limit = q.limit ?? 50;
+      let afterId: number | undefined;
+      if (q.cursor !== undefined) {
+        const [id] = decodeCursor(q.cursor, 1);
+        if (!/^[1-9]\d{0,15}$/.test(id)) throw new ApiError('FIELD_INVALID_FORMAT', 'cursor: is not a cursor this API returned');
+        afterId = Number(id);
+      }
+      const page = await listAudit(deps.db, { tokenName: q.tokenName, targetId: q.targetId, afterId, limit });
+      const last = page.entries.at(-1);
+      return { entries: page.entries, nextCursor: page.more && last ? encodeCursor([String(last.id)]) : null };
     },
   );
 }

@@ -1,5 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { checkDeliveryTargets } from '../../delivery/registration.ts';
 import { newWebhookSecret } from '../../delivery/signing.ts';
@@ -7,8 +6,11 @@ import { isCarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
 import { SITE_ID, SITE_ID_RULE } from '../../sites/events.ts';
+import type { AdminScope } from '../../store/admin-tokens.ts';
+import { siteSnapshot } from '../../store/audit.ts';
 import { getIssuer, type Issuer, listIssuers, type NotificationTls, upsertIssuer } from '../../store/issuers.ts';
 import { SiteKeyTaken, upsertSite } from '../../store/sites.ts';
+import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
 import { registerNotificationAdmin } from './notifications.ts';
@@ -64,20 +66,11 @@ export function checkNotificationUrl(raw: string): string | undefined {
 }
 
 export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
-  const adminToken = deps.config.adminToken;
-  if (!adminToken) return; // no token configured: the Admin API is off
-  const expected = Buffer.from(adminToken);
-
-  function requireAdmin(req: FastifyRequest): void {
-    const auth = req.headers.authorization ?? '';
-    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'admin bearer token required');
-    }
-  }
-
+  // Always mounted: TRACKHUB_ADMIN_TOKEN or a named token (`trackhub admin-tokens create`) opens it.
+  // Each route names the scope it needs; writes are audited (admin-auth.ts).
+  const access = (scope: AdminScope) => adminRoute(app, deps, scope);
   const security = [{ adminBearer: [] }];
-  registerNotificationAdmin(app, deps, requireAdmin, security);
+  registerNotificationAdmin(app, deps, access, security);
 
   app.put(
     '/admin/v1/issuers/:issuerId',
@@ -88,9 +81,9 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         security,
         params: Type.Object({ issuerId: Type.String() }),
         body: IssuerBody,
-        response: errorResponses(400, 401, 415),
+        response: errorResponses(400, 401, 403, 415, 429),
       },
-      onRequest: async (req) => requireAdmin(req),
+      ...access('admin'),
     },
     async (req, reply) => {
       const { issuerId } = req.params as { issuerId: string };
@@ -115,6 +108,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         throw new ApiError('FIELD_INVALID_FORMAT', 'webhookSecret: must be whsec_ followed by base64 of at least 24 bytes');
       }
       const existing = await getIssuer(deps.db, issuerId);
+      noteAudit(req, { before: existing ?? null });
       let secrets = existing?.webhookSecrets ?? [];
       let generated: string | undefined;
       if (body.webhookSecret && body.webhookSecret !== secrets[0]) {
@@ -140,13 +134,14 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
       });
       deps.issuers.forget(issuerId);
       const saved = (await getIssuer(deps.db, issuerId)) as Issuer;
+      noteAudit(req, { after: saved });
       return reply.code(created ? 201 : 200).send({ ...issuerView(saved), ...(generated ? { webhookSecret: generated } : {}) });
     },
   );
 
   app.get(
     '/admin/v1/issuers/:issuerId',
-    { schema: { tags: ['admin'], summary: 'Read an issuer (secrets are never returned)', security, params: Type.Object({ issuerId: Type.String() }) }, onRequest: async (req) => requireAdmin(req) },
+    { schema: { tags: ['admin'], summary: 'Read an issuer (secrets are never returned)', security, params: Type.Object({ issuerId: Type.String() }) }, ...access('read') },
     async (req) => {
       const issuer = await getIssuer(deps.db, (req.params as { issuerId: string }).issuerId);
       if (!issuer) throw new ApiError('NOT_FOUND', 'no such issuer');
@@ -156,7 +151,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
 
   app.get(
     '/admin/v1/issuers',
-    { schema: { tags: ['admin'], summary: 'List issuers', security }, onRequest: async (req) => requireAdmin(req) },
+    { schema: { tags: ['admin'], summary: 'List issuers', security }, ...access('read') },
     async () => ({ issuers: (await listIssuers(deps.db)).map(issuerView) }),
   );
 
@@ -170,7 +165,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         params: Type.Object({ siteId: Type.String() }),
         body: SiteBody,
       },
-      onRequest: async (req) => requireAdmin(req),
+      ...access('admin'),
     },
     async (req, reply) => {
       const { siteId } = req.params as { siteId: string };
@@ -179,6 +174,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
       const unknownCarrier = body.carriers?.find((c) => !isCarrierCode(c));
       if (unknownCarrier !== undefined) throw new ApiError('FIELD_INVALID_VALUE', `carriers: ${unknownCarrier} is not a supported carrier code`);
       if (body.apiKey && body.generateApiKey) throw new ApiError('FIELD_INVALID_VALUE', 'generateApiKey: cannot be combined with apiKey');
+      noteAudit(req, { before: await siteSnapshot(deps.db, siteId) });
       let saved: Awaited<ReturnType<typeof upsertSite>>;
       try {
         saved = await upsertSite(deps.db, { siteId, name: body.name, apiKey: body.apiKey, generateApiKey: body.generateApiKey, carriers: body.carriers });
@@ -187,13 +183,14 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         throw err;
       }
       forgetSiteKeys();
+      noteAudit(req, { after: await siteSnapshot(deps.db, siteId) });
       return reply.code(saved.created ? 201 : 200).send({ siteId, name: saved.name, carriers: saved.carriers, ...(saved.apiKey ? { apiKey: saved.apiKey } : {}) });
     },
   );
 
   app.get(
     '/admin/v1/production-sites/:siteId',
-    { schema: { tags: ['admin'], summary: 'Read a production site (its key is never returned)', security, params: Type.Object({ siteId: Type.String() }) }, onRequest: async (req) => requireAdmin(req) },
+    { schema: { tags: ['admin'], summary: 'Read a production site (its key is never returned)', security, params: Type.Object({ siteId: Type.String() }) }, ...access('read') },
     async (req) => {
       const row = await deps.db.selectFrom('production_sites').selectAll().where('site_id', '=', (req.params as { siteId: string }).siteId).executeTakeFirst();
       if (!row) throw new ApiError('NOT_FOUND', 'no such production site');

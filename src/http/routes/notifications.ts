@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
+import type { AdminScope } from '../../store/admin-tokens.ts';
 import {
   cursor,
   getNotification,
@@ -11,6 +12,7 @@ import {
   replayIssuerSince,
   replayNotification,
 } from '../../store/notifications.ts';
+import { type AdminRouteHooks, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -66,14 +68,16 @@ const ReplaySinceBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** Dead letters and replay: list, read (with the attempt log), replay one, replay an issuer's since a time. */
+/**
+ * Dead letters and replay: list, read (with the attempt log), replay one, replay an issuer's since a time.
+ * Reading needs the `read` scope, replaying `operate`.
+ */
 export function registerNotificationAdmin(
   app: FastifyInstance,
   deps: HttpDeps,
-  requireAdmin: (req: FastifyRequest) => void,
+  access: (scope: AdminScope) => AdminRouteHooks,
   security: Record<string, string[]>[],
 ): void {
-  const onRequest = async (req: FastifyRequest) => requireAdmin(req);
 
   app.get(
     '/admin/v1/notifications',
@@ -83,9 +87,9 @@ export function registerNotificationAdmin(
         summary: 'List notifications by state (pending, delivered, dead) and issuer, oldest first, a page at a time',
         security,
         querystring: ListQuery,
-        response: { 200: Type.Object({ notifications: Type.Array(NotificationSummary), nextCursor: Nullable(Type.String()) }), ...errorResponses(400, 401) },
+        response: { 200: Type.Object({ notifications: Type.Array(NotificationSummary), nextCursor: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 429) },
       },
-      onRequest,
+      ...access('read'),
     },
     async (req) => {
       const q = req.query as { state?: NotificationState; issuerId?: string; cursor?: string; limit?: number };
@@ -105,9 +109,9 @@ export function registerNotificationAdmin(
         summary: 'Read a notification: its operations and every delivery attempt',
         security,
         params: Type.Object({ id: NotificationId }),
-        response: { 200: NotificationDetail, ...errorResponses(400, 401, 404) },
+        response: { 200: NotificationDetail, ...errorResponses(400, 401, 403, 404, 429) },
       },
-      onRequest,
+      ...access('read'),
     },
     async (req) => {
       const n = await getNotification(deps.db, (req.params as { id: string }).id);
@@ -124,13 +128,14 @@ export function registerNotificationAdmin(
         summary: 'Send a notification again now, under the same webhook-id, with a fresh retry schedule',
         security,
         params: Type.Object({ id: NotificationId }),
-        response: { 202: Type.Object({ id: Type.String(), state: Type.Literal('pending') }), ...errorResponses(401, 404) },
+        response: { 202: Type.Object({ id: Type.String(), state: Type.Literal('pending') }), ...errorResponses(401, 403, 404, 429) },
       },
-      onRequest,
+      ...access('operate'),
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
       if (!(await replayNotification(deps.db, id))) throw new ApiError('NOT_FOUND', 'no such notification');
+      noteAudit(req, { after: { state: 'pending' } });
       deps.hub.kickDelivery();
       return reply.code(202).send({ id, state: 'pending' as const });
     },
@@ -145,9 +150,9 @@ export function registerNotificationAdmin(
         security,
         params: Type.Object({ issuerId: IssuerIdParam }),
         body: ReplaySinceBody,
-        response: { 202: Type.Object({ replayed: Type.Integer() }), ...errorResponses(400, 401, 404) },
+        response: { 202: Type.Object({ replayed: Type.Integer() }), ...errorResponses(400, 401, 403, 404, 429) },
       },
-      onRequest,
+      ...access('operate'),
     },
     async (req, reply) => {
       const { issuerId } = req.params as { issuerId: string };
@@ -158,6 +163,7 @@ export function registerNotificationAdmin(
       const exists = await deps.db.selectFrom('issuers').select('issuer_id').where('issuer_id', '=', issuerId).executeTakeFirst();
       if (!exists) throw new ApiError('NOT_FOUND', 'no such issuer');
       const replayed = await replayIssuerSince(deps.db, issuerId, since, body.includeDelivered ?? false);
+      noteAudit(req, { after: { since: since.toISOString(), includeDelivered: body.includeDelivered ?? false, replayed } });
       if (replayed > 0) deps.hub.kickDelivery();
       return reply.code(202).send({ replayed });
     },

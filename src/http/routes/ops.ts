@@ -1,9 +1,11 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { register } from 'prom-client';
-import { ApiError } from '../../domain/errors.ts';
 import { isMigrated } from '../../store/db.ts';
+import { adminAuthFor } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 export function registerOpsRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up' } }, async () => ({ status: 'ok' }));
@@ -17,15 +19,27 @@ export function registerOpsRoutes(app: FastifyInstance, deps: HttpDeps): void {
     }
   });
 
-  const metricsToken = deps.config.metricsToken ? Buffer.from(`Bearer ${deps.config.metricsToken}`) : undefined;
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (req, reply) => {
-    if (metricsToken) {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== metricsToken.length || !timingSafeEqual(given, metricsToken)) {
-        throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'metrics bearer token required');
-      }
-    }
-    reply.header('content-type', register.contentType);
-    return register.metrics();
-  });
+  // /metrics names issuers and shows traffic: outside the sandbox it is never open. With
+  // TRACKHUB_METRICS_TOKEN it takes that token (for a scraper that holds nothing else); without it, any
+  // admin token (any scope). Failures count against the same per-address limit as the Admin API.
+  const metricsHash = deps.config.metricsToken === undefined ? undefined : sha256(deps.config.metricsToken);
+  const auth = adminAuthFor(app, deps);
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics: needs TRACKHUB_METRICS_TOKEN when set, otherwise an admin token (open in the sandbox)',
+        security: [{ adminBearer: [] }],
+      },
+      onRequest: async (req) => {
+        if (metricsHash) await auth.guard(req, (token) => (timingSafeEqual(sha256(token), metricsHash) ? true : undefined));
+        else if (!deps.config.sandbox) await auth.authenticate(req);
+      },
+    },
+    async (_req, reply) => {
+      reply.header('content-type', register.contentType);
+      return register.metrics();
+    },
+  );
 }

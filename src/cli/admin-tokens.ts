@@ -1,0 +1,110 @@
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import type { Db } from '../store/db.ts';
+
+type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+
+// Named here, not imported from the store module, so that registering the commands (for `--help`) loads
+// nothing; admin.tokens.cli.test.ts checks them against the store's ADMIN_SCOPES.
+export const CLI_ADMIN_SCOPES = ['read', 'operate', 'admin'] as const;
+
+function fail(msg: string, code = 2): never {
+  process.stderr.write(`trackhub: ${msg}\n`);
+  process.exit(code);
+}
+
+/** Who the audit log names for a command: the operating-system account that ran it. */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+/**
+ * `trackhub admin-tokens create|list|revoke`: named Admin API tokens, straight on the store (like
+ * `issuers add`), so they work with the hub running or stopped. Creating and revoking are audited.
+ */
+export function registerAdminTokenCommands(program: Command, withStore: WithStore): void {
+  const cmd = program.command('admin-tokens').description('Named tokens for the Admin API, the console and /metrics');
+  cmd
+    .command('create')
+    .description('Create a token and print it once (the hub keeps only its SHA-256)')
+    .requiredOption('--name <name>', 'who the audit log will name: 1 to 64 of [A-Za-z0-9_.-]')
+    .requiredOption('--scope <scope>', `one of ${CLI_ADMIN_SCOPES.join(', ')}: read (every GET), operate (read and replays), admin (everything)`)
+    .action(async (opts: { name: string; scope: string }) => {
+      const [store, { recordAudit }, { newId }] = await Promise.all([import('../store/admin-tokens.ts'), import('../store/audit.ts'), import('../domain/ids.ts')]);
+      if (!store.ADMIN_TOKEN_NAME.test(opts.name)) fail(`--name must be ${store.ADMIN_TOKEN_NAME_RULE}`);
+      if (!store.isAdminScope(opts.scope)) fail(`--scope must be one of ${store.ADMIN_SCOPES.join(', ')}`);
+      const scope = opts.scope;
+      // Refusals are reported once the store is closed: exiting inside withStore would leave a server it started.
+      const taken = await withStore(async (db) => {
+        let created: Awaited<ReturnType<typeof store.createAdminToken>>;
+        try {
+          created = await store.createAdminToken(db, opts.name, scope);
+        } catch (err) {
+          if (err instanceof store.AdminTokenNameTaken) return err.message.replace(/^name: /, '');
+          throw err;
+        }
+        await recordAudit(db, {
+          tokenName: cliActor(),
+          method: 'CLI',
+          route: 'admin-tokens create',
+          targetId: created.name,
+          status: 201,
+          before: null,
+          after: { ...created, token: '***' },
+          correlationId: newId('corr'),
+        });
+        process.stderr.write(`admin token ${created.name} (scope ${created.scope}) created; it is printed only this once:\n`);
+        process.stdout.write(`${created.token}\n`);
+        return undefined;
+      });
+      if (taken) fail(taken);
+    });
+  cmd
+    .command('list')
+    .description('List tokens (tab-separated: name, scope, created, last used, state); never the tokens')
+    .option('--json', 'one JSON object per line')
+    .action(async (opts: { json?: boolean }) => {
+      const { listAdminTokens } = await import('../store/admin-tokens.ts');
+      await withStore(async (db) => {
+        for (const t of await listAdminTokens(db)) {
+          process.stdout.write(
+            opts.json ? `${JSON.stringify(t)}\n` : `${t.name}\t${t.scope}\t${t.createdAt}\t${t.lastUsedAt ?? 'never'}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}\n`,
+          );
+        }
+      });
+    });
+  cmd
+    .command('revoke')
+    .description('Revoke a token: running hubs refuse it within 5 s')
+    .argument('<name>', 'the token name')
+    .action(async (name: string) => {
+      const [store, { recordAudit }, { newId }, { ADMIN_TOKEN_CACHE_TTL_MS }] = await Promise.all([
+        import('../store/admin-tokens.ts'),
+        import('../store/audit.ts'),
+        import('../domain/ids.ts'),
+        import('../http/admin-auth.ts'),
+      ]);
+      if (!store.ADMIN_TOKEN_NAME.test(name)) fail(`the name must be ${store.ADMIN_TOKEN_NAME_RULE}`);
+      const revoked = await withStore(async (db) => {
+        const before = await store.getAdminToken(db, name);
+        if (!(await store.revokeAdminToken(db, name))) return false;
+        await recordAudit(db, {
+          tokenName: cliActor(),
+          method: 'CLI',
+          route: 'admin-tokens revoke',
+          targetId: name,
+          status: 204,
+          before,
+          after: await store.getAdminToken(db, name),
+          correlationId: newId('corr'),
+        });
+        process.stdout.write(`revoked ${name}: running hubs refuse it within ${ADMIN_TOKEN_CACHE_TTL_MS / 1000} s\n`);
+        return true;
+      });
+      if (!revoked) fail(`no active admin token named ${name}`, 1);
+    });
+}

@@ -1,0 +1,138 @@
+import { Writable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminAuth, AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, adminAuthOf, bearerToken, failureKey } from '../src/http/admin-auth.ts';
+import { createLogger } from '../src/logger.ts';
+import { createAdminToken } from '../src/store/admin-tokens.ts';
+import type { Db } from '../src/store/db.ts';
+import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
+import { STORE_KINDS } from './helpers/stores.ts';
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe('admin bearer parsing and failure keys', () => {
+  it('reads the Bearer scheme in any case and nothing else', () => {
+    expect(bearerToken('Bearer abc')).toBe('abc');
+    expect(bearerToken('bearer abc')).toBe('abc');
+    expect(bearerToken('BEARER  abc')).toBe('abc');
+    expect(bearerToken('Basic abc')).toBeUndefined();
+    expect(bearerToken('Bearer')).toBeUndefined();
+    expect(bearerToken('Bearer a b')).toBeUndefined();
+    expect(bearerToken('Bearerabc')).toBeUndefined();
+    expect(bearerToken(undefined)).toBeUndefined();
+  });
+
+  it('counts IPv4 addresses one by one and IPv6 addresses by their /64', () => {
+    expect(failureKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(failureKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(failureKey('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(failureKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(failureKey('::1')).toBe('0:0:0:0::/64');
+    expect(failureKey('::ffff:10.0.0.1')).toBe('::ffff:10.0.0.1');
+  });
+
+  it('keeps at most 10,000 client addresses, dropping the one that failed longest ago', async () => {
+    const auth = new AdminAuth({} as Db, undefined);
+    const quiet = { info() {} };
+    const fail = (ip: string) =>
+      auth.guard({ ip, headers: {}, method: 'GET', routeOptions: { url: '/admin/v1/issuers' }, log: quiet } as unknown as FastifyRequest, () => undefined).catch((e: Error) => e);
+    // The first address fails up to the limit: it is refused.
+    for (let i = 0; i < AUTH_FAILURE_LIMIT; i++) await fail('198.51.100.1');
+    expect(((await fail('198.51.100.1')) as { errorCode?: string }).errorCode).toBe('RATE_LIMITED');
+    for (let i = 0; i < 10_000; i++) await fail(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    expect(auth.trackedClients).toBe(10_000);
+    // The oldest address was dropped to make room: it starts again from no failure.
+    expect(((await fail('198.51.100.1')) as { errorCode?: string }).errorCode).toBe('AUTHORIZER_UNAUTHORIZED');
+    expect(auth.trackedClients).toBe(10_000);
+  });
+});
+
+describe.each(STORE_KINDS)('admin authentication failures on %s', (kind) => {
+  let t: TestApp;
+  const lines: Record<string, unknown>[] = [];
+  let readToken: string;
+
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    t = await testApp(kind, {}, { log: createLogger('info', sink) });
+    readToken = (await createAdminToken(t.store.db, 'limits-reader', 'read')).token;
+  });
+  afterAll(() => t.close());
+
+  it('logs a failure at info with the client address and route, never the token given', async () => {
+    const wrong = 'tha_wrongwrongwrongwrongwrongwrongwrongwrong0';
+    const res = await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/ISSUER_LOG', headers: bearer(wrong), remoteAddress: '192.0.2.10' });
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toEqual({ errorCode: 'AUTHORIZER_UNAUTHORIZED', error: 'admin bearer token required' });
+    const logged = lines.filter((l) => l.msg === 'admin authentication failed');
+    expect(logged).toEqual([expect.objectContaining({ level: 30, ip: '192.0.2.10', method: 'GET', route: '/admin/v1/issuers/:issuerId', reason: 'token refused' })]);
+    const shortWrong = `${ADMIN_TOKEN.slice(0, -1)}X`;
+    await t.app.inject({ method: 'GET', url: '/admin/v1/issuers', headers: bearer(shortWrong), remoteAddress: '192.0.2.10' });
+    expect(JSON.stringify(lines)).not.toContain(wrong);
+    expect(JSON.stringify(lines)).not.toContain(shortWrong);
+    expect(JSON.stringify(lines)).not.toContain(ADMIN_TOKEN);
+  });
+
+  it(`refuses an address with 429 and Retry-After after ${AUTH_FAILURE_LIMIT} failures in a window, even with a correct token, until the window passes`, async () => {
+    const auth = adminAuthOf(t.app) as AdminAuth;
+    let now = 5_000_000;
+    auth.now = () => now;
+    try {
+      const from = (remoteAddress: string, token: string) => t.app.inject({ method: 'GET', url: '/admin/v1/issuers', headers: bearer(token), remoteAddress });
+      for (let i = 0; i < AUTH_FAILURE_LIMIT; i++) expect((await from('192.0.2.77', `wrong-token-${i}`)).statusCode).toBe(401);
+      now += 60_000;
+      for (const token of [ADMIN_TOKEN, readToken, 'still-wrong']) {
+        const res = await from('192.0.2.77', token);
+        expect(res.statusCode).toBe(429);
+        expect(res.json()).toEqual({ errorCode: 'RATE_LIMITED', error: expect.stringMatching(/too many failed authentications/) });
+        expect(res.headers['retry-after']).toBe(String((AUTH_FAILURE_WINDOW_MS - 60_000) / 1000));
+      }
+      // /metrics shares the limit (it takes admin tokens outside the sandbox).
+      expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: bearer(ADMIN_TOKEN), remoteAddress: '192.0.2.77' })).statusCode).toBe(429);
+      // Another address is not affected.
+      expect((await from('192.0.2.78', readToken)).statusCode).toBe(200);
+      now += AUTH_FAILURE_WINDOW_MS - 60_000;
+      expect((await from('192.0.2.77', readToken)).statusCode).toBe(200);
+    } finally {
+      auth.now = Date.now;
+    }
+  });
+});
+
+describe.each(STORE_KINDS)('/metrics access on %s', (kind) => {
+  let t: TestApp | undefined;
+  afterAll(async () => t?.close());
+
+  it('outside the sandbox without TRACKHUB_METRICS_TOKEN, needs an admin token of any scope', async () => {
+    t = await testApp(kind);
+    const reader = (await createAdminToken(t.store.db, 'scraper', 'read')).token;
+    const open = await t.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '198.51.100.40' });
+    expect(open.statusCode).toBe(401);
+    expect(open.json().errorCode).toBe('AUTHORIZER_UNAUTHORIZED');
+    expect(open.body).not.toContain('trackhub_');
+    for (const token of [reader, ADMIN_TOKEN]) {
+      const res = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `bearer ${token}` } });
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toContain('trackhub_http_requests_total');
+    }
+    await t.close();
+
+    // With TRACKHUB_METRICS_TOKEN: that token, and no other.
+    t = await testApp(kind, { TRACKHUB_METRICS_TOKEN: 'metrics-scrape-token-0123456789abcdef' });
+    expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: bearer('metrics-scrape-token-0123456789abcdef') })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: bearer(ADMIN_TOKEN), remoteAddress: '198.51.100.41' })).statusCode).toBe(401);
+    expect((await t.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '198.51.100.41' })).statusCode).toBe(401);
+    await t.close();
+
+    // In the sandbox it stays open.
+    t = await testApp(kind, { TRACKHUB_SANDBOX: 'true' });
+    const sandbox = await t.app.inject({ method: 'GET', url: '/metrics' });
+    expect(sandbox.statusCode).toBe(200);
+    expect(sandbox.body).toContain('trackhub_http_requests_total');
+  });
+});
