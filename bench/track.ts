@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
-import { assertion, issuerKey, JWT_BEARER } from '../test/helpers/issuer.ts';
+import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
 
@@ -54,7 +54,7 @@ async function benchStore(label: string, databaseUrl: string) {
     const tok = await fetch(`${base}/authz/v1/oauth2/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key) }),
+      body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: tokenUrl(base) }) }),
     });
     const token = (await tok.json()).access_token as string;
 

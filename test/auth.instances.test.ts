@@ -76,6 +76,28 @@ describe.each(STORE_KINDS)('an issuer changed through one of two instances on %s
     expect(await grant(other, 'ISSUER_KEY', newKey)).toBe(200);
   });
 
+  it('re-keyed: access tokens granted under the old keys die with them, at once on that instance, within the cache TTL on the other', async () => {
+    const oldKey = await issuerKey('key-old');
+    const newKey = await issuerKey('key-new');
+    await putIssuer(changer.app, 'ISSUER_REV', oldKey);
+    const tokens = await warm('ISSUER_REV', oldKey);
+
+    // A write that leaves the keys as they are (a new name) keeps every token working.
+    await putIssuer(changer.app, 'ISSUER_REV', oldKey, { name: 'Renamed bank' });
+    expect(await track(changer, 'ISSUER_REV', tokens.changer)).toBe(202);
+
+    await putIssuer(changer.app, 'ISSUER_REV', newKey);
+    expect(await track(changer, 'ISSUER_REV', tokens.changer)).toBe(401);
+    expect(await track(changer, 'ISSUER_REV', tokens.other)).toBe(401);
+    const fresh = await accessToken(changer.app, 'ISSUER_REV', newKey);
+    expect(await track(changer, 'ISSUER_REV', fresh)).toBe(202);
+
+    clock += ISSUER_CACHE_TTL_MS;
+    expect(await track(other, 'ISSUER_REV', tokens.other)).toBe(401);
+    expect(await track(other, 'ISSUER_REV', tokens.changer)).toBe(401);
+    expect(await track(other, 'ISSUER_REV', fresh)).toBe(202);
+  });
+
   it('the admin change is what refused it: re-enabled, the issuer is served again on both', async () => {
     const key = await issuerKey();
     await putIssuer(changer.app, 'ISSUER_REN', key, { enabled: false });

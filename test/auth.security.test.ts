@@ -38,6 +38,19 @@ describe.each(STORE_KINDS)('issuer auth on %s', (kind) => {
     expect((await track(A, res.json().access_token)).statusCode).toBe(202);
   });
 
+  it('reads the Bearer scheme case-insensitively (RFC 7235), and no other scheme', async () => {
+    const withAuthorization = (authorization: string) =>
+      t.app.inject({ method: 'POST', url: `/banking/v1/issuers/${A}/physicalCards/card-1/track`, headers: { authorization }, payload: { trackingType: 'PRODUCTION' } });
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR', 'Bearer']) {
+      expect((await withAuthorization(`${scheme} ${tokenA}`)).statusCode, scheme).toBe(202);
+    }
+    for (const authorization of [`Basic ${tokenA}`, `Bearer${tokenA}`, `Bearers ${tokenA}`, tokenA]) {
+      const res = await withAuthorization(authorization);
+      expect(res.statusCode, authorization.slice(0, 8)).toBe(401);
+      expect(res.json().errorCode).toBe('AUTHORIZER_UNAUTHORIZED');
+    }
+  });
+
   it('refuses a request without a token', async () => {
     const res = await track(A);
     expect(res.statusCode).toBe(401);
@@ -49,7 +62,7 @@ describe.each(STORE_KINDS)('issuer auth on %s', (kind) => {
     const { loadAccessTokenKey } = await import('../src/auth/tokens.ts');
     const key = await loadAccessTokenKey(t.store.db);
     const now = Math.floor(Date.now() / 1000);
-    const expired = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(A).setAudience('trackhub:issuer-api').setIssuedAt(now - 2000).setExpirationTime(now - 1000).sign(key);
+    const expired = await new SignJWT({ issuer_keys: 'any' }).setProtectedHeader({ alg: 'HS256' }).setSubject(A).setAudience('trackhub:issuer-api').setIssuedAt(now - 2000).setExpirationTime(now - 1000).sign(key);
     const res = await track(A, expired);
     expect(res.statusCode).toBe(401);
     expect(res.json().errorCode).toBe('AUTHORIZER_UNAUTHORIZED');

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { chaosReceivers } from './helpers/chaos-receivers.ts';
-import { assertion, issuerKey, JWT_BEARER } from './helpers/issuer.ts';
+import { assertion, issuerKey, JWT_BEARER, tokenUrl } from './helpers/issuer.ts';
 import { freePort, type Proc, runCli, stop, waitFor, waitReady } from './helpers/processes.ts';
 import { childProcessStore, freshPostgresDatabase } from './helpers/stores.ts';
 
@@ -60,7 +60,7 @@ async function registerIssuers(api: string, urls: string[]) {
     const tok = await fetch(`${api}/authz/v1/oauth2/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(issuerId, key) }),
+      body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(issuerId, key, { aud: tokenUrl(api) }) }),
     });
     tokens.push((await tok.json()).access_token);
   }

@@ -1,14 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import { decodeJwt, decodeProtectedHeader, importJWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { createHash, randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { sql } from 'kysely';
+import { ISSUER_ID } from '../domain/track-request.ts';
 import type { Db } from '../store/db.ts';
 
 export const ACCESS_TOKEN_TTL_S = 900;
 const MAX_ASSERTION_LIFETIME_S = 15 * 60;
 /** Clock skew we forgive between an issuer's clock and ours. */
 const SKEW_S = 30;
+/** How far ahead of our clock an assertion's `iat` may be (docs/contract.md §2.1). */
+const MAX_IAT_AHEAD_S = 60;
+/** A jti is 1 to 256 characters (docs/contract.md §2.1); longer ones never reach the store. */
+const MAX_JTI_CHARS = 256;
 const ACCESS_AUDIENCE = 'trackhub:issuer-api';
 const SCOPE = 'tracking:write tracking:read';
+/** Access-token claim: the fingerprint of the issuer's keys the assertion was verified with. */
+const ISSUER_KEYS_CLAIM = 'issuer_keys';
 
 export class InvalidGrant extends Error {}
 
@@ -32,15 +39,50 @@ export interface IssuerKeys {
   jwks: { keys: Record<string, unknown>[] };
 }
 
+/** What an access token proves: its issuer, and which of that issuer's key sets it was granted under. */
+export interface AccessGrant {
+  issuerId: string;
+  /** `issuerKeysFingerprint` of the JWKS that verified the assertion. */
+  issuerKeys: string;
+}
+
+/** Fingerprints by JWKS object: the issuer directory hands out the same record until it reloads it. */
+const fingerprints = new WeakMap<object, Promise<string>>();
+
 /**
- * Checks a JWT-bearer assertion (RFC 7523) and returns the issuerId it proves. Every failure is an
- * InvalidGrant with a reason for the logs; the client only ever sees `invalid_grant`.
+ * A short fingerprint of an issuer's public keys: a changed key set changes it, so an access token
+ * granted under the old keys can be told apart (and refused) once the keys are rotated. Built from the
+ * RFC 7638 thumbprints, sorted, so the JSON member order the store returns and the `kid`, `use` or
+ * `alg` labels do not matter; only the keys do.
+ */
+export function issuerKeysFingerprint(jwks: IssuerKeys['jwks']): Promise<string> {
+  let fingerprint = fingerprints.get(jwks);
+  if (!fingerprint) {
+    fingerprint = Promise.all(
+      jwks.keys.map((jwk) =>
+        calculateJwkThumbprint(jwk as never).catch(() => createHash('sha256').update(JSON.stringify(jwk)).digest('base64url')),
+      ),
+    ).then((thumbprints) => createHash('sha256').update(thumbprints.sort().join('.')).digest('base64url').slice(0, 16));
+    fingerprints.set(jwks, fingerprint);
+  }
+  return fingerprint;
+}
+
+/** A jti's length in characters (code points), without spreading a huge string. */
+function jtiLength(jti: string): number {
+  return jti.length > MAX_JTI_CHARS * 2 ? jti.length : [...jti].length;
+}
+
+/**
+ * Checks a JWT-bearer assertion (RFC 7523) and returns the issuer it proves, with the fingerprint of the
+ * keys that proved it. Every failure is an InvalidGrant with a reason for the logs; the client only ever
+ * sees `invalid_grant`. Everything that needs no I/O is checked before the issuer is looked up.
  */
 export async function verifyAssertion(
   db: Db,
   assertion: string,
   opts: { audiences: string[]; loadIssuer: (issuerId: string) => Promise<IssuerKeys | undefined>; now?: number },
-): Promise<string> {
+): Promise<AccessGrant> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   let claims: ReturnType<typeof decodeJwt>;
   try {
@@ -53,20 +95,25 @@ export async function verifyAssertion(
   if (typeof header.kid !== 'string') throw new InvalidGrant('kid missing');
   const issuerId = claims.iss;
   if (typeof issuerId !== 'string' || claims.sub !== issuerId) throw new InvalidGrant('iss and sub must both be the issuerId');
+  // An id that cannot be an issuer's is never looked up, so it can neither cost a query nor fill a cache.
+  if (!ISSUER_ID.test(issuerId)) throw new InvalidGrant('iss is not an issuer id');
+  const jti = claims.jti;
+  if (typeof jti !== 'string' || jti === '' || jtiLength(jti) > MAX_JTI_CHARS) throw new InvalidGrant('jti missing, not a string, or over 256 characters');
+  const nowS = Math.floor((opts.now ?? Date.now()) / 1000);
+  if (typeof claims.iat === 'number' && claims.iat > nowS + MAX_IAT_AHEAD_S) throw new InvalidGrant('iat more than 60 s ahead');
   const issuer = await opts.loadIssuer(issuerId);
   if (!issuer) throw new InvalidGrant('unknown issuer');
   if (!issuer.enabled) throw new InvalidGrant('issuer disabled');
   const jwk = issuer.jwks.keys.find((k) => k.kid === header.kid);
   if (!jwk) throw new InvalidGrant('unknown kid');
-  const nowS = Math.floor((opts.now ?? Date.now()) / 1000);
   try {
     const key = await importJWK(jwk as never, 'ES256');
     await jwtVerify(assertion, key, {
       algorithms: ['ES256'],
-      requiredClaims: ['exp'],
+      requiredClaims: ['exp', 'aud', 'jti'],
+      audience: opts.audiences,
       clockTolerance: SKEW_S,
       currentDate: new Date(nowS * 1000),
-      ...(claims.aud !== undefined ? { audience: opts.audiences } : {}),
     });
   } catch (err) {
     if (err instanceof joseErrors.JOSEError) throw new InvalidGrant(`assertion rejected: ${err.code}`);
@@ -74,26 +121,24 @@ export async function verifyAssertion(
   }
   const exp = claims.exp as number;
   if (exp > nowS + MAX_ASSERTION_LIFETIME_S + SKEW_S) throw new InvalidGrant('exp more than 15 minutes ahead');
-  if (typeof claims.jti === 'string') {
-    // The primary key refuses a second use of the same jti while the row lives (until exp).
-    const inserted = await db
-      .insertInto('used_assertions')
-      .values({ issuer_id: issuerId, jti: claims.jti, expires_at: new Date((exp + SKEW_S) * 1000) })
-      .onConflict((oc) => oc.columns(['issuer_id', 'jti']).doNothing())
-      .returning('jti')
-      .executeTakeFirst();
-    if (!inserted) throw new InvalidGrant('jti replayed');
-    // Forget expired ids now and then; a replay of an expired assertion fails on exp anyway.
-    if (Math.random() < 0.01) await sql`delete from used_assertions where expires_at < now()`.execute(db);
-  }
-  return issuerId;
+  // The primary key refuses a second use of the same jti while the row lives (until exp).
+  const inserted = await db
+    .insertInto('used_assertions')
+    .values({ issuer_id: issuerId, jti, expires_at: new Date((exp + SKEW_S) * 1000) })
+    .onConflict((oc) => oc.columns(['issuer_id', 'jti']).doNothing())
+    .returning('jti')
+    .executeTakeFirst();
+  if (!inserted) throw new InvalidGrant('jti replayed');
+  // Forget expired ids now and then; a replay of an expired assertion fails on exp anyway.
+  if (Math.random() < 0.01) await sql`delete from used_assertions where expires_at < now()`.execute(db);
+  return { issuerId, issuerKeys: await issuerKeysFingerprint(issuer.jwks) };
 }
 
-export async function issueAccessToken(key: Uint8Array, issuerId: string, now = Date.now()) {
+export async function issueAccessToken(key: Uint8Array, grant: AccessGrant, now = Date.now()) {
   const iat = Math.floor(now / 1000);
-  const token = await new SignJWT({ scope: SCOPE })
+  const token = await new SignJWT({ scope: SCOPE, [ISSUER_KEYS_CLAIM]: grant.issuerKeys })
     .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
-    .setSubject(issuerId)
+    .setSubject(grant.issuerId)
     .setAudience(ACCESS_AUDIENCE)
     .setIssuedAt(iat)
     .setExpirationTime(iat + ACCESS_TOKEN_TTL_S)
@@ -103,18 +148,19 @@ export async function issueAccessToken(key: Uint8Array, issuerId: string, now = 
 
 /**
  * Verifies hub access tokens. A token is verified once and then remembered until it expires, so the
- * hot path of a busy issuer costs a map lookup.
+ * hot path of a busy issuer costs a map lookup. Whether the issuer's keys changed since the token was
+ * granted is the caller's check (the Issuer API compares `issuerKeys` with the current issuer record).
  */
 export class AccessTokenVerifier {
-  private readonly cache = new Map<string, { issuerId: string; exp: number }>();
+  private readonly cache = new Map<string, AccessGrant & { exp: number }>();
 
   constructor(private readonly key: Uint8Array) {}
 
-  /** The issuerId the token is bound to, or undefined for a missing, forged or expired token. */
-  async verify(token: string, now = Date.now()): Promise<string | undefined> {
+  /** The grant the token carries, or undefined for a missing, forged or expired token. */
+  async verify(token: string, now = Date.now()): Promise<AccessGrant | undefined> {
     const hit = this.cache.get(token);
     if (hit) {
-      if (hit.exp * 1000 > now) return hit.issuerId;
+      if (hit.exp * 1000 > now) return { issuerId: hit.issuerId, issuerKeys: hit.issuerKeys };
       this.cache.delete(token);
       return undefined;
     }
@@ -122,12 +168,15 @@ export class AccessTokenVerifier {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
         audience: ACCESS_AUDIENCE,
-        requiredClaims: ['exp', 'sub'],
+        requiredClaims: ['exp', 'sub', ISSUER_KEYS_CLAIM],
         currentDate: new Date(now),
       });
+      const issuerKeys = payload[ISSUER_KEYS_CLAIM];
+      if (typeof issuerKeys !== 'string') return undefined;
+      const grant = { issuerId: payload.sub as string, issuerKeys };
       if (this.cache.size >= 10_000) this.cache.clear();
-      this.cache.set(token, { issuerId: payload.sub as string, exp: payload.exp as number });
-      return payload.sub as string;
+      this.cache.set(token, { ...grant, exp: payload.exp as number });
+      return grant;
     } catch {
       return undefined;
     }

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+import { ISSUER_ID } from '../domain/track-request.ts';
 import type { Db } from './db.ts';
 
 export interface Issuer {
@@ -101,24 +103,33 @@ export async function upsertIssuer(db: Db, i: IssuerWrite): Promise<boolean> {
 /** How long another instance may go on using an issuer record after an admin changed it. */
 export const ISSUER_CACHE_TTL_MS = 5_000;
 
+/** How many issuer ids the directory remembers at most; the least recently used go first. */
+export const ISSUER_CACHE_MAX_ENTRIES = 10_000;
+
 /**
  * Issuer records as the request path needs them, cached briefly. A change made through this
  * instance's Admin API shows at once (`forget`); one made through another instance within the TTL.
+ * Ids come from outside (an assertion's `iss`, a URL), so one that cannot be an issuer id is never
+ * looked up nor remembered, and the cache (which remembers unknown ids too, so a flood of one costs
+ * one query per TTL) is an LRU with a fixed maximum: `lru-cache`, the maintained LRU most of the npm
+ * ecosystem uses, rather than a hand-written eviction order over a Map.
  */
 export class IssuerDirectory {
-  private readonly cache = new Map<string, { issuer: Issuer | undefined; at: number }>();
+  private readonly cache: LRUCache<string, { issuer: Issuer | undefined; at: number }>;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
   constructor(
     private readonly db: Db,
-    opts: { ttlMs?: number; now?: () => number } = {},
+    opts: { ttlMs?: number; now?: () => number; maxEntries?: number } = {},
   ) {
     this.ttlMs = opts.ttlMs ?? ISSUER_CACHE_TTL_MS;
     this.now = opts.now ?? Date.now;
+    this.cache = new LRUCache({ max: opts.maxEntries ?? ISSUER_CACHE_MAX_ENTRIES });
   }
 
   async get(issuerId: string): Promise<Issuer | undefined> {
+    if (!ISSUER_ID.test(issuerId)) return undefined;
     const hit = this.cache.get(issuerId);
     if (hit && this.now() - hit.at < this.ttlMs) return hit.issuer;
     const issuer = await getIssuer(this.db, issuerId);
@@ -128,5 +139,10 @@ export class IssuerDirectory {
 
   forget(issuerId: string): void {
     this.cache.delete(issuerId);
+  }
+
+  /** How many ids are remembered now (never more than the maximum). */
+  get size(): number {
+    return this.cache.size;
   }
 }

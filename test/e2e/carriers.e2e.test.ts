@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ROUTES } from '../../src/carriers/registry.ts';
 import { CARRIER_CODES, type CarrierCode } from '../../src/domain/carriers.ts';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
-import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
+import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../helpers/issuer.ts';
 import { freePort, type Proc, type Received, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 
@@ -69,7 +69,7 @@ describe(`every carrier through the sandbox on ${kind}`, () => {
     const tok = await fetch(`${hubUrl}/authz/v1/oauth2/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key) }).toString(),
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: tokenUrl(hubUrl) }) }).toString(),
     });
     token = (await tok.json()).access_token;
   }, 90_000);

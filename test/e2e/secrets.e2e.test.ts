@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
-import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
+import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../helpers/issuer.ts';
 import { freePort, type Proc, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/stores.ts';
 
@@ -73,7 +73,7 @@ describe('secrets never reach the logs or API responses', () => {
     });
     expect(put.status).toBe(201);
     expect((await call('/admin/v1/production-sites/SecretSite', { method: 'PUT', headers: admin, body: JSON.stringify({ name: 'Secret bureau', apiKey: SITE_KEY }) })).status).toBe(201);
-    signedAssertion = await assertion(ISSUER, key);
+    signedAssertion = await assertion(ISSUER, key, { aud: tokenUrl(hubUrl) });
     const tok = await call('/authz/v1/oauth2/token', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
-import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
+import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../helpers/issuer.ts';
 import { freePort, type Proc, type Received, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
 
@@ -126,7 +126,7 @@ describe.each(STORE_KINDS)('production sites end to end on %s', (kind) => {
       const tok = await fetch(`${hubUrl}/authz/v1/oauth2/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(issuerId, key) }),
+        body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(issuerId, key, { aud: tokenUrl(hubUrl) }) }),
       });
       tokens[issuerId] = (await tok.json()).access_token;
     }

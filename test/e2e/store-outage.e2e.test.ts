@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertion, issuerKey, JWT_BEARER } from '../helpers/issuer.ts';
+import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../helpers/issuer.ts';
 import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
 import { freshPostgresDatabase } from '../helpers/stores.ts';
 
@@ -86,7 +86,7 @@ describe('the store goes away and comes back (PostgreSQL)', () => {
     const tokenRes = await fetch(`${hubUrl}/authz/v1/oauth2/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: `${hubUrl}/authz/v1/oauth2/token` }) }),
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: tokenUrl(hubUrl) }) }),
     });
     expect(tokenRes.status).toBe(200);
     token = ((await tokenRes.json()) as { access_token: string }).access_token;

@@ -25,6 +25,8 @@ export interface TestAppOptions {
   store?: TestStore;
   /** The clock of the issuer cache (production TTL), so a test can move past it. */
   issuerClock?: () => number;
+  /** The issuer directory, for a test that looks into it (one on the store, with `issuerClock`, by default). */
+  issuers?: IssuerDirectory;
   /** The app's logger, for a test that reads what the app logs (silent by default). */
   log?: Logger;
 }
@@ -51,7 +53,7 @@ export async function testApp(kind: StoreKind, env: Record<string, string> = {},
     db: store.db,
     storeKind: store.kind,
     hub: context,
-    issuers: new IssuerDirectory(store.db, { now: opts.issuerClock }),
+    issuers: opts.issuers ?? new IssuerDirectory(store.db, { now: opts.issuerClock }),
     tokens: new AccessTokenVerifier(key),
     accessTokenKey: key,
     log,

@@ -12,11 +12,21 @@ export async function issuerKey(kid = 'key-1'): Promise<TestIssuerKey> {
   return { kid, privateKey: privateKey as CryptoKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
 }
 
-/** A JWT-bearer assertion as an issuer back-end would sign it. */
+/** The token URL of a hub at `baseUrl`: the `aud` its assertions must carry. */
+export const tokenUrl = (baseUrl: string) => `${baseUrl}/authz/v1/oauth2/token`;
+
+/** The `aud` of an app built by `testApp` (default configuration: public URL http://127.0.0.1:8080). */
+export const TEST_APP_TOKEN_URL = tokenUrl('http://127.0.0.1:8080');
+
+/**
+ * A JWT-bearer assertion as an issuer back-end would sign it: `aud` the hub's token URL (a hub running
+ * elsewhere than `testApp`'s default needs its own, `tokenUrl(hubUrl)`), a fresh `jti`; `null` leaves
+ * a claim out.
+ */
 export async function assertion(
   issuerId: string,
   key: TestIssuerKey,
-  opts: { expSeconds?: number; jti?: string | null; aud?: string; sub?: string; kid?: string } = {},
+  opts: { expSeconds?: number; jti?: string | null; aud?: string | null; sub?: string; kid?: string } = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const jwt = new SignJWT({})
@@ -26,7 +36,7 @@ export async function assertion(
     .setIssuedAt(now)
     .setExpirationTime(now + (opts.expSeconds ?? 300));
   if (opts.jti !== null) jwt.setJti(opts.jti ?? randomUUID());
-  if (opts.aud) jwt.setAudience(opts.aud);
+  if (opts.aud !== null) jwt.setAudience(opts.aud ?? TEST_APP_TOKEN_URL);
   return jwt.sign(key.privateKey);
 }
 

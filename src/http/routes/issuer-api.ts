@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { issuerKeysFingerprint } from '../../auth/tokens.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { toOperationObject } from '../../domain/operation.ts';
 import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-request.ts';
@@ -35,13 +36,19 @@ export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
   async function authorise(req: FastifyRequest): Promise<{ issuerId: string; cardId: string }> {
     const { issuerId, cardId } = req.params as { issuerId: string; cardId: string };
     const auth = req.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    const tokenIssuer = token ? await deps.tokens.verify(token) : undefined;
-    if (!tokenIssuer) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'missing, malformed, expired or forged access token');
-    if (tokenIssuer !== issuerId) throw new ApiError('FORBIDDEN', 'the access token belongs to another issuer');
+    // RFC 7235 §2.1: the auth scheme is case-insensitive ("bearer" and "BEARER" are "Bearer").
+    const token = auth && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
+    const grant = token ? await deps.tokens.verify(token) : undefined;
+    if (!grant) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'missing, malformed, expired or forged access token');
+    if (grant.issuerId !== issuerId) throw new ApiError('FORBIDDEN', 'the access token belongs to another issuer');
+    if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
     const issuer = await deps.issuers.get(issuerId);
     if (!issuer?.enabled) throw new ApiError('FORBIDDEN', 'the issuer is disabled');
-    if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
+    // Keys rotated since the token was granted: the token dies with the keys that proved it (at once
+    // here when this instance took the change, within the issuer cache's TTL elsewhere).
+    if ((await issuerKeysFingerprint(issuer.jwks)) !== grant.issuerKeys) {
+      throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'the access token was granted under keys the issuer has since replaced');
+    }
     if (!CARD_ID.test(cardId)) throw new ApiError('FIELD_INVALID_FORMAT', 'cardId: must be 1 to 48 of [A-Za-z0-9_-]');
     const wait = limiter.take(issuerId);
     if (wait !== undefined) throw new ApiError('RATE_LIMITED', 'request budget spent, retry later', { 'retry-after': String(wait) });

@@ -1,32 +1,92 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { InvalidGrant, issueAccessToken, verifyAssertion } from '../../auth/tokens.ts';
 import type { HttpDeps } from '../app.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const BODY_LIMIT = 64 * 1024;
 
-/** OAuth2 JWT-bearer token endpoint (RFC 7523); errors in RFC 6749 §5.2 form. */
+/** The OAuth error a response of the hub's own `{errorCode, error}` form stands for on this endpoint. */
+function oauthErrorFor(status: number): string {
+  if (status === 503) return 'temporarily_unavailable';
+  return status >= 500 ? 'server_error' : 'invalid_request';
+}
+
+/**
+ * Fastify's refusals of a body it cannot read, as the RFC 6749 §5.2 `invalid_request` they are:
+ * status and a description that names the problem without quoting the body.
+ */
+function unreadableBody(err: FastifyError): { status: number; description: string } | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, description: 'the body is not valid JSON' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, description: 'the body is empty' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, description: 'the content-length does not match the body' };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, description: 'the body is over 64 KiB' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return { status: 400, description: 'content-type must be application/x-www-form-urlencoded or application/json' };
+  }
+  if (err instanceof SyntaxError) return { status: 400, description: 'the body is not valid JSON' };
+  return undefined;
+}
+
+function isFormOrJson(contentType: string | undefined): boolean {
+  return !!contentType && /^application\/(x-www-form-urlencoded|json)\s*(;|$)/i.test(contentType);
+}
+
+/** OAuth2 JWT-bearer token endpoint (RFC 7523); every error in RFC 6749 §5.2 form. */
 export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
   const tokenUrl = `${deps.config.publicUrl}/authz/v1/oauth2/token`;
+  const OAuthError = Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) });
   app.post(
     '/authz/v1/oauth2/token',
     {
-      bodyLimit: 64 * 1024,
+      bodyLimit: BODY_LIMIT,
       schema: {
         tags: ['issuer'],
         summary: 'Exchange an ES256-signed JWT assertion for an access token',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         response: {
           200: Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer(), scope: Type.String() }),
-          400: Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) }),
+          400: OAuthError,
+          413: OAuthError,
         },
+      },
+      // A body Fastify could not read is the client's invalid_request; anything else goes on to the
+      // app's handler (503 while the store is away, 500), whose body preSerialization puts in OAuth's form.
+      errorHandler: (err: FastifyError, req, reply) => {
+        const unreadable = unreadableBody(err);
+        if (!unreadable) throw err;
+        req.log.info({ reason: unreadable.description }, 'token request refused');
+        return reply
+          .code(unreadable.status as 400 | 413)
+          .header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: unreadable.description });
+      },
+      // Whatever answers this route with the hub's `{errorCode, error}` body (the app's error handler,
+      // a hook that ran before the route) answers in OAuth's form instead: clients of a token endpoint
+      // read `error`. Before serialization, which would drop `errorCode` from the 400 schema's body.
+      preSerialization: async (_req, reply, payload: unknown) => {
+        const body = payload as { errorCode?: unknown; error?: unknown } | null;
+        if (reply.statusCode < 400 || typeof body !== 'object' || body === null || typeof body.errorCode !== 'string') return payload;
+        reply.header('cache-control', 'no-store');
+        return { error: oauthErrorFor(reply.statusCode), ...(typeof body.error === 'string' ? { error_description: body.error } : {}) };
       },
     },
     async (req, reply) => {
       reply.header('cache-control', 'no-store');
+      if (!isFormOrJson(req.headers['content-type'])) {
+        req.log.info({ reason: 'content-type' }, 'token request refused');
+        return reply
+          .code(400)
+          .send({ error: 'invalid_request', error_description: 'content-type must be application/x-www-form-urlencoded or application/json' });
+      }
       const params = req.body as Record<string, unknown> | undefined;
       const single = (name: string): string | undefined | null => {
-        const v = params?.[name];
+        const v = typeof params === 'object' && params !== null && !Array.isArray(params) ? params[name] : undefined;
         if (v === undefined) return undefined;
         if (Array.isArray(v)) return null; // repeated
         return typeof v === 'string' ? v : null;
@@ -34,18 +94,19 @@ export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
       const grantType = single('grant_type');
       const assertion = single('assertion');
       if (grantType == null || assertion == null || assertion === '') {
+        req.log.info({ reason: 'grant_type or assertion missing or repeated' }, 'token request refused');
         return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type and assertion are each required once' });
       }
       if (grantType !== JWT_BEARER) return reply.code(400).send({ error: 'unsupported_grant_type' });
       try {
-        const issuerId = await verifyAssertion(deps.db, assertion, {
+        const grant = await verifyAssertion(deps.db, assertion, {
           audiences: [tokenUrl, ...(deps.config.tokenAudience ? [deps.config.tokenAudience] : [])],
           loadIssuer: async (id) => {
             const issuer = await deps.issuers.get(id);
             return issuer && { issuerId: id, enabled: issuer.enabled, jwks: issuer.jwks };
           },
         });
-        return await issueAccessToken(deps.accessTokenKey, issuerId);
+        return await issueAccessToken(deps.accessTokenKey, grant);
       } catch (err) {
         if (!(err instanceof InvalidGrant)) throw err;
         req.log.info({ reason: err.message }, 'assertion refused');
