@@ -33,6 +33,13 @@ export interface Config {
   logLevel: string;
   /** Requests per second each issuer may make to the Issuer API (token bucket, burst of one second). */
   issuerRateLimit: number;
+  /** Events each production site may send to the Site API: a bucket of `count` refilled over `perMs` (TRACKHUB_SITE_RATE_LIMIT). */
+  siteRateLimit: { count: number; perMs: number };
+  /** Token endpoint requests per client address, and tokens issued per issuer (TRACKHUB_TOKEN_RATE_LIMIT_IP, …_ISSUER). */
+  tokenRateLimitPerIp: { count: number; perMs: number };
+  tokenRateLimitPerIssuer: { count: number; perMs: number };
+  /** Connection limits of the HTTP server (TRACKHUB_HEADERS_TIMEOUT, …_REQUEST_TIMEOUT, …_KEEP_ALIVE_TIMEOUT, …_IDLE_TIMEOUT, …_MAX_CONNECTIONS). */
+  connections: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; max: number };
   /** Lease a worker holds on a claimed row before another worker may take it over. */
   leaseMs: number;
   /** Time allowed for one whole notification attempt (15 s by the contract; shorter in tests). */
@@ -95,6 +102,29 @@ function rateLimit(env: Env, name: string): { count: number; perMs: number } | u
   const raw = str(env, name);
   if (raw === undefined) return undefined;
   return parseRateLimit(raw, parseDuration) ?? fail(name, `"${raw}" is not a rate (use e.g. 1400/10s or 60/1h)`);
+}
+
+/** A `count/window` budget (e.g. `10000/5s`): a burst of `count`, refilled evenly over the window. */
+function budget(env: Env, name: string, fallback: string, minCount = 1, why = 'one request'): { count: number; perMs: number } {
+  const raw = str(env, name, fallback) as string;
+  const parsed = parseRateLimit(raw, parseDuration) ?? fail(name, `"${raw}" is not a rate (use e.g. 10000/5s or 60/1m)`);
+  if (parsed.count < minCount) fail(name, `"${raw}" must allow at least ${why} per window`);
+  return parsed;
+}
+
+function connectionLimits(env: Env): Config['connections'] {
+  const headersTimeoutMs = duration(env, 'TRACKHUB_HEADERS_TIMEOUT', '10s');
+  const requestTimeoutMs = duration(env, 'TRACKHUB_REQUEST_TIMEOUT', '60s');
+  if (headersTimeoutMs > requestTimeoutMs) fail('TRACKHUB_HEADERS_TIMEOUT', 'must not be above TRACKHUB_REQUEST_TIMEOUT');
+  const maxRaw = str(env, 'TRACKHUB_MAX_CONNECTIONS', '1000') as string;
+  if (!/^\d+$/.test(maxRaw) || Number(maxRaw) < 1) fail('TRACKHUB_MAX_CONNECTIONS', `"${maxRaw}" is not a whole number of connections (at least 1)`);
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: duration(env, 'TRACKHUB_KEEP_ALIVE_TIMEOUT', '72s'),
+    idleTimeoutMs: duration(env, 'TRACKHUB_IDLE_TIMEOUT', '30s'),
+    max: Number(maxRaw),
+  };
 }
 
 function origin(name: string, raw: string): string {
@@ -210,6 +240,10 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     tls: cert && key ? { cert, key, ca } : undefined,
     logLevel,
     issuerRateLimit: positiveNumber(env, 'TRACKHUB_ISSUER_RATE_LIMIT', 5000),
+    siteRateLimit: budget(env, 'TRACKHUB_SITE_RATE_LIMIT', '10000/5s', 1000, 'one full batch (1000 events)'),
+    tokenRateLimitPerIp: budget(env, 'TRACKHUB_TOKEN_RATE_LIMIT_IP', '300/1m'),
+    tokenRateLimitPerIssuer: budget(env, 'TRACKHUB_TOKEN_RATE_LIMIT_ISSUER', '60/1m'),
+    connections: connectionLimits(env),
     leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
     deliveryTimeoutMs: duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s'),
     carriers,

@@ -43,12 +43,23 @@ async function cliContext(db: Db, config: Config): Promise<HubContext> {
   };
 }
 
+/** A hub's 429 (the site's event budget spent) is waited out this many times per chunk at most. */
+const MAX_RATE_LIMITED_WAITS = 30;
+
 /** Sends chunks to a hub's Site API (one running elsewhere) instead of opening the store. */
-function httpSink(baseUrl: string, siteId: string, apiKey: string): EventSink {
+export function httpSink(baseUrl: string, siteId: string, apiKey: string): EventSink {
   const url = `${baseUrl.replace(/\/+$/, '')}/sites/v1/production-sites/${encodeURIComponent(siteId)}/events`;
   return async (events, chunk) => {
     if (events.length === 0) return { accepted: 0, duplicates: 0 };
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey }, body: JSON.stringify({ events }) });
+    const send = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey }, body: JSON.stringify({ events }) });
+    let res = await send();
+    // A refused batch was not taken at all: wait as long as Retry-After says (1 to 60 s) and send it again.
+    for (let waits = 0; res.status === 429 && waits < MAX_RATE_LIMITED_WAITS; waits++) {
+      await res.body?.cancel();
+      const seconds = Math.min(60, Math.max(1, Number(res.headers.get('retry-after')) || 1));
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      res = await send();
+    }
     const body = (await res.json().catch(() => ({}))) as { accepted?: number; duplicates?: number; rejected?: { index: number; errorCode: never; error: string }[]; error?: string };
     if (res.status !== 202) throw new Error(`the hub answered ${res.status}: ${body.error ?? 'no error text'}`);
     for (const r of body.rejected ?? []) chunk.rejected.push({ line: chunk.lines[r.index], errorCode: r.errorCode, error: r.error });

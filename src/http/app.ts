@@ -49,7 +49,14 @@ const httpDuration = new Histogram({
 });
 
 export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const connections = deps.config.connections;
   const app = Fastify({
+    // A socket that sends nothing (or stalls mid-request) for this long is closed; between requests the
+    // keep-alive timeout applies instead. Node's headers and request timeouts only watch sockets that
+    // have begun a request, so without this a silent socket stays open for ever.
+    connectionTimeout: connections.idleTimeoutMs,
+    keepAliveTimeout: connections.keepAliveTimeoutMs,
+    requestTimeout: connections.requestTimeoutMs,
     loggerInstance: deps.log,
     // Per-request info logs cost throughput; failures are logged by the error handler and onResponse.
     logController: new LogController({ disableRequestLogging: true }),
@@ -63,6 +70,13 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
       sendError(reply, 'FIELD_INVALID_FORMAT', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed'),
     ...serverOptions,
   });
+  // Set on the server before it listens, for HTTP and HTTPS alike (Fastify's `http` option is not passed
+  // to an HTTPS server). Node checks the headers and request timeouts every connectionsCheckingInterval
+  // (30 s by default): checked more often, a slow sender is closed close to its timeout.
+  app.server.headersTimeout = connections.headersTimeoutMs;
+  (app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(1000, connections.headersTimeoutMs);
+  // Beyond the cap, new connections are closed as they arrive; those already open are served.
+  app.server.maxConnections = connections.max;
   installErrorHandling(app);
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {

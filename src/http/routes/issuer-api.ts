@@ -7,30 +7,15 @@ import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-req
 import { AcceptBatcher } from '../../operations/accept.ts';
 import { listCardOperations } from '../../store/operations.ts';
 import type { HttpDeps } from '../app.ts';
+import { TokenBuckets } from '../limits.ts';
 import { errorResponses } from '../schemas.ts';
 
 const Params = Type.Object({ issuerId: Type.String(), cardId: Type.String() });
 
-/** Per-issuer token bucket: one second of budget as burst. */
-class IssuerRateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(private readonly perSecond: number) {}
-  take(issuerId: string, now = Date.now()): number | undefined {
-    const b = this.buckets.get(issuerId) ?? { tokens: this.perSecond, at: now };
-    b.tokens = Math.min(this.perSecond, b.tokens + ((now - b.at) / 1000) * this.perSecond);
-    b.at = now;
-    this.buckets.set(issuerId, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return undefined;
-    }
-    return Math.ceil((1 - b.tokens) / this.perSecond);
-  }
-}
-
 /** The D1-compatible Issuer API: track a card, read its tracking status. */
 export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
-  const limiter = new IssuerRateLimiter(deps.config.issuerRateLimit);
+  // Per issuer (checked against ISSUER_ID first), one second of budget as burst.
+  const limiter = new TokenBuckets({ count: deps.config.issuerRateLimit, perMs: 1000 });
   const batcher = new AcceptBatcher(deps.hub);
 
   async function authorise(req: FastifyRequest): Promise<{ issuerId: string; cardId: string }> {

@@ -7,6 +7,7 @@ import { ingestEvents } from '../../sites/ingest.ts';
 import type { Db } from '../../store/db.ts';
 import { hashApiKey } from '../../store/sites.ts';
 import type { HttpDeps } from '../app.ts';
+import { siteEventLimits } from '../limits.ts';
 import { errorResponses } from '../schemas.ts';
 
 export const MAX_EVENTS_PER_CALL = 1000;
@@ -88,6 +89,7 @@ export function splitEvents(events: unknown[]): { good: SiteEventInput[]; goodIn
 /** The Site API (docs/contract.md §4): production sites report shipped and returned cards. */
 export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
   const keys = new SiteKeys(deps.db);
+  const siteLimits = siteEventLimits(deps.config.siteRateLimit, MAX_EVENTS_PER_CALL);
   liveKeyCaches.add(keys);
   app.addHook('onClose', async () => {
     liveKeyCaches.delete(keys);
@@ -125,11 +127,14 @@ export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
           security: [{ siteApiKey: [] }],
           params: Type.Object({ siteId: Type.String() }),
           body: SiteEventsBody,
-          response: { 202: SiteEventsResult, ...errorResponses(400, 401, 403, 413, 415, 503) },
+          response: { 202: SiteEventsResult, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
         },
         // Events are validated one by one below: a schema check of the whole body would reject the batch.
         validatorCompiler: () => (data: unknown) => ({ value: data }),
         onRequest: async (req) => authorise(req),
+        // The site's event budget (src/http/limits.ts): refused before the body is read once spent, then charged per event.
+        preParsing: siteLimits.beforeBody,
+        preHandler: siteLimits.charge,
       },
       async (req, reply) => {
         const contentType = req.headers['content-type'];

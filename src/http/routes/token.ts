@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { InvalidGrant, issueAccessToken, verifyAssertion } from '../../auth/tokens.ts';
 import type { HttpDeps } from '../app.ts';
+import { sendSlowDown, tokenEndpointLimits } from '../limits.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const BODY_LIMIT = 64 * 1024;
@@ -41,6 +42,7 @@ function isFormOrJson(contentType: string | undefined): boolean {
 /** OAuth2 JWT-bearer token endpoint (RFC 7523); every error in RFC 6749 §5.2 form. */
 export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
   const tokenUrl = `${deps.config.publicUrl}/authz/v1/oauth2/token`;
+  const limits = tokenEndpointLimits(deps.config.tokenRateLimitPerIp, deps.config.tokenRateLimitPerIssuer);
   const OAuthError = Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) });
   app.post(
     '/authz/v1/oauth2/token',
@@ -54,8 +56,11 @@ export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
           200: Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer(), scope: Type.String() }),
           400: OAuthError,
           413: OAuthError,
+          429: OAuthError,
         },
       },
+      // Every request costs its client address one, before its body is read (src/http/limits.ts).
+      onRequest: limits.perAddress,
       // A body Fastify could not read is the client's invalid_request; anything else goes on to the
       // app's handler (503 while the store is away, 500), whose body preSerialization puts in OAuth's form.
       errorHandler: (err: FastifyError, req, reply) => {
@@ -98,6 +103,9 @@ export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
         return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type and assertion are each required once' });
       }
       if (grantType !== JWT_BEARER) return reply.code(400).send({ error: 'unsupported_grant_type' });
+      // The issuer the assertion names pays one, given back below if the assertion is refused.
+      const issuerBudget = limits.takeForIssuer(assertion);
+      if (issuerBudget.wait !== undefined) return sendSlowDown(reply, issuerBudget.wait, 'too many tokens for this issuer');
       try {
         const grant = await verifyAssertion(deps.db, assertion, {
           audiences: [tokenUrl, ...(deps.config.tokenAudience ? [deps.config.tokenAudience] : [])],
@@ -109,6 +117,7 @@ export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
         return await issueAccessToken(deps.accessTokenKey, grant);
       } catch (err) {
         if (!(err instanceof InvalidGrant)) throw err;
+        issuerBudget.giveBack();
         req.log.info({ reason: err.message }, 'assertion refused');
         return reply.code(400).send({ error: 'invalid_grant' });
       }

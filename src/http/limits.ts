@@ -1,0 +1,189 @@
+import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
+import { decodeJwt } from 'jose';
+import { ApiError } from '../domain/errors.ts';
+import { ISSUER_ID } from '../domain/track-request.ts';
+
+/**
+ * The hub's request budgets: one token bucket per key (an issuer, a production site, a client address),
+ * shared by the Issuer API, the Site API and the token endpoint.
+ *
+ * Why not @fastify/rate-limit: its store counts requests (`incr(key)` adds one) in fixed windows, one
+ * key per route. The Site API's budget is in events, so a 1,000-event batch must cost 1,000 and a single
+ * event 1; the token endpoint needs two keys on one route (the caller's address and the assertion's
+ * issuer), and the issuer's budget must be given back when the assertion turns out to be forged, or
+ * anyone could spend a bank's budget by naming it. A token bucket with a cost, a refund and a bounded
+ * map is the few lines below; the library would still need all of it around it.
+ */
+
+/** A bucket of `count` tokens refilled evenly over `perMs`: the same `count/window` as TRACKHUB_…_RATE_LIMIT. */
+export interface Budget {
+  count: number;
+  perMs: number;
+}
+
+/** Keys a limiter remembers at most: they come from outside (addresses, claimed issuer ids). */
+export const MAX_LIMITER_KEYS = 10_000;
+
+export interface BucketOptions {
+  maxKeys?: number;
+  /** Milliseconds; Date.now by default, read at each call (tests fake Date). */
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Token buckets keyed by caller. Memory is bounded: past `maxKeys` the least recently used key is
+ * forgotten. A forgotten key starts again with a full bucket, which a new key gets anyway; a caller being
+ * refused is recently used, so it is never the one forgotten.
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly tokensPerMs: number;
+  private readonly maxKeys: number;
+  private readonly now: () => number;
+
+  constructor(
+    readonly budget: Budget,
+    opts: BucketOptions = {},
+  ) {
+    this.tokensPerMs = budget.count / budget.perMs;
+    this.maxKeys = opts.maxKeys ?? MAX_LIMITER_KEYS;
+    this.now = opts.now ?? (() => Date.now());
+  }
+
+  /** Tokens the key has now (refilled up to the burst). */
+  available(key: string): number {
+    return this.refill(key).tokens;
+  }
+
+  /**
+   * Takes `cost` tokens: undefined when granted, else the whole seconds to wait until they are there
+   * (for Retry-After; at least 1). A refused take takes nothing.
+   */
+  take(key: string, cost = 1): number | undefined {
+    const bucket = this.refill(key);
+    if (bucket.tokens >= cost) {
+      bucket.tokens -= cost;
+      return undefined;
+    }
+    return this.secondsUntil(bucket, cost);
+  }
+
+  /** Seconds until `cost` tokens are there, or undefined when they are there now. Takes nothing. */
+  wait(key: string, cost = 1): number | undefined {
+    const bucket = this.refill(key);
+    return bucket.tokens >= cost ? undefined : this.secondsUntil(bucket, cost);
+  }
+
+  /** Gives back tokens taken for work that turned out not to count (never above the burst). */
+  refund(key: string, cost = 1): void {
+    const bucket = this.refill(key);
+    bucket.tokens = Math.min(this.budget.count, bucket.tokens + cost);
+  }
+
+  /** Keys remembered (for tests of the bound). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private secondsUntil(bucket: Bucket, cost: number): number {
+    return Math.max(1, Math.ceil(((cost - bucket.tokens) * this.budget.perMs) / this.budget.count / 1000));
+  }
+
+  private refill(key: string): Bucket {
+    const now = this.now();
+    let bucket = this.buckets.get(key);
+    if (bucket) {
+      // Re-inserted so the map's order is the order of last use, oldest first.
+      this.buckets.delete(key);
+      bucket.tokens = Math.min(this.budget.count, bucket.tokens + Math.max(0, now - bucket.at) * this.tokensPerMs);
+      bucket.at = now;
+    } else {
+      bucket = { tokens: this.budget.count, at: now };
+      if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
+    }
+    this.buckets.set(key, bucket);
+    return bucket;
+  }
+}
+
+function rateLimited(wait: number, why: string): ApiError {
+  return new ApiError('RATE_LIMITED', `${why}; retry after ${wait} s`, { 'retry-after': String(wait) });
+}
+
+/**
+ * The Site API's budget, in events per site. Before the body is read, a site with no budget left is
+ * refused (a flooding site does not get 4 MiB parsed per refusal); once it is read, the batch costs its
+ * number of events, all or nothing. The key is the site the API key was checked against (the path's
+ * siteId after the onRequest check), so only registered sites have buckets.
+ */
+export function siteEventLimits(budget: Budget, maxEventsPerCall: number, opts: BucketOptions = {}) {
+  const buckets = new TokenBuckets(budget, opts);
+  const siteOf = (req: FastifyRequest) => (req.params as { siteId: string }).siteId;
+  const why = `the site's event budget (${budget.count} events per ${budget.perMs / 1000} s) is spent`;
+  return {
+    buckets,
+    beforeBody: async (req: FastifyRequest, _reply: FastifyReply, payload: RequestPayload): Promise<RequestPayload> => {
+      const wait = buckets.wait(siteOf(req));
+      if (wait !== undefined) throw rateLimited(wait, why);
+      return payload;
+    },
+    charge: async (req: FastifyRequest): Promise<void> => {
+      const events = (req.body as { events?: unknown } | null)?.events;
+      // A batch the handler will refuse whole (not an array, empty, too long) costs one, like any request.
+      const cost = Array.isArray(events) && events.length >= 1 && events.length <= maxEventsPerCall ? events.length : 1;
+      const wait = buckets.take(siteOf(req), cost);
+      if (wait !== undefined) throw rateLimited(wait, why);
+    },
+  };
+}
+
+/** The token endpoint's refusal: OAuth's form (RFC 6749 §5.2), `slow_down` (RFC 8628's "too often"). */
+export function sendSlowDown(reply: FastifyReply, wait: number, description: string): FastifyReply {
+  return reply.code(429).header('retry-after', String(wait)).header('cache-control', 'no-store').send({ error: 'slow_down', error_description: `${description}; retry after ${wait} s` });
+}
+
+/** What an assertion took from its issuer's budget: refused (`wait`), or given back if the assertion fails. */
+export interface IssuerTake {
+  wait?: number;
+  giveBack(): void;
+}
+
+const NOTHING_TAKEN: IssuerTake = { giveBack: () => {} };
+
+/**
+ * The token endpoint's budgets: every request costs its client address one (before the body is read);
+ * an assertion whose `iss` has the issuer-id format costs that issuer one, given back when the assertion
+ * is refused. So the issuer budget counts tokens actually issued: forged assertions naming a bank cannot
+ * spend its budget (only their senders' address budgets), while a leaked key or a client that fetches a
+ * token per call is held to it.
+ */
+export function tokenEndpointLimits(perAddress: Budget, perIssuer: Budget, opts: BucketOptions = {}) {
+  const byAddress = new TokenBuckets(perAddress, opts);
+  const byIssuer = new TokenBuckets(perIssuer, opts);
+  return {
+    byAddress,
+    byIssuer,
+    perAddress: async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      const wait = byAddress.take(req.ip);
+      return wait === undefined ? undefined : sendSlowDown(reply, wait, 'too many token requests from this address');
+    },
+    takeForIssuer(assertion: string): IssuerTake {
+      let iss: unknown;
+      try {
+        iss = decodeJwt(assertion).iss;
+      } catch {
+        return NOTHING_TAKEN; // not a JWT: verification refuses it, at the address's cost only
+      }
+      if (typeof iss !== 'string' || !ISSUER_ID.test(iss)) return NOTHING_TAKEN;
+      const issuerId = iss;
+      const wait = byIssuer.take(issuerId);
+      if (wait !== undefined) return { wait, giveBack: () => {} };
+      return { giveBack: () => byIssuer.refund(issuerId) };
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { TokenBuckets, tokenEndpointLimits } from '../src/http/limits.ts';
+import { assertion, issuerKey } from './helpers/issuer.ts';
+
+/** A clock the test moves by hand. */
+function clock(start = 1_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+describe('TokenBuckets', () => {
+  it('grants a burst of count, then refuses with the whole seconds until the cost is there', () => {
+    const c = clock();
+    const b = new TokenBuckets({ count: 10, perMs: 1000 }, { now: c.now });
+    for (let i = 0; i < 10; i++) expect(b.take('a')).toBeUndefined();
+    expect(b.take('a')).toBe(1);
+    // Refilled evenly: 100 ms gives one token back.
+    c.advance(100);
+    expect(b.take('a')).toBeUndefined();
+    expect(b.take('a')).toBe(1);
+  });
+
+  it('charges a cost all or nothing, and says how long a large cost must wait', () => {
+    const c = clock();
+    const b = new TokenBuckets({ count: 2500, perMs: 1000 }, { now: c.now });
+    expect(b.take('site', 1000)).toBeUndefined();
+    expect(b.take('site', 1000)).toBeUndefined();
+    // 500 left: a batch of 1,000 is refused whole and takes nothing.
+    expect(b.take('site', 1000)).toBe(1);
+    expect(b.available('site')).toBe(500);
+    expect(b.take('site', 500)).toBeUndefined();
+    // Empty, 10,000 events per 10 s would need 0.4 s for 1,000; a slow budget says how many seconds.
+    const slow = new TokenBuckets({ count: 1000, perMs: 3_600_000 }, { now: c.now });
+    expect(slow.take('s', 1000)).toBeUndefined();
+    expect(slow.take('s', 1000)).toBe(3600);
+    expect(slow.take('s', 1)).toBe(4);
+  });
+
+  it('never holds more than the burst, however long a key was idle', () => {
+    const c = clock();
+    const b = new TokenBuckets({ count: 3, perMs: 1000 }, { now: c.now });
+    b.take('a');
+    c.advance(3_600_000);
+    expect(b.available('a')).toBe(3);
+    b.refund('a', 5);
+    expect(b.available('a')).toBe(3);
+  });
+
+  it('gives back a refunded token', () => {
+    const c = clock();
+    const b = new TokenBuckets({ count: 1, perMs: 3_600_000 }, { now: c.now });
+    expect(b.take('a')).toBeUndefined();
+    expect(b.take('a')).toBeDefined();
+    b.refund('a');
+    expect(b.take('a')).toBeUndefined();
+  });
+
+  it('keeps each key apart', () => {
+    const b = new TokenBuckets({ count: 1, perMs: 3_600_000 });
+    expect(b.take('a')).toBeUndefined();
+    expect(b.take('a')).toBeDefined();
+    expect(b.take('b')).toBeUndefined();
+  });
+
+  it('remembers at most maxKeys keys, forgetting the least recently used', () => {
+    const c = clock();
+    const b = new TokenBuckets({ count: 1, perMs: 3_600_000 }, { now: c.now, maxKeys: 100 });
+    expect(b.take('flooder')).toBeUndefined();
+    for (let i = 0; i < 10_000; i++) {
+      b.take(`addr-${i}`);
+      // The flooder keeps asking: it stays among the recently used and stays refused.
+      if (i % 50 === 0) expect(b.take('flooder')).toBeDefined();
+    }
+    expect(b.size).toBe(100);
+    expect(b.take('flooder')).toBeDefined();
+    // An address not seen for 9,000 keys was forgotten: it starts again full, like any new key.
+    expect(b.take('addr-0')).toBeUndefined();
+  });
+});
+
+describe('token endpoint budgets', () => {
+  it('charge the issuer an assertion names only when the name has the issuer-id format', async () => {
+    const limits = tokenEndpointLimits({ count: 100, perMs: 60_000 }, { count: 1, perMs: 3_600_000 }, { now: clock().now });
+    const key = await issuerKey();
+    const named = limits.takeForIssuer(await assertion('BANK000001', key));
+    expect(named.wait).toBeUndefined();
+    expect(limits.byIssuer.available('BANK000001')).toBe(0);
+    expect(limits.takeForIssuer(await assertion('BANK000001', key)).wait).toBe(3600);
+    named.giveBack();
+    expect(limits.byIssuer.available('BANK000001')).toBe(1);
+    // Not the issuer-id format, or not a JWT at all: no issuer key is made.
+    for (const a of [await assertion('not an issuer id!', key), await assertion('x'.repeat(500), key), 'garbage', 'a.b.c']) {
+      expect(limits.takeForIssuer(a).wait).toBeUndefined();
+    }
+    expect(limits.byIssuer.size).toBe(1);
+  });
+});
+
+describe('limits configuration', () => {
+  const load = (env: Record<string, string>) => () => loadConfig({ TRACKHUB_LOG_LEVEL: 'silent', ...env });
+
+  it('has defaults', () => {
+    const c = loadConfig({});
+    expect(c.siteRateLimit).toEqual({ count: 10_000, perMs: 5000 });
+    expect(c.tokenRateLimitPerIp).toEqual({ count: 300, perMs: 60_000 });
+    expect(c.tokenRateLimitPerIssuer).toEqual({ count: 60, perMs: 60_000 });
+    expect(c.connections).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 30_000, max: 1000 });
+  });
+
+  it('reads each variable', () => {
+    const c = loadConfig({
+      TRACKHUB_SITE_RATE_LIMIT: '2000/1s',
+      TRACKHUB_TOKEN_RATE_LIMIT_IP: '10/1s',
+      TRACKHUB_TOKEN_RATE_LIMIT_ISSUER: '5/1h',
+      TRACKHUB_HEADERS_TIMEOUT: '2s',
+      TRACKHUB_REQUEST_TIMEOUT: '5s',
+      TRACKHUB_KEEP_ALIVE_TIMEOUT: '4s',
+      TRACKHUB_IDLE_TIMEOUT: '500ms',
+      TRACKHUB_MAX_CONNECTIONS: '7',
+    });
+    expect(c.siteRateLimit).toEqual({ count: 2000, perMs: 1000 });
+    expect(c.tokenRateLimitPerIp).toEqual({ count: 10, perMs: 1000 });
+    expect(c.tokenRateLimitPerIssuer).toEqual({ count: 5, perMs: 3_600_000 });
+    expect(c.connections).toEqual({ headersTimeoutMs: 2000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 4000, idleTimeoutMs: 500, max: 7 });
+  });
+
+  it('stops on a bad value, naming the variable', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ TRACKHUB_SITE_RATE_LIMIT: 'fast' }, /^TRACKHUB_SITE_RATE_LIMIT: "fast" is not a rate/],
+      [{ TRACKHUB_SITE_RATE_LIMIT: '999/1s' }, /^TRACKHUB_SITE_RATE_LIMIT: .*at least one full batch \(1000 events\)/],
+      [{ TRACKHUB_TOKEN_RATE_LIMIT_IP: '0/1s' }, /^TRACKHUB_TOKEN_RATE_LIMIT_IP: /],
+      [{ TRACKHUB_TOKEN_RATE_LIMIT_ISSUER: '5' }, /^TRACKHUB_TOKEN_RATE_LIMIT_ISSUER: /],
+      [{ TRACKHUB_IDLE_TIMEOUT: '0s' }, /^TRACKHUB_IDLE_TIMEOUT: /],
+      [{ TRACKHUB_KEEP_ALIVE_TIMEOUT: 'soon' }, /^TRACKHUB_KEEP_ALIVE_TIMEOUT: /],
+      [{ TRACKHUB_HEADERS_TIMEOUT: '2m', TRACKHUB_REQUEST_TIMEOUT: '1m' }, /^TRACKHUB_HEADERS_TIMEOUT: must not be above TRACKHUB_REQUEST_TIMEOUT/],
+      [{ TRACKHUB_MAX_CONNECTIONS: '0' }, /^TRACKHUB_MAX_CONNECTIONS: /],
+      [{ TRACKHUB_MAX_CONNECTIONS: '1.5' }, /^TRACKHUB_MAX_CONNECTIONS: /],
+    ];
+    for (const [env, message] of cases) {
+      expect(load(env)).toThrow(ConfigError);
+      expect(load(env)).toThrow(message);
+    }
+  });
+});
