@@ -31,6 +31,8 @@ import { type Db, migrate, openStore } from '../src/store/db.ts';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { upsertIssuer } from '../src/store/issuers.ts';
 import { insertOutbox } from '../src/store/operations.ts';
+import { MasterKey } from '../src/store/secret-box.ts';
+import { unlockSecrets } from '../src/store/secrets.ts';
 import { freePort, type Proc, runCli, stop, waitFor } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
 
@@ -61,7 +63,11 @@ async function receiver() {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrivals, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
 }
 
+/** The master key the bench's store and its worker processes share (stored secrets are sealed under it). */
+const BENCH_SECRET_KEY = MasterKey.generate();
+
 async function registerIssuers(db: Db, url: string) {
+  await unlockSecrets(db, { key: BENCH_SECRET_KEY, source: 'TRACKHUB_SECRET_KEY' });
   for (const issuerId of ISSUERS) {
     await upsertIssuer(db, {
       issuerId, name: issuerId, notificationBaseUrl: url, jwks: { keys: [] }, webhookSecrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
@@ -93,6 +99,7 @@ const workerEnv = (databaseUrl: string) => ({
   TRACKHUB_ROLE: 'worker',
   TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true', // the receiver is on loopback
   TRACKHUB_LOG_LEVEL: 'info',
+  TRACKHUB_SECRET_KEY: BENCH_SECRET_KEY.toBase64(),
 });
 
 async function startWorkers(databaseUrl: string, count: number): Promise<Proc[]> {

@@ -4,6 +4,7 @@ import { DEFAULT_ROUTES, PRODUCTION_ORIGINS } from './carriers/registry.ts';
 import { type CarrierCode, isCarrierCode } from './domain/carriers.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
 import { EMBEDDED_DEFAULT_URL, embeddedFolder } from './store/embedded.ts';
+import { MasterKey } from './store/secret-box.ts';
 
 /** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
 export class ConfigError extends Error {}
@@ -49,6 +50,8 @@ export interface Config {
   carrierRoutes: Record<CarrierCode, ProviderName[]>;
   /** Folder of the site inboxes (`{dataDir}/inbox/{siteId}/`); TRACKHUB_DATA_DIR. */
   dataDir: string;
+  /** Master key of the secrets stored sealed (TRACKHUB_SECRET_KEY); without it, `{dataDir}/secret.key`. */
+  secretKey?: MasterKey;
   /** How often workers look into the inboxes; TRACKHUB_INBOX_SCAN_INTERVAL. */
   inboxScanIntervalMs: number;
   /** How long a dropped file must go unmodified before it is read (a stalled upload is not read half-way); TRACKHUB_INBOX_SETTLE. */
@@ -125,6 +128,13 @@ function connectionLimits(env: Env): Config['connections'] {
     idleTimeoutMs: duration(env, 'TRACKHUB_IDLE_TIMEOUT', '30s'),
     max: Number(maxRaw),
   };
+}
+
+/** A master key: 32 bytes in base64. The message never quotes the value (it is a secret). */
+function secretKey(env: Env, name: string): MasterKey | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  return MasterKey.parse(raw) ?? fail(name, 'is not a master key: give 32 random bytes in base64 (44 characters, e.g. from openssl rand -base64 32)');
 }
 
 function origin(name: string, raw: string): string {
@@ -249,6 +259,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     carriers,
     carrierRoutes: carrierRoutes(env, 'TRACKHUB_CARRIER_ROUTES'),
     dataDir: resolve(str(env, 'TRACKHUB_DATA_DIR') ?? defaultDataDir(databaseUrl)),
+    secretKey: secretKey(env, 'TRACKHUB_SECRET_KEY'),
     inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
     inboxSettleMs: duration(env, 'TRACKHUB_INBOX_SETTLE', '5s'),
   };

@@ -18,6 +18,7 @@ import { registerSandbox, SANDBOX_PROVIDERS, sandboxBaseUrl } from './sandbox/se
 import { InboxWatcher } from './sites/inbox.ts';
 import { migrate, type OpenedStore, openStore } from './store/db.ts';
 import { IssuerDirectory } from './store/issuers.ts';
+import { openSecrets } from './store/secrets.ts';
 
 export interface RunningHub {
   url: string;
@@ -64,6 +65,9 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
   const applied = await migrate(store.db);
   watchOutbox(store.db);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  // Before anything reads a secret: a wrong master key stops start-up here, with one line.
+  const secrets = await openSecrets(store.db, { configured: config.secretKey, dataDir: config.dataDir }, (message) => log.warn(message));
+  if (secrets.sealed > 0) log.info({ rows: secrets.sealed }, 'stored secrets sealed under the master key');
 
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';

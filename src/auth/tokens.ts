@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, er
 import { sql } from 'kysely';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import type { Db } from '../store/db.ts';
+import { openStoredSecret, secretBoxOf, secretContext } from '../store/secret-box.ts';
 
 export const ACCESS_TOKEN_TTL_S = 900;
 const MAX_ASSERTION_LIFETIME_S = 15 * 60;
@@ -21,16 +22,18 @@ export class InvalidGrant extends Error {}
 
 /**
  * The key that signs access tokens lives in the store, so tokens stay valid across restarts and on every
- * instance sharing it. The first instance to boot creates it; the others read the winner's.
+ * instance sharing it. The first instance to boot creates it; the others read the winner's. It is stored
+ * sealed under the master key (src/store/secret-box.ts), bound to its row.
  */
 export async function loadAccessTokenKey(db: Db): Promise<Uint8Array> {
+  const context = secretContext('hub_secrets', 'access_token_hs256', 'value');
   await db
     .insertInto('hub_secrets')
-    .values({ name: 'access_token_hs256', value: randomBytes(32).toString('base64') })
+    .values({ name: 'access_token_hs256', value: secretBoxOf(db).seal(randomBytes(32).toString('base64'), context) })
     .onConflict((oc) => oc.column('name').doNothing())
     .execute();
   const row = await db.selectFrom('hub_secrets').select('value').where('name', '=', 'access_token_hs256').executeTakeFirstOrThrow();
-  return new Uint8Array(Buffer.from(row.value, 'base64'));
+  return new Uint8Array(Buffer.from(openStoredSecret(db, row.value, context), 'base64'));
 }
 
 export interface IssuerKeys {

@@ -6,6 +6,7 @@ import type { openStore } from '../store/db.ts';
 import { registerAdminTokenCommands } from './admin-tokens.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
+import { registerSecretCommands } from './secrets.ts';
 import { registerSiteCommands } from './sites.ts';
 
 // Only commander and the modules that register commands load at start, so `--help` and a mistyped command
@@ -32,14 +33,15 @@ function config(overrides: { sandbox?: boolean } = {}) {
  * starts the server for the command and stops it after.
  */
 async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']) => Promise<T>): Promise<T> {
-  const { migrate, openStore } = await import('../store/db.ts');
-  const { databaseUrl } = config();
+  const [{ migrate, openStore }, { openSecrets }] = await Promise.all([import('../store/db.ts'), import('../store/secrets.ts')]);
+  const { databaseUrl, dataDir, secretKey } = config();
   const store = await openStore(databaseUrl, { poolSize: 2 });
   // Interrupted (Ctrl-C), the command still stops an embedded server it started.
   const interrupted = () => void store.close().finally(() => process.exit(130));
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, interrupted);
   try {
     await migrate(store.db);
+    await openSecrets(store.db, { configured: secretKey, dataDir }, (message) => process.stderr.write(`trackhub: ${message}\n`));
     return await fn(store.db);
   } finally {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, interrupted);
@@ -241,3 +243,4 @@ program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`trackhub: ${(err as Error).message}\n`);
   process.exit(1);
 });
+registerSecretCommands(program, { config, withStore });

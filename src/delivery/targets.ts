@@ -3,7 +3,7 @@ import { Agent, buildConnector, request } from 'undici';
 import { ClientCredentialsToken } from '../carriers/oauth.ts';
 import type { HttpClient } from '../carriers/provider.ts';
 import type { Db } from '../store/db.ts';
-import type { NotificationTls } from '../store/issuers.ts';
+import { loadDeliverySettings, type NotificationTls } from '../store/issuers.ts';
 import { BlockedTargetError, guardedLookup, isPrivateAddress } from './ssrf.ts';
 import { EndpointThrottle } from './throttle.ts';
 
@@ -59,25 +59,23 @@ export function issuerAgent(tls: NotificationTls | null, o: TargetOptions): Agen
 
 /** Loads every issuer's delivery settings, reusing agents, tokens and throttles whose inputs did not change. */
 export async function loadTargets(db: Db, previous: Map<string, IssuerTarget>, o: TargetOptions): Promise<Map<string, IssuerTarget>> {
-  const rows = await db
-    .selectFrom('issuers')
-    .select(['issuer_id', 'notification_base_url', 'webhook_secrets', 'notification_auth', 'notification_tls', 'max_operations_per_notification', 'enabled', 'endpoint_disabled_at'])
-    .execute();
+  // Secrets come opened (they are sealed in the store); the key below compares opened values.
+  const rows = await loadDeliverySettings(db);
   const next = new Map<string, IssuerTarget>();
   for (const r of rows) {
-    const auth = r.notification_auth as { tokenUrl: string; clientId: string; clientSecret: string } | null;
-    const tls = r.notification_tls as NotificationTls | null;
+    const auth = r.notificationAuth;
+    const tls = r.notificationTls;
     const connectionKey = JSON.stringify([auth, tls]);
-    const old = previous.get(r.issuer_id);
+    const old = previous.get(r.issuerId);
     const reuse = old && old.connectionKey === connectionKey;
     const agent = reuse ? old.agent : issuerAgent(tls, o);
     if (old && !reuse) void old.agent.close().catch(() => {});
-    next.set(r.issuer_id, {
-      issuerId: r.issuer_id,
-      url: `${r.notification_base_url.replace(/\/+$/, '')}/notifications/d1/v2/issuers/${encodeURIComponent(r.issuer_id)}/cards`,
-      secrets: r.webhook_secrets as unknown as string[],
-      maxOperations: r.max_operations_per_notification,
-      sending: r.enabled && r.endpoint_disabled_at === null,
+    next.set(r.issuerId, {
+      issuerId: r.issuerId,
+      url: `${r.notificationBaseUrl.replace(/\/+$/, '')}/notifications/d1/v2/issuers/${encodeURIComponent(r.issuerId)}/cards`,
+      secrets: r.webhookSecrets,
+      maxOperations: r.maxOperationsPerNotification,
+      sending: r.enabled && r.endpointDisabledAt === null,
       agent,
       token: reuse ? old.token : auth ? new ClientCredentialsToken(agentHttp(agent, o.timeoutMs), auth.tokenUrl, auth.clientId, auth.clientSecret, 'basic') : undefined,
       throttle: old?.throttle ?? new EndpointThrottle(o.perIssuerConcurrency),

@@ -1,8 +1,47 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_STATUS, type ErrorCode } from '../domain/errors.ts';
+import { errorForLog } from '../logger.ts';
 
 export function sendError(reply: FastifyReply, errorCode: ErrorCode, error: string, headers: Record<string, string> = {}) {
   return reply.code(ERROR_STATUS[errorCode]).headers(headers).send({ errorCode, error });
+}
+
+/** A NUL (PostgreSQL text cannot hold it) or an unpaired UTF-16 surrogate (not text at all). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing NUL is the point
+const UNSAFE_TEXT = /\u0000|\p{Cs}/u;
+
+/**
+ * The first field, as a dotted path (`notificationAuth.clientId`, `jwks.keys[0].kid`), whose text or
+ * name holds a NUL or an unpaired surrogate; undefined when there is none. Walks with its own stack, so a
+ * deeply nested body cannot overflow the call stack.
+ */
+export function unsafeTextField(value: unknown): string | undefined {
+  const pending: [unknown, string][] = [[value, '']];
+  while (pending.length > 0) {
+    const [v, path] = pending.pop() as [unknown, string];
+    if (typeof v === 'string') {
+      if (UNSAFE_TEXT.test(v)) return path || 'request';
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) pending.push([v[i], `${path}[${i}]`]);
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i];
+        // A bad field name is reported as its parent: the name itself is not echoed.
+        if (UNSAFE_TEXT.test(key)) return path || 'request';
+        pending.push([child, path ? `${path}.${key}` : key]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Refuses a request whose path parameters, query or body hold text the store cannot take (FIELD_INVALID_FORMAT naming the field). */
+export function refuseUnsafeText(parts: { params?: unknown; query?: unknown; body?: unknown }): void {
+  for (const part of [parts.params, parts.query, parts.body]) {
+    const field = unsafeTextField(part);
+    if (field !== undefined) throw new ApiError('FIELD_INVALID_FORMAT', `${field}: must not contain NUL characters or unpaired surrogates`);
+  }
 }
 
 /** True when the store cannot be reached (connection refused, reset, closed pool…). */
@@ -51,18 +90,19 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (err instanceof SyntaxError) return sendError(reply, 'PARSING_ERROR', 'body is not valid JSON');
     if (isDataException(err)) {
-      // The store refused a value (a NUL byte, a malformed number or time) that validation let through.
-      req.log.warn({ err }, 'store refused a request value');
+      // The store refused a value (a malformed number or time) that validation let through. Logged without
+      // the statement's values (errorForLog): they may be the request's secrets.
+      req.log.warn({ err: errorForLog(err) }, 'store refused a request value');
       return sendError(reply, 'FIELD_INVALID_FORMAT', 'a request value is not valid text, number or time');
     }
     if (isStoreUnavailable(err)) {
-      req.log.error({ err }, 'store unavailable');
+      req.log.error({ err: errorForLog(err) }, 'store unavailable');
       return sendError(reply, 'SERVICE_UNAVAILABLE', 'the store is unavailable, retry shortly', { 'retry-after': '5' });
     }
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ error: err.message });
     }
-    req.log.error({ err }, 'unhandled error');
+    req.log.error({ err: errorForLog(err) }, 'unhandled error');
     return reply.code(500).send({ errorCode: 'INTERNAL_ERROR', error: 'internal error' });
   });
 }

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import type { Db } from './db.ts';
+import { openStoredSecret, secretBoxOf, secretContext } from './secret-box.ts';
 
 export interface Issuer {
   issuerId: string;
@@ -29,7 +30,11 @@ export interface NotificationTls {
 
 type IssuerWrite = Omit<Issuer, 'createdAt' | 'updatedAt' | 'endpointDisabledAt' | 'endpointDisabledReason'>;
 
-function fromRow(r: {
+/**
+ * The row as the hub uses it: secrets opened. Webhook secrets, the OAuth client secret and the mTLS
+ * private key are stored sealed (src/store/secret-box.ts), each bound to this issuer and field.
+ */
+function fromRow(db: Db, r: {
   issuer_id: string;
   name: string;
   notification_base_url: string;
@@ -50,45 +55,88 @@ function fromRow(r: {
     name: r.name,
     notificationBaseUrl: r.notification_base_url,
     jwks: r.jwks as Issuer['jwks'],
-    webhookSecrets: r.webhook_secrets as string[],
-    notificationAuth: (r.notification_auth as Issuer['notificationAuth']) ?? null,
+    webhookSecrets: (r.webhook_secrets as string[]).map((s) => openStoredSecret(db, s, secretContext('issuers', r.issuer_id, 'webhook_secrets'))),
+    notificationAuth: openAuth(db, r.issuer_id, r.notification_auth as Issuer['notificationAuth']),
     maxOperationsPerNotification: r.max_operations_per_notification,
     autoTrackShipment: r.auto_track_shipment,
     enabled: r.enabled,
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
-    notificationTls: (r.notification_tls as NotificationTls | null) ?? null,
+    notificationTls: openTls(db, r.issuer_id, r.notification_tls as NotificationTls | null),
     endpointDisabledAt: r.endpoint_disabled_at ? new Date(r.endpoint_disabled_at).toISOString() : null,
     endpointDisabledReason: r.endpoint_disabled_reason ?? null,
   };
 }
 
+function openAuth(db: Db, issuerId: string, auth: Issuer['notificationAuth'] | undefined): Issuer['notificationAuth'] {
+  if (!auth) return null;
+  return { ...auth, clientSecret: openStoredSecret(db, auth.clientSecret, secretContext('issuers', issuerId, 'notification_auth.clientSecret')) };
+}
+
+function openTls(db: Db, issuerId: string, tls: NotificationTls | null | undefined): NotificationTls | null {
+  if (!tls) return null;
+  return { ...tls, privateKeyPem: openStoredSecret(db, tls.privateKeyPem, secretContext('issuers', issuerId, 'notification_tls.privateKeyPem')) };
+}
+
 export async function getIssuer(db: Db, issuerId: string): Promise<Issuer | undefined> {
   const row = await db.selectFrom('issuers').selectAll().where('issuer_id', '=', issuerId).executeTakeFirst();
-  return row ? fromRow(row as never) : undefined;
+  return row ? fromRow(db, row as never) : undefined;
 }
 
 export async function listIssuers(db: Db): Promise<Issuer[]> {
   const rows = await db.selectFrom('issuers').selectAll().orderBy('issuer_id').execute();
-  return rows.map((r) => fromRow(r as never));
+  return rows.map((r) => fromRow(db, r as never));
+}
+
+/** What the dispatcher needs of every issuer to deliver, secrets opened. */
+export interface DeliverySettings {
+  issuerId: string;
+  notificationBaseUrl: string;
+  webhookSecrets: string[];
+  notificationAuth: Issuer['notificationAuth'];
+  notificationTls: NotificationTls | null;
+  maxOperationsPerNotification: number;
+  enabled: boolean;
+  endpointDisabledAt: Date | null;
+}
+
+export async function loadDeliverySettings(db: Db): Promise<DeliverySettings[]> {
+  const rows = await db
+    .selectFrom('issuers')
+    .select(['issuer_id', 'notification_base_url', 'webhook_secrets', 'notification_auth', 'notification_tls', 'max_operations_per_notification', 'enabled', 'endpoint_disabled_at'])
+    .execute();
+  return rows.map((r) => ({
+    issuerId: r.issuer_id,
+    notificationBaseUrl: r.notification_base_url,
+    webhookSecrets: (r.webhook_secrets as unknown as string[]).map((s) => openStoredSecret(db, s, secretContext('issuers', r.issuer_id, 'webhook_secrets'))),
+    notificationAuth: openAuth(db, r.issuer_id, r.notification_auth as unknown as Issuer['notificationAuth']),
+    notificationTls: openTls(db, r.issuer_id, r.notification_tls as unknown as NotificationTls | null),
+    maxOperationsPerNotification: r.max_operations_per_notification,
+    enabled: r.enabled,
+    endpointDisabledAt: r.endpoint_disabled_at,
+  }));
 }
 
 /** Inserts or replaces an issuer; returns true when it was created. */
 export async function upsertIssuer(db: Db, i: IssuerWrite): Promise<boolean> {
+  const box = secretBoxOf(db);
+  const seal = (value: string, field: string) => box.seal(value, secretContext('issuers', i.issuerId, field));
+  const auth = i.notificationAuth ? { ...i.notificationAuth, clientSecret: seal(i.notificationAuth.clientSecret, 'notification_auth.clientSecret') } : null;
+  const tls = i.notificationTls ? { ...i.notificationTls, privateKeyPem: seal(i.notificationTls.privateKeyPem, 'notification_tls.privateKeyPem') } : null;
   const values = {
     issuer_id: i.issuerId,
     name: i.name,
     notification_base_url: i.notificationBaseUrl,
     jwks: JSON.stringify(i.jwks),
-    webhook_secrets: JSON.stringify(i.webhookSecrets),
-    notification_auth: i.notificationAuth ? JSON.stringify(i.notificationAuth) : null,
+    webhook_secrets: JSON.stringify(i.webhookSecrets.map((secret) => seal(secret, 'webhook_secrets'))),
+    notification_auth: auth ? JSON.stringify(auth) : null,
     max_operations_per_notification: i.maxOperationsPerNotification,
     auto_track_shipment: i.autoTrackShipment,
     enabled: i.enabled,
     // A write of the issuer is how an operator re-enables an endpoint that answered 410 Gone.
     endpoint_disabled_at: null,
     endpoint_disabled_reason: null,
-    ...(i.notificationTls !== undefined ? { notification_tls: i.notificationTls ? JSON.stringify(i.notificationTls) : null } : {}),
+    ...(i.notificationTls !== undefined ? { notification_tls: tls ? JSON.stringify(tls) : null } : {}),
   };
   const { issuer_id: _id, ...update } = values;
   const row = await db

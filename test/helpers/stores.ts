@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { migrate, type OpenedStore, openStore } from '../../src/store/db.ts';
 import { stopEmbeddedServer } from '../../src/store/embedded.ts';
+import { MasterKey, SecretBox, useSecretBox } from '../../src/store/secret-box.ts';
+import { unlockSecrets } from '../../src/store/secrets.ts';
 
 /**
  * `embedded`: the PostgreSQL 18 server the hub runs itself (one shared server for the run, started by
@@ -15,6 +17,9 @@ import { stopEmbeddedServer } from '../../src/store/embedded.ts';
 export type StoreKind = 'embedded' | 'postgres';
 
 export const STORE_KINDS: readonly StoreKind[] = ['embedded', 'postgres'];
+
+/** The master key of every store freshStore opens in this process (the hub's is TRACKHUB_SECRET_KEY or its key file). */
+export const TEST_SECRET_KEY = MasterKey.generate();
 
 function serverUrl(kind: StoreKind): string {
   const url = kind === 'embedded' ? process.env.TRACKHUB_TEST_EMBEDDED_URL : process.env.TRACKHUB_TEST_DATABASE_URL;
@@ -30,7 +35,11 @@ export interface TestStore extends OpenedStore {
 export async function freshStore(kind: StoreKind, opts: { migrated?: boolean } = {}): Promise<TestStore> {
   const { url, drop } = await freshDatabase(kind);
   const store = await openStore(url);
-  if (opts.migrated !== false) await migrate(store.db);
+  // As the hub does after migrating: secrets are sealed under a master key (one per test process).
+  if (opts.migrated !== false) {
+    await migrate(store.db);
+    await unlockSecrets(store.db, { key: TEST_SECRET_KEY, source: 'TRACKHUB_SECRET_KEY' });
+  } else useSecretBox(store.db, new SecretBox(TEST_SECRET_KEY));
   return {
     ...store,
     url,

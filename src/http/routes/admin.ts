@@ -12,6 +12,7 @@ import { getIssuer, type Issuer, listIssuers, type NotificationTls, upsertIssuer
 import { SiteKeyTaken, upsertSite } from '../../store/sites.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
+import { refuseUnsafeText } from '../errors.ts';
 import { errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
 import { registerNotificationAdmin } from './notifications.ts';
 import { forgetSiteKeys } from './site-api.ts';
@@ -85,6 +86,11 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
       },
       ...access('admin'),
     },
+  // NUL cannot be stored in PostgreSQL text and an unpaired surrogate is not text: refused here, naming
+  // the field, before any store sees them (a store's refusal quotes the statement's values).
+  app.addHook('preHandler', async (req) => {
+    if (req.routeOptions.url?.startsWith('/admin/')) refuseUnsafeText({ params: req.params, query: req.query, body: req.body });
+  });
     async (req, reply) => {
       const { issuerId } = req.params as { issuerId: string };
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
