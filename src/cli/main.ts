@@ -49,8 +49,11 @@ async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']
   }
 }
 
-/** How long a stopping hub may drain (requests, sends, the embedded server's stop) before it just exits. */
-const SHUTDOWN_DEADLINE_MS = 30_000;
+/**
+ * How long a stopping hub may drain before it just exits: in-flight sends (15 s at most), then the
+ * embedded server's stop (30 s of fast shutdown, then SIGQUIT and 10 s), so that fallback is reached.
+ */
+const SHUTDOWN_DEADLINE_MS = 60_000;
 
 // Everything the hub and its commands write (the embedded store, inbox folders and reports, import
 // reports) holds card ids or secrets: private to this user unless a mode says otherwise.

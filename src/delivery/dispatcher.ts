@@ -94,8 +94,14 @@ export class Dispatcher {
   private readonly sends = new Set<Promise<void>>();
   private results: AttemptResult[] = [];
   private readonly writes = new Set<Promise<void>>();
-  /** Issuers that answered 410 here, until the store shows their endpoint disabled (then it decides). */
-  private readonly gone = new Map<string, number>();
+  /**
+   * Issuers that answered 410 here: `at` when it was seen; `trustFrom`, once the store holds the disable,
+   * the first targets refresh whose query started after that write (an earlier one may still read the
+   * endpoint as sending). From that refresh on the store decides, so a PUT that re-enables shows.
+   */
+  private readonly gone = new Map<string, { at: number; trustFrom?: number }>();
+  /** Counts targets refreshes as they start (see `gone`). */
+  private refreshes = 0;
   private readonly shutdown = new AbortController();
   private listener?: pg.Client;
   private lastPruneAt = 0;
@@ -211,15 +217,17 @@ export class Dispatcher {
 
   private async refreshTargets(force: boolean): Promise<void> {
     if (!force && Date.now() - this.targetsLoadedAt < (this.o.issuerRefreshMs ?? 1000)) return;
+    const refresh = ++this.refreshes;
     this.targets = await loadTargets(this.o.db, this.targets, {
       allowPrivateTargets: this.o.allowPrivateTargets ?? false,
       timeoutMs: this.timeoutMs,
       perIssuerConcurrency: this.o.perIssuerConcurrency ?? 64,
     });
-    for (const [issuerId, at] of this.gone) {
+    for (const [issuerId, g] of this.gone) {
       const t = this.targets.get(issuerId);
-      if (!t?.sending || this.now() - at > 60_000) this.gone.delete(issuerId); // the store knows now (or never will)
-      else t.sending = false;
+      const storeKnows = g.trustFrom !== undefined && refresh >= g.trustFrom;
+      if (storeKnows || this.now() - g.at > 60_000) this.gone.delete(issuerId); // the store decides now (or never will)
+      else if (t) t.sending = false;
     }
     this.targetsLoadedAt = Date.now();
   }
@@ -332,7 +340,7 @@ export class Dispatcher {
         if (result.status === 410) {
           // No more sends to a gone endpoint, even before the store records it.
           target.sending = false;
-          this.gone.set(n.issuerId, this.now());
+          this.gone.set(n.issuerId, { at: this.now() });
         }
         // A timeout is an overloaded endpoint too: without this, a hung endpoint keeps its full
         // concurrency of hanging sends on every round.
@@ -510,8 +518,10 @@ export class Dispatcher {
       await this.o.db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
       const t = this.targets.get(issuerId);
       if (t) t.sending = false;
-      // The store decides from now on: a PUT that re-enables the issuer shows at the next refresh.
-      this.gone.delete(issuerId);
+      // The store decides from the next refresh that starts after this write: one already running may
+      // have read the endpoint as still sending, and must not re-open it.
+      const g = this.gone.get(issuerId);
+      if (g) g.trustFrom = this.refreshes + 1;
       this.o.log.warn({ issuerId }, 'issuer endpoint answered 410 Gone: disabled until the issuer is updated; notifications kept');
     }
     return ended;

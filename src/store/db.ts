@@ -139,20 +139,26 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     throw err;
   }
   const store = poolStore(server.url, opts.poolSize);
+  const closeEmbedded = async (): Promise<void> => {
+    await store.close();
+    if (hold) {
+      // The hub stops its server after draining, still holding the folder (no other hub adopts it meanwhile).
+      await hold.release(() => stopEmbeddedServer(folder));
+    } else {
+      unmark();
+      // The last command out stops the server, unless a hub holds it or another process (a command
+      // starting meanwhile, psql) uses it: no server is left running for nobody.
+      if (await serverIsIdle(folder)) await stopEmbeddedServer(folder);
+    }
+  };
+  // Closing twice (a Ctrl-C while a command's own close runs) must not end the pools or stop the server twice.
+  let closing: Promise<void> | undefined;
   return {
     ...store,
     kind: 'embedded',
-    async close() {
-      await store.close();
-      if (hold) {
-        // The hub stops its server after draining, still holding the folder (no other hub adopts it meanwhile).
-        await hold.release(() => stopEmbeddedServer(folder));
-      } else {
-        unmark();
-        // The last command out stops the server, unless a hub holds it or another process (a command
-        // starting meanwhile, psql) uses it: no server is left running for nobody.
-        if (await serverIsIdle(folder)) await stopEmbeddedServer(folder);
-      }
+    close() {
+      closing ??= closeEmbedded();
+      return closing;
     },
   };
 }
@@ -160,13 +166,14 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
 function poolStore(url: string, poolSize = 10): Omit<OpenedStore, 'kind'> {
   const db = kysely(new pg.Pool({ connectionString: url, max: poolSize, application_name: APPLICATION_NAME }));
   const relaxed = kysely(new pg.Pool({ connectionString: url, max: 3, options: '-c synchronous_commit=off', application_name: APPLICATION_NAME }));
+  let closing: Promise<void> | undefined; // once, however many times it is asked
   return {
     db,
     relaxed,
     connectionUrl: url,
-    async close() {
-      await relaxed.destroy();
-      await db.destroy();
+    close() {
+      closing ??= relaxed.destroy().then(() => db.destroy());
+      return closing;
     },
   };
 }

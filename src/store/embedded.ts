@@ -11,6 +11,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Account, EmbeddedStoreError, prepareParent, serviceAccount } from './embedded-folders.ts';
@@ -159,7 +160,8 @@ export function livePostmaster(folder: string): PostmasterStatus | undefined {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return undefined;
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') return undefined;
-      if (readlinkSync(`/proc/${pid}/cwd`) !== folder) return undefined;
+      // The server works in the folder's real path: a caller may name it through a symbolic link.
+      if (readlinkSync(`/proc/${pid}/cwd`) !== realpathSync(folder)) return undefined;
     } catch {
       return undefined;
     }
@@ -167,11 +169,15 @@ export function livePostmaster(folder: string): PostmasterStatus | undefined {
   return { pid, status: (lines[7] ?? '').trim() };
 }
 
-/** A postmaster.pid that does not name a pid yet: a server is writing it at this moment. */
+/**
+ * A postmaster.pid that does not name a pid yet and was written a moment ago: a server is writing it at
+ * this moment. An old one (a crash between creating and writing it) is stale, and removed like any other.
+ */
 function pidFileBeingWritten(folder: string): boolean {
   try {
-    const first = readFileSync(`${folder}/postmaster.pid`, 'utf8').split('\n')[0];
-    return !/^\d+$/.test(first);
+    const path = `${folder}/postmaster.pid`;
+    const first = readFileSync(path, 'utf8').split('\n')[0];
+    return !/^\d+$/.test(first) && Date.now() - statSync(path).mtimeMs < 2_000;
   } catch {
     return false;
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -175,6 +175,20 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     } finally {
       sleeper.kill();
     }
+  });
+
+  it('removes an empty pid file left by a crash while the server was writing it (not taken for one being written)', async () => {
+    if (hub && hub.child.exitCode === null) await stop(hub, 'SIGTERM');
+    expect(livePostmaster(pgDir)).toBeUndefined();
+    const pidFile = join(pgDir, 'postmaster.pid');
+    writeFileSync(pidFile, '', { mode: 0o600 });
+    const owner = statSync(pgDir);
+    chownSync(pidFile, owner.uid, owner.gid);
+    // Older than a server takes to write it: a file being written this instant is waited for instead.
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(pidFile, old, old);
+    await startHub();
+    expect(await siteIds()).toContain('BEFORE-CRASH');
   });
 
   it('a signal while the hub starts stops it once up, leaving no server running', async () => {
