@@ -145,21 +145,26 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
     ]);
   });
 
-  it('when the store refuses a batch anyway, each event is tried alone: only the refused one is rejected', async () => {
+  it('when the store refuses a batch anyway, it is stored in parts: only the refused events are rejected, in order', async () => {
     // A value validation let through but the store refuses (a data exception), as a trigger raises it.
     await sql`create function refuse_poison() returns trigger language plpgsql as $$
-      begin if new.card_id = 'poison-card' then raise exception 'poisoned' using errcode = '22023'; end if; return new; end $$`.execute(t.store.db);
+      begin if new.card_id like 'poison-%' then raise exception 'poisoned' using errcode = '22023'; end if; return new; end $$`.execute(t.store.db);
     await sql`create trigger refuse_poison before insert on site_events for each row execute function refuse_poison()`.execute(t.store.db);
     try {
-      const res = await post('SITE-A', keyA, { events: [event('fb-1'), event('fb-2', { cardId: 'poison-card' }), event('fb-3'), event('fb-1')] });
+      const events = [event('fb-1'), event('fb-2', { cardId: 'poison-1' }), event('fb-3'), event('fb-1'), event('fb-4'), event('fb-5', { cardId: 'poison-2' }), event('fb-6')];
+      const res = await post('SITE-A', keyA, { events });
       expect(res.statusCode, res.body).toBe(202);
+      const refused = 'event: the store refused a value of this event (SQLSTATE 22023)';
       expect(res.json()).toEqual({
-        accepted: 2,
+        accepted: 4,
         duplicates: 1,
-        rejected: [{ index: 1, errorCode: 'FIELD_INVALID_VALUE', error: 'event: the store refused a value of this event (SQLSTATE 22023)' }],
+        rejected: [
+          { index: 1, errorCode: 'FIELD_INVALID_VALUE', error: refused },
+          { index: 5, errorCode: 'FIELD_INVALID_VALUE', error: refused },
+        ],
       });
       const stored = await sql<{ event_id: string }>`select event_id from site_events where event_id like 'ev-fb-%' order by event_id`.execute(t.store.db);
-      expect(stored.rows.map((r) => r.event_id)).toEqual(['ev-fb-1', 'ev-fb-3']);
+      expect(stored.rows.map((r) => r.event_id)).toEqual(['ev-fb-1', 'ev-fb-3', 'ev-fb-4', 'ev-fb-6']);
     } finally {
       await sql`drop trigger refuse_poison on site_events`.execute(t.store.db);
       await sql`drop function refuse_poison()`.execute(t.store.db);
