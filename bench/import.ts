@@ -23,7 +23,7 @@ const arg = (name: string, fallback: number) => {
 const clients = arg('clients', 4);
 const duration = arg('duration', 10);
 const lines = arg('lines', 200_000);
-const ADMIN = 'bench-admin-token-0123456789';
+const ADMIN = 'bench-admin-token-0123456789abcdef';
 const SITE = 'BENCH-SITE';
 const API_KEY = 'sk_bench_site_key_0123456789abcdef';
 const TARGET = 10_000;

@@ -22,7 +22,7 @@ const arg = (name: string, fallback: number) => {
 };
 const connections = arg('connections', 32);
 const duration = arg('duration', 10);
-const ADMIN = 'bench-admin-token-0123456789';
+const ADMIN = 'bench-admin-token-0123456789abcdef';
 const ISSUER = 'BENCHBANK1';
 
 async function run(url: string, opts: Partial<autocannon.Options>): Promise<autocannon.Result> {
