@@ -13,6 +13,8 @@ export interface Finding {
   /** A short name of the broken rule: the failure's signature with the route and status. */
   check: string;
   detail: string;
+  /** A failure of the HTTP layer in front of every route (headers, the router): one signature for all routes. */
+  anyRoute?: boolean;
 }
 
 export const TOKEN_ROUTE = 'POST /authz/v1/oauth2/token';
@@ -97,7 +99,8 @@ export function check(req: FuzzRequest, a: Answer, secrets: string[]): Finding[]
   if (a.status >= 500) findings.push({ check: '5xx', detail: `HTTP ${a.status}: ${a.body.slice(0, 300)}` });
   if (a.status >= 400 && req.method !== 'HEAD') {
     const problem = errorBodyProblem(req, a);
-    if (problem) findings.push({ check: 'error body shape', detail: `${problem}: ${a.body.slice(0, 300)}` });
+    // The router's and the HTTP parser's own refusals (431, a malformed URL) come before any route.
+    if (problem) findings.push({ check: 'error body shape', detail: `${problem}: ${a.body.slice(0, 300)}`, anyRoute: a.status === 431 });
   }
   if (a.status === 429 && !header(a, 'retry-after')) findings.push({ check: '429 without Retry-After', detail: a.body.slice(0, 200) });
   const credential = credentialProblem(req, a);
@@ -108,9 +111,9 @@ export function check(req: FuzzRequest, a: Answer, secrets: string[]): Finding[]
   const sentId = req.headers['x-correlation-id'];
   const gotId = header(a, 'x-correlation-id');
   if (a.status >= 400 && sentId !== undefined && CORRELATION_ID.test(sentId) && gotId !== sentId) {
-    findings.push({ check: 'x-correlation-id not echoed', detail: `sent ${sentId}, got ${JSON.stringify(gotId)}` });
+    findings.push({ check: 'x-correlation-id not echoed', detail: `sent ${sentId}, got ${JSON.stringify(gotId)}`, anyRoute: true });
   } else if (a.status >= 400 && (gotId === undefined || !CORRELATION_ID.test(gotId))) {
-    findings.push({ check: 'error without x-correlation-id', detail: `x-correlation-id: ${JSON.stringify(gotId)}` });
+    findings.push({ check: 'error without x-correlation-id', detail: `x-correlation-id: ${JSON.stringify(gotId)}`, anyRoute: true });
   }
   return findings;
 }

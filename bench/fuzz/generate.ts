@@ -49,6 +49,8 @@ export interface GenContext {
   publicJwk: Record<string, unknown>;
   /** Where fuzzed issuers' notifications may go: loopback only. */
   receiverUrl: string;
+  /** Only values the hub must accept (the clean requests): no near-misses among the valid-looking ones. */
+  strict?: boolean;
 }
 
 const ASSERTION_MARK = '{{assertion}}';
@@ -161,6 +163,23 @@ function loopbackUrls(receiverUrl: string): fc.Arbitrary<string> {
 
 /** Valid-looking values for fields the schema alone describes too loosely (by field name). */
 function byName(name: string, ctx: GenContext): fc.Arbitrary<unknown> | undefined {
+  if (ctx.strict) {
+    switch (name) {
+      case 'notificationBaseUrl':
+      case 'tokenUrl':
+        return fc.constantFrom(ctx.receiverUrl, `${ctx.receiverUrl}/hooks`);
+      case 'notificationTls':
+        return fc.constant(null);
+      case 'jwks':
+        return fc.constant({ keys: [ctx.publicJwk] });
+      case 'name':
+        return fc.stringMatching(/^[A-Za-z0-9 ]{1,40}$/);
+      case 'postalCode':
+        return fc.constant('75001');
+      case 'issuerId':
+        return fc.constantFrom(FUZZ_ISSUER, OTHER_ISSUER);
+    }
+  }
   switch (name) {
     case 'trackingNumber':
       return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...TRACKING_NUMBERS) }, { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9]{4,40}$/) });
@@ -201,6 +220,29 @@ function byName(name: string, ctx: GenContext): fc.Arbitrary<unknown> | undefine
     default:
       return undefined;
   }
+}
+
+/** A track body that fits its trackingType's fields (docs/contract.md §2.2), so it reaches the accept path. */
+const validTrackBody: fc.Arbitrary<unknown> = fc.oneof(
+  fc.record({ trackingType: fc.constant('PRODUCTION'), productionSite: fc.constantFrom(FUZZ_SITE, OTHER_SITE) }, { requiredKeys: ['trackingType'] }),
+  fc.record(
+    {
+      trackingType: fc.constant('SHIPMENT'),
+      trackingNumber: fc.constantFrom(...TRACKING_NUMBERS),
+      carrier: fc.constantFrom(...CARRIER_CODES),
+      shipmentDate: recentIso,
+      productionSite: fc.constantFrom(FUZZ_SITE, OTHER_SITE),
+      postalCode: fc.constantFrom('75001', '10115'),
+      countryCode: fc.constantFrom('FR', 'DE', 'US', 'GB'),
+    },
+    { requiredKeys: ['trackingType', 'trackingNumber'] },
+  ),
+  fc.record({ trackingType: fc.constant('RETURN'), productionSite: fc.constantFrom(FUZZ_SITE, OTHER_SITE), trackingNumber: fc.constantFrom(...TRACKING_NUMBERS) }, { requiredKeys: ['trackingType'] }),
+);
+
+function validBody(route: RouteSpec, ctx: GenContext): fc.Arbitrary<unknown> | undefined {
+  if (route.path.endsWith('/track')) return validTrackBody;
+  return route.body && fromSchema(route.body, ctx);
 }
 
 function fromSchema(schema: JsonSchema, ctx: GenContext, name = '', depth = 0): fc.Arbitrary<unknown> {
@@ -525,9 +567,49 @@ function fillPath(route: RouteSpec, method: string): fc.Arbitrary<string> {
 
 // ---------------------------------------------------------------- per route
 
+function validQuery(params: Param[], ctx: GenContext): fc.Arbitrary<string> {
+  const query = params.filter((p) => p.in === 'query' && p.name !== 'cursor');
+  if (query.length === 0) return fc.constant('');
+  return fc
+    .tuple(...query.map((p) => fc.option(fromSchema(p.schema, ctx, p.name).map((v) => `${p.name}=${pctEncode(String(v))}`), { freq: 2 })))
+    .map((parts) => {
+      const set = parts.filter((x): x is string => x !== null);
+      return set.length ? `?${set.join('&')}` : '';
+    });
+}
+
+/**
+ * A request right in every part but its values (the path, the query, the credential and the body all as
+ * the contract wants them): these reach the code behind authentication and validation.
+ */
+function cleanRequest(route: RouteSpec, ctx: GenContext): fc.Arbitrary<FuzzRequest> {
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+  const path = fc.tuple(...names.map((n) => validSegment(n, route.method).map(pctEncode))).map((values) => {
+    let i = 0;
+    return route.path.replace(/\{\w+\}/g, () => values[i++]);
+  });
+  const body = validBody(route, { ...ctx, strict: true });
+  const auth: Auth | undefined =
+    route.security === 'bearer' ? { scheme: 'bearer', kind: 'valid' } : route.security === 'adminBearer' ? { scheme: 'admin', kind: 'valid' } : route.security === 'siteApiKey' ? { scheme: 'siteKey', kind: 'valid' } : undefined;
+  return fc.tuple(path, validQuery(route.params, { ...ctx, strict: true }), body ? body.map((b) => JSON.stringify(keepLoopback(b))) : fc.constant(undefined), fc.option(fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), { freq: 3 })).map(([p, q, b, correlation]) => ({
+    route: route.label,
+    method: route.method,
+    path: `${p}${q}`,
+    headers: { ...(b !== undefined ? { 'content-type': 'application/json' } : {}), ...(correlation !== null ? { 'x-correlation-id': correlation } : {}) },
+    auth,
+    body: b,
+    encoding: 'utf8' as const,
+  }));
+}
+
 function schemaRoute(route: RouteSpec, ctx: GenContext): fc.Arbitrary<FuzzRequest> {
+  return fc.oneof({ weight: 1, arbitrary: cleanRequest(route, ctx) }, { weight: 2, arbitrary: hostileRequest(route, ctx) });
+}
+
+function hostileRequest(route: RouteSpec, ctx: GenContext): fc.Arbitrary<FuzzRequest> {
   const method = fc.oneof({ weight: 24, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) });
-  const body = route.body ? bodyArb(fromSchema(route.body, ctx)) : fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: bodyArb(hostileValue) });
+  const valid = validBody(route, ctx);
+  const body = valid ? bodyArb(valid) : fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: bodyArb(hostileValue) });
   return fc.tuple(method, fc.tuple(fillPath(route, route.method), queryArb(route.params, ctx)), headersArb(route.body !== undefined), authArb(route), body).map(([m, [path, query], h, auth, b]) => ({
     route: route.label,
     method: m,

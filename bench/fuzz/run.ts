@@ -42,6 +42,10 @@ export interface FuzzResult {
   sent: number;
   /** Requests the HTTP client itself refused to send (not a finding about the hub). */
   unsendable: number;
+  /** Requests that got no answer the first time and one the second (a reused connection closed under them). */
+  resets: number;
+  /** Every route of the OpenAPI document, by label: each should appear in `counts`. */
+  routes: string[];
   counts: Map<string, Map<number, number>>;
   failures: Failure[];
   /** The hub's error-level log lines (when the fuzzer started it): the stack traces behind 5xx answers. */
@@ -109,8 +113,21 @@ class Sender {
     return { headers, body: text === undefined ? undefined : Buffer.from(text, req.encoding ?? 'utf8') };
   }
 
-  /** Sends one request; undefined when the client refused to put it on the wire. */
+  /**
+   * Sends one request; undefined when the client refused to put it on the wire. A request that got no
+   * answer is sent once more: a kept-alive connection the hub closed just as it was reused is the
+   * client's bad luck, not the hub's failure; no answer twice is.
+   */
   async send(req: FuzzRequest): Promise<Answer | undefined> {
+    const first = await this.sendOnce(req);
+    if (first?.status !== 0) return first;
+    this.resets++;
+    return this.sendOnce(req);
+  }
+
+  resets = 0;
+
+  private async sendOnce(req: FuzzRequest): Promise<Answer | undefined> {
     const { headers, body } = await this.resolve(req);
     try {
       const res = await this.pool.request({ method: req.method as 'GET', path: req.path, headers, body, headersTimeout: 60_000, bodyTimeout: 60_000 });
@@ -172,7 +189,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     log(`${routes.length} routes from ${url}/docs/json (+ stray paths); ${opts.runs} requests, concurrency ${opts.concurrency}, seed ${opts.seed}`);
 
     const counts = new Map<string, Map<number, number>>();
-    const found = new Map<string, { count: number; detail: string; chunk: number; index: number; request: FuzzRequest; check: string; route: string; status: number }>();
+    const found = new Map<string, { count: number; detail: string; chunk: number; index: number; request: FuzzRequest; check: string; route: string | undefined; status: number }>();
     let sent = 0;
     let unsendable = 0;
     const warmupRequests = Math.min(2000, Math.floor(opts.runs / 10));
@@ -210,10 +227,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
           byStatus.set(answer.status, (byStatus.get(answer.status) ?? 0) + 1);
           counts.set(req.route, byStatus);
           for (const f of [...noAnswer(answer), ...(answer.status ? check(req, answer, secrets) : [])]) {
-            const signature = `${req.route} | ${f.check} | HTTP ${answer.status}`;
+            const signature = `${f.anyRoute ? 'any route' : req.route} | ${f.check} | HTTP ${answer.status}`;
             const seen = found.get(signature);
             if (seen) seen.count++;
-            else found.set(signature, { count: 1, detail: f.detail, chunk, index, request: req, check: f.check, route: req.route, status: answer.status });
+            else found.set(signature, { count: 1, detail: f.detail, chunk, index, request: req, check: f.check, route: f.anyRoute ? undefined : req.route, status: answer.status });
           }
         }
       };
@@ -238,7 +255,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       let shrunk = false;
       if (shrinkBudget-- > 0) {
         const stillFails = async (r: FuzzRequest) => {
-          if (r.route !== f.route) return false;
+          if (f.route !== undefined && r.route !== f.route) return false;
           const a = await sender.send(r);
           if (!a || a.status !== f.status) return false;
           return [...noAnswer(a), ...(a.status ? check(r, a, secrets) : [])].some((x) => x.check === f.check);
@@ -261,7 +278,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
         ? { startBytes: rssStart, peakBytes: Math.max(...rssSamples), endBytes: rssEnd, growthPct: ((rssEnd - rssStart) / rssStart) * 100, warmupRequests }
         : undefined;
     const hubErrors = (hub?.output() ?? '').split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(-20);
-    return { seed: opts.seed, runs: opts.runs, sent, unsendable, counts, failures, rss, hubErrors, fuzzMs, elapsedMs: Date.now() - started };
+    return { seed: opts.seed, runs: opts.runs, sent, unsendable, resets: sender.resets, routes: routes.map((r) => r.label), counts, failures, rss, hubErrors, fuzzMs, elapsedMs: Date.now() - started };
   } finally {
     await pool?.close().catch(() => undefined);
     await rx.close();
@@ -286,7 +303,7 @@ export function describeRequest(r: FuzzRequest): string {
 
 export function report(result: FuzzResult, replay: string): string {
   const out: string[] = [];
-  out.push(`\nrequests: ${result.sent} answered, ${result.unsendable} not sendable by the client, in ${(result.fuzzMs / 1000).toFixed(1)} s (${Math.round(result.sent / (result.fuzzMs / 1000))}/s; ${(result.elapsedMs / 1000).toFixed(1)} s with start-up and shrinking)`);
+  out.push(`\nrequests: ${result.sent} answered, ${result.unsendable} not sendable by the client, ${result.resets} answered only when sent again, in ${(result.fuzzMs / 1000).toFixed(1)} s (${Math.round(result.sent / (result.fuzzMs / 1000))}/s; ${(result.elapsedMs / 1000).toFixed(1)} s with start-up and shrinking)`);
   out.push('answers per route and status:');
   for (const [route, byStatus] of [...result.counts].sort(([a], [b]) => a.localeCompare(b))) {
     const statuses = [...byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`);
