@@ -22,7 +22,8 @@ import { waitFor } from './helpers/processes.ts';
 import { freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
 
 // Delivery behaviour does not depend on the store; PostgreSQL when CI has it (faster to create).
-const KIND = STORE_KINDS.at(-1) as (typeof STORE_KINDS)[number];
+// PostgreSQL only: these tests need what the external server offers (two processes, LISTEN, connection loss).
+const KIND = 'postgres' as const;
 const log = createLogger(process.env.DEBUG_DELIVERY ? 'debug' : 'silent');
 
 let store: TestStore | undefined;
