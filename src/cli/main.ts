@@ -177,7 +177,7 @@ issuers
       process.stderr.write(`trackhub: ${msg}\n`);
       process.exit(2);
     };
-    const [{ ISSUER_ID }, { checkJwks, checkNotificationUrl, issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
+    const [{ ISSUER_ID }, { checkCleartextUrls, checkJwks, checkNotificationUrl, issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
       await Promise.all([
         import('../domain/track-request.ts'),
         import('../http/routes/admin.ts'),
@@ -186,7 +186,10 @@ issuers
         import('../store/issuers.ts'),
       ]);
     if (!ISSUER_ID.test(opts.id)) fail('--id must be 10 of [A-Za-z0-9_-]');
-    const urlProblem = checkNotificationUrl(opts.url) ?? (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets));
+    const urlProblem =
+      checkNotificationUrl(opts.url) ??
+      checkCleartextUrls({ notificationBaseUrl: opts.url }, config().allowPrivateTargets) ??
+      (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets));
     if (urlProblem) fail(urlProblem);
     let jwks: { keys: Record<string, unknown>[] } | undefined;
     let privateJwk: Record<string, unknown> | undefined;
@@ -241,9 +244,9 @@ registerBenchCommand(program);
 registerNotificationCommands(program, withStore);
 registerAdminTokenCommands(program, withStore);
 registerSiteCommands(program, { config, withStore });
+registerSecretCommands(program, { config, withStore });
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`trackhub: ${(err as Error).message}\n`);
   process.exit(1);
 });
-registerSecretCommands(program, { config, withStore });

@@ -66,7 +66,31 @@ export function checkNotificationUrl(raw: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Plain http:// would carry the signed notifications and the OAuth client secret in clear: refused for
+ * the notification URL and the token URL, unless private targets are allowed (a sandbox, a test bench).
+ */
+export function checkCleartextUrls(body: { notificationBaseUrl: string; notificationAuth?: { tokenUrl: string } | null }, allowPrivateTargets: boolean): string | undefined {
+  if (allowPrivateTargets) return undefined;
+  const plain = (raw: string) => {
+    try {
+      return new URL(raw).protocol === 'http:';
+    } catch {
+      return false; // not a URL at all: the URL checks name that
+    }
+  };
+  const why = 'must be https (http:// only with TRACKHUB_ALLOW_PRIVATE_TARGETS)';
+  if (plain(body.notificationBaseUrl)) return `notificationBaseUrl: ${why}`;
+  if (body.notificationAuth && plain(body.notificationAuth.tokenUrl)) return `notificationAuth.tokenUrl: ${why}`;
+  return undefined;
+}
+
 export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
+  // NUL cannot be stored in PostgreSQL text and an unpaired surrogate is not text: refused here, naming
+  // the field, before any store sees them (a store's refusal quotes the statement's values).
+  app.addHook('preHandler', async (req) => {
+    if (req.routeOptions.url?.startsWith('/admin/')) refuseUnsafeText({ params: req.params, query: req.query, body: req.body });
+  });
   // Always mounted: TRACKHUB_ADMIN_TOKEN or a named token (`trackhub admin-tokens create`) opens it.
   // Each route names the scope it needs; writes are audited (admin-auth.ts).
   const access = (scope: AdminScope) => adminRoute(app, deps, scope);
@@ -86,11 +110,6 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
       },
       ...access('admin'),
     },
-  // NUL cannot be stored in PostgreSQL text and an unpaired surrogate is not text: refused here, naming
-  // the field, before any store sees them (a store's refusal quotes the statement's values).
-  app.addHook('preHandler', async (req) => {
-    if (req.routeOptions.url?.startsWith('/admin/')) refuseUnsafeText({ params: req.params, query: req.query, body: req.body });
-  });
     async (req, reply) => {
       const { issuerId } = req.params as { issuerId: string };
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
@@ -106,7 +125,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         autoTrackShipment?: boolean;
         enabled?: boolean;
       };
-      const problem = checkNotificationUrl(body.notificationBaseUrl) ?? checkJwks(body.jwks);
+      const problem = checkNotificationUrl(body.notificationBaseUrl) ?? checkCleartextUrls(body, deps.config.allowPrivateTargets) ?? checkJwks(body.jwks);
       if (problem) throw new ApiError('FIELD_INVALID_VALUE', problem);
       const targetProblem = await checkDeliveryTargets(body, deps.config.allowPrivateTargets);
       if (targetProblem) throw new ApiError('FIELD_INVALID_VALUE', targetProblem);
