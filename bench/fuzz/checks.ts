@@ -54,7 +54,9 @@ function errorBodyProblem(req: FuzzRequest, a: Answer): string | undefined {
   if (!body) return 'body is not a JSON object';
   const keys = Object.keys(body).sort();
   if (req.route === TOKEN_ROUTE) {
-    if (typeof body.error !== 'string' || !OAUTH_ERRORS.has(body.error)) return `"error" is not an OAuth error code (RFC 6749 §5.2): ${JSON.stringify(body.error)}`;
+    // slow_down (RFC 8628 §3.5) is how the token endpoint says its request budget is spent.
+    const known = typeof body.error === 'string' && (OAUTH_ERRORS.has(body.error) || (a.status === 429 && body.error === 'slow_down'));
+    if (!known) return `"error" is not an OAuth error code (RFC 6749 §5.2): ${JSON.stringify(body.error)}`;
     if (body.error_description !== undefined && typeof body.error_description !== 'string') return 'error_description is not a string';
     const extra = keys.filter((k) => k !== 'error' && k !== 'error_description');
     if (extra.length) return `fields beyond error and error_description: ${extra.join(', ')}`;

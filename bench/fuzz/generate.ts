@@ -683,12 +683,14 @@ function webhookRoute(route: RouteSpec): fc.Arbitrary<FuzzRequest> {
   return fc
     .tuple(provider, fc.nat(), Mutation, Serialisation, fc.oneof({ weight: 6, arbitrary: fc.constant('valid') }, { weight: 1, arbitrary: fc.constantFrom('none', 'wrong') }), headersArb(true), fc.constantFrom(...TRACKING_NUMBERS))
     .map(([p, t, m, s, sig, h, number]) => {
-      const options = templates[p] ?? templates.ups;
+      // Own keys only: the provider may be `__proto__` or `constructor`.
+      const known = Object.hasOwn(SIGNATURE_HEADERS, p);
+      const options = Object.hasOwn(templates, p) ? templates[p] : templates.ups;
       // Aim pushes at numbers the fuzzer tracks, so the parsers and the state machine run on them.
       const base = JSON.parse(JSON.stringify(options[t % options.length]).replaceAll(/"1Z[0-9A-Z]{16}"|"9405516902697649303570"|"1234567892"/g, JSON.stringify(number)));
       const headers = { ...h.headers };
-      if (sig === 'wrong') headers[SIGNATURE_HEADERS[p] ?? 'credential'] = 'wrong-signature';
-      return { route: route.label, method: 'POST', path: `/carriers/v1/${p}/webhook`, headers, sign: sig === 'valid' ? p : undefined, body: serialise(mutate(base, m), s), encoding: h.encoding };
+      if (sig === 'wrong') headers[known ? SIGNATURE_HEADERS[p] : 'credential'] = 'wrong-signature';
+      return { route: route.label, method: 'POST', path: `/carriers/v1/${p}/webhook`, headers, sign: sig === 'valid' && known ? p : undefined, body: serialise(mutate(base, m), s), encoding: h.encoding };
     });
 }
 

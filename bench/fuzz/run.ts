@@ -105,7 +105,7 @@ class Sender {
     }
     let text = req.body;
     if (text !== undefined && req.assertion) text = text.replaceAll(assertionMark, await this.creds.assertion(req.assertion));
-    if (text !== undefined && req.sign) {
+    if (text !== undefined && req.sign && Object.hasOwn(this.webhookSecrets, req.sign)) {
       const secret = this.webhookSecrets[req.sign];
       const name = SIGNATURE_HEADERS[req.sign];
       if (secret && name) headers[name] = req.sign === 'fedex' || req.sign === 'aftership' ? createHmac('sha256', secret).update(text, 'utf8').digest('base64') : secret;
