@@ -146,7 +146,8 @@ describe.each(STORE_KINDS)('no secrets in logs on %s', (kind) => {
     expect(logged).not.toMatch(/"(where|detail)":/);
 
     // The HTTP error handler: a route whose statement the store refuses answers the contract's 400.
-    const http = Fastify({ loggerInstance: log });
+    // Typed as the hub's app is (a pino Logger instance makes Fastify's generics differ, not its behaviour).
+    const http = Fastify({ loggerInstance: log }) as unknown as FastifyInstance;
     installErrorHandling(http);
     http.post('/x', async () => sql`select ${json}::jsonb as v, ${CLIENT_SECRET}::int as n`.execute((store as TestStore).db));
     app = http;
