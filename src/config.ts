@@ -39,6 +39,8 @@ export interface Config {
   /** Token endpoint requests per client address, and tokens issued per issuer (TRACKHUB_TOKEN_RATE_LIMIT_IP, …_ISSUER). */
   tokenRateLimitPerIp: { count: number; perMs: number };
   tokenRateLimitPerIssuer: { count: number; perMs: number };
+  /** Failed admin authentications one client address may make per window before it gets 429 (TRACKHUB_ADMIN_AUTH_FAILURES). */
+  adminAuthFailures: { count: number; perMs: number };
   /** Connection limits of the HTTP server (TRACKHUB_HEADERS_TIMEOUT, …_REQUEST_TIMEOUT, …_KEEP_ALIVE_TIMEOUT, …_IDLE_TIMEOUT, …_MAX_CONNECTIONS). */
   connections: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; max: number };
   /** Lease a worker holds on a claimed row before another worker may take it over. */
@@ -253,6 +255,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     siteRateLimit: budget(env, 'TRACKHUB_SITE_RATE_LIMIT', '10000/5s', 1000, 'one full batch (1000 events)'),
     tokenRateLimitPerIp: budget(env, 'TRACKHUB_TOKEN_RATE_LIMIT_IP', '300/1m'),
     tokenRateLimitPerIssuer: budget(env, 'TRACKHUB_TOKEN_RATE_LIMIT_ISSUER', '60/1m'),
+    adminAuthFailures: budget(env, 'TRACKHUB_ADMIN_AUTH_FAILURES', '10/5m', 1, 'one failure'),
     connections: connectionLimits(env),
     leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
     deliveryTimeoutMs: duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s'),

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { AdminAuth, AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, adminAuthOf, bearerToken, failureKey } from '../src/http/admin-auth.ts';
 import { createLogger } from '../src/logger.ts';
 import { createAdminToken } from '../src/store/admin-tokens.ts';
@@ -101,6 +102,24 @@ describe.each(STORE_KINDS)('admin authentication failures on %s', (kind) => {
     } finally {
       auth.now = Date.now;
     }
+  });
+});
+
+describe.each(STORE_KINDS)('TRACKHUB_ADMIN_AUTH_FAILURES on %s', (kind) => {
+  let t: TestApp | undefined;
+  afterAll(async () => t?.close());
+
+  it('sets the failures allowed per window, and a bad value stops start-up naming the variable', async () => {
+    expect(() => loadConfig({ TRACKHUB_ADMIN_AUTH_FAILURES: 'many' })).toThrow(/^TRACKHUB_ADMIN_AUTH_FAILURES: "many" is not a rate/);
+    expect(() => loadConfig({ TRACKHUB_ADMIN_AUTH_FAILURES: '0/1m' })).toThrow(/^TRACKHUB_ADMIN_AUTH_FAILURES: /);
+    expect(loadConfig({}).adminAuthFailures).toEqual({ count: AUTH_FAILURE_LIMIT, perMs: AUTH_FAILURE_WINDOW_MS });
+    t = await testApp(kind, { TRACKHUB_ADMIN_AUTH_FAILURES: '3/1m' });
+    const from = (token: string) => (t as TestApp).app.inject({ method: 'GET', url: '/admin/v1/issuers', headers: bearer(token), remoteAddress: '192.0.2.90' });
+    for (let i = 0; i < 3; i++) expect((await from('wrong')).statusCode).toBe(401);
+    const refused = await from(ADMIN_TOKEN);
+    expect(refused.statusCode).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(50);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
   });
 });
 

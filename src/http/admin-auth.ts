@@ -20,7 +20,7 @@ export interface AdminActor {
 export const ADMIN_TOKEN_CACHE_TTL_MS = 5_000;
 /** Tokens in use are few; the bound only matters if something goes wrong. */
 const TOKEN_CACHE_MAX = 1_000;
-/** Failed authentications one client address may make in a window before it is refused with 429. */
+/** Failed authentications one client address may make in a window before it is refused with 429 (TRACKHUB_ADMIN_AUTH_FAILURES). */
 export const AUTH_FAILURE_LIMIT = 10;
 export const AUTH_FAILURE_WINDOW_MS = 5 * 60_000;
 /** Addresses tracked at once; past it the one tracked longest is dropped. */
@@ -71,6 +71,7 @@ export class AdminAuth {
   constructor(
     private readonly db: Db,
     envToken: string | undefined,
+    private readonly failureLimit: { count: number; perMs: number } = { count: AUTH_FAILURE_LIMIT, perMs: AUTH_FAILURE_WINDOW_MS },
   ) {
     this.envHash = envToken === undefined ? undefined : sha256(envToken);
   }
@@ -82,7 +83,7 @@ export class AdminAuth {
 
   /**
    * Runs `verify` on the request's bearer token under the failure limit: an address that failed
-   * AUTH_FAILURE_LIMIT times in a window is refused (429, Retry-After) until the window ends, whatever
+   * `failureLimit.count` times in a window is refused (429, Retry-After) until the window ends, whatever
    * it sends. A failure is logged at info with the address and route, never with what was sent.
    */
   async guard<T>(req: FastifyRequest, verify: (token: string) => Promise<T | undefined> | T | undefined): Promise<T> {
@@ -90,7 +91,7 @@ export class AdminAuth {
     const now = this.now();
     const record = this.failures.get(key);
     if (record && record.windowEnds <= now) this.failures.delete(key);
-    else if (record && record.count >= AUTH_FAILURE_LIMIT) {
+    else if (record && record.count >= this.failureLimit.count) {
       const seconds = Math.max(1, Math.ceil((record.windowEnds - now) / 1000));
       throw new ApiError('RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`, { 'retry-after': String(seconds) });
     }
@@ -116,7 +117,7 @@ export class AdminAuth {
   }
 
   private recordFailure(key: string, now: number): void {
-    const record = this.failures.get(key) ?? { count: 0, windowEnds: now + AUTH_FAILURE_WINDOW_MS };
+    const record = this.failures.get(key) ?? { count: 0, windowEnds: now + this.failureLimit.perMs };
     record.count += 1;
     // Re-inserted, so the map's first key is the address that failed longest ago: the one dropped at the bound.
     this.failures.delete(key);
@@ -144,7 +145,7 @@ export class AdminAuth {
 interface AuthDeps {
   db: Db;
   log: Logger;
-  config: { adminToken?: string };
+  config: { adminToken?: string; adminAuthFailures?: { count: number; perMs: number } };
 }
 
 // One AdminAuth per app: every admin route and /metrics share its token cache and failure counts.
@@ -153,7 +154,7 @@ const perApp = new WeakMap<FastifyInstance, AdminAuth>();
 export function adminAuthFor(app: FastifyInstance, deps: AuthDeps): AdminAuth {
   let auth = perApp.get(app);
   if (!auth) {
-    auth = new AdminAuth(deps.db, deps.config.adminToken);
+    auth = new AdminAuth(deps.db, deps.config.adminToken, deps.config.adminAuthFailures);
     perApp.set(app, auth);
   }
   return auth;
