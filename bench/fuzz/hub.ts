@@ -34,6 +34,8 @@ export async function startHub(): Promise<FuzzHub> {
     TRACKHUB_SITE_RATE_LIMIT: '100000000/1s',
     TRACKHUB_TOKEN_RATE_LIMIT_IP: '1000000/1s',
     TRACKHUB_TOKEN_RATE_LIMIT_ISSUER: '1000000/1s',
+    // Its wrong admin tokens would otherwise lock its own address out of the Admin API after 10.
+    TRACKHUB_ADMIN_AUTH_FAILURES: '1000000/1s',
     ...Object.fromEntries(Object.entries(webhookSecrets).map(([p, s]) => [`TRACKHUB_CARRIER_${p.toUpperCase()}_WEBHOOK_SECRET`, s])),
   });
   const cleanup = async () => {
