@@ -122,6 +122,15 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
           } as never
         : {},
     );
+    if (config.tls?.ca) {
+      // Without this a refused client sees a closed connection and the operator sees nothing: say which
+      // certificate check failed (the code only; never the certificate).
+      // OpenSSL reports a missing certificate as the error's code; Node judges a presented one after the
+      // handshake and puts its verdict (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE…) on the socket.
+      app.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string; authorizationError?: Error | string | null }) =>
+        log.info({ reason: String(socket.authorizationError ?? err.code ?? err.message), remoteAddress: socket.remoteAddress }, 'client certificate refused (mTLS)'),
+      );
+    }
     url = await app.listen({ host: config.host, port: config.port });
   }
   if (runsWorkers) {

@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { sql } from 'kysely';
@@ -18,8 +15,9 @@ import { type NotificationTls, upsertIssuer } from '../src/store/issuers.ts';
 import { replayIssuerSince, replayNotification } from '../src/store/notifications.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { type Fault, faultReceiver } from './helpers/faults.ts';
+import { makePki } from './helpers/pki.ts';
 import { waitFor } from './helpers/processes.ts';
-import { freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
+import { freshStore, type TestStore } from './helpers/stores.ts';
 
 // Delivery behaviour does not depend on the store; PostgreSQL when CI has it (faster to create).
 // PostgreSQL only: these tests need what the external server offers (two processes, LISTEN, connection loss).
@@ -696,26 +694,3 @@ describe(`delivery under faults (${KIND})`, () => {
     expect((await attemptsOf(s, id)).map((a) => a.http_status)).toEqual([204]);
   });
 });
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, and a client certificate from another CA, made with openssl. */
-function makePki() {
-  const dir = mkdtempSync(join(tmpdir(), 'trackhub-pki-'));
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  for (const ca of ['ca', 'stranger-ca']) {
-    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-days', '2', '-subj', `/CN=test-${ca}`);
-  }
-  for (const [name, cn, ext, ca] of [
-    ['server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1', 'ca'],
-    ['client', 'trackhub-client', 'extendedKeyUsage=clientAuth', 'ca'],
-    ['stranger', 'trackhub-client', 'extendedKeyUsage=clientAuth', 'stranger-ca'], // same name, another CA
-  ]) {
-    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
-  }
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  return {
-    dir, caCert: read('ca.crt'), serverKey: read('server.key'), serverCert: read('server.crt'), clientKey: read('client.key'), clientCert: read('client.crt'),
-    strangerKey: read('stranger.key'), strangerCert: read('stranger.crt'),
-  };
-}
