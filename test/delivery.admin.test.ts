@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/delivery/dispatcher.ts';
 import { watchOutbox } from '../src/delivery/metrics.ts';
 import { createLogger } from '../src/logger.ts';
+import { getIssuer } from '../src/store/issuers.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
 import { faultReceiver } from './helpers/faults.ts';
@@ -72,7 +73,8 @@ describe(`notification admin API (${KIND})`, () => {
     const second = `whsec_${Buffer.alloc(24, 2).toString('base64')}`;
     expect((await putIssuer(t.app, 'ISSUER_RT1', { webhookSecret: first })).statusCode).toBe(201);
     await putIssuer(t.app, 'ISSUER_RT1', { webhookSecret: second });
-    const secrets = async () => (await app.store.db.selectFrom('issuers').select('webhook_secrets').where('issuer_id', '=', 'ISSUER_RT1').executeTakeFirstOrThrow()).webhook_secrets;
+    // Read through the store (secrets are stored sealed, test/secrets.test.ts).
+    const secrets = async () => (await getIssuer(app.store.db, 'ISSUER_RT1'))?.webhookSecrets;
     expect(await secrets()).toEqual([second, first]);
     const during = await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/ISSUER_RT1', headers: auth });
     expect(during.json().webhookSecretCount).toBe(2);
@@ -100,8 +102,8 @@ describe(`notification admin API (${KIND})`, () => {
       expect(mismatch.json()).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'notificationTls.privateKeyPem: is not a PEM private key' });
       // A PUT that does not name notificationTls (a secret rotation, say) keeps the certificate and key.
       expect((await putIssuer(t.app, 'ISSUER_TL1', { webhookSecret: `whsec_${Buffer.alloc(32, 7).toString('base64')}` })).statusCode).toBe(200);
-      const kept = await t.store.db.selectFrom('issuers').select('notification_tls').where('issuer_id', '=', 'ISSUER_TL1').executeTakeFirstOrThrow();
-      expect(kept.notification_tls).toEqual({ certificatePem, privateKeyPem });
+      const kept = await getIssuer(t.store.db, 'ISSUER_TL1');
+      expect(kept?.notificationTls).toEqual({ certificatePem, privateKeyPem });
       const explicitNull = await putIssuer(t.app, 'ISSUER_TL1', { notificationTls: null });
       expect(explicitNull.statusCode, explicitNull.body).toBe(200);
       expect((await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/ISSUER_TL1', headers: auth })).json().notificationTls ?? null).toBeNull();

@@ -188,8 +188,8 @@ issuers
     if (!ISSUER_ID.test(opts.id)) fail('--id must be 10 of [A-Za-z0-9_-]');
     const urlProblem =
       checkNotificationUrl(opts.url) ??
-      checkCleartextUrls({ notificationBaseUrl: opts.url }, config().allowPrivateTargets) ??
-      (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets));
+      (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets)) ??
+      checkCleartextUrls({ notificationBaseUrl: opts.url }, config().allowPrivateTargets);
     if (urlProblem) fail(urlProblem);
     let jwks: { keys: Record<string, unknown>[] } | undefined;
     let privateJwk: Record<string, unknown> | undefined;

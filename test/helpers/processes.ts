@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { TEST_SECRET_KEY } from './stores.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/trackhub.js');
 
@@ -21,7 +22,10 @@ export interface Proc {
 /** Runs the real CLI in a child process; its output is kept for failure messages. */
 export function runCli(args: string[], env: Record<string, string>): Proc {
   const nodeArgs = process.env.TRACKHUB_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The master key of the stores this process opens (freshStore), so a child reads what the test wrote;
+  // a test of the key itself passes its own TRACKHUB_SECRET_KEY (or '' for none).
+  const withKey = { TRACKHUB_SECRET_KEY: TEST_SECRET_KEY.toBase64(), ...env };
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { env: { ...process.env, ...withKey }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d) => {
     out += d;

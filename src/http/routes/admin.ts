@@ -125,9 +125,10 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         autoTrackShipment?: boolean;
         enabled?: boolean;
       };
-      const problem = checkNotificationUrl(body.notificationBaseUrl) ?? checkCleartextUrls(body, deps.config.allowPrivateTargets) ?? checkJwks(body.jwks);
+      const problem = checkNotificationUrl(body.notificationBaseUrl) ?? checkJwks(body.jwks);
       if (problem) throw new ApiError('FIELD_INVALID_VALUE', problem);
-      const targetProblem = await checkDeliveryTargets(body, deps.config.allowPrivateTargets);
+      // The SSRF guard first: for a private address its refusal says more than the scheme's.
+      const targetProblem = (await checkDeliveryTargets(body, deps.config.allowPrivateTargets)) ?? checkCleartextUrls(body, deps.config.allowPrivateTargets);
       if (targetProblem) throw new ApiError('FIELD_INVALID_VALUE', targetProblem);
       if (body.webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(body.webhookSecret)) {
         throw new ApiError('FIELD_INVALID_FORMAT', 'webhookSecret: must be whsec_ followed by base64 of at least 24 bytes');
