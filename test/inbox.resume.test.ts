@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxWatcher } from '../src/sites/inbox.ts';
 import { writeCsv } from './e2e/site-files.ts';
 import { type TestApp, testApp } from './helpers/app.ts';
 import { waitFor } from './helpers/processes.ts';
-import { STORE_KINDS } from './helpers/stores.ts';
+import { STORE_KINDS, tempDir } from './helpers/stores.ts';
 
 /**
  * The inbox's promise to a production site (docs/contract.md §4): a file is read once, whole, even when
@@ -31,7 +31,7 @@ describe.each(STORE_KINDS)('inbox resume on %s', (kind) => {
 
   beforeAll(async () => {
     t = await testApp(kind);
-    dataDir = mkdtempSync(join(tmpdir(), 'trackhub-inbox-resume-'));
+    dataDir = tempDir('trackhub-inbox-resume');
   });
   afterAll(async () => {
     await t?.close();
@@ -47,11 +47,23 @@ describe.each(STORE_KINDS)('inbox resume on %s', (kind) => {
   it('a worker stopped mid-file leaves it in processing/ for the next one, which reads only the rest', async () => {
     const dir = await site('RESUME-STOP');
     const bad = writeCsv(join(dir, 'processing', 'big.csv'), 10_000, `stop-${kind}`);
+    // A gate in the store: the chunk that would take the file past line 300 waits for an advisory lock
+    // the test holds, so the worker is stopped mid-file however fast the machine reads.
+    const gate = new pg.Client({ connectionString: t.store.connectionUrl });
+    await gate.connect();
+    await gate.query('select pg_advisory_lock(4242)');
+    await sql`create function resume_gate() returns trigger language plpgsql as $$
+      begin if new.lines_done > 300 then perform pg_advisory_xact_lock_shared(4242); end if; return new; end $$`.execute(t.store.db);
+    await sql`create trigger resume_gate before update on inbox_files for each row execute function resume_gate()`.execute(t.store.db);
     const first = watcher();
     const scanning = first.scanOnce();
     await waitFor('two chunks committed', async () => ((await progress('RESUME-STOP'))[0]?.lines_done ?? 0) >= 200 || undefined, 30_000, 5);
-    await first.stop();
+    const stopping = first.stop(); // the flag is set now; the held chunk commits once the gate opens
+    await gate.end(); // its session lock goes with it
+    await stopping;
     expect(await scanning).toBe(0);
+    await sql`drop trigger resume_gate on inbox_files`.execute(t.store.db);
+    await sql`drop function resume_gate()`.execute(t.store.db);
 
     const [stopped] = await progress('RESUME-STOP');
     expect(stopped.lines_done).toBeGreaterThan(0);
