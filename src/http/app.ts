@@ -66,8 +66,11 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     ajv: { customOptions: { removeAdditional: false } },
     // The router's own refusals (a malformed %-escape, a path segment over 100 characters) get the
     // contract's body too, not Fastify's.
+    // These answer before any hook runs, so they set the correlation id themselves (every answer has one).
     frameworkErrors: (err, _req, reply) =>
-      sendError(reply, 'FIELD_INVALID_FORMAT', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed'),
+      sendError(reply, 'FIELD_INVALID_FORMAT', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed', {
+        'x-correlation-id': newId('corr'),
+      }),
     ...serverOptions,
   });
   // Set on the server before it listens, for HTTP and HTTPS alike (Fastify's `http` option is not passed
