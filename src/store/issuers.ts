@@ -75,6 +75,7 @@ function openAuth(db: Db, issuerId: string, auth: Issuer['notificationAuth'] | u
 
 function openTls(db: Db, issuerId: string, tls: NotificationTls | null | undefined): NotificationTls | null {
   if (!tls) return null;
+  if (typeof tls.privateKeyPem !== 'string') return tls;
   return { ...tls, privateKeyPem: openStoredSecret(db, tls.privateKeyPem, secretContext('issuers', issuerId, 'notification_tls.privateKeyPem')) };
 }
 
@@ -122,7 +123,9 @@ export async function upsertIssuer(db: Db, i: IssuerWrite): Promise<boolean> {
   const box = secretBoxOf(db);
   const seal = (value: string, field: string) => box.seal(value, secretContext('issuers', i.issuerId, field));
   const auth = i.notificationAuth ? { ...i.notificationAuth, clientSecret: seal(i.notificationAuth.clientSecret, 'notification_auth.clientSecret') } : null;
-  const tls = i.notificationTls ? { ...i.notificationTls, privateKeyPem: seal(i.notificationTls.privateKeyPem, 'notification_tls.privateKeyPem') } : null;
+  // A TLS record without a key (trusting a CA only) has nothing to seal.
+  const key = i.notificationTls?.privateKeyPem;
+  const tls = i.notificationTls ? { ...i.notificationTls, ...(typeof key === 'string' ? { privateKeyPem: seal(key, 'notification_tls.privateKeyPem') } : {}) } : null;
   const values = {
     issuer_id: i.issuerId,
     name: i.name,
