@@ -57,6 +57,7 @@ export interface FuzzResult {
 }
 
 const CHUNK = 1000;
+const REQUEST_CEILING_MS = 90_000;
 const MAX_SHRUNK_SIGNATURES = 12;
 
 /** Each chunk of requests has a seed of its own, so a failure is replayed by (chunk seed, index) alone. */
@@ -130,7 +131,8 @@ class Sender {
   private async sendOnce(req: FuzzRequest): Promise<Answer | undefined> {
     const { headers, body } = await this.resolve(req);
     try {
-      const res = await this.pool.request({ method: req.method as 'GET', path: req.path, headers, body, headersTimeout: 60_000, bodyTimeout: 60_000 });
+      // A whole exchange has a ceiling: a hub that never answers is a finding, not a fuzzer that hangs.
+      const res = await this.pool.request({ method: req.method as 'GET', path: req.path, headers, body, headersTimeout: 60_000, bodyTimeout: 60_000, signal: AbortSignal.timeout(REQUEST_CEILING_MS) });
       const text = await res.body.text();
       return { status: res.statusCode, headers: res.headers, body: text };
     } catch (err) {
@@ -138,7 +140,8 @@ class Sender {
       if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') return undefined;
       // A body far over the limit may be cut off by the hub after its 413: the connection closes mid-upload.
       if ((body?.length ?? 0) > 1024 * 1024 && /ECONNRESET|EPIPE|other side closed|UND_ERR_SOCKET/.test(`${code} ${(err as Error).message}`)) {
-        return { status: 413, headers: { 'content-type': 'application/json', 'x-correlation-id': 'closed-mid-upload' }, body: '{"errorCode":"PAYLOAD_TOO_LARGE","error":"connection closed mid-upload"}' };
+        const correlationId = /^[A-Za-z0-9_-]{1,64}$/.test(headers['x-correlation-id'] ?? '') ? headers['x-correlation-id'] : 'closed-mid-upload';
+        return { status: 413, headers: { 'content-type': 'application/json', 'x-correlation-id': correlationId }, body: '{"errorCode":"PAYLOAD_TOO_LARGE","error":"connection closed mid-upload"}' };
       }
       return { status: 0, headers: {}, body: `no answer: ${code} ${(err as Error).message}` };
     }
@@ -150,7 +153,7 @@ function noAnswer(a: Answer): Finding[] {
 }
 
 /** The requests of one chunk, exactly as fast-check generates them for `fc.check(…, { seed, path })`. */
-async function requestsOf(arb: fc.Arbitrary<FuzzRequest>, seed: number, n: number): Promise<FuzzRequest[]> {
+export async function requestsOf(arb: fc.Arbitrary<FuzzRequest>, seed: number, n: number): Promise<FuzzRequest[]> {
   const out: FuzzRequest[] = [];
   await fc.check(
     fc.asyncProperty(arb, async (r) => {
@@ -199,11 +202,18 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       ? setInterval(() => {
           const rss = rssOf(pid as number);
           if (rss !== undefined && rssStart !== undefined) rssSamples.push(rss);
-        }, 250)
+        }, 250).unref()
       : undefined;
     const secrets = await creds.secrets();
     let lastProgress = Date.now();
     const fuzzStarted = Date.now();
+    // A run that stops moving says which requests it is waiting for.
+    const inFlight = new Set<FuzzRequest>();
+    let lastAnswerAt = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastAnswerAt < 60_000) return;
+      log(`  no answer for ${Math.round((Date.now() - lastAnswerAt) / 1000)} s; in flight:\n${[...inFlight].map(describeRequest).join('\n')}`);
+    }, 30_000).unref();
 
     for (let chunk = 0; chunk * CHUNK < opts.runs; chunk++) {
       const n = Math.min(CHUNK, opts.runs - chunk * CHUNK);
@@ -213,7 +223,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
         while (next < requests.length) {
           const index = next++;
           const req = requests[index];
+          inFlight.add(req);
           const answer = await sender.send(req);
+          inFlight.delete(req);
+          lastAnswerAt = Date.now();
           if (!answer) {
             unsendable++;
             continue;
@@ -242,6 +255,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       }
     }
     if (sampler) clearInterval(sampler);
+    clearInterval(watchdog);
     const fuzzMs = Date.now() - fuzzStarted;
     const rssEnd = pid ? rssOf(pid) : undefined;
     if (rssEnd !== undefined) rssSamples.push(rssEnd);
