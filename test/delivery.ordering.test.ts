@@ -6,7 +6,7 @@ import { newWebhookSecret } from '../src/delivery/signing.ts';
 import { createLogger } from '../src/logger.ts';
 import { upsertIssuer } from '../src/store/issuers.ts';
 import { replayIssuerSince, replayNotification } from '../src/store/notifications.ts';
-import { insertOutbox } from '../src/store/operations.ts';
+import { insertOutbox, type OutboxInsert } from '../src/store/operations.ts';
 import { waitFor } from './helpers/processes.ts';
 import { freshStore, STORE_KINDS, type StoreKind, type TestStore } from './helpers/stores.ts';
 
@@ -38,7 +38,7 @@ async function setup(kind: StoreKind, issuerId: string, url: string, maxOps = 1)
 let rowSeq = 0;
 /** Updates `from`..`to` of one operation, written in one transaction (so they share a due time, as a burst would). */
 async function updates(s: TestStore, issuerId: string, operationId: string, from: number, to: number): Promise<string[]> {
-  const rows = [];
+  const rows: OutboxInsert[] = [];
   for (let n = from; n <= to; n++) {
     rowSeq++;
     const id = `msg_${String(rowSeq).padStart(6, '0')}`;
