@@ -4,10 +4,9 @@
  * minimal request that still shows it.
  */
 import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { Agent, type ClientRequest, createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { Pool } from 'undici';
 import { type Answer, check, type Finding } from './checks.ts';
 import { Credentials } from './credentials.ts';
 import { assertionMark, type FuzzRequest, requestArbitrary, SIGNATURE_HEADERS } from './generate.ts';
@@ -87,7 +86,8 @@ async function receiver(): Promise<{ url: string; close: () => Promise<void> }> 
 
 class Sender {
   constructor(
-    private readonly pool: Pool,
+    private readonly baseUrl: string,
+    private readonly agent: Agent,
     private readonly creds: Credentials,
     private readonly webhookSecrets: Record<string, string>,
   ) {}
@@ -130,21 +130,52 @@ class Sender {
 
   private async sendOnce(req: FuzzRequest): Promise<Answer | undefined> {
     const { headers, body } = await this.resolve(req);
-    try {
-      // A whole exchange has a ceiling: a hub that never answers is a finding, not a fuzzer that hangs.
-      const res = await this.pool.request({ method: req.method as 'GET', path: req.path, headers, body, headersTimeout: 60_000, bodyTimeout: 60_000, signal: AbortSignal.timeout(REQUEST_CEILING_MS) });
-      const text = await res.body.text();
-      return { status: res.statusCode, headers: res.headers, body: text };
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') return undefined;
-      // A body far over the limit may be cut off by the hub after its 413: the connection closes mid-upload.
-      if ((body?.length ?? 0) > 1024 * 1024 && /ECONNRESET|EPIPE|other side closed|UND_ERR_SOCKET/.test(`${code} ${(err as Error).message}`)) {
-        const correlationId = /^[A-Za-z0-9_-]{1,64}$/.test(headers['x-correlation-id'] ?? '') ? headers['x-correlation-id'] : 'closed-mid-upload';
-        return { status: 413, headers: { 'content-type': 'application/json', 'x-correlation-id': correlationId }, body: '{"errorCode":"PAYLOAD_TOO_LARGE","error":"connection closed mid-upload"}' };
+    const target = new URL(this.baseUrl);
+    return new Promise<Answer | undefined>((done) => {
+      let settled = false;
+      const finish = (a: Answer | undefined) => {
+        if (!settled) {
+          settled = true;
+          done(a);
+        }
+      };
+      const failed = (err: Error) => {
+        const code = (err as { code?: string }).code ?? '';
+        // A body far over the limit may be cut off by the hub after its 413: the connection closes mid-upload.
+        if ((body?.length ?? 0) > 1024 * 1024 && /ECONNRESET|EPIPE/.test(`${code} ${err.message}`)) {
+          const correlationId = /^[A-Za-z0-9_-]{1,64}$/.test(headers['x-correlation-id'] ?? '') ? headers['x-correlation-id'] : 'closed-mid-upload';
+          return finish({ status: 413, headers: { 'content-type': 'application/json', 'x-correlation-id': correlationId }, body: '{"errorCode":"PAYLOAD_TOO_LARGE","error":"connection closed mid-upload"}' });
+        }
+        finish({ status: 0, headers: {}, body: `no answer: ${code} ${err.message}` });
+      };
+      let outgoing: ClientRequest;
+      try {
+        outgoing = httpRequest(
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.path,
+            headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+            agent: this.agent,
+            // A whole exchange has a ceiling: a hub that never answers is a finding, not a fuzzer that hangs.
+            timeout: REQUEST_CEILING_MS,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => finish({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+            res.on('error', failed);
+          },
+        );
+      } catch {
+        // Node refused the path or a header value (a character HTTP does not allow): never on the wire.
+        return finish(undefined);
       }
-      return { status: 0, headers: {}, body: `no answer: ${code} ${(err as Error).message}` };
-    }
+      outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${REQUEST_CEILING_MS / 1000} s`)));
+      outgoing.on('error', failed);
+      outgoing.end(body);
+    });
   }
 }
 
@@ -169,7 +200,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const started = Date.now();
   let hub: FuzzHub | undefined;
   const rx = await receiver();
-  let pool: Pool | undefined;
+  let agent: Agent | undefined;
   try {
     let url = opts.url;
     let adminToken = opts.adminToken;
@@ -187,8 +218,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const creds = await Credentials.create(url, adminToken as string, rx.url);
     const routes = await fetchRoutes(url);
     const arb = requestArbitrary({ routes, publicJwk: creds.publicJwk, receiverUrl: rx.url });
-    pool = new Pool(url, { connections: opts.concurrency, pipelining: 1, keepAliveTimeout: 10_000 });
-    const sender = new Sender(pool, creds, webhookSecrets);
+    // node:http, not undici: undici's pool stopped dispatching for good after some hostile exchanges
+    // (every lane waiting, no socket open, its abort signals unheard); node:http's per-request timeout holds.
+    agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+    const sender = new Sender(url, agent, creds, webhookSecrets);
     log(`${routes.length} routes from ${url}/docs/json (+ stray paths); ${opts.runs} requests, concurrency ${opts.concurrency}, seed ${opts.seed}`);
 
     const counts = new Map<string, Map<number, number>>();
@@ -294,7 +327,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const hubErrors = (hub?.output() ?? '').split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(-20);
     return { seed: opts.seed, runs: opts.runs, sent, unsendable, resets: sender.resets, routes: routes.map((r) => r.label), counts, failures, rss, hubErrors, fuzzMs, elapsedMs: Date.now() - started };
   } finally {
-    await pool?.close().catch(() => undefined);
+    agent?.destroy();
     await rx.close();
     await hub?.stop();
   }
