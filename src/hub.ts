@@ -164,7 +164,9 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       await inbox?.stop();
       await poller?.stop();
       await upsAlerts?.stop();
-      await dispatcher?.stop();
+      // Sends under way finish and are recorded (at most the delivery timeout, capped so the drain fits
+      // the shutdown deadline): a rolling restart sends nothing twice.
+      await dispatcher?.stop({ drainMs: Math.min(config.deliveryTimeoutMs, 15_000) });
       await carrierHttp.close();
       await store.close();
     },

@@ -130,11 +130,29 @@ export class Dispatcher {
     if (this.o.listenUrl) void this.listen(this.o.listenUrl);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming, then gives the sends already under way up to `drainMs` to end by themselves (each
+   * ends by its own timeout anyway), recording each result as it comes. A graceful stop (SIGTERM, a
+   * rolling restart) then sends nothing twice: a send cut short may have been processed by the issuer
+   * without the hub hearing the answer, and would go out again under the same webhook-id once its lease
+   * ran out (test/delivery.rolling.test.ts: 5 to 46 repeats of 2,000 notifications over two SIGTERMs
+   * when every send was cut at once). `drainMs` 0, the default, cuts them at once (an in-process
+   * dispatcher a test or a tool stops).
+   */
+  async stop(opts: { drainMs?: number } = {}): Promise<void> {
     this.running = false;
     this.kick();
     await this.loop;
-    // Sends cut short by shutdown are not recorded: their lease runs out and another worker sends them.
+    const drainMs = opts.drainMs ?? 0;
+    if (drainMs > 0 && this.sends.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, drainMs);
+      });
+      await Promise.race([Promise.allSettled([...this.sends]), deadline]);
+      clearTimeout(timer);
+    }
+    // Sends still running are cut short and not recorded: their lease runs out and another worker sends them.
     this.shutdown.abort();
     await Promise.allSettled([...this.sends]);
     await this.flush(); // what did finish is recorded
