@@ -167,16 +167,7 @@ const stillWaiting = (e: string) =>
  * scanned again by every claim until their turn comes.
  */
 export async function claimDueNotifications(db: Db, wants: ClaimWant[], room: number, leaseMs: number): Promise<ClaimedOutboxRow[]> {
-  return db.transaction().execute(async (tx) => {
-    // The planner prices the ordering probe for every due row (it cannot know most are fresh and unbatched)
-    // and, with an analysed outbox, lands past jit_above_cost: PostgreSQL 15 then spent 0.5-1.2 s compiling
-    // a statement that runs in a few milliseconds. A claim is always short; JIT can only slow it down.
-    await sql`set local jit = off`.execute(tx);
-    return claimIn(tx, wants, room, leaseMs);
-  });
-}
-
-async function claimIn(db: Db, wants: ClaimWant[], room: number, leaseMs: number): Promise<ClaimedOutboxRow[]> {
+  // JIT is off for the hub's sessions (src/store/db.ts): the planner prices this statement past jit_above_cost.
   const res = await sql<ClaimedOutboxRow>`
     update outbox o
     set next_attempt_at = now() + ${`${leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
