@@ -129,7 +129,24 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // The plugin's CSP (hashes of its inline scripts) without what this page does not use: other origins
+    // for fonts, styles and images, and upgrade-insecure-requests, which breaks the page on plain http.
+    staticCSP: true,
+    transformStaticCSP: (header: string) =>
+      `${header
+        .replace(/ https:| validator\.swagger\.io|upgrade-insecure-requests;/g, '')
+        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+        .trim()} form-action 'none';`,
+    uiHooks: {
+      // The plugin redirects /docs/static/index.html to /docs/, but with a query string to itself, forever.
+      onRequest: (req, reply, done) => {
+        if (/^\/docs\/static\/index\.html\?/.test(req.url)) return void reply.redirect('/docs/');
+        done();
+      },
+    },
+  });
   app.addSchema(ErrorBody);
   app.addSchema({ ...TrackBody, $id: 'TrackBody' });
   app.addSchema(OperationObject);
