@@ -70,7 +70,9 @@ const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stri
 export class Credentials {
   private tokens = new Map<string, { token: string; renewAt: number }>();
   private readonly forgedKey = randomBytes(32);
-  private readonly replayedJti = `fuzz-replayed-${randomUUID()}`;
+  /** A jti the fuzzer spent on a token less than two minutes ago: its row is kept until that exp (5 min). */
+  private replayedJti = `fuzz-replayed-${randomUUID()}`;
+  private replayedJtiSpentAt = 0;
 
   private constructor(
     readonly baseUrl: string,
@@ -105,6 +107,8 @@ export class Credentials {
   }
 
   private async spendReplayedJti(): Promise<void> {
+    this.replayedJti = `fuzz-replayed-${randomUUID()}`;
+    this.replayedJtiSpentAt = Date.now();
     const res = await fetch(this.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -258,7 +262,10 @@ export class Credentials {
         return custom(rest);
       }
       case 'replayed-jti':
-        // create() spent this jti on a token already: every use here is a replay.
+        // A jti spent on a token while its assertion has not expired: every use here is a replay. Once that
+        // exp has passed the hub may forget the jti (the contract refuses replays within exp), so a new one
+        // is spent every two minutes.
+        if (Date.now() - this.replayedJtiSpentAt > 120_000) await this.spendReplayedJti();
         return custom({ ...base, jti: this.replayedJti });
       case 'jti-too-long':
         return custom({ ...base, jti: 'j'.repeat(300) });
