@@ -1,13 +1,13 @@
 /**
  * Chaos at scale, then a rolling restart: what the issuers receive while workers die or are restarted.
  *
- *   node bin/trackhub.js bench chaos [--notifications 100000] [--kills 10] [--fail-rate 0.1] [--hang-rate 0.01]
+ *   node bin/trackhub.js bench chaos [--notifications 100000] [--kills 10] [--issuers 12] [--fail-rate 0.1] [--hang-rate 0.01]
  *                                    [--seed 1] [--rate 1000] [--latency-ms 10] [--delivery-timeout-ms 2000]
  *                                    [--rolling] [--no-rolling] [--rolling-notifications 20000]
  *
  * An API process and 2 worker processes (`trackhub serve`, TRACKHUB_ROLE=api/worker) on a database of
  * their own on PostgreSQL (BENCH_DATABASE_URL or TRACKHUB_TEST_DATABASE_URL, else the trust-auth server
- * on 127.0.0.1:5432; created and dropped here). Three issuers whose receivers (a child process on loopback)
+ * on 127.0.0.1:5432; created and dropped here). --issuers issuers whose receivers (a child process on loopback)
  * fail --fail-rate of requests with a 500, leave --hang-rate unanswered (the hub's delivery timeout, short
  * here, ends them) and answer the rest after a latency of 0 to 2 x --latency-ms. Notifications are made
  * through the real path: SHIPMENT track requests on the Issuer API at --rate per second, each one
@@ -41,6 +41,12 @@ export interface ChaosOptions {
   /** Notifications of the kill phase (0: no kill phase). */
   notifications: number;
   kills: number;
+  /**
+   * Issuers, each with its own receiver. A hung request is a timeout, which the hub takes for an overloaded
+   * endpoint and halves that endpoint's concurrency and rate (AIMD): with 1 % hangs each endpoint settles
+   * around a few dozen notifications a second, so the throughput grows with the issuers.
+   */
+  issuers: number;
   failRate: number;
   hangRate: number;
   seed: number;
@@ -69,13 +75,16 @@ export interface PhaseFigures {
   hangs: number;
   wallMs: number;
   throughput: number;
+  /** From the receiver's answer to the hub's record of it (delivered_at), sampled: p50, p90, max (ms). */
+  answerToRecordMs: { p50: number; p90: number; max: number; sampled: number };
   /** Rolling: SIGTERM to exit of each worker, and their exit codes. */
   drainsMs: number[];
   exitCodes: (number | null)[];
 }
 
 const ADMIN = 'chaos-bench-admin-token-0123456789abcdef';
-const ISSUERS = ['CHAOSBNK01', 'CHAOSBNK02', 'CHAOSBNK03'];
+/** Issuer ids of 10 characters, one receiver each. */
+const issuerIds = (n: number) => Array.from({ length: n }, (_, i) => `CHAOSBNK${String(i + 1).padStart(2, '0')}`);
 const WORKERS = 2;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,7 +108,7 @@ async function accessToken(api: string, id: string, key: TestIssuerKey): Promise
 
 async function registerIssuers(api: string, urls: string[]): Promise<Issuer[]> {
   const out: Issuer[] = [];
-  for (const [i, id] of ISSUERS.entries()) {
+  for (const [i, id] of issuerIds(urls.length).entries()) {
     const key = await issuerKey();
     const put = await fetch(`${api}/admin/v1/issuers/${id}`, {
       method: 'PUT',
@@ -198,7 +207,7 @@ export async function chaosRun(o: ChaosOptions): Promise<PhaseFigures[]> {
   const base = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   process.env.TRACKHUB_TEST_DATABASE_URL = base;
   const db = await freshDatabase('postgres');
-  const rx = await chaosReceivers(ISSUERS.length, o.failRate, { hangRate: o.hangRate, seed: o.seed, latencyMs: o.latencyMs });
+  const rx = await chaosReceivers(o.issuers, o.failRate, { hangRate: o.hangRate, seed: o.seed, latencyMs: o.latencyMs });
   const apiPort = await freePort();
   const api = `http://127.0.0.1:${apiPort}`;
   const timeout = `${o.deliveryTimeoutMs}ms`;
@@ -216,9 +225,11 @@ export async function chaosRun(o: ChaosOptions): Promise<PhaseFigures[]> {
   };
   const apiProc = runCli(['serve'], { ...env, TRACKHUB_PORT: String(apiPort), TRACKHUB_ROLE: 'api' });
   const workers: (Proc | undefined)[] = Array.from({ length: WORKERS }, () => undefined);
+  const allWorkers: Proc[] = [];
   const startWorker = async (i: number) => {
     const w = runCli(['serve'], { ...env, TRACKHUB_PORT: String(await freePort()), TRACKHUB_ROLE: 'worker', TRACKHUB_LOG_LEVEL: 'info' });
     workers[i] = w;
+    allWorkers.push(w);
     await waitFor(`worker ${i} started`, () => (w.output().includes('trackhub started') ? true : undefined), 60_000, 50);
   };
   // Notifications received so far (distinct webhook-ids): the work the kills and SIGTERMs wait for.
@@ -261,6 +272,7 @@ export async function chaosRun(o: ChaosOptions): Promise<PhaseFigures[]> {
       const statsAfter = await rx.stats();
       const ids = notificationIds(rx, ops);
       const dup = duplicatesOf(rx, ids, stops, o.deliveryTimeoutMs);
+      const answerToRecordMs = await recordLag(api, rx, ids);
       const got = received();
       const wallMs = allReceivedAt - started;
       return {
@@ -276,6 +288,7 @@ export async function chaosRun(o: ChaosOptions): Promise<PhaseFigures[]> {
         hangs: statsAfter.hangs - statsBefore.hangs,
         wallMs,
         throughput: got / (wallMs / 1000),
+        answerToRecordMs,
         drainsMs,
         exitCodes,
       };
@@ -322,6 +335,7 @@ export async function chaosRun(o: ChaosOptions): Promise<PhaseFigures[]> {
         }),
       );
     }
+    if (o.log) for (const line of workerWarnings(allWorkers)) log(line);
     return figures;
   } finally {
     for (const w of workers) await stop(w, 'SIGKILL');
@@ -331,12 +345,50 @@ export async function chaosRun(o: ChaosOptions): Promise<PhaseFigures[]> {
   }
 }
 
+/**
+ * How long after the receiver answered the hub wrote the delivery down, for up to 200 notifications spread
+ * over the phase (Admin API: delivered_at is the recording transaction's time): what a SIGKILL can repeat
+ * is about the deliveries per second times this.
+ */
+async function recordLag(api: string, rx: ChaosReceivers, ids: Set<string>) {
+  const once = [...ids].filter((id) => rx.receipts.get(id)?.length === 1);
+  const step = Math.max(1, Math.floor(once.length / 200));
+  const lags: number[] = [];
+  for (let i = 0; i < once.length; i += step) {
+    const res = await fetch(`${api}/admin/v1/notifications/${once[i]}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    if (!res.ok) continue;
+    const n = (await res.json()) as { deliveredAt: string | null };
+    if (n.deliveredAt) lags.push(Date.parse(n.deliveredAt) - (rx.receipts.get(once[i]) as number[])[0]);
+  }
+  lags.sort((a, b) => a - b);
+  const at = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? Number.NaN;
+  return { p50: at(0.5), p90: at(0.9), max: lags.at(-1) ?? Number.NaN, sampled: lags.length };
+}
+
+/** What the workers warned about (slow or failed records, failed rounds), by message: explains repeats. */
+function workerWarnings(procs: Proc[]): string[] {
+  const counts = new Map<string, number>();
+  for (const p of procs) {
+    for (const line of p.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level?: number; msg?: string };
+        if ((entry.level ?? 0) >= 40) counts.set(entry.msg ?? '?', (counts.get(entry.msg ?? '?') ?? 0) + 1);
+      } catch {
+        // not a log line
+      }
+    }
+  }
+  return [...counts].map(([msg, n]) => `[chaos] workers logged ${n} x "${msg}"`);
+}
+
 /** The figures of one phase, one line each. */
 export function describeFigures(f: PhaseFigures): string[] {
   const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
   const lines = [
     `[chaos ${f.phase}] notifications ${f.notifications}  received ${f.received}  lost ${f.lost}  duplicates ${f.duplicates} (${pct(f.duplicateRate)})`,
     `[chaos ${f.phase}] duplicates per ${f.phase === 'kills' ? 'kill' : 'SIGTERM'}: [${f.perStop.join(', ')}]  with no ${f.phase === 'kills' ? 'kill' : 'restart'} between: ${f.duplicatesOtherwise}`,
+    `[chaos ${f.phase}] answer to record (${f.answerToRecordMs.sampled} sampled): p50 ${f.answerToRecordMs.p50} ms  p90 ${f.answerToRecordMs.p90} ms  max ${f.answerToRecordMs.max} ms`,
     `[chaos ${f.phase}] attempts ${f.attempts} (${f.hangs} hung)  wall ${(f.wallMs / 1000).toFixed(1)} s  throughput ${Math.round(f.throughput)}/s`,
   ];
   if (f.phase === 'rolling') lines.push(`[chaos rolling] drain (SIGTERM to exit) ${f.drainsMs.map((ms) => `${Math.round(ms)} ms`).join(', ')}  exit codes ${f.exitCodes.join(', ')}`);
@@ -388,7 +440,7 @@ async function main() {
   };
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(
-      'trackhub bench chaos [--notifications 100000] [--kills 10] [--fail-rate 0.1] [--hang-rate 0.01] [--seed 1]\n' +
+      'trackhub bench chaos [--notifications 100000] [--kills 10] [--issuers 12] [--fail-rate 0.1] [--hang-rate 0.01] [--seed 1]\n' +
         '                     [--rate 1000] [--latency-ms 10] [--delivery-timeout-ms 2000]\n' +
         '                     [--rolling] [--no-rolling] [--rolling-notifications 20000]\n',
     );
@@ -404,6 +456,7 @@ async function main() {
   const o: ChaosOptions = {
     notifications: rollingOnly ? 0 : notifications,
     kills: num('kills', 10),
+    issuers: Math.max(1, Math.min(99, num('issuers', 12))),
     failRate: num('fail-rate', 0.1),
     hangRate: num('hang-rate', 0.01),
     seed: num('seed', 1),
@@ -415,7 +468,7 @@ async function main() {
   };
   console.log(
     `bench chaos: ${o.notifications} notifications with ${o.kills} kills, then ${o.rollingNotifications} through a rolling restart; ` +
-      `2 workers on PostgreSQL; receivers fail ${o.failRate * 100} %, hang ${o.hangRate * 100} %, answer in 0-${2 * o.latencyMs} ms; ` +
+      `2 workers on PostgreSQL; ${o.issuers} issuers whose receivers fail ${o.failRate * 100} %, hang ${o.hangRate * 100} %, answer in 0-${2 * o.latencyMs} ms; ` +
       `delivery timeout ${o.deliveryTimeoutMs} ms; seed ${o.seed}`,
   );
   const figures = await chaosRun(o);

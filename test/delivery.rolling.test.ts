@@ -15,6 +15,7 @@ describe('rolling restart on postgres: two workers SIGTERMed in turn under load'
     const [f] = await chaosRun({
       notifications: 0, // no kill phase: kills duplicate by nature (test/delivery.chaos.test.ts bounds them)
       kills: 0,
+      issuers: 3,
       rollingNotifications: 2000,
       failRate: 0.1,
       hangRate: 0.01,
