@@ -73,6 +73,7 @@ export class Credentials {
   /** A jti the fuzzer spent on a token less than two minutes ago: its row is kept until that exp (5 min). */
   private replayedJti = `fuzz-replayed-${randomUUID()}`;
   private replayedJtiSpentAt = 0;
+  private spending: Promise<void> | undefined;
 
   private constructor(
     readonly baseUrl: string,
@@ -265,7 +266,9 @@ export class Credentials {
         // A jti spent on a token while its assertion has not expired: every use here is a replay. Once that
         // exp has passed the hub may forget the jti (the contract refuses replays within exp), so a new one
         // is spent every two minutes.
-        if (Date.now() - this.replayedJtiSpentAt > 120_000) await this.spendReplayedJti();
+        // One spend at a time: a lane must not send the new jti before it is spent.
+        if (Date.now() - this.replayedJtiSpentAt > 120_000) this.spending ??= this.spendReplayedJti().finally(() => (this.spending = undefined));
+        await this.spending;
         return custom({ ...base, jti: this.replayedJti });
       case 'jti-too-long':
         return custom({ ...base, jti: 'j'.repeat(300) });
