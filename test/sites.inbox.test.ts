@@ -89,10 +89,11 @@ describe.each(STORE_KINDS)('inbox with two workers on %s', (kind) => {
     });
   });
 
+  // The report is written first and the file moved after it: a file is finished once both are there.
   const reportIn = (inbox: string, folder: 'done' | 'rejected', name: string) =>
-    waitFor(`${folder}/${name}.report.json`, () => {
+    waitFor(`${folder}/${name} and its report`, () => {
       const path = join(inbox, folder, `${name}.report.json`);
-      return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+      return existsSync(path) && existsSync(join(inbox, folder, name)) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
     });
 
   it('an upload that pauses for longer than two scans, but less than the settle period, is read whole', async () => {

@@ -10,7 +10,7 @@ import { CORRELATION_ID } from '../domain/track-request.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
-import { installErrorHandling, sendError } from './errors.ts';
+import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminOperations } from './routes/admin-operations.ts';
 import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
@@ -66,11 +66,16 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     ajv: { customOptions: { removeAdditional: false } },
     // The router's own refusals (a malformed %-escape, a path segment over 100 characters) get the
     // contract's body too, not Fastify's.
-    // These answer before any hook runs, so they set the correlation id themselves (every answer has one).
-    frameworkErrors: (err, _req, reply) =>
-      sendError(reply, 'FIELD_INVALID_FORMAT', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed', {
-        'x-correlation-id': newId('corr'),
-      }),
+    // These answer before any hook runs, so they set the correlation id themselves (every answer has one;
+    // a valid one the caller sent is kept, as everywhere else).
+    frameworkErrors: (err, req, reply) => {
+      const given = req.headers['x-correlation-id'];
+      const correlationId = typeof given === 'string' && CORRELATION_ID.test(given) ? given : newId('corr');
+      return sendError(reply, 'FIELD_INVALID_FORMAT', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed', {
+        'x-correlation-id': correlationId,
+      });
+    },
+    clientErrorHandler,
     ...serverOptions,
   });
   // Set on the server before it listens, for HTTP and HTTPS alike (Fastify's `http` option is not passed
@@ -143,6 +148,8 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
       // The plugin redirects /docs/static/index.html to /docs/, but with a query string to itself, forever.
       onRequest: (req, reply, done) => {
         if (/^\/docs\/static\/index\.html\?/.test(req.url)) return void reply.redirect('/docs/');
+        // The static files plugin answers a path climbing out of its folder with its own 403 body.
+        if (/(^|\/|%2f)\.\.(\/|%2f|$)/i.test(req.url.split('?')[0])) return void sendError(reply, 'NOT_FOUND', 'no such documentation file');
         done();
       },
     },

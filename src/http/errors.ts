@@ -1,5 +1,7 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_STATUS, type ErrorCode } from '../domain/errors.ts';
+import { newId } from '../domain/ids.ts';
 import { errorForLog } from '../logger.ts';
 
 export function sendError(reply: FastifyReply, errorCode: ErrorCode, error: string, headers: Record<string, string> = {}) {
@@ -105,4 +107,25 @@ export function installErrorHandling(app: FastifyInstance): void {
     req.log.error({ err: errorForLog(err) }, 'unhandled error');
     return reply.code(500).send({ errorCode: 'INTERNAL_ERROR', error: 'internal error' });
   });
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (headers over the size limit, a malformed
+ * request line, headers not received in time) get the contract's body and a correlation id too, instead
+ * of Fastify's `{error, message, statusCode}`. Headers too large are 400 (the contract has no 431).
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const [status, reason] = timeout ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+  const error =
+    timeout ? 'the request was not received in time' : err.code === 'HPE_HEADER_OVERFLOW' ? 'the request headers are too large' : 'the request is not valid HTTP';
+  const body = JSON.stringify({ errorCode: 'FIELD_INVALID_FORMAT', error });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-correlation-id: ${newId('corr')}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

@@ -1,0 +1,65 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
+
+/**
+ * Answers made before any route or hook runs (Node's HTTP parser, Fastify's router, the documentation's
+ * static files) have the contract's body and a correlation id, like every other answer (found by the fuzzer).
+ */
+describe('refusals before routing', () => {
+  let t: TestApp;
+  let port: number;
+  beforeAll(async () => {
+    t = await testApp('embedded');
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    port = (t.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** Sends raw bytes and returns what the hub answered before closing. */
+  const raw = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.end(request));
+      let got = '';
+      socket.on('data', (d) => {
+        got += d;
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+    });
+
+  it('headers over the size limit: 400 with the contract body and a correlation id', async () => {
+    const answer = await raw(`GET /admin/v1/operations?cardId=${'x'.repeat(70_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toMatch(/\r\nx-correlation-id: corr_/i);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'the request headers are too large' });
+  });
+
+  it('a request that is not HTTP: 400 with the contract body', async () => {
+    const answer = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ errorCode: 'FIELD_INVALID_FORMAT' });
+  });
+
+  it("a malformed URL keeps the caller's valid correlation id", async () => {
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/admin/v1/issuers/%',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-correlation-id': 'valid-correlation_01' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['x-correlation-id']).toBe('valid-correlation_01');
+    expect(res.json()).toMatchObject({ errorCode: 'FIELD_INVALID_FORMAT' });
+  });
+
+  it('a documentation path climbing out of its folder: 404 with the contract body', async () => {
+    for (const url of ['/docs/static/../../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/..%2f..%2fpackage.json']) {
+      const res = await t.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(404);
+      expect(res.json(), url).toMatchObject({ errorCode: 'NOT_FOUND' });
+      expect(res.body, url).not.toContain('"version"');
+    }
+  });
+});
