@@ -60,7 +60,6 @@ function handler(req, res) {
 
 function listen(i, port) {
   const server = createServer(handler);
-  server.keepAliveTimeout = 60_000;
   sockets[i] = new Set();
   server.on('connection', (s) => {
     sockets[i].add(s);
