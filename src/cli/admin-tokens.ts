@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Db } from '../store/db.ts';
+import { fail } from './common.ts';
 
 type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 
@@ -8,10 +9,6 @@ type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 // nothing; admin.tokens.cli.test.ts checks them against the store's ADMIN_SCOPES.
 export const CLI_ADMIN_SCOPES = ['read', 'operate', 'admin'] as const;
 
-function fail(msg: string, code = 2): never {
-  process.stderr.write(`trackhub: ${msg}\n`);
-  process.exit(code);
-}
 
 /** Who the audit log names for a command: the operating-system account that ran it. */
 function cliActor(): string {

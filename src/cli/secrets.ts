@@ -1,20 +1,11 @@
 import type { Command } from 'commander';
-import type { Config } from '../config.ts';
-import type { Db } from '../store/db.ts';
 import type { MasterKey } from '../store/secret-box.ts';
+import { type CliHelpers, fail } from './common.ts';
 
 // What the command runs (the store, the key files) is imported inside its action: registering it stays
 // light, so `trackhub --help` does not load the hub.
 
-interface CliHelpers {
-  config: () => Config;
-  withStore: <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
-}
 
-function fail(msg: string, code = 2): never {
-  process.stderr.write(`trackhub: ${msg}\n`);
-  process.exit(code);
-}
 
 const ROTATE_HELP = `
 Re-encrypts every stored secret (issuers' webhook secrets, OAuth client secrets, mTLS private keys, the

@@ -7,6 +7,7 @@ import type { EventSink, ImportSummary } from '../sites/batch-file.ts';
 import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
 import type { Db } from '../store/db.ts';
 import type { SavedSite } from '../store/sites.ts';
+import { type CliHelpers, fail } from './common.ts';
 
 // What the commands run (the store, ingestion, carriers, the progress bar) is imported inside their
 // actions: registering them stays light, so `trackhub --help` does not load the hub.
@@ -17,15 +18,7 @@ const LISTED_REJECTIONS = 20;
 /** Rejected lines kept for the report file; the count stays exact beyond it. */
 const KEPT_REJECTIONS = 100_000;
 
-interface CliHelpers {
-  config: () => Config;
-  withStore: <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
-}
 
-function fail(msg: string, code = 2): never {
-  process.stderr.write(`trackhub: ${msg}\n`);
-  process.exit(code);
-}
 
 /** The hub's use-case context for a command that works on the store directly; no workers to wake. */
 async function cliContext(db: Db, config: Config): Promise<HubContext> {
