@@ -102,6 +102,8 @@ export class Dispatcher {
   private readonly gone = new Map<string, { at: number; trustFrom?: number }>();
   /** Counts targets refreshes as they start (see `gone`). */
   private refreshes = 0;
+  /** When each issuer with unreadable secrets was last logged (keyed by stored issuers only). */
+  private readonly unreadableSaidAt = new Map<string, number>();
   private readonly shutdown = new AbortController();
   private listener?: pg.Client;
   private lastPruneAt = 0;
@@ -240,6 +242,13 @@ export class Dispatcher {
       allowPrivateTargets: this.o.allowPrivateTargets ?? false,
       timeoutMs: this.timeoutMs,
       perIssuerConcurrency: this.o.perIssuerConcurrency ?? 64,
+      onUnreadable: (issuerId, err) => {
+        // Said once a minute per issuer, not at every refresh; its notifications wait meanwhile.
+        const last = this.unreadableSaidAt.get(issuerId) ?? 0;
+        if (Date.now() - last < 60_000) return;
+        this.unreadableSaidAt.set(issuerId, Date.now());
+        this.o.log.error({ err, issuerId }, "issuer's stored secrets cannot be opened: its notifications wait until it is written again (PUT) with this master key");
+      },
     });
     for (const [issuerId, g] of this.gone) {
       const t = this.targets.get(issuerId);

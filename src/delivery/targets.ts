@@ -26,6 +26,8 @@ export interface TargetOptions {
   allowPrivateTargets: boolean;
   timeoutMs: number;
   perIssuerConcurrency: number;
+  /** An issuer whose stored secrets cannot be opened: it gets no target, its notifications wait. */
+  onUnreadable?: (issuerId: string, err: unknown) => void;
 }
 
 /**
@@ -60,7 +62,7 @@ export function issuerAgent(tls: NotificationTls | null, o: TargetOptions): Agen
 /** Loads every issuer's delivery settings, reusing agents, tokens and throttles whose inputs did not change. */
 export async function loadTargets(db: Db, previous: Map<string, IssuerTarget>, o: TargetOptions): Promise<Map<string, IssuerTarget>> {
   // Secrets come opened (they are sealed in the store); the key below compares opened values.
-  const rows = await loadDeliverySettings(db);
+  const rows = await loadDeliverySettings(db, o.onUnreadable);
   const next = new Map<string, IssuerTarget>();
   for (const r of rows) {
     const auth = r.notificationAuth;

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import type { Db } from './db.ts';
-import { openStoredSecret, secretBoxOf, secretContext } from './secret-box.ts';
+import { openStoredSecret, SecretUnreadable, secretBoxOf, secretContext } from './secret-box.ts';
 
 export interface Issuer {
   issuerId: string;
@@ -17,6 +17,8 @@ export interface Issuer {
   updatedAt: string;
   /** Client certificate presented to the issuer's endpoint (mTLS); left as it is when undefined on write. */
   notificationTls?: NotificationTls | null;
+  /** True when its stored secrets cannot be opened with this master key (they read as absent). */
+  secretsUnreadable?: boolean;
   /** Set when the endpoint answered 410 Gone; a write of the issuer clears it. */
   endpointDisabledAt?: string | null;
   endpointDisabledReason?: string | null;
@@ -50,19 +52,33 @@ function fromRow(db: Db, r: {
   endpoint_disabled_at?: Date | null;
   endpoint_disabled_reason?: string | null;
 }): Issuer {
+  // Secrets sealed under another master key (a hub that kept the old key after a rotation wrote them)
+  // read as absent, so the issuer can still be read, and repaired by a PUT that gives them again.
+  let opened: Pick<Issuer, 'webhookSecrets' | 'notificationAuth' | 'notificationTls'>;
+  let secretsUnreadable = false;
+  try {
+    opened = {
+      webhookSecrets: (r.webhook_secrets as string[]).map((s) => openStoredSecret(db, s, secretContext('issuers', r.issuer_id, 'webhook_secrets'))),
+      notificationAuth: openAuth(db, r.issuer_id, r.notification_auth as Issuer['notificationAuth']),
+      notificationTls: openTls(db, r.issuer_id, r.notification_tls as NotificationTls | null),
+    };
+  } catch (err) {
+    if (!(err instanceof SecretUnreadable)) throw err;
+    opened = { webhookSecrets: [], notificationAuth: null, notificationTls: null };
+    secretsUnreadable = true;
+  }
   return {
     issuerId: r.issuer_id,
     name: r.name,
     notificationBaseUrl: r.notification_base_url,
     jwks: r.jwks as Issuer['jwks'],
-    webhookSecrets: (r.webhook_secrets as string[]).map((s) => openStoredSecret(db, s, secretContext('issuers', r.issuer_id, 'webhook_secrets'))),
-    notificationAuth: openAuth(db, r.issuer_id, r.notification_auth as Issuer['notificationAuth']),
+    ...opened,
+    ...(secretsUnreadable ? { secretsUnreadable } : {}),
     maxOperationsPerNotification: r.max_operations_per_notification,
     autoTrackShipment: r.auto_track_shipment,
     enabled: r.enabled,
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
-    notificationTls: openTls(db, r.issuer_id, r.notification_tls as NotificationTls | null),
     endpointDisabledAt: r.endpoint_disabled_at ? new Date(r.endpoint_disabled_at).toISOString() : null,
     endpointDisabledReason: r.endpoint_disabled_reason ?? null,
   };
@@ -101,21 +117,31 @@ export interface DeliverySettings {
   endpointDisabledAt: Date | null;
 }
 
-export async function loadDeliverySettings(db: Db): Promise<DeliverySettings[]> {
+export async function loadDeliverySettings(db: Db, onUnreadable: (issuerId: string, err: unknown) => void = () => {}): Promise<DeliverySettings[]> {
   const rows = await db
     .selectFrom('issuers')
     .select(['issuer_id', 'notification_base_url', 'webhook_secrets', 'notification_auth', 'notification_tls', 'max_operations_per_notification', 'enabled', 'endpoint_disabled_at'])
     .execute();
-  return rows.map((r) => ({
-    issuerId: r.issuer_id,
-    notificationBaseUrl: r.notification_base_url,
-    webhookSecrets: (r.webhook_secrets as unknown as string[]).map((s) => openStoredSecret(db, s, secretContext('issuers', r.issuer_id, 'webhook_secrets'))),
-    notificationAuth: openAuth(db, r.issuer_id, r.notification_auth as unknown as Issuer['notificationAuth']),
-    notificationTls: openTls(db, r.issuer_id, r.notification_tls as unknown as NotificationTls | null),
-    maxOperationsPerNotification: r.max_operations_per_notification,
-    enabled: r.enabled,
-    endpointDisabledAt: r.endpoint_disabled_at,
-  }));
+  const settings: DeliverySettings[] = [];
+  for (const r of rows) {
+    // One issuer whose secrets cannot be opened (sealed under another master key, say) is left out, so
+    // its notifications wait; it must not stop delivery to every other issuer.
+    try {
+      settings.push({
+        issuerId: r.issuer_id,
+        notificationBaseUrl: r.notification_base_url,
+        webhookSecrets: (r.webhook_secrets as unknown as string[]).map((s) => openStoredSecret(db, s, secretContext('issuers', r.issuer_id, 'webhook_secrets'))),
+        notificationAuth: openAuth(db, r.issuer_id, r.notification_auth as unknown as Issuer['notificationAuth']),
+        notificationTls: openTls(db, r.issuer_id, r.notification_tls as unknown as NotificationTls | null),
+        maxOperationsPerNotification: r.max_operations_per_notification,
+        enabled: r.enabled,
+        endpointDisabledAt: r.endpoint_disabled_at,
+      });
+    } catch (err) {
+      onUnreadable(r.issuer_id, err);
+    }
+  }
+  return settings;
 }
 
 /** Inserts or replaces an issuer; returns true when it was created. */

@@ -153,7 +153,8 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         jwks: body.jwks,
         webhookSecrets: secrets,
         notificationAuth: body.notificationAuth ?? null,
-        notificationTls: body.notificationTls,
+        // Left as it is when not given, unless it cannot be opened: then it goes, as the other secrets do.
+        notificationTls: body.notificationTls ?? (existing?.secretsUnreadable ? null : undefined),
         maxOperationsPerNotification: body.maxOperationsPerNotification ?? 1,
         autoTrackShipment: body.autoTrackShipment ?? false,
         enabled: body.enabled ?? true,
