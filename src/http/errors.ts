@@ -51,7 +51,10 @@ function isStoreUnavailable(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
   const msg = (err as Error)?.message ?? '';
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001', '53300'].includes(code) ||
+    // Connection exceptions (class 08), insufficient resources (53), shutdowns (57P0x), and a database
+    // gone, closed to connections or refusing our login (3D000, 55000, 28xxx): none is the caller's fault.
+    /^(08[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[1-3]|28[0-9A-Z]{3})$/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '3D000', '55000'].includes(code) ||
     /Connection terminated|connect ECONNREFUSED|pool is ending|closed|Cannot use a pool/i.test(msg)
   );
 }

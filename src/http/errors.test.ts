@@ -1,0 +1,43 @@
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { installErrorHandling } from './errors.ts';
+
+/** What a store failure becomes: 503 with Retry-After when the store is away, never a 500 for that. */
+describe('store errors', () => {
+  async function answerTo(code: string, message = 'store error') {
+    const app = Fastify({ logger: false });
+    installErrorHandling(app);
+    app.get('/x', async () => {
+      throw Object.assign(new Error(message), { code });
+    });
+    const res = await app.inject({ method: 'GET', url: '/x' });
+    await app.close();
+    return res;
+  }
+
+  it.each([
+    ['55000', 'database "hub" is not currently accepting connections'],
+    ['57P01', 'terminating connection due to administrator command'],
+    ['57P02', 'terminating connection due to crash of another server process'],
+    ['3D000', 'database "hub" does not exist'],
+    ['28P01', 'password authentication failed'],
+    ['08004', 'the server rejected the connection'],
+    ['53300', 'too many connections'],
+  ])('%s (%s) is 503 SERVICE_UNAVAILABLE with Retry-After', async (code, message) => {
+    const res = await answerTo(code, message);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.json()).toMatchObject({ errorCode: 'SERVICE_UNAVAILABLE' });
+  });
+
+  it('a value the store refuses (class 22) is the caller\'s: 400', async () => {
+    const res = await answerTo('22P05', 'unsupported Unicode escape sequence');
+    expect(res.statusCode).toBe(400);
+  });
+
+  it('anything else is 500 INTERNAL_ERROR with the contract body', async () => {
+    const res = await answerTo('XX000', 'internal error');
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ errorCode: 'INTERNAL_ERROR', error: 'internal error' });
+  });
+});
