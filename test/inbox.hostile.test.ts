@@ -190,6 +190,16 @@ describe.each(STORE_KINDS)('inbox against hostile folders and lines on %s', (kin
       });
     });
 
+    it('a JSON Lines key holding a NUL or a lone surrogate (echoed in its rejection) is rejected alone, and the file finishes', async () => {
+      await site('VAL-KEYS');
+      mkdirSync(inbox('VAL-KEYS'));
+      const good = (id: string) => `{"eventId":"${id}-${kind}","issuerId":"BANK000001","cardId":"${id}-card","type":"CARD_SHIPPED","occurredAt":"2026-05-01T10:00:00Z"}\n`;
+      writeFileSync(join(inbox('VAL-KEYS'), 'keys.jsonl'), `${good('vk1')}{"a\\u0000b":1}\n{"\\ud800":1}\n${good('vk4')}`);
+      await twoScans();
+      expect(await events('VAL-KEYS')).toEqual([`vk1-${kind}`, `vk4-${kind}`]);
+      expect(report('VAL-KEYS', 'done', 'keys.jsonl')).toMatchObject({ outcome: 'done', accepted: 2, rejectedCount: 2 });
+    });
+
     it('a line the store still refuses is rejected alone with its reason; the rest of its chunk is stored', async () => {
       await site('VAL-STORE');
       mkdirSync(inbox('VAL-STORE'));

@@ -366,7 +366,7 @@ export class InboxWatcher {
         accepted = accepted + ${counts.accepted},
         duplicates = duplicates + ${counts.duplicates},
         rejected_count = rejected_count + ${rejected.length},
-        rejected = case when jsonb_array_length(rejected) < ${MAX_LISTED_REJECTIONS} then rejected || ${JSON.stringify(rejected)}::jsonb else rejected end,
+        rejected = case when jsonb_array_length(rejected) < ${MAX_LISTED_REJECTIONS} then rejected || ${JSON.stringify(rejected, storableText)}::jsonb else rejected end,
         lease_until = now() + ${`${this.o.leaseMs} milliseconds`}::interval,
         updated_at = now()
       where site_id = ${siteId} and file_key = ${fileKey}`.execute(tx);
@@ -398,4 +398,12 @@ async function writeNewPrivateFile(path: string, text: string): Promise<void> {
 async function freeName(folder: HeldFolder, name: string): Promise<string> {
   const taken = await lstat(folder.path(name)).catch(() => undefined);
   return taken ? `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}` : name;
+}
+
+/**
+ * A rejection may quote what the site sent (an unknown key, say); jsonb refuses NUL and lone surrogates,
+ * and a refused progress write would leave the file in processing/ for good. Those become U+FFFD.
+ */
+function storableText(_key: string, value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD') : value;
 }
