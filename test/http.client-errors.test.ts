@@ -54,12 +54,13 @@ describe('refusals before routing', () => {
     expect(res.json()).toMatchObject({ errorCode: 'FIELD_INVALID_FORMAT' });
   });
 
-  it('a documentation path climbing out of its folder: 404 with the contract body', async () => {
-    for (const url of ['/docs/static/../../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/..%2f..%2fpackage.json']) {
-      const res = await t.app.inject({ method: 'GET', url });
-      expect(res.statusCode, url).toBe(404);
-      expect(res.json(), url).toMatchObject({ errorCode: 'NOT_FOUND' });
-      expect(res.body, url).not.toContain('"version"');
+  it('a documentation path climbing out of its folder: 404 with the contract body (sent as is, over a socket)', async () => {
+    // Over a socket: inject() resolves dot segments before the hub sees them, a real client need not.
+    for (const path of ['/docs/static/../../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/..%2f..%2fpackage.json', '/docs/static/..\\..\\package.json']) {
+      const answer = await raw(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      expect(answer, path).toMatch(/^HTTP\/1\.1 404 /);
+      expect(answer, path).toMatch(/\r\nx-correlation-id: corr_/i);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), path).toMatchObject({ errorCode: 'NOT_FOUND' });
     }
   });
 });

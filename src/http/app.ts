@@ -111,6 +111,13 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     }
     reply.header('x-correlation-id', req.correlationId);
   });
+  // The documentation's static files plugin answers a path climbing out of its folder (dot segments, raw,
+  // %-encoded or with backslashes) with its own 403 body; its routes' hooks do not see those requests.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url.startsWith('/docs/') && /(^|[/\\])(\.|%2e){2}([/\\]|%2f|%5c|$)/i.test(req.url.split('?')[0])) {
+      return sendError(reply, 'NOT_FOUND', 'no such documentation file');
+    }
+  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
     httpRequests.inc({ route, status: reply.statusCode });
@@ -148,8 +155,6 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
       // The plugin redirects /docs/static/index.html to /docs/, but with a query string to itself, forever.
       onRequest: (req, reply, done) => {
         if (/^\/docs\/static\/index\.html\?/.test(req.url)) return void reply.redirect('/docs/');
-        // The static files plugin answers a path climbing out of its folder with its own 403 body.
-        if (/(^|\/|%2f)\.\.(\/|%2f|$)/i.test(req.url.split('?')[0])) return void sendError(reply, 'NOT_FOUND', 'no such documentation file');
         done();
       },
     },

@@ -404,6 +404,9 @@ async function freeName(folder: HeldFolder, name: string): Promise<string> {
  * A rejection may quote what the site sent (an unknown key, say); jsonb refuses NUL and lone surrogates,
  * and a refused progress write would leave the file in processing/ for good. Those become U+FFFD.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what must be replaced
+const NOT_STORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 function storableText(_key: string, value: unknown): unknown {
-  return typeof value === 'string' ? value.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD') : value;
+  return typeof value === 'string' ? value.replace(NOT_STORABLE, '\uFFFD') : value;
 }
