@@ -4,7 +4,7 @@ import { parseAftershipResponse } from './aftership/parse.ts';
 import { parseDhlTrackResponse } from './dhl/parse.ts';
 import { parseFedexTrackResponse } from './fedex/parse.ts';
 import { parseLaPosteResponse } from './laposte/parse.ts';
-import { objects, shapeError } from './parse-util.ts';
+import { nonEmpty, objects, shapeError } from './parse-util.ts';
 import { parseUpsTrackResponse } from './ups/parse.ts';
 import { parseUspsTrackingResponse } from './usps/parse.ts';
 
@@ -143,5 +143,23 @@ describe('same-instant events of newest-first feeds', () => {
     if (fedex?.kind !== 'found') throw new Error(JSON.stringify(fedex));
     expect(fedex.snapshot.checkpoints.map((c) => c.raw.code)).toEqual(['OD', 'DL']);
     expect(fedex.snapshot.status).toBe('DELIVERED');
+  });
+});
+
+describe('carrier text the store could not hold', () => {
+  it('a NUL or another control character is dropped and a lone surrogate becomes U+FFFD, in every parser through nonEmpty', () => {
+    expect(nonEmpty('Arrived\u0000 at\u0007 hub\u001b[31m')).toBe('Arrived at hub[31m');
+    expect(nonEmpty('half \ud800 pair, whole \ud83d\udc4d')).toBe('half \ufffd pair, whole \ud83d\udc4d');
+    expect(nonEmpty('\u0000\u0001')).toBeUndefined();
+    expect(nonEmpty('line\nbreak\ttab')).toBe('line\nbreak\ttab');
+    const body = {
+      meta: { code: 200 },
+      data: { tracking: { tracking_number: 'T1', slug: 'fedex', tag: 'InTransit', checkpoints: [{ checkpoint_time: '2026-03-03T10:00:00Z', tag: 'InTransit', subtag: 'InTransit_001', message: 'Depart\u0000ed \ud800' }] } },
+    };
+    const r = parseAftershipResponse(body as never, 'T1', 'fedex');
+    expect(r.kind).toBe('found');
+    const text = JSON.stringify(r);
+    expect(text).not.toMatch(/\\u0000|\\ud800/);
+    expect(text).toContain('Departed \ufffd');
   });
 });

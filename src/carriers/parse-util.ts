@@ -6,9 +6,17 @@ export interface StatusRow {
   subStatus?: SubStatus;
 }
 
-/** A trimmed non-empty string, or undefined for anything else: carriers send numbers and nulls where strings belong. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * A trimmed non-empty string, or undefined for anything else: carriers send numbers and nulls where
+ * strings belong. Control characters are dropped and lone surrogates become U+FFFD: the store refuses a
+ * NUL or a lone surrogate in JSON, and one such checkpoint text must not stall its parcel's updates.
+ */
 export function nonEmpty(s: unknown): string | undefined {
-  const t = typeof s === 'string' ? s.trim() : undefined;
+  const t = typeof s === 'string' ? s.replace(CONTROL, '').replace(LONE_SURROGATE, '\uFFFD').trim() : undefined;
   return t ? t : undefined;
 }
 
