@@ -111,6 +111,9 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
     for (const jti of [undefined, '', 777, ['a'], 'j'.repeat(257), 'j'.repeat(30_000)]) {
       expect(await refusedEarly(base({ jti })), JSON.stringify(jti)?.slice(0, 20)).toBe('jti missing, not a string, or over 256 characters');
     }
+    for (const jti of ['nul\u0000here', 'bell\u0007', 'half \ud800 pair']) {
+      expect(await refusedEarly(base({ jti })), JSON.stringify(jti)).toBe('jti holds a control character or a lone surrogate');
+    }
     expect(looked).toEqual([]);
     expect(await verify(await sign(base({ jti: 'j'.repeat(256) })))).toBe('BANK_EDGE1');
     expect(await verify(await sign(base({ jti: '🂡'.repeat(256) })))).toBe('BANK_EDGE1'); // characters, not UTF-16 units

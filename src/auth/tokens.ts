@@ -71,6 +71,9 @@ export function issuerKeysFingerprint(jwks: IssuerKeys['jwks']): Promise<string>
   return fingerprint;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const UNSTORABLE_TEXT = /[\u0000-\u001F\u007F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** A jti's length in characters (code points), without spreading a huge string. */
 function jtiLength(jti: string): number {
   return jti.length > MAX_JTI_CHARS * 2 ? jti.length : [...jti].length;
@@ -102,6 +105,9 @@ export async function verifyAssertion(
   if (!ISSUER_ID.test(issuerId)) throw new InvalidGrant('iss is not an issuer id');
   const jti = claims.jti;
   if (typeof jti !== 'string' || jti === '' || jtiLength(jti) > MAX_JTI_CHARS) throw new InvalidGrant('jti missing, not a string, or over 256 characters');
+  // The store keeps it as text: a NUL or a lone surrogate would be refused there, after the issuer's
+  // budget was spent, and answered as a malformed request rather than a bad assertion.
+  if (UNSTORABLE_TEXT.test(jti)) throw new InvalidGrant('jti holds a control character or a lone surrogate');
   const nowS = Math.floor((opts.now ?? Date.now()) / 1000);
   if (typeof claims.iat === 'number' && claims.iat > nowS + MAX_IAT_AHEAD_S) throw new InvalidGrant('iat more than 60 s ahead');
   const issuer = await opts.loadIssuer(issuerId);
