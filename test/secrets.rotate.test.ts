@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAccessTokenKey } from '../src/auth/tokens.ts';
@@ -97,7 +97,10 @@ describe.each(STORE_KINDS)('trackhub secrets rotate-key on %s', (kind) => {
     const newKey = readFileSync(s.keyFile, 'utf8').trim();
     expect(newKey).not.toBe(oldKey);
     expect(statSync(s.keyFile).mode & 0o777).toBe(0o600);
-    expect(readFileSync(`${s.keyFile}.previous`, 'utf8').trim()).toBe(oldKey);
+    // The old key is kept under its own id, so a second rotation never deletes the key of older backups.
+    const previous = readdirSync(s.dataDir).filter((n) => n.startsWith('secret.key.previous-'));
+    expect(previous).toEqual([`secret.key.previous-${(MasterKey.parse(oldKey) as MasterKey).id}`]);
+    expect(readFileSync(join(s.dataDir, previous[0]), 'utf8').trim()).toBe(oldKey);
     expect(existsSync(join(s.dataDir, 'secret.key.new'))).toBe(false);
     // What to do next, and no key.
     expect(rotated.stdout).toMatch(/re-encrypted the secrets of \d+ stored rows/);
@@ -107,6 +110,23 @@ describe.each(STORE_KINDS)('trackhub secrets rotate-key on %s', (kind) => {
     const after = await readBack(s.url, MasterKey.parse(newKey) as MasterKey);
     expect(after.issuer).toMatchObject({ webhookSecrets: [WEBHOOK_SECRET], notificationAuth: { clientSecret: CLIENT_SECRET } });
     expect(after.tokenKey).toEqual(s.tokenKey); // access tokens already issued stay valid
+    await expect(readBack(s.url, MasterKey.parse(oldKey) as MasterKey)).rejects.toThrow(KEY_MISMATCH);
+  });
+
+  it('a rotation that committed but stopped before swapping its key file: never told to delete the only key, told to move it', async () => {
+    const s = await storeWithSecrets();
+    const oldKey = readFileSync(s.keyFile, 'utf8').trim();
+    // As a run cut off after its commit leaves it: the store under the key in secret.key.new.
+    const pending = MasterKey.generate();
+    writeFileSync(join(s.dataDir, 'secret.key.new'), `${pending.toBase64()}\n`, { mode: 0o600 });
+    await trackhub(['secrets', 'rotate-key', '--new-key-file', join(s.dataDir, 'secret.key.new')], s.env);
+    writeFileSync(s.keyFile, `${oldKey}\n`, { mode: 0o600 }); // the swap that did not happen
+    const again = await trackhub(['secrets', 'rotate-key'], s.env);
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toMatch(/secret\.key\.new holds the store's key \(a rotation stopped before its key file was swapped\)/);
+    expect(again.stderr).toMatch(/move .*secret\.key\.new to .*secret\.key; do not delete it/);
+    expect(existsSync(join(s.dataDir, 'secret.key.new'))).toBe(true);
+    // A hub starting with the old key file says the same.
     await expect(readBack(s.url, MasterKey.parse(oldKey) as MasterKey)).rejects.toThrow(KEY_MISMATCH);
   });
 

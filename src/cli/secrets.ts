@@ -15,7 +15,7 @@ The current key is TRACKHUB_SECRET_KEY, or else {data folder}/secret.key. The ne
 --new-key-file, or generated and written to {data folder}/secret.key.new (mode 0600). No key is printed.
 
 After it:
-  - with the key file: secret.key holds the new key and secret.key.previous the old one (backups taken
+  - with the key file: secret.key holds the new key and secret.key.previous-<old key id> the old one (backups taken
     before the rotation need it; delete it when they are gone);
   - with TRACKHUB_SECRET_KEY: set it to the new key on every instance.
 Instances running on the store keep the old key until they restart: restart them all right after (or
@@ -33,7 +33,7 @@ export function registerSecretCommands(program: Command, cli: CliHelpers): void 
       const { existsSync, linkSync, renameSync, rmSync } = await import('node:fs');
       const { join, resolve } = await import('node:path');
       const { MasterKey: Key } = await import('../store/secret-box.ts');
-      const { keyFilePath, readKeyFile, rotateSecrets, SecretKeyError, writeKeyFileOnce } = await import('../store/secrets.ts');
+      const { keyFilePath, readKeyFile, rotateSecrets, SecretKeyError, storeKeyId, writeKeyFileOnce } = await import('../store/secrets.ts');
       const config = cli.config();
       const keyFile = keyFilePath(config.dataDir);
       const guard = <T>(fn: () => T): T => {
@@ -61,7 +61,13 @@ export function registerSecretCommands(program: Command, cli: CliHelpers): void 
         nextFile = join(config.dataDir, 'secret.key.new');
         next = Key.generate();
         if (!writeKeyFileOnce(nextFile, config.dataDir, next)) {
-          fail(`${nextFile} exists (an unfinished rotation?): finish it with --new-key-file ${nextFile}, or remove the file`);
+          // Never advise removing it before knowing the store is not under it: opening the store with the
+          // current key fails (naming this file) when an earlier rotation committed to the key it holds.
+          const storeKey = await cli.withStore((db) => storeKeyId(db)).catch((err: unknown) => {
+            if (err instanceof SecretKeyError) fail(err.message);
+            throw err;
+          });
+          fail(`${nextFile} is left from a rotation that did not commit (the store is still under key id ${storeKey ?? 'unknown'}): remove it and run again`);
         }
         generated = true;
       }
@@ -79,9 +85,9 @@ export function registerSecretCommands(program: Command, cli: CliHelpers): void 
       const lines = [`re-encrypted the secrets of ${rows} stored rows under the new master key (key id ${next.id})`];
       if (current.source === keyFile) {
         // The hub reads this file at start: it now holds the new key; the old one stays beside it.
-        const previous = `${keyFile}.previous`;
-        rmSync(previous, { force: true });
-        linkSync(keyFile, previous);
+        // Named by the old key's id: a second rotation must not delete the key of older backups.
+        const previous = `${keyFile}.previous-${current.key.id}`;
+        if (!existsSync(previous)) linkSync(keyFile, previous);
         if (generated) renameSync(nextFile, keyFile);
         else {
           const temp = `${keyFile}.rotating`;

@@ -69,7 +69,8 @@ export function writeKeyFileOnce(path: string, dir: string, key: MasterKey): boo
   }
 }
 
-async function storeKeyId(db: Db): Promise<string | undefined> {
+/** The id of the master key the store's secrets are sealed under ('plain' before any is sealed), if any. */
+export async function storeKeyId(db: Db): Promise<string | undefined> {
   const row = await db.selectFrom('hub_secrets').select('value').where('name', '=', KEY_CHECK).executeTakeFirst();
   return row ? (sealedKeyId(row.value) ?? 'plain') : undefined;
 }
@@ -175,9 +176,25 @@ async function checkKey(tx: Db, box: SecretBox, source: string): Promise<void> {
     opened = undefined;
   }
   if (opened !== KEY_CHECK_VALUE) {
+    const storeKey = sealedKeyId(row.value);
     const from = source === 'TRACKHUB_SECRET_KEY' ? '' : `; the key was read from ${source}`;
-    throw new SecretKeyError(`${KEY_MISMATCH} (store key id ${sealedKeyId(row.value) ?? 'unknown'}, given key id ${box.key.id}${from})`);
+    throw new SecretKeyError(`${KEY_MISMATCH} (store key id ${storeKey ?? 'unknown'}, given key id ${box.key.id}${from})${pendingRotationHint(source, storeKey)}`);
   }
+}
+
+/**
+ * A rotation that committed in the store but stopped before its key file was swapped leaves the store's
+ * key in `secret.key.new`: say so, since that file is then the only copy of the key the store is under.
+ */
+function pendingRotationHint(source: string, storeKeyId: string | undefined): string {
+  if (source === 'TRACKHUB_SECRET_KEY' || !storeKeyId) return '';
+  try {
+    const pending = readKeyFile(`${source}.new`);
+    if (pending.id === storeKeyId) return `; ${source}.new holds the store's key (a rotation stopped before its key file was swapped): keep ${source} as ${source}.previous-<its key id> and move ${source}.new to ${source}; do not delete it`;
+  } catch {
+    // no such file, or not a key: nothing to add
+  }
+  return '';
 }
 
 /**
