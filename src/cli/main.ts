@@ -92,12 +92,17 @@ program
     // embedded server too). A second signal, or a drain past the deadline, ends the process at once.
     let stopRequested: string | undefined;
     let hub: Awaited<ReturnType<typeof startHub>> | undefined;
+    let firstSignalAt = 0;
     const stop = async (signal: string) => {
       if (stopRequested) {
+        // Ctrl-C under `npm start` arrives twice at once: from the terminal (to the whole process group)
+        // and forwarded by npm. Only a second signal a person sends later cuts the drain short.
+        if (signal === stopRequested && Date.now() - firstSignalAt < 1000) return;
         log.warn({ signal }, 'second signal: exiting without waiting for the drain');
         process.exit(1);
       }
       stopRequested = signal;
+      firstSignalAt = Date.now();
       if (!hub) return; // still starting: stopped as soon as it is up
       log.info({ signal }, 'shutting down');
       setTimeout(() => {

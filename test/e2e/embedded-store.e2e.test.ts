@@ -214,6 +214,21 @@ describe('embedded store (a PostgreSQL server the hub runs)', () => {
     });
   }
 
+  it('Ctrl-C under npm start (SIGINT twice at once: the terminal and npm forwarding it) still drains and stops the server', async () => {
+    if (hub && hub.child.exitCode === null) await stop(hub);
+    const proc = await startHub({ TRACKHUB_LOG_LEVEL: 'info' }); // it says when it starts shutting down
+    const exitedNow = new Promise((r) => proc.child.once('exit', r));
+    proc.child.kill('SIGINT');
+    // The second comes once the first is being handled (two pending SIGINTs would merge into one), as
+    // npm's forwarded copy does a moment after the terminal's.
+    await waitFor('the first signal handled', () => (proc.output().includes('shutting down') ? true : undefined), 30_000, 5);
+    proc.child.kill('SIGINT');
+    await exitedNow;
+    expect(proc.child.exitCode, proc.output().slice(-1000)).toBe(0);
+    expect(proc.output()).not.toMatch(/second signal/);
+    expect(livePostmaster(pgDir)).toBeUndefined();
+  });
+
   it('a hub that cannot start (its port taken) exits with one line and leaves no server running', async () => {
     expect(livePostmaster(pgDir)).toBeUndefined();
     const taken = createServer();
