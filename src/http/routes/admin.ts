@@ -154,7 +154,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         webhookSecrets: secrets,
         notificationAuth: body.notificationAuth ?? null,
         // Left as it is when not given, unless it cannot be opened: then it goes, as the other secrets do.
-        notificationTls: body.notificationTls ?? (existing?.secretsUnreadable ? null : undefined),
+        notificationTls: body.notificationTls !== undefined ? body.notificationTls : existing?.secretsUnreadable ? null : undefined,
         maxOperationsPerNotification: body.maxOperationsPerNotification ?? 1,
         autoTrackShipment: body.autoTrackShipment ?? false,
         enabled: body.enabled ?? true,
