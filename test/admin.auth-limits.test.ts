@@ -69,7 +69,10 @@ describe.each(STORE_KINDS)('admin authentication failures on %s', (kind) => {
     const wrong = 'tha_wrongwrongwrongwrongwrongwrongwrongwrong0';
     const res = await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/ISSUER_LOG', headers: bearer(wrong), remoteAddress: '192.0.2.10' });
     expect(res.statusCode).toBe(401);
-    expect(res.json()).toEqual({ errorCode: 'AUTHORIZER_UNAUTHORIZED', error: 'admin bearer token required' });
+    // Says what was wrong (a token was sent), and how to authenticate (RFC 6750), never the token itself.
+    expect(res.json()).toEqual({ errorCode: 'AUTHORIZER_UNAUTHORIZED', error: 'the admin bearer token is unknown, revoked or malformed' });
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="trackhub-admin"');
+    expect(res.body).not.toContain(wrong);
     const logged = lines.filter((l) => l.msg === 'admin authentication failed');
     expect(logged).toEqual([expect.objectContaining({ level: 30, ip: '192.0.2.10', method: 'GET', route: '/admin/v1/issuers/:issuerId', reason: 'token refused' })]);
     const shortWrong = `${ADMIN_TOKEN.slice(0, -1)}X`;

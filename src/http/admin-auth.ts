@@ -103,7 +103,11 @@ export class AdminAuth {
     }
     this.recordFailure(key, now);
     req.log.info({ ip: req.ip, method: req.method, route: req.routeOptions.url, reason: token === undefined ? 'no bearer token' : 'token refused' }, 'admin authentication failed');
-    throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'admin bearer token required');
+    throw new ApiError(
+      'AUTHORIZER_UNAUTHORIZED',
+      token === undefined ? 'admin bearer token required (Authorization: Bearer <token>)' : 'the admin bearer token is unknown, revoked or malformed',
+      { 'www-authenticate': 'Bearer realm="trackhub-admin"' },
+    );
   }
 
   /** Client addresses (or IPv6 /64s) with failures counted; at most FAILURE_CLIENTS_MAX. */
