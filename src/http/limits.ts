@@ -147,20 +147,21 @@ export function sendSlowDown(reply: FastifyReply, wait: number, description: str
   return reply.code(429).header('retry-after', String(wait)).header('cache-control', 'no-store').send({ error: 'slow_down', error_description: `${description}; retry after ${wait} s` });
 }
 
-/** What an assertion took from its issuer's budget: refused (`wait`), or given back if the assertion fails. */
+/** An assertion's issuer budget: refused now (`wait`), or `charge()` once its token is issued. */
 export interface IssuerTake {
   wait?: number;
-  giveBack(): void;
+  charge(): void;
 }
 
-const NOTHING_TAKEN: IssuerTake = { giveBack: () => {} };
+const NOTHING_TO_CHARGE: IssuerTake = { charge: () => {} };
 
 /**
  * The token endpoint's budgets: every request costs its client address one (before the body is read);
- * an assertion whose `iss` has the issuer-id format costs that issuer one, given back when the assertion
- * is refused. So the issuer budget counts tokens actually issued: forged assertions naming a bank cannot
- * spend its budget (only their senders' address budgets), while a leaked key or a client that fetches a
- * token per call is held to it.
+ * an assertion whose `iss` has the issuer-id format is refused while that issuer's budget is spent, and
+ * charges it only once verified and its token issued. So the issuer budget counts tokens actually issued:
+ * forged assertions naming a bank never touch it, not even while they are being verified (they cost only
+ * their senders' address budgets), while a leaked key or a client that fetches a token per call is held
+ * to it. Requests verified at the same moment may overshoot it by as many as are in flight.
  */
 export function tokenEndpointLimits(perAddress: Budget, perIssuer: Budget, opts: BucketOptions = {}) {
   const byAddress = new TokenBuckets(perAddress, opts);
@@ -177,13 +178,15 @@ export function tokenEndpointLimits(perAddress: Budget, perIssuer: Budget, opts:
       try {
         iss = decodeJwt(assertion).iss;
       } catch {
-        return NOTHING_TAKEN; // not a JWT: verification refuses it, at the address's cost only
+        return NOTHING_TO_CHARGE; // not a JWT: verification refuses it, at the address's cost only
       }
-      if (typeof iss !== 'string' || !ISSUER_ID.test(iss)) return NOTHING_TAKEN;
+      if (typeof iss !== 'string' || !ISSUER_ID.test(iss)) return NOTHING_TO_CHARGE;
       const issuerId = iss;
+      // Looked at, not taken: a spent budget refuses now; a verified assertion pays below.
       const wait = byIssuer.take(issuerId);
-      if (wait !== undefined) return { wait, giveBack: () => {} };
-      return { giveBack: () => byIssuer.refund(issuerId) };
+      if (wait !== undefined) return { wait, charge: () => {} };
+      byIssuer.refund(issuerId);
+      return { charge: () => void byIssuer.take(issuerId) };
     },
   };
 }

@@ -103,7 +103,7 @@ export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
         return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type and assertion are each required once' });
       }
       if (grantType !== JWT_BEARER) return reply.code(400).send({ error: 'unsupported_grant_type' });
-      // The issuer the assertion names pays one, given back below if the assertion is refused.
+      // Refused while the issuer the assertion names has spent its budget; charged once its token is issued.
       const issuerBudget = limits.takeForIssuer(assertion);
       if (issuerBudget.wait !== undefined) return sendSlowDown(reply, issuerBudget.wait, 'too many tokens for this issuer');
       try {
@@ -114,10 +114,11 @@ export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
             return issuer && { issuerId: id, enabled: issuer.enabled, jwks: issuer.jwks };
           },
         });
-        return await issueAccessToken(deps.accessTokenKey, grant);
+        const token = await issueAccessToken(deps.accessTokenKey, grant);
+        issuerBudget.charge();
+        return token;
       } catch (err) {
         if (!(err instanceof InvalidGrant)) throw err;
-        issuerBudget.giveBack();
         req.log.info({ reason: err.message }, 'assertion refused');
         return reply.code(400).send({ error: 'invalid_grant' });
       }
