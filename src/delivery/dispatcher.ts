@@ -406,7 +406,10 @@ export class Dispatcher {
       return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.now()) };
     } catch (err) {
       if (this.shutdown.signal.aborted) return undefined;
-      const timedOut = signal.aborted;
+      // The agent's own headers/body timeouts equal the attempt's: whichever fires first, it is a timeout
+      // (an overloaded endpoint to the throttle), not some other network error.
+      const code = (err as { code?: string })?.code;
+      const timedOut = signal.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
       return { n, startedAt, error: timedOut ? `timeout after ${this.timeoutMs} ms` : describeError(err), timedOut, latencyMs: performance.now() - started, responseText: null };
     }
   }
