@@ -109,10 +109,12 @@ export function check(req: FuzzRequest, a: Answer, secrets: string[]): Finding[]
   if (credential) findings.push({ check: 'bad credential accepted', detail: credential });
   const leaked = secrets.find((s) => s.length >= 16 && a.body.includes(s));
   if (leaked) findings.push({ check: 'secret in response', detail: `the response carries a secret the fuzzer holds (${leaked.slice(0, 6)}…)` });
-  // Every answer echoes a valid x-correlation-id, or carries one the hub made.
+  // Every answer echoes a valid x-correlation-id, or carries one the hub made. Headers too large are
+  // refused by the HTTP parser before any header is read: that answer can only carry a new one.
   const sentId = req.headers['x-correlation-id'];
   const gotId = header(a, 'x-correlation-id');
-  if (a.status >= 400 && sentId !== undefined && CORRELATION_ID.test(sentId) && gotId !== sentId) {
+  const headersUnread = a.status === 400 && a.body.includes('the request headers are too large');
+  if (a.status >= 400 && !headersUnread && sentId !== undefined && CORRELATION_ID.test(sentId) && gotId !== sentId) {
     findings.push({ check: 'x-correlation-id not echoed', detail: `sent ${sentId}, got ${JSON.stringify(gotId)}`, anyRoute: true });
   } else if (a.status >= 400 && (gotId === undefined || !CORRELATION_ID.test(gotId))) {
     findings.push({ check: 'error without x-correlation-id', detail: `x-correlation-id: ${JSON.stringify(gotId)}`, anyRoute: true });
