@@ -24,6 +24,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   chmodSync(root, 0o711);
   writeFileSync(join(root, OWNER_FILE), `${process.pid}\n`);
   process.env.TRACKHUB_TEST_TMP = root;
+  // A hub or command a test starts without a data folder of its own must not write into the working
+  // copy's ./data (it held an inbox after a run, and the next `npm start` as root refused the folder).
+  process.env.TRACKHUB_DATA_DIR ??= join(root, 'default-data');
   const cleanup = () => removeRunFolder(root);
   // A mutation run (vitest.stryker.config.ts) runs neither the console test nor the end-to-end tests, and
   // must not rebuild dist/ from the instrumented sources of its sandbox.
