@@ -9,6 +9,7 @@ import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dispatcher, type DispatcherOptions, parseRetryAfter } from '../src/delivery/dispatcher.ts';
+import { deliveryMetrics } from '../src/delivery/metrics.ts';
 import { newWebhookSecret } from '../src/delivery/signing.ts';
 import { createLogger } from '../src/logger.ts';
 import { type NotificationTls, upsertIssuer } from '../src/store/issuers.ts';
@@ -692,5 +693,142 @@ describe(`delivery under faults (${KIND})`, () => {
     expect(r.hits.map((h) => h.id)).toEqual([id]);
     expect(await rowOf(s, id)).toMatchObject({ state: 'delivered', attempts: 1 });
     expect((await attemptsOf(s, id)).map((a) => a.http_status)).toEqual([204]);
+  });
+});
+
+/** What the dispatcher writes down and tells operators for each kind of answer. */
+describe(`delivery outcomes as recorded and reported (${KIND})`, () => {
+  /** The attempts counter's value for one issuer and outcome (the registry is the process's, shared by every test). */
+  const attemptsCounted = async (issuer: string, outcome: string) =>
+    (await deliveryMetrics.outcomes.get()).values.find((v) => v.labels.issuer === issuer && v.labels.outcome === outcome)?.value ?? 0;
+  const latencyOf = async (issuer: string) => {
+    const values = (await deliveryMetrics.latency.get()).values.filter((v) => v.labels.issuer === issuer);
+    return { count: values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0, sum: values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0 };
+  };
+  /** A logger whose lines the test reads. */
+  const capturedLog = () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { lines.push(JSON.parse(String(chunk))); cb(); } }));
+    return { logger, lines };
+  };
+
+  it('a 2xx is a delivery from 200 to 299; a 300 is a failure, retried (redirects are not followed)', async () => {
+    const s = await setup();
+    const statusOf = new Map<string, number>();
+    const r = await answeringReceiver((id) => statusOf.get(id) ?? 500);
+    await issuer(s, 'ISSUER_O2X', r.url);
+    const [a, b, c] = await seed(s, 'ISSUER_O2X', 3);
+    statusOf.set(a, 200).set(b, 299).set(c, 300);
+    expect(await dispatcher(s).runOnce()).toBe(3);
+    expect((await outbox(s)).map((x) => [x.id, x.state, x.last_error])).toEqual([
+      [a, 'delivered', null],
+      [b, 'delivered', null],
+      [c, 'pending', 'HTTP 300'],
+    ]);
+  });
+
+  it('an endpoint slowed down grows back on 200s, and not on 300s', async () => {
+    const s = await setup();
+    let answer = 503;
+    const r = await answeringReceiver(() => answer);
+    await issuer(s, 'ISSUER_OGB', r.url);
+    await seed(s, 'ISSUER_OGB', 4);
+    const d = dispatcher(s, { perIssuerConcurrency: 4, retryScheduleMs: Array(20).fill(0) });
+    await d.runOnce();
+    expect(d.endpointState('ISSUER_OGB')?.limit).toBe(1);
+    answer = 300; // neither a success nor a sign of overload: the limit stays where it is
+    for (let i = 0; i < 4; i++) await d.runOnce();
+    expect(d.endpointState('ISSUER_OGB')?.limit).toBe(1);
+    answer = 200;
+    await waitFor('all delivered', async () => {
+      await d.runOnce();
+      return (await outbox(s)).every((row) => row.state === 'delivered') || undefined;
+    }, 10_000, 20);
+    expect(d.endpointState('ISSUER_OGB')?.limit).toBeGreaterThan(1);
+  });
+
+  it('never has more sends in flight than its concurrency, round after round', async () => {
+    const s = await setup();
+    const held = gate();
+    const r = await answeringReceiver(async () => {
+      await held.opened;
+      return 204;
+    });
+    await issuer(s, 'ISSUER_OCC', r.url);
+    await seed(s, 'ISSUER_OCC', 6);
+    const d = dispatcher(s, { concurrency: 2, perIssuerConcurrency: 10 });
+    d.start();
+    await waitFor('two requests held by the receiver', () => r.hits.length === 2 || undefined, 20_000, 10);
+    // Rounds go on every 20 ms (idleWaitMs) while both slots are taken: none may claim more. However
+    // slow the machine, a correct dispatcher cannot fail this; one that lost count sends the other 4.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(r.hits).toHaveLength(2);
+    held.open();
+    await waitFor('all delivered', async () => (await outbox(s)).every((x) => x.state === 'delivered') || undefined, 20_000, 20);
+    expect(r.hits).toHaveLength(6);
+    expect(r.state.maxInFlight).toBe(2);
+  });
+
+  it('counts each outcome per issuer in the metrics, and times attempts in seconds', async () => {
+    const s = await setup();
+    const statusOf = new Map<string, number>();
+    const r = await answeringReceiver((id) => statusOf.get(id) ?? 204);
+    await issuer(s, 'ISSUER_OMX', r.url);
+    await issuer(s, 'ISSUER_OMG', r.url);
+    const [delivered, failing, dying] = await seed(s, 'ISSUER_OMX', 3);
+    const [gone] = await seed(s, 'ISSUER_OMG', 1);
+    statusOf.set(failing, 500).set(dying, 500).set(gone, 410);
+    const before = {
+      delivered: await attemptsCounted('ISSUER_OMX', 'delivered'),
+      retry: await attemptsCounted('ISSUER_OMX', 'retry'),
+      dead: await attemptsCounted('ISSUER_OMX', 'dead'),
+      disabled: await attemptsCounted('ISSUER_OMG', 'endpoint_disabled'),
+      latency: await latencyOf('ISSUER_OMX'),
+    };
+    // The one that dies does so at its first failure: it was replayed at the end of its schedule.
+    await s.db.updateTable('outbox').set({ attempts: 1 }).where('id', '=', dying).execute();
+    expect(await dispatcher(s, { retryScheduleMs: [60_000] }).runOnce()).toBe(4);
+    expect(await attemptsCounted('ISSUER_OMX', 'delivered')).toBe(before.delivered + 1);
+    expect(await attemptsCounted('ISSUER_OMX', 'retry')).toBe(before.retry + 1);
+    expect(await attemptsCounted('ISSUER_OMX', 'dead')).toBe(before.dead + 1);
+    expect(await attemptsCounted('ISSUER_OMG', 'endpoint_disabled')).toBe(before.disabled + 1);
+    const latency = await latencyOf('ISSUER_OMX');
+    expect(latency.count).toBe(before.latency.count + 3);
+    // Seconds: three loopback answers take well under a minute, and more than nothing.
+    expect(latency.sum - before.latency.sum).toBeGreaterThan(0);
+    expect(latency.sum - before.latency.sum).toBeLessThan(60);
+    expect(await rowOf(s, dying)).toMatchObject({ state: 'dead' });
+    expect(await rowOf(s, delivered)).toMatchObject({ state: 'delivered' });
+  });
+
+  it('says which notification died and why, and which endpoint answered 410 (stored as the reason)', async () => {
+    const s = await setup();
+    const statusOf = new Map<string, number>();
+    const r = await answeringReceiver((id) => statusOf.get(id) ?? 204);
+    await issuer(s, 'ISSUER_OLD', r.url);
+    await issuer(s, 'ISSUER_OLG', r.url);
+    const [dying] = await seed(s, 'ISSUER_OLD', 1);
+    const [gone] = await seed(s, 'ISSUER_OLG', 1);
+    statusOf.set(dying, 500).set(gone, 410);
+    const { logger, lines } = capturedLog();
+    expect(await dispatcher(s, { log: logger, retryScheduleMs: [] }).runOnce()).toBe(2);
+    expect(lines.filter((l) => l.level === 40).map(({ msg, notificationId, issuerId, reason }) => ({ msg, notificationId, issuerId, reason }))).toEqual(
+      expect.arrayContaining([
+        { msg: 'notification dead after last attempt', notificationId: dying, issuerId: 'ISSUER_OLD', reason: 'HTTP 500' },
+        { msg: 'issuer endpoint answered 410 Gone: disabled until the issuer is updated; notifications kept', notificationId: undefined, issuerId: 'ISSUER_OLG', reason: undefined },
+      ]),
+    );
+    const stored = await s.db.selectFrom('issuers').select(['endpoint_disabled_at', 'endpoint_disabled_reason']).where('issuer_id', '=', 'ISSUER_OLG').executeTakeFirstOrThrow();
+    expect(stored.endpoint_disabled_at).not.toBeNull();
+    expect(stored.endpoint_disabled_reason).toBe('HTTP 410 Gone');
+  });
+
+  it('stores an answer holding NUL characters without them (PostgreSQL text cannot hold one)', async () => {
+    const s = await setup();
+    const r = await rx(() => ({ status: 500, body: 'be\u0000fore\u0000' }));
+    await issuer(s, 'ISSUER_ONU', r.url);
+    const [id] = await seed(s, 'ISSUER_ONU', 1);
+    expect(await dispatcher(s).runOnce()).toBe(1);
+    expect((await attemptsOf(s, id)).map((a) => a.response_body)).toEqual(['before']);
   });
 });

@@ -51,7 +51,12 @@ export interface FuzzResult {
   hubErrors: string[];
   /** Time spent sending the generated requests (shrinking comes after). */
   fuzzMs: number;
-  rss?: { startBytes: number; peakBytes: number; endBytes: number; growthPct: number; warmupRequests: number };
+  /**
+   * The hub's RSS after the warm-up, at the half-way mark and at the end. V8 lets its heap grow over a
+   * run before it settles, so the growth over the whole run mixes that with any leak; the second half's
+   * growth is the leak detector (a leak keeps growing with the requests, a settling heap does not).
+   */
+  rss?: { startBytes: number; halfBytes: number; peakBytes: number; endBytes: number; growthPct: number; secondHalfGrowthPct: number; warmupRequests: number };
   elapsedMs: number;
 }
 
@@ -231,6 +236,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const warmupRequests = Math.min(2000, Math.floor(opts.runs / 10));
     const rssSamples: number[] = [];
     let rssStart: number | undefined;
+    let rssHalf: number | undefined;
     const sampler = pid
       ? setInterval(() => {
           const rss = rssOf(pid as number);
@@ -269,6 +275,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
             rssStart = rssOf(pid);
             if (rssStart !== undefined) rssSamples.push(rssStart);
           }
+          if (rssHalf === undefined && sent >= opts.runs / 2 && pid) rssHalf = rssOf(pid);
           const byStatus = counts.get(req.route) ?? new Map<number, number>();
           byStatus.set(answer.status, (byStatus.get(answer.status) ?? 0) + 1);
           counts.set(req.route, byStatus);
@@ -321,8 +328,16 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     }
 
     const rss =
-      rssStart !== undefined && rssEnd !== undefined
-        ? { startBytes: rssStart, peakBytes: Math.max(...rssSamples), endBytes: rssEnd, growthPct: ((rssEnd - rssStart) / rssStart) * 100, warmupRequests }
+      rssStart !== undefined && rssHalf !== undefined && rssEnd !== undefined
+        ? {
+            startBytes: rssStart,
+            halfBytes: rssHalf,
+            peakBytes: Math.max(...rssSamples),
+            endBytes: rssEnd,
+            growthPct: ((rssEnd - rssStart) / rssStart) * 100,
+            secondHalfGrowthPct: ((rssEnd - rssHalf) / rssHalf) * 100,
+            warmupRequests,
+          }
         : undefined;
     const hubErrors = (hub?.output() ?? '').split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(-20);
     return { seed: opts.seed, runs: opts.runs, sent, unsendable, resets: sender.resets, routes: routes.map((r) => r.label), counts, failures, rss, hubErrors, fuzzMs, elapsedMs: Date.now() - started };
@@ -358,7 +373,10 @@ export function report(result: FuzzResult, replay: string): string {
   }
   if (result.rss) {
     const r = result.rss;
-    out.push(`hub RSS: start ${mib(r.startBytes)} (after ${r.warmupRequests} warm-up requests), peak ${mib(r.peakBytes)}, end ${mib(r.endBytes)}, growth ${r.growthPct.toFixed(1)} %`);
+    out.push(
+      `hub RSS: start ${mib(r.startBytes)} (after ${r.warmupRequests} warm-up requests), half-way ${mib(r.halfBytes)}, peak ${mib(r.peakBytes)}, end ${mib(r.endBytes)}; ` +
+        `growth ${r.growthPct.toFixed(1)} % over the run, ${r.secondHalfGrowthPct.toFixed(1)} % over its second half`,
+    );
   } else out.push('hub RSS: not measured (no /proc entry; pass --pid with --url)');
   if (result.failures.length === 0) out.push(`no failures. seed ${result.seed}, replay: ${replay}`);
   else {

@@ -27,4 +27,14 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter('12 s', now)).toBeUndefined();
   });
+
+  it('reads neither a signed nor a fractional number, though Date.parse would take them for dates', () => {
+    expect(parseRetryAfter('-5', now)).toBeUndefined();
+    expect(parseRetryAfter('1.5', now)).toBeUndefined();
+    expect(parseRetryAfter('x 5', now)).toBeUndefined();
+  });
+
+  it('reads the obsolete RFC 850 date form too', () => {
+    expect(parseRetryAfter('Monday, 01-Jun-26 12:00:30 GMT', now)).toBe(30_000);
+  });
 });
