@@ -6,7 +6,7 @@ import type { HubContext } from '../operations/context.ts';
 import type { EventSink, ImportSummary } from '../sites/batch-file.ts';
 import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
 import type { Db } from '../store/db.ts';
-import type { SavedSite } from '../store/sites.ts';
+import type { SavedSite } from '../store/production-sites.ts';
 import { type CliHelpers, fail } from './common.ts';
 
 // What the commands run (the store, ingestion, carriers, the progress bar) is imported inside their
@@ -95,7 +95,7 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
       if (unknown?.length) fail(`--carriers: unknown carrier code(s) ${unknown.join(', ')}`);
       if (opts.apiKey !== undefined && (opts.apiKey.length < 24 || opts.apiKey.length > 200)) fail('--api-key must be 24 to 200 characters');
       if (opts.apiKey !== undefined && opts.rotateKey) fail('--rotate-key and --api-key exclude each other');
-      const { SiteKeyTaken, upsertSite } = await import('../store/sites.ts');
+      const { SiteKeyTaken, upsertSite } = await import('../store/production-sites.ts');
       await h.withStore(async (db) => {
         let saved: SavedSite;
         try {
@@ -113,10 +113,11 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
     .command('list')
     .description('List production sites (keys are never shown)')
     .action(async () => {
+      const { listSiteRows } = await import('../store/production-sites.ts');
       await h.withStore(async (db) => {
-        const rows = await db.selectFrom('production_sites').select(['site_id', 'name', 'carriers', 'api_key_hash']).orderBy('site_id').execute();
+        const rows = await listSiteRows(db);
         for (const r of rows) {
-          process.stdout.write(`${r.site_id}\t${r.api_key_hash ? 'key' : 'no-key'}\t${(r.carriers as unknown as string[]).join(',') || '-'}\t${r.name}\n`);
+          process.stdout.write(`${r.site_id}\t${r.api_key_hash ? 'key' : 'no-key'}\t${r.carriers.join(',') || '-'}\t${r.name}\n`);
         }
       });
     });
@@ -167,9 +168,9 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
         summary = await run(httpSink(opts.url, opts.site, opts.apiKey));
       } else {
         const config = h.config();
+        const { siteExists } = await import('../store/production-sites.ts');
         summary = await h.withStore(async (db) => {
-          const site = await db.selectFrom('production_sites').select('site_id').where('site_id', '=', opts.site).executeTakeFirst();
-          if (!site) fail(`no production site ${opts.site}; register it with: trackhub sites add ${opts.site} --name NAME`);
+          if (!(await siteExists(db, opts.site))) fail(`no production site ${opts.site}; register it with: trackhub sites add ${opts.site} --name NAME`);
           const ctx = await cliContext(db, config);
           const { ingestEvents } = await import('../sites/ingest.ts');
           return run(async (events, chunk) => {

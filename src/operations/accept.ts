@@ -7,6 +7,7 @@ import { nextWakeAt } from '../polling/schedule.ts';
 import { lockCards, matchWaitingSiteEvents } from '../sites/matching.ts';
 import { type Db, isUniqueViolation } from '../store/db.ts';
 import { insertOperations, saveDecision } from '../store/operations.ts';
+import { siteCarriers } from '../store/production-sites.ts';
 import type { HubContext } from './context.ts';
 
 export interface AcceptCommand {
@@ -27,17 +28,11 @@ export interface Prepared extends AcceptCommand {
   key: string;
 }
 
-async function siteCarriers(ctx: HubContext, siteId: string | undefined) {
-  if (!siteId) return undefined;
-  const row = await ctx.db.selectFrom('production_sites').select('carriers').where('site_id', '=', siteId).executeTakeFirst();
-  return row?.carriers as unknown as NonNullable<TrackRequestBody['carrier']>[] | undefined;
-}
-
 export async function resolveParcel(ctx: HubContext, body: TrackRequestBody): Promise<OperationState['parcel']> {
   const trackingNumber = body.trackingNumber;
   if (!trackingNumber) return undefined;
   if (body.carrier) return { carrier: body.carrier, trackingNumber, trackingUrl: ctx.trackingUrl(body.carrier, trackingNumber) };
-  const candidates = ctx.detect(trackingNumber, { countryCode: body.countryCode, siteCarriers: await siteCarriers(ctx, body.productionSite) });
+  const candidates = ctx.detect(trackingNumber, { countryCode: body.countryCode, siteCarriers: body.productionSite ? await siteCarriers(ctx.db, body.productionSite) : undefined });
   const carrier = candidates[0];
   if (!carrier) throw new ApiError('FIELD_INVALID_VALUE', 'trackingNumber: fits no known carrier number format; send the carrier field');
   return {

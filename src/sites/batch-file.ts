@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { extname } from 'node:path';
-import type { ErrorCode } from '../domain/errors.ts';
+import type { RejectedLine } from '../store/inbox-files.ts';
 import { SITE_EVENT_FIELDS, type SiteEventInput, validateSiteEvent } from './events.ts';
 import type { IngestCounts } from './ingest.ts';
 
@@ -27,11 +27,8 @@ export interface FileRecord {
   parseError?: string;
 }
 
-export interface RejectedLine {
-  line: number;
-  errorCode: ErrorCode;
-  error: string;
-}
+/** A line refused, with why: the type lives with the inbox_files rows that keep such lines. */
+export type { RejectedLine };
 
 export interface ImportSummary extends IngestCounts {
   rejected: RejectedLine[];

@@ -1,9 +1,10 @@
 import { constants, existsSync } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { sql } from 'kysely';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
+import { claimInboxFile, finishInboxFile, inboxFileProgress, releaseInboxFile, saveInboxProgress } from '../store/inbox-files.ts';
+import { listSiteIds } from '../store/production-sites.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { BatchFileError, type ImportSummary, importFile, type RejectedLine } from './batch-file.ts';
 import { SITE_ID } from './events.ts';
@@ -123,14 +124,6 @@ export interface InboxReport {
   finishedAt: string;
 }
 
-interface Progress {
-  lines_done: number;
-  accepted: number;
-  duplicates: number;
-  rejected_count: number;
-  rejected: RejectedLine[];
-}
-
 export class InboxWatcher {
   private readonly lastSeen = new Map<string, { size: number; mtimeMs: number }>();
   private readonly loop: WorkLoop;
@@ -171,13 +164,13 @@ export class InboxWatcher {
 
   /** One look into every registered site's inbox. Returns how many files it finished. */
   async scanOnce(): Promise<number> {
-    const sites = await this.ctx.db.selectFrom('production_sites').select('site_id').orderBy('site_id').execute();
+    const sites = await listSiteIds(this.ctx.db);
     const root = join(this.o.dataDir, 'inbox');
     // Card ids inside: the folders are the hub's user's alone (a site uploads as that user, or through it).
     await mkdir(root, { recursive: true, mode: 0o700 });
     let finished = 0;
     this.refusedNow = new Set();
-    for (const { site_id: siteId } of sites) {
+    for (const siteId of sites) {
       if (this.stopping) break;
       // A site id registered before ids were checked for a leading dot must not make the inbox `inbox/..`.
       if (!SITE_ID.test(siteId)) continue;
@@ -294,13 +287,7 @@ export class InboxWatcher {
   private async importHeldFile(siteId: string, { processing, done, rejected }: SiteFolders, name: string, file: FileHandle, st: { size: number; mtimeMs: number }): Promise<boolean> {
     const path = processing.path(name);
     const fileKey = `${name}|${st.size}|${Math.trunc(st.mtimeMs)}`;
-    const lease = `${this.o.leaseMs} milliseconds`;
-    const claimed = await sql<Progress>`
-      insert into inbox_files (site_id, file_key, name, lease_until) values (${siteId}, ${fileKey}, ${name}, now() + ${lease}::interval)
-      on conflict (site_id, file_key) do update set lease_until = now() + ${lease}::interval, updated_at = now()
-        where inbox_files.lease_until < now()
-      returning lines_done, accepted, duplicates, rejected_count, rejected`.execute(this.ctx.db);
-    const progress = claimed.rows[0];
+    const progress = await claimInboxFile(this.ctx.db, siteId, fileKey, name, this.o.leaseMs);
     if (!progress) return false; // another worker holds it
     if (progress.lines_done > 0) this.ctx.log.info({ siteId, file: name, fromLine: progress.lines_done + 1 }, 'inbox file resumed');
     let summary: ImportSummary | undefined;
@@ -322,15 +309,14 @@ export class InboxWatcher {
     } catch (err) {
       if (err instanceof Stopping) {
         // Let the next worker (or this one after a restart) resume at once rather than after the lease.
-        await sql`update inbox_files set lease_until = now() where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
+        await releaseInboxFile(this.ctx.db, siteId, fileKey);
         return false;
       }
       // A file that cannot be read or parsed is rejected; store trouble is retried on a later scan.
       if (!(err instanceof BatchFileError) && !(err as NodeJS.ErrnoException).syscall) throw err;
       error = (err as Error).message;
     }
-    const final = await sql<Progress>`select lines_done, accepted, duplicates, rejected_count, rejected from inbox_files where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
-    const p = final.rows[0];
+    const p = await inboxFileProgress(this.ctx.db, siteId, fileKey);
     const usable = p.accepted + p.duplicates > 0;
     const outcome = error || !usable ? 'rejected' : 'done';
     const report: InboxReport = {
@@ -354,22 +340,22 @@ export class InboxWatcher {
     await writeNewPrivateFile(`${reportPath}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
     await rename(`${reportPath}.tmp`, reportPath);
     await rename(path, folder.path(target));
-    await sql`update inbox_files set state = ${outcome}, updated_at = now() where site_id = ${siteId} and file_key = ${fileKey}`.execute(this.ctx.db);
+    await finishInboxFile(this.ctx.db, siteId, fileKey, outcome);
     this.ctx.log.info({ siteId, file: name, outcome, accepted: p.accepted, duplicates: p.duplicates, rejected: p.rejected_count }, 'inbox file processed');
     return true;
   }
 
   private async saveProgress(tx: Db, siteId: string, fileKey: string, endLine: number, counts: IngestCounts, rejected: RejectedLine[]): Promise<void> {
-    await sql`
-      update inbox_files set
-        lines_done = ${endLine},
-        accepted = accepted + ${counts.accepted},
-        duplicates = duplicates + ${counts.duplicates},
-        rejected_count = rejected_count + ${rejected.length},
-        rejected = case when jsonb_array_length(rejected) < ${MAX_LISTED_REJECTIONS} then rejected || ${JSON.stringify(rejected, storableText)}::jsonb else rejected end,
-        lease_until = now() + ${`${this.o.leaseMs} milliseconds`}::interval,
-        updated_at = now()
-      where site_id = ${siteId} and file_key = ${fileKey}`.execute(tx);
+    await saveInboxProgress(tx, {
+      siteId,
+      fileKey,
+      endLine,
+      accepted: counts.accepted,
+      duplicates: counts.duplicates,
+      rejected,
+      maxListed: MAX_LISTED_REJECTIONS,
+      leaseMs: this.o.leaseMs,
+    });
   }
 }
 
@@ -398,15 +384,4 @@ async function writeNewPrivateFile(path: string, text: string): Promise<void> {
 async function freeName(folder: HeldFolder, name: string): Promise<string> {
   const taken = await lstat(folder.path(name)).catch(() => undefined);
   return taken ? `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}` : name;
-}
-
-/**
- * A rejection may quote what the site sent (an unknown key, say); jsonb refuses NUL and lone surrogates,
- * and a refused progress write would leave the file in processing/ for good. Those become U+FFFD.
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what must be replaced
-const NOT_STORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-function storableText(_key: string, value: unknown): unknown {
-  return typeof value === 'string' ? value.replace(NOT_STORABLE, '\uFFFD') : value;
 }

@@ -7,6 +7,7 @@ import { requestHash } from '../domain/track-request.ts';
 import { acceptInTransaction, type Prepared } from '../operations/accept.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
+import { siteCarriers } from '../store/production-sites.ts';
 import type { SiteEventInput } from './events.ts';
 import { EVENT_RETENTION_DAYS, lockCards, matchNewEvents, openSiteOperations, type StoredEvent, siteMayReport } from './matching.ts';
 
@@ -191,15 +192,14 @@ async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inser
     select issuer_id from issuers where auto_track_shipment and enabled and issuer_id = any(${issuerIds}::text[])`.execute(tx);
   if (auto.rows.length === 0) return 0;
   const autoIssuers = new Set(auto.rows.map((r) => r.issuer_id));
-  const carriers = await tx.selectFrom('production_sites').select('carriers').where('site_id', '=', siteId).executeTakeFirst();
-  const siteCarriers = (carriers?.carriers as unknown as NonNullable<TrackRequestBody['carrier']>[]) ?? [];
+  const usual = (await siteCarriers(tx, siteId)) ?? [];
   // One request per card: the batch's keys must be distinct, and the newest report wins.
   const byCard = new Map<string, Prepared>();
   for (const e of shipped) {
     if (!autoIssuers.has(e.issuer_id)) continue;
     if ((openByCard.get(cardKey(e.issuer_id, e.card_id)) ?? []).some((s) => !siteMayReport(s, siteId))) continue;
     const trackingNumber = e.tracking_number as string;
-    const carrier = (e.carrier as TrackRequestBody['carrier']) ?? ctx.detect(trackingNumber, { siteCarriers })[0];
+    const carrier = (e.carrier as TrackRequestBody['carrier']) ?? ctx.detect(trackingNumber, { siteCarriers: usual })[0];
     if (!carrier) {
       ctx.log.warn({ siteId, eventId: e.event_id }, 'autoTrackShipment: the tracking number fits no carrier and the report names none');
       continue;

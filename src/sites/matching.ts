@@ -5,6 +5,7 @@ import { type Decision, decide, type OperationState } from '../domain/operation.
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
 import { saveDecision } from '../store/operations.ts';
+import { siteCarriers } from '../store/production-sites.ts';
 
 /**
  * Matching production-site reports with PRODUCTION and RETURN operations (docs/contract.md §3.3, §4), from both
@@ -77,8 +78,7 @@ class CarrierResolver {
       if (siteId) {
         usual = this.siteCarriers.get(siteId);
         if (!usual) {
-          const row = await this.tx.selectFrom('production_sites').select('carriers').where('site_id', '=', siteId).executeTakeFirst();
-          usual = ((row?.carriers as unknown as string[]) ?? []).filter(isCarrierCode);
+          usual = (await siteCarriers(this.tx, siteId)) ?? [];
           this.siteCarriers.set(siteId, usual);
         }
       }

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { type ColumnType, type Generated, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { assetPath } from '../assets.ts';
+import type { OperationState } from '../domain/operation.ts';
 import { embeddedFolder, ensureEmbeddedServer, stopEmbeddedServer } from './embedded.ts';
 import { APPLICATION_NAME, holdFolderForHub, markCommand, serverIsIdle } from './embedded-holds.ts';
+import type { RejectedLine } from './inbox-files.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -43,7 +45,7 @@ export interface OperationRow {
   request_hash: string;
   status: string;
   is_open: boolean;
-  state: Json<unknown>;
+  state: Json<OperationState>;
   carrier: string | null;
   tracking_number: string | null;
   wake_at: Timestamp | null;
@@ -68,6 +70,35 @@ export interface OutboxRow {
   schedule_offset: Generated<number>;
 }
 
+export interface SiteEventRow {
+  site_id: string;
+  event_id: string;
+  issuer_id: string;
+  card_id: string;
+  type: 'CARD_SHIPPED' | 'CARD_RETURNED';
+  occurred_at: Timestamp;
+  carrier: string | null;
+  tracking_number: string | null;
+  reason: string | null;
+  received_at: Timestamp;
+  matched_operation_id: string | null;
+}
+
+export interface InboxFileRow {
+  site_id: string;
+  file_key: string;
+  name: string;
+  state: Generated<string>;
+  lines_done: Generated<number>;
+  accepted: Generated<number>;
+  duplicates: Generated<number>;
+  rejected_count: Generated<number>;
+  rejected: ColumnType<RejectedLine[], string | undefined, string>;
+  lease_until: Timestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   issuers: IssuerRow;
   production_sites: ProductionSiteRow;
@@ -85,6 +116,16 @@ export interface Database {
     response_body: string | null;
   };
   schema_migrations: { version: number; name: string; applied_at: Timestamp };
+  site_events: SiteEventRow;
+  inbox_files: InboxFileRow;
+  carrier_rate_limits: {
+    provider: string;
+    window_start: Timestamp;
+    used: Generated<number>;
+    granted: Generated<number>;
+    paused_until: Timestamp | null;
+  };
+  ups_track_alert_subscriptions: { tracking_number: string; subscribed_at: Timestamp };
 }
 
 export type Db = Kysely<Database>;

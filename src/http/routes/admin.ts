@@ -9,7 +9,7 @@ import { SITE_ID, SITE_ID_RULE } from '../../sites/events.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
 import { siteSnapshot } from '../../store/audit.ts';
 import { getIssuer, type Issuer, listIssuers, type NotificationTls, upsertIssuer } from '../../store/issuers.ts';
-import { SiteKeyTaken, upsertSite } from '../../store/sites.ts';
+import { getSiteRow, SiteKeyTaken, upsertSite } from '../../store/production-sites.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { refuseUnsafeText } from '../errors.ts';
@@ -219,7 +219,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
     '/admin/v1/production-sites/:siteId',
     { schema: { tags: ['admin'], summary: 'Read a production site (its key is never returned)', security, params: Type.Object({ siteId: Type.String() }) }, ...access('read') },
     async (req) => {
-      const row = await deps.db.selectFrom('production_sites').selectAll().where('site_id', '=', (req.params as { siteId: string }).siteId).executeTakeFirst();
+      const row = await getSiteRow(deps.db, (req.params as { siteId: string }).siteId);
       if (!row) throw new ApiError('NOT_FOUND', 'no such production site');
       return { siteId: row.site_id, name: row.name, carriers: row.carriers, hasApiKey: row.api_key_hash !== null, createdAt: row.created_at, updatedAt: row.updated_at };
     },

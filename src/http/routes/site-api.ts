@@ -5,7 +5,7 @@ import { ApiError, type ErrorCode } from '../../domain/errors.ts';
 import { type SiteEventInput, validateSiteEvent } from '../../sites/events.ts';
 import { ingestEvents } from '../../sites/ingest.ts';
 import type { Db } from '../../store/db.ts';
-import { hashApiKey } from '../../store/sites.ts';
+import { hashApiKey, siteIdByKeyHash } from '../../store/production-sites.ts';
 import type { HttpDeps } from '../app.ts';
 import { siteEventLimits } from '../limits.ts';
 import { errorResponses } from '../schemas.ts';
@@ -24,10 +24,10 @@ class SiteKeys {
     const hash = hashApiKey(apiKey);
     const hit = this.cache.get(hash);
     if (hit && hit.until > Date.now()) return hit.siteId;
-    const row = await this.db.selectFrom('production_sites').select('site_id').where('api_key_hash', '=', hash).executeTakeFirst();
+    const siteId = (await siteIdByKeyHash(this.db, hash)) ?? null;
     if (this.cache.size > 10_000) this.cache.clear(); // unknown keys must not grow it without bound
-    this.cache.set(hash, { siteId: row?.site_id ?? null, until: Date.now() + KEY_CACHE_MS });
-    return row?.site_id ?? null;
+    this.cache.set(hash, { siteId, until: Date.now() + KEY_CACHE_MS });
+    return siteId;
   }
 
   forget(): void {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { type CarrierCode, isCarrierCode } from '../domain/carriers.ts';
 import { type Db, isUniqueViolation } from './db.ts';
 
 /** Production sites (docs/contract.md §4): the one write path of the Admin API's PUT and `trackhub sites add`. */
@@ -43,7 +44,7 @@ export async function upsertSite(db: Db, c: SiteChange): Promise<SavedSite> {
     generated = `sk_${randomBytes(24).toString('base64url')}`;
     keyHash = hashApiKey(generated);
   }
-  const carriers = c.carriers ?? ((existing?.carriers as unknown as string[] | undefined) ?? []);
+  const carriers = c.carriers ?? (existing?.carriers ?? []);
   const values = { name: c.name, api_key_hash: keyHash, carriers: JSON.stringify(carriers) };
   try {
     await db
@@ -56,4 +57,41 @@ export async function upsertSite(db: Db, c: SiteChange): Promise<SavedSite> {
     throw err;
   }
   return { siteId: c.siteId, name: c.name, carriers, created: !existing, ...(generated ? { apiKey: generated } : {}) };
+}
+
+/**
+ * The site's usual carriers, a hint for detecting the carrier of a number it reports or that a request
+ * naming it carries; undefined when there is no such site. Only carrier codes: the Admin API and
+ * `trackhub sites add` write nothing else, and a code a later release dropped is no hint.
+ */
+export async function siteCarriers(db: Db, siteId: string): Promise<CarrierCode[] | undefined> {
+  const row = await db.selectFrom('production_sites').select('carriers').where('site_id', '=', siteId).executeTakeFirst();
+  return row?.carriers.filter(isCarrierCode);
+}
+
+/** The site whose API key has this hash (the unique index on api_key_hash makes it one at most). */
+export async function siteIdByKeyHash(db: Db, keyHash: string): Promise<string | undefined> {
+  const row = await db.selectFrom('production_sites').select('site_id').where('api_key_hash', '=', keyHash).executeTakeFirst();
+  return row?.site_id;
+}
+
+export async function siteExists(db: Db, siteId: string): Promise<boolean> {
+  const site = await db.selectFrom('production_sites').select('site_id').where('site_id', '=', siteId).executeTakeFirst();
+  return site !== undefined;
+}
+
+/** Every registered site's id, in order (the inbox watcher looks into each one's folder). */
+export async function listSiteIds(db: Db): Promise<string[]> {
+  const sites = await db.selectFrom('production_sites').select('site_id').orderBy('site_id').execute();
+  return sites.map((s) => s.site_id);
+}
+
+/** One site's row as stored, its key hash included (callers show only whether there is one). */
+export async function getSiteRow(db: Db, siteId: string) {
+  return db.selectFrom('production_sites').selectAll().where('site_id', '=', siteId).executeTakeFirst();
+}
+
+/** Every site, in order, with what `trackhub sites list` shows. */
+export async function listSiteRows(db: Db) {
+  return db.selectFrom('production_sites').select(['site_id', 'name', 'carriers', 'api_key_hash']).orderBy('site_id').execute();
 }
