@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { sql } from 'kysely';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import type { Db } from '../store/db.ts';
+import { createHubSecretOnce, hubSecret } from '../store/hub-secrets.ts';
 import { openStoredSecret, secretBoxOf, secretContext } from '../store/secret-box.ts';
+import { forgetExpiredAssertions, recordAssertionUse } from '../store/used-assertions.ts';
 
 export const ACCESS_TOKEN_TTL_S = 900;
 const MAX_ASSERTION_LIFETIME_S = 15 * 60;
@@ -27,13 +28,9 @@ export class InvalidGrant extends Error {}
  */
 export async function loadAccessTokenKey(db: Db): Promise<Uint8Array> {
   const context = secretContext('hub_secrets', 'access_token_hs256', 'value');
-  await db
-    .insertInto('hub_secrets')
-    .values({ name: 'access_token_hs256', value: secretBoxOf(db).seal(randomBytes(32).toString('base64'), context) })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute();
-  const row = await db.selectFrom('hub_secrets').select('value').where('name', '=', 'access_token_hs256').executeTakeFirstOrThrow();
-  return new Uint8Array(Buffer.from(openStoredSecret(db, row.value, context), 'base64'));
+  await createHubSecretOnce(db, 'access_token_hs256', secretBoxOf(db).seal(randomBytes(32).toString('base64'), context));
+  const value = await hubSecret(db, 'access_token_hs256');
+  return new Uint8Array(Buffer.from(openStoredSecret(db, value, context), 'base64'));
 }
 
 export interface IssuerKeys {
@@ -131,15 +128,9 @@ export async function verifyAssertion(
   const exp = claims.exp as number;
   if (exp > nowS + MAX_ASSERTION_LIFETIME_S + SKEW_S) throw new InvalidGrant('exp more than 15 minutes ahead');
   // The primary key refuses a second use of the same jti while the row lives (until exp).
-  const inserted = await db
-    .insertInto('used_assertions')
-    .values({ issuer_id: issuerId, jti, expires_at: new Date((exp + SKEW_S) * 1000) })
-    .onConflict((oc) => oc.columns(['issuer_id', 'jti']).doNothing())
-    .returning('jti')
-    .executeTakeFirst();
-  if (!inserted) throw new InvalidGrant('jti replayed');
+  if (!(await recordAssertionUse(db, issuerId, jti, new Date((exp + SKEW_S) * 1000)))) throw new InvalidGrant('jti replayed');
   // Forget expired ids now and then; a replay of an expired assertion fails on exp anyway.
-  if (Math.random() < 0.01) await sql`delete from used_assertions where expires_at < now()`.execute(db);
+  if (Math.random() < 0.01) await forgetExpiredAssertions(db);
   return { issuerId, issuerKeys: await issuerKeysFingerprint(issuer.jwks) };
 }
 
