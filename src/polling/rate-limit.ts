@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import type { ProviderName } from '../carriers/provider.ts';
+import { pauseCarrier, takeCarrierBudget } from '../store/carrier-budgets.ts';
 import type { Db } from '../store/db.ts';
 
 /** At most `count` calls per `perMs`, shared by every worker on the store. */
@@ -40,26 +40,7 @@ export function parseRateLimit(value: string, parseDuration: (s: string) => numb
  * when more will be available.
  */
 export async function takeBudget(db: Db, provider: ProviderName, want: number, limit: RateLimit, now: Date): Promise<{ granted: number; retryAt: Date }> {
-  const at = now.toISOString();
-  const window = `${limit.perMs} milliseconds`;
-  await sql`insert into carrier_rate_limits (provider, window_start, used) values (${provider}, ${at}::timestamptz, 0)
-    on conflict (provider) do nothing`.execute(db);
-  const { rows } = await sql<{ granted: number; window_ends: Date | string; paused_until: Date | string | null }>`
-    update carrier_rate_limits set
-      window_start = case when ${at}::timestamptz >= window_start + ${window}::interval then ${at}::timestamptz else window_start end,
-      used = case
-        when paused_until > ${at}::timestamptz then used
-        when ${at}::timestamptz >= window_start + ${window}::interval then least(${want}::int, ${limit.count}::int)
-        else least(used + ${want}::int, ${limit.count}::int) end,
-      granted = case
-        when paused_until > ${at}::timestamptz then 0
-        when ${at}::timestamptz >= window_start + ${window}::interval then least(${want}::int, ${limit.count}::int)
-        else greatest(0, least(used + ${want}::int, ${limit.count}::int) - used) end
-    where provider = ${provider}
-    returning granted,
-      (case when ${at}::timestamptz >= window_start + ${window}::interval then ${at}::timestamptz else window_start end) + ${window}::interval as window_ends,
-      paused_until`.execute(db);
-  const row = rows[0];
+  const row = await takeCarrierBudget(db, provider, want, limit, now);
   const windowEnds = new Date(row.window_ends);
   const paused = row.paused_until ? new Date(row.paused_until) : undefined;
   const retryAt = paused && paused > now ? paused : windowEnds;
@@ -68,7 +49,5 @@ export async function takeBudget(db: Db, provider: ProviderName, want: number, l
 
 /** A carrier said "not before" (Retry-After): every worker holds off the provider until then. */
 export async function pauseProvider(db: Db, provider: ProviderName, until: Date, now: Date): Promise<void> {
-  await sql`insert into carrier_rate_limits (provider, window_start, used, paused_until)
-    values (${provider}, ${now.toISOString()}::timestamptz, 0, ${until.toISOString()}::timestamptz)
-    on conflict (provider) do update set paused_until = greatest(coalesce(carrier_rate_limits.paused_until, excluded.paused_until), excluded.paused_until)`.execute(db);
+  await pauseCarrier(db, provider, until, now);
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { callJson } from '../carriers/http.ts';
 import { ClientCredentialsToken } from '../carriers/oauth.ts';
 import type { HttpClient, ProviderConfig } from '../carriers/provider.ts';
 import type { HubContext } from '../operations/context.ts';
+import { recordUpsSubscriptions, upsNumbersToSubscribe } from '../store/ups-subscriptions.ts';
 import { WorkLoop } from '../work-loop.ts';
 
 /** A Track Alert subscription lasts 14 days; renew a day early so no event falls in a gap. */
@@ -40,15 +40,9 @@ export class UpsTrackAlertSubscriber {
   /** Subscribes up to 100 numbers that need it; returns how many were sent to UPS. */
   async runOnce(): Promise<number> {
     const now = this.ctx.now();
-    const renewBefore = new Date(now.getTime() - UPS_SUBSCRIPTION_RENEW_AFTER_MS).toISOString();
-    const { rows } = await sql<{ tracking_number: string }>`
-      select distinct o.tracking_number from operations o
-      left join ups_track_alert_subscriptions s on s.tracking_number = o.tracking_number
-      where o.is_open and o.carrier = 'ups' and o.tracking_number like '1Z%'
-        and (s.subscribed_at is null or s.subscribed_at < ${renewBefore}::timestamptz)
-      limit ${MAX_NUMBERS}`.execute(this.ctx.db);
-    if (rows.length === 0) return 0;
-    const numbers = rows.map((r) => r.tracking_number);
+    const renewBefore = new Date(now.getTime() - UPS_SUBSCRIPTION_RENEW_AFTER_MS);
+    const numbers = await upsNumbersToSubscribe(this.ctx.db, renewBefore, MAX_NUMBERS);
+    if (numbers.length === 0) return 0;
     const call = await callJson<{ validTrackingNumbers?: string[]; invalidTrackingNumbers?: string[] }>({
       label: 'UPS Track Alert',
       http: this.o.http,
@@ -69,10 +63,7 @@ export class UpsTrackAlertSubscriber {
     }
     // Numbers UPS refused are recorded too: asking again every round would not change its mind; they are
     // retried with the next renewal, and polling covers them meanwhile.
-    const at = now.toISOString();
-    await sql`insert into ups_track_alert_subscriptions (tracking_number, subscribed_at)
-      select n, ${at}::timestamptz from unnest(${numbers}::text[]) as n
-      on conflict (tracking_number) do update set subscribed_at = excluded.subscribed_at`.execute(this.ctx.db);
+    await recordUpsSubscriptions(this.ctx.db, numbers, now);
     const invalid = call.json.invalidTrackingNumbers ?? [];
     if (invalid.length > 0) this.ctx.log.info({ invalid: invalid.length }, 'UPS Track Alert refused some numbers; they are polled');
     return numbers.length;
