@@ -1,12 +1,11 @@
-import { sql } from 'kysely';
 import { ApiError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { type Decision, decide, newOperation, type OperationState } from '../domain/operation.ts';
 import { requestHash, type TrackRequestBody } from '../domain/track-request.ts';
 import { nextWakeAt } from '../polling/schedule.ts';
-import { lockCards, matchWaitingSiteEvents } from '../sites/matching.ts';
+import { matchWaitingSiteEvents } from '../sites/matching.ts';
 import { type Db, isUniqueViolation } from '../store/db.ts';
-import { insertOperations, saveDecision } from '../store/operations.ts';
+import { insertOperations, lockCards, lockOpenOperations, saveDecision } from '../store/operations.ts';
 import { siteCarriers } from '../store/production-sites.ts';
 import type { HubContext } from './context.ts';
 
@@ -67,12 +66,11 @@ export async function acceptInTransaction(ctx: HubContext, tx: Db, batch: Prepar
   // closed and not see its successor, and insert a second one), and site events on the card never miss
   // a request or the other way round.
   await lockCards(tx, batch);
-  const keys = batch.map((p) => sql`(${p.issuerId}, ${p.cardId}, ${p.body.trackingType})`);
-  const open = await sql<{ operation_id: string; request_hash: string; state: OperationState; issuer_id: string; card_id: string; tracking_type: string }>`
-    select operation_id, request_hash, state, issuer_id, card_id, tracking_type from operations
-    where is_open and (issuer_id, card_id, tracking_type) in (${sql.join(keys)})
-    for update`.execute(tx);
-  const openByKey = new Map(open.rows.map((r) => [`${r.issuer_id}|${r.card_id}|${r.tracking_type}`, r]));
+  const open = await lockOpenOperations(
+    tx,
+    batch.map((p) => ({ issuerId: p.issuerId, cardId: p.cardId, trackingType: p.body.trackingType })),
+  );
+  const openByKey = new Map(open.map((r) => [`${r.issuer_id}|${r.card_id}|${r.tracking_type}`, r]));
   const results: AcceptResult[] = [];
   const inserts: { decision: Decision; hash: string; wakeAt: Date | null }[] = [];
   for (const p of batch) {

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { ErrorCode } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import type { OperationState } from '../domain/operation.ts';
@@ -7,9 +6,12 @@ import { requestHash } from '../domain/track-request.ts';
 import { acceptInTransaction, type Prepared } from '../operations/accept.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
+import { autoTrackingIssuers } from '../store/issuers.ts';
+import { lockCards, openSiteOperations } from '../store/operations.ts';
 import { siteCarriers } from '../store/production-sites.ts';
+import { deleteSiteEventsOlderThan, insertSiteEvents, type StoredEvent } from '../store/site-events.ts';
 import type { SiteEventInput } from './events.ts';
-import { EVENT_RETENTION_DAYS, lockCards, matchNewEvents, openSiteOperations, type StoredEvent, siteMayReport } from './matching.ts';
+import { EVENT_RETENTION_DAYS, matchNewEvents, siteMayReport } from './matching.ts';
 
 export interface IngestCounts {
   accepted: number;
@@ -157,18 +159,11 @@ async function ingestInTransaction(ctx: HubContext, tx: Db, siteId: string, even
       }
     });
     if (list.length > 0) {
-      // One JSON parameter for the whole batch: cheaper to pass and parse than a thousand rows of values.
-      const inserted = await sql<StoredEvent>`
-        insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, reason)
-        select ${siteId}::text, "eventId", "issuerId", "cardId", type, "occurredAt", carrier, "trackingNumber", reason
-        from json_to_recordset(${JSON.stringify(list)}::json) as e(
-          "eventId" text, "issuerId" text, "cardId" text, type text, "occurredAt" timestamptz, carrier text, "trackingNumber" text, reason text)
-        on conflict do nothing
-        returning site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number`.execute(tx);
-      accepted = inserted.rows.length;
+      const inserted = await insertSiteEvents(tx, siteId, list);
+      accepted = inserted.length;
       const now = ctx.now();
-      const matched = await matchNewEvents(ctx, tx, siteId, inserted.rows, open, now);
-      const opened = await autoTrackShipments(ctx, tx, siteId, inserted.rows, openByCard);
+      const matched = await matchNewEvents(ctx, tx, siteId, inserted, open, now);
+      const opened = await autoTrackShipments(ctx, tx, siteId, inserted, openByCard);
       if (matched.notifications > 0 || opened > 0) kicks.delivery = true;
       if (matched.parcels > 0 || opened > 0) kicks.polling = true;
     }
@@ -188,10 +183,9 @@ async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inser
   const shipped = inserted.filter((e) => e.type === 'CARD_SHIPPED' && e.tracking_number);
   if (shipped.length === 0) return 0;
   const issuerIds = [...new Set(shipped.map((e) => e.issuer_id))];
-  const auto = await sql<{ issuer_id: string }>`
-    select issuer_id from issuers where auto_track_shipment and enabled and issuer_id = any(${issuerIds}::text[])`.execute(tx);
-  if (auto.rows.length === 0) return 0;
-  const autoIssuers = new Set(auto.rows.map((r) => r.issuer_id));
+  const auto = await autoTrackingIssuers(tx, issuerIds);
+  if (auto.length === 0) return 0;
+  const autoIssuers = new Set(auto);
   const usual = (await siteCarriers(tx, siteId)) ?? [];
   // One request per card: the batch's keys must be distinct, and the newest report wins.
   const byCard = new Map<string, Prepared>();
@@ -222,6 +216,5 @@ async function autoTrackShipments(ctx: HubContext, tx: Db, siteId: string, inser
 
 /** Deletes reports older than the retention period (docs/contract.md §4: kept 180 days). */
 export async function pruneSiteEvents(db: Db): Promise<number> {
-  const res = await sql`delete from site_events where received_at < now() - ${`${EVENT_RETENTION_DAYS} days`}::interval`.execute(db);
-  return Number(res.numAffectedRows ?? 0);
+  return deleteSiteEventsOlderThan(db, EVENT_RETENTION_DAYS);
 }

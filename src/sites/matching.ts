@@ -1,11 +1,11 @@
-import { sql } from 'kysely';
 import type { CarrierCode } from '../domain/carriers.ts';
 import { isCarrierCode } from '../domain/carriers.ts';
 import { type Decision, decide, type OperationState } from '../domain/operation.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
-import { saveDecision } from '../store/operations.ts';
+import { latestShipmentParcels, saveDecision, setOperationParcel } from '../store/operations.ts';
 import { siteCarriers } from '../store/production-sites.ts';
+import { markSiteEventsMatched, recentSiteEvents, type StoredEvent } from '../store/site-events.ts';
 
 /**
  * Matching production-site reports with PRODUCTION and RETURN operations (docs/contract.md §3.3, §4), from both
@@ -16,18 +16,6 @@ import { siteCarriers } from '../store/production-sites.ts';
 
 /** How long an event waits for its track request (docs/contract.md §4). */
 export const EVENT_RETENTION_DAYS = 180;
-
-export interface StoredEvent {
-  site_id: string;
-  event_id: string;
-  issuer_id: string;
-  card_id: string;
-  type: 'CARD_SHIPPED' | 'CARD_RETURNED';
-  occurred_at: Date | string;
-  carrier: string | null;
-  tracking_number: string | null;
-  matched_operation_id?: string | null;
-}
 
 type Parcel = NonNullable<OperationState['parcel']>;
 
@@ -42,22 +30,6 @@ export function siteMayReport(s: OperationState, siteId: string): boolean {
 }
 
 const cardKey = (issuerId: string, cardId: string) => `${issuerId}|${cardId}`;
-
-function cardArrays(cards: { issuerId: string; cardId: string }[]): { issuers: string[]; cardIds: string[] } {
-  return { issuers: cards.map((c) => c.issuerId), cardIds: cards.map((c) => c.cardId) };
-}
-
-/** Transaction-scoped locks on cards, taken in one sorted order so two transactions cannot deadlock. */
-export async function lockCards(tx: Db, cards: { issuerId: string; cardId: string }[]): Promise<void> {
-  if (cards.length === 0) return;
-  const { issuers, cardIds } = cardArrays(cards);
-  await sql`
-    select pg_advisory_xact_lock(k) from (
-      select distinct hashtextextended(i || '/' || c, 7314005) as k
-      from unnest(${issuers}::text[], ${cardIds}::text[]) as u(i, c)
-      order by k
-    ) card_locks`.execute(tx);
-}
 
 function occurredAt(e: StoredEvent): string {
   return e.occurred_at instanceof Date ? e.occurred_at.toISOString() : new Date(e.occurred_at).toISOString();
@@ -89,26 +61,11 @@ class CarrierResolver {
   }
 }
 
-async function markMatched(tx: Db, matches: { siteId: string; eventId: string; operationId: string }[]): Promise<void> {
-  if (matches.length === 0) return;
-  await sql`
-    update site_events e set matched_operation_id = m.operation_id
-    from unnest(${matches.map((m) => m.siteId)}::text[], ${matches.map((m) => m.eventId)}::text[], ${matches.map((m) => m.operationId)}::text[])
-      as m(site_id, event_id, operation_id)
-    where e.site_id = m.site_id and e.event_id = m.event_id`.execute(tx);
-}
-
 /** The card's outbound parcel as a SHIPMENT operation knew it, newest first; for RETURNs without one. */
 async function shipmentParcels(ctx: HubContext, tx: Db, cards: { issuerId: string; cardId: string }[]): Promise<Map<string, Parcel>> {
   const out = new Map<string, Parcel>();
   if (cards.length === 0) return out;
-  const { issuers, cardIds } = cardArrays(cards);
-  const rows = await sql<{ issuer_id: string; card_id: string; carrier: string; tracking_number: string }>`
-    select distinct on (issuer_id, card_id) issuer_id, card_id, carrier, tracking_number from operations
-    where tracking_type = 'SHIPMENT' and tracking_number is not null and carrier is not null
-      and (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
-    order by issuer_id, card_id, created_at desc`.execute(tx);
-  for (const r of rows.rows) {
+  for (const r of await latestShipmentParcels(tx, cards)) {
     if (!isCarrierCode(r.carrier)) continue;
     out.set(cardKey(r.issuer_id, r.card_id), { carrier: r.carrier, trackingNumber: r.tracking_number, trackingUrl: ctx.trackingUrl(r.carrier, r.tracking_number) });
   }
@@ -130,15 +87,9 @@ export async function matchWaitingSiteEvents(
   const waiting = inserts.filter((i) => i.decision.state.trackingType !== 'SHIPMENT');
   if (waiting.length === 0) return;
   const cards = waiting.map((i) => ({ issuerId: i.decision.state.issuerId, cardId: i.decision.state.cardId }));
-  const { issuers, cardIds } = cardArrays(cards);
-  const events = await sql<StoredEvent>`
-    select site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, matched_operation_id
-    from site_events
-    where (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
-      and received_at > now() - ${`${EVENT_RETENTION_DAYS} days`}::interval
-    order by occurred_at desc`.execute(tx);
+  const events = await recentSiteEvents(tx, cards, EVENT_RETENTION_DAYS);
   const byCard = new Map<string, StoredEvent[]>();
-  for (const e of events.rows) {
+  for (const e of events) {
     const list = byCard.get(cardKey(e.issuer_id, e.card_id)) ?? [];
     list.push(e);
     byCard.set(cardKey(e.issuer_id, e.card_id), list);
@@ -177,28 +128,13 @@ export async function matchWaitingSiteEvents(
       if (parcel) equip(item, parcel, now);
     }
   }
-  await markMatched(tx, matches);
+  await markSiteEventsMatched(tx, matches);
 }
 
 /** Gives a RETURN the parcel to watch and wakes it for its first poll now. */
 function equip(item: { decision: Decision; wakeAt: Date | null }, parcel: Parcel, now: Date): void {
   item.decision = { ...item.decision, state: { ...item.decision.state, parcel } };
   item.wakeAt = now;
-}
-
-/**
- * Open PRODUCTION / RETURN operations of the cards, locked: read once per batch of events, before the
- * events are stored, to refuse reports for cards another site was asked to make and to match the rest.
- */
-export async function openSiteOperations(tx: Db, cards: { issuerId: string; cardId: string }[]): Promise<OperationState[]> {
-  if (cards.length === 0) return [];
-  const { issuers, cardIds } = cardArrays(cards);
-  const open = await sql<{ state: OperationState }>`
-    select state from operations
-    where is_open and tracking_type in ('PRODUCTION', 'RETURN')
-      and (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
-    for update`.execute(tx);
-  return open.rows.map((r) => r.state);
 }
 
 /**
@@ -235,13 +171,9 @@ export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, in
     const parcel = shipped ? await resolver.parcel(shipped.tracking_number as string, shipped.carrier, siteId) : undefined;
     if (!parcel) continue;
     await saveDecision(tx, { state: { ...s, parcel }, notifications: [] }, now);
-    await tx
-      .updateTable('operations')
-      .set({ carrier: parcel.carrier, tracking_number: parcel.trackingNumber })
-      .where('operation_id', '=', s.operationId)
-      .execute();
+    await setOperationParcel(tx, s.operationId, parcel.carrier, parcel.trackingNumber);
     parcels++;
   }
-  await markMatched(tx, matches);
+  await markSiteEventsMatched(tx, matches);
   return { notifications, parcels };
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import type { Db } from './db.ts';
@@ -222,4 +223,16 @@ export class IssuerDirectory {
   get size(): number {
     return this.cache.size;
   }
+}
+
+export async function issuerExists(db: Db, issuerId: string): Promise<boolean> {
+  const exists = await db.selectFrom('issuers').select('issuer_id').where('issuer_id', '=', issuerId).executeTakeFirst();
+  return exists !== undefined;
+}
+
+/** Of these issuers, those enabled with autoTrackShipment on (site reports open SHIPMENTs for them). */
+export async function autoTrackingIssuers(tx: Db, issuerIds: string[]): Promise<string[]> {
+  const auto = await sql<{ issuer_id: string }>`
+    select issuer_id from issuers where auto_track_shipment and enabled and issuer_id = any(${issuerIds}::text[])`.execute(tx);
+  return auto.rows.map((r) => r.issuer_id);
 }

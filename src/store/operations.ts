@@ -107,11 +107,98 @@ export async function listCardOperations(db: Db, issuerId: string, cardId: strin
     .orderBy('created_at', 'desc')
     .orderBy('operation_id', 'desc')
     .execute();
-  return rows.map((r) => r.state as unknown as OperationState);
+  return rows.map((r) => r.state);
 }
 
 /** Re-reads an operation under a row lock, so two workers never apply inputs to the same state at once. */
 export async function lockOperation(tx: Tx, operationId: string): Promise<OperationState | undefined> {
   const row = await tx.selectFrom('operations').select('state').where('operation_id', '=', operationId).forUpdate().executeTakeFirst();
-  return row?.state as unknown as OperationState | undefined;
+  return row?.state;
+}
+
+export interface CardRef {
+  issuerId: string;
+  cardId: string;
+}
+
+function cardArrays(cards: CardRef[]): { issuers: string[]; cardIds: string[] } {
+  return { issuers: cards.map((c) => c.issuerId), cardIds: cards.map((c) => c.cardId) };
+}
+
+/** Transaction-scoped locks on cards, taken in one sorted order so two transactions cannot deadlock. */
+export async function lockCards(tx: Tx, cards: CardRef[]): Promise<void> {
+  if (cards.length === 0) return;
+  const { issuers, cardIds } = cardArrays(cards);
+  await sql`
+    select pg_advisory_xact_lock(k) from (
+      select distinct hashtextextended(i || '/' || c, 7314005) as k
+      from unnest(${issuers}::text[], ${cardIds}::text[]) as u(i, c)
+      order by k
+    ) card_locks`.execute(tx);
+}
+
+export interface OpenOperationRow {
+  operation_id: string;
+  request_hash: string;
+  state: OperationState;
+  issuer_id: string;
+  card_id: string;
+  tracking_type: string;
+}
+
+/** The open operations of these (issuer, card, tracking type) keys, read in one statement and locked. */
+export async function lockOpenOperations(tx: Tx, keys: { issuerId: string; cardId: string; trackingType: string }[]): Promise<OpenOperationRow[]> {
+  const rows = keys.map((k) => sql`(${k.issuerId}, ${k.cardId}, ${k.trackingType})`);
+  const open = await sql<OpenOperationRow>`
+    select operation_id, request_hash, state, issuer_id, card_id, tracking_type from operations
+    where is_open and (issuer_id, card_id, tracking_type) in (${sql.join(rows)})
+    for update`.execute(tx);
+  return open.rows;
+}
+
+/**
+ * Open PRODUCTION / RETURN operations of the cards, locked: read once per batch of events, before the
+ * events are stored, to refuse reports for cards another site was asked to make and to match the rest.
+ */
+export async function openSiteOperations(tx: Tx, cards: CardRef[]): Promise<OperationState[]> {
+  if (cards.length === 0) return [];
+  const { issuers, cardIds } = cardArrays(cards);
+  const open = await sql<{ state: OperationState }>`
+    select state from operations
+    where is_open and tracking_type in ('PRODUCTION', 'RETURN')
+      and (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
+    for update`.execute(tx);
+  return open.rows.map((r) => r.state);
+}
+
+/** The card's outbound parcel as a SHIPMENT operation knew it: the newest such operation's, per card. */
+export async function latestShipmentParcels(tx: Tx, cards: CardRef[]): Promise<{ issuer_id: string; card_id: string; carrier: string; tracking_number: string }[]> {
+  if (cards.length === 0) return [];
+  const { issuers, cardIds } = cardArrays(cards);
+  const rows = await sql<{ issuer_id: string; card_id: string; carrier: string; tracking_number: string }>`
+    select distinct on (issuer_id, card_id) issuer_id, card_id, carrier, tracking_number from operations
+    where tracking_type = 'SHIPMENT' and tracking_number is not null and carrier is not null
+      and (issuer_id, card_id) in (select * from unnest(${issuers}::text[], ${cardIds}::text[]))
+    order by issuer_id, card_id, created_at desc`.execute(tx);
+  return rows.rows;
+}
+
+/** Writes the parcel's columns of an operation given a parcel after it was stored (saveDecision writes only the carrier). */
+export async function setOperationParcel(tx: Tx, operationId: string, carrier: string, trackingNumber: string): Promise<void> {
+  await tx
+    .updateTable('operations')
+    .set({ carrier, tracking_number: trackingNumber })
+    .where('operation_id', '=', operationId)
+    .execute();
+}
+
+/** The open operations following this tracking number (carrier pushes find theirs here). */
+export async function openOperationsByTrackingNumber(db: Db, trackingNumber: string): Promise<OperationState[]> {
+  const rows = await db
+    .selectFrom('operations')
+    .select('state')
+    .where('tracking_number', '=', trackingNumber)
+    .where('is_open', '=', true)
+    .execute();
+  return rows.map((r) => r.state);
 }

@@ -8,6 +8,7 @@ import { ApiError } from '../../domain/errors.ts';
 import type { OperationState } from '../../domain/operation.ts';
 import type { CarrierSnapshot, TrackResult } from '../../domain/shipment.ts';
 import { advanceOperation } from '../../operations/advance.ts';
+import { openOperationsByTrackingNumber } from '../../store/operations.ts';
 import type { HttpDeps } from '../app.ts';
 
 const pushes = new Counter({
@@ -95,14 +96,7 @@ export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): v
 }
 
 async function openOperationsOf(deps: HttpDeps, provider: ProviderName, trackingNumber: string): Promise<OperationState[]> {
-  const rows = await deps.db
-    .selectFrom('operations')
-    .select('state')
-    .where('tracking_number', '=', trackingNumber)
-    .where('is_open', '=', true)
-    .execute();
-  return rows
-    .map((r) => r.state as unknown as OperationState)
+  return (await openOperationsByTrackingNumber(deps.db, trackingNumber))
     // A parcel a provider already serves takes pushes from that provider only: another's report of the
     // same scans comes under other codes and would show twice among its checkpoints.
     .filter((s) => s.parcel && deps.config.carrierRoutes[s.parcel.carrier].includes(provider) && (!s.parcel.provider || s.parcel.provider === provider));

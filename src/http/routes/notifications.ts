@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
+import { issuerExists } from '../../store/issuers.ts';
 import {
   cursor,
   getNotification,
@@ -160,8 +161,7 @@ export function registerNotificationAdmin(
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
       const since = parseTime(body.since);
       if (!since) throw new ApiError('FIELD_INVALID_FORMAT', 'since: must be an ISO 8601 time');
-      const exists = await deps.db.selectFrom('issuers').select('issuer_id').where('issuer_id', '=', issuerId).executeTakeFirst();
-      if (!exists) throw new ApiError('NOT_FOUND', 'no such issuer');
+      if (!(await issuerExists(deps.db, issuerId))) throw new ApiError('NOT_FOUND', 'no such issuer');
       const replayed = await replayIssuerSince(deps.db, issuerId, since, body.includeDelivered ?? false);
       noteAudit(req, { after: { since: since.toISOString(), includeDelivered: body.includeDelivered ?? false, replayed } });
       if (replayed > 0) deps.hub.kickDelivery();
