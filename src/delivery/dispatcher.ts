@@ -1,9 +1,10 @@
-import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { request } from 'undici';
 import type { Db } from '../store/db.ts';
+import { disableGoneEndpoint } from '../store/issuers.ts';
 import { type ClaimedOutboxRow, type ClaimWant, claimDueNotifications } from '../store/notifications.ts';
+import { type AttemptRecord, batchedPayloads, groupIntoBatches, pruneDeliveredAttempts, recordAttempts } from '../store/outbox.ts';
 import { deliveryMetrics } from './metrics.ts';
 import { nextRetryDelayMs } from './retry.ts';
 import { signatureHeader } from './signing.ts';
@@ -334,22 +335,10 @@ export class Dispatcher {
         out.push({ id: head.id, issuerId, correlationId: head.correlation_id, attempts: head.attempts, scheduleOffset: head.schedule_offset, payloads: chunk.map((r) => r.payload) });
       }
     }
-    if (assign.length > 0) {
-      await sql`
-        update outbox o set batch_id = a.head, state = case when o.id = a.head then 'pending' else 'batched' end
-        from json_to_recordset(${JSON.stringify(assign)}::json) as a(id text, head text)
-        where o.id = a.id`.execute(this.o.db);
-    }
+    if (assign.length > 0) await groupIntoBatches(this.o.db, assign);
     if (heads.length > 0) {
       // A batch formed earlier: its other operations wait in state 'batched' beside the head.
-      const members = await this.o.db
-        .selectFrom('outbox')
-        .select(['batch_id', 'payload'])
-        .where('batch_id', 'in', heads.map((h) => h.id))
-        .where('state', '=', 'batched')
-        .orderBy('created_at')
-        .orderBy('id')
-        .execute();
+      const members = await batchedPayloads(this.o.db, heads.map((h) => h.id));
       const byHead = new Map(heads.map((h) => [h.id, h]));
       for (const m of members) byHead.get(m.batch_id as string)?.payloads.push(m.payload);
       out.push(...heads);
@@ -485,10 +474,7 @@ export class Dispatcher {
    * unrecorded (those are sent again, with the same webhook-id).
    */
   private async record(results: AttemptResult[]): Promise<Set<string>> {
-    const rows: {
-      id: string; attempt: number; attempted_at: string; http_status: number | null; error: string | null; latency_ms: number;
-      response_body: string | null; outcome: 'delivered' | 'retry' | 'dead'; reason: string | null; next_at: string | null; new_offset: number | null;
-    }[] = [];
+    const rows: AttemptRecord[] = [];
     const gone = new Set<string>();
     const ended = new Set<string>(); // issuers with a notification delivered or dead
     for (const r of results) {
@@ -526,26 +512,9 @@ export class Dispatcher {
     // A failure never overwrites a delivery another worker recorded meanwhile (`o.state = 'pending'`), nor
     // the lease of a newer claim of the same row (`o.attempts = res.attempt`). A lost record only means a
     // repeat under the same webhook-id, so the commit does not wait for the disk (see OpenedStore.relaxed).
-    await sql`
-      with res as (
-        select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(
-          id text, attempt int, attempted_at timestamptz, http_status int, error text, latency_ms int, response_body text,
-          outcome text, reason text, next_at timestamptz, new_offset int)
-      ), logged as (
-        insert into delivery_attempts (notification_id, attempt, attempted_at, http_status, error, latency_ms, response_body)
-        select id, attempt, attempted_at, http_status, error, latency_ms, response_body from res
-        on conflict do nothing
-      )
-      update outbox o set
-        state = case res.outcome when 'delivered' then 'delivered' when 'dead' then 'dead' else o.state end,
-        delivered_at = case when res.outcome = 'delivered' then now() else o.delivered_at end,
-        last_error = res.reason,
-        next_attempt_at = coalesce(res.next_at, o.next_attempt_at),
-        schedule_offset = coalesce(res.new_offset, o.schedule_offset)
-      from res
-      where o.id = res.id and (res.outcome = 'delivered' or (o.state = 'pending' and o.attempts = res.attempt))`.execute(this.relaxed);
+    await recordAttempts(this.relaxed, rows);
     for (const issuerId of gone) {
-      await this.o.db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
+      await disableGoneEndpoint(this.o.db, issuerId);
       const t = this.targets.get(issuerId);
       if (t) t.sending = false;
       // The store decides from the next refresh that starts after this write: one already running may
@@ -560,10 +529,7 @@ export class Dispatcher {
   /** Deletes attempts older than the retention of notifications already delivered; undelivered ones keep all. */
   async pruneAttempts(): Promise<number> {
     const cutoff = new Date(this.now() - (this.o.attemptRetentionMs ?? 30 * DAY_MS));
-    const res = await sql`
-      delete from delivery_attempts a using outbox o
-      where a.notification_id = o.id and o.state = 'delivered' and a.attempted_at < ${cutoff.toISOString()}::timestamptz`.execute(this.o.db);
-    return Number(res.numAffectedRows ?? 0);
+    return pruneDeliveredAttempts(this.o.db, cutoff);
   }
 
   private async pruneIfDue(): Promise<void> {

@@ -236,3 +236,11 @@ export async function autoTrackingIssuers(tx: Db, issuerIds: string[]): Promise<
     select issuer_id from issuers where auto_track_shipment and enabled and issuer_id = any(${issuerIds}::text[])`.execute(tx);
   return auto.rows.map((r) => r.issuer_id);
 }
+
+/**
+ * The issuer's endpoint answered 410 Gone: no more sends to it until an operator PUTs the issuer again
+ * (upsertIssuer clears this). A first disabling is kept, with its time.
+ */
+export async function disableGoneEndpoint(db: Db, issuerId: string): Promise<void> {
+  await db.updateTable('issuers').set({ endpoint_disabled_at: sql`now()`, endpoint_disabled_reason: 'HTTP 410 Gone' }).where('issuer_id', '=', issuerId).where('endpoint_disabled_at', 'is', null).execute();
+}
