@@ -12,7 +12,6 @@ import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
 import { faultReceiver } from './helpers/faults.ts';
 import { issuerKey } from './helpers/issuer.ts';
 import { runCli } from './helpers/processes.ts';
-import { STORE_KINDS } from './helpers/stores.ts';
 
 // PostgreSQL only: these tests need what the external server offers (two processes, LISTEN, connection loss).
 const KIND = 'postgres' as const;

@@ -1,15 +1,12 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
-import { request } from 'undici';
 import type { Db } from '../store/db.ts';
-import { disableGoneEndpoint } from '../store/issuers.ts';
-import { type ClaimedOutboxRow, type ClaimWant, claimDueNotifications } from '../store/notifications.ts';
-import { type AttemptRecord, batchedPayloads, groupIntoBatches, pruneDeliveredAttempts, recordAttempts } from '../store/outbox.ts';
-import { deliveryMetrics } from './metrics.ts';
-import { nextRetryDelayMs } from './retry.ts';
-import { signatureHeader } from './signing.ts';
+import { type ClaimedOutboxRow, type ClaimWant, claimDueNotifications, listenForOutbox, pruneDeliveredAttempts } from '../store/outbox.ts';
+import { attemptDelivery, type Claimed } from './attempt.ts';
+import { formNotifications } from './batching.ts';
+import { type Outcomes, throttleSignal } from './outcome.ts';
+import { ResultRecorder } from './recorder.ts';
 import { type IssuerTarget, loadTargets } from './targets.ts';
-import { isSlowDown } from './throttle.ts';
 
 export interface DispatcherOptions {
   db: Db;
@@ -45,39 +42,17 @@ export interface DispatcherOptions {
   now?: () => number;
 }
 
-/** A claimed notification: its head outbox row, and the operations it carries. */
-interface Claimed {
-  id: string;
-  issuerId: string;
-  correlationId: string;
-  attempts: number;
-  scheduleOffset: number;
-  payloads: string[];
-}
-
-interface AttemptResult {
-  n: Claimed;
-  startedAt: number;
-  status?: number;
-  error?: string;
-  timedOut?: boolean;
-  latencyMs: number;
-  responseText: string | null;
-  retryAfterMs?: number;
-}
-
-export const OUTBOX_CHANNEL = 'trackhub_outbox';
-const RESPONSE_PREFIX_BYTES = 2048;
 const DAY_MS = 86_400_000;
-/** Result writes in flight at once (the store's relaxed pool holds 3 connections). */
-const RECORD_WRITERS = 3;
 
 /**
  * Sends outbox rows to issuers as a continuous pipeline: while some notifications are in flight the
  * dispatcher keeps claiming more for the issuers that have room, so one slow endpoint only ever holds
  * its own slots. Rows are claimed with a lease (`FOR UPDATE SKIP LOCKED`), so any number of dispatchers
  * share one outbox without a coordinator; one that dies only delays its rows until the lease ends.
- * Results are written in batches: one INSERT for the attempt log and one UPDATE per kind of outcome.
+ * This class is the pump: it owns the slots, the wake-ups, the claims and each issuer's endpoint state.
+ * The parts it drives: formNotifications (batching.ts) groups claimed rows, attemptDelivery (attempt.ts)
+ * makes the HTTP call, and the ResultRecorder (recorder.ts) decides each outcome (outcome.ts) and writes
+ * it down (src/store/outbox.ts).
  */
 export class Dispatcher {
   private targets = new Map<string, IssuerTarget>();
@@ -93,8 +68,7 @@ export class Dispatcher {
   private kickedAt = 0;
   private inFlight = 0;
   private readonly sends = new Set<Promise<void>>();
-  private results: AttemptResult[] = [];
-  private readonly writes = new Set<Promise<void>>();
+  private readonly recorder: ResultRecorder;
   /**
    * Issuers that answered 410 here: `at` when it was seen; `trustFrom`, once the store holds the disable,
    * the first targets refresh whose query started after that write (an earlier one may still read the
@@ -106,7 +80,7 @@ export class Dispatcher {
   /** When each issuer with unreadable secrets was last logged (keyed by stored issuers only). */
   private readonly unreadableSaidAt = new Map<string, number>();
   private readonly shutdown = new AbortController();
-  private listener?: pg.Client;
+  private listener?: () => pg.Client | undefined;
   private lastPruneAt = 0;
   private readonly timeoutMs: number;
   private readonly concurrency: number;
@@ -124,13 +98,21 @@ export class Dispatcher {
     this.leaseMs = Math.max(o.leaseMs, Math.ceil(this.timeoutMs * 1.5));
     this.concurrency = o.concurrency ?? 512;
     this.batchSize = o.batchSize ?? 200;
+    this.recorder = new ResultRecorder({
+      db: o.db,
+      relaxed: this.relaxed,
+      log: o.log,
+      policy: { retryScheduleMs: o.retryScheduleMs, random: o.random, now: this.now },
+      onRecorded: (outcomes) => this.afterRecorded(outcomes),
+    });
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = this.pump();
-    if (this.o.listenUrl) void this.listen(this.o.listenUrl);
+    // PostgreSQL only: commits made by API instances elsewhere wake this worker through NOTIFY.
+    if (this.o.listenUrl) this.listener = listenForOutbox(this.o.listenUrl, () => this.kick(), () => this.running).current;
   }
 
   /**
@@ -158,8 +140,8 @@ export class Dispatcher {
     // Sends still running are cut short and not recorded: their lease runs out and another worker sends them.
     this.shutdown.abort();
     await Promise.allSettled([...this.sends]);
-    await this.flush(); // what did finish is recorded
-    await this.listener?.end().catch(() => {});
+    await this.recorder.flush(); // what did finish is recorded
+    await this.listener?.()?.end().catch(() => {});
     await Promise.allSettled([...this.targets.values()].map((t) => t.agent.close()));
   }
 
@@ -190,7 +172,7 @@ export class Dispatcher {
     this.drainedAt.clear(); // a round on demand looks at every issuer
     const claimed = await this.claimAndLaunch();
     await Promise.allSettled([...this.sends]);
-    await this.flush();
+    await this.recorder.flush();
     return claimed;
   }
 
@@ -292,7 +274,7 @@ export class Dispatcher {
     }
     this.moreDue = someFilled;
     if (rows.length === 0) return 0;
-    const notifications = await this.group(rows);
+    const notifications = await formNotifications(this.o.db, rows, (issuerId) => this.targets.get(issuerId)?.maxOperations ?? 1);
     for (const n of notifications) this.launch(n);
     return notifications.length;
   }
@@ -309,48 +291,11 @@ export class Dispatcher {
     return claimDueNotifications(this.relaxed, wants, room, this.leaseMs);
   }
 
-  /**
-   * Turns claimed rows into notifications. An issuer taking several operations per notification gets
-   * rows never sent before grouped, and the grouping written down before anything is sent, so every
-   * retry carries the same operations under the same webhook-id (the first row's id).
-   */
-  private async group(rows: ClaimedOutboxRow[]): Promise<Claimed[]> {
-    const out: Claimed[] = [];
-    const heads: Claimed[] = [];
-    const fresh = new Map<string, ClaimedOutboxRow[]>();
-    const assign: { id: string; head: string }[] = [];
-    for (const r of rows) {
-      const n = { id: r.id, issuerId: r.issuer_id, correlationId: r.correlation_id, attempts: r.attempts, scheduleOffset: r.schedule_offset, payloads: [r.payload] };
-      const max = this.targets.get(r.issuer_id)?.maxOperations ?? 1;
-      if (r.batch_id !== null) heads.push(n);
-      else if (max > 1 && r.attempts === 1) fresh.set(r.issuer_id, [...(fresh.get(r.issuer_id) ?? []), r]);
-      else out.push(n);
-    }
-    for (const [issuerId, list] of fresh) {
-      const max = this.targets.get(issuerId)?.maxOperations ?? 1;
-      for (let i = 0; i < list.length; i += max) {
-        const chunk = list.slice(i, i + max);
-        const head = chunk[0];
-        for (const r of chunk) assign.push({ id: r.id, head: head.id });
-        out.push({ id: head.id, issuerId, correlationId: head.correlation_id, attempts: head.attempts, scheduleOffset: head.schedule_offset, payloads: chunk.map((r) => r.payload) });
-      }
-    }
-    if (assign.length > 0) await groupIntoBatches(this.o.db, assign);
-    if (heads.length > 0) {
-      // A batch formed earlier: its other operations wait in state 'batched' beside the head.
-      const members = await batchedPayloads(this.o.db, heads.map((h) => h.id));
-      const byHead = new Map(heads.map((h) => [h.id, h]));
-      for (const m of members) byHead.get(m.batch_id as string)?.payloads.push(m.payload);
-      out.push(...heads);
-    }
-    return out;
-  }
-
   private launch(n: Claimed): void {
     const target = this.targets.get(n.issuerId) as IssuerTarget;
     target.throttle.started();
     this.inFlight++;
-    const send: Promise<void> = this.attempt(target, n)
+    const send: Promise<void> = attemptDelivery(target, n, { timeoutMs: this.timeoutMs, shutdown: this.shutdown.signal, now: this.now })
       .then((result) => {
         if (!result) return; // cut short by shutdown
         if (result.status === 410) {
@@ -358,15 +303,11 @@ export class Dispatcher {
           target.sending = false;
           this.gone.set(n.issuerId, { at: this.now() });
         }
-        // A timeout is an overloaded endpoint too: without this, a hung endpoint keeps its full
-        // concurrency of hanging sends on every round.
-        const ok = result.status !== undefined && result.status >= 200 && result.status < 300;
-        target.throttle.finished(ok ? 'success' : isSlowDown(result.status) || result.timedOut ? 'trouble' : 'other');
+        target.throttle.finished(throttleSignal(result));
         if (this.o.log.isLevelEnabled('debug')) {
           this.o.log.debug({ notificationId: n.id, issuerId: n.issuerId, status: result.status, error: result.error, latencyMs: Math.round(result.latencyMs) }, 'notification attempt');
         }
-        this.results.push(result);
-        this.scheduleFlush();
+        this.recorder.add(result);
       })
       .catch((err) => this.o.log.error({ err, notificationId: n.id }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
@@ -376,84 +317,6 @@ export class Dispatcher {
         if (this.moreDue) this.wakeUp();
       });
     this.sends.add(send);
-  }
-
-  private async attempt(target: IssuerTarget, n: Claimed): Promise<AttemptResult | undefined> {
-    const body = `{"operations":[${n.payloads.join(',')}]}`;
-    const started = performance.now();
-    const startedAt = this.now();
-    const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.shutdown.signal]);
-    try {
-      let res = await this.post(target, n, body, signal);
-      if (res.statusCode === 401 && target.token) {
-        // The token may have been revoked early: fetch a new one once and send again.
-        await res.body.dump().catch(() => {});
-        target.token.invalidate();
-        res = await this.post(target, n, body, signal);
-      }
-      const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES);
-      return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.now()) };
-    } catch (err) {
-      if (this.shutdown.signal.aborted) return undefined;
-      // The agent's own headers/body timeouts equal the attempt's: whichever fires first, it is a timeout
-      // (an overloaded endpoint to the throttle), not some other network error.
-      const code = (err as { code?: string })?.code;
-      const timedOut = signal.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
-      return { n, startedAt, error: timedOut ? `timeout after ${this.timeoutMs} ms` : describeError(err), timedOut, latencyMs: performance.now() - started, responseText: null };
-    }
-  }
-
-  private async post(target: IssuerTarget, n: Claimed, body: string, signal: AbortSignal) {
-    // The receiver checks this against its own clock: always the real one.
-    const timestamp = Math.floor(Date.now() / 1000);
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'x-correlation-id': n.correlationId,
-      'webhook-id': n.id,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': signatureHeader(target.secrets, n.id, timestamp, body),
-      'user-agent': 'trackhub',
-    };
-    if (target.token) headers.authorization = `Bearer ${await target.token.get()}`;
-    return request(target.url, { method: 'POST', headers, body, dispatcher: target.agent, signal });
-  }
-
-  /**
-   * Results are recorded as soon as they arrive, beside the claiming (not after it), in up to
-   * RECORD_WRITERS writes at once: every delivery answered but not yet written down is sent again if the
-   * worker dies. Measured in the chaos test: a 5 ms batching timer here tripled the duplicates of a
-   * killed hub, and one write at a time (results queueing behind the write in progress) left a median
-   * 18 ms between the issuer's answer and its record. Results arriving while every writer is busy go
-   * together in the next write, so under load one statement and one commit still record many.
-   */
-  private scheduleFlush(): void {
-    if (this.writes.size >= RECORD_WRITERS || this.results.length === 0) return; // a finishing write takes them
-    const write: Promise<void> = this.flushNow().finally(() => {
-      this.writes.delete(write);
-      this.scheduleFlush();
-    });
-    this.writes.add(write);
-  }
-
-  private async flush(): Promise<void> {
-    await Promise.allSettled([...this.writes]);
-    await this.flushNow();
-  }
-
-  /** Writes the results gathered since the last write: the attempt log in one INSERT, outcomes in a few UPDATEs. */
-  private async flushNow(): Promise<void> {
-    if (this.results.length === 0) return;
-    const results = this.results;
-    this.results = [];
-    const started = performance.now();
-    try {
-      this.lookAgainAfterEnded(await this.record(results));
-      const ms = Math.round(performance.now() - started);
-      if (ms > 1000) this.o.log.warn({ ms, count: results.length }, 'recording delivery results was slow');
-    } catch (err) {
-      // Not recorded: the rows' leases run out and they are sent again (same webhook-id).
-      this.o.log.error({ err, count: results.length }, 'recording delivery results failed');
-    }
   }
 
   /**
@@ -468,62 +331,17 @@ export class Dispatcher {
     if (again) this.wakeUp();
   }
 
-  /**
-   * Records a batch of attempts in ONE statement (one round trip, one commit): the attempt log rows and
-   * each notification's outcome. The shorter this window, the fewer deliveries a killed worker leaves
-   * unrecorded (those are sent again, with the same webhook-id).
-   */
-  private async record(results: AttemptResult[]): Promise<Set<string>> {
-    const rows: AttemptRecord[] = [];
-    const gone = new Set<string>();
-    const ended = new Set<string>(); // issuers with a notification delivered or dead
-    for (const r of results) {
-      deliveryMetrics.latency.observe({ issuer: r.n.issuerId }, r.latencyMs / 1000);
-      const base = {
-        id: r.n.id, attempt: r.n.attempts, attempted_at: new Date(r.startedAt).toISOString(), http_status: r.status ?? null, error: r.error ?? null,
-        latency_ms: Math.round(r.latencyMs), response_body: r.responseText === null ? null : r.responseText.replace(/\0/g, ''),
-      };
-      if (r.status !== undefined && r.status >= 200 && r.status < 300) {
-        rows.push({ ...base, outcome: 'delivered', reason: null, next_at: null, new_offset: null });
-        ended.add(r.n.issuerId);
-        deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'delivered' });
-        continue;
-      }
-      const reason = r.error ?? `HTTP ${r.status}`;
-      if (r.status === 410) {
-        // The endpoint is gone: stop sending to it until an operator PUTs the issuer again. Its
-        // notifications stay pending, with a fresh retry schedule for when it comes back.
-        gone.add(r.n.issuerId);
-        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date(this.now()).toISOString(), new_offset: r.n.attempts });
-        deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'endpoint_disabled' });
-        continue;
-      }
-      const delay = nextRetryDelayMs(this.o.retryScheduleMs, r.n.attempts - r.n.scheduleOffset, { retryAfterMs: r.retryAfterMs, random: this.o.random });
-      if (delay === undefined) {
-        rows.push({ ...base, outcome: 'dead', reason, next_at: null, new_offset: null });
-        ended.add(r.n.issuerId);
-        deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'dead' });
-        this.o.log.warn({ notificationId: r.n.id, issuerId: r.n.issuerId, reason }, 'notification dead after last attempt');
-      } else {
-        rows.push({ ...base, outcome: 'retry', reason, next_at: new Date(this.now() + delay).toISOString(), new_offset: null });
-        deliveryMetrics.outcomes.inc({ issuer: r.n.issuerId, outcome: 'retry' });
-      }
-    }
-    // A failure never overwrites a delivery another worker recorded meanwhile (`o.state = 'pending'`), nor
-    // the lease of a newer claim of the same row (`o.attempts = res.attempt`). A lost record only means a
-    // repeat under the same webhook-id, so the commit does not wait for the disk (see OpenedStore.relaxed).
-    await recordAttempts(this.relaxed, rows);
-    for (const issuerId of gone) {
-      await disableGoneEndpoint(this.o.db, issuerId);
+  /** What a write recorded: gone endpoints stay closed until the store says otherwise; ended notifications may free later ones. */
+  private afterRecorded(outcomes: Outcomes): void {
+    for (const issuerId of outcomes.gone) {
       const t = this.targets.get(issuerId);
       if (t) t.sending = false;
       // The store decides from the next refresh that starts after this write: one already running may
       // have read the endpoint as still sending, and must not re-open it.
       const g = this.gone.get(issuerId);
       if (g) g.trustFrom = this.refreshes + 1;
-      this.o.log.warn({ issuerId }, 'issuer endpoint answered 410 Gone: disabled until the issuer is updated; notifications kept');
     }
-    return ended;
+    this.lookAgainAfterEnded(outcomes.ended);
   }
 
   /** Deletes attempts older than the retention of notifications already delivered; undelivered ones keep all. */
@@ -537,62 +355,4 @@ export class Dispatcher {
     this.lastPruneAt = this.now();
     await this.pruneAttempts();
   }
-
-  /** PostgreSQL only: commits made by API instances elsewhere wake this worker through NOTIFY. */
-  private async listen(url: string): Promise<void> {
-    while (this.running) {
-      const client = new pg.Client({ connectionString: url });
-      try {
-        client.on('notification', () => this.kick());
-        const ended = new Promise<void>((resolve) => {
-          client.on('error', () => resolve());
-          client.on('end', () => resolve());
-        });
-        await client.connect();
-        await client.query(`listen ${OUTBOX_CHANNEL}`);
-        this.listener = client;
-        await ended;
-      } catch {
-        // The store is away: polling still finds the work; try listening again shortly.
-      }
-      await client.end().catch(() => {});
-      if (this.running) await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-}
-
-/** `Retry-After` as seconds or an HTTP date, in milliseconds from now. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
-  // Only an HTTP date (all three of RFC 9110's forms start with the day's name): Date.parse alone also
-  // reads "-5" or "1.5" as dates long past, which would mean "no wait".
-  if (!HTTP_DATE_START.test(v)) return undefined;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-const HTTP_DATE_START = /^\s*(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/;
-
-function describeError(err: unknown): string {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e.code && e.code !== 'UND_ERR_SOCKET' ? e.code : (e.cause?.code ?? e.code);
-  const message = e.message || e.cause?.message || String(err);
-  return code ? `${code}: ${message}` : message;
-}
-
-/**
- * The first `max` bytes of a response body; the rest is not read (leaving the loop destroys the body),
- * so a large or endless answer neither costs memory nor turns a received status into a timeout.
- */
-async function readPrefix(body: AsyncIterable<Buffer>, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= max) break;
-  }
-  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from './dispatcher.ts';
+import { parseRetryAfter } from './retry-after.ts';
 
 /** An issuer's `Retry-After` (RFC 9110 §10.2.3) as the wait before the next attempt. */
 describe('parseRetryAfter', () => {

@@ -97,7 +97,7 @@ export async function getNotification(db: Db, id: string) {
  * Sends a notification again, under the same webhook-id, with a fresh retry schedule (the attempt log
  * keeps numbering on). Returns false when there is no such notification.
  *
- * Ordering (see claimDueNotifications): once pending again, the replayed notification holds back every
+ * Ordering (see claimDueNotifications in outbox.ts): once pending again, the replayed notification holds back every
  * later update of its operations that is still waiting, sent before or not; it goes first. Later updates
  * already delivered are not recalled: the issuer has them, and drops this older one by its sequenceNumber.
  */
@@ -111,7 +111,7 @@ export async function replayNotification(db: Db, id: string): Promise<boolean> {
 /**
  * Replays an issuer's dead notifications created since `since` (and delivered ones too when asked). They
  * all fall due at once, but the claim still sends each operation's updates one after another, in
- * sequence order (claimDueNotifications).
+ * sequence order (claimDueNotifications in outbox.ts).
  */
 export async function replayIssuerSince(db: Db, issuerId: string, since: Date, includeDelivered = false): Promise<number> {
   const states = includeDelivered ? ['dead', 'delivered'] : ['dead'];
@@ -119,87 +119,6 @@ export async function replayIssuerSince(db: Db, issuerId: string, since: Date, i
     update outbox set state = 'pending', next_attempt_at = now(), schedule_offset = attempts, last_error = null
     where issuer_id = ${issuerId} and created_at >= ${since.toISOString()}::timestamptz and state in (${sql.join(states)})`.execute(db);
   return Number(res.numAffectedRows ?? 0);
-}
-
-/** How many rows an issuer has room for: the claim takes at most `lim` of its notifications. */
-export interface ClaimWant {
-  issuer_id: string;
-  lim: number;
-}
-
-/** A notification's head row as claimed: `attempts` already counts the attempt about to be made. */
-export interface ClaimedOutboxRow {
-  id: string;
-  issuer_id: string;
-  correlation_id: string;
-  payload: string;
-  attempts: number;
-  batch_id: string | null;
-  schedule_offset: number;
-}
-
-/**
- * An outbox row `e` that is an update still waiting to be delivered: pending itself, or batched into a
- * notification that is pending. Delivered and dead ones are done (a dead update never blocks the
- * later ones of its operation for good; a replay makes it wait again).
- */
-const stillWaiting = (e: string) =>
-  sql.raw(`(${e}.state = 'pending' or (${e}.state = 'batched' and exists (select 1 from outbox h where h.id = ${e}.batch_id and h.state = 'pending')))`);
-
-/**
- * Claims due notifications, leasing them for `leaseMs` (`attempts` counts the attempt about to be
- * made). One statement: each issuer's due rows (up to its `lim`), taken round-robin across issuers
- * (every issuer's first row, then every issuer's second…) up to `room`, so a deep backlog for one
- * issuer never starves the others.
- *
- * Order per operation: the issuer may see an update of an operation (sequenceNumber n) only after
- * every earlier one (n-1, n-2…) is delivered or dead. So a notification is claimable only while no
- * earlier update of any operation it carries still waits in another notification; otherwise it stays
- * due and is looked at again at the next claim. This holds across retries (a failed update holds back
- * the later ones until it is delivered or dead), replays, and any number of workers: an update in
- * flight is 'pending' (leased), so it blocks the later ones for every worker, whatever row locks the
- * claims skip. A batch (several operations in one notification) waits for the earlier updates of every
- * operation it carries; since only an operation's earliest waiting update is ever claimable, a batch
- * formed from claimed rows never carries two updates of one operation, and a batch can only wait for
- * notifications formed before it, so two batches never wait for each other.
- *
- * Cost: each due row costs one index probe (outbox_by_operation); due rows held back are skipped, but
- * scanned again by every claim until their turn comes.
- */
-export async function claimDueNotifications(db: Db, wants: ClaimWant[], room: number, leaseMs: number): Promise<ClaimedOutboxRow[]> {
-  // JIT is off for the hub's sessions (src/store/db.ts): the planner prices this statement past jit_above_cost.
-  const res = await sql<ClaimedOutboxRow>`
-    update outbox o
-    set next_attempt_at = now() + ${`${leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
-    from (
-      select id from (
-        select d.id, row_number() over (partition by q.issuer_id order by d.next_attempt_at) as turn
-        from json_to_recordset(${JSON.stringify(wants)}::json) as q(issuer_id text, lim int)
-        cross join lateral (
-          select c.id, c.next_attempt_at from outbox c
-          where c.issuer_id = q.issuer_id and c.state = 'pending' and c.next_attempt_at <= now()
-            -- its own operation's earlier updates (those batched with it excepted)
-            and not exists (
-              select 1 from outbox e
-              where e.operation_id = c.operation_id and e.sequence_number < c.sequence_number
-                and e.batch_id is distinct from c.id and ${stillWaiting('e')})
-            -- a batch head: the earlier updates of the other operations it carries
-            and (c.batch_id is null or not exists (
-              select 1 from outbox m
-              join outbox e on e.operation_id = m.operation_id and e.sequence_number < m.sequence_number
-              where m.batch_id = c.id and m.state = 'batched'
-                and e.batch_id is distinct from c.id and ${stillWaiting('e')}))
-          order by c.next_attempt_at
-          limit q.lim
-          for update of c skip locked
-        ) d
-      ) ranked
-      order by turn
-      limit ${room}
-    ) due
-    where o.id = due.id
-    returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(db);
-  return res.rows;
 }
 
 /** Opaque page cursors: the last id seen, so adding rows never shifts a page. */

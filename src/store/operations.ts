@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { newId } from '../domain/ids.ts';
 import type { Decision, OperationState } from '../domain/operation.ts';
 import type { Db } from './db.ts';
+import { notifyOutboxCommitted } from './outbox.ts';
 
 type Tx = Db;
 
@@ -71,8 +72,7 @@ export async function saveDecision(tx: Tx, d: Decision, wakeAt: Date | null): Pr
 export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<void> {
   if (rows.length === 0) return;
   await tx.insertInto('outbox').values(rows).execute();
-  // Wakes workers in other processes when this transaction commits (PostgreSQL LISTEN/NOTIFY).
-  await sql`select pg_notify('trackhub_outbox', '')`.execute(tx);
+  await notifyOutboxCommitted(tx);
 }
 
 /**

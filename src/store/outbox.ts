@@ -1,11 +1,132 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import type { Db } from './db.ts';
 
 /**
- * The dispatcher's writes to the outbox and its attempt log (src/delivery/dispatcher.ts): grouping claimed
- * rows into notifications, recording attempts, pruning the log. The claim itself, and notifications as the
- * Admin API sees them, are src/store/notifications.ts.
+ * The outbox as the dispatcher (src/delivery/) works it: the channel that says rows were committed, the
+ * claim, grouping claimed rows into notifications, recording attempts, pruning the attempt log.
+ * Notifications as the Admin API sees them are src/store/notifications.ts.
  */
+
+/** The PostgreSQL NOTIFY channel a commit of outbox rows signals on (insertOutbox), and workers LISTEN to. */
+export const OUTBOX_CHANNEL = 'trackhub_outbox';
+
+/** Wakes workers in other processes when the caller's transaction commits (PostgreSQL LISTEN/NOTIFY). */
+export async function notifyOutboxCommitted(db: Db): Promise<void> {
+  await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(db);
+}
+
+/**
+ * PostgreSQL only: calls `onCommit` for every commit of outbox rows made by any process, until
+ * `running()` turns false. A lost connection is opened again after a second (polling still finds the
+ * work meanwhile). Resolves once stopped; `current()` gives the live client, to end it when stopping.
+ */
+export function listenForOutbox(url: string, onCommit: () => void, running: () => boolean): { done: Promise<void>; current: () => pg.Client | undefined } {
+  let listener: pg.Client | undefined;
+  const done = (async () => {
+    while (running()) {
+      const client = new pg.Client({ connectionString: url });
+      try {
+        client.on('notification', onCommit);
+        const ended = new Promise<void>((resolve) => {
+          client.on('error', () => resolve());
+          client.on('end', () => resolve());
+        });
+        await client.connect();
+        await client.query(`listen ${OUTBOX_CHANNEL}`);
+        listener = client;
+        await ended;
+      } catch {
+        // The store is away: polling still finds the work; try listening again shortly.
+      }
+      await client.end().catch(() => {});
+      if (running()) await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  return { done, current: () => listener };
+}
+
+
+/** How many rows an issuer has room for: the claim takes at most `lim` of its notifications. */
+export interface ClaimWant {
+  issuer_id: string;
+  lim: number;
+}
+
+/** A notification's head row as claimed: `attempts` already counts the attempt about to be made. */
+export interface ClaimedOutboxRow {
+  id: string;
+  issuer_id: string;
+  correlation_id: string;
+  payload: string;
+  attempts: number;
+  batch_id: string | null;
+  schedule_offset: number;
+}
+
+/**
+ * An outbox row `e` that is an update still waiting to be delivered: pending itself, or batched into a
+ * notification that is pending. Delivered and dead ones are done (a dead update never blocks the
+ * later ones of its operation for good; a replay makes it wait again).
+ */
+const stillWaiting = (e: string) =>
+  sql.raw(`(${e}.state = 'pending' or (${e}.state = 'batched' and exists (select 1 from outbox h where h.id = ${e}.batch_id and h.state = 'pending')))`);
+
+/**
+ * Claims due notifications, leasing them for `leaseMs` (`attempts` counts the attempt about to be
+ * made). One statement: each issuer's due rows (up to its `lim`), taken round-robin across issuers
+ * (every issuer's first row, then every issuer's second…) up to `room`, so a deep backlog for one
+ * issuer never starves the others.
+ *
+ * Order per operation: the issuer may see an update of an operation (sequenceNumber n) only after
+ * every earlier one (n-1, n-2…) is delivered or dead. So a notification is claimable only while no
+ * earlier update of any operation it carries still waits in another notification; otherwise it stays
+ * due and is looked at again at the next claim. This holds across retries (a failed update holds back
+ * the later ones until it is delivered or dead), replays, and any number of workers: an update in
+ * flight is 'pending' (leased), so it blocks the later ones for every worker, whatever row locks the
+ * claims skip. A batch (several operations in one notification) waits for the earlier updates of every
+ * operation it carries; since only an operation's earliest waiting update is ever claimable, a batch
+ * formed from claimed rows never carries two updates of one operation, and a batch can only wait for
+ * notifications formed before it, so two batches never wait for each other.
+ *
+ * Cost: each due row costs one index probe (outbox_by_operation); due rows held back are skipped, but
+ * scanned again by every claim until their turn comes.
+ */
+export async function claimDueNotifications(db: Db, wants: ClaimWant[], room: number, leaseMs: number): Promise<ClaimedOutboxRow[]> {
+  // JIT is off for the hub's sessions (src/store/db.ts): the planner prices this statement past jit_above_cost.
+  const res = await sql<ClaimedOutboxRow>`
+    update outbox o
+    set next_attempt_at = now() + ${`${leaseMs} milliseconds`}::interval, attempts = o.attempts + 1
+    from (
+      select id from (
+        select d.id, row_number() over (partition by q.issuer_id order by d.next_attempt_at) as turn
+        from json_to_recordset(${JSON.stringify(wants)}::json) as q(issuer_id text, lim int)
+        cross join lateral (
+          select c.id, c.next_attempt_at from outbox c
+          where c.issuer_id = q.issuer_id and c.state = 'pending' and c.next_attempt_at <= now()
+            -- its own operation's earlier updates (those batched with it excepted)
+            and not exists (
+              select 1 from outbox e
+              where e.operation_id = c.operation_id and e.sequence_number < c.sequence_number
+                and e.batch_id is distinct from c.id and ${stillWaiting('e')})
+            -- a batch head: the earlier updates of the other operations it carries
+            and (c.batch_id is null or not exists (
+              select 1 from outbox m
+              join outbox e on e.operation_id = m.operation_id and e.sequence_number < m.sequence_number
+              where m.batch_id = c.id and m.state = 'batched'
+                and e.batch_id is distinct from c.id and ${stillWaiting('e')}))
+          order by c.next_attempt_at
+          limit q.lim
+          for update of c skip locked
+        ) d
+      ) ranked
+      order by turn
+      limit ${room}
+    ) due
+    where o.id = due.id
+    returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset`.execute(db);
+  return res.rows;
+}
 
 /**
  * Writes the grouping down before anything is sent: each row `id` joins the notification whose head is

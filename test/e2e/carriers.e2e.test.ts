@@ -5,7 +5,7 @@ import { CARRIER_CODES, type CarrierCode } from '../../src/domain/carriers.ts';
 import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
 import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../helpers/issuer.ts';
 import { freePort, type Proc, type Received, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
-import { childProcessStore, STORE_KINDS } from '../helpers/stores.ts';
+import { childProcessStore } from '../helpers/stores.ts';
 
 /**
  * Every carrier code end to end: a real `trackhub serve --sandbox` process (the in-process sandbox speaks

@@ -1,0 +1,106 @@
+import { request } from 'undici';
+import { parseRetryAfter } from './retry-after.ts';
+import { signatureHeader } from './signing.ts';
+import type { IssuerTarget } from './targets.ts';
+
+/** A claimed notification: its head outbox row, and the operations it carries. */
+export interface Claimed {
+  id: string;
+  issuerId: string;
+  correlationId: string;
+  /** Counts the attempt about to be made. */
+  attempts: number;
+  scheduleOffset: number;
+  payloads: string[];
+}
+
+/** What one attempt came to: an HTTP status, or an error (a timeout says so). */
+export interface AttemptResult {
+  n: Claimed;
+  /** On the dispatcher's clock (recorded as attempted_at). */
+  startedAt: number;
+  status?: number;
+  error?: string;
+  timedOut?: boolean;
+  latencyMs: number;
+  responseText: string | null;
+  retryAfterMs?: number;
+}
+
+/** Only this much of an issuer's answer is read and kept in the attempt log. */
+const RESPONSE_PREFIX_BYTES = 2048;
+
+export interface AttemptOptions {
+  /** The whole attempt (connect, send, response) must finish within this. */
+  timeoutMs: number;
+  /** Aborted when the dispatcher stops: the attempt is cut short and gives no result. */
+  shutdown: AbortSignal;
+  now: () => number;
+}
+
+/**
+ * POSTs one notification to its issuer, signed (Standard Webhooks) and with the issuer's OAuth token
+ * when it has one; a 401 gets one retry with a fresh token. Never throws: an answer, an error, or
+ * `undefined` when cut short by shutdown.
+ */
+export async function attemptDelivery(target: IssuerTarget, n: Claimed, o: AttemptOptions): Promise<AttemptResult | undefined> {
+  const body = `{"operations":[${n.payloads.join(',')}]}`;
+  const started = performance.now();
+  const startedAt = o.now();
+  const signal = AbortSignal.any([AbortSignal.timeout(o.timeoutMs), o.shutdown]);
+  try {
+    let res = await post(target, n, body, signal);
+    if (res.statusCode === 401 && target.token) {
+      // The token may have been revoked early: fetch a new one once and send again.
+      await res.body.dump().catch(() => {});
+      target.token.invalidate();
+      res = await post(target, n, body, signal);
+    }
+    const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES);
+    return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after'], o.now()) };
+  } catch (err) {
+    if (o.shutdown.aborted) return undefined;
+    // The agent's own headers/body timeouts equal the attempt's: whichever fires first, it is a timeout
+    // (an overloaded endpoint to the throttle), not some other network error.
+    const code = (err as { code?: string })?.code;
+    const timedOut = signal.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+    return { n, startedAt, error: timedOut ? `timeout after ${o.timeoutMs} ms` : describeError(err), timedOut, latencyMs: performance.now() - started, responseText: null };
+  }
+}
+
+async function post(target: IssuerTarget, n: Claimed, body: string, signal: AbortSignal) {
+  // The receiver checks this against its own clock: always the real one.
+  const timestamp = Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-correlation-id': n.correlationId,
+    'webhook-id': n.id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatureHeader(target.secrets, n.id, timestamp, body),
+    'user-agent': 'trackhub',
+  };
+  if (target.token) headers.authorization = `Bearer ${await target.token.get()}`;
+  return request(target.url, { method: 'POST', headers, body, dispatcher: target.agent, signal });
+}
+
+function describeError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.code && e.code !== 'UND_ERR_SOCKET' ? e.code : (e.cause?.code ?? e.code);
+  const message = e.message || e.cause?.message || String(err);
+  return code ? `${code}: ${message}` : message;
+}
+
+/**
+ * The first `max` bytes of a response body; the rest is not read (leaving the loop destroys the body),
+ * so a large or endless answer neither costs memory nor turns a received status into a timeout.
+ */
+async function readPrefix(body: AsyncIterable<Buffer>, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= max) break;
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
+}
