@@ -28,7 +28,6 @@ export default defineConfig({
     include: only?.length ? only : [
       // the operation state machine
       'src/domain/*.test.ts',
-      'src/polling/schedule.test.ts',
       'test/carrier-webhooks.test.ts',
       // accept
       'test/track.api.test.ts',

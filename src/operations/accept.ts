@@ -1,8 +1,8 @@
 import { ApiError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { type Decision, decide, newOperation, type OperationState } from '../domain/operation.ts';
+import { nextWakeAt } from '../domain/schedule.ts';
 import { requestHash, type TrackRequestBody } from '../domain/track-request.ts';
-import { nextWakeAt } from '../polling/schedule.ts';
 import { matchWaitingSiteEvents } from '../sites/matching.ts';
 import { type Db, isUniqueViolation } from '../store/db.ts';
 import { insertOperations, lockCards, lockOpenOperations, saveDecision } from '../store/operations.ts';

@@ -1,5 +1,5 @@
 import { deadline, decide, type OperationInput } from '../domain/operation.ts';
-import { nextWakeAt } from '../polling/schedule.ts';
+import { nextWakeAt } from '../domain/schedule.ts';
 import { lockOperation, saveDecision } from '../store/operations.ts';
 import type { HubContext } from './context.ts';
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CarrierCode } from '../domain/carriers.ts';
 import type { Timeouts } from '../domain/operation.ts';
-import type { PollBounds } from '../polling/schedule.ts';
+import type { PollBounds } from '../domain/schedule.ts';
 import type { Db } from '../store/db.ts';
 
 /** What the use cases need from the world, passed in so tests choose what is real. */

@@ -1,4 +1,4 @@
-import { deadline, type OperationState, type Timeouts } from '../domain/operation.ts';
+import { deadline, type OperationState, type Timeouts } from './operation.ts';
 
 export interface PollBounds {
   pollMinIntervalMs: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newOperation, type OperationState } from '../domain/operation.ts';
+import { newOperation, type OperationState } from './operation.ts';
 import { nextWakeAt, pollIntervalMs } from './schedule.ts';
 
 const B = { pollMinIntervalMs: 15 * 60_000, pollMaxIntervalMs: 12 * 3_600_000, notFoundAfterMs: 7 * 86_400_000, expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 1, returnTimeoutMs: 1 };
