@@ -3,11 +3,11 @@ import { newId } from '../domain/ids.ts';
 import { type Decision, decide, newOperation, type OperationState } from '../domain/operation.ts';
 import { nextWakeAt } from '../domain/schedule.ts';
 import { requestHash, type TrackRequestBody } from '../domain/track-request.ts';
-import { matchWaitingSiteEvents } from '../sites/matching.ts';
 import { type Db, isUniqueViolation } from '../store/db.ts';
 import { insertOperations, lockCards, lockOpenOperations, saveDecision } from '../store/operations.ts';
 import { siteCarriers } from '../store/production-sites.ts';
 import type { HubContext } from './context.ts';
+import { matchWaitingSiteEvents } from './matching.ts';
 
 export interface AcceptCommand {
   issuerId: string;

@@ -5,13 +5,13 @@ import type { TrackRequestBody } from '../domain/track-request.ts';
 import { requestHash } from '../domain/track-request.ts';
 import { acceptInTransaction, type Prepared } from '../operations/accept.ts';
 import type { HubContext } from '../operations/context.ts';
+import { EVENT_RETENTION_DAYS, matchNewEvents, siteMayReport } from '../operations/matching.ts';
 import type { Db } from '../store/db.ts';
 import { autoTrackingIssuers } from '../store/issuers.ts';
 import { lockCards, openSiteOperations } from '../store/operations.ts';
 import { siteCarriers } from '../store/production-sites.ts';
 import { deleteSiteEventsOlderThan, insertSiteEvents, type StoredEvent } from '../store/site-events.ts';
 import type { SiteEventInput } from './events.ts';
-import { EVENT_RETENTION_DAYS, matchNewEvents, siteMayReport } from './matching.ts';
 
 export interface IngestCounts {
   accepted: number;

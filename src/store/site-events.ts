@@ -4,7 +4,7 @@ import type { CardRef } from './operations.ts';
 
 /**
  * Events reported by production sites (site_events, docs/contract.md §4). An eventId is unique per site;
- * an event waits (unmatched) until a track request of its card comes. Matching is src/sites/matching.ts.
+ * an event waits (unmatched) until a track request of its card comes. Matching is src/operations/matching.ts.
  */
 
 export interface StoredEvent {

@@ -1,11 +1,11 @@
 import type { CarrierCode } from '../domain/carriers.ts';
 import { isCarrierCode } from '../domain/carriers.ts';
 import { type Decision, decide, type OperationState } from '../domain/operation.ts';
-import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
 import { latestShipmentParcels, saveDecision, setOperationParcel } from '../store/operations.ts';
 import { siteCarriers } from '../store/production-sites.ts';
 import { markSiteEventsMatched, recentSiteEvents, type StoredEvent } from '../store/site-events.ts';
+import type { HubContext } from './context.ts';
 
 /**
  * Matching production-site reports with PRODUCTION and RETURN operations (docs/contract.md §3.3, §4), from both
