@@ -191,6 +191,9 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
   const adminToken = str(env, 'TRACKHUB_ADMIN_TOKEN');
   // The bootstrap token opens everything (scope admin): 32 characters at least, e.g. `openssl rand -base64 32`.
   if (adminToken !== undefined && adminToken.length < 32) fail('TRACKHUB_ADMIN_TOKEN', 'must be at least 32 characters (e.g. openssl rand -base64 32)');
+  const metricsToken = str(env, 'TRACKHUB_METRICS_TOKEN');
+  // It opens the metrics (issuer ids, volumes) to whoever holds it: as long as an admin token.
+  if (metricsToken !== undefined && metricsToken.length < 32) fail('TRACKHUB_METRICS_TOKEN', 'must be at least 32 characters (e.g. openssl rand -base64 32)');
   const publicUrl = origin('TRACKHUB_PUBLIC_URL', str(env, 'TRACKHUB_PUBLIC_URL', `http://${host}:${port}`) as string);
   const sandbox = overrides.sandbox ?? bool(env, 'TRACKHUB_SANDBOX', false);
 
@@ -248,7 +251,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     returnTimeoutMs: duration(env, 'TRACKHUB_RETURN_TIMEOUT', '90d'),
     sandbox,
     sandboxSpeed: positiveNumber(env, 'TRACKHUB_SANDBOX_SPEED', 360),
-    metricsToken: str(env, 'TRACKHUB_METRICS_TOKEN'),
+    metricsToken,
     tls: cert && key ? { cert, key, ca } : undefined,
     logLevel,
     issuerRateLimit: positiveNumber(env, 'TRACKHUB_ISSUER_RATE_LIMIT', 5000),

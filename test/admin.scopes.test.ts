@@ -41,6 +41,13 @@ describe('TRACKHUB_ADMIN_TOKEN', () => {
     expect(loadConfig({ TRACKHUB_ADMIN_TOKEN: 'x'.repeat(32) }).adminToken).toBe('x'.repeat(32));
   });
 
+  it('TRACKHUB_METRICS_TOKEN too: shorter than 32 characters stops start-up, naming the variable, not the value', () => {
+    const short = 'm'.repeat(31);
+    expect(() => loadConfig({ TRACKHUB_METRICS_TOKEN: short })).toThrow(/^TRACKHUB_METRICS_TOKEN: must be at least 32 characters/);
+    expect(() => loadConfig({ TRACKHUB_METRICS_TOKEN: short })).not.toThrow(short);
+    expect(loadConfig({ TRACKHUB_METRICS_TOKEN: 'm'.repeat(32) }).metricsToken).toBe('m'.repeat(32));
+  });
+
   it('test helpers use a token the configuration accepts', () => {
     expect(ADMIN_TOKEN.length).toBeGreaterThanOrEqual(32);
   });

@@ -60,7 +60,11 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
   it('names the reason for each refusal (for the logs; the client only sees invalid_grant)', async () => {
     expect(await refusal('not.a.jwt')).toBe('assertion is not a JWT');
     const hs = await new SignJWT(base()).setProtectedHeader({ alg: 'HS256', kid: 'k-1' }).sign(new TextEncoder().encode('k'.repeat(32)));
-    expect(await refusal(hs)).toBe('alg HS256 is not ES256');
+    expect(await refusal(hs)).toBe('alg is not ES256');
+    // Whatever a caller puts in alg stays out of the reason (which is logged).
+    const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const hostile = `${part({ alg: 'HS256\u001b[31mFORGED', kid: 'k-1' })}.${part(base())}.c2ln`;
+    expect(await refusal(hostile)).toBe('alg is not ES256');
     expect(await refusal(await sign(base(), { alg: 'ES256' }))).toBe('kid missing');
     expect(await refusal(await sign(base({ iss: undefined })))).toBe('iss and sub must both be the issuerId');
     expect(await refusal(await sign(base({ sub: 'OTHER' })))).toBe('iss and sub must both be the issuerId');
@@ -210,7 +214,11 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
       aud: 'trackhub:issuer-api',
       iat: NOW_S,
       exp: NOW_S + 900,
+      jti: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
     });
+    // Two tokens for one issuer in the same second are two tokens.
+    const again = await issueAccessToken(hubKey, { issuerId: 'BANK_EDGE1', issuerKeys: 'keys-fp' }, NOW_MS + 999);
+    expect(again.access_token).not.toBe(issued.access_token);
 
     const verifier = new AccessTokenVerifier(hubKey);
     const granted = { issuerId: 'BANK_EDGE1', issuerKeys: 'keys-fp' };

@@ -107,10 +107,8 @@ export function check(req: FuzzRequest, a: Answer, secrets: string[]): Finding[]
   if (a.status === 429 && !header(a, 'retry-after')) findings.push({ check: '429 without Retry-After', detail: a.body.slice(0, 200) });
   const credential = credentialProblem(req, a);
   if (credential) findings.push({ check: 'bad credential accepted', detail: credential });
-  // A token the endpoint issues may equal one the fuzzer already holds: access tokens carry no jti, so two
-  // issued to one issuer within the same second are the same token. That is the endpoint's answer, not a leak.
-  const issuedToken = a.status === 200 && req.path.startsWith('/authz/v1/oauth2/token');
-  const leaked = secrets.find((s) => s.length >= 16 && a.body.includes(s) && !(issuedToken && s.startsWith('eyJ')));
+  // Access tokens carry a jti, so a token the endpoint issues is never one the fuzzer already holds.
+  const leaked = secrets.find((s) => s.length >= 16 && a.body.includes(s));
   if (leaked) findings.push({ check: 'secret in response', detail: `the response carries a secret the fuzzer holds (${leaked.slice(0, 6)}…)` });
   // Every answer echoes a valid x-correlation-id, or carries one the hub made. Headers too large are
   // refused by the HTTP parser before any header is read: that answer can only carry a new one.

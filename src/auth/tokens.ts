@@ -94,7 +94,8 @@ export async function verifyAssertion(
   } catch {
     throw new InvalidGrant('assertion is not a JWT');
   }
-  if (header.alg !== 'ES256') throw new InvalidGrant(`alg ${String(header.alg)} is not ES256`);
+  // The caller's alg is not echoed (it would reach the log as given): only whether it was the one expected.
+  if (header.alg !== 'ES256') throw new InvalidGrant('alg is not ES256');
   if (typeof header.kid !== 'string') throw new InvalidGrant('kid missing');
   const issuerId = claims.iss;
   if (typeof issuerId !== 'string' || claims.sub !== issuerId) throw new InvalidGrant('iss and sub must both be the issuerId');
@@ -142,6 +143,8 @@ export async function issueAccessToken(key: Uint8Array, grant: AccessGrant, now 
     .setAudience(ACCESS_AUDIENCE)
     .setIssuedAt(iat)
     .setExpirationTime(iat + ACCESS_TOKEN_TTL_S)
+    // Each token its own: two issued to one issuer in the same second would otherwise be the same string.
+    .setJti(randomBytes(16).toString('base64url'))
     .sign(key);
   return { access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL_S, scope: SCOPE };
 }
