@@ -11,6 +11,8 @@ export async function checkDeliveryTargets(
   body: { notificationBaseUrl: string; notificationAuth?: { tokenUrl: string } | null; notificationTls?: NotificationTls | null },
   allowPrivateTargets: boolean,
 ): Promise<string | undefined> {
+  const baseProblem = credentialsInUrl('notificationBaseUrl', body.notificationBaseUrl);
+  if (baseProblem) return baseProblem;
   if (body.notificationAuth) {
     let token: URL;
     try {
@@ -19,6 +21,8 @@ export async function checkDeliveryTargets(
       return 'notificationAuth.tokenUrl: is not a URL';
     }
     if (token.protocol !== 'https:' && token.protocol !== 'http:') return 'notificationAuth.tokenUrl: must be http(s)';
+    const tokenProblem = credentialsInUrl('notificationAuth.tokenUrl', body.notificationAuth.tokenUrl);
+    if (tokenProblem) return tokenProblem;
   }
   if (body.notificationTls) {
     const problem = checkTls(body.notificationTls);
@@ -30,6 +34,28 @@ export async function checkDeliveryTargets(
   if (body.notificationAuth) {
     const tokenProblem = await checkTargetHost(body.notificationAuth.tokenUrl);
     if (tokenProblem) return tokenProblem.replace('notificationBaseUrl', 'notificationAuth.tokenUrl');
+  }
+  return undefined;
+}
+
+/** Query parameters that name a credential (`client_secret`, `password`, `api_key`, `access_token`…). */
+const CREDENTIAL_PARAM = /secret|passw|token|api[-_]?key|^key$|credential|signature|^sig$/i;
+
+/**
+ * A URL is stored and shown (Admin API, console, logs) like any other setting, so it must not carry a
+ * credential: neither in its userinfo nor in a query parameter named for one. Credentials go in the
+ * fields sealed at rest (notificationAuth.clientSecret). The refusal names the field, never the value.
+ */
+function credentialsInUrl(field: string, value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined; // the schema and the SSRF guard say what is wrong with it
+  }
+  if (url.username || url.password) return `${field}: must not carry credentials (user:password@); use notificationAuth.clientId and clientSecret`;
+  for (const name of url.searchParams.keys()) {
+    if (CREDENTIAL_PARAM.test(name)) return `${field}: must not carry a credential in its query (${name.slice(0, 40).replace(/[^\w.-]/g, '?')}); use notificationAuth.clientId and clientSecret`;
   }
   return undefined;
 }

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { checkDeliveryTargets } from './registration.ts';
+
+/** What an issuer's registration refuses about where its notifications go (private targets allowed: the SSRF guard has tests of its own). */
+describe('checkDeliveryTargets: no credential in a stored URL', () => {
+  const check = (notificationBaseUrl: string, tokenUrl?: string) =>
+    checkDeliveryTargets({ notificationBaseUrl, notificationAuth: tokenUrl ? { tokenUrl } : null }, true);
+
+  it('accepts plain URLs, and a query without credentials', async () => {
+    expect(await check('https://bank.example/hooks', 'https://auth.bank.example/oauth2/token?api-version=2024-01-01')).toBeUndefined();
+  });
+
+  it('refuses user:password@ in either URL, naming the field and never the secret', async () => {
+    const refusal = await check('https://bank.example/hooks', 'https://client:s3cr3t-value@auth.bank.example/token');
+    expect(refusal).toMatch(/^notificationAuth\.tokenUrl: must not carry credentials/);
+    expect(refusal).not.toContain('s3cr3t-value');
+    expect(await check('https://hub:s3cr3t-value@bank.example/hooks')).toMatch(/^notificationBaseUrl: must not carry credentials/);
+    expect(await check('https://user@bank.example/hooks')).toMatch(/^notificationBaseUrl: must not carry credentials/);
+  });
+
+  it.each(['client_secret', 'password', 'access_token', 'apiKey', 'api-key', 'key', 'sig'])('refuses a query parameter named %s, without its value', async (name) => {
+    const refusal = await check('https://bank.example/hooks', `https://auth.bank.example/token?${name}=s3cr3t-value`);
+    expect(refusal).toMatch(/^notificationAuth\.tokenUrl: must not carry a credential in its query/);
+    expect(refusal).not.toContain('s3cr3t-value');
+  });
+});
