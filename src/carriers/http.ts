@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import type { TrackResult } from '../domain/shipment.ts';
-import { type ClientCredentialsToken, CredentialsRefused } from './oauth.ts';
+import { type ClientCredentialsToken, CredentialsRefused } from '../net/oauth-client.ts';
 import { type HttpClient, type HttpResponse, retryAfterMs } from './provider.ts';
 
 /** The real HttpClient: pooled per origin, bounded by a timeout, never following redirects. */

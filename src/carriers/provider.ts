@@ -16,17 +16,8 @@ export interface ProviderConfig {
   rateLimit?: { count: number; perMs: number };
 }
 
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** The only way a provider reaches the network, so tests can hand it a fake. */
-export type HttpClient = (
-  url: string,
-  init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs?: number },
-) => Promise<HttpResponse>;
+/** The only way a provider reaches the network, so tests can hand it a fake (src/net/http-client.ts). */
+export type { HttpClient, HttpResponse } from '../net/http-client.ts';
 
 export interface TrackRequest {
   carrier: CarrierCode;

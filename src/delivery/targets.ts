@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
-import { ClientCredentialsToken } from '../carriers/oauth.ts';
-import type { HttpClient } from '../carriers/provider.ts';
+import type { HttpClient } from '../net/http-client.ts';
+import { ClientCredentialsToken } from '../net/oauth-client.ts';
 import type { Db } from '../store/db.ts';
 import { loadDeliverySettings, type NotificationTls } from '../store/issuers.ts';
 import { BlockedTargetError, guardedLookup, isPrivateAddress } from './ssrf.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClientCredentialsToken } from './oauth.ts';
-import type { HttpClient } from './provider.ts';
+import type { HttpClient } from './http-client.ts';
+import { ClientCredentialsToken } from './oauth-client.ts';
 
 function tokenEndpoint(lifetimeS: number) {
   const calls: { headers: Record<string, string>; body?: string }[] = [];

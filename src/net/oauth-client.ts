@@ -1,4 +1,4 @@
-import type { HttpClient } from './provider.ts';
+import type { HttpClient } from './http-client.ts';
 
 /**
  * The token endpoint refused our client id and secret (400 invalid_client / 401 / 403, RFC 6749 §5.2):

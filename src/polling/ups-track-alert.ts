@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { callJson } from '../carriers/http.ts';
-import { ClientCredentialsToken } from '../carriers/oauth.ts';
 import type { HttpClient, ProviderConfig } from '../carriers/provider.ts';
+import { ClientCredentialsToken } from '../net/oauth-client.ts';
 import type { HubContext } from '../operations/context.ts';
 import { recordUpsSubscriptions, upsNumbersToSubscribe } from '../store/ups-subscriptions.ts';
 import { WorkLoop } from '../work-loop.ts';

@@ -1,6 +1,6 @@
 import type { TrackResult } from '../../domain/shipment.ts';
+import { ClientCredentialsToken } from '../../net/oauth-client.ts';
 import { callJson } from '../http.ts';
-import { ClientCredentialsToken } from '../oauth.ts';
 import {
   type CarrierProvider,
   failAll,

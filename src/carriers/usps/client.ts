@@ -1,7 +1,7 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
+import { ClientCredentialsToken } from '../../net/oauth-client.ts';
 import { callJson } from '../http.ts';
-import { ClientCredentialsToken } from '../oauth.ts';
 import type {
   CarrierProvider,
   HttpClient,
