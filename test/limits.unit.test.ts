@@ -77,6 +77,20 @@ describe('TokenBuckets', () => {
     // An address not seen for 9,000 keys was forgotten: it starts again full, like any new key.
     expect(b.take('addr-0')).toBeUndefined();
   });
+
+  it('forgets the fullest of the least recently used, so new keys cannot push a spent budget out', () => {
+    const c = clock();
+    const b = new TokenBuckets({ count: 5, perMs: 3_600_000 }, { now: c.now, maxKeys: 100 });
+    for (let i = 0; i < 5; i++) expect(b.take('BANK_SPENT')).toBeUndefined();
+    expect(b.take('BANK_SPENT')).toBeDefined();
+    // 10,000 forged issuer ids, one token each, while the spent issuer waits without asking.
+    for (let i = 0; i < 10_000; i++) expect(b.take(`FORGED${String(i).padStart(4, '0')}`)).toBeUndefined();
+    expect(b.size).toBe(100);
+    expect(b.wait('BANK_SPENT')).toBeDefined(); // still spent: not forgotten and refilled
+    // Among equals, the least recently used goes: the first forged ids are gone and start full again.
+    expect(b.available('FORGED0000')).toBe(5);
+    expect(b.available('FORGED9999')).toBe(4);
+  });
 });
 
 describe('token endpoint budgets', () => {

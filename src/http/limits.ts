@@ -35,10 +35,15 @@ interface Bucket {
   at: number;
 }
 
+/** How many of the least recently used keys are looked at to choose the one to forget. */
+const EVICTION_CANDIDATES = 128;
+
 /**
- * Token buckets keyed by caller. Memory is bounded: past `maxKeys` the least recently used key is
- * forgotten. A forgotten key starts again with a full bucket, which a new key gets anyway; a caller being
- * refused is recently used, so it is never the one forgotten.
+ * Token buckets keyed by caller. Memory is bounded: past `maxKeys` one key is forgotten, and a forgotten
+ * key starts again with a full bucket (as a new key does). So the key forgotten is, among the
+ * EVICTION_CANDIDATES least recently used, the one with the most tokens left: a full bucket is lost
+ * for nothing, and a spent one (a caller being held back) is kept while any fuller one is there. A
+ * flood of new keys, each with one token taken, cannot push a spent budget out and so refill it.
  */
 export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
@@ -90,6 +95,22 @@ export class TokenBuckets {
     return this.buckets.size;
   }
 
+  private forgetOne(now: number): void {
+    let victim: string | undefined;
+    let most = -1;
+    let seen = 0;
+    for (const [key, b] of this.buckets) {
+      const tokens = Math.min(this.budget.count, b.tokens + Math.max(0, now - b.at) * this.tokensPerMs);
+      if (tokens > most) {
+        most = tokens;
+        victim = key;
+        if (tokens >= this.budget.count) break; // full: forgetting it loses nothing
+      }
+      if (++seen >= EVICTION_CANDIDATES) break;
+    }
+    if (victim !== undefined) this.buckets.delete(victim);
+  }
+
   private secondsUntil(bucket: Bucket, cost: number): number {
     return Math.max(1, Math.ceil(((cost - bucket.tokens) * this.budget.perMs) / this.budget.count / 1000));
   }
@@ -104,7 +125,7 @@ export class TokenBuckets {
       bucket.at = now;
     } else {
       bucket = { tokens: this.budget.count, at: now };
-      if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
+      if (this.buckets.size >= this.maxKeys) this.forgetOne(now);
     }
     this.buckets.set(key, bucket);
     return bucket;
