@@ -182,10 +182,11 @@ issuers
       process.stderr.write(`trackhub: ${msg}\n`);
       process.exit(2);
     };
-    const [{ ISSUER_ID }, { checkCleartextUrls, checkJwks, checkNotificationUrl, issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
+    const [{ ISSUER_ID }, { checkCleartextUrls, checkJwks, checkNotificationUrl }, { issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
       await Promise.all([
         import('../domain/track-request.ts'),
-        import('../http/routes/admin.ts'),
+        import('../domain/issuer-checks.ts'),
+        import('../http/issuer-view.ts'),
         import('../delivery/registration.ts'),
         import('../delivery/signing.ts'),
         import('../store/issuers.ts'),

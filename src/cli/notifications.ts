@@ -62,7 +62,7 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
         return;
       }
       if (!opts.issuer || !opts.since) fail('give a notification id, or --issuer and --since');
-      const { parseTime } = await import('../http/routes/notifications.ts');
+      const { parseTime } = await import('../domain/time.ts');
       const since = parseTime(opts.since);
       if (!since) fail('--since must be an ISO 8601 time');
       const n = await withStore((db) => replayIssuerSince(db, opts.issuer as string, since, opts.includeDelivered ?? false));

@@ -12,10 +12,12 @@ import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { registerAdminApi } from './routes/admin.ts';
-import { registerAdminOperations } from './routes/admin-operations.ts';
+import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
+import { registerAdminTokenRoutes } from './routes/admin-tokens.ts';
 import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
 import { registerConsole } from './routes/console.ts';
 import { registerIssuerApi } from './routes/issuer-api.ts';
+import { registerNotificationAdmin } from './routes/notifications.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSiteApi } from './routes/site-api.ts';
 import { registerTokenRoute } from './routes/token.ts';
@@ -166,7 +168,12 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerOpsRoutes(app, deps);
   registerTokenRoute(app, deps);
   registerIssuerApi(app, deps);
+  // Route modules import no route module: the ones registered inside another before now come here, in
+  // the same order (the Admin API's preHandler hooks apply to every route of the app whenever added).
+  registerNotificationAdmin(app, deps);
   registerAdminApi(app, deps);
+  registerAuditLog(app, deps);
+  registerAdminTokenRoutes(app, deps);
   registerAdminOperations(app, deps);
   registerConsole(app, deps);
   registerCarrierWebhooks(app, deps);

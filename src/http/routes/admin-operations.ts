@@ -10,7 +10,6 @@ import { listOperations } from '../../store/operation-search.ts';
 import { adminRoute, decodeCursor, encodeCursor } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
-import { registerAdminTokenRoutes } from './admin-tokens.ts';
 
 const Query = Type.Object(
   {
@@ -31,8 +30,6 @@ const Query = Type.Object(
  * audit log and the admin tokens.
  */
 export function registerAdminOperations(app: FastifyInstance, deps: HttpDeps): void {
-  registerAuditLog(app, deps);
-  registerAdminTokenRoutes(app, deps);
   app.get(
     '/admin/v1/operations',
     {
@@ -118,7 +115,7 @@ const AuditEntry = Type.Object({
 const TARGET_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** `GET /admin/v1/audit`: every Admin API write, newest first. */
-function registerAuditLog(app: FastifyInstance, deps: HttpDeps): void {
+export function registerAuditLog(app: FastifyInstance, deps: HttpDeps): void {
   app.get(
     '/admin/v1/audit',
     {

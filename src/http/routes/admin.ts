@@ -4,86 +4,19 @@ import { checkDeliveryTargets } from '../../delivery/registration.ts';
 import { newWebhookSecret } from '../../delivery/signing.ts';
 import { isCarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
+import { checkCleartextUrls, checkJwks, checkNotificationUrl } from '../../domain/issuer-checks.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
 import { SITE_ID, SITE_ID_RULE } from '../../sites/events.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
 import { siteSnapshot } from '../../store/audit.ts';
 import { getIssuer, type Issuer, listIssuers, type NotificationTls, upsertIssuer } from '../../store/issuers.ts';
 import { getSiteRow, SiteKeyTaken, upsertSite } from '../../store/production-sites.ts';
+import { forgetSiteKeys } from '../../store/site-keys.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { refuseUnsafeText } from '../errors.ts';
+import { issuerView } from '../issuer-view.ts';
 import { errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
-import { registerNotificationAdmin } from './notifications.ts';
-import { forgetSiteKeys } from './site-api.ts';
-
-/** What the Admin API shows of an issuer: never its secrets. */
-export function issuerView(i: Issuer) {
-  return {
-    issuerId: i.issuerId,
-    name: i.name,
-    notificationBaseUrl: i.notificationBaseUrl,
-    jwks: i.jwks,
-    webhookSecretCount: i.webhookSecrets.length,
-    notificationAuth: i.notificationAuth ? { tokenUrl: i.notificationAuth.tokenUrl, clientId: i.notificationAuth.clientId } : null,
-    notificationTls: i.notificationTls ? { certificatePem: i.notificationTls.certificatePem, hasCa: Boolean(i.notificationTls.caPem) } : null,
-    endpoint: i.endpointDisabledAt
-      ? { state: 'disabled', disabledAt: i.endpointDisabledAt, reason: i.endpointDisabledReason }
-      : { state: 'enabled' },
-    maxOperationsPerNotification: i.maxOperationsPerNotification,
-    autoTrackShipment: i.autoTrackShipment,
-    enabled: i.enabled,
-    createdAt: i.createdAt,
-    updatedAt: i.updatedAt,
-  };
-}
-
-/** A JWKS may only hold EC P-256 public keys with a kid: a private key here would be a leak. */
-export function checkJwks(jwks: { keys: Record<string, unknown>[] }): string | undefined {
-  if (jwks.keys.length === 0) return 'jwks.keys: at least one key is required';
-  const kids = new Set<string>();
-  for (const [i, k] of jwks.keys.entries()) {
-    if (k.kty !== 'EC' || k.crv !== 'P-256') return `jwks.keys[${i}]: must be an EC P-256 key (ES256)`;
-    if (typeof k.x !== 'string' || typeof k.y !== 'string') return `jwks.keys[${i}]: x and y are required`;
-    if ('d' in k) return `jwks.keys[${i}]: holds private key material (d); send the public key only`;
-    if (typeof k.kid !== 'string' || k.kid === '') return `jwks.keys[${i}]: kid is required`;
-    if (kids.has(k.kid)) return `jwks.keys[${i}]: kid ${k.kid} is repeated`;
-    kids.add(k.kid);
-  }
-  return undefined;
-}
-
-export function checkNotificationUrl(raw: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return 'notificationBaseUrl: is not a URL';
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'notificationBaseUrl: must be http(s)';
-  if (url.username || url.password) return 'notificationBaseUrl: must not carry credentials';
-  if (url.search || url.hash) return 'notificationBaseUrl: must not carry a query or fragment';
-  return undefined;
-}
-
-/**
- * Plain http:// would carry the signed notifications and the OAuth client secret in clear: refused for
- * the notification URL and the token URL, unless private targets are allowed (a sandbox, a test bench).
- */
-export function checkCleartextUrls(body: { notificationBaseUrl: string; notificationAuth?: { tokenUrl: string } | null }, allowPrivateTargets: boolean): string | undefined {
-  if (allowPrivateTargets) return undefined;
-  const plain = (raw: string) => {
-    try {
-      return new URL(raw).protocol === 'http:';
-    } catch {
-      return false; // not a URL at all: the URL checks name that
-    }
-  };
-  const why = 'must be https (http:// only with TRACKHUB_ALLOW_PRIVATE_TARGETS)';
-  if (plain(body.notificationBaseUrl)) return `notificationBaseUrl: ${why}`;
-  if (body.notificationAuth && plain(body.notificationAuth.tokenUrl)) return `notificationAuth.tokenUrl: ${why}`;
-  return undefined;
-}
 
 export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
   // NUL cannot be stored in PostgreSQL text and an unpaired surrogate is not text: refused here, naming
@@ -95,7 +28,6 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
   // Each route names the scope it needs; writes are audited (admin-auth.ts).
   const access = (scope: AdminScope) => adminRoute(app, deps, scope);
   const security = [{ adminBearer: [] }];
-  registerNotificationAdmin(app, deps, access, security);
 
   app.put(
     '/admin/v1/issuers/:issuerId',

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
+import { parseTime } from '../../domain/time.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
 import { issuerExists } from '../../store/issuers.ts';
@@ -13,7 +14,7 @@ import {
   replayIssuerSince,
   replayNotification,
 } from '../../store/notifications.ts';
-import { type AdminRouteHooks, noteAudit } from '../admin-auth.ts';
+import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -73,12 +74,9 @@ const ReplaySinceBody = Type.Object(
  * Dead letters and replay: list, read (with the attempt log), replay one, replay an issuer's since a time.
  * Reading needs the `read` scope, replaying `operate`.
  */
-export function registerNotificationAdmin(
-  app: FastifyInstance,
-  deps: HttpDeps,
-  access: (scope: AdminScope) => AdminRouteHooks,
-  security: Record<string, string[]>[],
-): void {
+export function registerNotificationAdmin(app: FastifyInstance, deps: HttpDeps): void {
+  const access = (scope: AdminScope) => adminRoute(app, deps, scope);
+  const security = [{ adminBearer: [] }];
 
   app.get(
     '/admin/v1/notifications',
@@ -168,14 +166,4 @@ export function registerNotificationAdmin(
       return reply.code(202).send({ replayed });
     },
   );
-}
-
-/** An ISO 8601 date-time (or date); anything else is refused rather than guessed. */
-export function parseTime(raw: string): Date | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(raw);
-  if (!m) return undefined;
-  // Date.parse rolls 2024-02-30 over into March; a day the month does not have is refused.
-  if (Number(m[3]) > new Date(Date.UTC(Number(m[1]), Number(m[2]), 0)).getUTCDate()) return undefined;
-  const t = Date.parse(raw);
-  return Number.isNaN(t) ? undefined : new Date(t);
 }

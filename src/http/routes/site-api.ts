@@ -4,44 +4,13 @@ import { CARRIER_CODES } from '../../domain/carriers.ts';
 import { ApiError, type ErrorCode } from '../../domain/errors.ts';
 import { type SiteEventInput, validateSiteEvent } from '../../sites/events.ts';
 import { ingestEvents } from '../../sites/ingest.ts';
-import type { Db } from '../../store/db.ts';
-import { hashApiKey, siteIdByKeyHash } from '../../store/production-sites.ts';
+import { openSiteKeys } from '../../store/site-keys.ts';
 import type { HttpDeps } from '../app.ts';
 import { siteEventLimits } from '../limits.ts';
 import { errorResponses } from '../schemas.ts';
 
 export const MAX_EVENTS_PER_CALL = 1000;
 const SITE_BODY_LIMIT = 4 * 1024 * 1024;
-/** A key lookup is remembered this long: rotations made on another instance apply within it. */
-const KEY_CACHE_MS = 10_000;
-
-/** API key hash → site, briefly cached: every batch would otherwise cost a store round trip first. */
-class SiteKeys {
-  private readonly cache = new Map<string, { siteId: string | null; until: number }>();
-  constructor(private readonly db: Db) {}
-
-  async siteOf(apiKey: string): Promise<string | null> {
-    const hash = hashApiKey(apiKey);
-    const hit = this.cache.get(hash);
-    if (hit && hit.until > Date.now()) return hit.siteId;
-    const siteId = (await siteIdByKeyHash(this.db, hash)) ?? null;
-    if (this.cache.size > 10_000) this.cache.clear(); // unknown keys must not grow it without bound
-    this.cache.set(hash, { siteId, until: Date.now() + KEY_CACHE_MS });
-    return siteId;
-  }
-
-  forget(): void {
-    this.cache.clear();
-  }
-}
-
-const liveKeyCaches = new Set<SiteKeys>();
-
-/** Called when an admin changes a site: this instance forgets cached keys at once. */
-export function forgetSiteKeys(): void {
-  for (const c of liveKeyCaches) c.forget();
-}
-
 const SiteEvent = Type.Object(
   {
     eventId: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: 'unique per site; a resend with the same eventId is a duplicate' }),
@@ -88,11 +57,10 @@ export function splitEvents(events: unknown[]): { good: SiteEventInput[]; goodIn
 
 /** The Site API (docs/contract.md §4): production sites report shipped and returned cards. */
 export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
-  const keys = new SiteKeys(deps.db);
+  const keys = openSiteKeys(deps.db);
   const siteLimits = siteEventLimits(deps.config.siteRateLimit, MAX_EVENTS_PER_CALL);
-  liveKeyCaches.add(keys);
   app.addHook('onClose', async () => {
-    liveKeyCaches.delete(keys);
+    keys.close();
   });
 
   // Before the body is read: a caller without a valid key never gets 4 MiB parsed.

@@ -1,0 +1,48 @@
+/** Checks of an issuer's registration that need no I/O: the Admin API and `trackhub issuers add` run the same ones. */
+
+/** A JWKS may only hold EC P-256 public keys with a kid: a private key here would be a leak. */
+export function checkJwks(jwks: { keys: Record<string, unknown>[] }): string | undefined {
+  if (jwks.keys.length === 0) return 'jwks.keys: at least one key is required';
+  const kids = new Set<string>();
+  for (const [i, k] of jwks.keys.entries()) {
+    if (k.kty !== 'EC' || k.crv !== 'P-256') return `jwks.keys[${i}]: must be an EC P-256 key (ES256)`;
+    if (typeof k.x !== 'string' || typeof k.y !== 'string') return `jwks.keys[${i}]: x and y are required`;
+    if ('d' in k) return `jwks.keys[${i}]: holds private key material (d); send the public key only`;
+    if (typeof k.kid !== 'string' || k.kid === '') return `jwks.keys[${i}]: kid is required`;
+    if (kids.has(k.kid)) return `jwks.keys[${i}]: kid ${k.kid} is repeated`;
+    kids.add(k.kid);
+  }
+  return undefined;
+}
+
+export function checkNotificationUrl(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'notificationBaseUrl: is not a URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'notificationBaseUrl: must be http(s)';
+  if (url.username || url.password) return 'notificationBaseUrl: must not carry credentials';
+  if (url.search || url.hash) return 'notificationBaseUrl: must not carry a query or fragment';
+  return undefined;
+}
+
+/**
+ * Plain http:// would carry the signed notifications and the OAuth client secret in clear: refused for
+ * the notification URL and the token URL, unless private targets are allowed (a sandbox, a test bench).
+ */
+export function checkCleartextUrls(body: { notificationBaseUrl: string; notificationAuth?: { tokenUrl: string } | null }, allowPrivateTargets: boolean): string | undefined {
+  if (allowPrivateTargets) return undefined;
+  const plain = (raw: string) => {
+    try {
+      return new URL(raw).protocol === 'http:';
+    } catch {
+      return false; // not a URL at all: the URL checks name that
+    }
+  };
+  const why = 'must be https (http:// only with TRACKHUB_ALLOW_PRIVATE_TARGETS)';
+  if (plain(body.notificationBaseUrl)) return `notificationBaseUrl: ${why}`;
+  if (body.notificationAuth && plain(body.notificationAuth.tokenUrl)) return `notificationAuth.tokenUrl: ${why}`;
+  return undefined;
+}
