@@ -7,7 +7,7 @@ import type { EventSink, ImportSummary } from '../sites/batch-file.ts';
 import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
 import type { Db } from '../store/db.ts';
 import type { SavedSite } from '../store/production-sites.ts';
-import { type CliHelpers, fail } from './common.ts';
+import { type CliHelpers, fail, printable } from './common.ts';
 
 // What the commands run (the store, ingestion, carriers, the progress bar) is imported inside their
 // actions: registering them stays light, so `trackhub --help` does not load the hub.
@@ -73,7 +73,7 @@ function printSummary(file: string, s: ImportSummary, seconds: number, opts: { j
     return;
   }
   process.stdout.write(`${file}: ${s.lines} lines in ${seconds.toFixed(1)} s (${perSecond} events/s)\n  accepted:   ${s.accepted}\n  duplicates: ${s.duplicates}\n  rejected:   ${s.rejectedCount}\n`);
-  for (const r of sorted.slice(0, LISTED_REJECTIONS)) process.stdout.write(`    line ${r.line}: ${r.errorCode} ${r.error}\n`);
+  for (const r of sorted.slice(0, LISTED_REJECTIONS)) process.stdout.write(`    line ${r.line}: ${r.errorCode} ${printable(r.error)}\n`);
   if (reportFile) process.stdout.write(`  every rejected line with its reason: ${reportFile}\n`);
 }
 
@@ -117,7 +117,7 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
       await h.withStore(async (db) => {
         const rows = await listSiteRows(db);
         for (const r of rows) {
-          process.stdout.write(`${r.site_id}\t${r.api_key_hash ? 'key' : 'no-key'}\t${r.carriers.join(',') || '-'}\t${r.name}\n`);
+          process.stdout.write(`${r.site_id}\t${r.api_key_hash ? 'key' : 'no-key'}\t${r.carriers.join(',') || '-'}\t${printable(r.name)}\n`);
         }
       });
     });
