@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Db } from '../store/db.ts';
+import { type OutboxBacklogRow, outboxBacklog } from '../store/outbox.ts';
 
 export const deliveryMetrics = {
   outcomes: new Counter({
@@ -26,13 +26,10 @@ export function watchOutbox(db: Db): void {
   outboxDb = db;
 }
 
-async function outboxFigures(): Promise<{ issuer_id: string; state: string; n: number; oldest_s: number }[]> {
+async function outboxFigures(): Promise<OutboxBacklogRow[]> {
   if (!outboxDb) return [];
   try {
-    const res = await sql<{ issuer_id: string; state: string; n: number; oldest_s: number }>`
-      select issuer_id, state, count(*)::int as n, coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as oldest_s
-      from outbox where state in ('pending', 'dead') group by issuer_id, state`.execute(outboxDb);
-    return res.rows;
+    return await outboxBacklog(outboxDb);
   } catch {
     return []; // store away: report nothing rather than fail the scrape
   }

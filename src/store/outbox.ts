@@ -202,3 +202,21 @@ export async function pruneDeliveredAttempts(db: Db, cutoff: Date): Promise<numb
       where a.notification_id = o.id and o.state = 'delivered' and a.attempted_at < ${cutoff.toISOString()}::timestamptz`.execute(db);
   return Number(res.numAffectedRows ?? 0);
 }
+
+export interface OutboxBacklogRow {
+  issuer_id: string;
+  state: string;
+  n: number;
+  oldest_s: number;
+}
+
+/**
+ * Outbox depth and age per issuer and state (pending, dead), for /metrics: one grouped query on the
+ * pending index, so every instance reports the shared outbox, not only what it sent itself.
+ */
+export async function outboxBacklog(db: Db): Promise<OutboxBacklogRow[]> {
+  const res = await sql<OutboxBacklogRow>`
+    select issuer_id, state, count(*)::int as n, coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as oldest_s
+    from outbox where state in ('pending', 'dead') group by issuer_id, state`.execute(db);
+  return res.rows;
+}
