@@ -93,6 +93,10 @@ describe('architecture: dependencies point down', () => {
     expect(wrongWay(['delivery'], (i) => !under(i.target, 'carriers'))).toEqual([]);
   });
 
+  it('src/net (the HTTP client shape, the OAuth token client) imports nothing of the hub outside src/net', () => {
+    expect(wrongWay(['net'], (i) => under(i.target, 'net'))).toEqual([]);
+  });
+
   it('only the module that registers routes imports src/http/routes/*', () => {
     const wrong = imports.filter((i) => under(i.target, 'http/routes') && !ROUTE_REGISTRARS.has(i.file)).map(show);
     expect(wrong).toEqual([]);
