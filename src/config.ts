@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { DEFAULT_ROUTES, PRODUCTION_ORIGINS } from './carriers/registry.ts';
@@ -43,6 +44,12 @@ export interface Config {
   adminAuthFailures: { count: number; perMs: number };
   /** Connection limits of the HTTP server (TRACKHUB_HEADERS_TIMEOUT, …_REQUEST_TIMEOUT, …_KEEP_ALIVE_TIMEOUT, …_IDLE_TIMEOUT, …_MAX_CONNECTIONS). */
   connections: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; max: number };
+  /**
+   * Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges): behind them the
+   * client's address, which the per-address budgets key on, is the nearest one they did not add. Empty:
+   * the header is ignored and the peer's address counts.
+   */
+  trustedProxies: string[];
   /** Lease a worker holds on a claimed row before another worker may take it over. */
   leaseMs: number;
   /** Time allowed for one whole notification attempt (15 s by the contract; shorter in tests). */
@@ -130,6 +137,20 @@ function connectionLimits(env: Env): Config['connections'] {
     idleTimeoutMs: duration(env, 'TRACKHUB_IDLE_TIMEOUT', '30s'),
     max: Number(maxRaw),
   };
+}
+
+/** `TRACKHUB_TRUSTED_PROXIES`: comma-separated IPv4/IPv6 addresses or CIDR ranges. */
+function trustedProxies(env: Env): string[] {
+  const raw = str(env, 'TRACKHUB_TRUSTED_PROXIES', '') as string;
+  const list = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of list) {
+    const [address, bits, extra] = p.split('/');
+    const family = isIP(address);
+    const maxBits = family === 4 ? 32 : 128;
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || extra !== undefined) fail('TRACKHUB_TRUSTED_PROXIES', `"${p.slice(0, 60)}" is not an IP address or CIDR range (e.g. 10.0.0.0/8,fd00::/8)`);
+  }
+  return list;
 }
 
 /** A master key: 32 bytes in base64. The message never quotes the value (it is a secret). */
@@ -260,6 +281,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     tokenRateLimitPerIssuer: budget(env, 'TRACKHUB_TOKEN_RATE_LIMIT_ISSUER', '60/1m'),
     adminAuthFailures: budget(env, 'TRACKHUB_ADMIN_AUTH_FAILURES', '10/5m', 1, 'one failure'),
     connections: connectionLimits(env),
+    trustedProxies: trustedProxies(env),
     leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
     deliveryTimeoutMs: duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s'),
     carriers,

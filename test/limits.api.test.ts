@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { ADMIN_TOKEN, putIssuer, type TestApp, testApp } from './helpers/app.ts';
 import { assertion, issuerKey, JWT_BEARER } from './helpers/issuer.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
@@ -141,5 +142,46 @@ describe.each(STORE_KINDS)('token endpoint budgets on %s', (kind) => {
   it('lists 429 for the token endpoint in the OpenAPI document', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(Object.keys(doc.paths['/authz/v1/oauth2/token'].post.responses)).toContain('429');
+  });
+});
+
+describe('behind a trusted proxy (TRACKHUB_TRUSTED_PROXIES)', () => {
+  let t: TestApp;
+  const token = (peer: string, forwardedFor?: string) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/authz/v1/oauth2/token',
+      remoteAddress: peer,
+      headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+      payload: { grant_type: JWT_BEARER, assertion: 'not-a-jwt' },
+    });
+  beforeAll(async () => {
+    t = await testApp(STORE_KINDS[0], { TRACKHUB_TOKEN_RATE_LIMIT_IP: '2/1h', TRACKHUB_TRUSTED_PROXIES: '192.0.2.1, 2001:db8::/32' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("gives each client behind the proxy its own address budget, and ignores X-Forwarded-For from anyone else", async () => {
+    const statuses = async (n: number, peer: string, forwardedFor?: string) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await token(peer, forwardedFor)).statusCode);
+      return out;
+    };
+    // Two clients through the proxy: each has its 2 requests, then 429.
+    expect(await statuses(3, '192.0.2.1', '198.51.100.7')).toEqual([400, 400, 429]);
+    expect(await statuses(3, '192.0.2.1', '203.0.113.50, 198.51.100.8')).toEqual([400, 400, 429]);
+    expect(await statuses(1, '2001:db8::5', '198.51.100.9')).toEqual([400]);
+    // A client that is not a trusted proxy cannot pick its address with the header.
+    expect(await statuses(2, '203.0.113.9', '198.51.100.10')).toEqual([400, 400]);
+    expect(await statuses(1, '203.0.113.9', '198.51.100.11')).toEqual([429]);
+  });
+
+  it('refuses a setting that is not a list of addresses or ranges, naming the variable', () => {
+    for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.1/8/2', 'fd00::/129']) {
+      expect(() => loadConfig({ TRACKHUB_TRUSTED_PROXIES: bad })).toThrow(/^TRACKHUB_TRUSTED_PROXIES: /);
+    }
+    expect(loadConfig({ TRACKHUB_TRUSTED_PROXIES: '10.0.0.0/8,fd00::/8, 127.0.0.1' }).trustedProxies).toEqual(['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);
+    expect(loadConfig({}).trustedProxies).toEqual([]);
   });
 });

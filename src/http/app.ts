@@ -59,6 +59,8 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     connectionTimeout: connections.idleTimeoutMs,
     keepAliveTimeout: connections.keepAliveTimeoutMs,
     requestTimeout: connections.requestTimeoutMs,
+    // Only the configured proxies' X-Forwarded-For is read (req.ip); by default nobody's is.
+    trustProxy: deps.config.trustedProxies.length > 0 ? deps.config.trustedProxies : false,
     loggerInstance: deps.log,
     // Per-request info logs cost throughput; failures are logged by the error handler and onResponse.
     logController: new LogController({ disableRequestLogging: true }),
