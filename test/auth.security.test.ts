@@ -142,6 +142,28 @@ describe.each(STORE_KINDS)('issuer auth on %s', (kind) => {
     expect(res.json().errorCode).toBe('FORBIDDEN');
   });
 
+  it('a token refused once the issuer was disabled stays refused after it is enabled again, and after its keys are put back', async () => {
+    const key = await issuerKey();
+    const other = await issuerKey();
+    await putIssuer(t.app, 'ISSUER_R01', key);
+    const before = await accessToken(t.app, 'ISSUER_R01', key);
+    // A write that changes neither the keys nor enabled (a new name) keeps tokens alive.
+    await putIssuer(t.app, 'ISSUER_R01', key, { name: 'Renamed bank' });
+    expect((await track('ISSUER_R01', before)).statusCode).toBe(202);
+    await putIssuer(t.app, 'ISSUER_R01', key, { enabled: false });
+    await putIssuer(t.app, 'ISSUER_R01', key, { enabled: true });
+    const revived = await track('ISSUER_R01', before);
+    expect(revived.statusCode).toBe(401);
+    expect(revived.json().errorCode).toBe('AUTHORIZER_UNAUTHORIZED');
+    // A token granted since works; re-keyed to another key and back, it dies too.
+    const since = await accessToken(t.app, 'ISSUER_R01', key);
+    expect((await track('ISSUER_R01', since)).statusCode).toBe(202);
+    await putIssuer(t.app, 'ISSUER_R01', other);
+    await putIssuer(t.app, 'ISSUER_R01', key);
+    expect((await track('ISSUER_R01', since)).statusCode).toBe(401);
+    expect((await track('ISSUER_R01', await accessToken(t.app, 'ISSUER_R01', key))).statusCode).toBe(202);
+  });
+
   it('refuses a JWKS holding a private key or a non-P-256 key', async () => {
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const { exportJWK } = await import('jose');

@@ -31,7 +31,7 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
   beforeAll(async () => {
     store = await freshStore(kind);
     key = await issuerKey('k-1');
-    issuer = { issuerId: 'BANK_EDGE1', enabled: true, jwks: { keys: [key.publicJwk] } };
+    issuer = { issuerId: 'BANK_EDGE1', enabled: true, jwks: { keys: [key.publicJwk] }, tokenEpoch: 0 };
   });
   afterAll(async () => store?.close());
   afterEach(() => vi.restoreAllMocks());
@@ -164,10 +164,12 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
     expect(await verify(await sign(base({ jti, iss: 'BANK_EDGE2', sub: 'BANK_EDGE2' })), NOW_MS, other)).toBe('BANK_EDGE2');
   });
 
-  it('grants under a fingerprint of the keys that verified the assertion', async () => {
+  it("grants under a fingerprint of the keys that verified the assertion and the issuer's token epoch", async () => {
     const proved = await grant(await sign(base()));
-    expect(proved).toEqual({ issuerId: 'BANK_EDGE1', issuerKeys: await issuerKeysFingerprint(issuer.jwks) });
-    expect(proved.issuerKeys).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(proved).toEqual({ issuerId: 'BANK_EDGE1', issuerKeys: `${await issuerKeysFingerprint(issuer.jwks)}.0` });
+    expect(proved.issuerKeys).toMatch(/^[A-Za-z0-9_-]{16}\.0$/);
+    // The same keys in a later epoch (the issuer was disabled, or re-keyed and back since) bind differently.
+    expect((await grant(await sign(base()), NOW_MS, { ...issuer, tokenEpoch: 3 })).issuerKeys).toBe(`${await issuerKeysFingerprint(issuer.jwks)}.3`);
   });
 
   it('fingerprints the keys themselves: labels and member order do not change it, another key does', async () => {

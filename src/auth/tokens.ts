@@ -37,12 +37,14 @@ export interface IssuerKeys {
   issuerId: string;
   enabled: boolean;
   jwks: { keys: Record<string, unknown>[] };
+  /** Moves on when the issuer is disabled or re-keyed (src/store/issuers.ts). */
+  tokenEpoch: number;
 }
 
 /** What an access token proves: its issuer, and which of that issuer's key sets it was granted under. */
 export interface AccessGrant {
   issuerId: string;
-  /** `issuerKeysFingerprint` of the JWKS that verified the assertion. */
+  /** `tokenBinding` of the issuer when the token was granted: its keys' fingerprint and token epoch. */
   issuerKeys: string;
 }
 
@@ -132,7 +134,17 @@ export async function verifyAssertion(
   if (!(await recordAssertionUse(db, issuerId, jti, new Date((exp + SKEW_S) * 1000)))) throw new InvalidGrant('jti replayed');
   // Forget expired ids now and then; a replay of an expired assertion fails on exp anyway.
   if (Math.random() < 0.01) await forgetExpiredAssertions(db);
-  return { issuerId, issuerKeys: await issuerKeysFingerprint(issuer.jwks) };
+  return { issuerId, issuerKeys: await tokenBinding(issuer) };
+}
+
+/**
+ * What an access token is bound to: the fingerprint of the issuer's keys and its token epoch. A token
+ * whose binding differs from the issuer's current one is refused (the Issuer API checks): replacing the
+ * keys revokes tokens, and so does disabling the issuer, for good (the epoch never goes back, so neither
+ * re-enabling it nor putting back an earlier key set revives them).
+ */
+export async function tokenBinding(issuer: Pick<IssuerKeys, 'jwks' | 'tokenEpoch'>): Promise<string> {
+  return `${await issuerKeysFingerprint(issuer.jwks)}.${issuer.tokenEpoch}`;
 }
 
 export async function issueAccessToken(key: Uint8Array, grant: AccessGrant, now = Date.now()) {

@@ -21,6 +21,7 @@ export interface IssuerRow {
   max_operations_per_notification: number;
   auto_track_shipment: boolean;
   enabled: boolean;
+  token_epoch: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
   endpoint_disabled_at: Timestamp | null;

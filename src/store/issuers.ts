@@ -14,6 +14,8 @@ export interface Issuer {
   maxOperationsPerNotification: number;
   autoTrackShipment: boolean;
   enabled: boolean;
+  /** Moves on with every write that disables the issuer or changes its keys: tokens granted before are then refused. */
+  tokenEpoch: number;
   createdAt: string;
   updatedAt: string;
   /** Client certificate presented to the issuer's endpoint (mTLS); left as it is when undefined on write. */
@@ -31,7 +33,7 @@ export interface NotificationTls {
   caPem?: string;
 }
 
-type IssuerWrite = Omit<Issuer, 'createdAt' | 'updatedAt' | 'endpointDisabledAt' | 'endpointDisabledReason'>;
+type IssuerWrite = Omit<Issuer, 'createdAt' | 'updatedAt' | 'endpointDisabledAt' | 'endpointDisabledReason' | 'tokenEpoch'>;
 
 /**
  * The row as the hub uses it: secrets opened. Webhook secrets, the OAuth client secret and the mTLS
@@ -47,6 +49,7 @@ function fromRow(db: Db, r: {
   max_operations_per_notification: number;
   auto_track_shipment: boolean;
   enabled: boolean;
+  token_epoch: number;
   created_at: Date;
   updated_at: Date;
   notification_tls?: unknown;
@@ -78,6 +81,7 @@ function fromRow(db: Db, r: {
     maxOperationsPerNotification: r.max_operations_per_notification,
     autoTrackShipment: r.auto_track_shipment,
     enabled: r.enabled,
+    tokenEpoch: r.token_epoch,
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
     endpointDisabledAt: r.endpoint_disabled_at ? new Date(r.endpoint_disabled_at).toISOString() : null,
@@ -172,7 +176,15 @@ export async function upsertIssuer(db: Db, i: IssuerWrite): Promise<boolean> {
   const row = await db
     .insertInto('issuers')
     .values(values as never)
-    .onConflict((oc) => oc.column('issuer_id').doUpdateSet({ ...update, updated_at: new Date() } as never))
+    .onConflict((oc) =>
+      oc.column('issuer_id').doUpdateSet({
+        ...update,
+        updated_at: new Date(),
+        // Disabled, or other keys (jsonb equality: the same keys in another member order are the same):
+        // tokens granted until now are refused from here on, even once it is enabled or re-keyed back.
+        token_epoch: sql`case when not excluded.enabled or excluded.jwks is distinct from issuers.jwks then issuers.token_epoch + 1 else issuers.token_epoch end`,
+      } as never),
+    )
     .returning(['created_at', 'updated_at'])
     .executeTakeFirstOrThrow();
   return new Date(row.created_at).getTime() === new Date(row.updated_at).getTime();

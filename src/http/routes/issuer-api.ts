@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { issuerKeysFingerprint } from '../../auth/tokens.ts';
+import { tokenBinding } from '../../auth/tokens.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { toOperationObject } from '../../domain/operation.ts';
 import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-request.ts';
@@ -29,10 +29,10 @@ export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
     if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
     const issuer = await deps.issuers.get(issuerId);
     if (!issuer?.enabled) throw new ApiError('FORBIDDEN', 'the issuer is disabled');
-    // Keys rotated since the token was granted: the token dies with the keys that proved it (at once
-    // here when this instance took the change, within the issuer cache's TTL elsewhere).
-    if ((await issuerKeysFingerprint(issuer.jwks)) !== grant.issuerKeys) {
-      throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'the access token was granted under keys the issuer has since replaced');
+    // Keys rotated, or the issuer disabled, since the token was granted: the token dies (at once here
+    // when this instance took the change, within the issuer cache's TTL elsewhere), and stays dead.
+    if ((await tokenBinding(issuer)) !== grant.issuerKeys) {
+      throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'the access token was granted before the issuer was re-keyed or disabled');
     }
     if (!CARD_ID.test(cardId)) throw new ApiError('FIELD_INVALID_FORMAT', 'cardId: must be 1 to 48 of [A-Za-z0-9_-]');
     const wait = limiter.take(issuerId);

@@ -111,7 +111,7 @@ export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
           audiences: [tokenUrl, ...(deps.config.tokenAudience ? [deps.config.tokenAudience] : [])],
           loadIssuer: async (id) => {
             const issuer = await deps.issuers.get(id);
-            return issuer && { issuerId: id, enabled: issuer.enabled, jwks: issuer.jwks };
+            return issuer && { issuerId: id, enabled: issuer.enabled, jwks: issuer.jwks, tokenEpoch: issuer.tokenEpoch };
           },
         });
         const token = await issueAccessToken(deps.accessTokenKey, grant);
