@@ -1,23 +1,12 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Db } from '../store/db.ts';
-import { fail } from './common.ts';
+import { auditCli, fail } from './common.ts';
 
 type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 
 // Named here, not imported from the store module, so that registering the commands (for `--help`) loads
 // nothing; admin.tokens.cli.test.ts checks them against the store's ADMIN_SCOPES.
 export const CLI_ADMIN_SCOPES = ['read', 'operate', 'admin'] as const;
-
-
-/** Who the audit log names for a command: the operating-system account that ran it. */
-function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}
 
 /**
  * `trackhub admin-tokens create|list|revoke`: named Admin API tokens, straight on the store (like
@@ -31,7 +20,7 @@ export function registerAdminTokenCommands(program: Command, withStore: WithStor
     .requiredOption('--name <name>', 'who the audit log will name: 1 to 64 of [A-Za-z0-9_.-]')
     .requiredOption('--scope <scope>', `one of ${CLI_ADMIN_SCOPES.join(', ')}: read (every GET), operate (read and replays), admin (everything)`)
     .action(async (opts: { name: string; scope: string }) => {
-      const [store, { recordAudit }, { newId }] = await Promise.all([import('../store/admin-tokens.ts'), import('../store/audit.ts'), import('../domain/ids.ts')]);
+      const store = await import('../store/admin-tokens.ts');
       if (!store.ADMIN_TOKEN_NAME.test(opts.name)) fail(`--name must be ${store.ADMIN_TOKEN_NAME_RULE}`);
       if (!store.isAdminScope(opts.scope)) fail(`--scope must be one of ${store.ADMIN_SCOPES.join(', ')}`);
       const scope = opts.scope;
@@ -44,16 +33,7 @@ export function registerAdminTokenCommands(program: Command, withStore: WithStor
           if (err instanceof store.AdminTokenNameTaken) return err.message.replace(/^name: /, '');
           throw err;
         }
-        await recordAudit(db, {
-          tokenName: cliActor(),
-          method: 'CLI',
-          route: 'admin-tokens create',
-          targetId: created.name,
-          status: 201,
-          before: null,
-          after: { ...created, token: '***' },
-          correlationId: newId('corr'),
-        });
+        await auditCli(db, 'admin-tokens create', { status: 201, targetId: created.name, after: { ...created, token: '***' } });
         process.stderr.write(`admin token ${created.name} (scope ${created.scope}) created; it is printed only this once:\n`);
         process.stdout.write(`${created.token}\n`);
         return undefined;
@@ -79,26 +59,12 @@ export function registerAdminTokenCommands(program: Command, withStore: WithStor
     .description('Revoke a token: running hubs refuse it within 5 s')
     .argument('<name>', 'the token name')
     .action(async (name: string) => {
-      const [store, { recordAudit }, { newId }, { ADMIN_TOKEN_CACHE_TTL_MS }] = await Promise.all([
-        import('../store/admin-tokens.ts'),
-        import('../store/audit.ts'),
-        import('../domain/ids.ts'),
-        import('../http/admin-auth.ts'),
-      ]);
+      const [store, { ADMIN_TOKEN_CACHE_TTL_MS }] = await Promise.all([import('../store/admin-tokens.ts'), import('../http/admin-auth.ts')]);
       if (!store.ADMIN_TOKEN_NAME.test(name)) fail(`the name must be ${store.ADMIN_TOKEN_NAME_RULE}`);
       const revoked = await withStore(async (db) => {
         const before = await store.getAdminToken(db, name);
         if (!(await store.revokeAdminToken(db, name))) return false;
-        await recordAudit(db, {
-          tokenName: cliActor(),
-          method: 'CLI',
-          route: 'admin-tokens revoke',
-          targetId: name,
-          status: 204,
-          before,
-          after: await store.getAdminToken(db, name),
-          correlationId: newId('corr'),
-        });
+        await auditCli(db, 'admin-tokens revoke', { status: 204, targetId: name, before, after: await store.getAdminToken(db, name) });
         process.stdout.write(`revoked ${name}: running hubs refuse it within ${ADMIN_TOKEN_CACHE_TTL_MS / 1000} s\n`);
         return true;
       });

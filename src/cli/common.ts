@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { Config } from '../config.ts';
 import type { Db } from '../store/db.ts';
 
@@ -24,3 +25,31 @@ export function printable(text: string): string {
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Who runs a CLI command, for the audit log: `cli:` and the system user (the CLI has no admin token). */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+/**
+ * Records a write made by a CLI command in the audit log beside the Admin API's writes
+ * (`GET /admin/v1/audit`): method `CLI`, the command as the route (`issuers add`), the status the
+ * Admin API would have answered, secrets masked by the store. Loaded on use, so `--help` loads no store code.
+ */
+export async function auditCli(db: Db, command: string, note: { status: number; targetId: string; before?: unknown; after?: unknown }): Promise<void> {
+  const [{ recordAudit }, { newId }] = await Promise.all([import('../store/audit.ts'), import('../domain/ids.ts')]);
+  await recordAudit(db, {
+    tokenName: cliActor(),
+    method: 'CLI',
+    route: command,
+    targetId: note.targetId,
+    status: note.status,
+    before: note.before ?? null,
+    after: note.after ?? null,
+    correlationId: newId('corr'),
+  });
+}

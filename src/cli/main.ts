@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { PACKAGE_ROOT } from '../assets.ts';
 import type { openStore } from '../store/db.ts';
 import { registerAdminTokenCommands } from './admin-tokens.ts';
+import { auditCli, printable } from './common.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { registerSecretCommands } from './secrets.ts';
@@ -233,6 +234,7 @@ issuers
         enabled: existing?.enabled ?? true,
       });
       const saved = await getIssuer(db, opts.id);
+      await auditCli(db, 'issuers add', { status: existing ? 200 : 201, targetId: opts.id, before: existing && issuerView(existing), after: saved && issuerView(saved) });
       process.stdout.write(`${JSON.stringify({ ...issuerView(saved as never), ...(secret ? { webhookSecret: secret } : {}), ...(privateJwk ? { privateJwk } : {}) }, null, 2)}\n`);
     });
   });
@@ -242,7 +244,7 @@ issuers
   .action(async () => {
     const { listIssuers } = await import('../store/issuers.ts');
     await withStore(async (db) => {
-      for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${i.notificationBaseUrl}\t${i.name}\n`);
+      for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${i.notificationBaseUrl}\t${printable(i.name)}\n`);
     });
   });
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Db } from '../store/db.ts';
 import type { NotificationState } from '../store/notifications.ts';
+import { auditCli, printable } from './common.ts';
 
 /**
  * The store's notification states, named here so that registering the commands (for `--help`) does not load
@@ -37,7 +38,7 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
           const page = await listNotifications(db, { state: opts.state as NotificationState | undefined, issuerId: opts.issuer, after, limit: Math.min(left, 500) });
           for (const n of page.notifications) {
             process.stdout.write(
-              opts.json ? `${JSON.stringify(n)}\n` : `${n.id}\t${n.issuerId}\t${n.state}\t${n.attempts}\t${n.createdAt}\t${n.lastError ?? ''}\n`,
+              opts.json ? `${JSON.stringify(n)}\n` : `${n.id}\t${n.issuerId}\t${n.state}\t${n.attempts}\t${n.createdAt}\t${printable(n.lastError ?? '')}\n`,
             );
           }
           left -= page.notifications.length;
@@ -56,7 +57,11 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       if (id && opts.issuer) fail('give a notification id or --issuer, not both');
       const { replayIssuerSince, replayNotification } = await import('../store/notifications.ts');
       if (id) {
-        const ok = await withStore((db) => replayNotification(db, id));
+        const ok = await withStore(async (db) => {
+          const done = await replayNotification(db, id);
+          if (done) await auditCli(db, 'notifications replay', { status: 202, targetId: id, after: { replayed: 1 } });
+          return done;
+        });
         if (!ok) fail(`no such notification: ${id}`);
         process.stdout.write(`replayed ${id}\n`);
         return;
@@ -65,7 +70,12 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       const { parseTime } = await import('../domain/time.ts');
       const since = parseTime(opts.since);
       if (!since) fail('--since must be an ISO 8601 time');
-      const n = await withStore((db) => replayIssuerSince(db, opts.issuer as string, since, opts.includeDelivered ?? false));
+      const n = await withStore(async (db) => {
+        const includeDelivered = opts.includeDelivered ?? false;
+        const replayed = await replayIssuerSince(db, opts.issuer as string, since, includeDelivered);
+        await auditCli(db, 'notifications replay', { status: 202, targetId: opts.issuer as string, after: { since: since.toISOString(), includeDelivered, replayed } });
+        return replayed;
+      });
       process.stdout.write(`replayed ${n} notification${n === 1 ? '' : 's'} of ${opts.issuer}\n`);
     });
 }

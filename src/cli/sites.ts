@@ -7,7 +7,7 @@ import type { EventSink, ImportSummary } from '../sites/batch-file.ts';
 import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
 import type { Db } from '../store/db.ts';
 import type { SavedSite } from '../store/production-sites.ts';
-import { type CliHelpers, fail, printable } from './common.ts';
+import { auditCli, type CliHelpers, fail, printable } from './common.ts';
 
 // What the commands run (the store, ingestion, carriers, the progress bar) is imported inside their
 // actions: registering them stays light, so `trackhub --help` does not load the hub.
@@ -95,15 +95,19 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
       if (unknown?.length) fail(`--carriers: unknown carrier code(s) ${unknown.join(', ')}`);
       if (opts.apiKey !== undefined && (opts.apiKey.length < 24 || opts.apiKey.length > 200)) fail('--api-key must be 24 to 200 characters');
       if (opts.apiKey !== undefined && opts.rotateKey) fail('--rotate-key and --api-key exclude each other');
-      const { SiteKeyTaken, upsertSite } = await import('../store/production-sites.ts');
+      const { getSiteRow, SiteKeyTaken, upsertSite } = await import('../store/production-sites.ts');
       await h.withStore(async (db) => {
         let saved: SavedSite;
+        const before = await getSiteRow(db, siteId);
         try {
           saved = await upsertSite(db, { siteId, name: opts.name, apiKey: opts.apiKey, generateApiKey: opts.rotateKey, carriers });
         } catch (err) {
           if (err instanceof SiteKeyTaken) fail(`--api-key ${err.message.replace(/^apiKey: /, '')}`);
           throw err;
         }
+        const shown = (r: typeof before) => r && { name: r.name, carriers: r.carriers, hasApiKey: r.api_key_hash !== null };
+        const keyChanged = opts.apiKey !== undefined || opts.rotateKey === true;
+        await auditCli(db, 'sites add', { status: before ? 200 : 201, targetId: siteId, before: shown(before), after: { ...shown(await getSiteRow(db, siteId)), ...(keyChanged ? { apiKey: '***' } : {}) } });
         process.stdout.write(`${JSON.stringify(saved, null, 2)}\n`);
         if (saved.apiKey) process.stderr.write('The API key is shown this once; the hub keeps only its hash.\n');
       });

@@ -56,6 +56,36 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     await waitFor('the hub to refuse the revoked token', async () => (await fetch(`${url}/admin/v1/issuers`, { headers: auth })).status === 401 || undefined, 60_000, 250);
   });
 
+  it("puts the CLI's writes in the audit log beside the Admin API's, named for the system user, secrets masked", { timeout: 120_000 }, async () => {
+    const created = await cli(['admin-tokens', 'create', '--name', 'e2e-auditor', '--scope', 'read'], env);
+    expect(created.code, created.out).toBe(0);
+    const auth = { authorization: `Bearer ${/^(tha_[A-Za-z0-9_-]{43})$/m.exec(created.out)?.[1]}` };
+    const cliEnv = { ...env, TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true' }; // the notification URL is on loopback
+    const issuer = await cli(['issuers', 'add', '--id', 'AUDITBANK1', '--name', 'Audit bank', '--url', 'http://127.0.0.1:9/hooks', '--generate-key'], cliEnv);
+    expect(issuer.code, issuer.out).toBe(0);
+    /** The pretty-printed JSON object a command prints (a note may follow it on stderr). */
+    const printed = (out: string) => JSON.parse(out.slice(out.indexOf('{'), out.indexOf('\n}') + 2));
+    const webhookSecret = printed(issuer.out).webhookSecret as string;
+    const site = await cli(['sites', 'add', 'SITE-AUDIT', '--name', 'Audit bureau', '--rotate-key'], cliEnv);
+    expect(site.code, site.out).toBe(0);
+    const siteKey = printed(site.out).apiKey as string;
+    const replay = await cli(['notifications', 'replay', '--issuer', 'AUDITBANK1', '--since', '2026-01-01T00:00:00Z'], cliEnv);
+    expect(replay.code, replay.out).toBe(0);
+
+    const res = await fetch(`${url}/admin/v1/audit?limit=50`, { headers: auth });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    const entries = (JSON.parse(body) as { entries: { tokenName: string; method: string; route: string; targetId: string; status: number; after: Record<string, unknown> }[] }).entries;
+    const byRoute = (route: string) => entries.find((e) => e.method === 'CLI' && e.route === route && e.targetId !== 'e2e-reader');
+    expect(byRoute('issuers add')).toMatchObject({ tokenName: expect.stringMatching(/^cli(:.+)?$/), targetId: 'AUDITBANK1', status: 201 });
+    expect(byRoute('sites add')).toMatchObject({ targetId: 'SITE-AUDIT', status: 201, after: { name: 'Audit bureau', apiKey: '***' } });
+    expect(byRoute('notifications replay')).toMatchObject({ targetId: 'AUDITBANK1', status: 202, after: { replayed: 0 } });
+    expect(byRoute('admin-tokens create')).toMatchObject({ targetId: 'e2e-auditor', status: 201 });
+    expect(webhookSecret.length).toBeGreaterThan(16);
+    expect(body).not.toContain(webhookSecret);
+    expect(body).not.toContain(siteKey);
+  });
+
   it('refuses to start with a TRACKHUB_ADMIN_TOKEN shorter than 32 characters, in one line naming the variable', async () => {
     const short = runCli(['serve'], { ...env, TRACKHUB_ADMIN_TOKEN: 'change-me-admin-token' });
     const code = await new Promise<number | null>((r) => short.child.once('exit', (c) => r(c)));
