@@ -43,7 +43,7 @@ export interface Config {
   /** Failed admin authentications one client address may make per window before it gets 429 (TRACKHUB_ADMIN_AUTH_FAILURES). */
   adminAuthFailures: { count: number; perMs: number };
   /** Connection limits of the HTTP server (TRACKHUB_HEADERS_TIMEOUT, …_REQUEST_TIMEOUT, …_KEEP_ALIVE_TIMEOUT, …_IDLE_TIMEOUT, …_MAX_CONNECTIONS). */
-  connections: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; max: number };
+  connections: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; max: number; maxPerAddress: number };
   /**
    * Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges): behind them the
    * client's address, which the per-address budgets key on, is the nearest one they did not add. Empty:
@@ -130,12 +130,15 @@ function connectionLimits(env: Env): Config['connections'] {
   if (headersTimeoutMs > requestTimeoutMs) fail('TRACKHUB_HEADERS_TIMEOUT', 'must not be above TRACKHUB_REQUEST_TIMEOUT');
   const maxRaw = str(env, 'TRACKHUB_MAX_CONNECTIONS', '1000') as string;
   if (!/^\d+$/.test(maxRaw) || Number(maxRaw) < 1) fail('TRACKHUB_MAX_CONNECTIONS', `"${maxRaw}" is not a whole number of connections (at least 1)`);
+  const perAddressRaw = str(env, 'TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', '100') as string;
+  if (!/^\d+$/.test(perAddressRaw) || Number(perAddressRaw) < 1) fail('TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', `"${perAddressRaw}" is not a whole number of connections (at least 1)`);
   return {
     headersTimeoutMs,
     requestTimeoutMs,
     keepAliveTimeoutMs: duration(env, 'TRACKHUB_KEEP_ALIVE_TIMEOUT', '72s'),
     idleTimeoutMs: duration(env, 'TRACKHUB_IDLE_TIMEOUT', '30s'),
     max: Number(maxRaw),
+    maxPerAddress: Number(perAddressRaw),
   };
 }
 

@@ -12,8 +12,8 @@ class RawClient {
   readonly openedAt = performance.now();
   closedAfterMs = Number.NaN;
 
-  private constructor(port: number) {
-    this.socket = connect(port, '127.0.0.1');
+  private constructor(port: number, localAddress?: string) {
+    this.socket = connect({ port, host: '127.0.0.1', localAddress });
     this.socket.setEncoding('utf8');
     this.socket.on('data', (d: string) => {
       this.received += d;
@@ -25,8 +25,9 @@ class RawClient {
     });
   }
 
-  static async open(port: number): Promise<RawClient> {
-    const c = new RawClient(port);
+  /** `localAddress`: another loopback address (127.0.0.2…) to connect from, as another client would. */
+  static async open(port: number, localAddress?: string): Promise<RawClient> {
+    const c = new RawClient(port, localAddress);
     await new Promise<void>((resolve) => {
       c.socket.once('connect', () => resolve());
       c.socket.once('close', () => resolve());
@@ -61,8 +62,8 @@ describe.each(STORE_KINDS)('HTTP connection limits on %s', (kind) => {
     await t.app.listen({ host: '127.0.0.1', port: 0 });
     return (t.app.server.address() as { port: number }).port;
   }
-  const open = async (port: number) => {
-    const c = await RawClient.open(port);
+  const open = async (port: number, localAddress?: string) => {
+    const c = await RawClient.open(port, localAddress);
     clients.push(c);
     return c;
   };
@@ -122,6 +123,38 @@ describe.each(STORE_KINDS)('HTTP connection limits on %s', (kind) => {
       50,
     );
     expect(next.closed).toBe(false);
+  });
+
+  it('holds one client address to its own cap, so its idle sockets cannot shut another client out', async () => {
+    const port = await listening({ TRACKHUB_MAX_CONNECTIONS: '10', TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '3' });
+    const hoarder = await Promise.all(Array.from({ length: 3 }, () => open(port, '127.0.0.2')));
+    for (const c of hoarder) expect(await c.healthz()).toBe('HTTP/1.1 200 OK');
+    const fourth = await open(port, '127.0.0.2');
+    await fourth.waitClosed();
+    expect(fourth.received).toBe('');
+    // Another client is served, with slots of its own.
+    const other = await Promise.all(Array.from({ length: 3 }, () => open(port, '127.0.0.3')));
+    for (const c of other) expect(await c.healthz()).toBe('HTTP/1.1 200 OK');
+    // A slot freed is the same client's again.
+    hoarder[0].socket.destroy();
+    await hoarder[0].waitClosed();
+    const again = await waitFor('a free slot for 127.0.0.2', async () => {
+      const c = await open(port, '127.0.0.2');
+      const answer = c.closed ? '' : await c.healthz();
+      return answer === 'HTTP/1.1 200 OK' ? c : undefined;
+    }, 20_000, 50);
+    expect(again.closed).toBe(false);
+  });
+
+  it('exempts trusted proxies from the per-address cap (they carry many clients)', async () => {
+    const port = await listening({ TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '2', TRACKHUB_TRUSTED_PROXIES: '127.0.0.4' });
+    const viaProxy = await Promise.all(Array.from({ length: 4 }, () => open(port, '127.0.0.4')));
+    for (const c of viaProxy) expect(await c.healthz()).toBe('HTTP/1.1 200 OK');
+    // A client that is no proxy still has its cap of 2.
+    for (const c of [await open(port, '127.0.0.5'), await open(port, '127.0.0.5')]) expect(await c.healthz()).toBe('HTTP/1.1 200 OK');
+    const third = await open(port, '127.0.0.5');
+    await third.waitClosed();
+    expect(third.received).toBe('');
   });
 
   it('frees the slots that silent sockets hold once the idle timeout closes them', async () => {

@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
@@ -89,6 +90,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   (app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(1000, connections.headersTimeoutMs);
   // Beyond the cap, new connections are closed as they arrive; those already open are served.
   app.server.maxConnections = connections.max;
+  capConnectionsPerAddress(app.server, connections.maxPerAddress, deps.config.trustedProxies);
   installErrorHandling(app);
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -182,4 +184,37 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerSiteApi(app, deps);
   if (deps.extraRoutes) await deps.extraRoutes(app);
   return app;
+}
+
+/**
+ * One client address may hold at most `max` connections (TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS): more are
+ * closed as they arrive, so one client's idle keep-alive sockets cannot take every slot of the global
+ * cap and shut the others out. Trusted proxies (TRACKHUB_TRUSTED_PROXIES) carry many clients and are
+ * exempt. The map holds only addresses with an open connection, so the global cap bounds it.
+ */
+function capConnectionsPerAddress(server: import('node:net').Server, max: number, trustedProxies: string[]): void {
+  const trusted = new BlockList();
+  for (const p of trustedProxies) {
+    const [address, bits] = p.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) trusted.addAddress(address, family);
+    else trusted.addSubnet(address, Number(bits), family);
+  }
+  const open = new Map<string, number>();
+  server.on('connection', (socket: import('node:net').Socket) => {
+    // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d: the same client either way.
+    const address = socket.remoteAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+    if (address === undefined || trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) return;
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
 }
