@@ -148,8 +148,7 @@ class Sender {
         const code = (err as { code?: string }).code ?? '';
         // A body far over the limit may be cut off by the hub after its 413: the connection closes mid-upload.
         if ((body?.length ?? 0) > 1024 * 1024 && /ECONNRESET|EPIPE/.test(`${code} ${err.message}`)) {
-          const correlationId = /^[A-Za-z0-9_-]{1,64}$/.test(headers['x-correlation-id'] ?? '') ? headers['x-correlation-id'] : 'closed-mid-upload';
-          return finish({ status: 413, headers: { 'content-type': 'application/json', 'x-correlation-id': correlationId }, body: '{"errorCode":"PAYLOAD_TOO_LARGE","error":"connection closed mid-upload"}' });
+          return finish({ status: 413, headers: {}, body: '', cutOff: true });
         }
         finish({ status: 0, headers: {}, body: `no answer: ${code} ${err.message}` });
       };
