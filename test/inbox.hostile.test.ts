@@ -1,11 +1,11 @@
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.ts';
 import { InboxWatcher } from '../src/sites/inbox.ts';
 import { type TestApp, testApp } from './helpers/app.ts';
+import { capturingLogger, inboxOf, readReport, registerSite } from './helpers/inbox.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
 /**
@@ -24,20 +24,15 @@ describe.each(STORE_KINDS)('inbox against hostile folders and lines on %s', (kin
   const warnings: { msg: string; path?: string; reason?: string }[] = [];
   const errors: { msg: string }[] = [];
   const watcher = () => {
-    const log = createLogger('warn', {
-      write: (s: string) => {
-        const entry = JSON.parse(s);
-        (entry.level >= 50 ? errors : warnings).push(entry);
-      },
-    });
+    const log = capturingLogger('warn', (entry) => (entry.level >= 50 ? errors : warnings).push(entry));
     return new InboxWatcher({ ...t.context, log }, { dataDir, scanIntervalMs: 50, settleMs: 0, leaseMs: 60_000, chunkLines: 100 });
   };
-  const inbox = (site: string) => join(dataDir, 'inbox', site);
+  const inbox = (site: string) => inboxOf(dataDir, site);
   const events = async (site: string) =>
     (await sql<{ event_id: string }>`select event_id from site_events where site_id = ${site} order by event_id`.execute(t.store.db)).rows.map((r) => r.event_id);
-  const report = (site: string, folder: 'done' | 'rejected', name: string) => JSON.parse(readFileSync(join(inbox(site), folder, `${name}.report.json`), 'utf8'));
+  const report = (site: string, folder: 'done' | 'rejected', name: string) => readReport(dataDir, site, folder, name);
   /** Registers the site; its inbox folder is left for the test (or the first scan) to make. */
-  const site = (id: string) => t.store.db.insertInto('production_sites').values({ site_id: id, name: id, api_key_hash: null, carriers: '[]' }).execute();
+  const site = (id: string) => registerSite(t.store.db, id);
   /** Two scans: the first sees a dropped file, the second claims and reads it. */
   const twoScans = async (w = watcher()) => {
     await w.scanOnce();

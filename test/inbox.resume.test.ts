@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxWatcher } from '../src/sites/inbox.ts';
 import { writeCsv } from './e2e/site-files.ts';
 import { type TestApp, testApp } from './helpers/app.ts';
+import { inboxOf, readReport, registerSite } from './helpers/inbox.ts';
 import { waitFor } from './helpers/processes.ts';
 import { STORE_KINDS, tempDir } from './helpers/stores.ts';
 
@@ -19,8 +20,8 @@ describe.each(STORE_KINDS)('inbox resume on %s', (kind) => {
   let dataDir: string;
   const watcher = (o: { chunkLines?: number; leaseMs?: number } = {}) =>
     new InboxWatcher(t.context, { dataDir, scanIntervalMs: 50, settleMs: 0, leaseMs: o.leaseMs ?? 60_000, chunkLines: o.chunkLines ?? 100 });
-  const inbox = (site: string) => join(dataDir, 'inbox', site);
-  const report = (site: string, folder: 'done' | 'rejected', name: string) => JSON.parse(readFileSync(join(inbox(site), folder, `${name}.report.json`), 'utf8'));
+  const inbox = (site: string) => inboxOf(dataDir, site);
+  const report = (site: string, folder: 'done' | 'rejected', name: string) => readReport(dataDir, site, folder, name);
   const progress = async (site: string) =>
     (
       await sql<{ lines_done: number; accepted: number; leased: boolean; state: string }>`
@@ -39,7 +40,7 @@ describe.each(STORE_KINDS)('inbox resume on %s', (kind) => {
   });
 
   async function site(id: string): Promise<string> {
-    await t.store.db.insertInto('production_sites').values({ site_id: id, name: id, api_key_hash: null, carriers: '[]' }).execute();
+    await registerSite(t.store.db, id);
     mkdirSync(join(inbox(id), 'processing'), { recursive: true });
     return inbox(id);
   }
