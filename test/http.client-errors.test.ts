@@ -37,6 +37,14 @@ describe('refusals before routing', () => {
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'the request headers are too large' });
   });
 
+  it('an Expect other than 100-continue is ignored (RFC 9110 §10.1.1): the request is served, or refused in the contract body', async () => {
+    const served = await raw('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: fancy-feature\r\nConnection: close\r\n\r\n');
+    expect(served).toMatch(/^HTTP\/1\.1 200 /);
+    const refused = await raw('GET /no/such/route HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: fancy-feature\r\nConnection: close\r\n\r\n');
+    expect(refused).toMatch(/^HTTP\/1\.1 404 /);
+    expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))).toMatchObject({ errorCode: 'NOT_FOUND' });
+  });
+
   it('a request that is not HTTP: 400 with the contract body', async () => {
     const answer = await raw('NOT HTTP AT ALL\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);

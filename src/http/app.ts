@@ -91,6 +91,10 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   // Beyond the cap, new connections are closed as they arrive; those already open are served.
   app.server.maxConnections = connections.max;
   capConnectionsPerAddress(app.server, connections.maxPerAddress, deps.config.trustedProxies);
+  // An `Expect:` other than 100-continue: Node would answer a bare 417 of its own. RFC 9110 §10.1.1 lets
+  // a server ignore an expectation it does not support, so the request is served like any other (and a
+  // refusal, if any, comes in the contract's body).
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   installErrorHandling(app);
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
