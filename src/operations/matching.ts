@@ -88,12 +88,7 @@ export async function matchWaitingSiteEvents(
   if (waiting.length === 0) return;
   const cards = waiting.map((i) => ({ issuerId: i.decision.state.issuerId, cardId: i.decision.state.cardId }));
   const events = await recentSiteEvents(tx, cards, EVENT_RETENTION_DAYS);
-  const byCard = new Map<string, StoredEvent[]>();
-  for (const e of events) {
-    const list = byCard.get(cardKey(e.issuer_id, e.card_id)) ?? [];
-    list.push(e);
-    byCard.set(cardKey(e.issuer_id, e.card_id), list);
-  }
+  const byCard = eventsByCard(events);
   const nowIso = now.toISOString();
   const matches: { siteId: string; eventId: string; operationId: string }[] = [];
   const resolver = new CarrierResolver(ctx, tx);
@@ -146,12 +141,7 @@ export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, in
   let notifications = 0;
   let parcels = 0;
   if (inserted.length === 0 || open.length === 0) return { notifications, parcels };
-  const byCard = new Map<string, StoredEvent[]>();
-  for (const e of inserted) {
-    const list = byCard.get(cardKey(e.issuer_id, e.card_id)) ?? [];
-    list.push(e);
-    byCard.set(cardKey(e.issuer_id, e.card_id), list);
-  }
+  const byCard = eventsByCard(inserted);
   const nowIso = now.toISOString();
   const matches: { siteId: string; eventId: string; operationId: string }[] = [];
   const resolver = new CarrierResolver(ctx, tx);
@@ -176,4 +166,16 @@ export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, in
   }
   await markSiteEventsMatched(tx, matches);
   return { notifications, parcels };
+}
+
+/** Site events grouped by card (`cardKey`), in the order given. */
+function eventsByCard(events: StoredEvent[]): Map<string, StoredEvent[]> {
+  const byCard = new Map<string, StoredEvent[]>();
+  for (const e of events) {
+    const key = cardKey(e.issuer_id, e.card_id);
+    const list = byCard.get(key);
+    if (list) list.push(e);
+    else byCard.set(key, [e]);
+  }
+  return byCard;
 }
