@@ -147,8 +147,13 @@ describe.each(STORE_KINDS)('/metrics access on %s', (kind) => {
     // With TRACKHUB_METRICS_TOKEN: that token, and no other.
     t = await testApp(kind, { TRACKHUB_METRICS_TOKEN: 'metrics-scrape-token-0123456789abcdef' });
     expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: bearer('metrics-scrape-token-0123456789abcdef') })).statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: bearer(ADMIN_TOKEN), remoteAddress: '198.51.100.41' })).statusCode).toBe(401);
-    expect((await t.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '198.51.100.41' })).statusCode).toBe(401);
+    // The refusal says which token /metrics wants, so an operator holding an admin token knows why it fails.
+    const withAdmin = await t.app.inject({ method: 'GET', url: '/metrics', headers: bearer(ADMIN_TOKEN), remoteAddress: '198.51.100.41' });
+    expect(withAdmin.statusCode).toBe(401);
+    expect(withAdmin.json().error).toMatch(/^the bearer token is not the TRACKHUB_METRICS_TOKEN/);
+    const without = await t.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '198.51.100.41' });
+    expect(without.statusCode).toBe(401);
+    expect(without.json().error).toMatch(/^\/metrics needs the TRACKHUB_METRICS_TOKEN/);
     await t.close();
 
     // In the sandbox it stays open.

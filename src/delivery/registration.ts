@@ -53,9 +53,16 @@ function credentialsInUrl(field: string, value: string): string | undefined {
   } catch {
     return undefined; // the schema and the SSRF guard say what is wrong with it
   }
-  if (url.username || url.password) return `${field}: must not carry credentials (user:password@); use notificationAuth.clientId and clientSecret`;
+  // What to do instead: the token URL's credentials are the OAuth client's; the notification URL's
+  // caller proves itself with OAuth (notificationAuth) or a client certificate (notificationTls), and
+  // every notification is signed with the webhook secret.
+  const instead =
+    field === 'notificationBaseUrl'
+      ? 'authenticate the hub with notificationAuth (OAuth2 client credentials) or notificationTls (mTLS); every notification is also signed with the webhook secret'
+      : 'put the client credentials in notificationAuth.clientId and clientSecret';
+  if (url.username || url.password) return `${field}: must not carry credentials (user:password@); ${instead}`;
   for (const name of url.searchParams.keys()) {
-    if (CREDENTIAL_PARAM.test(name)) return `${field}: must not carry a credential in its query (${name.slice(0, 40).replace(/[^\w.-]/g, '?')}); use notificationAuth.clientId and clientSecret`;
+    if (CREDENTIAL_PARAM.test(name)) return `${field}: must not carry a credential in its query (${name.slice(0, 40).replace(/[^\w.-]/g, '?')}); ${instead}`;
   }
   return undefined;
 }

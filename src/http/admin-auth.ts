@@ -7,6 +7,16 @@ import { ADMIN_TOKEN_FORMAT, type AdminScope, ENV_TOKEN_NAME, hashAdminToken, sc
 import { recordAudit } from '../store/audit.ts';
 import type { Db } from '../store/db.ts';
 
+/** What a refused request is told, without a token and with a wrong one. */
+export interface Refusal {
+  missing: string;
+  wrong: string;
+}
+const ADMIN_REFUSAL: Refusal = {
+  missing: 'admin bearer token required (Authorization: Bearer <token>)',
+  wrong: 'the admin bearer token is unknown, revoked or malformed',
+};
+
 /** Who made an admin request: the token's name (`env` for TRACKHUB_ADMIN_TOKEN) and its scope. */
 export interface AdminActor {
   name: string;
@@ -86,7 +96,7 @@ export class AdminAuth {
    * `failureLimit.count` times in a window is refused (429, Retry-After) until the window ends, whatever
    * it sends. A failure is logged at info with the address and route, never with what was sent.
    */
-  async guard<T>(req: FastifyRequest, verify: (token: string) => Promise<T | undefined> | T | undefined): Promise<T> {
+  async guard<T>(req: FastifyRequest, verify: (token: string) => Promise<T | undefined> | T | undefined, refusal = ADMIN_REFUSAL): Promise<T> {
     const key = failureKey(req.ip);
     const now = this.now();
     const record = this.failures.get(key);
@@ -105,7 +115,7 @@ export class AdminAuth {
     req.log.info({ ip: req.ip, method: req.method, route: req.routeOptions.url, reason: token === undefined ? 'no bearer token' : 'token refused' }, 'admin authentication failed');
     throw new ApiError(
       'AUTHORIZER_UNAUTHORIZED',
-      token === undefined ? 'admin bearer token required (Authorization: Bearer <token>)' : 'the admin bearer token is unknown, revoked or malformed',
+      token === undefined ? refusal.missing : refusal.wrong,
       { 'www-authenticate': 'Bearer realm="trackhub-admin"' },
     );
   }

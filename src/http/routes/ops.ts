@@ -23,6 +23,10 @@ export function registerOpsRoutes(app: FastifyInstance, deps: HttpDeps): void {
   // TRACKHUB_METRICS_TOKEN it takes that token (for a scraper that holds nothing else); without it, any
   // admin token (any scope). Failures count against the same per-address limit as the Admin API.
   const metricsHash = deps.config.metricsToken === undefined ? undefined : sha256(deps.config.metricsToken);
+  const METRICS_REFUSAL = {
+    missing: '/metrics needs the TRACKHUB_METRICS_TOKEN this hub was given (Authorization: Bearer <token>); admin tokens do not open it then',
+    wrong: 'the bearer token is not the TRACKHUB_METRICS_TOKEN this hub was given (admin tokens do not open /metrics when one is set)',
+  };
   const auth = adminAuthFor(app, deps);
   app.get(
     '/metrics',
@@ -33,7 +37,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: HttpDeps): void {
         security: [{ adminBearer: [] }],
       },
       onRequest: async (req) => {
-        if (metricsHash) await auth.guard(req, (token) => (timingSafeEqual(sha256(token), metricsHash) ? true : undefined));
+        if (metricsHash) await auth.guard(req, (token) => (timingSafeEqual(sha256(token), metricsHash) ? true : undefined), METRICS_REFUSAL);
         else if (!deps.config.sandbox) await auth.authenticate(req);
       },
     },
