@@ -110,7 +110,10 @@ program
         log.error({ ms: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long: exiting');
         process.exit(1);
       }, SHUTDOWN_DEADLINE_MS).unref();
+      const started = Date.now();
       await hub.close();
+      // Said once everything is down (sends drained and recorded, store closed), so the log shows it finished.
+      log.info({ signal, ms: Date.now() - started }, 'stopped');
       process.exit(0);
     };
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
