@@ -75,6 +75,16 @@ describe(`inbox behaviour on ${kind}`, () => {
   const logged = (msg: string) => logs.filter((e) => e.msg === msg);
   const warnings = () => logs.filter((e) => e.level === 40);
   const errors = () => logs.filter((e) => e.level >= 50);
+  /** What this process holds open in the data folder (Linux names each descriptor's target). */
+  const openInInbox = () =>
+    readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith(dataDir) ? [target] : [];
+      } catch {
+        return [];
+      }
+    });
   /** A file time a whole second in the past, so that its mtimeMs is an exact integer. */
   const wholeSecondsAgo = (s: number) => new Date((Math.floor(Date.now() / 1000) - s) * 1000);
 
@@ -144,15 +154,6 @@ describe(`inbox behaviour on ${kind}`, () => {
       const dir = await siteWithFolders('FDS');
       writeFileSync(join(dir, 'processing', 'good.csv'), csv('fds-good'));
       writeFileSync(join(dir, 'processing', 'junk.csv'), `${HEADER}fds-junk,BANK000001,junk card,CARD_SHIPPED,not-a-date,\n`);
-      const openInInbox = () =>
-        readdirSync('/proc/self/fd').flatMap((fd) => {
-          try {
-            const target = readlinkSync(`/proc/self/fd/${fd}`);
-            return target.startsWith(dataDir) ? [target] : [];
-          } catch {
-            return [];
-          }
-        });
       expect(await watcher().scanOnce()).toBe(2);
       expect(readdirSync(join(dir, 'rejected'))).toContain('junk.csv');
       expect(openInInbox()).toEqual([]);
@@ -287,7 +288,7 @@ describe(`inbox behaviour on ${kind}`, () => {
       expect(readdirSync(join(dir, 'done')).sort()).toEqual(['a.csv', 'a.csv.report.json']);
     });
 
-    it('refuses a FIFO (a special file), leaves it in place and logs it once while it stays', async () => {
+    it('refuses a FIFO (a special file), leaves it in place, closed, and logs it once while it stays', async () => {
       const dir = await siteWithFolders('FIFO');
       const path = join(dir, 'processing', 'pipe.csv');
       execFileSync('mkfifo', [path]);
@@ -299,6 +300,7 @@ describe(`inbox behaviour on ${kind}`, () => {
       ]);
       expect(readdirSync(join(dir, 'processing'))).toEqual(['pipe.csv']);
       expect(readdirSync(join(dir, 'rejected'))).toEqual([]);
+      expect(openInInbox()).toEqual([]); // the FIFO opened to be checked is closed again
     });
 
     it('logs a file it cannot open (a socket) as failed, with its site, name and cause, and leaves it in processing/', async () => {
