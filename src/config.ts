@@ -150,7 +150,8 @@ function trustedProxies(env: Env): string[] {
     const [address, bits, extra] = p.split('/');
     const family = isIP(address);
     const maxBits = family === 4 ? 32 : 128;
-    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    // /0 (every address) is refused: trusting anyone's X-Forwarded-For would let every client pick its address.
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= maxBits);
     if (family === 0 || !bitsOk || extra !== undefined) fail('TRACKHUB_TRUSTED_PROXIES', `"${p.slice(0, 60)}" is not an IP address or CIDR range (e.g. 10.0.0.0/8,fd00::/8)`);
   }
   return list;
@@ -214,11 +215,13 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
   if (role !== 'api' && role !== 'worker' && role !== 'all') fail('TRACKHUB_ROLE', `"${role}" must be api, worker or all`);
   const adminToken = str(env, 'TRACKHUB_ADMIN_TOKEN');
   // The bootstrap token opens everything (scope admin): 32 characters at least, e.g. `openssl rand -base64 32`.
-  if (adminToken !== undefined && adminToken.length < 32) fail('TRACKHUB_ADMIN_TOKEN', 'must be at least 32 characters (e.g. openssl rand -base64 32)');
+  if (adminToken !== undefined && adminToken.trim().length < 32) fail('TRACKHUB_ADMIN_TOKEN', 'must be at least 32 characters, spaces around it not counted (e.g. openssl rand -base64 32)');
   const metricsToken = str(env, 'TRACKHUB_METRICS_TOKEN');
   // It opens the metrics (issuer ids, volumes) to whoever holds it: as long as an admin token.
-  if (metricsToken !== undefined && metricsToken.length < 32) fail('TRACKHUB_METRICS_TOKEN', 'must be at least 32 characters (e.g. openssl rand -base64 32)');
-  const publicUrl = origin('TRACKHUB_PUBLIC_URL', str(env, 'TRACKHUB_PUBLIC_URL', `http://${host}:${port}`) as string);
+  // Counted without surrounding spaces: a header value loses them, so a token of spaces could never be sent.
+  if (metricsToken !== undefined && metricsToken.trim().length < 32) fail('TRACKHUB_METRICS_TOKEN', 'must be at least 32 characters, spaces around it not counted (e.g. openssl rand -base64 32)');
+  // An IPv6 host (`::`, `::1`) is written in brackets in a URL.
+  const publicUrl = origin('TRACKHUB_PUBLIC_URL', str(env, 'TRACKHUB_PUBLIC_URL', `http://${host.includes(':') ? `[${host}]` : host}:${port}`) as string);
   const sandbox = overrides.sandbox ?? bool(env, 'TRACKHUB_SANDBOX', false);
 
   const scheduleRaw = str(env, 'TRACKHUB_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,14h,20h,24h') as string;

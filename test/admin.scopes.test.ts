@@ -46,6 +46,14 @@ describe('TRACKHUB_ADMIN_TOKEN', () => {
     expect(() => loadConfig({ TRACKHUB_METRICS_TOKEN: short })).toThrow(/^TRACKHUB_METRICS_TOKEN: must be at least 32 characters/);
     expect(() => loadConfig({ TRACKHUB_METRICS_TOKEN: short })).not.toThrow(short);
     expect(loadConfig({ TRACKHUB_METRICS_TOKEN: 'm'.repeat(32) }).metricsToken).toBe('m'.repeat(32));
+    // Spaces do not count: a header value loses them, so such a token could never be sent.
+    expect(() => loadConfig({ TRACKHUB_METRICS_TOKEN: ' '.repeat(34) })).toThrow(/^TRACKHUB_METRICS_TOKEN: must be at least 32 characters/);
+    expect(() => loadConfig({ TRACKHUB_ADMIN_TOKEN: ` ${'a'.repeat(30)} ` })).toThrow(/^TRACKHUB_ADMIN_TOKEN: must be at least 32 characters/);
+  });
+
+  it('writes an IPv6 host in brackets in the default public URL', () => {
+    expect(loadConfig({ TRACKHUB_HOST: '::', TRACKHUB_PORT: '18081' }).publicUrl).toBe('http://[::]:18081');
+    expect(loadConfig({ TRACKHUB_HOST: '127.0.0.1', TRACKHUB_PORT: '18081' }).publicUrl).toBe('http://127.0.0.1:18081');
   });
 
   it('test helpers use a token the configuration accepts', () => {

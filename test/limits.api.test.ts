@@ -172,13 +172,17 @@ describe('behind a trusted proxy (TRACKHUB_TRUSTED_PROXIES)', () => {
     expect(await statuses(3, '192.0.2.1', '198.51.100.7')).toEqual([400, 400, 429]);
     expect(await statuses(3, '192.0.2.1', '203.0.113.50, 198.51.100.8')).toEqual([400, 400, 429]);
     expect(await statuses(1, '2001:db8::5', '198.51.100.9')).toEqual([400]);
+    // An IPv6 client is its /64, however it writes its addresses.
+    expect(await statuses(1, '192.0.2.1', '2001:db8:77:1::1')).toEqual([400]);
+    expect(await statuses(1, '192.0.2.1', '2001:DB8:77:1::2')).toEqual([400]);
+    expect(await statuses(1, '192.0.2.1', '2001:0db8:0077:0001:0000:0000:0000:0003')).toEqual([429]);
     // A client that is not a trusted proxy cannot pick its address with the header.
     expect(await statuses(2, '203.0.113.9', '198.51.100.10')).toEqual([400, 400]);
     expect(await statuses(1, '203.0.113.9', '198.51.100.11')).toEqual([429]);
   });
 
   it('refuses a setting that is not a list of addresses or ranges, naming the variable', () => {
-    for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.1/8/2', 'fd00::/129']) {
+    for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.1/8/2', 'fd00::/129', '0.0.0.0/0', '::/0']) {
       expect(() => loadConfig({ TRACKHUB_TRUSTED_PROXIES: bad })).toThrow(/^TRACKHUB_TRUSTED_PROXIES: /);
     }
     expect(loadConfig({ TRACKHUB_TRUSTED_PROXIES: '10.0.0.0/8,fd00::/8, 127.0.0.1' }).trustedProxies).toEqual(['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);

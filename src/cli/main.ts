@@ -247,7 +247,7 @@ issuers
   .action(async () => {
     const { listIssuers } = await import('../store/issuers.ts');
     await withStore(async (db) => {
-      for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${i.notificationBaseUrl}\t${printable(i.name)}\n`);
+      for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${printable(i.notificationBaseUrl)}\t${printable(i.name)}\n`);
     });
   });
 

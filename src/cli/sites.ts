@@ -54,7 +54,7 @@ export function httpSink(baseUrl: string, siteId: string, apiKey: string): Event
       res = await send();
     }
     const body = (await res.json().catch(() => ({}))) as { accepted?: number; duplicates?: number; rejected?: { index: number; errorCode: never; error: string }[]; error?: string };
-    if (res.status !== 202) throw new Error(`the hub answered ${res.status}: ${body.error ?? 'no error text'}`);
+    if (res.status !== 202) throw new Error(`the hub answered ${res.status}: ${printable(String(body.error ?? 'no error text'))}`);
     for (const r of body.rejected ?? []) chunk.rejected.push({ line: chunk.lines[r.index], errorCode: r.errorCode, error: r.error });
     return { accepted: body.accepted ?? 0, duplicates: body.duplicates ?? 0 };
   };

@@ -1,4 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { AUTHENTICATE_INSTEAD, hasUnprintable } from '../domain/issuer-checks.ts';
 import type { NotificationTls } from '../store/issuers.ts';
 import { checkTargetHost } from './ssrf.ts';
 
@@ -21,6 +22,7 @@ export async function checkDeliveryTargets(
       return 'notificationAuth.tokenUrl: is not a URL';
     }
     if (token.protocol !== 'https:' && token.protocol !== 'http:') return 'notificationAuth.tokenUrl: must be http(s)';
+    if (hasUnprintable(body.notificationAuth.tokenUrl)) return 'notificationAuth.tokenUrl: must not hold control characters, line separators or bidirectional overrides';
     const tokenProblem = credentialsInUrl('notificationAuth.tokenUrl', body.notificationAuth.tokenUrl);
     if (tokenProblem) return tokenProblem;
   }
@@ -38,8 +40,8 @@ export async function checkDeliveryTargets(
   return undefined;
 }
 
-/** Query parameters that name a credential (`client_secret`, `password`, `api_key`, `access_token`…). */
-const CREDENTIAL_PARAM = /secret|passw|token|api[-_]?key|^key$|credential|signature|^sig$/i;
+/** Parameter names that name a credential (`client_secret`, `password`, `pwd`, `api_key`, `access_token`, `private_key`…). */
+const CREDENTIAL_PARAM = /secret|passw|^pwd$|^pass$|token|api[-_]?key|^key$|private|credential|signature|^sig$|^auth$|^code$/i;
 
 /**
  * A URL is stored and shown (Admin API, console, logs) like any other setting, so it must not carry a
@@ -56,15 +58,29 @@ function credentialsInUrl(field: string, value: string): string | undefined {
   // What to do instead: the token URL's credentials are the OAuth client's; the notification URL's
   // caller proves itself with OAuth (notificationAuth) or a client certificate (notificationTls), and
   // every notification is signed with the webhook secret.
-  const instead =
-    field === 'notificationBaseUrl'
-      ? 'authenticate the hub with notificationAuth (OAuth2 client credentials) or notificationTls (mTLS); every notification is also signed with the webhook secret'
-      : 'put the client credentials in notificationAuth.clientId and clientSecret';
+  const instead = field === 'notificationBaseUrl' ? AUTHENTICATE_INSTEAD : 'put the client credentials in notificationAuth.clientId and clientSecret';
   if (url.username || url.password) return `${field}: must not carry credentials (user:password@); ${instead}`;
+  // A fragment is never sent, so a legitimate URL has no use for one; a secret pasted there would be stored.
+  if (url.hash) return `${field}: must not carry a fragment (#…); ${instead}`;
   for (const name of url.searchParams.keys()) {
-    if (CREDENTIAL_PARAM.test(name)) return `${field}: must not carry a credential in its query (${name.slice(0, 40).replace(/[^\w.-]/g, '?')}); ${instead}`;
+    if (CREDENTIAL_PARAM.test(name)) return `${field}: must not carry a credential in its query (${shown(name)}); ${instead}`;
+  }
+  // `name=value` pairs in the path (`/;client_secret=…`, `/client_secret=…`) carry credentials just as well.
+  for (const segment of decodeURIComponentSafe(url.pathname).split(/[/;]/)) {
+    const name = segment.split('=')[0];
+    if (segment.includes('=') && CREDENTIAL_PARAM.test(name)) return `${field}: must not carry a credential in its path (${shown(name)}); ${instead}`;
   }
   return undefined;
+}
+
+const shown = (name: string) => name.slice(0, 40).replace(/[^\w.-]/g, '?');
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function checkTls(tls: NotificationTls): string | undefined {

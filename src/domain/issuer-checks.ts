@@ -23,10 +23,25 @@ export function checkNotificationUrl(raw: string): string | undefined {
     return 'notificationBaseUrl: is not a URL';
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'notificationBaseUrl: must be http(s)';
-  if (url.username || url.password) return 'notificationBaseUrl: must not carry credentials';
-  if (url.search || url.hash) return 'notificationBaseUrl: must not carry a query or fragment';
+  if (hasUnprintable(raw)) return 'notificationBaseUrl: must not hold control characters, line separators or bidirectional overrides';
+  if (url.username || url.password) return `notificationBaseUrl: must not carry credentials (user:password@); ${AUTHENTICATE_INSTEAD}`;
+  if (url.search || url.hash) return `notificationBaseUrl: must not carry a query or fragment; ${AUTHENTICATE_INSTEAD}`;
   return undefined;
 }
+
+/** What a notification URL's credentials should be instead. */
+export const AUTHENTICATE_INSTEAD =
+  'authenticate the hub with notificationAuth (OAuth2 client credentials) or notificationTls (mTLS); every notification is also signed with the webhook secret';
+
+/**
+ * A URL is stored, listed by the CLI and shown in the console: a control character, a line separator or
+ * a bidirectional override in it could drive an operator's terminal or disguise the address.
+ */
+export function hasUnprintable(text: string): boolean {
+  return UNPRINTABLE_IN_URL.test(text);
+}
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const UNPRINTABLE_IN_URL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * Plain http:// would carry the signed notifications and the OAuth client secret in clear: refused for

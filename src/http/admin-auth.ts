@@ -1,11 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError } from '../domain/errors.ts';
 import { ADMIN_TOKEN_FORMAT, type AdminScope, ENV_TOKEN_NAME, hashAdminToken, scopeCovers, useAdminToken } from '../store/admin-tokens.ts';
 import { recordAudit } from '../store/audit.ts';
 import type { Db } from '../store/db.ts';
+import { clientKey } from './client-address.ts';
 
 /** What a refused request is told, without a token and with a wrong one. */
 export interface Refusal {
@@ -45,21 +45,8 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/**
- * The key failures are counted under: the address, or for IPv6 its /64 (one host is routinely given a
- * whole /64, so counting single addresses would let it try 2^64 times as often).
- */
-export function failureKey(ip: string): string {
-  if (!isIPv6(ip) || ip.includes('.')) return ip;
-  const [head, tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = ip.includes('::') && tail ? tail.split(':') : [];
-  const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => Number.parseInt(g, 16).toString(16))
-    .join(':')}::/64`;
-}
+/** The key failed authentications are counted under (src/http/client-address.ts). */
+export const failureKey = clientKey;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
@@ -133,10 +120,33 @@ export class AdminAuth {
   private recordFailure(key: string, now: number): void {
     const record = this.failures.get(key) ?? { count: 0, windowEnds: now + this.failureLimit.perMs };
     record.count += 1;
-    // Re-inserted, so the map's first key is the address that failed longest ago: the one dropped at the bound.
+    // Re-inserted, so the map's first keys are the addresses that failed longest ago.
     this.failures.delete(key);
     this.failures.set(key, record);
-    if (this.failures.size > FAILURE_CLIENTS_MAX) this.failures.delete(this.failures.keys().next().value as string);
+    if (this.failures.size > FAILURE_CLIENTS_MAX) this.forgetOne(now);
+  }
+
+  /**
+   * At the bound, one client is forgotten: among the 128 that failed longest ago, one whose window is
+   * over, else the one with the fewest failures. A locked-out client is not re-inserted while it is
+   * refused, so dropping simply the oldest would let 10,000 other addresses flush its lockout.
+   */
+  private forgetOne(now: number): void {
+    let victim: string | undefined;
+    let fewest = Number.POSITIVE_INFINITY;
+    let seen = 0;
+    for (const [key, r] of this.failures) {
+      if (r.windowEnds <= now) {
+        victim = key;
+        break;
+      }
+      if (r.count < fewest) {
+        fewest = r.count;
+        victim = key;
+      }
+      if (++seen >= 128) break;
+    }
+    if (victim !== undefined) this.failures.delete(victim);
   }
 
   private async lookup(token: string): Promise<AdminActor | undefined> {

@@ -11,6 +11,7 @@ import { CORRELATION_ID } from '../domain/track-request.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
+import { clientKey } from './client-address.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
@@ -191,7 +192,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
 }
 
 /**
- * One client address may hold at most `max` connections (TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS): more are
+ * One client (an address, an IPv6 /64) may hold at most `max` connections (TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS): more are
  * closed as they arrive, so one client's idle keep-alive sockets cannot take every slot of the global
  * cap and shut the others out. Trusted proxies (TRACKHUB_TRUSTED_PROXIES) carry many clients and are
  * exempt. The map holds only addresses with an open connection, so the global cap bounds it.
@@ -207,8 +208,10 @@ function capConnectionsPerAddress(server: import('node:net').Server, max: number
   const open = new Map<string, number>();
   server.on('connection', (socket: import('node:net').Socket) => {
     // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d: the same client either way.
-    const address = socket.remoteAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-    if (address === undefined || trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) return;
+    const peer = socket.remoteAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+    if (peer === undefined || trusted.check(peer, isIP(peer) === 6 ? 'ipv6' : 'ipv4')) return;
+    // Counted per client as every per-address limit counts (an IPv6 /64 is one client).
+    const address = clientKey(peer);
     const count = (open.get(address) ?? 0) + 1;
     if (count > max) {
       socket.destroy();

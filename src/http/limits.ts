@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import { decodeJwt } from 'jose';
 import { ApiError } from '../domain/errors.ts';
 import { ISSUER_ID } from '../domain/track-request.ts';
+import { clientKey } from './client-address.ts';
 
 /**
  * The hub's request budgets: one token bucket per key (an issuer, a production site, a client address),
@@ -191,7 +192,7 @@ export function tokenEndpointLimits(perAddress: Budget, perIssuer: Budget, opts:
     byAddress,
     byIssuer,
     perAddress: async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-      const wait = byAddress.take(req.ip);
+      const wait = byAddress.take(clientKey(req.ip));
       return wait === undefined ? undefined : sendSlowDown(reply, wait, 'too many token requests from this address');
     },
     takeForIssuer(assertion: string): IssuerTake {
