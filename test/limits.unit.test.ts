@@ -121,7 +121,8 @@ describe('limits configuration', () => {
     expect(c.siteRateLimit).toEqual({ count: 10_000, perMs: 5000 });
     expect(c.tokenRateLimitPerIp).toEqual({ count: 300, perMs: 60_000 });
     expect(c.tokenRateLimitPerIssuer).toEqual({ count: 60, perMs: 60_000 });
-    expect(c.connections).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 30_000, max: 1000 });
+    expect(c.connections).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 30_000, max: 1000, maxPerAddress: 100 });
+    expect(c.trustedProxies).toEqual([]);
   });
 
   it('reads each variable', () => {
@@ -134,11 +135,14 @@ describe('limits configuration', () => {
       TRACKHUB_KEEP_ALIVE_TIMEOUT: '4s',
       TRACKHUB_IDLE_TIMEOUT: '500ms',
       TRACKHUB_MAX_CONNECTIONS: '7',
+      TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '3',
+      TRACKHUB_TRUSTED_PROXIES: '10.0.0.5',
     });
     expect(c.siteRateLimit).toEqual({ count: 2000, perMs: 1000 });
     expect(c.tokenRateLimitPerIp).toEqual({ count: 10, perMs: 1000 });
     expect(c.tokenRateLimitPerIssuer).toEqual({ count: 5, perMs: 3_600_000 });
-    expect(c.connections).toEqual({ headersTimeoutMs: 2000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 4000, idleTimeoutMs: 500, max: 7 });
+    expect(c.connections).toEqual({ headersTimeoutMs: 2000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 4000, idleTimeoutMs: 500, max: 7, maxPerAddress: 3 });
+    expect(c.trustedProxies).toEqual(['10.0.0.5']);
   });
 
   it('stops on a bad value, naming the variable', () => {
@@ -152,6 +156,9 @@ describe('limits configuration', () => {
       [{ TRACKHUB_HEADERS_TIMEOUT: '2m', TRACKHUB_REQUEST_TIMEOUT: '1m' }, /^TRACKHUB_HEADERS_TIMEOUT: must not be above TRACKHUB_REQUEST_TIMEOUT/],
       [{ TRACKHUB_MAX_CONNECTIONS: '0' }, /^TRACKHUB_MAX_CONNECTIONS: /],
       [{ TRACKHUB_MAX_CONNECTIONS: '1.5' }, /^TRACKHUB_MAX_CONNECTIONS: /],
+      [{ TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '0' }, /^TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: /],
+      [{ TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: 'many' }, /^TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: /],
+      [{ TRACKHUB_TRUSTED_PROXIES: 'proxy.example' }, /^TRACKHUB_TRUSTED_PROXIES: /],
     ];
     for (const [env, message] of cases) {
       expect(load(env)).toThrow(ConfigError);
