@@ -41,3 +41,24 @@ describe('store errors', () => {
     expect(res.json()).toEqual({ errorCode: 'INTERNAL_ERROR', error: 'internal error' });
   });
 });
+
+/** Any other 4xx (raised by Fastify or a plugin) still answers in the contract's body. */
+describe('other client errors', () => {
+  it.each([
+    [405, 405, 'METHOD_NOT_ALLOWED'],
+    [404, 404, 'NOT_FOUND'],
+    [413, 413, 'PAYLOAD_TOO_LARGE'],
+    [418, 400, 'FIELD_INVALID_VALUE'],
+    [406, 400, 'FIELD_INVALID_VALUE'],
+  ])('a %s is answered %s with errorCode %s', async (raised, status, errorCode) => {
+    const app = Fastify({ logger: false });
+    installErrorHandling(app);
+    app.get('/x', async () => {
+      throw Object.assign(new Error('what went wrong'), { statusCode: raised });
+    });
+    const res = await app.inject({ method: 'GET', url: '/x' });
+    await app.close();
+    expect(res.statusCode).toBe(status);
+    expect(res.json()).toEqual({ errorCode, error: 'what went wrong' });
+  });
+});

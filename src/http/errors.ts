@@ -66,6 +66,10 @@ function isDataException(err: unknown): boolean {
 }
 
 /** Maps every failure to the contract's `{errorCode, error}` body; bad input never becomes a 500. */
+/** The contract's code for a 4xx status (the first code listed for it in ERROR_STATUS). */
+const CODE_FOR_STATUS: Record<number, ErrorCode> = {};
+for (const [code, status] of Object.entries(ERROR_STATUS) as [ErrorCode, number][]) CODE_FOR_STATUS[status] ??= code;
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) =>
     sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`),
@@ -105,7 +109,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       return sendError(reply, 'SERVICE_UNAVAILABLE', 'the store is unavailable, retry shortly', { 'retry-after': '5' });
     }
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(err.statusCode).send({ error: err.message });
+      // Another 4xx raised by Fastify or a plugin: in the contract's body, under the code its status
+      // stands for (a status the contract has no code for is answered as 400).
+      return sendError(reply, CODE_FOR_STATUS[err.statusCode] ?? 'FIELD_INVALID_VALUE', err.message);
     }
     req.log.error({ err: errorForLog(err) }, 'unhandled error');
     return reply.code(500).send({ errorCode: 'INTERNAL_ERROR', error: 'internal error' });
