@@ -275,7 +275,7 @@ function settleReturn(status: ShipmentStatus, checkpoints: Checkpoint[]): Shipme
  * and its "Expired" with no scans (it gave up without ever getting carrier data). Either way the
  * not-found deadline must still be able to act.
  */
-function saysNothing(snapshot: CarrierSnapshot): boolean {
+export function saysNothing(snapshot: CarrierSnapshot): boolean {
   return (snapshot.status === 'PENDING' || snapshot.status === 'EXPIRED') && snapshot.checkpoints.length === 0;
 }
 

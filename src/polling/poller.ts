@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { CarrierProvider, ProviderName, TrackRequest } from '../carriers/provider.ts';
 import type { CarrierCode } from '../domain/carriers.ts';
-import type { OperationInput, OperationState, Parcel } from '../domain/operation.ts';
+import { type OperationInput, type OperationState, type Parcel, saysNothing } from '../domain/operation.ts';
 import type { TrackResult } from '../domain/shipment.ts';
 import { advanceOperation } from '../operations/advance.ts';
 import type { HubContext } from '../operations/context.ts';
@@ -246,9 +246,9 @@ export class Poller {
   }
 }
 
-/** Mirrors the state machine: AfterShip's "Pending" with no scans means the number is not known yet. */
+/** Whether the provider knows the number: the state machine's own rule (saysNothing), not a copy of it. */
 function knows(result: TrackResult | undefined): boolean {
-  return result?.kind === 'found' && !(result.snapshot.status === 'PENDING' && result.snapshot.checkpoints.length === 0);
+  return result?.kind === 'found' && !saysNothing(result.snapshot);
 }
 
 function toInput(result: TrackResult | undefined, now: Date): { input: OperationInput; notBefore?: Date } {

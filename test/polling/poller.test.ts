@@ -219,6 +219,24 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     expect((await outbox(store)).filter((n) => n.operationId === id).at(-1)?.details.shipment).toMatchObject({ status: 'IN_TRANSIT' });
   });
 
+  it.each(['PENDING', 'EXPIRED'] as const)("AfterShip's %s with no scans does not pin the parcel to AfterShip: the primary is still asked first", async (status) => {
+    const ctx = fakeContext(store.db, clock);
+    const fedex = new FakeProvider('fedex'); // answers not_found
+    const aftership = new FakeProvider('aftership');
+    aftership.answer = (r) => {
+      const found = inTransit(r, clock.now().toISOString());
+      return found.kind === 'found' ? { kind: 'found', snapshot: { ...found.snapshot, status, checkpoints: [] } } : found;
+    };
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['fedex', fedex], ['aftership', aftership]]), routes: withFallback });
+    const [id] = await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'FDXQUIET' }]);
+    await poller.runOnce();
+    const row = await store.db.selectFrom('operations').select('state').where('operation_id', '=', id).executeTakeFirstOrThrow();
+    expect((row.state as unknown as { parcel: { provider?: string } }).parcel.provider).toBeUndefined();
+    clock.advance(3_600_000);
+    await poller.runOnce();
+    expect(fedex.calls).toHaveLength(2);
+  });
+
   it('a number neither provider knows ends TRACKING_NUMBER_NOT_FOUND, with both asked on each poll', async () => {
     const ctx = fakeContext(store.db, clock, { notFoundAfterMs: 3 * 3_600_000 });
     const fedex = new FakeProvider('fedex');
