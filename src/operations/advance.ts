@@ -7,16 +7,17 @@ import type { HubContext } from './context.ts';
  * Feeds one input to an operation under a row lock and stores what the state machine decides, with
  * its notifications, in one transaction. Returns how many notifications it queued.
  */
-export async function advanceOperation(
-  ctx: HubContext,
-  operationId: string,
-  input: OperationInput,
-  wakeNotBefore?: Date,
+export interface AdvanceOptions {
+  /** Do not wake the operation before this (a carrier's Retry-After). */
+  wakeNotBefore?: Date;
   /** Poll again at this time instead of after the adaptive interval (a poll that was put off). */
-  pollAt?: Date,
+  pollAt?: Date;
   /** The provider that answered this carrier data; kept on the parcel if none knew the number before. */
-  answeredBy?: string,
-): Promise<number> {
+  answeredBy?: string;
+}
+
+export async function advanceOperation(ctx: HubContext, operationId: string, input: OperationInput, options: AdvanceOptions = {}): Promise<number> {
+  const { wakeNotBefore, pollAt, answeredBy } = options;
   const queued = await ctx.db.transaction().execute(async (tx) => {
     const state = await lockOperation(tx, operationId);
     if (!state) return 0;

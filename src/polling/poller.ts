@@ -207,7 +207,7 @@ export class Poller {
     if (ops.length === 0) return;
     deferred.inc({ provider: name, reason }, ops.length);
     const now = this.ctx.now().toISOString();
-    await Promise.all(ops.map(({ s }) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, undefined, pollAt)));
+    await Promise.all(ops.map(({ s }) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, { pollAt })));
   }
 
   private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[]): Promise<void> {
@@ -240,7 +240,7 @@ export class Poller {
         // While the breaker is open, failed operations wait for its probe rather than their own timer.
         const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
         if (knows(result) && routed[i].at > 0) this.ctx.log.debug({ operationId: s.operationId, provider: name, primary: routed[i].chain[0] }, 'carrier data from a fallback provider');
-        await advanceOperation(this.ctx, s.operationId, input, notBefore, probeAt, knows(result) ? name : undefined);
+        await advanceOperation(this.ctx, s.operationId, input, { wakeNotBefore: notBefore, pollAt: probeAt, answeredBy: knows(result) ? name : undefined });
       }),
     );
   }
