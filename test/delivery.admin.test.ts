@@ -147,6 +147,11 @@ describe(`notification admin API (${KIND})`, () => {
     expect(bad.json().errorCode).toBe('FIELD_INVALID_FORMAT');
     const badCursor = await t.app.inject({ method: 'GET', url: '/admin/v1/notifications?cursor=%%%', headers: auth });
     expect(badCursor.statusCode).toBe(400);
+    // A well-formed cursor naming what is no notification id is refused before any query.
+    const forged = Buffer.from(JSON.stringify(["msg' or 1=1 --"])).toString('base64url');
+    const forgedCursor = await t.app.inject({ method: 'GET', url: `/admin/v1/notifications?cursor=${forged}`, headers: auth });
+    expect(forgedCursor.statusCode).toBe(400);
+    expect(forgedCursor.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'cursor: is not a cursor this API returned' });
     expect((await t.app.inject({ method: 'GET', url: '/admin/v1/notifications' })).statusCode).toBe(401);
   });
 

@@ -252,18 +252,3 @@ export function adminRoute(app: FastifyInstance, deps: AuthDeps, scope: AdminSco
     },
   };
 }
-
-/** Opaque keyset cursor: the sort key of the last row of the previous page. */
-export function encodeCursor(parts: string[]): string {
-  return Buffer.from(JSON.stringify(parts)).toString('base64url');
-}
-
-export function decodeCursor(cursor: string, size: number): string[] {
-  try {
-    const parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parts) && parts.length === size && parts.every((p) => typeof p === 'string')) return parts;
-  } catch {
-    // falls through to the error below
-  }
-  throw new ApiError('FIELD_INVALID_FORMAT', 'cursor: is not a cursor this API returned');
-}

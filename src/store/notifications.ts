@@ -120,12 +120,3 @@ export async function replayIssuerSince(db: Db, issuerId: string, since: Date, i
     where issuer_id = ${issuerId} and created_at >= ${since.toISOString()}::timestamptz and state in (${sql.join(states)})`.execute(db);
   return Number(res.numAffectedRows ?? 0);
 }
-
-/** Opaque page cursors: the last id seen, so adding rows never shifts a page. */
-export const cursor = {
-  encode: (id: string) => Buffer.from(id, 'utf8').toString('base64url'),
-  decode: (c: string): string | undefined => {
-    const id = Buffer.from(c, 'base64url').toString('utf8');
-    return /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
-  },
-};

@@ -7,8 +7,9 @@ import { CARD_ID, ISSUER_ID } from '../../domain/track-request.ts';
 import { ADMIN_TOKEN_NAME } from '../../store/admin-tokens.ts';
 import { listAudit } from '../../store/audit.ts';
 import { listOperations } from '../../store/operation-search.ts';
-import { adminRoute, decodeCursor, encodeCursor } from '../admin-auth.ts';
+import { adminRoute } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { errorResponses } from '../schemas.ts';
 
 const Query = Type.Object(

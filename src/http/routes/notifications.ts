@@ -6,7 +6,6 @@ import { ISSUER_ID } from '../../domain/track-request.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
 import { issuerExists } from '../../store/issuers.ts';
 import {
-  cursor,
   getNotification,
   listNotifications,
   NOTIFICATION_STATES,
@@ -16,6 +15,7 @@ import {
 } from '../../store/notifications.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { errorResponses } from '../schemas.ts';
 
 // Ids are checked before they reach the store: a NUL byte or a 10 kB id is a 400, never a store error.
@@ -92,11 +92,12 @@ export function registerNotificationAdmin(app: FastifyInstance, deps: HttpDeps):
     },
     async (req) => {
       const q = req.query as { state?: NotificationState; issuerId?: string; cursor?: string; limit?: number };
-      const after = q.cursor === undefined ? undefined : cursor.decode(q.cursor);
-      if (q.cursor !== undefined && after === undefined) throw new ApiError('FIELD_INVALID_FORMAT', 'cursor: is not a cursor from this API');
+      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 1)[0];
+      // The cursor names a notification id: checked against that format before it reaches a query.
+      if (after !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(after)) throw new ApiError('FIELD_INVALID_FORMAT', 'cursor: is not a cursor this API returned');
       const page = await listNotifications(deps.db, { state: q.state, issuerId: q.issuerId, after, limit: q.limit ?? 100 });
       const last = page.notifications.at(-1);
-      return { notifications: page.notifications, nextCursor: page.more && last ? cursor.encode(last.id) : null };
+      return { notifications: page.notifications, nextCursor: page.more && last ? encodeCursor([last.id]) : null };
     },
   );
 
