@@ -4,6 +4,7 @@ import type { Db } from '../store/db.ts';
 import { type ClaimedOutboxRow, type ClaimWant, claimDueNotifications, listenForOutbox, pruneDeliveredAttempts } from '../store/outbox.ts';
 import { attemptDelivery, type Claimed } from './attempt.ts';
 import { formNotifications } from './batching.ts';
+import { GoneEndpoints } from './gone-endpoints.ts';
 import { type Outcomes, throttleSignal } from './outcome.ts';
 import { ResultRecorder } from './recorder.ts';
 import { type IssuerTarget, loadTargets } from './targets.ts';
@@ -69,14 +70,8 @@ export class Dispatcher {
   private inFlight = 0;
   private readonly sends = new Set<Promise<void>>();
   private readonly recorder: ResultRecorder;
-  /**
-   * Issuers that answered 410 here: `at` when it was seen; `trustFrom`, once the store holds the disable,
-   * the first targets refresh whose query started after that write (an earlier one may still read the
-   * endpoint as sending). From that refresh on the store decides, so a PUT that re-enables shows.
-   */
-  private readonly gone = new Map<string, { at: number; trustFrom?: number }>();
-  /** Counts targets refreshes as they start (see `gone`). */
-  private refreshes = 0;
+  /** Endpoints that answered 410, until the store's record of it can be trusted. */
+  private readonly gone: GoneEndpoints;
   /** When each issuer with unreadable secrets was last logged (keyed by stored issuers only). */
   private readonly unreadableSaidAt = new Map<string, number>();
   private readonly shutdown = new AbortController();
@@ -93,6 +88,7 @@ export class Dispatcher {
   constructor(private readonly o: DispatcherOptions) {
     this.relaxed = o.relaxedDb ?? o.db;
     this.now = o.now ?? (() => Date.now());
+    this.gone = new GoneEndpoints(this.now);
     this.timeoutMs = o.timeoutMs ?? 15_000;
     // A row must never be claimed again while its attempt may still be running: that would send it twice.
     this.leaseMs = Math.max(o.leaseMs, Math.ceil(this.timeoutMs * 1.5));
@@ -220,7 +216,7 @@ export class Dispatcher {
 
   private async refreshTargets(force: boolean): Promise<void> {
     if (!force && Date.now() - this.targetsLoadedAt < (this.o.issuerRefreshMs ?? 1000)) return;
-    const refresh = ++this.refreshes;
+    const refresh = this.gone.refreshStarting();
     this.targets = await loadTargets(this.o.db, this.targets, {
       allowPrivateTargets: this.o.allowPrivateTargets ?? false,
       timeoutMs: this.timeoutMs,
@@ -233,12 +229,7 @@ export class Dispatcher {
         this.o.log.error({ err, issuerId }, "issuer's stored secrets cannot be opened: its notifications wait until it is written again (PUT) with this master key");
       },
     });
-    for (const [issuerId, g] of this.gone) {
-      const t = this.targets.get(issuerId);
-      const storeKnows = g.trustFrom !== undefined && refresh >= g.trustFrom;
-      if (storeKnows || this.now() - g.at > 60_000) this.gone.delete(issuerId); // the store decides now (or never will)
-      else if (t) t.sending = false;
-    }
+    this.gone.afterRefresh(refresh, this.targets);
     this.targetsLoadedAt = Date.now();
   }
 
@@ -298,11 +289,8 @@ export class Dispatcher {
     const send: Promise<void> = attemptDelivery(target, n, { timeoutMs: this.timeoutMs, shutdown: this.shutdown.signal, now: this.now })
       .then((result) => {
         if (!result) return; // cut short by shutdown
-        if (result.status === 410) {
-          // No more sends to a gone endpoint, even before the store records it.
-          target.sending = false;
-          this.gone.set(n.issuerId, { at: this.now() });
-        }
+        // No more sends to a gone endpoint, even before the store records it.
+        if (result.status === 410) this.gone.answered(target);
         target.throttle.finished(throttleSignal(result));
         if (this.o.log.isLevelEnabled('debug')) {
           this.o.log.debug({ notificationId: n.id, issuerId: n.issuerId, status: result.status, error: result.error, latencyMs: Math.round(result.latencyMs) }, 'notification attempt');
@@ -333,14 +321,7 @@ export class Dispatcher {
 
   /** What a write recorded: gone endpoints stay closed until the store says otherwise; ended notifications may free later ones. */
   private afterRecorded(outcomes: Outcomes): void {
-    for (const issuerId of outcomes.gone) {
-      const t = this.targets.get(issuerId);
-      if (t) t.sending = false;
-      // The store decides from the next refresh that starts after this write: one already running may
-      // have read the endpoint as still sending, and must not re-open it.
-      const g = this.gone.get(issuerId);
-      if (g) g.trustFrom = this.refreshes + 1;
-    }
+    for (const issuerId of outcomes.gone) this.gone.recorded(this.targets.get(issuerId), issuerId);
     this.lookAgainAfterEnded(outcomes.ended);
   }
 
