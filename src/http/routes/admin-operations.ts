@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { CARRIER_CODES } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
-import { toOperationObject } from '../../domain/operation.ts';
+import { toOperationObject } from '../../domain/operation-view.ts';
 import { CARD_ID, ISSUER_ID } from '../../domain/track-request.ts';
 import { ADMIN_TOKEN_NAME } from '../../store/admin-tokens.ts';
 import { listAudit } from '../../store/audit.ts';

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { tokenBinding } from '../../auth/tokens.ts';
 import { ApiError } from '../../domain/errors.ts';
-import { toOperationObject } from '../../domain/operation.ts';
+import { toOperationObject } from '../../domain/operation-view.ts';
 import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-request.ts';
 import { AcceptBatcher } from '../../operations/accept.ts';
 import { listCardOperations } from '../../store/operations.ts';
