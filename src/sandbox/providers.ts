@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { registerAftership } from './aftership.ts';
 import { localIso, type ParcelClock, type Place, type StepKind, type VisibleStep } from './scenarios.ts';
 
 /**
- * The sandbox for UPS, USPS, DHL Unified, La Poste Suivi v2 and AfterShip: each renders the same scripted
+ * The sandbox for UPS, USPS, DHL Unified and La Poste Suivi v2 (AfterShip: aftership.ts): each renders the same scripted
  * parcel stories (scenarios.ts) in its own API shape, behind the same kind of credentials as the real API.
  * The shapes follow the fixtures in test/fixtures/carriers/<provider>/ (see their READMEs for the docs).
  */
@@ -259,88 +260,6 @@ function registerLaPoste(app: FastifyInstance, prefix: string, clock: ParcelCloc
         contextData: { originCountry: steps[0].place.countryCode, arrivalCountry: 'US' },
       },
     };
-  });
-}
-
-// ---------------------------------------------------------------- AfterShip Tracking API 2026-07
-
-const AFTERSHIP_STEP: Record<StepKind, { tag: string; subtag: string; text: string }> = {
-  label: { tag: 'InfoReceived', subtag: 'InfoReceived_001', text: 'Shipment information received' },
-  pickup: { tag: 'InTransit', subtag: 'InTransit_002', text: 'Picked up' },
-  departed: { tag: 'InTransit', subtag: 'InTransit_007', text: 'Departed facility' },
-  arrived: { tag: 'InTransit', subtag: 'InTransit_003', text: 'Arrival scan' },
-  out_for_delivery: { tag: 'OutForDelivery', subtag: 'OutForDelivery_001', text: 'Out for delivery' },
-  failed_attempt: { tag: 'AttemptFail', subtag: 'AttemptFail_002', text: 'Customer not available' },
-  exception: { tag: 'Exception', subtag: 'Exception_002', text: 'Incorrect address' },
-  delivered: { tag: 'Delivered', subtag: 'Delivered_001', text: 'Delivered' },
-  return_started: { tag: 'Exception', subtag: 'Exception_010', text: 'Returning to sender' },
-  returned: { tag: 'Exception', subtag: 'Exception_011', text: 'Returned to sender' },
-};
-
-const ISO3: Record<string, string> = { US: 'USA', FR: 'FRA', DE: 'DEU', ES: 'ESP', SG: 'SGP', MX: 'MEX' };
-
-function registerAftership(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
-  const root = `${prefix}/tracking/2026-07`;
-  // id → tracking registered with POST /trackings
-  const byId = new Map<string, { id: string; tracking_number: string; slug: string; created_at: string }>();
-  const idOf = (n: string, slug: string) => [...byId.values()].find((t) => t.tracking_number === n && t.slug === slug);
-  const meta = (code: number, message: string, type: string) => ({ code, message, type });
-
-  const render = (t: { id: string; tracking_number: string; slug: string; created_at: string }) => {
-    const { steps } = clock.visibleSteps(t.tracking_number);
-    const latest = steps.at(-1);
-    const s = latest ? AFTERSHIP_STEP[latest.kind] : undefined;
-    const done = latest?.kind === 'delivered' || latest?.kind === 'returned';
-    return {
-      ...t,
-      tag: s?.tag ?? 'Pending',
-      subtag: s?.subtag ?? 'Pending_001',
-      subtag_message: s?.text ?? 'Pending',
-      destination_country_region: 'USA',
-      ...(steps.length && !done
-        ? { courier_estimated_delivery_date: { estimated_delivery_date: localIso(new Date(steps[0].time.getTime() + hours(130)), '-05:00').slice(0, 10) } }
-        : {}),
-      checkpoints: steps.map((step) => ({
-        checkpoint_time: localIso(step.time, step.place.offset),
-        message: AFTERSHIP_STEP[step.kind].text,
-        tag: AFTERSHIP_STEP[step.kind].tag,
-        subtag: AFTERSHIP_STEP[step.kind].subtag,
-        raw_tag: AFTERSHIP_STEP[step.kind].subtag,
-        city: step.place.city,
-        state: step.place.state ?? null,
-        zip: step.place.postalCode,
-        country_region: ISO3[step.place.countryCode] ?? null,
-        country_region_name: step.place.countryName,
-      })),
-    };
-  };
-  const authorised = (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.headers['as-api-key']) return true;
-    void reply.code(401).send({ meta: meta(401, 'Invalid API key.', 'Unauthorized'), data: {} });
-    return false;
-  };
-
-  app.post(`${root}/trackings`, hide, async (req, reply) => {
-    if (!authorised(req, reply)) return reply;
-    const body = req.body as { tracking_number?: string; slug?: string } | undefined;
-    if (!body?.tracking_number || !body.slug) return reply.code(400).send({ meta: meta(4007, 'tracking_number is required.', 'BadRequest'), data: {} });
-    const known = idOf(body.tracking_number, body.slug);
-    if (known) return reply.code(400).send({ meta: meta(4003, 'Tracking already exists.', 'BadRequest'), data: { tracking: known } });
-    const t = { id: randomBytes(16).toString('hex'), tracking_number: body.tracking_number, slug: body.slug, created_at: new Date().toISOString() };
-    byId.set(t.id, t);
-    return reply.code(201).send({ meta: meta(201, 'Created', 'Created'), data: render(t) });
-  });
-  app.get(`${root}/trackings/:id`, hide, async (req, reply) => {
-    if (!authorised(req, reply)) return reply;
-    const t = byId.get((req.params as { id: string }).id);
-    if (!t) return reply.code(404).send({ meta: meta(4004, 'Tracking does not exist.', 'NotFound'), data: {} });
-    return { meta: meta(200, 'OK', 'OK'), data: render(t) };
-  });
-  app.get(`${root}/trackings`, hide, async (req, reply) => {
-    if (!authorised(req, reply)) return reply;
-    const q = req.query as { tracking_numbers?: string; slug?: string };
-    const t = q.tracking_numbers && q.slug ? idOf(q.tracking_numbers, q.slug) : undefined;
-    return { meta: meta(200, 'OK', 'OK'), data: { trackings: t ? [render(t)] : [] } };
   });
 }
 
