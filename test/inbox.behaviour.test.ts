@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InboxWatcher } from '../src/sites/inbox.ts';
 import { type TestApp, testApp } from './helpers/app.ts';
-import { capturingLogger, inboxOf, type LogEntry, readReport, registerSite } from './helpers/inbox.ts';
+import { capturingLogger, inboxOf, type LogEntry, readReport, registerSite, siteEventIds } from './helpers/inbox.ts';
 import { waitFor } from './helpers/processes.ts';
 import { STORE_KINDS, tempDir } from './helpers/stores.ts';
 
@@ -70,8 +70,7 @@ describe(`inbox behaviour on ${kind}`, () => {
     mkdirSync(join(inbox(id), 'processing'), { recursive: true });
     return inbox(id);
   };
-  const events = async (site: string) =>
-    (await sql<{ event_id: string }>`select event_id from site_events where site_id = ${site} order by event_id`.execute(t.store.db)).rows.map((r) => r.event_id);
+  const events = (site: string) => siteEventIds(t.store.db, site);
   const logged = (msg: string) => logs.filter((e) => e.msg === msg);
   const warnings = () => logs.filter((e) => e.level === 40);
   const errors = () => logs.filter((e) => e.level >= 50);

@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxWatcher } from '../src/sites/inbox.ts';
 import { type TestApp, testApp } from './helpers/app.ts';
-import { capturingLogger, inboxOf, readReport, registerSite } from './helpers/inbox.ts';
+import { capturingLogger, inboxOf, readReport, registerSite, siteEventIds } from './helpers/inbox.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
 /**
@@ -28,8 +28,7 @@ describe.each(STORE_KINDS)('inbox against hostile folders and lines on %s', (kin
     return new InboxWatcher({ ...t.context, log }, { dataDir, scanIntervalMs: 50, settleMs: 0, leaseMs: 60_000, chunkLines: 100 });
   };
   const inbox = (site: string) => inboxOf(dataDir, site);
-  const events = async (site: string) =>
-    (await sql<{ event_id: string }>`select event_id from site_events where site_id = ${site} order by event_id`.execute(t.store.db)).rows.map((r) => r.event_id);
+  const events = (site: string) => siteEventIds(t.store.db, site);
   const report = (site: string, folder: 'done' | 'rejected', name: string) => readReport(dataDir, site, folder, name);
   /** Registers the site; its inbox folder is left for the test (or the first scan) to make. */
   const site = (id: string) => registerSite(t.store.db, id);

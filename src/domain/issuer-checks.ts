@@ -38,10 +38,21 @@ export const AUTHENTICATE_INSTEAD =
  * a bidirectional override in it could drive an operator's terminal or disguise the address.
  */
 export function hasUnprintable(text: string): boolean {
-  return UNPRINTABLE_IN_URL.test(text);
+  return UNPRINTABLE.test(text);
 }
+
+/**
+ * Text from outside as it may reach a terminal: the same characters shown as \u escapes, so it cannot
+ * move the cursor, recolour the screen, or make a line read backwards (the CLI prints through this).
+ */
+export function escapeUnprintable(text: string): string {
+  return text.replace(UNPRINTABLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** C0 and C1 control characters, line and paragraph separators, bidirectional overrides and isolates. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-const UNPRINTABLE_IN_URL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'g');
 
 /**
  * Plain http:// would carry the signed notifications and the OAuth client secret in clear: refused for
