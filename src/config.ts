@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
-import { DEFAULT_ROUTES, PRODUCTION_ORIGINS } from './carriers/registry.ts';
+import { DEFAULT_ROUTES, PROVIDERS } from './carriers/registry.ts';
 import { type CarrierCode, isCarrierCode } from './domain/carriers.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
 import { EMBEDDED_DEFAULT_URL, embeddedFolder } from './store/embedded.ts';
@@ -251,7 +251,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     const prefix = `TRACKHUB_CARRIER_${name.toUpperCase()}_`;
     const explicit = str(env, `${prefix}BASE_URL`);
     carriers[name] = {
-      baseUrl: explicit ? origin(`${prefix}BASE_URL`, explicit) : PRODUCTION_ORIGINS[name],
+      baseUrl: explicit ? origin(`${prefix}BASE_URL`, explicit) : PROVIDERS[name].productionOrigin,
       explicitBaseUrl: explicit !== undefined,
       clientId: str(env, `${prefix}CLIENT_ID`),
       clientSecret: str(env, `${prefix}CLIENT_SECRET`),

@@ -5,6 +5,7 @@ import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
 import { undiciHttpClient } from './carriers/http.ts';
 import { createCarrierRouting, detect, trackingUrl } from './carriers/index.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
+import { PROVIDERS } from './carriers/registry.ts';
 import { setUnknownCodeLogger } from './carriers/unknown.ts';
 import type { Config } from './config.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
@@ -12,9 +13,9 @@ import { watchOutbox } from './delivery/metrics.ts';
 import { buildApp } from './http/app.ts';
 import type { HubContext } from './operations/context.ts';
 import { Poller } from './polling/poller.ts';
-import { DEFAULT_RATE_LIMITS, SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts';
+import { SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts';
 import { UpsTrackAlertSubscriber } from './polling/ups-track-alert.ts';
-import { registerSandbox, SANDBOX_PROVIDERS, sandboxBaseUrl } from './sandbox/server.ts';
+import { registerSandbox, sandboxBaseUrl } from './sandbox/server.ts';
 import { InboxWatcher } from './sites/inbox.ts';
 import { migrate, type OpenedStore, openStore } from './store/db.ts';
 import { IssuerDirectory } from './store/issuers.ts';
@@ -32,11 +33,11 @@ function providerConfigs(config: Config, sandboxOrigin: string): Record<Provider
   const out = {} as Record<ProviderName, ProviderConfig & { usable: boolean }>;
   for (const name of PROVIDER_NAMES) {
     const c = config.carriers[name];
-    const useSandbox = config.sandbox && !c.explicitBaseUrl && SANDBOX_PROVIDERS.includes(name);
+    const useSandbox = config.sandbox && !c.explicitBaseUrl;
     const hasCredentials = Boolean(c.apiKey || (c.clientId && c.clientSecret));
     out[name] = useSandbox
       ? { ...c, usable: true, baseUrl: sandboxBaseUrl(sandboxOrigin, name), clientId: c.clientId ?? 'sandbox', clientSecret: c.clientSecret ?? 'sandbox', apiKey: c.apiKey ?? 'sandbox', rateLimit: c.rateLimit ?? SANDBOX_RATE_LIMIT }
-      : { ...c, usable: hasCredentials || c.explicitBaseUrl, rateLimit: c.rateLimit ?? DEFAULT_RATE_LIMITS[name] };
+      : { ...c, usable: hasCredentials || c.explicitBaseUrl, rateLimit: c.rateLimit ?? PROVIDERS[name].defaultRateLimit };
   }
   return out;
 }

@@ -97,6 +97,19 @@ describe('architecture: dependencies point down', () => {
     expect(wrongWay(['net'], (i) => under(i.target, 'net'))).toEqual([]);
   });
 
+  it("a provider's folder is imported only from inside itself and by the registry, which lists the descriptors", () => {
+    const folder = (path: string | null) => /^src\/carriers\/([a-z]+)\//.exec(path ?? '')?.[1];
+    const wrong = imports
+      .filter((i) => folder(i.target) !== undefined && folder(i.file) !== folder(i.target) && i.file !== 'src/carriers/registry.ts')
+      .map(show);
+    expect(wrong).toEqual([]);
+  });
+
+  it("the sandbox's shared parts (scenarios, kit) import no carrier: the carriers' sandboxes build on them, not the reverse", () => {
+    const shared = new Set(['src/sandbox/scenarios.ts', 'src/sandbox/kit.ts']);
+    expect(imports.filter((i) => shared.has(i.file) && under(i.target, 'carriers')).map(show)).toEqual([]);
+  });
+
   it('only the module that registers routes imports src/http/routes/*', () => {
     const wrong = imports.filter((i) => under(i.target, 'http/routes') && !ROUTE_REGISTRARS.has(i.file)).map(show);
     expect(wrong).toEqual([]);

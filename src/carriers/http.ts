@@ -33,6 +33,8 @@ export async function callJson<T>(o: {
   token?: ClientCredentialsToken;
   /** What a body that is not JSON means, when the status says more than "broken" (DHL's bare 404). */
   nonJson?: (status: number) => TrackResult | undefined;
+  /** The wait a 429/5xx asks for when it sends no `Retry-After` (AfterShip's `x-ratelimit-reset`). */
+  waitWithoutRetryAfter?: (headers: HttpResponse['headers']) => number | undefined;
 }): Promise<JsonCall<T>> {
   const send = async (): Promise<HttpResponse> => {
     const headers = { ...o.headers };
@@ -48,7 +50,7 @@ export async function callJson<T>(o: {
     if (res.status === 429 || res.status >= 500) {
       return {
         ok: false,
-        result: { kind: 'error', retryable: true, message: `${o.label} answered ${res.status}`, retryAfterMs: retryAfterMs(res.headers['retry-after']) },
+        result: { kind: 'error', retryable: true, message: `${o.label} answered ${res.status}`, retryAfterMs: retryAfterMs(res.headers['retry-after']) ?? o.waitWithoutRetryAfter?.(res.headers) },
       };
     }
     if (!o.token && (res.status === 401 || res.status === 403)) {

@@ -3,7 +3,7 @@ import type { CarrierProvider, HttpClient, ProviderConfig, ProviderName } from '
 import { createProvider, DEFAULT_ROUTES } from './registry.ts';
 
 export { detectCarriers as detect } from './detect.ts';
-export { trackingUrl } from './tracking-urls.ts';
+export { trackingUrl } from './registry.ts';
 
 export interface CarrierRouting {
   providers: Map<ProviderName, CarrierProvider>;

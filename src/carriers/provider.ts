@@ -1,9 +1,15 @@
 import type { CarrierCode } from '../domain/carriers.ts';
 import type { TrackResult } from '../domain/shipment.ts';
 
-/** Provider names as they appear in configuration (`TRACKHUB_CARRIER_<PROVIDER>_…`). */
+/** Provider names as they appear in configuration (`TRACKHUB_CARRIER_<PROVIDER>_…`); each has a folder here. */
 export const PROVIDER_NAMES = ['fedex', 'ups', 'usps', 'dhl', 'laposte', 'aftership'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+/** At most `count` calls per `perMs`, shared by every worker on the store. */
+export interface RateLimit {
+  count: number;
+  perMs: number;
+}
 
 export interface ProviderConfig {
   /** An origin such as `https://apis.fedex.com`; the provider appends its API paths. */
@@ -12,8 +18,8 @@ export interface ProviderConfig {
   clientSecret?: string;
   apiKey?: string;
   webhookSecret?: string;
-  /** `TRACKHUB_CARRIER_<PROVIDER>_RATE_LIMIT`; the provider's default when absent (polling/rate-limit.ts). */
-  rateLimit?: { count: number; perMs: number };
+  /** `TRACKHUB_CARRIER_<PROVIDER>_RATE_LIMIT`; the descriptor's `defaultRateLimit` when absent. */
+  rateLimit?: RateLimit;
 }
 
 /** The only way a provider reaches the network, so tests can hand it a fake (src/net/http-client.ts). */
@@ -44,4 +50,11 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
 /** Result for every number of a batch when the whole call failed. */
 export function failAll(requests: TrackRequest[], result: TrackResult): Map<string, TrackResult> {
   return new Map(requests.map((r) => [r.trackingNumber, result]));
+}
+
+/** The `track` of a provider whose API takes one number per call (`maxBatch` 1): each number in turn. */
+export async function trackEach(requests: TrackRequest[], one: (r: TrackRequest) => Promise<TrackResult>): Promise<Map<string, TrackResult>> {
+  const results = new Map<string, TrackResult>();
+  for (const r of requests) results.set(r.trackingNumber, await one(r));
+  return results;
 }

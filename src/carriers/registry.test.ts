@@ -3,9 +3,29 @@ import { CARRIER_CODES } from '../domain/carriers.ts';
 import { createCarrierRouting } from './index.ts';
 import type { HttpClient } from './provider.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './provider.ts';
-import { createProvider, DEFAULT_ROUTES, trackingUrl } from './registry.ts';
+import { createProvider, DEFAULT_ROUTES, PROVIDERS, trackingUrl } from './registry.ts';
 
 describe('registry', () => {
+  it('lists each provider under its own name, and each carrier code under exactly one provider', () => {
+    for (const name of PROVIDER_NAMES) expect(PROVIDERS[name].name).toBe(name);
+    for (const code of CARRIER_CODES) {
+      const primaries = Object.values(PROVIDERS).filter((d) => (d.carriers as Record<string, string>)[code] !== undefined);
+      expect(primaries.map((d) => d.name), code).toHaveLength(1);
+    }
+    // Only carrier codes appear in the descriptors: a typo there would route nothing.
+    const listed = Object.values(PROVIDERS).flatMap((d) => Object.keys(d.carriers));
+    expect([...listed].sort()).toEqual([...CARRIER_CODES].sort());
+  });
+
+  it('takes the default budgets and origins from the descriptors', () => {
+    expect(PROVIDERS.fedex.defaultRateLimit).toEqual({ count: 1400, perMs: 10_000 });
+    expect(PROVIDERS.usps.defaultRateLimit).toEqual({ count: 60, perMs: 3_600_000 });
+    expect(PROVIDERS.dhl.defaultRateLimit).toEqual({ count: 1, perMs: 5_000 });
+    for (const d of Object.values(PROVIDERS)) expect(d.productionOrigin).toMatch(/^https:\/\/[a-z0-9.-]+$/);
+    // The providers that push, and so take a webhook secret.
+    expect(PROVIDER_NAMES.filter((n) => PROVIDERS[n].push !== undefined)).toEqual(['fedex', 'ups', 'dhl', 'aftership']);
+  });
+
   it('routes every carrier code, with AfterShip as the last resort', () => {
     for (const code of CARRIER_CODES) expect(DEFAULT_ROUTES[code].at(-1)).toBe('aftership');
     expect(DEFAULT_ROUTES.fedex).toEqual(['fedex', 'aftership']);

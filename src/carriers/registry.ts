@@ -1,58 +1,44 @@
-import type { CarrierCode } from '../domain/carriers.ts';
-import { AftershipProvider } from './aftership/client.ts';
-import { DhlProvider } from './dhl/client.ts';
-import { FedexProvider } from './fedex/client.ts';
-import { LaPosteProvider } from './laposte/client.ts';
+import { CARRIER_CODES, type CarrierCode } from '../domain/carriers.ts';
+import { aftership } from './aftership/index.ts';
+import type { ProviderDescriptor } from './descriptor.ts';
+import { dhl } from './dhl/index.ts';
+import { fedex } from './fedex/index.ts';
+import { laposte } from './laposte/index.ts';
 import type { CarrierProvider, HttpClient, ProviderConfig, ProviderName } from './provider.ts';
-import { UpsProvider } from './ups/client.ts';
-import { UspsProvider } from './usps/client.ts';
-
-export { trackingUrl } from './tracking-urls.ts';
+import { ups } from './ups/index.ts';
+import { usps } from './usps/index.ts';
 
 /**
- * Which providers to ask for each carrier, primary first. AfterShip is the fallback everywhere and the
- * only route for carriers without a public API (docs/contract.md §5).
+ * Every provider the hub can ask, one folder each. Adding one means a folder with its descriptor, its name
+ * in PROVIDER_NAMES and an entry here (docs/adding-a-carrier.md); the type makes the list complete.
  */
-export const DEFAULT_ROUTES: Record<CarrierCode, ProviderName[]> = {
-  fedex: ['fedex', 'aftership'],
-  ups: ['ups', 'aftership'],
-  'usps-iv-api': ['usps', 'aftership'],
-  dhl: ['dhl', 'aftership'],
-  'deutsch-post': ['dhl', 'aftership'],
-  'dhl-global-mail': ['dhl', 'aftership'],
-  'la-poste-colissimo': ['laposte', 'aftership'],
-  'chronopost-france': ['laposte', 'aftership'],
-  estafeta: ['aftership'],
-  nacex: ['aftership'],
-  'spanish-seur': ['aftership'],
-  'singapore-post': ['aftership'],
-  'spain-correos-es': ['aftership'],
-};
+export const PROVIDERS = { fedex, ups, usps, dhl, laposte, aftership } as const satisfies Record<ProviderName, ProviderDescriptor>;
 
-/** Real production origins, used when configuration gives no base URL. */
-export const PRODUCTION_ORIGINS: Record<ProviderName, string> = {
-  fedex: 'https://apis.fedex.com',
-  ups: 'https://onlinetools.ups.com',
-  usps: 'https://apis.usps.com',
-  dhl: 'https://api-eu.dhl.com',
-  laposte: 'https://api.laposte.fr',
-  aftership: 'https://api.aftership.com',
-};
+/** Asked after the primary for every carrier code, since it serves them all (docs/contract.md §5). */
+export const FALLBACK_PROVIDER: ProviderName = 'aftership';
+
+const DESCRIPTORS: readonly ProviderDescriptor[] = Object.values(PROVIDERS);
+
+/** The provider whose descriptor lists the code; the registry test checks each code has exactly one. */
+function primaryOf(code: CarrierCode): ProviderDescriptor | undefined {
+  return DESCRIPTORS.find((d) => d.carriers[code] !== undefined);
+}
+
+/** Which providers to ask for each carrier, primary first, then the fallback (TRACKHUB_CARRIER_ROUTES overrides). */
+export const DEFAULT_ROUTES = Object.fromEntries(
+  CARRIER_CODES.map((code) => {
+    const primary = primaryOf(code)?.name ?? FALLBACK_PROVIDER;
+    return [code, primary === FALLBACK_PROVIDER ? [FALLBACK_PROVIDER] : [primary, FALLBACK_PROVIDER]];
+  }),
+) as Record<CarrierCode, ProviderName[]>;
+
+/** The carrier's public tracking page for a number (the page of the carrier, whichever provider answers). */
+export function trackingUrl(carrier: CarrierCode, trackingNumber: string): string {
+  const template = primaryOf(carrier)?.carriers[carrier] ?? '';
+  return template.replace('{n}', encodeURIComponent(trackingNumber.trim()));
+}
 
 export function createProvider(name: ProviderName, config: ProviderConfig, http: HttpClient): CarrierProvider {
-  const cfg: ProviderConfig = { ...config, baseUrl: (config.baseUrl || PRODUCTION_ORIGINS[name]).replace(/\/+$/, '') };
-  switch (name) {
-    case 'fedex':
-      return new FedexProvider(cfg, http);
-    case 'ups':
-      return new UpsProvider(cfg, http);
-    case 'usps':
-      return new UspsProvider(cfg, http);
-    case 'dhl':
-      return new DhlProvider(cfg, http);
-    case 'laposte':
-      return new LaPosteProvider(cfg, http);
-    case 'aftership':
-      return new AftershipProvider(cfg, http);
-  }
+  const descriptor = PROVIDERS[name];
+  return descriptor.create({ ...config, baseUrl: (config.baseUrl || descriptor.productionOrigin).replace(/\/+$/, '') }, http);
 }

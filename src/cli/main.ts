@@ -156,9 +156,9 @@ sandbox
       process.stderr.write('trackhub: --speed must be a positive number\n');
       process.exit(2);
     }
-    const { startSandbox } = await import('../sandbox/server.ts');
+    const [{ startSandbox }, { PROVIDER_NAMES }] = await Promise.all([import('../sandbox/server.ts'), import('../carriers/provider.ts')]);
     const { url } = await startSandbox({ host: opts.host, port: Number(opts.port), speed });
-    process.stdout.write(`sandbox listening on ${url} (each provider at ${url}/sandbox/{fedex,ups,usps,dhl,laposte,aftership}, speed x${speed})\n`);
+    process.stdout.write(`sandbox listening on ${url} (each provider at ${url}/sandbox/{${PROVIDER_NAMES.join(',')}}, speed x${speed})\n`);
   });
 sandbox
   .command('numbers')

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseDuration } from '../config.ts';
 import { CircuitBreaker } from './breaker.ts';
-import { DEFAULT_RATE_LIMITS, parseRateLimit } from './rate-limit.ts';
+import { parseRateLimit } from './rate-limit.ts';
 
 describe('TRACKHUB_CARRIER_<PROVIDER>_RATE_LIMIT', () => {
   it('reads a count per duration', () => {
@@ -17,11 +17,6 @@ describe('TRACKHUB_CARRIER_<PROVIDER>_RATE_LIMIT', () => {
     expect(cfg.carriers.fedex.rateLimit).toBeUndefined();
     expect(() => loadConfig({ TRACKHUB_CARRIER_FEDEX_RATE_LIMIT: 'lots' })).toThrow(ConfigError);
     expect(() => loadConfig({ TRACKHUB_CARRIER_FEDEX_RATE_LIMIT: 'lots' })).toThrow(/TRACKHUB_CARRIER_FEDEX_RATE_LIMIT/);
-  });
-
-  it('defaults to the published limits', () => {
-    expect(DEFAULT_RATE_LIMITS.fedex).toEqual({ count: 1400, perMs: 10_000 });
-    expect(DEFAULT_RATE_LIMITS.usps).toEqual({ count: 60, perMs: 3_600_000 });
   });
 });
 

@@ -1,26 +1,8 @@
-import type { ProviderName } from '../carriers/provider.ts';
+import type { ProviderName, RateLimit } from '../carriers/provider.ts';
 import { pauseCarrier, takeCarrierBudget } from '../store/carrier-budgets.ts';
 import type { Db } from '../store/db.ts';
 
-/** At most `count` calls per `perMs`, shared by every worker on the store. */
-export interface RateLimit {
-  count: number;
-  perMs: number;
-}
-
-/**
- * Defaults per provider (from the carriers' published API limits): FedEx 1,400 per 10 s per project; USPS v3 apps start at
- * 60 per hour; DHL Unified's default key is reported at one call per 5 s; UPS and La Poste publish no
- * figure and AfterShip allows 10 per second, so those get 10 per second.
- */
-export const DEFAULT_RATE_LIMITS: Record<ProviderName, RateLimit> = {
-  fedex: { count: 1400, perMs: 10_000 },
-  usps: { count: 60, perMs: 3_600_000 },
-  dhl: { count: 1, perMs: 5_000 },
-  ups: { count: 10, perMs: 1_000 },
-  laposte: { count: 10, perMs: 1_000 },
-  aftership: { count: 10, perMs: 1_000 },
-};
+export type { RateLimit };
 
 /** The built-in sandbox is not the real API: it gets a generous budget unless one is configured. */
 export const SANDBOX_RATE_LIMIT: RateLimit = { count: 1000, perMs: 1_000 };

@@ -1,13 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ProviderName } from '../carriers/provider.ts';
-import { registerFedexSandbox } from './fedex.ts';
-import { registerOtherSandboxes } from './providers.ts';
+import { PROVIDERS } from '../carriers/registry.ts';
 import { ParcelClock } from './scenarios.ts';
 
 export const SANDBOX_PREFIX = '/sandbox';
-
-/** Providers the sandbox can stand in for. */
-export const SANDBOX_PROVIDERS: ProviderName[] = ['fedex', 'ups', 'usps', 'dhl', 'laposte', 'aftership'];
 
 function formParser(app: FastifyInstance) {
   if (app.hasContentTypeParser('application/x-www-form-urlencoded')) return;
@@ -16,11 +12,10 @@ function formParser(app: FastifyInstance) {
   });
 }
 
-/** Mounts every provider's sandbox under `/sandbox/{provider}`. */
+/** Mounts every provider's sandbox (its descriptor's `sandbox`) under `/sandbox/{provider}`. */
 export function registerSandbox(app: FastifyInstance, speed: number, clock = new ParcelClock(speed)): void {
   formParser(app);
-  registerFedexSandbox(app, `${SANDBOX_PREFIX}/fedex`, clock);
-  registerOtherSandboxes(app, (provider) => `${SANDBOX_PREFIX}/${provider}`, clock);
+  for (const provider of Object.values(PROVIDERS)) provider.sandbox(app, sandboxBaseUrl('', provider.name), clock);
 }
 
 /** `trackhub sandbox`: the carrier sandbox on its own port. */

@@ -1,15 +1,8 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
 import { callJson } from '../http.ts';
-import type { CarrierProvider, HttpClient, ProviderConfig, TrackRequest } from '../provider.ts';
-import { trackingUrl } from '../tracking-urls.ts';
+import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, trackEach } from '../provider.ts';
 import { type DhlTrackResponse, parseDhlTrackResponse } from './parse.ts';
-
-export const DHL_PRODUCTION_ORIGIN = 'https://api-eu.dhl.com';
-
-export function dhlTrackingUrl(carrier: CarrierCode, trackingNumber: string): string {
-  return trackingUrl(carrier, trackingNumber);
-}
 
 /**
  * `service` narrows the lookup to one DHL division. Only Express is documented with a value we are sure
@@ -28,10 +21,8 @@ export class DhlProvider implements CarrierProvider {
     private readonly http: HttpClient,
   ) {}
 
-  async track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
-    const results = new Map<string, TrackResult>();
-    for (const r of requests) results.set(r.trackingNumber, await this.trackOne(r));
-    return results;
+  track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
+    return trackEach(requests, (r) => this.trackOne(r));
   }
 
   private async trackOne(r: TrackRequest): Promise<TrackResult> {

@@ -1,20 +1,8 @@
 import type { TrackResult } from '../../domain/shipment.ts';
 import { ClientCredentialsToken } from '../../net/oauth-client.ts';
 import { callJson } from '../http.ts';
-import {
-  type CarrierProvider,
-  failAll,
-  type HttpClient,
-  type ProviderConfig,
-  type TrackRequest,
-} from '../provider.ts';
+import { type CarrierProvider, failAll, type HttpClient, type ProviderConfig, type TrackRequest } from '../provider.ts';
 import { type FedexTrackResponse, parseFedexTrackResponse } from './parse.ts';
-
-export const FEDEX_PRODUCTION_ORIGIN = 'https://apis.fedex.com';
-
-export function fedexTrackingUrl(trackingNumber: string): string {
-  return `https://www.fedex.com/fedextrack/?trknbr=${encodeURIComponent(trackingNumber)}`;
-}
 
 /** FedEx Track API: OAuth2 client credentials, then `POST /track/v1/trackingnumbers`, 30 numbers a call. */
 export class FedexProvider implements CarrierProvider {

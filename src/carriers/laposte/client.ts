@@ -1,15 +1,7 @@
-import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
 import { callJson } from '../http.ts';
-import type { CarrierProvider, HttpClient, ProviderConfig, TrackRequest } from '../provider.ts';
-import { trackingUrl } from '../tracking-urls.ts';
+import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, trackEach } from '../provider.ts';
 import { type LaPosteResponse, parseLaPosteResponse } from './parse.ts';
-
-export const LAPOSTE_PRODUCTION_ORIGIN = 'https://api.laposte.fr';
-
-export function laposteTrackingUrl(carrier: CarrierCode, trackingNumber: string): string {
-  return trackingUrl(carrier, trackingNumber);
-}
 
 /**
  * La Poste Suivi v2: `GET /suivi/v2/idships/{id}?lang=en_GB` with `X-Okapi-Key`. Several ids per call are
@@ -24,10 +16,8 @@ export class LaPosteProvider implements CarrierProvider {
     private readonly http: HttpClient,
   ) {}
 
-  async track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
-    const results = new Map<string, TrackResult>();
-    for (const r of requests) results.set(r.trackingNumber, await this.trackOne(r));
-    return results;
+  track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
+    return trackEach(requests, (r) => this.trackOne(r));
   }
 
   private async trackOne(r: TrackRequest): Promise<TrackResult> {

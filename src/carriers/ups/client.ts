@@ -1,22 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
 import { ClientCredentialsToken } from '../../net/oauth-client.ts';
 import { callJson } from '../http.ts';
-import type {
-  CarrierProvider,
-  HttpClient,
-  ProviderConfig,
-  TrackRequest,
-} from '../provider.ts';
-import { trackingUrl } from '../tracking-urls.ts';
+import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, trackEach } from '../provider.ts';
 import { parseUpsTrackResponse, type UpsTrackResponse } from './parse.ts';
-
-export const UPS_PRODUCTION_ORIGIN = 'https://onlinetools.ups.com';
-
-export function upsTrackingUrl(carrier: CarrierCode, trackingNumber: string): string {
-  return trackingUrl(carrier, trackingNumber);
-}
 
 /**
  * UPS Track API: OAuth2 client credentials with HTTP Basic at `/security/v1/oauth/token`, then
@@ -40,10 +27,8 @@ export class UpsProvider implements CarrierProvider {
     );
   }
 
-  async track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
-    const results = new Map<string, TrackResult>();
-    for (const r of requests) results.set(r.trackingNumber, await this.trackOne(r.trackingNumber));
-    return results;
+  track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
+    return trackEach(requests, (r) => this.trackOne(r.trackingNumber));
   }
 
   private async trackOne(number: string): Promise<TrackResult> {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { fixture } from '../../../test/fixtures/carriers/load.ts';
 import { unknownCount } from '../../../test/fixtures/carriers/unknown-count.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
-import { PUSH_READERS } from '../push.ts';
 import { parseUpsTrackResponse, type UpsTrackResponse, upsStatusRow } from './parse.ts';
+import { upsPush } from './push.ts';
 import { UPS_ACTIVITY_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
 
 const parse = (file: string, n: string) => parseUpsTrackResponse(fixture<UpsTrackResponse>('ups', file), n);
@@ -110,7 +110,7 @@ describe('UPS activity times', () => {
   });
 
   it('a Track Alert push with gmtActivityDate/Time is exact even where no zone is known', () => {
-    const events = PUSH_READERS.ups?.events({
+    const events = upsPush.events({
       trackingNumber: '1Z999AA10100001111',
       localActivityDate: '20260423',
       localActivityTime: '091519',

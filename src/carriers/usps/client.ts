@@ -1,21 +1,8 @@
-import type { CarrierCode } from '../../domain/carriers.ts';
 import type { TrackResult } from '../../domain/shipment.ts';
 import { ClientCredentialsToken } from '../../net/oauth-client.ts';
 import { callJson } from '../http.ts';
-import type {
-  CarrierProvider,
-  HttpClient,
-  ProviderConfig,
-  TrackRequest,
-} from '../provider.ts';
-import { trackingUrl } from '../tracking-urls.ts';
+import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, trackEach } from '../provider.ts';
 import { parseUspsTrackingResponse, type UspsTrackingResponse } from './parse.ts';
-
-export const USPS_PRODUCTION_ORIGIN = 'https://apis.usps.com';
-
-export function uspsTrackingUrl(carrier: CarrierCode, trackingNumber: string): string {
-  return trackingUrl(carrier, trackingNumber);
-}
 
 /**
  * USPS Tracking 3.0: OAuth2 client credentials (JSON body) at `/oauth2/v3/token`, then
@@ -39,10 +26,8 @@ export class UspsProvider implements CarrierProvider {
     );
   }
 
-  async track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
-    const results = new Map<string, TrackResult>();
-    for (const r of requests) results.set(r.trackingNumber, await this.trackOne(r.trackingNumber));
-    return results;
+  track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
+    return trackEach(requests, (r) => this.trackOne(r.trackingNumber));
   }
 
   private async trackOne(number: string): Promise<TrackResult> {

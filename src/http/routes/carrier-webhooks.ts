@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import { shapeError } from '../../carriers/parse-util.ts';
 import { PROVIDER_NAMES, type ProviderName } from '../../carriers/provider.ts';
-import { PUSH_READERS, type PushEvent } from '../../carriers/push.ts';
+import type { PushEvent } from '../../carriers/push.ts';
+import { PROVIDERS } from '../../carriers/registry.ts';
 import type { CarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import type { OperationState } from '../../domain/operation.ts';
@@ -33,7 +34,7 @@ export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): v
       { schema: { tags: ['carriers'], summary: 'Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip)', params: { type: 'object', properties: { provider: { type: 'string' } } } } },
       async (req) => {
         const provider = (req.params as { provider: string }).provider as ProviderName;
-        const reader = PROVIDER_NAMES.includes(provider) ? PUSH_READERS[provider] : undefined;
+        const reader = PROVIDER_NAMES.includes(provider) ? PROVIDERS[provider].push : undefined;
         const secret = reader ? deps.config.carriers[provider]?.webhookSecret : undefined;
         if (!reader || !secret) throw new ApiError('NOT_FOUND', `no carrier push is configured for "${provider}"`);
         const raw = typeof req.body === 'string' ? req.body : '';

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { localIso, type ParcelClock, type StepKind } from './scenarios.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { hide, hours, type SandboxRenderer } from '../../sandbox/kit.ts';
+import { localIso, type StepKind } from '../../sandbox/scenarios.ts';
 
 /**
  * The sandbox of the AfterShip Tracking API 2026-07: trackings registered with POST /trackings, then
- * read by id or by number, rendering the scripted parcel stories (scenarios.ts) in AfterShip's shape,
+ * read by id or by number, rendering the scripted parcel stories (src/sandbox/scenarios.ts) in AfterShip's shape,
  * behind an `as-api-key` header like the real API.
  */
 
-const hide = { schema: { hide: true } };
 /** Trackings one sandbox remembers. */
 const MAX_TRACKINGS = 100_000;
 
@@ -27,7 +27,7 @@ const AFTERSHIP_STEP: Record<StepKind, { tag: string; subtag: string; text: stri
 
 const ISO3: Record<string, string> = { US: 'USA', FR: 'FRA', DE: 'DEU', ES: 'ESP', SG: 'SGP', MX: 'MEX' };
 
-export function registerAftership(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
+export const aftershipSandbox: SandboxRenderer = (app, prefix, clock) => {
   const root = `${prefix}/tracking/2026-07`;
   // id → tracking registered with POST /trackings; bounded, oldest first out (the ids come from callers)
   const byId = new Map<string, { id: string; tracking_number: string; slug: string; created_at: string }>();
@@ -46,7 +46,7 @@ export function registerAftership(app: FastifyInstance, prefix: string, clock: P
       subtag_message: s?.text ?? 'Pending',
       destination_country_region: 'USA',
       ...(steps.length && !done
-        ? { courier_estimated_delivery_date: { estimated_delivery_date: localIso(new Date(steps[0].time.getTime() + 130 * 3_600_000), '-05:00').slice(0, 10) } }
+        ? { courier_estimated_delivery_date: { estimated_delivery_date: localIso(new Date(steps[0].time.getTime() + hours(130)), '-05:00').slice(0, 10) } }
         : {}),
       checkpoints: steps.map((step) => ({
         checkpoint_time: localIso(step.time, step.place.offset),
@@ -91,4 +91,4 @@ export function registerAftership(app: FastifyInstance, prefix: string, clock: P
     const t = q.tracking_numbers && q.slug ? idOf(q.tracking_numbers, q.slug) : undefined;
     return { meta: meta(200, 'OK', 'OK'), data: { trackings: t ? [render(t)] : [] } };
   });
-}
+};

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
-import { localIso, type ParcelClock, type StepKind, type VisibleStep } from './scenarios.ts';
+import { hide, hours, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
+import { localIso, type ParcelClock, type StepKind, type VisibleStep } from '../../sandbox/scenarios.ts';
 
 /** FedEx scan codes and texts for each scripted step, as the Track API prints them. */
 const FEDEX_STEP: Record<StepKind, { code: string; derived: string; text: string; exceptionCode?: string; exceptionText?: string }> = {
@@ -54,7 +54,7 @@ function trackResult(trackingNumber: string, clock: ParcelClock) {
   const s = FEDEX_STEP[latest.kind];
   const start = steps[0].time.getTime();
   const delivered = latest.kind === 'delivered' || latest.kind === 'returned';
-  const eta = new Date(start + 130 * 3_600_000);
+  const eta = new Date(start + hours(130));
   return {
     trackingNumberInfo: { trackingNumber, trackingNumberUniqueId: `12029~${trackingNumber}~FDEG`, carrierCode: 'FDXE' },
     latestStatusDetail: {
@@ -76,22 +76,19 @@ function trackResult(trackingNumber: string, clock: ParcelClock) {
 }
 
 /** FedEx Track API shape: `POST /oauth/token`, `POST /track/v1/trackingnumbers`. */
-export function registerFedexSandbox(app: FastifyInstance, prefix: string, clock: ParcelClock): void {
-  const tokens = new Set<string>();
+export const fedexSandbox: SandboxRenderer = (app, prefix, clock) => {
+  const tokens = new SandboxTokens();
 
-  app.post(`${prefix}/oauth/token`, { schema: { hide: true } }, async (req, reply) => {
+  app.post(`${prefix}/oauth/token`, hide, async (req, reply) => {
     const form = req.body as Record<string, string> | undefined;
     if (form?.grant_type !== 'client_credentials' || !form.client_id || !form.client_secret) {
       return reply.code(401).send({ errors: [{ code: 'NOT.AUTHORIZED.ERROR', message: 'The given client credentials were not valid.' }] });
     }
-    const token = randomBytes(24).toString('base64url');
-    tokens.add(token);
-    return { access_token: token, token_type: 'bearer', expires_in: 3599, scope: 'CXS' };
+    return { access_token: tokens.issue(), token_type: 'bearer', expires_in: 3599, scope: 'CXS' };
   });
 
-  app.post(`${prefix}/track/v1/trackingnumbers`, { schema: { hide: true } }, async (req, reply) => {
-    const token = req.headers.authorization?.replace(/^Bearer /i, '');
-    if (!token || !tokens.has(token)) {
+  app.post(`${prefix}/track/v1/trackingnumbers`, hide, async (req, reply) => {
+    if (!tokens.valid(req)) {
       return reply.code(401).send({ transactionId: randomBytes(8).toString('hex'), errors: [{ code: 'NOT.AUTHORIZED.ERROR', message: 'The given JWT is invalid. Please modify your request and try again.' }] });
     }
     const body = req.body as { trackingInfo?: { trackingNumberInfo?: { trackingNumber?: string } }[] } | undefined;
@@ -107,4 +104,4 @@ export function registerFedexSandbox(app: FastifyInstance, prefix: string, clock
       output: { completeTrackResults: numbers.map((n) => ({ trackingNumber: n, trackResults: [trackResult(n, clock)] })) },
     };
   });
-}
+};

@@ -1,0 +1,68 @@
+import { hide, hours, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
+import { localIso, type StepKind } from '../../sandbox/scenarios.ts';
+
+/**
+ * USPS Tracking v3 in the sandbox: OAuth with a JSON body, and the scripted parcel stories
+ * (src/sandbox/scenarios.ts) rendered in the v3 shape (test/fixtures/carriers/usps/).
+ */
+
+const USPS_STEP: Record<StepKind, { code: string; text: string; category: string }> = {
+  label: { code: 'GX', text: 'Shipping Label Created, USPS Awaiting Item', category: 'Pre-Shipment' },
+  pickup: { code: '03', text: 'USPS in possession of item', category: 'Accepted' },
+  departed: { code: '10', text: 'Departed USPS Regional Facility', category: 'In Transit' },
+  arrived: { code: '07', text: 'Arrived at Post Office', category: 'In Transit' },
+  out_for_delivery: { code: 'OF', text: 'Out for Delivery', category: 'Out for Delivery' },
+  failed_attempt: { code: '56', text: 'Notice Left (No Authorized Recipient Available)', category: 'Alert' },
+  exception: { code: '05', text: 'Undeliverable as Addressed', category: 'Alert' },
+  delivered: { code: '01', text: 'Delivered, In/At Mailbox', category: 'Delivered' },
+  return_started: { code: '09', text: 'Return to Sender', category: 'Return to Sender' },
+  returned: { code: '01', text: 'Delivered, To Original Sender', category: 'Delivered' },
+};
+
+export const uspsSandbox: SandboxRenderer = (app, prefix, clock) => {
+  const tokens = new SandboxTokens();
+  app.post(`${prefix}/oauth2/v3/token`, hide, async (req, reply) => {
+    const body = req.body as Record<string, string> | undefined;
+    if (body?.grant_type !== 'client_credentials' || !body.client_id || !body.client_secret) {
+      return reply.code(401).send({ error: 'invalid_client', error_description: 'Client authentication failed' });
+    }
+    return { access_token: tokens.issue(), token_type: 'Bearer', expires_in: 28799, scope: 'tracking' };
+  });
+  app.get(`${prefix}/tracking/v3/tracking/:trackingNumber`, hide, async (req, reply) => {
+    if (!tokens.valid(req)) return reply.code(401).send({ error: { code: '401', message: 'Unauthorized' } });
+    const n = (req.params as { trackingNumber: string }).trackingNumber;
+    const { steps } = clock.visibleSteps(n);
+    if (steps.length === 0) {
+      const text = '12: A status update is not yet available on your package. Check back soon.';
+      return reply.code(400).send({ apiVersion: '/tracking/v3', error: { code: '400', message: text, errors: [{ title: text, detail: '', code: '150001' }] } });
+    }
+    const latest = USPS_STEP[steps[steps.length - 1].kind];
+    const eta = localIso(new Date(steps[0].time.getTime() + hours(130)), '-05:00').slice(0, 19);
+    return {
+      trackingNumber: n,
+      destinationCity: 'NEW YORK',
+      destinationState: 'NY',
+      destinationZIP: '10001',
+      mailClass: 'USPS Ground Advantage',
+      status: latest.text,
+      statusCategory: latest.category,
+      statusSummary: latest.text,
+      ...(latest.category === 'Delivered' ? {} : { expectedDeliveryTimeStamp: eta }),
+      trackingEvents: steps
+        .map((step) => {
+          const s = USPS_STEP[step.kind];
+          return {
+            eventType: s.text,
+            eventTimestamp: localIso(step.time, step.place.offset).slice(0, 19),
+            GMTOffset: step.place.offset,
+            eventCountry: null,
+            eventCity: step.place.city,
+            eventState: step.place.state ?? null,
+            eventZIP: step.place.postalCode,
+            eventCode: s.code,
+          };
+        })
+        .reverse(),
+    };
+  });
+};
