@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration } from './config.ts';
+import { ConfigError, loadConfig, parseDuration, policyOf } from './config.ts';
 
 describe('configuration', () => {
   it('has the contract defaults', () => {
@@ -76,5 +76,26 @@ describe('configuration', () => {
     expect(loadConfig({}).inboxSettleMs).toBe(5000);
     expect(loadConfig({ TRACKHUB_INBOX_SETTLE: '30s' }).inboxSettleMs).toBe(30_000);
     expect(() => loadConfig({ TRACKHUB_INBOX_SETTLE: 'soon' })).toThrow(/TRACKHUB_INBOX_SETTLE/);
+  });
+});
+
+describe('policyOf: what the use cases are given', () => {
+  it('carries deadlines, poll bounds and the lease, and no secret of the configuration', () => {
+    const secrets = {
+      TRACKHUB_ADMIN_TOKEN: 'admin-token-0123456789abcdefghijklmnop',
+      TRACKHUB_METRICS_TOKEN: 'metrics-token-0123456789abcdefghijklmno',
+      TRACKHUB_CARRIER_FEDEX_CLIENT_SECRET: 'fedex-client-secret-value',
+      TRACKHUB_CARRIER_DHL_API_KEY: 'dhl-api-key-value',
+      TRACKHUB_CARRIER_UPS_WEBHOOK_SECRET: 'ups-webhook-secret-value',
+    };
+    const config = loadConfig({ ...secrets, TRACKHUB_NOT_FOUND_AFTER: '3d', TRACKHUB_LEASE: '45s' });
+    const policy = policyOf(config);
+    expect(Object.keys(policy).sort()).toEqual(
+      ['expireAfterMs', 'leaseMs', 'notFoundAfterMs', 'pollMaxIntervalMs', 'pollMinIntervalMs', 'productionTimeoutMs', 'returnTimeoutMs'].sort(),
+    );
+    expect(policy.notFoundAfterMs).toBe(3 * 86_400_000);
+    expect(policy.leaseMs).toBe(45_000);
+    const text = JSON.stringify(policy);
+    for (const value of Object.values(secrets)) expect(text).not.toContain(value);
   });
 });

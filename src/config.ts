@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { DEFAULT_ROUTES, PROVIDERS } from './carriers/registry.ts';
 import { type CarrierCode, isCarrierCode } from './domain/carriers.ts';
+import type { HubPolicy } from './operations/context.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
 import { EMBEDDED_DEFAULT_URL, embeddedFolder } from './store/embedded.ts';
 import { MasterKey } from './store/secret-box.ts';
@@ -198,6 +199,12 @@ function carrierRoutes(env: Env, name: string): Record<CarrierCode, ProviderName
 }
 
 /** Reads the environment once, at start-up. Every bad value is reported with its variable's name. */
+/** What the use cases are given of the configuration: deadlines, poll bounds and the lease, never a secret. */
+export function policyOf(config: Config): HubPolicy {
+  const { notFoundAfterMs, expireAfterMs, productionTimeoutMs, returnTimeoutMs, pollMinIntervalMs, pollMaxIntervalMs, leaseMs } = config;
+  return { notFoundAfterMs, expireAfterMs, productionTimeoutMs, returnTimeoutMs, pollMinIntervalMs, pollMaxIntervalMs, leaseMs };
+}
+
 export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolean } = {}): Config {
   const databaseUrl = str(env, 'TRACKHUB_DATABASE_URL', EMBEDDED_DEFAULT_URL) as string;
   if (databaseUrl.startsWith('pglite://')) {

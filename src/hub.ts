@@ -3,15 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
 import { undiciHttpClient } from './carriers/http.ts';
-import { createCarrierRouting, detect, trackingUrl } from './carriers/index.ts';
+import { createCarrierRouting } from './carriers/index.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { PROVIDERS } from './carriers/registry.ts';
 import { setUnknownCodeLogger } from './carriers/unknown.ts';
-import type { Config } from './config.ts';
+import { type Config, policyOf } from './config.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
-import { watchOutbox } from './delivery/metrics.ts';
 import { buildApp } from './http/app.ts';
-import type { HubContext } from './operations/context.ts';
+import { buildContext, type HubContext } from './operations/context.ts';
 import { Poller } from './polling/poller.ts';
 import { SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts';
 import { UpsTrackAlertSubscriber } from './polling/ups-track-alert.ts';
@@ -64,7 +63,6 @@ export async function startHub(config: Config, log: Logger): Promise<RunningHub>
 
 async function startOnStore(config: Config, log: Logger, store: OpenedStore): Promise<RunningHub> {
   const applied = await migrate(store.db);
-  watchOutbox(store.db);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   // Before anything reads a secret: a wrong master key stops start-up here, with one line.
   const secrets = await openSecrets(store.db, { configured: config.secretKey, dataDir: config.dataDir }, (message) => log.warn(message));
@@ -76,17 +74,14 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
   let poller: Poller | undefined;
   let upsAlerts: UpsTrackAlertSubscriber | undefined;
 
-  const context: HubContext = {
+  const context = buildContext({
     db: store.db,
     relaxedDb: store.relaxed,
     log,
-    now: () => new Date(),
-    policy: { ...config, leaseMs: config.leaseMs },
-    detect,
-    trackingUrl,
+    policy: policyOf(config),
     kickDelivery: () => dispatcher?.kick(),
     kickPolling: () => poller?.kick(),
-  };
+  });
 
   const carrierHttp = undiciHttpClient();
   if (runsWorkers) {
@@ -94,6 +89,7 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       db: store.db, relaxedDb: store.relaxed, log, retryScheduleMs: config.retryScheduleMs, leaseMs: config.leaseMs, allowPrivateTargets: config.allowPrivateTargets,
       timeoutMs: config.deliveryTimeoutMs,
       listenUrl: store.connectionUrl,
+      now: () => context.now().getTime(),
     });
   }
 

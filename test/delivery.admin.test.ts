@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/delivery/dispatcher.ts';
-import { watchOutbox } from '../src/delivery/metrics.ts';
 import { createLogger } from '../src/logger.ts';
 import { getIssuer } from '../src/store/issuers.ts';
 import { insertOutbox } from '../src/store/operations.ts';
@@ -239,7 +238,6 @@ describe(`delivery metrics (${KIND})`, () => {
   it('exposes outcomes, attempt latency, outbox depth and oldest pending age per issuer on /metrics', async () => {
     t = await testApp(KIND);
     await seedStates(t);
-    watchOutbox(t.store.db);
     const db = t.store.db;
     await db.updateTable('outbox').set({ created_at: new Date(Date.now() - 120_000) }).where('id', '=', 'msg_0004').execute();
     const rx = await faultReceiver(() => ({ status: 204 }));

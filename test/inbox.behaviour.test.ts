@@ -59,8 +59,8 @@ describe(`inbox behaviour on ${kind}`, () => {
     logs.push(e);
     onLog?.(e);
   });
-  const watcher = (o: { dataDir?: string; scanIntervalMs?: number; settleMs?: number; leaseMs?: number } = {}) =>
-    new InboxWatcher({ ...t.context, log }, { dataDir, scanIntervalMs: 60_000, settleMs: 0, leaseMs: 60_000, chunkLines: 100, ...o });
+  const watcher = (o: { dataDir?: string; scanIntervalMs?: number; settleMs?: number; leaseMs?: number; now?: () => Date } = {}) =>
+    new InboxWatcher({ ...t.context, log, ...(o.now ? { now: o.now } : {}) }, { dataDir, scanIntervalMs: 60_000, settleMs: 0, leaseMs: 60_000, chunkLines: 100, ...o });
   const inbox = (site: string) => inboxOf(dataDir, site);
   const report = (site: string, folder: 'done' | 'rejected', name: string) => readReport(dataDir, site, folder, name);
   const site = (id: string) => registerSite(t.store.db, id);
@@ -507,11 +507,13 @@ describe(`inbox behaviour on ${kind}`, () => {
         sql`insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at, received_at)
           values ('PRUNE', ${id}, 'BANK000001', ${`${id}-card`}, 'CARD_SHIPPED', now() - interval '200 days', now() - interval '181 days')`.execute(t.store.db);
       const pruneLogs = () => logged('site events past retention pruned');
+      // The hub's clock, injected: the watcher reads no other for its prune rounds.
       const t0 = Date.now();
-      const now = vi.spyOn(Date, 'now');
+      let clock = t0;
+      const now = () => new Date(clock);
       const round = async (at: number) => {
-        now.mockReturnValue(at);
-        const w = watcher(); // one round per start(): the next waits 60 s, and stop() ends it
+        clock = at;
+        const w = watcher({ now }); // one round per start(): the next waits 60 s, and stop() ends it
         w.start();
         await w.stop();
       };
@@ -521,9 +523,9 @@ describe(`inbox behaviour on ${kind}`, () => {
       expect(pruneLogs()).toEqual([expect.objectContaining({ level: 30, pruned: 1 })]);
 
       // A new watcher prunes at its first round; this one goes on from its last prune.
-      const w = watcher();
+      const w = watcher({ now });
       const roundOf = async (at: number) => {
-        now.mockReturnValue(at);
+        clock = at;
         w.start();
         await w.stop();
       };

@@ -6,11 +6,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AccessTokenVerifier, loadAccessTokenKey } from '../src/auth/tokens.ts';
-import { detect, trackingUrl } from '../src/carriers/index.ts';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig, policyOf } from '../src/config.ts';
 import { buildApp } from '../src/http/app.ts';
 import { installErrorHandling } from '../src/http/errors.ts';
 import { createLogger } from '../src/logger.ts';
+import { buildContext } from '../src/operations/context.ts';
 import { IssuerDirectory } from '../src/store/issuers.ts';
 import { ADMIN_TOKEN } from './helpers/app.ts';
 import { issuerKey } from './helpers/issuer.ts';
@@ -52,7 +52,7 @@ async function appWithCapturedLog(store: TestStore): Promise<{ app: FastifyInsta
     config,
     db: store.db,
     storeKind: store.kind,
-    hub: { db: store.db, log, now: () => new Date(), policy: { ...config }, detect, trackingUrl, kickDelivery: () => {}, kickPolling: () => {} },
+    hub: buildContext({ db: store.db, log, policy: policyOf(config) }),
     issuers: new IssuerDirectory(store.db),
     tokens: new AccessTokenVerifier(key),
     accessTokenKey: key,

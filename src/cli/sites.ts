@@ -22,18 +22,8 @@ const KEPT_REJECTIONS = 100_000;
 
 /** The hub's use-case context for a command that works on the store directly; no workers to wake. */
 async function cliContext(db: Db, config: Config): Promise<HubContext> {
-  const { detect, trackingUrl } = await import('../carriers/index.ts');
-  const { createLogger } = await import('../logger.ts');
-  return {
-    db,
-    log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
-    now: () => new Date(),
-    policy: { ...config },
-    detect,
-    trackingUrl,
-    kickDelivery: () => {},
-    kickPolling: () => {},
-  };
+  const [{ buildContext }, { createLogger }, { policyOf }] = await Promise.all([import('../operations/context.ts'), import('../logger.ts'), import('../config.ts')]);
+  return buildContext({ db, log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel), policy: policyOf(config) });
 }
 
 /** A hub's 429 (the site's event budget spent) is waited out this many times per chunk at most. */

@@ -215,7 +215,7 @@ export class Dispatcher {
   }
 
   private async refreshTargets(force: boolean): Promise<void> {
-    if (!force && Date.now() - this.targetsLoadedAt < (this.o.issuerRefreshMs ?? 1000)) return;
+    if (!force && this.now() - this.targetsLoadedAt < (this.o.issuerRefreshMs ?? 1000)) return;
     const refresh = this.gone.refreshStarting();
     this.targets = await loadTargets(this.o.db, this.targets, {
       allowPrivateTargets: this.o.allowPrivateTargets ?? false,
@@ -224,13 +224,13 @@ export class Dispatcher {
       onUnreadable: (issuerId, err) => {
         // Said once a minute per issuer, not at every refresh; its notifications wait meanwhile.
         const last = this.unreadableSaidAt.get(issuerId) ?? 0;
-        if (Date.now() - last < 60_000) return;
-        this.unreadableSaidAt.set(issuerId, Date.now());
+        if (this.now() - last < 60_000) return;
+        this.unreadableSaidAt.set(issuerId, this.now());
         this.o.log.error({ err, issuerId }, "issuer's stored secrets cannot be opened: its notifications wait until it is written again (PUT) with this master key");
       },
     });
     this.gone.afterRefresh(refresh, this.targets);
-    this.targetsLoadedAt = Date.now();
+    this.targetsLoadedAt = this.now();
   }
 
   /** Claims, for every issuer with room, up to that room, and starts sending each at once. */

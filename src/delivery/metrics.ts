@@ -16,48 +16,34 @@ export const deliveryMetrics = {
   }),
 };
 
-let outboxDb: Db | undefined;
-
-/**
- * Outbox depth and age per issuer, read from the store when /metrics is scraped (one grouped query on
- * the pending index), so every instance reports the shared outbox, not only what it sent itself.
- */
-export function watchOutbox(db: Db): void {
-  outboxDb = db;
-}
-
-async function outboxFigures(): Promise<OutboxBacklogRow[]> {
-  if (!outboxDb) return [];
-  try {
-    return await outboxBacklog(outboxDb);
-  } catch {
-    return []; // store away: report nothing rather than fail the scrape
-  }
-}
-
-let scrape: Promise<Awaited<ReturnType<typeof outboxFigures>>> | undefined;
-/** Both gauges are filled from one query per scrape. */
-function figures() {
-  scrape ??= outboxFigures().finally(() => setTimeout(() => { scrape = undefined; }, 0));
-  return scrape;
-}
-
-new Gauge({
+const outboxDepth = new Gauge({
   name: 'trackhub_outbox_notifications',
   help: 'Notifications in the outbox not yet delivered, by issuer and state (pending, dead)',
   labelNames: ['issuer', 'state'],
-  async collect() {
-    this.reset();
-    for (const r of await figures()) this.set({ issuer: r.issuer_id, state: r.state }, Number(r.n));
-  },
 });
 
-new Gauge({
+const outboxOldest = new Gauge({
   name: 'trackhub_outbox_oldest_pending_seconds',
   help: 'Age of the oldest pending notification, by issuer',
   labelNames: ['issuer'],
-  async collect() {
-    this.reset();
-    for (const r of await figures()) if (r.state === 'pending') this.set({ issuer: r.issuer_id }, Number(r.oldest_s));
-  },
 });
+
+/**
+ * Outbox depth and age per issuer, read from the given store when /metrics is scraped (one grouped query on
+ * the pending index), so every instance reports the shared outbox, not only what it sent itself. The
+ * scrape passes its store: no handle is kept here.
+ */
+export async function readOutboxGauges(db: Db): Promise<void> {
+  let rows: OutboxBacklogRow[];
+  try {
+    rows = await outboxBacklog(db);
+  } catch {
+    rows = []; // store away: report nothing rather than fail the scrape
+  }
+  outboxDepth.reset();
+  outboxOldest.reset();
+  for (const r of rows) {
+    outboxDepth.set({ issuer: r.issuer_id, state: r.state }, Number(r.n));
+    if (r.state === 'pending') outboxOldest.set({ issuer: r.issuer_id }, Number(r.oldest_s));
+  }
+}

@@ -11,6 +11,7 @@ import { CORRELATION_ID } from '../domain/track-request.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
+import { SiteKeys } from '../store/site-keys.ts';
 import { clientKey } from './client-address.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { registerAdminApi } from './routes/admin.ts';
@@ -42,6 +43,12 @@ export interface HttpDeps {
   log: Logger;
   /** Extra routes mounted on the same server (the sandbox, when it runs in-process). */
   extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
+}
+
+/** What the routes get: the hub's dependencies and what the app itself builds for them. */
+export interface RouteDeps extends HttpDeps {
+  /** The Site API's key cache, which the Admin API clears when a site changes. */
+  siteKeys: SiteKeys;
 }
 
 const httpRequests = new Counter({ name: 'trackhub_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] });
@@ -174,19 +181,20 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   app.addSchema({ ...TrackBody, $id: 'TrackBody' });
   app.addSchema(OperationObject);
 
-  registerOpsRoutes(app, deps);
-  registerTokenRoute(app, deps);
-  registerIssuerApi(app, deps);
+  const routeDeps: RouteDeps = { ...deps, siteKeys: new SiteKeys(deps.db, () => deps.hub.now().getTime()) };
+  registerOpsRoutes(app, routeDeps);
+  registerTokenRoute(app, routeDeps);
+  registerIssuerApi(app, routeDeps);
   // Route modules import no route module: the ones registered inside another before now come here, in
   // the same order (the Admin API's preHandler hooks apply to every route of the app whenever added).
-  registerNotificationAdmin(app, deps);
-  registerAdminApi(app, deps);
-  registerAuditLog(app, deps);
-  registerAdminTokenRoutes(app, deps);
-  registerAdminOperations(app, deps);
-  registerConsole(app, deps);
-  registerCarrierWebhooks(app, deps);
-  registerSiteApi(app, deps);
+  registerNotificationAdmin(app, routeDeps);
+  registerAdminApi(app, routeDeps);
+  registerAuditLog(app, routeDeps);
+  registerAdminTokenRoutes(app, routeDeps);
+  registerAdminOperations(app, routeDeps);
+  registerConsole(app, routeDeps);
+  registerCarrierWebhooks(app, routeDeps);
+  registerSiteApi(app, routeDeps);
   if (deps.extraRoutes) await deps.extraRoutes(app);
   return app;
 }

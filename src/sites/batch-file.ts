@@ -297,6 +297,8 @@ export async function importFile(
     onChunk?: (s: ImportSummary) => void;
     /** The file already open: read through it (from its start), `path` only names it. */
     handle?: FileHandle;
+    /** The clock events' times are checked against (not in the future); the wall clock by default. */
+    now?: () => Date;
   } = {},
 ): Promise<ImportSummary> {
   const chunkLines = opts.chunkLines ?? 1000;
@@ -322,7 +324,7 @@ export async function importFile(
     records = 0;
     opts.onChunk?.(summary);
   };
-  const now = Date.now();
+  const now = (opts.now?.() ?? new Date()).getTime();
   for await (const rec of readRecords(path, format, opts.onBytes, opts.handle)) {
     if (rec.endLine <= (opts.skipThroughLine ?? 0)) continue;
     records++;

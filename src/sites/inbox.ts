@@ -98,8 +98,8 @@ export class InboxWatcher {
 
   private async round(): Promise<number> {
     await this.scanOnce();
-    if (Date.now() - this.lastPruneAt > PRUNE_EVERY_MS) {
-      this.lastPruneAt = Date.now();
+    if (this.ctx.now().getTime() - this.lastPruneAt > PRUNE_EVERY_MS) {
+      this.lastPruneAt = this.ctx.now().getTime();
       const pruned = await pruneSiteEvents(this.ctx.db);
       if (pruned > 0) this.ctx.log.info({ pruned }, 'site events past retention pruned');
     }
@@ -189,6 +189,7 @@ export class InboxWatcher {
       const before = this.lastSeen.get(path);
       this.lastSeen.set(path, { size: st.size, mtimeMs: st.mtimeMs });
       if (!before || before.size !== st.size || before.mtimeMs !== st.mtimeMs) continue; // still moving
+      // Against the wall clock, not the hub's: a file's mtime is the file system's time.
       if (Date.now() - st.mtimeMs < this.o.settleMs) continue; // quiet, but maybe only paused
       // A file of the same name still in processing/ would be overwritten: it waits its turn.
       if (await lstat(processing.path(name)).catch(() => undefined)) continue;
@@ -248,7 +249,7 @@ export class InboxWatcher {
             return this.saveProgress(tx, siteId, fileKey, chunk.endLine, result, chunk.rejected);
           });
         },
-        { chunkLines: this.o.chunkLines, skipThroughLine: progress.lines_done, keepRejected: 0, handle: file },
+        { chunkLines: this.o.chunkLines, skipThroughLine: progress.lines_done, keepRejected: 0, handle: file, now: this.ctx.now },
       );
     } catch (err) {
       if (err instanceof Stopping) {
@@ -273,7 +274,7 @@ export class InboxWatcher {
       rejectedCount: p.rejected_count,
       rejected: p.rejected,
       ...(error ? { error } : !usable ? { error: 'no usable event in the file' } : {}),
-      finishedAt: new Date().toISOString(),
+      finishedAt: this.ctx.now().toISOString(),
     };
     const folder = outcome === 'done' ? done : rejected;
     const target = await freeName(folder, name);

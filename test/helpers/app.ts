@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AccessTokenVerifier, loadAccessTokenKey } from '../../src/auth/tokens.ts';
-import { detect, trackingUrl } from '../../src/carriers/index.ts';
-import { type Config, loadConfig } from '../../src/config.ts';
+import { type Config, loadConfig, policyOf } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { HubContext } from '../../src/operations/context.ts';
+import { buildContext, type HubContext } from '../../src/operations/context.ts';
 import { IssuerDirectory } from '../../src/store/issuers.ts';
 import { assertion, issuerKey, JWT_BEARER, type TestIssuerKey } from './issuer.ts';
 import { freshStore, type StoreKind, type TestStore } from './stores.ts';
@@ -37,16 +36,7 @@ export async function testApp(kind: StoreKind, env: Record<string, string> = {},
   const config = loadConfig({ TRACKHUB_ADMIN_TOKEN: ADMIN_TOKEN, TRACKHUB_LOG_LEVEL: 'silent', ...env });
   // TRACKHUB_TEST_LOG=debug shows what the app logs (silent by default).
   const log = opts.log ?? createLogger((process.env.TRACKHUB_TEST_LOG as 'debug' | undefined) ?? 'silent');
-  const context: HubContext = {
-    db: store.db,
-    log,
-    now: () => new Date(),
-    policy: { ...config },
-    detect,
-    trackingUrl,
-    kickDelivery: () => {},
-    kickPolling: () => {},
-  };
+  const context = buildContext({ db: store.db, log, policy: policyOf(config) });
   const key = await loadAccessTokenKey(store.db);
   const app = await buildApp({
     config,

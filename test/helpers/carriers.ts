@@ -3,7 +3,7 @@ import type { CarrierProvider, ProviderName, TrackRequest } from '../../src/carr
 import type { CarrierCode } from '../../src/domain/carriers.ts';
 import { decide, newOperation } from '../../src/domain/operation.ts';
 import type { CarrierSnapshot, TrackResult } from '../../src/domain/shipment.ts';
-import type { HubContext } from '../../src/operations/context.ts';
+import { buildContext, type HubContext } from '../../src/operations/context.ts';
 import type { Db } from '../../src/store/db.ts';
 import { insertOperations } from '../../src/store/operations.ts';
 
@@ -17,7 +17,7 @@ export class FakeClock {
 }
 
 export function fakeContext(db: Db, clock: FakeClock, policy: Partial<HubContext['policy']> = {}): HubContext {
-  return {
+  return buildContext({
     db,
     log: pino({ level: 'silent' }),
     now: clock.now,
@@ -32,10 +32,8 @@ export function fakeContext(db: Db, clock: FakeClock, policy: Partial<HubContext
       ...policy,
     },
     detect: () => [],
-    trackingUrl: (c, n) => `https://track.example/${c}/${n}`,
-    kickDelivery: () => {},
-    kickPolling: () => {},
-  };
+    trackingUrl: (c: CarrierCode, n: string) => `https://track.example/${c}/${n}`,
+  });
 }
 
 /** Opens SHIPMENT operations due now, as acceptance would. Returns their ids. */

@@ -11,14 +11,13 @@ import type { AdminScope } from '../../store/admin-tokens.ts';
 import { siteSnapshot } from '../../store/audit.ts';
 import { getIssuer, type Issuer, listIssuers, type NotificationTls, upsertIssuer } from '../../store/issuers.ts';
 import { getSiteRow, SiteKeyTaken, upsertSite } from '../../store/production-sites.ts';
-import { forgetSiteKeys } from '../../store/site-keys.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
-import type { HttpDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
 import { refuseUnsafeText } from '../errors.ts';
 import { issuerView } from '../issuer-view.ts';
 import { errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
 
-export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
+export function registerAdminApi(app: FastifyInstance, deps: RouteDeps): void {
   // NUL cannot be stored in PostgreSQL text and an unpaired surrogate is not text: refused here, naming
   // the field, before any store sees them (a store's refusal quotes the statement's values).
   app.addHook('preHandler', async (req) => {
@@ -141,7 +140,7 @@ export function registerAdminApi(app: FastifyInstance, deps: HttpDeps): void {
         if (err instanceof SiteKeyTaken) throw new ApiError('FIELD_INVALID_VALUE', err.message);
         throw err;
       }
-      forgetSiteKeys();
+      deps.siteKeys.forget();
       noteAudit(req, { after: await siteSnapshot(deps.db, siteId) });
       return reply.code(saved.created ? 201 : 200).send({ siteId, name: saved.name, carriers: saved.carriers, ...(saved.apiKey ? { apiKey: saved.apiKey } : {}) });
     },

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { register } from 'prom-client';
+import { readOutboxGauges } from '../../delivery/metrics.ts';
 import { isMigrated } from '../../store/db.ts';
 import { adminAuthFor } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
@@ -42,6 +43,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: HttpDeps): void {
       },
     },
     async (_req, reply) => {
+      await readOutboxGauges(deps.db);
       reply.header('content-type', register.contentType);
       return register.metrics();
     },

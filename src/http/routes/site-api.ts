@@ -4,8 +4,7 @@ import { CARRIER_CODES } from '../../domain/carriers.ts';
 import { ApiError, type ErrorCode } from '../../domain/errors.ts';
 import { type SiteEventInput, validateSiteEvent } from '../../sites/events.ts';
 import { ingestEvents } from '../../sites/ingest.ts';
-import { openSiteKeys } from '../../store/site-keys.ts';
-import type { HttpDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
 import { siteEventLimits } from '../limits.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -40,11 +39,10 @@ export interface Rejection {
 }
 
 /** Checks each event on its own: the good ones go on, each bad one is reported with its index. */
-export function splitEvents(events: unknown[]): { good: SiteEventInput[]; goodIndex: number[]; rejected: Rejection[] } {
+export function splitEvents(events: unknown[], now: number): { good: SiteEventInput[]; goodIndex: number[]; rejected: Rejection[] } {
   const good: SiteEventInput[] = [];
   const goodIndex: number[] = [];
   const rejected: Rejection[] = [];
-  const now = Date.now();
   events.forEach((raw, index) => {
     const checked = validateSiteEvent(raw, now);
     if (checked.ok) {
@@ -56,12 +54,9 @@ export function splitEvents(events: unknown[]): { good: SiteEventInput[]; goodIn
 }
 
 /** The Site API (docs/contract.md §4): production sites report shipped and returned cards. */
-export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
-  const keys = openSiteKeys(deps.db);
+export function registerSiteApi(app: FastifyInstance, deps: RouteDeps): void {
+  const keys = deps.siteKeys;
   const siteLimits = siteEventLimits(deps.config.siteRateLimit, MAX_EVENTS_PER_CALL);
-  app.addHook('onClose', async () => {
-    keys.close();
-  });
 
   // Before the body is read: a caller without a valid key never gets 4 MiB parsed.
   async function authorise(req: FastifyRequest): Promise<void> {
@@ -114,7 +109,7 @@ export function registerSiteApi(app: FastifyInstance, deps: HttpDeps): void {
         if (!Array.isArray(events)) throw new ApiError('FIELD_INVALID_FORMAT', 'events: must be an array');
         if (events.length < 1 || events.length > MAX_EVENTS_PER_CALL) throw new ApiError('FIELD_INVALID_FORMAT', `events: must hold 1 to ${MAX_EVENTS_PER_CALL} events`);
         const { siteId } = req.params as { siteId: string };
-        const { good, goodIndex, rejected } = splitEvents(events);
+        const { good, goodIndex, rejected } = splitEvents(events, deps.hub.now().getTime());
         const counts = good.length > 0 ? await ingestEvents(deps.hub, siteId, good) : { accepted: 0, duplicates: 0, rejected: [] };
         // Events the store refused (another site's card) join the invalid ones, in the caller's order.
         for (const r of counts.rejected) rejected.push({ ...r, index: goodIndex[r.index] });
