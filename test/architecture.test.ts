@@ -115,6 +115,17 @@ describe('architecture: dependencies point down', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('HTTP handlers read params, query and body as their schemas type them, not through casts', () => {
+    const cast = /req\.(params|query|body) as /g;
+    const wrong: string[] = [];
+    for (const [f, text] of texts) {
+      const file = posix(relative(root, f));
+      if (!file.startsWith('src/http/')) continue;
+      for (const [n, line] of text.split('\n').entries()) for (const m of line.matchAll(cast)) wrong.push(`${file}:${n + 1} casts ${m[0]}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('SQL is written only under src/store', () => {
     const sql = /selectFrom|insertInto|updateTable|deleteFrom|sql`|sql</g;
     const wrong: string[] = [];

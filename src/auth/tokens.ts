@@ -158,7 +158,7 @@ export async function issueAccessToken(key: Uint8Array, grant: AccessGrant, now 
     // Each token its own: two issued to one issuer in the same second would otherwise be the same string.
     .setJti(randomBytes(16).toString('base64url'))
     .sign(key);
-  return { access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL_S, scope: SCOPE };
+  return { access_token: token, token_type: 'Bearer' as const, expires_in: ACCESS_TOKEN_TTL_S, scope: SCOPE };
 }
 
 /**

@@ -5,6 +5,10 @@ import type { TrackResult } from '../domain/shipment.ts';
 export const PROVIDER_NAMES = ['fedex', 'ups', 'usps', 'dhl', 'laposte', 'aftership'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
+export function isProviderName(value: string): value is ProviderName {
+  return (PROVIDER_NAMES as readonly string[]).includes(value);
+}
+
 /** At most `count` calls per `perMs`, shared by every worker on the store. */
 export interface RateLimit {
   count: number;

@@ -57,7 +57,7 @@ const DAY_MS = 86_400_000;
  */
 export class Dispatcher {
   private targets = new Map<string, IssuerTarget>();
-  private targetsLoadedAt = 0;
+  private targetsLoadedAt = Number.NEGATIVE_INFINITY;
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
@@ -215,7 +215,9 @@ export class Dispatcher {
   }
 
   private async refreshTargets(force: boolean): Promise<void> {
-    if (!force && this.now() - this.targetsLoadedAt < (this.o.issuerRefreshMs ?? 1000)) return;
+    // How often to re-read issuers is a cadence, not business time: the monotonic clock, which a test's frozen
+    // hub clock does not stop.
+    if (!force && performance.now() - this.targetsLoadedAt < (this.o.issuerRefreshMs ?? 1000)) return;
     const refresh = this.gone.refreshStarting();
     this.targets = await loadTargets(this.o.db, this.targets, {
       allowPrivateTargets: this.o.allowPrivateTargets ?? false,
@@ -223,14 +225,14 @@ export class Dispatcher {
       perIssuerConcurrency: this.o.perIssuerConcurrency ?? 64,
       onUnreadable: (issuerId, err) => {
         // Said once a minute per issuer, not at every refresh; its notifications wait meanwhile.
-        const last = this.unreadableSaidAt.get(issuerId) ?? 0;
-        if (this.now() - last < 60_000) return;
-        this.unreadableSaidAt.set(issuerId, this.now());
+        const last = this.unreadableSaidAt.get(issuerId);
+        if (last !== undefined && performance.now() - last < 60_000) return;
+        this.unreadableSaidAt.set(issuerId, performance.now());
         this.o.log.error({ err, issuerId }, "issuer's stored secrets cannot be opened: its notifications wait until it is written again (PUT) with this master key");
       },
     });
     this.gone.afterRefresh(refresh, this.targets);
-    this.targetsLoadedAt = this.now();
+    this.targetsLoadedAt = performance.now();
   }
 
   /** Claims, for every issuer with room, up to that room, and starts sending each at once. */

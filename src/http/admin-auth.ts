@@ -37,7 +37,8 @@ export const AUTH_FAILURE_WINDOW_MS = 5 * 60_000;
 const FAILURE_CLIENTS_MAX = 10_000;
 
 /**
- * The credentials of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235 §2.1),
+ * The credentials of `Authorization: Bearer <token>`, for every caller of the hub (issuers, operators, the
+ * metrics scraper); the scheme is case-insensitive (RFC 7235 §2.1),
  * so `bearer` and `BEARER` work too. Undefined when the header is missing or not a bearer credential.
  */
 export function bearerToken(header: string | undefined): string | undefined {

@@ -145,7 +145,8 @@ function rateLimited(wait: number, why: string): ApiError {
  */
 export function siteEventLimits(budget: Budget, maxEventsPerCall: number, opts: BucketOptions = {}) {
   const buckets = new TokenBuckets(budget, opts);
-  const siteOf = (req: FastifyRequest) => (req.params as { siteId: string }).siteId;
+  // The route's params and body are unknown to a hook written for any route: read by narrowing.
+  const siteOf = (req: FastifyRequest) => String(field(req.params, 'siteId'));
   const why = `the site's event budget (${budget.count} events per ${budget.perMs / 1000} s) is spent`;
   return {
     buckets,
@@ -155,7 +156,7 @@ export function siteEventLimits(budget: Budget, maxEventsPerCall: number, opts: 
       return payload;
     },
     charge: async (req: FastifyRequest): Promise<void> => {
-      const events = (req.body as { events?: unknown } | null)?.events;
+      const events = field(req.body, 'events');
       // A batch the handler will refuse whole (not an array, empty, too long) costs one, like any request.
       const cost = Array.isArray(events) && events.length >= 1 && events.length <= maxEventsPerCall ? events.length : 1;
       const wait = buckets.take(siteOf(req), cost);
@@ -211,4 +212,9 @@ export function tokenEndpointLimits(perAddress: Budget, perIssuer: Budget, opts:
       return { charge: () => void byIssuer.take(issuerId) };
     },
   };
+}
+
+/** `value[name]` when `value` is an object that has it, else undefined. */
+function field(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null && name in value ? (value as Record<string, unknown>)[name] : undefined;
 }

@@ -1,6 +1,14 @@
-import { Type } from 'typebox';
+import { type TLiteral, type TUnion, Type } from 'typebox';
 import { CARRIER_CODES } from '../domain/carriers.ts';
 import { SHIPMENT_STATUSES } from '../domain/shipment.ts';
+
+/**
+ * One of the given strings: `anyOf` of constants, typed as the union of those strings (a `Type.Union` over a
+ * mapped array would type it as `never`, since the array loses its literal types).
+ */
+export function oneOf<const T extends readonly string[]>(values: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
+  return Type.Union(values.map((v) => Type.Literal(v))) as never;
+}
 
 /** Schemas for the OpenAPI document; request validation that needs contract error codes is in code. */
 export const ErrorBody = Type.Object(
@@ -15,7 +23,7 @@ export const TrackBody = Type.Object(
   {
     trackingType: Type.Union([Type.Literal('PRODUCTION'), Type.Literal('SHIPMENT'), Type.Literal('RETURN')]),
     trackingNumber: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]{4,40}$', description: 'SHIPMENT (required), RETURN' })),
-    carrier: Type.Optional(Type.Union(CARRIER_CODES.map((c) => Type.Literal(c)))),
+    carrier: Type.Optional(oneOf(CARRIER_CODES)),
     shipmentDate: Type.Optional(Type.String({ description: 'ISO 8601; SHIPMENT only' })),
     productionSite: Type.Optional(Type.String()),
     postalCode: Type.Optional(Type.String({ description: 'destination; SHIPMENT only' })),
@@ -31,7 +39,7 @@ const Checkpoint = Type.Object({
   countryCode: Type.Optional(Type.String()),
   countryName: Type.Optional(Type.String()),
   message: Type.String(),
-  status: Type.Union(SHIPMENT_STATUSES.map((s) => Type.Literal(s))),
+  status: oneOf(SHIPMENT_STATUSES),
   subStatus: Type.Optional(Type.String()),
   raw: Type.Object({ code: Type.String(), description: Type.String() }),
 });
@@ -75,7 +83,7 @@ export const OperationObject = Type.Object(
 export const IssuerBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   notificationBaseUrl: Type.String({ description: 'https origin (and optional path) the hub POSTs notifications under' }),
-  jwks: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }, { description: 'ES256 public JWKs, each with a kid' }),
+  jwks: Type.Object({ keys: Type.Array(Type.Unsafe<Record<string, unknown>>(Type.Object({}, { additionalProperties: true }))) }, { description: 'ES256 public JWKs, each with a kid' }),
   webhookSecret: Type.Optional(Type.String({ description: 'whsec_…; generated and returned once when absent on creation. A new one starts a rotation: the previous secret keeps signing beside it' })),
   retirePreviousSecret: Type.Optional(Type.Boolean({ description: 'true ends a rotation: only the current (or given) webhookSecret signs from now on' })),
   notificationAuth: Type.Optional(

@@ -7,7 +7,7 @@ import type { Db } from './db.ts';
  * and are listed inside it, never on their own.
  */
 export type NotificationState = 'pending' | 'delivered' | 'dead';
-export const NOTIFICATION_STATES: NotificationState[] = ['pending', 'delivered', 'dead'];
+export const NOTIFICATION_STATES = ['pending', 'delivered', 'dead'] as const satisfies readonly NotificationState[];
 
 export interface NotificationSummary {
   id: string;

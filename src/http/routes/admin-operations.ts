@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { CARRIER_CODES } from '../../domain/carriers.ts';
@@ -10,7 +11,7 @@ import { listOperations } from '../../store/operation-search.ts';
 import { adminRoute } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, oneOf } from '../schemas.ts';
 
 const Query = Type.Object(
   {
@@ -19,7 +20,7 @@ const Query = Type.Object(
     status: Type.Optional(Type.Union([Type.Literal('PENDING'), Type.Literal('SUCCESSFUL'), Type.Literal('FAILED')])),
     trackingType: Type.Optional(Type.Union([Type.Literal('PRODUCTION'), Type.Literal('SHIPMENT'), Type.Literal('RETURN')])),
     open: Type.Optional(Type.Boolean()),
-    carrier: Type.Optional(Type.Union(CARRIER_CODES.map((c) => Type.Literal(c)))),
+    carrier: Type.Optional(oneOf(CARRIER_CODES)),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 400 })),
   },
@@ -30,7 +31,9 @@ const Query = Type.Object(
  * `GET /admin/v1/operations`: what operators search when an issuer asks "where is this card?"; also the
  * audit log and the admin tokens.
  */
-export function registerAdminOperations(app: FastifyInstance, deps: HttpDeps): void {
+export function registerAdminOperations(untyped: FastifyInstance, deps: HttpDeps): void {
+  // Handlers read params, query and body as their schemas declare them (TypeBox type provider).
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/admin/v1/operations',
     {
@@ -59,16 +62,7 @@ export function registerAdminOperations(app: FastifyInstance, deps: HttpDeps): v
       },
     },
     async (req) => {
-      const q = req.query as {
-        issuerId?: string;
-        cardId?: string;
-        status?: 'PENDING' | 'SUCCESSFUL' | 'FAILED';
-        trackingType?: 'PRODUCTION' | 'SHIPMENT' | 'RETURN';
-        open?: boolean;
-        carrier?: string;
-        limit?: number;
-        cursor?: string;
-      };
+      const q = req.query;
       if (q.issuerId !== undefined && !ISSUER_ID.test(q.issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: is not an issuer id');
       if (q.cardId !== undefined && !CARD_ID.test(q.cardId)) throw new ApiError('FIELD_INVALID_FORMAT', 'cardId: is not a card id');
       const limit = q.limit ?? 50;
@@ -116,7 +110,8 @@ const AuditEntry = Type.Object({
 const TARGET_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** `GET /admin/v1/audit`: every Admin API write, newest first. */
-export function registerAuditLog(app: FastifyInstance, deps: HttpDeps): void {
+export function registerAuditLog(untyped: FastifyInstance, deps: HttpDeps): void {
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/admin/v1/audit',
     {
@@ -130,7 +125,7 @@ export function registerAuditLog(app: FastifyInstance, deps: HttpDeps): void {
       },
     },
     async (req) => {
-      const q = req.query as { tokenName?: string; targetId?: string; limit?: number; cursor?: string };
+      const q = req.query;
       if (q.tokenName !== undefined && !ADMIN_TOKEN_NAME.test(q.tokenName)) throw new ApiError('FIELD_INVALID_FORMAT', 'tokenName: is not a token name');
       if (q.targetId !== undefined && !TARGET_ID.test(q.targetId)) throw new ApiError('FIELD_INVALID_FORMAT', 'targetId: is not an id');
       const limit = q.limit ?? 50;

@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
@@ -5,7 +6,6 @@ import {
   ADMIN_SCOPES,
   ADMIN_TOKEN_NAME,
   ADMIN_TOKEN_NAME_RULE,
-  type AdminScope,
   AdminTokenNameTaken,
   createAdminToken,
   getAdminToken,
@@ -14,10 +14,10 @@ import {
 } from '../../store/admin-tokens.ts';
 import { adminAuthFor, adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, oneOf } from '../schemas.ts';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const Scope = Type.Union(ADMIN_SCOPES.map((s) => Type.Literal(s)));
+const Scope = oneOf(ADMIN_SCOPES);
 const TokenView = Type.Object({ name: Type.String(), scope: Scope, createdAt: Type.String(), lastUsedAt: Nullable(Type.String()), revokedAt: Nullable(Type.String()) });
 const CreateBody = Type.Object({ name: Type.String(), scope: Scope }, { additionalProperties: false });
 
@@ -26,7 +26,9 @@ const CreateBody = Type.Object({ name: Type.String(), scope: Scope }, { addition
  * creating and revoking `admin`. A revocation here applies at once on this instance and within
  * ADMIN_TOKEN_CACHE_TTL_MS on the others.
  */
-export function registerAdminTokenRoutes(app: FastifyInstance, deps: HttpDeps): void {
+export function registerAdminTokenRoutes(untyped: FastifyInstance, deps: HttpDeps): void {
+  // Handlers read params, query and body as their schemas declare them (TypeBox type provider).
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   const security = [{ adminBearer: [] }];
   const nameParam = Type.Object({ name: Type.String() });
   const checkName = (name: string) => {
@@ -60,7 +62,7 @@ export function registerAdminTokenRoutes(app: FastifyInstance, deps: HttpDeps): 
       },
     },
     async (req, reply) => {
-      const { name, scope } = req.body as { name: string; scope: AdminScope };
+      const { name, scope } = req.body;
       checkName(name);
       try {
         const created = await createAdminToken(deps.db, name, scope);
@@ -86,13 +88,13 @@ export function registerAdminTokenRoutes(app: FastifyInstance, deps: HttpDeps): 
       },
     },
     async (req, reply) => {
-      const { name } = req.params as { name: string };
+      const { name } = req.params;
       checkName(name);
       const before = await getAdminToken(deps.db, name);
       if (!(await revokeAdminToken(deps.db, name))) throw new ApiError('NOT_FOUND', 'no active admin token of that name');
       adminAuthFor(app, deps).forget(name);
       noteAudit(req, { before, after: await getAdminToken(deps.db, name) });
-      return reply.code(204).send();
+      return reply.code(204).send(null); // a 204 carries no body whatever is given
     },
   );
 }

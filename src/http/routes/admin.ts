@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { checkDeliveryTargets } from '../../delivery/registration.ts';
@@ -9,7 +10,7 @@ import { ISSUER_ID } from '../../domain/track-request.ts';
 import { SITE_ID, SITE_ID_RULE } from '../../sites/events.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
 import { siteSnapshot } from '../../store/audit.ts';
-import { getIssuer, type Issuer, listIssuers, type NotificationTls, upsertIssuer } from '../../store/issuers.ts';
+import { getIssuer, type Issuer, listIssuers, upsertIssuer } from '../../store/issuers.ts';
 import { getSiteRow, SiteKeyTaken, upsertSite } from '../../store/production-sites.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { RouteDeps } from '../app.ts';
@@ -17,7 +18,9 @@ import { refuseUnsafeText } from '../errors.ts';
 import { issuerView } from '../issuer-view.ts';
 import { errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
 
-export function registerAdminApi(app: FastifyInstance, deps: RouteDeps): void {
+export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): void {
+  // Handlers read params, query and body as their schemas declare them (TypeBox type provider).
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   // NUL cannot be stored in PostgreSQL text and an unpaired surrogate is not text: refused here, naming
   // the field, before any store sees them (a store's refusal quotes the statement's values).
   app.addHook('preHandler', async (req) => {
@@ -42,20 +45,9 @@ export function registerAdminApi(app: FastifyInstance, deps: RouteDeps): void {
       ...access('admin'),
     },
     async (req, reply) => {
-      const { issuerId } = req.params as { issuerId: string };
+      const { issuerId } = req.params;
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
-      const body = req.body as {
-        name: string;
-        notificationBaseUrl: string;
-        jwks: { keys: Record<string, unknown>[] };
-        webhookSecret?: string;
-        retirePreviousSecret?: boolean;
-        notificationAuth?: Issuer['notificationAuth'];
-        notificationTls?: NotificationTls | null;
-        maxOperationsPerNotification?: number;
-        autoTrackShipment?: boolean;
-        enabled?: boolean;
-      };
+      const body = req.body;
       const problem = checkNotificationUrl(body.notificationBaseUrl) ?? checkJwks(body.jwks);
       if (problem) throw new ApiError('FIELD_INVALID_VALUE', problem);
       // The SSRF guard first: for a private address its refusal says more than the scheme's.
@@ -101,7 +93,7 @@ export function registerAdminApi(app: FastifyInstance, deps: RouteDeps): void {
     '/admin/v1/issuers/:issuerId',
     { schema: { tags: ['admin'], summary: 'Read an issuer (secrets are never returned)', security, params: Type.Object({ issuerId: Type.String() }) }, ...access('read') },
     async (req) => {
-      const issuer = await getIssuer(deps.db, (req.params as { issuerId: string }).issuerId);
+      const issuer = await getIssuer(deps.db, req.params.issuerId);
       if (!issuer) throw new ApiError('NOT_FOUND', 'no such issuer');
       return issuerView(issuer);
     },
@@ -126,9 +118,9 @@ export function registerAdminApi(app: FastifyInstance, deps: RouteDeps): void {
       ...access('admin'),
     },
     async (req, reply) => {
-      const { siteId } = req.params as { siteId: string };
+      const { siteId } = req.params;
       if (!SITE_ID.test(siteId)) throw new ApiError('FIELD_INVALID_FORMAT', `siteId: must be ${SITE_ID_RULE}`);
-      const body = req.body as { name: string; apiKey?: string; generateApiKey?: boolean; carriers?: string[] };
+      const body = req.body;
       const unknownCarrier = body.carriers?.find((c) => !isCarrierCode(c));
       if (unknownCarrier !== undefined) throw new ApiError('FIELD_INVALID_VALUE', `carriers: ${unknownCarrier} is not a supported carrier code`);
       if (body.apiKey && body.generateApiKey) throw new ApiError('FIELD_INVALID_VALUE', 'generateApiKey: cannot be combined with apiKey');
@@ -150,7 +142,7 @@ export function registerAdminApi(app: FastifyInstance, deps: RouteDeps): void {
     '/admin/v1/production-sites/:siteId',
     { schema: { tags: ['admin'], summary: 'Read a production site (its key is never returned)', security, params: Type.Object({ siteId: Type.String() }) }, ...access('read') },
     async (req) => {
-      const row = await getSiteRow(deps.db, (req.params as { siteId: string }).siteId);
+      const row = await getSiteRow(deps.db, req.params.siteId);
       if (!row) throw new ApiError('NOT_FOUND', 'no such production site');
       return { siteId: row.site_id, name: row.name, carriers: row.carriers, hasApiKey: row.api_key_hash !== null, createdAt: row.created_at, updatedAt: row.updated_at };
     },

@@ -1,7 +1,9 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
+import { Type } from 'typebox';
 import { shapeError } from '../../carriers/parse-util.ts';
-import { PROVIDER_NAMES, type ProviderName } from '../../carriers/provider.ts';
+import { isProviderName, type ProviderName } from '../../carriers/provider.ts';
 import type { PushEvent } from '../../carriers/push.ts';
 import { PROVIDERS } from '../../carriers/registry.ts';
 import type { CarrierCode } from '../../domain/carriers.ts';
@@ -24,19 +26,22 @@ const pushes = new Counter({
  * number with a carrier this provider serves is advanced.
  */
 export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): void {
-  void app.register(async (scope) => {
+  void app.register(async (untypedScope) => {
+    const scope = untypedScope.withTypeProvider<TypeBoxTypeProvider>();
     // Signatures are over the exact bytes sent, so the body is kept as text and parsed here.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
 
     scope.post(
       '/carriers/v1/:provider/webhook',
-      { schema: { tags: ['carriers'], summary: 'Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip)', params: { type: 'object', properties: { provider: { type: 'string' } } } } },
+      { schema: { tags: ['carriers'], summary: 'Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip)', params: Type.Object({ provider: Type.String() }) } },
       async (req) => {
-        const provider = (req.params as { provider: string }).provider as ProviderName;
-        const reader = PROVIDER_NAMES.includes(provider) ? PROVIDERS[provider].push : undefined;
-        const secret = reader ? deps.config.carriers[provider]?.webhookSecret : undefined;
-        if (!reader || !secret) throw new ApiError('NOT_FOUND', `no carrier push is configured for "${provider}"`);
+        const { provider } = req.params;
+        const notConfigured = () => new ApiError('NOT_FOUND', `no carrier push is configured for "${provider}"`);
+        if (!isProviderName(provider)) throw notConfigured();
+        const reader = PROVIDERS[provider].push;
+        const secret = deps.config.carriers[provider].webhookSecret;
+        if (!reader || !secret) throw notConfigured();
         const raw = typeof req.body === 'string' ? req.body : '';
         if (!reader.verify(req.headers, raw, secret)) {
           pushes.inc({ provider, outcome: 'unauthorized' });

@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, } from 'fastify';
+import { type Static, Type } from 'typebox';
 import { tokenBinding } from '../../auth/tokens.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { toOperationObject } from '../../domain/operation-view.ts';
@@ -8,21 +9,23 @@ import { AcceptBatcher } from '../../operations/accept.ts';
 import { listCardOperations } from '../../store/operations.ts';
 import type { HttpDeps } from '../app.ts';
 import { TokenBuckets } from '../limits.ts';
+import { bearerToken } from '../admin-auth.ts';
+import { isJson } from '../media-types.ts';
 import { errorResponses } from '../schemas.ts';
 
 const Params = Type.Object({ issuerId: Type.String(), cardId: Type.String() });
 
 /** The D1-compatible Issuer API: track a card, read its tracking status. */
-export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
+export function registerIssuerApi(untyped: FastifyInstance, deps: HttpDeps): void {
+  // Handlers read params, query and body as their schemas declare them (TypeBox type provider).
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   // Per issuer (checked against ISSUER_ID first), one second of budget as burst.
   const limiter = new TokenBuckets({ count: deps.config.issuerRateLimit, perMs: 1000 });
   const batcher = new AcceptBatcher(deps.hub);
 
-  async function authorise(req: FastifyRequest): Promise<{ issuerId: string; cardId: string }> {
-    const { issuerId, cardId } = req.params as { issuerId: string; cardId: string };
-    const auth = req.headers.authorization;
-    // RFC 7235 §2.1: the auth scheme is case-insensitive ("bearer" and "BEARER" are "Bearer").
-    const token = auth && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
+  async function authorise(auth: string | undefined, params: Static<typeof Params>): Promise<{ issuerId: string; cardId: string }> {
+    const { issuerId, cardId } = params;
+    const token = bearerToken(auth);
     const grant = token ? await deps.tokens.verify(token) : undefined;
     if (!grant) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'missing, malformed, expired or forged access token');
     if (grant.issuerId !== issuerId) throw new ApiError('FORBIDDEN', 'the access token belongs to another issuer');
@@ -56,8 +59,8 @@ export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
       // The body is checked by validateTrackRequest, which knows the contract's error codes.
       validatorCompiler: () => (data: unknown) => ({ value: data }),
     },
-    async (req: FastifyRequest, reply: FastifyReply) => {
-      const { issuerId, cardId } = await authorise(req);
+    async (req, reply) => {
+      const { issuerId, cardId } = await authorise(req.headers.authorization, req.params);
       if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
       const checked = validateTrackRequest(req.body);
       if (!checked.ok) throw new ApiError(checked.errorCode, checked.error);
@@ -79,14 +82,10 @@ export function registerIssuerApi(app: FastifyInstance, deps: HttpDeps): void {
       validatorCompiler: () => (data: unknown) => ({ value: data }),
     },
     async (req) => {
-      const { issuerId, cardId } = await authorise(req);
+      const { issuerId, cardId } = await authorise(req.headers.authorization, req.params);
       const ops = await listCardOperations(deps.db, issuerId, cardId);
       if (ops.length === 0) throw new ApiError('NOT_FOUND', 'this card has never been tracked by this issuer');
       return { operations: ops.map((s) => toOperationObject(s, { withCheckpoints: true })) };
     },
   );
-}
-
-function isJson(contentType: string | undefined): boolean {
-  return !!contentType && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType);
 }

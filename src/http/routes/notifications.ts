@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
@@ -9,14 +10,13 @@ import {
   getNotification,
   listNotifications,
   NOTIFICATION_STATES,
-  type NotificationState,
   replayIssuerSince,
   replayNotification,
 } from '../../store/notifications.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, oneOf } from '../schemas.ts';
 
 // Ids are checked before they reach the store: a NUL byte or a 10 kB id is a 400, never a store error.
 const NotificationId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'The webhook-id' });
@@ -27,7 +27,7 @@ const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union(
 const NotificationSummary = Type.Object({
   id: Type.String({ description: 'The webhook-id: the same on every attempt and replay' }),
   issuerId: Type.String(),
-  state: Type.Union(NOTIFICATION_STATES.map((s) => Type.Literal(s))),
+  state: oneOf(NOTIFICATION_STATES),
   operationIds: Type.Array(Type.String(), { description: 'Operations carried (several when the issuer takes batches)' }),
   correlationId: Type.String(),
   attempts: Type.Integer(),
@@ -54,7 +54,7 @@ const NotificationDetail = Type.Object({
 
 const ListQuery = Type.Object(
   {
-    state: Type.Optional(Type.Union(NOTIFICATION_STATES.map((s) => Type.Literal(s)))),
+    state: Type.Optional(oneOf(NOTIFICATION_STATES)),
     issuerId: Type.Optional(IssuerIdParam),
     cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
@@ -74,7 +74,9 @@ const ReplaySinceBody = Type.Object(
  * Dead letters and replay: list, read (with the attempt log), replay one, replay an issuer's since a time.
  * Reading needs the `read` scope, replaying `operate`.
  */
-export function registerNotificationAdmin(app: FastifyInstance, deps: HttpDeps): void {
+export function registerNotificationAdmin(untyped: FastifyInstance, deps: HttpDeps): void {
+  // Handlers read params, query and body as their schemas declare them (TypeBox type provider).
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   const access = (scope: AdminScope) => adminRoute(app, deps, scope);
   const security = [{ adminBearer: [] }];
 
@@ -91,7 +93,7 @@ export function registerNotificationAdmin(app: FastifyInstance, deps: HttpDeps):
       ...access('read'),
     },
     async (req) => {
-      const q = req.query as { state?: NotificationState; issuerId?: string; cursor?: string; limit?: number };
+      const q = req.query;
       const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 1)[0];
       // The cursor names a notification id: checked against that format before it reaches a query.
       if (after !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(after)) throw new ApiError('FIELD_INVALID_FORMAT', 'cursor: is not a cursor this API returned');
@@ -114,7 +116,7 @@ export function registerNotificationAdmin(app: FastifyInstance, deps: HttpDeps):
       ...access('read'),
     },
     async (req) => {
-      const n = await getNotification(deps.db, (req.params as { id: string }).id);
+      const n = await getNotification(deps.db, req.params.id);
       if (!n) throw new ApiError('NOT_FOUND', 'no such notification');
       return n;
     },
@@ -133,7 +135,7 @@ export function registerNotificationAdmin(app: FastifyInstance, deps: HttpDeps):
       ...access('operate'),
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       if (!(await replayNotification(deps.db, id))) throw new ApiError('NOT_FOUND', 'no such notification');
       noteAudit(req, { after: { state: 'pending' } });
       deps.hub.kickDelivery();
@@ -155,8 +157,8 @@ export function registerNotificationAdmin(app: FastifyInstance, deps: HttpDeps):
       ...access('operate'),
     },
     async (req, reply) => {
-      const { issuerId } = req.params as { issuerId: string };
-      const body = req.body as { since: string; includeDelivered?: boolean };
+      const { issuerId } = req.params;
+      const body = req.body;
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
       const since = parseTime(body.since);
       if (!since) throw new ApiError('FIELD_INVALID_FORMAT', 'since: must be an ISO 8601 time');

@@ -1,15 +1,18 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, } from 'fastify';
+import { type Static, Type } from 'typebox';
 import { CARRIER_CODES } from '../../domain/carriers.ts';
 import { ApiError, type ErrorCode } from '../../domain/errors.ts';
 import { type SiteEventInput, validateSiteEvent } from '../../sites/events.ts';
 import { ingestEvents } from '../../sites/ingest.ts';
 import type { RouteDeps } from '../app.ts';
 import { siteEventLimits } from '../limits.ts';
-import { errorResponses } from '../schemas.ts';
+import { isJson } from '../media-types.ts';
+import { errorResponses, oneOf } from '../schemas.ts';
 
 export const MAX_EVENTS_PER_CALL = 1000;
 const SITE_BODY_LIMIT = 4 * 1024 * 1024;
+const SiteParams = Type.Object({ siteId: Type.String() });
 const SiteEvent = Type.Object(
   {
     eventId: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: 'unique per site; a resend with the same eventId is a duplicate' }),
@@ -17,7 +20,7 @@ const SiteEvent = Type.Object(
     cardId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,48}$' }),
     type: Type.Union([Type.Literal('CARD_SHIPPED'), Type.Literal('CARD_RETURNED')]),
     occurredAt: Type.String({ description: 'ISO 8601 date-time with offset' }),
-    carrier: Type.Optional(Type.Union(CARRIER_CODES.map((c) => Type.Literal(c)))),
+    carrier: Type.Optional(oneOf(CARRIER_CODES)),
     trackingNumber: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]{4,40}$' })),
     reason: Type.Optional(Type.String({ maxLength: 500 })),
   },
@@ -54,23 +57,25 @@ export function splitEvents(events: unknown[], now: number): { good: SiteEventIn
 }
 
 /** The Site API (docs/contract.md §4): production sites report shipped and returned cards. */
-export function registerSiteApi(app: FastifyInstance, deps: RouteDeps): void {
+export function registerSiteApi(untyped: FastifyInstance, deps: RouteDeps): void {
+  // Handlers read params, query and body as their schemas declare them (TypeBox type provider).
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   const keys = deps.siteKeys;
   const siteLimits = siteEventLimits(deps.config.siteRateLimit, MAX_EVENTS_PER_CALL);
 
   // Before the body is read: a caller without a valid key never gets 4 MiB parsed.
-  async function authorise(req: FastifyRequest): Promise<void> {
-    const given = req.headers['x-api-key'];
+  async function authorise(given: string | string[] | undefined, params: Static<typeof SiteParams>): Promise<void> {
     if (typeof given !== 'string' || given.length === 0 || given.length > 200) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'x-api-key header required');
     const siteId = await keys.siteOf(given);
     if (!siteId) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'unknown API key');
-    if (siteId !== (req.params as { siteId: string }).siteId) throw new ApiError('FORBIDDEN', 'this API key belongs to another production site');
+    if (siteId !== params.siteId) throw new ApiError('FORBIDDEN', 'this API key belongs to another production site');
   }
 
   // In a scope of its own, the route parses JSON without the app's prototype-poisoning check: a
   // `__proto__` key in one event must reject that event alone (validateSiteEvent refuses unknown keys),
   // not the whole batch. JSON.parse makes such a key a plain own property; nothing here merges objects.
-  app.register(async (scope) => {
+  app.register(async (untypedScope) => {
+    const scope = untypedScope.withTypeProvider<TypeBoxTypeProvider>();
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: SITE_BODY_LIMIT }, (_req, text, done) => {
       try {
@@ -88,27 +93,27 @@ export function registerSiteApi(app: FastifyInstance, deps: RouteDeps): void {
           tags: ['sites'],
           summary: 'Report shipped or returned cards (1 to 1000 events); bad events are rejected one by one',
           security: [{ siteApiKey: [] }],
-          params: Type.Object({ siteId: Type.String() }),
+          params: SiteParams,
           body: SiteEventsBody,
           response: { 202: SiteEventsResult, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
         },
         // Events are validated one by one below: a schema check of the whole body would reject the batch.
         validatorCompiler: () => (data: unknown) => ({ value: data }),
-        onRequest: async (req) => authorise(req),
+        onRequest: async (req) => authorise(req.headers['x-api-key'], req.params),
         // The site's event budget (src/http/limits.ts): refused before the body is read once spent, then charged per event.
         preParsing: siteLimits.beforeBody,
         preHandler: siteLimits.charge,
       },
       async (req, reply) => {
-        const contentType = req.headers['content-type'];
-        if (!contentType || !/^application\/(.+\+)?json\s*(;|$)/i.test(contentType)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
-        const body = req.body as Record<string, unknown> | null;
+        if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+        // Not checked against its schema (see validatorCompiler): read as the unknown it is.
+        const body: unknown = req.body;
         if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('FIELD_INVALID_FORMAT', 'body: must be a JSON object with an events array');
         for (const key of Object.keys(body)) if (key !== 'events') throw new ApiError('FIELD_INVALID_VALUE', `${key}: is not a field of this request`);
-        const events = body.events;
+        const events = 'events' in body ? body.events : undefined;
         if (!Array.isArray(events)) throw new ApiError('FIELD_INVALID_FORMAT', 'events: must be an array');
         if (events.length < 1 || events.length > MAX_EVENTS_PER_CALL) throw new ApiError('FIELD_INVALID_FORMAT', `events: must hold 1 to ${MAX_EVENTS_PER_CALL} events`);
-        const { siteId } = req.params as { siteId: string };
+        const { siteId } = req.params;
         const { good, goodIndex, rejected } = splitEvents(events, deps.hub.now().getTime());
         const counts = good.length > 0 ? await ingestEvents(deps.hub, siteId, good) : { accepted: 0, duplicates: 0, rejected: [] };
         // Events the store refused (another site's card) join the invalid ones, in the caller's order.

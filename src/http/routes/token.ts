@@ -1,8 +1,10 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { InvalidGrant, issueAccessToken, verifyAssertion } from '../../auth/tokens.ts';
 import type { HttpDeps } from '../app.ts';
 import { sendSlowDown, tokenEndpointLimits } from '../limits.ts';
+import { isForm, isJson } from '../media-types.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const BODY_LIMIT = 64 * 1024;
@@ -35,12 +37,11 @@ function unreadableBody(err: FastifyError): { status: number; description: strin
   return undefined;
 }
 
-function isFormOrJson(contentType: string | undefined): boolean {
-  return !!contentType && /^application\/(x-www-form-urlencoded|json)\s*(;|$)/i.test(contentType);
-}
 
 /** OAuth2 JWT-bearer token endpoint (RFC 7523); every error in RFC 6749 §5.2 form. */
-export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
+export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): void {
+  // Handlers read params, query and body as their schemas declare them (TypeBox type provider).
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   const tokenUrl = `${deps.config.publicUrl}/authz/v1/oauth2/token`;
   const limits = tokenEndpointLimits(deps.config.tokenRateLimitPerIp, deps.config.tokenRateLimitPerIssuer);
   const OAuthError = Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) });
@@ -83,15 +84,16 @@ export function registerTokenRoute(app: FastifyInstance, deps: HttpDeps): void {
     },
     async (req, reply) => {
       reply.header('cache-control', 'no-store');
-      if (!isFormOrJson(req.headers['content-type'])) {
+      if (!isForm(req.headers['content-type']) && !isJson(req.headers['content-type'])) {
         req.log.info({ reason: 'content-type' }, 'token request refused');
         return reply
           .code(400)
           .send({ error: 'invalid_request', error_description: 'content-type must be application/x-www-form-urlencoded or application/json' });
       }
-      const params = req.body as Record<string, unknown> | undefined;
+      // No body schema: every refusal here is an RFC 6749 error, so the body is read as the unknown it is.
+      const params: unknown = req.body;
       const single = (name: string): string | undefined | null => {
-        const v = typeof params === 'object' && params !== null && !Array.isArray(params) ? params[name] : undefined;
+        const v = typeof params === 'object' && params !== null && !Array.isArray(params) ? Object.getOwnPropertyDescriptor(params, name)?.value : undefined;
         if (v === undefined) return undefined;
         if (Array.isArray(v)) return null; // repeated
         return typeof v === 'string' ? v : null;
