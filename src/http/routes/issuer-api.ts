@@ -7,9 +7,9 @@ import { toOperationObject } from '../../domain/operation-view.ts';
 import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-request.ts';
 import { AcceptBatcher } from '../../operations/accept.ts';
 import { listCardOperations } from '../../store/operations.ts';
+import { bearerToken } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { TokenBuckets } from '../limits.ts';
-import { bearerToken } from '../admin-auth.ts';
 import { isJson } from '../media-types.ts';
 import { errorResponses } from '../schemas.ts';
 
