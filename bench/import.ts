@@ -9,6 +9,7 @@
  *   npx tsx bench/import.ts [--clients 4] [--duration 10] [--lines 200000]
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,7 +92,9 @@ async function cliImport(env: Record<string, string>, file: string): Promise<{ w
 async function benchStore(label: string, databaseUrl: string, dir: string) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = { TRACKHUB_DATABASE_URL: databaseUrl, TRACKHUB_LOG_LEVEL: 'warn' };
+  // One master key for the hub and the CLI: the hub seals the site's key under it, and the CLI, run with
+  // its own data folder, must open the same store.
+  const env = { TRACKHUB_DATABASE_URL: databaseUrl, TRACKHUB_LOG_LEVEL: 'warn', TRACKHUB_SECRET_KEY: randomBytes(32).toString('base64') };
   // The per-site event budget is lifted: this measures ingest speed, bench/limits.ts the budget.
   const hub = runCli(['serve'], { ...env, TRACKHUB_PORT: String(port), TRACKHUB_ROLE: 'api', TRACKHUB_ADMIN_TOKEN: ADMIN, TRACKHUB_SITE_RATE_LIMIT: '100000000/1s' });
   try {

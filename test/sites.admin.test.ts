@@ -39,6 +39,19 @@ describe.each(STORE_KINDS)('production sites in the Admin API on %s', (kind) => 
     expect((await putSite('_a.b-c', { name: 'fine' })).statusCode).toBe(201);
   });
 
+  it('reading a site or an issuer checks the id against its format before any lookup', async () => {
+    const get = (url: string) => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const site = await get('/admin/v1/production-sites/.hidden');
+    expect(site.statusCode).toBe(400);
+    expect(site.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: expect.stringMatching(/^siteId: /) });
+    const issuer = await get('/admin/v1/issuers/TOO-LONG-FOR-AN-ISSUER');
+    expect(issuer.statusCode).toBe(400);
+    expect(issuer.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: expect.stringMatching(/^issuerId: /) });
+    // Well-formed and unknown: looked up, and not found.
+    expect((await get('/admin/v1/production-sites/NO-SUCH-SITE')).statusCode).toBe(404);
+    expect((await get('/admin/v1/issuers/NOSUCHBANK')).statusCode).toBe(404);
+  });
+
   it('a PUT without carriers keeps them; generateApiKey rotates the key', async () => {
     const first = await putSite('ROTATE', { name: 'R', carriers: ['fedex', 'ups'] });
     const oldKey = first.json().apiKey as string;

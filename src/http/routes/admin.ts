@@ -93,6 +93,8 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
     '/admin/v1/issuers/:issuerId',
     { schema: { tags: ['admin'], summary: 'Read an issuer (secrets are never returned)', security, params: Type.Object({ issuerId: Type.String() }) }, ...access('read') },
     async (req) => {
+      // Checked against its format before any lookup, as the PUT does.
+      if (!ISSUER_ID.test(req.params.issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
       const issuer = await getIssuer(deps.db, req.params.issuerId);
       if (!issuer) throw new ApiError('NOT_FOUND', 'no such issuer');
       return issuerView(issuer);
@@ -142,6 +144,7 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
     '/admin/v1/production-sites/:siteId',
     { schema: { tags: ['admin'], summary: 'Read a production site (its key is never returned)', security, params: Type.Object({ siteId: Type.String() }) }, ...access('read') },
     async (req) => {
+      if (!SITE_ID.test(req.params.siteId)) throw new ApiError('FIELD_INVALID_FORMAT', `siteId: must be ${SITE_ID_RULE}`);
       const row = await getSiteRow(deps.db, req.params.siteId);
       if (!row) throw new ApiError('NOT_FOUND', 'no such production site');
       return { siteId: row.site_id, name: row.name, carriers: row.carriers, hasApiKey: row.api_key_hash !== null, createdAt: row.created_at, updatedAt: row.updated_at };

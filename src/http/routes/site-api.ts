@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { CARRIER_CODES } from '../../domain/carriers.ts';
 import { ApiError, type ErrorCode } from '../../domain/errors.ts';
