@@ -9,8 +9,6 @@ import type { PushReader } from './push.ts';
  */
 export interface ProviderDescriptor {
   name: ProviderName;
-  /** How messages and the docs name it: "FedEx". */
-  label: string;
   /**
    * The carrier codes this provider is the first to ask for, each with its public tracking page: `{n}`
    * stands for the tracking number. AfterShip is asked after the primary for every code, and first for

@@ -11,7 +11,6 @@ import { aftershipSandbox } from './sandbox.ts';
  */
 export const aftership: ProviderDescriptor = {
   name: 'aftership',
-  label: 'AfterShip',
   carriers: {
     estafeta: 'https://cs.estafeta.com/es/Tracking/searchByGet?wayBill={n}&wayBillType=0&isShipmentDetail=True',
     'spain-correos-es': 'https://www.correos.es/es/es/herramientas/localizador',

@@ -6,7 +6,6 @@ import { dhlSandbox } from './sandbox.ts';
 /** DHL Shipment Tracking – Unified (an API key, one number a call) and its push subscriptions. */
 export const dhl: ProviderDescriptor = {
   name: 'dhl',
-  label: 'DHL',
   carriers: {
     dhl: 'https://www.dhl.com/en/express/tracking.html?AWB={n}&brand=DHL',
     'deutsch-post': 'https://www.deutschepost.de/de/s/sendungsverfolgung.html?piececode={n}',

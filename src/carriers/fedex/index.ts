@@ -6,7 +6,6 @@ import { fedexSandbox } from './sandbox.ts';
 /** FedEx Track API (OAuth client credentials, 30 numbers a call) and Advanced Integrated Visibility pushes. */
 export const fedex: ProviderDescriptor = {
   name: 'fedex',
-  label: 'FedEx',
   carriers: { fedex: 'https://www.fedex.com/fedextrack/?trknbr={n}' },
   productionOrigin: 'https://apis.fedex.com',
   // FedEx publishes 1,400 calls per 10 s per project.

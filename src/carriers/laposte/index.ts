@@ -5,7 +5,6 @@ import { laposteSandbox } from './sandbox.ts';
 /** La Poste Suivi v2 (an Okapi key, one number a call), for Colissimo and Chronopost; no pushes. */
 export const laposte: ProviderDescriptor = {
   name: 'laposte',
-  label: 'La Poste',
   carriers: {
     'la-poste-colissimo': 'https://www.laposte.fr/outils/suivre-vos-envois?code={n}',
     'chronopost-france': 'https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={n}',

@@ -6,7 +6,6 @@ import { upsSandbox } from './sandbox.ts';
 /** UPS Track API (OAuth with HTTP Basic, one number a call) and Track Alert pushes. */
 export const ups: ProviderDescriptor = {
   name: 'ups',
-  label: 'UPS',
   carriers: { ups: 'https://www.ups.com/track?loc=en_US&tracknum={n}' },
   productionOrigin: 'https://onlinetools.ups.com',
   // UPS publishes no figure: 10 per second.

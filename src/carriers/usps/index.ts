@@ -5,7 +5,6 @@ import { uspsSandbox } from './sandbox.ts';
 /** USPS Tracking 3.0 (OAuth with a JSON body, one number a call); its pushes are not read. */
 export const usps: ProviderDescriptor = {
   name: 'usps',
-  label: 'USPS',
   carriers: { 'usps-iv-api': 'https://tools.usps.com/go/TrackConfirmAction?tLabels={n}' },
   productionOrigin: 'https://apis.usps.com',
   // USPS v3 apps start at 60 calls an hour.
