@@ -138,6 +138,17 @@ describe.each(STORE_KINDS)('carrier push on %s', (kind) => {
     expect((await notifications(id)).at(-1)).toMatchObject({ status: 'SUCCESSFUL', details: { shipment: { status: 'DELIVERED' } } });
   });
 
+  it('checks the signature over the bytes as sent, even bytes that are not UTF-8', async () => {
+    // A Latin-1 é (0xE9) in a string: decoded it becomes U+FFFD, so an HMAC over the decoded text would not match.
+    const bytes = Buffer.concat([Buffer.from('{"trackingNumberInfo":{"trackingNumber":"794600009999"},"note":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const signed = { 'fdx-signature': bodyHmac(bytes, SECRETS.fedex) };
+    const res = await t.app.inject({ method: 'POST', url: '/carriers/v1/fedex/webhook', headers: { 'content-type': 'application/json', ...signed }, payload: bytes });
+    expect(res.statusCode).not.toBe(401);
+    expect(res.statusCode).toBeLessThan(500);
+    const forged = await t.app.inject({ method: 'POST', url: '/carriers/v1/fedex/webhook', headers: { 'content-type': 'application/json', 'fdx-signature': bodyHmac(bytes.toString('utf8'), SECRETS.fedex) }, payload: bytes });
+    expect(forged.statusCode).toBe(401);
+  });
+
   it('a signed body with the right envelope but wrong inner types is 400 FIELD_INVALID_FORMAT, never 500, and changes nothing', async () => {
     // Open operations for the numbers, so the bodies reach the parsers rather than stopping at "unmatched".
     const ids = await openShipments(t.context, [

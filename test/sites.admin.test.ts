@@ -39,6 +39,26 @@ describe.each(STORE_KINDS)('production sites in the Admin API on %s', (kind) => 
     expect((await putSite('_a.b-c', { name: 'fine' })).statusCode).toBe(201);
   });
 
+  it('a body value of the wrong JSON type is refused, not converted (a 1 is not true, a null not false)', async () => {
+    for (const [body, field] of [
+      [{ name: 'x', generateApiKey: 1 }, 'generateApiKey'],
+      [{ name: 'x', generateApiKey: 'true' }, 'generateApiKey'],
+      [{ name: 123 }, 'name'],
+      [{ name: 'x', carriers: 'fedex' }, 'carriers'],
+      [{ name: 'x', carriers: [1] }, 'carriers[0]'],
+    ] as const) {
+      const res = await putSite('TYPES', body);
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+      expect(res.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: expect.stringMatching(new RegExp(`^${field.replace(/[[\]]/g, '\\$&')}: must be`)) });
+    }
+    expect((await putSite('TYPES', { name: 'x', carriers: ['fedex'], generateApiKey: true })).statusCode).toBe(201);
+    const plain = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/TYPES', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' }, payload: 'name=x' });
+    expect(plain.statusCode).toBe(415);
+    const form = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/TYPES', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=x' });
+    expect(form.statusCode).toBe(415);
+    expect(form.json().errorCode).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
   it('reading a site or an issuer checks the id against its format before any lookup', async () => {
     const get = (url: string) => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const site = await get('/admin/v1/production-sites/.hidden');

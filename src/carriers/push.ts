@@ -20,7 +20,8 @@ export interface PushEvent {
 export interface PushReader {
   /** Where the secret travels, for messages and docs. */
   header: string;
-  verify: (headers: Headers, rawBody: string, secret: string) => boolean;
+  /** Checks the request came from the carrier; `rawBody` is the bytes exactly as sent. */
+  verify: (headers: Headers, rawBody: Buffer, secret: string) => boolean;
   /**
    * The types of the fields the parsers read. The route checks a body against it (`shapeError`) before
    * `events`, so a signed body of the right envelope but wrong inner types is refused as bad input
@@ -46,6 +47,6 @@ export function sameSecret(given: string | undefined, expected: string): boolean
 }
 
 /** base64(HMAC-SHA256(body, secret)): AfterShip's `aftership-hmac-sha256` and FedEx's `fdx-signature`. */
-export function bodyHmac(rawBody: string, secret: string): string {
-  return createHmac('sha256', secret).update(rawBody, 'utf8').digest('base64');
+export function bodyHmac(rawBody: Buffer | string, secret: string): string {
+  return createHmac('sha256', secret).update(rawBody).digest('base64');
 }

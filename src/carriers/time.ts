@@ -51,6 +51,21 @@ function offsetMinutes(zone: string, at: Date): number {
 }
 
 const HAS_OFFSET = /(Z|[+-]\d{2}:?\d{2})$/i;
+const FIELDS = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/;
+
+/**
+ * Whether the calendar and clock fields written in the text exist: `Date` rolls overflowing fields
+ * forward (month 13, day 45, hour 99 become a later real time), which would turn a garbled carrier time
+ * into a plausible one, even a delivery in the future. Year 1970–9999 only: an ISO string past 9999 no
+ * longer sorts as text.
+ */
+function fieldsExist(text: string): boolean {
+  const f = FIELDS.exec(text);
+  if (!f) return true; // another form Date.parse reads (an RFC 2822 date): checked by the parse
+  const [y, mo, d, h = 0, mi = 0, s = 0] = f.slice(1).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  return y >= 1970 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth && h <= 23 && mi <= 59 && s <= 59;
+}
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?$/;
 
 /**
@@ -61,9 +76,11 @@ export function toUtcIso(value: unknown, place: PlaceHint = {}): string | undefi
   // Untrusted JSON: a number or object where a time belongs is no time, not an exception.
   if (typeof value !== 'string' || !value) return undefined;
   const text = value.trim();
+  if (!fieldsExist(text)) return undefined;
   if (HAS_OFFSET.test(text)) {
     const ms = Date.parse(text);
-    return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+    if (Number.isNaN(ms) || ms < 0 || ms >= Date.UTC(10_000, 0, 1)) return undefined;
+    return new Date(ms).toISOString();
   }
   const m = LOCAL.exec(text);
   if (!m) return undefined;

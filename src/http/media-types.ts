@@ -1,6 +1,7 @@
 /**
- * The one check of a request's media type: `application/json` or a `+json` type such as
- * `application/merge-patch+json`, with or without parameters (`; charset=utf-8`).
+ * The one check of a request's media type: `application/json`, with or without parameters
+ * (`; charset=utf-8`). A `+json` type passes here too, but only `application/json` has a body parser, so
+ * another JSON type is refused with 415 before a handler runs.
  */
 export function isJson(contentType: string | undefined): boolean {
   return !!contentType && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType);

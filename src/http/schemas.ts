@@ -113,3 +113,38 @@ export const SiteBody = Type.Object({
   generateApiKey: Type.Optional(Type.Boolean({ description: 'true: replace the key with a generated one, returned once (rotation)' })),
   carriers: Type.Optional(Type.Array(Type.String(), { maxItems: 20, description: `the site's usual carriers, codes of docs/contract.md §5: ${CARRIER_CODES.join(', ')}; absent keeps the stored ones, [] clears them` })),
 }, { additionalProperties: false });
+
+const jsonType = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The first value of a JSON body whose type is not the one its schema names (`name: must be a string`),
+ * read before validation. Validation coerces types so that query strings can be numbers and booleans; in
+ * a body that would turn `"enabled": null` into `false` or `"generateApiKey": 1` into `true` without a word.
+ */
+export function bodyTypeError(value: unknown, schema: unknown, path = ''): string | undefined {
+  if (!isRecord(schema)) return undefined;
+  if (Array.isArray(schema.anyOf)) {
+    return schema.anyOf.some((branch) => bodyTypeError(value, branch, path) === undefined) ? undefined : `${path || 'body'}: has the wrong type`;
+  }
+  const want = schema.type;
+  if (typeof want !== 'string') return undefined;
+  const got = jsonType(value);
+  if (want === 'integer' ? got !== 'number' : got !== want) {
+    return `${path || 'body'}: must be ${want === 'object' || want === 'array' || want === 'integer' ? `an ${want}` : `a ${want}`}`;
+  }
+  if (want === 'object' && isRecord(schema.properties) && isRecord(value)) {
+    for (const [name, sub] of Object.entries(schema.properties)) {
+      if (!Object.hasOwn(value, name)) continue;
+      const problem = bodyTypeError(value[name], sub, path ? `${path}.${name}` : name);
+      if (problem) return problem;
+    }
+  }
+  if (want === 'array' && Array.isArray(value) && schema.items !== undefined) {
+    for (const [i, item] of value.entries()) {
+      const problem = bodyTypeError(item, schema.items, `${path}[${i}]`);
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}

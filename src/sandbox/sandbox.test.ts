@@ -104,3 +104,24 @@ describe('sandbox numbers', () => {
     expect([...new Set(rows.filter((r) => !r.detected).map((r) => r.carrier))].sort()).toEqual(['chronopost-france', 'nacex', 'spanish-seur']);
   });
 });
+
+describe('the sandbox under hostile input', () => {
+  it('starts no parcel for a number longer than any real one', () => {
+    const clock = new ParcelClock(1000, () => clockMs);
+    expect(clock.visibleSteps('7'.repeat(65))).toMatchObject({ scenario: 'never_found', steps: [] });
+  });
+
+  it('answers wrongly shaped bodies with 400, not 500, and stores nothing for them', async () => {
+    const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+      app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body) });
+    for (const body of [{ tracking_number: {}, slug: [] }, { tracking_number: 'x'.repeat(65), slug: 'fedex' }, { tracking_number: 5, slug: 'fedex' }]) {
+      const res = await post('/sandbox/aftership/tracking/2026-07/trackings', body, { 'as-api-key': 'k' });
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+    }
+    const token = (await app.inject({ method: 'POST', url: '/sandbox/fedex/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials&client_id=a&client_secret=b' })).json().access_token;
+    for (const body of [{ trackingInfo: 'x' }, { trackingInfo: [null] }, { trackingInfo: [{ trackingNumberInfo: { trackingNumber: 5 } }] }]) {
+      const res = await post('/sandbox/fedex/track/v1/trackingnumbers', body, { authorization: `Bearer ${token}` });
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+    }
+  });
+});

@@ -100,6 +100,10 @@ const PRINT_ORIGIN_HOURS = 100;
  * Parcel clocks start when the sandbox first hears of a number; the speed factor compresses hours of
  * parcel life into seconds. State is in memory: a restarted sandbox starts its parcels again.
  */
+/** Parcels one sandbox remembers (oldest forgotten first), and the longest number it starts a parcel for. */
+const MAX_PARCELS = 100_000;
+const MAX_NUMBER_LENGTH = 64;
+
 export class ParcelClock {
   private readonly firstSeen = new Map<string, number>();
   constructor(
@@ -109,10 +113,13 @@ export class ParcelClock {
 
   visibleSteps(trackingNumber: string): { scenario: ScenarioName; steps: VisibleStep[]; remaining: number } {
     const now = this.now();
+    // No real carrier has numbers this long: never found, and nothing remembered of it.
+    if (trackingNumber.length > MAX_NUMBER_LENGTH) return { scenario: 'never_found', steps: [], remaining: SCENARIOS.never_found.length };
     let start = this.firstSeen.get(trackingNumber);
     if (start === undefined) {
       start = now;
       this.firstSeen.set(trackingNumber, start);
+      if (this.firstSeen.size > MAX_PARCELS) this.firstSeen.delete(this.firstSeen.keys().next().value as string);
     }
     const scenario = scenarioFor(trackingNumber);
     const script = SCENARIOS[scenario];

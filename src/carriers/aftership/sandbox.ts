@@ -11,6 +11,8 @@ import { localIso, type StepKind } from '../../sandbox/scenarios.ts';
 
 /** Trackings one sandbox remembers. */
 const MAX_TRACKINGS = 100_000;
+/** Longest tracking number or slug a sandbox tracking takes (real ones are under 40 characters). */
+const MAX_FIELD_LENGTH = 64;
 
 const AFTERSHIP_STEP: Record<StepKind, { tag: string; subtag: string; text: string }> = {
   label: { tag: 'InfoReceived', subtag: 'InfoReceived_001', text: 'Shipment information received' },
@@ -70,8 +72,9 @@ export const aftershipSandbox: SandboxRenderer = (app, prefix, clock) => {
 
   app.post(`${root}/trackings`, hide, async (req, reply) => {
     if (!authorised(req, reply)) return reply;
-    const body = req.body as { tracking_number?: string; slug?: string } | undefined;
-    if (!body?.tracking_number || !body.slug) return reply.code(400).send({ meta: meta(4007, 'tracking_number is required.', 'BadRequest'), data: {} });
+    const body = req.body as { tracking_number?: unknown; slug?: unknown } | undefined;
+    const fits = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_FIELD_LENGTH;
+    if (!fits(body?.tracking_number) || !fits(body?.slug)) return reply.code(400).send({ meta: meta(4007, 'tracking_number is required.', 'BadRequest'), data: {} });
     const known = idOf(body.tracking_number, body.slug);
     if (known) return reply.code(400).send({ meta: meta(4003, 'Tracking already exists.', 'BadRequest'), data: { tracking: known } });
     const t = { id: randomBytes(16).toString('hex'), tracking_number: body.tracking_number, slug: body.slug, created_at: new Date().toISOString() };

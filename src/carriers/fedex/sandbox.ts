@@ -91,8 +91,13 @@ export const fedexSandbox: SandboxRenderer = (app, prefix, clock) => {
     if (!tokens.valid(req)) {
       return reply.code(401).send({ transactionId: randomBytes(8).toString('hex'), errors: [{ code: 'NOT.AUTHORIZED.ERROR', message: 'The given JWT is invalid. Please modify your request and try again.' }] });
     }
-    const body = req.body as { trackingInfo?: { trackingNumberInfo?: { trackingNumber?: string } }[] } | undefined;
-    const numbers = (body?.trackingInfo ?? []).map((t) => t.trackingNumberInfo?.trackingNumber ?? '');
+    // Whatever the caller sent: a list that is not one, or a number that is not a string, is "no number".
+    const body = req.body as { trackingInfo?: unknown } | undefined;
+    const list: unknown[] = Array.isArray(body?.trackingInfo) ? body.trackingInfo : [];
+    const numbers = list.map((t) => {
+      const n = (t as { trackingNumberInfo?: { trackingNumber?: unknown } } | null)?.trackingNumberInfo?.trackingNumber;
+      return typeof n === 'string' ? n : '';
+    });
     if (numbers.length === 0 || numbers.some((n) => n === '')) {
       return reply.code(400).send({ transactionId: randomBytes(8).toString('hex'), errors: [{ code: 'TRACKING.TRACKINGNUMBER.EMPTY', message: 'Please provide tracking number.' }] });
     }

@@ -16,7 +16,8 @@ import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { RouteDeps } from '../app.ts';
 import { refuseUnsafeText } from '../errors.ts';
 import { issuerView } from '../issuer-view.ts';
-import { errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
+import { isJson } from '../media-types.ts';
+import { bodyTypeError, errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
 
 export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): void {
   // Handlers read params, query and body as their schemas declare them (TypeBox type provider).
@@ -25,6 +26,14 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
   // the field, before any store sees them (a store's refusal quotes the statement's values).
   app.addHook('preHandler', async (req) => {
     if (req.routeOptions.url?.startsWith('/admin/')) refuseUnsafeText({ params: req.params, query: req.query, body: req.body });
+  });
+  // Before validation, which would coerce: a body value of the wrong JSON type is refused, naming it. And
+  // an Admin API body is JSON: a form or plain text is refused as such, not read as something else.
+  app.addHook('preValidation', async (req) => {
+    if (!req.routeOptions.url?.startsWith('/admin/') || req.body === undefined) return;
+    if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+    const problem = bodyTypeError(req.body, req.routeOptions.schema?.body);
+    if (problem) throw new ApiError('FIELD_INVALID_FORMAT', problem);
   });
   // Always mounted: TRACKHUB_ADMIN_TOKEN or a named token (`trackhub admin-tokens create`) opens it.
   // Each route names the scope it needs; writes are audited (admin-auth.ts).

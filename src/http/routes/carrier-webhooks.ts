@@ -28,22 +28,35 @@ const pushes = new Counter({
 export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): void {
   void app.register(async (untypedScope) => {
     const scope = untypedScope.withTypeProvider<TypeBoxTypeProvider>();
-    // Signatures are over the exact bytes sent, so the body is kept as text and parsed here.
+    // Signatures are over the exact bytes sent, so the body is kept as bytes and parsed here.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+
+    /** The provider's push reader and secret, or a 404 when it takes no push here. */
+    const configured = (provider: string) => {
+      if (!isProviderName(provider)) return undefined;
+      const reader = PROVIDERS[provider].push;
+      const secret = deps.config.carriers[provider].webhookSecret;
+      return reader && secret ? { name: provider, reader, secret } : undefined;
+    };
+    const notConfigured = (provider: string) => new ApiError('NOT_FOUND', `no carrier push is configured for "${provider}"`);
 
     scope.post(
       '/carriers/v1/:provider/webhook',
-      { schema: { tags: ['carriers'], summary: 'Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip)', params: Type.Object({ provider: Type.String() }) } },
+      {
+        schema: { tags: ['carriers'], summary: 'Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip)', params: Type.Object({ provider: Type.String() }) },
+        // Before the body is read: a provider that takes no push here never gets 1 MiB read.
+        onRequest: async (req) => {
+          if (!configured(req.params.provider)) throw notConfigured(req.params.provider);
+        },
+      },
       async (req) => {
-        const { provider } = req.params;
-        const notConfigured = () => new ApiError('NOT_FOUND', `no carrier push is configured for "${provider}"`);
-        if (!isProviderName(provider)) throw notConfigured();
-        const reader = PROVIDERS[provider].push;
-        const secret = deps.config.carriers[provider].webhookSecret;
-        if (!reader || !secret) throw notConfigured();
-        const raw = typeof req.body === 'string' ? req.body : '';
-        if (!reader.verify(req.headers, raw, secret)) {
+        const push = configured(req.params.provider);
+        if (!push) throw notConfigured(req.params.provider);
+        const { name: provider, reader, secret } = push;
+        const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const raw = bytes.toString('utf8');
+        if (!reader.verify(req.headers, bytes, secret)) {
           pushes.inc({ provider, outcome: 'unauthorized' });
           throw new ApiError('AUTHORIZER_UNAUTHORIZED', `missing or wrong ${reader.header}`);
         }
