@@ -37,6 +37,15 @@ describe('refusals before routing', () => {
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'the request headers are too large' });
   });
 
+  it('the same refusal to a HEAD carries no body after its headers (a client would read it as a broken answer)', async () => {
+    const answer = await raw(`HEAD /admin/v1/operations?cardId=${'x'.repeat(70_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer.endsWith('\r\n\r\n')).toBe(true);
+    // And through a real client, which refused the old answer ("Data after Connection: close").
+    const res = await fetch(`http://127.0.0.1:${port}/admin/v1/operations?cardId=${'x'.repeat(70_000)}`, { method: 'HEAD' });
+    expect(res.status).toBe(400);
+  });
+
   it('an Expect other than 100-continue is ignored (RFC 9110 §10.1.1): the request is served, or refused in the contract body', async () => {
     const served = await raw('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: fancy-feature\r\nConnection: close\r\n\r\n');
     expect(served).toMatch(/^HTTP\/1\.1 200 /);

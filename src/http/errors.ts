@@ -130,10 +130,15 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
   const error =
     timeout ? 'the request was not received in time' : err.code === 'HPE_HEADER_OVERFLOW' ? 'the request headers are too large' : 'the request is not valid HTTP';
   const body = JSON.stringify({ errorCode: 'FIELD_INVALID_FORMAT', error });
+  // The answer to a HEAD carries no body (RFC 9110 §9.3.2): a client reads bytes after its headers as a
+  // broken response. The request was not parsed, so its method is read from the bytes that failed, which
+  // begin with the request line when the headers overflowed in the first packet (a huge URL).
+  const rawPacket = (err as { rawPacket?: unknown }).rawPacket;
+  const head = Buffer.isBuffer(rawPacket) && rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `x-correlation-id: ${newId('corr')}\r\nConnection: close\r\n\r\n${body}`,
+        `x-correlation-id: ${newId('corr')}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
     );
   }
   socket.destroy();
