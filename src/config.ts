@@ -133,6 +133,11 @@ function connectionLimits(env: Env): Config['connections'] {
   if (!/^\d+$/.test(maxRaw) || Number(maxRaw) < 1) fail('TRACKHUB_MAX_CONNECTIONS', `"${maxRaw}" is not a whole number of connections (at least 1)`);
   const perAddressRaw = str(env, 'TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', '100') as string;
   if (!/^\d+$/.test(perAddressRaw) || Number(perAddressRaw) < 1) fail('TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', `"${perAddressRaw}" is not a whole number of connections (at least 1)`);
+  // Given above the global cap it could never act: say so rather than let an operator believe it does. (The
+  // default, 100, is simply outlived by a global cap below it.)
+  if (str(env, 'TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS') !== undefined && Number(perAddressRaw) > Number(maxRaw)) {
+    fail('TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', `${perAddressRaw} is above TRACKHUB_MAX_CONNECTIONS (${maxRaw}): it would never act`);
+  }
   return {
     headersTimeoutMs,
     requestTimeoutMs,
