@@ -59,7 +59,9 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       if (id) {
         const ok = await withStore(async (db) => {
           const done = await replayNotification(db, id);
-          if (done) await auditCli(db, 'notifications replay', { status: 202, targetId: id, after: { replayed: 1 } });
+          // A refused write is audited too, as the Admin API does; an id that is no id is not quoted.
+          const targetId = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : 'not-an-id';
+          await auditCli(db, 'notifications replay', done ? { status: 202, targetId, after: { replayed: 1 } } : { status: 404, targetId });
           return done;
         });
         if (!ok) fail(`no such notification: ${id}`);

@@ -71,6 +71,8 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     const siteKey = printed(site.out).apiKey as string;
     const replay = await cli(['notifications', 'replay', '--issuer', 'AUDITBANK1', '--since', '2026-01-01T00:00:00Z'], cliEnv);
     expect(replay.code, replay.out).toBe(0);
+    const refused = await cli(['notifications', 'replay', 'msg_no_such_one'], cliEnv);
+    expect(refused.code, refused.out).not.toBe(0);
 
     const res = await fetch(`${url}/admin/v1/audit?limit=50`, { headers: auth });
     expect(res.status).toBe(200);
@@ -79,7 +81,10 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     const byRoute = (route: string) => entries.find((e) => e.method === 'CLI' && e.route === route && e.targetId !== 'e2e-reader');
     expect(byRoute('issuers add')).toMatchObject({ tokenName: expect.stringMatching(/^cli(:.+)?$/), targetId: 'AUDITBANK1', status: 201 });
     expect(byRoute('sites add')).toMatchObject({ targetId: 'SITE-AUDIT', status: 201, after: { name: 'Audit bureau', apiKey: '***' } });
-    expect(byRoute('notifications replay')).toMatchObject({ targetId: 'AUDITBANK1', status: 202, after: { replayed: 0 } });
+    expect(byRoute('notifications replay')).toBeDefined();
+    expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'AUDITBANK1')).toMatchObject({ status: 202, after: { replayed: 0 } });
+    // The refused one is there too, with its outcome.
+    expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'msg_no_such_one')).toMatchObject({ status: 404 });
     expect(byRoute('admin-tokens create')).toMatchObject({ targetId: 'e2e-auditor', status: 201 });
     expect(webhookSecret.length).toBeGreaterThan(16);
     expect(body).not.toContain(webhookSecret);
