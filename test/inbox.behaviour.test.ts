@@ -85,6 +85,14 @@ describe(`inbox behaviour on ${kind}`, () => {
       }
     });
   /** A file time a whole second in the past, so that its mtimeMs is an exact integer. */
+  /** The next opens of this site's inbox folder fail with `code` (other paths open as usual). */
+  const siteFolderOpenFails = (siteId: string, code: string) => {
+    fsHooks.open = async (real, ...args) => {
+      const [path] = args as unknown as [string];
+      if (path === inbox(siteId)) throw fsError(code, 'open', path);
+      return real(...args);
+    };
+  };
   const wholeSecondsAgo = (s: number) => new Date((Math.floor(Date.now() / 1000) - s) * 1000);
 
   beforeAll(async () => {
@@ -447,11 +455,7 @@ describe(`inbox behaviour on ${kind}`, () => {
 
     it('logs a site folder it cannot open for want of descriptors as a failure, not as a refused link', async () => {
       await site('NOFDS');
-      fsHooks.open = async (real, ...args) => {
-        const [path] = args as unknown as [string];
-        if (path === inbox('NOFDS')) throw fsError('EMFILE', 'open', path);
-        return real(...args);
-      };
+      siteFolderOpenFails('NOFDS', 'EMFILE');
       await watcher().scanOnce();
       expect(warnings()).toEqual([]);
       expect(errors()).toEqual([expect.objectContaining({ siteId: 'NOFDS', err: expect.objectContaining({ code: 'EMFILE' }) })]);
@@ -459,11 +463,7 @@ describe(`inbox behaviour on ${kind}`, () => {
 
     it('refuses a site folder the system reports as a link with ELOOP (as some systems do) as it does one reported as ENOTDIR', async () => {
       await site('ELOOP');
-      fsHooks.open = async (real, ...args) => {
-        const [path] = args as unknown as [string];
-        if (path === inbox('ELOOP')) throw fsError('ELOOP', 'open', path);
-        return real(...args);
-      };
+      siteFolderOpenFails('ELOOP', 'ELOOP');
       await watcher().scanOnce();
       expect(errors()).toEqual([]);
       expect(warnings()).toEqual([expect.objectContaining({ path: inbox('ELOOP'), reason: 'not a real directory (a link or a file)' })]);

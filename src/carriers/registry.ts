@@ -32,9 +32,12 @@ export const DEFAULT_ROUTES = Object.fromEntries(
   }),
 ) as Record<CarrierCode, ProviderName[]>;
 
+/** Each code's tracking-page template, from the provider that serves it first (read once, used per request). */
+const TRACKING_PAGES = new Map(CARRIER_CODES.map((code) => [code, primaryOf(code)?.carriers[code] ?? ''] as const));
+
 /** The carrier's public tracking page for a number (the page of the carrier, whichever provider answers). */
 export function trackingUrl(carrier: CarrierCode, trackingNumber: string): string {
-  const template = primaryOf(carrier)?.carriers[carrier] ?? '';
+  const template = TRACKING_PAGES.get(carrier) ?? '';
   return template.replace('{n}', encodeURIComponent(trackingNumber.trim()));
 }
 

@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import { ApiError } from '../domain/errors.ts';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import { clientKey } from './client-address.ts';
+import { isRecord } from './schemas.ts';
 
 /**
  * The hub's request budgets: one token bucket per key (an issuer, a production site, a client address),
@@ -216,5 +217,5 @@ export function tokenEndpointLimits(perAddress: Budget, perIssuer: Budget, opts:
 
 /** `value[name]` when `value` is an object that has it, else undefined. */
 function field(value: unknown, name: string): unknown {
-  return typeof value === 'object' && value !== null && name in value ? (value as Record<string, unknown>)[name] : undefined;
+  return isRecord(value) && Object.hasOwn(value, name) ? value[name] : undefined;
 }
