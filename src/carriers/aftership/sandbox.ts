@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hide, hours, type SandboxRenderer } from '../../sandbox/kit.ts';
 import { localIso, type StepKind } from '../../sandbox/scenarios.ts';
+import { AFTERSHIP_API_VERSION } from './client.ts';
 
 /**
  * The sandbox of the AfterShip Tracking API 2026-07: trackings registered with POST /trackings, then
@@ -30,7 +31,7 @@ const AFTERSHIP_STEP: Record<StepKind, { tag: string; subtag: string; text: stri
 const ISO3: Record<string, string> = { US: 'USA', FR: 'FRA', DE: 'DEU', ES: 'ESP', SG: 'SGP', MX: 'MEX' };
 
 export const aftershipSandbox: SandboxRenderer = (app, prefix, clock) => {
-  const root = `${prefix}/tracking/2026-07`;
+  const root = `${prefix}/tracking/${AFTERSHIP_API_VERSION}`;
   // id → tracking registered with POST /trackings; bounded, oldest first out (the ids come from callers)
   const byId = new Map<string, { id: string; tracking_number: string; slug: string; created_at: string }>();
   const idOf = (n: string, slug: string) => [...byId.values()].find((t) => t.tracking_number === n && t.slug === slug);
