@@ -23,6 +23,11 @@ describe('toUtcIso: carrier times to UTC', () => {
       '9999-99-99T99:99:99',
       '0000-01-01T00:00:00+23:59',
       '1969-12-31T23:59:59Z',
+      // Forms other than ISO 8601 that Date.parse would read, rolling their fields forward.
+      'Mon, 30 Feb 2026 10:00:00 +0000',
+      '+002026-02-30T00:00:00Z',
+      '2026-2-30Z',
+      '12 Z',
     ]) {
       expect(toUtcIso(bad, { countryCode: 'DE' }), bad).toBeUndefined();
     }

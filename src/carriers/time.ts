@@ -61,7 +61,9 @@ const FIELDS = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/;
  */
 function fieldsExist(text: string): boolean {
   const f = FIELDS.exec(text);
-  if (!f) return true; // another form Date.parse reads (an RFC 2822 date): checked by the parse
+  // Only ISO 8601 with a full date: Date.parse reads many other forms ("12 Z", "30 Feb 2026 … +0000",
+  // "2026-2-30Z") and rolls their impossible fields forward just the same.
+  if (!f) return false;
   const [y, mo, d, h = 0, mi = 0, s = 0] = f.slice(1).map((v) => (v === undefined ? undefined : Number(v))) as number[];
   const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
   return y >= 1970 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth && h <= 23 && mi <= 59 && s <= 59;

@@ -5,7 +5,7 @@ import { PACKAGE_ROOT } from '../assets.ts';
 import type { openStore } from '../store/db.ts';
 import { registerAdminTokenCommands } from './admin-tokens.ts';
 import { registerBenchCommand } from './bench.ts';
-import { auditCli, printable } from './common.ts';
+import { auditCli, fail, printable } from './common.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { registerSecretCommands } from './secrets.ts';
 import { registerSiteCommands } from './sites.ts';
@@ -182,10 +182,6 @@ issuers
   .option('--generate-key', 'generate an ES256 key pair; prints the private JWK once (for testing and demos)')
   .option('--max-operations <n>', 'operations per notification', '1')
   .action(async (opts: { id: string; name: string; url: string; jwks?: string; generateKey?: boolean; maxOperations: string }) => {
-    const fail = (msg: string) => {
-      process.stderr.write(`trackhub: ${msg}\n`);
-      process.exit(2);
-    };
     const [{ ISSUER_ID }, { checkCleartextUrls, checkJwks, checkNotificationUrl }, { issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
       await Promise.all([
         import('../domain/track-request.ts'),

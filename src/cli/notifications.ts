@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Db } from '../store/db.ts';
 import type { NotificationState } from '../store/notifications.ts';
-import { auditCli, printable } from './common.ts';
+import { auditCli, fail, printable } from './common.ts';
 
 /**
  * The store's notification states, named here so that registering the commands (for `--help`) does not load
@@ -10,11 +10,6 @@ import { auditCli, printable } from './common.ts';
 export const NOTIFICATION_STATES: readonly NotificationState[] = ['pending', 'delivered', 'dead'];
 
 type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
-
-function fail(msg: string): never {
-  process.stderr.write(`trackhub: ${msg}\n`);
-  process.exit(2);
-}
 
 /** `trackhub notifications list|replay`: the Admin API's dead-letter views, straight on the store. */
 export function registerNotificationCommands(program: Command, withStore: WithStore): void {

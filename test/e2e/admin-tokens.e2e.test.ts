@@ -73,6 +73,11 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     expect(replay.code, replay.out).toBe(0);
     const refused = await cli(['notifications', 'replay', 'msg_no_such_one'], cliEnv);
     expect(refused.code, refused.out).not.toBe(0);
+    // An id with terminal escapes is printed escaped: it cannot recolour the screen or forge a line.
+    const hostile = await cli(['notifications', 'replay', 'ntf_\u001b[31mRED\nFAKE LINE'], cliEnv);
+    expect(hostile.code).not.toBe(0);
+    expect(hostile.out).toContain('no such notification: ntf_\\u001b[31mRED\\u000aFAKE LINE');
+    expect(hostile.out).not.toContain('\u001b');
 
     const res = await fetch(`${url}/admin/v1/audit?limit=50`, { headers: auth });
     expect(res.status).toBe(200);
