@@ -67,12 +67,21 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       const { parseTime } = await import('../domain/time.ts');
       const since = parseTime(opts.since);
       if (!since) fail('--since must be an ISO 8601 time');
+      const issuerId = opts.issuer;
+      const [{ ISSUER_ID }, { getIssuer }] = await Promise.all([import('../domain/track-request.ts'), import('../store/issuers.ts')]);
+      if (!ISSUER_ID.test(issuerId)) fail('--issuer must be 10 of [A-Za-z0-9_-]');
       const n = await withStore(async (db) => {
+        // As the Admin API answers 404: a mistyped issuer is "no such issuer", not "nothing to replay".
+        if (!(await getIssuer(db, issuerId))) {
+          await auditCli(db, 'notifications replay', { status: 404, targetId: issuerId });
+          return undefined;
+        }
         const includeDelivered = opts.includeDelivered ?? false;
-        const replayed = await replayIssuerSince(db, opts.issuer as string, since, includeDelivered);
-        await auditCli(db, 'notifications replay', { status: 202, targetId: opts.issuer as string, after: { since: since.toISOString(), includeDelivered, replayed } });
+        const replayed = await replayIssuerSince(db, issuerId, since, includeDelivered);
+        await auditCli(db, 'notifications replay', { status: 202, targetId: issuerId, after: { since: since.toISOString(), includeDelivered, replayed } });
         return replayed;
       });
+      if (n === undefined) fail(`no such issuer: ${issuerId}`);
       process.stdout.write(`replayed ${n} notification${n === 1 ? '' : 's'} of ${opts.issuer}\n`);
     });
 }

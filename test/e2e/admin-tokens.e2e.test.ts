@@ -73,6 +73,10 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     expect(replay.code, replay.out).toBe(0);
     const refused = await cli(['notifications', 'replay', 'msg_no_such_one'], cliEnv);
     expect(refused.code, refused.out).not.toBe(0);
+    // A mistyped issuer is "no such issuer" (as the Admin API's 404), not "replayed 0".
+    const noIssuer = await cli(['notifications', 'replay', '--issuer', 'NOSUCHBANK', '--since', '2026-01-01T00:00:00Z'], cliEnv);
+    expect(noIssuer.code).not.toBe(0);
+    expect(noIssuer.out).toContain('no such issuer: NOSUCHBANK');
     // An id with terminal escapes is printed escaped: it cannot recolour the screen or forge a line.
     const hostile = await cli(['notifications', 'replay', 'ntf_\u001b[31mRED\nFAKE LINE'], cliEnv);
     expect(hostile.code).not.toBe(0);
@@ -90,6 +94,7 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'AUDITBANK1')).toMatchObject({ status: 202, after: { replayed: 0 } });
     // The refused one is there too, with its outcome.
     expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'msg_no_such_one')).toMatchObject({ status: 404 });
+    expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'NOSUCHBANK')).toMatchObject({ status: 404 });
     expect(byRoute('admin-tokens create')).toMatchObject({ targetId: 'e2e-auditor', status: 201 });
     expect(webhookSecret.length).toBeGreaterThan(16);
     expect(body).not.toContain(webhookSecret);
