@@ -129,23 +129,32 @@ function connectionLimits(env: Env): Config['connections'] {
   const headersTimeoutMs = duration(env, 'TRACKHUB_HEADERS_TIMEOUT', '10s');
   const requestTimeoutMs = duration(env, 'TRACKHUB_REQUEST_TIMEOUT', '60s');
   if (headersTimeoutMs > requestTimeoutMs) fail('TRACKHUB_HEADERS_TIMEOUT', 'must not be above TRACKHUB_REQUEST_TIMEOUT');
-  const maxRaw = str(env, 'TRACKHUB_MAX_CONNECTIONS', '1000') as string;
-  if (!/^\d+$/.test(maxRaw) || Number(maxRaw) < 1) fail('TRACKHUB_MAX_CONNECTIONS', `"${maxRaw}" is not a whole number of connections (at least 1)`);
-  const perAddressRaw = str(env, 'TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', '100') as string;
-  if (!/^\d+$/.test(perAddressRaw) || Number(perAddressRaw) < 1) fail('TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', `"${perAddressRaw}" is not a whole number of connections (at least 1)`);
-  // Given above the global cap it could never act: say so rather than let an operator believe it does. (The
-  // default, 100, is simply outlived by a global cap below it.)
-  if (str(env, 'TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS') !== undefined && Number(perAddressRaw) > Number(maxRaw)) {
-    fail('TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', `${perAddressRaw} is above TRACKHUB_MAX_CONNECTIONS (${maxRaw}): it would never act`);
+  const maxConnections = connectionCount(env, 'TRACKHUB_MAX_CONNECTIONS', 1000);
+  // 100 by default, or the global cap when that is lower: never a default above what could ever be reached.
+  const perAddress = connectionCount(env, 'TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', Math.min(100, maxConnections));
+  // Given above the global cap it could never act: say so rather than let an operator believe it does.
+  if (perAddress > maxConnections) {
+    fail('TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS', `${perAddress} is above TRACKHUB_MAX_CONNECTIONS (${maxConnections}): it would never act`);
   }
   return {
     headersTimeoutMs,
     requestTimeoutMs,
     keepAliveTimeoutMs: duration(env, 'TRACKHUB_KEEP_ALIVE_TIMEOUT', '72s'),
     idleTimeoutMs: duration(env, 'TRACKHUB_IDLE_TIMEOUT', '30s'),
-    max: Number(maxRaw),
-    maxPerAddress: Number(perAddressRaw),
+    max: maxConnections,
+    maxPerAddress: perAddress,
   };
+}
+
+/** Past this a cap is no cap: a process runs out of file descriptors long before. */
+const MAX_CONNECTION_CAP = 1_000_000;
+
+function connectionCount(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name, String(fallback)) as string;
+  if (!/^\d{1,7}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_CONNECTION_CAP) {
+    fail(name, `"${raw.slice(0, 40)}" is not a whole number of connections from 1 to ${MAX_CONNECTION_CAP.toLocaleString('en')}`);
+  }
+  return Number(raw);
 }
 
 /** `TRACKHUB_TRUSTED_PROXIES`: comma-separated IPv4/IPv6 addresses or CIDR ranges. */

@@ -13,14 +13,20 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('admin bearer parsing and failure keys', () => {
   it('reads the Bearer scheme in any case and nothing else', () => {
-    expect(bearerToken('Bearer abc')).toBe('abc');
-    expect(bearerToken('bearer abc')).toBe('abc');
-    expect(bearerToken('BEARER  abc')).toBe('abc');
-    expect(bearerToken('Basic abc')).toBeUndefined();
-    expect(bearerToken('Bearer')).toBeUndefined();
-    expect(bearerToken('Bearer a b')).toBeUndefined();
-    expect(bearerToken('Bearerabc')).toBeUndefined();
-    expect(bearerToken(undefined)).toBeUndefined();
+    const req = (authorization?: string) => ({ headers: { authorization }, raw: { rawHeaders: authorization === undefined ? [] : ['Authorization', authorization] } });
+    expect(bearerToken(req('Bearer abc'))).toBe('abc');
+    expect(bearerToken(req('bearer abc'))).toBe('abc');
+    expect(bearerToken(req('BEARER  abc'))).toBe('abc');
+    expect(bearerToken(req('Basic abc'))).toBeUndefined();
+    expect(bearerToken(req('Bearer'))).toBeUndefined();
+    expect(bearerToken(req('Bearer a b'))).toBeUndefined();
+    expect(bearerToken(req('Bearerabc'))).toBeUndefined();
+    expect(bearerToken(req(undefined))).toBeUndefined();
+  });
+
+  it('reads no token from a request that sends Authorization twice (Node would keep only the first)', () => {
+    const twice = { headers: { authorization: 'Bearer good' }, raw: { rawHeaders: ['Authorization', 'Bearer good', 'authorization', 'Bearer other'] } };
+    expect(bearerToken(twice)).toBeUndefined();
   });
 
   it('counts IPv4 addresses one by one and IPv6 addresses by their /64', () => {
@@ -44,7 +50,7 @@ describe('admin bearer parsing and failure keys', () => {
     const auth = new AdminAuth({} as Db, undefined);
     const quiet = { info() {} };
     const fail = (ip: string) =>
-      auth.guard({ ip, headers: {}, method: 'GET', routeOptions: { url: '/admin/v1/issuers' }, log: quiet } as unknown as FastifyRequest, () => undefined).catch((e: Error) => e);
+      auth.guard({ ip, headers: {}, raw: { rawHeaders: [] }, method: 'GET', routeOptions: { url: '/admin/v1/issuers' }, log: quiet } as unknown as FastifyRequest, () => undefined).catch((e: Error) => e);
     // The first address fails up to the limit: it is refused.
     for (let i = 0; i < AUTH_FAILURE_LIMIT; i++) await fail('198.51.100.1');
     expect(((await fail('198.51.100.1')) as { errorCode?: string }).errorCode).toBe('RATE_LIMITED');

@@ -97,6 +97,12 @@ describe.each(STORE_KINDS)('Admin API operations listing on %s', (kind) => {
       expect(res.json().errorCode).toBe('FIELD_INVALID_FORMAT');
       expect(res.json().error).toContain(field);
     }
+    // Every Admin route answers an unknown query parameter the same way, those that take none included.
+    for (const path of ['/admin/v1/operations', '/admin/v1/issuers', '/admin/v1/admin-tokens', '/admin/v1/audit', '/admin/v1/notifications', '/admin/v1/issuers/ISSUER_000']) {
+      const res = await t.app.inject({ method: 'GET', url: `${path}?colour=red`, headers: admin });
+      expect(res.statusCode, path).toBe(400);
+      expect(res.json(), path).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'colour: is not a known query parameter' });
+    }
     const anonymous = await t.app.inject({ method: 'GET', url: '/admin/v1/operations?status=DONE' });
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.json().errorCode).toBe('AUTHORIZER_UNAUTHORIZED');

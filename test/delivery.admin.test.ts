@@ -64,6 +64,25 @@ describe(`notification admin API (${KIND})`, () => {
     expect((await putIssuer(t.app, 'ISSUER_SS1', { notificationBaseUrl: 'http://127.0.0.1:8080' })).statusCode).toBe(201);
   });
 
+  it('refuses names that would print differently than they read, and a JWK that is not a point on P-256', async () => {
+    t = await testApp(KIND);
+    const why = 'name: must not hold control characters, line separators or bidirectional overrides';
+    for (const name of ['Bank\u2028Two', 'Bank \u202eknaB', 'Bank\u2066x', 'Bank\u0085']) {
+      const issuer = await putIssuer(t.app, 'ISSUER_NM1', { name });
+      expect(issuer.statusCode, JSON.stringify(name)).toBe(400);
+      expect(issuer.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: why });
+      const site = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/SITE-NM1', headers: auth, payload: { name } });
+      expect(site.statusCode, JSON.stringify(name)).toBe(400);
+      expect(site.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: why });
+    }
+    expect((await putIssuer(t.app, 'ISSUER_NM1', { name: 'Banque Générale \ud83c\udfe6' })).statusCode).toBe(201);
+    const key = await issuerKey();
+    const offCurve = { ...key.publicJwk, x: key.publicJwk.y, y: key.publicJwk.x };
+    const res = await putIssuer(t.app, 'ISSUER_NM2', { jwks: { keys: [key.publicJwk, { ...offCurve, kid: 'other' }] } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'jwks.keys[1]: x and y are not a point on P-256 (base64url of 32 bytes each)' });
+  });
+
   it('rotates the webhook secret: both sign during the overlap, and retirePreviousSecret ends it', async () => {
     const app = await testApp(KIND);
     t = app;

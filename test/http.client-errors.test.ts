@@ -54,6 +54,25 @@ describe('refusals before routing', () => {
     expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))).toMatchObject({ errorCode: 'NOT_FOUND' });
   });
 
+  it('a request sending Authorization twice is refused, even when the first holds a valid token (Node keeps the first)', async () => {
+    // Not half-closed: the hub would drop the socket before an answer that needs the store.
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(request));
+        let got = '';
+        socket.on('data', (d) => {
+          got += d;
+        });
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+      });
+    const twice = await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nAuthorization: Bearer junk\r\nConnection: close\r\n\r\n`);
+    expect(twice).toMatch(/^HTTP\/1\.1 401 /);
+    expect(JSON.parse(twice.slice(twice.indexOf('\r\n\r\n') + 4))).toMatchObject({ errorCode: 'AUTHORIZER_UNAUTHORIZED' });
+    const once = await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`);
+    expect(once).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('a request that is not HTTP: 400 with the contract body', async () => {
     const answer = await raw('NOT HTTP AT ALL\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);

@@ -145,6 +145,12 @@ describe('limits configuration', () => {
     expect(c.trustedProxies).toEqual(['10.0.0.5']);
   });
 
+  it('defaults the per-address cap to 100, or to the global cap when that is lower', () => {
+    expect(loadConfig({}).connections).toMatchObject({ max: 1000, maxPerAddress: 100 });
+    expect(loadConfig({ TRACKHUB_MAX_CONNECTIONS: '40' }).connections).toMatchObject({ max: 40, maxPerAddress: 40 });
+    expect(loadConfig({ TRACKHUB_MAX_CONNECTIONS: '1000000', TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '1000000' }).connections).toMatchObject({ max: 1_000_000, maxPerAddress: 1_000_000 });
+  });
+
   it('stops on a bad value, naming the variable', () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ TRACKHUB_SITE_RATE_LIMIT: 'fast' }, /^TRACKHUB_SITE_RATE_LIMIT: "fast" is not a rate/],
@@ -159,6 +165,10 @@ describe('limits configuration', () => {
       [{ TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '0' }, /^TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: /],
       [{ TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: 'many' }, /^TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: /],
       [{ TRACKHUB_MAX_CONNECTIONS: '50', TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '60' }, /^TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: 60 is above TRACKHUB_MAX_CONNECTIONS \(50\)/],
+      // No cap past what a process could ever hold (a 20-digit number also lost its precision as a JS number).
+      [{ TRACKHUB_MAX_CONNECTIONS: '1000001' }, /^TRACKHUB_MAX_CONNECTIONS: "1000001" is not a whole number of connections from 1 to 1,000,000/],
+      [{ TRACKHUB_MAX_CONNECTIONS: '99999999999999999999' }, /^TRACKHUB_MAX_CONNECTIONS: /],
+      [{ TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '1e9' }, /^TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: /],
       [{ TRACKHUB_TRUSTED_PROXIES: 'proxy.example' }, /^TRACKHUB_TRUSTED_PROXIES: /],
     ];
     for (const [env, message] of cases) {

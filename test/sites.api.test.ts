@@ -124,6 +124,8 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
       event('nul', { reason: 'nul \u0000 inside' }),
       event('last-century', { occurredAt: '1999-12-31T23:59:59Z' }),
       event('keep-2', { reason: 'thumbs \ud83d\udc4d up' }),
+      event('line-separator', { reason: 'one\u2028two' }),
+      event('bidi-override', { reason: 'paid \u202e999' }),
     ];
     const res = await post('SITE-A', keyA, { events });
     expect(res.statusCode, res.body).toBe(202);
@@ -133,8 +135,10 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
       rejected: [
         { index: 1, errorCode: 'FIELD_INVALID_VALUE', error: 'occurredAt: is before 2000-01-01T00:00:00Z' },
         { index: 2, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be well-formed text (a lone UTF-16 surrogate is not)' },
-        { index: 3, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control characters' },
+        { index: 3, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control characters, line separators or bidirectional overrides' },
         { index: 4, errorCode: 'FIELD_INVALID_VALUE', error: 'occurredAt: is before 2000-01-01T00:00:00Z' },
+        { index: 6, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control characters, line separators or bidirectional overrides' },
+        { index: 7, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control characters, line separators or bidirectional overrides' },
       ],
     });
     const stored = await sql<{ event_id: string; reason: string | null }>`

@@ -146,6 +146,16 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
     const text = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'text/plain' }, payload: 'hello' });
     expect(text.statusCode).toBe(415);
     expect(text.json().errorCode).toBe('UNSUPPORTED_MEDIA_TYPE');
+    // JSON in another charset is refused, not read as UTF-8 with its bytes turned into U+FFFD.
+    for (const charset of ['latin1', 'utf-16', '"iso-8859-1"']) {
+      const other = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': `application/json; charset=${charset}` }, payload: '{"trackingType":"PRODUCTION"}' });
+      expect(other.statusCode, charset).toBe(415);
+      expect(other.json()).toEqual({ errorCode: 'UNSUPPORTED_MEDIA_TYPE', error: 'content-type must be application/json (UTF-8)' });
+    }
+    for (const charset of ['utf-8', 'UTF8', '"utf-8"']) {
+      const utf8 = await t.app.inject({ method: 'POST', url: url.replace('card-x', `card-cs-${charset.replace(/\W/g, '')}`), headers: { ...auth, 'content-type': `application/json; charset=${charset}` }, payload: '{"trackingType":"PRODUCTION"}' });
+      expect(utf8.statusCode, charset).toBe(202);
+    }
     const big = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ trackingType: 'PRODUCTION', pad: 'x'.repeat(70 * 1024) }) });
     expect(big.statusCode).toBe(413);
     expect(big.json().errorCode).toBe('PAYLOAD_TOO_LARGE');

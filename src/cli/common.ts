@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import type { Config } from '../config.ts';
-import { escapeUnprintable } from '../domain/issuer-checks.ts';
+import { escapeUnprintable } from '../domain/text.ts';
 import type { Db } from '../store/db.ts';
 
 /** What main.ts hands each command group: the configuration, and the store opened for one command. */

@@ -182,9 +182,10 @@ issuers
   .option('--generate-key', 'generate an ES256 key pair; prints the private JWK once (for testing and demos)')
   .option('--max-operations <n>', 'operations per notification', '1')
   .action(async (opts: { id: string; name: string; url: string; jwks?: string; generateKey?: boolean; maxOperations: string }) => {
-    const [{ ISSUER_ID }, { checkCleartextUrls, checkJwks, checkNotificationUrl }, { issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
+    const [{ ISSUER_ID }, { checkDisplayName }, { checkCleartextUrls, checkJwks, checkNotificationUrl }, { issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
       await Promise.all([
         import('../domain/track-request.ts'),
+        import('../domain/text.ts'),
         import('../domain/issuer-checks.ts'),
         import('../http/issuer-view.ts'),
         import('../delivery/registration.ts'),
@@ -192,6 +193,8 @@ issuers
         import('../store/issuers.ts'),
       ]);
     if (!ISSUER_ID.test(opts.id)) fail('--id must be 10 of [A-Za-z0-9_-]');
+    const nameProblem = checkDisplayName('--name', opts.name);
+    if (nameProblem) fail(nameProblem);
     const urlProblem =
       checkNotificationUrl(opts.url) ??
       (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets)) ??

@@ -2,6 +2,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { Config } from '../config.ts';
 import { CARRIER_CODES, isCarrierCode } from '../domain/carriers.ts';
+import { checkDisplayName } from '../domain/text.ts';
 import type { HubContext } from '../operations/context.ts';
 import type { EventSink, ImportSummary } from '../sites/batch-file.ts';
 import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
@@ -79,7 +80,8 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
     .option('--rotate-key', 'replace the stored API key with a generated one, printed once')
     .action(async (siteId: string, opts: { name: string; carriers?: string; apiKey?: string; rotateKey?: boolean }) => {
       if (!SITE_ID.test(siteId)) fail(`siteId must be ${SITE_ID_RULE}`);
-      if (opts.name.length < 1 || opts.name.length > 200) fail('--name must be 1 to 200 characters');
+      const nameProblem = checkDisplayName('--name', opts.name);
+      if (nameProblem) fail(nameProblem);
       const carriers = opts.carriers ? opts.carriers.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
       const unknown = carriers?.filter((c) => !isCarrierCode(c));
       if (unknown?.length) fail(`--carriers: unknown carrier code(s) ${unknown.join(', ')}`);

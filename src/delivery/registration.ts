@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { AUTHENTICATE_INSTEAD, hasUnprintable } from '../domain/issuer-checks.ts';
+import { AUTHENTICATE_INSTEAD } from '../domain/issuer-checks.ts';
+import { hasUnprintable } from '../domain/text.ts';
 import type { NotificationTls } from '../store/issuers.ts';
 import { checkTargetHost } from './ssrf.ts';
 

@@ -1,3 +1,6 @@
+import { createPublicKey } from 'node:crypto';
+import { hasUnprintable } from './text.ts';
+
 /** Checks of an issuer's registration that need no I/O: the Admin API and `trackhub issuers add` run the same ones. */
 
 /** A JWKS may only hold EC P-256 public keys with a kid: a private key here would be a leak. */
@@ -9,6 +12,13 @@ export function checkJwks(jwks: { keys: Record<string, unknown>[] }): string | u
     if (typeof k.x !== 'string' || typeof k.y !== 'string') return `jwks.keys[${i}]: x and y are required`;
     if ('d' in k) return `jwks.keys[${i}]: holds private key material (d); send the public key only`;
     if (typeof k.kid !== 'string' || k.kid === '') return `jwks.keys[${i}]: kid is required`;
+    // x and y must name a point on P-256: a key that is not one would be stored and then refuse every
+    // token exchange with invalid_grant, far from the mistake.
+    try {
+      createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: k.x, y: k.y }, format: 'jwk' });
+    } catch {
+      return `jwks.keys[${i}]: x and y are not a point on P-256 (base64url of 32 bytes each)`;
+    }
     if (kids.has(k.kid)) return `jwks.keys[${i}]: kid ${k.kid} is repeated`;
     kids.add(k.kid);
   }
@@ -33,26 +43,6 @@ export function checkNotificationUrl(raw: string): string | undefined {
 export const AUTHENTICATE_INSTEAD =
   'authenticate the hub with notificationAuth (OAuth2 client credentials) or notificationTls (mTLS); every notification is also signed with the webhook secret';
 
-/**
- * A URL is stored, listed by the CLI and shown in the console: a control character, a line separator or
- * a bidirectional override in it could drive an operator's terminal or disguise the address.
- */
-export function hasUnprintable(text: string): boolean {
-  return UNPRINTABLE.test(text);
-}
-
-/**
- * Text from outside as it may reach a terminal: the same characters shown as \u escapes, so it cannot
- * move the cursor, recolour the screen, or make a line read backwards (the CLI prints through this).
- */
-export function escapeUnprintable(text: string): string {
-  return text.replace(UNPRINTABLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** C0 and C1 control characters, line and paragraph separators, bidirectional overrides and isolates. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'g');
 
 /**
  * Plain http:// would carry the signed notifications and the OAuth client secret in clear: refused for

@@ -39,10 +39,16 @@ const FAILURE_CLIENTS_MAX = 10_000;
 /**
  * The credentials of `Authorization: Bearer <token>`, for every caller of the hub (issuers, operators, the
  * metrics scraper); the scheme is case-insensitive (RFC 7235 §2.1),
- * so `bearer` and `BEARER` work too. Undefined when the header is missing or not a bearer credential.
+ * so `bearer` and `BEARER` work too. Undefined when the header is missing, not a bearer credential, or
+ * sent more than once: Node keeps only the first of two, so a valid token followed by another would
+ * otherwise pass with the second never looked at.
  */
-export function bearerToken(header: string | undefined): string | undefined {
-  const m = /^bearer +(\S+) *$/i.exec(header ?? '');
+export function bearerToken(req: { headers: { authorization?: string }; raw: { rawHeaders: string[] } }): string | undefined {
+  const raw = req.raw.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'authorization') seen++;
+  if (seen > 1) return undefined;
+  const m = /^bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
   return m?.[1];
 }
 
@@ -93,7 +99,7 @@ export class AdminAuth {
       const seconds = Math.max(1, Math.ceil((record.windowEnds - now) / 1000));
       throw new ApiError('RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`, { 'retry-after': String(seconds) });
     }
-    const token = bearerToken(req.headers.authorization);
+    const token = bearerToken(req);
     const found = token === undefined ? undefined : await verify(token);
     if (found !== undefined) {
       this.failures.delete(key);

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Histogram } from 'prom-client';
+import { Type } from 'typebox';
 import type { AccessTokenVerifier } from '../auth/tokens.ts';
 import type { Config } from '../config.ts';
 import { newId } from '../domain/ids.ts';
@@ -104,6 +105,13 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   // refusal, if any, comes in the contract's body).
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   installErrorHandling(app);
+  // An Admin API route that takes no query parameters refuses any, as the routes that take some refuse
+  // the ones they do not know: a misspelt filter must never pass silently as no filter at all.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/admin/')) return;
+    route.schema ??= {};
+    route.schema.querystring ??= Type.Object({}, { additionalProperties: false });
+  });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     const form = new URLSearchParams(body as string);

@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { installErrorHandling } from './errors.ts';
+import { fieldPath, installErrorHandling } from './errors.ts';
 
 /** What a store failure becomes: 503 with Retry-After when the store is away, never a 500 for that. */
 describe('store errors', () => {
@@ -60,5 +60,15 @@ describe('other client errors', () => {
     await app.close();
     expect(res.statusCode).toBe(status);
     expect(res.json()).toEqual({ errorCode, error: 'what went wrong' });
+  });
+});
+
+describe('fieldPath', () => {
+  it("writes validation's JSON pointers as the hub's own checks name fields", () => {
+    expect(fieldPath('')).toBe('');
+    expect(fieldPath('/name')).toBe('name');
+    expect(fieldPath('/jwks/keys/0/kid')).toBe('jwks.keys[0].kid');
+    expect(fieldPath('/events/12')).toBe('events[12]');
+    expect(fieldPath('/a~1b/c~0d')).toBe('a/b.c~d');
   });
 });

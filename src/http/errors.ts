@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ApiError, ERROR_STATUS, type ErrorCode } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { errorForLog } from '../logger.ts';
+import { JSON_ONLY } from './media-types.ts';
 
 export function sendError(reply: FastifyReply, errorCode: ErrorCode, error: string, headers: Record<string, string> = {}) {
   return reply.code(ERROR_STATUS[errorCode]).headers(headers).send({ errorCode, error });
@@ -85,13 +86,14 @@ export function installErrorHandling(app: FastifyInstance): void {
         return sendError(reply, 'PAYLOAD_TOO_LARGE', 'body is too large');
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       case 'FST_ERR_CTP_INVALID_TYPE':
-        return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+        return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', JSON_ONLY);
       case 'FST_ERR_VALIDATION': {
         const first = err.validation?.[0];
         const params = first?.params as { missingProperty?: string; additionalProperty?: string } | undefined;
-        const path = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.');
+        const path = fieldPath(first?.instancePath ?? '');
         if (params?.additionalProperty) {
-          return sendError(reply, 'FIELD_INVALID_FORMAT', `${path ? `${path}.` : ''}${params.additionalProperty}: is not a known field`);
+          const what = err.validationContext === 'querystring' ? 'query parameter' : 'field';
+          return sendError(reply, 'FIELD_INVALID_FORMAT', `${path ? `${path}.` : ''}${params.additionalProperty}: is not a known ${what}`);
         }
         const field = path || params?.missingProperty || err.validationContext || 'request';
         return sendError(reply, 'FIELD_INVALID_FORMAT', `${field}: ${first?.message ?? 'is invalid'}`);
@@ -142,4 +144,17 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
     );
   }
   socket.destroy();
+}
+
+/**
+ * A JSON pointer from validation (`/jwks/keys/0/kid`) as every other error names a field:
+ * `jwks.keys[0].kid`, the way the hub's own checks write it.
+ */
+export function fieldPath(pointer: string): string {
+  let path = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    path += /^\d+$/.test(segment) ? `[${segment}]` : path ? `.${segment}` : segment;
+  }
+  return path;
 }

@@ -1,13 +1,23 @@
 /**
  * The one check of a request's media type: `application/json`, with or without parameters
  * (`; charset=utf-8`). A `+json` type passes here too, but only `application/json` has a body parser, so
- * another JSON type is refused with 415 before a handler runs.
+ * another JSON type is refused with 415 before a handler runs. Bodies are read as UTF-8 (JSON's own
+ * encoding, RFC 8259 §8.1): a body declared in another charset is refused, not silently misread.
  */
 export function isJson(contentType: string | undefined): boolean {
-  return !!contentType && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType);
+  return !!contentType && /^application\/(.+\+)?json\s*(;|$)/i.test(contentType) && declaresUtf8(contentType);
 }
 
 /** `application/x-www-form-urlencoded`, with or without parameters (the OAuth token endpoint takes it). */
 export function isForm(contentType: string | undefined): boolean {
-  return !!contentType && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType);
+  return !!contentType && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType) && declaresUtf8(contentType);
+}
+
+/** What a 415 says: the one media type and encoding the hub reads. */
+export const JSON_ONLY = 'content-type must be application/json (UTF-8)';
+
+/** No charset parameter (UTF-8 is the default), or charset=utf-8 in any of its spellings. */
+function declaresUtf8(contentType: string): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType)?.[1];
+  return charset === undefined || /^utf-?8$/i.test(charset);
 }

@@ -1,5 +1,6 @@
 import { type CarrierCode, isCarrierCode } from '../domain/carriers.ts';
 import type { Result } from '../domain/errors.ts';
+import { hasUnprintable } from '../domain/text.ts';
 import { CARD_ID, ISSUER_ID } from '../domain/track-request.ts';
 
 /** One production-site report (docs/contract.md §4), validated. */
@@ -22,9 +23,11 @@ export const SITE_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 export const SITE_ID_RULE = '1 to 64 of [A-Za-z0-9_.-], not starting with a dot';
 const EVENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const TRACKING_NUMBER = /^[A-Za-z0-9]{4,40}$/;
-/** Free text, one line: control characters would break CSV reports and logs. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-const REASON = /^[^\u0000-\u001f\u007f]{1,500}$/;
+/**
+ * Free text, one line: control characters would break CSV reports and logs, and a line separator or a
+ * bidirectional override would make a reason read differently in an operator's terminal or console.
+ */
+const REASON_MAX = 500;
 /** With the u flag a surrogate pair is one code point; only a lone half is in the Cs category. */
 const LONE_SURROGATE = /\p{Cs}/u;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
@@ -74,10 +77,12 @@ export function validateSiteEvent(raw: unknown, now = Date.now()): Result<SiteEv
     text('occurredAt', DATE_TIME, 'an ISO 8601 date-time with offset, e.g. 2026-05-01T10:00:00Z', true) ??
     text('carrier', /^.+$/s, 'a string', false) ??
     text('trackingNumber', TRACKING_NUMBER, '4 to 40 letters or digits', false) ??
-    text('reason', REASON, 'at most 500 characters without control characters', false);
+    (present('reason') && (typeof e.reason !== 'string' || e.reason.length > REASON_MAX || hasUnprintable(e.reason))
+      ? bad('FIELD_INVALID_FORMAT', 'reason', `must be at most ${REASON_MAX} characters without control characters, line separators or bidirectional overrides`)
+      : undefined);
   if (formatError) return formatError;
   // The store keeps text as UTF-8 and refuses a lone surrogate half (JSON allows `\ud800`), and NUL
-  // (which REASON already refuses, as a control character).
+  // (which hasUnprintable already refuses, as a control character).
   if (present('reason') && LONE_SURROGATE.test(e.reason as string)) return bad('FIELD_INVALID_FORMAT', 'reason', 'must be well-formed text (a lone UTF-16 surrogate is not)');
   const type = e.type as string;
   if (!(SITE_EVENT_TYPES as readonly string[]).includes(type)) return bad('FIELD_INVALID_VALUE', 'type', 'must be CARD_SHIPPED or CARD_RETURNED');

@@ -6,6 +6,7 @@ import { newWebhookSecret } from '../../delivery/signing.ts';
 import { isCarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { checkCleartextUrls, checkJwks, checkNotificationUrl } from '../../domain/issuer-checks.ts';
+import { checkDisplayName } from '../../domain/text.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
 import { SITE_ID, SITE_ID_RULE } from '../../sites/events.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
@@ -16,7 +17,7 @@ import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { RouteDeps } from '../app.ts';
 import { refuseUnsafeText } from '../errors.ts';
 import { issuerView } from '../issuer-view.ts';
-import { isJson } from '../media-types.ts';
+import { isJson, JSON_ONLY } from '../media-types.ts';
 import { bodyTypeError, errorResponses, IssuerBody, SiteBody } from '../schemas.ts';
 
 export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): void {
@@ -31,7 +32,7 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
   // an Admin API body is JSON: a form or plain text is refused as such, not read as something else.
   app.addHook('preValidation', async (req) => {
     if (!req.routeOptions.url?.startsWith('/admin/') || req.body === undefined) return;
-    if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+    if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', JSON_ONLY);
     const problem = bodyTypeError(req.body, req.routeOptions.schema?.body);
     if (problem) throw new ApiError('FIELD_INVALID_FORMAT', problem);
   });
@@ -57,6 +58,8 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
       const { issuerId } = req.params;
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
       const body = req.body;
+      const nameProblem = checkDisplayName('name', body.name);
+      if (nameProblem) throw new ApiError('FIELD_INVALID_FORMAT', nameProblem);
       const problem = checkNotificationUrl(body.notificationBaseUrl) ?? checkJwks(body.jwks);
       if (problem) throw new ApiError('FIELD_INVALID_VALUE', problem);
       // The SSRF guard first: for a private address its refusal says more than the scheme's.
@@ -132,6 +135,8 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
       const { siteId } = req.params;
       if (!SITE_ID.test(siteId)) throw new ApiError('FIELD_INVALID_FORMAT', `siteId: must be ${SITE_ID_RULE}`);
       const body = req.body;
+      const nameProblem = checkDisplayName('name', body.name);
+      if (nameProblem) throw new ApiError('FIELD_INVALID_FORMAT', nameProblem);
       const unknownCarrier = body.carriers?.find((c) => !isCarrierCode(c));
       if (unknownCarrier !== undefined) throw new ApiError('FIELD_INVALID_VALUE', `carriers: ${unknownCarrier} is not a supported carrier code`);
       if (body.apiKey && body.generateApiKey) throw new ApiError('FIELD_INVALID_VALUE', 'generateApiKey: cannot be combined with apiKey');

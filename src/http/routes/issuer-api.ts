@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { tokenBinding } from '../../auth/tokens.ts';
 import { ApiError } from '../../domain/errors.ts';
@@ -10,7 +10,7 @@ import { listCardOperations } from '../../store/operations.ts';
 import { bearerToken } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { TokenBuckets } from '../limits.ts';
-import { isJson } from '../media-types.ts';
+import { isJson, JSON_ONLY } from '../media-types.ts';
 import { errorResponses } from '../schemas.ts';
 
 const Params = Type.Object({ issuerId: Type.String(), cardId: Type.String() });
@@ -23,9 +23,9 @@ export function registerIssuerApi(untyped: FastifyInstance, deps: HttpDeps): voi
   const limiter = new TokenBuckets({ count: deps.config.issuerRateLimit, perMs: 1000 });
   const batcher = new AcceptBatcher(deps.hub);
 
-  async function authorise(auth: string | undefined, params: Static<typeof Params>): Promise<{ issuerId: string; cardId: string }> {
+  async function authorise(req: FastifyRequest, params: Static<typeof Params>): Promise<{ issuerId: string; cardId: string }> {
     const { issuerId, cardId } = params;
-    const token = bearerToken(auth);
+    const token = bearerToken(req);
     const grant = token ? await deps.tokens.verify(token) : undefined;
     if (!grant) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'missing, malformed, expired or forged access token');
     if (grant.issuerId !== issuerId) throw new ApiError('FORBIDDEN', 'the access token belongs to another issuer');
@@ -60,8 +60,8 @@ export function registerIssuerApi(untyped: FastifyInstance, deps: HttpDeps): voi
       validatorCompiler: () => (data: unknown) => ({ value: data }),
     },
     async (req, reply) => {
-      const { issuerId, cardId } = await authorise(req.headers.authorization, req.params);
-      if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+      const { issuerId, cardId } = await authorise(req, req.params);
+      if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', JSON_ONLY);
       const checked = validateTrackRequest(req.body);
       if (!checked.ok) throw new ApiError(checked.errorCode, checked.error);
       const { operationId } = await batcher.accept({ issuerId, cardId, correlationId: req.correlationId, body: checked.value });
@@ -82,7 +82,7 @@ export function registerIssuerApi(untyped: FastifyInstance, deps: HttpDeps): voi
       validatorCompiler: () => (data: unknown) => ({ value: data }),
     },
     async (req) => {
-      const { issuerId, cardId } = await authorise(req.headers.authorization, req.params);
+      const { issuerId, cardId } = await authorise(req, req.params);
       const ops = await listCardOperations(deps.db, issuerId, cardId);
       if (ops.length === 0) throw new ApiError('NOT_FOUND', 'this card has never been tracked by this issuer');
       return { operations: ops.map((s) => toOperationObject(s, { withCheckpoints: true })) };

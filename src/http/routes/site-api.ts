@@ -7,7 +7,7 @@ import { type SiteEventInput, validateSiteEvent } from '../../sites/events.ts';
 import { ingestEvents } from '../../sites/ingest.ts';
 import type { RouteDeps } from '../app.ts';
 import { siteEventLimits } from '../limits.ts';
-import { isJson } from '../media-types.ts';
+import { isJson, JSON_ONLY } from '../media-types.ts';
 import { errorResponses, oneOf } from '../schemas.ts';
 
 export const MAX_EVENTS_PER_CALL = 1000;
@@ -105,7 +105,7 @@ export function registerSiteApi(untyped: FastifyInstance, deps: RouteDeps): void
         preHandler: siteLimits.charge,
       },
       async (req, reply) => {
-        if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+        if (!isJson(req.headers['content-type'])) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', JSON_ONLY);
         // Not checked against its schema (see validatorCompiler): read as the unknown it is.
         const body: unknown = req.body;
         if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('FIELD_INVALID_FORMAT', 'body: must be a JSON object with an events array');

@@ -88,7 +88,7 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
         req.log.info({ reason: 'content-type' }, 'token request refused');
         return reply
           .code(400)
-          .send({ error: 'invalid_request', error_description: 'content-type must be application/x-www-form-urlencoded or application/json' });
+          .send({ error: 'invalid_request', error_description: 'content-type must be application/x-www-form-urlencoded or application/json (UTF-8)' });
       }
       // No body schema: every refusal here is an RFC 6749 error, so the body is read as the unknown it is.
       const params: unknown = req.body;
