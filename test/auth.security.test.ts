@@ -127,6 +127,17 @@ describe.each(STORE_KINDS)('issuer auth on %s', (kind) => {
       payload: `grant_type=${encodeURIComponent(JWT_BEARER)}&assertion=a&assertion=b`,
     });
     expect(repeated.json().error).toBe('invalid_request');
+    // The same in JSON: a repeated member is refused, not read with its last value (a good assertion last).
+    const good = await assertion(A, keyA);
+    const json = (text: string) => t.app.inject({ method: 'POST', url: '/authz/v1/oauth2/token', headers: { 'content-type': 'application/json' }, payload: text });
+    const twice = await json(`{"grant_type":"${JWT_BEARER}","assertion":"junk","assertion":"${good}"}`);
+    expect(twice.statusCode).toBe(400);
+    expect(twice.json()).toEqual({ error: 'invalid_request', error_description: 'grant_type and assertion are each required once' });
+    expect((await json(`{"grant_type":"${JWT_BEARER}","assertion":"${good}"}`)).statusCode).toBe(200);
+    // Members of different objects may share a name; only a name repeated in one object is refused.
+    expect((await json(`{"grant_type":"${JWT_BEARER}","assertion":"${await assertion(A, keyA)}","x":{"assertion":1}}`)).json().error).not.toBe('invalid_request');
+    // Prototype keys are still refused by the default parser's rules.
+    expect((await json(`{"grant_type":"${JWT_BEARER}","assertion":"a","__proto__":{"x":1}}`)).json().error).toBe('invalid_request');
     const unsupported = await t.app.inject({ method: 'POST', url: '/authz/v1/oauth2/token', payload: { grant_type: 'client_credentials', assertion: 'x' } });
     expect(unsupported.json().error).toBe('unsupported_grant_type');
   });
