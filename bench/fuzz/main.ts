@@ -1,11 +1,12 @@
 /**
  * `npm run fuzz`: requests generated from the hub's own OpenAPI document, sent to a hub the fuzzer starts
- * (or to `--url`, on this machine only), every answer checked. Exits 1 on any failure.
+ * (or to `--url`, on this machine only), every answer checked. Exits 1 on any failure, and when the heap a
+ * hub it started keeps after a full collection grew more than FLAT_PCT over the second half of the run.
  *
  *   npm run fuzz -- [--runs 100000] [--seed N] [--concurrency 16] [--url http://127.0.0.1:8080 --admin-token T [--pid P]]
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { report, runFuzz } from './run.ts';
+import { FLAT_PCT, report, runFuzz } from './run.ts';
 
 const integer = (min: number) => (raw: string) => {
   const n = Number(raw);
@@ -29,7 +30,8 @@ const replay = `npm run fuzz -- --seed ${seed} --runs ${o.runs}${o.url ? ` --url
 try {
   const result = await runFuzz({ runs: o.runs, seed, concurrency: o.concurrency, url: o.url, adminToken: o.adminToken ?? process.env.TRACKHUB_ADMIN_TOKEN, pid: o.pid });
   process.stdout.write(`${report(result, replay)}\n`);
-  process.exitCode = result.failures.length > 0 ? 1 : 0;
+  const heapGrew = result.afterGc !== undefined && result.afterGc.secondHalfGrowthPct > FLAT_PCT;
+  process.exitCode = result.failures.length > 0 || heapGrew ? 1 : 0;
 } catch (err) {
   process.stderr.write(`fuzz: ${(err as Error).message}\n(seed ${seed}; replay: ${replay})\n`);
   process.exitCode = 2;

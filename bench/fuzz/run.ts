@@ -57,10 +57,19 @@ export interface FuzzResult {
    * growth is the leak detector (a leak keeps growing with the requests, a settling heap does not).
    */
   rss?: { startBytes: number; halfBytes: number; peakBytes: number; endBytes: number; growthPct: number; secondHalfGrowthPct: number; warmupRequests: number };
+  /**
+   * When the fuzzer started the hub: its heap in use and its RSS right after a full collection, at every
+   * tenth of the run. What a leak leaves behind survives a full collection; a heap V8 has merely let grow
+   * does not. `secondHalfGrowthPct` compares the half-way sample with the last.
+   */
+  afterGc?: { samples: { requests: number; heapUsedBytes: number; rssBytes: number | undefined }[]; secondHalfGrowthPct: number; rssSecondHalfGrowthPct: number | undefined };
   elapsedMs: number;
 }
 
 const CHUNK = 1000;
+/** The heap in use after a full collection may move this much over the second half and still be flat. */
+export const FLAT_PCT = 10;
+const signed = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
 const REQUEST_CEILING_MS = 90_000;
 const MAX_SHRUNK_SIGNATURES = 12;
 
@@ -234,6 +243,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     let unsendable = 0;
     const warmupRequests = Math.min(2000, Math.floor(opts.runs / 10));
     const rssSamples: number[] = [];
+    const gcSamples: { requests: number; heapUsedBytes: number; rssBytes: number | undefined }[] = [];
     let rssStart: number | undefined;
     let rssHalf: number | undefined;
     const sampler = pid
@@ -287,6 +297,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
         }
       };
       await Promise.all(Array.from({ length: opts.concurrency }, lane));
+      // Between chunks nothing is in flight: the heap after a full collection is what the hub keeps.
+      const done = (chunk + 1) * CHUNK;
+      if (hub && done >= warmupRequests && Math.floor(done / (opts.runs / 10)) > Math.floor((done - CHUNK) / (opts.runs / 10))) {
+        gcSamples.push({ requests: sent, ...(await hub.afterFullGc()) });
+      }
       if (Date.now() - lastProgress > 10_000) {
         lastProgress = Date.now();
         const rss = pid ? rssOf(pid) : undefined;
@@ -338,8 +353,18 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
             warmupRequests,
           }
         : undefined;
+    const halfway = gcSamples.find((g) => g.requests >= opts.runs / 2);
+    const last = gcSamples.at(-1);
+    const afterGc =
+      halfway && last
+        ? {
+            samples: gcSamples,
+            secondHalfGrowthPct: ((last.heapUsedBytes - halfway.heapUsedBytes) / halfway.heapUsedBytes) * 100,
+            rssSecondHalfGrowthPct: halfway.rssBytes && last.rssBytes ? ((last.rssBytes - halfway.rssBytes) / halfway.rssBytes) * 100 : undefined,
+          }
+        : undefined;
     const hubErrors = (hub?.output() ?? '').split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(-20);
-    return { seed: opts.seed, runs: opts.runs, sent, unsendable, resets: sender.resets, routes: routes.map((r) => r.label), counts, failures, rss, hubErrors, fuzzMs, elapsedMs: Date.now() - started };
+    return { seed: opts.seed, runs: opts.runs, sent, unsendable, resets: sender.resets, routes: routes.map((r) => r.label), counts, failures, rss, afterGc, hubErrors, fuzzMs, elapsedMs: Date.now() - started };
   } finally {
     agent?.destroy();
     await rx.close();
@@ -377,6 +402,15 @@ export function report(result: FuzzResult, replay: string): string {
         `growth ${r.growthPct.toFixed(1)} % over the run, ${r.secondHalfGrowthPct.toFixed(1)} % over its second half`,
     );
   } else out.push('hub RSS: not measured (no /proc entry; pass --pid with --url)');
+  if (result.afterGc) {
+    const g = result.afterGc;
+    out.push(`hub after a full GC, at each tenth of the run (requests: heap in use / RSS):`);
+    out.push(`  ${g.samples.map((s) => `${s.requests}: ${mib(s.heapUsedBytes)} / ${s.rssBytes === undefined ? '?' : mib(s.rssBytes)}`).join(';  ')}`);
+    out.push(
+      `  over the second half: heap in use ${signed(g.secondHalfGrowthPct)} %, RSS ${g.rssSecondHalfGrowthPct === undefined ? '?' : `${signed(g.rssSecondHalfGrowthPct)} %`} ` +
+        `(flat: within ±${FLAT_PCT} %: ${Math.abs(g.secondHalfGrowthPct) <= FLAT_PCT ? 'yes' : 'NO'})`,
+    );
+  } else if (!result.rss) out.push('hub heap after GC: not measured (only for a hub the fuzzer starts)');
   if (result.failures.length === 0) out.push(`no failures. seed ${result.seed}, replay: ${replay}`);
   else {
     out.push(`${result.failures.length} kinds of failure:`);

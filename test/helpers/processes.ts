@@ -20,8 +20,8 @@ export interface Proc {
 }
 
 /** Runs the real CLI in a child process; its output is kept for failure messages. */
-export function runCli(args: string[], env: Record<string, string>): Proc {
-  const nodeArgs = process.env.TRACKHUB_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+export function runCli(args: string[], env: Record<string, string>, extraNodeArgs: string[] = []): Proc {
+  const nodeArgs = [...(process.env.TRACKHUB_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...extraNodeArgs];
   // The master key of the stores this process opens (freshStore), so a child reads what the test wrote;
   // a test of the key itself passes its own TRACKHUB_SECRET_KEY (or '' for none).
   const withKey = { TRACKHUB_SECRET_KEY: TEST_SECRET_KEY.toBase64(), ...env };

@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { visit } from 'jsonc-parser';
+import { createScanner, SyntaxKind } from 'jsonc-parser';
 import { Type } from 'typebox';
 import { InvalidGrant, issueAccessToken, verifyAssertion } from '../../auth/tokens.ts';
 import type { HttpDeps } from '../app.ts';
@@ -54,11 +54,11 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
     const defaultJson = scope.getDefaultJsonParser('error', 'error');
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, text, done) => {
-      if (hasRepeatedKey(text as string)) {
-        done(Object.assign(new Error('a parameter is repeated'), { code: REPEATED_PARAMETER, statusCode: 400 }), undefined);
-        return;
-      }
-      defaultJson(req, text as string, done);
+      defaultJson(req, text as string, (err, body) => {
+        if (err) done(err, undefined);
+        else if (hasRepeatedTopLevelName(text as string)) done(Object.assign(new Error('a parameter is repeated'), { code: REPEATED_PARAMETER, statusCode: 400 }), undefined);
+        else done(null, body);
+      });
     });
     // The handler reads params, query and body as the schema declares them (TypeBox type provider).
     scope.withTypeProvider<TypeBoxTypeProvider>().post(
@@ -145,22 +145,46 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
     });
   }
 
-  /** Whether some object of a JSON text names a member twice (JSON.parse keeps the last one silently). */
-  function hasRepeatedKey(text: string): boolean {
-    const open: Set<string>[] = [];
-    let repeated = false;
-    visit(text, {
-      onObjectBegin: () => {
-        open.push(new Set());
-      },
-      onObjectEnd: () => {
-        open.pop();
-      },
-      onObjectProperty: (name) => {
-        const names = open[open.length - 1];
-        if (names.has(name)) repeated = true;
-        names.add(name);
-      },
-  });
-  return repeated;
+  /**
+ * Whether the top-level object of a JSON text names a member twice (JSON.parse keeps the last one
+ * silently). Only the top level holds the token request's parameters. jsonc-parser's scanner reads the
+ * text token by token, without recursion (a body nested 100,000 deep must not overflow the stack), and
+ * decodes each name, so `"assertion"` and `"\u0061ssertion"` are the same name, as they are to JSON.parse.
+ */
+function hasRepeatedTopLevelName(text: string): boolean {
+  const scanner = createScanner(text, true);
+  const names = new Set<string>();
+  let depth = 0;
+  let topIsObject = false;
+  let nameNext = false;
+  for (let token = scanner.scan(); token !== SyntaxKind.EOF; token = scanner.scan()) {
+    switch (token) {
+      case SyntaxKind.OpenBraceToken:
+        if (depth === 0) topIsObject = true;
+        depth++;
+        nameNext = topIsObject && depth === 1;
+        break;
+      case SyntaxKind.OpenBracketToken:
+        depth++;
+        break;
+      case SyntaxKind.CloseBraceToken:
+      case SyntaxKind.CloseBracketToken:
+        depth--;
+        break;
+      case SyntaxKind.CommaToken:
+        nameNext = topIsObject && depth === 1;
+        break;
+      case SyntaxKind.StringLiteral:
+        if (nameNext) {
+          const name = scanner.getTokenValue();
+          if (names.has(name)) return true;
+          names.add(name);
+        }
+        nameNext = false;
+        break;
+      default:
+        nameNext = false;
+    }
+  }
+  return false;
 }
