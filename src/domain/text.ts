@@ -22,7 +22,6 @@ export function escapeUnprintable(text: string): string {
   return text.replace(UNPRINTABLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-
 /** A display name (of an issuer, of a site): 1 to 200 characters that print as they read. */
 export function checkDisplayName(field: string, name: string): string | undefined {
   if (name.length < 1 || name.length > 200) return `${field}: must be 1 to 200 characters`;
