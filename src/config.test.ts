@@ -33,6 +33,8 @@ describe('configuration', () => {
     ['TRACKHUB_CARRIER_ROUTES', 'ups=ups|shipengine'],
     ['TRACKHUB_CARRIER_ROUTES', 'ups='],
     ['TRACKHUB_CARRIER_ROUTES', 'ups'],
+    // Longer than a stopping worker waits for its sends: they would be cut and sent twice.
+    ['TRACKHUB_DELIVERY_TIMEOUT', '16s'],
   ])('a bad %s stops start-up with one line naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     try {

@@ -95,6 +95,16 @@ function duration(env: Env, name: string, fallback: string): number {
   return ms;
 }
 
+/**
+ * At most 15 s, the contract's bound on an issuer's answer. A stopping worker lets its sends run for up to
+ * this long and records them; beyond the drain a stop allows, cut sends would go out twice.
+ */
+function deliveryTimeout(env: Env): number {
+  const ms = duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s');
+  if (ms > 15_000) fail('TRACKHUB_DELIVERY_TIMEOUT', `${str(env, 'TRACKHUB_DELIVERY_TIMEOUT')} is above 15s, the longest an issuer may take to answer`);
+  return ms;
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = str(env, name);
   if (raw === undefined) return fallback;
@@ -310,7 +320,7 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     connections: connectionLimits(env),
     trustedProxies: trustedProxies(env),
     leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
-    deliveryTimeoutMs: duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s'),
+    deliveryTimeoutMs: deliveryTimeout(env),
     carriers,
     carrierRoutes: carrierRoutes(env, 'TRACKHUB_CARRIER_ROUTES'),
     dataDir: resolve(str(env, 'TRACKHUB_DATA_DIR') ?? defaultDataDir(databaseUrl)),

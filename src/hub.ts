@@ -161,9 +161,9 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       await inbox?.stop();
       await poller?.stop();
       await upsAlerts?.stop();
-      // Sends under way finish and are recorded (at most the delivery timeout, capped so the drain fits
-      // the shutdown deadline): a rolling restart sends nothing twice.
-      await dispatcher?.stop({ drainMs: Math.min(config.deliveryTimeoutMs, 15_000) });
+      // Sends under way finish and are recorded (at most the delivery timeout, itself at most 15 s): a
+      // rolling restart sends nothing twice.
+      await dispatcher?.stop({ drainMs: config.deliveryTimeoutMs });
       await carrierHttp.close();
       await store.close();
     },

@@ -1,15 +1,19 @@
 import { Agent, request } from 'undici';
 import type { TrackResult } from '../domain/shipment.ts';
+import { readCapped } from '../net/http-client.ts';
 import { type ClientCredentialsToken, CredentialsRefused } from '../net/oauth-client.ts';
 import { type HttpClient, type HttpResponse, retryAfterMs } from './provider.ts';
 
-/** The real HttpClient: pooled per origin, bounded by a timeout, never following redirects. */
+/** A carrier's tracking answer, even for a 30-number batch with full histories, is far below this. */
+const MAX_CARRIER_ANSWER_BYTES = 8 * 1024 * 1024;
+
+/** The real HttpClient: pooled per origin, bounded by a timeout and a size, never following redirects. */
 export function undiciHttpClient(opts: { timeoutMs?: number } = {}): { http: HttpClient; close: () => Promise<void> } {
   const timeout = opts.timeoutMs ?? 20_000;
   const agent = new Agent({ connections: 32, headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout });
   const http: HttpClient = async (url, init) => {
     const res = await request(url, { method: init.method, headers: init.headers, body: init.body, dispatcher: agent });
-    return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: await res.body.text() };
+    return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: await readCapped(res.body, MAX_CARRIER_ANSWER_BYTES) };
   };
   return { http, close: () => agent.close() };
 }

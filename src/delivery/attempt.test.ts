@@ -51,6 +51,31 @@ describe('attemptDelivery', () => {
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });
 
+  it('takes the status once it has come: a body that trickles in for ever is cut, never turned into a timeout', async () => {
+    const trickle = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const drip = setInterval(() => res.write('x'), 100);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((r) => trickle.listen(0, '127.0.0.1', () => r()));
+    try {
+      const started = Date.now();
+      const result = await attemptDelivery({ ...target, url: `http://127.0.0.1:${(trickle.address() as AddressInfo).port}/` }, claimed(9100), {
+        timeoutMs: 400, // shorter than the body takes: before, the attempt ended as a timeout, and was sent again
+        shutdown: new AbortController().signal,
+        now: Date.now,
+      });
+      expect(result).toMatchObject({ status: 200 });
+      expect(result?.timedOut).toBeUndefined();
+      expect(result?.responseText).toMatch(/^x+$/);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      trickle.closeAllConnections();
+      await new Promise<void>((r) => trickle.close(() => r()));
+    }
+  });
+
   it('is cut short by shutdown (no result) and by its timeout (a timeout result)', async () => {
     const hang = createServer(() => {}); // never answers
     await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));

@@ -29,6 +29,8 @@ export interface AttemptResult {
 
 /** Only this much of an issuer's answer is read and kept in the attempt log. */
 const RESPONSE_PREFIX_BYTES = 2048;
+/** How long the body of an answer whose status has arrived may take to give that prefix. */
+const BODY_READ_MS = 1000;
 
 export interface AttemptOptions {
   /** The whole attempt (connect, send, response) must finish within this. */
@@ -64,7 +66,10 @@ export async function attemptDelivery(target: IssuerTarget, n: Claimed, o: Attem
       target.token.invalidate();
       res = await post(target, n, body, signal);
     }
-    const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES);
+    // The status is the answer: from here the attempt's timeout no longer applies, so a slow body can
+    // never turn a 200 into a timeout (and a resend). The body prefix gets a short time of its own.
+    clearTimeout(timer);
+    const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES, BODY_READ_MS);
     return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after'], o.now()) };
   } catch (err) {
     if (o.shutdown.aborted) return undefined;
@@ -102,16 +107,24 @@ function describeError(err: unknown): string {
 }
 
 /**
- * The first `max` bytes of a response body; the rest is not read (leaving the loop destroys the body),
- * so a large or endless answer neither costs memory nor turns a received status into a timeout.
+ * The first `max` bytes of a response body, or what came within `withinMs`; the rest is not read
+ * (leaving the loop destroys the body), so a large, endless or trickling answer neither costs memory
+ * nor time, nor turns a received status into a timeout.
  */
-async function readPrefix(body: AsyncIterable<Buffer>, max: number): Promise<string> {
+async function readPrefix(body: AsyncIterable<Buffer> & { destroy: () => void }, max: number, withinMs: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= max) break;
+  const cut = setTimeout(() => body.destroy(), withinMs);
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= max) break;
+    }
+  } catch {
+    // Cut by the timer (or the connection failed mid-body): the status stands, with what was read.
+  } finally {
+    clearTimeout(cut);
   }
   return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
@@ -86,6 +87,8 @@ export class Dispatcher {
   private readonly now: () => number;
 
   constructor(private readonly o: DispatcherOptions) {
+    // Every send in flight listens for shutdown (attempt.ts): hundreds at once are expected, not a leak.
+    setMaxListeners(0, this.shutdown.signal);
     this.relaxed = o.relaxedDb ?? o.db;
     this.now = o.now ?? (() => Date.now());
     this.gone = new GoneEndpoints(this.now);

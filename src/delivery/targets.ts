@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
-import type { HttpClient } from '../net/http-client.ts';
+import { type HttpClient, readCapped } from '../net/http-client.ts';
 import { ClientCredentialsToken } from '../net/oauth-client.ts';
 import type { Db } from '../store/db.ts';
 import { loadDeliverySettings, type NotificationTls } from '../store/issuers.ts';
@@ -88,10 +88,13 @@ export async function loadTargets(db: Db, previous: Map<string, IssuerTarget>, o
   return next;
 }
 
+/** An OAuth token answer is a few hundred bytes; an issuer's token server gets no more than this read. */
+const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
+
 /** The carriers' HttpClient shape over an issuer's agent: the token request gets the same guard and certificate. */
 function agentHttp(agent: Agent, timeoutMs: number): HttpClient {
   return async (url, init) => {
     const res = await request(url, { method: init.method, headers: init.headers, body: init.body, dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
-    return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: await res.body.text() };
+    return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: await readCapped(res.body, MAX_TOKEN_ANSWER_BYTES) };
   };
 }

@@ -44,12 +44,26 @@ const FAILURE_CLIENTS_MAX = 10_000;
  * otherwise pass with the second never looked at.
  */
 export function bearerToken(req: { headers: { authorization?: string }; raw: { rawHeaders: string[] } }): string | undefined {
-  const raw = req.raw.rawHeaders;
-  let seen = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'authorization') seen++;
-  if (seen > 1) return undefined;
+  if (headerCount(req, 'authorization') > 1) return undefined;
   const m = /^bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
   return m?.[1];
+}
+
+/** How many times a request sent a header (Node keeps the first `Authorization` and joins others with ", "). */
+export function headerCount(req: { raw: { rawHeaders: string[] } }, lowerCaseName: string): number {
+  const raw = req.raw.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === lowerCaseName.length && raw[i].toLowerCase() === lowerCaseName) seen++;
+  return seen;
+}
+
+/**
+ * A credential header sent twice is a client's (or its proxy's) mistake, not a guess: refused with a 400
+ * that says so, before any check, and never counted as a failed authentication (a proxy that doubles the
+ * header would otherwise lock every client behind it out).
+ */
+export function refuseRepeatedCredential(req: { raw: { rawHeaders: string[] } }, lowerCaseName: string): void {
+  if (headerCount(req, lowerCaseName) > 1) throw new ApiError('FIELD_INVALID_FORMAT', `${lowerCaseName}: the header is sent more than once; send it once`);
 }
 
 /** The key failed authentications are counted under (src/http/client-address.ts). */
@@ -99,6 +113,7 @@ export class AdminAuth {
       const seconds = Math.max(1, Math.ceil((record.windowEnds - now) / 1000));
       throw new ApiError('RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`, { 'retry-after': String(seconds) });
     }
+    refuseRepeatedCredential(req, 'authorization');
     const token = bearerToken(req);
     const found = token === undefined ? undefined : await verify(token);
     if (found !== undefined) {

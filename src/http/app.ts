@@ -99,6 +99,9 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   (app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(1000, connections.headersTimeoutMs);
   // Beyond the cap, new connections are closed as they arrive; those already open are served.
   app.server.maxConnections = connections.max;
+  // No count limit on header lines (the 16 KiB header size still bounds them): past Node's count limit
+  // the extra lines are dropped silently, and a second Authorization among them would go unseen.
+  app.server.maxHeadersCount = 0;
   capConnectionsPerAddress(app.server, connections.maxPerAddress, deps.config.trustedProxies);
   // An `Expect:` other than 100-continue: Node would answer a bare 417 of its own. RFC 9110 §10.1.1 lets
   // a server ignore an expectation it does not support, so the request is served like any other (and a

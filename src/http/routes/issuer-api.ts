@@ -7,7 +7,7 @@ import { toOperationObject } from '../../domain/operation-view.ts';
 import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-request.ts';
 import { AcceptBatcher } from '../../operations/accept.ts';
 import { listCardOperations } from '../../store/operations.ts';
-import { bearerToken } from '../admin-auth.ts';
+import { bearerToken, refuseRepeatedCredential } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { TokenBuckets } from '../limits.ts';
 import { isJson, JSON_ONLY } from '../media-types.ts';
@@ -25,6 +25,7 @@ export function registerIssuerApi(untyped: FastifyInstance, deps: HttpDeps): voi
 
   async function authorise(req: FastifyRequest, params: Static<typeof Params>): Promise<{ issuerId: string; cardId: string }> {
     const { issuerId, cardId } = params;
+    refuseRepeatedCredential(req, 'authorization');
     const token = bearerToken(req);
     const grant = token ? await deps.tokens.verify(token) : undefined;
     if (!grant) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'missing, malformed, expired or forged access token');

@@ -5,6 +5,7 @@ import { CARRIER_CODES } from '../../domain/carriers.ts';
 import { ApiError, type ErrorCode } from '../../domain/errors.ts';
 import { type SiteEventInput, validateSiteEvent } from '../../sites/events.ts';
 import { ingestEvents } from '../../sites/ingest.ts';
+import { refuseRepeatedCredential } from '../admin-auth.ts';
 import type { RouteDeps } from '../app.ts';
 import { siteEventLimits } from '../limits.ts';
 import { isJson, JSON_ONLY } from '../media-types.ts';
@@ -99,7 +100,10 @@ export function registerSiteApi(untyped: FastifyInstance, deps: RouteDeps): void
         },
         // Events are validated one by one below: a schema check of the whole body would reject the batch.
         validatorCompiler: () => (data: unknown) => ({ value: data }),
-        onRequest: async (req) => authorise(req.headers['x-api-key'], req.params),
+        onRequest: async (req) => {
+          refuseRepeatedCredential(req, 'x-api-key');
+          await authorise(req.headers['x-api-key'], req.params);
+        },
         // The site's event budget (src/http/limits.ts): refused before the body is read once spent, then charged per event.
         preParsing: siteLimits.beforeBody,
         preHandler: siteLimits.charge,
