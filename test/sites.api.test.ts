@@ -116,6 +116,13 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
     expect(body.rejected.at(-1)).toMatchObject({ index: bad.length + 1, errorCode: 'FIELD_INVALID_FORMAT' });
   });
 
+  it('a body that is not UTF-8 is refused whole, never stored with U+FFFD in its place', async () => {
+    const bytes = Buffer.from(JSON.stringify({ events: [event('latin1', { reason: 'Caf\u00e9' })] }).replace('\u00e9', '\xe9'), 'latin1');
+    const res = await t.app.inject({ method: 'POST', url: '/sites/v1/production-sites/SITE-A/events', headers: { 'x-api-key': keyA, 'content-type': 'application/json' }, payload: bytes });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ errorCode: 'PARSING_ERROR', error: 'body is not valid UTF-8' });
+  });
+
   it('a value the store could not keep rejects its own event alone, in the caller order; the good ones are stored', async () => {
     const events = [
       event('keep-1'),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { readyIssuer, type TestApp, testApp } from './helpers/app.ts';
+import { ADMIN_TOKEN, readyIssuer, type TestApp, testApp } from './helpers/app.ts';
 import { STORE_KINDS } from './helpers/stores.ts';
 
 const ISSUER = 'ISSUER_T01';
@@ -151,6 +151,21 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
       const other = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': `application/json; charset=${charset}` }, payload: '{"trackingType":"PRODUCTION"}' });
       expect(other.statusCode, charset).toBe(415);
       expect(other.json()).toEqual({ errorCode: 'UNSUPPORTED_MEDIA_TYPE', error: 'content-type must be application/json (UTF-8)' });
+    }
+    // Bytes that are not UTF-8 are refused whatever the route, never stored with U+FFFD in their place.
+    const latin1 = Buffer.from('{"trackingType":"PRODUCTION","x":"Caf\xe9"}', 'latin1');
+    const bytes = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: latin1 });
+    expect(bytes.statusCode).toBe(400);
+    expect(bytes.json()).toEqual({ errorCode: 'PARSING_ERROR', error: 'body is not valid UTF-8' });
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const site = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/SITE-U8', headers: admin, payload: Buffer.from('{"name":"Caf\xe9 site"}', 'latin1') });
+    expect(site.json()).toEqual({ errorCode: 'PARSING_ERROR', error: 'body is not valid UTF-8' });
+    const events = await t.app.inject({ method: 'POST', url: '/sites/v1/production-sites/SITE-U8/events', headers: { 'x-api-key': 'k'.repeat(32), 'content-type': 'application/json' }, payload: Buffer.from('{"events":[]}\xff', 'latin1') });
+    expect(events.statusCode).toBe(401); // the key is checked before the body is read
+    for (const [type, body] of [['application/json', '{"grant_type":"x","assertion":"Caf\xe9"}'], ['application/x-www-form-urlencoded', 'grant_type=x&assertion=Caf\xe9']]) {
+      const token = await t.app.inject({ method: 'POST', url: '/authz/v1/oauth2/token', headers: { 'content-type': type }, payload: Buffer.from(body, 'latin1') });
+      expect(token.statusCode, type).toBe(400);
+      expect(token.json(), type).toEqual({ error: 'invalid_request', error_description: 'body is not valid UTF-8' });
     }
     for (const charset of ['utf-8', 'UTF8', '"utf-8"']) {
       const utf8 = await t.app.inject({ method: 'POST', url: url.replace('card-x', `card-cs-${charset.replace(/\W/g, '')}`), headers: { ...auth, 'content-type': `application/json; charset=${charset}` }, payload: '{"trackingType":"PRODUCTION"}' });

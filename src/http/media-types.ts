@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * The one check of a request's media type: `application/json`, with or without parameters
  * (`; charset=utf-8`). A `+json` type passes here too, but only `application/json` has a body parser, so
@@ -20,4 +22,12 @@ export const JSON_ONLY = 'content-type must be application/json (UTF-8)';
 function declaresUtf8(contentType: string): boolean {
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType)?.[1];
   return charset === undefined || /^utf-?8$/i.test(charset);
+}
+
+/** What a body that is not UTF-8 gets (400): its bytes are never read as U+FFFD in their place. */
+export const NOT_UTF8 = 'body is not valid UTF-8';
+
+/** A body's bytes as text when they are UTF-8, else undefined: every body parser of the hub reads through this. */
+export function utf8Text(body: Buffer): string | undefined {
+  return isUtf8(body) ? body.toString('utf8') : undefined;
 }

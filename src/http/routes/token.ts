@@ -3,9 +3,10 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { createScanner, SyntaxKind } from 'jsonc-parser';
 import { Type } from 'typebox';
 import { InvalidGrant, issueAccessToken, verifyAssertion } from '../../auth/tokens.ts';
+import { ApiError } from '../../domain/errors.ts';
 import type { HttpDeps } from '../app.ts';
 import { sendSlowDown, tokenEndpointLimits } from '../limits.ts';
-import { isForm, isJson } from '../media-types.ts';
+import { isForm, isJson, NOT_UTF8, utf8Text } from '../media-types.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const BODY_LIMIT = 64 * 1024;
@@ -53,10 +54,15 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
   untyped.register(async (scope) => {
     const defaultJson = scope.getDefaultJsonParser('error', 'error');
     scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, text, done) => {
-      defaultJson(req, text as string, (err, body) => {
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (req, raw, done) => {
+      const text = utf8Text(raw as Buffer);
+      if (text === undefined) {
+        done(new ApiError('PARSING_ERROR', NOT_UTF8), undefined);
+        return;
+      }
+      defaultJson(req, text, (err, body) => {
         if (err) done(err, undefined);
-        else if (hasRepeatedTopLevelName(text as string)) done(Object.assign(new Error('a parameter is repeated'), { code: REPEATED_PARAMETER, statusCode: 400 }), undefined);
+        else if (hasRepeatedTopLevelName(text)) done(Object.assign(new Error('a parameter is repeated'), { code: REPEATED_PARAMETER, statusCode: 400 }), undefined);
         else done(null, body);
       });
     });
