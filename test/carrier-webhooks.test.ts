@@ -138,13 +138,20 @@ describe.each(STORE_KINDS)('carrier push on %s', (kind) => {
     expect((await notifications(id)).at(-1)).toMatchObject({ status: 'SUCCESSFUL', details: { shipment: { status: 'DELIVERED' } } });
   });
 
-  it('checks the signature over the bytes as sent, even bytes that are not UTF-8', async () => {
+  it('checks the signature over the bytes as sent, even bytes that are not UTF-8 (then refused as such)', async () => {
     // A Latin-1 é (0xE9) in a string: decoded it becomes U+FFFD, so an HMAC over the decoded text would not match.
     const bytes = Buffer.concat([Buffer.from('{"trackingNumberInfo":{"trackingNumber":"794600009999"},"note":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
     const signed = { 'fdx-signature': bodyHmac(bytes, SECRETS.fedex) };
     const res = await t.app.inject({ method: 'POST', url: '/carriers/v1/fedex/webhook', headers: { 'content-type': 'application/json', ...signed }, payload: bytes });
-    expect(res.statusCode).not.toBe(401);
-    expect(res.statusCode).toBeLessThan(500);
+    // Signed, so read: and refused, because its text is not UTF-8 (it would be stored with U+FFFD).
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ errorCode: 'PARSING_ERROR', error: 'body is not valid UTF-8' });
+    // A push declared in another charset is refused too, once its signature holds.
+    const utf8 = Buffer.from('{"trackingNumberInfo":{"trackingNumber":"794600009999"}}');
+    for (const contentType of ['application/json; charset=ISO-8859-1', 'application/json; charset=utf-8; charset=latin1']) {
+      const declared = await t.app.inject({ method: 'POST', url: '/carriers/v1/fedex/webhook', headers: { 'content-type': contentType, 'fdx-signature': bodyHmac(utf8, SECRETS.fedex) }, payload: utf8 });
+      expect(declared.statusCode, contentType).toBe(415);
+    }
     const forged = await t.app.inject({ method: 'POST', url: '/carriers/v1/fedex/webhook', headers: { 'content-type': 'application/json', 'fdx-signature': bodyHmac(bytes.toString('utf8'), SECRETS.fedex) }, payload: bytes });
     expect(forged.statusCode).toBe(401);
   });

@@ -147,7 +147,7 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
     expect(text.statusCode).toBe(415);
     expect(text.json().errorCode).toBe('UNSUPPORTED_MEDIA_TYPE');
     // JSON in another charset is refused, not read as UTF-8 with its bytes turned into U+FFFD.
-    for (const charset of ['latin1', 'utf-16', '"iso-8859-1"']) {
+    for (const charset of ['latin1', 'utf-16', '"iso-8859-1"', 'utf-8; charset=latin1', 'utf-8; x="y; charset=latin1"']) {
       const other = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': `application/json; charset=${charset}` }, payload: '{"trackingType":"PRODUCTION"}' });
       expect(other.statusCode, charset).toBe(415);
       expect(other.json()).toEqual({ errorCode: 'UNSUPPORTED_MEDIA_TYPE', error: 'content-type must be application/json (UTF-8)' });

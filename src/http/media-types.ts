@@ -18,10 +18,16 @@ export function isForm(contentType: string | undefined): boolean {
 /** What a 415 says: the one media type and encoding the hub reads. */
 export const JSON_ONLY = 'content-type must be application/json (UTF-8)';
 
-/** No charset parameter (UTF-8 is the default), or charset=utf-8 in any of its spellings. */
-function declaresUtf8(contentType: string): boolean {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType)?.[1];
-  return charset === undefined || /^utf-?8$/i.test(charset);
+/**
+ * No charset parameter (UTF-8 is the default), or one charset=utf-8 in any of its spellings. A header
+ * naming charset twice (or hiding one in another parameter's quoted value) is refused: which one a
+ * client meant cannot be told.
+ */
+export function declaresUtf8(contentType: string): boolean {
+  const mentions = contentType.match(/charset/gi)?.length ?? 0;
+  if (mentions === 0) return true;
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?\s*(;|$)/i.exec(contentType)?.[1];
+  return mentions === 1 && charset !== undefined && /^utf-?8$/i.test(charset);
 }
 
 /** What a body that is not UTF-8 gets (400): its bytes are never read as U+FFFD in their place. */

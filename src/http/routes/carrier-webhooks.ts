@@ -13,6 +13,7 @@ import type { CarrierSnapshot, TrackResult } from '../../domain/shipment.ts';
 import { advanceOperation } from '../../operations/advance.ts';
 import { openOperationsByTrackingNumber } from '../../store/operations.ts';
 import type { HttpDeps } from '../app.ts';
+import { declaresUtf8, JSON_ONLY, NOT_UTF8, utf8Text } from '../media-types.ts';
 
 const pushes = new Counter({
   name: 'trackhub_carrier_pushes_total',
@@ -55,10 +56,20 @@ export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): v
         if (!push) throw notConfigured(req.params.provider);
         const { name: provider, reader, secret } = push;
         const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        const raw = bytes.toString('utf8');
         if (!reader.verify(req.headers, bytes, secret)) {
           pushes.inc({ provider, outcome: 'unauthorized' });
           throw new ApiError('AUTHORIZER_UNAUTHORIZED', `missing or wrong ${reader.header}`);
+        }
+        // Carriers push JSON in UTF-8; text in another encoding would be stored with U+FFFD in checkpoints.
+        const contentType = req.headers['content-type'];
+        if (contentType !== undefined && !declaresUtf8(contentType)) {
+          pushes.inc({ provider, outcome: 'bad_body' });
+          throw new ApiError('UNSUPPORTED_MEDIA_TYPE', JSON_ONLY);
+        }
+        const raw = utf8Text(bytes);
+        if (raw === undefined) {
+          pushes.inc({ provider, outcome: 'bad_body' });
+          throw new ApiError('PARSING_ERROR', NOT_UTF8);
         }
         let body: unknown;
         try {
