@@ -66,8 +66,8 @@ describe(`notification admin API (${KIND})`, () => {
 
   it('refuses names that would print differently than they read, and a JWK that is not a point on P-256', async () => {
     t = await testApp(KIND);
-    const why = 'name: must not hold control characters, line separators or bidirectional overrides';
-    for (const name of ['Bank\u2028Two', 'Bank \u202eknaB', 'Bank\u2066x', 'Bank\u0085']) {
+    const why = 'name: must not hold control, invisible or bidirectional formatting characters, or line separators';
+    for (const name of ['Bank\u2028Two', 'Bank \u202eknaB', 'Bank\u2066x', 'Bank\u0085', 'Bank\u200btwo', '\ufeffBank', 'Bank\u200fx', 'Bank\u{e0041}', 'Bank\u3164']) {
       const issuer = await putIssuer(t.app, 'ISSUER_NM1', { name });
       expect(issuer.statusCode, JSON.stringify(name)).toBe(400);
       expect(issuer.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: why });
@@ -75,7 +75,11 @@ describe(`notification admin API (${KIND})`, () => {
       expect(site.statusCode, JSON.stringify(name)).toBe(400);
       expect(site.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: why });
     }
-    expect((await putIssuer(t.app, 'ISSUER_NM1', { name: 'Banque Générale \ud83c\udfe6' })).statusCode).toBe(201);
+    for (const [name, error] of [['   ', 'name: must not be blank'], ['Bank two\u00a0', 'name: must not start or end with spaces'], [' Bank', 'name: must not start or end with spaces']]) {
+      expect((await putIssuer(t.app, 'ISSUER_NM1', { name })).json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error });
+    }
+    // Joiners stay: Persian and emoji sequences need them.
+    expect((await putIssuer(t.app, 'ISSUER_NM1', { name: 'Banque Générale \ud83c\udfe6 \u0628\u200c\u0627\u0646\u06a9 \ud83d\udc68\u200d\ud83d\udc69' })).statusCode).toBe(201);
     const key = await issuerKey();
     const offCurve = { ...key.publicJwk, x: key.publicJwk.y, y: key.publicJwk.x };
     const res = await putIssuer(t.app, 'ISSUER_NM2', { jwks: { keys: [key.publicJwk, { ...offCurve, kid: 'other' }] } });

@@ -133,6 +133,7 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
       event('keep-2', { reason: 'thumbs \ud83d\udc4d up' }),
       event('line-separator', { reason: 'one\u2028two' }),
       event('bidi-override', { reason: 'paid \u202e999' }),
+      event('zero-width', { reason: 'pa\u200bid' }),
     ];
     const res = await post('SITE-A', keyA, { events });
     expect(res.statusCode, res.body).toBe(202);
@@ -142,10 +143,11 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
       rejected: [
         { index: 1, errorCode: 'FIELD_INVALID_VALUE', error: 'occurredAt: is before 2000-01-01T00:00:00Z' },
         { index: 2, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be well-formed text (a lone UTF-16 surrogate is not)' },
-        { index: 3, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control characters, line separators or bidirectional overrides' },
+        { index: 3, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control, invisible or bidirectional formatting characters, or line separators' },
         { index: 4, errorCode: 'FIELD_INVALID_VALUE', error: 'occurredAt: is before 2000-01-01T00:00:00Z' },
-        { index: 6, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control characters, line separators or bidirectional overrides' },
-        { index: 7, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control characters, line separators or bidirectional overrides' },
+        { index: 6, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control, invisible or bidirectional formatting characters, or line separators' },
+        { index: 7, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control, invisible or bidirectional formatting characters, or line separators' },
+        { index: 8, errorCode: 'FIELD_INVALID_FORMAT', error: 'reason: must be at most 500 characters without control, invisible or bidirectional formatting characters, or line separators' },
       ],
     });
     const stored = await sql<{ event_id: string; reason: string | null }>`

@@ -40,9 +40,9 @@ describe('checkDeliveryTargets: no credential in a stored URL', () => {
   });
 
   it('refuses control characters, line separators and bidi overrides in either URL', async () => {
-    expect(await check('https://bank.example/hooks', 'https://auth.bank.example/token\u001b]0;PWNED\u0007')).toMatch(/^notificationAuth\.tokenUrl: must not hold control characters/);
+    expect(await check('https://bank.example/hooks', 'https://auth.bank.example/token\u001b]0;PWNED\u0007')).toMatch(/^notificationAuth\.tokenUrl: must not hold control, invisible or bidirectional formatting characters/);
     for (const url of ['https://bank.example/\u001b]52;c;cm0K\u0007', 'https://bank.example/\u202eexe', 'https://bank.example/a\u009bb']) {
-      expect(checkNotificationUrl(url), JSON.stringify(url)).toMatch(/^notificationBaseUrl: must not hold control characters/);
+      expect(checkNotificationUrl(url), JSON.stringify(url)).toMatch(/^notificationBaseUrl: must not hold control, invisible or bidirectional formatting characters/);
     }
     expect(checkNotificationUrl('https://bank.example/hooks')).toBeUndefined();
   });

@@ -23,7 +23,7 @@ export async function checkDeliveryTargets(
       return 'notificationAuth.tokenUrl: is not a URL';
     }
     if (token.protocol !== 'https:' && token.protocol !== 'http:') return 'notificationAuth.tokenUrl: must be http(s)';
-    if (hasUnprintable(body.notificationAuth.tokenUrl)) return 'notificationAuth.tokenUrl: must not hold control characters, line separators or bidirectional overrides';
+    if (hasUnprintable(body.notificationAuth.tokenUrl)) return 'notificationAuth.tokenUrl: must not hold control, invisible or bidirectional formatting characters, or line separators';
     const tokenProblem = credentialsInUrl('notificationAuth.tokenUrl', body.notificationAuth.tokenUrl);
     if (tokenProblem) return tokenProblem;
   }

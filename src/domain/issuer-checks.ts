@@ -12,6 +12,13 @@ export function checkJwks(jwks: { keys: Record<string, unknown>[] }): string | u
     if (typeof k.x !== 'string' || typeof k.y !== 'string') return `jwks.keys[${i}]: x and y are required`;
     if ('d' in k) return `jwks.keys[${i}]: holds private key material (d); send the public key only`;
     if (typeof k.kid !== 'string' || k.kid === '') return `jwks.keys[${i}]: kid is required`;
+    if (k.kid.length > 256 || hasUnprintable(k.kid)) return `jwks.keys[${i}]: kid must be 1 to 256 characters without control, invisible or bidirectional formatting characters, or line separators`;
+    // What a JWK says of its own use must allow verifying ES256 signatures: otherwise it is stored, and
+    // every token exchange is then refused with invalid_grant, far from the mistake.
+    if (k.alg !== undefined && k.alg !== 'ES256') return `jwks.keys[${i}]: alg must be ES256 (or absent)`;
+    if (k.use !== undefined && k.use !== 'sig') return `jwks.keys[${i}]: use must be sig (or absent)`;
+    if (k.key_ops !== undefined && !(Array.isArray(k.key_ops) && k.key_ops.includes('verify'))) return `jwks.keys[${i}]: key_ops must include verify (or be absent)`;
+    if (k.ext !== undefined && typeof k.ext !== 'boolean') return `jwks.keys[${i}]: ext must be true or false (or absent)`;
     // x and y must name a point on P-256: a key that is not one would be stored and then refuse every
     // token exchange with invalid_grant, far from the mistake.
     try {
@@ -33,7 +40,7 @@ export function checkNotificationUrl(raw: string): string | undefined {
     return 'notificationBaseUrl: is not a URL';
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'notificationBaseUrl: must be http(s)';
-  if (hasUnprintable(raw)) return 'notificationBaseUrl: must not hold control characters, line separators or bidirectional overrides';
+  if (hasUnprintable(raw)) return 'notificationBaseUrl: must not hold control, invisible or bidirectional formatting characters, or line separators';
   if (url.username || url.password) return `notificationBaseUrl: must not carry credentials (user:password@); ${AUTHENTICATE_INSTEAD}`;
   if (url.search || url.hash) return `notificationBaseUrl: must not carry a query or fragment; ${AUTHENTICATE_INSTEAD}`;
   return undefined;

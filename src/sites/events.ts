@@ -78,7 +78,7 @@ export function validateSiteEvent(raw: unknown, now = Date.now()): Result<SiteEv
     text('carrier', /^.+$/s, 'a string', false) ??
     text('trackingNumber', TRACKING_NUMBER, '4 to 40 letters or digits', false) ??
     (present('reason') && (typeof e.reason !== 'string' || e.reason.length > REASON_MAX || hasUnprintable(e.reason))
-      ? bad('FIELD_INVALID_FORMAT', 'reason', `must be at most ${REASON_MAX} characters without control characters, line separators or bidirectional overrides`)
+      ? bad('FIELD_INVALID_FORMAT', 'reason', `must be at most ${REASON_MAX} characters without control, invisible or bidirectional formatting characters, or line separators`)
       : undefined);
   if (formatError) return formatError;
   // The store keeps text as UTF-8 and refuses a lone surrogate half (JSON allows `\ud800`), and NUL
