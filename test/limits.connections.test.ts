@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { register } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type TestApp, testApp } from './helpers/app.ts';
 import { waitFor } from './helpers/processes.ts';
@@ -57,6 +58,12 @@ describe.each(STORE_KINDS)('HTTP connection limits on %s', (kind) => {
     t = undefined;
   });
 
+  /** trackhub_connections_refused_total{cap} as /metrics shows it (one registry per process). */
+  async function refusedCount(cap: 'global' | 'per_address'): Promise<number> {
+    const metric = await register.getSingleMetric('trackhub_connections_refused_total')?.get();
+    return metric?.values.find((v) => v.labels.cap === cap)?.value ?? 0;
+  }
+
   async function listening(env: Record<string, string>): Promise<number> {
     t = await testApp(kind, env);
     await t.app.listen({ host: '127.0.0.1', port: 0 });
@@ -104,9 +111,12 @@ describe.each(STORE_KINDS)('HTTP connection limits on %s', (kind) => {
     const port = await listening({ TRACKHUB_MAX_CONNECTIONS: '5' });
     const held = await Promise.all(Array.from({ length: 5 }, () => open(port)));
     for (const c of held) expect(await c.healthz()).toBe('HTTP/1.1 200 OK');
+    const before = await refusedCount('global');
     const refused = await open(port);
     await refused.waitClosed();
     expect(refused.received).toBe('');
+    // Closed unanswered, so counted where the operator looks (and logged, once a minute).
+    expect(await refusedCount('global')).toBe(before + 1);
     // The five are still served.
     for (const c of held) expect(await c.healthz()).toBe('HTTP/1.1 200 OK');
     held[0].socket.destroy();
@@ -129,9 +139,11 @@ describe.each(STORE_KINDS)('HTTP connection limits on %s', (kind) => {
     const port = await listening({ TRACKHUB_MAX_CONNECTIONS: '10', TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '3' });
     const hoarder = await Promise.all(Array.from({ length: 3 }, () => open(port, '127.0.0.2')));
     for (const c of hoarder) expect(await c.healthz()).toBe('HTTP/1.1 200 OK');
+    const before = await refusedCount('per_address');
     const fourth = await open(port, '127.0.0.2');
     await fourth.waitClosed();
     expect(fourth.received).toBe('');
+    expect(await refusedCount('per_address')).toBe(before + 1);
     // Another client is served, with slots of its own.
     const other = await Promise.all(Array.from({ length: 3 }, () => open(port, '127.0.0.3')));
     for (const c of other) expect(await c.healthz()).toBe('HTTP/1.1 200 OK');

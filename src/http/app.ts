@@ -54,6 +54,7 @@ export interface RouteDeps extends HttpDeps {
   siteKeys: SiteKeys;
 }
 
+const refusedConnections = new Counter({ name: 'trackhub_connections_refused_total', help: 'Connections closed as they arrived, by the cap that closed them', labelNames: ['cap'] });
 const httpRequests = new Counter({ name: 'trackhub_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] });
 const httpDuration = new Histogram({
   name: 'trackhub_http_request_seconds',
@@ -101,10 +102,12 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   (app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(1000, connections.headersTimeoutMs);
   // Beyond the cap, new connections are closed as they arrive; those already open are served.
   app.server.maxConnections = connections.max;
+  const refused = refusedConnectionReporter(deps.log, connections.max, connections.maxPerAddress);
+  app.server.on('drop', () => refused('global'));
   // No count limit on header lines (the 16 KiB header size still bounds them): past Node's count limit
   // the extra lines are dropped silently, and a second Authorization among them would go unseen.
   app.server.maxHeadersCount = 0;
-  capConnectionsPerAddress(app.server, connections.maxPerAddress, deps.config.trustedProxies);
+  capConnectionsPerAddress(app.server, connections.maxPerAddress, deps.config.trustedProxies, () => refused('per_address'));
   // An `Expect:` other than 100-continue: Node would answer a bare 417 of its own. RFC 9110 §10.1.1 lets
   // a server ignore an expectation it does not support, so the request is served like any other (and a
   // refusal, if any, comes in the contract's body).
@@ -226,12 +229,27 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
 }
 
 /**
+ * A connection closed by a cap gets no answer at all, so the operator is told: a counter on /metrics, and
+ * a warning naming the setting, at most once a minute per cap.
+ */
+function refusedConnectionReporter(log: Logger, max: number, maxPerAddress: number): (cap: 'global' | 'per_address') => void {
+  const saidAt = { global: Number.NEGATIVE_INFINITY, per_address: Number.NEGATIVE_INFINITY };
+  return (cap) => {
+    refusedConnections.inc({ cap });
+    if (performance.now() - saidAt[cap] < 60_000) return;
+    saidAt[cap] = performance.now();
+    const setting = cap === 'global' ? `TRACKHUB_MAX_CONNECTIONS (${max})` : `TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS (${maxPerAddress})`;
+    log.warn({ cap }, `connections refused: ${setting} reached; new connections are closed unanswered (trackhub_connections_refused_total counts them)`);
+  };
+}
+
+/**
  * One client (an address, an IPv6 /64) may hold at most `max` connections (TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS): more are
  * closed as they arrive, so one client's idle keep-alive sockets cannot take every slot of the global
  * cap and shut the others out. Trusted proxies (TRACKHUB_TRUSTED_PROXIES) carry many clients and are
  * exempt. The map holds only addresses with an open connection, so the global cap bounds it.
  */
-function capConnectionsPerAddress(server: import('node:net').Server, max: number, trustedProxies: string[]): void {
+function capConnectionsPerAddress(server: import('node:net').Server, max: number, trustedProxies: string[], onRefused: () => void): void {
   const trusted = new BlockList();
   for (const p of trustedProxies) {
     const [address, bits] = p.split('/');
@@ -249,6 +267,7 @@ function capConnectionsPerAddress(server: import('node:net').Server, max: number
     const count = (open.get(address) ?? 0) + 1;
     if (count > max) {
       socket.destroy();
+      onRefused();
       return;
     }
     open.set(address, count);
