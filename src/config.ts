@@ -7,6 +7,7 @@ import type { HubPolicy } from './operations/context.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
 import { EMBEDDED_DEFAULT_URL, embeddedFolder } from './store/embedded.ts';
 import { MasterKey } from './store/secret-box.ts';
+import { escapeUnprintable } from './domain/text.ts';
 
 /** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
 export class ConfigError extends Error {}
@@ -80,7 +81,8 @@ export function parseDuration(value: string): number | undefined {
 type Env = Record<string, string | undefined>;
 
 function fail(name: string, why: string): never {
-  throw new ConfigError(`${name}: ${why}`);
+  // Messages quote the value given: a control character in it must not reach the terminal as such.
+  throw new ConfigError(`${name}: ${escapeUnprintable(why)}`);
 }
 
 function str(env: Env, name: string, fallback?: string): string | undefined {
@@ -161,7 +163,7 @@ const MAX_CONNECTION_CAP = 1_000_000;
 
 function connectionCount(env: Env, name: string, fallback: number): number {
   const raw = str(env, name, String(fallback)) as string;
-  if (!/^\d{1,7}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_CONNECTION_CAP) {
+  if (!/^\d{1,12}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_CONNECTION_CAP) {
     fail(name, `"${raw.slice(0, 40)}" is not a whole number of connections from 1 to ${MAX_CONNECTION_CAP.toLocaleString('en')}`);
   }
   return Number(raw);

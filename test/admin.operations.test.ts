@@ -97,6 +97,10 @@ describe.each(STORE_KINDS)('Admin API operations listing on %s', (kind) => {
       expect(res.json().errorCode).toBe('FIELD_INVALID_FORMAT');
       expect(res.json().error).toContain(field);
     }
+    // A filter with a fixed set of values names them.
+    expect((await list('status=DONE')).json().error).toMatch(/^status: must be one of [A-Z_]+(, [A-Z_]+)+$/);
+    const state = await t.app.inject({ method: 'GET', url: '/admin/v1/notifications?state=deadd', headers: admin });
+    expect(state.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'state: must be one of pending, delivered, dead' });
     // Every Admin route answers an unknown query parameter the same way, those that take none included.
     for (const path of ['/admin/v1/operations', '/admin/v1/issuers', '/admin/v1/admin-tokens', '/admin/v1/audit', '/admin/v1/notifications', '/admin/v1/issuers/ISSUER_000']) {
       const res = await t.app.inject({ method: 'GET', url: `${path}?colour=red`, headers: admin });

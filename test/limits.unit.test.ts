@@ -148,6 +148,7 @@ describe('limits configuration', () => {
   it('defaults the per-address cap to 100, or to the global cap when that is lower', () => {
     expect(loadConfig({}).connections).toMatchObject({ max: 1000, maxPerAddress: 100 });
     expect(loadConfig({ TRACKHUB_MAX_CONNECTIONS: '40' }).connections).toMatchObject({ max: 40, maxPerAddress: 40 });
+    expect(loadConfig({ TRACKHUB_MAX_CONNECTIONS: '00000040' }).connections).toMatchObject({ max: 40 });
     expect(loadConfig({ TRACKHUB_MAX_CONNECTIONS: '1000000', TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '1000000' }).connections).toMatchObject({ max: 1_000_000, maxPerAddress: 1_000_000 });
   });
 
@@ -169,6 +170,8 @@ describe('limits configuration', () => {
       [{ TRACKHUB_MAX_CONNECTIONS: '1000001' }, /^TRACKHUB_MAX_CONNECTIONS: "1000001" is not a whole number of connections from 1 to 1,000,000/],
       [{ TRACKHUB_MAX_CONNECTIONS: '99999999999999999999' }, /^TRACKHUB_MAX_CONNECTIONS: /],
       [{ TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: '1e9' }, /^TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS: /],
+      // The value is quoted with its control characters escaped: one line, whatever was given.
+      [{ TRACKHUB_MAX_CONNECTIONS: '5\n\u001b[2J' }, /^TRACKHUB_MAX_CONNECTIONS: "5\\u000a\\u001b\[2J" is not a whole number/],
       [{ TRACKHUB_TRUSTED_PROXIES: 'proxy.example' }, /^TRACKHUB_TRUSTED_PROXIES: /],
     ];
     for (const [env, message] of cases) {

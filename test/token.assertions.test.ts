@@ -74,13 +74,13 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
     // A key the directory holds but that cannot be imported is no JOSE verdict on the assertion.
     const broken = { ...issuer, jwks: { keys: [{ kid: 'k-1', kty: 'EC', crv: 'P-256' }] } };
     expect(await refusal(await sign(base()), NOW_MS, broken)).toMatch(/^assertion rejected/);
-    expect(await refusal(await sign(base({ exp: undefined })))).toBe('assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED');
-    expect(await refusal(await sign(base({ aud: 'https://elsewhere.example/token' })))).toBe('assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED');
+    expect(await refusal(await sign(base({ exp: undefined })))).toBe('assertion rejected: the exp claim failed its check (missing)');
+    expect(await refusal(await sign(base({ aud: 'https://elsewhere.example/token' })))).toMatch(/^assertion rejected: the aud claim failed its check \(check_failed\) \(this hub takes https:\/\/\S+\)$/);
   });
 
   it('forgives an exp less than 30 s past, not 30 s', async () => {
     expect(await verify(await sign(base({ exp: NOW_S - 29 })))).toBe('BANK_EDGE1');
-    expect(await refusal(await sign(base({ exp: NOW_S - 30 })))).toBe('assertion rejected: ERR_JWT_EXPIRED');
+    expect(await refusal(await sign(base({ exp: NOW_S - 30 })))).toBe('assertion rejected: exp is past');
   });
 
   it('accepts an exp up to 15 minutes (and the 30 s skew) ahead, not further', async () => {
@@ -91,8 +91,8 @@ describe.each(STORE_KINDS)('assertions and access tokens on %s', (kind) => {
   it('requires aud: the hub token URL, alone or among others', async () => {
     expect(await verify(await sign(base()))).toBe('BANK_EDGE1');
     expect(await verify(await sign(base({ aud: ['https://other.example', AUD] })))).toBe('BANK_EDGE1');
-    expect(await refusal(await sign(base({ aud: undefined })))).toBe('assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED');
-    expect(await refusal(await sign(base({ aud: `${AUD}/` })))).toBe('assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED');
+    expect(await refusal(await sign(base({ aud: undefined })))).toMatch(/^assertion rejected: the aud claim failed its check \(missing\)/);
+    expect(await refusal(await sign(base({ aud: `${AUD}/` })))).toMatch(/^assertion rejected: the aud claim failed its check \(check_failed\)/);
   });
 
   it('requires a jti of 1 to 256 characters, refused before the issuer is looked up', async () => {

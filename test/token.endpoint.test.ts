@@ -136,7 +136,7 @@ describe.each(STORE_KINDS)('token endpoint refusals on %s', (kind) => {
     await post(`grant_type=${JWT_BEARER}&assertion=${wrongAud}`, { 'content-type': 'text/plain' });
     const logged = logs.lines.slice(from);
     expect(logged.map((l) => [l.level, l.msg, l.reason])).toEqual([
-      [30, 'assertion refused', 'assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED'],
+      [30, 'assertion refused', `assertion rejected: the aud claim failed its check (check_failed) (this hub takes ${t.config.publicUrl}/authz/v1/oauth2/token)`],
       [30, 'token request refused', 'the body is not valid JSON'],
       [30, 'token request refused', 'content-type'],
     ]);

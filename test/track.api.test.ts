@@ -143,6 +143,8 @@ describe.each(STORE_KINDS)('Issuer API track and trackingStatus on %s', (kind) =
     const broken = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: '{"trackingType":' });
     expect(broken.statusCode).toBe(400);
     expect(broken.json().errorCode).toBe('PARSING_ERROR');
+    const empty = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: '' });
+    expect(empty.json()).toEqual({ errorCode: 'PARSING_ERROR', error: 'body is empty: send a JSON object, or no content-type when there is no body' });
     const text = await t.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'text/plain' }, payload: 'hello' });
     expect(text.statusCode).toBe(415);
     expect(text.json().errorCode).toBe('UNSUPPORTED_MEDIA_TYPE');

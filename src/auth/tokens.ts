@@ -125,6 +125,13 @@ export async function verifyAssertion(
       currentDate: new Date(nowS * 1000),
     });
   } catch (err) {
+    // The log says which check failed (never the assertion): the refusal to the caller stays invalid_grant.
+    if (err instanceof joseErrors.JWTExpired) throw new InvalidGrant('assertion rejected: exp is past');
+    if (err instanceof joseErrors.JWTClaimValidationFailed) {
+      const expected = err.claim === 'aud' ? ` (this hub takes ${opts.audiences.join(' or ')})` : '';
+      throw new InvalidGrant(`assertion rejected: the ${err.claim} claim failed its check (${err.reason})${expected}`);
+    }
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidGrant('assertion rejected: the signature does not verify with the key its kid names');
     if (err instanceof joseErrors.JOSEError) throw new InvalidGrant(`assertion rejected: ${err.code}`);
     throw new InvalidGrant('assertion rejected');
   }

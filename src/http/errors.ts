@@ -78,8 +78,9 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ApiError) return sendError(reply, err.errorCode, err.message, err.headers);
     switch (err.code) {
-      case 'FST_ERR_CTP_INVALID_JSON_BODY':
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return sendError(reply, 'PARSING_ERROR', 'body is empty: send a JSON object, or no content-type when there is no body');
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
       case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
         return sendError(reply, 'PARSING_ERROR', 'body is not valid JSON');
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -96,6 +97,14 @@ export function installErrorHandling(app: FastifyInstance): void {
           return sendError(reply, 'FIELD_INVALID_FORMAT', `${path ? `${path}.` : ''}${params.additionalProperty}: is not a known ${what}`);
         }
         const field = path || params?.missingProperty || err.validationContext || 'request';
+        // A choice of literals (a union of constants, an enum): name the values, not "equal to constant".
+        const allowed = (err.validation ?? [])
+          .filter((e) => e.instancePath === first?.instancePath && (e.keyword === 'const' || e.keyword === 'enum'))
+          .flatMap((e) => {
+            const p = e.params as { allowedValue?: unknown; allowedValues?: unknown[] };
+            return e.keyword === 'const' ? [p.allowedValue] : (p.allowedValues ?? []);
+          });
+        if (allowed.length > 0) return sendError(reply, 'FIELD_INVALID_FORMAT', `${field}: must be ${allowed.length === 1 ? '' : 'one of '}${allowed.map(String).join(', ')}`);
         return sendError(reply, 'FIELD_INVALID_FORMAT', `${field}: ${first?.message ?? 'is invalid'}`);
       }
     }
