@@ -123,6 +123,21 @@ describe.each(STORE_KINDS)('inbox against hostile folders and lines on %s', (kin
       expect(refused(join(inbox('LINK-FILE'), 'linked.csv'))).toHaveLength(1);
     });
 
+    it('a file whose name is not UTF-8 is refused once and left in place, and the good file beside it is read', async () => {
+      await site('BAD-NAME');
+      mkdirSync(inbox('BAD-NAME'), { recursive: true });
+      const folder = Buffer.from(inbox('BAD-NAME'));
+      writeFileSync(Buffer.concat([folder, Buffer.from('/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.csv')]), HEADER + line(`bn-bad-${kind}`));
+      writeFileSync(join(inbox('BAD-NAME'), 'good.csv'), HEADER + line(`bn-good-${kind}`));
+      const w = await twoScans();
+      await w.scanOnce();
+      expect(await events('BAD-NAME')).toEqual([`bn-good-${kind}`]);
+      const shown = join(inbox('BAD-NAME'), 'bad\ufffd\ufffd.csv');
+      expect(refused(shown)).toHaveLength(1);
+      expect(refused(shown)[0]).toMatchObject({ reason: 'its name is not UTF-8: rename it to be read' });
+      expect(readdirSync(folder).filter((n) => n.length > 0 && n.includes('bad'))).toHaveLength(1);
+    });
+
     it('a file hard-linked to one outside is neither read, moved nor made private (that would change the outside file)', async () => {
       await site('LINK-HARD');
       const target = join(outside, `hard-${kind}.csv`);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -161,12 +162,20 @@ export class InboxWatcher {
 
   /** Names of the folder's entries that may be batch files (links too: they are refused, and logged, when used). */
   private async files(folder: HeldFolder): Promise<string[]> {
-    const entries = await readdir(folder.path(''), { withFileTypes: true }).catch(() => []);
-    return entries
-      .filter((e) => !e.isDirectory() && !IGNORED.test(e.name))
-      .map((e) => e.name)
-      .sort()
-      .slice(0, MAX_FILES_PER_SCAN);
+    // Read as bytes: a name that is not UTF-8 would come back with U+FFFD in it, name no file, and sit
+    // in the folder for ever unseen. It is refused (logged once) and left in place instead.
+    const entries = await readdir(folder.path(''), { withFileTypes: true, encoding: 'buffer' }).catch(() => []);
+    const names: string[] = [];
+    for (const e of entries) {
+      if (e.isDirectory()) continue;
+      if (!isUtf8(e.name)) {
+        this.refuse(new Refused(folder.shown(e.name.toString('utf8')), 'its name is not UTF-8: rename it to be read'));
+        continue;
+      }
+      const name = e.name.toString('utf8');
+      if (!IGNORED.test(name)) names.push(name);
+    }
+    return names.sort().slice(0, MAX_FILES_PER_SCAN);
   }
 
   private async claimStableFiles({ site, processing }: SiteFolders): Promise<void> {
