@@ -166,3 +166,21 @@ describe('checkpoints at the same instant', () => {
     expect(s.shipment?.status).toBe('DELIVERED');
   });
 });
+
+describe('a scanned parcel never goes back to "label created"', () => {
+  it('takes an answer saying INFO_RECEIVED after a physical scan as stale: no update, the status stays', () => {
+    const s = shipment('fedex', false);
+    const inTransit = decide(s, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'OC', 'INFO_RECEIVED'), cp(5, 'DP', 'IN_TRANSIT')]), now: at(6) }, T);
+    expect(inTransit.notifications).toHaveLength(1);
+    // The same carrier's story from its start again, re-timed later (a sandbox restarted, a lagging replica).
+    const rewound = decide(inTransit.state, { kind: 'carrier-found', snapshot: snap('INFO_RECEIVED', [cp(7, 'OC', 'INFO_RECEIVED')]), now: at(8) }, T);
+    expect(rewound.notifications).toEqual([]);
+    expect(rewound.state.shipment?.status).toBe('IN_TRANSIT');
+    expect(rewound.state.shipment?.checkpoints).toHaveLength(2);
+    // Going back within the physical stages is real (a failed delivery returns to the depot): it is sent.
+    const outForDelivery = decide(rewound.state, { kind: 'carrier-found', snapshot: snap('OUT_FOR_DELIVERY', [cp(1, 'OC', 'INFO_RECEIVED'), cp(5, 'DP', 'IN_TRANSIT'), cp(9, 'OD', 'OUT_FOR_DELIVERY')]), now: at(9) }, T);
+    const backToDepot = decide(outForDelivery.state, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'OC', 'INFO_RECEIVED'), cp(5, 'DP', 'IN_TRANSIT'), cp(9, 'OD', 'OUT_FOR_DELIVERY'), cp(12, 'AR', 'IN_TRANSIT')]), now: at(12) }, T);
+    expect(backToDepot.notifications).toHaveLength(1);
+    expect(backToDepot.state.shipment?.status).toBe('IN_TRANSIT');
+  });
+});

@@ -1,6 +1,6 @@
 import type { CarrierCode } from './carriers.ts';
 import { type OperationObject, toOperationObject } from './operation-view.ts';
-import { type CarrierSnapshot, type Checkpoint, FINAL_SHIPMENT_STATUSES, type ShipmentStatus, type SubStatus } from './shipment.ts';
+import { type CarrierSnapshot, type Checkpoint, FINAL_SHIPMENT_STATUSES, PRE_PICKUP_STATUSES, type ShipmentStatus, type SubStatus } from './shipment.ts';
 import type { TrackingType, TrackRequestBody } from './track-request.ts';
 
 /**
@@ -215,6 +215,9 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
     const returned = status === 'RETURNED_TO_SENDER' || (s.request.trackingNumber !== undefined && status === 'DELIVERED');
     return returned ? emit(settled, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : onTick(settled, now, t);
   }
+  // A parcel the carrier has scanned cannot go back to "label created": an answer saying so is stale (a
+  // lagging replica, a sandbox that restarted its story) and is no news, not an update sent to the issuer.
+  if (!partial && s.shipment && !PRE_PICKUP_STATUSES.has(s.shipment.status) && PRE_PICKUP_STATUSES.has(snapshot.status)) return onTick(settled, now, t);
   const checkpoints = mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints, partial);
   const newest = checkpoints.at(-1);
   // A push may carry an older event than one already known: the newest event then decides.

@@ -16,6 +16,9 @@ export const SHIPMENT_STATUSES = [
 ] as const;
 export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
 
+/** Before the carrier has the parcel in hand: no status from one of these follows a physical scan. */
+export const PRE_PICKUP_STATUSES: ReadonlySet<ShipmentStatus> = new Set(['PENDING', 'INFO_RECEIVED']);
+
 /** Statuses after which the carrier has nothing more to say about the parcel. */
 export const FINAL_SHIPMENT_STATUSES: ReadonlySet<ShipmentStatus> = new Set(['DELIVERED', 'RETURNED_TO_SENDER']);
 
