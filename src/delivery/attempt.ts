@@ -109,20 +109,26 @@ function describeError(err: unknown): string {
 /**
  * The first `max` bytes of a response body, or what came within `withinMs`; the rest is not read
  * (leaving the loop destroys the body), so a large, endless or trickling answer neither costs memory
- * nor time, nor turns a received status into a timeout.
+ * nor time, nor turns a received status into a timeout. A body the connection breaks off throws.
  */
 async function readPrefix(body: AsyncIterable<Buffer> & { destroy: () => void }, max: number, withinMs: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  const cut = setTimeout(() => body.destroy(), withinMs);
+  let slow = false;
+  const cut = setTimeout(() => {
+    slow = true;
+    body.destroy();
+  }, withinMs);
   try {
     for await (const chunk of body) {
       chunks.push(chunk);
       size += chunk.length;
       if (size >= max) break;
     }
-  } catch {
-    // Cut by the timer (or the connection failed mid-body): the status stands, with what was read.
+  } catch (err) {
+    // Cut by the timer, the status stands with what was read. A connection that failed mid-body is
+    // not a complete answer: the attempt fails as a network error and the notification goes again.
+    if (!slow) throw err;
   } finally {
     clearTimeout(cut);
   }
