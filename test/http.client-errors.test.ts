@@ -18,10 +18,14 @@ describe('refusals before routing', () => {
     await t?.close();
   });
 
-  /** Sends raw bytes and returns what the hub answered before closing. */
-  const raw = (request: string) =>
+  /**
+   * Sends raw bytes and returns what the hub answered before closing. Half-closed after the request by
+   * default; `keepOpen` leaves the socket open (the hub drops a half-closed socket before an answer that
+   * needs the store).
+   */
+  const raw = (request: string, keepOpen = false) =>
     new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => socket.end(request));
+      const socket = connect(port, '127.0.0.1', () => (keepOpen ? socket.write(request) : socket.end(request)));
       let got = '';
       socket.on('data', (d) => {
         got += d;
@@ -55,32 +59,21 @@ describe('refusals before routing', () => {
   });
 
   it('a request sending Authorization twice is refused, even when the first holds a valid token (Node keeps the first)', async () => {
-    // Not half-closed: the hub would drop the socket before an answer that needs the store.
-    const raw = (request: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () => socket.write(request));
-        let got = '';
-        socket.on('data', (d) => {
-          got += d;
-        });
-        socket.on('close', () => resolve(got));
-        socket.on('error', reject);
-      });
     const refusal = { errorCode: 'FIELD_INVALID_FORMAT', error: 'authorization: the header is sent more than once; send it once' };
-    const twice = await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nAuthorization: Bearer junk\r\nConnection: close\r\n\r\n`);
+    const twice = await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nAuthorization: Bearer junk\r\nConnection: close\r\n\r\n`, true);
     expect(twice).toMatch(/^HTTP\/1\.1 400 /);
     expect(JSON.parse(twice.slice(twice.indexOf('\r\n\r\n') + 4))).toEqual(refusal);
     // Not hidden past Node's header-count limit (which dropped lines silently): 1,020 filler lines first.
-    const buried = await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n${'a:\r\n'.repeat(1020)}Authorization: Bearer wrong\r\n\r\n`);
+    const buried = await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n${'a:\r\n'.repeat(1020)}Authorization: Bearer wrong\r\n\r\n`, true);
     expect(buried).toMatch(/^HTTP\/1\.1 400 /);
     // A proxy that doubles the header is a mistake to fix, not a guess: it never locks the address out.
-    for (let i = 0; i < 12; i++) expect(await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+    for (let i = 0; i < 12; i++) expect(await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`, true)).toMatch(/^HTTP\/1\.1 400 /);
     // The Issuer API and the Site API say the same of their credentials.
-    const issuer = await raw(`GET /banking/v1/issuers/ISSUER_001/physicalCards/c1/trackingStatus HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\nConnection: close\r\n\r\n`);
+    const issuer = await raw(`GET /banking/v1/issuers/ISSUER_001/physicalCards/c1/trackingStatus HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\nConnection: close\r\n\r\n`, true);
     expect(JSON.parse(issuer.slice(issuer.indexOf('\r\n\r\n') + 4))).toEqual(refusal);
-    const site = await raw(`POST /sites/v1/production-sites/SITE-1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: a\r\nX-Api-Key: b\r\ncontent-type: application/json\r\ncontent-length: 2\r\nConnection: close\r\n\r\n{}`);
+    const site = await raw(`POST /sites/v1/production-sites/SITE-1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: a\r\nX-Api-Key: b\r\ncontent-type: application/json\r\ncontent-length: 2\r\nConnection: close\r\n\r\n{}`, true);
     expect(JSON.parse(site.slice(site.indexOf('\r\n\r\n') + 4))).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'x-api-key: the header is sent more than once; send it once' });
-    const once = await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`);
+    const once = await raw(`GET /admin/v1/issuers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nConnection: close\r\n\r\n`, true);
     expect(once).toMatch(/^HTTP\/1\.1 200 /);
   });
 
