@@ -3,11 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { DEFAULT_ROUTES, PROVIDERS } from './carriers/registry.ts';
 import { type CarrierCode, isCarrierCode } from './domain/carriers.ts';
+import { escapeUnprintable } from './domain/text.ts';
 import type { HubPolicy } from './operations/context.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
 import { EMBEDDED_DEFAULT_URL, embeddedFolder } from './store/embedded.ts';
 import { MasterKey } from './store/secret-box.ts';
-import { escapeUnprintable } from './domain/text.ts';
 
 /** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
 export class ConfigError extends Error {}

@@ -157,15 +157,38 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
     app,
     context,
     async close() {
-      await app?.close();
-      await inbox?.stop();
-      await poller?.stop();
-      await upsAlerts?.stop();
-      // Sends under way finish and are recorded (at most the delivery timeout, itself at most 15 s): a
-      // rolling restart sends nothing twice.
-      await dispatcher?.stop({ drainMs: config.deliveryTimeoutMs });
+      // The HTTP side and the workers stop side by side: the drain of sends under way never waits behind
+      // a slow client. Those sends finish and are recorded (at most the delivery timeout, itself at most
+      // 15 s, plus the second a body gets): a rolling restart sends nothing twice.
+      await Promise.all([
+        closeHttp(app),
+        (async () => {
+          await inbox?.stop();
+          await poller?.stop();
+          await upsAlerts?.stop();
+          await dispatcher?.stop({ drainMs: config.deliveryTimeoutMs + 1000 });
+        })(),
+      ]);
       await carrierHttp.close();
       await store.close();
     },
   };
+}
+
+/** How long requests under way get to finish once the hub stops taking new ones. */
+const HTTP_GRACE_MS = 10_000;
+
+/**
+ * Stops taking connections and lets requests under way finish, for at most HTTP_GRACE_MS: once the
+ * server is closing, Node no longer times out a slow request, so one client sending a byte a second
+ * would otherwise hold the stop until the process is killed.
+ */
+async function closeHttp(app: FastifyInstance | undefined): Promise<void> {
+  if (!app) return;
+  const force = setTimeout(() => app.server.closeAllConnections(), HTTP_GRACE_MS);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(force);
+  }
 }

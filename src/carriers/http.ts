@@ -12,7 +12,9 @@ export function undiciHttpClient(opts: { timeoutMs?: number } = {}): { http: Htt
   const timeout = opts.timeoutMs ?? 20_000;
   const agent = new Agent({ connections: 32, headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout });
   const http: HttpClient = async (url, init) => {
-    const res = await request(url, { method: init.method, headers: init.headers, body: init.body, dispatcher: agent });
+    // One deadline for the whole call, body included: undici's body timeout is between chunks, so an
+    // answer trickling a byte at a time would otherwise hold a polling slot (and a stop) for ever.
+    const res = await request(url, { method: init.method, headers: init.headers, body: init.body, dispatcher: agent, signal: AbortSignal.timeout(timeout) });
     return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: await readCapped(res.body, MAX_CARRIER_ANSWER_BYTES) };
   };
   return { http, close: () => agent.close() };

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptDelivery, type Claimed } from './attempt.ts';
-import { issuerAgent, type IssuerTarget } from './targets.ts';
+import { type IssuerTarget, issuerAgent } from './targets.ts';
 import { EndpointThrottle } from './throttle.ts';
 
 /** What a long-lived signal keeps of the signals made from it (Node's own bookkeeping, found by its name). */
@@ -70,6 +70,11 @@ describe('attemptDelivery', () => {
       expect(result?.timedOut).toBeUndefined();
       expect(result?.responseText).toMatch(/^x+$/);
       expect(Date.now() - started).toBeLessThan(3000);
+      // A stop that comes once the status is in does not throw the 200 away (it would be sent again).
+      const stopping = new AbortController();
+      const during = attemptDelivery({ ...target, url: `http://127.0.0.1:${(trickle.address() as AddressInfo).port}/` }, claimed(9101), { timeoutMs: 5000, shutdown: stopping.signal, now: Date.now });
+      setTimeout(() => stopping.abort(), 300);
+      expect(await during).toMatchObject({ status: 200 });
     } finally {
       trickle.closeAllConnections();
       await new Promise<void>((r) => trickle.close(() => r()));

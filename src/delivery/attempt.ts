@@ -66,9 +66,11 @@ export async function attemptDelivery(target: IssuerTarget, n: Claimed, o: Attem
       target.token.invalidate();
       res = await post(target, n, body, signal);
     }
-    // The status is the answer: from here the attempt's timeout no longer applies, so a slow body can
-    // never turn a 200 into a timeout (and a resend). The body prefix gets a short time of its own.
+    // The status is the answer: from here neither the attempt's timeout nor a shutdown applies, so a
+    // slow body can never turn a 200 into a timeout or a drop (and a resend). The body prefix gets a
+    // short time of its own, which a stopping dispatcher's drain allows for.
     clearTimeout(timer);
+    o.shutdown.removeEventListener('abort', onShutdown);
     const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES, BODY_READ_MS);
     return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after'], o.now()) };
   } catch (err) {

@@ -184,3 +184,17 @@ describe('a scanned parcel never goes back to "label created"', () => {
     expect(backToDepot.state.shipment?.status).toBe('IN_TRANSIT');
   });
 });
+
+describe('an answer whose summary lags its own scans', () => {
+  it('takes its status from its newest scan past pickup when that is news, rather than dropping it', () => {
+    const s = shipment('fedex', false);
+    const pickedUp = decide(s, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'MP', 'INFO_RECEIVED'), cp(2, 'PU', 'IN_TRANSIT')]), now: at(3) }, T);
+    // The summary still says "label created", but its activity goes on to delivery.
+    const lagging = snap('INFO_RECEIVED', [cp(1, 'MP', 'INFO_RECEIVED'), cp(2, 'PU', 'IN_TRANSIT'), cp(5, 'DP', 'IN_TRANSIT'), cp(8, 'OT', 'OUT_FOR_DELIVERY'), cp(9, 'FS', 'DELIVERED')]);
+    const delivered = decide(pickedUp.state, { kind: 'carrier-found', snapshot: lagging, now: at(10) }, T);
+    expect(delivered.notifications).toHaveLength(1);
+    expect(delivered.state.shipment?.status).toBe('DELIVERED');
+    expect(delivered.state.open).toBe(false);
+    expect(delivered.state.shipment?.checkpoints).toHaveLength(5);
+  });
+});

@@ -215,9 +215,15 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
     const returned = status === 'RETURNED_TO_SENDER' || (s.request.trackingNumber !== undefined && status === 'DELIVERED');
     return returned ? emit(settled, now, { status: 'SUCCESSFUL', open: false, endTime: now }) : onTick(settled, now, t);
   }
-  // A parcel the carrier has scanned cannot go back to "label created": an answer saying so is stale (a
-  // lagging replica, a sandbox that restarted its story) and is no news, not an update sent to the issuer.
-  if (!partial && s.shipment && !PRE_PICKUP_STATUSES.has(s.shipment.status) && PRE_PICKUP_STATUSES.has(snapshot.status)) return onTick(settled, now, t);
+  // A parcel the carrier has scanned cannot go back to "label created". An answer saying so takes its
+  // status from its newest scan past pickup when that is news (a carrier whose summary lags its own
+  // scans); otherwise it is stale (a lagging replica, a sandbox that restarted its story): no update.
+  if (!partial && s.shipment && !PRE_PICKUP_STATUSES.has(s.shipment.status) && PRE_PICKUP_STATUSES.has(snapshot.status)) {
+    const knownNewest = s.shipment.checkpoints.at(-1)?.checkpointTime ?? '';
+    const scanned = [...snapshot.checkpoints].reverse().find((c) => !PRE_PICKUP_STATUSES.has(c.status));
+    if (!scanned || scanned.checkpointTime <= knownNewest) return onTick(settled, now, t);
+    return onCarrierData(s, { ...snapshot, status: scanned.status, subStatus: scanned.subStatus, message: scanned.message }, now, t, false);
+  }
   const checkpoints = mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints, partial);
   const newest = checkpoints.at(-1);
   // A push may carry an older event than one already known: the newest event then decides.

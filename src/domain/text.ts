@@ -1,15 +1,16 @@
 /** Outside text as operators will read it. */
 
 /**
- * What does not print as it reads: C0 and C1 control characters; line and paragraph separators; the
- * bidirectional overrides, isolates and marks (U+202A–E, U+2066–9, U+200E/F, U+061C); characters that
- * show nothing (zero-width space, word joiner and invisible operators, U+FEFF, the deprecated format
- * characters U+206A–F, interlinear annotation marks, tag characters, Hangul fillers). Zero-width joiner
- * and non-joiner (U+200C/D) stay allowed: Persian, Indic scripts and emoji sequences need them.
+ * What does not print as it reads: C0 and C1 control characters; line and paragraph separators; every
+ * format character (Unicode's Cf: bidirectional overrides, isolates and marks, zero-width space, word
+ * joiner, U+FEFF, soft hyphen, tag characters, interlinear annotations…); other characters that show
+ * nothing (the combining grapheme joiner, Mongolian variation selectors, Khmer inherent vowels, Hangul
+ * fillers); noncharacters. Zero-width joiner and non-joiner (U+200C/D, format characters) stay allowed:
+ * Persian, Indic scripts and emoji sequences need them.
  */
 const UNPRINTABLE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  /[\u0000-\u001f\u007f-\u009f\u061c\u115f\u1160\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}]/u;
+  /[\u0000-\u001f\u007f-\u009f\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u2028\u2029\u3164\uffa0\p{Noncharacter_Code_Point}]|(?![\u200c\u200d])\p{Cf}/u;
 const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'gu');
 
 /**
