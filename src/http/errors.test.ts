@@ -30,6 +30,18 @@ describe('store errors', () => {
     expect(res.json()).toMatchObject({ errorCode: 'SERVICE_UNAVAILABLE' });
   });
 
+  it('a client that aborts its own request (ECONNRESET, status 400) is the client\'s doing, not a store outage', async () => {
+    const app = Fastify({ logger: false });
+    installErrorHandling(app);
+    app.get('/x', async () => {
+      throw Object.assign(new Error('aborted'), { code: 'ECONNRESET', statusCode: 400 });
+    });
+    const res = await app.inject({ method: 'GET', url: '/x' });
+    await app.close();
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'the request was aborted by the client' });
+  });
+
   it('a value the store refuses (class 22) is the caller\'s: 400', async () => {
     const res = await answerTo('22P05', 'unsupported Unicode escape sequence');
     expect(res.statusCode).toBe(400);

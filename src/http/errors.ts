@@ -109,6 +109,12 @@ export function installErrorHandling(app: FastifyInstance): void {
       }
     }
     if (err instanceof SyntaxError) return sendError(reply, 'PARSING_ERROR', 'body is not valid JSON');
+    // The client went away while sending its body (Node's "aborted", ECONNRESET with status 400): its
+    // doing, not the store's, which the same code would otherwise be taken for.
+    if (req.raw.readableAborted || (err.statusCode === 400 && err.code === 'ECONNRESET')) {
+      req.log.info({ route: req.routeOptions.url }, 'client aborted the request');
+      return sendError(reply, 'FIELD_INVALID_FORMAT', 'the request was aborted by the client');
+    }
     if (isDataException(err)) {
       // The store refused a value (a malformed number or time) that validation let through. Logged without
       // the statement's values (errorForLog): they may be the request's secrets.
