@@ -116,6 +116,13 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
     expect(body.rejected.at(-1)).toMatchObject({ index: bad.length + 1, errorCode: 'FIELD_INVALID_FORMAT' });
   });
 
+  it('a body that starts with a byte-order mark is read as the other routes read it', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ events: [event('bom-1')] }))]);
+    const res = await t.app.inject({ method: 'POST', url: '/sites/v1/production-sites/SITE-A/events', headers: { 'x-api-key': keyA, 'content-type': 'application/json' }, payload: bytes });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json()).toMatchObject({ accepted: 1, rejected: [] });
+  });
+
   it('a body that is not UTF-8 is refused whole, never stored with U+FFFD in its place', async () => {
     const bytes = Buffer.from(JSON.stringify({ events: [event('latin1', { reason: 'Caf\u00e9' })] }).replace('\u00e9', '\xe9'), 'latin1');
     const res = await t.app.inject({ method: 'POST', url: '/sites/v1/production-sites/SITE-A/events', headers: { 'x-api-key': keyA, 'content-type': 'application/json' }, payload: bytes });

@@ -33,7 +33,12 @@ export function declaresUtf8(contentType: string): boolean {
 /** What a body that is not UTF-8 gets (400): its bytes are never read as U+FFFD in their place. */
 export const NOT_UTF8 = 'body is not valid UTF-8';
 
-/** A body's bytes as text when they are UTF-8, else undefined: every body parser of the hub reads through this. */
+/**
+ * A body's bytes as text when they are UTF-8, else undefined: every body parser of the hub reads through
+ * this. A leading byte-order mark is dropped (RFC 8259 §8.1 lets a parser ignore it), on every route alike.
+ */
 export function utf8Text(body: Buffer): string | undefined {
-  return isUtf8(body) ? body.toString('utf8') : undefined;
+  if (!isUtf8(body)) return undefined;
+  const text = body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
