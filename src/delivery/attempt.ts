@@ -57,6 +57,10 @@ export async function attemptDelivery(target: IssuerTarget, n: Claimed, o: Attem
   const onShutdown = () => attempt.abort();
   o.shutdown.addEventListener('abort', onShutdown, { once: true });
   if (o.shutdown.aborted) attempt.abort();
+  const release = () => {
+    clearTimeout(timer);
+    o.shutdown.removeEventListener('abort', onShutdown);
+  };
   const signal = attempt.signal;
   try {
     let res = await post(target, n, body, signal);
@@ -69,8 +73,7 @@ export async function attemptDelivery(target: IssuerTarget, n: Claimed, o: Attem
     // The status is the answer: from here neither the attempt's timeout nor a shutdown applies, so a
     // slow body can never turn a 200 into a timeout or a drop (and a resend). The body prefix gets a
     // short time of its own, which a stopping dispatcher's drain allows for.
-    clearTimeout(timer);
-    o.shutdown.removeEventListener('abort', onShutdown);
+    release();
     const responseText = await readPrefix(res.body, RESPONSE_PREFIX_BYTES, BODY_READ_MS);
     return { n, startedAt, status: res.statusCode, latencyMs: performance.now() - started, responseText, retryAfterMs: parseRetryAfter(res.headers['retry-after'], o.now()) };
   } catch (err) {
@@ -81,8 +84,7 @@ export async function attemptDelivery(target: IssuerTarget, n: Claimed, o: Attem
     const timedOut = signal.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
     return { n, startedAt, error: timedOut ? `timeout after ${o.timeoutMs} ms` : describeError(err), timedOut, latencyMs: performance.now() - started, responseText: null };
   } finally {
-    clearTimeout(timer);
-    o.shutdown.removeEventListener('abort', onShutdown);
+    release();
   }
 }
 

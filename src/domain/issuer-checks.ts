@@ -13,14 +13,13 @@ export function checkJwks(jwks: { keys: Record<string, unknown>[] }): string | u
     if ('d' in k) return `jwks.keys[${i}]: holds private key material (d); send the public key only`;
     if (typeof k.kid !== 'string' || k.kid === '') return `jwks.keys[${i}]: kid is required`;
     if (k.kid.length > 256 || hasUnprintable(k.kid) || k.kid.trim() !== k.kid) return `jwks.keys[${i}]: kid must be 1 to 256 characters, not padded, without control, invisible or bidirectional formatting characters, or line separators`;
-    // What a JWK says of its own use must allow verifying ES256 signatures: otherwise it is stored, and
-    // every token exchange is then refused with invalid_grant, far from the mistake.
+    // A key that cannot verify ES256 signatures (its own alg, use, key_ops or ext forbid it, or x and y
+    // are no point on P-256) would be stored, and every token exchange then refused with invalid_grant,
+    // far from the mistake.
     if (k.alg !== undefined && k.alg !== 'ES256') return `jwks.keys[${i}]: alg must be ES256 (or absent)`;
     if (k.use !== undefined && k.use !== 'sig') return `jwks.keys[${i}]: use must be sig (or absent)`;
     if (k.key_ops !== undefined && !(Array.isArray(k.key_ops) && k.key_ops.length === 1 && k.key_ops[0] === 'verify')) return `jwks.keys[${i}]: key_ops must be ["verify"] (or absent)`;
     if (k.ext !== undefined && typeof k.ext !== 'boolean') return `jwks.keys[${i}]: ext must be true or false (or absent)`;
-    // x and y must name a point on P-256: a key that is not one would be stored and then refuse every
-    // token exchange with invalid_grant, far from the mistake.
     try {
       createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: k.x, y: k.y }, format: 'jwk' });
     } catch {

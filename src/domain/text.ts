@@ -10,6 +10,7 @@
  */
 const UNPRINTABLE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: each mark is refused alone, as one code point (the u flag)
   /[\u0000-\u001f\u007f-\u009f\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u2028\u2029\u3164\uffa0\p{Noncharacter_Code_Point}]|(?![\u200c\u200d])\p{Cf}/u;
 const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'gu');
 

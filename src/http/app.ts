@@ -7,7 +7,6 @@ import { Counter, Histogram } from 'prom-client';
 import { Type } from 'typebox';
 import type { AccessTokenVerifier } from '../auth/tokens.ts';
 import type { Config } from '../config.ts';
-import { ApiError } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { CORRELATION_ID } from '../domain/track-request.ts';
 import type { HubContext } from '../operations/context.ts';
@@ -16,7 +15,7 @@ import type { IssuerDirectory } from '../store/issuers.ts';
 import { SiteKeys } from '../store/site-keys.ts';
 import { clientKey } from './client-address.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
-import { NOT_UTF8, utf8Text } from './media-types.ts';
+import { utf8BodyParser } from './media-types.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
 import { registerAdminTokenRoutes } from './routes/admin-tokens.ts';
@@ -124,25 +123,20 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   // Bodies are read as UTF-8 or refused: bytes that are not would become U+FFFD in stored names and reasons.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    const text = utf8Text(body as Buffer);
-    if (text === undefined) done(new ApiError('PARSING_ERROR', NOT_UTF8), undefined);
-    else defaultJson(req, text, done);
-  });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_req, raw, done) => {
-    const body = utf8Text(raw as Buffer);
-    if (body === undefined) {
-      done(new ApiError('PARSING_ERROR', NOT_UTF8), undefined);
-      return;
-    }
-    const form = new URLSearchParams(body);
-    const out: Record<string, string | string[]> = {};
-    for (const key of new Set(form.keys())) {
-      const all = form.getAll(key);
-      out[key] = all.length === 1 ? all[0] : all;
-    }
-    done(null, out);
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8BodyParser(defaultJson));
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'buffer' },
+    utf8BodyParser((_req, body, done) => {
+      const form = new URLSearchParams(body);
+      const out: Record<string, string | string[]> = {};
+      for (const key of new Set(form.keys())) {
+        const all = form.getAll(key);
+        out[key] = all.length === 1 ? all[0] : all;
+      }
+      done(null, out);
+    }),
+  );
 
   app.decorateRequest('correlationId', '');
   app.addHook('onRequest', async (req, reply) => {

@@ -1,4 +1,6 @@
 import { isUtf8 } from 'node:buffer';
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../domain/errors.ts';
 
 /**
  * The one check of a request's media type: `application/json`, with or without parameters
@@ -41,4 +43,18 @@ export function utf8Text(body: Buffer): string | undefined {
   if (!isUtf8(body)) return undefined;
   const text = body.toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+type BodyDone = (err: Error | null, body?: unknown) => void;
+
+/**
+ * A Fastify body parser (`parseAs: 'buffer'`) that refuses bytes that are not UTF-8 (400, NOT_UTF8)
+ * and hands the text to `parse`: the one way every JSON and form parser of the hub reads a body.
+ */
+export function utf8BodyParser(parse: (req: FastifyRequest, text: string, done: BodyDone) => void) {
+  return (req: FastifyRequest, raw: string | Buffer, done: BodyDone): void => {
+    const text = utf8Text(raw as Buffer);
+    if (text === undefined) done(new ApiError('PARSING_ERROR', NOT_UTF8), undefined);
+    else parse(req, text, done);
+  };
 }

@@ -8,7 +8,7 @@ import { ingestEvents } from '../../sites/ingest.ts';
 import { refuseRepeatedCredential } from '../admin-auth.ts';
 import type { RouteDeps } from '../app.ts';
 import { siteEventLimits } from '../limits.ts';
-import { isJson, JSON_ONLY, NOT_UTF8, utf8Text } from '../media-types.ts';
+import { isJson, JSON_ONLY, utf8BodyParser } from '../media-types.ts';
 import { errorResponses, oneOf } from '../schemas.ts';
 
 export const MAX_EVENTS_PER_CALL = 1000;
@@ -78,18 +78,17 @@ export function registerSiteApi(untyped: FastifyInstance, deps: RouteDeps): void
   app.register(async (untypedScope) => {
     const scope = untypedScope.withTypeProvider<TypeBoxTypeProvider>();
     scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: SITE_BODY_LIMIT }, (_req, raw, done) => {
-      const text = utf8Text(raw as Buffer);
-      if (text === undefined) {
-        done(new ApiError('PARSING_ERROR', NOT_UTF8), undefined);
-        return;
-      }
-      try {
-        done(null, JSON.parse(text));
-      } catch (err) {
-        done(err as Error, undefined);
-      }
-    });
+    scope.addContentTypeParser(
+      'application/json',
+      { parseAs: 'buffer', bodyLimit: SITE_BODY_LIMIT },
+      utf8BodyParser((_req, text, done) => {
+        try {
+          done(null, JSON.parse(text));
+        } catch (err) {
+          done(err as Error, undefined);
+        }
+      }),
+    );
 
     scope.post(
       '/sites/v1/production-sites/:siteId/events',

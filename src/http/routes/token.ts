@@ -3,10 +3,9 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { createScanner, SyntaxKind } from 'jsonc-parser';
 import { Type } from 'typebox';
 import { InvalidGrant, issueAccessToken, verifyAssertion } from '../../auth/tokens.ts';
-import { ApiError } from '../../domain/errors.ts';
 import type { HttpDeps } from '../app.ts';
 import { sendSlowDown, tokenEndpointLimits } from '../limits.ts';
-import { isForm, isJson, NOT_UTF8, utf8Text } from '../media-types.ts';
+import { isForm, isJson, utf8BodyParser } from '../media-types.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const BODY_LIMIT = 64 * 1024;
@@ -54,18 +53,17 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
   untyped.register(async (scope) => {
     const defaultJson = scope.getDefaultJsonParser('error', 'error');
     scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (req, raw, done) => {
-      const text = utf8Text(raw as Buffer);
-      if (text === undefined) {
-        done(new ApiError('PARSING_ERROR', NOT_UTF8), undefined);
-        return;
-      }
-      defaultJson(req, text, (err, body) => {
-        if (err) done(err, undefined);
-        else if (hasRepeatedTopLevelName(text)) done(Object.assign(new Error('a parameter is repeated'), { code: REPEATED_PARAMETER, statusCode: 400 }), undefined);
-        else done(null, body);
-      });
-    });
+    scope.addContentTypeParser(
+      'application/json',
+      { parseAs: 'buffer', bodyLimit: BODY_LIMIT },
+      utf8BodyParser((req, text, done) => {
+        defaultJson(req, text, (err, body) => {
+          if (err) done(err, undefined);
+          else if (hasRepeatedTopLevelName(text)) done(Object.assign(new Error('a parameter is repeated'), { code: REPEATED_PARAMETER, statusCode: 400 }), undefined);
+          else done(null, body);
+        });
+      }),
+    );
     // The handler reads params, query and body as the schema declares them (TypeBox type provider).
     scope.withTypeProvider<TypeBoxTypeProvider>().post(
       '/authz/v1/oauth2/token',
