@@ -197,4 +197,15 @@ describe('an answer whose summary lags its own scans', () => {
     expect(delivered.state.open).toBe(false);
     expect(delivered.state.shipment?.checkpoints).toHaveLength(5);
   });
+
+  it('takes a delivery stamped in the same minute as the scan before it, or listed before a later pre-pickup line, as news', () => {
+    const s = shipment('fedex', false);
+    const out = decide(s, { kind: 'carrier-found', snapshot: snap('OUT_FOR_DELIVERY', [cp(1, 'PU', 'IN_TRANSIT'), cp(8, 'OT', 'OUT_FOR_DELIVERY')]), now: at(8) }, T);
+    const sameMinute = decide(out.state, { kind: 'carrier-found', snapshot: snap('INFO_RECEIVED', [cp(1, 'PU', 'IN_TRANSIT'), cp(8, 'OT', 'OUT_FOR_DELIVERY'), cp(8, 'DL', 'DELIVERED')]), now: at(9) }, T);
+    expect(sameMinute.state.shipment?.status).toBe('DELIVERED');
+    expect(sameMinute.state.open).toBe(false);
+    const late = decide(s, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT'), cp(3, 'MP', 'INFO_RECEIVED')]), now: at(3) }, T);
+    const hidden = decide(late.state, { kind: 'carrier-found', snapshot: snap('INFO_RECEIVED', [cp(1, 'PU', 'IN_TRANSIT'), cp(2, 'DL', 'DELIVERED'), cp(3, 'MP', 'INFO_RECEIVED')]), now: at(4) }, T);
+    expect(hidden.state.shipment?.status).toBe('DELIVERED');
+  });
 });

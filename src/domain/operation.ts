@@ -219,9 +219,11 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
   // status from its newest scan past pickup when that is news (a carrier whose summary lags its own
   // scans); otherwise it is stale (a lagging replica, a sandbox that restarted its story): no update.
   if (!partial && s.shipment && !PRE_PICKUP_STATUSES.has(s.shipment.status) && PRE_PICKUP_STATUSES.has(snapshot.status)) {
-    const knownNewest = s.shipment.checkpoints.at(-1)?.checkpointTime ?? '';
-    const scanned = [...snapshot.checkpoints].reverse().find((c) => !PRE_PICKUP_STATUSES.has(c.status));
-    if (!scanned || scanned.checkpointTime <= knownNewest) return onTick(settled, now, t);
+    // News is a scan not already known (by what it is, not by its time: a delivery may share the
+    // minute of the out-for-delivery scan before it).
+    const known = new Set(s.shipment.checkpoints.map(checkpointKey));
+    const scanned = [...snapshot.checkpoints].reverse().find((c) => !PRE_PICKUP_STATUSES.has(c.status) && !known.has(checkpointKey(c)));
+    if (!scanned) return onTick(settled, now, t);
     return onCarrierData(s, { ...snapshot, status: scanned.status, subStatus: scanned.subStatus, message: scanned.message }, now, t, false);
   }
   const checkpoints = mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints, partial);
