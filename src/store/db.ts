@@ -125,6 +125,30 @@ export interface Database {
     used: Generated<number>;
     granted: Generated<number>;
     paused_until: Timestamp | null;
+    wanted: Generated<number>;
+    last_window_start: Timestamp | null;
+    last_window_end: Timestamp | null;
+    last_used: number | null;
+    last_wanted: number | null;
+    overdue: Generated<number>;
+    overdue_at: Timestamp | null;
+    breaker_state: Generated<string>;
+    breaker_until: Timestamp | null;
+    breaker_changed_at: Timestamp | null;
+    calls_total: Generated<number>;
+    fallbacks_total: Generated<number>;
+    deadline_waits_total: Generated<number>;
+    pushes_total: Generated<number>;
+    last_push_at: Timestamp | null;
+  };
+  carrier_unknown_codes: {
+    provider: string;
+    code: string;
+    seen: number;
+    first_seen_at: Timestamp;
+    first_example: string | null;
+    last_seen_at: Timestamp;
+    last_example: string | null;
   };
   ups_track_alert_subscriptions: { tracking_number: string; subscribed_at: Timestamp };
 }
