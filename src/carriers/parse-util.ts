@@ -4,7 +4,17 @@ import { reportUnknownCode } from './unknown.ts';
 export interface StatusRow {
   status: ShipmentStatus;
   subStatus?: SubStatus;
+  /** Where the row comes from (a carrier document, or recorded answers), for rows a precedence rule reads. */
+  source?: string;
 }
+
+/**
+ * The statuses that name something going wrong. When a carrier classes an event as an exception itself
+ * (UPS type X, FedEx derived DE/SE, DHL `failure`, La Poste PB/ND codes), a code-table row in this set
+ * only says more precisely what went wrong and is kept; a row outside it contradicts the carrier and
+ * gives way, unless the table writes down why not (docs/adding-a-carrier.md, "Precedence").
+ */
+export const ADVERSE_STATUSES: ReadonlySet<ShipmentStatus> = new Set(['EXCEPTION', 'FAILED_ATTEMPT', 'RETURNING_TO_SENDER', 'RETURNED_TO_SENDER']);
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;

@@ -30,7 +30,8 @@ describe('parseUpsTrackResponse', () => {
 
   it('uses the gmtOffset UPS gives instead of guessing a zone, and maps customs codes by 3-digit statusCode', () => {
     const s = found(parse('customs-exception-gmt-fields.json', '1Z999AA10123456795'));
-    expect(s.status).toBe('IN_TRANSIT');
+    // 092 alone reads IN_TRANSIT; its scan is type X, and the type-less currentStatus is that scan.
+    expect(s.status).toBe('EXCEPTION');
     expect(s.subStatus).toBe('CUSTOMS');
     const pickup = s.checkpoints[0];
     expect(pickup.raw.code).toBe('PU');
@@ -38,7 +39,7 @@ describe('parseUpsTrackResponse', () => {
     const pending = s.checkpoints.find((c) => c.raw.code === 'RZ');
     expect(pending).toMatchObject({ status: 'EXCEPTION', subStatus: 'CUSTOMS', checkpointTime: '2026-04-11T21:10:00.000Z' });
     // An activity with only a SLIC and no address still gets a checkpoint.
-    expect(s.checkpoints.at(-1)).toMatchObject({ raw: { code: '092' }, checkpointTime: '2026-04-12T01:15:00.000Z' });
+    expect(s.checkpoints.at(-1)).toMatchObject({ raw: { code: '092' }, status: 'EXCEPTION', subStatus: 'CUSTOMS', checkpointTime: '2026-04-12T01:15:00.000Z' });
     expect(s.checkpoints.at(-1)?.countryCode).toBeUndefined();
     // Scheduled date with the end-of-day time, in the destination's zone (Tokyo, UTC+9).
     expect(s.estimatedDeliveryDate).toBe('2026-04-15T14:00:00.000Z');

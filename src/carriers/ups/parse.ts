@@ -2,7 +2,7 @@ import type { CarrierSnapshot, Checkpoint, ShipmentStatus, TrackResult } from '.
 import { defined, isObject, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
-import { UPS_ACTIVITY_CODES, UPS_NOT_FOUND_CODES, UPS_STATUS_CODES, UPS_TYPES } from './statuses.ts';
+import { UPS_ACTIVITY_CODES, UPS_EXCEPTION_RESOLUTIONS, UPS_NOT_FOUND_CODES, UPS_STATUS_CODES, UPS_TYPE_DECIDES, UPS_TYPES } from './statuses.ts';
 
 // Only the fields we read (the UPS Tracking API, Tracking.yaml).
 interface UpsAddress {
@@ -75,20 +75,46 @@ function activityTime(a: UpsActivity): string | undefined {
   return toUtcIso(local, { countryCode: countryOf(address), stateOrProvinceCode: nonEmpty(address?.stateProvince) });
 }
 
+/**
+ * Precedence: a type letter of `UPS_TYPE_DECIDES` (X exception, MV voided) wins over both code tables,
+ * except for the codes that end an exception (`UPS_EXCEPTION_RESOLUTIONS`); the code's row still gives
+ * the reason (092 under X is a customs EXCEPTION). Otherwise the 3-digit code, then the 2-letter code,
+ * then the letter as a fallback.
+ */
 export function upsStatusRow(s: UpsStatus | undefined): StatusRow | undefined {
   const rawCode = nonEmpty(s?.code);
   // currentStatus sometimes carries the 3-digit code in `code` instead of `statusCode`.
   const statusCode = nonEmpty(s?.statusCode) ?? (rawCode && /^\d{3}$/.test(rawCode) ? rawCode : undefined);
   const code = rawCode === statusCode ? undefined : rawCode;
   const type = nonEmpty(s?.type);
-  if (statusCode && UPS_STATUS_CODES[statusCode]) return UPS_STATUS_CODES[statusCode];
-  if (code && UPS_ACTIVITY_CODES[code]) return UPS_ACTIVITY_CODES[code];
-  const unknown = code ?? statusCode;
+  const byCode =
+    (statusCode && Object.hasOwn(UPS_STATUS_CODES, statusCode) ? UPS_STATUS_CODES[statusCode] : undefined) ??
+    (code && Object.hasOwn(UPS_ACTIVITY_CODES, code) ? UPS_ACTIVITY_CODES[code] : undefined);
+  const unknown = byCode ? undefined : (code ?? statusCode);
   if (unknown) reportUnknownCode('ups', unknown, s?.description);
-  if (type && UPS_TYPES[type]) return UPS_TYPES[type];
+  const resolves = [code, statusCode].some((c) => c !== undefined && Object.hasOwn(UPS_EXCEPTION_RESOLUTIONS, c));
+  if (type && Object.hasOwn(UPS_TYPE_DECIDES, type) && !(type === 'X' && resolves)) {
+    const decided = UPS_TYPE_DECIDES[type];
+    return { status: decided.status, ...withSub(decided.subStatus ?? byCode?.subStatus) };
+  }
+  if (byCode) return byCode;
+  if (type && Object.hasOwn(UPS_TYPES, type)) return UPS_TYPES[type];
   if (type) reportUnknownCode('ups', `type:${type}`, s?.description);
   // A scan we cannot place at all still means the parcel is in UPS's hands.
   return unknown || type ? { status: 'IN_TRANSIT' } : undefined;
+}
+
+/**
+ * `currentStatus` can come without a type (the recorded customs hold: code 092 only). When it names the
+ * same code as the newest activity, it is that activity, and takes its type: else the summary would read
+ * IN_TRANSIT while its own scan says EXCEPTION.
+ */
+function currentWithType(current: UpsStatus | undefined, newest: UpsActivity | undefined): UpsStatus | undefined {
+  if (!isObject(current) || nonEmpty(current.type) || !isObject(newest?.status)) return current;
+  const codes = (x: UpsStatus) => [nonEmpty(x.code), nonEmpty(x.statusCode)].filter((c): c is string => c !== undefined);
+  const mine = codes(current);
+  const same = mine.length > 0 && codes(newest.status).some((c) => mine.includes(c));
+  return same ? { ...current, type: nonEmpty(newest.status.type) } : current;
 }
 
 function toCheckpoint(a: UpsActivity): Checkpoint | undefined {
@@ -119,9 +145,10 @@ function estimatedDelivery(p: UpsPackage): string | undefined {
 
 function toSnapshot(trackingNumber: string, p: UpsPackage): CarrierSnapshot {
   // The Track API lists `activity[]` newest first (so do all recorded answers).
-  const checkpoints = oldestFirst(objects<UpsActivity>(p.activity).map(toCheckpoint), 'newest-first');
+  const activities = objects<UpsActivity>(p.activity);
+  const checkpoints = oldestFirst(activities.map(toCheckpoint), 'newest-first');
   const newest = checkpoints.at(-1);
-  const current = upsStatusRow(p.currentStatus);
+  const current = upsStatusRow(currentWithType(p.currentStatus, activities[0]));
   const status = current?.status ?? newest?.status ?? 'PENDING';
   const subStatus = current ? current.subStatus : newest?.subStatus;
   const edd = status === 'DELIVERED' ? undefined : estimatedDelivery(p);

@@ -35,11 +35,13 @@ export const UPS_STATUS_CODES: Record<string, StatusRow> = {
   '021': { status: 'OUT_FOR_DELIVERY' },
   '038': { status: 'IN_TRANSIT' },
   '058': { status: 'EXCEPTION', subStatus: 'CUSTOMS' },
-  '092': { status: 'IN_TRANSIT', subStatus: 'CUSTOMS' },
+  // "at the clearing agency awaiting final release": IN_TRANSIT as a code alone; sent with type X it is an
+  // EXCEPTION (UPS_TYPE_DECIDES), and this row then gives the reason.
+  '092': { status: 'IN_TRANSIT', subStatus: 'CUSTOMS', source: 'recorded UPS Track API answer (customs hold, Belgium to Australia)' },
 };
 
 /**
- * UPS `status.type` letter: the coarse category used when neither code is in a table. `D` covers
+ * UPS `status.type` letter: the coarse category, used when neither code is in a table. `D` covers
  * "loaded on vehicle / out for delivery / delivered", so an unknown D code is treated as out for delivery:
  * claiming delivery on a guess would end tracking too early.
  */
@@ -54,6 +56,33 @@ export const UPS_TYPES: Record<string, StatusRow> = {
   // "Returned to shipper" type of the legacy UPS tracking vocabulary; the final delivery back to the
   // shipper comes as a D scan, which the state machine then reads as RETURNED_TO_SENDER.
   RS: { status: 'RETURNING_TO_SENDER' },
+};
+
+/**
+ * The type letters that decide over the code tables: UPS's own class of the event wins over our reading
+ * of its code. The other letters only name a coarse stage (D, I, M, P, U: the code is finer and decides;
+ * the letter is the fallback above). RS is not here: it is in no current UPS document (Tracking.yaml and
+ * UPSTrackAlert.yaml list D, I, M, MV, U, X), and an unverified letter must not overrule a code.
+ */
+export const UPS_TYPE_DECIDES: Record<string, StatusRow & { source: string }> = {
+  X: {
+    status: 'EXCEPTION',
+    source: 'UPS Track Alert FAQ (UPS-API/api-documentation, UPSTrackAlert.yaml): "X = exception information (something out of the normal happened to your package)"',
+  },
+  MV: { status: 'EXCEPTION', subStatus: 'CANCELLED', source: 'UPSTrackAlert.yaml, activityStatus.type: MV "Manifest Void" (the label was voided)' },
+};
+
+/**
+ * Codes that end an exception though UPS sends them with type X: here the code table decides. Reading a
+ * release as EXCEPTION would report the parcel held at the moment it was let go.
+ */
+export const UPS_EXCEPTION_RESOLUTIONS: Record<string, { source: string }> = {
+  SR: { source: 'UPS Tracking.yaml example: type X, code SR, "Your package was released by the customs agency."' },
+  '014': {
+    source:
+      'recorded UPS Track API answers: every 014 sent with type X is a step out of customs ("released by the government agency", ' +
+      '"UPS has received the information needed to submit your package for clearance", "Your package is on the way")',
+  },
 };
 
 /** Response codes meaning "this number is unknown to UPS" rather than "the call failed". */
