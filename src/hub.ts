@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
+import { CarrierFigureFlusher } from './carriers/figures.ts';
 import { undiciHttpClient } from './carriers/http.ts';
 import { createCarrierRouting } from './carriers/index.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { PROVIDERS } from './carriers/registry.ts';
+import { providerSettings } from './carriers/settings.ts';
 import { setUnknownCodeLogger } from './carriers/unknown.ts';
 import { type Config, policyOf } from './config.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
@@ -28,7 +30,7 @@ export interface RunningHub {
 }
 
 /** Where each provider is reached: its configured origin, or the in-process sandbox when asked for. */
-function providerConfigs(config: Config, sandboxOrigin: string): Record<ProviderName, ProviderConfig & { usable: boolean }> {
+export function providerConfigs(config: Config, sandboxOrigin: string): Record<ProviderName, ProviderConfig & { usable: boolean }> {
   const out = {} as Record<ProviderName, ProviderConfig & { usable: boolean }>;
   for (const name of PROVIDER_NAMES) {
     const c = config.carriers[name];
@@ -107,6 +109,8 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
         tokens: new AccessTokenVerifier(accessTokenKey),
         accessTokenKey,
         log,
+        // The sandbox's origin changes only where a provider is reached, not what the view shows.
+        carriers: providerSettings(providerConfigs(config, config.publicUrl)),
         extraRoutes: config.sandbox ? (a) => registerSandbox(a, config.sandboxSpeed) : undefined,
       },
       config.tls
@@ -145,11 +149,14 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       upsAlerts = new UpsTrackAlertSubscriber(context, { config: { ...ups, webhookSecret: ups.webhookSecret }, http: carrierHttp.http, callbackUrl: `${config.publicUrl}/carriers/v1/ups/webhook` });
     }
   }
+  // Unknown carrier codes (both roles) and accepted pushes (the API) reach the store from every process.
+  const figures = new CarrierFigureFlusher(store.db, log, () => context.now());
   const inbox = runsWorkers ? new InboxWatcher(context, { dataDir: config.dataDir, scanIntervalMs: config.inboxScanIntervalMs, settleMs: config.inboxSettleMs, leaseMs: config.leaseMs }) : undefined;
   dispatcher?.start();
   poller?.start();
   upsAlerts?.start();
   inbox?.start();
+  figures.start();
   log.info({ url, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
 
   return {
@@ -169,6 +176,8 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
           await dispatcher?.stop({ drainMs: config.deliveryTimeoutMs + 1000 });
         })(),
       ]);
+      // After the pushes and polls under way: what they reported is written before the store closes.
+      await figures.stop();
       await carrierHttp.close();
       await store.close();
     },

@@ -6,9 +6,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AccessTokenVerifier, loadAccessTokenKey } from '../src/auth/tokens.ts';
+import { providerSettings } from '../src/carriers/settings.ts';
 import { loadConfig, policyOf } from '../src/config.ts';
 import { buildApp } from '../src/http/app.ts';
 import { installErrorHandling } from '../src/http/errors.ts';
+import { providerConfigs } from '../src/hub.ts';
 import { createLogger } from '../src/logger.ts';
 import { buildContext } from '../src/operations/context.ts';
 import { IssuerDirectory } from '../src/store/issuers.ts';
@@ -57,6 +59,7 @@ async function appWithCapturedLog(store: TestStore): Promise<{ app: FastifyInsta
     tokens: new AccessTokenVerifier(key),
     accessTokenKey: key,
     log,
+    carriers: providerSettings(providerConfigs(config, 'http://127.0.0.1')),
   });
   return { app, logged: () => lines.join('') };
 }

@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { Counter, Histogram } from 'prom-client';
 import { Type } from 'typebox';
 import type { AccessTokenVerifier } from '../auth/tokens.ts';
+import type { ProviderName } from '../carriers/provider.ts';
+import type { ProviderSettings } from '../carriers/settings.ts';
 import type { Config } from '../config.ts';
 import { newId } from '../domain/ids.ts';
 import { CORRELATION_ID } from '../domain/track-request.ts';
@@ -17,6 +19,7 @@ import { clientKey } from './client-address.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { utf8BodyParser } from './media-types.ts';
 import { registerAdminApi } from './routes/admin.ts';
+import { registerAdminCarriers } from './routes/admin-carriers.ts';
 import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
 import { registerAdminTokenRoutes } from './routes/admin-tokens.ts';
 import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
@@ -43,6 +46,8 @@ export interface HttpDeps {
   tokens: AccessTokenVerifier;
   accessTokenKey: Uint8Array;
   log: Logger;
+  /** Each provider's settings as GET /admin/v1/carriers shows them: whether it runs, its budget, whether a webhook secret is set (never a secret). */
+  carriers: Record<ProviderName, ProviderSettings>;
   /** Extra routes mounted on the same server (the sandbox, when it runs in-process). */
   extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -215,6 +220,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerAuditLog(app, routeDeps);
   registerAdminTokenRoutes(app, routeDeps);
   registerAdminOperations(app, routeDeps);
+  registerAdminCarriers(app, routeDeps);
   registerConsole(app, routeDeps);
   registerCarrierWebhooks(app, routeDeps);
   registerSiteApi(app, routeDeps);

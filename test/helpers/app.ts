@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AccessTokenVerifier, loadAccessTokenKey } from '../../src/auth/tokens.ts';
+import { providerSettings } from '../../src/carriers/settings.ts';
 import { type Config, loadConfig, policyOf } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
+import { providerConfigs } from '../../src/hub.ts';
 import { createLogger } from '../../src/logger.ts';
 import { buildContext, type HubContext } from '../../src/operations/context.ts';
 import { IssuerDirectory } from '../../src/store/issuers.ts';
@@ -47,6 +49,7 @@ export async function testApp(kind: StoreKind, env: Record<string, string> = {},
     tokens: new AccessTokenVerifier(key),
     accessTokenKey: key,
     log,
+    carriers: providerSettings(providerConfigs(config, 'http://127.0.0.1')),
   });
   return {
     app,

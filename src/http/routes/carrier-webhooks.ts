@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Counter } from 'prom-client';
 import { Type } from 'typebox';
+import { notePush } from '../../carriers/figures.ts';
 import { shapeError } from '../../carriers/parse-util.ts';
 import { isProviderName, type ProviderName } from '../../carriers/provider.ts';
 import type { PushEvent } from '../../carriers/push.ts';
@@ -118,6 +119,8 @@ export function registerCarrierWebhooks(app: FastifyInstance, deps: HttpDeps): v
         }
         const advanced = updates.length;
         pushes.inc({ provider, outcome: advanced > 0 ? 'applied' : 'unmatched' });
+        // Accepted (verified, read, applied): the operators' view counts it; refusals above never reach here.
+        notePush(provider, new Date(now));
         // Carriers retry anything but a 2xx; an event for a number we do not track is still received.
         return { received: events.length, operations: advanced };
       },
