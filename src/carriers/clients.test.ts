@@ -44,25 +44,22 @@ describe('UpsProvider', () => {
 });
 
 describe('UspsProvider', () => {
-  it('gets a token with a JSON body and asks for the detail view', async () => {
-    const { http, calls } = scripted([token, json(200, fixture('usps', 'alert-notice-left.json'))]);
+  it('gets a token with a JSON body and posts the number to Tracking 3.2', async () => {
+    const { http, calls } = scripted([token, json(200, [fixture('usps', 'alert-notice-left.json')])]);
     const p = new UspsProvider({ baseUrl: 'http://usps.test', clientId: 'id', clientSecret: 'sec' }, http);
     const r = await p.track([{ carrier: 'usps-iv-api', trackingNumber: '9400100000000000000031' }]);
     expect(r.get('9400100000000000000031')?.kind).toBe('found');
     expect(calls[0].url).toBe('http://usps.test/oauth2/v3/token');
     expect(JSON.parse(calls[0].body ?? '')).toEqual({ client_id: 'id', client_secret: 'sec', grant_type: 'client_credentials' });
-    expect(calls[1].url).toBe('http://usps.test/tracking/v3/tracking/9400100000000000000031?expand=DETAIL');
+    expect(calls[1]).toMatchObject({ url: 'http://usps.test/tracking/v3r2/tracking', method: 'POST' });
+    expect(JSON.parse(calls[1].body ?? '')).toEqual([{ trackingNumber: '9400100000000000000031' }]);
   });
 
   it('reads the 400 "no status yet" answer as not found and a 429 as retryable', async () => {
     const { http } = scripted([token, json(400, fixture('usps', 'error-400-no-status-yet.json')), json(429, {}, { 'retry-after': '60' })]);
     const p = new UspsProvider({ baseUrl: 'http://usps.test' }, http);
-    const r = await p.track([
-      { carrier: 'usps-iv-api', trackingNumber: 'A' },
-      { carrier: 'usps-iv-api', trackingNumber: 'B' },
-    ]);
-    expect(r.get('A')).toMatchObject({ kind: 'not_found' });
-    expect(r.get('B')).toMatchObject({ kind: 'error', retryable: true, retryAfterMs: 60_000 });
+    expect((await p.track([{ carrier: 'usps-iv-api', trackingNumber: 'A' }])).get('A')).toMatchObject({ kind: 'not_found' });
+    expect((await p.track([{ carrier: 'usps-iv-api', trackingNumber: 'B' }])).get('B')).toMatchObject({ kind: 'error', retryable: true, retryAfterMs: 60_000 });
   });
 });
 

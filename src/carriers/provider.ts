@@ -62,3 +62,27 @@ export async function trackEach(requests: TrackRequest[], one: (r: TrackRequest)
   for (const r of requests) results.set(r.trackingNumber, await one(r));
   return results;
 }
+
+/**
+ * The `track` of a provider whose API takes several numbers a call: the distinct numbers cut into calls of
+ * at most `size`, each answered by `batch`. The poller already cuts by `maxBatch`; cutting here too means no
+ * caller can make the provider send a call its carrier refuses. A number `batch` leaves out is an error to
+ * retry, never `not_found`: only the carrier's own word on a number makes it unknown.
+ */
+export async function trackInBatches(
+  requests: TrackRequest[],
+  size: number,
+  batch: (chunk: TrackRequest[]) => Promise<Map<string, TrackResult>>,
+): Promise<Map<string, TrackResult>> {
+  // Keyed by the requests themselves, so no larger than the list the caller passed.
+  const distinct = [...new Map(requests.map((r) => [r.trackingNumber, r])).values()];
+  const results = new Map<string, TrackResult>();
+  for (let i = 0; i < distinct.length; i += size) {
+    const chunk = distinct.slice(i, i + size);
+    const answered = await batch(chunk);
+    for (const r of chunk) {
+      results.set(r.trackingNumber, answered.get(r.trackingNumber) ?? { kind: 'error', retryable: true, message: 'number missing from the carrier answer' });
+    }
+  }
+  return results;
+}

@@ -1,6 +1,7 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
 import { isObject, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, withSub } from '../parse-util.ts';
+import type { TrackRequest } from '../provider.ts';
 import { toUtcIso } from '../time.ts';
 import { LAPOSTE_EVENT_CODES, LAPOSTE_NOT_FOUND_CODES } from './statuses.ts';
 
@@ -86,4 +87,43 @@ function readResponse(body: LaPosteResponse, requested: string, carrier: Carrier
   const item = items.find(match) ?? (items.length === 1 ? items[0] : undefined);
   if (!item) return { kind: 'not_found', message: 'La Poste returned nothing for this number' };
   return itemResult(item, requested, carrier);
+}
+
+/** Most ids one `/idships/{id1,…}` call may name ("1 to 10, comma separated", the Suivi v2 Swagger). */
+export const LAPOSTE_MAX_IDS = 10;
+
+/**
+ * Reads the answer to `/idships/{id1,…,idN}`: an array with one item per id, each with its own
+ * `returnCode`; the HTTP status is 207 when they differ. One id keeps the single-number reading (its answer
+ * may be a bare object that names no id). With several, an id no item names gets an error to retry: the
+ * answer said nothing about it, so it is not "not found". A bare error object naming one of the ids is about
+ * that id; naming none, it is a failure of the whole call, the same for every id.
+ */
+export function parseLaPosteBatch(body: LaPosteResponse, requested: TrackRequest[]): Map<string, TrackResult> {
+  if (requested.length === 1) {
+    const [r] = requested;
+    return new Map([[r.trackingNumber, parseLaPosteResponse(body, r.trackingNumber, r.carrier)]]);
+  }
+  const items = objects<LaPosteItem>(Array.isArray(body) ? body : [body]);
+  const idOf = (i: LaPosteItem) => (nonEmpty(i.shipment?.idShip) ?? nonEmpty(i.idShip))?.toUpperCase();
+  const namesOne = items.some((i) => requested.some((r) => idOf(i) === r.trackingNumber.toUpperCase()));
+  const whole = Array.isArray(body) || namesOne ? undefined : wholeCallFailure(items[0]);
+  const results = new Map<string, TrackResult>();
+  for (const r of requested) {
+    const item = items.find((i) => idOf(i) === r.trackingNumber.toUpperCase());
+    results.set(
+      r.trackingNumber,
+      item
+        ? readSafely('La Poste', () => itemResult(item, r.trackingNumber, r.carrier))
+        : (whole ?? { kind: 'error', retryable: true, message: 'La Poste left this number out of its answer' }),
+    );
+  }
+  return results;
+}
+
+/** A bare object answering several ids, naming none of them: its code is about the call, not a number. */
+function wholeCallFailure(item: LaPosteItem | undefined): TrackResult | undefined {
+  const code = typeof item?.returnCode === 'number' ? item.returnCode : undefined;
+  if (code === undefined || code === 200 || code === 207) return undefined;
+  return { kind: 'error', retryable: code === 429 || code >= 500, message: `La Poste refused the call: ${code}: ${nonEmpty(item?.returnMessage) ?? 'error'}` };
 }

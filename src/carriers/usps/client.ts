@@ -1,16 +1,17 @@
 import type { TrackResult } from '../../domain/shipment.ts';
 import { ClientCredentialsToken } from '../../net/oauth-client.ts';
 import { callJson } from '../http.ts';
-import { type CarrierProvider, type HttpClient, type ProviderConfig, type TrackRequest, trackEach } from '../provider.ts';
-import { parseUspsTrackingResponse, type UspsTrackingResponse } from './parse.ts';
+import { type CarrierProvider, failAll, type HttpClient, type ProviderConfig, type TrackRequest, trackInBatches } from '../provider.ts';
+import { parseUspsBatch, USPS_MAX_NUMBERS, type UspsBatchResponse } from './parse.ts';
 
 /**
- * USPS Tracking 3.0: OAuth2 client credentials (JSON body) at `/oauth2/v3/token`, then
- * `GET /tracking/v3/tracking/{trackingNumber}?expand=DETAIL`, one number per call.
+ * USPS Tracking 3.2: OAuth2 client credentials (JSON body) at `/oauth2/v3/token`, then
+ * `POST /tracking/v3r2/tracking` with a JSON array of `{trackingNumber}`, up to 35 numbers a call. New apps
+ * get about 60 calls an hour, so every number a call can carry matters.
  */
 export class UspsProvider implements CarrierProvider {
   readonly name = 'usps' as const;
-  readonly maxBatch = 1;
+  readonly maxBatch = USPS_MAX_NUMBERS;
   private readonly token: ClientCredentialsToken;
 
   constructor(
@@ -27,21 +28,20 @@ export class UspsProvider implements CarrierProvider {
   }
 
   track(requests: TrackRequest[]): Promise<Map<string, TrackResult>> {
-    return trackEach(requests, (r) => this.trackOne(r.trackingNumber));
+    return trackInBatches(requests, this.maxBatch, (chunk) => this.trackSome(chunk));
   }
 
-  private async trackOne(number: string): Promise<TrackResult> {
-    const call = await callJson<UspsTrackingResponse>({
+  private async trackSome(chunk: TrackRequest[]): Promise<Map<string, TrackResult>> {
+    const numbers = chunk.map((r) => r.trackingNumber);
+    const call = await callJson<UspsBatchResponse>({
       label: 'USPS',
       http: this.http,
-      url: `${this.config.baseUrl}/tracking/v3/tracking/${encodeURIComponent(number)}?expand=DETAIL`,
-      method: 'GET',
+      url: `${this.config.baseUrl}/tracking/v3r2/tracking`,
+      method: 'POST',
       token: this.token,
-      headers: { accept: 'application/json' },
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: JSON.stringify(numbers.map((trackingNumber) => ({ trackingNumber }))),
     });
-    if (!call.ok) return call.result;
-    if (call.status === 404) return { kind: 'not_found', message: 'USPS: no record of this number' };
-    if (call.status >= 400 && !call.json.error) return { kind: 'error', retryable: false, message: `USPS answered ${call.status}` };
-    return parseUspsTrackingResponse(call.json, number);
+    return call.ok ? parseUspsBatch(call.json, call.status, numbers) : failAll(chunk, call.result);
   }
 }

@@ -1,5 +1,5 @@
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { defined, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, withSub } from '../parse-util.ts';
+import { defined, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, unreadable, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
 import { USPS_EVENT_CODES, USPS_NOT_FOUND_CODES, USPS_STATUS_CATEGORIES } from './statuses.ts';
@@ -117,4 +117,64 @@ function readResponse(body: UspsTrackingResponse, requested: string): TrackResul
     checkpoints,
   };
   return { kind: 'found', snapshot };
+}
+
+/** Most numbers one Tracking 3.2 call may carry (integrators' reading of the v3r2 spec; see docs/adding-a-carrier.md). */
+export const USPS_MAX_NUMBERS = 35;
+
+/** One item of a Tracking 3.2 answer: a v3 tracking body, or an error envelope, with the item's own `statusCode`. */
+export interface UspsTrackingItem extends UspsTrackingResponse {
+  statusCode?: string;
+}
+/** `POST /tracking/v3r2/tracking` answers an array (207 when some items failed), or one error object for the whole call. */
+export type UspsBatchResponse = UspsTrackingItem[] | UspsTrackingItem;
+
+/**
+ * Reads a Tracking 3.2 answer for the numbers asked, one result each. Items are matched by `trackingNumber`;
+ * a number no item names gets an error to retry (the answer said nothing of it). A bare object answering one
+ * number is read as the v3 answer always was; answering several and naming none, it is a failure of the
+ * whole call, the same for every number.
+ */
+export function parseUspsBatch(body: UspsBatchResponse, status: number, requested: string[]): Map<string, TrackResult> {
+  try {
+    return readBatch(body, status, requested);
+  } catch (err) {
+    return new Map(requested.map((n) => [n, unreadable('USPS', err)]));
+  }
+}
+
+function readBatch(body: UspsBatchResponse, status: number, requested: string[]): Map<string, TrackResult> {
+  const items = objects<UspsTrackingItem>(Array.isArray(body) ? body : [body]);
+  const numberOf = (i: UspsTrackingItem) => nonEmpty(i.trackingNumber)?.toUpperCase();
+  const results = new Map<string, TrackResult>();
+  if (!Array.isArray(body) && requested.length === 1) {
+    results.set(requested[0], bareAnswer(items[0] ?? {}, status, requested[0]));
+    return results;
+  }
+  const namesOne = items.some((i) => requested.some((n) => numberOf(i) === n.toUpperCase()));
+  const whole = Array.isArray(body) || namesOne ? undefined : wholeCallFailure(items[0], status);
+  for (const n of requested) {
+    const item = items.find((i) => numberOf(i) === n.toUpperCase()) ?? (requested.length === 1 && items.length === 1 ? items[0] : undefined);
+    results.set(n, item ? itemResult(item, n) : (whole ?? { kind: 'error', retryable: true, message: 'USPS left this number out of its answer' }));
+  }
+  return results;
+}
+
+/** An item that is an error with the item status 404 is USPS saying it has no such number. */
+function itemResult(item: UspsTrackingItem, requested: string): TrackResult {
+  const result = parseUspsTrackingResponse(item, requested);
+  if (result.kind === 'error' && item.error && nonEmpty(item.statusCode) === '404') return { kind: 'not_found', message: result.message };
+  return result;
+}
+
+/** The whole answer for a single number, as the one-number v3 call read it. */
+function bareAnswer(item: UspsTrackingItem, status: number, requested: string): TrackResult {
+  if (status === 404) return { kind: 'not_found', message: 'USPS: no record of this number' };
+  if (status >= 400 && !item.error) return { kind: 'error', retryable: false, message: `USPS answered ${status}` };
+  return parseUspsTrackingResponse(item, requested);
+}
+
+function wholeCallFailure(item: UspsTrackingItem | undefined, status: number): TrackResult {
+  const message = plain(item?.error?.message) ?? `USPS answered ${status}`;
+  return { kind: 'error', retryable: status < 400, message: `USPS refused the call: ${message}` };
 }

@@ -1,9 +1,10 @@
 import { hide, hours, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
-import { localIso, type StepKind } from '../../sandbox/scenarios.ts';
+import { localIso, type ParcelClock, type StepKind } from '../../sandbox/scenarios.ts';
+import { USPS_MAX_NUMBERS } from './parse.ts';
 
 /**
- * USPS Tracking v3 in the sandbox: OAuth with a JSON body, and the scripted parcel stories
- * (src/sandbox/scenarios.ts) rendered in the v3 shape (test/fixtures/carriers/usps/).
+ * USPS Tracking 3.2 in the sandbox: OAuth with a JSON body, and the scripted parcel stories
+ * (src/sandbox/scenarios.ts) rendered as v3r2 answer items (test/fixtures/carriers/usps/).
  */
 
 const USPS_STEP: Record<StepKind, { code: string; text: string; category: string }> = {
@@ -28,41 +29,58 @@ export const uspsSandbox: SandboxRenderer = (app, prefix, clock) => {
     }
     return { access_token: tokens.issue(), token_type: 'Bearer', expires_in: 28799, scope: 'tracking' };
   });
-  app.get(`${prefix}/tracking/v3/tracking/:trackingNumber`, hide, async (req, reply) => {
+  // Tracking 3.2: a JSON array of `{trackingNumber}`, one answer item per number, 207 when some failed.
+  app.post(`${prefix}/tracking/v3r2/tracking`, hide, async (req, reply) => {
     if (!tokens.valid(req)) return reply.code(401).send({ error: { code: '401', message: 'Unauthorized' } });
-    const n = (req.params as { trackingNumber: string }).trackingNumber;
-    const { steps } = clock.visibleSteps(n);
-    if (steps.length === 0) {
-      const text = '12: A status update is not yet available on your package. Check back soon.';
-      return reply.code(400).send({ apiVersion: '/tracking/v3', error: { code: '400', message: text, errors: [{ title: text, detail: '', code: '150001' }] } });
+    // Whatever the caller sent: a list that is not one, or a number that is not a string, refuses the call.
+    const list: unknown[] = Array.isArray(req.body) ? req.body : [];
+    const numbers = list.map((t) => (t as { trackingNumber?: unknown } | null)?.trackingNumber);
+    if (numbers.length === 0 || numbers.length > USPS_MAX_NUMBERS || !numbers.every((n): n is string => typeof n === 'string' && n !== '')) {
+      const text = `Send 1 to ${USPS_MAX_NUMBERS} items, each with a trackingNumber.`;
+      return reply.code(400).send({ apiVersion: '/tracking/v3r2', error: { code: '400', message: text, errors: [{ title: text, detail: '', code: '400' }] } });
     }
-    const latest = USPS_STEP[steps[steps.length - 1].kind];
-    const eta = localIso(new Date(steps[0].time.getTime() + hours(130)), '-05:00').slice(0, 19);
-    return {
-      trackingNumber: n,
-      destinationCity: 'NEW YORK',
-      destinationState: 'NY',
-      destinationZIP: '10001',
-      mailClass: 'USPS Ground Advantage',
-      status: latest.text,
-      statusCategory: latest.category,
-      statusSummary: latest.text,
-      ...(latest.category === 'Delivered' ? {} : { expectedDeliveryTimeStamp: eta }),
-      trackingEvents: steps
-        .map((step) => {
-          const s = USPS_STEP[step.kind];
-          return {
-            eventType: s.text,
-            eventTimestamp: localIso(step.time, step.place.offset).slice(0, 19),
-            GMTOffset: step.place.offset,
-            eventCountry: null,
-            eventCity: step.place.city,
-            eventState: step.place.state ?? null,
-            eventZIP: step.place.postalCode,
-            eventCode: s.code,
-          };
-        })
-        .reverse(),
-    };
+    const items = numbers.map((n) => trackingItem(n, clock));
+    const failed = items.filter((i) => 'error' in i).length;
+    // One number USPS cannot answer is a plain 400, as Tracking 3.0 answered it; a mixed list is a 207.
+    if (numbers.length === 1 && failed === 1) return reply.code(400).send(items[0]);
+    return reply.code(failed > 0 ? 207 : 200).send(items);
   });
 };
+
+/** One number's item of a Tracking 3.2 answer: its v3 tracking body, or its error envelope. */
+function trackingItem(n: string, clock: ParcelClock) {
+  const { steps } = clock.visibleSteps(n);
+  if (steps.length === 0) {
+    const text = '12: A status update is not yet available on your package. Check back soon.';
+    return { trackingNumber: n, statusCode: '400', apiVersion: '/tracking/v3r2', error: { code: '400', message: text, errors: [{ title: text, detail: '', code: '150001' }] } };
+  }
+  const latest = USPS_STEP[steps[steps.length - 1].kind];
+  const eta = localIso(new Date(steps[0].time.getTime() + hours(130)), '-05:00').slice(0, 19);
+  return {
+    trackingNumber: n,
+    statusCode: '200',
+    destinationCity: 'NEW YORK',
+    destinationState: 'NY',
+    destinationZIP: '10001',
+    mailClass: 'USPS Ground Advantage',
+    status: latest.text,
+    statusCategory: latest.category,
+    statusSummary: latest.text,
+    ...(latest.category === 'Delivered' ? {} : { expectedDeliveryTimeStamp: eta }),
+    trackingEvents: steps
+      .map((step) => {
+        const s = USPS_STEP[step.kind];
+        return {
+          eventType: s.text,
+          eventTimestamp: localIso(step.time, step.place.offset).slice(0, 19),
+          GMTOffset: step.place.offset,
+          eventCountry: null,
+          eventCity: step.place.city,
+          eventState: step.place.state ?? null,
+          eventZIP: step.place.postalCode,
+          eventCode: s.code,
+        };
+      })
+      .reverse(),
+  };
+}
