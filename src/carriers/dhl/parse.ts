@@ -1,6 +1,6 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { defined, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, withSub } from '../parse-util.ts';
+import { ADVERSE_STATUSES, defined, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, type StatusRow, withSub } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { DHL_EXPRESS_TYPE_CODES, DHL_STATUS_CODES, DHL_TEXT_RULES } from './statuses.ts';
 
@@ -50,13 +50,24 @@ function zoneCountry(e: DhlEvent, s: DhlShipment): string | undefined {
   return from && from === to ? from : undefined;
 }
 
+/**
+ * An Express type code in `status` refines the coarse `statusCode`, except against DHL's own exception
+ * class: under `failure` a type code reading a normal status (PU, AR…) gives way to EXCEPTION, keeping its
+ * sub-status (CC customs); an adverse one (BA, NH, RT, OH, CD) or a `failure` phrase says more and stays.
+ */
 export function dhlStatusRow(e: DhlEvent | undefined): StatusRow {
   const code = nonEmpty(e?.statusCode);
   const text = [nonEmpty(e?.status), nonEmpty(e?.description)].filter(Boolean).join(' ');
   const typeCode = nonEmpty(e?.status);
-  if (typeCode && /^[A-Z]{2}$/.test(typeCode) && DHL_EXPRESS_TYPE_CODES[typeCode]) return DHL_EXPRESS_TYPE_CODES[typeCode];
-  const base = lookupStatus('dhl', DHL_STATUS_CODES, code, { status: 'IN_TRANSIT' }, text);
+  const typeRow = typeCode && /^[A-Z]{2}$/.test(typeCode) && Object.hasOwn(DHL_EXPRESS_TYPE_CODES, typeCode) ? DHL_EXPRESS_TYPE_CODES[typeCode] : undefined;
   const rule = DHL_TEXT_RULES.find((r) => r.within.includes(code ?? '') && r.pattern.test(text));
+  if (code === 'failure') {
+    if (typeRow && ADVERSE_STATUSES.has(typeRow.status)) return typeRow;
+    if (rule) return rule.row;
+    return typeRow ? { status: 'EXCEPTION', ...withSub(typeRow.subStatus) } : DHL_STATUS_CODES.failure;
+  }
+  if (typeRow) return typeRow;
+  const base = lookupStatus('dhl', DHL_STATUS_CODES, code, { status: 'IN_TRANSIT' }, text);
   return rule ? rule.row : base;
 }
 

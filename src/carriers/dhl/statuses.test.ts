@@ -52,6 +52,26 @@ describe('DHL codes and texts', () => {
     expect(dhlStatusRow({ statusCode, description }).status).toBe(status);
   });
 
+  it.each([
+    ['PU', ['EXCEPTION', undefined]],
+    ['AR', ['EXCEPTION', undefined]],
+    ['WC', ['EXCEPTION', undefined]],
+    ['CC', ['EXCEPTION', 'CUSTOMS']],
+    ['TD', ['EXCEPTION', 'DELAYED']],
+    ['NH', ['FAILED_ATTEMPT', 'RECIPIENT_NOT_AVAILABLE']],
+    ['RT', ['RETURNING_TO_SENDER', undefined]],
+    ['OH', ['EXCEPTION', 'HELD']],
+  ])('DHL\'s failure class decides over Express type code %s unless the code is itself adverse', (status, expected) => {
+    expect(row(dhlStatusRow({ statusCode: 'failure', status, description: 'Processed' }))).toEqual(expected);
+    // The same type code outside failure keeps its own row.
+    expect(row(dhlStatusRow({ statusCode: 'transit', status, description: 'Processed' }))).toEqual([EXPRESS[status][0], EXPRESS[status][1]]);
+  });
+
+  it('a failure phrase refines a normal Express type code, and the failure row names its source', () => {
+    expect(dhlStatusRow({ statusCode: 'failure', status: 'PU', description: 'Returned to sender' }).status).toBe('RETURNING_TO_SENDER');
+    expect(DHL_STATUS_CODES.failure.source).toMatch(/Unified/);
+  });
+
   it('reads a customs failure as a customs exception, in English or German', () => {
     expect(row(dhlStatusRow({ statusCode: 'failure', description: 'Held by customs' }))).toEqual(['EXCEPTION', 'CUSTOMS']);
     expect(row(dhlStatusRow({ statusCode: 'failure', description: 'Die Sendung liegt beim Zoll' }))).toEqual(['EXCEPTION', 'CUSTOMS']);

@@ -5,7 +5,8 @@ export const DHL_STATUS_CODES: Record<string, StatusRow> = {
   'pre-transit': { status: 'INFO_RECEIVED' },
   transit: { status: 'IN_TRANSIT' },
   delivered: { status: 'DELIVERED' },
-  failure: { status: 'EXCEPTION' },
+  // DHL's own exception class: it decides over an Express type code that reads a normal status (dhlStatusRow).
+  failure: { status: 'EXCEPTION', source: 'DHL Shipment Tracking – Unified API: statusCode enum pre-transit / transit / delivered / failure / unknown' },
   // DHL has an event but could not classify it; the parcel is known to be somewhere in the network.
   unknown: { status: 'IN_TRANSIT' },
 };
@@ -35,6 +36,12 @@ export const DHL_EXPRESS_TYPE_CODES: Record<string, StatusRow> = {
 };
 
 /**
+ * Under `failure` these phrases refine DHL's class into a finer adverse status (return, failed attempt,
+ * customs), which keeps the class. One rule may leave it: "ready for pickup" under failure. Reason: the
+ * Unified statusCode enum has no pickup value, so a parcel left at a service point after a failed delivery
+ * can only come as `failure`, and what the recipient must do (collect it) is AVAILABLE_FOR_PICKUP, which
+ * the hub's model has and an EXCEPTION would hide.
+ *
  * `statusCode` is coarse: "transit" covers out-for-delivery and pickup points, and "failure" covers both
  * failed attempts and returns. Divisions other than Express send only text, in the requested language
  * (German for parcel-de), so these phrases refine a coarse code. First match wins; only codes listed in

@@ -1,8 +1,8 @@
 import type { CarrierSnapshot, Checkpoint, ShipmentStatus, SubStatus, TrackResult } from '../../domain/shipment.ts';
-import { nonEmpty, objects, oldestFirst, unreadable } from '../parse-util.ts';
+import { ADVERSE_STATUSES, nonEmpty, objects, oldestFirst, unreadable } from '../parse-util.ts';
 import { toUtcIso } from '../time.ts';
 import { reportUnknownCode } from '../unknown.ts';
-import { FEDEX_EXCEPTION_REASONS, FEDEX_STATUSES, type StatusRow } from './statuses.ts';
+import { FEDEX_EXCEPTION_CLASS, FEDEX_EXCEPTION_REASONS, FEDEX_STATUSES, type StatusRow } from './statuses.ts';
 
 // Only the fields we read; FedEx sends many more (the FedEx Track API documentation).
 interface FedexLocation {
@@ -43,8 +43,16 @@ export interface FedexTrackResponse {
 
 const NOT_FOUND_CODES = new Set(['TRACKING.TRACKINGNUMBER.NOTFOUND', 'TRACKING.TRACKINGNUMBER.INVALID']);
 
-function statusFor(code: string | undefined, fallback: string | undefined, description?: string): StatusRow | undefined {
-  if (code && FEDEX_STATUSES[code]) return FEDEX_STATUSES[code];
+/**
+ * `code` is the event type (or latest status code), `fallback` FedEx's derived code. The event type is
+ * finer and decides, unless the derived code is FedEx's own exception class (`FEDEX_EXCEPTION_CLASS`) and
+ * the event type's row reads a normal status: then the class wins.
+ */
+export function statusFor(code: string | undefined, fallback: string | undefined, description?: string): StatusRow | undefined {
+  const own = code && Object.hasOwn(FEDEX_STATUSES, code) ? FEDEX_STATUSES[code] : undefined;
+  const classed = fallback && Object.hasOwn(FEDEX_EXCEPTION_CLASS, fallback) ? FEDEX_STATUSES[fallback] : undefined;
+  if (classed && !(own && ADVERSE_STATUSES.has(own.status))) return classed;
+  if (own) return own;
   if (fallback && FEDEX_STATUSES[fallback]) return FEDEX_STATUSES[fallback];
   if (code) reportUnknownCode('fedex', code, description);
   return undefined;

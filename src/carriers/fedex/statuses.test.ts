@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ShipmentStatus, SubStatus } from '../../domain/shipment.ts';
 import { parseFedexTrackResponse } from './parse.ts';
-import { FEDEX_STATUSES } from './statuses.ts';
+import { FEDEX_EXCEPTION_CLASS, FEDEX_STATUSES } from './statuses.ts';
 
 /**
  * What each FedEx scan means to an issuer (the FedEx Track API documentation). A wrong row is a wrong
@@ -52,6 +52,44 @@ describe('FedEx scan codes', () => {
     ['A52', 'DELAYED'],
   ])('a delivery exception %s gives the reason %s', (exceptionCode, reason) => {
     expect(scan({ eventType: 'DE', exceptionCode }).checkpoints[0]).toMatchObject({ status: 'FAILED_ATTEMPT', subStatus: reason });
+  });
+});
+
+describe('FedEx precedence: its derived exception class against the event type', () => {
+  it.each([
+    ['AR', 'SE', 'EXCEPTION', undefined],
+    ['IT', 'DE', 'FAILED_ATTEMPT', undefined],
+    ['OD', 'CD', 'EXCEPTION', 'CUSTOMS'],
+  ])('a %s scan that FedEx derives as %s is %s', (eventType, derivedStatusCode, status, subStatus) => {
+    const c = scan({ eventType, derivedStatusCode }).checkpoints[0];
+    expect(c).toMatchObject({ status, raw: { code: eventType } });
+    expect(c.subStatus).toBe(subStatus);
+  });
+
+  it('keeps an event type that already names what went wrong, and the exception code reason', () => {
+    expect(scan({ eventType: 'HA', derivedStatusCode: 'SE' }).checkpoints[0]).toMatchObject({ status: 'EXCEPTION', subStatus: 'HELD' });
+    expect(scan({ eventType: 'AR', derivedStatusCode: 'DE', exceptionCode: '08' }).checkpoints[0]).toMatchObject({ status: 'FAILED_ATTEMPT', subStatus: 'RECIPIENT_NOT_AVAILABLE' });
+  });
+
+  it('a derived code outside the class never overrules the finer event type (HP derived IT, DY derived DY)', () => {
+    expect(scan({ eventType: 'HP', derivedStatusCode: 'IT' }).checkpoints[0].status).toBe('AVAILABLE_FOR_PICKUP');
+    expect(scan({ eventType: 'AF', derivedStatusCode: 'IT', exceptionCode: 'A3' }).checkpoints[0].status).toBe('IN_TRANSIT');
+    expect(scan({ eventType: 'AR', derivedStatusCode: 'DY' }).checkpoints[0]).toMatchObject({ status: 'IN_TRANSIT' });
+  });
+
+  it('the latest status follows the same rule', () => {
+    const r = parseFedexTrackResponse(
+      { output: { completeTrackResults: [{ trackingNumber: N, trackResults: [{ latestStatusDetail: { code: 'AR', derivedCode: 'SE', statusByLocale: 'Shipment exception' }, scanEvents: [] }] }] } },
+      [N],
+    ).get(N);
+    expect(r).toMatchObject({ kind: 'found', snapshot: { status: 'EXCEPTION' } });
+  });
+
+  it('every class code has a row and a source', () => {
+    for (const [code, rule] of Object.entries(FEDEX_EXCEPTION_CLASS)) {
+      expect(Object.hasOwn(FEDEX_STATUSES, code)).toBe(true);
+      expect(rule.source).toMatch(/FedEx/);
+    }
   });
 });
 

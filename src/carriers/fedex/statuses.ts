@@ -57,7 +57,7 @@ export const FEDEX_STATUSES: Record<string, StatusRow> = {
   HP: { status: 'AVAILABLE_FOR_PICKUP' },
   // delivered
   DL: { status: 'DELIVERED' },
-  // exceptions
+  // exceptions; DE ("delivery exception") is a delivery that did not happen, which the hub calls a failed attempt
   DE: { status: 'FAILED_ATTEMPT' },
   SE: { status: 'EXCEPTION' },
   CD: { status: 'EXCEPTION', subStatus: 'CUSTOMS' },
@@ -66,6 +66,22 @@ export const FEDEX_STATUSES: Record<string, StatusRow> = {
   // return to shipper
   RS: { status: 'RETURNING_TO_SENDER' },
   RT: { status: 'RETURNING_TO_SENDER' },
+};
+
+/**
+ * FedEx's own exception class, as its `derivedStatusCode` (per scan) or `derivedCode` (latest status)
+ * names it. When the `eventType` row reads a normal status (AR "at local facility"), the class decides:
+ * the derived code's row replaces it. An `eventType` row that is already adverse (HA held, CA cancelled)
+ * says more precisely what went wrong and stays.
+ * - Not a class: `exceptionCode`. FedEx fills it on ordinary scans too (A3 "Tendered at FedEx Facility" on
+ *   an AF scan, A25 "Package available for clearance" on a pickup, in recorded answers); it only gives a reason.
+ * - Not a class: DY / RL (delay, running late). FedEx reports them apart from its exceptions (`delayDetail`),
+ *   the parcel keeps moving, and the hub's model says so as IN_TRANSIT with the DELAYED sub-status.
+ */
+export const FEDEX_EXCEPTION_CLASS: Record<string, { source: string }> = {
+  DE: { source: 'FedEx Track API: derivedStatusCode DE "Delivery exception" (recorded answers: DE on scans with exceptionCode 08, A47)' },
+  SE: { source: 'FedEx Track API status codes: SE "Shipment exception"' },
+  CD: { source: 'FedEx Track API status codes: CD "Clearance delay"' },
 };
 
 /** FedEx `exceptionCode`s whose reason we know (delivery exceptions, "DEX" codes). */
