@@ -36,7 +36,7 @@ export interface TrackRequest {
 
 export interface CarrierProvider {
   readonly name: ProviderName;
-  /** Most numbers one API call may carry (FedEx: 30). */
+  /** Most numbers one API call may carry (FedEx 30, USPS 35, La Poste 10; docs/adding-a-carrier.md, "Numbers per call"). */
   readonly maxBatch: number;
   /** One result per requested number, keyed by tracking number. Never throws for carrier errors. */
   track(requests: TrackRequest[]): Promise<Map<string, TrackResult>>;
