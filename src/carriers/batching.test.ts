@@ -68,6 +68,12 @@ describe('USPS batching (Tracking 3.2)', () => {
     expect(r.get('9400100000000000000031')?.kind).toBe('found');
   });
 
+  it('one number answered with a 404 array is not found, whatever the error code', async () => {
+    const { http } = fake((c) => (c.url.endsWith('/token') ? token : json(404, [{ ...uspsMalformed('9400100000000000000048'), statusCode: undefined }])));
+    const r = await usps(http).track(uspsRequests('9400100000000000000048'));
+    expect(r.get('9400100000000000000048')).toMatchObject({ kind: 'not_found' });
+  });
+
   it('a number the answer leaves out is an error to retry, never not found', async () => {
     const { http } = fake((c) => (c.url.endsWith('/token') ? token : json(200, [uspsFound('9400100000000000000031')])));
     const r = await usps(http).track(uspsRequests('9400100000000000000031', '9400100000000000000048'));

@@ -155,15 +155,17 @@ function readBatch(body: UspsBatchResponse, status: number, requested: string[])
   const whole = Array.isArray(body) || namesOne ? undefined : wholeCallFailure(items[0], status);
   for (const n of requested) {
     const item = items.find((i) => numberOf(i) === n.toUpperCase()) ?? (requested.length === 1 && items.length === 1 ? items[0] : undefined);
-    results.set(n, item ? itemResult(item, n) : (whole ?? { kind: 'error', retryable: true, message: 'USPS left this number out of its answer' }));
+    // Asked about one number, the call's own 404 is about that number too.
+    const gone = requested.length === 1 && status === 404;
+    results.set(n, item ? itemResult(item, n, gone) : (whole ?? { kind: 'error', retryable: true, message: 'USPS left this number out of its answer' }));
   }
   return results;
 }
 
-/** An item that is an error with the item status 404 is USPS saying it has no such number. */
-function itemResult(item: UspsTrackingItem, requested: string): TrackResult {
+/** An error item with status 404 (its own, or the call's when it was the only number) is USPS saying it has no such number. */
+function itemResult(item: UspsTrackingItem, requested: string, gone = false): TrackResult {
   const result = parseUspsTrackingResponse(item, requested);
-  if (result.kind === 'error' && item.error && nonEmpty(item.statusCode) === '404') return { kind: 'not_found', message: result.message };
+  if (result.kind === 'error' && item.error && (gone || nonEmpty(item.statusCode) === '404')) return { kind: 'not_found', message: result.message };
   return result;
 }
 
