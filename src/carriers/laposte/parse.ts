@@ -1,9 +1,10 @@
 import type { CarrierCode } from '../../domain/carriers.ts';
 import type { CarrierSnapshot, Checkpoint, TrackResult } from '../../domain/shipment.ts';
-import { isObject, lookupStatus, nonEmpty, objects, oldestFirst, readSafely, withSub } from '../parse-util.ts';
+import { isObject, nonEmpty, objects, oldestFirst, readSafely, withSub } from '../parse-util.ts';
 import type { TrackRequest } from '../provider.ts';
 import { toUtcIso } from '../time.ts';
-import { LAPOSTE_EVENT_CODES, LAPOSTE_NOT_FOUND_CODES } from './statuses.ts';
+import { LAPOSTE_NOT_FOUND_CODES, laposteRow } from './statuses.ts';
+import { withTimeline } from './timeline.ts';
 
 // Only the fields we read (the La Poste Suivi v2 API documentation).
 interface LaPosteEvent {
@@ -18,6 +19,7 @@ interface LaPosteShipment {
   deliveryDate?: string;
   estimDate?: string;
   event?: LaPosteEvent[];
+  timeline?: unknown[];
   contextData?: { originCountry?: string; arrivalCountry?: string };
 }
 export interface LaPosteItem {
@@ -35,7 +37,7 @@ function toCheckpoint(e: LaPosteEvent, s: LaPosteShipment): Checkpoint | undefin
   if (!time) return undefined;
   const code = nonEmpty(e.code);
   const description = nonEmpty(e.label) ?? '';
-  const row = lookupStatus('laposte', LAPOSTE_EVENT_CODES, code, { status: 'IN_TRANSIT' }, description);
+  const row = laposteRow(code, description);
   return {
     checkpointTime: time,
     message: description,
@@ -47,16 +49,19 @@ function toCheckpoint(e: LaPosteEvent, s: LaPosteShipment): Checkpoint | undefin
 
 function toSnapshot(carrier: CarrierCode, trackingNumber: string, s: LaPosteShipment): CarrierSnapshot {
   // Suivi v2 lists `event[]` newest first (the La Poste Suivi v2 API documentation).
-  const checkpoints = oldestFirst(objects<LaPosteEvent>(s.event).map((e) => toCheckpoint(e, s)), 'newest-first');
+  const events = oldestFirst(objects<LaPosteEvent>(s.event).map((e) => toCheckpoint(e, s)), 'newest-first');
+  const checkpoints = withTimeline(events, s.timeline, nonEmpty(s.contextData?.originCountry) ?? 'FR');
   const newest = checkpoints.at(-1);
-  const status = newest?.status ?? 'PENDING';
+  // Events decide the status and its text; a timeline stage only adds a place and a time (timeline.ts).
+  const decider = events.at(-1) ?? newest;
+  const status = decider?.status ?? 'PENDING';
   const edd = status === 'DELIVERED' || s.isFinal ? undefined : toUtcIso(s.estimDate, { countryCode: 'FR' });
   return {
     carrier,
     trackingNumber,
     status,
-    ...withSub(newest?.subStatus),
-    message: newest?.message ?? 'No scans yet',
+    ...withSub(decider?.subStatus),
+    message: decider?.message ?? 'No scans yet',
     ...(edd ? { estimatedDeliveryDate: edd } : {}),
     ...(newest ? { lastUpdatedAt: newest.checkpointTime } : {}),
     checkpoints,

@@ -1,4 +1,4 @@
-import type { StatusRow } from '../parse-util.ts';
+import { ADVERSE_STATUSES, lookupStatus, type StatusRow } from '../parse-util.ts';
 
 /**
  * La Poste Suivi v2 event `code` → normalised status. Codes and their v1 meaning from
@@ -26,6 +26,30 @@ export const LAPOSTE_EVENT_CODES: Record<string, StatusRow> = {
   PB1: { status: 'EXCEPTION' },
   ND1: { status: 'FAILED_ATTEMPT' },
 };
+
+/**
+ * La Poste's own exception class: the two letters of a v2 code name its family, and the PB ("problème")
+ * and ND ("non distribuable") families are La Poste's v1 status ERREUR (the La Poste Suivi v2 API
+ * documentation's v1 ↔ v2 table, as debuss/lapostesuivi gives it). A code of these families is adverse
+ * even when this table has no row for it yet (PB3 would otherwise fall back to IN_TRANSIT).
+ */
+export const LAPOSTE_EXCEPTION_FAMILIES: Record<string, StatusRow & { source: string }> = {
+  PB: { status: 'EXCEPTION', source: 'La Poste Suivi v2 code family PB (v1 status ERREUR)' },
+  ND: { status: 'FAILED_ATTEMPT', source: 'La Poste Suivi v2 code family ND (v1 status ERREUR, "undeliverable")' },
+};
+
+/** Codes of an exception family whose row is not adverse, with the reason the family does not decide. */
+export const LAPOSTE_FAMILY_EXEMPT: Record<string, { reason: string }> = {
+  PB2: { reason: 'PB2 is "problem resolved" (La Poste Suivi v2 code table): the parcel is moving again' },
+};
+
+/** The row for an event code: the table's, unless La Poste's family says exception and the row does not. */
+export function laposteRow(code: string | undefined, description?: string): StatusRow {
+  const row = lookupStatus('laposte', LAPOSTE_EVENT_CODES, code, { status: 'IN_TRANSIT' }, description);
+  const family = code ? code.slice(0, 2) : '';
+  if (!code || !Object.hasOwn(LAPOSTE_EXCEPTION_FAMILIES, family) || Object.hasOwn(LAPOSTE_FAMILY_EXEMPT, code)) return row;
+  return ADVERSE_STATUSES.has(row.status) ? row : LAPOSTE_EXCEPTION_FAMILIES[family];
+}
 
 /** `returnCode`s that mean "no such parcel" rather than a failed call. */
 export const LAPOSTE_NOT_FOUND_CODES = new Set([400, 404]);
