@@ -95,6 +95,16 @@ describe.each(STORE_KINDS)('carrier view figures in the store on %s', (kind) => 
     expect(rows.reduce((n, r) => n + Number(r.seen), 0)).toBe(600);
   });
 
+  it('stores a code and text holding NUL and control characters, escaped (PostgreSQL text cannot hold a NUL)', async () => {
+    takeUnknownCodes();
+    reportUnknownCode('usps', 'A\u0000B', 'bad\u0000text\u0007');
+    const taken = takeUnknownCodes();
+    expect(await flushUnknownCodes(store.db, taken)).toEqual({ dropped: 0 });
+    const [row] = await codes();
+    // By now the process has named its 500 codes (the tests above), so this one is counted under "other".
+    expect(row).toMatchObject({ provider: 'usps', code: 'other', seen: 1, first_example: 'A\\u0000B: bad\\u0000text\\u0007' });
+  });
+
   it('adds pushes to the provider row, creating it when the provider was never polled', async () => {
     await flushPushes(store.db, [{ provider: 'ups', count: 3, lastAt: at(10) }], at(11));
     await flushPushes(store.db, [{ provider: 'ups', count: 2, lastAt: at(20) }, { provider: 'dhl', count: 1, lastAt: at(5) }], at(21));
