@@ -26,6 +26,10 @@ export interface Config {
   pollMinIntervalMs: number;
   pollMaxIntervalMs: number;
   notFoundAfterMs: number;
+  /** "Unknown" answers a carrier must give, spread over the not-found window, before TRACKING_NUMBER_NOT_FOUND (TRACKHUB_NOT_FOUND_ANSWERS). */
+  notFoundAnswers: number;
+  /** While a parcel's carrier pushes its scans, polling is a safety net at this pace (TRACKHUB_PUSH_SAFETY_POLL). */
+  pushSafetyIntervalMs: number;
   expireAfterMs: number;
   productionTimeoutMs: number;
   returnTimeoutMs: number;
@@ -113,6 +117,14 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (/^(true|1|yes|on)$/i.test(raw)) return true;
   if (/^(false|0|no|off)$/i.test(raw)) return false;
   fail(name, `"${raw}" is not a boolean (use true or false)`);
+}
+
+function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || n < min || n > max) fail(name, `"${raw}" is not a whole number from ${min} to ${max}`);
+  return n;
 }
 
 function positiveNumber(env: Env, name: string, fallback: number): number {
@@ -227,8 +239,8 @@ function carrierRoutes(env: Env, name: string): Record<CarrierCode, ProviderName
 /** Reads the environment once, at start-up. Every bad value is reported with its variable's name. */
 /** What the use cases are given of the configuration: deadlines, poll bounds and the lease, never a secret. */
 export function policyOf(config: Config): HubPolicy {
-  const { notFoundAfterMs, expireAfterMs, productionTimeoutMs, returnTimeoutMs, pollMinIntervalMs, pollMaxIntervalMs, leaseMs } = config;
-  return { notFoundAfterMs, expireAfterMs, productionTimeoutMs, returnTimeoutMs, pollMinIntervalMs, pollMaxIntervalMs, leaseMs };
+  const { notFoundAfterMs, notFoundAnswers, expireAfterMs, productionTimeoutMs, returnTimeoutMs, pollMinIntervalMs, pollMaxIntervalMs, pushSafetyIntervalMs, leaseMs } = config;
+  return { notFoundAfterMs, notFoundAnswers, expireAfterMs, productionTimeoutMs, returnTimeoutMs, pollMinIntervalMs, pollMaxIntervalMs, pushSafetyIntervalMs, leaseMs };
 }
 
 export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolean } = {}): Config {
@@ -306,6 +318,8 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     pollMinIntervalMs,
     pollMaxIntervalMs,
     notFoundAfterMs: duration(env, 'TRACKHUB_NOT_FOUND_AFTER', '7d'),
+    notFoundAnswers: wholeNumber(env, 'TRACKHUB_NOT_FOUND_ANSWERS', 3, 1, 100),
+    pushSafetyIntervalMs: duration(env, 'TRACKHUB_PUSH_SAFETY_POLL', '12h'),
     expireAfterMs: duration(env, 'TRACKHUB_EXPIRE_AFTER', '30d'),
     productionTimeoutMs: duration(env, 'TRACKHUB_PRODUCTION_TIMEOUT', '30d'),
     returnTimeoutMs: duration(env, 'TRACKHUB_RETURN_TIMEOUT', '90d'),

@@ -64,7 +64,9 @@ describe('ambiguous numbers are tried on each candidate carrier', () => {
   });
 
   it('still fails TRACKING_NUMBER_NOT_FOUND when no candidate knows the number in time', () => {
-    const end = decide(shipment(), { kind: 'carrier-not-found', now: at(7 * 24) }, T);
+    let s = shipment();
+    for (const h of [1, 60, 120]) s = decide(s, { kind: 'carrier-not-found', now: at(h) }, T).state;
+    const end = decide(s, { kind: 'carrier-not-found', now: at(7 * 24) }, T);
     expect(end.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
   });
 
@@ -121,10 +123,12 @@ describe('expiry while the carrier keeps answering', () => {
 describe('a carrier that reports the tracking expired (AfterShip "Expired")', () => {
   it('with no checkpoints says nothing: no SUCCESSFUL update, and the not-found deadline still fires', () => {
     const s = shipment('fedex', false);
-    const d = decide(s, { kind: 'carrier-found', snapshot: snap('EXPIRED', []), now: at(24) }, T);
+    let d = decide(s, { kind: 'carrier-found', snapshot: snap('EXPIRED', []), now: at(24) }, T);
     expect(d.notifications).toEqual([]);
     expect(d.state.shipment).toBeUndefined();
     expect(d.state.open).toBe(true);
+    expect(d.state.answers).toMatchObject({ unknown: 1 }); // it counts as the carrier saying "unknown"
+    for (const h of [90, 150]) d = decide(d.state, { kind: 'carrier-found', snapshot: snap('EXPIRED', []), now: at(h) }, T);
     const end = decide(d.state, { kind: 'carrier-found', snapshot: snap('EXPIRED', []), now: at(7 * 24) }, T);
     expect(end.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
     expect(end.state.open).toBe(false);

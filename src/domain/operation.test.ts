@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { deadline, decide, newOperation, type OperationState, type Timeouts } from './operation.ts';
+import { awaitsCarrier, type Decision, deadline, decide, newOperation, type OperationState, type Timeouts } from './operation.ts';
 import { toOperationObject } from './operation-view.ts';
 import type { CarrierSnapshot, Checkpoint } from './shipment.ts';
 
 const T: Timeouts = { notFoundAfterMs: 7 * 86_400_000, expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 30 * 86_400_000, returnTimeoutMs: 90 * 86_400_000 };
 const t0 = '2026-01-01T00:00:00.000Z';
 const at = (hours: number) => new Date(Date.parse(t0) + hours * 3_600_000).toISOString();
+/** The carrier asked at each of these hours, answering "unknown" each time; the last decision. */
+function unknownAt(s: OperationState, hours: number[]): Decision {
+  let d: Decision = { state: s, notifications: [] };
+  for (const h of hours) d = decide(d.state, { kind: 'carrier-not-found', now: at(h) }, T);
+  return d;
+}
 const parcel = { carrier: 'fedex' as const, trackingNumber: '123456789012', trackingUrl: 'https://fedex.example/123456789012' };
 
 function op(trackingType: 'SHIPMENT' | 'PRODUCTION' | 'RETURN', extra: Partial<OperationState['request']> = {}): OperationState {
@@ -75,14 +81,41 @@ describe('SHIPMENT', () => {
   it('fails TRACKING_NUMBER_NOT_FOUND only after the deadline, and TRACKING_EXPIRED after a quiet month', () => {
     const s = decide(op('SHIPMENT'), { kind: 'accept', now: t0 }, T).state;
     expect(decide(s, { kind: 'carrier-not-found', now: at(24) }, T).notifications).toHaveLength(0);
-    const nf = decide(s, { kind: 'carrier-not-found', now: at(7 * 24) }, T);
+    const nf = unknownAt(s, [1, 60, 120, 7 * 24]);
     expect(nf.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_NUMBER_NOT_FOUND', endTime: at(7 * 24) });
 
     const found = decide(s, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T).state;
     expect(deadline(found, T)).toBe(at(2 + 30 * 24));
-    expect(decide(found, { kind: 'tick', now: at(2 + 30 * 24 - 1) }, T).notifications).toHaveLength(0);
-    const expired = decide(found, { kind: 'tick', now: at(2 + 30 * 24) }, T);
+    const again = (hours: number) => decide(found, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(hours) }, T);
+    expect(again(2 + 30 * 24 - 1).notifications).toHaveLength(0);
+    const expired = again(2 + 30 * 24);
     expect(expired.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED', details: { shipment: { status: 'EXPIRED' } } });
+  });
+
+  it('no outcome by the clock alone: a deadline with no answer from the carrier waits for one', () => {
+    const s = decide(op('SHIPMENT'), { kind: 'accept', now: t0 }, T).state;
+    // Never asked: the not-found deadline passes and nothing happens, however late.
+    expect(decide(s, { kind: 'tick', now: at(30 * 24) }, T).state.open).toBe(true);
+    expect(awaitsCarrier(s, T, Date.parse(at(7 * 24)))).toBe(true);
+    expect(awaitsCarrier(s, T, Date.parse(at(7 * 24 - 1)))).toBe(false);
+    // Three "unknown" answers in a row count once: they are not spread over the window.
+    const burst = unknownAt(s, [1, 1.5, 2, 7 * 24]);
+    expect(burst.state.open).toBe(true);
+    expect(burst.state.answers).toMatchObject({ unknown: 2, unknownLastAt: at(7 * 24) });
+    // Spread, but none after the deadline: the deadline waits for the next answer.
+    const spread = unknownAt(s, [1, 60, 120, 160]);
+    expect(decide(spread.state, { kind: 'tick', now: at(8 * 24) }, T).state.open).toBe(true);
+    expect(decide(spread.state, { kind: 'carrier-not-found', now: at(8 * 24) }, T).notifications[0]).toMatchObject({ errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
+    // TRACKHUB_NOT_FOUND_ANSWERS=1: one answer after the deadline is enough.
+    const one = { ...T, notFoundAnswers: 1 };
+    expect(decide(s, { kind: 'carrier-not-found', now: at(7 * 24) }, one).notifications[0]).toMatchObject({ errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
+
+    // Known and quiet for a month: expiry needs the carrier asked after the deadline, with nothing new.
+    const found = decide(s, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T).state;
+    expect(decide(found, { kind: 'tick', now: at(2 + 60 * 24) }, T).state.open).toBe(true);
+    const news = decide(found, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT'), cp(700, 'AR', 'IN_TRANSIT')]), now: at(2 + 30 * 24) }, T);
+    expect(news.notifications[0]).toMatchObject({ status: 'SUCCESSFUL' }); // news moves the deadline instead
+    expect(news.state.open).toBe(true);
   });
 
   it('SUPERSEDED ends the operation with FAILED', () => {
@@ -141,8 +174,8 @@ describe('what the issuer is told', () => {
   it('each failure carries its code and a sentence saying what happened', () => {
     const failures: [string, () => ReturnType<typeof decide>, string][] = [
       ['SUPERSEDED', () => decide(op('SHIPMENT'), { kind: 'supersede', now: at(1) }, T), 'A newer track request for this card and tracking type replaced this operation'],
-      ['TRACKING_NUMBER_NOT_FOUND', () => decide(op('SHIPMENT'), { kind: 'tick', now: at(7 * 24) }, T), 'No carrier knew the tracking number in time'],
-      ['TRACKING_EXPIRED', () => decide(found(op('SHIPMENT'), snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), 2).state, { kind: 'tick', now: at(2 + 30 * 24) }, T), 'The carrier sent no update for too long'],
+      ['TRACKING_NUMBER_NOT_FOUND', () => unknownAt(op('SHIPMENT'), [0, 60, 120, 7 * 24]), 'No carrier knew the tracking number in time'],
+      ['TRACKING_EXPIRED', () => found(found(op('SHIPMENT'), snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), 2).state, snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), 2 + 30 * 24), 'The carrier sent no update for too long'],
       ['PRODUCTION_TIMEOUT', () => decide(op('PRODUCTION'), { kind: 'tick', now: at(30 * 24) }, T), 'The production site did not report the card shipped in time'],
       ['RETURN_TIMEOUT', () => decide(op('RETURN'), { kind: 'tick', now: at(90 * 24) }, T), 'No return of the card was reported in time'],
     ];
@@ -259,11 +292,13 @@ describe('what never changes an operation', () => {
     expect(deadline(closed, T)).toBeUndefined();
   });
 
-  it('"not found" from a carrier that already knew the number is ignored, even past the expiry deadline', () => {
+  it('"not found" from a carrier that already knew the number changes nothing, but past the expiry deadline it is the carrier asked with nothing new', () => {
     const known = decide(op('SHIPMENT'), { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2) }, T).state;
-    const d = decide(known, { kind: 'carrier-not-found', now: at(2 + 31 * 24) }, T);
-    expect(d.notifications).toHaveLength(0);
-    expect(d.state).toEqual(known);
+    const early = decide(known, { kind: 'carrier-not-found', now: at(2 + 29 * 24) }, T);
+    expect(early.notifications).toHaveLength(0);
+    expect(early.state.shipment).toEqual(known.shipment);
+    const late = decide(known, { kind: 'carrier-not-found', now: at(2 + 31 * 24) }, T);
+    expect(late.notifications[0]).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_EXPIRED' });
   });
 
   it('"not found" for a number with a single carrier keeps asking that carrier until the deadline', () => {

@@ -51,6 +51,23 @@ export interface OperationState {
   error?: string;
   /** The site whose report completed a request that named none: docs/contract.md §3.2 shows it "when known". */
   productionSite?: string;
+  /** What carriers answered when asked: the evidence TRACKING_NUMBER_NOT_FOUND and TRACKING_EXPIRED need. */
+  answers?: CarrierAnswers;
+}
+
+/**
+ * No outcome by the clock alone: a parcel fails only on what its carrier said when asked. Pushes are not
+ * asking (a push that brings nothing new says nothing of the parcel's other scans).
+ */
+export interface CarrierAnswers {
+  /** The newest poll a carrier answered, whatever it said. */
+  lastAt: string;
+  /** "Unknown" answers counted toward TRACKING_NUMBER_NOT_FOUND: one per stretch of the window at most. */
+  unknown: number;
+  /** When the newest counted "unknown" came. */
+  unknownCountedAt?: string;
+  /** When the newest "unknown" came, counted or not. */
+  unknownLastAt?: string;
 }
 
 export interface Parcel {
@@ -63,8 +80,12 @@ export interface Parcel {
    * deadline passes. Dropped as soon as a carrier knows the number: the operation sticks with it.
    */
   candidates?: { carrier: CarrierCode; trackingUrl: string }[];
-  /** The provider that first knew the number (TRACKHUB_CARRIER_ROUTES): polling asks it first from then on. */
+  /** The provider whose view of the parcel the checkpoints are (TRACKHUB_CARRIER_ROUTES). */
   provider?: string;
+  /** When the newest carrier push for this parcel was accepted: while pushes flow, polling is a safety net. */
+  pushedAt?: string;
+  /** Since when a due poll has been put off (budget, breaker): cleared by the next answer. */
+  waitingSince?: string;
 }
 
 export interface SiteEvent {
@@ -80,14 +101,28 @@ export type OperationInput =
    * `partial`: the snapshot holds only the events a push carried (a webhook), possibly older than what
    * is known, so the status is taken from the newest known checkpoint rather than from the snapshot.
    */
-  | { kind: 'carrier-found'; snapshot: CarrierSnapshot; now: string; partial?: boolean }
+  | { kind: 'carrier-found'; snapshot: CarrierSnapshot; now: string; partial?: boolean; from?: AnsweringProvider }
   | { kind: 'carrier-not-found'; now: string }
   | { kind: 'site-event'; event: SiteEvent; now: string }
   | { kind: 'tick'; now: string }
   | { kind: 'supersede'; now: string };
 
+/**
+ * The provider that answered a poll. `preferred`: it comes before the parcel's provider in the route (the
+ * primary answering a parcel the fallback had been serving).
+ */
+export interface AnsweringProvider {
+  name: string;
+  preferred: boolean;
+}
+
+/** How many "unknown" answers, spread over the not-found window, TRACKING_NUMBER_NOT_FOUND needs by default. */
+export const DEFAULT_NOT_FOUND_ANSWERS = 3;
+
 export interface Timeouts {
   notFoundAfterMs: number;
+  /** "Unknown" answers needed, one of them after the window ended (TRACKHUB_NOT_FOUND_ANSWERS). */
+  notFoundAnswers?: number;
   expireAfterMs: number;
   productionTimeoutMs: number;
   returnTimeoutMs: number;
@@ -203,12 +238,35 @@ export function saysNothing(snapshot: CarrierSnapshot): boolean {
   return (snapshot.status === 'PENDING' || snapshot.status === 'EXPIRED') && snapshot.checkpoints.length === 0;
 }
 
-function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string, t: Timeouts, partial = false): Decision {
+/** The newest time an answer speaks of: its newest checkpoint, else its own update time. */
+function newestTime(checkpoints: Checkpoint[], lastUpdatedAt?: string): string {
+  return checkpoints.map((c) => c.checkpointTime).concat(lastUpdatedAt ?? []).sort().at(-1) ?? '';
+}
+
+/**
+ * Whose view of the parcel an answer from another provider than the parcel's own becomes. Two providers
+ * report the same scans under their own codes and texts, so their histories are never merged: one
+ * replaces the other. The provider ahead in the route (the primary, answering again after a fallback had
+ * the parcel) takes over once its view is as recent as the one held; a provider behind it (asked because
+ * the parcel's own failed this round) only when it has a scan newer than any known. Otherwise the answer
+ * counts as asked with nothing new.
+ */
+function takesOver(s: OperationState, snapshot: CarrierSnapshot, from: AnsweringProvider): boolean {
+  const held = newestTime(s.shipment?.checkpoints ?? [], s.shipment?.lastUpdatedAt);
+  const offered = newestTime(snapshot.checkpoints, snapshot.lastUpdatedAt);
+  return from.preferred ? offered >= held : offered > held;
+}
+
+function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string, t: Timeouts, partial = false, from?: AnsweringProvider): Decision {
   const parcel = s.parcel;
   if (!parcel) return nothing(s);
   if (saysNothing(snapshot)) return onNotFound(s, now, t);
-  // The carrier knows the number: stop trying other candidates.
-  const settled: OperationState = parcel.candidates ? { ...s, parcel: { carrier: parcel.carrier, trackingNumber: parcel.trackingNumber, trackingUrl: parcel.trackingUrl } } : s;
+  const switching = !partial && from !== undefined && parcel.provider !== undefined && parcel.provider !== from.name;
+  if (switching && !takesOver(s, snapshot, from)) return onTick(s, now, t);
+  // The carrier knows the number: stop trying other candidates; remember whose view this is.
+  const { candidates: _tried, ...known } = parcel;
+  const provider = !partial && from && (switching || !parcel.provider) ? { provider: from.name } : {};
+  const settled: OperationState = { ...s, parcel: { ...known, ...provider } };
   if (s.trackingType === 'RETURN') {
     // The card's own shipment coming back, or the return parcel the issuer named reaching the sender.
     const status = settleReturn(snapshot.status, snapshot.checkpoints);
@@ -224,9 +282,10 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
     const known = new Set(s.shipment.checkpoints.map(checkpointKey));
     const scanned = [...snapshot.checkpoints].reverse().find((c) => !PRE_PICKUP_STATUSES.has(c.status) && !known.has(checkpointKey(c)));
     if (!scanned) return onTick(settled, now, t);
-    return onCarrierData(s, { ...snapshot, status: scanned.status, subStatus: scanned.subStatus, message: scanned.message }, now, t, false);
+    return onCarrierData(s, { ...snapshot, status: scanned.status, subStatus: scanned.subStatus, message: scanned.message }, now, t, false, from);
   }
-  const checkpoints = mergeCheckpoints(s.shipment?.checkpoints ?? [], snapshot.checkpoints, partial);
+  // A provider taking over brings its own history in place of the other's.
+  const checkpoints = mergeCheckpoints(switching ? [] : (s.shipment?.checkpoints ?? []), snapshot.checkpoints, partial);
   const newest = checkpoints.at(-1);
   // A push may carry an older event than one already known: the newest event then decides.
   const fromNewest = partial && newest && s.shipment;
@@ -261,7 +320,8 @@ function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string
 
 /** The carrier asked does not know the number (yet): try the next candidate, and let the deadline act. */
 function onNotFound(s: OperationState, now: string, t: Timeouts): Decision {
-  if (s.shipment) return nothing(s);
+  // A carrier that knew the number and now says it does not: nothing new, and the expiry may act.
+  if (s.shipment) return onTick(s, now, t);
   const timedOut = onTick(s, now, t);
   if (timedOut.notifications.length > 0) return timedOut;
   const parcel = s.parcel;
@@ -273,6 +333,56 @@ function onNotFound(s: OperationState, now: string, t: Timeouts): Decision {
   return { state: { ...s, parcel: { ...parcel, carrier: next.carrier, trackingUrl: next.trackingUrl } }, notifications: [] };
 }
 
+function notFoundAnswers(t: Timeouts): number {
+  return Math.max(1, t.notFoundAnswers ?? DEFAULT_NOT_FOUND_ANSWERS);
+}
+
+/**
+ * A polled answer, recorded before the state machine reads it: an "unknown" counts toward
+ * TRACKING_NUMBER_NOT_FOUND when it comes at least a 1/N-th of the window after the last counted one, so
+ * the N answers are spread over the window rather than N polls in a row. The poll waits no more.
+ */
+function recordAnswer(s: OperationState, now: string, unknown: boolean, t: Timeouts): OperationState {
+  const answers: CarrierAnswers = { ...(s.answers ?? { unknown: 0 }), lastAt: now };
+  if (unknown) {
+    answers.unknownLastAt = now;
+    const spacing = t.notFoundAfterMs / notFoundAnswers(t);
+    if (!answers.unknownCountedAt || Date.parse(now) - Date.parse(answers.unknownCountedAt) >= spacing) {
+      answers.unknown += 1;
+      answers.unknownCountedAt = now;
+    }
+  }
+  const parcel = s.parcel ? { ...s.parcel } : undefined;
+  if (parcel) delete parcel.waitingSince;
+  return { ...s, answers, ...(parcel ? { parcel } : {}) };
+}
+
+/**
+ * Past its deadline, a SHIPMENT still waits for its carrier's word: for TRACKING_NUMBER_NOT_FOUND, N
+ * "unknown" answers spread over the window and one of them after it ended; for TRACKING_EXPIRED, an
+ * answer after the deadline (it showed nothing new, or the deadline would have moved). A deadline that
+ * comes while the carrier cannot be asked (budget, breaker, outage) waits until it can.
+ */
+export function awaitsCarrier(s: OperationState, t: Timeouts, now: number): boolean {
+  const due = deadline(s, t);
+  if (!due || s.trackingType !== 'SHIPMENT' || now < Date.parse(due)) return false;
+  return !carrierConfirms(s, due, t);
+}
+
+function carrierConfirms(s: OperationState, due: string, t: Timeouts): boolean {
+  const a = s.answers;
+  if (!a) return false;
+  if (!s.shipment) return a.unknown >= notFoundAnswers(t) && (a.unknownLastAt ?? '') >= due;
+  return a.lastAt >= due;
+}
+
+/** When an "unknown" answer would next count (TRACKING_NUMBER_NOT_FOUND's spread); undefined when any answer would do. */
+export function nextCountedUnknownAt(s: OperationState, t: Timeouts): number | undefined {
+  const a = s.answers;
+  if (!a?.unknownCountedAt || a.unknown >= notFoundAnswers(t)) return undefined;
+  return Date.parse(a.unknownCountedAt) + t.notFoundAfterMs / notFoundAnswers(t);
+}
+
 function onTick(s: OperationState, now: string, t: Timeouts): Decision {
   const due = deadline(s, t);
   if (!due || Date.parse(now) < Date.parse(due)) return nothing(s);
@@ -282,6 +392,7 @@ function onTick(s: OperationState, now: string, t: Timeouts): Decision {
     case 'RETURN':
       return fail(s, now, 'RETURN_TIMEOUT');
     case 'SHIPMENT':
+      if (!carrierConfirms(s, due, t)) return nothing(s);
       if (!s.shipment) return fail(s, now, 'TRACKING_NUMBER_NOT_FOUND');
       return fail(s, now, 'TRACKING_EXPIRED', { shipment: { ...s.shipment, status: 'EXPIRED' } });
   }
@@ -295,11 +406,19 @@ export function decide(s: OperationState, input: OperationInput, t: Timeouts): D
       return s.trackingType === 'SHIPMENT' && s.sequenceNumber === 0 ? emit(s, input.now, {}) : nothing(s);
     case 'supersede':
       return fail(s, input.now, 'SUPERSEDED');
-    case 'carrier-found':
-      return onCarrierData(s, input.snapshot, input.now, t, input.partial);
+    case 'carrier-found': {
+      // A push is the carrier speaking unasked: it marks the parcel as pushed, and is no answer to a poll.
+      if (input.partial) {
+        const pushed = s.parcel ? { ...s, parcel: { ...s.parcel, pushedAt: input.now } } : s;
+        return onCarrierData(pushed, input.snapshot, input.now, t, true);
+      }
+      const asked = recordAnswer(s, input.now, saysNothing(input.snapshot), t);
+      return onCarrierData(asked, input.snapshot, input.now, t, false, input.from);
+    }
     case 'carrier-not-found':
-      // Not knowing a number yet is normal for a day or two; only the deadline turns it into a failure.
-      return onNotFound(s, input.now, t);
+      // Not knowing a number yet is normal for a day or two; only the carrier's repeated word, the last
+      // after the deadline, turns it into a failure.
+      return onNotFound(recordAnswer(s, input.now, true, t), input.now, t);
     case 'tick':
       return onTick(s, input.now, t);
     case 'site-event': {

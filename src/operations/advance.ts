@@ -10,25 +10,28 @@ import type { HubContext } from './context.ts';
 export interface AdvanceOptions {
   /** Do not wake the operation before this (a carrier's Retry-After). */
   wakeNotBefore?: Date;
-  /** Poll again at this time instead of after the adaptive interval (a poll that was put off). */
+  /** A poll put off (budget, breaker): poll at this time instead of after the adaptive interval. */
   pollAt?: Date;
-  /** The provider that answered this carrier data; kept on the parcel if none knew the number before. */
-  answeredBy?: string;
+  /** How far the provider's demand exceeds its budget (≥ 1): poll intervals grow by it, within their bounds. */
+  stretch?: number;
 }
 
 export async function advanceOperation(ctx: HubContext, operationId: string, input: OperationInput, options: AdvanceOptions = {}): Promise<number> {
-  const { wakeNotBefore, pollAt, answeredBy } = options;
+  const { wakeNotBefore, pollAt, stretch } = options;
   const queued = await ctx.db.transaction().execute(async (tx) => {
     const state = await lockOperation(tx, operationId);
     if (!state) return 0;
     const decision = decide(state, input, ctx.policy);
-    const parcel = decision.state.parcel;
-    if (answeredBy && parcel && !parcel.provider) decision.state = { ...decision.state, parcel: { ...parcel, provider: answeredBy } };
     const now = Date.parse(input.now);
-    let wakeAt = nextWakeAt(decision.state, now, ctx.policy);
+    const parcel = decision.state.parcel;
+    // The parcel's poll is waiting from the first time it was put off until a carrier answers.
+    if (pollAt && parcel && !parcel.waitingSince) decision.state = { ...decision.state, parcel: { ...parcel, waitingSince: input.now } };
+    let wakeAt = nextWakeAt(decision.state, now, ctx.policy, stretch);
     if (wakeAt && pollAt) {
+      // A deadline still ahead and before the put-off poll wakes it first (its poll then decides).
       const due = deadline(decision.state, ctx.policy);
-      wakeAt = due && Date.parse(due) < pollAt.getTime() ? new Date(due) : pollAt;
+      const dueMs = due ? Date.parse(due) : Number.POSITIVE_INFINITY;
+      wakeAt = dueMs > now && dueMs < pollAt.getTime() ? new Date(dueMs) : pollAt;
     }
     if (wakeAt && wakeNotBefore && wakeAt < wakeNotBefore) wakeAt = wakeNotBefore;
     await saveDecision(tx, decision, wakeAt);

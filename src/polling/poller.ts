@@ -1,10 +1,12 @@
 import { Counter, Gauge } from 'prom-client';
 import type { CarrierProvider, ProviderName, TrackRequest } from '../carriers/provider.ts';
 import type { CarrierCode } from '../domain/carriers.ts';
-import { type OperationInput, type OperationState, type Parcel, saysNothing } from '../domain/operation.ts';
+import { awaitsCarrier, deadline, type OperationInput, type OperationState, type Parcel, saysNothing } from '../domain/operation.ts';
+import { pollIntervalMs } from '../domain/schedule.ts';
 import type { TrackResult } from '../domain/shipment.ts';
 import { advanceOperation } from '../operations/advance.ts';
 import type { HubContext } from '../operations/context.ts';
+import { recordCarrierRound } from '../store/carrier-budgets.ts';
 import { claimDueOperations } from '../store/operations.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { CircuitBreaker } from './breaker.ts';
@@ -22,8 +24,33 @@ const deferred = new Counter({
 });
 const handedOn = new Counter({
   name: 'trackhub_carrier_fallbacks_total',
-  help: 'Tracking numbers handed on to the next provider of their route, by reason (breaker_open, not_found)',
+  help: 'Tracking numbers handed on to the next provider of their route, by reason (not_found, error, breaker_open)',
   labelNames: ['from', 'to', 'reason'],
+});
+const calls = new Counter({
+  name: 'trackhub_carrier_calls_total',
+  help: 'API calls made to a carrier provider (a call may carry several numbers)',
+  labelNames: ['provider'],
+});
+const demandGauge = new Gauge({
+  name: 'trackhub_carrier_demand_numbers_per_second',
+  help: 'Tracking numbers falling due for a poll per second, over the provider budget window, every worker counted',
+  labelNames: ['provider'],
+});
+const budgetGauge = new Gauge({
+  name: 'trackhub_carrier_budget_numbers_per_second',
+  help: 'Tracking numbers the provider budget allows per second (calls per second times numbers per call)',
+  labelNames: ['provider'],
+});
+const overdueGauge = new Gauge({
+  name: 'trackhub_carrier_parcels_overdue',
+  help: 'Parcels of the newest polling round whose poll waited longer than their poll interval, per provider',
+  labelNames: ['provider'],
+});
+const deadlineWaits = new Counter({
+  name: 'trackhub_carrier_deadline_waits_total',
+  help: 'Parcels past their deadline that could not be asked this round (no outcome by clock alone), by reason (rate_limit, breaker_open, no_provider)',
+  labelNames: ['provider', 'reason'],
 });
 const breakerGauge = new Gauge({
   name: 'trackhub_carrier_breaker_state',
@@ -45,6 +72,24 @@ export interface PollerOptions {
   breaker?: { threshold?: number; coolDownMs?: number; maxCoolDownMs?: number };
 }
 
+/**
+ * Which operations go first when a provider's budget cannot serve all that are due: parcels never
+ * answered, then those nearest to (or furthest past) a deadline, then those longest since an answer.
+ */
+function priority(s: OperationState, t: HubContext['policy']): [number, number, number] {
+  const answered = s.answers?.lastAt;
+  const due = deadline(s, t);
+  return [answered ? 1 : 0, due ? Date.parse(due) : Number.POSITIVE_INFINITY, answered ? Date.parse(answered) : 0];
+}
+
+function byPriority(t: HubContext['policy']): (a: Routed, b: Routed) => number {
+  return (a, b) => {
+    const pa = priority(a.s, t);
+    const pb = priority(b.s, t);
+    return pa[0] - pb[0] || pa[1] - pb[1] || pa[2] - pb[2];
+  };
+}
+
 /** An operation on its way along its route: `chain` is the order of asking, `at` the provider asked now. */
 interface Routed {
   s: OperationState;
@@ -55,17 +100,28 @@ interface Routed {
 /**
  * Wakes due operations: polls the carriers of those that track a parcel (batched per provider, within
  * each provider's shared budget and behind its circuit breaker) and lets every one of them check its
- * deadline. Operations that cannot be polled now are re-scheduled, never dropped.
+ * deadline. Operations that cannot be polled now are re-scheduled, never dropped, and no deadline acts
+ * without the carrier's word (src/domain/operation.ts, awaitsCarrier).
  *
- * Fallback: an operation whose provider's breaker is open, or that does not know the number, is handed
- * on to the next provider of its route in the same round (each provider's budget and breaker apply).
- * The first provider that knows a number is remembered on the parcel and asked first from then on.
+ * Within a budget: the due operations of a provider go by priority (never answered, nearest deadline,
+ * longest since an answer); those the budget cannot take now are queued for the coming windows at the
+ * pace the budget allows, in that order, and poll intervals stretch by how far demand exceeds supply.
+ *
+ * Fallback: an operation whose provider does not know the number, failed for it, or has its breaker
+ * open, is handed on to the next provider of its route in the same round (each provider's budget and
+ * breaker apply). The route is asked in order every time, so a parcel a fallback served returns to its
+ * primary once the primary knows it again; whose view wins is the state machine's rule (takesOver).
  */
 export class Poller {
   private readonly loop: WorkLoop;
   /** When the current round claimed its operations (the lease runs from then). */
   private roundStartedAt = 0;
   private readonly breakers = new Map<ProviderName, CircuitBreaker>();
+  /** Per provider, the time up to which this worker has queued put-off polls (the next free place). */
+  private readonly queuedUntil = new Map<ProviderName, number>();
+  /** A wake-up for the earliest queued poll, so a window's budget is not left unused for an idle wait. */
+  private wakeTimer?: NodeJS.Timeout;
+  private wakeAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly ctx: HubContext,
@@ -80,6 +136,8 @@ export class Poller {
   }
 
   stop(): Promise<void> {
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
     return this.loop.stop();
   }
 
@@ -107,6 +165,10 @@ export class Poller {
       if (chain.length > 0) routed.push({ s, chain, at: 0 });
       else timersOnly.push(s);
     }
+    // A parcel no configured provider serves cannot be asked: its deadline waits, and is counted.
+    const now = this.roundStartedAt;
+    const stranded = timersOnly.filter((s) => s.parcel && awaitsCarrier(s, this.ctx.policy, now)).length;
+    if (stranded > 0) deadlineWaits.inc({ provider: 'none', reason: 'no_provider' }, stranded);
     await Promise.all([
       this.pollAll(routed),
       ...timersOnly.map((s) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now: this.ctx.now().toISOString() })),
@@ -114,16 +176,9 @@ export class Poller {
     return due.length;
   }
 
-  /**
-   * The configured route until a provider knows the number; from then on that provider alone. Another
-   * provider reports the same scans under other codes (they would show twice among the checkpoints), so
-   * while the known one is unavailable its parcels wait for its breaker's probe rather than hop. A parcel
-   * first answered by the fallback during the primary's outage therefore stays with the fallback.
-   */
+  /** The configured route, in order, every time: the primary first even for a parcel a fallback serves. */
   private chainOf(parcel: Parcel): ProviderName[] {
-    const route = this.o.routes(parcel.carrier).filter((p) => this.o.providers.has(p));
-    const known = route.find((p) => p === parcel.provider);
-    return known ? [known] : route;
+    return this.o.routes(parcel.carrier).filter((p) => this.o.providers.has(p));
   }
 
   /** Asks each operation's provider, batched per provider; what is handed on goes to the next one. */
@@ -164,58 +219,119 @@ export class Poller {
   private async pollProvider(name: ProviderName, ops: Routed[]): Promise<Routed[]> {
     const provider = this.o.providers.get(name) as CarrierProvider;
     const breaker = this.breaker(name);
+    const breakerBefore = breaker.state;
+    ops.sort(byPriority(this.ctx.policy));
     const chunks: Routed[][] = [];
     for (let i = 0; i < ops.length; i += provider.maxBatch) chunks.push(ops.slice(i, i + provider.maxBatch));
 
     const now = this.ctx.now();
     const allowance = breaker.allowance(now.getTime());
-    let calls = allowance === 'all' ? chunks.length : allowance === 'one' ? 1 : 0;
+    let granted = allowance === 'all' ? chunks.length : allowance === 'one' ? 1 : 0;
     let retryAt = new Date(breaker.retryAt(now.getTime()));
     let reason = 'breaker_open';
+    let stretch = 1;
     const limit = this.o.rateLimits?.[name];
-    if (calls > 0 && limit) {
-      const budget = await takeBudget(this.ctx.db, name, calls, limit, now);
-      if (budget.granted < calls) {
+    if (limit) {
+      // Numbers whose poll fell due now (not those put off before): the provider's demand.
+      const arrivals = ops.filter((r) => !r.s.parcel?.waitingSince).length;
+      const budget = await takeBudget(this.ctx.db, name, granted, arrivals, limit, now);
+      if (budget.granted < granted) {
         reason = 'rate_limit';
         retryAt = budget.retryAt;
       }
-      calls = budget.granted;
+      granted = budget.granted;
+      const perWindow = limit.count * provider.maxBatch;
+      stretch = Math.max(1, budget.wanted / perWindow);
+      demandGauge.set({ provider: name }, (budget.wanted * 1000) / limit.perMs);
+      budgetGauge.set({ provider: name }, (perWindow * 1000) / limit.perMs);
     }
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
+    const overdue = ops.filter((r) => {
+      const since = r.s.parcel?.waitingSince;
+      return since !== undefined && now.getTime() - Date.parse(since) > pollIntervalMs(r.s, now.getTime(), this.ctx.policy);
+    }).length;
+    overdueGauge.set({ provider: name }, overdue);
 
     const out: Routed[] = [];
-    // A provider out of budget is waited for (its window is seconds away); one whose breaker is open
-    // may stay open for minutes, so the next provider of the route is asked instead.
-    const held = chunks.slice(calls).flat();
-    await this.defer(name, reason === 'breaker_open' ? this.handOn(name, held, reason, out) : held, reason, retryAt);
+    // A provider out of budget is waited for, in priority order at the pace its budget allows; one whose
+    // breaker is open may stay open for minutes, so the next provider of the route is asked instead.
+    const held = chunks.slice(granted).flat();
+    const waiting = reason === 'breaker_open' ? this.handOn(name, held, reason, out) : held;
+    const waits = await this.defer(name, waiting, reason, reason === 'rate_limit' && limit ? this.queue(name, waiting.length, retryAt, limit, provider.maxBatch) : () => retryAt);
 
-    const queue = chunks.slice(0, calls);
+    const queue = chunks.slice(0, granted);
     const worker = async () => {
       for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
         // The breaker opened while this round was under way: leave the provider alone.
-        if (breaker.state === 'open') await this.defer(name, this.handOn(name, chunk, 'breaker_open', out), 'breaker_open', new Date(breaker.retryAt(this.ctx.now().getTime())));
-        else await this.pollChunk(name, provider, breaker, chunk, out);
+        if (breaker.state === 'open') {
+          const probeAt = new Date(breaker.retryAt(this.ctx.now().getTime()));
+          await this.defer(name, this.handOn(name, chunk, 'breaker_open', out), 'breaker_open', () => probeAt);
+        } else {
+          await this.pollChunk(name, provider, breaker, chunk, out, stretch);
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker));
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
+    const breakerChanged = breaker.state !== breakerBefore;
+    const fallbacks = out.length;
+    if (fallbacks > 0 || waits > 0 || overdue > 0 || breakerChanged || limit) {
+      const until = breaker.state === 'open' ? new Date(breaker.retryAt(this.ctx.now().getTime())) : null;
+      await recordCarrierRound(this.ctx.db, name, { fallbacks, deadlineWaits: waits, overdue, ...(breakerChanged ? { breaker: { state: breaker.state, until } } : {}) }, this.ctx.now());
+    }
     return out;
   }
 
-  /** What cannot be asked now comes back when the budget or the breaker allows; deadlines still act. */
-  private async defer(name: ProviderName, ops: Routed[], reason: string, pollAt: Date): Promise<void> {
-    if (ops.length === 0) return;
-    deferred.inc({ provider: name, reason }, ops.length);
-    const now = this.ctx.now().toISOString();
-    await Promise.all(ops.map(({ s }) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, { pollAt })));
+  /**
+   * Places for `count` put-off polls in the provider's coming windows, one every `perMs / (count ×
+   * maxBatch)` from the later of `from` and this worker's queue end: the budget's own pace, so the
+   * queue is served in order instead of every put-off poll crowding the next window.
+   */
+  private queue(name: ProviderName, count: number, from: Date, limit: RateLimit, maxBatch: number): (k: number) => Date {
+    const spacing = limit.perMs / (limit.count * maxBatch);
+    const start = Math.max(from.getTime(), this.queuedUntil.get(name) ?? 0);
+    this.queuedUntil.set(name, start + count * spacing);
+    return (k) => new Date(Math.ceil(start + k * spacing));
   }
 
-  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[]): Promise<void> {
+  /**
+   * What cannot be asked now comes back when the budget or the breaker allows, the k-th at `pollAt(k)`.
+   * No deadline acts meanwhile: those past theirs wait for the carrier's word, and are counted. Returns
+   * how many did.
+   */
+  private async defer(name: ProviderName, ops: Routed[], reason: string, pollAt: (k: number) => Date): Promise<number> {
+    if (ops.length === 0) return 0;
+    deferred.inc({ provider: name, reason }, ops.length);
+    const at = this.ctx.now();
+    const waits = ops.filter(({ s }) => awaitsCarrier(s, this.ctx.policy, at.getTime())).length;
+    if (waits > 0) deadlineWaits.inc({ provider: name, reason }, waits);
+    const now = at.toISOString();
+    const times = ops.map((_, k) => pollAt(k));
+    this.wakeFor(times[0]);
+    await Promise.all(ops.map(({ s }, k) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, { pollAt: times[k] })));
+    return waits;
+  }
+
+  /** Kicks the loop when the earliest put-off poll is due (the loop may otherwise sleep its idle wait). */
+  private wakeFor(at: Date): void {
+    const ms = at.getTime();
+    if (ms >= this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = ms;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeAt = Number.POSITIVE_INFINITY;
+      this.kick();
+    }, Math.max(0, ms - this.ctx.now().getTime()));
+    this.wakeTimer.unref();
+  }
+
+  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[], stretch: number): Promise<void> {
     const chunk = routed.map((r) => r.s);
     const requests: TrackRequest[] = chunk.map((s) => ({
       carrier: s.parcel?.carrier as CarrierCode,
       trackingNumber: s.parcel?.trackingNumber as string,
     }));
+    calls.inc({ provider: name });
     const results = await provider.track(requests);
     const now = this.ctx.now();
     const all = chunk.map((s) => results.get(s.parcel?.trackingNumber as string));
@@ -231,19 +347,27 @@ export class Poller {
       chunk.map(async (s, i) => {
         const result = all[i];
         polls.inc({ provider: name, result: result?.kind ?? 'missing' });
-        // Handed on: a number this provider does not know (the aggregator may know it), or a failure
-        // that just opened the breaker (the next provider can answer now; the probe is minutes away).
+        // Handed on: a number this provider does not know (the next may know it), or one it failed for
+        // (an error, a 429, an open breaker): the next provider can answer now.
         const unknown = result?.kind === 'not_found' || (result?.kind === 'found' && !knows(result));
-        const reason = unknown ? 'not_found' : failed && breaker.state === 'open' ? 'breaker_open' : undefined;
+        const failedHere = result === undefined || result.kind === 'error';
+        const reason = unknown ? 'not_found' : failedHere ? (breaker.state === 'open' ? 'breaker_open' : 'error') : undefined;
         if (reason && this.handOn(name, [routed[i]], reason, out).length === 0) return;
-        const { input, notBefore } = toInput(result, now);
+        const { input, notBefore } = toInput(result, now, { name, preferred: outranks(routed[i], name) });
         // While the breaker is open, failed operations wait for its probe rather than their own timer.
         const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
         if (knows(result) && routed[i].at > 0) this.ctx.log.debug({ operationId: s.operationId, provider: name, primary: routed[i].chain[0] }, 'carrier data from a fallback provider');
-        await advanceOperation(this.ctx, s.operationId, input, { wakeNotBefore: notBefore, pollAt: probeAt, answeredBy: knows(result) ? name : undefined });
+        await advanceOperation(this.ctx, s.operationId, input, { wakeNotBefore: notBefore, pollAt: probeAt, stretch });
       }),
     );
   }
+}
+
+/** Whether the provider comes before the parcel's own in its route (the primary answering again). */
+function outranks(r: Routed, name: ProviderName): boolean {
+  const held = r.s.parcel?.provider;
+  const own = held ? r.chain.indexOf(held as ProviderName) : -1;
+  return own < 0 || r.chain.indexOf(name) < own;
 }
 
 /** Whether the provider knows the number: the state machine's own rule (saysNothing), not a copy of it. */
@@ -251,9 +375,9 @@ function knows(result: TrackResult | undefined): boolean {
   return result?.kind === 'found' && !saysNothing(result.snapshot);
 }
 
-function toInput(result: TrackResult | undefined, now: Date): { input: OperationInput; notBefore?: Date } {
+function toInput(result: TrackResult | undefined, now: Date, from: { name: string; preferred: boolean }): { input: OperationInput; notBefore?: Date } {
   const iso = now.toISOString();
-  if (result?.kind === 'found') return { input: { kind: 'carrier-found', snapshot: result.snapshot, now: iso } };
+  if (result?.kind === 'found') return { input: { kind: 'carrier-found', snapshot: result.snapshot, now: iso, from } };
   if (result?.kind === 'not_found') return { input: { kind: 'carrier-not-found', now: iso } };
   // A carrier error tells us nothing about the parcel: only deadlines may act, and we wait as asked.
   const notBefore = result?.retryAfterMs ? new Date(now.getTime() + result.retryAfterMs) : undefined;

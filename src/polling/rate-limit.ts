@@ -16,17 +16,21 @@ export function parseRateLimit(value: string, parseDuration: (s: string) => numb
   return perMs && count > 0 ? { count, perMs } : undefined;
 }
 
+export interface Grant {
+  granted: number;
+  /** When the next call will be allowed (the budget frees up, or a carrier's pause ends). */
+  retryAt: Date;
+  /** Numbers wanted in the window that ends now, every worker's (the demand). */
+  wanted: number;
+}
+
 /**
- * Takes up to `want` calls from the provider's budget, atomically for every worker: one row per provider,
- * one UPDATE … RETURNING (the row lock serialises concurrent takers). Returns how many were granted and
- * when more will be available.
+ * Takes up to `want` calls from the provider's budget, for every worker at once (src/store/carrier-budgets.ts),
+ * and records `arrivals`, the numbers that fell due this round: the demand operators see.
  */
-export async function takeBudget(db: Db, provider: ProviderName, want: number, limit: RateLimit, now: Date): Promise<{ granted: number; retryAt: Date }> {
-  const row = await takeCarrierBudget(db, provider, want, limit, now);
-  const windowEnds = new Date(row.window_ends);
-  const paused = row.paused_until ? new Date(row.paused_until) : undefined;
-  const retryAt = paused && paused > now ? paused : windowEnds;
-  return { granted: Number(row.granted), retryAt };
+export async function takeBudget(db: Db, provider: ProviderName, want: number, arrivals: number, limit: RateLimit, now: Date): Promise<Grant> {
+  const take = await takeCarrierBudget(db, provider, want, arrivals, limit, now);
+  return { granted: take.granted, retryAt: new Date(take.nextCallAt), wanted: take.wanted };
 }
 
 /** A carrier said "not before" (Retry-After): every worker holds off the provider until then. */

@@ -1,43 +1,54 @@
 import { sql } from 'kysely';
+import { type BudgetTake, type CallLimit, takeCalls } from '../domain/call-budget.ts';
 import type { Db } from './db.ts';
 
 /**
- * Carrier request budgets shared by every worker (carrier_rate_limits): one fixed window per provider,
- * counted in one row. The budgets themselves and what a grant means are src/polling/rate-limit.ts.
+ * Carrier request budgets shared by every worker (carrier_rate_limits): one row per provider holding its
+ * sliding window (src/domain/call-budget.ts), the figures operators see (GET /admin/v1/carriers) and its
+ * pause. What a grant means for polling is src/polling/rate-limit.ts.
  */
 
-export interface BudgetGrant {
-  granted: number;
-  window_ends: Date | string;
-  paused_until: Date | string | null;
+/** A row for the provider, so that takers have one to lock. */
+async function ensureRow(db: Db, provider: string, at: string): Promise<void> {
+  await sql`insert into carrier_rate_limits (provider, window_start, used) values (${provider}, ${at}::timestamptz, 0)
+    on conflict (provider) do nothing`.execute(db);
 }
 
 /**
- * Takes up to `want` calls from the provider's window of `count` calls per `perMs`, atomically for every
- * worker: one row per provider, one UPDATE … RETURNING (the row lock serialises concurrent takers). A
- * window that ended at `now` starts again from `now`; while the provider is paused nothing is granted.
+ * Takes up to `want` calls from the provider's budget and records `arrivals` numbers that fell due, for
+ * every worker at once: the row is locked, the window moved on and written back in one transaction. The
+ * previous complete window's figures are kept for a steady reading of use and demand.
  */
-export async function takeCarrierBudget(db: Db, provider: string, want: number, limit: { count: number; perMs: number }, now: Date): Promise<BudgetGrant> {
+export async function takeCarrierBudget(db: Db, provider: string, want: number, arrivals: number, limit: CallLimit, now: Date): Promise<BudgetTake> {
   const at = now.toISOString();
-  const window = `${limit.perMs} milliseconds`;
-  await sql`insert into carrier_rate_limits (provider, window_start, used) values (${provider}, ${at}::timestamptz, 0)
-    on conflict (provider) do nothing`.execute(db);
-  const { rows } = await sql<BudgetGrant>`
-    update carrier_rate_limits set
-      window_start = case when ${at}::timestamptz >= window_start + ${window}::interval then ${at}::timestamptz else window_start end,
-      used = case
-        when paused_until > ${at}::timestamptz then used
-        when ${at}::timestamptz >= window_start + ${window}::interval then least(${want}::int, ${limit.count}::int)
-        else least(used + ${want}::int, ${limit.count}::int) end,
-      granted = case
-        when paused_until > ${at}::timestamptz then 0
-        when ${at}::timestamptz >= window_start + ${window}::interval then least(${want}::int, ${limit.count}::int)
-        else greatest(0, least(used + ${want}::int, ${limit.count}::int) - used) end
-    where provider = ${provider}
-    returning granted,
-      (case when ${at}::timestamptz >= window_start + ${window}::interval then ${at}::timestamptz else window_start end) + ${window}::interval as window_ends,
-      paused_until`.execute(db);
-  return rows[0];
+  await ensureRow(db, provider, at);
+  return db.transaction().execute(async (tx) => {
+    const row = await tx
+      .selectFrom('carrier_rate_limits')
+      .select(['buckets', 'paused_until', 'last_window_end'])
+      .where('provider', '=', provider)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    const paused = row.paused_until ? new Date(row.paused_until as unknown as string).getTime() : undefined;
+    const take = takeCalls(row.buckets, want, arrivals, limit, now.getTime(), paused);
+    const windowStart = new Date(now.getTime() - limit.perMs).toISOString();
+    const lastEnd = row.last_window_end ? new Date(row.last_window_end as unknown as string).getTime() : undefined;
+    const windowEnded = lastEnd === undefined || now.getTime() >= lastEnd + limit.perMs;
+    await tx
+      .updateTable('carrier_rate_limits')
+      .set({
+        buckets: JSON.stringify(take.buckets),
+        window_start: windowStart,
+        used: take.used,
+        granted: take.granted,
+        wanted: take.wanted,
+        calls_total: sql`calls_total + ${take.granted}::int`,
+        ...(windowEnded ? { last_window_start: windowStart, last_window_end: at, last_used: take.used, last_wanted: take.wanted } : {}),
+      })
+      .where('provider', '=', provider)
+      .execute();
+    return take;
+  });
 }
 
 /** Holds off the provider until `until` for every worker; a pause already longer is kept. */
@@ -45,4 +56,30 @@ export async function pauseCarrier(db: Db, provider: string, until: Date, now: D
   await sql`insert into carrier_rate_limits (provider, window_start, used, paused_until)
     values (${provider}, ${now.toISOString()}::timestamptz, 0, ${until.toISOString()}::timestamptz)
     on conflict (provider) do update set paused_until = greatest(coalesce(carrier_rate_limits.paused_until, excluded.paused_until), excluded.paused_until)`.execute(db);
+}
+
+/** What one polling round saw of a provider, added to its row for the operators' view. */
+export interface CarrierRound {
+  fallbacks: number;
+  deadlineWaits: number;
+  /** Parcels of the round whose poll had waited longer than their poll interval. */
+  overdue: number;
+  /** The breaker, when this round changed it. */
+  breaker?: { state: string; until: Date | null };
+}
+
+export async function recordCarrierRound(db: Db, provider: string, round: CarrierRound, now: Date): Promise<void> {
+  const at = now.toISOString();
+  await ensureRow(db, provider, at);
+  await db
+    .updateTable('carrier_rate_limits')
+    .set({
+      fallbacks_total: sql`fallbacks_total + ${round.fallbacks}::int`,
+      deadline_waits_total: sql`deadline_waits_total + ${round.deadlineWaits}::int`,
+      overdue: round.overdue,
+      overdue_at: at,
+      ...(round.breaker ? { breaker_state: round.breaker.state, breaker_until: round.breaker.until?.toISOString() ?? null, breaker_changed_at: at } : {}),
+    })
+    .where('provider', '=', provider)
+    .execute();
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type ColumnType, type Generated, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { assetPath } from '../assets.ts';
+import type { BudgetBuckets } from '../domain/call-budget.ts';
 import type { OperationState } from '../domain/operation.ts';
 import { embeddedFolder, ensureEmbeddedServer, stopEmbeddedServer } from './embedded.ts';
 import { APPLICATION_NAME, holdFolderForHub, markCommand, serverIsIdle } from './embedded-holds.ts';
@@ -125,6 +126,7 @@ export interface Database {
     used: Generated<number>;
     granted: Generated<number>;
     paused_until: Timestamp | null;
+    buckets: Json<BudgetBuckets> | null;
     wanted: Generated<number>;
     last_window_start: Timestamp | null;
     last_window_end: Timestamp | null;

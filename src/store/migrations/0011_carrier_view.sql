@@ -2,6 +2,9 @@
 -- The poller writes the budget, demand, breaker and totals in the statements it already runs per round; the
 -- carrier webhook route writes the push figures; the hub flushes unknown status codes every few seconds.
 alter table carrier_rate_limits
+  -- the sliding window's buckets of calls and wanted numbers (src/domain/call-budget.ts); window_start and
+  -- used then describe the sliding window that ends at the newest take
+  add column buckets jsonb,
   -- tracking numbers that fell due for a poll in the current window (demand), each counted once
   add column wanted integer not null default 0,
   -- the previous complete window, a steady reading of use and demand (null until one window has ended)
