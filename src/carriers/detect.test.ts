@@ -11,6 +11,13 @@ const cases: { rule: string; valid: string[]; invalid: string[]; carrier: string
     invalid: ['1Z5R89390357567128', '1Z1111111111111111', '2Z5R89390357567127'],
   },
   {
+    rule: 'UPS waybill ([AHJKTV] + 9 digits + 1Z-style mod 10; jkeen/tracking_number_data test numbers)',
+    carrier: 'ups',
+    valid: ['K1506235620', 'K 150 623 562 0', 'K2479825491', 'J4603636537', 'V0490119172', 'V0431105627', 'A1506235620'],
+    // Wrong check digits (the data set's invalid numbers), a letter outside the set, a digit short, a digit long.
+    invalid: ['K1506235622', 'K2479825492', 'J4603636538', 'V0411335627', 'V0423305841', 'B1506235620', 'K150623562', 'K15062356201'],
+  },
+  {
     rule: 'FedEx Express 12 (3,1,7 mod 11 mod 10)',
     carrier: 'fedex',
     valid: ['986578788855', '477179081230', '799531274483', '974367662710'],

@@ -30,6 +30,17 @@ function ups1zValid(n: string): boolean {
   return (10 - (sum % 10)) % 10 === Number(n[17]);
 }
 
+/**
+ * UPS waybill (handwritten / Worldwide Services waybills): a letter of A H J K T V, 9 serial digits, a
+ * check digit by the 1Z mod 10 (odd positions doubled). UPS publishes no format; this one is
+ * jkeen/tracking_number_data's "UPS Waybill" (couriers/ups.json, v2.0.0), built from real trackable labels
+ * (its issues #26, #59, #75), and checked here against its valid and invalid test numbers.
+ */
+function upsWaybillValid(n: string): boolean {
+  const sum = digitsOf(n.slice(1, 10)).reduce((acc, d, i) => acc + (i % 2 === 1 ? d * 2 : d), 0);
+  return (10 - (sum % 10)) % 10 === Number(n[10]);
+}
+
 /** FedEx Express 12: weights 3,1,7 repeating over 11 digits, then mod 11, then mod 10. */
 function fedex12Valid(n: string): boolean {
   const w = [3, 1, 7];
@@ -95,6 +106,7 @@ function rawCandidates(n: string, hintCountry?: string): Candidate[] {
   const add = (carrier: CarrierCode, score = 100) => out.push({ carrier, score });
 
   if (/^1Z[0-9A-Z]{16}$/.test(n) && ups1zValid(n)) add('ups');
+  if (/^[AHJKTV]\d{10}$/.test(n) && upsWaybillValid(n)) add('ups');
 
   if (/^[A-Z]{2}\d{9}[A-Z]{2}$/.test(n) && s10Valid(n)) {
     const operators = S10_OPERATORS[n.slice(11)];
