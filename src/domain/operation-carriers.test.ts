@@ -213,3 +213,50 @@ describe('an answer whose summary lags its own scans', () => {
     expect(hidden.state.shipment?.status).toBe('DELIVERED');
   });
 });
+
+describe('whose view of the parcel: providers taking over from one another', () => {
+  const base = () => shipment('fedex', false);
+  const from = (name: string, preferred: boolean) => ({ name, preferred });
+  const answer = (s: OperationState, snapshot: CarrierSnapshot, hours: number, by: { name: string; preferred: boolean }) =>
+    decide(s, { kind: 'carrier-found', snapshot, now: at(hours), from: by }, T);
+
+  it('the first provider to know the number holds the parcel', () => {
+    const d = answer(base(), snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), 2, from('aftership', false));
+    expect(d.state.parcel?.provider).toBe('aftership');
+  });
+
+  it('the primary knowing the number again takes over with its own history, replacing the fallback\'s', () => {
+    const fallback = answer(base(), snap('IN_TRANSIT', [cp(1, 'Picked up', 'IN_TRANSIT')]), 2, from('aftership', false)).state;
+    const primary = answer(fallback, snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT'), cp(3, 'AR', 'IN_TRANSIT')]), 4, from('fedex', true));
+    expect(primary.state.parcel?.provider).toBe('fedex');
+    expect(primary.state.shipment?.checkpoints.map((c) => c.raw.code)).toEqual(['PU', 'AR']); // no "Picked up" twice
+    expect(primary.notifications).toHaveLength(1);
+    // Until its view is as recent as the one held, the fallback's stays: nothing is taken back from the issuer.
+    const lagging = answer(fallback, snap('PENDING', [cp(0.5, 'OC', 'INFO_RECEIVED')]), 4, from('fedex', true));
+    expect(lagging.state.parcel?.provider).toBe('aftership');
+    expect(lagging.notifications).toEqual([]);
+    expect(lagging.state.answers?.lastAt).toBe(at(4));
+  });
+
+  it('a fallback asked because the parcel\'s provider failed takes over only with a scan newer than any known', () => {
+    const known = answer(base(), snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT'), cp(3, 'AR', 'IN_TRANSIT')]), 4, from('fedex', true)).state;
+    const same = answer(known, snap('IN_TRANSIT', [cp(1, 'Picked up', 'IN_TRANSIT'), cp(3, 'Arrived', 'IN_TRANSIT')]), 5, from('aftership', false));
+    expect(same.notifications).toEqual([]);
+    expect(same.state.parcel?.provider).toBe('fedex');
+    const newer = answer(known, snap('OUT_FOR_DELIVERY', [cp(1, 'Picked up', 'IN_TRANSIT'), cp(3, 'Arrived', 'IN_TRANSIT'), cp(5, 'Out', 'OUT_FOR_DELIVERY')]), 6, from('aftership', false));
+    expect(newer.state.parcel?.provider).toBe('aftership');
+    expect(newer.notifications[0]).toMatchObject({ details: { shipment: { status: 'OUT_FOR_DELIVERY' } } });
+    expect(newer.state.shipment?.checkpoints).toHaveLength(3);
+  });
+
+  it('a push marks the parcel as pushed and is not an answer to a poll; a poll answer ends a wait', () => {
+    const waiting: OperationState = { ...base(), parcel: { ...(base().parcel as NonNullable<OperationState['parcel']>), waitingSince: at(1) } };
+    const pushed = decide(waiting, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(2), partial: true }, T).state;
+    expect(pushed.parcel?.pushedAt).toBe(at(2));
+    expect(pushed.answers).toBeUndefined();
+    expect(pushed.parcel?.waitingSince).toBe(at(1));
+    const polled = decide(pushed, { kind: 'carrier-found', snapshot: snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT')]), now: at(3) }, T).state;
+    expect(polled.answers?.lastAt).toBe(at(3));
+    expect(polled.parcel?.waitingSince).toBeUndefined();
+  });
+});

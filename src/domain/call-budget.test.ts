@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { type BudgetBuckets, takeCalls } from './call-budget.ts';
+
+const t0 = Date.parse('2026-05-01T08:00:00Z');
+
+/** Asks for `want` calls every `stepMs` for `forMs`; returns the time of every call granted. */
+function drive(limit: { count: number; perMs: number }, want: number, stepMs: number, forMs: number, start = t0): number[] {
+  let b: BudgetBuckets | undefined;
+  const calls: number[] = [];
+  for (let now = start; now < start + forMs; now += stepMs) {
+    const take = takeCalls(b, want, 0, limit, now);
+    b = take.buckets;
+    for (let i = 0; i < take.granted; i++) calls.push(now);
+  }
+  return calls;
+}
+
+/** The most calls inside any interval of `perMs`, wherever it starts. */
+function busiest(calls: number[], perMs: number): number {
+  return Math.max(0, ...calls.map((c) => calls.filter((d) => d >= c && d < c + perMs).length));
+}
+
+describe('the sliding call budget', () => {
+  it('never lets more than the budget into any interval of its length, whatever the alignment', () => {
+    for (const [limit, step] of [
+      [{ count: 1, perMs: 2_000 }, 7],
+      [{ count: 5, perMs: 10_000 }, 33],
+      [{ count: 60, perMs: 3_600_000 }, 17_000],
+    ] as const) {
+      // Greedy takers starting at odd offsets, asking for more than the budget each time.
+      for (const offset of [0, 1, 999, 1_234]) {
+        const calls = drive(limit, limit.count * 3, step, limit.perMs * 6, t0 + offset);
+        expect(busiest(calls, limit.perMs), JSON.stringify({ limit, offset })).toBeLessThanOrEqual(limit.count);
+        // ...and still serves at least 95 % of it over six windows.
+        expect(calls.length).toBeGreaterThanOrEqual(Math.floor(limit.count * 6 * 0.95));
+      }
+    }
+  });
+
+  it('says when the next call will be allowed, and grants it then', () => {
+    const limit = { count: 2, perMs: 1_000 };
+    const first = takeCalls(undefined, 5, 0, limit, t0);
+    expect(first.granted).toBe(2);
+    expect(first.nextCallAt).toBeGreaterThanOrEqual(t0 + 1_000);
+    expect(first.nextCallAt).toBeLessThanOrEqual(t0 + 1_030);
+    expect(takeCalls(first.buckets, 1, 0, limit, first.nextCallAt - 1).granted).toBe(0);
+    expect(takeCalls(first.buckets, 1, 0, limit, first.nextCallAt).granted).toBe(1);
+  });
+
+  it('counts the numbers that fell due over the window (the demand), and forgets them after it', () => {
+    const limit = { count: 10, perMs: 1_000 };
+    let take = takeCalls(undefined, 0, 30, limit, t0);
+    take = takeCalls(take.buckets, 0, 12, limit, t0 + 500);
+    expect(take.wanted).toBe(42);
+    expect(takeCalls(take.buckets, 0, 0, limit, t0 + 1_600).wanted).toBe(0);
+  });
+
+  it('grants nothing while the carrier asked to be left alone, and names the end of the pause', () => {
+    const take = takeCalls(undefined, 3, 0, { count: 10, perMs: 1_000 }, t0, t0 + 60_000);
+    expect(take.granted).toBe(0);
+    expect(take.nextCallAt).toBe(t0 + 60_000);
+  });
+
+  it('starts afresh when the budget changes, and keeps its calls when the clock steps back', () => {
+    const a = takeCalls(undefined, 5, 0, { count: 5, perMs: 1_000 }, t0);
+    expect(takeCalls(a.buckets, 5, 0, { count: 5, perMs: 2_000 }, t0).granted).toBe(5);
+    expect(takeCalls(a.buckets, 5, 0, { count: 5, perMs: 1_000 }, t0 - 10_000).granted).toBe(0);
+  });
+});
