@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type BudgetBuckets, takeCalls } from './call-budget.ts';
+import { type BudgetBuckets, settleCalls, takeCalls } from './call-budget.ts';
 
 const t0 = Date.parse('2026-05-01T08:00:00Z');
 
@@ -65,5 +65,18 @@ describe('the sliding call budget', () => {
     const a = takeCalls(undefined, 5, 0, { count: 5, perMs: 1_000 }, t0);
     expect(takeCalls(a.buckets, 5, 0, { count: 5, perMs: 2_000 }, t0).granted).toBe(5);
     expect(takeCalls(a.buckets, 5, 0, { count: 5, perMs: 1_000 }, t0 - 10_000).granted).toBe(0);
+  });
+});
+
+describe('settling calls at their answer', () => {
+  it('moves granted calls to the bucket of their answer, so the next grant keeps its distance from a late call', () => {
+    const limit = { count: 1, perMs: 1_000 };
+    const granted = takeCalls(undefined, 1, 0, limit, t0);
+    // The call left late and was answered 300 ms after its grant: the next call waits a window from then.
+    const settled = settleCalls(granted.buckets, 1, t0, t0 + 300, limit);
+    expect(takeCalls(settled, 1, 0, limit, t0 + 1_100).granted).toBe(0);
+    expect(takeCalls(settled, 1, 0, limit, t0 + 1_330).granted).toBe(1);
+    // Unsettled, it would have been allowed at 1.1 s.
+    expect(takeCalls(granted.buckets, 1, 0, limit, t0 + 1_100).granted).toBe(1);
   });
 });

@@ -10,6 +10,11 @@
  * after its grant; so the sum over them bounds every interval. The price is the two spare buckets: 98 %
  * of the budget can be used at a steady rate.
  *
+ * A grant is counted when it is made, but a carrier counts a call when it arrives, which may be later (a
+ * new connection, a busy process). So once the calls are answered they are moved to the bucket of their
+ * answer (`settleCalls`), a time no earlier than their arrival: the next grant then keeps its distance
+ * from the call's real arrival, not from its grant.
+ *
  * Pure: the store keeps the buckets in the provider's row and applies this under the row's lock.
  */
 export const BUCKETS = 100;
@@ -40,6 +45,11 @@ export interface BudgetTake {
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The span over which the budget's `count` calls are actually spread at a steady pace (its window and the spare buckets). */
+export function steadyWindowMs(limit: CallLimit): number {
+  return Math.max(1, Math.ceil(limit.perMs / BUCKETS)) * KEPT;
+}
 
 /** The buckets moved on to `now`: those that left the window dropped, empty ones added. */
 function shifted(b: BudgetBuckets | null | undefined, limit: CallLimit, now: number): BudgetBuckets {
@@ -79,4 +89,21 @@ function nextCallAt(b: BudgetBuckets, count: number, now: number): number {
     if (left < count) return (b.epoch + i + 1) * b.bucketMs;
   }
   return (b.epoch + KEPT) * b.bucketMs;
+}
+
+/**
+ * Moves `calls` granted at `grantedAt` to the bucket of `doneAt` (their answer): counted from then on, the
+ * window keeps its distance from the calls' arrival however late they left. Calls whose grant bucket has
+ * already left the window are counted at `doneAt` all the same.
+ */
+export function settleCalls(b: BudgetBuckets | null | undefined, calls: number, grantedAt: number, doneAt: number, limit: CallLimit): BudgetBuckets {
+  const next = shifted(b, limit, doneAt);
+  const at = (t: number) => Math.floor(t / next.bucketMs) - (next.epoch - (KEPT - 1));
+  const from = at(grantedAt);
+  const to = Math.min(KEPT - 1, at(doneAt));
+  if (to < 0 || calls <= 0) return next;
+  const moved = from >= 0 ? Math.min(calls, next.calls[from]) : 0;
+  if (from >= 0) next.calls[from] -= moved;
+  next.calls[to] += from >= 0 ? moved : calls;
+  return next;
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
 import type { CarrierProvider, ProviderName, TrackRequest } from '../carriers/provider.ts';
+import { steadyWindowMs } from '../domain/call-budget.ts';
 import type { CarrierCode } from '../domain/carriers.ts';
 import { awaitsCarrier, deadline, type OperationInput, type OperationState, type Parcel, saysNothing } from '../domain/operation.ts';
 import { pollIntervalMs } from '../domain/schedule.ts';
@@ -10,7 +11,7 @@ import { recordCarrierRound } from '../store/carrier-budgets.ts';
 import { claimDueOperations } from '../store/operations.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { CircuitBreaker } from './breaker.ts';
-import { pauseProvider, type RateLimit, takeBudget } from './rate-limit.ts';
+import { pauseProvider, type RateLimit, settleBudget, takeBudget } from './rate-limit.ts';
 
 const polls = new Counter({
   name: 'trackhub_carrier_polls_total',
@@ -243,7 +244,7 @@ export class Poller {
       const perWindow = limit.count * provider.maxBatch;
       stretch = Math.max(1, budget.wanted / perWindow);
       demandGauge.set({ provider: name }, (budget.wanted * 1000) / limit.perMs);
-      budgetGauge.set({ provider: name }, (perWindow * 1000) / limit.perMs);
+      budgetGauge.set({ provider: name }, (perWindow * 1000) / steadyWindowMs(limit));
     }
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
     const overdue = ops.filter((r) => {
@@ -257,9 +258,9 @@ export class Poller {
     // breaker is open may stay open for minutes, so the next provider of the route is asked instead.
     const held = chunks.slice(granted).flat();
     const waiting = reason === 'breaker_open' ? this.handOn(name, held, reason, out) : held;
-    const waits = await this.defer(name, waiting, reason, reason === 'rate_limit' && limit ? this.queue(name, waiting.length, retryAt, limit, provider.maxBatch) : () => retryAt);
 
     const queue = chunks.slice(0, granted);
+    let lastAnswerAt = now;
     const worker = async () => {
       for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
         // The breaker opened while this round was under way: leave the provider alone.
@@ -267,11 +268,19 @@ export class Poller {
           const probeAt = new Date(breaker.retryAt(this.ctx.now().getTime()));
           await this.defer(name, this.handOn(name, chunk, 'breaker_open', out), 'breaker_open', () => probeAt);
         } else {
-          await this.pollChunk(name, provider, breaker, chunk, out, stretch);
+          const answeredAt = await this.pollChunk(name, provider, breaker, chunk, out, stretch);
+          if (answeredAt > lastAnswerAt) lastAnswerAt = answeredAt;
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker));
+    // The granted calls leave first (the budget was taken for now: a carrier counts them when they arrive);
+    // the put-off polls are written meanwhile.
+    const sending = Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker);
+    // Already waiting first, then by priority (the order `ops` is in).
+    waiting.sort((a, b) => Number(!a.s.parcel?.waitingSince) - Number(!b.s.parcel?.waitingSince));
+    const pollAt = reason === 'rate_limit' && limit ? this.queue(name, waiting, retryAt, limit, provider.maxBatch) : () => retryAt;
+    const [waits] = await Promise.all([this.defer(name, waiting, reason, pollAt), ...sending]);
+    if (limit) await settleBudget(this.ctx.db, name, granted, now, lastAnswerAt, limit);
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
     const breakerChanged = breaker.state !== breakerBefore;
     const fallbacks = out.length;
@@ -287,11 +296,14 @@ export class Poller {
    * maxBatch)` from the later of `from` and this worker's queue end: the budget's own pace, so the
    * queue is served in order instead of every put-off poll crowding the next window.
    */
-  private queue(name: ProviderName, count: number, from: Date, limit: RateLimit, maxBatch: number): (k: number) => Date {
-    const spacing = limit.perMs / (limit.count * maxBatch);
+  private queue(name: ProviderName, ops: Routed[], from: Date, limit: RateLimit, maxBatch: number): (k: number) => Date {
+    const spacing = steadyWindowMs(limit) / (limit.count * maxBatch);
+    // Those already waiting keep their place at the front (they were queued before and missed their
+    // turn by a moment); those newly due join the end of the queue.
+    const front = ops.filter((r) => r.s.parcel?.waitingSince).length;
     const start = Math.max(from.getTime(), this.queuedUntil.get(name) ?? 0);
-    this.queuedUntil.set(name, start + count * spacing);
-    return (k) => new Date(Math.ceil(start + k * spacing));
+    this.queuedUntil.set(name, start + (ops.length - front) * spacing);
+    return (k) => new Date(Math.ceil(k < front ? from.getTime() + k * spacing : start + (k - front) * spacing));
   }
 
   /**
@@ -325,7 +337,8 @@ export class Poller {
     this.wakeTimer.unref();
   }
 
-  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[], stretch: number): Promise<void> {
+  /** Asks the provider about one batch and applies the answers; returns when the answer came. */
+  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[], stretch: number): Promise<Date> {
     const chunk = routed.map((r) => r.s);
     const requests: TrackRequest[] = chunk.map((s) => ({
       carrier: s.parcel?.carrier as CarrierCode,
@@ -360,6 +373,7 @@ export class Poller {
         await advanceOperation(this.ctx, s.operationId, input, { wakeNotBefore: notBefore, pollAt: probeAt, stretch });
       }),
     );
+    return now;
   }
 }
 

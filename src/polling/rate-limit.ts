@@ -1,5 +1,5 @@
 import type { ProviderName, RateLimit } from '../carriers/provider.ts';
-import { pauseCarrier, takeCarrierBudget } from '../store/carrier-budgets.ts';
+import { pauseCarrier, settleCarrierCalls, takeCarrierBudget } from '../store/carrier-budgets.ts';
 import type { Db } from '../store/db.ts';
 
 export type { RateLimit };
@@ -31,6 +31,11 @@ export interface Grant {
 export async function takeBudget(db: Db, provider: ProviderName, want: number, arrivals: number, limit: RateLimit, now: Date): Promise<Grant> {
   const take = await takeCarrierBudget(db, provider, want, arrivals, limit, now);
   return { granted: take.granted, retryAt: new Date(take.nextCallAt), wanted: take.wanted };
+}
+
+/** The granted calls were answered at `doneAt`: they count from then on (a carrier counts them on arrival). */
+export async function settleBudget(db: Db, provider: ProviderName, calls: number, grantedAt: Date, doneAt: Date, limit: RateLimit): Promise<void> {
+  if (calls > 0) await settleCarrierCalls(db, provider, calls, grantedAt, doneAt, limit);
 }
 
 /** A carrier said "not before" (Retry-After): every worker holds off the provider until then. */

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { type BudgetTake, type CallLimit, takeCalls } from '../domain/call-budget.ts';
+import { type BudgetTake, type CallLimit, settleCalls, takeCalls } from '../domain/call-budget.ts';
 import type { Db } from './db.ts';
 
 /**
@@ -48,6 +48,16 @@ export async function takeCarrierBudget(db: Db, provider: string, want: number, 
       .where('provider', '=', provider)
       .execute();
     return take;
+  });
+}
+
+/** Counts `calls` granted at `grantedAt` as made at `doneAt`, when they were answered (src/domain/call-budget.ts, settleCalls). */
+export async function settleCarrierCalls(db: Db, provider: string, calls: number, grantedAt: Date, doneAt: Date, limit: CallLimit): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const row = await tx.selectFrom('carrier_rate_limits').select('buckets').where('provider', '=', provider).forUpdate().executeTakeFirst();
+    if (!row) return;
+    const buckets = settleCalls(row.buckets, calls, grantedAt.getTime(), doneAt.getTime(), limit);
+    await tx.updateTable('carrier_rate_limits').set({ buckets: JSON.stringify(buckets) }).where('provider', '=', provider).execute();
   });
 }
 

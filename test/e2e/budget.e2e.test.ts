@@ -1,0 +1,143 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../helpers/issuer.ts';
+import { freePort, type Proc, receiver, runCli, stop, waitFor, waitReady } from '../helpers/processes.ts';
+import { childProcessStore } from '../helpers/stores.ts';
+
+/**
+ * A tight carrier budget end to end: a real `trackhub serve` polls a DHL-shaped API on loopback that
+ * allows 1 call a second, for 12 parcels at once (half of them unknown to DHL). Nobody may end
+ * TRACKING_NUMBER_NOT_FOUND without DHL having been asked after the deadline, everyone is asked within
+ * the first 12 calls, and DHL's own count never exceeds its budget in any second.
+ */
+
+const ADMIN = 'e2e-admin-token-0123456789abcdef';
+const ISSUER = 'ISSUER_BGT';
+const BUDGET_MS = 1000;
+const NOT_FOUND_AFTER_MS = 3000;
+
+interface Op {
+  operationId: string;
+  status: string;
+  errorCode?: string;
+  endTime?: string;
+  details: { shipment?: { status: string } };
+}
+
+/** DHL's Unified Tracking answer for a number it knows: one transit scan. */
+function known(n: string) {
+  const at = new Date(Date.now() - 3_600_000).toISOString();
+  const event = { timestamp: at, statusCode: 'transit', status: 'PL', description: 'Processed at DHL facility', location: { address: { addressLocality: 'LEIPZIG - GERMANY', countryCode: 'DE' } } };
+  return { shipments: [{ id: n, service: 'express', status: event, events: [event] }] };
+}
+
+describe('a tight carrier budget (1 call a second, 12 parcels)', () => {
+  let hub: Proc | undefined;
+  let dhl: Server;
+  let cleanup: () => Promise<void> = async () => {};
+  let rx: Awaited<ReturnType<typeof receiver>>;
+  /** Every call DHL received: when, and for which number. */
+  const calls: { at: number; n: string }[] = [];
+  const unknown = new Set<string>();
+  /** Before the track requests: every parcel's not-found deadline is at least this plus NOT_FOUND_AFTER_MS. */
+  let acceptedAt = 0;
+
+  beforeAll(async () => {
+    dhl = createServer((req, res) => {
+      const n = new URL(req.url ?? '/', 'http://x').searchParams.get('trackingNumber') ?? '';
+      calls.push({ at: performance.now(), n });
+      res.setHeader('content-type', 'application/json');
+      if (unknown.has(n)) {
+        res.statusCode = 404;
+        res.end(JSON.stringify({ title: 'No result found', status: 404, detail: 'No shipment with given tracking number found.' }));
+      } else {
+        res.end(JSON.stringify(known(n)));
+      }
+    });
+    await new Promise<void>((resolve) => dhl.listen(0, '127.0.0.1', resolve));
+    const store = await childProcessStore('postgres', 'trackhub-budget');
+    cleanup = store.cleanup;
+    const port = await freePort();
+    const hubUrl = `http://127.0.0.1:${port}`;
+    hub = runCli(['serve'], {
+      TRACKHUB_DATABASE_URL: store.url,
+      TRACKHUB_PORT: String(port),
+      TRACKHUB_ADMIN_TOKEN: ADMIN,
+      TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true',
+      TRACKHUB_CARRIER_DHL_BASE_URL: `http://127.0.0.1:${(dhl.address() as AddressInfo).port}`,
+      TRACKHUB_CARRIER_DHL_API_KEY: 'e2e-dhl-key',
+      TRACKHUB_CARRIER_DHL_RATE_LIMIT: `1/${BUDGET_MS}ms`,
+      TRACKHUB_POLL_MIN_INTERVAL: '300ms',
+      TRACKHUB_POLL_MAX_INTERVAL: '2s',
+      TRACKHUB_NOT_FOUND_AFTER: `${NOT_FOUND_AFTER_MS}ms`,
+      TRACKHUB_NOT_FOUND_ANSWERS: '2',
+      TRACKHUB_LEASE: '2s',
+      TRACKHUB_DELIVERY_TIMEOUT: '1s',
+      TRACKHUB_LOG_LEVEL: 'warn',
+    });
+    await waitReady(hubUrl, hub);
+    rx = await receiver();
+    const key = await issuerKey();
+    const put = await fetch(`${hubUrl}/admin/v1/issuers/${ISSUER}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Budget Bank', notificationBaseUrl: rx.url, jwks: { keys: [key.publicJwk] } }),
+    });
+    expect(put.status).toBe(201);
+    const tok = await fetch(`${hubUrl}/authz/v1/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: tokenUrl(hubUrl) }) }).toString(),
+    });
+    const token = (await tok.json()).access_token as string;
+
+    // 12 parcels tracked at once; the odd ones DHL does not know.
+    const numbers = Array.from({ length: 12 }, (_, i) => `${5_000_000_000 + i * 7}`);
+    for (const [i, n] of numbers.entries()) if (i % 2 === 1) unknown.add(n);
+    acceptedAt = performance.now();
+    await Promise.all(
+      numbers.map(async (n, i) => {
+        const res = await fetch(`${hubUrl}/banking/v1/issuers/${ISSUER}/physicalCards/card-budget-${i}/track`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ trackingType: 'SHIPMENT', trackingNumber: n, carrier: 'dhl' }),
+        });
+        expect(res.status).toBe(202);
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await stop(hub);
+    await rx?.close();
+    await new Promise((r) => dhl?.close(r));
+    await cleanup();
+  });
+
+  const ops = () => rx.received.flatMap((r) => JSON.parse(r.body).operations as Op[]);
+
+  it('asks everyone within one round, never exceeds the budget, and fails NOT_FOUND only on DHL\'s word after the deadline', async () => {
+    // All six unknown parcels end, each once DHL has answered "unknown" twice, the second after the deadline.
+    const failed = await waitFor('six TRACKING_NUMBER_NOT_FOUND', () => {
+      const ended = ops().filter((o) => o.errorCode === 'TRACKING_NUMBER_NOT_FOUND');
+      return ended.length >= 6 ? ended : undefined;
+    }, 60_000, 200);
+    expect(failed).toHaveLength(6);
+    expect(ops().filter((o) => o.status === 'FAILED' && o.errorCode !== 'TRACKING_NUMBER_NOT_FOUND')).toEqual([]);
+
+    // Everyone was asked within the first round: the first 12 calls are 12 different numbers.
+    expect(new Set(calls.slice(0, 12).map((c) => c.n)).size).toBe(12);
+    // Each unknown number was asked at least twice, the last time after its deadline.
+    for (const n of unknown) {
+      const mine = calls.filter((c) => c.n === n);
+      expect(mine.length, n).toBeGreaterThanOrEqual(2);
+      expect(mine.at(-1)?.at ?? 0, n).toBeGreaterThanOrEqual(acceptedAt + NOT_FOUND_AFTER_MS);
+    }
+    // DHL's own count: never more than 1 call in any second, wherever the second starts.
+    for (const c of calls) expect(calls.filter((d) => d.at >= c.at && d.at < c.at + BUDGET_MS).length).toBeLessThanOrEqual(1);
+    // The known six got their first carrier update and stay open (no outcome by clock alone).
+    const knownOps = ops().filter((o) => o.details.shipment?.status === 'IN_TRANSIT');
+    expect(new Set(knownOps.map((o) => o.operationId)).size).toBe(6);
+  }, 90_000);
+});
