@@ -73,7 +73,7 @@ describe('settling calls at their answer', () => {
     const limit = { count: 1, perMs: 1_000 };
     const granted = takeCalls(undefined, 1, 0, limit, t0);
     // The call left late and was answered 300 ms after its grant: the next call waits a window from then.
-    const settled = settleCalls(granted.buckets, 1, t0, t0 + 300, limit);
+    const settled = settleCalls(granted.buckets, t0, [t0 + 300], limit);
     expect(takeCalls(settled, 1, 0, limit, t0 + 1_100).granted).toBe(0);
     expect(takeCalls(settled, 1, 0, limit, t0 + 1_330).granted).toBe(1);
     // Unsettled, it would have been allowed at 1.1 s.

@@ -92,18 +92,20 @@ function nextCallAt(b: BudgetBuckets, count: number, now: number): number {
 }
 
 /**
- * Moves `calls` granted at `grantedAt` to the bucket of `doneAt` (their answer): counted from then on, the
- * window keeps its distance from the calls' arrival however late they left. Calls whose grant bucket has
- * already left the window are counted at `doneAt` all the same.
+ * Moves calls granted at `grantedAt` to the buckets of their answers (`answeredAt`, one time per call):
+ * counted from then on, the window keeps its distance from each call's arrival however late it left.
+ * A call whose grant bucket has already left the window is counted at its answer all the same.
  */
-export function settleCalls(b: BudgetBuckets | null | undefined, calls: number, grantedAt: number, doneAt: number, limit: CallLimit): BudgetBuckets {
-  const next = shifted(b, limit, doneAt);
+export function settleCalls(b: BudgetBuckets | null | undefined, grantedAt: number, answeredAt: number[], limit: CallLimit): BudgetBuckets {
+  const latest = Math.max(grantedAt, ...answeredAt);
+  const next = shifted(b, limit, latest);
   const at = (t: number) => Math.floor(t / next.bucketMs) - (next.epoch - (KEPT - 1));
   const from = at(grantedAt);
-  const to = Math.min(KEPT - 1, at(doneAt));
-  if (to < 0 || calls <= 0) return next;
-  const moved = from >= 0 ? Math.min(calls, next.calls[from]) : 0;
-  if (from >= 0) next.calls[from] -= moved;
-  next.calls[to] += from >= 0 ? moved : calls;
+  for (const t of answeredAt) {
+    const to = Math.min(KEPT - 1, at(t));
+    if (to < 0) continue;
+    if (from >= 0 && next.calls[from] > 0) next.calls[from] -= 1;
+    next.calls[to] += 1;
+  }
   return next;
 }

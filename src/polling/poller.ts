@@ -8,7 +8,7 @@ import type { TrackResult } from '../domain/shipment.ts';
 import { advanceOperation } from '../operations/advance.ts';
 import type { HubContext } from '../operations/context.ts';
 import { recordCarrierRound } from '../store/carrier-budgets.ts';
-import { claimDueOperations } from '../store/operations.ts';
+import { claimDueOperations, nextDueAt } from '../store/operations.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { pauseProvider, type RateLimit, settleBudget, takeBudget } from './rate-limit.ts';
@@ -75,18 +75,21 @@ export interface PollerOptions {
 
 /**
  * Which operations go first when a provider's budget cannot serve all that are due: parcels never
- * answered, then those nearest to (or furthest past) a deadline, then those longest since an answer.
+ * answered, then those whose deadline is near (within the longest poll interval) or past, nearest first,
+ * then those longest since an answer. A deadline weeks away is no reason to go first.
  */
-function priority(s: OperationState, t: HubContext['policy']): [number, number, number] {
+function priority(s: OperationState, t: HubContext['policy'], now: number): [number, number, number] {
   const answered = s.answers?.lastAt;
   const due = deadline(s, t);
-  return [answered ? 1 : 0, due ? Date.parse(due) : Number.POSITIVE_INFINITY, answered ? Date.parse(answered) : 0];
+  const dueMs = due ? Date.parse(due) : Number.POSITIVE_INFINITY;
+  const near = dueMs <= now + t.pollMaxIntervalMs;
+  return [answered ? (near ? 1 : 2) : 0, near ? dueMs : 0, answered ? Date.parse(answered) : 0];
 }
 
-function byPriority(t: HubContext['policy']): (a: Routed, b: Routed) => number {
+function byPriority(t: HubContext['policy'], now: number): (a: Routed, b: Routed) => number {
   return (a, b) => {
-    const pa = priority(a.s, t);
-    const pb = priority(b.s, t);
+    const pa = priority(a.s, t, now);
+    const pb = priority(b.s, t, now);
     return pa[0] - pb[0] || pa[1] - pb[1] || pa[2] - pb[2];
   };
 }
@@ -118,9 +121,11 @@ export class Poller {
   /** When the current round claimed its operations (the lease runs from then). */
   private roundStartedAt = 0;
   private readonly breakers = new Map<ProviderName, CircuitBreaker>();
+  /** Per provider, how far poll intervals are stretched, and when that was last adjusted. */
+  private readonly stretches = new Map<ProviderName, { factor: number; at: number }>();
   /** Per provider, the time up to which this worker has queued put-off polls (the next free place). */
   private readonly queuedUntil = new Map<ProviderName, number>();
-  /** A wake-up for the earliest queued poll, so a window's budget is not left unused for an idle wait. */
+  /** A wake-up for the next operation due, so a window's budget is not left unused for an idle wait. */
   private wakeTimer?: NodeJS.Timeout;
   private wakeAt = Number.POSITIVE_INFINITY;
 
@@ -174,6 +179,12 @@ export class Poller {
       this.pollAll(routed),
       ...timersOnly.map((s) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now: this.ctx.now().toISOString() })),
     ]);
+    // Queued polls fall due every few milliseconds under a tight budget: the loop wakes for the next one
+    // rather than sleeping its idle wait (one index lookup).
+    if (due.length > 0) {
+      const next = await nextDueAt(this.ctx.relaxedDb ?? this.ctx.db);
+      if (next) this.wakeFor(next);
+    }
     return due.length;
   }
 
@@ -221,7 +232,7 @@ export class Poller {
     const provider = this.o.providers.get(name) as CarrierProvider;
     const breaker = this.breaker(name);
     const breakerBefore = breaker.state;
-    ops.sort(byPriority(this.ctx.policy));
+    ops.sort(byPriority(this.ctx.policy, this.ctx.now().getTime()));
     const chunks: Routed[][] = [];
     for (let i = 0; i < ops.length; i += provider.maxBatch) chunks.push(ops.slice(i, i + provider.maxBatch));
 
@@ -242,7 +253,7 @@ export class Poller {
       }
       granted = budget.granted;
       const perWindow = limit.count * provider.maxBatch;
-      stretch = Math.max(1, budget.wanted / perWindow);
+      stretch = this.stretch(name, budget.wanted / perWindow, limit.perMs, now.getTime());
       demandGauge.set({ provider: name }, (budget.wanted * 1000) / limit.perMs);
       budgetGauge.set({ provider: name }, (perWindow * 1000) / steadyWindowMs(limit));
     }
@@ -260,7 +271,7 @@ export class Poller {
     const waiting = reason === 'breaker_open' ? this.handOn(name, held, reason, out) : held;
 
     const queue = chunks.slice(0, granted);
-    let lastAnswerAt = now;
+    const answeredAt: Date[] = [];
     const worker = async () => {
       for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
         // The breaker opened while this round was under way: leave the provider alone.
@@ -268,19 +279,18 @@ export class Poller {
           const probeAt = new Date(breaker.retryAt(this.ctx.now().getTime()));
           await this.defer(name, this.handOn(name, chunk, 'breaker_open', out), 'breaker_open', () => probeAt);
         } else {
-          const answeredAt = await this.pollChunk(name, provider, breaker, chunk, out, stretch);
-          if (answeredAt > lastAnswerAt) lastAnswerAt = answeredAt;
+          answeredAt.push(await this.pollChunk(name, provider, breaker, chunk, out, stretch));
         }
       }
     };
     // The granted calls leave first (the budget was taken for now: a carrier counts them when they arrive);
     // the put-off polls are written meanwhile.
-    const sending = Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker);
+    const sending = Array.from({ length: Math.min(this.o.concurrency ?? 16, queue.length) }, worker);
     // Already waiting first, then by priority (the order `ops` is in).
     waiting.sort((a, b) => Number(!a.s.parcel?.waitingSince) - Number(!b.s.parcel?.waitingSince));
     const pollAt = reason === 'rate_limit' && limit ? this.queue(name, waiting, retryAt, limit, provider.maxBatch) : () => retryAt;
     const [waits] = await Promise.all([this.defer(name, waiting, reason, pollAt), ...sending]);
-    if (limit) await settleBudget(this.ctx.db, name, granted, now, lastAnswerAt, limit);
+    if (limit) await settleBudget(this.ctx.db, name, now, answeredAt, limit);
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
     const breakerChanged = breaker.state !== breakerBefore;
     const fallbacks = out.length;
@@ -289,6 +299,23 @@ export class Poller {
       await recordCarrierRound(this.ctx.db, name, { fallbacks, deadlineWaits: waits, overdue, ...(breakerChanged ? { breaker: { state: breaker.state, until } } : {}) }, this.ctx.now());
     }
     return out;
+  }
+
+  /**
+   * How far to stretch poll intervals so that demand meets the budget. `ratio` is numbers falling due
+   * over the numbers the budget takes, in the window just past, at the current stretch: once a window
+   * the factor moves by its square root (damped, so it settles rather than swings), between 1 and what
+   * the poll bounds allow. At the fixed point, parcels fall due as fast as the budget serves them.
+   */
+  private stretch(name: ProviderName, ratio: number, perMs: number, now: number): number {
+    const held = this.stretches.get(name) ?? { factor: 1, at: now };
+    if (now - held.at >= perMs) {
+      const most = this.ctx.policy.pollMaxIntervalMs / this.ctx.policy.pollMinIntervalMs;
+      held.factor = Math.min(most, Math.max(1, held.factor * Math.sqrt(Math.max(ratio, 1e-3))));
+      held.at = now;
+    }
+    this.stretches.set(name, held);
+    return held.factor;
   }
 
   /**
@@ -319,15 +346,14 @@ export class Poller {
     if (waits > 0) deadlineWaits.inc({ provider: name, reason }, waits);
     const now = at.toISOString();
     const times = ops.map((_, k) => pollAt(k));
-    this.wakeFor(times[0]);
     await Promise.all(ops.map(({ s }, k) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, { pollAt: times[k] })));
     return waits;
   }
 
-  /** Kicks the loop when the earliest put-off poll is due (the loop may otherwise sleep its idle wait). */
+  /** Kicks the loop when the next operation is due (the loop may otherwise sleep its idle wait). */
   private wakeFor(at: Date): void {
     const ms = at.getTime();
-    if (ms >= this.wakeAt) return;
+    if (ms >= this.wakeAt && this.wakeAt > this.ctx.now().getTime()) return;
     clearTimeout(this.wakeTimer);
     this.wakeAt = ms;
     this.wakeTimer = setTimeout(() => {
@@ -337,7 +363,7 @@ export class Poller {
     this.wakeTimer.unref();
   }
 
-  /** Asks the provider about one batch and applies the answers; returns when the answer came. */
+  /** Asks the provider about one batch and applies the answers; returns when the answer came (before they are applied). */
   private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[], stretch: number): Promise<Date> {
     const chunk = routed.map((r) => r.s);
     const requests: TrackRequest[] = chunk.map((s) => ({

@@ -33,9 +33,9 @@ export async function takeBudget(db: Db, provider: ProviderName, want: number, a
   return { granted: take.granted, retryAt: new Date(take.nextCallAt), wanted: take.wanted };
 }
 
-/** The granted calls were answered at `doneAt`: they count from then on (a carrier counts them on arrival). */
-export async function settleBudget(db: Db, provider: ProviderName, calls: number, grantedAt: Date, doneAt: Date, limit: RateLimit): Promise<void> {
-  if (calls > 0) await settleCarrierCalls(db, provider, calls, grantedAt, doneAt, limit);
+/** The granted calls were answered at `answeredAt` (one time per call): they count from then on (a carrier counts them on arrival). */
+export async function settleBudget(db: Db, provider: ProviderName, grantedAt: Date, answeredAt: Date[], limit: RateLimit): Promise<void> {
+  if (answeredAt.length > 0) await settleCarrierCalls(db, provider, grantedAt, answeredAt, limit);
 }
 
 /** A carrier said "not before" (Retry-After): every worker holds off the provider until then. */

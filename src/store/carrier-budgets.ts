@@ -51,12 +51,12 @@ export async function takeCarrierBudget(db: Db, provider: string, want: number, 
   });
 }
 
-/** Counts `calls` granted at `grantedAt` as made at `doneAt`, when they were answered (src/domain/call-budget.ts, settleCalls). */
-export async function settleCarrierCalls(db: Db, provider: string, calls: number, grantedAt: Date, doneAt: Date, limit: CallLimit): Promise<void> {
+/** Counts the calls granted at `grantedAt` as made at their answers (src/domain/call-budget.ts, settleCalls). */
+export async function settleCarrierCalls(db: Db, provider: string, grantedAt: Date, answeredAt: Date[], limit: CallLimit): Promise<void> {
   await db.transaction().execute(async (tx) => {
     const row = await tx.selectFrom('carrier_rate_limits').select('buckets').where('provider', '=', provider).forUpdate().executeTakeFirst();
     if (!row) return;
-    const buckets = settleCalls(row.buckets, calls, grantedAt.getTime(), doneAt.getTime(), limit);
+    const buckets = settleCalls(row.buckets, grantedAt.getTime(), answeredAt.map((d) => d.getTime()), limit);
     await tx.updateTable('carrier_rate_limits').set({ buckets: JSON.stringify(buckets) }).where('provider', '=', provider).execute();
   });
 }

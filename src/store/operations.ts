@@ -98,6 +98,12 @@ export async function claimDueOperations(db: Db, limit: number, leaseMs: number,
   return rows.rows.map((r) => r.state);
 }
 
+/** When the next operation falls due (the earliest wake-up time), or undefined when none waits. */
+export async function nextDueAt(db: Db): Promise<Date | undefined> {
+  const row = await db.selectFrom('operations').select((eb) => eb.fn.min('wake_at').as('at')).where('wake_at', 'is not', null).executeTakeFirst();
+  return row?.at ? new Date(row.at as unknown as string) : undefined;
+}
+
 export async function listCardOperations(db: Db, issuerId: string, cardId: string): Promise<OperationState[]> {
   const rows = await db
     .selectFrom('operations')
