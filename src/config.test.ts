@@ -93,11 +93,28 @@ describe('policyOf: what the use cases are given', () => {
     const config = loadConfig({ ...secrets, TRACKHUB_NOT_FOUND_AFTER: '3d', TRACKHUB_LEASE: '45s' });
     const policy = policyOf(config);
     expect(Object.keys(policy).sort()).toEqual(
-      ['expireAfterMs', 'leaseMs', 'notFoundAfterMs', 'pollMaxIntervalMs', 'pollMinIntervalMs', 'productionTimeoutMs', 'returnTimeoutMs'].sort(),
+      ['expireAfterMs', 'leaseMs', 'notFoundAfterMs', 'notFoundAnswers', 'pollMaxIntervalMs', 'pollMinIntervalMs', 'productionTimeoutMs', 'pushSafetyIntervalMs', 'returnTimeoutMs'].sort(),
     );
     expect(policy.notFoundAfterMs).toBe(3 * 86_400_000);
     expect(policy.leaseMs).toBe(45_000);
     const text = JSON.stringify(policy);
     for (const value of Object.values(secrets)) expect(text).not.toContain(value);
   });
+
+describe('carrier outcome and push settings', () => {
+  it('reads TRACKHUB_NOT_FOUND_ANSWERS (1 to 100) and TRACKHUB_PUSH_SAFETY_POLL, and names the variable of a bad value', () => {
+    expect(loadConfig({}).notFoundAnswers).toBe(3);
+    expect(loadConfig({}).pushSafetyIntervalMs).toBe(12 * 3_600_000);
+    expect(loadConfig({ TRACKHUB_NOT_FOUND_ANSWERS: '5', TRACKHUB_PUSH_SAFETY_POLL: '6h' })).toMatchObject({ notFoundAnswers: 5, pushSafetyIntervalMs: 6 * 3_600_000 });
+    for (const bad of ['0', '101', '2.5', 'three', '-1']) expect(() => loadConfig({ TRACKHUB_NOT_FOUND_ANSWERS: bad })).toThrow(/TRACKHUB_NOT_FOUND_ANSWERS.*whole number from 1 to 100/);
+    expect(() => loadConfig({ TRACKHUB_PUSH_SAFETY_POLL: 'never' })).toThrow(/TRACKHUB_PUSH_SAFETY_POLL/);
+  });
+
+  it('refuses a carrier budget beyond a year or a billion calls, which no carrier publishes', () => {
+    expect(() => loadConfig({ TRACKHUB_CARRIER_DHL_RATE_LIMIT: '1/999999999999d' })).toThrow(/TRACKHUB_CARRIER_DHL_RATE_LIMIT.*up to 366d/);
+    expect(() => loadConfig({ TRACKHUB_CARRIER_DHL_RATE_LIMIT: '99999999999999999999999/1s' })).toThrow(/TRACKHUB_CARRIER_DHL_RATE_LIMIT/);
+    expect(loadConfig({ TRACKHUB_CARRIER_DHL_RATE_LIMIT: '17000/1d' }).carriers.dhl.rateLimit).toEqual({ count: 17_000, perMs: 86_400_000 });
+  });
+});
+
 });

@@ -138,7 +138,7 @@ function positiveNumber(env: Env, name: string, fallback: number): number {
 function rateLimit(env: Env, name: string): { count: number; perMs: number } | undefined {
   const raw = str(env, name);
   if (raw === undefined) return undefined;
-  return parseRateLimit(raw, parseDuration) ?? fail(name, `"${raw}" is not a rate (use e.g. 1400/10s or 60/1h)`);
+  return parseRateLimit(raw, parseDuration) ?? fail(name, `"${raw}" is not a rate (a count from 1 to 1000000000, a slash and a duration up to 366d, e.g. 1400/10s or 60/1h)`);
 }
 
 /** A `count/window` budget (e.g. `10000/5s`): a burst of `count`, refilled evenly over the window. */

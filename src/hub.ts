@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
 import { CarrierFigureFlusher } from './carriers/figures.ts';
 import { undiciHttpClient } from './carriers/http.ts';
-import { createCarrierRouting } from './carriers/index.ts';
+import { createCarrierRouting, servedDetection } from './carriers/index.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { PROVIDERS } from './carriers/registry.ts';
 import { providerSettings } from './carriers/settings.ts';
@@ -81,6 +81,11 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
     relaxedDb: store.relaxed,
     log,
     policy: policyOf(config),
+    // Which providers can ask is known from the configuration alone, in every role.
+    detect: servedDetection(
+      Object.fromEntries(Object.entries(providerConfigs(config, '')).map(([name, c]) => [name, c.usable])) as Record<ProviderName, boolean>,
+      config.carrierRoutes,
+    ),
     kickDelivery: () => dispatcher?.kick(),
     kickPolling: () => poller?.kick(),
   });

@@ -1,4 +1,5 @@
 import type { CarrierCode } from '../domain/carriers.ts';
+import { detectCarriers } from './detect.ts';
 import type { CarrierProvider, HttpClient, ProviderConfig, ProviderName } from './provider.ts';
 import { createProvider, DEFAULT_ROUTES } from './registry.ts';
 
@@ -25,4 +26,20 @@ export function createCarrierRouting(
     if (cfg.usable) providers.set(name, createProvider(name, cfg, http));
   }
   return { providers, routes: (carrier) => routes[carrier].filter((p) => providers.has(p)) };
+}
+
+/**
+ * Detection limited to the carriers some configured provider can ask: an ambiguous number moves from
+ * candidate to candidate on each "not found", and a candidate nobody can ask would leave it unasked for
+ * good. When no candidate is served, all are kept (the parcel then waits, counted, for a provider).
+ */
+export function servedDetection(
+  usable: Record<ProviderName, boolean>,
+  routes: Record<CarrierCode, ProviderName[]> = DEFAULT_ROUTES,
+): typeof detectCarriers {
+  return (trackingNumber, hints) => {
+    const all = detectCarriers(trackingNumber, hints);
+    const served = all.filter((c) => routes[c].some((p) => usable[p]));
+    return served.length > 0 ? served : all;
+  };
 }

@@ -42,13 +42,18 @@ export interface CarrierProvider {
   track(requests: TrackRequest[]): Promise<Map<string, TrackResult>>;
 }
 
-/** Parses a `Retry-After` header (seconds or HTTP date) into milliseconds. */
+/**
+ * The longest a carrier's Retry-After is obeyed: a day. A larger value (a typo, a broken gateway, a date
+ * years ahead) would otherwise freeze the provider for every worker until someone edits the store.
+ */
+export const MAX_RETRY_AFTER_MS = 86_400_000;
+
+/** Parses a `Retry-After` header (seconds or HTTP date) into milliseconds, at most MAX_RETRY_AFTER_MS. */
 export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  const ms = /^\d+$/.test(v.trim()) ? Number(v.trim()) * 1000 : Date.parse(v) - now;
+  return Number.isFinite(ms) ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms)) : undefined;
 }
 
 /** Result for every number of a batch when the whole call failed. */

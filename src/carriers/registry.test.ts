@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CARRIER_CODES } from '../domain/carriers.ts';
-import { createCarrierRouting } from './index.ts';
+import { createCarrierRouting, detect, servedDetection } from './index.ts';
 import type { HttpClient } from './provider.ts';
-import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './provider.ts';
+import { MAX_RETRY_AFTER_MS, PROVIDER_NAMES, type ProviderConfig, type ProviderName, retryAfterMs } from './provider.ts';
 import { createProvider, DEFAULT_ROUTES, PROVIDERS, trackingUrl } from './registry.ts';
 
 describe('registry', () => {
@@ -77,5 +77,37 @@ describe('registry', () => {
       'http://127.0.0.1:9001/suivi/v2/idships/1Z5R89390357567127?lang=en_GB',
       'http://127.0.0.1:9001/tracking/2026-07/trackings',
     ]);
+  });
+});
+
+describe('detection limited to carriers a configured provider can ask', () => {
+  const none: Record<ProviderName, boolean> = { fedex: false, ups: false, usps: false, dhl: false, laposte: false, aftership: false };
+  // La Poste and Chronopost both claim a French S10 number.
+  const french = 'LA123456785FR';
+
+  it('drops a candidate no configured provider serves, so rotation never lands on it', () => {
+    expect(detect(french, {})).toEqual(['la-poste-colissimo', 'chronopost-france']);
+    // La Poste configured; Chronopost is routed to AfterShip alone, which is not.
+    const routes = { ...DEFAULT_ROUTES, 'chronopost-france': ['aftership'] as ProviderName[] };
+    expect(servedDetection({ ...none, laposte: true }, routes)(french, {})).toEqual(['la-poste-colissimo']);
+    // AfterShip configured too: both are served again.
+    expect(servedDetection({ ...none, laposte: true, aftership: true }, routes)(french, {})).toEqual(['la-poste-colissimo', 'chronopost-france']);
+  });
+
+  it('keeps every candidate when none is served (the parcel then waits, counted, for a provider)', () => {
+    expect(servedDetection(none, DEFAULT_ROUTES)(french, {})).toEqual(['la-poste-colissimo', 'chronopost-france']);
+  });
+});
+
+describe('Retry-After', () => {
+  it('is obeyed for a day at most; nonsense is ignored', () => {
+    const now = Date.parse('2026-05-01T08:00:00Z');
+    expect(retryAfterMs('120', now)).toBe(120_000);
+    expect(retryAfterMs('10000000000', now)).toBe(MAX_RETRY_AFTER_MS);
+    expect(retryAfterMs('Fri, 01 May 2026 08:01:00 GMT', now)).toBe(60_000);
+    expect(retryAfterMs('Sat, 01 May 2100 08:00:00 GMT', now)).toBe(MAX_RETRY_AFTER_MS);
+    expect(retryAfterMs('Thu, 01 Jan 2026 00:00:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs('-5', now) ?? 0).toBe(0); // no wait either way
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type BudgetBuckets, settleCalls, takeCalls } from './call-budget.ts';
+import { type BudgetBuckets, IN_FLIGHT_MS, settleCalls, takeCalls } from './call-budget.ts';
 
 const t0 = Date.parse('2026-05-01T08:00:00Z');
 
@@ -9,7 +9,8 @@ function drive(limit: { count: number; perMs: number }, want: number, stepMs: nu
   const calls: number[] = [];
   for (let now = start; now < start + forMs; now += stepMs) {
     const take = takeCalls(b, want, 0, limit, now);
-    b = take.buckets;
+    // Answered at once: each call counts from its answer.
+    b = settleCalls(take.buckets, take.grantId, new Array(take.granted).fill(now), limit);
     for (let i = 0; i < take.granted; i++) calls.push(now);
   }
   return calls;
@@ -43,8 +44,9 @@ describe('the sliding call budget', () => {
     expect(first.granted).toBe(2);
     expect(first.nextCallAt).toBeGreaterThanOrEqual(t0 + 1_000);
     expect(first.nextCallAt).toBeLessThanOrEqual(t0 + 1_030);
-    expect(takeCalls(first.buckets, 1, 0, limit, first.nextCallAt - 1).granted).toBe(0);
-    expect(takeCalls(first.buckets, 1, 0, limit, first.nextCallAt).granted).toBe(1);
+    const answered = settleCalls(first.buckets, first.grantId, [t0, t0], limit);
+    expect(takeCalls(answered, 1, 0, limit, first.nextCallAt - 1).granted).toBe(0);
+    expect(takeCalls(answered, 1, 0, limit, first.nextCallAt).granted).toBe(1);
   });
 
   it('counts the numbers that fell due over the window (the demand), and forgets them after it', () => {
@@ -63,8 +65,9 @@ describe('the sliding call budget', () => {
 
   it('starts afresh when the budget changes, and keeps its calls when the clock steps back', () => {
     const a = takeCalls(undefined, 5, 0, { count: 5, perMs: 1_000 }, t0);
-    expect(takeCalls(a.buckets, 5, 0, { count: 5, perMs: 2_000 }, t0).granted).toBe(5);
-    expect(takeCalls(a.buckets, 5, 0, { count: 5, perMs: 1_000 }, t0 - 10_000).granted).toBe(0);
+    const answered = settleCalls(a.buckets, a.grantId, [t0, t0, t0, t0, t0], { count: 5, perMs: 1_000 });
+    expect(takeCalls(answered, 5, 0, { count: 5, perMs: 2_000 }, t0).granted).toBe(5);
+    expect(takeCalls(answered, 5, 0, { count: 5, perMs: 1_000 }, t0 - 10_000).granted).toBe(0);
   });
 });
 
@@ -73,10 +76,24 @@ describe('settling calls at their answer', () => {
     const limit = { count: 1, perMs: 1_000 };
     const granted = takeCalls(undefined, 1, 0, limit, t0);
     // The call left late and was answered 300 ms after its grant: the next call waits a window from then.
-    const settled = settleCalls(granted.buckets, t0, [t0 + 300], limit);
+    const settled = settleCalls(granted.buckets, granted.grantId, [t0 + 300], limit);
     expect(takeCalls(settled, 1, 0, limit, t0 + 1_100).granted).toBe(0);
     expect(takeCalls(settled, 1, 0, limit, t0 + 1_330).granted).toBe(1);
-    // Unsettled, it would have been allowed at 1.1 s.
-    expect(takeCalls(granted.buckets, 1, 0, limit, t0 + 1_100).granted).toBe(1);
+    // Unsettled, it counts in full while in flight, however long: nobody else may call meanwhile.
+    expect(takeCalls(granted.buckets, 1, 0, limit, t0 + 5_000).granted).toBe(0);
+    // ...until it is taken as lost.
+    expect(takeCalls(granted.buckets, 1, 0, limit, t0 + IN_FLIGHT_MS).granted).toBe(1);
+  });
+
+  it('holds across takers: a call in flight for seconds keeps every other grant away until a window after its answer', () => {
+    const limit = { count: 5, perMs: 1_000 };
+    // Worker A takes 5 at 0; one of its calls needs 1.5 s to leave (a token fetched first) and is answered at 1.6 s.
+    const a = takeCalls(undefined, 5, 0, limit, t0, undefined, 'a');
+    // Worker B asks at 1.1 s (A's grant bucket has left the window): nothing, A's calls are still in flight.
+    expect(takeCalls(a.buckets, 5, 0, limit, t0 + 1_100, undefined, 'b').granted).toBe(0);
+    const settled = settleCalls(a.buckets, 'a', [t0 + 50, t0 + 50, t0 + 50, t0 + 50, t0 + 1_600], limit);
+    // Four answered at 50 ms are gone from the window by 1.1 s; the late one counts until 2.6 s.
+    expect(takeCalls(settled, 5, 0, limit, t0 + 1_100, undefined, 'b').granted).toBe(4);
+    expect(takeCalls(settled, 5, 0, limit, t0 + 2_630, undefined, 'b').granted).toBe(5);
   });
 });

@@ -8,17 +8,23 @@
  * budget: a log of every call would hold 17,000 times for DHL's daily budget). Any interval of `perMs`
  * lies within BUCKETS + 1 consecutive buckets, and one more bucket covers a call that leaves a moment
  * after its grant; so the sum over them bounds every interval. The price is the two spare buckets: 98 %
- * of the budget can be used at a steady rate.
+ * of the budget can be used at a steady pace.
  *
- * A grant is counted when it is made, but a carrier counts a call when it arrives, which may be later (a
- * new connection, a busy process). So once the calls are answered they are moved to the bucket of their
- * answer (`settleCalls`), a time no earlier than their arrival: the next grant then keeps its distance
- * from the call's real arrival, not from its grant.
+ * A carrier counts a call when it arrives, which may be long after its grant (a new connection, a token
+ * fetched first, a busy process). So a grant stays counted, in full, while its calls are in flight (one
+ * entry per grant, `inFlight`), and once they are answered each call is counted in the bucket of its
+ * answer (`settleCalls`), a time no earlier than its arrival: every other grant, in any worker, keeps its
+ * distance from the call's real arrival. A grant never settled (its worker died) stops counting after
+ * IN_FLIGHT_MS.
  *
- * Pure: the store keeps the buckets in the provider's row and applies this under the row's lock.
+ * Pure: the store keeps this in the provider's row and applies it under the row's lock.
  */
 export const BUCKETS = 100;
 const KEPT = BUCKETS + 2;
+/** A grant not settled within this long is taken as lost (its worker stopped) and no longer counted. */
+export const IN_FLIGHT_MS = 120_000;
+/** In-flight grants kept at most (one per provider per round per worker); the oldest are dropped first. */
+const MAX_IN_FLIGHT = 1_000;
 
 export interface CallLimit {
   count: number;
@@ -31,11 +37,21 @@ export interface BudgetBuckets {
   epoch: number;
   calls: number[];
   wanted: number[];
+  /** Grants whose calls are not answered yet: counted in full until settled. */
+  inFlight?: InFlight[];
+}
+
+export interface InFlight {
+  id: string;
+  at: number;
+  calls: number;
 }
 
 export interface BudgetTake {
   buckets: BudgetBuckets;
   granted: number;
+  /** Names this grant for `settleCalls`. */
+  grantId: string;
   /** Calls in the window that ends now (this take's included). */
   used: number;
   /** Numbers that fell due in the window that ends now (this take's included). */
@@ -51,38 +67,49 @@ export function steadyWindowMs(limit: CallLimit): number {
   return Math.max(1, Math.ceil(limit.perMs / BUCKETS)) * KEPT;
 }
 
-/** The buckets moved on to `now`: those that left the window dropped, empty ones added. */
+/** The buckets moved on to `now`: those that left the window dropped, empty ones added, lost grants forgotten. */
 function shifted(b: BudgetBuckets | null | undefined, limit: CallLimit, now: number): BudgetBuckets {
   const bucketMs = Math.max(1, Math.ceil(limit.perMs / BUCKETS));
   const epoch = Math.floor(now / bucketMs);
-  const fresh = (): BudgetBuckets => ({ bucketMs, epoch, calls: new Array(KEPT).fill(0), wanted: new Array(KEPT).fill(0) });
-  // A changed budget starts afresh; so does a row written by another shape of this code.
-  if (!b || b.bucketMs !== bucketMs || b.calls?.length !== KEPT || b.wanted?.length !== KEPT) return fresh();
+  const inFlight = (Array.isArray(b?.inFlight) ? (b?.inFlight ?? []) : []).filter((f) => now - f.at < IN_FLIGHT_MS).slice(-MAX_IN_FLIGHT);
+  const empty = (): BudgetBuckets => ({ bucketMs, epoch, calls: new Array(KEPT).fill(0), wanted: new Array(KEPT).fill(0), inFlight });
+  // A changed budget starts afresh (its calls in flight still count); so does a row of another shape.
+  if (!b || b.bucketMs !== bucketMs || b.calls?.length !== KEPT || b.wanted?.length !== KEPT) return empty();
   // A clock that stepped back keeps the newest bucket: what was granted stays counted.
   const by = Math.max(0, epoch - b.epoch);
-  if (by >= KEPT) return fresh();
+  if (by >= KEPT) return empty();
   const pad = new Array(by).fill(0);
-  return { bucketMs, epoch: b.epoch + by, calls: [...b.calls.slice(by), ...pad], wanted: [...b.wanted.slice(by), ...pad] };
+  return { bucketMs, epoch: b.epoch + by, calls: [...b.calls.slice(by), ...pad], wanted: [...b.wanted.slice(by), ...pad], inFlight };
+}
+
+/** Calls counted now: those in the window and those still in flight. */
+function counted(b: BudgetBuckets): number {
+  return sum(b.calls) + sum((b.inFlight ?? []).map((f) => f.calls));
 }
 
 /**
  * Takes up to `want` calls and records `arrivals` numbers that fell due (the demand). Nothing is granted
  * before `pausedUntil` (a carrier's Retry-After).
  */
-export function takeCalls(b: BudgetBuckets | null | undefined, want: number, arrivals: number, limit: CallLimit, now: number, pausedUntil?: number): BudgetTake {
+export function takeCalls(b: BudgetBuckets | null | undefined, want: number, arrivals: number, limit: CallLimit, now: number, pausedUntil?: number, grantId = `${now}`): BudgetTake {
   const next = shifted(b, limit, now);
   const paused = pausedUntil !== undefined && pausedUntil > now;
-  const granted = paused ? 0 : Math.max(0, Math.min(want, limit.count - sum(next.calls)));
-  next.calls[KEPT - 1] += granted;
+  const granted = paused ? 0 : Math.max(0, Math.min(want, limit.count - counted(next)));
+  if (granted > 0) next.inFlight = [...(next.inFlight ?? []), { id: grantId, at: now, calls: granted }];
   next.wanted[KEPT - 1] += arrivals;
-  const used = sum(next.calls);
-  return { buckets: next, granted, used, wanted: sum(next.wanted), nextCallAt: paused ? (pausedUntil as number) : nextCallAt(next, limit.count, now) };
+  return { buckets: next, granted, grantId, used: counted(next), wanted: sum(next.wanted), nextCallAt: paused ? (pausedUntil as number) : nextCallAt(next, limit.count, now) };
 }
 
-/** The first time the calls still in the window number fewer than `count`. */
+/**
+ * The first time the calls still in the window number fewer than `count`, if the calls in flight were
+ * answered now (they will be moved to their answers' buckets: until then, this is the earliest it can be).
+ */
 function nextCallAt(b: BudgetBuckets, count: number, now: number): number {
-  let left = sum(b.calls);
+  const flying = sum((b.inFlight ?? []).map((f) => f.calls));
+  let left = sum(b.calls) + flying;
   if (left < count) return now;
+  // The calls in flight are answered at the earliest now: they stay in the window for a whole window.
+  if (flying >= count) return (b.epoch + KEPT) * b.bucketMs;
   // Bucket i leaves the window when the newest bucket is i + KEPT positions on from it.
   for (let i = 0; i < KEPT; i++) {
     left -= b.calls[i];
@@ -92,20 +119,17 @@ function nextCallAt(b: BudgetBuckets, count: number, now: number): number {
 }
 
 /**
- * Moves calls granted at `grantedAt` to the buckets of their answers (`answeredAt`, one time per call):
- * counted from then on, the window keeps its distance from each call's arrival however late it left.
- * A call whose grant bucket has already left the window is counted at its answer all the same.
+ * The calls of grant `grantId` were answered at `answeredAt` (one time per call): the grant stops counting
+ * in full and each call is counted in the bucket of its answer, a time no earlier than its arrival. A
+ * grant no longer known (expired, or the budget changed) is counted at its answers all the same.
  */
-export function settleCalls(b: BudgetBuckets | null | undefined, grantedAt: number, answeredAt: number[], limit: CallLimit): BudgetBuckets {
-  const latest = Math.max(grantedAt, ...answeredAt);
-  const next = shifted(b, limit, latest);
-  const at = (t: number) => Math.floor(t / next.bucketMs) - (next.epoch - (KEPT - 1));
-  const from = at(grantedAt);
+export function settleCalls(b: BudgetBuckets | null | undefined, grantId: string, answeredAt: number[], limit: CallLimit): BudgetBuckets {
+  const next = shifted(b, limit, Math.max(0, ...answeredAt));
+  next.inFlight = (next.inFlight ?? []).filter((f) => f.id !== grantId);
+  const first = next.epoch - (KEPT - 1);
   for (const t of answeredAt) {
-    const to = Math.min(KEPT - 1, at(t));
-    if (to < 0) continue;
-    if (from >= 0 && next.calls[from] > 0) next.calls[from] -= 1;
-    next.calls[to] += 1;
+    const at = Math.min(KEPT - 1, Math.floor(t / next.bucketMs) - first);
+    if (at >= 0) next.calls[at] += 1;
   }
   return next;
 }

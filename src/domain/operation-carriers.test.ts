@@ -238,6 +238,15 @@ describe('whose view of the parcel: providers taking over from one another', () 
     expect(lagging.state.answers?.lastAt).toBe(at(4));
   });
 
+  it('the primary as recent but behind in status does not take back what the issuer was told', () => {
+    const fallback = answer(base(), snap('OUT_FOR_DELIVERY', [cp(1, 'Picked up', 'IN_TRANSIT'), cp(3, 'Out', 'OUT_FOR_DELIVERY')]), 4, from('aftership', false)).state;
+    const behind = answer(fallback, snap('IN_TRANSIT', [cp(3, 'PU', 'IN_TRANSIT')]), 5, from('fedex', true));
+    expect(behind.notifications).toEqual([]);
+    expect(behind.state.parcel?.provider).toBe('aftership');
+    const level = answer(fallback, snap('OUT_FOR_DELIVERY', [cp(1, 'PU', 'IN_TRANSIT'), cp(3, 'OD', 'OUT_FOR_DELIVERY')]), 5, from('fedex', true));
+    expect(level.state.parcel?.provider).toBe('fedex');
+  });
+
   it('a fallback asked because the parcel\'s provider failed takes over only with a scan newer than any known', () => {
     const known = answer(base(), snap('IN_TRANSIT', [cp(1, 'PU', 'IN_TRANSIT'), cp(3, 'AR', 'IN_TRANSIT')]), 4, from('fedex', true)).state;
     const same = answer(known, snap('IN_TRANSIT', [cp(1, 'Picked up', 'IN_TRANSIT'), cp(3, 'Arrived', 'IN_TRANSIT')]), 5, from('aftership', false));

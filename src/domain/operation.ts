@@ -247,14 +247,18 @@ function newestTime(checkpoints: Checkpoint[], lastUpdatedAt?: string): string {
  * Whose view of the parcel an answer from another provider than the parcel's own becomes. Two providers
  * report the same scans under their own codes and texts, so their histories are never merged: one
  * replaces the other. The provider ahead in the route (the primary, answering again after a fallback had
- * the parcel) takes over once its view is as recent as the one held; a provider behind it (asked because
+ * the parcel) takes over once its view is as recent as the one held (newer, or as new with the same status);
+ * a provider behind it (asked because
  * the parcel's own failed this round) only when it has a scan newer than any known. Otherwise the answer
  * counts as asked with nothing new.
  */
 function takesOver(s: OperationState, snapshot: CarrierSnapshot, from: AnsweringProvider): boolean {
   const held = newestTime(s.shipment?.checkpoints ?? [], s.shipment?.lastUpdatedAt);
   const offered = newestTime(snapshot.checkpoints, snapshot.lastUpdatedAt);
-  return from.preferred ? offered >= held : offered > held;
+  // At the same newest time, the primary takes over only when it reads the parcel the same way: a view as
+  // recent but behind in status (fewer scans known) would take back what the issuer was told.
+  if (from.preferred && offered === held) return snapshot.status === s.shipment?.status;
+  return offered > held;
 }
 
 function onCarrierData(s: OperationState, snapshot: CarrierSnapshot, now: string, t: Timeouts, partial = false, from?: AnsweringProvider): Decision {

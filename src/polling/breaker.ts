@@ -37,6 +37,11 @@ export class CircuitBreaker {
     return this.state === 'open' ? this.openUntil : now + 1000;
   }
 
+  /** The probe allowed was not sent after all (the budget or a carrier's pause held it): another may go. */
+  probeNotSent(): void {
+    this.probing = false;
+  }
+
   success(): void {
     this.state = 'closed';
     this.failures = 0;

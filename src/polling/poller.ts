@@ -1,5 +1,5 @@
 import { Counter, Gauge } from 'prom-client';
-import type { CarrierProvider, ProviderName, TrackRequest } from '../carriers/provider.ts';
+import { type CarrierProvider, MAX_RETRY_AFTER_MS, type ProviderName, type TrackRequest } from '../carriers/provider.ts';
 import { steadyWindowMs } from '../domain/call-budget.ts';
 import type { CarrierCode } from '../domain/carriers.ts';
 import { awaitsCarrier, deadline, type OperationInput, type OperationState, type Parcel, saysNothing } from '../domain/operation.ts';
@@ -99,6 +99,8 @@ interface Routed {
   s: OperationState;
   chain: ProviderName[];
   at: number;
+  /** A provider earlier in the route said it does not know the number: what to record if no later one can answer. */
+  unknownFrom?: ProviderName;
 }
 
 /**
@@ -242,6 +244,7 @@ export class Poller {
     let retryAt = new Date(breaker.retryAt(now.getTime()));
     let reason = 'breaker_open';
     let stretch = 1;
+    let grantId: string | undefined;
     const limit = this.o.rateLimits?.[name];
     if (limit) {
       // Numbers whose poll fell due now (not those put off before): the provider's demand.
@@ -252,6 +255,9 @@ export class Poller {
         retryAt = budget.retryAt;
       }
       granted = budget.granted;
+      if (granted > 0) grantId = budget.grantId;
+      // A half-open breaker's probe the budget refused (a pause, a spent window) is not out: let it go later.
+      if (granted === 0 && allowance === 'one') breaker.probeNotSent();
       const perWindow = limit.count * provider.maxBatch;
       stretch = this.stretch(name, budget.wanted / perWindow, limit.perMs, now.getTime());
       demandGauge.set({ provider: name }, (budget.wanted * 1000) / limit.perMs);
@@ -279,7 +285,7 @@ export class Poller {
           const probeAt = new Date(breaker.retryAt(this.ctx.now().getTime()));
           await this.defer(name, this.handOn(name, chunk, 'breaker_open', out), 'breaker_open', () => probeAt);
         } else {
-          answeredAt.push(await this.pollChunk(name, provider, breaker, chunk, out, stretch));
+          await this.pollChunk(name, provider, breaker, chunk, out, stretch, answeredAt);
         }
       }
     };
@@ -289,8 +295,13 @@ export class Poller {
     // Already waiting first, then by priority (the order `ops` is in).
     waiting.sort((a, b) => Number(!a.s.parcel?.waitingSince) - Number(!b.s.parcel?.waitingSince));
     const pollAt = reason === 'rate_limit' && limit ? this.queue(name, waiting, retryAt, limit, provider.maxBatch) : () => retryAt;
-    const [waits] = await Promise.all([this.defer(name, waiting, reason, pollAt), ...sending]);
-    if (limit) await settleBudget(this.ctx.db, name, now, answeredAt, limit);
+    let waits = 0;
+    try {
+      [waits] = await Promise.all([this.defer(name, waiting, reason, pollAt), ...sending]);
+    } finally {
+      // Also when applying an answer failed: the calls were made, and count from their answers.
+      if (limit && grantId) await settleBudget(this.ctx.db, name, grantId, answeredAt, limit);
+    }
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
     const breakerChanged = breaker.state !== breakerBefore;
     const fallbacks = out.length;
@@ -346,13 +357,16 @@ export class Poller {
     if (waits > 0) deadlineWaits.inc({ provider: name, reason }, waits);
     const now = at.toISOString();
     const times = ops.map((_, k) => pollAt(k));
-    await Promise.all(ops.map(({ s }, k) => advanceOperation(this.ctx, s.operationId, { kind: 'tick', now }, { pollAt: times[k] })));
+    // A provider earlier in the route said "unknown" this round: that answer stands while this one waits.
+    await Promise.all(ops.map(({ s, unknownFrom }, k) => advanceOperation(this.ctx, s.operationId, unknownFrom ? { kind: 'carrier-not-found', now } : { kind: 'tick', now }, { pollAt: times[k] })));
     return waits;
   }
 
   /** Kicks the loop when the next operation is due (the loop may otherwise sleep its idle wait). */
   private wakeFor(at: Date): void {
     const ms = at.getTime();
+    // Further off than a minute, the loop's own idle rounds come first.
+    if (ms - this.ctx.now().getTime() > 60_000) return;
     if (ms >= this.wakeAt && this.wakeAt > this.ctx.now().getTime()) return;
     clearTimeout(this.wakeTimer);
     this.wakeAt = ms;
@@ -363,8 +377,8 @@ export class Poller {
     this.wakeTimer.unref();
   }
 
-  /** Asks the provider about one batch and applies the answers; returns when the answer came (before they are applied). */
-  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[], stretch: number): Promise<Date> {
+  /** Asks the provider about one batch and applies the answers; the time the answer came goes to `answeredAt` (the budget's settling). */
+  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[], stretch: number, answeredAt: Date[]): Promise<void> {
     const chunk = routed.map((r) => r.s);
     const requests: TrackRequest[] = chunk.map((s) => ({
       carrier: s.parcel?.carrier as CarrierCode,
@@ -373,12 +387,13 @@ export class Poller {
     calls.inc({ provider: name });
     const results = await provider.track(requests);
     const now = this.ctx.now();
+    answeredAt.push(now);
     const all = chunk.map((s) => results.get(s.parcel?.trackingNumber as string));
     // A call that failed for every number counts against the provider; any real answer clears it.
     const failed = all.every((r) => r?.kind === 'error' && r.retryable);
     if (failed) breaker.failure(now.getTime());
     else breaker.success();
-    const retryAfter = Math.max(0, ...all.map((r) => (r?.kind === 'error' ? (r.retryAfterMs ?? 0) : 0)));
+    const retryAfter = Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ...all.map((r) => (r?.kind === 'error' && Number.isFinite(r.retryAfterMs) ? (r.retryAfterMs ?? 0) : 0))));
     if (retryAfter > 0) await pauseProvider(this.ctx.db, name, new Date(now.getTime() + retryAfter), now);
 
     // Each operation is its own short transaction; a batch's are stored side by side.
@@ -391,15 +406,15 @@ export class Poller {
         const unknown = result?.kind === 'not_found' || (result?.kind === 'found' && !knows(result));
         const failedHere = result === undefined || result.kind === 'error';
         const reason = unknown ? 'not_found' : failedHere ? (breaker.state === 'open' ? 'breaker_open' : 'error') : undefined;
+        if (unknown) routed[i].unknownFrom ??= name;
         if (reason && this.handOn(name, [routed[i]], reason, out).length === 0) return;
-        const { input, notBefore } = toInput(result, now, { name, preferred: outranks(routed[i], name) });
+        const { input, notBefore } = toInput(result, now, { name, preferred: outranks(routed[i], name) }, routed[i].unknownFrom);
         // While the breaker is open, failed operations wait for its probe rather than their own timer.
         const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
         if (knows(result) && routed[i].at > 0) this.ctx.log.debug({ operationId: s.operationId, provider: name, primary: routed[i].chain[0] }, 'carrier data from a fallback provider');
         await advanceOperation(this.ctx, s.operationId, input, { wakeNotBefore: notBefore, pollAt: probeAt, stretch });
       }),
     );
-    return now;
   }
 }
 
@@ -415,11 +430,13 @@ function knows(result: TrackResult | undefined): boolean {
   return result?.kind === 'found' && !saysNothing(result.snapshot);
 }
 
-function toInput(result: TrackResult | undefined, now: Date, from: { name: string; preferred: boolean }): { input: OperationInput; notBefore?: Date } {
+function toInput(result: TrackResult | undefined, now: Date, from: { name: string; preferred: boolean }, unknownFrom?: ProviderName): { input: OperationInput; notBefore?: Date } {
   const iso = now.toISOString();
   if (result?.kind === 'found') return { input: { kind: 'carrier-found', snapshot: result.snapshot, now: iso, from } };
   if (result?.kind === 'not_found') return { input: { kind: 'carrier-not-found', now: iso } };
-  // A carrier error tells us nothing about the parcel: only deadlines may act, and we wait as asked.
-  const notBefore = result?.retryAfterMs ? new Date(now.getTime() + result.retryAfterMs) : undefined;
-  return { input: { kind: 'tick', now: iso }, notBefore };
+  // A carrier error tells us nothing about the parcel, but an earlier provider's "unknown" this round
+  // still stands; we wait as asked (a Retry-After, within reason).
+  const wait = Math.min(MAX_RETRY_AFTER_MS, result?.retryAfterMs ?? 0);
+  const notBefore = wait > 0 ? new Date(now.getTime() + wait) : undefined;
+  return { input: unknownFrom ? { kind: 'carrier-not-found', now: iso } : { kind: 'tick', now: iso }, notBefore };
 }

@@ -7,17 +7,20 @@ export type { RateLimit };
 /** The built-in sandbox is not the real API: it gets a generous budget unless one is configured. */
 export const SANDBOX_RATE_LIMIT: RateLimit = { count: 1000, perMs: 1_000 };
 
-/** Parses `1400/10s`, `60/1h`, `10/s` (a count, a slash, a duration). */
+/** Parses `1400/10s`, `60/1h`, `10/s` (a count up to a billion, a slash, a duration up to a year). */
 export function parseRateLimit(value: string, parseDuration: (s: string) => number | undefined): RateLimit | undefined {
   const m = /^\s*(\d+)\s*\/\s*(\d*(?:\.\d+)?)(ms|s|m|h|d)\s*$/.exec(value);
   if (!m) return undefined;
   const perMs = parseDuration(`${m[2] || '1'}${m[3]}`);
   const count = Number(m[1]);
-  return perMs && count > 0 ? { count, perMs } : undefined;
+  // A year and a billion calls bound what any carrier publishes; beyond them dates and sums break.
+  return perMs && perMs <= 366 * 86_400_000 && count > 0 && count <= 1e9 ? { count, perMs } : undefined;
 }
 
 export interface Grant {
   granted: number;
+  /** Names the grant when its calls are settled (settleBudget). */
+  grantId: string;
   /** When the next call will be allowed (the budget frees up, or a carrier's pause ends). */
   retryAt: Date;
   /** Numbers wanted in the window that ends now, every worker's (the demand). */
@@ -30,12 +33,15 @@ export interface Grant {
  */
 export async function takeBudget(db: Db, provider: ProviderName, want: number, arrivals: number, limit: RateLimit, now: Date): Promise<Grant> {
   const take = await takeCarrierBudget(db, provider, want, arrivals, limit, now);
-  return { granted: take.granted, retryAt: new Date(take.nextCallAt), wanted: take.wanted };
+  return { granted: take.granted, grantId: take.grantId, retryAt: new Date(take.nextCallAt), wanted: take.wanted };
 }
 
-/** The granted calls were answered at `answeredAt` (one time per call): they count from then on (a carrier counts them on arrival). */
-export async function settleBudget(db: Db, provider: ProviderName, grantedAt: Date, answeredAt: Date[], limit: RateLimit): Promise<void> {
-  if (answeredAt.length > 0) await settleCarrierCalls(db, provider, grantedAt, answeredAt, limit);
+/**
+ * The calls of a grant were answered at `answeredAt` (one time per call, none when none left): they count
+ * from their answers on (a carrier counts them on arrival), and the grant no longer counts in full.
+ */
+export async function settleBudget(db: Db, provider: ProviderName, grantId: string, answeredAt: Date[], limit: RateLimit): Promise<void> {
+  await settleCarrierCalls(db, provider, grantId, answeredAt, limit);
 }
 
 /** A carrier said "not before" (Retry-After): every worker holds off the provider until then. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { type BudgetTake, type CallLimit, settleCalls, takeCalls } from '../domain/call-budget.ts';
 import type { Db } from './db.ts';
@@ -30,7 +31,7 @@ export async function takeCarrierBudget(db: Db, provider: string, want: number, 
       .forUpdate()
       .executeTakeFirstOrThrow();
     const paused = row.paused_until ? new Date(row.paused_until as unknown as string).getTime() : undefined;
-    const take = takeCalls(row.buckets, want, arrivals, limit, now.getTime(), paused);
+    const take = takeCalls(row.buckets, want, arrivals, limit, now.getTime(), paused, randomUUID());
     const windowStart = new Date(now.getTime() - limit.perMs).toISOString();
     const lastEnd = row.last_window_end ? new Date(row.last_window_end as unknown as string).getTime() : undefined;
     const windowEnded = lastEnd === undefined || now.getTime() >= lastEnd + limit.perMs;
@@ -51,12 +52,12 @@ export async function takeCarrierBudget(db: Db, provider: string, want: number, 
   });
 }
 
-/** Counts the calls granted at `grantedAt` as made at their answers (src/domain/call-budget.ts, settleCalls). */
-export async function settleCarrierCalls(db: Db, provider: string, grantedAt: Date, answeredAt: Date[], limit: CallLimit): Promise<void> {
+/** Counts the calls of grant `grantId` as made at their answers (src/domain/call-budget.ts, settleCalls). */
+export async function settleCarrierCalls(db: Db, provider: string, grantId: string, answeredAt: Date[], limit: CallLimit): Promise<void> {
   await db.transaction().execute(async (tx) => {
     const row = await tx.selectFrom('carrier_rate_limits').select('buckets').where('provider', '=', provider).forUpdate().executeTakeFirst();
     if (!row) return;
-    const buckets = settleCalls(row.buckets, grantedAt.getTime(), answeredAt.map((d) => d.getTime()), limit);
+    const buckets = settleCalls(row.buckets, grantId, answeredAt.map((d) => d.getTime()), limit);
     await tx.updateTable('carrier_rate_limits').set({ buckets: JSON.stringify(buckets) }).where('provider', '=', provider).execute();
   });
 }

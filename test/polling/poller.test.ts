@@ -344,4 +344,56 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     const wakes = await Promise.all(later.map((id) => wakeAt(store, id)));
     expect(wakes.filter((w) => w !== null && w >= clock.ms + 10_000 && w < clock.ms + 11_000)).toHaveLength(1);
   });
+
+  it('a probe the budget or a pause refused is not lost: the breaker probes again once the pause ends', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const ups = new FakeProvider('ups');
+    ups.answer = () => ({ kind: 'error', retryable: true, message: 'UPS answered 429', retryAfterMs: 120_000 });
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['ups', ups]]), routes, rateLimits: { ups: { count: 100, perMs: 1000 } }, breaker: { threshold: 1, coolDownMs: 30_000 } });
+    await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZPAUSED' }]);
+    await poller.runOnce();
+    expect(poller.breaker('ups').state).toBe('open');
+    // The cool-down is over at 60 s but UPS's pause is not: the probe is held back, not spent.
+    clock.advance(60_000);
+    await poller.runOnce();
+    expect(ups.calls).toHaveLength(1);
+    ups.answer = (r) => inTransit(r, clock.now().toISOString());
+    clock.advance(70_000);
+    await poller.runOnce();
+    expect(ups.calls).toHaveLength(2);
+    expect(poller.breaker('ups').state).toBe('closed');
+  });
+
+  it('obeys a Retry-After for a day at most, and a nonsense one does not stop the round', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const ups = new FakeProvider('ups');
+    ups.answer = (r) => ({ kind: 'error', retryable: true, message: 'UPS answered 429', retryAfterMs: r.trackingNumber === '1ZHUGE' ? 1e23 : 1e13 });
+    const fedex = new FakeProvider('fedex');
+    fedex.answer = (r) => inTransit(r, clock.now().toISOString());
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['ups', ups], ['fedex', fedex]]), routes, rateLimits: { ups: { count: 100, perMs: 1000 } } });
+    const [a, b] = await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZHUGE' }, { carrier: 'ups', trackingNumber: '1ZBIG' }]);
+    await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'FDXOK' }]);
+    await poller.runOnce();
+    expect(fedex.calls).toHaveLength(1);
+    for (const id of [a, b]) expect(await wakeAt(store, id)).toBeLessThanOrEqual(clock.ms + 86_400_000);
+    const row = await store.db.selectFrom('carrier_rate_limits').select('paused_until').where('provider', '=', 'ups').executeTakeFirstOrThrow();
+    expect(new Date(row.paused_until as unknown as string).getTime()).toBe(clock.ms + 86_400_000);
+  });
+
+  it('keeps the primary\'s "unknown" when the fallback cannot answer, so the number can still end not found', async () => {
+    const ctx = fakeContext(store.db, clock, { notFoundAfterMs: 3 * 3_600_000, pollMinIntervalMs: 60_000, pollMaxIntervalMs: 3_600_000 });
+    const fedex = new FakeProvider('fedex'); // answers not_found
+    const aftership = new FakeProvider('aftership');
+    aftership.answer = () => ({ kind: 'error', retryable: false, message: 'AfterShip answered 401' });
+    const poller = new Poller(ctx, { providers: new Map<ProviderName, FakeProvider>([['fedex', fedex], ['aftership', aftership]]), routes: withFallback });
+    const [id] = await openShipments(ctx, [{ carrier: 'fedex', trackingNumber: 'FDXGONE' }]);
+    for (let h = 0; h <= 4; h++) {
+      await poller.runOnce();
+      clock.advance(3_600_000);
+    }
+    const sent = (await outbox(store)).filter((n) => n.operationId === id);
+    expect(sent.at(-1)).toMatchObject({ status: 'FAILED', errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
+    expect(aftership.calls.length).toBeGreaterThan(0);
+  });
+
 });
