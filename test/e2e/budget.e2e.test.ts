@@ -6,10 +6,12 @@ import { freePort, type Proc, receiver, runCli, stop, waitFor, waitReady } from 
 import { childProcessStore } from '../helpers/stores.ts';
 
 /**
- * A tight carrier budget end to end: a real `trackhub serve` polls a DHL-shaped API on loopback that
- * allows 1 call a second, for 12 parcels at once (half of them unknown to DHL). Nobody may end
- * TRACKING_NUMBER_NOT_FOUND without DHL having been asked after the deadline, everyone is asked within
- * the first 12 calls, and DHL's own count never exceeds its budget in any second.
+ * A tight carrier budget end to end: an API process and two worker processes on one PostgreSQL poll a
+ * UPS-shaped API on loopback that allows 1 call a second, for 12 parcels at once (half of them unknown
+ * to UPS). Each worker fetches an OAuth token before its first call, and the token endpoint takes 600 ms:
+ * a call granted then leaves late, and the other worker must not slip a call in meanwhile. Nobody may end
+ * TRACKING_NUMBER_NOT_FOUND without UPS having been asked after the deadline, everyone is asked within
+ * the first 12 calls, and UPS's own count of arrivals never exceeds its budget in any second.
  */
 
 const ADMIN = 'e2e-admin-token-0123456789abcdef';
@@ -25,49 +27,64 @@ interface Op {
   details: { shipment?: { status: string } };
 }
 
-/** DHL's Unified Tracking answer for a number it knows: one transit scan. */
+/** UPS's Track API answer for a number it knows: one departure scan, an hour ago (UTC fields). */
 function known(n: string) {
   const at = new Date(Date.now() - 3_600_000).toISOString();
-  const event = { timestamp: at, statusCode: 'transit', status: 'PL', description: 'Processed at DHL facility', location: { address: { addressLocality: 'LEIPZIG - GERMANY', countryCode: 'DE' } } };
-  return { shipments: [{ id: n, service: 'express', status: event, events: [event] }] };
+  const activity = {
+    location: { address: { city: 'LOUISVILLE', stateProvince: 'KY', countryCode: 'US', country: 'US' } },
+    status: { type: 'I', code: 'DP', statusCode: '005', description: 'Departed from Facility' },
+    gmtDate: at.slice(0, 10).replace(/-/g, ''),
+    gmtTime: at.slice(11, 19),
+    gmtOffset: '+00:00',
+    date: at.slice(0, 10).replace(/-/g, ''),
+    time: at.slice(11, 19).replace(/:/g, ''),
+  };
+  return { trackResponse: { shipment: [{ inquiryNumber: n, package: [{ trackingNumber: n, activity: [activity] }] }] } };
 }
 
 describe('a tight carrier budget (1 call a second, 12 parcels)', () => {
   let hub: Proc | undefined;
-  let dhl: Server;
+  const workers: Proc[] = [];
+  let ups: Server;
   let cleanup: () => Promise<void> = async () => {};
   let rx: Awaited<ReturnType<typeof receiver>>;
-  /** Every call DHL received: when, and for which number. */
+  /** Every call UPS received: when, and for which number. */
   const calls: { at: number; n: string }[] = [];
   const unknown = new Set<string>();
   /** Before the track requests: every parcel's not-found deadline is at least this plus NOT_FOUND_AFTER_MS. */
   let acceptedAt = 0;
 
   beforeAll(async () => {
-    dhl = createServer((req, res) => {
-      const n = new URL(req.url ?? '/', 'http://x').searchParams.get('trackingNumber') ?? '';
-      calls.push({ at: performance.now(), n });
+    ups = createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
+      if (req.url?.startsWith('/security/v1/oauth/token')) {
+        req.resume();
+        setTimeout(() => res.end(JSON.stringify({ access_token: 'e2e-token', token_type: 'Bearer', expires_in: '3600' })), 600);
+        return;
+      }
+      const n = decodeURIComponent(/\/api\/track\/v1\/details\/([^/?]+)/.exec(req.url ?? '')?.[1] ?? '');
+      calls.push({ at: performance.now(), n });
       if (unknown.has(n)) {
         res.statusCode = 404;
-        res.end(JSON.stringify({ title: 'No result found', status: 404, detail: 'No shipment with given tracking number found.' }));
+        res.end(JSON.stringify({ response: { errors: [{ code: '151044', message: 'No tracking information available' }] } }));
       } else {
         res.end(JSON.stringify(known(n)));
       }
     });
-    await new Promise<void>((resolve) => dhl.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => ups.listen(0, '127.0.0.1', resolve));
     const store = await childProcessStore('postgres', 'trackhub-budget');
     cleanup = store.cleanup;
     const port = await freePort();
     const hubUrl = `http://127.0.0.1:${port}`;
-    hub = runCli(['serve'], {
+    const env = {
       TRACKHUB_DATABASE_URL: store.url,
       TRACKHUB_PORT: String(port),
       TRACKHUB_ADMIN_TOKEN: ADMIN,
       TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true',
-      TRACKHUB_CARRIER_DHL_BASE_URL: `http://127.0.0.1:${(dhl.address() as AddressInfo).port}`,
-      TRACKHUB_CARRIER_DHL_API_KEY: 'e2e-dhl-key',
-      TRACKHUB_CARRIER_DHL_RATE_LIMIT: `1/${BUDGET_MS}ms`,
+      TRACKHUB_CARRIER_UPS_BASE_URL: `http://127.0.0.1:${(ups.address() as AddressInfo).port}`,
+      TRACKHUB_CARRIER_UPS_CLIENT_ID: 'e2e-ups-client',
+      TRACKHUB_CARRIER_UPS_CLIENT_SECRET: 'e2e-ups-secret',
+      TRACKHUB_CARRIER_UPS_RATE_LIMIT: `1/${BUDGET_MS}ms`,
       TRACKHUB_POLL_MIN_INTERVAL: '300ms',
       TRACKHUB_POLL_MAX_INTERVAL: '2s',
       TRACKHUB_NOT_FOUND_AFTER: `${NOT_FOUND_AFTER_MS}ms`,
@@ -75,8 +92,10 @@ describe('a tight carrier budget (1 call a second, 12 parcels)', () => {
       TRACKHUB_LEASE: '2s',
       TRACKHUB_DELIVERY_TIMEOUT: '1s',
       TRACKHUB_LOG_LEVEL: 'warn',
-    });
+    };
+    hub = runCli(['serve'], { ...env, TRACKHUB_ROLE: 'api' });
     await waitReady(hubUrl, hub);
+    for (let i = 0; i < 2; i++) workers.push(runCli(['serve'], { ...env, TRACKHUB_ROLE: 'worker', TRACKHUB_PORT: '0' }));
     rx = await receiver();
     const key = await issuerKey();
     const put = await fetch(`${hubUrl}/admin/v1/issuers/${ISSUER}`, {
@@ -92,8 +111,8 @@ describe('a tight carrier budget (1 call a second, 12 parcels)', () => {
     });
     const token = (await tok.json()).access_token as string;
 
-    // 12 parcels tracked at once; the odd ones DHL does not know.
-    const numbers = Array.from({ length: 12 }, (_, i) => `${5_000_000_000 + i * 7}`);
+    // 12 parcels tracked at once; the odd ones UPS does not know.
+    const numbers = Array.from({ length: 12 }, (_, i) => `1Z999AA1${String(1_000_000 + i * 7).padStart(10, '0')}`);
     for (const [i, n] of numbers.entries()) if (i % 2 === 1) unknown.add(n);
     acceptedAt = performance.now();
     await Promise.all(
@@ -101,7 +120,7 @@ describe('a tight carrier budget (1 call a second, 12 parcels)', () => {
         const res = await fetch(`${hubUrl}/banking/v1/issuers/${ISSUER}/physicalCards/card-budget-${i}/track`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ trackingType: 'SHIPMENT', trackingNumber: n, carrier: 'dhl' }),
+          body: JSON.stringify({ trackingType: 'SHIPMENT', trackingNumber: n, carrier: 'ups' }),
         });
         expect(res.status).toBe(202);
       }),
@@ -109,16 +128,17 @@ describe('a tight carrier budget (1 call a second, 12 parcels)', () => {
   }, 60_000);
 
   afterAll(async () => {
+    for (const w of workers) await stop(w);
     await stop(hub);
     await rx?.close();
-    await new Promise((r) => dhl?.close(r));
+    await new Promise((r) => ups?.close(r));
     await cleanup();
   });
 
   const ops = () => rx.received.flatMap((r) => JSON.parse(r.body).operations as Op[]);
 
-  it('asks everyone within one round, never exceeds the budget, and fails NOT_FOUND only on DHL\'s word after the deadline', async () => {
-    // All six unknown parcels end, each once DHL has answered "unknown" twice, the second after the deadline.
+  it('asks everyone within one round, never exceeds the budget, and fails NOT_FOUND only on UPS\'s word after the deadline', async () => {
+    // All six unknown parcels end, each once UPS has answered "unknown" twice, the second after the deadline.
     const failed = await waitFor('six TRACKING_NUMBER_NOT_FOUND', () => {
       const ended = ops().filter((o) => o.errorCode === 'TRACKING_NUMBER_NOT_FOUND');
       return ended.length >= 6 ? ended : undefined;
@@ -134,7 +154,7 @@ describe('a tight carrier budget (1 call a second, 12 parcels)', () => {
       expect(mine.length, n).toBeGreaterThanOrEqual(2);
       expect(mine.at(-1)?.at ?? 0, n).toBeGreaterThanOrEqual(acceptedAt + NOT_FOUND_AFTER_MS);
     }
-    // DHL's own count: never more than 1 call in any second, wherever the second starts.
+    // UPS's own count: never more than 1 call in any second, wherever the second starts.
     for (const c of calls) expect(calls.filter((d) => d.at >= c.at && d.at < c.at + BUDGET_MS).length).toBeLessThanOrEqual(1);
     // The known six got their first carrier update and stay open (no outcome by clock alone).
     const knownOps = ops().filter((o) => o.details.shipment?.status === 'IN_TRANSIT');
