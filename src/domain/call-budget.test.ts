@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type BudgetBuckets, IN_FLIGHT_MS, settleCalls, takeCalls } from './call-budget.ts';
+import { type BudgetBuckets, IN_FLIGHT_MS, settleCalls, takeCalls, windowAt } from './call-budget.ts';
 
 const t0 = Date.parse('2026-05-01T08:00:00Z');
 
@@ -95,5 +95,17 @@ describe('settling calls at their answer', () => {
     // Four answered at 50 ms are gone from the window by 1.1 s; the late one counts until 2.6 s.
     expect(takeCalls(settled, 5, 0, limit, t0 + 1_100, undefined, 'b').granted).toBe(4);
     expect(takeCalls(settled, 5, 0, limit, t0 + 2_630, undefined, 'b').granted).toBe(5);
+  });
+});
+
+describe('the window as an operator reads it', () => {
+  it('counts calls, calls in flight and numbers wanted in the window that ends now, idle time included', () => {
+    const limit = { count: 10, perMs: 1_000 };
+    const a = takeCalls(undefined, 3, 40, limit, t0, undefined, 'a');
+    expect(windowAt(a.buckets, limit, t0 + 10)).toEqual({ calls: 0, inFlight: 3, wanted: 40 });
+    const settled = settleCalls(a.buckets, 'a', [t0 + 20, t0 + 20, t0 + 20], limit);
+    expect(windowAt(settled, limit, t0 + 500)).toEqual({ calls: 3, inFlight: 0, wanted: 40 });
+    // Nothing taken since: a minute later the window is empty, whatever the row last said.
+    expect(windowAt(settled, limit, t0 + 60_000)).toEqual({ calls: 0, inFlight: 0, wanted: 0 });
   });
 });

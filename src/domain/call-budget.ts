@@ -133,3 +133,9 @@ export function settleCalls(b: BudgetBuckets | null | undefined, grantId: string
   }
   return next;
 }
+
+/** The sliding window that ends at `now`, as an operator reads it: calls in it, calls in flight, numbers wanted. */
+export function windowAt(b: BudgetBuckets | null | undefined, limit: CallLimit, now: number): { calls: number; inFlight: number; wanted: number } {
+  const at = shifted(b, limit, now);
+  return { calls: sum(at.calls), inFlight: sum((at.inFlight ?? []).map((f) => f.calls)), wanted: sum(at.wanted) };
+}

@@ -40,7 +40,7 @@ const demandGauge = new Gauge({
 });
 const budgetGauge = new Gauge({
   name: 'trackhub_carrier_budget_numbers_per_second',
-  help: 'Tracking numbers the provider budget allows per second (calls per second times numbers per call)',
+  help: 'Tracking numbers the provider budget allows per second: calls per window over its seconds, times numbers per call (98 % of it is usable at a steady pace)',
   labelNames: ['provider'],
 });
 const overdueGauge = new Gauge({
@@ -261,7 +261,7 @@ export class Poller {
       const perWindow = limit.count * provider.maxBatch;
       stretch = this.stretch(name, budget.wanted / perWindow, limit.perMs, now.getTime());
       demandGauge.set({ provider: name }, (budget.wanted * 1000) / limit.perMs);
-      budgetGauge.set({ provider: name }, (perWindow * 1000) / steadyWindowMs(limit));
+      budgetGauge.set({ provider: name }, (perWindow * 1000) / limit.perMs);
     }
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
     const overdue = ops.filter((r) => {
@@ -330,18 +330,19 @@ export class Poller {
   }
 
   /**
-   * Places for `count` put-off polls in the provider's coming windows, one every `perMs / (count ×
-   * maxBatch)` from the later of `from` and this worker's queue end: the budget's own pace, so the
-   * queue is served in order instead of every put-off poll crowding the next window.
+   * Places for put-off polls in the provider's coming windows, a call's worth (maxBatch numbers) at each
+   * place, one place every `window / count`, from the later of `from` and this worker's queue end: the
+   * budget's own pace, and every call as full as the API allows, so the queue is served in order instead
+   * of every put-off poll crowding the next window.
    */
   private queue(name: ProviderName, ops: Routed[], from: Date, limit: RateLimit, maxBatch: number): (k: number) => Date {
-    const spacing = steadyWindowMs(limit) / (limit.count * maxBatch);
+    const callSpacing = steadyWindowMs(limit) / limit.count;
     // Those already waiting keep their place at the front (they were queued before and missed their
     // turn by a moment); those newly due join the end of the queue.
     const front = ops.filter((r) => r.s.parcel?.waitingSince).length;
     const start = Math.max(from.getTime(), this.queuedUntil.get(name) ?? 0);
-    this.queuedUntil.set(name, start + (ops.length - front) * spacing);
-    return (k) => new Date(Math.ceil(k < front ? from.getTime() + k * spacing : start + (k - front) * spacing));
+    this.queuedUntil.set(name, start + Math.ceil((ops.length - front) / maxBatch) * callSpacing);
+    return (k) => new Date(Math.ceil(k < front ? from.getTime() + Math.floor(k / maxBatch) * callSpacing : start + Math.floor((k - front) / maxBatch) * callSpacing));
   }
 
   /**
@@ -400,7 +401,8 @@ export class Poller {
     await Promise.all(
       chunk.map(async (s, i) => {
         const result = all[i];
-        polls.inc({ provider: name, result: result?.kind ?? 'missing' });
+        // An answer that says nothing of the number (AfterShip's "Pending" with no scans) is counted as not found.
+        polls.inc({ provider: name, result: result?.kind === 'found' && !knows(result) ? 'not_found' : (result?.kind ?? 'missing') });
         // Handed on: a number this provider does not know (the next may know it), or one it failed for
         // (an error, a 429, an open breaker): the next provider can answer now.
         const unknown = result?.kind === 'not_found' || (result?.kind === 'found' && !knows(result));

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { BudgetBuckets } from '../domain/call-budget.ts';
 import type { Db } from './db.ts';
 
 /**
@@ -119,6 +120,8 @@ export async function flushPushes(db: Db, deltas: PushDelta[], now: Date): Promi
 /** One provider's row of carrier_rate_limits as the view reads it (times as ISO 8601 text). */
 export interface CarrierFigures {
   provider: string;
+  /** The sliding window's buckets (src/domain/call-budget.ts); null in a row no budget take has written. */
+  buckets: BudgetBuckets | null;
   windowStart: string;
   used: number;
   wanted: number;
@@ -161,7 +164,7 @@ const iso = (column: string) => sql.raw(`to_char(${column} at time zone 'UTC', '
 /** Everything GET /admin/v1/carriers shows from the store, in three statements. */
 export async function readCarrierView(db: Db, opts: { codesPerProvider: number; subscriptionsSince: Date }): Promise<CarrierViewRows> {
   const { rows: figures } = await sql<CarrierFigures>`
-    select provider, ${iso('window_start')} as "windowStart", used, wanted, ${iso('paused_until')} as "pausedUntil",
+    select provider, buckets, ${iso('window_start')} as "windowStart", used, wanted, ${iso('paused_until')} as "pausedUntil",
       ${iso('last_window_start')} as "lastWindowStart", ${iso('last_window_end')} as "lastWindowEnd", last_used as "lastUsed", last_wanted as "lastWanted",
       overdue, ${iso('overdue_at')} as "overdueAt", breaker_state as "breakerState", ${iso('breaker_until')} as "breakerUntil",
       ${iso('breaker_changed_at')} as "breakerChangedAt", calls_total as "callsTotal", fallbacks_total as "fallbacksTotal",

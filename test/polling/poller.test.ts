@@ -396,4 +396,26 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     expect(aftership.calls.length).toBeGreaterThan(0);
   });
 
+
+  it('under a tight budget every call goes out as full as the API allows: put-off polls are queued a call\'s worth at a time', async () => {
+    const ctx = fakeContext(store.db, clock);
+    const fedex = new FakeProvider('fedex', 30);
+    fedex.answer = (r) => inTransit(r, clock.now().toISOString());
+    const poller = new Poller(ctx, { providers: new Map([['fedex' as ProviderName, fedex]]), routes, rateLimits: { fedex: { count: 1, perMs: 20_000 } }, batchSize: 200 });
+    const ids = await openShipments(ctx, Array.from({ length: 72 }, (_, i) => ({ carrier: 'fedex' as const, trackingNumber: `FDXB${i}` })));
+    await poller.runOnce();
+    expect(fedex.calls.map((c) => c.length)).toEqual([30]);
+    // The 42 left wait in two places: 30 at the first, 12 at the second.
+    // (The 30 asked are next due after the poll interval, a minute away.)
+    const wakes = (await Promise.all(ids.map((id) => wakeAt(store, id)))).filter((w) => w !== null && w < clock.ms + 50_000) as number[];
+    const places = [...new Set(wakes)].sort((a, b) => a - b);
+    expect(places).toHaveLength(2);
+    expect(wakes.filter((w) => w === places[0])).toHaveLength(30);
+    for (const place of places) {
+      clock.ms = place;
+      await poller.runOnce();
+    }
+    expect(fedex.calls.map((c) => c.length)).toEqual([30, 30, 12]);
+  });
+
 });

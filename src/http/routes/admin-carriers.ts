@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PROVIDER_NAMES, type RateLimit } from '../../carriers/provider.ts';
+import { windowAt } from '../../domain/call-budget.ts';
 import type { ProviderSettings } from '../../carriers/settings.ts';
 import { type CarrierFigures, readCarrierView, type UnknownCodeRow } from '../../store/carrier-view.ts';
 import { adminRoute } from '../admin-auth.ts';
@@ -27,8 +28,14 @@ const CarrierView = Type.Object({
   }),
   window: Type.Union([
     Type.Object(
-      { start: Type.String(), end: Type.String(), used: Type.Integer(), remaining: Type.Integer(), wanted: Type.Integer({ description: 'numbers that fell due for a poll in it' }) },
-      { description: 'the window as the newest budget take left it (null: the provider was never polled)' },
+      {
+        start: Type.String(),
+        end: Type.String(),
+        used: Type.Integer({ description: 'calls made in it, and calls granted and still in flight (a call may carry up to maxBatch numbers)' }),
+        remaining: Type.Integer({ description: 'calls the budget still allows in it' }),
+        wanted: Type.Integer({ description: 'tracking numbers that fell due for a poll in it (numbers, not calls)' }),
+      },
+      { description: 'the sliding window that ends now (null: the provider was never polled)' },
     ),
     Type.Null(),
   ]),
@@ -46,7 +53,7 @@ const CarrierView = Type.Object({
   demand: Type.Object({
     wantedPerSecond: Rate,
     suppliedPerSecond: Type.Number({ description: 'budget count / window seconds x maxBatch: numbers the budget can poll a second' }),
-    overloaded: Type.Boolean({ description: 'demand over the last complete window exceeds what the budget supplies' }),
+    overloaded: Type.Boolean({ description: 'demand over the window that ends now exceeds what the budget supplies' }),
   }),
   breaker: Type.Object({ state: Type.String({ description: 'closed, open or half-open' }), until: Time, changedAt: Time }),
   totals: Type.Object({ calls: Type.Integer(), fallbacks: Type.Integer(), deadlineWaits: Type.Integer(), pushes: Type.Integer() }, { description: 'since the store was created' }),
@@ -99,13 +106,19 @@ function viewOf(
   const windowSeconds = perMs / 1000;
   const supplied = (count / windowSeconds) * settings.maxBatch;
   const last = row?.lastWindowStart && row.lastWindowEnd && row.lastUsed !== null && row.lastWanted !== null ? row : undefined;
-  const wantedPerSecond = last ? (last.lastWanted as number) / windowSeconds : null;
+  // The sliding window that ends now, from its buckets (idle time counts); a row without buckets as written.
+  const current = row?.buckets ? windowAt(row.buckets, settings.rateLimit, now.getTime()) : undefined;
+  const used = current ? current.calls + current.inFlight : (row?.used ?? 0);
+  const wanted = current ? current.wanted : (row?.wanted ?? 0);
+  const wantedPerSecond = current ? wanted / windowSeconds : last ? (last.lastWanted as number) / windowSeconds : null;
   return {
     provider,
     usable: settings.usable,
     budget: { count, perMs, text: rateLimitText(settings.rateLimit), maxBatch: settings.maxBatch },
     window: row
-      ? { start: row.windowStart, end: addMs(row.windowStart, perMs), used: row.used, remaining: Math.max(0, count - row.used), wanted: row.wanted }
+      ? current
+        ? { start: new Date(now.getTime() - perMs).toISOString(), end: now.toISOString(), used, remaining: Math.max(0, count - used), wanted }
+        : { start: row.windowStart, end: addMs(row.windowStart, perMs), used, remaining: Math.max(0, count - used), wanted }
       : null,
     lastWindow: last
       ? {
