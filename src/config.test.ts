@@ -117,4 +117,26 @@ describe('carrier outcome and push settings', () => {
   });
 });
 
+
+describe('variables nothing reads', () => {
+  it('names each TRACKHUB_ variable the hub does not read, with the nearest setting when one is close', () => {
+    const c = loadConfig({
+      TRACKHUB_CARRIER_FEDX_RATE_LIMIT: '2/1s',
+      TRACKHUB_CARRIER_fedex_RATE_LIMIT: '2/1s',
+      TRACKHUB_NOT_FOUND_ANSWER: '5',
+      TRACKHUB_SOMETHING_ELSE: '1',
+      TRACKHUB_SITE_API_KEY: 'read by trackhub sites',
+      TRACKHUB_NOT_FOUND_AFTER: '3d',
+      OTHER_APP_SETTING: 'x',
+    });
+    expect(c.unknownVariables).toEqual([
+      { name: 'TRACKHUB_CARRIER_FEDX_RATE_LIMIT', nearest: 'TRACKHUB_CARRIER_FEDEX_RATE_LIMIT' },
+      { name: 'TRACKHUB_CARRIER_fedex_RATE_LIMIT', nearest: 'TRACKHUB_CARRIER_FEDEX_RATE_LIMIT' },
+      { name: 'TRACKHUB_NOT_FOUND_ANSWER', nearest: 'TRACKHUB_NOT_FOUND_ANSWERS' },
+      { name: 'TRACKHUB_SOMETHING_ELSE' },
+    ]);
+    expect(loadConfig({ TRACKHUB_NOT_FOUND_AFTER: '3d', TRACKHUB_CARRIER_UPS_CLIENT_ID: 'x' }).unknownVariables).toEqual([]);
+  });
+});
+
 });

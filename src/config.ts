@@ -56,6 +56,8 @@ export interface Config {
    * the header is ignored and the peer's address counts.
    */
   trustedProxies: string[];
+  /** TRACKHUB_ variables set but read by nothing (a typo?), with the nearest known name: warned about at start. */
+  unknownVariables: { name: string; nearest?: string }[];
   /** Lease a worker holds on a claimed row before another worker may take it over. */
   leaseMs: number;
   /** Time allowed for one whole notification attempt (15 s by the contract; shorter in tests). */
@@ -243,7 +245,15 @@ export function policyOf(config: Config): HubPolicy {
   return { notFoundAfterMs, notFoundAnswers, expireAfterMs, productionTimeoutMs, returnTimeoutMs, pollMinIntervalMs, pollMaxIntervalMs, pushSafetyIntervalMs, leaseMs };
 }
 
-export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolean } = {}): Config {
+export function loadConfig(given: Env = process.env, overrides: { sandbox?: boolean } = {}): Config {
+  // Every name the hub reads is noted, so that a TRACKHUB_ variable nothing reads (a typo) can be named.
+  const read = new Set<string>();
+  const env = new Proxy(given, {
+    get: (target, name) => {
+      if (typeof name === 'string') read.add(name);
+      return target[name as string];
+    },
+  });
   const databaseUrl = str(env, 'TRACKHUB_DATABASE_URL', EMBEDDED_DEFAULT_URL) as string;
   if (databaseUrl.startsWith('pglite://')) {
     fail('TRACKHUB_DATABASE_URL', 'pglite:// is no longer supported: the embedded store is now a PostgreSQL server the hub runs (embedded://./data/pg)');
@@ -306,7 +316,8 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     };
   }
 
-  return {
+  const config: Config = {
+    unknownVariables: [],
     databaseUrl,
     host,
     port,
@@ -344,6 +355,38 @@ export function loadConfig(env: Env = process.env, overrides: { sandbox?: boolea
     inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
     inboxSettleMs: duration(env, 'TRACKHUB_INBOX_SETTLE', '5s'),
   };
+  config.unknownVariables = unknownVariables(given, read);
+  return config;
+}
+
+/** Read by the `trackhub` commands and the test tools, not by the hub: not a typo. */
+const READ_ELSEWHERE = /^TRACKHUB_(SITE_API_KEY|CHROMIUM|MUTATION_RUN|TEST_[A-Z_]*)$/;
+
+/**
+ * TRACKHUB_ variables set but read by nothing, each with the nearest name the hub reads when one is close
+ * (`TRACKHUB_CARRIER_FEDX_RATE_LIMIT` → `TRACKHUB_CARRIER_FEDEX_RATE_LIMIT`): a misspelt setting would
+ * otherwise be ignored without a word.
+ */
+function unknownVariables(env: Env, read: Set<string>): { name: string; nearest?: string }[] {
+  const known = [...read].filter((n) => n.startsWith('TRACKHUB_'));
+  return Object.keys(env)
+    .filter((name) => name.startsWith('TRACKHUB_') && !read.has(name) && !READ_ELSEWHERE.test(name))
+    .map((name) => {
+      const upper = name.toUpperCase();
+      const scored = known.map((k) => ({ k, d: editDistance(upper, k) })).sort((a, b) => a.d - b.d)[0];
+      return scored && scored.d <= Math.max(2, Math.floor(name.length / 8)) ? { name, nearest: scored.k } : { name };
+    });
+}
+
+/** Levenshtein distance, for the suggestions above (names are short: a row at a time is enough). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
 }
 
 /** The embedded store folder's parent (so `embedded://./data/pg` gives `./data`), else `./data`. */

@@ -46,6 +46,9 @@ export function providerConfigs(config: Config, sandboxOrigin: string): Record<P
 /** Starts the hub in the configured role: the HTTP API, the workers (poller + dispatcher), or both. */
 export async function startHub(config: Config, log: Logger): Promise<RunningHub> {
   setUnknownCodeLogger((msg, fields) => log.warn(fields, msg));
+  for (const { name, nearest } of config.unknownVariables) {
+    log.warn({ variable: name, ...(nearest ? { nearest } : {}) }, nearest ? `${name} is not a setting the hub reads: did you mean ${nearest}?` : `${name} is not a setting the hub reads (see the README's configuration tables)`);
+  }
   const store = await openStore(config.databaseUrl, {
     hub: true,
     // A hub whose embedded server died cannot do its work: it exits, and its next start starts the server.
