@@ -88,6 +88,17 @@ describe.each(STORE_KINDS)('carrier push on %s', (kind) => {
       expect(await notifications(id)).toHaveLength(2);
     });
 
+    it('push first: once a push for the parcel is accepted, polling drops to the safety net', async () => {
+      const [id] = await openShipments(t.context, [{ carrier: c.carrier, trackingNumber: c.trackingNumber }]);
+      expect((await post(c.provider, c.body, c.sign(c.body, SECRETS[c.provider]))).statusCode).toBe(200);
+      const row = await t.store.db.selectFrom('operations').select(['state', 'wake_at', 'is_open']).where('operation_id', '=', id).executeTakeFirstOrThrow();
+      const state = row.state as unknown as { parcel: { pushedAt?: string }; answers?: unknown };
+      expect(state.parcel.pushedAt).toBeDefined();
+      expect(state.answers).toBeUndefined(); // a push is not an answer to a poll
+      // The next poll is the safety net's (12 h by default), not the adaptive interval's minutes.
+      if (row.is_open) expect(new Date(row.wake_at as unknown as string).getTime() - Date.parse(state.parcel.pushedAt as string)).toBeGreaterThanOrEqual(12 * 3_600_000);
+    });
+
     it('a wrong or missing signature is 401 with the contract error body, and changes nothing', async () => {
       const wrong = await post(c.provider, c.body, c.sign(c.body, 'not-the-secret-at-all-000'));
       expect(wrong.statusCode).toBe(401);
