@@ -1,9 +1,9 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../../test/fixtures/carriers/load.ts';
+import { startSandbox } from '../../test/helpers/sandbox.ts';
 import { sandboxNumbers } from '../sandbox/numbers.ts';
-import { ParcelClock } from '../sandbox/scenarios.ts';
-import { registerSandbox, sandboxBaseUrl } from '../sandbox/server.ts';
+import { sandboxBaseUrl } from '../sandbox/server.ts';
 import { undiciHttpClient } from './http.ts';
 import { LaPosteProvider } from './laposte/client.ts';
 import type { LaPosteItem } from './laposte/parse.ts';
@@ -185,9 +185,7 @@ describe('the sandbox answers several numbers in one call', () => {
   let origin: string;
   const undici = undiciHttpClient();
   beforeAll(async () => {
-    app = Fastify();
-    registerSandbox(app, SPEED, new ParcelClock(SPEED, () => clockMs));
-    origin = await app.listen({ host: '127.0.0.1', port: 0 });
+    ({ app, origin } = await startSandbox(SPEED, () => clockMs));
   });
   afterAll(async () => {
     await app.close();

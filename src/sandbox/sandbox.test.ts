@@ -1,5 +1,6 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox } from '../../test/helpers/sandbox.ts';
 import { undiciHttpClient } from '../carriers/http.ts';
 import { PROVIDER_NAMES, type ProviderName } from '../carriers/provider.ts';
 import { createProvider, DEFAULT_ROUTES } from '../carriers/registry.ts';
@@ -7,7 +8,7 @@ import { CARRIER_CODES, type CarrierCode } from '../domain/carriers.ts';
 import { decide, newOperation } from '../domain/operation.ts';
 import { sandboxNumbers } from './numbers.ts';
 import { ParcelClock } from './scenarios.ts';
-import { registerSandbox, sandboxBaseUrl } from './server.ts';
+import { sandboxBaseUrl } from './server.ts';
 
 // A million times faster: a 90-hour parcel life passes in a third of a second of the sandbox's clock.
 const SPEED = 1_000_000;
@@ -20,9 +21,7 @@ let origin: string;
 const http = undiciHttpClient();
 
 beforeAll(async () => {
-  app = Fastify();
-  registerSandbox(app, SPEED, new ParcelClock(SPEED, () => clockMs));
-  origin = await app.listen({ host: '127.0.0.1', port: 0 });
+  ({ app, origin } = await startSandbox(SPEED, () => clockMs));
 });
 afterAll(async () => {
   await app.close();
