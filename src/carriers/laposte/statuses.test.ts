@@ -23,8 +23,12 @@ describe('La Poste event codes', () => {
     expect(r.snapshot.status).toBe(status);
   });
 
-  it.each([400, 404])('returnCode %i means the number is unknown, not that the call failed', (returnCode) => {
+  it.each([104, 400, 404])('returnCode %i means the number is unknown, not that the call failed', (returnCode) => {
     expect(parseLaPosteResponse({ returnCode, returnMessage: 'Numéro invalide' } as never, N, 'la-poste-colissimo')).toMatchObject({ kind: 'not_found' });
+  });
+
+  it('returnCode 105, listed without a meaning, is a failed call (retried), not an unknown number', () => {
+    expect(parseLaPosteResponse({ returnCode: 105, returnMessage: '?' } as never, N, 'la-poste-colissimo')).toMatchObject({ kind: 'error' });
   });
 });
 

@@ -51,5 +51,10 @@ export function laposteRow(code: string | undefined, description?: string): Stat
   return ADVERSE_STATUSES.has(row.status) ? row : LAPOSTE_EXCEPTION_FAMILIES[family];
 }
 
-/** `returnCode`s that mean "no such parcel" rather than a failed call. */
-export const LAPOSTE_NOT_FOUND_CODES = new Set([400, 404]);
+/**
+ * `returnCode`s that mean "no such parcel" rather than a failed call. 104 is the code La Poste's Suivi v2
+ * OpenAPI document gives its 404 answer ("Unknown or Invalid idShip": "votre suivi n'est pas encore
+ * disponible", tracking not available yet). 105 is listed in the same enum without a meaning: not read as
+ * "unknown" until one is documented.
+ */
+export const LAPOSTE_NOT_FOUND_CODES = new Set([104, 400, 404]);
