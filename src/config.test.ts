@@ -108,6 +108,7 @@ describe('carrier outcome and push settings', () => {
     expect(loadConfig({ TRACKHUB_NOT_FOUND_ANSWERS: '5', TRACKHUB_PUSH_SAFETY_POLL: '6h' })).toMatchObject({ notFoundAnswers: 5, pushSafetyIntervalMs: 6 * 3_600_000 });
     for (const bad of ['0', '101', '2.5', 'three', '-1']) expect(() => loadConfig({ TRACKHUB_NOT_FOUND_ANSWERS: bad })).toThrow(/TRACKHUB_NOT_FOUND_ANSWERS.*whole number from 1 to 100/);
     expect(() => loadConfig({ TRACKHUB_PUSH_SAFETY_POLL: 'never' })).toThrow(/TRACKHUB_PUSH_SAFETY_POLL/);
+    expect(() => loadConfig({ TRACKHUB_NOT_FOUND_AFTER: '0s' })).toThrow(/TRACKHUB_NOT_FOUND_AFTER: "0s" must be longer than zero/);
   });
 
   it('refuses a carrier budget beyond a year or a billion calls, which no carrier publishes', () => {

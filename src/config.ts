@@ -99,7 +99,8 @@ function str(env: Env, name: string, fallback?: string): string | undefined {
 function duration(env: Env, name: string, fallback: string): number {
   const raw = str(env, name, fallback) as string;
   const ms = parseDuration(raw);
-  if (ms === undefined || ms <= 0) fail(name, `"${raw}" is not a duration (use e.g. 500ms, 15s, 15m, 12h, 7d)`);
+  if (ms === undefined) fail(name, `"${raw}" is not a duration (use e.g. 500ms, 15s, 15m, 12h, 7d)`);
+  if (ms <= 0) fail(name, `"${raw}" must be longer than zero (e.g. 500ms, 15s, 15m, 12h, 7d)`);
   return ms;
 }
 

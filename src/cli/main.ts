@@ -163,11 +163,27 @@ sandbox
 sandbox
   .command('numbers')
   .description('Print tracking numbers for each carrier code and scripted parcel story')
-  .action(async () => {
+  .option('--count <n>', 'distinct numbers per carrier and story (1 to 1000)', '1')
+  .option('--carrier <code>', 'only this carrier code (e.g. fedex, la-poste-colissimo)')
+  .action(async (opts: { count: string; carrier?: string }) => {
     const { ALL_CARRIERS, sandboxNumbers } = await import('../sandbox/numbers.ts');
+    const count = Number(opts.count);
+    if (!/^\d+$/.test(opts.count) || count < 1 || count > 1000) {
+      process.stderr.write('trackhub: --count must be a whole number from 1 to 1000\n');
+      process.exit(2);
+    }
+    const carriers = opts.carrier === undefined ? ALL_CARRIERS : ALL_CARRIERS.filter((c) => c === opts.carrier);
+    if (carriers.length === 0) {
+      process.stderr.write(`trackhub: --carrier: "${printable(String(opts.carrier).slice(0, 64))}" is not a carrier code (use ${ALL_CARRIERS.join(', ')})\n`);
+      process.exit(2);
+    }
     process.stdout.write('carrier\tstory\ttrackingNumber\tdetection\n');
-    for (const row of sandboxNumbers(undefined, ALL_CARRIERS)) {
-      process.stdout.write(`${row.carrier}\t${row.scenario}\t${row.trackingNumber}\t${row.detected ? 'detected' : 'send the carrier field'}\n`);
+    // Serials 7712345, 7712346, …: each gives every story its own number.
+    for (let i = 0; i < count; i++) {
+      for (const row of sandboxNumbers(String(7_712_345 + i), carriers)) {
+        const detection = row.detected ? 'detected' : `send "carrier": "${row.carrier}" (${row.detectedAs ? `detection alone gives ${row.detectedAs}` : 'no detection rule fits'})`;
+        process.stdout.write(`${row.carrier}\t${row.scenario}\t${row.trackingNumber}\t${detection}\n`);
+      }
     }
   });
 

@@ -48,6 +48,8 @@ export interface SandboxNumber {
   trackingNumber: string;
   /** True when detection alone names this carrier first; otherwise the request must give `carrier`. */
   detected: boolean;
+  /** What detection alone picks instead, when `detected` is false (undefined: no rule fits). */
+  detectedAs?: CarrierCode;
 }
 
 /** Tracking numbers whose scripted story is the one named, for every carrier code (or only those given). */
@@ -59,7 +61,8 @@ export function sandboxNumbers(serial = '7712345', carriers: readonly CarrierCod
       for (let d = 0; d <= 9; d++) {
         if (detectCarriers(make(d))[0] === carrier) return { carrier, scenario, trackingNumber: make(d), detected: true };
       }
-      return { carrier, scenario, trackingNumber: make(0), detected: false };
+      const detectedAs = detectCarriers(make(0))[0];
+      return { carrier, scenario, trackingNumber: make(0), detected: false, ...(detectedAs ? { detectedAs } : {}) };
     }),
   );
 }

@@ -124,3 +124,16 @@ describe('the sandbox under hostile input', () => {
     }
   });
 });
+
+describe('sandbox numbers for many parcels', () => {
+  it('gives every serial its own numbers, each telling its story, and says what detection alone would pick', async () => {
+    const { scenarioFor } = await import('./scenarios.ts');
+    const { ALL_CARRIERS } = await import('./numbers.ts');
+    const rows = Array.from({ length: 50 }, (_, i) => sandboxNumbers(String(7_712_345 + i), ALL_CARRIERS)).flat();
+    expect(new Set(rows.map((r) => r.trackingNumber)).size).toBe(rows.length);
+    for (const r of rows) expect(scenarioFor(r.trackingNumber), r.trackingNumber).toBe(r.scenario);
+    const chrono = rows.find((r) => r.carrier === 'chronopost-france' && r.detectedAs);
+    expect(chrono?.detectedAs).toBe('la-poste-colissimo');
+    expect(rows.filter((r) => r.detected).every((r) => r.detectedAs === undefined)).toBe(true);
+  });
+});
