@@ -137,6 +137,8 @@ describe('variables nothing reads', () => {
       { name: 'TRACKHUB_SOMETHING_ELSE' },
     ]);
     expect(loadConfig({ TRACKHUB_NOT_FOUND_AFTER: '3d', TRACKHUB_CARRIER_UPS_CLIENT_ID: 'x' }).unknownVariables).toEqual([]);
+    // --sandbox decides over TRACKHUB_SANDBOX, which is still a known setting; test tools' variables are not the hub's.
+    expect(loadConfig({ TRACKHUB_SANDBOX: 'true', TRACKHUB_CHILD_NODE_ARGS: '--inspect', TRACKHUB_TEST_DATABASE_URL: 'x' }, { sandbox: true }).unknownVariables).toEqual([]);
   });
 });
 

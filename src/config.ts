@@ -278,7 +278,9 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
   if (metricsToken !== undefined && metricsToken.trim().length < 32) fail('TRACKHUB_METRICS_TOKEN', 'must be at least 32 characters, spaces around it not counted (e.g. openssl rand -base64 32)');
   // An IPv6 host (`::`, `::1`) is written in brackets in a URL.
   const publicUrl = origin('TRACKHUB_PUBLIC_URL', str(env, 'TRACKHUB_PUBLIC_URL', `http://${host.includes(':') ? `[${host}]` : host}:${port}`) as string);
-  const sandbox = overrides.sandbox ?? bool(env, 'TRACKHUB_SANDBOX', false);
+  // Read even when `--sandbox` decides, so that the variable is known (not warned about as a typo).
+  const sandboxSetting = bool(env, 'TRACKHUB_SANDBOX', false);
+  const sandbox = overrides.sandbox ?? sandboxSetting;
 
   const scheduleRaw = str(env, 'TRACKHUB_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,14h,20h,24h') as string;
   const retryScheduleMs = scheduleRaw.split(',').map((part) => {
@@ -361,7 +363,7 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
 }
 
 /** Read by the `trackhub` commands and the test tools, not by the hub: not a typo. */
-const READ_ELSEWHERE = /^TRACKHUB_(SITE_API_KEY|CHROMIUM|MUTATION_RUN|TEST_[A-Z_]*)$/;
+const READ_ELSEWHERE = /^TRACKHUB_(SITE_API_KEY|CHROMIUM|CHILD_NODE_ARGS|MUTATION_RUN|MUTATION_TESTS|TEST_[A-Z_]*)$/;
 
 /**
  * TRACKHUB_ variables set but read by nothing, each with the nearest name the hub reads when one is close

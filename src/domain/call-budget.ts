@@ -67,19 +67,53 @@ export function steadyWindowMs(limit: CallLimit): number {
   return Math.max(1, Math.ceil(limit.perMs / BUCKETS)) * KEPT;
 }
 
-/** The buckets moved on to `now`: those that left the window dropped, empty ones added, lost grants forgotten. */
+/** A count read back from the store: a whole number from 0 to 10^9, anything else 0 (a row edited by hand). */
+function countOf(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? Math.min(1e9, Math.max(0, Math.floor(v))) : 0;
+}
+
+/** The grants still in flight at `now`, from whatever the row holds: well-formed, not expired, at most MAX_IN_FLIGHT. */
+function inFlightAt(b: BudgetBuckets | null | undefined, now: number): InFlight[] {
+  const given: unknown[] = Array.isArray(b?.inFlight) ? (b?.inFlight as unknown[]) : [];
+  return given
+    .filter((f): f is InFlight => typeof f === 'object' && f !== null && typeof (f as InFlight).id === 'string' && Number.isFinite((f as InFlight).at))
+    .map((f) => ({ id: f.id.slice(0, 64), at: f.at, calls: countOf(f.calls) }))
+    // A grant stamped ahead of this clock (another worker's clock runs ahead) expires all the same.
+    .filter((f) => Math.abs(now - f.at) < IN_FLIGHT_MS)
+    .slice(-MAX_IN_FLIGHT);
+}
+
+/**
+ * The buckets moved on to `now`: those that left the window dropped, empty ones added, lost grants
+ * forgotten. Whatever the row holds is read defensively (a hand-edited or older row never throws).
+ * Buckets of another size (a worker started with another window length, during a rolling restart) are
+ * re-bucketed by time, each into the bucket holding its end: calls keep counting for as long as the
+ * stricter reading says, instead of being forgotten or counted twice.
+ */
 function shifted(b: BudgetBuckets | null | undefined, limit: CallLimit, now: number): BudgetBuckets {
   const bucketMs = Math.max(1, Math.ceil(limit.perMs / BUCKETS));
   const epoch = Math.floor(now / bucketMs);
-  const inFlight = (Array.isArray(b?.inFlight) ? (b?.inFlight ?? []) : []).filter((f) => now - f.at < IN_FLIGHT_MS).slice(-MAX_IN_FLIGHT);
-  const empty = (): BudgetBuckets => ({ bucketMs, epoch, calls: new Array(KEPT).fill(0), wanted: new Array(KEPT).fill(0), inFlight });
-  // A changed budget starts afresh (its calls in flight still count); so does a row of another shape.
-  if (!b || b.bucketMs !== bucketMs || b.calls?.length !== KEPT || b.wanted?.length !== KEPT) return empty();
-  // A clock that stepped back keeps the newest bucket: what was granted stays counted.
-  const by = Math.max(0, epoch - b.epoch);
-  if (by >= KEPT) return empty();
-  const pad = new Array(by).fill(0);
-  return { bucketMs, epoch: b.epoch + by, calls: [...b.calls.slice(by), ...pad], wanted: [...b.wanted.slice(by), ...pad], inFlight };
+  const out: BudgetBuckets = { bucketMs, epoch, calls: new Array(KEPT).fill(0), wanted: new Array(KEPT).fill(0), inFlight: inFlightAt(b, now) };
+  const calls: unknown[] = Array.isArray(b?.calls) ? (b?.calls as unknown[]) : [];
+  const wanted: unknown[] = Array.isArray(b?.wanted) ? (b?.wanted as unknown[]) : [];
+  const oldMs = b && Number.isSafeInteger(b.bucketMs) && b.bucketMs > 0 ? b.bucketMs : undefined;
+  if (!b || oldMs === undefined || !Number.isSafeInteger(b.epoch)) return out;
+  // A row written by a clock ahead of this one is read as of now: a skew of an hour must not freeze the
+  // budget for an hour (its calls still count, as if just made).
+  const newest = Math.min(b.epoch, Math.floor((now + oldMs - 1) / oldMs));
+  const place = (i: number, length: number): number => {
+    const endMs = (newest - (length - 1) + i + 1) * oldMs;
+    return Math.min(KEPT - 1, Math.floor((endMs - 1) / bucketMs) - (epoch - (KEPT - 1)));
+  };
+  calls.forEach((v, i) => {
+    const at = place(i, calls.length);
+    if (at >= 0) out.calls[at] += countOf(v);
+  });
+  wanted.forEach((v, i) => {
+    const at = place(i, wanted.length);
+    if (at >= 0) out.wanted[at] += countOf(v);
+  });
+  return out;
 }
 
 /** Calls counted now: those in the window and those still in flight. */
@@ -123,11 +157,13 @@ function nextCallAt(b: BudgetBuckets, count: number, now: number): number {
  * in full and each call is counted in the bucket of its answer, a time no earlier than its arrival. A
  * grant no longer known (expired, or the budget changed) is counted at its answers all the same.
  */
-export function settleCalls(b: BudgetBuckets | null | undefined, grantId: string, answeredAt: number[], limit: CallLimit): BudgetBuckets {
-  const next = shifted(b, limit, Math.max(0, ...answeredAt));
+export function settleCalls(b: BudgetBuckets | null | undefined, grantId: string, answeredAt: number[], limit: CallLimit, now: number): BudgetBuckets {
+  const next = shifted(b, limit, Math.max(now, ...answeredAt));
   next.inFlight = (next.inFlight ?? []).filter((f) => f.id !== grantId);
   const first = next.epoch - (KEPT - 1);
   for (const t of answeredAt) {
+    // An answer older than the window no longer counts (a long round's first answers); a later one than
+    // the newest bucket (a clock ahead) counts in the newest.
     const at = Math.min(KEPT - 1, Math.floor(t / next.bucketMs) - first);
     if (at >= 0) next.calls[at] += 1;
   }

@@ -50,7 +50,7 @@ const overdueGauge = new Gauge({
 });
 const deadlineWaits = new Counter({
   name: 'trackhub_carrier_deadline_waits_total',
-  help: 'Parcels past their deadline that could not be asked this round (no outcome by clock alone), by reason (rate_limit, breaker_open, no_provider)',
+  help: 'Parcels past their deadline that could not be asked this round (no outcome by clock alone), by reason (rate_limit, breaker_open, error, no_provider)',
   labelNames: ['provider', 'reason'],
 });
 const breakerGauge = new Gauge({
@@ -125,8 +125,6 @@ export class Poller {
   private readonly breakers = new Map<ProviderName, CircuitBreaker>();
   /** Per provider, how far poll intervals are stretched, and when that was last adjusted. */
   private readonly stretches = new Map<ProviderName, { factor: number; at: number }>();
-  /** Per provider, the time up to which this worker has queued put-off polls (the next free place). */
-  private readonly queuedUntil = new Map<ProviderName, number>();
   /** A wake-up for the next operation due, so a window's budget is not left unused for an idle wait. */
   private wakeTimer?: NodeJS.Timeout;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -245,11 +243,20 @@ export class Poller {
     let reason = 'breaker_open';
     let stretch = 1;
     let grantId: string | undefined;
+    let queueStart = retryAt;
     const limit = this.o.rateLimits?.[name];
     if (limit) {
       // Numbers whose poll fell due now (not those put off before): the provider's demand.
       const arrivals = ops.filter((r) => !r.s.parcel?.waitingSince).length;
-      const budget = await takeBudget(this.ctx.db, name, granted, arrivals, limit, now);
+      // If the budget grants fewer calls than asked, the newly due among the rest book places in the
+      // shared queue, a call's worth at each (those already waiting keep theirs at its front).
+      const wantedCalls = granted;
+      const booking = {
+        places: (g: number) => (g < wantedCalls ? Math.ceil(ops.slice(g * provider.maxBatch).filter((r) => !r.s.parcel?.waitingSince).length / provider.maxBatch) : 0),
+        placeMs: steadyWindowMs(limit) / limit.count,
+      };
+      const budget = await takeBudget(this.ctx.db, name, granted, arrivals, limit, now, booking);
+      queueStart = budget.queueStart;
       if (budget.granted < granted) {
         reason = 'rate_limit';
         retryAt = budget.retryAt;
@@ -278,6 +285,7 @@ export class Poller {
 
     const queue = chunks.slice(0, granted);
     const answeredAt: Date[] = [];
+    const errorWaits = { n: 0 };
     const worker = async () => {
       for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
         // The breaker opened while this round was under way: leave the provider alone.
@@ -285,7 +293,7 @@ export class Poller {
           const probeAt = new Date(breaker.retryAt(this.ctx.now().getTime()));
           await this.defer(name, this.handOn(name, chunk, 'breaker_open', out), 'breaker_open', () => probeAt);
         } else {
-          await this.pollChunk(name, provider, breaker, chunk, out, stretch, answeredAt);
+          await this.pollChunk(name, provider, breaker, chunk, out, stretch, answeredAt, errorWaits);
         }
       }
     };
@@ -294,14 +302,15 @@ export class Poller {
     const sending = Array.from({ length: Math.min(this.o.concurrency ?? 16, queue.length) }, worker);
     // Already waiting first, then by priority (the order `ops` is in).
     waiting.sort((a, b) => Number(!a.s.parcel?.waitingSince) - Number(!b.s.parcel?.waitingSince));
-    const pollAt = reason === 'rate_limit' && limit ? this.queue(name, waiting, retryAt, limit, provider.maxBatch) : () => retryAt;
-    let waits = 0;
-    try {
-      [waits] = await Promise.all([this.defer(name, waiting, reason, pollAt), ...sending]);
-    } finally {
-      // Also when applying an answer failed: the calls were made, and count from their answers.
-      if (limit && grantId) await settleBudget(this.ctx.db, name, grantId, answeredAt, limit);
-    }
+    const pollAt = reason === 'rate_limit' && limit ? queuePlaces(waiting, retryAt, queueStart, limit, provider.maxBatch) : () => retryAt;
+    // Every call of the grant has come back (or failed) before the grant is settled, even when applying an
+    // answer or writing a put-off poll failed: a call still out when its grant stops counting would let
+    // another in early.
+    const [deferral, ...sent] = await Promise.allSettled([this.defer(name, waiting, reason, pollAt), ...sending]);
+    if (limit && grantId) await settleBudget(this.ctx.db, name, grantId, answeredAt, limit, this.ctx.now());
+    const failure = [deferral, ...sent].find((r) => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    const waits = (deferral.status === 'fulfilled' ? deferral.value : 0) + errorWaits.n;
     breakerGauge.set({ provider: name }, BREAKER_VALUE[breaker.state]);
     const breakerChanged = breaker.state !== breakerBefore;
     const fallbacks = out.length;
@@ -327,22 +336,6 @@ export class Poller {
     }
     this.stretches.set(name, held);
     return held.factor;
-  }
-
-  /**
-   * Places for put-off polls in the provider's coming windows, a call's worth (maxBatch numbers) at each
-   * place, one place every `window / count`, from the later of `from` and this worker's queue end: the
-   * budget's own pace, and every call as full as the API allows, so the queue is served in order instead
-   * of every put-off poll crowding the next window.
-   */
-  private queue(name: ProviderName, ops: Routed[], from: Date, limit: RateLimit, maxBatch: number): (k: number) => Date {
-    const callSpacing = steadyWindowMs(limit) / limit.count;
-    // Those already waiting keep their place at the front (they were queued before and missed their
-    // turn by a moment); those newly due join the end of the queue.
-    const front = ops.filter((r) => r.s.parcel?.waitingSince).length;
-    const start = Math.max(from.getTime(), this.queuedUntil.get(name) ?? 0);
-    this.queuedUntil.set(name, start + Math.ceil((ops.length - front) / maxBatch) * callSpacing);
-    return (k) => new Date(Math.ceil(k < front ? from.getTime() + Math.floor(k / maxBatch) * callSpacing : start + Math.floor((k - front) / maxBatch) * callSpacing));
   }
 
   /**
@@ -379,16 +372,30 @@ export class Poller {
   }
 
   /** Asks the provider about one batch and applies the answers; the time the answer came goes to `answeredAt` (the budget's settling). */
-  private async pollChunk(name: ProviderName, provider: CarrierProvider, breaker: CircuitBreaker, routed: Routed[], out: Routed[], stretch: number, answeredAt: Date[]): Promise<void> {
+  private async pollChunk(
+    name: ProviderName,
+    provider: CarrierProvider,
+    breaker: CircuitBreaker,
+    routed: Routed[],
+    out: Routed[],
+    stretch: number,
+    answeredAt: Date[],
+    errorWaits: { n: number },
+  ): Promise<void> {
     const chunk = routed.map((r) => r.s);
     const requests: TrackRequest[] = chunk.map((s) => ({
       carrier: s.parcel?.carrier as CarrierCode,
       trackingNumber: s.parcel?.trackingNumber as string,
     }));
     calls.inc({ provider: name });
-    const results = await provider.track(requests);
+    let results: Map<string, TrackResult>;
+    try {
+      results = await provider.track(requests);
+    } finally {
+      // Answered or not, the call may have reached the carrier: it counts from now.
+      answeredAt.push(this.ctx.now());
+    }
     const now = this.ctx.now();
-    answeredAt.push(now);
     const all = chunk.map((s) => results.get(s.parcel?.trackingNumber as string));
     // A call that failed for every number counts against the provider; any real answer clears it.
     const failed = all.every((r) => r?.kind === 'error' && r.retryable);
@@ -410,6 +417,11 @@ export class Poller {
         const reason = unknown ? 'not_found' : failedHere ? (breaker.state === 'open' ? 'breaker_open' : 'error') : undefined;
         if (unknown) routed[i].unknownFrom ??= name;
         if (reason && this.handOn(name, [routed[i]], reason, out).length === 0) return;
+        // Past its deadline and the carrier failed to answer (an outage, the breaker's probe): it waits, counted.
+        if (failedHere && !routed[i].unknownFrom && awaitsCarrier(s, this.ctx.policy, now.getTime())) {
+          deadlineWaits.inc({ provider: name, reason: 'error' });
+          errorWaits.n++;
+        }
         const { input, notBefore } = toInput(result, now, { name, preferred: outranks(routed[i], name) }, routed[i].unknownFrom);
         // While the breaker is open, failed operations wait for its probe rather than their own timer.
         const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
@@ -418,6 +430,18 @@ export class Poller {
       }),
     );
   }
+}
+
+/**
+ * Places for put-off polls in the provider's coming windows, a call's worth (maxBatch numbers) at each
+ * place, one place every `window / count`: the budget's own pace, and every call as full as the API
+ * allows. Those already waiting (at the front of `ops`) keep the queue's front, from `front`; those newly
+ * due take the places booked for them in the shared queue, from `booked` (src/store/carrier-budgets.ts).
+ */
+function queuePlaces(ops: Routed[], front: Date, booked: Date, limit: RateLimit, maxBatch: number): (k: number) => Date {
+  const placeMs = steadyWindowMs(limit) / limit.count;
+  const waiting = ops.filter((r) => r.s.parcel?.waitingSince).length;
+  return (k) => new Date(Math.ceil(k < waiting ? front.getTime() + Math.floor(k / maxBatch) * placeMs : booked.getTime() + Math.floor((k - waiting) / maxBatch) * placeMs));
 }
 
 /** Whether the provider comes before the parcel's own in its route (the primary answering again). */

@@ -1,5 +1,5 @@
 import type { ProviderName, RateLimit } from '../carriers/provider.ts';
-import { pauseCarrier, settleCarrierCalls, takeCarrierBudget } from '../store/carrier-budgets.ts';
+import { pauseCarrier, type QueueBooking, settleCarrierCalls, takeCarrierBudget } from '../store/carrier-budgets.ts';
 import type { Db } from '../store/db.ts';
 
 export type { RateLimit };
@@ -25,23 +25,25 @@ export interface Grant {
   retryAt: Date;
   /** Numbers wanted in the window that ends now, every worker's (the demand). */
   wanted: number;
+  /** Where this taker's places in the shared queue of put-off polls begin. */
+  queueStart: Date;
 }
 
 /**
  * Takes up to `want` calls from the provider's budget, for every worker at once (src/store/carrier-budgets.ts),
  * and records `arrivals`, the numbers that fell due this round: the demand operators see.
  */
-export async function takeBudget(db: Db, provider: ProviderName, want: number, arrivals: number, limit: RateLimit, now: Date): Promise<Grant> {
-  const take = await takeCarrierBudget(db, provider, want, arrivals, limit, now);
-  return { granted: take.granted, grantId: take.grantId, retryAt: new Date(take.nextCallAt), wanted: take.wanted };
+export async function takeBudget(db: Db, provider: ProviderName, want: number, arrivals: number, limit: RateLimit, now: Date, booking?: QueueBooking): Promise<Grant> {
+  const take = await takeCarrierBudget(db, provider, want, arrivals, limit, now, booking);
+  return { granted: take.granted, grantId: take.grantId, retryAt: new Date(take.nextCallAt), wanted: take.wanted, queueStart: new Date(take.queueStart) };
 }
 
 /**
  * The calls of a grant were answered at `answeredAt` (one time per call, none when none left): they count
  * from their answers on (a carrier counts them on arrival), and the grant no longer counts in full.
  */
-export async function settleBudget(db: Db, provider: ProviderName, grantId: string, answeredAt: Date[], limit: RateLimit): Promise<void> {
-  await settleCarrierCalls(db, provider, grantId, answeredAt, limit);
+export async function settleBudget(db: Db, provider: ProviderName, grantId: string, answeredAt: Date[], limit: RateLimit, now: Date): Promise<void> {
+  await settleCarrierCalls(db, provider, grantId, answeredAt, limit, now);
 }
 
 /** A carrier said "not before" (Retry-After): every worker holds off the provider until then. */

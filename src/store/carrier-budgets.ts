@@ -20,13 +20,31 @@ async function ensureRow(db: Db, provider: string, at: string): Promise<void> {
  * every worker at once: the row is locked, the window moved on and written back in one transaction. The
  * previous complete window's figures are kept for a steady reading of use and demand.
  */
-export async function takeCarrierBudget(db: Db, provider: string, want: number, arrivals: number, limit: CallLimit, now: Date): Promise<BudgetTake> {
+/**
+ * Places booked in the queue of put-off polls: `places(granted)` is how many calls' worth of polls the
+ * taker must put off, `placeMs` the time between two places. The queue is shared: places are booked after
+ * the end every worker left, so two workers never book the same place (nor send two half-empty calls).
+ */
+export interface QueueBooking {
+  places: (granted: number) => number;
+  placeMs: number;
+}
+
+export async function takeCarrierBudget(
+  db: Db,
+  provider: string,
+  want: number,
+  arrivals: number,
+  limit: CallLimit,
+  now: Date,
+  booking?: QueueBooking,
+): Promise<BudgetTake & { queueStart: number }> {
   const at = now.toISOString();
   await ensureRow(db, provider, at);
   return db.transaction().execute(async (tx) => {
     const row = await tx
       .selectFrom('carrier_rate_limits')
-      .select(['buckets', 'paused_until', 'last_window_end'])
+      .select(['buckets', 'paused_until', 'last_window_end', 'queued_until'])
       .where('provider', '=', provider)
       .forUpdate()
       .executeTakeFirstOrThrow();
@@ -35,6 +53,10 @@ export async function takeCarrierBudget(db: Db, provider: string, want: number, 
     const windowStart = new Date(now.getTime() - limit.perMs).toISOString();
     const lastEnd = row.last_window_end ? new Date(row.last_window_end as unknown as string).getTime() : undefined;
     const windowEnded = lastEnd === undefined || now.getTime() >= lastEnd + limit.perMs;
+    // The queue's end is never before the next call the budget allows.
+    const queuedUntil = row.queued_until ? new Date(row.queued_until as unknown as string).getTime() : 0;
+    const queueStart = Math.max(take.nextCallAt, Number.isFinite(queuedUntil) ? queuedUntil : 0);
+    const places = booking ? Math.max(0, booking.places(take.granted)) : 0;
     await tx
       .updateTable('carrier_rate_limits')
       .set({
@@ -44,20 +66,21 @@ export async function takeCarrierBudget(db: Db, provider: string, want: number, 
         granted: take.granted,
         wanted: take.wanted,
         calls_total: sql`calls_total + ${take.granted}::int`,
+        ...(places > 0 ? { queued_until: new Date(queueStart + places * (booking?.placeMs ?? 0)).toISOString() } : {}),
         ...(windowEnded ? { last_window_start: windowStart, last_window_end: at, last_used: take.used, last_wanted: take.wanted } : {}),
       })
       .where('provider', '=', provider)
       .execute();
-    return take;
+    return { ...take, queueStart };
   });
 }
 
 /** Counts the calls of grant `grantId` as made at their answers (src/domain/call-budget.ts, settleCalls). */
-export async function settleCarrierCalls(db: Db, provider: string, grantId: string, answeredAt: Date[], limit: CallLimit): Promise<void> {
+export async function settleCarrierCalls(db: Db, provider: string, grantId: string, answeredAt: Date[], limit: CallLimit, now: Date): Promise<void> {
   await db.transaction().execute(async (tx) => {
     const row = await tx.selectFrom('carrier_rate_limits').select('buckets').where('provider', '=', provider).forUpdate().executeTakeFirst();
     if (!row) return;
-    const buckets = settleCalls(row.buckets, grantId, answeredAt.map((d) => d.getTime()), limit);
+    const buckets = settleCalls(row.buckets, grantId, answeredAt.map((d) => d.getTime()), limit, now.getTime());
     await tx.updateTable('carrier_rate_limits').set({ buckets: JSON.stringify(buckets) }).where('provider', '=', provider).execute();
   });
 }

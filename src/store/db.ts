@@ -127,6 +127,7 @@ export interface Database {
     granted: Generated<number>;
     paused_until: Timestamp | null;
     buckets: Json<BudgetBuckets> | null;
+    queued_until: Timestamp | null;
     wanted: Generated<number>;
     last_window_start: Timestamp | null;
     last_window_end: Timestamp | null;

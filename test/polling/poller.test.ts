@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProviderName } from '../../src/carriers/provider.ts';
+import { steadyWindowMs } from '../../src/domain/call-budget.ts';
 import type { CarrierCode } from '../../src/domain/carriers.ts';
 import { Poller } from '../../src/polling/poller.ts';
+import { takeBudget } from '../../src/polling/rate-limit.ts';
 import { FakeClock, FakeProvider, fakeContext, inTransit, openShipments } from '../helpers/carriers.ts';
 import { freshStore, STORE_KINDS, type TestStore } from '../helpers/stores.ts';
 
@@ -416,6 +418,53 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
       await poller.runOnce();
     }
     expect(fedex.calls.map((c) => c.length)).toEqual([30, 30, 12]);
+  });
+
+
+  it('a round that fails settles its grant only once every call of it is back: a call still out keeps counting', async () => {
+    const ctx = fakeContext(store.db, clock);
+    let release = () => {};
+    const slow = new Promise<void>((r) => {
+      release = r;
+    });
+    const ups: FakeProvider & { track: FakeProvider['track'] } = new FakeProvider('ups');
+    const track = ups.track.bind(ups);
+    ups.track = async (requests) => {
+      if (requests[0].trackingNumber === '1ZTHROWS') throw new Error('the carrier client broke');
+      await slow;
+      return track(requests);
+    };
+    ups.answer = (r) => inTransit(r, clock.now().toISOString());
+    const poller = new Poller(ctx, { providers: new Map([['ups' as ProviderName, ups]]), routes, rateLimits: { ups: { count: 2, perMs: 10_000 } } });
+    await openShipments(ctx, [{ carrier: 'ups', trackingNumber: '1ZTHROWS' }, { carrier: 'ups', trackingNumber: '1ZSLOW' }]);
+    const round = poller.runOnce();
+    await new Promise((r) => setTimeout(r, 200));
+    // The failed call has come back, the slow one has not: the grant still counts whole.
+    const during = await store.db.selectFrom('carrier_rate_limits').select('buckets').where('provider', '=', 'ups').executeTakeFirstOrThrow();
+    expect((during.buckets as unknown as { inFlight: { calls: number }[] }).inFlight.map((f) => f.calls)).toEqual([2]);
+    release();
+    await expect(round).rejects.toThrow(/the carrier client broke/);
+    const after = await store.db.selectFrom('carrier_rate_limits').select('buckets').where('provider', '=', 'ups').executeTakeFirstOrThrow();
+    const buckets = after.buckets as unknown as { inFlight: unknown[]; calls: number[] };
+    expect(buckets.inFlight).toEqual([]);
+    expect(buckets.calls.reduce((a, b) => a + b, 0)).toBe(2); // both calls count from their return
+  });
+
+
+  it('two workers book their put-off polls in one shared queue: the second books after the first, never the same places', async () => {
+    const limit = { count: 1, perMs: 5_000 };
+    const placeMs = steadyWindowMs(limit);
+    const a = await takeBudget(store.db, 'fedex', 2, 60, limit, clock.now(), { places: (g) => (g < 2 ? 1 : 0), placeMs });
+    const b = await takeBudget(store.db, 'fedex', 2, 60, limit, clock.now(), { places: (g) => (g < 2 ? 2 : 0), placeMs });
+    expect([a.granted, b.granted]).toEqual([1, 0]);
+    expect(a.queueStart.getTime()).toBe(a.retryAt.getTime());
+    expect(b.queueStart.getTime()).toBe(a.queueStart.getTime() + placeMs);
+    // A third, later, books after both; once the queue's end has passed, places start at the next call again.
+    const c = await takeBudget(store.db, 'fedex', 1, 1, limit, clock.now(), { places: () => 1, placeMs });
+    expect(c.queueStart.getTime()).toBe(a.queueStart.getTime() + 3 * placeMs);
+    clock.advance(10 * placeMs);
+    const d = await takeBudget(store.db, 'fedex', 1, 1, limit, clock.now(), { places: () => 0, placeMs });
+    expect(d.queueStart.getTime()).toBe(d.retryAt.getTime());
   });
 
 });

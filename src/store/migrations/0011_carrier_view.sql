@@ -5,6 +5,8 @@ alter table carrier_rate_limits
   -- the sliding window's buckets of calls and wanted numbers (src/domain/call-budget.ts); window_start and
   -- used then describe the sliding window that ends at the newest take
   add column buckets jsonb,
+  -- where the queue of put-off polls ends: every worker books its places after it, so two never book the same
+  add column queued_until timestamptz,
   -- tracking numbers that fell due for a poll in the current window (demand), each counted once
   add column wanted integer not null default 0,
   -- the previous complete window, a steady reading of use and demand (null until one window has ended)
