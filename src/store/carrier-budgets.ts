@@ -23,7 +23,7 @@ async function ensureRow(db: Db, provider: string, at: string): Promise<void> {
 /**
  * Places booked in the queue of put-off polls: `places(granted)` is how many calls' worth of polls the
  * taker must put off, `placeMs` the time between two places. The queue is shared: places are booked after
- * the end every worker left, so two workers never book the same place (nor send two half-empty calls).
+ * the end every worker left, so two workers never book the same place.
  */
 export interface QueueBooking {
   places: (granted: number) => number;
