@@ -154,4 +154,14 @@ describe('the window as an operator reads it', () => {
     // Nothing taken since: a minute later the window is empty, whatever the row last said.
     expect(windowAt(settled, limit, t0 + 60_000)).toEqual({ calls: 0, inFlight: 0, wanted: 0 });
   });
+
+  it('a time that is not a time never empties the window: answers count as made now, a clock that is not a time grants nothing', () => {
+    const limit = { count: 5, perMs: 1_000 };
+    const a = takeCalls(undefined, 5, 0, limit, t0, undefined, 'a');
+    const settled = settleCalls(a.buckets, 'a', [t0, t0, t0, t0, t0], limit, t0);
+    const other = settleCalls(settled, 'unrelated', [Number.NaN], limit, t0 + 10);
+    expect(takeCalls(other, 5, 0, limit, t0 + 20).granted).toBe(0);
+    expect(takeCalls(settled, 5, 0, limit, Number.NaN).granted).toBe(0);
+  });
+
 });

@@ -127,11 +127,12 @@ function counted(b: BudgetBuckets): number {
  */
 export function takeCalls(b: BudgetBuckets | null | undefined, want: number, arrivals: number, limit: CallLimit, now: number, pausedUntil?: number, grantId = `${now}`): BudgetTake {
   const next = shifted(b, limit, now);
-  const paused = pausedUntil !== undefined && pausedUntil > now;
+  // A clock that is not a time grants nothing (an Invalid Date would otherwise read as an empty window).
+  const paused = (pausedUntil !== undefined && pausedUntil > now) || !Number.isFinite(now);
   const granted = paused ? 0 : Math.max(0, Math.min(want, limit.count - counted(next)));
   if (granted > 0) next.inFlight = [...(next.inFlight ?? []), { id: grantId, at: now, calls: granted }];
   next.wanted[KEPT - 1] += arrivals;
-  return { buckets: next, granted, grantId, used: counted(next), wanted: sum(next.wanted), nextCallAt: paused ? (pausedUntil as number) : nextCallAt(next, limit.count, now) };
+  return { buckets: next, granted, grantId, used: counted(next), wanted: sum(next.wanted), nextCallAt: !paused ? nextCallAt(next, limit.count, now) : pausedUntil !== undefined && pausedUntil > now ? pausedUntil : 0 };
 }
 
 /**
@@ -157,8 +158,10 @@ function nextCallAt(b: BudgetBuckets, count: number, now: number): number {
  * in full and each call is counted in the bucket of its answer, a time no earlier than its arrival. A
  * grant no longer known (expired, or the budget changed) is counted at its answers all the same.
  */
-export function settleCalls(b: BudgetBuckets | null | undefined, grantId: string, answeredAt: number[], limit: CallLimit, now: number): BudgetBuckets {
-  const next = shifted(b, limit, Math.max(now, ...answeredAt));
+export function settleCalls(b: BudgetBuckets | null | undefined, grantId: string, given: number[], limit: CallLimit, now: number): BudgetBuckets {
+  // Times that are not times are counted as made now (never as an empty window).
+  const answeredAt = given.map((t) => (Number.isFinite(t) ? t : now));
+  const next = shifted(b, limit, answeredAt.reduce((a, t) => Math.max(a, t), now));
   next.inFlight = (next.inFlight ?? []).filter((f) => f.id !== grantId);
   const first = next.epoch - (KEPT - 1);
   for (const t of answeredAt) {

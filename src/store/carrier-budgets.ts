@@ -53,8 +53,12 @@ export async function takeCarrierBudget(
     const windowStart = new Date(now.getTime() - limit.perMs).toISOString();
     const lastEnd = row.last_window_end ? new Date(row.last_window_end as unknown as string).getTime() : undefined;
     const windowEnded = lastEnd === undefined || now.getTime() >= lastEnd + limit.perMs;
-    // The queue's end is never before the next call the budget allows.
-    const queuedUntil = row.queued_until ? new Date(row.queued_until as unknown as string).getTime() : 0;
+    // The queue's end is never before the next call the budget allows. A taker granted all it asked with
+    // calls to spare shows the budget going unused: the places still booked ahead are empty (their polls
+    // were answered early, closed, or moved), so the queue starts again from the next call. Polls still
+    // waiting keep their places and, if refused there, the queue's front.
+    const spare = take.granted === want && take.used < limit.count;
+    const queuedUntil = row.queued_until && !spare ? new Date(row.queued_until as unknown as string).getTime() : 0;
     const queueStart = Math.max(take.nextCallAt, Number.isFinite(queuedUntil) ? queuedUntil : 0);
     const places = booking ? Math.max(0, booking.places(take.granted)) : 0;
     await tx
@@ -66,7 +70,7 @@ export async function takeCarrierBudget(
         granted: take.granted,
         wanted: take.wanted,
         calls_total: sql`calls_total + ${take.granted}::int`,
-        ...(places > 0 ? { queued_until: new Date(queueStart + places * (booking?.placeMs ?? 0)).toISOString() } : {}),
+        ...(places > 0 ? { queued_until: new Date(queueStart + places * (booking?.placeMs ?? 0)).toISOString() } : spare ? { queued_until: null } : {}),
         ...(windowEnded ? { last_window_start: windowStart, last_window_end: at, last_used: take.used, last_wanted: take.wanted } : {}),
       })
       .where('provider', '=', provider)

@@ -4,7 +4,7 @@ import type { ProviderName } from '../../src/carriers/provider.ts';
 import { steadyWindowMs } from '../../src/domain/call-budget.ts';
 import type { CarrierCode } from '../../src/domain/carriers.ts';
 import { Poller } from '../../src/polling/poller.ts';
-import { takeBudget } from '../../src/polling/rate-limit.ts';
+import { settleBudget, takeBudget } from '../../src/polling/rate-limit.ts';
 import { FakeClock, FakeProvider, fakeContext, inTransit, openShipments } from '../helpers/carriers.ts';
 import { freshStore, STORE_KINDS, type TestStore } from '../helpers/stores.ts';
 
@@ -465,6 +465,24 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     clock.advance(10 * placeMs);
     const d = await takeBudget(store.db, 'fedex', 1, 1, limit, clock.now(), { places: () => 0, placeMs });
     expect(d.queueStart.getTime()).toBe(d.retryAt.getTime());
+  });
+
+  it('places left empty (their polls closed or answered early) do not hold new put-off polls back while the budget has calls to spare', async () => {
+    const limit = { count: 5, perMs: 10_000 };
+    const placeMs = steadyWindowMs(limit) / limit.count;
+    // 5 granted, 55 more booked: the queue ends about 112 s ahead.
+    const first = await takeBudget(store.db, 'fedex', 60, 60, limit, clock.now(), { places: (g) => 60 - g, placeMs });
+    expect(first.granted).toBe(5);
+    await settleBudget(store.db, 'fedex', first.grantId, Array.from({ length: 5 }, () => clock.now()), limit, clock.now());
+    // Most of them closed meanwhile. A window later, a take is granted all it asked with calls to spare...
+    clock.advance(placeMs * 6);
+    const spare = await takeBudget(store.db, 'fedex', 1, 1, limit, clock.now(), { places: () => 0, placeMs });
+    expect(spare.granted).toBe(1);
+    // ...so the next put-off poll is placed at the next call the budget allows, not behind the empty places.
+    const busy = await takeBudget(store.db, 'fedex', 6, 6, limit, clock.now(), { places: (g) => 6 - g, placeMs });
+    expect(busy.granted).toBe(4);
+    expect(busy.queueStart.getTime()).toBe(busy.retryAt.getTime());
+    expect(busy.queueStart.getTime() - clock.ms).toBeLessThan(limit.perMs * 1.1);
   });
 
 });
