@@ -247,10 +247,9 @@ function newestTime(checkpoints: Checkpoint[], lastUpdatedAt?: string): string {
  * Whose view of the parcel an answer from another provider than the parcel's own becomes. Two providers
  * report the same scans under their own codes and texts, so their histories are never merged: one
  * replaces the other. The provider ahead in the route (the primary, answering again after a fallback had
- * the parcel) takes over once its view is as recent as the one held (newer, or as new with the same status);
- * a provider behind it (asked because
- * the parcel's own failed this round) only when it has a scan newer than any known. Otherwise the answer
- * counts as asked with nothing new.
+ * the parcel) takes over once its view is as recent as the one held (newer, or as new with the same
+ * status); a provider behind it (asked because the parcel's own failed this round) only when it has a
+ * scan newer than any known. Otherwise the answer counts as asked with nothing new.
  */
 function takesOver(s: OperationState, snapshot: CarrierSnapshot, from: AnsweringProvider): boolean {
   const held = newestTime(s.shipment?.checkpoints ?? [], s.shipment?.lastUpdatedAt);
