@@ -2,15 +2,14 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { DEFAULT_ROUTES, PROVIDERS } from './carriers/registry.ts';
+import { bool, ConfigError, duration, type Env, fail, parseDuration, positiveNumber, str, unknownVariables, wholeNumber } from './config-env.ts';
 import { type CarrierCode, isCarrierCode } from './domain/carriers.ts';
-import { escapeUnprintable } from './domain/text.ts';
 import type { HubPolicy } from './operations/context.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
 import { EMBEDDED_DEFAULT_URL, embeddedFolder } from './store/embedded.ts';
 import { MasterKey } from './store/secret-box.ts';
 
-/** Thrown for a bad environment value; the CLI prints the message as one line and exits. */
-export class ConfigError extends Error {}
+export { ConfigError, parseDuration };
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -75,35 +74,6 @@ export interface Config {
   inboxSettleMs: number;
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-export function parseDuration(value: string): number | undefined {
-  const m = DURATION.exec(value.trim());
-  return m ? Math.round(Number(m[1]) * UNIT_MS[m[2]]) : undefined;
-}
-
-
-type Env = Record<string, string | undefined>;
-
-function fail(name: string, why: string): never {
-  // Messages quote the value given: a control character in it must not reach the terminal as such.
-  throw new ConfigError(`${name}: ${escapeUnprintable(why)}`);
-}
-
-function str(env: Env, name: string, fallback?: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v === '' ? fallback : v;
-}
-
-function duration(env: Env, name: string, fallback: string): number {
-  const raw = str(env, name, fallback) as string;
-  const ms = parseDuration(raw);
-  if (ms === undefined) fail(name, `"${raw}" is not a duration (use e.g. 500ms, 15s, 15m, 12h, 7d)`);
-  if (ms <= 0) fail(name, `"${raw}" must be longer than zero (e.g. 500ms, 15s, 15m, 12h, 7d)`);
-  return ms;
-}
-
 /**
  * At most 15 s, the contract's bound on an issuer's answer. A stopping worker lets its sends run for up to
  * this long and records them; beyond the drain a stop allows, cut sends would go out twice.
@@ -112,30 +82,6 @@ function deliveryTimeout(env: Env): number {
   const ms = duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s');
   if (ms > 15_000) fail('TRACKHUB_DELIVERY_TIMEOUT', `${str(env, 'TRACKHUB_DELIVERY_TIMEOUT')} is above 15s, the longest an issuer may take to answer`);
   return ms;
-}
-
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = str(env, name);
-  if (raw === undefined) return fallback;
-  if (/^(true|1|yes|on)$/i.test(raw)) return true;
-  if (/^(false|0|no|off)$/i.test(raw)) return false;
-  fail(name, `"${raw}" is not a boolean (use true or false)`);
-}
-
-function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = str(env, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || n < min || n > max) fail(name, `"${raw}" is not a whole number from ${min} to ${max}`);
-  return n;
-}
-
-function positiveNumber(env: Env, name: string, fallback: number): number {
-  const raw = str(env, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) fail(name, `"${raw}" is not a positive number`);
-  return n;
 }
 
 function rateLimit(env: Env, name: string): { count: number; perMs: number } | undefined {
@@ -360,36 +306,6 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
   };
   config.unknownVariables = unknownVariables(given, read);
   return config;
-}
-
-/** Read by the `trackhub` commands and the test tools, not by the hub: not a typo. */
-const READ_ELSEWHERE = /^TRACKHUB_(SITE_API_KEY|CHROMIUM|CHILD_NODE_ARGS|MUTATION_RUN|MUTATION_TESTS|TEST_[A-Z_]*)$/;
-
-/**
- * TRACKHUB_ variables set but read by nothing, each with the nearest name the hub reads when one is close
- * (`TRACKHUB_CARRIER_FEDX_RATE_LIMIT` → `TRACKHUB_CARRIER_FEDEX_RATE_LIMIT`): a misspelt setting would
- * otherwise be ignored without a word.
- */
-function unknownVariables(env: Env, read: Set<string>): { name: string; nearest?: string }[] {
-  const known = [...read].filter((n) => n.startsWith('TRACKHUB_'));
-  return Object.keys(env)
-    .filter((name) => name.startsWith('TRACKHUB_') && !read.has(name) && !READ_ELSEWHERE.test(name))
-    .map((name) => {
-      const upper = name.toUpperCase();
-      const scored = known.map((k) => ({ k, d: editDistance(upper, k) })).sort((a, b) => a.d - b.d)[0];
-      return scored && scored.d <= Math.max(2, Math.floor(name.length / 8)) ? { name, nearest: scored.k } : { name };
-    });
-}
-
-/** Levenshtein distance, for the suggestions above (names are short: a row at a time is enough). */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length];
 }
 
 /** The embedded store folder's parent (so `embedded://./data/pg` gives `./data`), else `./data`. */

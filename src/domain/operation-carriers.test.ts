@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decide, newOperation, type OperationState, type Timeouts } from './operation.ts';
+import type { Timeouts } from './deadlines.ts';
+import { decide, newOperation, type OperationState } from './operation.ts';
 import type { CarrierSnapshot, Checkpoint } from './shipment.ts';
 
 const T: Timeouts = { notFoundAfterMs: 7 * 86_400_000, expireAfterMs: 30 * 86_400_000, productionTimeoutMs: 30 * 86_400_000, returnTimeoutMs: 90 * 86_400_000 };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { awaitsCarrier, type Decision, deadline, decide, newOperation, type OperationState, type Timeouts } from './operation.ts';
+import { awaitsCarrier, deadline, type Timeouts } from './deadlines.ts';
+import { type Decision, decide, newOperation, type OperationState } from './operation.ts';
 import { toOperationObject } from './operation-view.ts';
 import type { CarrierSnapshot, Checkpoint } from './shipment.ts';
 

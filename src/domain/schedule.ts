@@ -1,4 +1,5 @@
-import { awaitsCarrier, deadline, nextCountedUnknownAt, type OperationState, type Timeouts } from './operation.ts';
+import { awaitsCarrier, deadline, nextCountedUnknownAt, type Timeouts } from './deadlines.ts';
+import type { OperationState } from './operation.ts';
 
 export interface PollBounds {
   pollMinIntervalMs: number;

@@ -1,4 +1,5 @@
-import { deadline, decide, type OperationInput } from '../domain/operation.ts';
+import { deadline } from '../domain/deadlines.ts';
+import { decide, type OperationInput } from '../domain/operation.ts';
 import { nextWakeAt } from '../domain/schedule.ts';
 import { lockOperation, saveDecision } from '../store/operations.ts';
 import type { HubContext } from './context.ts';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { detect, trackingUrl } from '../carriers/index.ts';
 import type { CarrierCode } from '../domain/carriers.ts';
-import type { Timeouts } from '../domain/operation.ts';
+import type { Timeouts } from '../domain/deadlines.ts';
 import type { PollBounds } from '../domain/schedule.ts';
 import type { Db } from '../store/db.ts';
 

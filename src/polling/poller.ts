@@ -1,8 +1,8 @@
-import { Counter, Gauge } from 'prom-client';
 import { type CarrierProvider, MAX_RETRY_AFTER_MS, type ProviderName, type TrackRequest } from '../carriers/provider.ts';
 import { steadyWindowMs } from '../domain/call-budget.ts';
 import type { CarrierCode } from '../domain/carriers.ts';
-import { awaitsCarrier, deadline, type OperationInput, type OperationState, type Parcel, saysNothing } from '../domain/operation.ts';
+import { awaitsCarrier } from '../domain/deadlines.ts';
+import type { OperationState, Parcel } from '../domain/operation.ts';
 import { pollIntervalMs } from '../domain/schedule.ts';
 import type { TrackResult } from '../domain/shipment.ts';
 import { advanceOperation } from '../operations/advance.ts';
@@ -11,54 +11,9 @@ import { recordCarrierRound } from '../store/carrier-budgets.ts';
 import { claimDueOperations, nextDueAt } from '../store/operations.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { CircuitBreaker } from './breaker.ts';
+import { BREAKER_VALUE, breakerGauge, budgetGauge, calls, deadlineWaits, deferred, demandGauge, handedOn, overdueGauge, polls } from './metrics.ts';
 import { pauseProvider, type RateLimit, settleBudget, takeBudget } from './rate-limit.ts';
-
-const polls = new Counter({
-  name: 'trackhub_carrier_polls_total',
-  help: 'Tracking numbers asked of a carrier provider, by result',
-  labelNames: ['provider', 'result'],
-});
-const deferred = new Counter({
-  name: 'trackhub_carrier_polls_deferred_total',
-  help: 'Tracking numbers not asked this round and re-scheduled, by reason (rate_limit, breaker_open)',
-  labelNames: ['provider', 'reason'],
-});
-const handedOn = new Counter({
-  name: 'trackhub_carrier_fallbacks_total',
-  help: 'Tracking numbers handed on to the next provider of their route, by reason (not_found, error, breaker_open)',
-  labelNames: ['from', 'to', 'reason'],
-});
-const calls = new Counter({
-  name: 'trackhub_carrier_calls_total',
-  help: 'API calls made to a carrier provider (a call may carry several numbers)',
-  labelNames: ['provider'],
-});
-const demandGauge = new Gauge({
-  name: 'trackhub_carrier_demand_numbers_per_second',
-  help: 'Tracking numbers falling due for a poll per second, over the provider budget window, every worker counted',
-  labelNames: ['provider'],
-});
-const budgetGauge = new Gauge({
-  name: 'trackhub_carrier_budget_numbers_per_second',
-  help: 'Tracking numbers the provider budget allows per second: calls per window over its seconds, times numbers per call (98 % of it is usable at a steady pace)',
-  labelNames: ['provider'],
-});
-const overdueGauge = new Gauge({
-  name: 'trackhub_carrier_parcels_overdue',
-  help: 'Parcels of the newest polling round whose poll waited longer than their poll interval, per provider',
-  labelNames: ['provider'],
-});
-const deadlineWaits = new Counter({
-  name: 'trackhub_carrier_deadline_waits_total',
-  help: 'Parcels past their deadline that could not be asked this round (no outcome by clock alone), by reason (rate_limit, breaker_open, error, no_provider)',
-  labelNames: ['provider', 'reason'],
-});
-const breakerGauge = new Gauge({
-  name: 'trackhub_carrier_breaker_state',
-  help: 'Circuit breaker per provider in this worker: 0 closed, 1 half-open, 2 open',
-  labelNames: ['provider'],
-});
-const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+import { byPriority, knows, outranks, queuePlaces, type Routed, stretchAfter, toInput } from './routed.ts';
 
 export interface PollerOptions {
   providers: Map<ProviderName, CarrierProvider>;
@@ -71,36 +26,6 @@ export interface PollerOptions {
   /** Calls in flight at once to one provider. */
   concurrency?: number;
   breaker?: { threshold?: number; coolDownMs?: number; maxCoolDownMs?: number };
-}
-
-/**
- * Which operations go first when a provider's budget cannot serve all that are due: parcels never
- * answered, then those whose deadline is near (within the longest poll interval) or past, nearest first,
- * then those longest since an answer. A deadline weeks away is no reason to go first.
- */
-function priority(s: OperationState, t: HubContext['policy'], now: number): [number, number, number] {
-  const answered = s.answers?.lastAt;
-  const due = deadline(s, t);
-  const dueMs = due ? Date.parse(due) : Number.POSITIVE_INFINITY;
-  const near = dueMs <= now + t.pollMaxIntervalMs;
-  return [answered ? (near ? 1 : 2) : 0, near ? dueMs : 0, answered ? Date.parse(answered) : 0];
-}
-
-function byPriority(t: HubContext['policy'], now: number): (a: Routed, b: Routed) => number {
-  return (a, b) => {
-    const pa = priority(a.s, t, now);
-    const pb = priority(b.s, t, now);
-    return pa[0] - pb[0] || pa[1] - pb[1] || pa[2] - pb[2];
-  };
-}
-
-/** An operation on its way along its route: `chain` is the order of asking, `at` the provider asked now. */
-interface Routed {
-  s: OperationState;
-  chain: ProviderName[];
-  at: number;
-  /** A provider earlier in the route said it does not know the number: what to record if no later one can answer. */
-  unknownFrom?: ProviderName;
 }
 
 /**
@@ -266,7 +191,9 @@ export class Poller {
       // A half-open breaker's probe the budget refused (a pause, a spent window) is not out: let it go later.
       if (granted === 0 && allowance === 'one') breaker.probeNotSent();
       const perWindow = limit.count * provider.maxBatch;
-      stretch = this.stretch(name, budget.wanted / perWindow, limit.perMs, now.getTime());
+      const held = stretchAfter(this.stretches.get(name), budget.wanted / perWindow, limit.perMs, now.getTime(), this.ctx.policy);
+      this.stretches.set(name, held);
+      stretch = held.factor;
       demandGauge.set({ provider: name }, (budget.wanted * 1000) / limit.perMs);
       budgetGauge.set({ provider: name }, (perWindow * 1000) / limit.perMs);
     }
@@ -319,23 +246,6 @@ export class Poller {
       await recordCarrierRound(this.ctx.db, name, { fallbacks, deadlineWaits: waits, overdue, ...(breakerChanged ? { breaker: { state: breaker.state, until } } : {}) }, this.ctx.now());
     }
     return out;
-  }
-
-  /**
-   * How far to stretch poll intervals so that demand meets the budget. `ratio` is numbers falling due
-   * over the numbers the budget takes, in the window just past, at the current stretch: once a window
-   * the factor moves by its square root (damped, so it settles rather than swings), between 1 and what
-   * the poll bounds allow. At the fixed point, parcels fall due as fast as the budget serves them.
-   */
-  private stretch(name: ProviderName, ratio: number, perMs: number, now: number): number {
-    const held = this.stretches.get(name) ?? { factor: 1, at: now };
-    if (now - held.at >= perMs) {
-      const most = this.ctx.policy.pollMaxIntervalMs / this.ctx.policy.pollMinIntervalMs;
-      held.factor = Math.min(most, Math.max(1, held.factor * Math.sqrt(Math.max(ratio, 1e-3))));
-      held.at = now;
-    }
-    this.stretches.set(name, held);
-    return held.factor;
   }
 
   /**
@@ -430,39 +340,4 @@ export class Poller {
       }),
     );
   }
-}
-
-/**
- * Places for put-off polls in the provider's coming windows, a call's worth (maxBatch numbers) at each
- * place, one place every `window / count`: the budget's own pace, and every call as full as the API
- * allows. Those already waiting (at the front of `ops`) keep the queue's front, from `front`; those newly
- * due take the places booked for them in the shared queue, from `booked` (src/store/carrier-budgets.ts).
- */
-function queuePlaces(ops: Routed[], front: Date, booked: Date, limit: RateLimit, maxBatch: number): (k: number) => Date {
-  const placeMs = steadyWindowMs(limit) / limit.count;
-  const waiting = ops.filter((r) => r.s.parcel?.waitingSince).length;
-  return (k) => new Date(Math.ceil(k < waiting ? front.getTime() + Math.floor(k / maxBatch) * placeMs : booked.getTime() + Math.floor((k - waiting) / maxBatch) * placeMs));
-}
-
-/** Whether the provider comes before the parcel's own in its route (the primary answering again). */
-function outranks(r: Routed, name: ProviderName): boolean {
-  const held = r.s.parcel?.provider;
-  const own = held ? r.chain.indexOf(held as ProviderName) : -1;
-  return own < 0 || r.chain.indexOf(name) < own;
-}
-
-/** Whether the provider knows the number: the state machine's own rule (saysNothing), not a copy of it. */
-function knows(result: TrackResult | undefined): boolean {
-  return result?.kind === 'found' && !saysNothing(result.snapshot);
-}
-
-function toInput(result: TrackResult | undefined, now: Date, from: { name: string; preferred: boolean }, unknownFrom?: ProviderName): { input: OperationInput; notBefore?: Date } {
-  const iso = now.toISOString();
-  if (result?.kind === 'found') return { input: { kind: 'carrier-found', snapshot: result.snapshot, now: iso, from } };
-  if (result?.kind === 'not_found') return { input: { kind: 'carrier-not-found', now: iso } };
-  // A carrier error tells us nothing about the parcel, but an earlier provider's "unknown" this round
-  // still stands; we wait as asked (a Retry-After, within reason).
-  const wait = Math.min(MAX_RETRY_AFTER_MS, result?.retryAfterMs ?? 0);
-  const notBefore = wait > 0 ? new Date(now.getTime() + wait) : undefined;
-  return { input: unknownFrom ? { kind: 'carrier-not-found', now: iso } : { kind: 'tick', now: iso }, notBefore };
 }
