@@ -106,6 +106,8 @@ describe('SHIPMENT', () => {
     // Spread, but none after the deadline: the deadline waits for the next answer.
     const spread = unknownAt(s, [1, 60, 120, 160]);
     expect(decide(spread.state, { kind: 'tick', now: at(8 * 24) }, T).state.open).toBe(true);
+    // An answer received after the deadline to a poll sent before it is not "asked after the deadline".
+    expect(decide(spread.state, { kind: 'carrier-not-found', now: at(7 * 24 + 0.01), askedAt: at(7 * 24 - 0.01) }, T).state.open).toBe(true);
     expect(decide(spread.state, { kind: 'carrier-not-found', now: at(8 * 24) }, T).notifications[0]).toMatchObject({ errorCode: 'TRACKING_NUMBER_NOT_FOUND' });
     // TRACKHUB_NOT_FOUND_ANSWERS=1: one answer after the deadline is enough.
     const one = { ...T, notFoundAnswers: 1 };

@@ -87,8 +87,12 @@ export type OperationInput =
    * `partial`: the snapshot holds only the events a push carried (a webhook), possibly older than what
    * is known, so the status is taken from the newest known checkpoint rather than from the snapshot.
    */
-  | { kind: 'carrier-found'; snapshot: CarrierSnapshot; now: string; partial?: boolean; from?: AnsweringProvider }
-  | { kind: 'carrier-not-found'; now: string }
+  /**
+   * `askedAt`: when the poll that got this answer was sent. "Asked after the deadline" means sent after it:
+   * an answer received a moment after the deadline may describe the parcel as it was before.
+   */
+  | { kind: 'carrier-found'; snapshot: CarrierSnapshot; now: string; partial?: boolean; from?: AnsweringProvider; askedAt?: string }
+  | { kind: 'carrier-not-found'; now: string; askedAt?: string }
   | { kind: 'site-event'; event: SiteEvent; now: string }
   | { kind: 'tick'; now: string }
   | { kind: 'supersede'; now: string };
@@ -325,13 +329,13 @@ export function decide(s: OperationState, input: OperationInput, t: Timeouts): D
         const pushed = s.parcel ? { ...s, parcel: { ...s.parcel, pushedAt: input.now } } : s;
         return onCarrierData(pushed, input.snapshot, input.now, t, true);
       }
-      const asked = recordAnswer(s, input.now, saysNothing(input.snapshot), t);
+      const asked = recordAnswer(s, input.askedAt ?? input.now, saysNothing(input.snapshot), t);
       return onCarrierData(asked, input.snapshot, input.now, t, false, input.from);
     }
     case 'carrier-not-found':
       // Not knowing a number yet is normal for a day or two; only the carrier's repeated word, the last
       // after the deadline, turns it into a failure.
-      return onNotFound(recordAnswer(s, input.now, true, t), input.now, t);
+      return onNotFound(recordAnswer(s, input.askedAt ?? input.now, true, t), input.now, t);
     case 'tick':
       return onTick(s, input.now, t);
     case 'site-event': {

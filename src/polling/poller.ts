@@ -262,7 +262,11 @@ export class Poller {
     const now = at.toISOString();
     const times = ops.map((_, k) => pollAt(k));
     // A provider earlier in the route said "unknown" this round: that answer stands while this one waits.
-    await Promise.all(ops.map(({ s, unknownFrom }, k) => advanceOperation(this.ctx, s.operationId, unknownFrom ? { kind: 'carrier-not-found', now } : { kind: 'tick', now }, { pollAt: times[k] })));
+    await Promise.all(
+      ops.map(({ s, unknownFrom, unknownAskedAt }, k) =>
+        advanceOperation(this.ctx, s.operationId, unknownFrom ? { kind: 'carrier-not-found', now, askedAt: unknownAskedAt } : { kind: 'tick', now }, { pollAt: times[k] }),
+      ),
+    );
     return waits;
   }
 
@@ -298,6 +302,7 @@ export class Poller {
       trackingNumber: s.parcel?.trackingNumber as string,
     }));
     calls.inc({ provider: name });
+    const askedAt = this.ctx.now().toISOString();
     let results: Map<string, TrackResult>;
     try {
       results = await provider.track(requests);
@@ -325,14 +330,17 @@ export class Poller {
         const unknown = result?.kind === 'not_found' || (result?.kind === 'found' && !knows(result));
         const failedHere = result === undefined || result.kind === 'error';
         const reason = unknown ? 'not_found' : failedHere ? (breaker.state === 'open' ? 'breaker_open' : 'error') : undefined;
-        if (unknown) routed[i].unknownFrom ??= name;
+        if (unknown && !routed[i].unknownFrom) {
+          routed[i].unknownFrom = name;
+          routed[i].unknownAskedAt = askedAt;
+        }
         if (reason && this.handOn(name, [routed[i]], reason, out).length === 0) return;
         // Past its deadline and the carrier failed to answer (an outage, the breaker's probe): it waits, counted.
         if (failedHere && !routed[i].unknownFrom && awaitsCarrier(s, this.ctx.policy, now.getTime())) {
           deadlineWaits.inc({ provider: name, reason: 'error' });
           errorWaits.n++;
         }
-        const { input, notBefore } = toInput(result, now, { name, preferred: outranks(routed[i], name) }, routed[i].unknownFrom);
+        const { input, notBefore } = toInput(result, now, askedAt, { name, preferred: outranks(routed[i], name) }, routed[i]);
         // While the breaker is open, failed operations wait for its probe rather than their own timer.
         const probeAt = failed && breaker.state === 'open' ? new Date(breaker.retryAt(now.getTime())) : undefined;
         if (knows(result) && routed[i].at > 0) this.ctx.log.debug({ operationId: s.operationId, provider: name, primary: routed[i].chain[0] }, 'carrier data from a fallback provider');

@@ -39,6 +39,8 @@ export interface Routed {
   at: number;
   /** A provider earlier in the route said it does not know the number: what to record if no later one can answer. */
   unknownFrom?: ProviderName;
+  /** When the call that got that "unknown" was sent. */
+  unknownAskedAt?: string;
 }
 
 /**
@@ -65,15 +67,15 @@ export function knows(result: TrackResult | undefined): boolean {
   return result?.kind === 'found' && !saysNothing(result.snapshot);
 }
 
-export function toInput(result: TrackResult | undefined, now: Date, from: { name: string; preferred: boolean }, unknownFrom?: ProviderName): { input: OperationInput; notBefore?: Date } {
+export function toInput(result: TrackResult | undefined, now: Date, askedAt: string, from: { name: string; preferred: boolean }, r: Routed): { input: OperationInput; notBefore?: Date } {
   const iso = now.toISOString();
-  if (result?.kind === 'found') return { input: { kind: 'carrier-found', snapshot: result.snapshot, now: iso, from } };
-  if (result?.kind === 'not_found') return { input: { kind: 'carrier-not-found', now: iso } };
+  if (result?.kind === 'found') return { input: { kind: 'carrier-found', snapshot: result.snapshot, now: iso, from, askedAt } };
+  if (result?.kind === 'not_found') return { input: { kind: 'carrier-not-found', now: iso, askedAt } };
   // A carrier error tells us nothing about the parcel, but an earlier provider's "unknown" this round
   // still stands; we wait as asked (a Retry-After, within reason).
   const wait = Math.min(MAX_RETRY_AFTER_MS, result?.retryAfterMs ?? 0);
   const notBefore = wait > 0 ? new Date(now.getTime() + wait) : undefined;
-  return { input: unknownFrom ? { kind: 'carrier-not-found', now: iso } : { kind: 'tick', now: iso }, notBefore };
+  return { input: r.unknownFrom ? { kind: 'carrier-not-found', now: iso, askedAt: r.unknownAskedAt } : { kind: 'tick', now: iso }, notBefore };
 }
 
 /**
