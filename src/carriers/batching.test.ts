@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../../test/fixtures/carriers/load.ts';
-import { startSandbox } from '../../test/helpers/sandbox.ts';
 import { sandboxNumbers } from '../sandbox/numbers.ts';
-import { sandboxBaseUrl } from '../sandbox/server.ts';
+import { sandboxBaseUrl, startSandbox } from '../sandbox/server.ts';
 import { undiciHttpClient } from './http.ts';
 import { LaPosteProvider } from './laposte/client.ts';
 import type { LaPosteItem } from './laposte/parse.ts';
@@ -185,7 +184,7 @@ describe('the sandbox answers several numbers in one call', () => {
   let origin: string;
   const undici = undiciHttpClient();
   beforeAll(async () => {
-    ({ app, origin } = await startSandbox(SPEED, () => clockMs));
+    ({ app, url: origin } = await startSandbox({ host: '127.0.0.1', port: 0, speed: SPEED, now: () => clockMs }));
   });
   afterAll(async () => {
     await app.close();

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox } from '../../test/helpers/sandbox.ts';
 import { undiciHttpClient } from '../carriers/http.ts';
 import { PROVIDER_NAMES, type ProviderName } from '../carriers/provider.ts';
 import { createProvider, DEFAULT_ROUTES } from '../carriers/registry.ts';
@@ -8,7 +7,7 @@ import { CARRIER_CODES, type CarrierCode } from '../domain/carriers.ts';
 import { decide, newOperation } from '../domain/operation.ts';
 import { sandboxNumbers } from './numbers.ts';
 import { ParcelClock } from './scenarios.ts';
-import { sandboxBaseUrl } from './server.ts';
+import { sandboxBaseUrl, startSandbox } from './server.ts';
 
 // A million times faster: a 90-hour parcel life passes in a third of a second of the sandbox's clock.
 const SPEED = 1_000_000;
@@ -21,7 +20,7 @@ let origin: string;
 const http = undiciHttpClient();
 
 beforeAll(async () => {
-  ({ app, origin } = await startSandbox(SPEED, () => clockMs));
+  ({ app, url: origin } = await startSandbox({ host: '127.0.0.1', port: 0, speed: SPEED, now: () => clockMs }));
 });
 afterAll(async () => {
   await app.close();

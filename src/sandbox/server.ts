@@ -18,10 +18,10 @@ export function registerSandbox(app: FastifyInstance, speed: number, clock = new
   for (const provider of Object.values(PROVIDERS)) provider.sandbox(app, sandboxBaseUrl('', provider.name), clock);
 }
 
-/** `trackhub sandbox`: the carrier sandbox on its own port. */
-export async function startSandbox(opts: { host: string; port: number; speed: number }): Promise<{ app: FastifyInstance; url: string }> {
+/** `trackhub sandbox`: the carrier sandbox on its own port (tests give a clock they move: `now`). */
+export async function startSandbox(opts: { host: string; port: number; speed: number; now?: () => number }): Promise<{ app: FastifyInstance; url: string }> {
   const app = Fastify({ logger: false });
-  registerSandbox(app, opts.speed);
+  registerSandbox(app, opts.speed, new ParcelClock(opts.speed, opts.now));
   const url = await app.listen({ host: opts.host, port: opts.port });
   return { app, url };
 }

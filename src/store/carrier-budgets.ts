@@ -67,7 +67,6 @@ export async function takeCarrierBudget(
         buckets: JSON.stringify(take.buckets),
         window_start: windowStart,
         used: take.used,
-        granted: take.granted,
         wanted: take.wanted,
         calls_total: sql`calls_total + ${take.granted}::int`,
         ...(places > 0 ? { queued_until: new Date(queueStart + places * (booking?.placeMs ?? 0)).toISOString() } : spare ? { queued_until: null } : {}),

@@ -124,7 +124,6 @@ export interface Database {
     provider: string;
     window_start: Timestamp;
     used: Generated<number>;
-    granted: Generated<number>;
     paused_until: Timestamp | null;
     buckets: Json<BudgetBuckets> | null;
     queued_until: Timestamp | null;

@@ -2,6 +2,8 @@
 -- The poller writes the budget, demand, breaker and totals in the statements it already runs per round; the
 -- carrier webhook route writes the push figures; the hub flushes unknown status codes every few seconds.
 alter table carrier_rate_limits
+  -- grants are computed from the buckets under the row lock now: nothing reads a grant back
+  drop column granted,
   -- the sliding window's buckets of calls and wanted numbers (src/domain/call-budget.ts); window_start and
   -- used then describe the sliding window that ends at the newest take
   add column buckets jsonb,
