@@ -14,15 +14,19 @@ import { restoreUnknownCodes, takeUnknownCodes } from './unknown.ts';
 /** Per provider (a name of PROVIDER_NAMES, so at most six entries): pushes accepted since the last flush. */
 const pushes = new Map<string, PushDelta>();
 
-/** A push verified and read (whatever it matched): counted in pushes_total, its time in last_push_at. */
-export function notePush(provider: string, at: Date): void {
-  if (!isProviderName(provider)) return;
+/** Adds pushes to a provider's tally: counted in pushes_total, the newest time in last_push_at. */
+function addPushes(provider: string, count: number, lastAt: Date): void {
   const entry = pushes.get(provider);
-  if (!entry) pushes.set(provider, { provider, count: 1, lastAt: at });
+  if (!entry) pushes.set(provider, { provider, count, lastAt });
   else {
-    entry.count++;
-    if (at > entry.lastAt) entry.lastAt = at;
+    entry.count += count;
+    if (lastAt > entry.lastAt) entry.lastAt = lastAt;
   }
+}
+
+/** A push verified and read (whatever it matched). */
+export function notePush(provider: string, at: Date): void {
+  if (isProviderName(provider)) addPushes(provider, 1, at);
 }
 
 function takePushes(): PushDelta[] {
@@ -31,15 +35,9 @@ function takePushes(): PushDelta[] {
   return out;
 }
 
+/** A write that failed: its tallies go back, to be added to the next one. */
 function restorePushes(deltas: PushDelta[]): void {
-  for (const d of deltas) {
-    const entry = pushes.get(d.provider);
-    if (!entry) pushes.set(d.provider, { ...d });
-    else {
-      entry.count += d.count;
-      if (d.lastAt > entry.lastAt) entry.lastAt = d.lastAt;
-    }
-  }
+  for (const d of deltas) addPushes(d.provider, d.count, d.lastAt);
 }
 
 /** How often a process adds what it gathered: the view lags by at most this much. */
