@@ -16,6 +16,25 @@ async function ensureRow(db: Db, provider: string, at: string): Promise<void> {
 }
 
 /**
+ * Providers whose row this process has seen, per store: the poller takes and records several times a
+ * second, and rows are never deleted, so the insert is made once per provider rather than before each
+ * statement. A row gone all the same (removed by hand) is made again where it is found missing.
+ */
+const rowsSeen = new WeakMap<Db, Set<string>>();
+
+async function ensureRowOnce(db: Db, provider: string, at: string): Promise<void> {
+  const seen = rowsSeen.get(db) ?? new Set<string>();
+  rowsSeen.set(db, seen);
+  if (seen.has(provider)) return;
+  await ensureRow(db, provider, at);
+  seen.add(provider);
+}
+
+function forgetRow(db: Db, provider: string): void {
+  rowsSeen.get(db)?.delete(provider);
+}
+
+/**
  * Takes up to `want` calls from the provider's budget and records `arrivals` numbers that fell due, for
  * every worker at once: the row is locked, the window moved on and written back in one transaction. The
  * previous complete window's figures are kept for a steady reading of use and demand.
@@ -40,14 +59,17 @@ export async function takeCarrierBudget(
   booking?: QueueBooking,
 ): Promise<BudgetTake & { queueStart: number }> {
   const at = now.toISOString();
-  await ensureRow(db, provider, at);
+  await ensureRowOnce(db, provider, at);
   return db.transaction().execute(async (tx) => {
-    const row = await tx
-      .selectFrom('carrier_rate_limits')
-      .select(['buckets', 'paused_until', 'last_window_end', 'queued_until'])
-      .where('provider', '=', provider)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
+    const lock = () =>
+      tx.selectFrom('carrier_rate_limits').select(['buckets', 'paused_until', 'last_window_end', 'queued_until']).where('provider', '=', provider).forUpdate().executeTakeFirst();
+    let row = await lock();
+    if (!row) {
+      forgetRow(db, provider);
+      await ensureRow(tx, provider, at);
+      row = await lock();
+    }
+    if (!row) throw new Error(`carrier_rate_limits: no row for ${provider}`);
     const paused = row.paused_until ? new Date(row.paused_until as unknown as string).getTime() : undefined;
     const take = takeCalls(row.buckets, want, arrivals, limit, now.getTime(), paused, randomUUID());
     const windowStart = new Date(now.getTime() - limit.perMs).toISOString();
@@ -105,10 +127,10 @@ export interface CarrierRound {
   breaker?: { state: string; until: Date | null };
 }
 
-export async function recordCarrierRound(db: Db, provider: string, round: CarrierRound, now: Date): Promise<void> {
+export async function recordCarrierRound(db: Db, provider: string, round: CarrierRound, now: Date, retried = false): Promise<void> {
   const at = now.toISOString();
-  await ensureRow(db, provider, at);
-  await db
+  await ensureRowOnce(db, provider, at);
+  const updated = await db
     .updateTable('carrier_rate_limits')
     .set({
       fallbacks_total: sql`fallbacks_total + ${round.fallbacks}::int`,
@@ -118,5 +140,9 @@ export async function recordCarrierRound(db: Db, provider: string, round: Carrie
       ...(round.breaker ? { breaker_state: round.breaker.state, breaker_until: round.breaker.until?.toISOString() ?? null, breaker_changed_at: at } : {}),
     })
     .where('provider', '=', provider)
-    .execute();
+    .executeTakeFirst();
+  if (updated.numUpdatedRows === 0n && !retried) {
+    forgetRow(db, provider);
+    await recordCarrierRound(db, provider, round, now, true);
+  }
 }

@@ -5,6 +5,7 @@ import { steadyWindowMs } from '../../src/domain/call-budget.ts';
 import type { CarrierCode } from '../../src/domain/carriers.ts';
 import { Poller } from '../../src/polling/poller.ts';
 import { settleBudget, takeBudget } from '../../src/polling/rate-limit.ts';
+import { recordCarrierRound } from '../../src/store/carrier-budgets.ts';
 import { FakeClock, FakeProvider, fakeContext, inTransit, openShipments } from '../helpers/carriers.ts';
 import { freshStore, STORE_KINDS, type TestStore } from '../helpers/stores.ts';
 
@@ -483,6 +484,18 @@ describe.each(STORE_KINDS)('polling on %s with a fake clock', (kind) => {
     expect(busy.granted).toBe(4);
     expect(busy.queueStart.getTime()).toBe(busy.retryAt.getTime());
     expect(busy.queueStart.getTime() - clock.ms).toBeLessThan(limit.perMs * 1.1);
+  });
+
+
+  it('a provider row removed by hand is made again by the next take and the next round record', async () => {
+    const limit = { count: 5, perMs: 1_000 };
+    expect((await takeBudget(store.db, 'dhl', 1, 1, limit, clock.now())).granted).toBe(1);
+    await store.db.deleteFrom('carrier_rate_limits').where('provider', '=', 'dhl').execute();
+    expect((await takeBudget(store.db, 'dhl', 1, 1, limit, clock.now())).granted).toBe(1);
+    await store.db.deleteFrom('carrier_rate_limits').where('provider', '=', 'dhl').execute();
+    await recordCarrierRound(store.db, 'dhl', { fallbacks: 2, deadlineWaits: 1, overdue: 0 }, clock.now());
+    const row = await store.db.selectFrom('carrier_rate_limits').select(['fallbacks_total', 'deadline_waits_total']).where('provider', '=', 'dhl').executeTakeFirstOrThrow();
+    expect(row).toEqual({ fallbacks_total: 2, deadline_waits_total: 1 });
   });
 
 });
