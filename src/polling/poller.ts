@@ -13,7 +13,7 @@ import { WorkLoop } from '../work-loop.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { BREAKER_VALUE, breakerGauge, budgetGauge, calls, deadlineWaits, deferred, demandGauge, handedOn, overdueGauge, polls } from './metrics.ts';
 import { pauseProvider, type RateLimit, settleBudget, takeBudget } from './rate-limit.ts';
-import { byPriority, knows, outranks, queuePlaces, type Routed, stretchAfter, toInput } from './routed.ts';
+import { byPriority, knows, outranks, queuePlaces, type Routed, stretchAfter, toInput, waitingInput } from './routed.ts';
 
 export interface PollerOptions {
   providers: Map<ProviderName, CarrierProvider>;
@@ -261,12 +261,7 @@ export class Poller {
     if (waits > 0) deadlineWaits.inc({ provider: name, reason }, waits);
     const now = at.toISOString();
     const times = ops.map((_, k) => pollAt(k));
-    // A provider earlier in the route said "unknown" this round: that answer stands while this one waits.
-    await Promise.all(
-      ops.map(({ s, unknownFrom, unknownAskedAt }, k) =>
-        advanceOperation(this.ctx, s.operationId, unknownFrom ? { kind: 'carrier-not-found', now, askedAt: unknownAskedAt } : { kind: 'tick', now }, { pollAt: times[k] }),
-      ),
-    );
+    await Promise.all(ops.map((r, k) => advanceOperation(this.ctx, r.s.operationId, waitingInput(r, now), { pollAt: times[k] })));
     return waits;
   }
 

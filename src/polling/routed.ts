@@ -75,7 +75,15 @@ export function toInput(result: TrackResult | undefined, now: Date, askedAt: str
   // still stands; we wait as asked (a Retry-After, within reason).
   const wait = Math.min(MAX_RETRY_AFTER_MS, result?.retryAfterMs ?? 0);
   const notBefore = wait > 0 ? new Date(now.getTime() + wait) : undefined;
-  return { input: r.unknownFrom ? { kind: 'carrier-not-found', now: iso, askedAt: r.unknownAskedAt } : { kind: 'tick', now: iso }, notBefore };
+  return { input: waitingInput(r, iso), notBefore };
+}
+
+/**
+ * What an operation that got no answer this round is told: a provider earlier in its route said "unknown"
+ * (that answer stands while this one failed or waits), else only the clock moved.
+ */
+export function waitingInput(r: Routed, now: string): OperationInput {
+  return r.unknownFrom ? { kind: 'carrier-not-found', now, askedAt: r.unknownAskedAt } : { kind: 'tick', now };
 }
 
 /**
