@@ -107,6 +107,11 @@ describe.each(STORE_KINDS)('Admin API operations listing on %s', (kind) => {
       expect(res.statusCode, path).toBe(400);
       expect(res.json(), path).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'colour: is not a known query parameter' });
     }
+    // The name is the client's: shown cut to 64 characters, and an invisible character escaped.
+    const long = await t.app.inject({ method: 'GET', url: `/admin/v1/carriers?${'k'.repeat(5000)}=1`, headers: admin });
+    expect(long.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: `${'k'.repeat(64)}…: is not a known query parameter` });
+    const bidi = await t.app.inject({ method: 'GET', url: `/admin/v1/carriers?ab${encodeURIComponent('\u202e')}cd=1`, headers: admin });
+    expect(bidi.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'ab\\u202ecd: is not a known query parameter' });
     const anonymous = await t.app.inject({ method: 'GET', url: '/admin/v1/operations?status=DONE' });
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.json().errorCode).toBe('AUTHORIZER_UNAUTHORIZED');

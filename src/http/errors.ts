@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_STATUS, type ErrorCode } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
+import { escapeUnprintable } from '../domain/text.ts';
 import { errorForLog } from '../logger.ts';
 import { JSON_ONLY } from './media-types.ts';
 
@@ -94,7 +95,10 @@ export function installErrorHandling(app: FastifyInstance): void {
         const path = fieldPath(first?.instancePath ?? '');
         if (params?.additionalProperty) {
           const what = err.validationContext === 'querystring' ? 'query parameter' : 'field';
-          return sendError(reply, 'FIELD_INVALID_FORMAT', `${path ? `${path}.` : ''}${params.additionalProperty}: is not a known ${what}`);
+          // The name is the client's: shown at most 64 characters long, invisible characters escaped.
+          const given = params.additionalProperty;
+          const name = `${escapeUnprintable(given.slice(0, 64))}${given.length > 64 ? '…' : ''}`;
+          return sendError(reply, 'FIELD_INVALID_FORMAT', `${path ? `${path}.` : ''}${name}: is not a known ${what}`);
         }
         const field = path || params?.missingProperty || err.validationContext || 'request';
         // A choice of literals (a union of constants, an enum): name the values, not "equal to constant".
