@@ -18,6 +18,7 @@ import { SiteKeys } from '../store/site-keys.ts';
 import { clientKey } from './client-address.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { utf8BodyParser } from './media-types.ts';
+import { swaggerOptions } from './openapi-document.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminCarriers } from './routes/admin-carriers.ts';
 import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
@@ -173,20 +174,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     else if (deps.log.isLevelEnabled('debug')) req.log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), correlationId: req.correlationId }, 'request');
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'Trackhub', version: '0.1.0', description: 'Card tracking hub: Issuer API (D1-compatible), Admin API and operations.' },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from /authz/v1/oauth2/token' },
-          adminBearer: { type: 'http', scheme: 'bearer', description: 'TRACKHUB_ADMIN_TOKEN' },
-          siteApiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'Production site API key' },
-        },
-      },
-    },
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
-  });
+  await app.register(swagger, swaggerOptions);
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     // The plugin's CSP (hashes of its inline scripts) without what this page does not use: other origins
