@@ -13,8 +13,6 @@ export type SandboxRenderer = (app: FastifyInstance, prefix: string, clock: Parc
 /** Route options that keep a sandbox route out of the OpenAPI document. */
 export const hide = { schema: { hide: true } };
 
-export const hours = (n: number) => n * 3_600_000;
-
 /** Tokens one sandbox token endpoint remembers; past this the oldest is forgotten (its holder gets a 401 and asks again). */
 const MAX_TOKENS = 10_000;
 

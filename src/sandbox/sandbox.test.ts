@@ -37,6 +37,7 @@ const provider = (name: ProviderName) =>
  */
 async function story(name: ProviderName, carrier: CarrierCode, trackingNumber: string) {
   const p = provider(name);
+  const firstAskedAt = clockMs;
   await p.track([{ carrier, trackingNumber }]);
   clockMs += 1000;
   const result = (await p.track([{ carrier, trackingNumber }])).get(trackingNumber);
@@ -44,7 +45,7 @@ async function story(name: ProviderName, carrier: CarrierCode, trackingNumber: s
   let s = newOperation({ operationId: 'op', issuerId: 'ISSUER0001', cardId: 'c', correlationId: 'x', request: { trackingType: 'SHIPMENT', trackingNumber }, parcel: { carrier, trackingNumber, trackingUrl: 'u' }, now });
   s = decide(s, { kind: 'accept', now }, T).state;
   if (result?.kind === 'found') s = decide(s, { kind: 'carrier-found', snapshot: result.snapshot, now }, T).state;
-  return { result, state: s };
+  return { result, state: s, firstAskedAt };
 }
 
 describe.each(PROVIDER_NAMES)('sandbox %s', (name) => {
@@ -61,6 +62,11 @@ describe.each(PROVIDER_NAMES)('sandbox %s', (name) => {
     expect(delivered.state.shipment?.status).toBe('DELIVERED');
     expect(delivered.state.shipment?.checkpoints.length).toBeGreaterThanOrEqual(5);
     expect(delivered.state.open).toBe(false);
+    // Dated in the life the sandbox just ran: from the first request for the number to now, not days before.
+    for (const c of delivered.state.shipment?.checkpoints ?? []) {
+      expect(Date.parse(c.checkpointTime), c.checkpointTime).toBeGreaterThanOrEqual(delivered.firstAskedAt);
+      expect(Date.parse(c.checkpointTime), c.checkpointTime).toBeLessThanOrEqual(clockMs);
+    }
 
     const returned = await story(name, carrier, pick(carrier, 'returned'));
     expect(returned.state.shipment?.status).toBe('RETURNED_TO_SENDER');
@@ -100,6 +106,25 @@ describe('sandbox numbers', () => {
     }
     // Only carriers without a usable number format need the carrier field.
     expect([...new Set(rows.filter((r) => !r.detected).map((r) => r.carrier))].sort()).toEqual(['chronopost-france', 'nacex', 'spanish-seur']);
+  });
+});
+
+describe('the parcel clock', () => {
+  it('dates the steps from the first request for the number, at the sandbox speed, in whole seconds', () => {
+    // An hour of parcel life a second; the first request comes 0.4 s into a second.
+    let now = Date.parse('2026-03-02T09:00:00.400Z');
+    const clock = new ParcelClock(3600, () => now);
+    const first = clock.visibleSteps('7712345000'); // a 'delivered' story: label at 0 h, pickup at 2 h, … delivered at 30 h
+    expect(first.scenario).toBe('delivered');
+    expect(first.steps.map((s) => [s.kind, s.time.toISOString()])).toEqual([['label', '2026-03-02T09:00:01.000Z']]);
+    now += 2_500; // 2.5 h of parcel life later: the pickup (2 h, at 09:00:02.4) shows, printed at the next whole second
+    expect(clock.visibleSteps('7712345000').steps.map((s) => s.time.toISOString())).toEqual(['2026-03-02T09:00:01.000Z', '2026-03-02T09:00:03.000Z']);
+    now += 60_000;
+    const done = clock.visibleSteps('7712345000');
+    expect(done.remaining).toBe(0);
+    expect(done.steps.at(-1)).toMatchObject({ kind: 'delivered', time: new Date('2026-03-02T09:00:31.000Z') });
+    // The estimate: ten hours of parcel life after the story's last step.
+    expect(done.estimatedDelivery.toISOString()).toBe('2026-03-02T09:00:41.000Z');
   });
 });
 

@@ -86,24 +86,28 @@ export function scenarioFor(trackingNumber: string): ScenarioName {
 
 export interface VisibleStep extends ScriptStep {
   /**
-   * The time the carrier prints for the step. Steps become visible at compressed time (the speed factor),
-   * but their printed times keep the script's real spacing (hours apart, whole seconds, all in the past),
-   * so even a very fast sandbox gives times that sort like a real parcel's.
+   * The time the carrier prints for the step: when it happened in the sandbox's compressed life of the
+   * parcel (the first request for the number, plus the step's hours divided by the speed), rounded up to
+   * a whole second as carriers print them. So a parcel's scans are never dated before the request that
+   * opened it, and follow one another at the pace the tester watches them arrive. At a very high speed
+   * several steps share a second; they are listed in their story's order, which the parsers keep.
    */
   time: Date;
 }
 
-/** Printed times are this far before the parcel's first sighting, plus the step's hours. */
-const PRINT_ORIGIN_HOURS = 100;
-
-/**
- * Parcel clocks start when the sandbox first hears of a number; the speed factor compresses hours of
- * parcel life into seconds. State is in memory: a restarted sandbox starts its parcels again.
- */
 /** Parcels one sandbox remembers (oldest forgotten first), and the longest number it starts a parcel for. */
 const MAX_PARCELS = 100_000;
 const MAX_NUMBER_LENGTH = 64;
+/** The carrier's estimate: this many hours of parcel life after the story's last step. */
+const ESTIMATE_MARGIN_HOURS = 10;
 
+const wholeSecondUp = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000);
+
+/**
+ * Parcel clocks start when the sandbox first hears of a number (the hub's first poll, right after the
+ * track request); the speed factor compresses hours of parcel life into seconds. State is in memory: a
+ * restarted sandbox starts its parcels again.
+ */
 export class ParcelClock {
   private readonly firstSeen = new Map<string, number>();
   constructor(
@@ -111,22 +115,22 @@ export class ParcelClock {
     private readonly now: () => number = Date.now,
   ) {}
 
-  visibleSteps(trackingNumber: string): { scenario: ScenarioName; steps: VisibleStep[]; remaining: number } {
+  visibleSteps(trackingNumber: string): { scenario: ScenarioName; steps: VisibleStep[]; remaining: number; estimatedDelivery: Date } {
     const now = this.now();
     // No real carrier has numbers this long: never found, and nothing remembered of it.
-    if (trackingNumber.length > MAX_NUMBER_LENGTH) return { scenario: 'never_found', steps: [], remaining: SCENARIOS.never_found.length };
+    if (trackingNumber.length > MAX_NUMBER_LENGTH) return { scenario: 'never_found', steps: [], remaining: 0, estimatedDelivery: new Date(now) };
     let start = this.firstSeen.get(trackingNumber);
     if (start === undefined) {
       start = now;
       this.firstSeen.set(trackingNumber, start);
       if (this.firstSeen.size > MAX_PARCELS) this.firstSeen.delete(this.firstSeen.keys().next().value as string);
     }
+    const at = (h: number) => (start as number) + (h * 3_600_000) / this.speed;
     const scenario = scenarioFor(trackingNumber);
     const script = SCENARIOS[scenario];
-    const visible = script.filter((s) => (start as number) + (s.atHours * 3_600_000) / this.speed <= now);
-    const printOrigin = Math.floor((start - PRINT_ORIGIN_HOURS * 3_600_000) / 1000) * 1000;
-    const steps = visible.map((s) => ({ ...s, time: new Date(printOrigin + s.atHours * 3_600_000) }));
-    return { scenario, steps, remaining: script.length - steps.length };
+    const steps = script.filter((s) => at(s.atHours) <= now).map((s) => ({ ...s, time: wholeSecondUp(at(s.atHours)) }));
+    const estimatedDelivery = wholeSecondUp(at((script.at(-1)?.atHours ?? 0) + ESTIMATE_MARGIN_HOURS));
+    return { scenario, steps, remaining: script.length - steps.length, estimatedDelivery };
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hide, hours, type SandboxRenderer } from '../../sandbox/kit.ts';
+import { hide, type SandboxRenderer } from '../../sandbox/kit.ts';
 import { localIso, type StepKind } from '../../sandbox/scenarios.ts';
 import { AFTERSHIP_API_VERSION } from './client.ts';
 
@@ -38,7 +38,7 @@ export const aftershipSandbox: SandboxRenderer = (app, prefix, clock) => {
   const meta = (code: number, message: string, type: string) => ({ code, message, type });
 
   const render = (t: { id: string; tracking_number: string; slug: string; created_at: string }) => {
-    const { steps } = clock.visibleSteps(t.tracking_number);
+    const { steps, estimatedDelivery } = clock.visibleSteps(t.tracking_number);
     const latest = steps.at(-1);
     const s = latest ? AFTERSHIP_STEP[latest.kind] : undefined;
     const done = latest?.kind === 'delivered' || latest?.kind === 'returned';
@@ -49,7 +49,7 @@ export const aftershipSandbox: SandboxRenderer = (app, prefix, clock) => {
       subtag_message: s?.text ?? 'Pending',
       destination_country_region: 'USA',
       ...(steps.length && !done
-        ? { courier_estimated_delivery_date: { estimated_delivery_date: localIso(new Date(steps[0].time.getTime() + hours(130)), '-05:00').slice(0, 10) } }
+        ? { courier_estimated_delivery_date: { estimated_delivery_date: localIso(estimatedDelivery, '-05:00').slice(0, 10) } }
         : {}),
       checkpoints: steps.map((step) => ({
         checkpoint_time: localIso(step.time, step.place.offset),

@@ -1,4 +1,4 @@
-import { hide, hours, type SandboxRenderer } from '../../sandbox/kit.ts';
+import { hide, type SandboxRenderer } from '../../sandbox/kit.ts';
 import { localIso, type StepKind, type VisibleStep } from '../../sandbox/scenarios.ts';
 
 /**
@@ -35,7 +35,7 @@ export const dhlSandbox: SandboxRenderer = (app, prefix, clock) => {
     if (!req.headers['dhl-api-key']) return reply.code(401).send({ title: 'Unauthorized', status: 401, detail: 'Invalid API key' });
     const q = req.query as { trackingNumber?: string; service?: string };
     if (!q.trackingNumber) return reply.code(400).send({ title: 'Bad Request', status: 400, detail: 'trackingNumber is required' });
-    const { steps } = clock.visibleSteps(q.trackingNumber);
+    const { steps, estimatedDelivery } = clock.visibleSteps(q.trackingNumber);
     if (steps.length === 0) {
       return reply.code(404).type('application/problem+json').send({ title: 'No result found', detail: 'No shipment with given tracking number found.', status: 404 });
     }
@@ -49,7 +49,7 @@ export const dhlSandbox: SandboxRenderer = (app, prefix, clock) => {
           origin: { address: { countryCode: first.countryCode, postalCode: first.postalCode, addressLocality: first.city } },
           destination: { address: { countryCode: 'US', postalCode: '10001', addressLocality: 'NEW YORK' } },
           status: dhlEvent(steps[steps.length - 1]),
-          ...(done ? {} : { estimatedTimeOfDelivery: localIso(new Date(steps[0].time.getTime() + hours(130)), '-05:00') }),
+          ...(done ? {} : { estimatedTimeOfDelivery: localIso(estimatedDelivery, '-05:00') }),
           events: steps.map(dhlEvent).reverse(),
         },
       ],

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hide, hours, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
+import { hide, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
 import { localIso, type ParcelClock, type StepKind, type VisibleStep } from '../../sandbox/scenarios.ts';
 
 /** FedEx scan codes and texts for each scripted step, as the Track API prints them. */
@@ -40,7 +40,7 @@ function scanEvent(step: VisibleStep) {
 }
 
 function trackResult(trackingNumber: string, clock: ParcelClock) {
-  const { scenario, steps } = clock.visibleSteps(trackingNumber);
+  const { scenario, steps, estimatedDelivery: eta } = clock.visibleSteps(trackingNumber);
   if (scenario === 'never_found' || steps.length === 0) {
     return {
       trackingNumberInfo: { trackingNumber, trackingNumberUniqueId: '', carrierCode: '' },
@@ -52,9 +52,7 @@ function trackResult(trackingNumber: string, clock: ParcelClock) {
   }
   const latest = steps[steps.length - 1];
   const s = FEDEX_STEP[latest.kind];
-  const start = steps[0].time.getTime();
   const delivered = latest.kind === 'delivered' || latest.kind === 'returned';
-  const eta = new Date(start + hours(130));
   return {
     trackingNumberInfo: { trackingNumber, trackingNumberUniqueId: `12029~${trackingNumber}~FDEG`, carrierCode: 'FDXE' },
     latestStatusDetail: {

@@ -1,4 +1,4 @@
-import { hide, hours, type SandboxRenderer } from '../../sandbox/kit.ts';
+import { hide, type SandboxRenderer } from '../../sandbox/kit.ts';
 import { localIso, type ParcelClock, type StepKind } from '../../sandbox/scenarios.ts';
 import { LAPOSTE_MAX_IDS } from './parse.ts';
 
@@ -36,7 +36,7 @@ export const laposteSandbox: SandboxRenderer = (app, prefix, clock) => {
 };
 
 function shipmentItem(id: string, clock: ParcelClock) {
-  const { steps } = clock.visibleSteps(id);
+  const { steps, estimatedDelivery } = clock.visibleSteps(id);
   if (steps.length === 0) {
     return { returnCode: 404, returnMessage: "Le numéro de suivi n'est pas trouvé.", lang: 'en_GB', scope: 'open', idShip: id };
   }
@@ -50,7 +50,7 @@ function shipmentItem(id: string, clock: ParcelClock) {
       product: 'colissimo',
       isFinal: final,
       entryDate: localIso(steps[0].time, steps[0].place.offset),
-      ...(final ? {} : { estimDate: localIso(new Date(steps[0].time.getTime() + hours(130)), '+01:00') }),
+      ...(final ? {} : { estimDate: localIso(estimatedDelivery, '+01:00') }),
       event: steps.map((step) => ({ code: LAPOSTE_STEP[step.kind].code, label: LAPOSTE_STEP[step.kind].text, date: localIso(step.time, step.place.offset) })).reverse(),
       contextData: { originCountry: steps[0].place.countryCode, arrivalCountry: 'US' },
     },

@@ -1,4 +1,4 @@
-import { hide, hours, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
+import { hide, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
 import { localIso, type Place, type StepKind, type VisibleStep } from '../../sandbox/scenarios.ts';
 
 /**
@@ -56,13 +56,13 @@ export const upsSandbox: SandboxRenderer = (app, prefix, clock) => {
   app.get(`${prefix}/api/track/v1/details/:inquiryNumber`, hide, async (req, reply) => {
     if (!tokens.valid(req)) return reply.code(401).send({ response: { errors: [{ code: '250002', message: 'Invalid Authentication Information.' }] } });
     const n = (req.params as { inquiryNumber: string }).inquiryNumber;
-    const { steps } = clock.visibleSteps(n);
+    const { steps, estimatedDelivery } = clock.visibleSteps(n);
     if (steps.length === 0) {
       return { trackResponse: { shipment: [{ inquiryNumber: n, warnings: [{ code: 'TW0001', message: 'Tracking Information Not Found' }] }] } };
     }
     const latest = UPS_STEP[steps[steps.length - 1].kind];
     const done = steps.at(-1)?.kind === 'delivered' || steps.at(-1)?.kind === 'returned';
-    const eta = upsDateTime(new Date(steps[0].time.getTime() + hours(130)), steps[0].place);
+    const eta = upsDateTime(estimatedDelivery, steps[0].place);
     return {
       trackResponse: {
         shipment: [

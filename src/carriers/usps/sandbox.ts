@@ -1,4 +1,4 @@
-import { hide, hours, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
+import { hide, type SandboxRenderer, SandboxTokens } from '../../sandbox/kit.ts';
 import { localIso, type ParcelClock, type StepKind } from '../../sandbox/scenarios.ts';
 import { USPS_MAX_NUMBERS } from './parse.ts';
 
@@ -49,13 +49,13 @@ export const uspsSandbox: SandboxRenderer = (app, prefix, clock) => {
 
 /** One number's item of a Tracking 3.2 answer: its v3 tracking body, or its error envelope. */
 function trackingItem(n: string, clock: ParcelClock) {
-  const { steps } = clock.visibleSteps(n);
+  const { steps, estimatedDelivery } = clock.visibleSteps(n);
   if (steps.length === 0) {
     const text = '12: A status update is not yet available on your package. Check back soon.';
     return { trackingNumber: n, statusCode: '400', apiVersion: '/tracking/v3r2', error: { code: '400', message: text, errors: [{ title: text, detail: '', code: '150001' }] } };
   }
   const latest = USPS_STEP[steps[steps.length - 1].kind];
-  const eta = localIso(new Date(steps[0].time.getTime() + hours(130)), '-05:00').slice(0, 19);
+  const eta = localIso(estimatedDelivery, '-05:00').slice(0, 19);
   return {
     trackingNumber: n,
     statusCode: '200',
