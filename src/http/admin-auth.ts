@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError } from '../domain/errors.ts';
-import { ADMIN_TOKEN_FORMAT, type AdminScope, ENV_TOKEN_NAME, hashAdminToken, scopeCovers, useAdminToken } from '../store/admin-tokens.ts';
+import { ADMIN_TOKEN_FORMAT, type AdminScope, ENV_TOKEN_NAME, hashAdminToken, listAdminTokens, scopeCovers, useAdminToken } from '../store/admin-tokens.ts';
 import { recordAudit } from '../store/audit.ts';
 import type { Db } from '../store/db.ts';
 import { clientKey } from './client-address.ts';
@@ -16,6 +16,14 @@ const ADMIN_REFUSAL: Refusal = {
   missing: 'admin bearer token required (Authorization: Bearer <token>)',
   wrong: 'the admin bearer token is unknown, revoked or malformed',
 };
+
+/**
+ * What every refused admin request is told while no admin token exists at all (neither TRACKHUB_ADMIN_TOKEN
+ * nor a named token): how to turn the Admin API on. It tells a caller no more than that nothing can get in.
+ */
+export const ADMIN_API_OFF =
+  'the Admin API is off: no admin token is configured. Set TRACKHUB_ADMIN_TOKEN (at least 32 characters) when starting the hub, ' +
+  'or create a named token with: trackhub admin-tokens create --name NAME --scope admin';
 
 /** Who made an admin request: the token's name (`env` for TRACKHUB_ADMIN_TOKEN) and its scope. */
 export interface AdminActor {
@@ -95,8 +103,27 @@ export class AdminAuth {
   }
 
   /** The operator the request's admin token names; otherwise a 401, or a 429 once the address failed too often. */
-  authenticate(req: FastifyRequest): Promise<AdminActor> {
-    return this.guard(req, (token) => this.lookup(token));
+  async authenticate(req: FastifyRequest): Promise<AdminActor> {
+    try {
+      return await this.guard(req, (token) => this.lookup(token));
+    } catch (err) {
+      // Asked only on a refusal: a hub with no token at all says how to configure one instead of "token required".
+      if (err instanceof ApiError && err.errorCode === 'AUTHORIZER_UNAUTHORIZED' && !(await this.anyTokenConfigured())) {
+        throw new ApiError('AUTHORIZER_UNAUTHORIZED', ADMIN_API_OFF, err.headers);
+      }
+      throw err;
+    }
+  }
+
+  private tokensKnown: { any: boolean; until: number } | undefined;
+
+  /** Whether any admin token can get in: TRACKHUB_ADMIN_TOKEN, or a named token not revoked (the store's answer cached like a token's). */
+  private async anyTokenConfigured(): Promise<boolean> {
+    if (this.envHash) return true;
+    if (this.tokensKnown && this.tokensKnown.until > this.now()) return this.tokensKnown.any;
+    const any = (await listAdminTokens(this.db)).some((t) => !t.revokedAt);
+    this.tokensKnown = { any, until: this.now() + ADMIN_TOKEN_CACHE_TTL_MS };
+    return any;
   }
 
   /**

@@ -73,9 +73,12 @@ const CODE_FOR_STATUS: Record<number, ErrorCode> = {};
 for (const [code, status] of Object.entries(ERROR_STATUS) as [ErrorCode, number][]) CODE_FOR_STATUS[status] ??= code;
 
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) =>
-    sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`),
-  );
+  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
+    const path = req.url.split('?')[0];
+    // An operator trying `/admin` by hand is told where the Admin API lives.
+    const hint = /^\/admin(\/|$)/.test(path) ? "; the Admin API's routes are under /admin/v1/ (listed at /docs)" : '';
+    return sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${path}${hint}`);
+  });
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ApiError) return sendError(reply, err.errorCode, err.message, err.headers);
     switch (err.code) {

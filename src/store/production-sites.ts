@@ -95,3 +95,31 @@ export async function getSiteRow(db: Db, siteId: string) {
 export async function listSiteRows(db: Db) {
   return db.selectFrom('production_sites').select(['site_id', 'name', 'carriers', 'api_key_hash']).orderBy('site_id').execute();
 }
+
+/** What the Admin API lists of a site: never its key, only whether it has one. */
+export interface SiteSummary {
+  siteId: string;
+  name: string;
+  carriers: string[];
+  hasApiKey: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A page of sites in id order, after the site id `after` (a keyset page: sites added meanwhile shift nothing); `more` when another page follows. */
+export async function listSitesPage(db: Db, opts: { after?: string; limit: number }): Promise<{ sites: SiteSummary[]; more: boolean }> {
+  let q = db.selectFrom('production_sites').select(['site_id', 'name', 'carriers', 'api_key_hash', 'created_at', 'updated_at']).orderBy('site_id').limit(opts.limit + 1);
+  if (opts.after !== undefined) q = q.where('site_id', '>', opts.after);
+  const rows = await q.execute();
+  return {
+    sites: rows.slice(0, opts.limit).map((r) => ({
+      siteId: r.site_id,
+      name: r.name,
+      carriers: r.carriers,
+      hasApiKey: r.api_key_hash !== null,
+      createdAt: new Date(r.created_at).toISOString(),
+      updatedAt: new Date(r.updated_at).toISOString(),
+    })),
+    more: rows.length > opts.limit,
+  };
+}

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { checkDeliveryTargets } from '../../delivery/registration.ts';
-import { newWebhookSecret } from '../../delivery/signing.ts';
+import { newSigningKeyPair, newWebhookSecret } from '../../delivery/signing.ts';
 import { isCarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { checkCleartextUrls, checkJwks, checkNotificationUrl } from '../../domain/issuer-checks.ts';
@@ -12,9 +12,10 @@ import { SITE_ID, SITE_ID_RULE } from '../../sites/events.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
 import { siteSnapshot } from '../../store/audit.ts';
 import { getIssuer, type Issuer, listIssuers, upsertIssuer } from '../../store/issuers.ts';
-import { getSiteRow, SiteKeyTaken, upsertSite } from '../../store/production-sites.ts';
+import { getSiteRow, listSitesPage, SiteKeyTaken, upsertSite } from '../../store/production-sites.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { RouteDeps } from '../app.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { refuseUnsafeText } from '../errors.ts';
 import { issuerView } from '../issuer-view.ts';
 import { isJson, JSON_ONLY } from '../media-types.ts';
@@ -69,24 +70,21 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
         throw new ApiError('FIELD_INVALID_FORMAT', 'webhookSecret: must be whsec_ followed by base64 of at least 24 bytes');
       }
       const existing = await getIssuer(deps.db, issuerId);
-      noteAudit(req, { before: existing ?? null });
-      let secrets = existing?.webhookSecrets ?? [];
-      let generated: string | undefined;
-      if (body.webhookSecret && body.webhookSecret !== secrets[0]) {
-        // Rotation: the previous secret keeps signing beside the new one until the next rotation.
-        secrets = [body.webhookSecret, ...secrets.slice(0, 1)];
-      } else if (secrets.length === 0) {
-        generated = newWebhookSecret();
-        secrets = [generated];
+      // Absent keeps the stored scheme: a PUT that leaves it out never turns ed25519 back into a shared secret.
+      const signing = body.notificationSigning ?? existing?.notificationSigning ?? 'hmac';
+      if (signing === 'ed25519' && body.webhookSecret !== undefined) {
+        throw new ApiError('FIELD_INVALID_VALUE', 'webhookSecret: not used with notificationSigning ed25519 (the issuer verifies with the public key and holds no shared secret)');
       }
-      // Once the issuer verifies with the new secret, the operator ends the overlap.
-      if (body.retirePreviousSecret) secrets = secrets.slice(0, 1);
+      noteAudit(req, { before: existing ?? null });
+      const { secrets, signingKey, generated } = signingOf(signing, existing, body);
       const created = await upsertIssuer(deps.db, {
         issuerId,
         name: body.name,
         notificationBaseUrl: body.notificationBaseUrl.replace(/\/+$/, ''),
         jwks: body.jwks,
         webhookSecrets: secrets,
+        notificationSigning: signing,
+        notificationSigningPrivateKey: signingKey,
         notificationAuth: body.notificationAuth ?? null,
         // Left as it is when not given, unless it cannot be opened: then it goes, as the other secrets do.
         notificationTls: body.notificationTls !== undefined ? body.notificationTls : existing?.secretsUnreadable ? null : undefined,
@@ -155,6 +153,34 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
   );
 
   app.get(
+    '/admin/v1/production-sites',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'List production sites in id order, a page at a time (keys are never returned, only whether a site has one)',
+        security,
+        querystring: Type.Object(
+          {
+            cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: errorResponses(400, 401, 403, 429),
+      },
+      ...access('read'),
+    },
+    async (req) => {
+      const after = req.query.cursor === undefined ? undefined : decodeCursor(req.query.cursor, 1)[0];
+      // The cursor names a site id: checked against that format before it reaches a query.
+      if (after !== undefined && !SITE_ID.test(after)) throw new ApiError('FIELD_INVALID_FORMAT', 'cursor: is not a cursor this API returned');
+      const page = await listSitesPage(deps.db, { after, limit: req.query.limit ?? 100 });
+      const last = page.sites.at(-1);
+      return { sites: page.sites, nextCursor: page.more && last ? encodeCursor([last.siteId]) : null };
+    },
+  );
+
+  app.get(
     '/admin/v1/production-sites/:siteId',
     { schema: { tags: ['admin'], summary: 'Read a production site (its key is never returned)', security, params: Type.Object({ siteId: Type.String() }) }, ...access('read') },
     async (req) => {
@@ -164,4 +190,39 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
       return { siteId: row.site_id, name: row.name, carriers: row.carriers, hasApiKey: row.api_key_hash !== null, createdAt: row.created_at, updatedAt: row.updated_at };
     },
   );
+}
+
+/**
+ * What signs the issuer's notifications after a PUT. HMAC: the webhook secrets (one generated when none
+ * is held); a new secret starts a rotation, the previous one signing beside it. ed25519: a key pair made
+ * by the hub on the switch, no secret made. A switch either way overlaps: what signed before keeps
+ * signing beside (v1 and v1a in one header) until `retirePreviousSecret`, which leaves only the chosen
+ * scheme (with ed25519, no shared secret at all).
+ */
+function signingOf(
+  signing: 'hmac' | 'ed25519',
+  existing: Issuer | undefined,
+  body: { webhookSecret?: string; retirePreviousSecret?: boolean },
+): { secrets: string[]; signingKey: string | null; generated?: string } {
+  let secrets = existing?.webhookSecrets ?? [];
+  let signingKey = existing?.notificationSigningPrivateKey ?? null;
+  let generated: string | undefined;
+  if (signing === 'ed25519') {
+    signingKey ??= newSigningKeyPair().secretKey;
+    if (body.retirePreviousSecret) secrets = [];
+    return { secrets, signingKey };
+  }
+  if (body.webhookSecret && body.webhookSecret !== secrets[0]) {
+    // Rotation: the previous secret keeps signing beside the new one until the next rotation.
+    secrets = [body.webhookSecret, ...secrets.slice(0, 1)];
+  } else if (secrets.length === 0) {
+    generated = newWebhookSecret();
+    secrets = [generated];
+  }
+  // Once the issuer verifies with the new secret, the operator ends the overlap.
+  if (body.retirePreviousSecret) {
+    secrets = secrets.slice(0, 1);
+    signingKey = null;
+  }
+  return { secrets, signingKey, generated };
 }
