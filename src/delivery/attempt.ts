@@ -96,7 +96,7 @@ async function post(target: IssuerTarget, n: Claimed, body: string, signal: Abor
     'x-correlation-id': n.correlationId,
     'webhook-id': n.id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signatureHeader(target.secrets, n.id, timestamp, body),
+    'webhook-signature': signatureHeader({ secrets: target.secrets, signingKey: target.signingKey }, n.id, timestamp, body),
     'user-agent': 'trackhub',
   };
   if (target.token) headers.authorization = `Bearer ${await target.token.get()}`;

@@ -1,9 +1,11 @@
+import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
 import { type HttpClient, readCapped } from '../net/http-client.ts';
 import { ClientCredentialsToken } from '../net/oauth-client.ts';
 import type { Db } from '../store/db.ts';
 import { loadDeliverySettings, type NotificationTls } from '../store/issuers.ts';
+import { signingKeyOf } from './signing.ts';
 import { BlockedTargetError, guardedLookup, isPrivateAddress } from './ssrf.ts';
 import { EndpointThrottle } from './throttle.ts';
 
@@ -12,6 +14,8 @@ export interface IssuerTarget {
   issuerId: string;
   url: string;
   secrets: string[];
+  /** The ed25519 key signing v1a beside the secrets, or none (src/delivery/signing.ts). */
+  signingKey?: KeyObject | null;
   maxOperations: number;
   /** False while the issuer is disabled or its endpoint answered 410: its notifications wait. */
   sending: boolean;
@@ -76,6 +80,7 @@ export async function loadTargets(db: Db, previous: Map<string, IssuerTarget>, o
       issuerId: r.issuerId,
       url: `${r.notificationBaseUrl.replace(/\/+$/, '')}/notifications/d1/v2/issuers/${encodeURIComponent(r.issuerId)}/cards`,
       secrets: r.webhookSecrets,
+      signingKey: r.signingKey ? signingKeyOf(r.signingKey) : null,
       maxOperations: r.maxOperationsPerNotification,
       sending: r.enabled && r.endpointDisabledAt === null,
       agent,

@@ -47,7 +47,7 @@ export function checkNotificationUrl(raw: string): string | undefined {
 
 /** What a notification URL's credentials should be instead. */
 export const AUTHENTICATE_INSTEAD =
-  'authenticate the hub with notificationAuth (OAuth2 client credentials) or notificationTls (mTLS); every notification is also signed with the webhook secret';
+  'authenticate the hub with notificationAuth (OAuth2 client credentials) or notificationTls (mTLS); every notification is also signed (webhook secret, or the ed25519 key)';
 
 
 /**

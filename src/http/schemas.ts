@@ -85,7 +85,12 @@ export const IssuerBody = Type.Object({
   notificationBaseUrl: Type.String({ description: 'https origin (and optional path) the hub POSTs notifications under' }),
   jwks: Type.Object({ keys: Type.Array(Type.Unsafe<Record<string, unknown>>(Type.Object({}, { additionalProperties: true }))) }, { description: 'ES256 public JWKs, each with a kid' }),
   webhookSecret: Type.Optional(Type.String({ description: 'whsec_…; generated and returned once when absent on creation. A new one starts a rotation: the previous secret keeps signing beside it' })),
-  retirePreviousSecret: Type.Optional(Type.Boolean({ description: 'true ends a rotation: only the current (or given) webhookSecret signs from now on' })),
+  retirePreviousSecret: Type.Optional(Type.Boolean({ description: 'true ends a rotation or a switch of notificationSigning: only the current (or given) webhookSecret, or with ed25519 only the ed25519 key, signs from now on' })),
+  notificationSigning: Type.Optional(
+    Type.Union([Type.Literal('hmac'), Type.Literal('ed25519')], {
+      description: 'hmac (default): v1 signatures with the webhook secrets. ed25519: v1a signatures; the hub makes the key pair and shows notificationPublicKey (whpk_…); the issuer holds no shared secret. Absent keeps the stored choice',
+    }),
+  ),
   notificationAuth: Type.Optional(
     Type.Object({ tokenUrl: Type.String(), clientId: Type.String(), clientSecret: Type.String() }, { additionalProperties: false }),
   ),

@@ -28,6 +28,8 @@ export interface IssuerRow {
   endpoint_disabled_at: Timestamp | null;
   endpoint_disabled_reason: string | null;
   notification_tls: Json<{ certificatePem: string; privateKeyPem: string; caPem?: string } | null>;
+  notification_signing: Generated<string>;
+  notification_signing_key: string | null;
 }
 
 export interface ProductionSiteRow {
@@ -70,6 +72,8 @@ export interface OutboxRow {
   delivered_at: Timestamp | null;
   batch_id: string | null;
   schedule_offset: Generated<number>;
+  /** The writing transaction's id (xid8, read as text): the catch-up feed's order. */
+  commit_xid: Generated<string>;
 }
 
 export interface SiteEventRow {

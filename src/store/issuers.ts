@@ -10,6 +10,13 @@ export interface Issuer {
   notificationBaseUrl: string;
   jwks: { keys: Record<string, unknown>[] };
   webhookSecrets: string[];
+  /** How notifications are signed: HMAC with the webhook secrets (v1), or ed25519 (v1a). Left as it is when undefined on write. */
+  notificationSigning?: NotificationSigning;
+  /**
+   * The ed25519 secret key (`whsk_…`) signing v1a beside any webhook secrets; null when none. Stored
+   * sealed, never shown (its public key is). Left as it is when undefined on write.
+   */
+  notificationSigningPrivateKey?: string | null;
   notificationAuth: { tokenUrl: string; clientId: string; clientSecret: string } | null;
   maxOperationsPerNotification: number;
   autoTrackShipment: boolean;
@@ -26,6 +33,9 @@ export interface Issuer {
   endpointDisabledAt?: string | null;
   endpointDisabledReason?: string | null;
 }
+
+export type NotificationSigning = 'hmac' | 'ed25519';
+export const NOTIFICATION_SIGNINGS = ['hmac', 'ed25519'] as const satisfies readonly NotificationSigning[];
 
 export interface NotificationTls {
   certificatePem: string;
@@ -53,22 +63,25 @@ function fromRow(db: Db, r: {
   created_at: Date;
   updated_at: Date;
   notification_tls?: unknown;
+  notification_signing?: string;
+  notification_signing_key?: string | null;
   endpoint_disabled_at?: Date | null;
   endpoint_disabled_reason?: string | null;
 }): Issuer {
   // Secrets sealed under another master key (a hub that kept the old key after a rotation wrote them)
   // read as absent, so the issuer can still be read, and repaired by a PUT that gives them again.
-  let opened: Pick<Issuer, 'webhookSecrets' | 'notificationAuth' | 'notificationTls'>;
+  let opened: Pick<Issuer, 'webhookSecrets' | 'notificationAuth' | 'notificationTls' | 'notificationSigningPrivateKey'>;
   let secretsUnreadable = false;
   try {
     opened = {
       webhookSecrets: (r.webhook_secrets as string[]).map((s) => openStoredSecret(db, s, secretContext('issuers', r.issuer_id, 'webhook_secrets'))),
       notificationAuth: openAuth(db, r.issuer_id, r.notification_auth as Issuer['notificationAuth']),
       notificationTls: openTls(db, r.issuer_id, r.notification_tls as NotificationTls | null),
+      notificationSigningPrivateKey: openSigningKey(db, r.issuer_id, r.notification_signing_key),
     };
   } catch (err) {
     if (!(err instanceof SecretUnreadable)) throw err;
-    opened = { webhookSecrets: [], notificationAuth: null, notificationTls: null };
+    opened = { webhookSecrets: [], notificationAuth: null, notificationTls: null, notificationSigningPrivateKey: null };
     secretsUnreadable = true;
   }
   return {
@@ -76,6 +89,7 @@ function fromRow(db: Db, r: {
     name: r.name,
     notificationBaseUrl: r.notification_base_url,
     jwks: r.jwks as Issuer['jwks'],
+    notificationSigning: r.notification_signing === 'ed25519' ? 'ed25519' : 'hmac',
     ...opened,
     ...(secretsUnreadable ? { secretsUnreadable } : {}),
     maxOperationsPerNotification: r.max_operations_per_notification,
@@ -100,6 +114,10 @@ function openTls(db: Db, issuerId: string, tls: NotificationTls | null | undefin
   return { ...tls, privateKeyPem: openStoredSecret(db, tls.privateKeyPem, secretContext('issuers', issuerId, 'notification_tls.privateKeyPem')) };
 }
 
+function openSigningKey(db: Db, issuerId: string, sealed: string | null | undefined): string | null {
+  return sealed ? openStoredSecret(db, sealed, secretContext('issuers', issuerId, 'notification_signing_key')) : null;
+}
+
 export async function getIssuer(db: Db, issuerId: string): Promise<Issuer | undefined> {
   const row = await db.selectFrom('issuers').selectAll().where('issuer_id', '=', issuerId).executeTakeFirst();
   return row ? fromRow(db, row as never) : undefined;
@@ -115,6 +133,8 @@ export interface DeliverySettings {
   issuerId: string;
   notificationBaseUrl: string;
   webhookSecrets: string[];
+  /** The ed25519 secret key (`whsk_…`) signing v1a, or null. */
+  signingKey: string | null;
   notificationAuth: Issuer['notificationAuth'];
   notificationTls: NotificationTls | null;
   maxOperationsPerNotification: number;
@@ -125,7 +145,7 @@ export interface DeliverySettings {
 export async function loadDeliverySettings(db: Db, onUnreadable: (issuerId: string, err: unknown) => void = () => {}): Promise<DeliverySettings[]> {
   const rows = await db
     .selectFrom('issuers')
-    .select(['issuer_id', 'notification_base_url', 'webhook_secrets', 'notification_auth', 'notification_tls', 'max_operations_per_notification', 'enabled', 'endpoint_disabled_at'])
+    .select(['issuer_id', 'notification_base_url', 'webhook_secrets', 'notification_auth', 'notification_tls', 'notification_signing_key', 'max_operations_per_notification', 'enabled', 'endpoint_disabled_at'])
     .execute();
   const settings: DeliverySettings[] = [];
   for (const r of rows) {
@@ -136,6 +156,7 @@ export async function loadDeliverySettings(db: Db, onUnreadable: (issuerId: stri
         issuerId: r.issuer_id,
         notificationBaseUrl: r.notification_base_url,
         webhookSecrets: (r.webhook_secrets as unknown as string[]).map((s) => openStoredSecret(db, s, secretContext('issuers', r.issuer_id, 'webhook_secrets'))),
+        signingKey: openSigningKey(db, r.issuer_id, r.notification_signing_key),
         notificationAuth: openAuth(db, r.issuer_id, r.notification_auth as unknown as Issuer['notificationAuth']),
         notificationTls: openTls(db, r.issuer_id, r.notification_tls as unknown as NotificationTls | null),
         maxOperationsPerNotification: r.max_operations_per_notification,
@@ -171,6 +192,10 @@ export async function upsertIssuer(db: Db, i: IssuerWrite): Promise<boolean> {
     endpoint_disabled_at: null,
     endpoint_disabled_reason: null,
     ...(i.notificationTls !== undefined ? { notification_tls: tls ? JSON.stringify(tls) : null } : {}),
+    ...(i.notificationSigning !== undefined ? { notification_signing: i.notificationSigning } : {}),
+    ...(i.notificationSigningPrivateKey !== undefined
+      ? { notification_signing_key: i.notificationSigningPrivateKey === null ? null : seal(i.notificationSigningPrivateKey, 'notification_signing_key') }
+      : {}),
   };
   const { issuer_id: _id, ...update } = values;
   const row = await db

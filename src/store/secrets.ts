@@ -107,6 +107,7 @@ interface IssuerSecrets {
   webhook_secrets: unknown;
   notification_auth: unknown;
   notification_tls: unknown;
+  notification_signing_key: string | null;
 }
 
 type Transform = (value: string, context: string) => string;
@@ -116,7 +117,7 @@ async function transformSecrets(tx: Db, transform: Transform): Promise<number> {
   let changed = 0;
   const issuers = (await tx
     .selectFrom('issuers')
-    .select(['issuer_id', 'webhook_secrets', 'notification_auth', 'notification_tls'])
+    .select(['issuer_id', 'webhook_secrets', 'notification_auth', 'notification_tls', 'notification_signing_key'])
     .orderBy('issuer_id')
     .forUpdate()
     .execute()) as IssuerSecrets[];
@@ -129,6 +130,7 @@ async function transformSecrets(tx: Db, transform: Transform): Promise<number> {
         webhook_secrets: JSON.stringify(sealed.webhook_secrets),
         notification_auth: sealed.notification_auth === null ? null : JSON.stringify(sealed.notification_auth),
         notification_tls: sealed.notification_tls === null ? null : JSON.stringify(sealed.notification_tls),
+        notification_signing_key: sealed.notification_signing_key,
       } as never)
       .where('issuer_id', '=', r.issuer_id)
       .execute();
@@ -157,7 +159,8 @@ function sealIssuerSecrets(r: IssuerSecrets, transform: Transform) {
   const notification_auth = auth && typeof auth.clientSecret === 'string' ? { ...auth, clientSecret: apply(auth.clientSecret, 'notification_auth.clientSecret') } : auth;
   const tls = r.notification_tls as { privateKeyPem?: string } | null;
   const notification_tls = tls && typeof tls.privateKeyPem === 'string' ? { ...tls, privateKeyPem: apply(tls.privateKeyPem, 'notification_tls.privateKeyPem') } : tls;
-  return changed ? { webhook_secrets, notification_auth, notification_tls } : undefined;
+  const notification_signing_key = r.notification_signing_key === null ? null : apply(r.notification_signing_key, 'notification_signing_key');
+  return changed ? { webhook_secrets, notification_auth, notification_tls, notification_signing_key } : undefined;
 }
 
 /** Checks the key against the store's check value (creating it on a new store); a mismatch is a refusal. */
