@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The workspaces' tests too (the issuer SDK, the example back-ends): one `npm test` runs them all.
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     // The default report, then one line that counts every file and fails the run on any skipped test.
     reporters: ['default', './test/reporters/suite-summary.ts'],

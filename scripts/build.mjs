@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run build` (and so `npm ci`, through `prepare`): bundles src/ into dist/ with esbuild, then copies
-// the files the code reads at run time (every non-TypeScript file under src/: the SQL migrations, the web
-// console's HTML, CSS and script) to the same places under dist/ (src/assets.ts finds them there).
+// `npm run build` (and so `npm ci`, through `prepare`): builds the issuer SDK (packages/issuer/dist, tsc),
+// then bundles src/ into dist/ with esbuild and copies the files the code reads at run time (every
+// non-TypeScript file under src/: the SQL migrations, the web console's HTML, CSS and script) to the same
+// places under dist/ (src/assets.ts finds them there).
 //
 // Why a bundle rather than tsc's file-per-module output: Node 20 spent ~0.9 s resolving and loading the
 // hundreds of ESM files of the hub and its dependencies (kysely, typebox, undici…) at every start; one
@@ -11,13 +12,45 @@
 //
 // dist/ is rebuilt from scratch so no file of a deleted source lingers; the new build is made beside it
 // and put in its place at the end, so dist/ is never half-built.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const src = join(root, 'src');
 const dist = join(root, 'dist');
 const next = join(root, '.dist-next');
+
+/**
+ * The issuer SDK (packages/issuer, published as @trackhub/issuer) to packages/issuer/dist with tsc: plain
+ * ES modules and .d.ts files, as the package is used outside this repository. First, because the hub's
+ * bundle takes the SDK (`trackhub demo`) from there. Like the hub's own bundle this does not gate on
+ * types (`npm run typecheck` does): tsc's output is used when it only reports type errors, the build
+ * fails when it wrote nothing.
+ */
+function buildIssuerSdk() {
+  const pkg = join(root, 'packages', 'issuer');
+  const out = join(pkg, 'dist');
+  const tmp = join(pkg, '.dist-next');
+  let tsc;
+  try {
+    tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  } catch {
+    process.stderr.write('trackhub build: typescript is not installed: run npm ci (the build needs the devDependencies)\n');
+    process.exit(1);
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  const r = spawnSync(process.execPath, [tsc, '-p', join(pkg, 'tsconfig.build.json'), '--outDir', tmp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!existsSync(join(tmp, 'index.js'))) {
+    process.stderr.write(`${r.stdout}${r.stderr}trackhub build: the issuer SDK (packages/issuer) did not build\n`);
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(1);
+  }
+  if (r.status !== 0) process.stderr.write(`${r.stdout}trackhub build: the issuer SDK has type errors (built anyway; npm run typecheck)\n`);
+  rmSync(out, { recursive: true, force: true });
+  renameSync(tmp, out);
+}
 
 let esbuild;
 try {
@@ -26,6 +59,8 @@ try {
   process.stderr.write('trackhub build: esbuild is not installed: run npm ci (the build needs the devDependencies)\n');
   process.exit(1);
 }
+
+buildIssuerSdk();
 
 rmSync(next, { recursive: true, force: true });
 try {
@@ -65,4 +100,4 @@ for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) 
 }
 rmSync(dist, { recursive: true, force: true });
 renameSync(next, dist);
-process.stdout.write(`trackhub build: bundled src/ into dist/ and copied ${copied} asset file${copied === 1 ? '' : 's'}\n`);
+process.stdout.write(`trackhub build: built packages/issuer/dist, bundled src/ into dist/ and copied ${copied} asset file${copied === 1 ? '' : 's'}\n`);

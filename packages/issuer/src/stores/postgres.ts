@@ -1,0 +1,120 @@
+import { readFile } from 'node:fs/promises';
+import type { NotificationStore, RunResult, SequenceView } from './store.ts';
+
+/** The parts of a `pg` client this store uses (typed structurally: `pg` is an optional peer dependency). */
+export interface PgClientLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+  release(err?: Error | boolean): void;
+}
+/** A `pg.Pool` (or anything whose connect() gives a client to release). */
+export interface PgPoolLike {
+  connect(): Promise<PgClientLike>;
+}
+
+export interface PostgresNotificationStoreOptions {
+  pool: PgPoolLike;
+  /** The schema holding the store's two tables (default `public`); migrate() creates it if needed. */
+  schema?: string;
+}
+
+const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+const MIGRATION = new URL('../../migrations/001_notifications.sql', import.meta.url);
+
+/**
+ * A store in PostgreSQL, shared by every receiver of the issuer: each notification is taken in one
+ * transaction that records its webhook-id and locks the rows of its operations, so two receivers behind
+ * a load balancer neither apply a notification twice nor lose one, and one operation's updates are
+ * applied one at a time. onUpdate runs inside that transaction, before the commit: if it throws, or the
+ * commit fails, nothing is recorded and the hub sends the notification again (at least once to the
+ * application; make onUpdate's own writes idempotent, or do them on the same database in your own way).
+ * Rows grow with the notifications taken: prune() removes old ones.
+ */
+export class PostgresNotificationStore implements NotificationStore {
+  readonly #pool: PgPoolLike;
+  readonly #schema: string;
+  readonly #seen: string;
+  readonly #sequences: string;
+
+  constructor(opts: PostgresNotificationStoreOptions) {
+    if (!opts?.pool || typeof opts.pool.connect !== 'function') throw new TypeError('pool (a pg.Pool) is required');
+    const schema = opts.schema ?? 'public';
+    if (!SCHEMA.test(schema)) throw new TypeError('schema must be a lower-case SQL identifier ([a-z_][a-z0-9_]*)');
+    this.#pool = opts.pool;
+    this.#schema = schema;
+    this.#seen = `"${schema}".trackhub_issuer_seen_notifications`;
+    this.#sequences = `"${schema}".trackhub_issuer_operation_sequences`;
+  }
+
+  /** Creates the schema and the tables (migrations/001_notifications.sql) if they are not there; safe to run from several processes at once. */
+  async migrate(): Promise<void> {
+    const sql = await readFile(MIGRATION, 'utf8');
+    await this.#transaction(async (c) => {
+      // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalogue: one migrator at a time.
+      await c.query(`SELECT pg_advisory_xact_lock(hashtext('trackhub_issuer_migrate'))`);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`);
+      await c.query(`SET LOCAL search_path TO "${this.#schema}"`);
+      await c.query(sql);
+      return { rollback: false, result: undefined };
+    });
+  }
+
+  async run<T>(webhookId: string, operationIds: readonly string[], work: (seq: SequenceView) => Promise<T>): Promise<RunResult<T>> {
+    // Sorted, so two notifications sharing operations lock their rows in the same order (no deadlock).
+    const ids = [...new Set(operationIds)].sort();
+    return this.#transaction(async (c) => {
+      // A second receiver of the same webhook-id waits here until the first commits (then it is a
+      // duplicate) or rolls back (then it takes the notification itself).
+      const taken = await c.query(`INSERT INTO ${this.#seen} (webhook_id) VALUES ($1) ON CONFLICT DO NOTHING`, [webhookId]);
+      if (taken.rowCount === 0) return { rollback: true, result: { duplicate: true } as RunResult<T> };
+      await c.query(`INSERT INTO ${this.#sequences} (operation_id, last_sequence) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING`, [ids]);
+      const rows = await c.query(`SELECT operation_id, last_sequence FROM ${this.#sequences} WHERE operation_id = ANY($1::text[]) ORDER BY operation_id FOR UPDATE`, [ids]);
+      const last = new Map(rows.rows.map((r) => [String(r.operation_id), Number(r.last_sequence)]));
+      const pending = new Map<string, number>();
+      const value = await work({
+        last: (id) => {
+          const n = pending.get(id) ?? last.get(id);
+          return n === undefined || n === 0 ? undefined : n;
+        },
+        set: (id, n) => {
+          pending.set(id, n);
+        },
+      });
+      for (const [id, n] of pending) await c.query(`UPDATE ${this.#sequences} SET last_sequence = $2, updated_at = now() WHERE operation_id = $1`, [id, n]);
+      return { rollback: false, result: { duplicate: false, value } };
+    });
+  }
+
+  /**
+   * Deletes webhook-ids seen and operations updated more than `olderThanSeconds` ago (default 30 days,
+   * well beyond the hub's last retry). A notification replayed after that is taken again, and its
+   * operation's next update applies whatever its number. Answers how many rows went.
+   */
+  async prune(olderThanSeconds = 30 * 86_400): Promise<{ webhookIds: number; operations: number }> {
+    if (!Number.isFinite(olderThanSeconds) || olderThanSeconds < 0) throw new TypeError('olderThanSeconds must be a number of seconds, 0 or more');
+    return this.#transaction(async (c) => {
+      const w = await c.query(`DELETE FROM ${this.#seen} WHERE seen_at < now() - make_interval(secs => $1)`, [olderThanSeconds]);
+      const o = await c.query(`DELETE FROM ${this.#sequences} WHERE updated_at < now() - make_interval(secs => $1)`, [olderThanSeconds]);
+      return { rollback: false, result: { webhookIds: w.rowCount ?? 0, operations: o.rowCount ?? 0 } };
+    });
+  }
+
+  async #transaction<R>(fn: (c: PgClientLike) => Promise<{ rollback: boolean; result: R }>): Promise<R> {
+    const c = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      try {
+        const out = await fn(c);
+        await c.query(out.rollback ? 'ROLLBACK' : 'COMMIT');
+        return out.result;
+      } catch (err) {
+        await c.query('ROLLBACK').catch((e: Error) => {
+          broken = e; // a connection that cannot roll back is not given back to the pool
+        });
+        throw err;
+      }
+    } finally {
+      c.release(broken);
+    }
+  }
+}
