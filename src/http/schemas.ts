@@ -1,5 +1,6 @@
 import { type TLiteral, type TUnion, Type } from 'typebox';
 import { CARRIER_CODES } from '../domain/carriers.ts';
+import { ERROR_STATUS, type ErrorCode } from '../domain/errors.ts';
 import { SHIPMENT_STATUSES } from '../domain/shipment.ts';
 
 /**
@@ -12,8 +13,14 @@ export function oneOf<const T extends readonly string[]>(values: T): TUnion<{ -r
 
 /** Schemas for the OpenAPI document; request validation that needs contract error codes is in code. */
 export const ErrorBody = Type.Object(
-  { errorCode: Type.Optional(Type.String()), error: Type.Optional(Type.String()) },
-  { $id: 'ErrorBody', description: 'Every error: a closed errorCode and a human-readable error' },
+  {
+    errorCode: Type.Union(
+      (Object.keys(ERROR_STATUS) as ErrorCode[]).map((c) => Type.Literal(c)),
+      { description: 'A closed set of codes, one status each (docs/integration.md lists what to do about each)' },
+    ),
+    error: Type.String({ description: 'What was wrong, for a person: names the first bad field; never a secret' }),
+  },
+  { $id: 'ErrorBody', description: 'Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it' },
 );
 
 export const errorResponses = (...codes: number[]) =>

@@ -1,0 +1,172 @@
+import { type TSchema, Type } from 'typebox';
+
+/**
+ * What the OpenAPI document says of each route beyond its validation schema: a description, and the
+ * answers whose bodies the route does not serialize through a schema (a response schema would drop any
+ * field it does not list, so these stay in the document only). test/openapi.status.test.ts checks real
+ * answers against the result.
+ */
+export interface RouteDoc {
+  description: string;
+  responses?: Record<number, TSchema>;
+  /** A body the handler checks itself (the token endpoint answers RFC 6749 errors, not validation's). */
+  body?: TSchema;
+  consumes?: string[];
+}
+
+const errorRef = () => Type.Ref('ErrorBody');
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef()]));
+
+export const OAuthError = Type.Object(
+  {
+    error: Type.String({ description: 'invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503)' }),
+    error_description: Type.Optional(Type.String({ description: 'which rule failed; never whether the issuer exists' })),
+  },
+  { description: 'RFC 6749 §5.2 error body' },
+);
+
+const TokenRequest = Type.Object(
+  {
+    grant_type: Type.Literal('urn:ietf:params:oauth:grant-type:jwt-bearer'),
+    assertion: Type.String({
+      description:
+        'ES256 JWT signed with a registered key: header kid; claims iss = sub = issuer id, aud = this hub\'s token URL, jti (1-256 characters, never reused), exp at most 15 min ahead, iat optional',
+    }),
+  },
+  { description: 'Once each; form-urlencoded or JSON' },
+);
+
+const IssuerView = Type.Object(
+  {
+    issuerId: Type.String(),
+    name: Type.String(),
+    notificationBaseUrl: Type.String(),
+    jwks: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+    webhookSecretCount: Type.Integer({ description: 'how many whsec_ secrets sign (2 during a rotation)' }),
+    webhookSecret: Type.Optional(Type.String({ description: 'only when the hub generated it (creation without one): shown this once' })),
+    notificationSigning: Type.Optional(Type.Union([Type.Literal('hmac'), Type.Literal('ed25519')])),
+    notificationPublicKey: Type.Optional(Type.String({ description: 'whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret)' })),
+    notificationAuth: Type.Union([Type.Object({ tokenUrl: Type.String(), clientId: Type.String() }), Type.Null()]),
+    notificationTls: Type.Union([Type.Object({ certificatePem: Type.String(), hasCa: Type.Boolean() }), Type.Null()]),
+    endpoint: Type.Object({ state: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]), disabledAt: Type.Optional(Type.String()), reason: Type.Optional(Type.String()) }),
+    maxOperationsPerNotification: Type.Integer(),
+    autoTrackShipment: Type.Boolean(),
+    enabled: Type.Boolean(),
+    createdAt: Type.String(),
+    updatedAt: Type.String(),
+  },
+  { description: 'An issuer as the Admin API shows it: never a secret' },
+);
+
+const SiteView = Type.Object({
+  siteId: Type.String(),
+  name: Type.String(),
+  carriers: Type.Array(Type.String()),
+  apiKey: Type.Optional(Type.String({ description: 'only a generated key (new site, or generateApiKey): shown this once' })),
+});
+
+const issuerSaved = (what: string) => Type.Object(IssuerView.properties, { description: what });
+
+/** Keyed `METHOD /path` as Fastify registers it (`:param`). */
+export const ROUTE_DOCS: Record<string, RouteDoc> = {
+  'GET /healthz': { description: 'Answers while the process runs; no store access.', responses: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+  'GET /readyz': {
+    description: 'Ready to serve: the store answers and its migrations are applied; otherwise 503 with Retry-After.',
+    responses: { 200: Type.Object({ status: Type.Literal('ready'), store: Type.Union([Type.Literal('embedded'), Type.Literal('postgres')]), sandbox: Type.Boolean() }), ...errors(503) },
+  },
+  'GET /metrics': {
+    description: 'Prometheus text format. Needs TRACKHUB_METRICS_TOKEN when set, otherwise an admin token of any scope; open only in the sandbox.',
+    responses: { 200: Type.String({ description: 'Prometheus exposition format (text/plain)' }), ...errors(401, 429) },
+  },
+  'POST /authz/v1/oauth2/token': {
+    description:
+      'RFC 7523 JWT-bearer grant. Send grant_type and an ES256 assertion signed with one of the issuer\'s registered keys; the answer is a bearer token for the Issuer API, valid 900 s. Every refusal is an RFC 6749 error body with an error_description naming the rule that failed (an unknown issuer and a wrong key read the same). See docs/integration.md.',
+    body: TokenRequest,
+    consumes: ['application/x-www-form-urlencoded', 'application/json'],
+    responses: {
+      200: Type.Object(
+        {
+          access_token: Type.String(),
+          token_type: Type.Literal('Bearer'),
+          expires_in: Type.Integer({ description: 'seconds (900)' }),
+          scope: Type.String(),
+        },
+        { description: 'An access token for this issuer\'s Issuer API paths' },
+      ),
+      400: Type.Object(OAuthError.properties, { description: 'invalid_request (body, content type, missing or repeated parameter), unsupported_grant_type, invalid_grant (the assertion does not verify)' }),
+      413: Type.Object(OAuthError.properties, { description: 'invalid_request: the body is over 64 KiB' }),
+      429: Type.Object(OAuthError.properties, { description: 'slow_down: too many requests from this address or tokens for this issuer; wait Retry-After seconds' }),
+      500: Type.Object(OAuthError.properties, { description: 'server_error' }),
+      503: Type.Object(OAuthError.properties, { description: 'temporarily_unavailable: the store is away; retry after Retry-After' }),
+    },
+  },
+  'POST /banking/v1/issuers/:issuerId/physicalCards/:cardId/track': {
+    description:
+      'Opens a tracking operation (or returns the open one for the same body) and answers once it is stored. Its updates come as notifications (webhooks: STANDALONE_TRACKING) and through trackingStatus. A different body for the same card and type supersedes the open operation.',
+  },
+  'GET /banking/v1/issuers/:issuerId/physicalCards/:cardId/trackingStatus': {
+    description: 'The latest operation object of every tracking operation of the card, newest first, with the whole checkpoint history; 404 for a card this issuer never tracked.',
+  },
+  'GET /admin/v1/notifications': { description: 'Notifications by state and issuer, oldest first; page with nextCursor.' },
+  'GET /admin/v1/notifications/:id': { description: 'One notification with its operations and each delivery attempt (status, latency, the start of the answer).' },
+  'POST /admin/v1/notifications/:id/replay': { description: 'Queues the notification again, under the same webhook-id, with a fresh retry schedule (scope operate).', responses: errors(400) },
+  'POST /admin/v1/issuers/:issuerId/replay': { description: 'Queues again the issuer\'s dead notifications created since a time, and delivered ones when asked (scope operate).' },
+  'PUT /admin/v1/issuers/:issuerId': {
+    description:
+      'Creates (201) or replaces (200) an issuer: its public keys, where notifications go and how they are signed. A webhookSecret generated on creation is returned once; secrets are stored sealed and never returned.',
+    responses: { 200: issuerSaved('Replaced'), 201: issuerSaved('Created') },
+  },
+  'GET /admin/v1/issuers/:issuerId': { description: 'One issuer, without its secrets.', responses: { 200: IssuerView, ...errors(401, 403, 404, 429) } },
+  'GET /admin/v1/issuers': { description: 'Every issuer, without secrets.', responses: { 200: Type.Object({ issuers: Type.Array(IssuerView) }), ...errors(401, 403, 429) } },
+  'PUT /admin/v1/production-sites/:siteId': {
+    description: 'Creates (201) or updates (200) a production site. A generated API key is shown once; the hub keeps only what checks it.',
+    responses: { 200: Type.Object(SiteView.properties, { description: 'Updated' }), 201: Type.Object(SiteView.properties, { description: 'Created' }), ...errors(401, 403, 415, 429) },
+  },
+  'GET /admin/v1/production-sites': {
+    description: 'Production sites in id order, a page at a time; whether each has a key, never the key.',
+    responses: {
+      200: Type.Object({
+        sites: Type.Array(
+          Type.Object({ siteId: Type.String(), name: Type.String(), carriers: Type.Array(Type.String()), hasApiKey: Type.Boolean(), createdAt: Type.String(), updatedAt: Type.String() }),
+        ),
+        nextCursor: Type.Union([Type.String(), Type.Null()]),
+      }),
+    },
+  },
+  'GET /admin/v1/production-sites/:siteId': { description: 'One production site (never its key).', responses: { 200: SiteView, ...errors(401, 403, 404, 429) } },
+  'GET /admin/v1/audit': { description: 'Admin API writes, newest first, with secrets masked as ***.' },
+  'GET /admin/v1/admin-tokens': { description: 'Named admin tokens; the token itself is never shown again.', responses: errors(400) },
+  'POST /admin/v1/admin-tokens': { description: 'Creates a named admin token with a scope (read, operate, admin); the token is in this answer only.', responses: errors(415) },
+  'DELETE /admin/v1/admin-tokens/:name': { description: 'Revokes a named admin token.' },
+  'GET /admin/v1/operations': { description: 'Tracking operations, newest first, filtered by issuer, card, status, type, carrier; page with nextCursor.' },
+  'GET /admin/v1/carriers': { description: 'Each carrier provider as operators watch it: configured or not, budget and use, breaker, pushes; never a secret.' },
+  'POST /carriers/v1/:provider/webhook': {
+    description: 'A carrier\'s push, verified with that provider\'s signature; 404 for a provider with no push secret configured.',
+    responses: { 200: Type.Object({ received: Type.Integer(), operations: Type.Integer() }), ...errors(401, 404, 413, 415) },
+  },
+  'POST /sites/v1/production-sites/:siteId/events': { description: 'A production site reports shipped or returned cards; each bad event is rejected alone, the rest kept.' },
+};
+
+/** Descriptions of parameters by name, for those whose schema carries none. */
+export const PARAMETER_DOCS: Record<string, string> = {
+  issuerId: 'Issuer id: 10 of [A-Za-z0-9_-]',
+  cardId: 'Card id: 1 to 48 of [A-Za-z0-9_-]',
+  siteId: 'Production site id',
+  provider: 'Carrier provider: fedex, ups, usps, dhl, laposte, aftership',
+  name: 'Admin token name',
+  id: 'The notification\'s webhook-id',
+  'x-correlation-id': '1 to 64 of [A-Za-z0-9_-]; echoed in the answer, logs and notifications (one is made when absent)',
+  limit: 'Page size',
+  cursor: 'nextCursor of the previous page',
+  after: 'nextCursor of the previous page; absent starts from the oldest retained',
+  state: 'pending, delivered or dead',
+  status: 'Operation status',
+  trackingType: 'PRODUCTION, SHIPMENT or RETURN',
+  open: 'true: only operations still open',
+  carrier: 'Carrier code',
+  tokenName: 'Only writes made with this token',
+  targetId: 'Only writes to this id',
+};
+
+/** The statuses every route can answer: a bad x-correlation-id (400), the store away or the hub stopping (503). */
+export const EVERY_ROUTE = [400, 503] as const;
