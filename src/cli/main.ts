@@ -6,6 +6,7 @@ import type { openStore } from '../store/db.ts';
 import { registerAdminTokenCommands } from './admin-tokens.ts';
 import { registerBenchCommand } from './bench.ts';
 import { auditCli, fail, printable } from './common.ts';
+import { registerDemoCommand } from './demo.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { registerSecretCommands } from './secrets.ts';
 import { registerSiteCommands } from './sites.ts';
@@ -267,6 +268,7 @@ issuers
   });
 
 registerBenchCommand(program);
+registerDemoCommand(program);
 registerNotificationCommands(program, withStore);
 registerAdminTokenCommands(program, withStore);
 registerSiteCommands(program, { config, withStore });
