@@ -71,10 +71,10 @@ describe.each(STORE_KINDS)('plain http:// for notifications on %s', (kind) => {
     const database = await freshDatabase(kind);
     cleanups.push(() => database.drop());
     const env = { TRACKHUB_DATABASE_URL: database.url, TRACKHUB_DATA_DIR: join(tempDir('trackhub-http'), 'data') };
-    const args = ['issuers', 'add', '--id', 'ISSUER_HTP', '--name', 'Bank', '--url', PLAIN, '--generate-key'];
+    const args = ['issuers', 'add', '--id', 'ISSUER_HTP', '--name', 'Bank', '--notification-url', PLAIN, '--generate-key'];
     const refused = await trackhub(args, env);
     expect(refused.code).toBe(2);
-    expect(refused.output.trim()).toBe(`trackhub: notificationBaseUrl: ${WHY}`);
+    expect(refused.output.trim()).toBe(`trackhub: --notification-url: ${WHY}`);
     const allowed = await trackhub(args, { ...env, TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true' });
     expect(allowed.code).toBe(0);
     expect(allowed.output).toContain(`"notificationBaseUrl": "${PLAIN}"`);

@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import type { Command, Option } from 'commander';
 import type { Config } from '../config.ts';
 import { escapeUnprintable } from '../domain/text.ts';
 import type { Db } from '../store/db.ts';
@@ -43,5 +44,30 @@ export async function auditCli(db: Db, command: string, note: { status: number; 
     before: note.before ?? null,
     after: note.after ?? null,
     correlationId: newId('corr'),
+  });
+}
+
+/**
+ * Commander checks required options before unknown ones, so a typo (`--nme`) read as a missing `--name`.
+ * Every command's required options are checked here instead, in a preAction hook: commander has refused
+ * an unknown option by then, with its "Did you mean …?" suggestion. Called once every command is registered.
+ */
+export function requireOptionsAfterUnknownOnes(program: Command): void {
+  const required = new WeakSet<Option>();
+  const walk = (cmd: Command) => {
+    for (const option of cmd.options) {
+      if (!option.mandatory) continue;
+      required.add(option);
+      option.makeOptionMandatory(false);
+    }
+    for (const sub of cmd.commands) walk(sub);
+  };
+  walk(program);
+  program.hook('preAction', (_program, action) => {
+    for (const option of action.options) {
+      if (required.has(option) && action.getOptionValue(option.attributeName()) === undefined) {
+        action.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: 1 });
+      }
+    }
   });
 }

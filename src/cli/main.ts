@@ -5,8 +5,9 @@ import { PACKAGE_ROOT } from '../assets.ts';
 import type { openStore } from '../store/db.ts';
 import { registerAdminTokenCommands } from './admin-tokens.ts';
 import { registerBenchCommand } from './bench.ts';
-import { auditCli, fail, printable } from './common.ts';
+import { printable, requireOptionsAfterUnknownOnes } from './common.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerIssuerCommands } from './issuers.ts';
 import { registerNotificationCommands } from './notifications.ts';
 import { registerSecretCommands } from './secrets.ts';
 import { registerSiteCommands } from './sites.ts';
@@ -188,92 +189,15 @@ sandbox
     }
   });
 
-const issuers = program.command('issuers').description('Manage issuers');
-issuers
-  .command('add')
-  .description('Register or update an issuer')
-  .requiredOption('--id <issuerId>', '10 characters of [A-Za-z0-9_-]')
-  .requiredOption('--name <name>', 'display name')
-  .requiredOption('--url <notificationBaseUrl>', 'base URL notifications are POSTed under')
-  .option('--jwks <file>', 'JSON file with the issuer public keys ({ keys: [...] })')
-  .option('--generate-key', 'generate an ES256 key pair; prints the private JWK once (for testing and demos)')
-  .option('--max-operations <n>', 'operations per notification', '1')
-  .action(async (opts: { id: string; name: string; url: string; jwks?: string; generateKey?: boolean; maxOperations: string }) => {
-    const [{ ISSUER_ID }, { checkDisplayName }, { checkCleartextUrls, checkJwks, checkNotificationUrl }, { issuerView }, { checkDeliveryTargets }, { newWebhookSecret }, { getIssuer, upsertIssuer }] =
-      await Promise.all([
-        import('../domain/track-request.ts'),
-        import('../domain/text.ts'),
-        import('../domain/issuer-checks.ts'),
-        import('../http/issuer-view.ts'),
-        import('../delivery/registration.ts'),
-        import('../delivery/signing.ts'),
-        import('../store/issuers.ts'),
-      ]);
-    if (!ISSUER_ID.test(opts.id)) fail('--id must be 10 of [A-Za-z0-9_-]');
-    const nameProblem = checkDisplayName('--name', opts.name);
-    if (nameProblem) fail(nameProblem);
-    const urlProblem =
-      checkNotificationUrl(opts.url) ??
-      (await checkDeliveryTargets({ notificationBaseUrl: opts.url }, config().allowPrivateTargets)) ??
-      checkCleartextUrls({ notificationBaseUrl: opts.url }, config().allowPrivateTargets);
-    if (urlProblem) fail(urlProblem);
-    let jwks: { keys: Record<string, unknown>[] } | undefined;
-    let privateJwk: Record<string, unknown> | undefined;
-    if (opts.jwks) {
-      try {
-        jwks = JSON.parse(readFileSync(opts.jwks, 'utf8'));
-      } catch (err) {
-        fail(`cannot read --jwks: ${(err as Error).message}`);
-      }
-    } else if (opts.generateKey) {
-      const { exportJWK, generateKeyPair } = await import('jose');
-      const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-      const kid = `${opts.id}-1`;
-      jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] };
-      privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256' };
-    } else {
-      fail('give --jwks FILE or --generate-key');
-    }
-    const problem = checkJwks(jwks as { keys: Record<string, unknown>[] });
-    if (problem) fail(problem);
-    const max = Number(opts.maxOperations);
-    if (!Number.isInteger(max) || max < 1 || max > 1000) fail('--max-operations must be an integer from 1 to 1000');
-    await withStore(async (db) => {
-      const existing = await getIssuer(db, opts.id);
-      const secret = existing?.webhookSecrets.length ? undefined : newWebhookSecret();
-      await upsertIssuer(db, {
-        issuerId: opts.id,
-        name: opts.name,
-        notificationBaseUrl: opts.url.replace(/\/+$/, ''),
-        jwks: jwks as { keys: Record<string, unknown>[] },
-        webhookSecrets: existing?.webhookSecrets.length ? existing.webhookSecrets : [secret as string],
-        notificationAuth: existing?.notificationAuth ?? null,
-        maxOperationsPerNotification: max,
-        autoTrackShipment: existing?.autoTrackShipment ?? false,
-        enabled: existing?.enabled ?? true,
-      });
-      const saved = await getIssuer(db, opts.id);
-      await auditCli(db, 'issuers add', { status: existing ? 200 : 201, targetId: opts.id, before: existing && issuerView(existing), after: saved && issuerView(saved) });
-      process.stdout.write(`${JSON.stringify({ ...issuerView(saved as never), ...(secret ? { webhookSecret: secret } : {}), ...(privateJwk ? { privateJwk } : {}) }, null, 2)}\n`);
-    });
-  });
-issuers
-  .command('list')
-  .description('List issuers (secrets are never shown)')
-  .action(async () => {
-    const { listIssuers } = await import('../store/issuers.ts');
-    await withStore(async (db) => {
-      for (const i of await listIssuers(db)) process.stdout.write(`${i.issuerId}\t${i.enabled ? 'enabled' : 'disabled'}\t${printable(i.notificationBaseUrl)}\t${printable(i.name)}\n`);
-    });
-  });
-
 registerBenchCommand(program);
 registerDemoCommand(program);
+registerIssuerCommands(program, { config, withStore });
 registerNotificationCommands(program, withStore);
 registerAdminTokenCommands(program, withStore);
 registerSiteCommands(program, { config, withStore });
 registerSecretCommands(program, { config, withStore });
 
+requireOptionsAfterUnknownOnes(program);
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`trackhub: ${(err as Error).message}\n`);
   process.exit(1);

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Db } from '../store/db.ts';
-import type { NotificationState } from '../store/notifications.ts';
+import type { NotificationState, NotificationSummary } from '../store/notifications.ts';
 import { auditCli, fail, printable } from './common.ts';
+import { hubClientFor, hubUrlOption, listPages } from './hub-client.ts';
 
 /**
  * The store's notification states, named here so that registering the commands (for `--help`) does not load
@@ -9,9 +10,11 @@ import { auditCli, fail, printable } from './common.ts';
  */
 export const NOTIFICATION_STATES: readonly NotificationState[] = ['pending', 'delivered', 'dead'];
 
+const NOTIFICATION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 
-/** `trackhub notifications list|replay`: the Admin API's dead-letter views, straight on the store. */
+/** `trackhub notifications list|show|replay`: the Admin API's dead-letter views, on the store or (`--url`) through a hub's Admin API. */
 export function registerNotificationCommands(program: Command, withStore: WithStore): void {
   const cmd = program.command('notifications').description('Inspect and replay issuer notifications');
   cmd
@@ -21,21 +24,25 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
     .option('--issuer <issuerId>', 'only this issuer')
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'one JSON object per line')
-    .action(async (opts: { state?: string; issuer?: string; limit: string; json?: boolean }) => {
+    .addOption(hubUrlOption())
+    .action(async (opts: { state?: string; issuer?: string; limit: string; json?: boolean; url?: string }) => {
       if (opts.state !== undefined && !NOTIFICATION_STATES.includes(opts.state as NotificationState)) fail(`--state must be one of ${NOTIFICATION_STATES.join(', ')}`);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) fail('--limit must be a positive integer');
+      const print = (n: NotificationSummary) =>
+        process.stdout.write(opts.json ? `${JSON.stringify(n)}\n` : `${n.id}\t${n.issuerId}\t${n.state}\t${n.attempts}\t${n.createdAt}\t${printable(n.lastError ?? '')}\n`);
+      const hub = hubClientFor(opts.url);
+      if (hub) {
+        for await (const n of listPages<NotificationSummary>(hub, '/admin/v1/notifications', 'notifications', { state: opts.state, issuerId: opts.issuer }, limit)) print(n);
+        return;
+      }
       const { listNotifications } = await import('../store/notifications.ts');
       await withStore(async (db) => {
         let after: string | undefined;
         let left = limit;
         while (left > 0) {
           const page = await listNotifications(db, { state: opts.state as NotificationState | undefined, issuerId: opts.issuer, after, limit: Math.min(left, 500) });
-          for (const n of page.notifications) {
-            process.stdout.write(
-              opts.json ? `${JSON.stringify(n)}\n` : `${n.id}\t${n.issuerId}\t${n.state}\t${n.attempts}\t${n.createdAt}\t${printable(n.lastError ?? '')}\n`,
-            );
-          }
+          for (const n of page.notifications) print(n);
           left -= page.notifications.length;
           after = page.notifications.at(-1)?.id;
           if (!page.more) break;
@@ -43,13 +50,38 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       });
     });
   cmd
+    .command('show <id>')
+    .description('Show one notification as JSON: its operations and every delivery attempt')
+    .addOption(hubUrlOption())
+    .action(async (id: string, opts: { url?: string }) => {
+      // The id format the Admin API checks: a mistyped id is said to be one, not looked up.
+      if (!NOTIFICATION_ID.test(id)) fail('the id must be 1 to 64 of [A-Za-z0-9_-] (the webhook-id)');
+      const hub = hubClientFor(opts.url);
+      let found: unknown;
+      if (hub) found = (await hub.request('GET', `/admin/v1/notifications/${id}`)).body;
+      else {
+        const { getNotification } = await import('../store/notifications.ts');
+        found = await withStore((db) => getNotification(db, id));
+        if (!found) fail(`no such notification: ${id}`);
+      }
+      process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+    });
+  cmd
     .command('replay [id]')
     .description('Send a notification again (same webhook-id), or all of an issuer\'s dead ones since a time')
     .option('--issuer <issuerId>', 'replay this issuer\'s dead notifications (with --since)')
     .option('--since <time>', 'ISO 8601 time')
     .option('--include-delivered', 'with --issuer: resend delivered ones too')
-    .action(async (id: string | undefined, opts: { issuer?: string; since?: string; includeDelivered?: boolean }) => {
+    .addOption(hubUrlOption())
+    .action(async (id: string | undefined, opts: { issuer?: string; since?: string; includeDelivered?: boolean; url?: string }) => {
       if (id && opts.issuer) fail('give a notification id or --issuer, not both');
+      const hub = hubClientFor(opts.url);
+      if (hub && id) {
+        if (!NOTIFICATION_ID.test(id)) fail('the id must be 1 to 64 of [A-Za-z0-9_-] (the webhook-id)');
+        await hub.request('POST', `/admin/v1/notifications/${id}/replay`);
+        process.stdout.write(`replayed ${id}\n`);
+        return;
+      }
       const { replayIssuerSince, replayNotification } = await import('../store/notifications.ts');
       if (id) {
         const ok = await withStore(async (db) => {
@@ -70,6 +102,12 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       const issuerId = opts.issuer;
       const [{ ISSUER_ID }, { getIssuer }] = await Promise.all([import('../domain/track-request.ts'), import('../store/issuers.ts')]);
       if (!ISSUER_ID.test(issuerId)) fail('--issuer must be 10 of [A-Za-z0-9_-]');
+      if (hub) {
+        // The hub answers 404 "no such issuer" for a mistyped one, which ends the command with exit 2.
+        const { body } = await hub.request<{ replayed: number }>('POST', `/admin/v1/issuers/${issuerId}/replay`, { since: since.toISOString(), includeDelivered: opts.includeDelivered ?? false });
+        process.stdout.write(`replayed ${body.replayed} notification${body.replayed === 1 ? '' : 's'} of ${issuerId}\n`);
+        return;
+      }
       const n = await withStore(async (db) => {
         // As the Admin API answers 404: a mistyped issuer is "no such issuer", not "nothing to replay".
         if (!(await getIssuer(db, issuerId))) {

@@ -9,6 +9,7 @@ import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
 import type { Db } from '../store/db.ts';
 import type { SavedSite } from '../store/production-sites.ts';
 import { auditCli, type CliHelpers, fail, printable } from './common.ts';
+import { hubClientFor, hubUrlOption, listPages } from './hub-client.ts';
 
 // What the commands run (the store, ingestion, carriers, the progress bar) is imported inside their
 // actions: registering them stays light, so `trackhub --help` does not load the hub.
@@ -52,18 +53,18 @@ export function httpSink(baseUrl: string, siteId: string, apiKey: string): Event
 }
 
 function printSummary(file: string, s: ImportSummary, seconds: number, opts: { json?: boolean; report?: string }): void {
-  const perSecond = Math.round((s.accepted + s.duplicates + s.rejectedCount) / Math.max(seconds, 0.001));
+  const perSecond = Math.round(s.records / Math.max(seconds, 0.001));
   const sorted = [...s.rejected].sort((a, b) => a.line - b.line);
   let reportFile: string | undefined;
   if (s.rejectedCount > LISTED_REJECTIONS) {
     reportFile = opts.report ?? `${file}.rejected.json`;
-    writeFileSync(reportFile, `${JSON.stringify({ file, lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted }, null, 1)}\n`, { mode: 0o600 });
+    writeFileSync(reportFile, `${JSON.stringify({ file, lines: s.records, lastLine: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted }, null, 1)}\n`, { mode: 0o600 });
   }
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted.slice(0, LISTED_REJECTIONS), ...(reportFile ? { reportFile } : {}), seconds, eventsPerSecond: perSecond })}\n`);
+    process.stdout.write(`${JSON.stringify({ lines: s.records, lastLine: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejectedCount: s.rejectedCount, rejected: sorted.slice(0, LISTED_REJECTIONS), ...(reportFile ? { reportFile } : {}), seconds, eventsPerSecond: perSecond })}\n`);
     return;
   }
-  process.stdout.write(`${file}: ${s.lines} lines in ${seconds.toFixed(1)} s (${perSecond} events/s)\n  accepted:   ${s.accepted}\n  duplicates: ${s.duplicates}\n  rejected:   ${s.rejectedCount}\n`);
+  process.stdout.write(`${file}: ${s.records} line${s.records === 1 ? '' : 's'} read (a CSV header is not counted) in ${seconds.toFixed(1)} s (${perSecond} events/s)\n  accepted:   ${s.accepted}\n  duplicates: ${s.duplicates}\n  rejected:   ${s.rejectedCount}\n`);
   for (const r of sorted.slice(0, LISTED_REJECTIONS)) process.stdout.write(`    line ${r.line}: ${r.errorCode} ${printable(r.error)}\n`);
   if (reportFile) process.stdout.write(`  every rejected line with its reason: ${reportFile}\n`);
 }
@@ -78,7 +79,8 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
     .option('--carriers <codes>', `the site's usual carriers, comma-separated (${CARRIER_CODES.join(', ')})`)
     .option('--api-key <key>', 'use this API key (at least 24 characters) instead of generating one')
     .option('--rotate-key', 'replace the stored API key with a generated one, printed once')
-    .action(async (siteId: string, opts: { name: string; carriers?: string; apiKey?: string; rotateKey?: boolean }) => {
+    .addOption(hubUrlOption())
+    .action(async (siteId: string, opts: { name: string; carriers?: string; apiKey?: string; rotateKey?: boolean; url?: string }) => {
       if (!SITE_ID.test(siteId)) fail(`siteId must be ${SITE_ID_RULE}`);
       const nameProblem = checkDisplayName('--name', opts.name);
       if (nameProblem) fail(nameProblem);
@@ -87,6 +89,15 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
       if (unknown?.length) fail(`--carriers: unknown carrier code(s) ${unknown.join(', ')}`);
       if (opts.apiKey !== undefined && (opts.apiKey.length < 24 || opts.apiKey.length > 200)) fail('--api-key must be 24 to 200 characters');
       if (opts.apiKey !== undefined && opts.rotateKey) fail('--rotate-key and --api-key exclude each other');
+      const hub = hubClientFor(opts.url);
+      if (hub) {
+        const body = { name: opts.name, ...(carriers ? { carriers } : {}), ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}), ...(opts.rotateKey ? { generateApiKey: true } : {}) };
+        const res = await hub.request<{ siteId: string; name: string; carriers: string[]; apiKey?: string }>('PUT', `/admin/v1/production-sites/${encodeURIComponent(siteId)}`, body);
+        const { apiKey, ...rest } = res.body;
+        process.stdout.write(`${JSON.stringify({ ...rest, created: res.status === 201, ...(apiKey ? { apiKey } : {}) }, null, 2)}\n`);
+        if (apiKey) process.stderr.write('The API key is shown this once; the hub keeps only its hash.\n');
+        return;
+      }
       const { getSiteRow, SiteKeyTaken, upsertSite } = await import('../store/production-sites.ts');
       await h.withStore(async (db) => {
         let saved: SavedSite;
@@ -107,8 +118,16 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
 
   sites
     .command('list')
-    .description('List production sites (keys are never shown)')
-    .action(async () => {
+    .description('List production sites (tab-separated: id, key or no-key, carriers, name; keys are never shown)')
+    .addOption(hubUrlOption())
+    .action(async (opts: { url?: string }) => {
+      const hub = hubClientFor(opts.url);
+      if (hub) {
+        for await (const r of listPages<{ siteId: string; name: string; carriers: string[]; hasApiKey: boolean }>(hub, '/admin/v1/production-sites', 'sites', {})) {
+          process.stdout.write(`${r.siteId}\t${r.hasApiKey ? 'key' : 'no-key'}\t${r.carriers.join(',') || '-'}\t${printable(r.name)}\n`);
+        }
+        return;
+      }
       const { listSiteRows } = await import('../store/production-sites.ts');
       await h.withStore(async (db) => {
         const rows = await listSiteRows(db);
@@ -121,6 +140,13 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
   sites
     .command('import <file>')
     .description('Import a batch file of site events (CSV with a header row, or JSON Lines), streaming')
+    .addHelpText(
+      'after',
+      '\nGood lines are imported even when others are rejected; the command then exits 1 and lists each rejected line\n' +
+        'by its line number in the file (a CSV header is line 1). Exit 0: every line taken (or a duplicate of one\n' +
+        'taken before); 2: the command or the file as a whole is unusable (bad option, unknown site, bad CSV header).\n' +
+        'With --url the events go through that hub\'s Site API with the site\'s own key, not the Admin API.',
+    )
     .requiredOption('--site <siteId>', 'the production site the events come from')
     .option('--url <hubUrl>', "send through a hub's Site API (e.g. one on another machine) instead of opening the store")
     .addOption(new Option('--api-key <key>', 'the site API key, with --url').env('TRACKHUB_SITE_API_KEY'))
@@ -177,5 +203,7 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
         });
       }
       printSummary(file, summary, (performance.now() - started) / 1000, opts);
+      // A script sees that something was left out: the good lines are in, the rejected ones are listed.
+      if (summary.rejectedCount > 0) process.exitCode = 1;
     });
 }

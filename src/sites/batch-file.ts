@@ -36,6 +36,8 @@ export interface ImportSummary extends IngestCounts {
   rejectedCount: number;
   /** Last physical line processed. */
   lines: number;
+  /** Records read this run: a CSV's header and blank lines are not records. */
+  records: number;
 }
 
 /**
@@ -304,7 +306,7 @@ export async function importFile(
   const chunkLines = opts.chunkLines ?? 1000;
   const keep = opts.keepRejected ?? Number.POSITIVE_INFINITY;
   const format = await detectFormat(path, opts.handle);
-  const summary: ImportSummary = { accepted: 0, duplicates: 0, rejected: [], rejectedCount: 0, lines: opts.skipThroughLine ?? 0 };
+  const summary: ImportSummary = { accepted: 0, duplicates: 0, rejected: [], rejectedCount: 0, lines: opts.skipThroughLine ?? 0, records: 0 };
   let events: SiteEventInput[] = [];
   let eventLines: number[] = [];
   let rejected: RejectedLine[] = [];
@@ -318,6 +320,7 @@ export async function importFile(
     for (const r of rejected) if (summary.rejected.length < keep) summary.rejected.push(r);
     summary.rejectedCount += rejected.length;
     summary.lines = endLine;
+    summary.records += records;
     events = [];
     eventLines = [];
     rejected = [];

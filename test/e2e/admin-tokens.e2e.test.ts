@@ -61,7 +61,7 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     expect(created.code, created.out).toBe(0);
     const auth = { authorization: `Bearer ${/^(tha_[A-Za-z0-9_-]{43})$/m.exec(created.out)?.[1]}` };
     const cliEnv = { ...env, TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true' }; // the notification URL is on loopback
-    const issuer = await cli(['issuers', 'add', '--id', 'AUDITBANK1', '--name', 'Audit bank', '--url', 'http://127.0.0.1:9/hooks', '--generate-key'], cliEnv);
+    const issuer = await cli(['issuers', 'add', '--id', 'AUDITBANK1', '--name', 'Audit bank', '--notification-url', 'http://127.0.0.1:9/hooks', '--generate-key'], cliEnv);
     expect(issuer.code, issuer.out).toBe(0);
     /** The pretty-printed JSON object a command prints (a note may follow it on stderr). */
     const printed = (out: string) => JSON.parse(out.slice(out.indexOf('{'), out.indexOf('\n}') + 2));

@@ -33,8 +33,9 @@ describe('trackhub sites import (CLI, embedded store)', () => {
     const file = join(dir, 'events.csv');
     const bad = writeCsv(file, 100_000, 'csv');
     const first = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--json'], env);
-    expect(first.code, first.out).toBe(0);
-    expect(first.json).toMatchObject({ lines: 100_001, accepted: 99_000, duplicates: 0, rejectedCount: 1000 });
+    // Rejected lines make the exit code 1, the good ones imported all the same; the header is not a line.
+    expect(first.code, first.out).toBe(1);
+    expect(first.json).toMatchObject({ lines: 100_000, lastLine: 100_001, accepted: 99_000, duplicates: 0, rejectedCount: 1000 });
     const report = JSON.parse(readFileSync(first.json?.reportFile as string, 'utf8'));
     expect(report.rejected.map((r: { line: number }) => r.line)).toEqual(bad);
     expect(new Set(report.rejected.map((r: { error: string }) => r.error.split(':')[0]))).toEqual(new Set(['type', 'cardId', 'occurredAt', 'line', 'carrier']));
@@ -60,7 +61,9 @@ describe('trackhub sites import (CLI, embedded store)', () => {
     }
     writeFileSync(file, lines.join('\n'));
     const run = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--json'], env);
-    expect(run.json).toMatchObject({ accepted: 1980, duplicates: 0, rejectedCount: 20 });
+    expect(run.code).toBe(1);
+    // Blank lines are not counted as lines read; rejected lines keep their line number in the file.
+    expect(run.json).toMatchObject({ lines: 2000, accepted: 1980, duplicates: 0, rejectedCount: 20 });
     expect((run.json?.rejected as { error: string }[] | undefined)?.[0]?.error).toBe('line: is not valid JSON');
   });
 
@@ -102,7 +105,7 @@ describe('trackhub sites import (CLI, embedded store)', () => {
     writeFileSync(file, 'eventId,issuerId,cardId,type,occurredAt\n');
     const headerOnly = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--json'], env);
     expect(headerOnly.code, headerOnly.out).toBe(0);
-    expect(headerOnly.json).toMatchObject({ lines: 0, accepted: 0, duplicates: 0, rejectedCount: 0 });
+    expect(headerOnly.json).toMatchObject({ lines: 0, lastLine: 0, accepted: 0, duplicates: 0, rejectedCount: 0 });
   });
 
   it('imports directly while a hub runs on the same embedded store (through its server), and through the hub with --url', { timeout: 120_000 }, async () => {
@@ -113,7 +116,7 @@ describe('trackhub sites import (CLI, embedded store)', () => {
       const file = join(dir, 'small.csv');
       writeCsv(file, 2500, 'url');
       const direct = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--json'], env);
-      expect(direct.code, direct.out).toBe(0);
+      expect(direct.code, direct.out).toBe(1);
       expect(direct.json).toMatchObject({ accepted: 2475, duplicates: 0, rejectedCount: 25 });
       // The command used the hub's server and left it running for the hub.
       expect(livePostmaster(join(dir, 'pg'))?.status).toBe('ready');
@@ -125,7 +128,7 @@ describe('trackhub sites import (CLI, embedded store)', () => {
       });
       expect(put.status).toBe(200);
       const viaHub = await cli(['sites', 'import', '--site', 'SITE-IMP', file, '--url', `http://127.0.0.1:${port}`, '--json'], { ...env, TRACKHUB_SITE_API_KEY: 'sk_test_key_for_url_import_0001' });
-      expect(viaHub.code, viaHub.out).toBe(0);
+      expect(viaHub.code, viaHub.out).toBe(1);
       expect(viaHub.json).toMatchObject({ accepted: 0, duplicates: 2475, rejectedCount: 25 });
     } finally {
       await stop(hub);

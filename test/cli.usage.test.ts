@@ -1,0 +1,152 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
+import { runCli } from './helpers/processes.ts';
+import { freshStore, type TestStore, tempDir } from './helpers/stores.ts';
+
+/** Runs the built CLI to its end (npm run build first). */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+  const p = runCli(args, env);
+  const code = await new Promise<number | null>((r) => p.child.once('exit', (c) => r(c)));
+  return { code, out: p.output() };
+}
+
+describe('trackhub CLI: options as users type them', () => {
+  it('reports a mistyped option as unknown, with the option it looks like, not as a missing required one', async () => {
+    const typo = await cli(['issuers', 'add', '--id', 'TYPOBANK01', '--nme', 'Bank', '--notification-url', 'https://bank.example', '--generate-key']);
+    expect(typo.code).toBe(1);
+    expect(typo.out).toMatch(/unknown option '--nme'/);
+    expect(typo.out).toMatch(/Did you mean --name\?/);
+    expect(typo.out).not.toMatch(/required option/);
+    // On another command too, and a required option really missing is still said so.
+    const siteTypo = await cli(['sites', 'import', 'x.csv', '--sit', 'A']);
+    expect(siteTypo.out).toMatch(/unknown option '--sit'[\s\S]*Did you mean --site\?/);
+    const missing = await cli(['sites', 'import', 'x.csv']);
+    expect(missing.code).toBe(1);
+    expect(missing.out).toMatch(/required option '--site <siteId>' not specified/);
+  });
+});
+
+describe('trackhub sites import: exit code and line numbers', () => {
+  let store: TestStore;
+  let env: Record<string, string>;
+  let dir: string;
+  beforeAll(async () => {
+    store = await freshStore('postgres');
+    env = { TRACKHUB_DATABASE_URL: store.url, TRACKHUB_LOG_LEVEL: 'warn' };
+    dir = tempDir('cli-usage');
+    expect((await cli(['sites', 'add', 'SITE-USE', '--name', 'Usage bureau'], env)).code).toBe(0);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it('imports the good lines, exits 1 when a line was rejected, and counts lines after the header with file line numbers', async () => {
+    const file = join(dir, 'mixed.csv');
+    const good = (n: number) => `use-${n},BANK000001,card-${n},CARD_SHIPPED,2026-05-01T10:00:00Z`;
+    writeFileSync(file, ['eventId,issuerId,cardId,type,occurredAt', good(1), 'use-2,BANK000001,card 2,CARD_SHIPPED,2026-05-01T10:00:00Z', '', good(3)].join('\n'));
+    const run = await cli(['sites', 'import', '--site', 'SITE-USE', file, '--json'], env);
+    expect(run.code, run.out).toBe(1);
+    const summary = JSON.parse(run.out.split('\n').find((l) => l.startsWith('{"lines"')) as string);
+    expect(summary).toMatchObject({ lines: 3, lastLine: 5, accepted: 2, duplicates: 0, rejectedCount: 1 });
+    // Line 3 of the file (the header is line 1), as an editor numbers it.
+    expect(summary.rejected).toEqual([expect.objectContaining({ line: 3, error: expect.stringMatching(/^cardId:/) })]);
+    const text = await cli(['sites', 'import', '--site', 'SITE-USE', file], env);
+    expect(text.code).toBe(1);
+    expect(text.out).toMatch(/: 3 lines read \(a CSV header is not counted\)/);
+    expect(text.out).toMatch(/line 3: FIELD_INVALID_FORMAT cardId/);
+
+    writeFileSync(file, ['eventId,issuerId,cardId,type,occurredAt', good(4)].join('\n'));
+    const clean = await cli(['sites', 'import', '--site', 'SITE-USE', file], env);
+    expect(clean.code, clean.out).toBe(0);
+    expect(clean.out).toMatch(/: 1 line read/);
+  });
+
+  it('says in --help that good lines are imported and rejected ones make the exit code 1', async () => {
+    const help = await cli(['sites', 'import', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/Good lines are imported even when others are rejected; the command then exits 1/);
+  });
+});
+
+describe('trackhub admin commands with --url: through a running hub\'s Admin API', () => {
+  let t: TestApp;
+  let url: string;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    t = await testApp('postgres');
+    url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    // No store for the CLI: it must not open one (an unreachable database would make it fail).
+    env = { TRACKHUB_ADMIN_TOKEN: ADMIN_TOKEN, TRACKHUB_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+  });
+  afterAll(async () => t?.close());
+
+  it('issuers add and list, the URL from --url or TRACKHUB_URL; --signing ed25519 shows the public key', async () => {
+    const add = await cli(['issuers', 'add', '--url', url, '--id', 'REMOTEBNK1', '--name', 'Remote bank', '--notification-url', 'https://bank.example/hooks', '--generate-key', '--signing', 'ed25519'], env);
+    expect(add.code, add.out).toBe(0);
+    const printed = JSON.parse(add.out.slice(add.out.indexOf('{'), add.out.lastIndexOf('}') + 1));
+    expect(printed).toMatchObject({ issuerId: 'REMOTEBNK1', notificationSigning: 'ed25519', notificationPublicKey: expect.stringMatching(/^whpk_/), privateJwk: { kid: 'REMOTEBNK1-1' } });
+    expect(add.out).not.toContain(ADMIN_TOKEN);
+    const list = await cli(['issuers', 'list'], { ...env, TRACKHUB_URL: url });
+    expect(list.code, list.out).toBe(0);
+    expect(list.out).toBe('REMOTEBNK1\tenabled\thttps://bank.example/hooks\tRemote bank\n');
+    // A scheme that is not one is refused by the CLI, naming the choices.
+    const bad = await cli(['issuers', 'add', '--url', url, '--id', 'REMOTEBNK1', '--name', 'R', '--notification-url', 'https://bank.example', '--generate-key', '--signing', 'rsa'], env);
+    expect(bad.out).toMatch(/Allowed choices are hmac, ed25519/);
+  });
+
+  it('notifications replay of an unknown issuer fails as the Admin API does, through the hub and on the store', async () => {
+    const remote = await cli(['notifications', 'replay', '--issuer', 'NOSUCHBANK', '--since', '2026-01-01T00:00:00Z', '--url', url], env);
+    expect(remote.code).toBe(2);
+    expect(remote.out.trim()).toBe('trackhub: the hub refused (404) NOT_FOUND: no such issuer');
+    const local = await cli(['notifications', 'replay', '--issuer', 'NOSUCHBANK', '--since', '2026-01-01T00:00:00Z'], { TRACKHUB_DATABASE_URL: t.store.url });
+    expect(local.code).toBe(2);
+    expect(local.out.trim()).toBe('trackhub: no such issuer: NOSUCHBANK');
+    const show = await cli(['notifications', 'show', 'ntf_nosuch', '--url', url], env);
+    expect(show.code).toBe(2);
+    expect(show.out).toMatch(/no such notification/);
+  });
+
+  it('sites add and list through the hub; the key is printed once by add and never by list', async () => {
+    const add = await cli(['sites', 'add', 'SITE-URL', '--name', 'Remote bureau', '--carriers', 'fedex', '--url', url], env);
+    expect(add.code, add.out).toBe(0);
+    expect(add.out).toMatch(/"created": true/);
+    const key = /"apiKey": "(sk_[^"]+)"/.exec(add.out)?.[1] as string;
+    expect(key).toBeDefined();
+    const list = await cli(['sites', 'list', '--url', url], env);
+    expect(list.code, list.out).toBe(0);
+    expect(list.out).toContain('SITE-URL\tkey\tfedex\tRemote bureau\n');
+    expect(list.out).not.toContain(key);
+  });
+
+  it('a refused token, a missing token and an unreachable hub each end the command clearly, the token never printed', async () => {
+    const wrong = 'wrong-token-that-must-not-be-printed-0123';
+    const refused = await cli(['issuers', 'list', '--url', url], { ...env, TRACKHUB_ADMIN_TOKEN: wrong });
+    expect(refused.code).toBe(2);
+    expect(refused.out).toMatch(/the hub refused \(401\) AUTHORIZER_UNAUTHORIZED/);
+    expect(refused.out).not.toContain(wrong);
+    const none = await cli(['issuers', 'list', '--url', url], { ...env, TRACKHUB_ADMIN_TOKEN: '' });
+    expect(none.code).toBe(2);
+    expect(none.out).toMatch(/--url needs an admin token in TRACKHUB_ADMIN_TOKEN/);
+    const gone = await cli(['notifications', 'list', '--url', 'http://127.0.0.1:9'], env);
+    expect(gone.code).toBe(1);
+    expect(gone.out).toMatch(/could not reach the hub at http:\/\/127\.0\.0\.1:9/);
+    expect(gone.out).not.toContain(ADMIN_TOKEN);
+  });
+});
+
+describe('trackhub issuers add --signing on the store', () => {
+  it('makes an ed25519 key pair and no shared secret', async () => {
+    const store = await freshStore('postgres');
+    try {
+      const add = await cli(['issuers', 'add', '--id', 'EDBANK0001', '--name', 'Ed bank', '--notification-url', 'https://bank.example', '--generate-key', '--signing', 'ed25519'], { TRACKHUB_DATABASE_URL: store.url });
+      expect(add.code, add.out).toBe(0);
+      expect(add.out).toMatch(/"notificationPublicKey": "whpk_/);
+      expect(add.out).toMatch(/"webhookSecretCount": 0/);
+      expect(add.out).not.toMatch(/whsec_|whsk_/);
+    } finally {
+      await store.close();
+    }
+  });
+});
