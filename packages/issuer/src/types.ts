@@ -3,7 +3,7 @@
  * generated from the hub's OpenAPI document, so they follow the hub; the feed's are written here to
  * the shared design until the document describes that route.
  */
-import type { components, paths } from './generated/openapi.ts';
+import type { components, paths, webhooks } from './generated/openapi.ts';
 
 type TrackPath = paths['/banking/v1/issuers/{issuerId}/physicalCards/{cardId}/track']['post'];
 type StatusPath = paths['/banking/v1/issuers/{issuerId}/physicalCards/{cardId}/trackingStatus']['get'];
@@ -19,10 +19,8 @@ export type TrackingStatus = StatusPath['responses'][200]['content']['applicatio
 /** The contract's error body. */
 export type ErrorBody = components['schemas']['ErrorBody'];
 
-/** The body of a notification the hub POSTs (and of each item of the catch-up feed). */
-export interface NotificationBody {
-  operations: Operation[];
-}
+/** The body of a notification the hub POSTs (and of each item of the catch-up feed): the document's webhook. */
+export type NotificationBody = webhooks['STANDALONE_TRACKING']['post']['requestBody']['content']['application/json'];
 
 /** One item of the catch-up feed: the same `webhookId` and body as the push of that notification. */
 export interface FeedNotification {

@@ -10,7 +10,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Admin tokens: name, scope, created, last used, revoked (never the token) */
+        /**
+         * Admin tokens: name, scope, created, last used, revoked (never the token)
+         * @description Named admin tokens; the token itself is never shown again.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -37,7 +40,16 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -46,7 +58,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -55,8 +67,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -67,7 +88,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a named admin token; the token is returned once, the hub keeps only its hash */
+        /**
+         * Create a named admin token; the token is returned once, the hub keeps only its hash
+         * @description Creates a named admin token with a scope (read, operate, admin); the token is in this answer only.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -100,7 +124,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -109,7 +133,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -118,7 +142,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -127,8 +151,26 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -154,12 +196,16 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke a named admin token: refused at once by this instance, within 5 s by the others */
+        /**
+         * Revoke a named admin token: refused at once by this instance, within 5 s by the others
+         * @description Revokes a named admin token.
+         */
         delete: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Admin token name */
                     name: string;
                 };
                 cookie?: never;
@@ -173,7 +219,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -182,7 +228,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -191,7 +237,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -200,7 +246,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -209,8 +255,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -232,11 +287,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The audit log of Admin API writes (who, what, when, outcome, before and after with secrets masked), newest first, paged with a cursor */
+        /**
+         * The audit log of Admin API writes (who, what, when, outcome, before and after with secrets masked), newest first, paged with a cursor
+         * @description Admin API writes, newest first, with secrets masked as ***.
+         */
         get: {
             parameters: {
                 query?: {
+                    /** @description nextCursor of the previous page */
                     cursor?: string;
+                    /** @description Page size */
                     limit?: number;
                     /** @description only writes to this issuer, site, notification or token */
                     targetId?: string;
@@ -277,7 +337,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -286,7 +346,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -295,7 +355,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -304,8 +364,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -330,7 +399,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Carrier providers as operators watch them: configured or not, budget and its use, demand against supply, breaker, totals, pushes and unknown status codes */
+        /**
+         * Carrier providers as operators watch them: configured or not, budget and its use, demand against supply, breaker, totals, pushes and unknown status codes
+         * @description Each carrier provider as operators watch it: configured or not, budget and use, breaker, pushes; never a secret.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -350,11 +422,9 @@ export interface paths {
                             at: string;
                             carriers: {
                                 breaker: {
-                                    /** @description ISO 8601, UTC */
                                     changedAt: string | null;
                                     /** @description closed, open or half-open */
                                     state: string;
-                                    /** @description ISO 8601, UTC */
                                     until: string | null;
                                 };
                                 budget: {
@@ -382,16 +452,13 @@ export interface paths {
                                     wanted: number;
                                 } | null;
                                 overdue: {
-                                    /** @description ISO 8601, UTC */
                                     at: string | null;
                                     /** @description parcels whose poll waited longer than their interval, as the newest round saw them */
                                     parcels: number;
                                 };
-                                /** @description the carrier's Retry-After: nothing is asked before then */
                                 pausedUntil: string | null;
                                 provider: "fedex" | "ups" | "usps" | "dhl" | "laposte" | "aftership";
                                 push: {
-                                    /** @description ISO 8601, UTC */
                                     lastPushAt: string | null;
                                     /** @description UPS: Track Alert subscriptions younger than 14 days; null for the others */
                                     subscriptions: number | null;
@@ -420,7 +487,6 @@ export interface paths {
                                 };
                                 /** @description credentials (or an explicit origin, or the sandbox) configured: the poller asks this provider */
                                 usable: boolean;
-                                /** @description the sliding window that ends now (null: the provider was never polled) */
                                 window: {
                                     end: string;
                                     /** @description calls the budget still allows in it */
@@ -435,7 +501,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -444,7 +510,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -453,7 +519,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -462,8 +528,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -488,7 +563,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List issuers */
+        /**
+         * List issuers
+         * @description Every issuer, without secrets.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -503,7 +581,90 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            issuers: {
+                                autoTrackShipment: boolean;
+                                createdAt: string;
+                                enabled: boolean;
+                                endpoint: {
+                                    disabledAt?: string;
+                                    reason?: string;
+                                    state: "enabled" | "disabled";
+                                };
+                                issuerId: string;
+                                jwks: {
+                                    keys: {
+                                        [key: string]: unknown;
+                                    }[];
+                                };
+                                maxOperationsPerNotification: number;
+                                name: string;
+                                notificationAuth: {
+                                    clientId: string;
+                                    tokenUrl: string;
+                                } | null;
+                                notificationBaseUrl: string;
+                                /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
+                                notificationPublicKey?: string;
+                                notificationSigning?: "hmac" | "ed25519";
+                                notificationTls: {
+                                    certificatePem: string;
+                                    hasCa: boolean;
+                                } | null;
+                                updatedAt: string;
+                                /** @description only when the hub generated it (creation without one): shown this once */
+                                webhookSecret?: string;
+                                /** @description how many whsec_ secrets sign (2 during a rotation) */
+                                webhookSecretCount: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
                 };
             };
         };
@@ -522,33 +683,131 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read an issuer (secrets are never returned) */
+        /**
+         * Read an issuer (secrets are never returned)
+         * @description One issuer, without its secrets.
+         */
         get: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
                     issuerId: string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description Default Response */
+                /** @description An issuer as the Admin API shows it: never a secret */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            autoTrackShipment: boolean;
+                            createdAt: string;
+                            enabled: boolean;
+                            endpoint: {
+                                disabledAt?: string;
+                                reason?: string;
+                                state: "enabled" | "disabled";
+                            };
+                            issuerId: string;
+                            jwks: {
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            };
+                            maxOperationsPerNotification: number;
+                            name: string;
+                            notificationAuth: {
+                                clientId: string;
+                                tokenUrl: string;
+                            } | null;
+                            notificationBaseUrl: string;
+                            /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
+                            notificationPublicKey?: string;
+                            notificationSigning?: "hmac" | "ed25519";
+                            notificationTls: {
+                                certificatePem: string;
+                                hasCa: boolean;
+                            } | null;
+                            updatedAt: string;
+                            /** @description only when the hub generated it (creation without one): shown this once */
+                            webhookSecret?: string;
+                            /** @description how many whsec_ secrets sign (2 during a rotation) */
+                            webhookSecretCount: number;
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
                 };
             };
         };
-        /** Create or replace an issuer */
+        /**
+         * Create or replace an issuer
+         * @description Creates (201) or replaces (200) an issuer: its public keys, where notifications go and how they are signed. A webhookSecret generated on creation is returned once; secrets are stored sealed and never returned.
+         */
         put: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
                     issuerId: string;
                 };
                 cookie?: never;
@@ -573,7 +832,8 @@ export interface paths {
                         };
                         /** @description https origin (and optional path) the hub POSTs notifications under */
                         notificationBaseUrl: string;
-                        /** @description mTLS towards the issuer endpoint; null removes it */
+                        /** @description hmac (default): v1 signatures with the webhook secrets. ed25519: v1a signatures; the hub makes the key pair and shows notificationPublicKey (whpk_…); the issuer holds no shared secret. Absent keeps the stored choice */
+                        notificationSigning?: "hmac" | "ed25519";
                         notificationTls?: {
                             /** @description PEM CA the issuer endpoint certificate must chain to (default: public CAs) */
                             caPem?: string;
@@ -582,7 +842,7 @@ export interface paths {
                             /** @description PEM private key of that certificate; stored, never returned or logged */
                             privateKeyPem: string;
                         } | null;
-                        /** @description true ends a rotation: only the current (or given) webhookSecret signs from now on */
+                        /** @description true ends a rotation or a switch of notificationSigning: only the current (or given) webhookSecret, or with ed25519 only the ed25519 key, signs from now on */
                         retirePreviousSecret?: boolean;
                         /** @description whsec_…; generated and returned once when absent on creation. A new one starts a rotation: the previous secret keeps signing beside it */
                         webhookSecret?: string;
@@ -590,7 +850,93 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Replaced */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            autoTrackShipment: boolean;
+                            createdAt: string;
+                            enabled: boolean;
+                            endpoint: {
+                                disabledAt?: string;
+                                reason?: string;
+                                state: "enabled" | "disabled";
+                            };
+                            issuerId: string;
+                            jwks: {
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            };
+                            maxOperationsPerNotification: number;
+                            name: string;
+                            notificationAuth: {
+                                clientId: string;
+                                tokenUrl: string;
+                            } | null;
+                            notificationBaseUrl: string;
+                            /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
+                            notificationPublicKey?: string;
+                            notificationSigning?: "hmac" | "ed25519";
+                            notificationTls: {
+                                certificatePem: string;
+                                hasCa: boolean;
+                            } | null;
+                            updatedAt: string;
+                            /** @description only when the hub generated it (creation without one): shown this once */
+                            webhookSecret?: string;
+                            /** @description how many whsec_ secrets sign (2 during a rotation) */
+                            webhookSecretCount: number;
+                        };
+                    };
+                };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            autoTrackShipment: boolean;
+                            createdAt: string;
+                            enabled: boolean;
+                            endpoint: {
+                                disabledAt?: string;
+                                reason?: string;
+                                state: "enabled" | "disabled";
+                            };
+                            issuerId: string;
+                            jwks: {
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            };
+                            maxOperationsPerNotification: number;
+                            name: string;
+                            notificationAuth: {
+                                clientId: string;
+                                tokenUrl: string;
+                            } | null;
+                            notificationBaseUrl: string;
+                            /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
+                            notificationPublicKey?: string;
+                            notificationSigning?: "hmac" | "ed25519";
+                            notificationTls: {
+                                certificatePem: string;
+                                hasCa: boolean;
+                            } | null;
+                            updatedAt: string;
+                            /** @description only when the hub generated it (creation without one): shown this once */
+                            webhookSecret?: string;
+                            /** @description how many whsec_ secrets sign (2 during a rotation) */
+                            webhookSecretCount: number;
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -599,7 +945,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -608,7 +954,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -617,7 +963,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -626,8 +972,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -653,12 +1008,16 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Replay an issuer's dead notifications created since a time (and delivered ones when asked) */
+        /**
+         * Replay an issuer's dead notifications created since a time (and delivered ones when asked)
+         * @description Queues again the issuer's dead notifications created since a time, and delivered ones when asked (scope operate).
+         */
         post: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
                     issuerId: string;
                 };
                 cookie?: never;
@@ -685,7 +1044,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -694,7 +1053,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -703,7 +1062,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -712,7 +1071,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -721,8 +1080,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -745,14 +1113,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List notifications by state (pending, delivered, dead) and issuer, oldest first, a page at a time */
+        /**
+         * List notifications by state (pending, delivered, dead) and issuer, oldest first, a page at a time
+         * @description Notifications by state and issuer, oldest first; page with nextCursor.
+         */
         get: {
             parameters: {
                 query?: {
                     /** @description nextCursor of the previous page */
                     cursor?: string;
+                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
                     issuerId?: string;
+                    /** @description Page size */
                     limit?: number;
+                    /** @description pending, delivered or dead */
                     state?: "pending" | "delivered" | "dead";
                 };
                 header?: never;
@@ -786,7 +1160,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -795,7 +1169,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -804,7 +1178,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -813,8 +1187,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -839,7 +1222,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a notification: its operations and every delivery attempt */
+        /**
+         * Read a notification: its operations and every delivery attempt
+         * @description One notification with its operations and each delivery attempt (status, latency, the start of the answer).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -862,11 +1248,9 @@ export interface paths {
                             attemptLog: {
                                 attempt: number;
                                 attemptedAt: string;
-                                /** @description Network error or timeout, when there was no HTTP answer */
                                 error: string | null;
                                 httpStatus: number | null;
                                 latencyMs: number;
-                                /** @description First 2 KB of the response body */
                                 responseBody: string | null;
                             }[];
                             attempts: number;
@@ -888,7 +1272,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -897,7 +1281,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -906,7 +1290,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -915,7 +1299,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -924,8 +1308,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -952,7 +1345,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a notification again now, under the same webhook-id, with a fresh retry schedule */
+        /**
+         * Send a notification again now, under the same webhook-id, with a fresh retry schedule
+         * @description Queues the notification again, under the same webhook-id, with a fresh retry schedule (scope operate).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -978,7 +1374,16 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -987,7 +1392,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -996,7 +1401,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1005,8 +1410,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1029,17 +1443,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Tracking operations, newest first, filtered and paged with a cursor */
+        /**
+         * Tracking operations, newest first, filtered and paged with a cursor
+         * @description Tracking operations, newest first, filtered by issuer, card, status, type, carrier; page with nextCursor.
+         */
         get: {
             parameters: {
                 query?: {
+                    /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
                     cardId?: string;
+                    /** @description Carrier code */
                     carrier?: "chronopost-france" | "dhl" | "dhl-global-mail" | "deutsch-post" | "estafeta" | "fedex" | "la-poste-colissimo" | "nacex" | "spanish-seur" | "singapore-post" | "spain-correos-es" | "ups" | "usps-iv-api";
+                    /** @description nextCursor of the previous page */
                     cursor?: string;
+                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
                     issuerId?: string;
+                    /** @description Page size */
                     limit?: number;
+                    /** @description true: only operations still open */
                     open?: boolean;
+                    /** @description Operation status */
                     status?: "PENDING" | "SUCCESSFUL" | "FAILED";
+                    /** @description PRODUCTION, SHIPMENT or RETURN */
                     trackingType?: "PRODUCTION" | "SHIPMENT" | "RETURN";
                 };
                 header?: never;
@@ -1066,7 +1491,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1075,7 +1500,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1084,7 +1509,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1093,8 +1518,116 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/production-sites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List production sites in id order, a page at a time (keys are never returned, only whether a site has one)
+         * @description Production sites in id order, a page at a time; whether each has a key, never the key.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description nextCursor of the previous page */
+                    cursor?: string;
+                    /** @description Page size */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            nextCursor: string | null;
+                            sites: {
+                                carriers: string[];
+                                createdAt: string;
+                                hasApiKey: boolean;
+                                name: string;
+                                siteId: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1119,12 +1652,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a production site (its key is never returned) */
+        /**
+         * Read a production site (its key is never returned)
+         * @description One production site (never its key).
+         */
         get: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Production site id */
                     siteId: string;
                 };
                 cookie?: never;
@@ -1136,16 +1673,82 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @description only a generated key (new site, or generateApiKey): shown this once */
+                            apiKey?: string;
+                            carriers: string[];
+                            name: string;
+                            siteId: string;
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
                 };
             };
         };
-        /** Create or update a production site; absent apiKey and carriers keep the stored ones; a generated API key (new site, or generateApiKey) is returned once */
+        /**
+         * Create or update a production site; absent apiKey and carriers keep the stored ones; a generated API key (new site, or generateApiKey) is returned once
+         * @description Creates (201) or updates (200) a production site. A generated API key is shown once; the hub keeps only what checks it.
+         */
         put: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Production site id */
                     siteId: string;
                 };
                 cookie?: never;
@@ -1164,12 +1767,89 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Default Response */
+                /** @description Updated */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @description only a generated key (new site, or generateApiKey): shown this once */
+                            apiKey?: string;
+                            carriers: string[];
+                            name: string;
+                            siteId: string;
+                        };
+                    };
+                };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description only a generated key (new site, or generateApiKey): shown this once */
+                            apiKey?: string;
+                            carriers: string[];
+                            name: string;
+                            siteId: string;
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
                 };
             };
         };
@@ -1189,7 +1869,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange an ES256-signed JWT assertion for an access token */
+        /**
+         * Exchange an ES256-signed JWT assertion for an access token
+         * @description RFC 7523 JWT-bearer grant. Send grant_type and an ES256 assertion signed with one of the issuer's registered keys; the answer is a bearer token for the Issuer API, valid 900 s. Every refusal is an RFC 6749 error body with an error_description naming the rule that failed (an unknown issuer and a wrong key read the same). See docs/integration.md.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1197,7 +1880,23 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
-            requestBody?: never;
+            /** @description Once each; form-urlencoded or JSON */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description ES256 JWT signed with a registered key: header kid; claims iss = sub = issuer id, aud = this hub's token URL, jti (1-256 characters, never reused), exp at most 15 min ahead, iat optional */
+                        assertion: string;
+                        /** @enum {string} */
+                        grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer";
+                    };
+                    "application/x-www-form-urlencoded": {
+                        /** @description ES256 JWT signed with a registered key: header kid; claims iss = sub = issuer id, aud = this hub's token URL, jti (1-256 characters, never reused), exp at most 15 min ahead, iat optional */
+                        assertion: string;
+                        /** @enum {string} */
+                        grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer";
+                    };
+                };
+            };
             responses: {
                 /** @description Default Response */
                 200: {
@@ -1250,6 +1949,34 @@ export interface paths {
                         };
                     };
                 };
+                /** @description server_error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503) */
+                            error: string;
+                            /** @description which rule failed; never whether the issuer exists */
+                            error_description?: string;
+                        };
+                    };
+                };
+                /** @description temporarily_unavailable: the store is away; retry after Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503) */
+                            error: string;
+                            /** @description which rule failed; never whether the issuer exists */
+                            error_description?: string;
+                        };
+                    };
+                };
             };
         };
         delete?: never;
@@ -1267,15 +1994,21 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Track a physical card (production, shipment or return) */
+        /**
+         * Track a physical card (production, shipment or return)
+         * @description Opens a tracking operation (or returns the open one for the same body) and answers once it is stored. Its updates come as notifications (webhooks: STANDALONE_TRACKING) and through trackingStatus. A different body for the same card and type supersedes the open operation.
+         */
         post: {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description 1 to 64 of [A-Za-z0-9_-]; echoed in the answer, logs and notifications (one is made when absent) */
                     "x-correlation-id"?: string;
                 };
                 path: {
+                    /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
                     cardId: string;
+                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
                     issuerId: string;
                 };
                 cookie?: never;
@@ -1297,7 +2030,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1306,7 +2039,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1315,7 +2048,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1324,7 +2057,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1333,7 +2066,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -1342,7 +2075,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1351,7 +2084,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1360,7 +2093,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1384,13 +2117,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Latest state of every tracking operation of a card, newest first */
+        /**
+         * Latest state of every tracking operation of a card, newest first
+         * @description The latest operation object of every tracking operation of the card, newest first, with the whole checkpoint history; 404 for a card this issuer never tracked.
+         */
         get: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
                     cardId: string;
+                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
                     issuerId: string;
                 };
                 cookie?: never;
@@ -1408,7 +2146,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1417,7 +2155,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1426,7 +2164,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1435,7 +2173,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1444,7 +2182,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1453,7 +2191,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1481,12 +2219,16 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip) */
+        /**
+         * Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip)
+         * @description A carrier's push, verified with that provider's signature; 404 for a provider with no push secret configured.
+         */
         post: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Carrier provider: fedex, ups, usps, dhl, laposte, aftership */
                     provider: string;
                 };
                 cookie?: never;
@@ -1498,7 +2240,66 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            operations: number;
+                            received: number;
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
                 };
             };
         };
@@ -1515,7 +2316,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The process is up */
+        /**
+         * The process is up
+         * @description Answers while the process runs; no store access.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1530,7 +2334,30 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            status: "ok";
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
                 };
             };
         };
@@ -1549,7 +2376,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics: needs TRACKHUB_METRICS_TOKEN when set, otherwise an admin token (open in the sandbox) */
+        /**
+         * Prometheus metrics: needs TRACKHUB_METRICS_TOKEN when set, otherwise an admin token (open in the sandbox)
+         * @description Prometheus text format. Needs TRACKHUB_METRICS_TOKEN when set, otherwise an admin token of any scope; open only in the sandbox.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1559,12 +2389,50 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Default Response */
+                /** @description Prometheus exposition format (text/plain) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
                 };
             };
         };
@@ -1583,7 +2451,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The store is reachable and migrated */
+        /**
+         * The store is reachable and migrated
+         * @description Ready to serve: the store answers and its migrations are applied; otherwise 503 with Retry-After.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1598,7 +2469,32 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            sandbox: boolean;
+                            /** @enum {string} */
+                            status: "ready";
+                            store: "embedded" | "postgres";
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
                 };
             };
         };
@@ -1619,12 +2515,16 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Report shipped or returned cards (1 to 1000 events); bad events are rejected one by one */
+        /**
+         * Report shipped or returned cards (1 to 1000 events); bad events are rejected one by one
+         * @description A production site reports shipped or returned cards; each bad event is rejected alone, the rest kept.
+         */
         post: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description Production site id */
                     siteId: string;
                 };
                 cookie?: never;
@@ -1668,7 +2568,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1677,7 +2577,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1686,7 +2586,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1695,7 +2595,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -1704,7 +2604,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 415: {
                     headers: {
                         [name: string]: unknown;
@@ -1713,7 +2613,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1722,7 +2622,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Every error: a closed errorCode and a human-readable error */
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1740,13 +2640,98 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    STANDALONE_TRACKING: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A tracking update, POSTed to {notificationBaseUrl}/notifications/d1/v2/issuers/{issuerId}/cards
+         * @description One or more operation objects (up to the issuer's maxOperationsPerNotification), each a full snapshot of its operation. Verify the signature over `{webhook-id}.{webhook-timestamp}.{raw body}` before reading the body; de-duplicate by webhook-id (a retry, a replay or a crash may send one again, always under the same id); per operationId, drop an update whose sequenceNumber is not above the last one applied. Missed notifications can be read again from GET /banking/v1/issuers/{issuerId}/notifications. An attempt has 15 s; redirects are not followed.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Bearer token from your token endpoint, when the issuer configured notificationAuth */
+                    authorization?: string;
+                    /** @description Same on every retry and replay of this notification: the de-duplication key */
+                    "webhook-id": string;
+                    /** @description Space-separated signatures (Standard Webhooks): `v1,<base64 HMAC-SHA256>` per whsec_ secret (two during a rotation), or `v1a,<base64 ed25519>` when the issuer chose ed25519 signing (verify with its whpk_ public key); both kinds may come during a switch. Accept when any one verifies. */
+                    "webhook-signature": string;
+                    /** @description Unix seconds when this attempt was signed; refuse one far from your clock (5 min) */
+                    "webhook-timestamp": string;
+                    /** @description The correlation id of the track request that opened the operation, for your logs */
+                    "x-correlation-id": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        operations: components["schemas"]["OperationObject"][];
+                    };
+                };
+            };
+            responses: {
+                /** @description Delivered: any 2xx; the body is not read. Later updates of the same operation wait for this one. */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Gone: the hub disables this issuer's endpoint and keeps its notifications until an operator updates the issuer. */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Slow down: retried per the schedule; Retry-After may lengthen the wait up to twice the planned delay; the hub sends fewer at once. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Unavailable: as 429 (Retry-After honoured up to twice the planned delay), and the hub sends fewer at once. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Anything else, a timeout or a refused connection: retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h (each ±20 %, TRACKHUB_RETRY_SCHEDULE); after the last, the notification is dead, kept, and can be replayed. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
-        /** @description Every error: a closed errorCode and a human-readable error */
+        /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
         ErrorBody: {
-            error?: string;
-            errorCode?: string;
+            /** @description What was wrong, for a person: names the first bad field; never a secret */
+            error: string;
+            /** @description A closed set of codes, one status each (docs/integration.md lists what to do about each) */
+            errorCode: "FIELD_INVALID_FORMAT" | "FIELD_INVALID_VALUE" | "PARSING_ERROR" | "AUTHORIZER_UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
         };
         OperationObject: {
             cardId: string;
