@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { notificationBody } from '../store/notification-feed.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import { signatureHeader } from './signing.ts';
 import type { IssuerTarget } from './targets.ts';
@@ -46,7 +47,8 @@ export interface AttemptOptions {
  * `undefined` when cut short by shutdown.
  */
 export async function attemptDelivery(target: IssuerTarget, n: Claimed, o: AttemptOptions): Promise<AttemptResult | undefined> {
-  const body = `{"operations":[${n.payloads.join(',')}]}`;
+  // Written by the store's function, so the catch-up feed serves the very same bytes.
+  const body = notificationBody(n.payloads);
   const started = performance.now();
   const startedAt = o.now();
   // One controller per attempt, ended by its own timer or by shutdown. Not AbortSignal.any([timeout,

@@ -25,7 +25,9 @@ export async function formNotifications(db: Db, rows: ClaimedOutboxRow[], maxOpe
       const chunk = list.slice(i, i + max);
       const head = chunk[0];
       for (const r of chunk) assign.push({ id: r.id, head: head.id });
-      out.push({ id: head.id, issuerId, correlationId: head.correlation_id, attempts: head.attempts, scheduleOffset: head.schedule_offset, payloads: chunk.map((r) => r.payload) });
+      // Its other operations are read back below, like a batch formed earlier's: so the first send and
+      // every retry (and the catch-up feed) carry them in one order, the store's.
+      heads.push({ id: head.id, issuerId, correlationId: head.correlation_id, attempts: head.attempts, scheduleOffset: head.schedule_offset, payloads: [head.payload] });
     }
   }
   if (assign.length > 0) await groupIntoBatches(db, assign);

@@ -26,6 +26,7 @@ import { registerAdminTokenRoutes } from './routes/admin-tokens.ts';
 import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
 import { registerConsole } from './routes/console.ts';
 import { registerIssuerApi } from './routes/issuer-api.ts';
+import { registerIssuerFeed } from './routes/issuer-feed.ts';
 import { registerNotificationAdmin } from './routes/notifications.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSiteApi } from './routes/site-api.ts';
@@ -201,6 +202,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerOpsRoutes(app, routeDeps);
   registerTokenRoute(app, routeDeps);
   registerIssuerApi(app, routeDeps);
+  registerIssuerFeed(app, routeDeps);
   // Route modules import no route module: the ones registered inside another before now come here, in
   // the same order (the Admin API's preHandler hooks apply to every route of the app whenever added).
   registerNotificationAdmin(app, routeDeps);

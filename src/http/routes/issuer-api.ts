@@ -1,14 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
-import { tokenBinding } from '../../auth/tokens.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { toOperationObject } from '../../domain/operation-view.ts';
-import { CARD_ID, ISSUER_ID, validateTrackRequest } from '../../domain/track-request.ts';
+import { CARD_ID, validateTrackRequest } from '../../domain/track-request.ts';
 import { AcceptBatcher } from '../../operations/accept.ts';
 import { listCardOperations } from '../../store/operations.ts';
-import { bearerToken, refuseRepeatedCredential } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
+import { requireIssuerGrant } from '../issuer-grant.ts';
 import { TokenBuckets } from '../limits.ts';
 import { isJson, JSON_ONLY } from '../media-types.ts';
 import { errorResponses } from '../schemas.ts';
@@ -25,19 +24,7 @@ export function registerIssuerApi(untyped: FastifyInstance, deps: HttpDeps): voi
 
   async function authorise(req: FastifyRequest, params: Static<typeof Params>): Promise<{ issuerId: string; cardId: string }> {
     const { issuerId, cardId } = params;
-    refuseRepeatedCredential(req, 'authorization');
-    const token = bearerToken(req);
-    const grant = token ? await deps.tokens.verify(token) : undefined;
-    if (!grant) throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'missing, malformed, expired or forged access token');
-    if (grant.issuerId !== issuerId) throw new ApiError('FORBIDDEN', 'the access token belongs to another issuer');
-    if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
-    const issuer = await deps.issuers.get(issuerId);
-    if (!issuer?.enabled) throw new ApiError('FORBIDDEN', 'the issuer is disabled');
-    // Keys rotated, or the issuer disabled, since the token was granted: the token dies (at once here
-    // when this instance took the change, within the issuer cache's TTL elsewhere), and stays dead.
-    if ((await tokenBinding(issuer)) !== grant.issuerKeys) {
-      throw new ApiError('AUTHORIZER_UNAUTHORIZED', 'the access token was granted before the issuer was re-keyed or disabled');
-    }
+    await requireIssuerGrant(req, deps, issuerId);
     if (!CARD_ID.test(cardId)) throw new ApiError('FIELD_INVALID_FORMAT', 'cardId: must be 1 to 48 of [A-Za-z0-9_-]');
     const wait = limiter.take(issuerId);
     if (wait !== undefined) throw new ApiError('RATE_LIMITED', 'request budget spent, retry later', { 'retry-after': String(wait) });

@@ -1,0 +1,187 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dispatcher } from '../src/delivery/dispatcher.ts';
+import { createLogger } from '../src/logger.ts';
+import { insertOutbox } from '../src/store/operations.ts';
+import { accessToken, putIssuer, type TestApp, testApp } from './helpers/app.ts';
+import { issuerKey } from './helpers/issuer.ts';
+import { waitFor } from './helpers/processes.ts';
+
+// The feed's order rests on PostgreSQL transaction ids; the embedded store is the same PostgreSQL.
+let t: TestApp;
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+beforeAll(async () => {
+  t = await testApp('postgres', { TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true' });
+});
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await t.close();
+});
+
+interface Page {
+  notifications: { webhookId: string; createdAt: string; body: { operations: { operationId: string }[] } }[];
+  nextCursor: string;
+  hasMore: boolean;
+}
+
+async function issuer(issuerId: string, extra: Record<string, unknown> = {}) {
+  const key = await issuerKey();
+  await putIssuer(t.app, issuerId, key, extra);
+  return accessToken(t.app, issuerId, key);
+}
+
+const feed = (issuerId: string, token: string, query = '') =>
+  t.app.inject({ method: 'GET', url: `/banking/v1/issuers/${issuerId}/notifications${query}`, headers: { authorization: `Bearer ${token}` } });
+
+let seq = 0;
+function row(issuerId: string) {
+  seq++;
+  const id = `msg_feed_${String(seq).padStart(6, '0')}`;
+  return { id, issuer_id: issuerId, operation_id: `op_feed_${seq}`, sequence_number: 1, correlation_id: `corr_${seq}`, payload: JSON.stringify({ operationId: `op_feed_${seq}`, sequenceNumber: 1, note: 'é\u2028"' }) };
+}
+
+/**
+ * Reads the whole feed from `after` until it says it is caught up. Other transactions on the server (other
+ * test files) may hold the feed back a moment: `hasMore` is then true and the reader asks again.
+ */
+async function readAll(issuerId: string, token: string, after?: string, limit = 2) {
+  const ids: string[] = [];
+  const raw: string[] = [];
+  let cursor = after;
+  for (let round = 0; round < 200; round++) {
+    const res = await feed(issuerId, token, `?limit=${limit}${cursor ? `&after=${cursor}` : ''}`);
+    expect(res.statusCode).toBe(200);
+    const page = res.json() as Page;
+    expect(page.notifications.length).toBeLessThanOrEqual(limit);
+    ids.push(...page.notifications.map((n) => n.webhookId));
+    raw.push(res.body);
+    cursor = page.nextCursor;
+    if (!page.hasMore) return { ids, cursor: cursor as string, raw };
+  }
+  throw new Error('the feed never caught up');
+}
+
+describe('catch-up feed', () => {
+  it('pages through every notification in commit order, whatever its delivery state; an empty page keeps the cursor', async () => {
+    const token = await issuer('FEEDBANK01');
+    const rows = [row('FEEDBANK01'), row('FEEDBANK01'), row('FEEDBANK01'), row('FEEDBANK01'), row('FEEDBANK01')];
+    for (const r of rows) await insertOutbox(t.store.db, [r]);
+    await t.store.db.updateTable('outbox').set({ state: 'dead', attempts: 5 }).where('id', '=', rows[1].id).execute();
+    await t.store.db.updateTable('outbox').set({ state: 'delivered', attempts: 1, delivered_at: new Date() }).where('id', '=', rows[2].id).execute();
+    const all = await waitFor('five notifications', async () => {
+      const got = await readAll('FEEDBANK01', token);
+      return got.ids.length === 5 ? got : undefined;
+    }, 20_000);
+    expect(all.ids).toEqual(rows.map((r) => r.id));
+    const again = await feed('FEEDBANK01', token, `?after=${all.cursor}`);
+    expect(again.json()).toEqual({ notifications: [], nextCursor: all.cursor, hasMore: false });
+    // The first page of a feed with nothing in it gives a cursor to poll with.
+    const emptyToken = await issuer('FEEDBANK09');
+    const empty = (await feed('FEEDBANK09', emptyToken)).json() as Page;
+    expect(empty.notifications).toEqual([]);
+    expect(typeof empty.nextCursor).toBe('string');
+    expect(empty.hasMore).toBe(false);
+  });
+
+  it('two transactions committing out of insert order: nothing is served behind a cursor already handed out', async () => {
+    const token = await issuer('FEEDBANK02');
+    const start = await readAll('FEEDBANK02', token);
+    const early = row('FEEDBANK02');
+    const late = row('FEEDBANK02');
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let inserted = () => {};
+    const insertedEarly = new Promise<void>((resolve) => {
+      inserted = resolve;
+    });
+    // The first transaction writes its row (taking the lower transaction id) and stays open…
+    const first = t.store.db.transaction().execute(async (tx) => {
+      await insertOutbox(tx, [early]);
+      inserted();
+      await held;
+    });
+    await insertedEarly;
+    // …while a second one writes and commits.
+    await insertOutbox(t.store.db, [late]);
+    const during = await readAll('FEEDBANK02', token, start.cursor);
+    // The committed row waits behind the open transaction: served now, the cursor would pass the early row.
+    expect(during.ids).toEqual([]);
+    release();
+    await first;
+    const after = await waitFor('both rows', async () => {
+      const got = await readAll('FEEDBANK02', token, during.cursor);
+      return got.ids.length === 2 ? got : undefined;
+    }, 20_000);
+    expect(after.ids).toEqual([early.id, late.id]);
+  });
+
+  it('serves the pushed webhook-id and body byte for byte, for a batch formed by a push and for rows the feed read first', async () => {
+    const pushes: { id: string; body: string }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        pushes.push({ id: String(req.headers['webhook-id']), body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const token = await issuer('FEEDBANK03', { notificationBaseUrl: url, maxOperationsPerNotification: 3 });
+    const start = await readAll('FEEDBANK03', token);
+
+    // Read by the feed before any push: each row is pinned as a notification of its own.
+    const firstRows = [row('FEEDBANK03'), row('FEEDBANK03')];
+    await insertOutbox(t.store.db, firstRows);
+    const pulled = await waitFor('the rows read first', async () => {
+      const got = await readAll('FEEDBANK03', token, start.cursor, 10);
+      return got.ids.length === 2 ? got : undefined;
+    }, 20_000);
+    // Then pushed in a batch of three (one insert, so the claim takes them together).
+    const batchRows = [row('FEEDBANK03'), row('FEEDBANK03'), row('FEEDBANK03')];
+    await insertOutbox(t.store.db, batchRows);
+    const d = new Dispatcher({ db: t.store.db, log: createLogger('silent'), retryScheduleMs: [50], leaseMs: 10_000, allowPrivateTargets: true, idleWaitMs: 20 });
+    d.start();
+    cleanups.push(() => d.stop());
+    await waitFor('every operation pushed', () => (pushes.reduce((n, p) => n + (JSON.parse(p.body) as Page['notifications'][0]['body']).operations.length, 0) === 5 ? true : undefined), 20_000);
+    const all = await waitFor('every notification in the feed', async () => {
+      const got = await readAll('FEEDBANK03', token, start.cursor, 10);
+      const n = got.raw.flatMap((r) => (JSON.parse(r) as Page).notifications).length;
+      return n === pushes.length ? got : undefined;
+    }, 20_000);
+    const items = all.raw.flatMap((r) => (JSON.parse(r) as Page).notifications);
+    expect(items.slice(0, 2).map((i) => i.webhookId)).toEqual(pulled.ids);
+    expect(pushes.length).toBe(3);
+    for (const p of pushes) {
+      const item = items.find((i) => i.webhookId === p.id);
+      expect(item, p.id).toBeDefined();
+      // The very bytes: written into the answer as pushed, not parsed and written again.
+      expect(all.raw.join('')).toContain(`"webhookId":${JSON.stringify(p.id)},"createdAt":${JSON.stringify(item?.createdAt)},"body":${p.body}}`);
+    }
+    const batch = items.find((i) => i.body.operations.length === 3);
+    expect(batch?.body.operations.map((o) => o.operationId).sort()).toEqual(batchRows.map((r) => r.operation_id).sort());
+  });
+
+  it("refuses another issuer's token, no token, a bad cursor and a bad limit with the D1 error body", async () => {
+    const token = await issuer('FEEDBANK04');
+    await issuer('FEEDBANK05');
+    const other = await feed('FEEDBANK05', token);
+    expect(other.statusCode).toBe(403);
+    expect(other.json()).toEqual({ errorCode: 'FORBIDDEN', error: 'the access token belongs to another issuer' });
+    const none = await t.app.inject({ method: 'GET', url: '/banking/v1/issuers/FEEDBANK04/notifications' });
+    expect(none.statusCode).toBe(401);
+    expect(none.json().errorCode).toBe('AUTHORIZER_UNAUTHORIZED');
+    const forged = Buffer.from(JSON.stringify(['1; drop table outbox', 'x'])).toString('base64url');
+    for (const q of ['?after=nope', `?after=${forged}`, '?after=W10', '?limit=0', '?limit=501', '?limit=abc', '?limit=-1', '?limit=1&limit=2', '?since=1']) {
+      const res = await feed('FEEDBANK04', token, q);
+      expect(res.statusCode, q).toBe(400);
+      expect(res.json().errorCode, q).toMatch(/^FIELD_INVALID_(FORMAT|VALUE)$/);
+      expect(typeof res.json().error, q).toBe('string');
+    }
+    expect((await feed('FEEDBANK04', token, '?limit=500')).statusCode).toBe(200);
+  });
+});
