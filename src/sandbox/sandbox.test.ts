@@ -116,8 +116,13 @@ describe('the parcel clock', () => {
     const clock = new ParcelClock(3600, () => now);
     const first = clock.visibleSteps('7712345000'); // a 'delivered' story: label at 0 h, pickup at 2 h, … delivered at 30 h
     expect(first.scenario).toBe('delivered');
-    expect(first.steps.map((s) => [s.kind, s.time.toISOString()])).toEqual([['label', '2026-03-02T09:00:01.000Z']]);
-    now += 2_500; // 2.5 h of parcel life later: the pickup (2 h, at 09:00:02.4) shows, printed at the next whole second
+    // The label is printed at the next whole second, and shows only once that second has come.
+    expect(first.steps).toEqual([]);
+    now += 600;
+    expect(clock.visibleSteps('7712345000').steps.map((s) => [s.kind, s.time.toISOString()])).toEqual([['label', '2026-03-02T09:00:01.000Z']]);
+    now += 1_999; // 09:00:02.999: the pickup happened at 09:00:02.4 but is printed 09:00:03, not yet come
+    expect(clock.visibleSteps('7712345000').steps).toHaveLength(1);
+    now += 1;
     expect(clock.visibleSteps('7712345000').steps.map((s) => s.time.toISOString())).toEqual(['2026-03-02T09:00:01.000Z', '2026-03-02T09:00:03.000Z']);
     now += 60_000;
     const done = clock.visibleSteps('7712345000');
