@@ -64,7 +64,8 @@ const clock = (d = new Date()) => d.toISOString().slice(11, 19);
 /** One line per verified update: when, which operation type, its status, the shipment's, and the newest scan. */
 export function notificationLine(op: Operation, receivedAt = new Date()): string {
   const shipment = op.details.shipment;
-  const state = shipment?.status ?? op.details.status ?? (op.errorCode ? `${op.errorCode}` : '');
+  // A SHIPMENT opened by the site's report still carries its CARD_SHIPPED: the parcel's own status says more.
+  const state = op.details.trackingType === 'SHIPMENT' ? (shipment?.status ?? '') : (op.details.status ?? op.errorCode ?? '');
   const scan = shipment?.lastCheckpoint;
   const where = scan ? `${scan.checkpointTime.slice(11, 19)}Z ${scan.city ?? scan.countryName ?? ''}: ${scan.message}`.replace(/\s+/g, ' ') : '';
   return `${clock(receivedAt)}  ${op.details.trackingType.padEnd(10)} ${op.status.padEnd(10)} ${state.padEnd(17)} ${where.padEnd(58)} verified (#${op.sequenceNumber})`;
