@@ -61,7 +61,7 @@ export class ResultRecorder {
     try {
       const outcomes = decideOutcomes(results, this.o.policy);
       await recordAttempts(this.o.relaxed, outcomes.rows);
-      for (const d of outcomes.dead) this.o.log.warn(d, 'notification dead after last attempt');
+      this.logOutcomes(results, outcomes);
       // The endpoint is gone: no more sends to it until an operator PUTs the issuer again. Its
       // notifications stay pending, with a fresh retry schedule for when it comes back.
       for (const issuerId of outcomes.gone) {
@@ -74,6 +74,28 @@ export class ResultRecorder {
     } catch (err) {
       // Not recorded: the rows' leases run out and they are sent again (same webhook-id).
       this.o.log.error({ err, count: results.length }, 'recording delivery results failed');
+    }
+  }
+
+  /**
+   * One line per attempt recorded: delivered and retry at info, dead at warn (an operator must act). Flat
+   * fields only, no answer body (it is the issuer's) and no secret: cheap at the delivery rates of
+   * bench/deliver, which runs at info.
+   */
+  private logOutcomes(results: AttemptResult[], outcomes: Outcomes): void {
+    // decideOutcomes writes one row per result, in the results' order.
+    for (const [i, row] of outcomes.rows.entries()) {
+      const line = {
+        webhookId: row.id,
+        issuerId: results[i].n.issuerId,
+        status: row.http_status,
+        attempt: row.attempt,
+        latencyMs: row.latency_ms,
+      };
+      if (row.outcome === 'delivered') this.o.log.info(line, 'notification delivered');
+      else if (row.outcome === 'retry') this.o.log.info({ ...line, reason: row.reason, nextAttemptAt: row.next_at }, 'notification retry scheduled');
+      // notificationId: the name this line had before the webhook-id was added beside it.
+      else this.o.log.warn({ ...line, notificationId: row.id, reason: row.reason }, 'notification dead after last attempt');
     }
   }
 }

@@ -164,7 +164,10 @@ export class AcceptBatcher {
   private async commit(batch: typeof this.queue): Promise<void> {
     try {
       const results = await commitBatch(this.ctx, batch.map((b) => b.p));
-      for (const [i, b] of batch.entries()) b.resolve(results[i]);
+      for (const [i, b] of batch.entries()) {
+        this.logAccepted(b.p, results[i]);
+        b.resolve(results[i]);
+      }
     } catch (err) {
       if (batch.length > 1 || isUniqueViolation(err)) {
         // Another instance raced us to a card (or one request is bad): settle each request on its own.
@@ -177,10 +180,23 @@ export class AcceptBatcher {
     if (batch.some((b) => b.p.parcel || b.p.body.trackingType === 'RETURN')) this.ctx.kickPolling();
   }
 
+  /**
+   * One line per committed track request. Not the card id (the hub's files that hold card ids are private
+   * to its user; the operation id leads to the card through the Admin API), nor the token or body.
+   */
+  private logAccepted(p: Prepared, result: AcceptResult): void {
+    this.ctx.log.info(
+      { issuerId: p.issuerId, operationId: result.operationId, trackingType: p.body.trackingType, carrier: p.parcel?.carrier ?? null, created: result.created, correlationId: p.correlationId },
+      result.created ? 'track request accepted' : 'track request repeated: same open operation',
+    );
+  }
+
   private async commitAlone(b: (typeof this.queue)[number]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        b.resolve((await commitBatch(this.ctx, [b.p]))[0]);
+        const [result] = await commitBatch(this.ctx, [b.p]);
+        this.logAccepted(b.p, result);
+        b.resolve(result);
         this.ctx.kickDelivery();
         return;
       } catch (err) {

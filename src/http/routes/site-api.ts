@@ -127,6 +127,8 @@ export function registerSiteApi(untyped: FastifyInstance, deps: RouteDeps): void
         // Events the store refused (another site's card) join the invalid ones, in the caller's order.
         for (const r of counts.rejected) rejected.push({ ...r, index: goodIndex[r.index] });
         rejected.sort((a, b) => a.index - b.index);
+        // One line per batch, counts only (no card ids); an inbox file gets its own line when processed.
+        req.log.info({ siteId, accepted: counts.accepted, duplicates: counts.duplicates, rejected: rejected.length }, 'site events batch stored');
         return reply.code(202).send({ accepted: counts.accepted, duplicates: counts.duplicates, rejected });
       },
     );
