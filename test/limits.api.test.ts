@@ -114,7 +114,7 @@ describe.each(STORE_KINDS)('token endpoint budgets on %s', (kind) => {
     // Refused before the body is read: an unreadable body gets the same answer.
     expect((await token('', '192.0.2.10', '{ not json')).statusCode).toBe(429);
     // Another address is served.
-    expect((await token('not-a-jwt', '192.0.2.11')).json()).toEqual({ error: 'invalid_grant' });
+    expect((await token('not-a-jwt', '192.0.2.11')).json()).toMatchObject({ error: 'invalid_grant' });
   });
 
   it('issues an issuer at most its budget of tokens, from any address, and serves other issuers', async () => {
@@ -132,7 +132,7 @@ describe.each(STORE_KINDS)('token endpoint budgets on %s', (kind) => {
     const forger = await issuerKey();
     for (let i = 0; i < 10; i++) {
       const res = await token(await assertion('TOKBANK003', forger), fresh());
-      expect(res.json()).toEqual({ error: 'invalid_grant' });
+      expect(res.json()).toMatchObject({ error: 'invalid_grant' });
     }
     const issued: number[] = [];
     for (let i = 0; i < 4; i++) issued.push((await token(await assertion('TOKBANK003', keys.TOKBANK003), fresh())).statusCode);

@@ -19,7 +19,23 @@ const SCOPE = 'tracking:write tracking:read';
 /** Access-token claim: the fingerprint of the issuer's keys the assertion was verified with. */
 const ISSUER_KEYS_CLAIM = 'issuer_keys';
 
-export class InvalidGrant extends Error {}
+/**
+ * A refused assertion. `message` is the reason for the hub's log; `description` is the client's
+ * `error_description`: it names the rule that failed, and never whether the issuer exists (an unknown
+ * issuer, an unknown kid and a signature that does not verify read alike, and whatever is only known of
+ * a registered issuer, such as its being disabled, is told only to a caller whose signature verified).
+ */
+export class InvalidGrant extends Error {
+  constructor(
+    message: string,
+    readonly description: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the client reads for an unknown issuer, an unknown kid and a signature that does not verify alike. */
+export const NOT_VERIFIED = 'the signature does not verify with a key registered for this iss and kid';
 
 /**
  * The key that signs access tokens lives in the store, so tokens stay valid across restarts and on every
@@ -80,8 +96,8 @@ function jtiLength(jti: string): number {
 
 /**
  * Checks a JWT-bearer assertion (RFC 7523) and returns the issuer it proves, with the fingerprint of the
- * keys that proved it. Every failure is an InvalidGrant with a reason for the logs; the client only ever
- * sees `invalid_grant`. Everything that needs no I/O is checked before the issuer is looked up.
+ * keys that proved it. Every failure is an InvalidGrant with a reason for the logs and a description for
+ * the client (`invalid_grant` with `error_description`). Everything that needs no I/O is checked before the issuer is looked up.
  */
 export async function verifyAssertion(
   db: Db,
@@ -94,27 +110,26 @@ export async function verifyAssertion(
     header = decodeProtectedHeader(assertion);
     claims = decodeJwt(assertion);
   } catch {
-    throw new InvalidGrant('assertion is not a JWT');
+    throw new InvalidGrant('assertion is not a JWT', 'the assertion is not a JWT (header.claims.signature, base64url)');
   }
   // The caller's alg is not echoed (it would reach the log as given): only whether it was the one expected.
-  if (header.alg !== 'ES256') throw new InvalidGrant('alg is not ES256');
-  if (typeof header.kid !== 'string') throw new InvalidGrant('kid missing');
+  if (header.alg !== 'ES256') throw new InvalidGrant('alg is not ES256', 'the header alg must be ES256');
+  if (typeof header.kid !== 'string') throw new InvalidGrant('kid missing', 'the header must name the signing key in kid');
   const issuerId = claims.iss;
-  if (typeof issuerId !== 'string' || claims.sub !== issuerId) throw new InvalidGrant('iss and sub must both be the issuerId');
+  if (typeof issuerId !== 'string' || claims.sub !== issuerId) throw new InvalidGrant('iss and sub must both be the issuerId', 'iss and sub must both be the issuerId');
   // An id that cannot be an issuer's is never looked up, so it can neither cost a query nor fill a cache.
-  if (!ISSUER_ID.test(issuerId)) throw new InvalidGrant('iss is not an issuer id');
+  if (!ISSUER_ID.test(issuerId)) throw new InvalidGrant('iss is not an issuer id', 'iss must be an issuerId: 10 of [A-Za-z0-9_-]');
   const jti = claims.jti;
-  if (typeof jti !== 'string' || jti === '' || jtiLength(jti) > MAX_JTI_CHARS) throw new InvalidGrant('jti missing, not a string, or over 256 characters');
+  if (typeof jti !== 'string' || jti === '' || jtiLength(jti) > MAX_JTI_CHARS) throw new InvalidGrant('jti missing, not a string, or over 256 characters', 'jti is required: a string of 1 to 256 characters, new for every assertion');
   // The store keeps it as text: a NUL or a lone surrogate would be refused there, after the issuer's
   // budget was spent, and answered as a malformed request rather than a bad assertion.
-  if (UNSTORABLE_TEXT.test(jti)) throw new InvalidGrant('jti holds a control character or a lone surrogate');
+  if (UNSTORABLE_TEXT.test(jti)) throw new InvalidGrant('jti holds a control character or a lone surrogate', 'jti must not hold control characters or lone surrogates');
   const nowS = Math.floor((opts.now ?? Date.now()) / 1000);
-  if (typeof claims.iat === 'number' && claims.iat > nowS + MAX_IAT_AHEAD_S) throw new InvalidGrant('iat more than 60 s ahead');
+  if (typeof claims.iat === 'number' && claims.iat > nowS + MAX_IAT_AHEAD_S) throw new InvalidGrant('iat more than 60 s ahead', "iat is more than 60 s ahead of the hub's clock");
   const issuer = await opts.loadIssuer(issuerId);
-  if (!issuer) throw new InvalidGrant('unknown issuer');
-  if (!issuer.enabled) throw new InvalidGrant('issuer disabled');
+  if (!issuer) throw new InvalidGrant('unknown issuer', NOT_VERIFIED);
   const jwk = issuer.jwks.keys.find((k) => k.kid === header.kid);
-  if (!jwk) throw new InvalidGrant('unknown kid');
+  if (!jwk) throw new InvalidGrant('unknown kid', NOT_VERIFIED);
   try {
     const key = await importJWK(jwk as never, 'ES256');
     await jwtVerify(assertion, key, {
@@ -125,20 +140,26 @@ export async function verifyAssertion(
       currentDate: new Date(nowS * 1000),
     });
   } catch (err) {
-    // The log says which check failed (never the assertion): the refusal to the caller stays invalid_grant.
-    if (err instanceof joseErrors.JWTExpired) throw new InvalidGrant('assertion rejected: exp is past');
+    // The log says which check failed (never the assertion). jose checks the claims only once the
+    // signature verified, so naming a failed claim to the caller tells nothing about the issuer.
+    if (err instanceof joseErrors.JWTExpired) throw new InvalidGrant('assertion rejected: exp is past', 'exp is past (30 s of clock skew are forgiven)');
     if (err instanceof joseErrors.JWTClaimValidationFailed) {
       const expected = err.claim === 'aud' ? ` (this hub takes ${opts.audiences.join(' or ')})` : '';
-      throw new InvalidGrant(`assertion rejected: the ${err.claim} claim failed its check (${err.reason})${expected}`);
+      const described = err.claim === 'aud' ? `aud must be ${opts.audiences.join(' or ')}` : `the ${err.claim} claim ${err.reason === 'missing' ? 'is required' : 'failed its check'}`;
+      throw new InvalidGrant(`assertion rejected: the ${err.claim} claim failed its check (${err.reason})${expected}`, described);
     }
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidGrant('assertion rejected: the signature does not verify with the key its kid names');
-    if (err instanceof joseErrors.JOSEError) throw new InvalidGrant(`assertion rejected: ${err.code}`);
-    throw new InvalidGrant('assertion rejected');
+    // Any other failure (the signature, its encoding, a stored key that does not import) reads as an
+    // unknown issuer does.
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new InvalidGrant('assertion rejected: the signature does not verify with the key its kid names', NOT_VERIFIED);
+    if (err instanceof joseErrors.JOSEError) throw new InvalidGrant(`assertion rejected: ${err.code}`, NOT_VERIFIED);
+    throw new InvalidGrant('assertion rejected', NOT_VERIFIED);
   }
+  // Told only now, to a caller whose signature verified with the issuer's key: who else may learn it exists.
+  if (!issuer.enabled) throw new InvalidGrant('issuer disabled', 'the issuer is disabled');
   const exp = claims.exp as number;
-  if (exp > nowS + MAX_ASSERTION_LIFETIME_S + SKEW_S) throw new InvalidGrant('exp more than 15 minutes ahead');
+  if (exp > nowS + MAX_ASSERTION_LIFETIME_S + SKEW_S) throw new InvalidGrant('exp more than 15 minutes ahead', 'exp is more than 15 minutes ahead: an assertion lives at most 15 minutes');
   // The primary key refuses a second use of the same jti while the row lives (until exp).
-  if (!(await recordAssertionUse(db, issuerId, jti, new Date((exp + SKEW_S) * 1000)))) throw new InvalidGrant('jti replayed');
+  if (!(await recordAssertionUse(db, issuerId, jti, new Date((exp + SKEW_S) * 1000)))) throw new InvalidGrant('jti replayed', 'jti was used before: every assertion needs a new jti');
   // Forget expired ids now and then; a replay of an expired assertion fails on exp anyway.
   if (Math.random() < 0.01) await forgetExpiredAssertions(db);
   return { issuerId, issuerKeys: await tokenBinding(issuer) };

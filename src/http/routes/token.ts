@@ -124,7 +124,10 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
           req.log.info({ reason: 'grant_type or assertion missing or repeated' }, 'token request refused');
           return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type and assertion are each required once' });
         }
-        if (grantType !== JWT_BEARER) return reply.code(400).send({ error: 'unsupported_grant_type' });
+        if (grantType !== JWT_BEARER) {
+          req.log.info({ reason: 'unsupported grant_type' }, 'token request refused');
+          return reply.code(400).send({ error: 'unsupported_grant_type', error_description: `grant_type must be ${JWT_BEARER}` });
+        }
         // Refused while the issuer the assertion names has spent its budget; charged once its token is issued.
         const issuerBudget = limits.takeForIssuer(assertion);
         if (issuerBudget.wait !== undefined) return sendSlowDown(reply, issuerBudget.wait, 'too many tokens for this issuer');
@@ -142,7 +145,7 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
         } catch (err) {
           if (!(err instanceof InvalidGrant)) throw err;
           req.log.info({ reason: err.message }, 'assertion refused');
-          return reply.code(400).send({ error: 'invalid_grant' });
+          return reply.code(400).send({ error: 'invalid_grant', error_description: err.description });
         }
       },
     );
