@@ -150,3 +150,31 @@ describe('trackhub issuers add --signing on the store', () => {
     }
   });
 });
+
+describe('trackhub admin-tokens with --url', () => {
+  let t: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    t = await testApp('postgres');
+    url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => t?.close());
+
+  it('creates (printed once), lists (never the token) and revokes a named token through the hub', async () => {
+    const env = { TRACKHUB_ADMIN_TOKEN: ADMIN_TOKEN, TRACKHUB_URL: url, TRACKHUB_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+    const created = await cli(['admin-tokens', 'create', '--name', 'remote-op', '--scope', 'read'], env);
+    expect(created.code, created.out).toBe(0);
+    const token = /^(tha_[A-Za-z0-9_-]{43})$/m.exec(created.out)?.[1] as string;
+    expect(token).toBeDefined();
+    // The new token works against the hub, for what its scope allows.
+    const listed = await cli(['admin-tokens', 'list'], { ...env, TRACKHUB_ADMIN_TOKEN: token });
+    expect(listed.code, listed.out).toBe(0);
+    expect(listed.out).toMatch(/^remote-op\tread\t.*\tactive$/m);
+    expect(listed.out).not.toContain(token);
+    const revoked = await cli(['admin-tokens', 'revoke', 'remote-op'], env);
+    expect(revoked.code, revoked.out).toBe(0);
+    const again = await cli(['admin-tokens', 'revoke', 'remote-op'], env);
+    expect(again.code).toBe(1);
+    expect(again.out.trim()).toBe('trackhub: no active admin token named remote-op');
+  });
+});
