@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAccessTokenKey } from '../src/auth/tokens.ts';
+import { newSigningKeyPair } from '../src/delivery/signing.ts';
 import { migrate, type OpenedStore, openStore } from '../src/store/db.ts';
 import { getIssuer, upsertIssuer } from '../src/store/issuers.ts';
 import { MasterKey } from '../src/store/secret-box.ts';
@@ -12,6 +13,8 @@ import { freshDatabase, STORE_KINDS, tempDir } from './helpers/stores.ts';
 const ROOT = join(import.meta.dirname, '..');
 const WEBHOOK_SECRET = `whsec_${Buffer.from('rotation-webhook-secret-0123456789').toString('base64')}`;
 const CLIENT_SECRET = 'rotation-client-secret-0f1e2d3c4b5a';
+/** An ed25519 notification signing key (whsk_): re-sealed by a rotation like every other secret. */
+const SIGNING_KEY = newSigningKeyPair().secretKey;
 
 /**
  * The real `trackhub` command, run from the sources (tsx) rather than from dist/, so the test needs no
@@ -71,6 +74,7 @@ describe.each(STORE_KINDS)('trackhub secrets rotate-key on %s', (kind) => {
     await upsertIssuer(store.db, {
       issuerId: 'ISSUER_ROT', name: 'Rotating bank', notificationBaseUrl: 'https://bank.example', jwks: { keys: [] }, webhookSecrets: [WEBHOOK_SECRET],
       notificationAuth: { tokenUrl: 'https://bank.example/t', clientId: 'hub', clientSecret: CLIENT_SECRET }, maxOperationsPerNotification: 1, autoTrackShipment: false, enabled: true,
+      notificationSigningPrivateKey: SIGNING_KEY,
     });
     const tokenKey = await loadAccessTokenKey(store.db);
     const env = { TRACKHUB_DATABASE_URL: database.url, TRACKHUB_DATA_DIR: dataDir };
@@ -108,7 +112,7 @@ describe.each(STORE_KINDS)('trackhub secrets rotate-key on %s', (kind) => {
     for (const key of [oldKey, newKey]) expect(rotated.stdout + rotated.stderr).not.toContain(key);
 
     const after = await readBack(s.url, MasterKey.parse(newKey) as MasterKey);
-    expect(after.issuer).toMatchObject({ webhookSecrets: [WEBHOOK_SECRET], notificationAuth: { clientSecret: CLIENT_SECRET } });
+    expect(after.issuer).toMatchObject({ webhookSecrets: [WEBHOOK_SECRET], notificationAuth: { clientSecret: CLIENT_SECRET }, notificationSigningPrivateKey: SIGNING_KEY });
     expect(after.tokenKey).toEqual(s.tokenKey); // access tokens already issued stay valid
     await expect(readBack(s.url, MasterKey.parse(oldKey) as MasterKey)).rejects.toThrow(KEY_MISMATCH);
   });
