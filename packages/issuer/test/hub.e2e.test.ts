@@ -53,7 +53,9 @@ describe('@trackhub/issuer against a real trackhub serve', () => {
     const publicJwk = { ...(await exportJWK(keys.publicKey)), kid: 'key-1', alg: 'ES256', use: 'sig' };
     const received: Received[] = [];
     let handler: NotificationHandler | undefined;
-    const server = createServer((req, res) => (handler ? nodeHttpListener(handler)(req, res) : res.writeHead(503).end()));
+    // While `down`, the receiver answers 503 as a back-end that is away would (the hub keeps the notification and retries later).
+    const state = { down: false };
+    const server = createServer((req, res) => (handler && !state.down ? nodeHttpListener(handler)(req, res) : res.writeHead(503).end()));
     servers.push(server);
     const url = await listen(server);
     const put = await admin('PUT', `/admin/v1/issuers/${issuerId}`, { name: `SDK ${signing}`, notificationBaseUrl: url, jwks: { keys: [publicJwk] }, notificationSigning: signing });
@@ -62,7 +64,7 @@ describe('@trackhub/issuer against a real trackhub serve', () => {
     expect(Object.values(verifyWith)[0][0]).toMatch(signing === 'hmac' ? /^whsec_/ : /^whpk_/);
     handler = new NotificationHandler({ ...verifyWith, store: new MemoryNotificationStore(), onUpdate: (op, meta) => void received.push({ op, meta }) });
     const tokens = new TokenProvider({ hubUrl, issuerId, keyId: 'key-1', privateKey: await exportJWK(keys.privateKey) });
-    return { publicJwk, url, received, tokens, client: new TrackhubClient({ hubUrl, issuerId, tokens }) };
+    return { publicJwk, url, received, tokens, state, handler, client: new TrackhubClient({ hubUrl, issuerId, tokens }) };
   }
 
   beforeAll(async () => {
@@ -133,6 +135,41 @@ describe('@trackhub/issuer against a real trackhub serve', () => {
     const status = await client.trackingStatus('card-e2e-4');
     expect(status.operations).toHaveLength(1);
     expect(await tokens.getToken()).not.toBe(before);
+  });
+
+  it('catches up through the feed: what was pushed comes back as duplicates, what was missed while down is applied', async () => {
+    const { client, received, state, handler } = await issuer('SDK_E2E_06', 'hmac');
+    const pushed = await client.track('card-e2e-6a', { trackingType: 'SHIPMENT', trackingNumber: numbers[2].trackingNumber });
+    await waitFor('the pushed notification', () => received.find((r) => r.op.operationId === pushed.operationId));
+
+    state.down = true;
+    const missed = await client.track('card-e2e-6b', { trackingType: 'SHIPMENT', trackingNumber: numbers[3].trackingNumber });
+    const page = await waitFor('the missed notification in the feed', async () => {
+      const p = await client.syncNotifications({ limit: 10 });
+      return p.notifications.some((n) => n.body.operations.some((o) => o.operationId === missed.operationId)) ? p : undefined;
+    });
+    expect(page.notifications.map((n) => n.webhookId)).toEqual(expect.arrayContaining([expect.any(String)]));
+    expect(received.some((r) => r.op.operationId === missed.operationId)).toBe(false);
+
+    const r = await client.syncNotifications({ handler: handler as NotificationHandler, limit: 1 });
+    expect(r.duplicates).toBeGreaterThanOrEqual(1); // the push of card-e2e-6a, under the same webhook-id
+    expect(r.applied).toBeGreaterThanOrEqual(1);
+    const caughtUp = received.find((x) => x.op.operationId === missed.operationId);
+    expect(caughtUp?.meta.source).toBe('sync');
+    // From the cursor returned, nothing more.
+    expect(await client.syncNotifications({ handler: handler as NotificationHandler, after: r.nextCursor })).toMatchObject({ applied: 0, duplicates: 0 });
+    await expect(client.syncNotifications({ after: 'not-a-cursor' })).rejects.toMatchObject({ status: 400 });
+
+    // The receiver back, the hub's push of the missed notification (its retry, or a first attempt not made yet) is
+    // answered 200 as a duplicate of what the feed brought: delivered, and not applied twice.
+    state.down = false;
+    await waitFor(
+      'the retried push delivered',
+      async () => ((await admin('GET', '/admin/v1/notifications?state=delivered&issuerId=SDK_E2E_06')).body.notifications.length === 2 ? true : undefined),
+      30_000,
+      250,
+    );
+    expect(received.filter((x) => x.op.operationId === missed.operationId)).toHaveLength(1);
   });
 
   it('a refused assertion is a TrackhubTokenError naming the failed rule', async () => {

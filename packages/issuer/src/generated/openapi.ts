@@ -1985,6 +1985,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/banking/v1/issuers/{issuerId}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Catch-up feed: the notifications sent (or being sent) to this issuer, in commit order, a page at a time */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description nextCursor of the previous page; absent starts at the oldest notification the hub still holds */
+                    after?: string;
+                    /** @description notifications per page */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                    issuerId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description true: more can be read now (or in a moment); false: caught up */
+                            hasMore: boolean;
+                            /** @description pass as after to read on; on an empty page, the cursor given */
+                            nextCursor: string;
+                            notifications: {
+                                /** @description the body as pushed, byte for byte */
+                                body: {
+                                    operations: components["schemas"]["OperationObject"][];
+                                };
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** @description the webhook-id of its push: an item pushed and pulled is one notification */
+                                webhookId: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/banking/v1/issuers/{issuerId}/physicalCards/{cardId}/track": {
         parameters: {
             query?: never;
