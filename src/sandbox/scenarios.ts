@@ -88,11 +88,10 @@ export interface VisibleStep extends ScriptStep {
   /**
    * The time the carrier prints for the step: when it happened in the sandbox's compressed life of the
    * parcel (the first request for the number, plus the step's hours divided by the speed), rounded up to
-   * a whole second as carriers print them; the step shows from that time on. So a parcel's scans are
-   * never dated before the request that opened it nor ahead of the answer, and follow one another at the
-   * pace the tester watches them arrive. (The first request itself may find nothing yet: its label shows
-   * at the next whole second.) At a very high speed several steps share a second; they are listed in
-   * their story's order, which the parsers keep.
+   * a whole second as carriers print them; the step shows from that time on (the label at once, dated
+   * up to a second after the first answer). So a parcel's scans are never dated before the request that
+   * opened it, and follow one another at the pace the tester watches them arrive. At a very high speed
+   * several steps share a second; they are listed in their story's order, which the parsers keep.
    */
   time: Date;
 }
@@ -130,8 +129,10 @@ export class ParcelClock {
     const at = (h: number) => (start as number) + (h * 3_600_000) / this.speed;
     const scenario = scenarioFor(trackingNumber);
     const script = SCENARIOS[scenario];
-    // A step shows once the time printed on it has come: never dated ahead of the clock that answers.
-    const steps = script.map((s) => ({ ...s, time: wholeSecondUp(at(s.atHours)) })).filter((s) => s.time.getTime() <= now);
+    // A step shows once the time printed on it has come, so it is not dated ahead of the answer; but the
+    // label shows at once: a number the first request finds unknown would send the hub to the next
+    // carrier its format fits (La Poste's and Chronopost's numbers look alike), unlike a real label.
+    const steps = script.map((s) => ({ ...s, time: wholeSecondUp(at(s.atHours)) })).filter((s) => s.atHours === 0 || s.time.getTime() <= now);
     const estimatedDelivery = wholeSecondUp(at((script.at(-1)?.atHours ?? 0) + ESTIMATE_MARGIN_HOURS));
     return { scenario, steps, remaining: script.length - steps.length, estimatedDelivery };
   }
