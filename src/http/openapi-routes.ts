@@ -107,6 +107,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /banking/v1/issuers/:issuerId/physicalCards/:cardId/trackingStatus': {
     description: 'The latest operation object of every tracking operation of the card, newest first, with the whole checkpoint history; 404 for a card this issuer never tracked.',
   },
+  'GET /banking/v1/issuers/:issuerId/notifications': {
+    description:
+      'Catch-up feed: this issuer\'s notifications in commit order, each with the webhookId and body of its push, whatever its delivery state. Pass nextCursor as after to read on; an empty page gives back the cursor sent. Apply items as pushes: de-duplicate by webhookId, order by sequenceNumber per operation.',
+  },
   'GET /admin/v1/notifications': { description: 'Notifications by state and issuer, oldest first; page with nextCursor.' },
   'GET /admin/v1/notifications/:id': { description: 'One notification with its operations and each delivery attempt (status, latency, the start of the answer).' },
   'POST /admin/v1/notifications/:id/replay': { description: 'Queues the notification again, under the same webhook-id, with a fresh retry schedule (scope operate).', responses: errors(400) },
