@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN_CACHE_TTL_MS, adminAuthOf } from '../src/http/admin-auth.ts';
 import { createAdminToken } from '../src/store/admin-tokens.ts';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
+import { issuerKey } from './helpers/issuer.ts';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -52,6 +53,31 @@ describe('Admin API: the list of production sites', () => {
       expect(res.json().error, url).toMatch(error);
       expect(res.json().error).not.toMatch(/equal to constant/);
     }
+  });
+
+  it('names the valid values of an enum in a body field: issuer signing, site carriers, a site event\'s type and carrier', async () => {
+    const key = await issuerKey();
+    const signing = await t.app.inject({ method: 'PUT', url: '/admin/v1/issuers/ENUMBANK01', headers: auth, payload: { name: 'Enum bank', notificationBaseUrl: 'https://bank.example', jwks: { keys: [key.publicJwk] }, notificationSigning: 'rsa' } });
+    expect(signing.statusCode).toBe(400);
+    expect(signing.json().error).toBe('notificationSigning: must be one of hmac, ed25519');
+    const carriers = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/S-ENUM', headers: auth, payload: { name: 'Enum', carriers: ['pigeon'], apiKey: 'sk_enum_site_key_0123456789abcdef' } });
+    expect(carriers.json().error).toMatch(/^carriers: pigeon is not a supported carrier code; use one of .*fedex.*ups/);
+    await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/S-ENUM', headers: auth, payload: { name: 'Enum', apiKey: 'sk_enum_site_key_0123456789abcdef' } });
+    const events = await t.app.inject({
+      method: 'POST',
+      url: '/sites/v1/production-sites/S-ENUM/events',
+      headers: { 'x-api-key': 'sk_enum_site_key_0123456789abcdef', 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        events: [
+          { eventId: 'e-1', issuerId: 'ENUMBANK01', cardId: 'c-1', type: 'CARD_LOST', occurredAt: '2026-05-01T10:00:00Z' },
+          { eventId: 'e-2', issuerId: 'ENUMBANK01', cardId: 'c-2', type: 'CARD_SHIPPED', occurredAt: '2026-05-01T10:00:00Z', carrier: 'pigeon' },
+        ],
+      }),
+    });
+    expect(events.json().rejected.map((r: { error: string }) => r.error)).toEqual([
+      'type: must be CARD_SHIPPED or CARD_RETURNED',
+      expect.stringMatching(/^carrier: is not a supported carrier code; use one of .*fedex/),
+    ]);
   });
 });
 

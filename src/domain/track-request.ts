@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type CarrierCode, isCarrierCode } from './carriers.ts';
+import { CARRIER_CODES, type CarrierCode, isCarrierCode } from './carriers.ts';
 import type { Result } from './errors.ts';
 
 export const TRACKING_TYPES = ['PRODUCTION', 'SHIPMENT', 'RETURN'] as const;
@@ -97,7 +97,7 @@ export function validateTrackRequest(body: unknown): Result<TrackRequestBody> {
   if (b.countryCode !== undefined && !countryName(b.countryCode as string)) {
     return invalidValue('countryCode', 'is not an assigned ISO 3166-1 country code');
   }
-  if (b.carrier !== undefined && !isCarrierCode(b.carrier)) return invalidValue('carrier', 'is not a supported carrier code');
+  if (b.carrier !== undefined && !isCarrierCode(b.carrier)) return invalidValue('carrier', `is not a supported carrier code; use one of ${CARRIER_CODES.join(', ')}`);
   if (type === 'RETURN' && b.carrier !== undefined && b.trackingNumber === undefined) {
     return invalidFormat('trackingNumber', 'is required when carrier is given');
   }

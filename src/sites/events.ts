@@ -1,4 +1,4 @@
-import { type CarrierCode, isCarrierCode } from '../domain/carriers.ts';
+import { CARRIER_CODES, type CarrierCode, isCarrierCode } from '../domain/carriers.ts';
 import type { Result } from '../domain/errors.ts';
 import { hasUnprintable } from '../domain/text.ts';
 import { CARD_ID, ISSUER_ID } from '../domain/track-request.ts';
@@ -90,7 +90,7 @@ export function validateSiteEvent(raw: unknown, now = Date.now()): Result<SiteEv
   if (!realDateTime(occurredAt)) return bad('FIELD_INVALID_VALUE', 'occurredAt', 'is not a real date');
   if (Date.parse(occurredAt) < EARLIEST_OCCURRED_AT_MS) return bad('FIELD_INVALID_VALUE', 'occurredAt', `is before ${EARLIEST_OCCURRED_AT}`);
   if (Date.parse(occurredAt) > now + FUTURE_SLACK_MS) return bad('FIELD_INVALID_VALUE', 'occurredAt', 'is more than a day in the future');
-  if (present('carrier') && !isCarrierCode(e.carrier)) return bad('FIELD_INVALID_VALUE', 'carrier', 'is not a supported carrier code');
+  if (present('carrier') && !isCarrierCode(e.carrier)) return bad('FIELD_INVALID_VALUE', 'carrier', `is not a supported carrier code; use one of ${CARRIER_CODES.join(', ')}`);
   const value: SiteEventInput = {
     eventId: e.eventId as string,
     issuerId: e.issuerId as string,

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { checkDeliveryTargets } from '../../delivery/registration.ts';
 import { newSigningKeyPair, newWebhookSecret } from '../../delivery/signing.ts';
-import { isCarrierCode } from '../../domain/carriers.ts';
+import { CARRIER_CODES, isCarrierCode } from '../../domain/carriers.ts';
 import { ApiError } from '../../domain/errors.ts';
 import { checkCleartextUrls, checkJwks, checkNotificationUrl } from '../../domain/issuer-checks.ts';
 import { checkDisplayName } from '../../domain/text.ts';
@@ -136,7 +136,7 @@ export function registerAdminApi(untyped: FastifyInstance, deps: RouteDeps): voi
       const nameProblem = checkDisplayName('name', body.name);
       if (nameProblem) throw new ApiError('FIELD_INVALID_FORMAT', nameProblem);
       const unknownCarrier = body.carriers?.find((c) => !isCarrierCode(c));
-      if (unknownCarrier !== undefined) throw new ApiError('FIELD_INVALID_VALUE', `carriers: ${unknownCarrier} is not a supported carrier code`);
+      if (unknownCarrier !== undefined) throw new ApiError('FIELD_INVALID_VALUE', `carriers: ${unknownCarrier} is not a supported carrier code; use one of ${CARRIER_CODES.join(', ')}`);
       if (body.apiKey && body.generateApiKey) throw new ApiError('FIELD_INVALID_VALUE', 'generateApiKey: cannot be combined with apiKey');
       noteAudit(req, { before: await siteSnapshot(deps.db, siteId) });
       let saved: Awaited<ReturnType<typeof upsertSite>>;
