@@ -96,8 +96,10 @@ function buildIfStale(): void {
   } catch {
     built = 0;
   }
-  if (newestMtime(join(root, 'src')) <= built) return;
-  process.stdout.write('trackhub tests: dist/ is older than src/; building it (npm run build)\n');
+  // The issuer SDK's sources too: the build compiles them to packages/issuer/dist, which the hub's bundle
+  // (`trackhub demo`) and the example back-ends run.
+  if (Math.max(newestMtime(join(root, 'src')), newestMtime(join(root, 'packages', 'issuer', 'src'))) <= built) return;
+  process.stdout.write('trackhub tests: dist/ is older than src/ or packages/issuer/src/; building it (npm run build)\n');
   const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (build.status !== 0) throw new MissingForTests(`the build failed (npm run build): ${build.stderr.trim().split('\n').at(-1) ?? ''}`);
 }
