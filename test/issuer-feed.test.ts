@@ -166,6 +166,27 @@ describe('catch-up feed', () => {
     expect(batch?.body.operations.map((o) => o.operationId).sort()).toEqual(batchRows.map((r) => r.operation_id).sort());
   });
 
+  it('a first send under way (its grouping maybe not written yet) ends the page before it, not skipping it', async () => {
+    const token = await issuer('FEEDBANK06', { maxOperationsPerNotification: 3 });
+    const start = await readAll('FEEDBANK06', token);
+    const [inFlight, after] = [row('FEEDBANK06'), row('FEEDBANK06')];
+    await insertOutbox(t.store.db, [inFlight]);
+    await insertOutbox(t.store.db, [after]);
+    // As a claim leaves it: one attempt counted, no batch written yet, nothing recorded.
+    await t.store.db.updateTable('outbox').set({ attempts: 1 }).where('id', '=', inFlight.id).execute();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const held = await readAll('FEEDBANK06', token, start.cursor);
+    expect(held.ids).toEqual([]);
+    expect(held.cursor).toBe(start.cursor);
+    // Its attempt recorded: served, then the row behind it.
+    await t.store.db.insertInto('delivery_attempts').values({ notification_id: inFlight.id, attempt: 1, http_status: 500, latency_ms: 1, error: null, response_body: null }).execute();
+    const both = await waitFor('both rows', async () => {
+      const got = await readAll('FEEDBANK06', token, start.cursor);
+      return got.ids.length === 2 ? got : undefined;
+    }, 20_000);
+    expect(both.ids).toEqual([inFlight.id, after.id]);
+  });
+
   it("refuses another issuer's token, no token, a bad cursor and a bad limit with the D1 error body", async () => {
     const token = await issuer('FEEDBANK04');
     await issuer('FEEDBANK05');

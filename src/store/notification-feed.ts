@@ -22,7 +22,7 @@ import { batchedPayloads } from './outbox.ts';
  *   later sends it alone, under the same webhook-id, with the same body;
  * - a row claimed once whose grouping may not be written yet (pending, no batch, one attempt, none logged)
  *   ends the page there: it is served by a later call, once its first attempt is recorded.
- * A page therefore never skips a row it cannot serve yet; `hasMore` says to ask again.
+ * A page therefore never skips a row it cannot serve yet.
  */
 
 /** A position in the feed: the writer's transaction id (xid8, as decimal text) and the row's id. */
@@ -56,7 +56,7 @@ interface FeedRow {
   unfixed: boolean;
 }
 
-/** At most `limit` notifications of `issuerId` after `after`; `hasMore` when more are there now or soon. */
+/** At most `limit` notifications of `issuerId` after `after`; `hasMore` when more can be read right away. */
 export async function readFeed(db: Db, issuerId: string, after: FeedPosition, limit: number): Promise<{ items: FeedItem[]; hasMore: boolean }> {
   const window = sql`
     o.issuer_id = ${issuerId} and o.state <> 'batched'
@@ -83,7 +83,10 @@ export async function readFeed(db: Db, issuerId: string, after: FeedPosition, li
   const served: FeedRow[] = [];
   let hasMore = false;
   for (const r of rows) {
-    if (r.unfixed || served.length === limit) {
+    // A row not fixed yet ends the page as "caught up for now" (hasMore false): it is fixed within one
+    // attempt's timeout, and a client told to read on at once would only spin until then.
+    if (r.unfixed) break;
+    if (served.length === limit) {
       hasMore = true;
       break;
     }
