@@ -38,9 +38,16 @@ const FeedAnswer = Type.Object({
 
 function positionOf(cursor: string | undefined): FeedPosition {
   if (cursor === undefined) return FEED_START;
-  const [xid, id] = decodeCursor(cursor, 2);
+  const refused = new ApiError('FIELD_INVALID_FORMAT', 'after: is not a cursor this API returned (pass nextCursor as it came)');
+  let parts: string[];
+  try {
+    parts = decodeCursor(cursor, 2);
+  } catch {
+    throw refused;
+  }
+  const [xid, id] = parts;
   // Both parts go to a query: checked against their form first.
-  if (!XID.test(xid) || !ROW_ID.test(id)) throw new ApiError('FIELD_INVALID_FORMAT', 'after: is not a cursor this API returned');
+  if (!XID.test(xid) || !ROW_ID.test(id)) throw refused;
   return { xid, id };
 }
 
