@@ -165,7 +165,9 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
   upsAlerts?.start();
   inbox?.start();
   figures.start();
-  log.info({ url, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
+  // The console and docs addresses too: the banner with them is printed only on a terminal (or in the sandbox).
+  const pages = url ? { console: `${url}/console`, docs: `${url}/docs` } : {};
+  log.info({ url, ...pages, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
 
   return {
     url,

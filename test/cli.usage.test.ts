@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
-import { runCli } from './helpers/processes.ts';
+import { freePort, runCli, stop, waitFor } from './helpers/processes.ts';
 import { freshStore, type TestStore, tempDir } from './helpers/stores.ts';
 
 /** Runs the built CLI to its end (npm run build first). */
@@ -176,5 +176,21 @@ describe('trackhub admin-tokens with --url', () => {
     const again = await cli(['admin-tokens', 'revoke', 'remote-op'], env);
     expect(again.code).toBe(1);
     expect(again.out.trim()).toBe('trackhub: no active admin token named remote-op');
+  });
+});
+
+describe('trackhub serve says where the console is', () => {
+  it('in its start line, also when there is no terminal for the banner', { timeout: 60_000 }, async () => {
+    const store = await freshStore('postgres');
+    const port = await freePort();
+    const hub = runCli(['serve'], { TRACKHUB_DATABASE_URL: store.url, TRACKHUB_PORT: String(port), TRACKHUB_LOG_LEVEL: 'info', TRACKHUB_ROLE: 'api' });
+    try {
+      await waitFor('the start line', () => hub.output().includes('"msg":"trackhub started"') || undefined, 50_000);
+      const line = JSON.parse(hub.output().split('\n').find((l) => l.includes('"msg":"trackhub started"')) as string);
+      expect(line).toMatchObject({ url: `http://127.0.0.1:${port}`, console: `http://127.0.0.1:${port}/console`, docs: `http://127.0.0.1:${port}/docs` });
+    } finally {
+      await stop(hub);
+      await store.close();
+    }
   });
 });
