@@ -53,19 +53,21 @@ const Checkpoint = Type.Object({
 
 export const OperationObject = Type.Object(
   {
-    operationId: Type.String(),
+    operationId: Type.String({ description: 'The id the track request answered with' }),
     operation: Type.Literal('STANDALONE_TRACKING'),
-    status: Type.Union([Type.Literal('PENDING'), Type.Literal('SUCCESSFUL'), Type.Literal('FAILED')]),
+    status: Type.Union([Type.Literal('PENDING'), Type.Literal('SUCCESSFUL'), Type.Literal('FAILED')], {
+      description: 'PENDING while followed; SUCCESSFUL with each change (final once endTime is set); FAILED with errorCode',
+    }),
     issuerId: Type.String(),
     cardId: Type.String(),
-    timestamp: Type.String(),
-    startTime: Type.String(),
-    endTime: Type.Optional(Type.String()),
-    sequenceNumber: Type.Integer(),
+    timestamp: Type.String({ description: 'When this update was made (ISO 8601, UTC)' }),
+    startTime: Type.String({ description: 'When the operation was opened' }),
+    endTime: Type.Optional(Type.String({ description: 'Set on the last update of the operation' })),
+    sequenceNumber: Type.Integer({ description: '1, 2, 3… per operation: apply an update only if above the last one applied' }),
     details: Type.Object({
-      trackingType: Type.String(),
+      trackingType: Type.String({ description: 'PRODUCTION, SHIPMENT or RETURN' }),
       productionSite: Type.Optional(Type.String()),
-      status: Type.Optional(Type.String()),
+      status: Type.Optional(Type.String({ description: 'CARD_SHIPPED or CARD_RETURNED' })),
       shipment: Type.Optional(
         Type.Object({
           carrier: Type.String(),
@@ -81,10 +83,12 @@ export const OperationObject = Type.Object(
         }),
       ),
     }),
-    errorCode: Type.Optional(Type.String()),
-    error: Type.Optional(Type.String()),
+    errorCode: Type.Optional(
+      Type.String({ description: 'When FAILED: TRACKING_NUMBER_NOT_FOUND, TRACKING_EXPIRED, PRODUCTION_TIMEOUT, RETURN_TIMEOUT or SUPERSEDED' }),
+    ),
+    error: Type.Optional(Type.String({ description: 'When FAILED: what happened, for a person' })),
   },
-  { $id: 'OperationObject' },
+  { $id: 'OperationObject', description: 'A full snapshot of a tracking operation, as notified and as trackingStatus shows it' },
 );
 
 export const IssuerBody = Type.Object({
