@@ -1,0 +1,41 @@
+import { createServer } from 'node:http';
+import { MemoryNotificationStore, NotificationHandler, nodeHttpListener } from '@trackhub/issuer';
+import { CardBook } from './cards.js';
+
+const CARD_PATH = /^\/cards\/([A-Za-z0-9_-]{1,48})$/;
+
+/**
+ * The issuer back-end: an HTTP server that receives the hub's notifications at
+ * `/notifications/d1/v2/issuers/{issuerId}/cards` (through the SDK: verified, de-duplicated by
+ * webhook-id, each operation's updates in sequenceNumber order) and shows a card's state at
+ * `GET /cards/{cardId}`. `log` gets one line per event.
+ */
+export function createBackend({ issuerId, secrets = [], publicKeys = [], store = new MemoryNotificationStore(), log = (line) => console.log(line) }) {
+  const cards = new CardBook();
+  const counts = { applied: 0, stale: 0 };
+  const handler = new NotificationHandler({
+    secrets,
+    publicKeys,
+    store,
+    onUpdate: (op, meta) => {
+      const view = cards.apply(op, meta);
+      counts.applied++;
+      log(`${op.cardId} ${view.trackingType} #${op.sequenceNumber} ${op.status} ${view.detail ?? ''} (${meta.source}, verified)`);
+    },
+    onStale: (op) => {
+      counts.stale++;
+      log(`${op.cardId} #${op.sequenceNumber} of ${op.operationId} is older than the update applied: dropped`);
+    },
+  });
+  const notifications = nodeHttpListener(handler);
+  const notificationPath = `/notifications/d1/v2/issuers/${issuerId}/cards`;
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://backend').pathname;
+    if (path === notificationPath) return notifications(req, res);
+    const card = req.method === 'GET' ? CARD_PATH.exec(path) : null;
+    const found = card && cards.get(card[1]);
+    res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(found ?? { error: 'not found' }));
+  });
+  return { server, cards, handler, counts };
+}
