@@ -8,6 +8,8 @@ export interface RetryOptions {
   maxRetries?: number;
   /** The longest `Retry-After` waited for, in seconds (default 60); a longer one is thrown at once. */
   maxRetryWaitSeconds?: number;
+  /** How long one request may take, in milliseconds (default 30,000); then it fails with a TimeoutError. */
+  timeoutMs?: number;
 }
 
 /** Waits `ms` (a seam so tests need not sleep). */
@@ -34,7 +36,8 @@ export async function sendWithRetry(make: () => Promise<{ url: string; init: Req
   const sleep = opts.sleep ?? realSleep;
   for (let attempt = 0; ; attempt++) {
     const { url, init } = await make();
-    const res = await fetchFn(url, init);
+    // A hub that never answers must not hold the caller for ever.
+    const res = await fetchFn(url, { ...init, signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000) });
     if ((res.status !== 429 && res.status !== 503) || attempt >= maxRetries) return res;
     // Without Retry-After, one second: the hub always sends it on these answers, a proxy may not.
     const wait = retryAfterSeconds(res.headers.get('retry-after')) ?? 1;

@@ -133,7 +133,13 @@ export function checkBody(body: unknown): asserts body is NotificationBody {
  * way) and returns its parsed body. `rawBody` must be the bytes as received, before any JSON parsing.
  * Throws WebhookVerificationError (its `reason` says which check failed).
  */
-export function verifyNotification(rawBody: string | Uint8Array, headers: HeadersLike, opts: VerifyOptions): NotificationBody {
-  verifyHeaders(rawBody, headers, parseKeys(opts), opts);
+export function verifyNotification(rawBody: string | Uint8Array, headers: HeadersLike, opts: VerifyOptions | readonly string[]): NotificationBody {
+  // A list alone is the HMAC secrets: verifyNotification(body, headers, ['whsec_…']).
+  const o: VerifyOptions = isSecretList(opts) ? { secrets: opts } : opts;
+  verifyHeaders(rawBody, headers, parseKeys(o), o);
   return parseBody(rawBody);
+}
+
+function isSecretList(opts: VerifyOptions | readonly string[]): opts is readonly string[] {
+  return Array.isArray(opts);
 }

@@ -172,6 +172,15 @@ describe('TrackhubClient', () => {
     expect(always.hub.tokenCalls()).toHaveLength(2);
   });
 
+  it('a hub that does not answer fails the request after timeoutMs', async () => {
+    const hang = (_url: string, init: RequestInit) =>
+      new Promise<Response>((_r, reject) => init.signal?.addEventListener('abort', () => reject(init.signal?.reason)));
+    const tokens = new TokenProvider({ hubUrl: HUB, issuerId: ISSUER, keyId: 'key-1', privateKey: privateJwk, fetch: hang, timeoutMs: 50 });
+    const started = Date.now();
+    await expect(tokens.getToken()).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('429 and 503 are retried after Retry-After, at most 3 times; a wait over 60 s is not waited', async () => {
     const waits: number[] = [];
     let n = 0;

@@ -21,7 +21,8 @@ describe('verifyNotification: v1 (HMAC-SHA256)', () => {
   it('accepts a notification signed with the secret and returns its parsed body', () => {
     const n = signed(body, { secrets: [secret] });
     expect(verifyNotification(n.body, n.headers, { secrets: [secret] })).toEqual(body);
-    // The raw bytes as a Buffer work the same.
+    // The secrets alone as the third argument, and the raw bytes as a Buffer, work the same.
+    expect(verifyNotification(n.body, n.headers, [secret])).toEqual(body);
     expect(verifyNotification(Buffer.from(n.body), n.headers, { secrets: [secret] })).toEqual(body);
   });
 
