@@ -106,6 +106,21 @@ describe('answers are the ones the OpenAPI document lists', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('names and describes every operation and parameter (client generators make method names and comments of them)', async () => {
+    const doc = t.app.swagger() as unknown as { paths: Record<string, Record<string, { operationId?: string; description?: string; parameters?: { name: string; description?: string }[] }>> };
+    const lacking: string[] = [];
+    const ids = new Set<string>();
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        if (!op.operationId || ids.has(op.operationId)) lacking.push(`${method} ${path}: operationId missing or taken`);
+        ids.add(op.operationId ?? '');
+        if (!op.description) lacking.push(`${method} ${path}: no description`);
+        for (const p of op.parameters ?? []) if (!p.description) lacking.push(`${method} ${path}: parameter ${p.name} has no description`);
+      }
+    }
+    expect(lacking).toEqual([]);
+  });
+
   it('documents the token request body, the D1 error body and the notification webhook', async () => {
     const doc = t.app.swagger() as unknown as OpenApi & { webhooks: Record<string, { post: { requestBody: { content: Record<string, { schema: Schema }> } } }> };
     const token = doc.paths['/authz/v1/oauth2/token'].post as unknown as { requestBody: { content: Record<string, { schema: Schema }> } };

@@ -18,6 +18,7 @@ const header = (description: string, example?: string) => ({ required: true, des
 const WEBHOOKS: Record<string, OpenAPIV3_1.PathItemObject> = {
   STANDALONE_TRACKING: {
     post: {
+      operationId: 'standaloneTrackingNotification',
       summary: 'A tracking update, POSTed to {notificationBaseUrl}/notifications/d1/v2/issuers/{issuerId}/cards',
       description: [
         'One or more operation objects (up to the issuer\'s maxOperationsPerNotification), each a full snapshot of its operation.',
@@ -86,7 +87,8 @@ function documented(schema: FastifySchema & Record<string, unknown>, method: str
   for (const status of EVERY_ROUTE) response[status] ??= { $ref: 'ErrorBody#' };
   return {
     ...schema,
-    ...(doc ? { description: doc.description } : {}),
+    ...(doc ? { operationId: doc.operationId, description: doc.description } : {}),
+    ...(doc?.open ? { security: [] } : {}),
     ...(doc?.body && !schema.body ? { body: doc.body } : {}),
     ...(doc?.consumes ? { consumes: doc.consumes } : {}),
     params: describeParameters(schema.params),

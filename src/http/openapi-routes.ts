@@ -7,7 +7,11 @@ import { type TSchema, Type } from 'typebox';
  * answers against the result.
  */
 export interface RouteDoc {
+  /** The name client generators give the call (Java and .NET method names). */
+  operationId: string;
   description: string;
+  /** No credentials: shown with an empty security list. */
+  open?: true;
   responses?: Record<number, TSchema>;
   /** A body the handler checks itself (the token endpoint answers RFC 6749 errors, not validation's). */
   body?: TSchema;
@@ -69,16 +73,23 @@ const issuerSaved = (what: string) => Type.Object(IssuerView.properties, { descr
 
 /** Keyed `METHOD /path` as Fastify registers it (`:param`). */
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
-  'GET /healthz': { description: 'Answers while the process runs; no store access.', responses: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+  'GET /healthz': {
+    open: true,
+    operationId: 'health', description: 'Answers while the process runs; no store access.', responses: { 200: Type.Object({ status: Type.Literal('ok') }) } },
   'GET /readyz': {
+    open: true,
+    operationId: 'readiness',
     description: 'Ready to serve: the store answers and its migrations are applied; otherwise 503 with Retry-After.',
     responses: { 200: Type.Object({ status: Type.Literal('ready'), store: Type.Union([Type.Literal('embedded'), Type.Literal('postgres')]), sandbox: Type.Boolean() }), ...errors(503) },
   },
   'GET /metrics': {
+    operationId: 'metrics',
     description: 'Prometheus text format. Needs TRACKHUB_METRICS_TOKEN when set, otherwise an admin token of any scope; open only in the sandbox.',
     responses: { 200: Type.String({ description: 'Prometheus exposition format (text/plain)' }), ...errors(401, 429) },
   },
   'POST /authz/v1/oauth2/token': {
+    open: true,
+    operationId: 'requestAccessToken',
     description:
       'RFC 7523 JWT-bearer grant. Send grant_type and an ES256 assertion signed with one of the issuer\'s registered keys; the answer is a bearer token for the Issuer API, valid 900 s. Every refusal is an RFC 6749 error body with an error_description naming the rule that failed (an unknown issuer and a wrong key read the same). See docs/integration.md.',
     body: TokenRequest,
@@ -101,32 +112,44 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     },
   },
   'POST /banking/v1/issuers/:issuerId/physicalCards/:cardId/track': {
+    operationId: 'trackCard',
     description:
       'Opens a tracking operation (or returns the open one for the same body) and answers once it is stored. Its updates come as notifications (webhooks: STANDALONE_TRACKING) and through trackingStatus. A different body for the same card and type supersedes the open operation.',
   },
   'GET /banking/v1/issuers/:issuerId/physicalCards/:cardId/trackingStatus': {
+    operationId: 'getTrackingStatus',
     description: 'The latest operation object of every tracking operation of the card, newest first, with the whole checkpoint history; 404 for a card this issuer never tracked.',
   },
   'GET /banking/v1/issuers/:issuerId/notifications': {
+    operationId: 'listIssuerNotifications',
     description:
       'Catch-up feed: this issuer\'s notifications in commit order, each with the webhookId and body of its push, whatever its delivery state. Pass nextCursor as after to read on; an empty page gives back the cursor sent. Apply items as pushes: de-duplicate by webhookId, order by sequenceNumber per operation.',
   },
-  'GET /admin/v1/notifications': { description: 'Notifications by state and issuer, oldest first; page with nextCursor.' },
-  'GET /admin/v1/notifications/:id': { description: 'One notification with its operations and each delivery attempt (status, latency, the start of the answer).' },
-  'POST /admin/v1/notifications/:id/replay': { description: 'Queues the notification again, under the same webhook-id, with a fresh retry schedule (scope operate).', responses: errors(400) },
-  'POST /admin/v1/issuers/:issuerId/replay': { description: 'Queues again the issuer\'s dead notifications created since a time, and delivered ones when asked (scope operate).' },
+  'GET /admin/v1/notifications': {
+    operationId: 'adminListNotifications', description: 'Notifications by state and issuer, oldest first; page with nextCursor.' },
+  'GET /admin/v1/notifications/:id': {
+    operationId: 'adminGetNotification', description: 'One notification with its operations and each delivery attempt (status, latency, the start of the answer).' },
+  'POST /admin/v1/notifications/:id/replay': {
+    operationId: 'adminReplayNotification', description: 'Queues the notification again, under the same webhook-id, with a fresh retry schedule (scope operate).', responses: errors(400) },
+  'POST /admin/v1/issuers/:issuerId/replay': {
+    operationId: 'adminReplayIssuerNotifications', description: 'Queues again the issuer\'s dead notifications created since a time, and delivered ones when asked (scope operate).' },
   'PUT /admin/v1/issuers/:issuerId': {
+    operationId: 'adminPutIssuer',
     description:
       'Creates (201) or replaces (200) an issuer: its public keys, where notifications go and how they are signed. A webhookSecret generated on creation is returned once; secrets are stored sealed and never returned.',
     responses: { 200: issuerSaved('Replaced'), 201: issuerSaved('Created') },
   },
-  'GET /admin/v1/issuers/:issuerId': { description: 'One issuer, without its secrets.', responses: { 200: IssuerView, ...errors(401, 403, 404, 429) } },
-  'GET /admin/v1/issuers': { description: 'Every issuer, without secrets.', responses: { 200: Type.Object({ issuers: Type.Array(IssuerView) }), ...errors(401, 403, 429) } },
+  'GET /admin/v1/issuers/:issuerId': {
+    operationId: 'adminGetIssuer', description: 'One issuer, without its secrets.', responses: { 200: IssuerView, ...errors(401, 403, 404, 429) } },
+  'GET /admin/v1/issuers': {
+    operationId: 'adminListIssuers', description: 'Every issuer, without secrets.', responses: { 200: Type.Object({ issuers: Type.Array(IssuerView) }), ...errors(401, 403, 429) } },
   'PUT /admin/v1/production-sites/:siteId': {
+    operationId: 'adminPutProductionSite',
     description: 'Creates (201) or updates (200) a production site. A generated API key is shown once; the hub keeps only what checks it.',
     responses: { 200: Type.Object(SiteView.properties, { description: 'Updated' }), 201: Type.Object(SiteView.properties, { description: 'Created' }), ...errors(401, 403, 415, 429) },
   },
   'GET /admin/v1/production-sites': {
+    operationId: 'adminListProductionSites',
     description: 'Production sites in id order, a page at a time; whether each has a key, never the key.',
     responses: {
       200: Type.Object({
@@ -137,18 +160,28 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       }),
     },
   },
-  'GET /admin/v1/production-sites/:siteId': { description: 'One production site (never its key).', responses: { 200: SiteView, ...errors(401, 403, 404, 429) } },
-  'GET /admin/v1/audit': { description: 'Admin API writes, newest first, with secrets masked as ***.' },
-  'GET /admin/v1/admin-tokens': { description: 'Named admin tokens; the token itself is never shown again.', responses: errors(400) },
-  'POST /admin/v1/admin-tokens': { description: 'Creates a named admin token with a scope (read, operate, admin); the token is in this answer only.', responses: errors(415) },
-  'DELETE /admin/v1/admin-tokens/:name': { description: 'Revokes a named admin token.' },
-  'GET /admin/v1/operations': { description: 'Tracking operations, newest first, filtered by issuer, card, status, type, carrier; page with nextCursor.' },
-  'GET /admin/v1/carriers': { description: 'Each carrier provider as operators watch it: configured or not, budget and use, breaker, pushes; never a secret.' },
+  'GET /admin/v1/production-sites/:siteId': {
+    operationId: 'adminGetProductionSite', description: 'One production site (never its key).', responses: { 200: SiteView, ...errors(401, 403, 404, 429) } },
+  'GET /admin/v1/audit': {
+    operationId: 'adminListAudit', description: 'Admin API writes, newest first, with secrets masked as ***.' },
+  'GET /admin/v1/admin-tokens': {
+    operationId: 'adminListTokens', description: 'Named admin tokens; the token itself is never shown again.', responses: errors(400) },
+  'POST /admin/v1/admin-tokens': {
+    operationId: 'adminCreateToken', description: 'Creates a named admin token with a scope (read, operate, admin); the token is in this answer only.', responses: errors(415) },
+  'DELETE /admin/v1/admin-tokens/:name': {
+    operationId: 'adminRevokeToken', description: 'Revokes a named admin token.' },
+  'GET /admin/v1/operations': {
+    operationId: 'adminListOperations', description: 'Tracking operations, newest first, filtered by issuer, card, status, type, carrier; page with nextCursor.' },
+  'GET /admin/v1/carriers': {
+    operationId: 'adminListCarriers', description: 'Each carrier provider as operators watch it: configured or not, budget and use, breaker, pushes; never a secret.' },
   'POST /carriers/v1/:provider/webhook': {
+    open: true,
+    operationId: 'carrierPush',
     description: 'A carrier\'s push, verified with that provider\'s signature; 404 for a provider with no push secret configured.',
     responses: { 200: Type.Object({ received: Type.Integer(), operations: Type.Integer() }), ...errors(401, 404, 413, 415) },
   },
-  'POST /sites/v1/production-sites/:siteId/events': { description: 'A production site reports shipped or returned cards; each bad event is rejected alone, the rest kept.' },
+  'POST /sites/v1/production-sites/:siteId/events': {
+    operationId: 'reportSiteEvents', description: 'A production site reports shipped or returned cards; each bad event is rejected alone, the rest kept.' },
 };
 
 /** Descriptions of parameters by name, for those whose schema carries none. */
