@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
+import { issuerKey } from './helpers/issuer.ts';
 import { freePort, runCli, stop, waitFor } from './helpers/processes.ts';
 import { freshStore, type TestStore, tempDir } from './helpers/stores.ts';
 
@@ -94,6 +95,22 @@ describe('trackhub admin commands with --url: through a running hub\'s Admin API
     // A scheme that is not one is refused by the CLI, naming the choices.
     const bad = await cli(['issuers', 'add', '--url', url, '--id', 'REMOTEBNK1', '--name', 'R', '--notification-url', 'https://bank.example', '--generate-key', '--signing', 'rsa'], env);
     expect(bad.out).toMatch(/Allowed choices are hmac, ed25519/);
+  });
+
+  it('issuers add through the hub keeps what it does not set, and leaves an issuer with OAuth credentials to the Admin API', async () => {
+    const key = await issuerKey();
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const base = { name: 'Kept bank', notificationBaseUrl: 'https://bank.example', jwks: { keys: [key.publicJwk] } };
+    expect((await t.app.inject({ method: 'PUT', url: '/admin/v1/issuers/KEPTBANK01', headers, payload: { ...base, enabled: false, autoTrackShipment: true } })).statusCode).toBe(201);
+    const kept = await cli(['issuers', 'add', '--url', url, '--id', 'KEPTBANK01', '--name', 'Kept bank 2', '--notification-url', 'https://bank.example/v2', '--generate-key'], env);
+    expect(kept.code, kept.out).toBe(0);
+    expect((await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/KEPTBANK01', headers })).json()).toMatchObject({ name: 'Kept bank 2', enabled: false, autoTrackShipment: true });
+    const oauth = { ...base, notificationAuth: { tokenUrl: 'https://bank.example/token', clientId: 'hub', clientSecret: 'oauth-client-secret' } };
+    expect((await t.app.inject({ method: 'PUT', url: '/admin/v1/issuers/OAUTHBANK1', headers, payload: oauth })).statusCode).toBe(201);
+    const refused = await cli(['issuers', 'add', '--url', url, '--id', 'OAUTHBANK1', '--name', 'OAuth bank', '--notification-url', 'https://bank.example', '--generate-key'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.out).toMatch(/OAUTHBANK1 sends its notifications with OAuth client credentials.*PUT \/admin\/v1\/issuers\/OAUTHBANK1/);
+    expect((await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/OAUTHBANK1', headers })).json().notificationAuth).toEqual({ tokenUrl: 'https://bank.example/token', clientId: 'hub' });
   });
 
   it('notifications replay of an unknown issuer fails as the Admin API does, through the hub and on the store', async () => {
