@@ -102,6 +102,7 @@ describe('NotificationHandler', () => {
     const n = signed({ operations: [op('op-a', 1)] }, { secrets: [secret], id: 'msg_same' });
     const first = handler.handle(n.body, n.headers);
     const second = handler.handle(n.body, n.headers);
+    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 20));
     expect(calls).toBe(1); // the second waits for the first rather than answering "duplicate" before it is taken
     release();

@@ -78,14 +78,19 @@ describe('PostgresNotificationStore', () => {
       release = r;
     });
     const calls: string[] = [];
+    let entered = () => {};
+    const aInside = new Promise<void>((r) => {
+      entered = r;
+    });
     const a = receiver(poolA, async () => {
       calls.push('a');
+      entered();
       await gate;
     });
     const b = receiver(poolB, () => void calls.push('b'));
     const m = note([op(id, 1)], `${id}-msg`);
     const first = a.handle(m.body, m.headers);
-    await new Promise((r) => setTimeout(r, 100)); // a holds the notification, inside its transaction
+    await aInside; // a holds the notification, inside its transaction
     const second = b.handle(m.body, m.headers);
     await new Promise((r) => setTimeout(r, 200));
     expect(calls).toEqual(['a']); // b waits on a's row rather than applying
@@ -100,14 +105,19 @@ describe('PostgresNotificationStore', () => {
       fail = () => reject(new Error('a crashed'));
     });
     const calls2: string[] = [];
+    let entered2 = () => {};
+    const a2Inside = new Promise<void>((r) => {
+      entered2 = r;
+    });
     const a2 = receiver(poolA, async () => {
       calls2.push('a');
+      entered2();
       await failing;
     });
     const b2 = receiver(poolB, () => void calls2.push('b'));
     const m2 = note([op(id2, 1)], `${id2}-msg`);
     const f2 = a2.handle(m2.body, m2.headers);
-    await new Promise((r) => setTimeout(r, 100));
+    await a2Inside;
     const s2 = b2.handle(m2.body, m2.headers);
     await new Promise((r) => setTimeout(r, 100));
     fail();
