@@ -14,172 +14,13 @@ export interface paths {
          * Admin tokens: name, scope, created, last used, revoked (never the token)
          * @description Named admin tokens; the token itself is never shown again.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            tokens: {
-                                createdAt: string;
-                                lastUsedAt: string | null;
-                                name: string;
-                                revokedAt: string | null;
-                                scope: "read" | "operate" | "admin";
-                            }[];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminListTokens"];
         put?: never;
         /**
          * Create a named admin token; the token is returned once, the hub keeps only its hash
          * @description Creates a named admin token with a scope (read, operate, admin); the token is in this answer only.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                        scope: "read" | "operate" | "admin";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            createdAt: string;
-                            lastUsedAt: string | null;
-                            name: string;
-                            revokedAt: string | null;
-                            scope: "read" | "operate" | "admin";
-                            token: string;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        post: operations["adminCreateToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -200,81 +41,7 @@ export interface paths {
          * Revoke a named admin token: refused at once by this instance, within 5 s by the others
          * @description Revokes a named admin token.
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Admin token name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        delete: operations["adminRevokeToken"];
         options?: never;
         head?: never;
         patch?: never;
@@ -291,99 +58,7 @@ export interface paths {
          * The audit log of Admin API writes (who, what, when, outcome, before and after with secrets masked), newest first, paged with a cursor
          * @description Admin API writes, newest first, with secrets masked as ***.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description nextCursor of the previous page */
-                    cursor?: string;
-                    /** @description Page size */
-                    limit?: number;
-                    /** @description only writes to this issuer, site, notification or token */
-                    targetId?: string;
-                    /** @description only writes made with this token (`env`: TRACKHUB_ADMIN_TOKEN) */
-                    tokenName?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            entries: {
-                                /** @description the target after the write, secrets as "***" */
-                                after: unknown;
-                                at: string;
-                                /** @description the target before the write, secrets as "***" */
-                                before: unknown;
-                                correlationId: string;
-                                id: number;
-                                method: string;
-                                /** @description the route pattern, e.g. /admin/v1/issuers/:issuerId */
-                                route: string;
-                                /** @description the HTTP status the write was answered with */
-                                status: number;
-                                targetId: string | null;
-                                /** @description who: the name of the admin token used */
-                                tokenName: string;
-                            }[];
-                            nextCursor: string | null;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminListAudit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -403,151 +78,7 @@ export interface paths {
          * Carrier providers as operators watch them: configured or not, budget and its use, demand against supply, breaker, totals, pushes and unknown status codes
          * @description Each carrier provider as operators watch it: configured or not, budget and use, breaker, pushes; never a secret.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            at: string;
-                            carriers: {
-                                breaker: {
-                                    changedAt: string | null;
-                                    /** @description closed, open or half-open */
-                                    state: string;
-                                    until: string | null;
-                                };
-                                budget: {
-                                    count: number;
-                                    /** @description tracking numbers one call carries */
-                                    maxBatch: number;
-                                    perMs: number;
-                                    /** @description as TRACKHUB_CARRIER_<PROVIDER>_RATE_LIMIT is written, e.g. 1400/10s */
-                                    text: string;
-                                };
-                                demand: {
-                                    /** @description demand over the window that ends now exceeds what the budget supplies */
-                                    overloaded: boolean;
-                                    /** @description budget count / window seconds x maxBatch: numbers the budget can poll a second */
-                                    suppliedPerSecond: number;
-                                    wantedPerSecond: number | null;
-                                };
-                                /** @description the previous complete window (null until one has ended) */
-                                lastWindow: {
-                                    end: string;
-                                    start: string;
-                                    used: number;
-                                    /** @description used / budget count, 0 to 1 */
-                                    usedShare: number;
-                                    wanted: number;
-                                } | null;
-                                overdue: {
-                                    at: string | null;
-                                    /** @description parcels whose poll waited longer than their interval, as the newest round saw them */
-                                    parcels: number;
-                                };
-                                pausedUntil: string | null;
-                                provider: "fedex" | "ups" | "usps" | "dhl" | "laposte" | "aftership";
-                                push: {
-                                    lastPushAt: string | null;
-                                    /** @description UPS: Track Alert subscriptions younger than 14 days; null for the others */
-                                    subscriptions: number | null;
-                                    /** @description a webhook secret is set (the secret itself is never shown) */
-                                    webhookConfigured: boolean;
-                                };
-                                /** @description since the store was created */
-                                totals: {
-                                    calls: number;
-                                    deadlineWaits: number;
-                                    fallbacks: number;
-                                    pushes: number;
-                                };
-                                unknownCodes: {
-                                    /** @description newest first, at most 50 */
-                                    codes: {
-                                        code: string;
-                                        firstExample: string | null;
-                                        firstSeenAt: string;
-                                        lastExample: string | null;
-                                        lastSeenAt: string;
-                                        seen: number;
-                                    }[];
-                                    /** @description codes recorded for this provider (the table keeps at most 500 in all; later ones count under "other") */
-                                    total: number;
-                                };
-                                /** @description credentials (or an explicit origin, or the sandbox) configured: the poller asks this provider */
-                                usable: boolean;
-                                window: {
-                                    end: string;
-                                    /** @description calls the budget still allows in it */
-                                    remaining: number;
-                                    start: string;
-                                    /** @description calls made in it, and calls granted and still in flight (a call may carry up to maxBatch numbers) */
-                                    used: number;
-                                    /** @description tracking numbers that fell due for a poll in it (numbers, not calls) */
-                                    wanted: number;
-                                } | null;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminListCarriers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -567,107 +98,7 @@ export interface paths {
          * List issuers
          * @description Every issuer, without secrets.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            issuers: {
-                                autoTrackShipment: boolean;
-                                createdAt: string;
-                                enabled: boolean;
-                                endpoint: {
-                                    disabledAt?: string;
-                                    reason?: string;
-                                    state: "enabled" | "disabled";
-                                };
-                                issuerId: string;
-                                jwks: {
-                                    keys: {
-                                        [key: string]: unknown;
-                                    }[];
-                                };
-                                maxOperationsPerNotification: number;
-                                name: string;
-                                notificationAuth: {
-                                    clientId: string;
-                                    tokenUrl: string;
-                                } | null;
-                                notificationBaseUrl: string;
-                                /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
-                                notificationPublicKey?: string;
-                                notificationSigning?: "hmac" | "ed25519";
-                                notificationTls: {
-                                    certificatePem: string;
-                                    hasCa: boolean;
-                                } | null;
-                                updatedAt: string;
-                                /** @description only when the hub generated it (creation without one): shown this once */
-                                webhookSecret?: string;
-                                /** @description how many whsec_ secrets sign (2 during a rotation) */
-                                webhookSecretCount: number;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminListIssuers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -687,311 +118,12 @@ export interface paths {
          * Read an issuer (secrets are never returned)
          * @description One issuer, without its secrets.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
-                    issuerId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description An issuer as the Admin API shows it: never a secret */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            autoTrackShipment: boolean;
-                            createdAt: string;
-                            enabled: boolean;
-                            endpoint: {
-                                disabledAt?: string;
-                                reason?: string;
-                                state: "enabled" | "disabled";
-                            };
-                            issuerId: string;
-                            jwks: {
-                                keys: {
-                                    [key: string]: unknown;
-                                }[];
-                            };
-                            maxOperationsPerNotification: number;
-                            name: string;
-                            notificationAuth: {
-                                clientId: string;
-                                tokenUrl: string;
-                            } | null;
-                            notificationBaseUrl: string;
-                            /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
-                            notificationPublicKey?: string;
-                            notificationSigning?: "hmac" | "ed25519";
-                            notificationTls: {
-                                certificatePem: string;
-                                hasCa: boolean;
-                            } | null;
-                            updatedAt: string;
-                            /** @description only when the hub generated it (creation without one): shown this once */
-                            webhookSecret?: string;
-                            /** @description how many whsec_ secrets sign (2 during a rotation) */
-                            webhookSecretCount: number;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminGetIssuer"];
         /**
          * Create or replace an issuer
          * @description Creates (201) or replaces (200) an issuer: its public keys, where notifications go and how they are signed. A webhookSecret generated on creation is returned once; secrets are stored sealed and never returned.
          */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
-                    issuerId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        autoTrackShipment?: boolean;
-                        enabled?: boolean;
-                        /** @description ES256 public JWKs, each with a kid */
-                        jwks: {
-                            keys: {
-                                [key: string]: unknown;
-                            }[];
-                        };
-                        maxOperationsPerNotification?: number;
-                        name: string;
-                        notificationAuth?: {
-                            clientId: string;
-                            clientSecret: string;
-                            tokenUrl: string;
-                        };
-                        /** @description https origin (and optional path) the hub POSTs notifications under */
-                        notificationBaseUrl: string;
-                        /** @description hmac (default): v1 signatures with the webhook secrets. ed25519: v1a signatures; the hub makes the key pair and shows notificationPublicKey (whpk_…); the issuer holds no shared secret. Absent keeps the stored choice */
-                        notificationSigning?: "hmac" | "ed25519";
-                        notificationTls?: {
-                            /** @description PEM CA the issuer endpoint certificate must chain to (default: public CAs) */
-                            caPem?: string;
-                            /** @description PEM client certificate (chain) presented to the issuer endpoint */
-                            certificatePem: string;
-                            /** @description PEM private key of that certificate; stored, never returned or logged */
-                            privateKeyPem: string;
-                        } | null;
-                        /** @description true ends a rotation or a switch of notificationSigning: only the current (or given) webhookSecret, or with ed25519 only the ed25519 key, signs from now on */
-                        retirePreviousSecret?: boolean;
-                        /** @description whsec_…; generated and returned once when absent on creation. A new one starts a rotation: the previous secret keeps signing beside it */
-                        webhookSecret?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Replaced */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            autoTrackShipment: boolean;
-                            createdAt: string;
-                            enabled: boolean;
-                            endpoint: {
-                                disabledAt?: string;
-                                reason?: string;
-                                state: "enabled" | "disabled";
-                            };
-                            issuerId: string;
-                            jwks: {
-                                keys: {
-                                    [key: string]: unknown;
-                                }[];
-                            };
-                            maxOperationsPerNotification: number;
-                            name: string;
-                            notificationAuth: {
-                                clientId: string;
-                                tokenUrl: string;
-                            } | null;
-                            notificationBaseUrl: string;
-                            /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
-                            notificationPublicKey?: string;
-                            notificationSigning?: "hmac" | "ed25519";
-                            notificationTls: {
-                                certificatePem: string;
-                                hasCa: boolean;
-                            } | null;
-                            updatedAt: string;
-                            /** @description only when the hub generated it (creation without one): shown this once */
-                            webhookSecret?: string;
-                            /** @description how many whsec_ secrets sign (2 during a rotation) */
-                            webhookSecretCount: number;
-                        };
-                    };
-                };
-                /** @description Created */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            autoTrackShipment: boolean;
-                            createdAt: string;
-                            enabled: boolean;
-                            endpoint: {
-                                disabledAt?: string;
-                                reason?: string;
-                                state: "enabled" | "disabled";
-                            };
-                            issuerId: string;
-                            jwks: {
-                                keys: {
-                                    [key: string]: unknown;
-                                }[];
-                            };
-                            maxOperationsPerNotification: number;
-                            name: string;
-                            notificationAuth: {
-                                clientId: string;
-                                tokenUrl: string;
-                            } | null;
-                            notificationBaseUrl: string;
-                            /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
-                            notificationPublicKey?: string;
-                            notificationSigning?: "hmac" | "ed25519";
-                            notificationTls: {
-                                certificatePem: string;
-                                hasCa: boolean;
-                            } | null;
-                            updatedAt: string;
-                            /** @description only when the hub generated it (creation without one): shown this once */
-                            webhookSecret?: string;
-                            /** @description how many whsec_ secrets sign (2 during a rotation) */
-                            webhookSecretCount: number;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        put: operations["adminPutIssuer"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1012,94 +144,7 @@ export interface paths {
          * Replay an issuer's dead notifications created since a time (and delivered ones when asked)
          * @description Queues again the issuer's dead notifications created since a time, and delivered ones when asked (scope operate).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
-                    issuerId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description also resend delivered ones (default: dead only) */
-                        includeDelivered?: boolean;
-                        /** @description ISO 8601 time: notifications created at or after it are replayed */
-                        since: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            replayed: number;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        post: operations["adminReplayIssuerNotifications"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1117,96 +162,7 @@ export interface paths {
          * List notifications by state (pending, delivered, dead) and issuer, oldest first, a page at a time
          * @description Notifications by state and issuer, oldest first; page with nextCursor.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description nextCursor of the previous page */
-                    cursor?: string;
-                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
-                    issuerId?: string;
-                    /** @description Page size */
-                    limit?: number;
-                    /** @description pending, delivered or dead */
-                    state?: "pending" | "delivered" | "dead";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            nextCursor: string | null;
-                            notifications: {
-                                attempts: number;
-                                correlationId: string;
-                                createdAt: string;
-                                deliveredAt: string | null;
-                                /** @description The webhook-id: the same on every attempt and replay */
-                                id: string;
-                                issuerId: string;
-                                lastError: string | null;
-                                nextAttemptAt: string | null;
-                                /** @description Operations carried (several when the issuer takes batches) */
-                                operationIds: string[];
-                                state: "pending" | "delivered" | "dead";
-                            }[];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminListNotifications"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1226,108 +182,7 @@ export interface paths {
          * Read a notification: its operations and every delivery attempt
          * @description One notification with its operations and each delivery attempt (status, latency, the start of the answer).
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description The webhook-id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            attemptLog: {
-                                attempt: number;
-                                attemptedAt: string;
-                                error: string | null;
-                                httpStatus: number | null;
-                                latencyMs: number;
-                                responseBody: string | null;
-                            }[];
-                            attempts: number;
-                            correlationId: string;
-                            createdAt: string;
-                            deliveredAt: string | null;
-                            /** @description The webhook-id: the same on every attempt and replay */
-                            id: string;
-                            issuerId: string;
-                            lastError: string | null;
-                            nextAttemptAt: string | null;
-                            /** @description Operations carried (several when the issuer takes batches) */
-                            operationIds: string[];
-                            /** @description The operation objects as sent */
-                            operations: {
-                                [key: string]: unknown;
-                            }[];
-                            state: "pending" | "delivered" | "dead";
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminGetNotification"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1349,87 +204,7 @@ export interface paths {
          * Send a notification again now, under the same webhook-id, with a fresh retry schedule
          * @description Queues the notification again, under the same webhook-id, with a fresh retry schedule (scope operate).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description The webhook-id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            id: string;
-                            /** @enum {string} */
-                            state: "pending";
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        post: operations["adminReplayNotification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1447,97 +222,7 @@ export interface paths {
          * Tracking operations, newest first, filtered and paged with a cursor
          * @description Tracking operations, newest first, filtered by issuer, card, status, type, carrier; page with nextCursor.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
-                    cardId?: string;
-                    /** @description Carrier code */
-                    carrier?: "chronopost-france" | "dhl" | "dhl-global-mail" | "deutsch-post" | "estafeta" | "fedex" | "la-poste-colissimo" | "nacex" | "spanish-seur" | "singapore-post" | "spain-correos-es" | "ups" | "usps-iv-api";
-                    /** @description nextCursor of the previous page */
-                    cursor?: string;
-                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
-                    issuerId?: string;
-                    /** @description Page size */
-                    limit?: number;
-                    /** @description true: only operations still open */
-                    open?: boolean;
-                    /** @description Operation status */
-                    status?: "PENDING" | "SUCCESSFUL" | "FAILED";
-                    /** @description PRODUCTION, SHIPMENT or RETURN */
-                    trackingType?: "PRODUCTION" | "SHIPMENT" | "RETURN";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            nextCursor: string | null;
-                            operations: {
-                                carrier: string | null;
-                                nextWakeAt: string | null;
-                                open: boolean;
-                                operation: components["schemas"]["OperationObject"];
-                                trackingNumber: string | null;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminListOperations"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1557,86 +242,7 @@ export interface paths {
          * List production sites in id order, a page at a time (keys are never returned, only whether a site has one)
          * @description Production sites in id order, a page at a time; whether each has a key, never the key.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description nextCursor of the previous page */
-                    cursor?: string;
-                    /** @description Page size */
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            nextCursor: string | null;
-                            sites: {
-                                carriers: string[];
-                                createdAt: string;
-                                hasApiKey: boolean;
-                                name: string;
-                                siteId: string;
-                                updatedAt: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminListProductionSites"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1656,203 +262,12 @@ export interface paths {
          * Read a production site (its key is never returned)
          * @description One production site (never its key).
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Production site id */
-                    siteId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description only a generated key (new site, or generateApiKey): shown this once */
-                            apiKey?: string;
-                            carriers: string[];
-                            name: string;
-                            siteId: string;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["adminGetProductionSite"];
         /**
          * Create or update a production site; absent apiKey and carriers keep the stored ones; a generated API key (new site, or generateApiKey) is returned once
          * @description Creates (201) or updates (200) a production site. A generated API key is shown once; the hub keeps only what checks it.
          */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Production site id */
-                    siteId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description use this key; absent keeps the stored one (a new site gets a generated one) */
-                        apiKey?: string;
-                        /** @description the site's usual carriers, codes of docs/contract.md §5: chronopost-france, dhl, dhl-global-mail, deutsch-post, estafeta, fedex, la-poste-colissimo, nacex, spanish-seur, singapore-post, spain-correos-es, ups, usps-iv-api; absent keeps the stored ones, [] clears them */
-                        carriers?: string[];
-                        /** @description true: replace the key with a generated one, returned once (rotation) */
-                        generateApiKey?: boolean;
-                        name: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Updated */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description only a generated key (new site, or generateApiKey): shown this once */
-                            apiKey?: string;
-                            carriers: string[];
-                            name: string;
-                            siteId: string;
-                        };
-                    };
-                };
-                /** @description Created */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description only a generated key (new site, or generateApiKey): shown this once */
-                            apiKey?: string;
-                            carriers: string[];
-                            name: string;
-                            siteId: string;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        put: operations["adminPutProductionSite"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1873,112 +288,7 @@ export interface paths {
          * Exchange an ES256-signed JWT assertion for an access token
          * @description RFC 7523 JWT-bearer grant. Send grant_type and an ES256 assertion signed with one of the issuer's registered keys; the answer is a bearer token for the Issuer API, valid 900 s. Every refusal is an RFC 6749 error body with an error_description naming the rule that failed (an unknown issuer and a wrong key read the same). See docs/integration.md.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description Once each; form-urlencoded or JSON */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description ES256 JWT signed with a registered key: header kid; claims iss = sub = issuer id, aud = this hub's token URL, jti (1-256 characters, never reused), exp at most 15 min ahead, iat optional */
-                        assertion: string;
-                        /** @enum {string} */
-                        grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer";
-                    };
-                    "application/x-www-form-urlencoded": {
-                        /** @description ES256 JWT signed with a registered key: header kid; claims iss = sub = issuer id, aud = this hub's token URL, jti (1-256 characters, never reused), exp at most 15 min ahead, iat optional */
-                        assertion: string;
-                        /** @enum {string} */
-                        grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            access_token: string;
-                            expires_in: number;
-                            scope: string;
-                            /** @enum {string} */
-                            token_type: "Bearer";
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: string;
-                            error_description?: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: string;
-                            error_description?: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: string;
-                            error_description?: string;
-                        };
-                    };
-                };
-                /** @description server_error */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503) */
-                            error: string;
-                            /** @description which rule failed; never whether the issuer exists */
-                            error_description?: string;
-                        };
-                    };
-                };
-                /** @description temporarily_unavailable: the store is away; retry after Retry-After */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503) */
-                            error: string;
-                            /** @description which rule failed; never whether the issuer exists */
-                            error_description?: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["requestAccessToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1992,95 +302,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Catch-up feed: the notifications sent (or being sent) to this issuer, in commit order, a page at a time */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description nextCursor of the previous page; absent starts at the oldest notification the hub still holds */
-                    after?: string;
-                    /** @description notifications per page */
-                    limit?: number;
-                };
-                header?: never;
-                path: {
-                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
-                    issuerId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description true: more can be read now (or in a moment); false: caught up */
-                            hasMore: boolean;
-                            /** @description pass as after to read on; on an empty page, the cursor given */
-                            nextCursor: string;
-                            notifications: {
-                                /** @description the body as pushed, byte for byte */
-                                body: {
-                                    operations: components["schemas"]["OperationObject"][];
-                                };
-                                /** Format: date-time */
-                                createdAt: string;
-                                /** @description the webhook-id of its push: an item pushed and pulled is one notification */
-                                webhookId: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        /**
+         * Catch-up feed: the notifications sent (or being sent) to this issuer, in commit order, a page at a time
+         * @description Catch-up feed: this issuer's notifications in commit order, each with the webhookId and body of its push, whatever its delivery state. Pass nextCursor as after to read on; an empty page gives back the cursor sent. Apply items as pushes: de-duplicate by webhookId, order by sequenceNumber per operation.
+         */
+        get: operations["listIssuerNotifications"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2102,112 +328,7 @@ export interface paths {
          * Track a physical card (production, shipment or return)
          * @description Opens a tracking operation (or returns the open one for the same body) and answers once it is stored. Its updates come as notifications (webhooks: STANDALONE_TRACKING) and through trackingStatus. A different body for the same card and type supersedes the open operation.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description 1 to 64 of [A-Za-z0-9_-]; echoed in the answer, logs and notifications (one is made when absent) */
-                    "x-correlation-id"?: string;
-                };
-                path: {
-                    /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
-                    cardId: string;
-                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
-                    issuerId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["TrackBody"];
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            operationId: string;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        post: operations["trackCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2225,87 +346,7 @@ export interface paths {
          * Latest state of every tracking operation of a card, newest first
          * @description The latest operation object of every tracking operation of the card, newest first, with the whole checkpoint history; 404 for a card this issuer never tracked.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
-                    cardId: string;
-                    /** @description Issuer id: 10 of [A-Za-z0-9_-] */
-                    issuerId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            operations: components["schemas"]["OperationObject"][];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["getTrackingStatus"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2327,86 +368,7 @@ export interface paths {
          * Carrier push (UPS Track Alert, FedEx AIV, DHL Unified Push, AfterShip)
          * @description A carrier's push, verified with that provider's signature; 404 for a provider with no push secret configured.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Carrier provider: fedex, ups, usps, dhl, laposte, aftership */
-                    provider: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            operations: number;
-                            received: number;
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        post: operations["carrierPush"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2424,47 +386,7 @@ export interface paths {
          * The process is up
          * @description Answers while the process runs; no store access.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            status: "ok";
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2484,62 +406,7 @@ export interface paths {
          * Prometheus metrics: needs TRACKHUB_METRICS_TOKEN when set, otherwise an admin token (open in the sandbox)
          * @description Prometheus text format. Needs TRACKHUB_METRICS_TOKEN when set, otherwise an admin token of any scope; open only in the sandbox.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Prometheus exposition format (text/plain) */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": string;
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2559,49 +426,7 @@ export interface paths {
          * The store is reachable and migrated
          * @description Ready to serve: the store answers and its migrations are applied; otherwise 503 with Retry-After.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            sandbox: boolean;
-                            /** @enum {string} */
-                            status: "ready";
-                            store: "embedded" | "postgres";
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        get: operations["readiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2623,120 +448,7 @@ export interface paths {
          * Report shipped or returned cards (1 to 1000 events); bad events are rejected one by one
          * @description A production site reports shipped or returned cards; each bad event is rejected alone, the rest kept.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Production site id */
-                    siteId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        events: {
-                            cardId: string;
-                            carrier?: "chronopost-france" | "dhl" | "dhl-global-mail" | "deutsch-post" | "estafeta" | "fedex" | "la-poste-colissimo" | "nacex" | "spanish-seur" | "singapore-post" | "spain-correos-es" | "ups" | "usps-iv-api";
-                            /** @description unique per site; a resend with the same eventId is a duplicate */
-                            eventId: string;
-                            issuerId: string;
-                            /** @description ISO 8601 date-time with offset */
-                            occurredAt: string;
-                            reason?: string;
-                            trackingNumber?: string;
-                            type: "CARD_SHIPPED" | "CARD_RETURNED";
-                        }[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description new events stored */
-                            accepted: number;
-                            /** @description events whose eventId this site had already sent */
-                            duplicates: number;
-                            /** @description bad events, each rejected alone; the others are kept */
-                            rejected: {
-                                error: string;
-                                errorCode: string;
-                                index: number;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
+        post: operations["reportSiteEvents"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2758,69 +470,7 @@ export interface webhooks {
          * A tracking update, POSTed to {notificationBaseUrl}/notifications/d1/v2/issuers/{issuerId}/cards
          * @description One or more operation objects (up to the issuer's maxOperationsPerNotification), each a full snapshot of its operation. Verify the signature over `{webhook-id}.{webhook-timestamp}.{raw body}` before reading the body; de-duplicate by webhook-id (a retry, a replay or a crash may send one again, always under the same id); per operationId, drop an update whose sequenceNumber is not above the last one applied. Missed notifications can be read again from GET /banking/v1/issuers/{issuerId}/notifications. An attempt has 15 s; redirects are not followed.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header: {
-                    /** @description Bearer token from your token endpoint, when the issuer configured notificationAuth */
-                    authorization?: string;
-                    /** @description Same on every retry and replay of this notification: the de-duplication key */
-                    "webhook-id": string;
-                    /** @description Space-separated signatures (Standard Webhooks): `v1,<base64 HMAC-SHA256>` per whsec_ secret (two during a rotation), or `v1a,<base64 ed25519>` when the issuer chose ed25519 signing (verify with its whpk_ public key); both kinds may come during a switch. Accept when any one verifies. */
-                    "webhook-signature": string;
-                    /** @description Unix seconds when this attempt was signed; refuse one far from your clock (5 min) */
-                    "webhook-timestamp": string;
-                    /** @description The correlation id of the track request that opened the operation, for your logs */
-                    "x-correlation-id": string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        operations: components["schemas"]["OperationObject"][];
-                    };
-                };
-            };
-            responses: {
-                /** @description Delivered: any 2xx; the body is not read. Later updates of the same operation wait for this one. */
-                "2XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Gone: the hub disables this issuer's endpoint and keeps its notifications until an operator updates the issuer. */
-                410: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Slow down: retried per the schedule; Retry-After may lengthen the wait up to twice the planned delay; the hub sends fewer at once. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Unavailable: as 429 (Retry-After honoured up to twice the planned delay), and the hub sends fewer at once. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Anything else, a timeout or a refused connection: retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h (each ±20 %, TRACKHUB_RETRY_SCHEDULE); after the last, the notification is dead, kept, and can be replayed. */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["standaloneTrackingNotification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2837,6 +487,7 @@ export interface components {
             /** @description A closed set of codes, one status each (docs/integration.md lists what to do about each) */
             errorCode: "FIELD_INVALID_FORMAT" | "FIELD_INVALID_VALUE" | "PARSING_ERROR" | "AUTHORIZER_UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
         };
+        /** @description A full snapshot of a tracking operation, as notified and as trackingStatus shows it */
         OperationObject: {
             cardId: string;
             details: {
@@ -2879,19 +530,29 @@ export interface components {
                     trackingNumber: string;
                     trackingUrl: string;
                 };
+                /** @description CARD_SHIPPED or CARD_RETURNED */
                 status?: string;
+                /** @description PRODUCTION, SHIPMENT or RETURN */
                 trackingType: string;
             };
+            /** @description Set on the last update of the operation */
             endTime?: string;
+            /** @description When FAILED: what happened, for a person */
             error?: string;
+            /** @description When FAILED: TRACKING_NUMBER_NOT_FOUND, TRACKING_EXPIRED, PRODUCTION_TIMEOUT, RETURN_TIMEOUT or SUPERSEDED */
             errorCode?: string;
             issuerId: string;
             /** @enum {string} */
             operation: "STANDALONE_TRACKING";
+            /** @description The id the track request answered with */
             operationId: string;
+            /** @description 1, 2, 3… per operation: apply an update only if above the last one applied */
             sequenceNumber: number;
+            /** @description When the operation was opened */
             startTime: string;
+            /** @description PENDING while followed; SUCCESSFUL with each change (final once endTime is set); FAILED with errorCode */
             status: "PENDING" | "SUCCESSFUL" | "FAILED";
+            /** @description When this update was made (ISO 8601, UTC) */
             timestamp: string;
         };
         /** @description Fields allowed depend on trackingType (docs/contract.md §2.2) */
@@ -2916,4 +577,2384 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    adminListTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tokens: {
+                            createdAt: string;
+                            lastUsedAt: string | null;
+                            name: string;
+                            revokedAt: string | null;
+                            scope: "read" | "operate" | "admin";
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminCreateToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    scope: "read" | "operate" | "admin";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        createdAt: string;
+                        lastUsedAt: string | null;
+                        name: string;
+                        revokedAt: string | null;
+                        scope: "read" | "operate" | "admin";
+                        token: string;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminRevokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Admin token name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListAudit: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description Page size */
+                limit?: number;
+                /** @description only writes to this issuer, site, notification or token */
+                targetId?: string;
+                /** @description only writes made with this token (`env`: TRACKHUB_ADMIN_TOKEN) */
+                tokenName?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        entries: {
+                            /** @description the target after the write, secrets as "***" */
+                            after: unknown;
+                            at: string;
+                            /** @description the target before the write, secrets as "***" */
+                            before: unknown;
+                            correlationId: string;
+                            id: number;
+                            method: string;
+                            /** @description the route pattern, e.g. /admin/v1/issuers/:issuerId */
+                            route: string;
+                            /** @description the HTTP status the write was answered with */
+                            status: number;
+                            targetId: string | null;
+                            /** @description who: the name of the admin token used */
+                            tokenName: string;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListCarriers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        at: string;
+                        carriers: {
+                            breaker: {
+                                changedAt: string | null;
+                                /** @description closed, open or half-open */
+                                state: string;
+                                until: string | null;
+                            };
+                            budget: {
+                                count: number;
+                                /** @description tracking numbers one call carries */
+                                maxBatch: number;
+                                perMs: number;
+                                /** @description as TRACKHUB_CARRIER_<PROVIDER>_RATE_LIMIT is written, e.g. 1400/10s */
+                                text: string;
+                            };
+                            demand: {
+                                /** @description demand over the window that ends now exceeds what the budget supplies */
+                                overloaded: boolean;
+                                /** @description budget count / window seconds x maxBatch: numbers the budget can poll a second */
+                                suppliedPerSecond: number;
+                                wantedPerSecond: number | null;
+                            };
+                            /** @description the previous complete window (null until one has ended) */
+                            lastWindow: {
+                                end: string;
+                                start: string;
+                                used: number;
+                                /** @description used / budget count, 0 to 1 */
+                                usedShare: number;
+                                wanted: number;
+                            } | null;
+                            overdue: {
+                                at: string | null;
+                                /** @description parcels whose poll waited longer than their interval, as the newest round saw them */
+                                parcels: number;
+                            };
+                            pausedUntil: string | null;
+                            provider: "fedex" | "ups" | "usps" | "dhl" | "laposte" | "aftership";
+                            push: {
+                                lastPushAt: string | null;
+                                /** @description UPS: Track Alert subscriptions younger than 14 days; null for the others */
+                                subscriptions: number | null;
+                                /** @description a webhook secret is set (the secret itself is never shown) */
+                                webhookConfigured: boolean;
+                            };
+                            /** @description since the store was created */
+                            totals: {
+                                calls: number;
+                                deadlineWaits: number;
+                                fallbacks: number;
+                                pushes: number;
+                            };
+                            unknownCodes: {
+                                /** @description newest first, at most 50 */
+                                codes: {
+                                    code: string;
+                                    firstExample: string | null;
+                                    firstSeenAt: string;
+                                    lastExample: string | null;
+                                    lastSeenAt: string;
+                                    seen: number;
+                                }[];
+                                /** @description codes recorded for this provider (the table keeps at most 500 in all; later ones count under "other") */
+                                total: number;
+                            };
+                            /** @description credentials (or an explicit origin, or the sandbox) configured: the poller asks this provider */
+                            usable: boolean;
+                            window: {
+                                end: string;
+                                /** @description calls the budget still allows in it */
+                                remaining: number;
+                                start: string;
+                                /** @description calls made in it, and calls granted and still in flight (a call may carry up to maxBatch numbers) */
+                                used: number;
+                                /** @description tracking numbers that fell due for a poll in it (numbers, not calls) */
+                                wanted: number;
+                            } | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListIssuers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        issuers: {
+                            autoTrackShipment: boolean;
+                            createdAt: string;
+                            enabled: boolean;
+                            endpoint: {
+                                disabledAt?: string;
+                                reason?: string;
+                                state: "enabled" | "disabled";
+                            };
+                            issuerId: string;
+                            jwks: {
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            };
+                            maxOperationsPerNotification: number;
+                            name: string;
+                            notificationAuth: {
+                                clientId: string;
+                                tokenUrl: string;
+                            } | null;
+                            notificationBaseUrl: string;
+                            /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
+                            notificationPublicKey?: string;
+                            notificationSigning?: "hmac" | "ed25519";
+                            notificationTls: {
+                                certificatePem: string;
+                                hasCa: boolean;
+                            } | null;
+                            updatedAt: string;
+                            /** @description only when the hub generated it (creation without one): shown this once */
+                            webhookSecret?: string;
+                            /** @description how many whsec_ secrets sign (2 during a rotation) */
+                            webhookSecretCount: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminGetIssuer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An issuer as the Admin API shows it: never a secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        autoTrackShipment: boolean;
+                        createdAt: string;
+                        enabled: boolean;
+                        endpoint: {
+                            disabledAt?: string;
+                            reason?: string;
+                            state: "enabled" | "disabled";
+                        };
+                        issuerId: string;
+                        jwks: {
+                            keys: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                        maxOperationsPerNotification: number;
+                        name: string;
+                        notificationAuth: {
+                            clientId: string;
+                            tokenUrl: string;
+                        } | null;
+                        notificationBaseUrl: string;
+                        /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
+                        notificationPublicKey?: string;
+                        notificationSigning?: "hmac" | "ed25519";
+                        notificationTls: {
+                            certificatePem: string;
+                            hasCa: boolean;
+                        } | null;
+                        updatedAt: string;
+                        /** @description only when the hub generated it (creation without one): shown this once */
+                        webhookSecret?: string;
+                        /** @description how many whsec_ secrets sign (2 during a rotation) */
+                        webhookSecretCount: number;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminPutIssuer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    autoTrackShipment?: boolean;
+                    enabled?: boolean;
+                    /** @description ES256 public JWKs, each with a kid */
+                    jwks: {
+                        keys: {
+                            [key: string]: unknown;
+                        }[];
+                    };
+                    maxOperationsPerNotification?: number;
+                    name: string;
+                    notificationAuth?: {
+                        clientId: string;
+                        clientSecret: string;
+                        tokenUrl: string;
+                    };
+                    /** @description https origin (and optional path) the hub POSTs notifications under */
+                    notificationBaseUrl: string;
+                    /** @description hmac (default): v1 signatures with the webhook secrets. ed25519: v1a signatures; the hub makes the key pair and shows notificationPublicKey (whpk_…); the issuer holds no shared secret. Absent keeps the stored choice */
+                    notificationSigning?: "hmac" | "ed25519";
+                    notificationTls?: {
+                        /** @description PEM CA the issuer endpoint certificate must chain to (default: public CAs) */
+                        caPem?: string;
+                        /** @description PEM client certificate (chain) presented to the issuer endpoint */
+                        certificatePem: string;
+                        /** @description PEM private key of that certificate; stored, never returned or logged */
+                        privateKeyPem: string;
+                    } | null;
+                    /** @description true ends a rotation or a switch of notificationSigning: only the current (or given) webhookSecret, or with ed25519 only the ed25519 key, signs from now on */
+                    retirePreviousSecret?: boolean;
+                    /** @description whsec_…; generated and returned once when absent on creation. A new one starts a rotation: the previous secret keeps signing beside it */
+                    webhookSecret?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        autoTrackShipment: boolean;
+                        createdAt: string;
+                        enabled: boolean;
+                        endpoint: {
+                            disabledAt?: string;
+                            reason?: string;
+                            state: "enabled" | "disabled";
+                        };
+                        issuerId: string;
+                        jwks: {
+                            keys: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                        maxOperationsPerNotification: number;
+                        name: string;
+                        notificationAuth: {
+                            clientId: string;
+                            tokenUrl: string;
+                        } | null;
+                        notificationBaseUrl: string;
+                        /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
+                        notificationPublicKey?: string;
+                        notificationSigning?: "hmac" | "ed25519";
+                        notificationTls: {
+                            certificatePem: string;
+                            hasCa: boolean;
+                        } | null;
+                        updatedAt: string;
+                        /** @description only when the hub generated it (creation without one): shown this once */
+                        webhookSecret?: string;
+                        /** @description how many whsec_ secrets sign (2 during a rotation) */
+                        webhookSecretCount: number;
+                    };
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        autoTrackShipment: boolean;
+                        createdAt: string;
+                        enabled: boolean;
+                        endpoint: {
+                            disabledAt?: string;
+                            reason?: string;
+                            state: "enabled" | "disabled";
+                        };
+                        issuerId: string;
+                        jwks: {
+                            keys: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                        maxOperationsPerNotification: number;
+                        name: string;
+                        notificationAuth: {
+                            clientId: string;
+                            tokenUrl: string;
+                        } | null;
+                        notificationBaseUrl: string;
+                        /** @description whpk_…: the ed25519 key that verifies v1a signatures (a public key, not a secret) */
+                        notificationPublicKey?: string;
+                        notificationSigning?: "hmac" | "ed25519";
+                        notificationTls: {
+                            certificatePem: string;
+                            hasCa: boolean;
+                        } | null;
+                        updatedAt: string;
+                        /** @description only when the hub generated it (creation without one): shown this once */
+                        webhookSecret?: string;
+                        /** @description how many whsec_ secrets sign (2 during a rotation) */
+                        webhookSecretCount: number;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminReplayIssuerNotifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description also resend delivered ones (default: dead only) */
+                    includeDelivered?: boolean;
+                    /** @description ISO 8601 time: notifications created at or after it are replayed */
+                    since: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        replayed: number;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListNotifications: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId?: string;
+                /** @description Page size */
+                limit?: number;
+                /** @description pending, delivered or dead */
+                state?: "pending" | "delivered" | "dead";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        nextCursor: string | null;
+                        notifications: {
+                            attempts: number;
+                            correlationId: string;
+                            createdAt: string;
+                            deliveredAt: string | null;
+                            /** @description The webhook-id: the same on every attempt and replay */
+                            id: string;
+                            issuerId: string;
+                            lastError: string | null;
+                            nextAttemptAt: string | null;
+                            /** @description Operations carried (several when the issuer takes batches) */
+                            operationIds: string[];
+                            state: "pending" | "delivered" | "dead";
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminGetNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook-id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        attemptLog: {
+                            attempt: number;
+                            attemptedAt: string;
+                            error: string | null;
+                            httpStatus: number | null;
+                            latencyMs: number;
+                            responseBody: string | null;
+                        }[];
+                        attempts: number;
+                        correlationId: string;
+                        createdAt: string;
+                        deliveredAt: string | null;
+                        /** @description The webhook-id: the same on every attempt and replay */
+                        id: string;
+                        issuerId: string;
+                        lastError: string | null;
+                        nextAttemptAt: string | null;
+                        /** @description Operations carried (several when the issuer takes batches) */
+                        operationIds: string[];
+                        /** @description The operation objects as sent */
+                        operations: {
+                            [key: string]: unknown;
+                        }[];
+                        state: "pending" | "delivered" | "dead";
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminReplayNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook-id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        state: "pending";
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListOperations: {
+        parameters: {
+            query?: {
+                /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
+                cardId?: string;
+                /** @description Carrier code */
+                carrier?: "chronopost-france" | "dhl" | "dhl-global-mail" | "deutsch-post" | "estafeta" | "fedex" | "la-poste-colissimo" | "nacex" | "spanish-seur" | "singapore-post" | "spain-correos-es" | "ups" | "usps-iv-api";
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId?: string;
+                /** @description Page size */
+                limit?: number;
+                /** @description true: only operations still open */
+                open?: boolean;
+                /** @description Operation status */
+                status?: "PENDING" | "SUCCESSFUL" | "FAILED";
+                /** @description PRODUCTION, SHIPMENT or RETURN */
+                trackingType?: "PRODUCTION" | "SHIPMENT" | "RETURN";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        nextCursor: string | null;
+                        operations: {
+                            carrier: string | null;
+                            nextWakeAt: string | null;
+                            open: boolean;
+                            operation: components["schemas"]["OperationObject"];
+                            trackingNumber: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListProductionSites: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description Page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        nextCursor: string | null;
+                        sites: {
+                            carriers: string[];
+                            createdAt: string;
+                            hasApiKey: boolean;
+                            name: string;
+                            siteId: string;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminGetProductionSite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Production site id */
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description only a generated key (new site, or generateApiKey): shown this once */
+                        apiKey?: string;
+                        carriers: string[];
+                        name: string;
+                        siteId: string;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminPutProductionSite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Production site id */
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description use this key; absent keeps the stored one (a new site gets a generated one) */
+                    apiKey?: string;
+                    /** @description the site's usual carriers, codes of docs/contract.md §5: chronopost-france, dhl, dhl-global-mail, deutsch-post, estafeta, fedex, la-poste-colissimo, nacex, spanish-seur, singapore-post, spain-correos-es, ups, usps-iv-api; absent keeps the stored ones, [] clears them */
+                    carriers?: string[];
+                    /** @description true: replace the key with a generated one, returned once (rotation) */
+                    generateApiKey?: boolean;
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description only a generated key (new site, or generateApiKey): shown this once */
+                        apiKey?: string;
+                        carriers: string[];
+                        name: string;
+                        siteId: string;
+                    };
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description only a generated key (new site, or generateApiKey): shown this once */
+                        apiKey?: string;
+                        carriers: string[];
+                        name: string;
+                        siteId: string;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    requestAccessToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Once each; form-urlencoded or JSON */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description ES256 JWT signed with a registered key: header kid; claims iss = sub = issuer id, aud = this hub's token URL, jti (1-256 characters, never reused), exp at most 15 min ahead, iat optional */
+                    assertion: string;
+                    /** @enum {string} */
+                    grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer";
+                };
+                "application/x-www-form-urlencoded": {
+                    /** @description ES256 JWT signed with a registered key: header kid; claims iss = sub = issuer id, aud = this hub's token URL, jti (1-256 characters, never reused), exp at most 15 min ahead, iat optional */
+                    assertion: string;
+                    /** @enum {string} */
+                    grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        access_token: string;
+                        expires_in: number;
+                        scope: string;
+                        /** @enum {string} */
+                        token_type: "Bearer";
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                        error_description?: string;
+                    };
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                        error_description?: string;
+                    };
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                        error_description?: string;
+                    };
+                };
+            };
+            /** @description server_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503) */
+                        error: string;
+                        /** @description which rule failed; never whether the issuer exists */
+                        error_description?: string;
+                    };
+                };
+            };
+            /** @description temporarily_unavailable: the store is away; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503) */
+                        error: string;
+                        /** @description which rule failed; never whether the issuer exists */
+                        error_description?: string;
+                    };
+                };
+            };
+        };
+    };
+    listIssuerNotifications: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page; absent starts at the oldest notification the hub still holds */
+                after?: string;
+                /** @description notifications per page */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description true: more can be read now (or in a moment); false: caught up */
+                        hasMore: boolean;
+                        /** @description pass as after to read on; on an empty page, the cursor given */
+                        nextCursor: string;
+                        notifications: {
+                            /** @description the body as pushed, byte for byte */
+                            body: {
+                                operations: components["schemas"]["OperationObject"][];
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description the webhook-id of its push: an item pushed and pulled is one notification */
+                            webhookId: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    trackCard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 64 of [A-Za-z0-9_-]; echoed in the answer, logs and notifications (one is made when absent) */
+                "x-correlation-id"?: string;
+            };
+            path: {
+                /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
+                cardId: string;
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackBody"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        operationId: string;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getTrackingStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
+                cardId: string;
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        operations: components["schemas"]["OperationObject"][];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    carrierPush: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Carrier provider: fedex, ups, usps, dhl, laposte, aftership */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        operations: number;
+                        received: number;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus exposition format (text/plain) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    readiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sandbox: boolean;
+                        /** @enum {string} */
+                        status: "ready";
+                        store: "embedded" | "postgres";
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reportSiteEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Production site id */
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    events: {
+                        cardId: string;
+                        carrier?: "chronopost-france" | "dhl" | "dhl-global-mail" | "deutsch-post" | "estafeta" | "fedex" | "la-poste-colissimo" | "nacex" | "spanish-seur" | "singapore-post" | "spain-correos-es" | "ups" | "usps-iv-api";
+                        /** @description unique per site; a resend with the same eventId is a duplicate */
+                        eventId: string;
+                        issuerId: string;
+                        /** @description ISO 8601 date-time with offset */
+                        occurredAt: string;
+                        reason?: string;
+                        trackingNumber?: string;
+                        type: "CARD_SHIPPED" | "CARD_RETURNED";
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description new events stored */
+                        accepted: number;
+                        /** @description events whose eventId this site had already sent */
+                        duplicates: number;
+                        /** @description bad events, each rejected alone; the others are kept */
+                        rejected: {
+                            error: string;
+                            errorCode: string;
+                            index: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    standaloneTrackingNotification: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Bearer token from your token endpoint, when the issuer configured notificationAuth */
+                authorization?: string;
+                /** @description Same on every retry and replay of this notification: the de-duplication key */
+                "webhook-id": string;
+                /** @description Space-separated signatures (Standard Webhooks): `v1,<base64 HMAC-SHA256>` per whsec_ secret (two during a rotation), or `v1a,<base64 ed25519>` when the issuer chose ed25519 signing (verify with its whpk_ public key); both kinds may come during a switch. Accept when any one verifies. */
+                "webhook-signature": string;
+                /** @description Unix seconds when this attempt was signed; refuse one far from your clock (5 min) */
+                "webhook-timestamp": string;
+                /** @description The correlation id of the track request that opened the operation, for your logs */
+                "x-correlation-id": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    operations: components["schemas"]["OperationObject"][];
+                };
+            };
+        };
+        responses: {
+            /** @description Delivered: any 2xx; the body is not read. Later updates of the same operation wait for this one. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the hub disables this issuer's endpoint and keeps its notifications until an operator updates the issuer. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Slow down: retried per the schedule; Retry-After may lengthen the wait up to twice the planned delay; the hub sends fewer at once. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: as 429 (Retry-After honoured up to twice the planned delay), and the hub sends fewer at once. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, a timeout or a refused connection: retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h (each ±20 %, TRACKHUB_RETRY_SCHEDULE); after the last, the notification is dead, kept, and can be replayed. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+}
