@@ -63,6 +63,8 @@ describe('answers are the ones the OpenAPI document lists', () => {
     await send(issuerRoute, { method: 'GET', url: '/admin/v1/issuers/ISSUER_OA2', headers: admin });
     await send(issuerRoute, { method: 'GET', url: '/admin/v1/issuers/NOSUCHBANK', headers: admin });
     await send(issuerRoute, { method: 'GET', url: '/admin/v1/issuers/ISSUER_OA2' });
+    await send(issuerRoute, { method: 'PUT', url: '/admin/v1/issuers/ISSUER_OA3', headers: { ...admin, 'content-type': 'application/json' }, payload: `"${'a'.repeat(4 * 1024 * 1024)}"` });
+    await send('/admin/v1/notifications/{id}/replay', { method: 'POST', url: '/admin/v1/notifications/msg_x/replay', headers: { ...admin, 'content-type': 'text/plain' }, payload: 'x' });
     await send('/admin/v1/issuers', { method: 'GET', url: '/admin/v1/issuers', headers: admin });
     // Production sites: created, updated, listed.
     const siteRoute = '/admin/v1/production-sites/{siteId}';
@@ -83,7 +85,8 @@ describe('answers are the ones the OpenAPI document lists', () => {
     const statuses = (route: string) => recorded.filter((r) => r.route === route).map((r) => r.status);
     expect(statuses('/authz/v1/oauth2/token')).toEqual([400, 400]);
     expect(statuses('/banking/v1/issuers/{issuerId}/physicalCards/{cardId}/track')).toEqual([202, 400, 401]);
-    expect(statuses('/admin/v1/issuers/{issuerId}')).toEqual([201, 200, 200, 404, 401]);
+    expect(statuses('/admin/v1/issuers/{issuerId}')).toEqual([201, 200, 200, 404, 401, 413]);
+    expect(statuses('/admin/v1/notifications/{id}/replay')).toEqual([415]);
     expect(statuses('/admin/v1/production-sites/{siteId}')).toEqual([201, 200]);
     expect(statuses('/banking/v1/issuers/{issuerId}/notifications')).toEqual([200, 400, 400]);
   });

@@ -1,7 +1,7 @@
 import type { SwaggerOptions } from '@fastify/swagger';
 import type { FastifySchema } from 'fastify';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { EVERY_ROUTE, PARAMETER_DOCS, ROUTE_DOCS } from './openapi-routes.ts';
+import { EVERY_BODY_ROUTE, EVERY_ROUTE, PARAMETER_DOCS, ROUTE_DOCS } from './openapi-routes.ts';
 
 const DESCRIPTION = [
   'Card tracking hub. An issuer (a bank) asks the hub to track a physical card through production, shipment or return;',
@@ -84,7 +84,8 @@ function describeParameters(schema: unknown): unknown {
 function documented(schema: FastifySchema & Record<string, unknown>, method: string, url: string): Record<string, unknown> {
   const doc = ROUTE_DOCS[`${method} ${url}`];
   const response: Record<string, unknown> = { ...(doc?.responses ?? {}), ...((schema.response as Record<string, unknown>) ?? {}) };
-  for (const status of EVERY_ROUTE) response[status] ??= { $ref: 'ErrorBody#' };
+  const withBody = (method === 'POST' || method === 'PUT') && !doc?.ownBodyErrors;
+  for (const status of [...EVERY_ROUTE, ...(withBody ? EVERY_BODY_ROUTE : [])]) response[status] ??= { $ref: 'ErrorBody#' };
   return {
     ...schema,
     ...(doc ? { operationId: doc.operationId, description: doc.description } : {}),

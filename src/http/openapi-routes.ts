@@ -12,6 +12,8 @@ export interface RouteDoc {
   description: string;
   /** No credentials: shown with an empty security list. */
   open?: true;
+  /** Its own answers to an unreadable body (the token endpoint's RFC 6749 errors): EVERY_BODY_ROUTE does not apply. */
+  ownBodyErrors?: true;
   responses?: Record<number, TSchema>;
   /** A body the handler checks itself (the token endpoint answers RFC 6749 errors, not validation's). */
   body?: TSchema;
@@ -89,6 +91,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /authz/v1/oauth2/token': {
     open: true,
+    ownBodyErrors: true,
     operationId: 'requestAccessToken',
     description:
       'RFC 7523 JWT-bearer grant. Send grant_type and an ES256 assertion signed with one of the issuer\'s registered keys; the answer is a bearer token for the Issuer API, valid 900 s. Every refusal is an RFC 6749 error body with an error_description naming the rule that failed (an unknown issuer and a wrong key read the same). See docs/integration.md.',
@@ -207,3 +210,6 @@ export const PARAMETER_DOCS: Record<string, string> = {
 
 /** The statuses every route can answer: a bad x-correlation-id (400), the store away or the hub stopping (503). */
 export const EVERY_ROUTE = [400, 503] as const;
+
+/** And every POST or PUT, whose body Fastify reads before the handler: too large (413), not JSON (415). */
+export const EVERY_BODY_ROUTE = [413, 415] as const;
