@@ -32,7 +32,8 @@ const next = join(root, '.dist-next');
 function buildIssuerSdk() {
   const pkg = join(root, 'packages', 'issuer');
   const out = join(pkg, 'dist');
-  const tmp = join(pkg, '.dist-next');
+  // One folder per build: two builds at once (a test run's and yours) must not write into each other's.
+  const tmp = join(pkg, `.dist-next-${process.pid}`);
   let tsc;
   try {
     tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -48,8 +49,16 @@ function buildIssuerSdk() {
     process.exit(1);
   }
   if (r.status !== 0) process.stderr.write(`${r.stdout}trackhub build: the issuer SDK has type errors (built anyway; npm run typecheck)\n`);
-  rmSync(out, { recursive: true, force: true });
-  renameSync(tmp, out);
+  // Another build may put its dist/ in place between the removal and the rename: then remove and try again.
+  for (let attempt = 0; ; attempt++) {
+    rmSync(out, { recursive: true, force: true });
+    try {
+      renameSync(tmp, out);
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !['ENOTEMPTY', 'EEXIST'].includes(err.code)) throw err;
+    }
+  }
 }
 
 let esbuild;

@@ -711,6 +711,15 @@ export interface operations {
                 };
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1426,6 +1435,15 @@ export interface operations {
                 };
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1515,6 +1533,24 @@ export interface operations {
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1788,6 +1824,24 @@ export interface operations {
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2143,6 +2197,15 @@ export interface operations {
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
