@@ -132,16 +132,20 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     throw err;
   }
 
-  // What to stop, last started first; Ctrl-C, a failure, the timeout and the end all come through finish().
+  // What to stop, in this order; Ctrl-C, a failure, the timeout and the end all come through finish(). The
+  // hub first, while the back-end still answers: the sends under way finish and are recorded delivered
+  // (a back-end closed first would leave the last notification to be sent again at the next run).
   const closers: (() => Promise<void>)[] = [];
-  if (!opts.data) closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const removeDir = async () => {
+    if (!opts.data) rmSync(dir, { recursive: true, force: true });
+  };
   let finishing: Promise<number> | undefined;
   const finish = (code: number, message?: string): Promise<number> => {
     finishing ??= (async () => {
       if (message) process.stderr.write(`trackhub demo: ${message}\n`);
       // A hub that cannot stop in a minute is left to die with the process.
       setTimeout(() => process.exit(code || 1), 60_000).unref();
-      for (const close of closers.reverse()) await close().catch((err) => process.stderr.write(`trackhub demo: while stopping: ${(err as Error).message}\n`));
+      for (const close of [...closers, removeDir]) await close().catch((err) => process.stderr.write(`trackhub demo: while stopping: ${(err as Error).message}\n`));
       return code;
     })();
     return finishing;
@@ -153,6 +157,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   });
   let deliveredAt: number | undefined;
   let last = 'none';
+  // This run's card: with --data, notifications of an earlier run's cards may still come (sent again).
+  const cardId = `card-${randomBytes(4).toString('hex')}`;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     // After delivery (--keep) Ctrl-C is the expected end; before it, an interruption.
     process.on(signal, () => void finish(deliveredAt ? 0 : 130, deliveredAt ? undefined : 'interrupted: stopping the hub').then((c) => process.exit(c)));
@@ -176,6 +182,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       secrets: [webhookSecret],
       store: new sdk.MemoryNotificationStore(),
       onUpdate: (op: Operation, _meta: NotificationMeta) => {
+        if (op.cardId !== cardId) return;
         process.stdout.write(`${notificationLine(op)}\n`);
         last = `${op.details.trackingType} ${op.status} ${op.details.shipment?.status ?? op.details.status ?? ''}`.trim();
         if (op.status === 'FAILED') settle({ code: 1, message: `the ${op.details.trackingType} operation failed: ${op.errorCode} ${op.error ?? ''}` });
@@ -184,6 +191,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         }
       },
       onStale: (op: Operation) => {
+        if (op.cardId !== cardId) return;
         process.stdout.write(`${clock()}  stale update #${op.sequenceNumber} of ${op.operationId} dropped (a newer one was applied)\n`);
       },
     });
@@ -217,7 +225,6 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     const tokens = new sdk.TokenProvider({ hubUrl, issuerId: ISSUER_ID, keyId: kid, privateKey: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' } });
     const client = new sdk.TrackhubClient({ hubUrl, issuerId: ISSUER_ID, tokens });
-    const cardId = `card-${randomBytes(4).toString('hex')}`;
     const trackingNumber = sandboxNumbers(String(7_712_345 + Math.floor(Math.random() * 1_000_000)), ['fedex']).find((n) => n.scenario === 'delivered')?.trackingNumber as string;
     const { operationId } = await client.track(cardId, { trackingType: 'PRODUCTION', productionSite: SITE_ID });
     process.stdout.write(`${clock()}  issuer   track ${cardId} PRODUCTION: ${operationId}\n`);
