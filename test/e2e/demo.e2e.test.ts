@@ -65,6 +65,19 @@ describe('trackhub demo', () => {
     expect(existsSync(storeDir(demo.output()) as string)).toBe(false);
   }, 90_000);
 
+  it('--keep keeps the hub running after delivery with a console login that works, until Ctrl-C (exit 0, folder removed)', async () => {
+    const demo = runCli(['demo', '--keep'], {});
+    const login = await waitFor('the console line', () => /console +(http:\S+)\/console +sign in with the admin token (\S+)/.exec(demo.output()) ?? undefined, 60_000);
+    const [, hubUrl, token] = login;
+    const issuers = await fetch(`${hubUrl}/admin/v1/issuers`, { headers: { authorization: `Bearer ${token}` } });
+    expect(issuers.status).toBe(200);
+    expect(((await issuers.json()) as { issuers: { issuerId: string }[] }).issuers.map((i) => i.issuerId)).toContain('DEMOBANK01');
+    const exited = exitOf(demo);
+    demo.child.kill('SIGINT');
+    expect(await exited, demo.output()).toBe(0);
+    expect(existsSync(storeDir(demo.output()) as string)).toBe(false);
+  }, 90_000);
+
   it('with --data the folder stays, its database stopped, and runs again on it; a card not delivered in time exits 1 saying so', async () => {
     const first = runCli(['demo', '--data', kept], {});
     expect(await exitOf(first), first.output()).toBe(0);
