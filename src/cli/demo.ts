@@ -128,6 +128,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       TRACKHUB_LOG_LEVEL: process.env.TRACKHUB_LOG_LEVEL ?? 'error',
     });
   } catch (err) {
+    if (!opts.data) rmSync(dir, { recursive: true, force: true });
     if (err instanceof ConfigError) usage(err.message);
     throw err;
   }
