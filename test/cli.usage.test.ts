@@ -29,6 +29,16 @@ describe('trackhub CLI: options as users type them', () => {
   });
 });
 
+describe('trackhub serve: the bootstrap admin token', () => {
+  it('refuses a named admin token (tha_…) left in TRACKHUB_ADMIN_TOKEN for --url commands: it would gain the admin scope', async () => {
+    const named = `tha_${'A'.repeat(43)}`;
+    const run = await cli(['serve'], { TRACKHUB_ADMIN_TOKEN: named, TRACKHUB_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    expect(run.code).toBe(2);
+    expect(run.out).toMatch(/TRACKHUB_ADMIN_TOKEN holds a named admin token/);
+    expect(run.out).not.toContain(named);
+  });
+});
+
 describe('trackhub sites import: exit code and line numbers', () => {
   let store: TestStore;
   let env: Record<string, string>;

@@ -89,6 +89,14 @@ program
   .option('--sandbox', 'serve the carrier sandbox in-process and point carriers without a base URL at it')
   .action(async (opts: { sandbox?: boolean }) => {
     const cfg = config(opts.sandbox ? { sandbox: true } : {});
+    // The CLI's --url mode reads a named token from TRACKHUB_ADMIN_TOKEN too: a hub started from that shell
+    // would take it as its bootstrap token and raise a read-only token to full admin.
+    if (cfg.adminToken && /^tha_[A-Za-z0-9_-]{43}$/.test(cfg.adminToken.trim())) {
+      process.stderr.write(
+        'trackhub: configuration error: TRACKHUB_ADMIN_TOKEN holds a named admin token (tha_…), which would become the bootstrap token with the admin scope; start the hub with a secret of its own (openssl rand -base64 32) or without the variable\n',
+      );
+      process.exit(2);
+    }
     const [{ createLogger }, { startHub }] = await Promise.all([import('../logger.ts'), import('../hub.ts')]);
     const log = createLogger(cfg.logLevel);
     // Signals are handled from the start: one that comes while the hub starts stops it once started (its
