@@ -137,6 +137,11 @@ describe.each(STORE_KINDS)('token endpoint budgets on %s', (kind) => {
     const issued: number[] = [];
     for (let i = 0; i < 4; i++) issued.push((await token(await assertion('TOKBANK003', keys.TOKBANK003), fresh())).statusCode);
     expect(issued).toEqual([200, 200, 200, 429]);
+    // Spent, it still answers a forged assertion as it answers one naming no issuer: the 429 would say it exists.
+    const forged = await token(await assertion('TOKBANK003', forger), fresh());
+    const unknown = await token(await assertion('NOSUCHBANK', forger), fresh());
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json()).toEqual(unknown.json());
   });
 
   it('lists 429 for the token endpoint in the OpenAPI document', async () => {

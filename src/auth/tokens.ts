@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { ISSUER_ID } from '../domain/track-request.ts';
 import type { Db } from '../store/db.ts';
 import { createHubSecretOnce, hubSecret } from '../store/hub-secrets.ts';
@@ -35,6 +35,13 @@ export class InvalidGrant extends Error {
 }
 
 /** What the client reads for an unknown issuer, an unknown kid and a signature that does not verify alike. */
+/** A P-256 public key no one holds the private half of (it is dropped): checked against when there is no real key. */
+let decoy: Promise<JWK> | undefined;
+function decoyKey(): Promise<JWK> {
+  decoy ??= generateKeyPair('ES256', { extractable: true }).then(({ publicKey }) => exportJWK(publicKey));
+  return decoy;
+}
+
 export const NOT_VERIFIED = 'the signature does not verify with a key registered for this iss and kid';
 
 /**
@@ -127,9 +134,13 @@ export async function verifyAssertion(
   const nowS = Math.floor((opts.now ?? Date.now()) / 1000);
   if (typeof claims.iat === 'number' && claims.iat > nowS + MAX_IAT_AHEAD_S) throw new InvalidGrant('iat more than 60 s ahead', "iat is more than 60 s ahead of the hub's clock");
   const issuer = await opts.loadIssuer(issuerId);
-  if (!issuer) throw new InvalidGrant('unknown issuer', NOT_VERIFIED);
-  const jwk = issuer.jwks.keys.find((k) => k.kid === header.kid);
-  if (!jwk) throw new InvalidGrant('unknown kid', NOT_VERIFIED);
+  const jwk = issuer?.jwks.keys.find((k) => k.kid === header.kid);
+  if (!issuer || !jwk) {
+    // The same work as a known issuer's key that does not verify (a key import and an ECDSA check), so the
+    // answer's time does not tell whether the issuer or its kid exist.
+    await jwtVerify(assertion, await importJWK(await decoyKey(), 'ES256'), { algorithms: ['ES256'] }).catch(() => undefined);
+    throw new InvalidGrant(issuer ? 'unknown kid' : 'unknown issuer', NOT_VERIFIED);
+  }
   try {
     const key = await importJWK(jwk as never, 'ES256');
     await jwtVerify(assertion, key, {

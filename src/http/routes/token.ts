@@ -128,9 +128,6 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
           req.log.info({ reason: 'unsupported grant_type' }, 'token request refused');
           return reply.code(400).send({ error: 'unsupported_grant_type', error_description: `grant_type must be ${JWT_BEARER}` });
         }
-        // Refused while the issuer the assertion names has spent its budget; charged once its token is issued.
-        const issuerBudget = limits.takeForIssuer(assertion);
-        if (issuerBudget.wait !== undefined) return sendSlowDown(reply, issuerBudget.wait, 'too many tokens for this issuer');
         try {
           const grant = await verifyAssertion(deps.db, assertion, {
             audiences: [tokenUrl, ...(deps.config.tokenAudience ? [deps.config.tokenAudience] : [])],
@@ -139,6 +136,10 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
               return issuer && { issuerId: id, enabled: issuer.enabled, jwks: issuer.jwks, tokenEpoch: issuer.tokenEpoch };
             },
           });
+          // Looked at only once the assertion verified: a spent budget refusing an unverified one would tell
+          // anyone naming an issuer that it exists (an unknown issuer never spends any).
+          const issuerBudget = limits.takeForIssuer(assertion);
+          if (issuerBudget.wait !== undefined) return sendSlowDown(reply, issuerBudget.wait, 'too many tokens for this issuer');
           const token = await issueAccessToken(deps.accessTokenKey, grant);
           issuerBudget.charge();
           return token;
