@@ -5,6 +5,15 @@ import { CardBook } from './cards.js';
 const CARD_PATH = /^\/cards\/([A-Za-z0-9_-]{1,48})$/;
 
 /**
+ * How an update reached the back-end, for its log line. A push carries the hub's signature, checked by
+ * the handler; a feed item carries none: it is trusted because it was read from the hub over TLS with
+ * the issuer's own access token, so it must not be labelled "verified".
+ */
+export function howItCame(source) {
+  return source === 'push' ? 'push, signature verified' : "sync, from the hub's feed: not signed, read with the issuer's token";
+}
+
+/**
  * The issuer back-end: an HTTP server that receives the hub's notifications at
  * `/notifications/d1/v2/issuers/{issuerId}/cards` (through the SDK: verified, de-duplicated by
  * webhook-id, each operation's updates in sequenceNumber order) and shows a card's state at
@@ -20,7 +29,7 @@ export function createBackend({ issuerId, secrets = [], publicKeys = [], store =
     onUpdate: (op, meta) => {
       const view = cards.apply(op, meta);
       counts.applied++;
-      log(`${op.cardId} ${view.trackingType} #${op.sequenceNumber} ${op.status} ${view.detail ?? ''} (${meta.source}, verified)`);
+      log(`${op.cardId} ${view.trackingType} #${op.sequenceNumber} ${op.status} ${view.detail ?? ''} (${howItCame(meta.source)})`);
     },
     onStale: (op) => {
       counts.stale++;

@@ -72,7 +72,7 @@ describe('examples/issuer-backend against a real hub', () => {
     expect(history.map((h: { sequenceNumber: number }) => h.sequenceNumber)).toEqual(history.map((_: unknown, i: number) => i + 1));
     expect(history[0]).toMatchObject({ status: 'PENDING' });
     expect(history.at(-1)).toMatchObject({ status: 'SUCCESSFUL', detail: 'DELIVERED' });
-    expect(lines.every((l) => l.endsWith('(push, verified)'))).toBe(true);
+    expect(lines.every((l) => l.endsWith('(push, signature verified)'))).toBe(true);
     // What the back-end shows of the card.
     const shown = await (await fetch(`${backendUrl}/cards/card-ex-1`)).json();
     expect(shown.operations[operationId]).toMatchObject({ trackingType: 'SHIPMENT', status: 'SUCCESSFUL', detail: 'DELIVERED', sequenceNumber: history.length });
