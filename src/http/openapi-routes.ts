@@ -1,4 +1,5 @@
 import { type TSchema, Type } from 'typebox';
+import { TOKEN_RESPONSES } from './schemas.ts';
 
 /**
  * What the OpenAPI document says of each route beyond its validation schema: a description, and the
@@ -22,14 +23,6 @@ export interface RouteDoc {
 
 const errorRef = () => Type.Ref('ErrorBody');
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef()]));
-
-export const OAuthError = Type.Object(
-  {
-    error: Type.String({ description: 'invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503)' }),
-    error_description: Type.Optional(Type.String({ description: 'which rule failed; never whether the issuer exists' })),
-  },
-  { description: 'RFC 6749 §5.2 error body' },
-);
 
 const TokenRequest = Type.Object(
   {
@@ -97,22 +90,8 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       'RFC 7523 JWT-bearer grant. Send grant_type and an ES256 assertion signed with one of the issuer\'s registered keys; the answer is a bearer token for the Issuer API, valid 900 s. Every refusal is an RFC 6749 error body with an error_description naming the rule that failed (an unknown issuer and a wrong key read the same). See docs/integration.md.',
     body: TokenRequest,
     consumes: ['application/x-www-form-urlencoded', 'application/json'],
-    responses: {
-      200: Type.Object(
-        {
-          access_token: Type.String(),
-          token_type: Type.Literal('Bearer'),
-          expires_in: Type.Integer({ description: 'seconds (900)' }),
-          scope: Type.String(),
-        },
-        { description: 'An access token for this issuer\'s Issuer API paths' },
-      ),
-      400: Type.Object(OAuthError.properties, { description: 'invalid_request (body, content type, missing or repeated parameter), unsupported_grant_type, invalid_grant (the assertion does not verify)' }),
-      413: Type.Object(OAuthError.properties, { description: 'invalid_request: the body is over 64 KiB' }),
-      429: Type.Object(OAuthError.properties, { description: 'slow_down: too many requests from this address or tokens for this issuer; wait Retry-After seconds' }),
-      500: Type.Object(OAuthError.properties, { description: 'server_error' }),
-      503: Type.Object(OAuthError.properties, { description: 'temporarily_unavailable: the store is away; retry after Retry-After' }),
-    },
+    // 200, 400, 413 and 429 are also the route's own (it serializes with them); 500 and 503 only here.
+    responses: TOKEN_RESPONSES,
   },
   'POST /banking/v1/issuers/:issuerId/physicalCards/:cardId/track': {
     operationId: 'trackCard',

@@ -26,6 +26,47 @@ export const ErrorBody = Type.Object(
 export const errorResponses = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [c, Type.Ref('ErrorBody')]));
 
+/**
+ * The token endpoint's refusal (RFC 6749 §5.2), one schema per status so that the document lists the
+ * `error` values each status can carry. `enum` (not `anyOf` of constants) on purpose: the serializer
+ * writes a string as it is, where an `anyOf` would make it check each body against the list.
+ */
+const oauthError = (errors: readonly string[], description: string, headers?: Record<string, unknown>) =>
+  Type.Object(
+    {
+      error: Type.String({ enum: [...errors], description: 'the RFC 6749 error code' }),
+      error_description: Type.Optional(Type.String({ description: 'which rule failed, for a person; never whether the issuer exists, never a secret' })),
+    },
+    { description, ...(headers ? { headers } : {}) },
+  );
+
+/** Every answer of POST /authz/v1/oauth2/token: the route serializes with these and the document shows them. */
+export const TOKEN_RESPONSES = {
+  200: Type.Object(
+    {
+      access_token: Type.String({ description: 'a bearer token for this issuer\'s Issuer API paths' }),
+      token_type: Type.Literal('Bearer'),
+      expires_in: Type.Integer({ description: 'seconds (900)' }),
+      scope: Type.String({ description: 'tracking:write tracking:read' }),
+    },
+    { description: 'Granted: an access token for this issuer\'s Issuer API paths, valid expires_in seconds' },
+  ),
+  400: oauthError(
+    ['invalid_request', 'invalid_grant', 'unsupported_grant_type'],
+    'Refused. invalid_request: grant_type or assertion missing or repeated, a body that is neither a form nor JSON, an unsupported content type or a bad x-correlation-id. ' +
+      'invalid_grant: the assertion was refused; error_description names the rule (aud, kid, exp, jti already used, the signature), an unknown issuer and a wrong key reading the same. ' +
+      'unsupported_grant_type: grant_type is not urn:ietf:params:oauth:grant-type:jwt-bearer.',
+  ),
+  413: oauthError(['invalid_request'], 'invalid_request: the body is over 64 KiB'),
+  429: oauthError(['slow_down'], 'slow_down: too many requests from this address, or tokens for this issuer; wait Retry-After seconds', {
+    'retry-after': { type: 'integer', description: 'seconds to wait before asking again' },
+  }),
+  500: oauthError(['server_error'], 'server_error: a fault of the hub; retry later'),
+  503: oauthError(['temporarily_unavailable'], 'temporarily_unavailable: the store is away or the hub is stopping; retry after Retry-After', {
+    'retry-after': { type: 'integer', description: 'seconds to wait before asking again' },
+  }),
+};
+
 export const TrackBody = Type.Object(
   {
     trackingType: Type.Union([Type.Literal('PRODUCTION'), Type.Literal('SHIPMENT'), Type.Literal('RETURN')]),

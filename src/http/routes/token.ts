@@ -1,11 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { createScanner, SyntaxKind } from 'jsonc-parser';
-import { Type } from 'typebox';
 import { InvalidGrant, issueAccessToken, verifyAssertion } from '../../auth/tokens.ts';
 import type { HttpDeps } from '../app.ts';
 import { sendSlowDown, tokenEndpointLimits } from '../limits.ts';
 import { isForm, isJson, utf8BodyParser } from '../media-types.ts';
+import { TOKEN_RESPONSES } from '../schemas.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const BODY_LIMIT = 64 * 1024;
@@ -47,7 +47,6 @@ function unreadableBody(err: FastifyError): { status: number; description: strin
 export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): void {
   const tokenUrl = `${deps.config.publicUrl}/authz/v1/oauth2/token`;
   const limits = tokenEndpointLimits(deps.config.tokenRateLimitPerIp, deps.config.tokenRateLimitPerIssuer);
-  const OAuthError = Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) });
   // Its own JSON parser (in a scope of its own, the other routes keep Fastify's): a JSON body that names a
   // parameter twice is refused as a repeated form parameter is (RFC 6749 §3.2), not read with its last value.
   untyped.register(async (scope) => {
@@ -73,12 +72,8 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
           tags: ['issuer'],
           summary: 'Exchange an ES256-signed JWT assertion for an access token',
           consumes: ['application/x-www-form-urlencoded', 'application/json'],
-          response: {
-            200: Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer(), scope: Type.String() }),
-            400: OAuthError,
-            413: OAuthError,
-            429: OAuthError,
-          },
+          // The document's schemas (with every error value described), serialized with as well.
+          response: { 200: TOKEN_RESPONSES[200], 400: TOKEN_RESPONSES[400], 413: TOKEN_RESPONSES[413], 429: TOKEN_RESPONSES[429] },
         },
         // Every request costs its client address one, before its body is read (src/http/limits.ts).
         onRequest: limits.perAddress,

@@ -2267,81 +2267,109 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Granted: an access token for this issuer's Issuer API paths, valid expires_in seconds */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
+                        /** @description a bearer token for this issuer's Issuer API paths */
                         access_token: string;
+                        /** @description seconds (900) */
                         expires_in: number;
+                        /** @description tracking:write tracking:read */
                         scope: string;
                         /** @enum {string} */
                         token_type: "Bearer";
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Refused. invalid_request: grant_type or assertion missing or repeated, a body that is neither a form nor JSON, an unsupported content type or a bad x-correlation-id. invalid_grant: the assertion was refused; error_description names the rule (aud, kid, exp, jti already used, the signature), an unknown issuer and a wrong key reading the same. unsupported_grant_type: grant_type is not urn:ietf:params:oauth:grant-type:jwt-bearer. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        error: string;
+                        /**
+                         * @description the RFC 6749 error code
+                         * @enum {string}
+                         */
+                        error: "invalid_request" | "invalid_grant" | "unsupported_grant_type";
+                        /** @description which rule failed, for a person; never whether the issuer exists, never a secret */
                         error_description?: string;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description invalid_request: the body is over 64 KiB */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        error: string;
+                        /**
+                         * @description the RFC 6749 error code
+                         * @enum {string}
+                         */
+                        error: "invalid_request";
+                        /** @description which rule failed, for a person; never whether the issuer exists, never a secret */
                         error_description?: string;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description slow_down: too many requests from this address, or tokens for this issuer; wait Retry-After seconds */
             429: {
                 headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        error: string;
+                        /**
+                         * @description the RFC 6749 error code
+                         * @enum {string}
+                         */
+                        error: "slow_down";
+                        /** @description which rule failed, for a person; never whether the issuer exists, never a secret */
                         error_description?: string;
                     };
                 };
             };
-            /** @description server_error */
+            /** @description server_error: a fault of the hub; retry later */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        /** @description invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503) */
-                        error: string;
-                        /** @description which rule failed; never whether the issuer exists */
+                        /**
+                         * @description the RFC 6749 error code
+                         * @enum {string}
+                         */
+                        error: "server_error";
+                        /** @description which rule failed, for a person; never whether the issuer exists, never a secret */
                         error_description?: string;
                     };
                 };
             };
-            /** @description temporarily_unavailable: the store is away; retry after Retry-After */
+            /** @description temporarily_unavailable: the store is away or the hub is stopping; retry after Retry-After */
             503: {
                 headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        /** @description invalid_request, unsupported_grant_type, invalid_grant, slow_down (429), server_error (500), temporarily_unavailable (503) */
-                        error: string;
-                        /** @description which rule failed; never whether the issuer exists */
+                        /**
+                         * @description the RFC 6749 error code
+                         * @enum {string}
+                         */
+                        error: "temporarily_unavailable";
+                        /** @description which rule failed, for a person; never whether the issuer exists, never a secret */
                         error_description?: string;
                     };
                 };
