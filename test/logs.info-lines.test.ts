@@ -57,6 +57,50 @@ describe('one info line per track request, site-event batch and notification out
     expect(JSON.stringify(lines)).not.toContain('sk_log_site_key');
   });
 
+  it('a refused Issuer or Site API request: correlation id, method, route pattern, status, error code; no card id, token or key', async () => {
+    const key = await issuerKey();
+    await putIssuer(t.app, 'LOGREFUSE1', key);
+    const token = await accessToken(t.app, 'LOGREFUSE1', key);
+    // The access token: one line naming the issuer and when it expires, never the token.
+    expect(lines.filter((l) => l.msg === 'access token issued' && l.issuerId === 'LOGREFUSE1')).toEqual([expect.objectContaining({ level: 30, expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) })]);
+    const refused = (correlationId: string) => lines.filter((l) => l.msg === 'request refused' && l.correlationId === correlationId);
+
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/banking/v1/issuers/LOGREFUSE1/physicalCards/card-refused-42/track',
+      headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'corr-log-refused-1' },
+      payload: { trackingType: 'NOPE', trackingNumber: 'tn-refused-1234' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(refused('corr-log-refused-1')).toEqual([
+      expect.objectContaining({ level: 30, method: 'POST', route: '/banking/v1/issuers/:issuerId/physicalCards/:cardId/track', status: 400, errorCode: bad.json().errorCode, issuerId: 'LOGREFUSE1' }),
+    ]);
+
+    const anonymous = await t.app.inject({ method: 'GET', url: '/banking/v1/issuers/LOGREFUSE1/physicalCards/card-refused-42/trackingStatus', headers: { authorization: 'Bearer not-a-token-secret-xyz', 'x-correlation-id': 'corr-log-refused-2' } });
+    expect(anonymous.statusCode).toBe(401);
+    expect(refused('corr-log-refused-2')).toEqual([expect.objectContaining({ status: 401, errorCode: anonymous.json().errorCode, route: expect.stringContaining(':cardId') })]);
+
+    const site = await t.app.inject({ method: 'POST', url: '/sites/v1/production-sites/LOG-SITE-X/events', headers: { 'x-api-key': 'sk_wrong_key_0123456789abcdefgh', 'content-type': 'application/json', 'x-correlation-id': 'corr-log-refused-3' }, payload: '{"events":[]}' });
+    expect(site.statusCode).toBe(401);
+    expect(refused('corr-log-refused-3')).toEqual([expect.objectContaining({ status: 401, siteId: 'LOG-SITE-X', errorCode: site.json().errorCode })]);
+
+    const grant = await t.app.inject({ method: 'POST', url: '/authz/v1/oauth2/token', headers: { 'x-correlation-id': 'corr-log-refused-4' }, payload: { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: 'assertion-secret-abc' } });
+    expect(grant.statusCode).toBe(400);
+    expect(refused('corr-log-refused-4')).toEqual([expect.objectContaining({ status: 400, errorCode: 'invalid_grant', route: '/authz/v1/oauth2/token' })]);
+
+    const all = JSON.stringify(lines);
+    for (const secret of [token, 'card-refused-42', 'tn-refused-1234', 'not-a-token-secret-xyz', 'sk_wrong_key', 'assertion-secret-abc']) expect(all).not.toContain(secret);
+  });
+
+  it('an Admin API write: route, target id and status, no secret', async () => {
+    const put = await t.app.inject({ method: 'PUT', url: '/admin/v1/production-sites/LOG-ADMIN', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-correlation-id': 'corr-log-admin-1' }, payload: { name: 'Admin log bureau', apiKey: 'sk_admin_log_key_0123456789abcdef' } });
+    expect(put.statusCode).toBe(201);
+    expect(lines.filter((l) => l.msg === 'admin write' && l.correlationId === 'corr-log-admin-1')).toEqual([
+      expect.objectContaining({ level: 30, method: 'PUT', route: '/admin/v1/production-sites/:siteId', targetId: 'LOG-ADMIN', status: 201 }),
+    ]);
+    expect(JSON.stringify(lines)).not.toContain('sk_admin_log_key');
+  });
+
   it('each notification outcome: delivered and retry at info, dead at warn, with webhook-id, issuer, status, attempt, latency', async () => {
     const statusOf = new Map<string, number>([['msg_log_ok', 204], ['msg_log_retry', 503], ['msg_log_dead', 500]]);
     const server = createServer((req, res) => {

@@ -10,8 +10,9 @@ import type { ProviderName } from '../carriers/provider.ts';
 import type { ProviderSettings } from '../carriers/settings.ts';
 import type { Config } from '../config.ts';
 import { newId } from '../domain/ids.ts';
-import { CORRELATION_ID } from '../domain/track-request.ts';
+import { CORRELATION_ID, ISSUER_ID } from '../domain/track-request.ts';
 import type { HubContext } from '../operations/context.ts';
+import { SITE_ID } from '../sites/events.ts';
 import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
 import { SiteKeys } from '../store/site-keys.ts';
@@ -36,7 +37,40 @@ import { ErrorBody, OperationObject, TrackBody } from './schemas.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     correlationId: string;
+    /** A refused Issuer or Site API request's error code, for its log line. */
+    refusal: string;
   }
+}
+
+/** The APIs banks and bureaus call (Issuer API with its token endpoint, Site API): their refusals are logged. */
+function isPartnerApi(url: string): boolean {
+  return url.startsWith('/banking/') || url.startsWith('/sites/') || url.startsWith('/authz/');
+}
+
+/** The error code of a refusal body: the contract's `errorCode`, or OAuth's `error`; never any other text of it. */
+function refusalCode(payload: string): string {
+  try {
+    const body = JSON.parse(payload) as { errorCode?: unknown; error?: unknown };
+    const code = typeof body.errorCode === 'string' ? body.errorCode : body.error;
+    return typeof code === 'string' && /^[A-Za-z_]{1,64}$/.test(code) ? code : '';
+  } catch {
+    return '';
+  }
+}
+
+/** An Admin API write's target: its path parameter, when it has an id's form. */
+function adminTarget(params: unknown): string | undefined {
+  const value = Object.values((params ?? {}) as Record<string, unknown>)[0];
+  return typeof value === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : undefined;
+}
+
+/** The issuer or site a refused request named, only when it has the id's form (anything else is what a caller typed). */
+function partnerOf(params: unknown): { issuerId?: string; siteId?: string } {
+  const { issuerId, siteId } = (params ?? {}) as { issuerId?: unknown; siteId?: unknown };
+  return {
+    ...(typeof issuerId === 'string' && ISSUER_ID.test(issuerId) ? { issuerId } : {}),
+    ...(typeof siteId === 'string' && SITE_ID.test(siteId) ? { siteId } : {}),
+  };
 }
 
 export interface HttpDeps {
@@ -166,11 +200,29 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
       return sendError(reply, 'NOT_FOUND', 'no such documentation file');
     }
   });
+  // A refused call of the issuers' and sites' APIs is logged at info (see onResponse): its error code is
+  // read from the body on its way out, whichever code path refused it.
+  app.decorateRequest('refusal', '');
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode >= 400 && reply.statusCode < 500 && isPartnerApi(req.url) && typeof payload === 'string' && payload.length <= 65_536) {
+      req.refusal = refusalCode(payload);
+    }
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
     httpRequests.inc({ route, status: reply.statusCode });
     httpDuration.observe({ route }, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode, correlationId: req.correlationId }, 'request failed');
+    // A bank or a bureau quotes the correlation id of a refusal to the operator, who finds it here. The route
+    // pattern, never the URL (card ids), headers (tokens, keys) or body.
+    else if (reply.statusCode >= 400 && isPartnerApi(req.url)) {
+      req.log.info({ correlationId: req.correlationId, method: req.method, route, status: reply.statusCode, errorCode: req.refusal || undefined, ...partnerOf(req.params) }, 'request refused');
+    }
+    // An Admin API write, in a line (the audit log holds who and the before and after).
+    else if (req.method !== 'GET' && req.method !== 'HEAD' && req.url.startsWith('/admin/') && route !== 'unknown') {
+      req.log.info({ correlationId: req.correlationId, method: req.method, route, status: reply.statusCode, targetId: adminTarget(req.params) }, 'admin write');
+    }
     // The route pattern, never the URL, headers or body: nothing a caller sends ends up in the log.
     else if (deps.log.isLevelEnabled('debug')) req.log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), correlationId: req.correlationId }, 'request');
   });

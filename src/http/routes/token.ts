@@ -137,6 +137,8 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
           if (issuerBudget.wait !== undefined) return sendSlowDown(reply, issuerBudget.wait, 'too many tokens for this issuer');
           const token = await issueAccessToken(deps.accessTokenKey, grant);
           issuerBudget.charge();
+          // Which issuer got a token and until when; never the token or the assertion.
+          req.log.info({ issuerId: grant.issuerId, expiresAt: new Date(Date.now() + token.expires_in * 1000).toISOString(), correlationId: req.correlationId }, 'access token issued');
           return token;
         } catch (err) {
           if (!(err instanceof InvalidGrant)) throw err;
