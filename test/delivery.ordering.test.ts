@@ -85,7 +85,9 @@ async function orderCheckingReceiver(getStore: () => TestStore, answer: (a: Arri
           .where('e.sequence_number', '<', u.sequenceNumber)
           .where('e.id', '!=', webhookId)
           .where((eb) => eb.or([eb('e.batch_id', 'is', null), eb('e.batch_id', '!=', webhookId)]))
-          .where((eb) => eb.or([eb('e.state', '=', 'pending'), eb.and([eb('e.state', '=', 'batched'), eb('h.state', '=', 'pending')])]))
+          // Never delivered, and still waiting: a replay of one delivered before holds nothing back.
+          .where('e.delivered_at', 'is', null)
+          .where((eb) => eb.or([eb('e.state', '=', 'pending'), eb.and([eb('e.state', '=', 'batched'), eb('h.state', '=', 'pending'), eb('h.delivered_at', 'is', null)])]))
           .execute();
         for (const w of waiting) sentTooEarly.push(`${w.operation_id}#${w.sequence_number} still waiting when ${u.operationId}#${u.sequenceNumber} arrived`);
       }
@@ -183,6 +185,24 @@ describe.each(STORE_KINDS)('delivery in sequence order per operation on %s', (ki
     await roundsUntil(d, '#3 delivered', async () => (await stateOf(s, [a3]))[0] === 'delivered');
     // #2 was delivered before the replay and is not recalled: the issuer drops the older #1 by its sequenceNumber.
     expect(r.sequenceOf('op_A', replayFrom)).toEqual([1, 3]);
+    expect(await stateOf(s, [a1, a2, a3])).toEqual(['delivered', 'delivered', 'delivered']);
+    expect(r.tooEarly()).toEqual([]);
+  });
+
+  it('a replay of an update delivered before does not hold back a newer one never delivered', async () => {
+    const r = await orderCheckingReceiver(() => store as TestStore);
+    const s = await setup(kind, 'ISSUER_OR8', r.url);
+    const [a1, a2] = await updates(s, 'ISSUER_OR8', 'op_A', 1, 2);
+    const d = dispatcher(s);
+    await roundsUntil(d, '#1 and #2 delivered', async () => (await stateOf(s, [a1, a2])).join() === 'delivered,delivered');
+    const [a3] = await updates(s, 'ISSUER_OR8', 'op_A', 3, 3);
+    const from = r.arrivals.length;
+    // The operator replays #1 (the issuer has it): it keeps its delivered_at, so #3 goes in the same round.
+    expect(await replayNotification(s.db, a1)).toBe(true);
+    const delivered = await s.db.selectFrom('outbox').select('delivered_at').where('id', '=', a1).executeTakeFirstOrThrow();
+    expect(delivered.delivered_at).not.toBeNull();
+    expect(await d.runOnce()).toBe(2);
+    expect(r.sequenceOf('op_A', from).sort()).toEqual([1, 3]);
     expect(await stateOf(s, [a1, a2, a3])).toEqual(['delivered', 'delivered', 'delivered']);
     expect(r.tooEarly()).toEqual([]);
   });

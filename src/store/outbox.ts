@@ -65,12 +65,28 @@ export interface ClaimedOutboxRow {
 }
 
 /**
- * An outbox row `e` that is an update still waiting to be delivered: pending itself, or batched into a
- * notification that is pending. Delivered and dead ones are done (a dead update never blocks the
- * later ones of its operation for good; a replay makes it wait again).
+ * An outbox row `e` that is an update still waiting to be delivered: never delivered (delivered_at is
+ * null), and pending itself or batched into a notification that is pending. Delivered and dead ones are
+ * done (a dead update never blocks the later ones of its operation for good; a replay of a dead one makes
+ * it wait again). A replay of a notification delivered before keeps its delivered_at: the issuer has it
+ * already, so re-sending it holds nothing newer back.
  */
 const stillWaiting = (e: string) =>
-  sql.raw(`(${e}.state = 'pending' or (${e}.state = 'batched' and exists (select 1 from outbox h where h.id = ${e}.batch_id and h.state = 'pending')))`);
+  sql.raw(
+    `(${e}.delivered_at is null and (${e}.state = 'pending' or (${e}.state = 'batched' and exists (select 1 from outbox h where h.id = ${e}.batch_id and h.state = 'pending' and h.delivered_at is null))))`,
+  );
+
+/**
+ * A pending row `e` whose send is under way: claimed (the claim counted the attempt and set the lease in
+ * next_attempt_at), lease not over, and that attempt not recorded yet. Replays and the feed's
+ * acknowledgement leave such a row to its attempt: shortening the lease would let another worker send it
+ * again while it is still being sent (a second concurrent delivery of one webhook-id). A record the
+ * statement's snapshot cannot see yet only makes the row look busy a moment longer: the safe side.
+ */
+export const sendUnderWay = (e: string) =>
+  sql.raw(
+    `(${e}.state = 'pending' and ${e}.attempts > 0 and ${e}.next_attempt_at > now() and not exists (select 1 from delivery_attempts da where da.notification_id = ${e}.id and da.attempt = ${e}.attempts))`,
+  );
 
 /**
  * Claims due notifications, leasing them for `leaseMs` (`attempts` counts the attempt about to be
