@@ -222,7 +222,7 @@ describe(`notification admin API (${KIND})`, () => {
     const db = t.store.db;
     const one = await t.app.inject({ method: 'POST', url: '/admin/v1/notifications/msg_0002/replay', headers: auth });
     expect(one.statusCode).toBe(202);
-    expect(one.json()).toEqual({ id: 'msg_0002', state: 'pending' });
+    expect(one.json()).toEqual({ id: 'msg_0002', state: 'pending', replayed: true });
     const row = await db.selectFrom('outbox').selectAll().where('id', '=', 'msg_0002').executeTakeFirstOrThrow();
     expect(row).toMatchObject({ state: 'pending', attempts: 10, schedule_offset: 10, last_error: null });
     expect(new Date(row.next_attempt_at).getTime()).toBeLessThanOrEqual(Date.now() + 1000);

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
+import { sendUnderWay } from './outbox.ts';
 
 /**
  * Notifications as the Admin API and the CLI see them. A notification is an outbox row that is sent
@@ -93,30 +94,49 @@ export async function getNotification(db: Db, id: string) {
   };
 }
 
+/** What a replay did: sent again, left to the send under way, or no such notification. */
+export type ReplayResult = 'replayed' | 'in_flight' | 'not_found';
+
 /**
  * Sends a notification again, under the same webhook-id, with a fresh retry schedule (the attempt log
- * keeps numbering on). Returns false when there is no such notification.
+ * keeps numbering on).
  *
- * Ordering (see claimDueNotifications in outbox.ts): once pending again, the replayed notification holds back every
- * later update of its operations that is still waiting, sent before or not; it goes first. Later updates
- * already delivered are not recalled: the issuer has them, and drops this older one by its sequenceNumber.
+ * A notification whose send is under way (sendUnderWay in outbox.ts) is left alone ('in_flight'): its
+ * lease is what keeps every other worker from sending it at the same time, and for a batching issuer a
+ * row claimed but not yet grouped would even go out under its webhook-id with another body. The check
+ * sits on the updated row itself, so a claim committing meanwhile is seen (PostgreSQL re-reads the row).
+ *
+ * Ordering (see claimDueNotifications in outbox.ts): a replayed notification that was never delivered
+ * (a dead one) holds back the later updates of its operations still waiting; it goes first. One
+ * delivered before keeps its delivered_at and holds nothing back: the issuer has it, and drops this older
+ * copy by its sequenceNumber. Later updates already delivered are never recalled.
  */
-export async function replayNotification(db: Db, id: string): Promise<boolean> {
+export async function replayNotificationOutcome(db: Db, id: string): Promise<ReplayResult> {
   const res = await sql`
-    update outbox set state = 'pending', next_attempt_at = now(), schedule_offset = attempts, last_error = null
-    where id = ${id} and state in ('pending', 'delivered', 'dead')`.execute(db);
-  return Number(res.numAffectedRows ?? 0) > 0;
+    update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
+    where o.id = ${id} and o.state in ('pending', 'delivered', 'dead') and not ${sendUnderWay('o')}`.execute(db);
+  if (Number(res.numAffectedRows ?? 0) > 0) return 'replayed';
+  const row = await db.selectFrom('outbox').select('id').where('id', '=', id).where('state', 'in', NOTIFICATION_STATES).executeTakeFirst();
+  return row ? 'in_flight' : 'not_found';
+}
+
+/** replayNotificationOutcome, for callers that only tell found from not found (true: replayed or left to its send). */
+export async function replayNotification(db: Db, id: string): Promise<boolean> {
+  return (await replayNotificationOutcome(db, id)) !== 'not_found';
 }
 
 /**
  * Replays an issuer's dead notifications created since `since` (and delivered ones too when asked). They
  * all fall due at once, but the claim still sends each operation's updates one after another, in
- * sequence order (claimDueNotifications in outbox.ts).
+ * sequence order (claimDueNotifications in outbox.ts). Only dead and delivered rows are taken, and no
+ * send of those is under way (a claim takes pending rows only); the guard says so all the same, should
+ * the states taken ever widen.
  */
 export async function replayIssuerSince(db: Db, issuerId: string, since: Date, includeDelivered = false): Promise<number> {
   const states = includeDelivered ? ['dead', 'delivered'] : ['dead'];
   const res = await sql`
-    update outbox set state = 'pending', next_attempt_at = now(), schedule_offset = attempts, last_error = null
-    where issuer_id = ${issuerId} and created_at >= ${since.toISOString()}::timestamptz and state in (${sql.join(states)})`.execute(db);
+    update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
+    where o.issuer_id = ${issuerId} and o.created_at >= ${since.toISOString()}::timestamptz and o.state in (${sql.join(states)})
+      and not ${sendUnderWay('o')}`.execute(db);
   return Number(res.numAffectedRows ?? 0);
 }

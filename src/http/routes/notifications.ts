@@ -11,7 +11,7 @@ import {
   listNotifications,
   NOTIFICATION_STATES,
   replayIssuerSince,
-  replayNotification,
+  replayNotificationOutcome,
 } from '../../store/notifications.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
@@ -130,16 +130,26 @@ export function registerNotificationAdmin(untyped: FastifyInstance, deps: HttpDe
         summary: 'Send a notification again now, under the same webhook-id, with a fresh retry schedule',
         security,
         params: Type.Object({ id: NotificationId }),
-        response: { 202: Type.Object({ id: Type.String(), state: Type.Literal('pending') }), ...errorResponses(401, 403, 404, 429) },
+        response: {
+          202: Type.Object({
+            id: Type.String(),
+            state: Type.Literal('pending'),
+            replayed: Type.Boolean({
+              description: 'false: a send of it was under way, and is left to finish (a replay never sends one webhook-id twice at once); replay again once it is recorded',
+            }),
+          }),
+          ...errorResponses(401, 403, 404, 429),
+        },
       },
       ...access('operate'),
     },
     async (req, reply) => {
       const { id } = req.params;
-      if (!(await replayNotification(deps.db, id))) throw new ApiError('NOT_FOUND', 'no such notification');
-      noteAudit(req, { after: { state: 'pending' } });
-      deps.hub.kickDelivery();
-      return reply.code(202).send({ id, state: 'pending' as const });
+      const done = await replayNotificationOutcome(deps.db, id);
+      if (done === 'not_found') throw new ApiError('NOT_FOUND', 'no such notification');
+      noteAudit(req, { after: { state: 'pending', replayed: done === 'replayed' } });
+      if (done === 'replayed') deps.hub.kickDelivery();
+      return reply.code(202).send({ id, state: 'pending' as const, replayed: done === 'replayed' });
     },
   );
 
