@@ -1,12 +1,15 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/delivery/dispatcher.ts';
 import { createLogger } from '../src/logger.ts';
 import { insertOutbox } from '../src/store/operations.ts';
+import { claimDueNotifications } from '../src/store/outbox.ts';
 import { accessToken, putIssuer, type TestApp, testApp } from './helpers/app.ts';
 import { issuerKey } from './helpers/issuer.ts';
 import { waitFor } from './helpers/processes.ts';
+import { freshDatabase } from './helpers/stores.ts';
 
 // The feed's order rests on PostgreSQL transaction ids; the embedded store is the same PostgreSQL.
 let t: TestApp;
@@ -185,6 +188,96 @@ describe('catch-up feed', () => {
       return got.ids.length === 2 ? got : undefined;
     }, 20_000);
     expect(both.ids).toEqual([inFlight.id, after.id]);
+  });
+
+  it('reading on from a cursor acknowledges the notifications up to it: the updates they held back go out at once, not at their retry', async () => {
+    let down = true;
+    const pushes: { id: string; seq: number; status: number }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { operations: { sequenceNumber: number }[] };
+        const status = down ? 503 : 200;
+        pushes.push({ id: String(req.headers['webhook-id']), seq: body.operations[0].sequenceNumber, status });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const token = await issuer('FEEDBANK07', { notificationBaseUrl: url });
+    const start = await readAll('FEEDBANK07', token);
+    // Three updates of one operation; #1's push fails and its retry is ten minutes away, holding #2 and #3.
+    const rows = [1, 2, 3].map((n) => ({ ...row('FEEDBANK07'), operation_id: 'op_feed_ack', sequence_number: n, payload: JSON.stringify({ operationId: 'op_feed_ack', sequenceNumber: n }) }));
+    await t.store.db.transaction().execute((tx) => insertOutbox(tx, rows));
+    const d = new Dispatcher({ db: t.store.db, log: createLogger('silent'), retryScheduleMs: [600_000], leaseMs: 10_000, allowPrivateTargets: true, idleWaitMs: 20 });
+    d.start();
+    cleanups.push(() => d.stop());
+    await waitFor('#1 failed once', async () => {
+      const a = await t.store.db.selectFrom('delivery_attempts').select('attempt').where('notification_id', '=', rows[0].id).execute();
+      return a.length === 1 ? true : undefined;
+    }, 20_000);
+    down = false;
+    // The receiver is back and catches up: #1 comes from the feed, applied, and the cursor moves past it.
+    const first = await waitFor('#1 in the feed', async () => {
+      const page = (await feed('FEEDBANK07', token, `?limit=1&after=${start.cursor}`)).json() as Page;
+      return page.notifications.length === 1 ? page : undefined;
+    }, 20_000);
+    expect(first.notifications[0].webhookId).toBe(rows[0].id);
+    expect((await feed('FEEDBANK07', token, `?limit=1&after=${first.nextCursor}`)).statusCode).toBe(200);
+    const acked = await t.store.db.selectFrom('outbox').select(['state', 'last_error', 'delivered_at']).where('id', '=', rows[0].id).executeTakeFirstOrThrow();
+    expect(acked.state).toBe('delivered');
+    expect(acked.delivered_at).not.toBeNull();
+    expect(acked.last_error).toMatch(/acknowledged through the catch-up feed/);
+    // #2 and #3 are pushed now, in order; #1 is not pushed again.
+    await waitFor('#2 and #3 pushed', () => (pushes.filter((p) => p.status === 200).length === 2 ? true : undefined), 10_000);
+    expect(pushes.map((p) => `${p.seq}:${p.status}`)).toEqual(['1:503', '2:200', '3:200']);
+  });
+
+  it('a notification whose send is under way is left to its attempt by the acknowledgement', async () => {
+    const token = await issuer('FEEDBANK08');
+    const r = row('FEEDBANK08');
+    await insertOutbox(t.store.db, [r]);
+    const served = await waitFor('the row in the feed', async () => {
+      const got = await readAll('FEEDBANK08', token, undefined, 10);
+      return got.ids.includes(r.id) ? got : undefined;
+    }, 20_000);
+    // A worker claims it (lease of a minute) and is sending it.
+    const [claimed] = await claimDueNotifications(t.store.db, [{ issuer_id: 'FEEDBANK08', lim: 1 }], 1, 60_000);
+    expect(claimed.id).toBe(r.id);
+    const leased = await t.store.db.selectFrom('outbox').select(['next_attempt_at']).where('id', '=', r.id).executeTakeFirstOrThrow();
+    expect((await feed('FEEDBANK08', token, `?after=${served.cursor}`)).statusCode).toBe(200);
+    const after = await t.store.db.selectFrom('outbox').select(['state', 'next_attempt_at', 'attempts']).where('id', '=', r.id).executeTakeFirstOrThrow();
+    expect(after).toEqual({ state: 'pending', next_attempt_at: leased.next_attempt_at, attempts: 1 });
+    // Its attempt failed and was recorded: now it waits for a retry, and the next read acknowledges it.
+    await t.store.db.insertInto('delivery_attempts').values({ notification_id: r.id, attempt: 1, http_status: 500, latency_ms: 1, error: null, response_body: null }).execute();
+    await feed('FEEDBANK08', token, `?after=${served.cursor}`);
+    expect((await t.store.db.selectFrom('outbox').select('state').where('id', '=', r.id).executeTakeFirstOrThrow()).state).toBe('delivered');
+  });
+
+  it('a transaction left open in another database of the server does not hold the feed back', async () => {
+    const token = await issuer('FEEDBANK10');
+    const start = await readAll('FEEDBANK10', token);
+    const other = await freshDatabase('postgres');
+    const client = new pg.Client({ connectionString: other.url });
+    await client.connect();
+    cleanups.push(async () => {
+      await client.end().catch(() => {});
+      await other.drop();
+    });
+    await client.query('create table elsewhere (x int)');
+    // Idle in transaction, holding a transaction id, in another database.
+    await client.query('begin');
+    await client.query('insert into elsewhere values (1)');
+    const r = row('FEEDBANK10');
+    await insertOutbox(t.store.db, [r]);
+    const got = await waitFor('the row served', async () => {
+      const page = await readAll('FEEDBANK10', token, start.cursor);
+      return page.ids.length === 1 ? page : undefined;
+    }, 10_000);
+    expect(got.ids).toEqual([r.id]);
+    await client.query('rollback');
   });
 
   it("refuses another issuer's token, no token, a bad cursor and a bad limit with the D1 error body", async () => {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
-import { batchedPayloads } from './outbox.ts';
+import { batchedPayloads, notifyOutboxCommitted, sendUnderWay } from './outbox.ts';
 
 /**
  * The catch-up feed: an issuer's notifications in the order of the transactions that wrote them, with
@@ -8,11 +8,11 @@ import { batchedPayloads } from './outbox.ts';
  * for as long as the outbox holds them.
  *
  * Order. Every outbox row records its writer's transaction id (`commit_xid`, migration 0012). Rows are
- * read in (commit_xid, id) order, and only below the oldest transaction still running anywhere in the
- * cluster (`pg_snapshot_xmin(pg_current_snapshot())`): every transaction below it has ended, so no row
- * can ever appear below it later. A cursor handed out is the position of the last row served; a row
- * committed afterwards always sorts above it. The price: a long-running transaction holds the feed back
- * (never loses a row).
+ * read in (commit_xid, id) order, and only below the cut-off (FEED_CUTOFF): the oldest transaction still
+ * running that may belong to this database. Every transaction below it has ended, so no row can ever
+ * appear below it later. A cursor handed out is the position of the last row served; a row committed
+ * afterwards always sorts above it. The price: a long-running transaction of this database holds the
+ * feed back (never loses a row).
  *
  * Same body as the push. A notification is the row of its head (its id is the webhook-id) and, for an
  * issuer batching several operations per notification, the rows grouped beside it in state 'batched'.
@@ -24,6 +24,31 @@ import { batchedPayloads } from './outbox.ts';
  *   ends the page there: it is served by a later call, once its first attempt is recorded.
  * A page therefore never skips a row it cannot serve yet.
  */
+
+/**
+ * The feed's cut-off, as one scalar subquery (evaluated once per statement). The statement's snapshot lists
+ * the transactions running anywhere on the server (pg_snapshot_xip); pg_snapshot_xmin would be the oldest
+ * of them, so an idle-in-transaction session in ANOTHER database would stall every issuer's feed. A
+ * transaction is passed over only on proof that it belongs to another database: the backend holding its
+ * transaction id (granted ExclusiveLock on it in pg_locks) also holds a lock on a relation of another
+ * database. A session is bound to one database for its life, so such a transaction can never write this
+ * outbox. pg_locks shows every session's locks to every role (pg_stat_activity hides other roles'
+ * backend_xid without pg_read_all_stats, so it is not used). Without that proof (a prepared transaction,
+ * which has no pid; a transaction holding no relation lock), it is kept: the cut-off may then stay back,
+ * never run ahead. Locks in pg_locks may end after the snapshot; that only keeps a transaction that could
+ * have been passed over.
+ */
+const FEED_CUTOFF = sql`(
+  select coalesce(min(r.x), pg_snapshot_xmax(pg_current_snapshot()))
+  from pg_snapshot_xip(pg_current_snapshot()) as r(x)
+  where not exists (
+    select 1 from pg_locks t join pg_locks l on l.pid = t.pid and l.virtualtransaction = t.virtualtransaction
+    where t.locktype = 'transactionid' and t.mode = 'ExclusiveLock' and t.granted and t.transactionid = r.x::xid
+      and l.locktype = 'relation' and l.database <> 0
+      and l.database <> (select d.oid from pg_database d where d.datname = current_database())))`;
+
+/** The last_error a notification acknowledged through the feed shows (Admin API, console, CLI). */
+export const FEED_ACK_NOTE = 'acknowledged through the catch-up feed (the issuer read past it)';
 
 /** A position in the feed: the writer's transaction id (xid8, as decimal text) and the row's id. */
 export interface FeedPosition {
@@ -47,6 +72,32 @@ export function notificationBody(payloads: string[]): string {
   return `{"operations":[${payloads.join(',')}]}`;
 }
 
+/**
+ * The issuer read the feed with `after`: it holds every notification at or before that position (a client
+ * advances its cursor only once it applied a page). Those still pending are recorded delivered, so the
+ * later updates of their operations, held back behind them (claimDueNotifications), flow at once rather
+ * than after their next retry, hours away after a long outage. Batched rows follow their head, as when
+ * a push is recorded. A notification whose send is under way is left to its attempt (sendUnderWay), and
+ * rows a claim holds right now are skipped, not waited for: both are recorded by their attempt. Only rows
+ * below the cut-off are taken, so a cursor made up to run ahead acknowledges nothing the feed could not
+ * have served. Returns how many were acknowledged.
+ */
+export async function acknowledgeThrough(db: Db, issuerId: string, after: FeedPosition): Promise<number> {
+  const res = await sql`
+    update outbox p set state = 'delivered', delivered_at = now(), last_error = ${FEED_ACK_NOTE}
+    where p.state = 'pending' and p.id in (
+      select x.id from outbox x
+      where x.issuer_id = ${issuerId} and x.state = 'pending'
+        and x.commit_xid < ${FEED_CUTOFF}
+        and (x.commit_xid, x.id) <= (${after.xid}::xid8, ${after.id})
+        and not ${sendUnderWay('x')}
+      for update skip locked)`.execute(db);
+  const n = Number(res.numAffectedRows ?? 0);
+  // Wakes the workers of every process: the updates these held back are due now.
+  if (n > 0) await notifyOutboxCommitted(db);
+  return n;
+}
+
 interface FeedRow {
   id: string;
   xid: string;
@@ -60,7 +111,7 @@ interface FeedRow {
 export async function readFeed(db: Db, issuerId: string, after: FeedPosition, limit: number): Promise<{ items: FeedItem[]; hasMore: boolean }> {
   const window = sql`
     o.issuer_id = ${issuerId} and o.state <> 'batched'
-    and o.commit_xid < pg_snapshot_xmin(pg_current_snapshot())
+    and o.commit_xid < ${FEED_CUTOFF}
     and (o.commit_xid, o.id) > (${after.xid}::xid8, ${after.id})`;
   // Pin the page's never-claimed rows as notifications of their own. Rows a claim (or another feed call)
   // holds are skipped, not waited for: they read as not fixed below, and end the page.

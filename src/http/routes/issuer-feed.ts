@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
-import { FEED_START, type FeedPosition, readFeed } from '../../store/notification-feed.ts';
+import { acknowledgeThrough, FEED_START, type FeedPosition, readFeed } from '../../store/notification-feed.ts';
 import type { HttpDeps } from '../app.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { requireIssuerGrant } from '../issuer-grant.ts';
@@ -91,6 +91,9 @@ export function registerIssuerFeed(untyped: FastifyInstance, deps: HttpDeps): vo
       const limit = limitOf(query.limit as string | undefined);
       const wait = limiter.take(issuerId);
       if (wait !== undefined) throw new ApiError('RATE_LIMITED', 'request budget spent, retry later', { 'retry-after': String(wait) });
+      // Reading on from a cursor says the issuer applied everything up to it: still-pending ones there are
+      // recorded delivered, and the updates they held back go out now (acknowledgeThrough).
+      if (query.after !== undefined && (await acknowledgeThrough(deps.db, issuerId, after)) > 0) deps.hub.kickDelivery();
       const page = await readFeed(deps.db, issuerId, after, limit);
       const last = page.items.at(-1)?.position ?? after;
       // Written by hand so each body is the pushed bytes themselves, never parsed and written again.
