@@ -1,6 +1,7 @@
-import { SyncError } from './errors.ts';
+import { SyncError, TrackhubApiError } from './errors.ts';
 import type { NotificationHandler } from './handler.ts';
-import { apiError, baseUrl, CARD_ID, CORRELATION_ID, checkIssuerId, type FetchLike, type RetryOptions, type Sleep, sendWithRetry } from './http.ts';
+import { apiError, baseUrl, CARD_ID, CORRELATION_ID, checkIssuerId, checkRetryOptions, type FetchLike, jsonBody, type RetryOptions, type Sleep, sendWithRetry } from './http.ts';
+import { optionalNumber } from './options.ts';
 import type { TokenProvider } from './token.ts';
 import type { FeedPage, TrackingStatus, TrackRequest, TrackResponse } from './types.ts';
 
@@ -22,6 +23,11 @@ export interface SyncOptions {
   after?: string;
   /** Items per page, 1–500 (the hub's default is 100). */
   limit?: number;
+  /**
+   * With a handler: the most pages read in one call (default 1,000); then the call returns with
+   * `hasMore: true` and the cursor to go on from, so one call is bounded whatever the hub answers.
+   */
+  maxPages?: number;
 }
 
 export interface SyncResult {
@@ -30,6 +36,8 @@ export interface SyncResult {
   applied: number;
   duplicates: number;
   stale: number;
+  /** True when the call stopped at `maxPages` with more to read: call again from `nextCursor`. */
+  hasMore: boolean;
 }
 
 /**
@@ -45,9 +53,11 @@ export class TrackhubClient {
   readonly #fetch: FetchLike;
 
   constructor(opts: TrackhubClientOptions) {
+    if (!opts || typeof opts !== 'object') throw new TypeError('TrackhubClient needs its options: { hubUrl, issuerId, tokens }');
+    if (!opts.tokens || typeof opts.tokens.getToken !== 'function') throw new TypeError('tokens (a TokenProvider) is required');
+    checkRetryOptions(opts);
     this.hubUrl = baseUrl(opts.hubUrl);
     this.issuerId = checkIssuerId(opts.issuerId);
-    if (!opts.tokens || typeof opts.tokens.getToken !== 'function') throw new TypeError('tokens (a TokenProvider) is required');
     this.#opts = opts;
     this.#fetch = opts.fetch ?? ((input, init) => fetch(input, init));
   }
@@ -71,12 +81,18 @@ export class TrackhubClient {
   syncNotifications(opts: SyncOptions & { handler: NotificationHandler }): Promise<SyncResult>;
   async syncNotifications(opts: SyncOptions & { handler?: NotificationHandler } = {}): Promise<FeedPage | SyncResult> {
     if (!opts.handler) return this.#page(opts.after, opts.limit);
-    const result: SyncResult = { nextCursor: opts.after ?? '', applied: 0, duplicates: 0, stale: 0 };
+    const maxPages = optionalNumber(opts.maxPages, 1000, 'maxPages', { min: 1, integer: true });
+    const result: SyncResult = { nextCursor: opts.after ?? '', applied: 0, duplicates: 0, stale: 0, hasMore: false };
     let after = opts.after;
-    for (;;) {
+    // Bounded by maxPages: one cursor per page.
+    const seen = new Set<string>(after === undefined ? [] : [after]);
+    for (let pages = 1; ; pages++) {
       let page: FeedPage;
       try {
         page = await this.#page(after, opts.limit);
+        // A cursor handed out earlier in this call (A, B, A…) is a loop: read on, it would never end.
+        if (page.nextCursor !== after && seen.has(page.nextCursor)) throw unexpected('the feed answered a cursor it had already handed out: no progress');
+        seen.add(page.nextCursor);
         for (const item of page.notifications) {
           const r = await opts.handler.process(item.webhookId, item.body, { webhookId: item.webhookId, timestamp: new Date(item.createdAt), correlationId: undefined, source: 'sync' });
           if (r.outcome === 'duplicate') result.duplicates++;
@@ -88,20 +104,25 @@ export class TrackhubClient {
         throw new SyncError(after, err);
       }
       result.nextCursor = page.nextCursor;
-      if (!page.hasMore || page.nextCursor === after) return result;
+      result.hasMore = page.hasMore;
+      // The same cursor back with hasMore: an item the hub is still sending; the next call takes it.
+      if (!page.hasMore || page.nextCursor === after || pages >= maxPages) return result;
       after = page.nextCursor;
     }
   }
 
   async #page(after: string | undefined, limit: number | undefined): Promise<FeedPage> {
     const q = new URLSearchParams();
-    if (after !== undefined) q.set('after', after);
+    if (after !== undefined) {
+      if (typeof after !== 'string') throw new TypeError('after must be a cursor (a string) a previous call returned');
+      q.set('after', after);
+    }
     if (limit !== undefined) {
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new TypeError('limit must be an integer from 1 to 500');
       q.set('limit', String(limit));
     }
     const qs = q.toString();
-    return this.#call('GET', `/banking/v1/issuers/${this.issuerId}/notifications${qs ? `?${qs}` : ''}`, {}) as Promise<FeedPage>;
+    return checkPage(await this.#call('GET', `/banking/v1/issuers/${this.issuerId}/notifications${qs ? `?${qs}` : ''}`, {}));
   }
 
   #cardPath(cardId: string): string {
@@ -112,6 +133,7 @@ export class TrackhubClient {
   async #call(method: string, path: string, opts: RequestOptions, body?: unknown): Promise<unknown> {
     if (opts.correlationId !== undefined && !CORRELATION_ID.test(opts.correlationId)) throw new TypeError('correlationId must be 1 to 64 of [A-Za-z0-9_-]');
     const tokens = this.#opts.tokens;
+    const url = `${this.hubUrl}${path}`;
     let res: Response | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       let used = '';
@@ -121,7 +143,7 @@ export class TrackhubClient {
           const headers: Record<string, string> = { authorization: `Bearer ${used}`, accept: 'application/json' };
           if (body !== undefined) headers['content-type'] = 'application/json';
           if (opts.correlationId) headers['x-correlation-id'] = opts.correlationId;
-          return { url: `${this.hubUrl}${path}`, init: { method, headers, body: body === undefined ? undefined : JSON.stringify(body) } };
+          return { url, init: { method, headers, body: body === undefined ? undefined : JSON.stringify(body) } };
         },
         this.#fetch,
         this.#opts,
@@ -131,7 +153,26 @@ export class TrackhubClient {
       await res.body?.cancel().catch(() => {});
       tokens.invalidate(used);
     }
-    if (!res?.ok) throw await apiError(res as Response);
-    return res.json();
+    if (!res?.ok) throw await apiError(res as Response, url);
+    return jsonBody(res, url);
   }
+}
+
+function unexpected(why: string): TrackhubApiError {
+  return new TrackhubApiError({ status: 200, errorCode: 'UNEXPECTED_RESPONSE', errorMessage: why });
+}
+
+/** A feed page as the contract has it, or UNEXPECTED_RESPONSE: a broken answer must not be half applied. */
+function checkPage(value: unknown): FeedPage {
+  const page = value as Partial<FeedPage> | null;
+  if (typeof page !== 'object' || page === null || !Array.isArray(page.notifications) || typeof page.nextCursor !== 'string' || typeof page.hasMore !== 'boolean') {
+    throw unexpected('the feed page is not { notifications: [...], nextCursor: string, hasMore: boolean }');
+  }
+  for (const [i, item] of page.notifications.entries()) {
+    const it = item as { webhookId?: unknown; body?: unknown; createdAt?: unknown } | null;
+    if (typeof it !== 'object' || it === null || typeof it.webhookId !== 'string' || typeof it.body !== 'object' || it.body === null || Array.isArray(it.body)) {
+      throw unexpected(`the feed's notifications[${i}] is not { webhookId: string, body: object }`);
+    }
+  }
+  return page as FeedPage;
 }

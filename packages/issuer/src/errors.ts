@@ -19,10 +19,13 @@ export class TrackhubApiError extends Error {
   readonly retryAfterSeconds: number | undefined;
 
   constructor(init: { status: number; errorCode: string; errorMessage: string; correlationId?: string; retryAfterSeconds?: number }) {
-    super(`${init.status} ${init.errorCode}: ${init.errorMessage}${init.correlationId ? ` (correlation id ${init.correlationId})` : ''}`);
+    // The code and the words come from the answer: escaped and cut, so a hostile or broken hub (or a proxy) cannot flood or forge log lines.
+    const errorCode = quoteText(init.errorCode, 64);
+    const errorMessage = quoteText(init.errorMessage);
+    super(`${init.status} ${errorCode}: ${errorMessage}${init.correlationId ? ` (correlation id ${quoteText(init.correlationId, 64)})` : ''}`);
     this.status = init.status;
-    this.errorCode = init.errorCode;
-    this.errorMessage = init.errorMessage;
+    this.errorCode = errorCode;
+    this.errorMessage = errorMessage;
     this.correlationId = init.correlationId;
     this.retryAfterSeconds = init.retryAfterSeconds;
   }
@@ -61,6 +64,32 @@ export class WebhookVerificationError extends Error {
   ) {
     super(`${reason}: ${message}`);
   }
+}
+
+/**
+ * The hub could not be reached or did not answer in time (`timedOut`): the message names the URL
+ * (never a token) and `cause` holds fetch's own error. The same request may succeed later.
+ */
+export class TrackhubNetworkError extends Error {
+  override readonly name = 'TrackhubNetworkError';
+  readonly retryable = true;
+  constructor(
+    readonly url: string,
+    readonly timedOut: boolean,
+    cause: unknown,
+  ) {
+    const why = timedOut ? 'no answer in time (timeoutMs)' : ((cause as { cause?: { code?: string } })?.cause?.code ?? (cause as Error)?.message ?? String(cause));
+    super(`could not reach the hub at ${url}: ${why}`, { cause });
+  }
+}
+
+const CONTROL = new RegExp('[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]', 'g');
+
+/** Text from the hub put into a message: control characters escaped (no forged log lines) and cut short. */
+export function quoteText(text: string, max = 300): string {
+  // A character class of control characters, built from a string (a regex literal of them reads as a mistake).
+  const escaped = text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
 }
 
 /** A catch-up stopped part-way: `cursor` is where to start again (items already applied come back as duplicates). */

@@ -1,7 +1,8 @@
 import { WebhookVerificationError } from './errors.ts';
+import type { PgClientLike } from './stores/postgres.ts';
 import type { NotificationStore } from './stores/store.ts';
 import type { NotificationBody, Operation } from './types.ts';
-import { checkBody, type HeadersLike, MAX_WEBHOOK_ID, parseBody, parseKeys, type VerificationKeys, type VerifyOptions, verifyHeaders } from './verify.ts';
+import { checkBody, type HeadersLike, MAX_WEBHOOK_ID, parseBody, parseKeys, toleranceOf, type VerificationKeys, type VerifyOptions, verifyHeaders } from './verify.ts';
 
 /** Where an update came from, and the notification that carried it. */
 export interface NotificationMeta {
@@ -10,6 +11,13 @@ export interface NotificationMeta {
   timestamp: Date;
   correlationId: string | undefined;
   source: 'push' | 'sync';
+  /**
+   * With PostgresNotificationStore: the store's own connection, inside the transaction that records
+   * this notification. Write the application's state with it and the two commit (or roll back)
+   * together: each update reaches the application's tables exactly once. Do not release it or end
+   * the transaction. Undefined with MemoryNotificationStore.
+   */
+  client?: PgClientLike;
 }
 
 export interface NotificationHandlerOptions extends VerifyOptions {
@@ -40,10 +48,13 @@ export class NotificationHandler {
   readonly #keys: VerificationKeys;
 
   constructor(opts: NotificationHandlerOptions) {
+    if (!opts || typeof opts !== 'object') throw new TypeError('NotificationHandler needs its options: { secrets or publicKeys, store, onUpdate }');
     if (!opts.store || typeof opts.store.run !== 'function') throw new TypeError('store is required (MemoryNotificationStore or PostgresNotificationStore)');
     if (typeof opts.onUpdate !== 'function') throw new TypeError('onUpdate is required');
     this.#opts = opts;
+    if (opts.onStale !== undefined && typeof opts.onStale !== 'function') throw new TypeError('onStale must be a function');
     this.#keys = parseKeys(opts);
+    toleranceOf(opts);
   }
 
   /**
@@ -76,6 +87,7 @@ export class NotificationHandler {
     const updates = [...byOperation.values()].flatMap((list) => list.sort((a, b) => a.sequenceNumber - b.sequenceNumber));
     const ids = [...byOperation.keys()];
     const r = await this.#opts.store.run(webhookId, ids, async (seq) => {
+      if (seq.client !== undefined) meta = { ...meta, client: seq.client as PgClientLike };
       let applied = 0;
       let stale = 0;
       for (const op of updates) {

@@ -3,7 +3,7 @@ export { type ExpressLikeRequest, expressMiddleware } from './adapters/express.t
 export { type FastifyLike, type FastifyRouteOptions, fastifyNotificationRoute } from './adapters/fastify.ts';
 export { type AdapterOptions, nodeHttpListener } from './adapters/node.ts';
 export { type RequestOptions, type SyncOptions, type SyncResult, TrackhubClient, type TrackhubClientOptions } from './client.ts';
-export { SyncError, TrackhubApiError, TrackhubTokenError, WebhookVerificationError, type WebhookVerificationReason } from './errors.ts';
+export { SyncError, TrackhubApiError, TrackhubNetworkError, TrackhubTokenError, WebhookVerificationError, type WebhookVerificationReason } from './errors.ts';
 export { type HandleResult, NotificationHandler, type NotificationHandlerOptions, type NotificationMeta } from './handler.ts';
 export type { FetchLike, RetryOptions } from './http.ts';
 export { MemoryNotificationStore, type MemoryNotificationStoreOptions } from './stores/memory.ts';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { importJWK, importPKCS8, type JWK, SignJWT } from 'jose';
 import { TrackhubTokenError } from './errors.ts';
-import { baseUrl, checkIssuerId, type FetchLike, type RetryOptions, retryAfterSeconds, type Sleep, sendWithRetry } from './http.ts';
+import { baseUrl, checkIssuerId, checkRetryOptions, type FetchLike, MAX_ERROR_BODY, type RetryOptions, readText, retryAfterSeconds, type Sleep, sendWithRetry } from './http.ts';
+import { checkNumber, describe, optionalNumber } from './options.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -49,12 +50,16 @@ export class TokenProvider {
   #pending: Promise<string> | undefined;
 
   constructor(opts: TokenProviderOptions) {
+    if (!opts || typeof opts !== 'object') throw new TypeError('TokenProvider needs its options: { hubUrl, issuerId, keyId, privateKey }');
     this.hubUrl = baseUrl(opts.hubUrl);
     this.issuerId = checkIssuerId(opts.issuerId);
     if (typeof opts.keyId !== 'string' || opts.keyId === '') throw new TypeError('keyId is required (the kid of the registered key)');
     if (opts.privateKey === undefined || opts.privateKey === null) throw new TypeError('privateKey is required');
-    const lifetime = opts.assertionLifetimeSeconds ?? 120;
-    if (!(lifetime > 0 && lifetime <= 300)) throw new TypeError('assertionLifetimeSeconds must be from 1 to 300');
+    if (typeof opts.privateKey !== 'string' && typeof opts.privateKey !== 'object') throw new TypeError(`privateKey must be a JWK object, PKCS#8 PEM text or a CryptoKey (got ${describe(opts.privateKey)})`);
+    if (opts.audience !== undefined && (typeof opts.audience !== 'string' || opts.audience === '')) throw new TypeError('audience must be a non-empty string (the hub\'s public token URL)');
+    checkNumber(opts.assertionLifetimeSeconds ?? 120, 'assertionLifetimeSeconds', { min: 1, max: 300 });
+    optionalNumber(opts.refreshMarginSeconds, 60, 'refreshMarginSeconds', { min: 0 });
+    checkRetryOptions(opts);
     this.#opts = opts;
     this.tokenUrl = `${this.hubUrl}/authz/v1/oauth2/token`;
     this.#audience = opts.audience ?? this.tokenUrl;
@@ -123,12 +128,14 @@ export class TokenProvider {
       this.#fetch,
       this.#opts,
     );
-    const text = await res.text().catch(() => '');
+    // A token answer is small: read at most 64 KiB of it, under the request's timeout.
+    const { text } = await readText(res, MAX_ERROR_BODY, this.tokenUrl);
     let body: Record<string, unknown> = {};
     try {
-      body = JSON.parse(text);
+      const parsed = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null) body = parsed;
     } catch {
-      // handled below as an unexpected answer
+      // handled below as an unexpected answer; JSON.parse's message, which quotes the text, is not kept
     }
     if (res.ok && typeof body.access_token === 'string') {
       const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 300;
@@ -139,7 +146,7 @@ export class TokenProvider {
     throw new TrackhubTokenError({
       status: res.status,
       errorCode: typeof body.error === 'string' ? body.error : 'UNEXPECTED_RESPONSE',
-      errorMessage: typeof body.error_description === 'string' ? body.error_description : `the token endpoint answered ${res.status}`,
+      errorMessage: typeof body.error_description === 'string' ? body.error_description : `the token endpoint answered ${res.status}${res.ok ? ' without an access token' : ''}`,
       correlationId: res.headers.get('x-correlation-id') ?? undefined,
       retryAfterSeconds: retryAfterSeconds(res.headers.get('retry-after')),
     });

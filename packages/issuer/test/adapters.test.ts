@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expressMiddleware, fastifyNotificationRoute, MemoryNotificationStore, NotificationHandler, nodeHttpListener, type Operation } from '../src/index.ts';
@@ -71,6 +71,46 @@ describe('nodeHttpListener', () => {
     const big = hubNotification(Array.from({ length: 50 }, (_, i) => op(`op-${i}`, 1)));
     expect((await fetch(url, { method: 'POST', headers: big.headers, body: big.body })).status).toBe(413);
   });
+});
+
+/**
+ * Sends an endless chunked body on a keep-alive connection and answers what came back and whether the
+ * server closed the connection (it must: reading on would take the endless body for ever).
+ */
+async function endlessBody(url: string): Promise<{ head: string; closed: boolean; sentKiB: number }> {
+  const u = new URL(url);
+  const socket = connect(Number(u.port), u.hostname);
+  let head = '';
+  let sentKiB = 0;
+  const chunk = `400\r\n${'x'.repeat(1024)}\r\n`;
+  const closed = new Promise<boolean>((r) => socket.on('close', () => r(true)));
+  socket.on('data', (d) => {
+    head += d.toString();
+  });
+  socket.on('error', () => {});
+  socket.write(`POST ${u.pathname} HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\ncontent-type: application/json\r\n\r\n`);
+  const pump = setInterval(() => {
+    if (socket.writable) for (let i = 0; i < 64; i++, sentKiB++) socket.write(chunk);
+  }, 5);
+  const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), 5_000));
+  const outcome = await Promise.race([closed, timeout]);
+  clearInterval(pump);
+  socket.destroy();
+  return { head, closed: outcome, sentKiB };
+}
+
+describe('a body over the limit', () => {
+  for (const [name, make] of [
+    ['nodeHttpListener', (h: NotificationHandler) => nodeHttpListener(h, { maxBodyBytes: 4096 })],
+    ['expressMiddleware', (h: NotificationHandler) => expressMiddleware(h, { maxBodyBytes: 4096 })],
+  ] as const) {
+    it(`${name}: answers 413 with connection: close and stops reading an endless chunked body`, async () => {
+      const r = await endlessBody(await serve(make(handler()) as (req: IncomingMessage, res: ServerResponse) => void));
+      expect(r.head).toMatch(/^HTTP\/1\.1 413/);
+      expect(r.head.toLowerCase()).toContain('connection: close');
+      expect(r.closed).toBe(true);
+    });
+  }
 });
 
 describe('fastifyNotificationRoute (a real Fastify app)', () => {

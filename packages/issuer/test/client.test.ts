@@ -1,6 +1,6 @@
 import { exportJWK, exportPKCS8, generateKeyPair, importJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { TokenProvider, TrackhubApiError, TrackhubClient, TrackhubTokenError } from '../src/index.ts';
+import { TokenProvider, TrackhubApiError, TrackhubClient, TrackhubNetworkError, TrackhubTokenError } from '../src/index.ts';
 
 const HUB = 'http://hub.test:8080';
 const ISSUER = 'ISSUER_SDK';
@@ -177,7 +177,10 @@ describe('TrackhubClient', () => {
       new Promise<Response>((_r, reject) => init.signal?.addEventListener('abort', () => reject(init.signal?.reason)));
     const tokens = new TokenProvider({ hubUrl: HUB, issuerId: ISSUER, keyId: 'key-1', privateKey: privateJwk, fetch: hang, timeoutMs: 50 });
     const started = Date.now();
-    await expect(tokens.getToken()).rejects.toMatchObject({ name: 'TimeoutError' });
+    const err = await tokens.getToken().catch((e) => e);
+    expect(err).toBeInstanceOf(TrackhubNetworkError);
+    expect(err).toMatchObject({ timedOut: true, url: `${HUB}/authz/v1/oauth2/token` });
+    expect(err.message).toContain(`${HUB}/authz/v1/oauth2/token`);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 

@@ -32,7 +32,9 @@ describe('the @trackhub/issuer package', () => {
 
   it('declares its entry points, and pg only as an optional peer', () => {
     expect(manifest.type).toBe('module');
-    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
+    // `default` too: Node's require(esm) (20.19+, 22.12+) looks for `require` or `default`, not `import`.
+    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js', default: './dist/index.js' });
+    expect(manifest.publishConfig).toEqual({ access: 'public' });
     expect(manifest.peerDependenciesMeta.pg.optional).toBe(true);
     expect(manifest.files).toEqual(expect.arrayContaining(['dist', 'migrations']));
   });

@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { MemoryNotificationStore, NotificationHandler, SyncError, TokenProvider, TrackhubClient } from '../src/index.ts';
+import { MemoryNotificationStore, NotificationHandler, SyncError, TokenProvider, TrackhubApiError, TrackhubClient } from '../src/index.ts';
 import { op, webhookSecret } from './helpers.ts';
 
 const HUB = 'http://hub.test';
@@ -48,11 +48,11 @@ describe('TrackhubClient.syncNotifications', () => {
     // msg_2 was pushed and taken already.
     await handler.process('msg_2', { operations: [op('op-a', 2)] }, { webhookId: 'msg_2', timestamp: new Date(), correlationId: undefined, source: 'push' });
     const r = await client.syncNotifications({ handler, limit: 2 });
-    expect(r).toEqual({ nextCursor: '5', applied: 3, duplicates: 1, stale: 1 }); // msg_1 (seq 1) is older than the pushed 2
+    expect(r).toEqual({ nextCursor: '5', applied: 3, duplicates: 1, stale: 1, hasMore: false }); // msg_1 (seq 1) is older than the pushed 2
     expect(applied).toEqual(['2:push', '3:sync', '4:sync', '5:sync']);
     expect(asked).toEqual([null, '2', '4']);
     // From the cursor returned: nothing new.
-    expect(await client.syncNotifications({ handler, after: r.nextCursor })).toEqual({ nextCursor: '5', applied: 0, duplicates: 0, stale: 0 });
+    expect(await client.syncNotifications({ handler, after: r.nextCursor })).toEqual({ nextCursor: '5', applied: 0, duplicates: 0, stale: 0, hasMore: false });
   });
 
   it('stops on an onUpdate failure with a SyncError carrying the cursor to resume from; resuming loses nothing', async () => {
@@ -72,7 +72,7 @@ describe('TrackhubClient.syncNotifications', () => {
     expect(err.cursor).toBe('2'); // the start of the page holding msg_4: msg_3 comes again as a duplicate
     expect((err.cause as Error).message).toBe('app down');
     failOn = undefined;
-    expect(await client.syncNotifications({ handler, after: err.cursor, limit: 2 })).toEqual({ nextCursor: '5', applied: 2, duplicates: 1, stale: 0 });
+    expect(await client.syncNotifications({ handler, after: err.cursor, limit: 2 })).toEqual({ nextCursor: '5', applied: 2, duplicates: 1, stale: 0, hasMore: false });
     expect(applied).toEqual([1, 2, 3, 4, 5]);
   });
 
@@ -82,6 +82,58 @@ describe('TrackhubClient.syncNotifications', () => {
     const tokens = new TokenProvider({ hubUrl: HUB, issuerId: ISSUER, keyId: 'k', privateKey, fetch });
     const client = new TrackhubClient({ hubUrl: HUB, issuerId: ISSUER, tokens, fetch });
     const handler = new NotificationHandler({ secrets: [webhookSecret()], store: new MemoryNotificationStore(), onUpdate: () => {} });
-    expect(await client.syncNotifications({ handler, after: 'c1' })).toEqual({ nextCursor: 'c1', applied: 0, duplicates: 0, stale: 0 });
+    expect(await client.syncNotifications({ handler, after: 'c1' })).toEqual({ nextCursor: 'c1', applied: 0, duplicates: 0, stale: 0, hasMore: true });
+  });
+
+  /** A client whose feed answers `answer(after)` for every page. */
+  function scripted(answer: (after: string | null) => unknown) {
+    const asked: (string | null)[] = [];
+    const fetch = async (url: string) => {
+      if (url.endsWith('/oauth2/token')) return Response.json({ access_token: 't', expires_in: 900 });
+      const after = new URL(url).searchParams.get('after');
+      asked.push(after);
+      return Response.json(answer(after));
+    };
+    const tokens = new TokenProvider({ hubUrl: HUB, issuerId: ISSUER, keyId: 'k', privateKey, fetch });
+    const handler = new NotificationHandler({ secrets: [webhookSecret()], store: new MemoryNotificationStore(), onUpdate: () => {} });
+    return { asked, handler, client: new TrackhubClient({ hubUrl: HUB, issuerId: ISSUER, tokens, fetch }) };
+  }
+
+  it('stops with an error when the feed hands back a cursor it already gave in this call (a loop)', async () => {
+    const { client, handler, asked } = scripted((after) => ({ notifications: [], nextCursor: after === 'a' ? 'b' : 'a', hasMore: true }));
+    const err = await client.syncNotifications({ handler, after: 'a' }).catch((e) => e);
+    expect(err).toBeInstanceOf(SyncError);
+    expect(err.cause).toBeInstanceOf(TrackhubApiError);
+    expect(err.cause.errorCode).toBe('UNEXPECTED_RESPONSE');
+    expect(asked).toEqual(['a', 'b']);
+  });
+
+  it('reads at most maxPages pages in one call, then returns hasMore with the cursor to go on from', async () => {
+    // An endless feed: every page moves on and says there is more.
+    const { client, handler, asked } = scripted((after) => ({ notifications: [], nextCursor: String(Number(after ?? 0) + 1), hasMore: true }));
+    expect(await client.syncNotifications({ handler, maxPages: 3 })).toEqual({ nextCursor: '3', applied: 0, duplicates: 0, stale: 0, hasMore: true });
+    expect(asked).toEqual([null, '1', '2']);
+    await expect(client.syncNotifications({ handler, maxPages: Number.NaN })).rejects.toThrow(TypeError);
+    // The default bound holds too.
+    const endless = scripted((after) => ({ notifications: [], nextCursor: String(Number(after ?? 0) + 1), hasMore: true }));
+    expect((await endless.client.syncNotifications({ handler: endless.handler })).nextCursor).toBe('1000');
+  });
+
+  it('refuses a page of the wrong shape as UNEXPECTED_RESPONSE, applying nothing of it', async () => {
+    const good = { webhookId: 'msg_1', createdAt: new Date().toISOString(), body: { operations: [op('op-a', 1)] } };
+    for (const bad of [
+      { notifications: {}, nextCursor: '1', hasMore: false },
+      { notifications: [], nextCursor: 1, hasMore: false },
+      { notifications: [], nextCursor: '1', hasMore: 'no' },
+      { notifications: [good, { webhookId: 7, body: {} }], nextCursor: '2', hasMore: false },
+      { notifications: [{ webhookId: 'msg_2', body: null }], nextCursor: '1', hasMore: false },
+      null,
+    ]) {
+      const { client, handler } = scripted(() => bad);
+      await expect(client.syncNotifications()).rejects.toMatchObject({ errorCode: 'UNEXPECTED_RESPONSE' });
+      const err = await client.syncNotifications({ handler }).catch((e) => e);
+      expect(err).toBeInstanceOf(SyncError);
+      expect(err.cause.errorCode).toBe('UNEXPECTED_RESPONSE');
+    }
   });
 });

@@ -115,6 +115,19 @@ describe('verifyNotification: v1a (ed25519)', () => {
     // A v1a signature is not taken for an HMAC one, nor the other way round.
     expect(reason(() => verifyNotification(n.body, n.headers, { secrets: [old], publicKeys: [ed25519Keys().publicKey] }))).toBe('no_matching_signature');
   });
+
+  it('checks at most 4 v1a entries (the hub sends 2 at most): forged extra ones cannot multiply the work', () => {
+    const hub = ed25519Keys();
+    const n = signed(body, { ed25519: [hub.sign] });
+    const real = n.headers['webhook-signature'];
+    const forged = `v1a,${Buffer.alloc(64, 7).toString('base64')}`;
+    const withForged = (count: number) => ({ ...n.headers, 'webhook-signature': [...Array(count).fill(forged), real].join(' ') });
+    expect(verifyNotification(n.body, withForged(1), { publicKeys: [hub.publicKey] })).toEqual(body);
+    expect(verifyNotification(n.body, withForged(3), { publicKeys: [hub.publicKey] })).toEqual(body);
+    // The real one fifth: never looked at.
+    expect(reason(() => verifyNotification(n.body, withForged(4), { publicKeys: [hub.publicKey] }))).toBe('no_matching_signature');
+    expect(reason(() => verifyNotification(n.body, withForged(15), { publicKeys: [hub.publicKey] }))).toBe('no_matching_signature');
+  });
 });
 
 describe('verifyNotification: headers, body and configuration', () => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NotificationHandler } from '../handler.ts';
-import { type AdapterOptions, answerFor, BodyTooLarge, DEFAULT_MAX_BODY, readRawBody, send } from './node.ts';
+import { type AdapterOptions, answerFor, checkHandler, maxBodyOf, readRawBody, refuseBody, send } from './node.ts';
 
 /** The part of an Express request this adapter reads: node's request, and `body` if a parser ran. */
 export type ExpressLikeRequest = IncomingMessage & { body?: unknown };
@@ -13,7 +13,8 @@ export type ExpressLikeRequest = IncomingMessage & { body?: unknown };
  * answered 500 and `next` gets an error saying so, a mistake to fix in the app's setup.
  */
 export function expressMiddleware(handler: NotificationHandler, opts: AdapterOptions = {}) {
-  const max = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  checkHandler(handler);
+  const max = maxBodyOf(opts);
   return (req: ExpressLikeRequest, res: ServerResponse, next?: (err?: unknown) => void): void => {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
@@ -31,7 +32,7 @@ export function expressMiddleware(handler: NotificationHandler, opts: AdapterOpt
     } else raw = readRawBody(req, max);
     raw.then(
       async (body) => send(res, await answerFor(() => handler.handle(body, req.headers), opts.onError)),
-      (err) => send(res, err instanceof BodyTooLarge ? { status: 413, body: { error: 'body too large' } } : { status: 400, body: { error: 'the body could not be read' } }),
+      (err) => refuseBody(req, res, err),
     );
   };
 }

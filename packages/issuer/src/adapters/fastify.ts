@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { NotificationHandler } from '../handler.ts';
-import { type AdapterOptions, answerFor, DEFAULT_MAX_BODY } from './node.ts';
+import { type AdapterOptions, answerFor, checkHandler, maxBodyOf } from './node.ts';
 
 /** The parts of a Fastify instance this adapter uses (typed structurally: Fastify is not a dependency). */
 export interface FastifyLike {
@@ -33,11 +33,14 @@ export interface FastifyRouteOptions extends AdapterOptions {
  * is in place once the app is ready (`await app.ready()` or `listen`).
  */
 export function fastifyNotificationRoute(app: FastifyLike, opts: FastifyRouteOptions): void {
+  if (!opts || typeof opts !== 'object') throw new TypeError('fastifyNotificationRoute needs its options: { path, handler }');
   const { path, handler } = opts;
+  checkHandler(handler);
+  const bodyLimit = maxBodyOf(opts);
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError('path must start with /');
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
     scope.post(path, async (req, reply) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const answer = await answerFor(() => handler.handle(raw, req.headers), opts.onError);

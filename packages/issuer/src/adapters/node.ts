@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebhookVerificationError } from '../errors.ts';
 import type { HandleResult, NotificationHandler } from '../handler.ts';
+import { optionalNumber } from '../options.ts';
 
 export interface AdapterOptions {
   /** The largest body read, in bytes (default 1 MiB); a larger one is answered 413 unread. */
@@ -51,8 +52,9 @@ export function readRawBody(req: IncomingMessage, max: number): Promise<Buffer> 
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
+        // Not drained: an endless chunked body would be read for ever. The 413 closes the connection.
         req.removeAllListeners('data');
-        req.resume(); // drain the rest so the answer can be read
+        req.pause();
         reject(new BodyTooLarge());
         return;
       }
@@ -70,13 +72,46 @@ export function send(res: ServerResponse, answer: Answer): void {
 }
 
 /**
+ * Answers a body too large, or unreadable, and closes the connection once the answer is out: the
+ * rest of the body is not read (a keep-alive connection would otherwise go on taking an endless one).
+ */
+export function refuseBody(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const answer = err instanceof BodyTooLarge ? { status: 413, body: { error: 'body too large' } } : { status: 400, body: { error: 'the body could not be read' } };
+  const text = JSON.stringify(answer.body);
+  // Closing at once, with the refused body still arriving, makes the kernel reset the connection and the
+  // client may lose the answer: end our side, discard what still comes for a moment, then cut.
+  res.on('finish', () => {
+    const socket = req.socket;
+    if (!socket) return;
+    socket.end();
+    socket.on('data', () => {}).resume();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
+  res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.end(text);
+}
+
+/** maxBodyBytes checked (NaN or a string would make the limit never apply). */
+export function maxBodyOf(opts: AdapterOptions): number {
+  if (opts === null || typeof opts !== 'object') throw new TypeError('the adapter options must be an object ({ maxBodyBytes?, onError? })');
+  if (opts.onError !== undefined && typeof opts.onError !== 'function') throw new TypeError('onError must be a function');
+  return optionalNumber(opts.maxBodyBytes, DEFAULT_MAX_BODY, 'maxBodyBytes', { min: 1, integer: true });
+}
+
+/** The handler given to an adapter: a NotificationHandler, said plainly when it is not one. */
+export function checkHandler(handler: NotificationHandler): void {
+  if (!handler || typeof handler.handle !== 'function') throw new TypeError('the adapter needs a NotificationHandler (new NotificationHandler({ secrets, store, onUpdate }))');
+}
+
+/**
  * A `node:http` request listener for the hub's notifications: POST only (405 otherwise), the raw body
  * read (413 over `maxBodyBytes`) and handed to `handler`; answers 200 when the notification was
  * applied or already had, 401 when it does not verify, 500 when onUpdate or the store failed.
  * Mount it at the notification path (`/notifications/d1/v2/issuers/{issuerId}/cards`) or anywhere.
  */
 export function nodeHttpListener(handler: NotificationHandler, opts: AdapterOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
-  const max = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  checkHandler(handler);
+  const max = maxBodyOf(opts);
   return (req, res) => {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
@@ -85,7 +120,7 @@ export function nodeHttpListener(handler: NotificationHandler, opts: AdapterOpti
     }
     readRawBody(req, max).then(
       async (raw) => send(res, await answerFor(() => handler.handle(raw, req.headers), opts.onError)),
-      (err) => send(res, err instanceof BodyTooLarge ? { status: 413, body: { error: 'body too large' } } : { status: 400, body: { error: 'the body could not be read' } }),
+      (err) => refuseBody(req, res, err),
     );
   };
 }

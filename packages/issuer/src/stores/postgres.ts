@@ -25,8 +25,11 @@ const MIGRATION = new URL('../../migrations/001_notifications.sql', import.meta.
  * transaction that records its webhook-id and locks the rows of its operations, so two receivers behind
  * a load balancer neither apply a notification twice nor lose one, and one operation's updates are
  * applied one at a time. onUpdate runs inside that transaction, before the commit: if it throws, or the
- * commit fails, nothing is recorded and the hub sends the notification again (at least once to the
- * application; make onUpdate's own writes idempotent, or do them on the same database in your own way).
+ * commit fails, nothing is recorded and the hub sends the notification again. onUpdate gets that
+ * transaction's connection as `meta.client`: the application's writes made with it commit with the
+ * store's record, exactly once. Writes on another connection of the same pool are at least once, and
+ * need a pool larger than the notifications handled at once (each holds one connection while onUpdate
+ * runs; a pool of N with N notifications under way waits for ever for an N+1th).
  * Rows grow with the notifications taken: prune() removes old ones.
  */
 export class PostgresNotificationStore implements NotificationStore {
@@ -37,6 +40,8 @@ export class PostgresNotificationStore implements NotificationStore {
 
   constructor(opts: PostgresNotificationStoreOptions) {
     if (!opts?.pool || typeof opts.pool.connect !== 'function') throw new TypeError('pool (a pg.Pool) is required');
+    // A pg.Client has connect() too, but it is one connection whose connect() gives no client to release.
+    if (opts.pool.constructor?.name === 'Client') throw new TypeError('pool must be a pg.Pool, not a pg.Client: new PostgresNotificationStore({ pool: new pg.Pool({ connectionString }) })');
     const schema = opts.schema ?? 'public';
     if (!SCHEMA.test(schema)) throw new TypeError('schema must be a lower-case SQL identifier ([a-z_][a-z0-9_]*)');
     this.#pool = opts.pool;
@@ -51,7 +56,10 @@ export class PostgresNotificationStore implements NotificationStore {
     await this.#transaction(async (c) => {
       // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalogue: one migrator at a time.
       await c.query(`SELECT pg_advisory_xact_lock(hashtext('trackhub_issuer_migrate'))`);
-      await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`);
+      // CREATE SCHEMA IF NOT EXISTS asks for the database's CREATE privilege even when the schema is there:
+      // a least-privilege role, given an existing schema, must still be able to migrate.
+      const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.#schema]);
+      if (exists.rows.length === 0) await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`);
       await c.query(`SET LOCAL search_path TO "${this.#schema}"`);
       await c.query(sql);
       return { rollback: false, result: undefined };
@@ -71,6 +79,7 @@ export class PostgresNotificationStore implements NotificationStore {
       const last = new Map(rows.rows.map((r) => [String(r.operation_id), Number(r.last_sequence)]));
       const pending = new Map<string, number>();
       const value = await work({
+        client: c,
         last: (id) => {
           const n = pending.get(id) ?? last.get(id);
           return n === undefined || n === 0 ? undefined : n;
@@ -100,6 +109,9 @@ export class PostgresNotificationStore implements NotificationStore {
 
   async #transaction<R>(fn: (c: PgClientLike) => Promise<{ rollback: boolean; result: R }>): Promise<R> {
     const c = await this.#pool.connect();
+    if (!c || typeof c.query !== 'function' || typeof c.release !== 'function') {
+      throw new TypeError('pool.connect() gave no client to release: pool must be a pg.Pool (a pg.Client was given?)');
+    }
     let broken: Error | undefined;
     try {
       await c.query('BEGIN');

@@ -8,6 +8,8 @@ export interface SequenceView {
   last(operationId: string): number | undefined;
   /** Records `sequenceNumber` as applied for `operationId`; kept only if the unit of work succeeds. */
   set(operationId: string, sequenceNumber: number): void;
+  /** A store in a database: the connection of the unit of work's transaction, handed to onUpdate (NotificationMeta.client). */
+  readonly client?: unknown;
 }
 
 export type RunResult<T> = { duplicate: true } | { duplicate: false; value: T };
