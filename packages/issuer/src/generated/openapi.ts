@@ -1790,6 +1790,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         id: string;
+                        /** @description false: a send of it was under way, and is left to finish (a replay never sends one webhook-id twice at once); replay again once it is recorded */
+                        replayed: boolean;
                         /** @enum {string} */
                         state: "pending";
                     };
