@@ -209,7 +209,7 @@ describe.each(STORE_KINDS)('trackhub admin-tokens on %s', (kind) => {
   /** Runs one `trackhub admin-tokens …` command on the test store; what it prints and its exit code. */
   async function run(db: Db, ...args: string[]): Promise<{ out: string; err: string; code?: number }> {
     const program = new Command('trackhub').exitOverride();
-    registerAdminTokenCommands(program, (fn) => fn(db));
+    registerAdminTokenCommands(program, { config: () => ({}) as never, withStore: (fn) => fn(db), storeName: () => 'the test store' });
     let out = '';
     let err = '';
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {

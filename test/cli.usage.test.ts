@@ -16,7 +16,7 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
 describe('trackhub CLI: options as users type them', () => {
   it('reports a mistyped option as unknown, with the option it looks like, not as a missing required one', async () => {
     const typo = await cli(['issuers', 'add', '--id', 'TYPOBANK01', '--nme', 'Bank', '--notification-url', 'https://bank.example', '--generate-key']);
-    expect(typo.code).toBe(1);
+    expect(typo.code).toBe(2);
     expect(typo.out).toMatch(/unknown option '--nme'/);
     expect(typo.out).toMatch(/Did you mean --name\?/);
     expect(typo.out).not.toMatch(/required option/);
@@ -24,7 +24,7 @@ describe('trackhub CLI: options as users type them', () => {
     const siteTypo = await cli(['sites', 'import', 'x.csv', '--sit', 'A']);
     expect(siteTypo.out).toMatch(/unknown option '--sit'[\s\S]*Did you mean --site\?/);
     const missing = await cli(['sites', 'import', 'x.csv']);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.out).toMatch(/required option '--site <siteId>' not specified/);
   });
 });
@@ -129,7 +129,9 @@ describe('trackhub admin commands with --url: through a running hub\'s Admin API
     expect(remote.out.trim()).toBe('trackhub: the hub refused (404) NOT_FOUND: no such issuer');
     const local = await cli(['notifications', 'replay', '--issuer', 'NOSUCHBANK', '--since', '2026-01-01T00:00:00Z'], { TRACKHUB_DATABASE_URL: t.store.url });
     expect(local.code).toBe(2);
-    expect(local.out.trim()).toBe('trackhub: no such issuer: NOSUCHBANK');
+    // Named with the store it was looked for in: a command run in the wrong folder says where it looked.
+    expect(local.out.trim()).toMatch(/^trackhub: no such issuer: NOSUCHBANK \(in the store at postgres:\/\/[^@ ]+\/[^ ]+\)$/);
+    expect(local.out).not.toMatch(/postgres:\/\/[^@ ]+@/);
     const show = await cli(['notifications', 'show', 'ntf_nosuch', '--url', url], env);
     expect(show.code).toBe(2);
     expect(show.out).toMatch(/no such notification/);

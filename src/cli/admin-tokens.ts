@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import type { AdminTokenView } from '../store/admin-tokens.ts';
-import type { Db } from '../store/db.ts';
-import { auditCli, fail } from './common.ts';
+import { auditCli, type CliHelpers, fail } from './common.ts';
 import { hubClientFor, hubUrlOption } from './hub-client.ts';
-
-type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 
 // Named here, not imported from the store module, so that registering the commands (for `--help`) loads
 // nothing; admin.tokens.cli.test.ts checks them against the store's ADMIN_SCOPES.
@@ -15,7 +12,7 @@ export const CLI_ADMIN_SCOPES = ['read', 'operate', 'admin'] as const;
  * `issuers add`), so they work with the hub running or stopped; or, with `--url`, through a running hub's
  * Admin API (an `admin` token in TRACKHUB_ADMIN_TOKEN). Creating and revoking are audited either way.
  */
-export function registerAdminTokenCommands(program: Command, withStore: WithStore): void {
+export function registerAdminTokenCommands(program: Command, { withStore, storeName }: CliHelpers): void {
   const cmd = program.command('admin-tokens').description('Named tokens for the Admin API, the console and /metrics');
   cmd
     .command('create')
@@ -35,7 +32,7 @@ export function registerAdminTokenCommands(program: Command, withStore: WithStor
         process.stdout.write(`${body.token}\n`);
         return;
       }
-      // Refusals are reported once the store is closed: exiting inside withStore would leave a server it started.
+      // The first token of a new hub may come before its first start: this command may create the store.
       const taken = await withStore(async (db) => {
         let created: Awaited<ReturnType<typeof store.createAdminToken>>;
         try {
@@ -48,7 +45,7 @@ export function registerAdminTokenCommands(program: Command, withStore: WithStor
         process.stderr.write(`admin token ${created.name} (scope ${created.scope}) created; it is printed only this once:\n`);
         process.stdout.write(`${created.token}\n`);
         return undefined;
-      });
+      }, { create: true });
       if (taken) fail(taken);
     });
   cmd
@@ -93,6 +90,6 @@ export function registerAdminTokenCommands(program: Command, withStore: WithStor
         process.stdout.write(`revoked ${name}: running hubs refuse it within ${ADMIN_TOKEN_CACHE_TTL_MS / 1000} s\n`);
         return true;
       });
-      if (!revoked) fail(`no active admin token named ${name}`, 1);
+      if (!revoked) fail(`no active admin token named ${name} in ${storeName()}`, 1);
     });
 }

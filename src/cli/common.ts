@@ -4,16 +4,37 @@ import type { Config } from '../config.ts';
 import { escapeUnprintable } from '../domain/text.ts';
 import type { Db } from '../store/db.ts';
 
+/** How withStore opens the store: `create` lets a command that registers something make a new embedded store. */
+export interface StoreUse {
+  create?: boolean;
+}
+
 /** What main.ts hands each command group: the configuration, and the store opened for one command. */
 export interface CliHelpers {
   config: () => Config;
-  withStore: <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+  withStore: <T>(fn: (db: Db) => Promise<T>, use?: StoreUse) => Promise<T>;
+  /** The store the command works on, for "not found" messages: `the embedded store in /abs/data/pg` or `the store at postgres://host/db`. */
+  storeName: () => string;
+}
+
+/**
+ * A command ending with a message and an exit code. Thrown, not exited on the spot: an exit from inside
+ * withStore's callback would skip its `finally` and leave an embedded server the command started running.
+ * main.ts prints it and exits once everything is closed.
+ */
+export class CliExit extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'CliExit';
+  }
 }
 
 /** Ends a command with one line on stderr and an exit code (2: the command was used wrongly). */
 export function fail(msg: string, code = 2): never {
-  process.stderr.write(`trackhub: ${printable(msg)}\n`);
-  process.exit(code);
+  throw new CliExit(msg, code);
 }
 
 /** Outside text as the CLI prints it: control characters and bidi overrides as \u escapes (see escapeUnprintable). */
@@ -66,7 +87,7 @@ export function requireOptionsAfterUnknownOnes(program: Command): void {
   program.hook('preAction', (_program, action) => {
     for (const option of action.options) {
       if (required.has(option) && action.getOptionValue(option.attributeName()) === undefined) {
-        action.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: 1 });
+        action.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: 2 });
       }
     }
   });

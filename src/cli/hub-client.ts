@@ -45,9 +45,7 @@ export class HubClient {
         redirect: 'error',
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? (err as Error).message);
-      fail(`could not reach the hub at ${this.base}: ${why}`, 1);
+      fail(`could not reach the hub at ${this.base}: ${fetchFailure(err, [this.token])}`, 1);
     }
     const text = await res.text();
     let parsed: unknown;
@@ -80,8 +78,34 @@ export function hubClientFor(hubUrl: string | undefined): HubClient | undefined 
   if (url.username || url.password) fail(`--url must not carry credentials: put the admin token in ${ADMIN_TOKEN_ENV}`);
   const token = process.env[ADMIN_TOKEN_ENV]?.trim();
   if (!token) fail(`--url needs an admin token in ${ADMIN_TOKEN_ENV}: the hub's bootstrap token, or one from \`trackhub admin-tokens create\` on the hub's store`);
+  const problem = headerValueProblem(ADMIN_TOKEN_ENV, token);
+  if (problem) fail(problem);
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) process.stderr.write(`trackhub: warning: the admin token goes to ${url.host} over plain http\n`);
   return new HubClient(url.toString(), token);
+}
+
+/**
+ * Why a token cannot go in a request header, without quoting it: fetch refuses a header value with a
+ * control character, and its error message quotes the whole value (the token, printed on the terminal).
+ * A token is printable ASCII without spaces, so anything else (a pasted line break, say) is refused here.
+ */
+export function headerValueProblem(name: string, value: string): string | undefined {
+  if (/^[\x21-\x7e]+$/.test(value)) return undefined;
+  return `${name} holds a character no token has (a control character such as a pasted line break, a space inside it, or a non-ASCII character): set it to the token alone; it is not printed`;
+}
+
+/**
+ * Why a fetch failed, in words that cannot hold a header value: the connection error's code
+ * (ECONNREFUSED, ENOTFOUND, CERT_HAS_EXPIRED…) or a timeout, never fetch's own message, which quotes a
+ * refused header (a token) whole. A cause's message is used only if it holds none of `secrets`.
+ */
+export function fetchFailure(err: unknown, secrets: string[]): string {
+  if ((err as Error).name === 'TimeoutError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (typeof cause?.code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(cause.code)) return cause.code;
+  const message = cause?.message;
+  if (typeof message === 'string' && message.length <= 200 && !secrets.some((s) => s !== '' && message.includes(s))) return message;
+  return 'the request could not be sent';
 }
 
 function isLoopback(host: string): boolean {

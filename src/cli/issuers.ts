@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { Issuer } from '../store/issuers.ts';
-import { auditCli, type CliHelpers, fail, printable } from './common.ts';
+import { auditCli, CliExit, type CliHelpers, fail, printable } from './common.ts';
 import { type HubClient, hubClientFor, hubUrlOption } from './hub-client.ts';
 
 // What the commands run (the store, jose, the checks) is imported inside their actions: registering them
@@ -90,13 +90,7 @@ async function checkUrlHere(h: CliHelpers, url: string): Promise<void> {
 
 /** The issuer's public keys: read from --jwks, or a pair generated here (its private half printed once). */
 async function issuerKeys(opts: AddOptions): Promise<{ jwks: { keys: Record<string, unknown>[] }; privateJwk?: Record<string, unknown> }> {
-  if (opts.jwks) {
-    try {
-      return { jwks: JSON.parse(readFileSync(opts.jwks, 'utf8')) };
-    } catch (err) {
-      fail(`cannot read --jwks: ${(err as Error).message}`);
-    }
-  }
+  if (opts.jwks) return { jwks: readJwksFile(opts.jwks) };
   if (!opts.generateKey) fail('give --jwks FILE or --generate-key');
   const { exportJWK, generateKeyPair } = await import('jose');
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -105,6 +99,44 @@ async function issuerKeys(opts: AddOptions): Promise<{ jwks: { keys: Record<stri
     jwks: { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] },
     privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
   };
+}
+
+/** A JWKS file is a few keys: a bigger file (or a device such as /dev/zero) is no JWKS. */
+const MAX_JWKS_BYTES = 1024 * 1024;
+
+/**
+ * The --jwks file as `{ keys: [ {…}, … ] }`, or the command ends (exit 2) saying what is wrong with it.
+ * Its content is never quoted: pointed at the wrong file (a private key, /etc/shadow), the command must
+ * not print it; JSON.parse's message would quote its first bytes.
+ */
+export function readJwksFile(path: string): { keys: Record<string, unknown>[] } {
+  let text: string;
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) fail(`--jwks ${path} is not a file`);
+    if (stat.size > MAX_JWKS_BYTES) fail(`--jwks ${path} is over ${MAX_JWKS_BYTES / 1024} KiB: not a JWKS`);
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof CliExit) throw err;
+    fail(`cannot read --jwks ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  const shape = 'a JWKS is a JSON object { "keys": [ { "kty": "EC", "crv": "P-256", "x": …, "y": …, "kid": … } ] }';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    fail(`--jwks ${path} is not JSON (${shape}); its content is not printed`);
+  }
+  const value = parsed as { keys?: unknown; jwks?: { keys?: unknown }; kty?: unknown } | null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`--jwks ${path} is not a JSON object (${shape})`);
+  if (value.keys === undefined && Array.isArray(value.jwks?.keys)) {
+    fail(`--jwks ${path} looks like what \`issuers add --generate-key\` prints (it holds a private key too): give a file holding its "jwks" member alone, e.g. jq .jwks ${path} > jwks.json`);
+  }
+  if (value.keys === undefined && value.kty !== undefined) fail(`--jwks ${path} holds one key, not a key set: put it in { "keys": [ … ] }`);
+  if (!Array.isArray(value.keys)) fail(`--jwks ${path} has no "keys" array (${shape})`);
+  const bad = value.keys.findIndex((k) => typeof k !== 'object' || k === null || Array.isArray(k));
+  if (bad >= 0) fail(`--jwks ${path}: keys[${bad}] is not a JSON object (${shape})`);
+  return { keys: value.keys as Record<string, unknown>[] };
 }
 
 /**
@@ -158,5 +190,6 @@ async function addOnStore(h: CliHelpers, opts: AddOptions, jwks: { keys: Record<
     const saved = (await getIssuer(db, opts.id)) as Issuer;
     await auditCli(db, 'issuers add', { status: existing ? 200 : 201, targetId: opts.id, before: existing && issuerView(existing), after: issuerView(saved) });
     return { ...issuerView(saved), ...(secret ? { webhookSecret: secret } : {}) };
-  });
+    // Registering the first issuer may come before the hub's first start: this command may create the store.
+  }, { create: true });
 }

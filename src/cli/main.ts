@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { PACKAGE_ROOT } from '../assets.ts';
 import type { openStore } from '../store/db.ts';
 import { registerAdminTokenCommands } from './admin-tokens.ts';
 import { registerBenchCommand } from './bench.ts';
-import { printable, requireOptionsAfterUnknownOnes } from './common.ts';
+import { CliExit, fail, printable, requireOptionsAfterUnknownOnes, type StoreUse } from './common.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerIssuerCommands } from './issuers.ts';
 import { registerNotificationCommands } from './notifications.ts';
@@ -17,6 +17,8 @@ import { registerSiteCommands } from './sites.ts';
 
 /** config.ts (it loads every carrier client): imported before any command's action runs, see the preAction hook. */
 let configModule: typeof import('../config.ts') | undefined;
+/** store/embedded.ts (small; no server code runs on import), loaded with config.ts for storeName(). */
+let storeFolders: typeof import('../store/embedded.ts');
 
 function config(overrides: { sandbox?: boolean } = {}) {
   const { ConfigError, loadConfig } = configModule as typeof import('../config.ts');
@@ -31,13 +33,28 @@ function config(overrides: { sandbox?: boolean } = {}) {
   }
 }
 
+/** Where the commands that cannot find the hub's store are told to look. */
+const POINT_AT_THE_HUB =
+  "run the command in the hub's folder, set TRACKHUB_DATABASE_URL to the hub's store (embedded://PATH or postgres://…), or give --url http://HUB:8080 to go through a running hub";
+
 /**
  * Opens the store for a one-off command. On the embedded store it uses the server of a running hub, or
- * starts the server for the command and stops it after.
+ * starts the server for the command and stops it after. A folder with no store yet: only a command that
+ * registers something (`use.create`) makes one, and says so; the others refuse, since a list, a lookup or
+ * an import on a store made on the spot (in the wrong folder, say) finds nothing and leaves a stray store.
  */
-async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']) => Promise<T>): Promise<T> {
-  const [{ migrate, openStore }, { openSecrets }] = await Promise.all([import('../store/db.ts'), import('../store/secrets.ts')]);
+async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']) => Promise<T>, use: StoreUse = {}): Promise<T> {
+  const [{ migrate, openStore }, { openSecrets }, { embeddedFolder }] = await Promise.all([
+    import('../store/db.ts'),
+    import('../store/secrets.ts'),
+    import('../store/embedded.ts'),
+  ]);
   const { databaseUrl, dataDir, secretKey } = config();
+  const folder = embeddedFolder(databaseUrl);
+  if (folder !== undefined && !existsSync(join(folder, 'PG_VERSION'))) {
+    if (!use.create) fail(`no store in ${folder} (no hub has run with this folder): ${POINT_AT_THE_HUB}`);
+    process.stderr.write(`trackhub: creating a new embedded store in ${folder} (no hub has run with this folder); to act on an existing hub's store instead, ${POINT_AT_THE_HUB}\n`);
+  }
   const store = await openStore(databaseUrl, { poolSize: 2 });
   // Interrupted (Ctrl-C), the command still stops an embedded server it started.
   const interrupted = () => void store.close().finally(() => process.exit(130));
@@ -45,10 +62,25 @@ async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']
   try {
     await migrate(store.db);
     await openSecrets(store.db, { configured: secretKey, dataDir }, (message) => process.stderr.write(`trackhub: ${message}\n`));
+    // A refusal inside fn is a thrown CliExit (see fail): it passes through here, so the server stops.
     return await fn(store.db);
   } finally {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, interrupted);
     await store.close();
+  }
+}
+
+/** The store a command works on, as "not found" messages name it; a postgres URL without its credentials or parameters. */
+function storeName(): string {
+  const { databaseUrl } = config();
+  const { embeddedFolder } = storeFolders;
+  const folder = embeddedFolder(databaseUrl);
+  if (folder !== undefined) return `the embedded store in ${folder}`;
+  try {
+    const u = new URL(databaseUrl);
+    return `the store at ${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'the store of TRACKHUB_DATABASE_URL';
   }
 }
 
@@ -71,10 +103,15 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 const program = new Command('trackhub')
   .description('Card tracking hub')
   .version(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Every usage error commander finds (unknown option or command, missing argument or required option, a
+  // value not among the choices, a command group without its subcommand) exits 2, as the commands' own
+  // refusals do; help and --version exit 0. Set before the commands are added: they inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 // Before the action of any command (its own or a subcommand's): config() is synchronous, the module is not.
 program.hook('preAction', async () => {
   configModule ??= await import('../config.ts');
+  storeFolders ??= await import('../store/embedded.ts');
 });
 
 program
@@ -199,14 +236,20 @@ sandbox
 
 registerBenchCommand(program);
 registerDemoCommand(program);
-registerIssuerCommands(program, { config, withStore });
-registerNotificationCommands(program, withStore);
-registerAdminTokenCommands(program, withStore);
-registerSiteCommands(program, { config, withStore });
-registerSecretCommands(program, { config, withStore });
+const helpers = { config, withStore, storeName };
+registerIssuerCommands(program, helpers);
+registerNotificationCommands(program, helpers);
+registerAdminTokenCommands(program, helpers);
+registerSiteCommands(program, helpers);
+registerSecretCommands(program, helpers);
 
 requireOptionsAfterUnknownOnes(program);
 program.parseAsync(process.argv).catch((err) => {
-  process.stderr.write(`trackhub: ${(err as Error).message}\n`);
+  // A command's refusal (fail), reported once withStore has closed the store and stopped its server.
+  if (err instanceof CliExit) {
+    process.stderr.write(`trackhub: ${printable(err.message)}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`trackhub: ${printable((err as Error).message)}\n`);
   process.exit(1);
 });

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import type { Db } from '../store/db.ts';
 import type { NotificationState, NotificationSummary } from '../store/notifications.ts';
-import { auditCli, fail, printable } from './common.ts';
+import { auditCli, type CliHelpers, fail, printable } from './common.ts';
 import { hubClientFor, hubUrlOption, listPages } from './hub-client.ts';
 
 /**
@@ -11,11 +10,11 @@ import { hubClientFor, hubUrlOption, listPages } from './hub-client.ts';
 export const NOTIFICATION_STATES: readonly NotificationState[] = ['pending', 'delivered', 'dead'];
 
 const NOTIFICATION_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-type WithStore = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+/** The Admin API's refusal of a malformed issuer id, word for word. */
+const ISSUER_ID_PROBLEM = 'FIELD_INVALID_FORMAT: issuerId: must be 10 of [A-Za-z0-9_-]';
 
 /** `trackhub notifications list|show|replay`: the Admin API's dead-letter views, on the store or (`--url`) through a hub's Admin API. */
-export function registerNotificationCommands(program: Command, withStore: WithStore): void {
+export function registerNotificationCommands(program: Command, { withStore, storeName }: CliHelpers): void {
   const cmd = program.command('notifications').description('Inspect and replay issuer notifications');
   cmd
     .command('list')
@@ -29,15 +28,22 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       if (opts.state !== undefined && !NOTIFICATION_STATES.includes(opts.state as NotificationState)) fail(`--state must be one of ${NOTIFICATION_STATES.join(', ')}`);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) fail('--limit must be a positive integer');
+      // Checked here, for the store and --url alike, in the Admin API's words: a malformed id is an error,
+      // not a filter that matches nothing. A well-formed id of no issuer is a filter (nothing listed), said on stderr.
+      const { ISSUER_ID } = await import('../domain/track-request.ts');
+      if (opts.issuer !== undefined && !ISSUER_ID.test(opts.issuer)) fail(`--issuer: ${ISSUER_ID_PROBLEM}`);
+      const noSuchIssuer = (issuerId: string) => process.stderr.write(`(no issuer ${issuerId})\n`);
       const print = (n: NotificationSummary) =>
         process.stdout.write(opts.json ? `${JSON.stringify(n)}\n` : `${n.id}\t${n.issuerId}\t${n.state}\t${n.attempts}\t${n.createdAt}\t${printable(n.lastError ?? '')}\n`);
       const hub = hubClientFor(opts.url);
       if (hub) {
+        if (opts.issuer !== undefined && (await hub.request('GET', `/admin/v1/issuers/${opts.issuer}`, undefined, [404])).status === 404) noSuchIssuer(opts.issuer);
         for await (const n of listPages<NotificationSummary>(hub, '/admin/v1/notifications', 'notifications', { state: opts.state, issuerId: opts.issuer }, limit)) print(n);
         return;
       }
-      const { listNotifications } = await import('../store/notifications.ts');
+      const [{ listNotifications }, { getIssuer }] = await Promise.all([import('../store/notifications.ts'), import('../store/issuers.ts')]);
       await withStore(async (db) => {
+        if (opts.issuer !== undefined && !(await getIssuer(db, opts.issuer))) noSuchIssuer(opts.issuer);
         let after: string | undefined;
         let left = limit;
         while (left > 0) {
@@ -62,7 +68,7 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       else {
         const { getNotification } = await import('../store/notifications.ts');
         found = await withStore((db) => getNotification(db, id));
-        if (!found) fail(`no such notification: ${id}`);
+        if (!found) fail(`no such notification: ${id} (in ${storeName()})`);
       }
       process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     });
@@ -75,9 +81,9 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
     .addOption(hubUrlOption())
     .action(async (id: string | undefined, opts: { issuer?: string; since?: string; includeDelivered?: boolean; url?: string }) => {
       if (id && opts.issuer) fail('give a notification id or --issuer, not both');
+      if (id !== undefined && !NOTIFICATION_ID.test(id)) fail('the id must be 1 to 64 of [A-Za-z0-9_-] (the webhook-id)');
       const hub = hubClientFor(opts.url);
       if (hub && id) {
-        if (!NOTIFICATION_ID.test(id)) fail('the id must be 1 to 64 of [A-Za-z0-9_-] (the webhook-id)');
         await hub.request('POST', `/admin/v1/notifications/${id}/replay`);
         process.stdout.write(`replayed ${id}\n`);
         return;
@@ -86,12 +92,11 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       if (id) {
         const ok = await withStore(async (db) => {
           const done = await replayNotification(db, id);
-          // A refused write is audited too, as the Admin API does; an id that is no id is not quoted.
-          const targetId = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : 'not-an-id';
-          await auditCli(db, 'notifications replay', done ? { status: 202, targetId, after: { replayed: 1 } } : { status: 404, targetId });
+          // A refused write is audited too, as the Admin API does.
+          await auditCli(db, 'notifications replay', done ? { status: 202, targetId: id, after: { replayed: 1 } } : { status: 404, targetId: id });
           return done;
         });
-        if (!ok) fail(`no such notification: ${id}`);
+        if (!ok) fail(`no such notification: ${id} (in ${storeName()})`);
         process.stdout.write(`replayed ${id}\n`);
         return;
       }
@@ -101,7 +106,7 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
       if (!since) fail('--since must be an ISO 8601 time');
       const issuerId = opts.issuer;
       const [{ ISSUER_ID }, { getIssuer }] = await Promise.all([import('../domain/track-request.ts'), import('../store/issuers.ts')]);
-      if (!ISSUER_ID.test(issuerId)) fail('--issuer must be 10 of [A-Za-z0-9_-]');
+      if (!ISSUER_ID.test(issuerId)) fail(`--issuer: ${ISSUER_ID_PROBLEM}`);
       if (hub) {
         // The hub answers 404 "no such issuer" for a mistyped one, which ends the command with exit 2.
         const { body } = await hub.request<{ replayed: number }>('POST', `/admin/v1/issuers/${issuerId}/replay`, { since: since.toISOString(), includeDelivered: opts.includeDelivered ?? false });
@@ -119,7 +124,7 @@ export function registerNotificationCommands(program: Command, withStore: WithSt
         await auditCli(db, 'notifications replay', { status: 202, targetId: issuerId, after: { since: since.toISOString(), includeDelivered, replayed } });
         return replayed;
       });
-      if (n === undefined) fail(`no such issuer: ${issuerId}`);
+      if (n === undefined) fail(`no such issuer: ${issuerId} (in ${storeName()})`);
       process.stdout.write(`replayed ${n} notification${n === 1 ? '' : 's'} of ${opts.issuer}\n`);
     });
 }

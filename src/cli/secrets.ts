@@ -8,8 +8,9 @@ import { type CliHelpers, fail } from './common.ts';
 
 
 const ROTATE_HELP = `
-Re-encrypts every stored secret (issuers' webhook secrets, OAuth client secrets, mTLS private keys, the
-hub's token signing key) under a new master key, in one transaction: all move to the new key, or none.
+Re-encrypts every stored secret (issuers' webhook secrets (whsec_), the ed25519 private keys that sign
+their notifications (whsk_), OAuth client secrets, mTLS private keys, the hub's token signing key) under a
+new master key, in one transaction: all move to the new key, or none.
 
 The current key is TRACKHUB_SECRET_KEY, or else {data folder}/secret.key. The new key is read from
 --new-key-file, or generated and written to {data folder}/secret.key.new (mode 0600). No key is printed.

@@ -9,7 +9,7 @@ import { SITE_ID, SITE_ID_RULE } from '../sites/events.ts';
 import type { Db } from '../store/db.ts';
 import type { SavedSite } from '../store/production-sites.ts';
 import { auditCli, type CliHelpers, fail, printable } from './common.ts';
-import { hubClientFor, hubUrlOption, listPages } from './hub-client.ts';
+import { fetchFailure, headerValueProblem, hubClientFor, hubUrlOption, listPages } from './hub-client.ts';
 
 // What the commands run (the store, ingestion, carriers, the progress bar) is imported inside their
 // actions: registering them stays light, so `trackhub --help` does not load the hub.
@@ -36,7 +36,14 @@ export function httpSink(baseUrl: string, siteId: string, apiKey: string): Event
   const url = `${baseUrl.replace(/\/+$/, '')}/sites/v1/production-sites/${encodeURIComponent(siteId)}/events`;
   return async (events, chunk) => {
     if (events.length === 0) return { accepted: 0, duplicates: 0 };
-    const send = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey }, body: JSON.stringify({ events }) });
+    const send = async () => {
+      try {
+        return await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey }, body: JSON.stringify({ events }), redirect: 'error' });
+      } catch (err) {
+        // fetch's own message can quote a header (the key): only the connection error's code is said.
+        fail(`could not reach the hub at ${baseUrl}: ${fetchFailure(err, [apiKey])}`, 1);
+      }
+    };
     let res = await send();
     // A refused batch was not taken at all: wait as long as Retry-After says (1 to 60 s) and send it again.
     for (let waits = 0; res.status === 429 && waits < MAX_RATE_LIMITED_WAITS; waits++) {
@@ -113,7 +120,8 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
         await auditCli(db, 'sites add', { status: before ? 200 : 201, targetId: siteId, before: shown(before), after: { ...shown(await getSiteRow(db, siteId)), ...(keyChanged ? { apiKey: '***' } : {}) } });
         process.stdout.write(`${JSON.stringify(saved, null, 2)}\n`);
         if (saved.apiKey) process.stderr.write('The API key is shown this once; the hub keeps only its hash.\n');
-      });
+        // Registering a site may come before the hub's first start: this command may create the store.
+      }, { create: true });
     });
 
   sites
@@ -154,13 +162,21 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
     .option('--report <file>', 'where to write every rejected line when there are many (default FILE.rejected.json)')
     .option('--json', 'print the summary as one JSON line')
     .action(async (file: string, opts: { site: string; url?: string; apiKey?: string; chunk: string; report?: string; json?: boolean }) => {
+      // As the Site API answers a malformed id: said to be one, not looked up.
+      if (!SITE_ID.test(opts.site)) fail(`--site must be ${SITE_ID_RULE}`);
+      if (opts.url !== undefined) {
+        if (!URL.canParse(opts.url) || !/^https?:$/.test(new URL(opts.url).protocol)) fail("--url must be the hub's http(s) URL, e.g. http://127.0.0.1:8080");
+        if (!opts.apiKey) fail('--url needs --api-key (or TRACKHUB_SITE_API_KEY)');
+        const problem = headerValueProblem('--api-key (or TRACKHUB_SITE_API_KEY)', opts.apiKey);
+        if (problem) fail(problem);
+      }
       const chunkLines = Number(opts.chunk);
       if (!Number.isInteger(chunkLines) || chunkLines < 1 || chunkLines > 1000) fail('--chunk must be an integer from 1 to 1000');
       let size: number;
       try {
         size = statSync(file).size;
       } catch (err) {
-        fail(`cannot read ${file}: ${(err as Error).message}`);
+        fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
       }
       const { BatchFileError, importFile } = await import('../sites/batch-file.ts');
       const { default: cliProgress } = await import('cli-progress');
@@ -185,14 +201,13 @@ export function registerSiteCommands(program: Command, h: CliHelpers): void {
       };
       let summary: ImportSummary;
       const started = performance.now();
-      if (opts.url) {
-        if (!opts.apiKey) fail('--url needs --api-key (or TRACKHUB_SITE_API_KEY)');
-        summary = await run(httpSink(opts.url, opts.site, opts.apiKey));
+      if (opts.url !== undefined) {
+        summary = await run(httpSink(opts.url, opts.site, opts.apiKey as string));
       } else {
         const config = h.config();
         const { siteExists } = await import('../store/production-sites.ts');
         summary = await h.withStore(async (db) => {
-          if (!(await siteExists(db, opts.site))) fail(`no production site ${opts.site}; register it with: trackhub sites add ${opts.site} --name NAME`);
+          if (!(await siteExists(db, opts.site))) fail(`no production site ${opts.site} in ${h.storeName()}; register it with: trackhub sites add ${opts.site} --name NAME`);
           const ctx = await cliContext(db, config);
           const { ingestEvents } = await import('../sites/ingest.ts');
           return run(async (events, chunk) => {

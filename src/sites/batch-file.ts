@@ -173,7 +173,10 @@ function checkHeader(fields: string[]): string[] {
   while (header.length > 0 && header.at(-1) === '') header.pop();
   const expected = `expected ${SITE_EVENT_FIELDS.join(', ')}`;
   const unknown = header.filter((h) => !(SITE_EVENT_FIELDS as readonly string[]).includes(h));
-  if (unknown.length > 0) throw new BatchFileError(`CSV header: unknown column(s) ${unknown.map((u) => u || '(empty)').join(', ')}; ${expected}`);
+  // Only what looks like a column name is quoted: the first line of a file that is no batch file at all
+  // (a key file, /etc/shadow) must not be printed.
+  const shown = (u: string) => (u === '' ? '(empty)' : /^[A-Za-z][A-Za-z0-9 _.-]{0,39}$/.test(u) ? u : '(a name that is no column name)');
+  if (unknown.length > 0) throw new BatchFileError(`CSV header: unknown column(s) ${unknown.map(shown).join(', ')}; ${expected}`);
   const repeated = [...new Set(header.filter((h, i) => header.indexOf(h) !== i))];
   if (repeated.length > 0) throw new BatchFileError(`CSV header: column(s) ${repeated.join(', ')} named more than once`);
   const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c));
