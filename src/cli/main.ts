@@ -185,8 +185,13 @@ program
   .action(async () => {
     const { migrate, openStore } = await import('../store/db.ts');
     const store = await openStore(config().databaseUrl, { poolSize: 1 });
-    const applied = await migrate(store.db);
-    await store.close();
+    let applied: string[];
+    try {
+      applied = await migrate(store.db);
+    } finally {
+      // A failed migration still stops the embedded server the command started.
+      await store.close();
+    }
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
   });
 
