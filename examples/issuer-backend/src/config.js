@@ -16,12 +16,12 @@ import { resolve } from 'node:path';
 export function readConfig(env = process.env) {
   // Files named from where npm was started (`npm start -w examples/issuer-backend` runs in this folder).
   const path = (name) => resolve(env.INIT_CWD ?? process.cwd(), name);
-  const file = env.ISSUER_FILE ? JSON.parse(readFileSync(path(env.ISSUER_FILE), 'utf8')) : {};
+  const file = env.ISSUER_FILE ? parseJson(readFileSync(path(env.ISSUER_FILE), 'utf8'), 'ISSUER_FILE') : {};
   const list = (v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
   let privateKey = file.privateJwk;
   if (env.ISSUER_KEY_FILE) {
     const text = readFileSync(path(env.ISSUER_KEY_FILE), 'utf8');
-    privateKey = text.trimStart().startsWith('{') ? JSON.parse(text) : text;
+    privateKey = text.trimStart().startsWith('{') ? parseJson(text, 'ISSUER_KEY_FILE') : text;
   }
   const config = {
     hubUrl: (env.HUB_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''),
@@ -36,6 +36,18 @@ export function readConfig(env = process.env) {
   if (!/^[A-Za-z0-9_-]{10}$/.test(config.issuerId ?? '')) throw new Error('ISSUER_ID (or ISSUER_FILE) must give the issuer id: 10 of [A-Za-z0-9_-]');
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65_535) throw new Error('PORT must be a port number');
   return config;
+}
+
+/**
+ * JSON.parse without its message: V8's quotes the text around the error, and these files hold the
+ * issuer's private key and webhook secret, so a typo would print the start of a secret.
+ */
+function parseJson(text, name) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${name} is not valid JSON`);
+  }
 }
 
 /** The issuer's credentials, for the calls to the hub (track, trackingStatus, catch-up). */
