@@ -86,7 +86,8 @@ describe('one info line per track request, site-event batch and notification out
 
     const grant = await t.app.inject({ method: 'POST', url: '/authz/v1/oauth2/token', headers: { 'x-correlation-id': 'corr-log-refused-4' }, payload: { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: 'assertion-secret-abc' } });
     expect(grant.statusCode).toBe(400);
-    expect(refused('corr-log-refused-4')).toEqual([expect.objectContaining({ status: 400, errorCode: 'invalid_grant', route: '/authz/v1/oauth2/token' })]);
+    // The token endpoint's own line, with why and the correlation id.
+    expect(lines.filter((l) => l.correlationId === 'corr-log-refused-4')).toEqual([expect.objectContaining({ level: 30, msg: 'assertion refused', reason: expect.any(String) })]);
 
     const all = JSON.stringify(lines);
     for (const secret of [token, 'card-refused-42', 'tn-refused-1234', 'not-a-token-secret-xyz', 'sk_wrong_key', 'assertion-secret-abc']) expect(all).not.toContain(secret);

@@ -42,9 +42,13 @@ declare module 'fastify' {
   }
 }
 
-/** The APIs banks and bureaus call (Issuer API with its token endpoint, Site API): their refusals are logged. */
-function isPartnerApi(url: string): boolean {
-  return url.startsWith('/banking/') || url.startsWith('/sites/') || url.startsWith('/authz/');
+/**
+ * The APIs banks and bureaus call (Issuer API, Site API): their refusals are logged here. The token
+ * endpoint logs its own refusals with the reason (routes/token.ts); only its 429s, answered by the rate
+ * limits before it runs, are logged here.
+ */
+function isPartnerApi(url: string, status: number): boolean {
+  return url.startsWith('/banking/') || url.startsWith('/sites/') || (status === 429 && url.startsWith('/authz/'));
 }
 
 /** The error code of a refusal body: the contract's `errorCode`, or OAuth's `error`; never any other text of it. */
@@ -204,7 +208,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   // read from the body on its way out, whichever code path refused it.
   app.decorateRequest('refusal', '');
   app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode >= 400 && reply.statusCode < 500 && isPartnerApi(req.url) && typeof payload === 'string' && payload.length <= 65_536) {
+    if (reply.statusCode >= 400 && reply.statusCode < 500 && isPartnerApi(req.url, reply.statusCode) && typeof payload === 'string' && payload.length <= 65_536) {
       req.refusal = refusalCode(payload);
     }
     return payload;
@@ -216,7 +220,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode, correlationId: req.correlationId }, 'request failed');
     // A bank or a bureau quotes the correlation id of a refusal to the operator, who finds it here. The route
     // pattern, never the URL (card ids), headers (tokens, keys) or body.
-    else if (reply.statusCode >= 400 && isPartnerApi(req.url)) {
+    else if (reply.statusCode >= 400 && isPartnerApi(req.url, reply.statusCode)) {
       req.log.info({ correlationId: req.correlationId, method: req.method, route, status: reply.statusCode, errorCode: req.refusal || undefined, ...partnerOf(req.params) }, 'request refused');
     }
     // An Admin API write, in a line (the audit log holds who and the before and after).

@@ -82,7 +82,7 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
         errorHandler: (err: FastifyError, req, reply) => {
           const unreadable = unreadableBody(err);
           if (!unreadable) throw err;
-          req.log.info({ reason: unreadable.description }, 'token request refused');
+          req.log.info({ reason: unreadable.description, correlationId: req.correlationId }, 'token request refused');
           return reply
             .code(unreadable.status as 400 | 413)
             .header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: unreadable.description });
@@ -100,7 +100,7 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
       async (req, reply) => {
         reply.header('cache-control', 'no-store');
         if (!isForm(req.headers['content-type']) && !isJson(req.headers['content-type'])) {
-          req.log.info({ reason: 'content-type' }, 'token request refused');
+          req.log.info({ reason: 'content-type', correlationId: req.correlationId }, 'token request refused');
           return reply
             .code(400)
             .send({ error: 'invalid_request', error_description: 'content-type must be application/x-www-form-urlencoded or application/json (UTF-8)' });
@@ -116,11 +116,11 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
         const grantType = single('grant_type');
         const assertion = single('assertion');
         if (grantType == null || assertion == null || assertion === '') {
-          req.log.info({ reason: 'grant_type or assertion missing or repeated' }, 'token request refused');
+          req.log.info({ reason: 'grant_type or assertion missing or repeated', correlationId: req.correlationId }, 'token request refused');
           return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type and assertion are each required once' });
         }
         if (grantType !== JWT_BEARER) {
-          req.log.info({ reason: 'unsupported grant_type' }, 'token request refused');
+          req.log.info({ reason: 'unsupported grant_type', correlationId: req.correlationId }, 'token request refused');
           return reply.code(400).send({ error: 'unsupported_grant_type', error_description: `grant_type must be ${JWT_BEARER}` });
         }
         try {
@@ -142,7 +142,7 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
           return token;
         } catch (err) {
           if (!(err instanceof InvalidGrant)) throw err;
-          req.log.info({ reason: err.message }, 'assertion refused');
+          req.log.info({ reason: err.message, correlationId: req.correlationId }, 'assertion refused');
           return reply.code(400).send({ error: 'invalid_grant', error_description: err.description });
         }
       },
