@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,5 +38,15 @@ describe('the @trackhub/issuer package', () => {
     expect(manifest.publishConfig).toEqual({ access: 'public' });
     expect(manifest.peerDependenciesMeta.pg.optional).toBe(true);
     expect(manifest.files).toEqual(expect.arrayContaining(['dist', 'migrations']));
+  });
+
+  it('loads with require() from CommonJS (Node 20.19+ require(esm), through the exports default condition)', () => {
+    // From the repository root the package resolves through its workspace link, exports and all, as from an install.
+    const r = spawnSync(process.execPath, ['-e', "const m = require('@trackhub/issuer'); process.stdout.write(typeof m.NotificationHandler + ' ' + typeof m.TokenProvider)"], {
+      cwd: join(pkg, '..', '..'),
+      encoding: 'utf8',
+    });
+    expect(r.stderr.replace(/^.*ExperimentalWarning.*\n?|^\(Use .*\n?/gm, '')).toBe('');
+    expect(r.stdout).toBe('function function');
   });
 });
