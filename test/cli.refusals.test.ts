@@ -81,6 +81,22 @@ describe('a --jwks file that is no JWKS: a clear refusal (exit 2), its content n
     expect(missing.out).toMatch(/cannot read --jwks .*absent\.json: ENOENT/);
   });
 
+  it('secrets rotate-key --new-key-file that is missing, a device or no key: exit 2, the content never printed', async () => {
+    const shadow = join(dir, 'not-a-key');
+    writeFileSync(shadow, 'root:$y$j9T$shadowsecrethash:19000:0:99999:7:::\n');
+    const cases: [string, RegExp][] = [
+      [join(dir, 'absent.key'), /cannot read --new-key-file .*absent\.key: ENOENT/],
+      ['/dev/zero', /--new-key-file \/dev\/zero is not a key file/],
+      [shadow, /not-a-key does not hold a master key/],
+    ];
+    for (const [file, said] of cases) {
+      const run = await cli(['secrets', 'rotate-key', '--new-key-file', file], NO_STORE);
+      expect(run.code, run.out).toBe(2);
+      expect(run.out).toMatch(said);
+      expect(run.out).not.toContain('shadowsecrethash');
+    }
+  });
+
   it('sites import of a file that is no batch file does not print its first line', async () => {
     const file = join(dir, 'shadow.csv');
     writeFileSync(file, 'root:$y$j9T$shadowsecrethash:19000:0:99999:7:::\n');

@@ -31,7 +31,7 @@ export function registerSecretCommands(program: Command, cli: CliHelpers): void 
     .option('--new-key-file <file>', 'the new key (32 bytes in base64, e.g. from openssl rand -base64 32); generated when not given')
     .addHelpText('after', ROTATE_HELP)
     .action(async (opts: { newKeyFile?: string }) => {
-      const { existsSync, linkSync, renameSync, rmSync } = await import('node:fs');
+      const { existsSync, linkSync, renameSync, rmSync, statSync } = await import('node:fs');
       const { join, resolve } = await import('node:path');
       const { MasterKey: Key } = await import('../store/secret-box.ts');
       const { keyFilePath, readKeyFile, rotateSecrets, SecretKeyError, storeKeyId, writeKeyFileOnce } = await import('../store/secrets.ts');
@@ -57,7 +57,24 @@ export function registerSecretCommands(program: Command, cli: CliHelpers): void 
       let generated = false;
       if (opts.newKeyFile) {
         nextFile = resolve(opts.newKeyFile);
-        next = guard(() => readKeyFile(nextFile));
+        // A key file is one line: anything else (a device, a big file) is refused before it is read, and a
+        // file that cannot be read is said so by its error code (exit 2), never with its content.
+        const file = nextFile;
+        next = guard(() => {
+          let stat: import('node:fs').Stats;
+          try {
+            stat = statSync(file);
+          } catch (err) {
+            fail(`cannot read --new-key-file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+          }
+          if (!stat.isFile() || stat.size > 4096) fail(`--new-key-file ${file} is not a key file (32 bytes in base64, as \`openssl rand -base64 32\` writes)`);
+          try {
+            return readKeyFile(file);
+          } catch (err) {
+            if (err instanceof SecretKeyError) throw err;
+            fail(`cannot read --new-key-file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+          }
+        });
       } else {
         nextFile = join(config.dataDir, 'secret.key.new');
         next = Key.generate();
