@@ -3,6 +3,9 @@ import type { NotificationState, NotificationSummary } from '../store/notificati
 import { auditCli, type CliHelpers, fail, printable } from './common.ts';
 import { hubClientFor, hubUrlOption, listPages } from './hub-client.ts';
 
+/** What a replay of a notification whose send is under way says: it is left to that send, never sent twice at once. */
+const IN_FLIGHT = 'not replayed: its send is under way (it is retried on its schedule if that send fails; replay again once it is delivered or dead)';
+
 /**
  * The store's notification states, named here so that registering the commands (for `--help`) does not load
  * the store; notifications.test.ts checks it against the store's NOTIFICATION_STATES.
@@ -84,20 +87,20 @@ export function registerNotificationCommands(program: Command, { withStore, stor
       if (id !== undefined && !NOTIFICATION_ID.test(id)) fail('the id must be 1 to 64 of [A-Za-z0-9_-] (the webhook-id)');
       const hub = hubClientFor(opts.url);
       if (hub && id) {
-        await hub.request('POST', `/admin/v1/notifications/${id}/replay`);
-        process.stdout.write(`replayed ${id}\n`);
+        const { body } = await hub.request<{ replayed?: boolean }>('POST', `/admin/v1/notifications/${id}/replay`);
+        process.stdout.write(body.replayed === false ? `${id}: ${IN_FLIGHT}\n` : `replayed ${id}\n`);
         return;
       }
-      const { replayIssuerSince, replayNotification } = await import('../store/notifications.ts');
+      const { replayIssuerSince, replayNotificationOutcome } = await import('../store/notifications.ts');
       if (id) {
-        const ok = await withStore(async (db) => {
-          const done = await replayNotification(db, id);
+        const outcome = await withStore(async (db) => {
+          const result = await replayNotificationOutcome(db, id);
           // A refused write is audited too, as the Admin API does.
-          await auditCli(db, 'notifications replay', done ? { status: 202, targetId: id, after: { replayed: 1 } } : { status: 404, targetId: id });
-          return done;
+          await auditCli(db, 'notifications replay', result === 'not_found' ? { status: 404, targetId: id } : { status: 202, targetId: id, after: { replayed: result === 'replayed' ? 1 : 0 } });
+          return result;
         });
-        if (!ok) fail(`no such notification: ${id} (in ${storeName()})`);
-        process.stdout.write(`replayed ${id}\n`);
+        if (outcome === 'not_found') fail(`no such notification: ${id} (in ${storeName()})`);
+        process.stdout.write(outcome === 'in_flight' ? `${id}: ${IN_FLIGHT}\n` : `replayed ${id}\n`);
         return;
       }
       if (!opts.issuer || !opts.since) fail('give a notification id, or --issuer and --since');
