@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,7 +46,8 @@ export function registerDemoCommand(program: Command): void {
         '     site reports it shipped with a FedEx sandbox number (CARD_SHIPPED), which opens its SHIPMENT;\n' +
         '  4. prints each notification once verified (signature, de-duplication, order), and exits 0 when the card is\n' +
         '     delivered (about 20 s).\n' +
-        'Ctrl-C stops the hub and its database and removes the temporary folder. The same steps by hand, with\n' +
+        'Ctrl-C stops the hub and its database and removes the temporary folder (a demo killed outright leaves\n' +
+        'them; the next demo stops that database and removes the folder). The same steps by hand, with\n' +
         'your own back-end: docs/integration.md.',
     )
     .action(async (opts: DemoOptions) => {
@@ -87,6 +88,42 @@ async function call(url: string, init: { method: string; headers: Record<string,
   return text ? JSON.parse(text) : {};
 }
 
+const DEMO_PREFIX = 'trackhub-demo-';
+/** A demo's temporary folder carries its pid in its name (`trackhub-demo-<pid>-XXXXXX`): the folder must stay empty for the embedded server's account. */
+const DEMO_FOLDER = /^trackhub-demo-(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes the temporary folders of earlier demos whose process is gone (a demo killed with SIGKILL
+ * cannot clean up: its embedded PostgreSQL keeps running and its folder stays), stopping their
+ * server first. Only folders named by a demo (with its pid) are touched, and only this user's (root
+ * also sees those handed to the server's account): anything else in the temporary folder is left alone.
+ */
+export async function cleanEarlierDemos(stop: (folder: string) => Promise<void>, alive: (pid: number) => boolean, parent = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return removed;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const pid = Number(DEMO_FOLDER.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    const dir = join(parent, name);
+    try {
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || (uid !== undefined && uid !== 0 && st.uid !== uid)) continue;
+      await stop(join(dir, 'pg'));
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // A server that would not stop, or a folder we cannot remove: left alone.
+    }
+  }
+  return removed;
+}
+
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const started = Date.now();
   if (opts.port !== undefined && !/^\d{1,5}$/.test(opts.port)) usage('--port must be a port number (1 to 65535)');
@@ -95,17 +132,23 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const port = opts.port === undefined ? await freePort() : Number(opts.port);
   if (port < 1 || port > 65_535) usage('--port must be a port number (1 to 65535)');
 
-  const [{ ConfigError, loadConfig }, { createLogger }, { startHub }, { sandboxNumbers }, sdk, { exportJWK, generateKeyPair }] = await Promise.all([
+  const [{ ConfigError, loadConfig }, { createLogger }, { startHub }, { sandboxNumbers }, sdk, { exportJWK, generateKeyPair }, embedded] = await Promise.all([
     import('../config.ts'),
     import('../logger.ts'),
     import('../hub.ts'),
     import('../sandbox/numbers.ts'),
     import('@trackhub/issuer'),
     import('jose'),
+    import('../store/embedded.ts'),
   ]);
 
+  const cleaned = await cleanEarlierDemos((folder) => embedded.stopEmbeddedServer(folder), embedded.processAlive);
+  if (cleaned.length > 0) {
+    process.stdout.write(`trackhub demo: cleaned up ${cleaned.length} earlier demo folder(s) left by a demo that was killed (${cleaned.join(', ')}), their embedded PostgreSQL stopped\n`);
+  }
+
   // Private to this user (the process umask is 077): the embedded database and the hub's master key live here.
-  const dir = opts.data ? resolve(opts.data) : mkdtempSync(join(tmpdir(), 'trackhub-demo-'));
+  const dir = opts.data ? resolve(opts.data) : mkdtempSync(join(tmpdir(), `${DEMO_PREFIX}${process.pid}-`));
   if (opts.data) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const adminToken = randomBytes(32).toString('base64url');
   let config: ReturnType<typeof loadConfig>;

@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stopEmbeddedServer } from '../../src/store/embedded.ts';
+import { livePostmaster, stopEmbeddedServer } from '../../src/store/embedded.ts';
 import { type Proc, runCli, waitFor } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/stores.ts';
 
@@ -13,6 +13,15 @@ import { tempDir } from '../helpers/stores.ts';
 const exitOf = (p: Proc) => new Promise<number | null>((r) => p.child.once('exit', (code) => r(code)));
 /** The store folder the demo names in its first line. */
 const storeDir = (out: string) => /embedded store in (\S+),/.exec(out)?.[1];
+/** No such process, or only its zombie (stopped, not yet reaped). */
+const processGone = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+};
 const SHIPMENT_ORDER = ['INFO_RECEIVED', 'IN_TRANSIT', 'OUT_FOR_DELIVERY', 'DELIVERED'];
 
 describe('trackhub demo', () => {
@@ -90,6 +99,31 @@ describe('trackhub demo', () => {
     // The embedded server wrote its pid file while running and removes it when it stops.
     expect(existsSync(join(kept, 'pg', 'postmaster.pid')), demo.output()).toBe(false);
   }, 90_000);
+
+  it('a demo killed with SIGKILL leaves its folder and database; the next demo stops that server and removes the folder, saying so', async () => {
+    const killed = runCli(['demo'], {});
+    const dir = await waitFor('the store folder', () => storeDir(killed.output()), 60_000);
+    // Killed once its hub is up, so its embedded PostgreSQL runs.
+    const server = await waitFor('its embedded PostgreSQL', () => livePostmaster(join(dir, 'pg')), 60_000);
+    const exited = exitOf(killed);
+    killed.child.kill('SIGKILL');
+    await exited;
+    expect(existsSync(dir)).toBe(true);
+    expect(livePostmaster(join(dir, 'pg'))?.pid).toBe(server.pid);
+
+    const next = runCli(['demo'], {});
+    try {
+      await waitFor('the clean-up line', () => /cleaned up \d+ earlier demo folder\(s\)/.test(next.output()) || undefined, 60_000);
+      expect(next.output()).toContain(dir);
+      expect(existsSync(dir)).toBe(false);
+      expect(processGone(server.pid)).toBe(true);
+    } finally {
+      const done = exitOf(next);
+      next.child.kill('SIGINT');
+      await done;
+    }
+    expect(existsSync(storeDir(next.output()) as string)).toBe(false);
+  }, 120_000);
 
   it('refuses a bad option with 2 and says why', async () => {
     const demo = runCli(['demo', '--timeout', 'soon'], {});
