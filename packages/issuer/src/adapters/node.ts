@@ -78,14 +78,12 @@ export function send(res: ServerResponse, answer: Answer): void {
 export function refuseBody(req: IncomingMessage, res: ServerResponse, err: unknown): void {
   const answer = err instanceof BodyTooLarge ? { status: 413, body: { error: 'body too large' } } : { status: 400, body: { error: 'the body could not be read' } };
   const text = JSON.stringify(answer.body);
-  // Closing at once, with the refused body still arriving, makes the kernel reset the connection and the
-  // client may lose the answer: end our side, discard what still comes for a moment, then cut.
+  // With `connection: close` node ends the connection once the answer is out; the socket is destroyed a
+  // second later in any case. A client still sending may get a reset (its body was refused anyway).
   res.on('finish', () => {
     const socket = req.socket;
-    if (!socket) return;
-    socket.end();
-    socket.on('data', () => {}).resume();
-    setTimeout(() => socket.destroy(), 1000).unref();
+    socket?.end();
+    if (socket) setTimeout(() => socket.destroy(), 1000).unref();
   });
   res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
   res.end(text);
