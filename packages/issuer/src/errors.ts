@@ -78,7 +78,9 @@ export class TrackhubNetworkError extends Error {
     readonly timedOut: boolean,
     cause: unknown,
   ) {
-    const why = timedOut ? 'no answer in time (timeoutMs)' : ((cause as { cause?: { code?: string } })?.cause?.code ?? (cause as Error)?.message ?? String(cause));
+    // fetch's own words only when known to hold no request data (a header fault quotes the header's value).
+    const code = (cause as { cause?: { code?: unknown } })?.cause?.code;
+    const why = timedOut ? 'no answer in time (timeoutMs)' : typeof code === 'string' ? quoteText(code, 64) : (cause as Error)?.message === 'fetch failed' ? 'fetch failed' : 'the request could not be sent';
     super(`could not reach the hub at ${url}: ${why}`, { cause });
   }
 }

@@ -137,7 +137,8 @@ export class TokenProvider {
     } catch {
       // handled below as an unexpected answer; JSON.parse's message, which quotes the text, is not kept
     }
-    if (res.ok && typeof body.access_token === 'string') {
+    // A token is sent back in a header: visible ASCII only (RFC 6750), or fetch would refuse it later quoting it.
+    if (res.ok && typeof body.access_token === 'string' && /^[\x21-\x7e]{1,8192}$/.test(body.access_token)) {
       const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 300;
       const margin = Math.min(this.#opts.refreshMarginSeconds ?? 60, expiresIn / 2);
       this.#cached = { token: body.access_token, refreshAt: this.#now() + (expiresIn - margin) * 1000 };

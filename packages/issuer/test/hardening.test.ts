@@ -105,6 +105,17 @@ describe('answers read safely', () => {
     expect(err.message).toBe(`could not reach the hub at http://hub.test/banking/v1/issuers/${ISSUER}/physicalCards/card-1/trackingStatus: ECONNREFUSED`);
     expect(err.message).not.toContain('tok-secret');
     expect(err).toMatchObject({ timedOut: false, retryable: true });
+    // fetch's words are kept only when they cannot hold request data (a header fault quotes the header).
+    const header = clientWith(() => Promise.reject(new TypeError('Headers.append: "Bearer tok-secret-1\n" is an invalid header value.')));
+    expect((await header.trackingStatus('card-1').catch((e) => e)).message).toMatch(/: the request could not be sent$/);
+  });
+
+  it('a token that could not be sent in a header is an unexpected answer, not cached', async () => {
+    const tokens = new TokenProvider({ hubUrl: 'http://hub.test', issuerId: ISSUER, keyId: 'k', privateKey, fetch: async () => Response.json({ access_token: 'tok-bad\nx', expires_in: 900 }) });
+    const err = await tokens.getToken().catch((e) => e);
+    expect(err).toBeInstanceOf(TrackhubTokenError);
+    expect(err.errorCode).toBe('UNEXPECTED_RESPONSE');
+    expect(err.message).not.toContain('tok-bad');
   });
 });
 
