@@ -105,8 +105,10 @@ export class TrackhubClient {
       }
       result.nextCursor = page.nextCursor;
       result.hasMore = page.hasMore;
-      // The same cursor back with hasMore: an item the hub is still sending; the next call takes it.
-      if (!page.hasMore || page.nextCursor === after || pages >= maxPages) return result;
+      // The same cursor back with hasMore: an item the hub is still sending; the next call takes it. A last
+      // page that brought items is followed by one more read from its cursor: the hub takes a read past a
+      // notification as its acknowledgement, which releases the operation's later updates it held back.
+      if (page.nextCursor === after || pages >= maxPages || (!page.hasMore && page.notifications.length === 0)) return result;
       after = page.nextCursor;
     }
   }
