@@ -1,7 +1,5 @@
 import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
-import { decodeJwt } from 'jose';
 import { ApiError } from '../domain/errors.ts';
-import { ISSUER_ID } from '../domain/track-request.ts';
 import { clientKey } from './client-address.ts';
 import { isRecord } from './schemas.ts';
 
@@ -12,8 +10,8 @@ import { isRecord } from './schemas.ts';
  * Why not @fastify/rate-limit: its store counts requests (`incr(key)` adds one) in fixed windows, one
  * key per route. The Site API's budget is in events, so a 1,000-event batch must cost 1,000 and a single
  * event 1; the token endpoint needs two keys on one route (the caller's address and the assertion's
- * issuer), and the issuer's budget must be given back when the assertion turns out to be forged, or
- * anyone could spend a bank's budget by naming it. A token bucket with a cost, a refund and a bounded
+ * issuer), and the issuer's budget may be taken only once the assertion verified, or anyone could
+ * spend a bank's budget by naming it. A token bucket with a cost and a bounded
  * map is the few lines below; the library would still need all of it around it.
  */
 
@@ -84,12 +82,6 @@ export class TokenBuckets {
   wait(key: string, cost = 1): number | undefined {
     const bucket = this.refill(key);
     return bucket.tokens >= cost ? undefined : this.secondsUntil(bucket, cost);
-  }
-
-  /** Gives back tokens taken for work that turned out not to count (never above the burst). */
-  refund(key: string, cost = 1): void {
-    const bucket = this.refill(key);
-    bucket.tokens = Math.min(this.budget.count, bucket.tokens + cost);
   }
 
   /** Keys remembered (for tests of the bound). */
@@ -171,21 +163,12 @@ export function sendSlowDown(reply: FastifyReply, wait: number, description: str
   return reply.code(429).header('retry-after', String(wait)).header('cache-control', 'no-store').send({ error: 'slow_down', error_description: `${description}; retry after ${wait} s` });
 }
 
-/** An assertion's issuer budget: refused now (`wait`), or `charge()` once its token is issued. */
-export interface IssuerTake {
-  wait?: number;
-  charge(): void;
-}
-
-const NOTHING_TO_CHARGE: IssuerTake = { charge: () => {} };
-
 /**
  * The token endpoint's budgets: every request costs its client address one (before the body is read);
- * an assertion whose `iss` has the issuer-id format is refused while that issuer's budget is spent, and
- * charges it only once verified and its token issued. So the issuer budget counts tokens actually issued:
- * forged assertions naming a bank never touch it, not even while they are being verified (they cost only
- * their senders' address budgets), while a leaked key or a client that fetches a token per call is held
- * to it. Requests verified at the same moment may overshoot it by as many as are in flight.
+ * a token costs its issuer one, taken once the assertion verified (takeForIssuer). So the issuer budget
+ * counts tokens issued: forged assertions naming a bank never touch it nor learn whether it is spent
+ * (they cost only their senders' address budgets), while a leaked key or a client that fetches a token
+ * per call is held to it. The take is the check, so requests verified at the same moment cannot overshoot it.
  */
 export function tokenEndpointLimits(perAddress: Budget, perIssuer: Budget, opts: BucketOptions = {}) {
   const byAddress = new TokenBuckets(perAddress, opts);
@@ -197,20 +180,9 @@ export function tokenEndpointLimits(perAddress: Budget, perIssuer: Budget, opts:
       const wait = byAddress.take(clientKey(req.ip));
       return wait === undefined ? undefined : sendSlowDown(reply, wait, 'too many token requests from this address');
     },
-    takeForIssuer(assertion: string): IssuerTake {
-      let iss: unknown;
-      try {
-        iss = decodeJwt(assertion).iss;
-      } catch {
-        return NOTHING_TO_CHARGE; // not a JWT: verification refuses it, at the address's cost only
-      }
-      if (typeof iss !== 'string' || !ISSUER_ID.test(iss)) return NOTHING_TO_CHARGE;
-      const issuerId = iss;
-      // Looked at, not taken: a spent budget refuses now; a verified assertion pays below.
-      const wait = byIssuer.take(issuerId);
-      if (wait !== undefined) return { wait, charge: () => {} };
-      byIssuer.refund(issuerId);
-      return { charge: () => void byIssuer.take(issuerId) };
+    /** Takes one token of a verified issuer's budget: undefined, or the seconds to wait when it is spent. */
+    takeForIssuer(issuerId: string): number | undefined {
+      return byIssuer.take(issuerId);
     },
   };
 }

@@ -133,10 +133,9 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
           });
           // Looked at only once the assertion verified: a spent budget refusing an unverified one would tell
           // anyone naming an issuer that it exists (an unknown issuer never spends any).
-          const issuerBudget = limits.takeForIssuer(assertion);
-          if (issuerBudget.wait !== undefined) return sendSlowDown(reply, issuerBudget.wait, 'too many tokens for this issuer');
+          const wait = limits.takeForIssuer(grant.issuerId);
+          if (wait !== undefined) return sendSlowDown(reply, wait, 'too many tokens for this issuer');
           const token = await issueAccessToken(deps.accessTokenKey, grant);
-          issuerBudget.charge();
           // Which issuer got a token and until when; never the token or the assertion.
           req.log.info({ issuerId: grant.issuerId, expiresAt: new Date(Date.now() + token.expires_in * 1000).toISOString(), correlationId: req.correlationId }, 'access token issued');
           return token;
