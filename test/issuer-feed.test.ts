@@ -2,8 +2,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAccessTokenKey } from '../src/auth/tokens.ts';
 import { Dispatcher } from '../src/delivery/dispatcher.ts';
+import { FeedCursors } from '../src/http/feed-cursor.ts';
 import { createLogger } from '../src/logger.ts';
+import { replayNotificationOutcome } from '../src/store/notifications.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { claimDueNotifications } from '../src/store/outbox.ts';
 import { accessToken, putIssuer, type TestApp, testApp } from './helpers/app.ts';
@@ -175,8 +178,9 @@ describe('catch-up feed', () => {
     const [inFlight, after] = [row('FEEDBANK06'), row('FEEDBANK06')];
     await insertOutbox(t.store.db, [inFlight]);
     await insertOutbox(t.store.db, [after]);
-    // As a claim leaves it: one attempt counted, no batch written yet, nothing recorded.
-    await t.store.db.updateTable('outbox').set({ attempts: 1 }).where('id', '=', inFlight.id).execute();
+    // Claimed by a worker (one attempt counted, lease running), no batch written yet, nothing recorded.
+    const [claimed] = await claimDueNotifications(t.store.db, [{ issuer_id: 'FEEDBANK06', lim: 1 }], 1, 60_000);
+    expect(claimed).toMatchObject({ id: inFlight.id, batch_id: null, attempts: 1 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const held = await readAll('FEEDBANK06', token, start.cursor);
     expect(held.ids).toEqual([]);
@@ -188,6 +192,25 @@ describe('catch-up feed', () => {
       return got.ids.length === 2 ? got : undefined;
     }, 20_000);
     expect(both.ids).toEqual([inFlight.id, after.id]);
+  });
+
+  it('a replayed notification whose attempt log was pruned, its endpoint disabled, is served with everything after it', async () => {
+    const token = await issuer('FEEDBANK11');
+    const start = await readAll('FEEDBANK11', token);
+    const [old, later] = [row('FEEDBANK11'), row('FEEDBANK11')];
+    await insertOutbox(t.store.db, [old]);
+    await insertOutbox(t.store.db, [later]);
+    // Delivered once, long ago: its attempts pruned after 30 days. The endpoint has since answered 410.
+    await t.store.db.updateTable('outbox').set({ state: 'delivered', attempts: 1, delivered_at: new Date(Date.now() - 40 * 86_400_000) }).where('id', '=', old.id).execute();
+    await t.store.db.updateTable('issuers').set({ endpoint_disabled_at: new Date(), endpoint_disabled_reason: '410 Gone' }).where('issuer_id', '=', 'FEEDBANK11').execute();
+    expect(await replayNotificationOutcome(t.store.db, old.id)).toBe('replayed');
+    // Pending again, one attempt counted, none logged, and never claimed (the endpoint is disabled): its
+    // grouping is fixed all the same (alone), so the feed serves it rather than stopping there for good.
+    const got = await waitFor('both rows', async () => {
+      const page = await readAll('FEEDBANK11', token, start.cursor);
+      return page.ids.length === 2 ? page : undefined;
+    }, 10_000);
+    expect(got.ids).toEqual([old.id, later.id]);
   });
 
   it('reading on from a cursor acknowledges the notifications up to it: the updates they held back go out at once, not at their retry', async () => {
@@ -297,5 +320,42 @@ describe('catch-up feed', () => {
       expect(res.json().error, q).toMatch(q.includes('after') ? /^after: / : q.includes('since') ? /^since: / : /limit/);
     }
     expect((await feed('FEEDBANK04', token, '?limit=500')).statusCode).toBe(200);
+  });
+
+  it("takes only a cursor this hub handed to this issuer: another issuer's, a tampered one or one out of range is a 400 and acknowledges nothing", async () => {
+    const tokenA = await issuer('FEEDBANK12');
+    const tokenB = await issuer('FEEDBANK13');
+    const startA = await readAll('FEEDBANK12', tokenA);
+    const r = row('FEEDBANK12');
+    await insertOutbox(t.store.db, [r]);
+    const cursors = new FeedCursors(await loadAccessTokenKey(t.store.db));
+    const refused = async (cursor: string, what: string) => {
+      const res = await feed('FEEDBANK12', tokenA, `?after=${encodeURIComponent(cursor)}`);
+      expect(res.statusCode, what).toBe(400);
+      expect(res.json(), what).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'after: is not a cursor this API returned to this issuer (pass nextCursor as it came)' });
+    };
+    // B's own cursor, handed to B, and one made for B far ahead: not A's.
+    const bCursor = (await readAll('FEEDBANK13', tokenB)).cursor;
+    await refused(bCursor, "B's cursor");
+    await refused(cursors.encode('FEEDBANK13', { xid: '9223372036854775807', id: 'zzzz' }), "B's cursor far ahead");
+    // A cursor another hub store (another key) made for A.
+    await refused(new FeedCursors(new Uint8Array(32).fill(7)).encode('FEEDBANK12', { xid: '9223372036854775807', id: 'zzzz' }), 'another hub');
+    // A's own cursor, tampered: the MAC, the position, or the MAC moved onto another position.
+    const [body, mac] = startA.cursor.split('.');
+    await refused(`${body}.${mac.slice(0, -2)}${mac.endsWith('AA') ? 'AB' : 'AA'}`, 'MAC changed');
+    await refused(`${Buffer.from(JSON.stringify(['9223372036854775807', 'zzzz'])).toString('base64url')}.${mac}`, 'position changed');
+    await refused(body, 'no MAC');
+    await refused(`${startA.cursor}.x`, 'three parts');
+    // Signed for A, but past what a transaction id can be: xid8 would cap 2^64 silently; refused from 2^63 on.
+    for (const xid of ['18446744073709551616', '18446744073709551615', '9223372036854775808', '99999999999999999999']) await refused(cursors.encode('FEEDBANK12', { xid, id: '' }), xid);
+    // 2^63-1 itself is in range (B holds no notification it could acknowledge).
+    expect((await feed('FEEDBANK13', tokenB, `?after=${cursors.encode('FEEDBANK13', { xid: '9223372036854775807', id: '' })}`)).statusCode).toBe(200);
+    // None of the refused reads acknowledged A's pending notification; A's feed still serves it.
+    expect((await t.store.db.selectFrom('outbox').select('state').where('id', '=', r.id).executeTakeFirstOrThrow()).state).toBe('pending');
+    const got = await waitFor('the row served', async () => {
+      const page = await readAll('FEEDBANK12', tokenA, startA.cursor);
+      return page.ids.length === 1 ? page : undefined;
+    }, 10_000);
+    expect(got.ids).toEqual([r.id]);
   });
 });

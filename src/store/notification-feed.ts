@@ -20,9 +20,14 @@ import { batchedPayloads, notifyOutboxCommitted, sendUnderWay } from './outbox.t
  * The feed serves only rows whose grouping is fixed:
  * - a row never claimed is pinned first as a notification of its own (`batch_id = id`), so the dispatcher
  *   later sends it alone, under the same webhook-id, with the same body;
- * - a row claimed once whose grouping may not be written yet (pending, no batch, one attempt, none logged)
- *   ends the page there: it is served by a later call, once its first attempt is recorded.
- * A page therefore never skips a row it cannot serve yet.
+ * - a row without a batch whose send is under way (sendUnderWay: claimed, lease running, that attempt not
+ *   recorded) ends the page there: it is served by a later call, once its attempt is recorded or its lease
+ *   is over. The dispatcher writes a grouping between a row's first claim and its send (claim, then
+ *   formNotifications, then the attempt), all within the lease; a claim after the lease ran out counts a
+ *   second attempt, and a row claimed again is never grouped, so it goes out alone, as the feed served it.
+ *   Any other row without a batch (delivered, dead, waiting for a retry, replayed, even long after its
+ *   attempt log was pruned) is a notification of its own for good, and is served.
+ * A page therefore never skips a row it cannot serve yet, and never stops for good at one.
  */
 
 /**
@@ -125,8 +130,7 @@ export async function readFeed(db: Db, issuerId: string, after: FeedPosition, li
   const rows = (
     await sql<FeedRow>`
     select o.id, o.commit_xid::text as xid, o.created_at, o.payload, o.batch_id,
-      (o.state = 'pending' and o.batch_id is null and (o.attempts = 0
-        or (o.attempts = 1 and not exists (select 1 from delivery_attempts a where a.notification_id = o.id)))) as unfixed
+      (o.state = 'pending' and o.batch_id is null and (o.attempts = 0 or ${sendUnderWay('o')})) as unfixed
     from outbox o where ${window}
     order by o.commit_xid, o.id
     limit ${limit + 1}`.execute(db)

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
 import { acknowledgeThrough, FEED_START, type FeedPosition, readFeed } from '../../store/notification-feed.ts';
 import type { HttpDeps } from '../app.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { FeedCursors } from '../feed-cursor.ts';
 import { requireIssuerGrant } from '../issuer-grant.ts';
 import { TokenBuckets } from '../limits.ts';
 import { errorResponses } from '../schemas.ts';
@@ -12,13 +12,11 @@ import { errorResponses } from '../schemas.ts';
 export const FEED_DEFAULT_LIMIT = 100;
 export const FEED_MAX_LIMIT = 500;
 
-/** A transaction id (xid8: up to 20 decimal digits) and an outbox id (empty only at the start). */
-const XID = /^(0|[1-9][0-9]{0,19})$/;
-const ROW_ID = /^[A-Za-z0-9_-]{0,64}$/;
-
 const Query = Type.Object(
   {
-    after: Type.Optional(Type.String({ description: 'nextCursor of the previous page; absent starts at the oldest notification the hub still holds' })),
+    after: Type.Optional(
+      Type.String({ description: 'nextCursor of the previous page, as it came; valid only for the issuer and the hub it came from. Absent: starts at the oldest notification the hub still holds' }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: FEED_MAX_LIMIT, default: FEED_DEFAULT_LIMIT, description: 'notifications per page' })),
   },
   { additionalProperties: false },
@@ -36,19 +34,12 @@ const FeedAnswer = Type.Object({
   hasMore: Type.Boolean({ description: 'true: more can be read now (or in a moment); false: caught up' }),
 });
 
-function positionOf(cursor: string | undefined): FeedPosition {
+/** The position of `after`: only a cursor this hub handed to this issuer (feed-cursor.ts) is taken. */
+function positionOf(cursors: FeedCursors, issuerId: string, cursor: string | undefined): FeedPosition {
   if (cursor === undefined) return FEED_START;
-  const refused = new ApiError('FIELD_INVALID_FORMAT', 'after: is not a cursor this API returned (pass nextCursor as it came)');
-  let parts: string[];
-  try {
-    parts = decodeCursor(cursor, 2);
-  } catch {
-    throw refused;
-  }
-  const [xid, id] = parts;
-  // Both parts go to a query: checked against their form first.
-  if (!XID.test(xid) || !ROW_ID.test(id)) throw refused;
-  return { xid, id };
+  const position = cursors.decode(issuerId, cursor);
+  if (!position) throw new ApiError('FIELD_INVALID_FORMAT', 'after: is not a cursor this API returned to this issuer (pass nextCursor as it came)');
+  return position;
 }
 
 function limitOf(raw: string | undefined): number {
@@ -65,6 +56,7 @@ function limitOf(raw: string | undefined): number {
 export function registerIssuerFeed(untyped: FastifyInstance, deps: HttpDeps): void {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   const limiter = new TokenBuckets({ count: deps.config.issuerRateLimit, perMs: 1000 });
+  const cursors = new FeedCursors(deps.accessTokenKey);
 
   app.get(
     '/banking/v1/issuers/:issuerId/notifications',
@@ -87,7 +79,7 @@ export function registerIssuerFeed(untyped: FastifyInstance, deps: HttpDeps): vo
       const unknown = Object.keys(query).find((k) => k !== 'after' && k !== 'limit');
       if (unknown !== undefined) throw new ApiError('FIELD_INVALID_FORMAT', `${unknown.slice(0, 64)}: is not a query parameter of this route (after, limit)`);
       if (Array.isArray(query.after) || Array.isArray(query.limit)) throw new ApiError('FIELD_INVALID_FORMAT', 'after and limit: may each be given once');
-      const after = positionOf(query.after as string | undefined);
+      const after = positionOf(cursors, issuerId, query.after as string | undefined);
       const limit = limitOf(query.limit as string | undefined);
       const wait = limiter.take(issuerId);
       if (wait !== undefined) throw new ApiError('RATE_LIMITED', 'request budget spent, retry later', { 'retry-after': String(wait) });
@@ -98,7 +90,7 @@ export function registerIssuerFeed(untyped: FastifyInstance, deps: HttpDeps): vo
       const last = page.items.at(-1)?.position ?? after;
       // Written by hand so each body is the pushed bytes themselves, never parsed and written again.
       const items = page.items.map((i) => `{"webhookId":${JSON.stringify(i.webhookId)},"createdAt":${JSON.stringify(i.createdAt)},"body":${i.body}}`);
-      const text = `{"notifications":[${items.join(',')}],"nextCursor":${JSON.stringify(encodeCursor([last.xid, last.id]))},"hasMore":${page.hasMore}}`;
+      const text = `{"notifications":[${items.join(',')}],"nextCursor":${JSON.stringify(cursors.encode(issuerId, last))},"hasMore":${page.hasMore}}`;
       return reply.type('application/json; charset=utf-8').serializer((payload) => payload as string).send(text as never);
     },
   );

@@ -2381,7 +2381,7 @@ export interface operations {
     listIssuerNotifications: {
         parameters: {
             query?: {
-                /** @description nextCursor of the previous page; absent starts at the oldest notification the hub still holds */
+                /** @description nextCursor of the previous page, as it came; valid only for the issuer and the hub it came from. Absent: starts at the oldest notification the hub still holds */
                 after?: string;
                 /** @description notifications per page */
                 limit?: number;
