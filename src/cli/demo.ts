@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { NotificationMeta, Operation } from '@trackhub/issuer';
 import type { Command } from 'commander';
+import { cleanEarlierDemos, DEMO_PREFIX, postmasterWorkingIn } from './demo-cleanup.ts';
 
 /**
  * `trackhub demo`: the whole integration in one process, as a bank would build it. The hub runs on an
@@ -47,7 +48,9 @@ export function registerDemoCommand(program: Command): void {
         '  4. prints each notification once verified (signature, de-duplication, order), and exits 0 when the card is\n' +
         '     delivered (about 20 s).\n' +
         'Ctrl-C stops the hub and its database and removes the temporary folder (a demo killed outright leaves\n' +
-        'them; the next demo stops that database and removes the folder). The same steps by hand, with\n' +
+        'them; the next demo stops that database and removes the folder: only a real 0700 folder of this user,\n' +
+        'or as root of the server\'s account, never through a link; a demo in another pid namespace sharing this\n' +
+        'temporary folder would look gone, so do not share it between containers). The same steps by hand, with\n' +
         'your own back-end: docs/integration.md.',
     )
     .action(async (opts: DemoOptions) => {
@@ -88,42 +91,6 @@ async function call(url: string, init: { method: string; headers: Record<string,
   return text ? JSON.parse(text) : {};
 }
 
-const DEMO_PREFIX = 'trackhub-demo-';
-/** A demo's temporary folder carries its pid in its name (`trackhub-demo-<pid>-XXXXXX`): the folder must stay empty for the embedded server's account. */
-const DEMO_FOLDER = /^trackhub-demo-(\d+)-[A-Za-z0-9]{6}$/;
-
-/**
- * Removes the temporary folders of earlier demos whose process is gone (a demo killed with SIGKILL
- * cannot clean up: its embedded PostgreSQL keeps running and its folder stays), stopping their
- * server first. Only folders named by a demo (with its pid) are touched, and only this user's (root
- * also sees those handed to the server's account): anything else in the temporary folder is left alone.
- */
-export async function cleanEarlierDemos(stop: (folder: string) => Promise<void>, alive: (pid: number) => boolean, parent = tmpdir()): Promise<string[]> {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(parent);
-  } catch {
-    return removed;
-  }
-  const uid = process.getuid?.();
-  for (const name of names) {
-    const pid = Number(DEMO_FOLDER.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
-    const dir = join(parent, name);
-    try {
-      const st = lstatSync(dir);
-      if (!st.isDirectory() || (uid !== undefined && uid !== 0 && st.uid !== uid)) continue;
-      await stop(join(dir, 'pg'));
-      rmSync(dir, { recursive: true, force: true });
-      removed.push(dir);
-    } catch {
-      // A server that would not stop, or a folder we cannot remove: left alone.
-    }
-  }
-  return removed;
-}
-
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const started = Date.now();
   if (opts.port !== undefined && !/^\d{1,5}$/.test(opts.port)) usage('--port must be a port number (1 to 65535)');
@@ -141,8 +108,16 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     import('jose'),
     import('../store/embedded.ts'),
   ]);
+  const { serviceAccount } = await import('../store/embedded-folders.ts');
 
-  const cleaned = await cleanEarlierDemos((folder) => embedded.stopEmbeddedServer(folder), embedded.processAlive);
+  // As root the demo hands its folder to the embedded server's account (made now if missing, as the hub would).
+  const account = process.getuid?.() === 0 ? serviceAccount() : undefined;
+  const cleaned = await cleanEarlierDemos({
+    stop: (folder) => embedded.stopEmbeddedServer(folder),
+    serverIn: (folder) => postmasterWorkingIn(folder, embedded.livePostmaster),
+    alive: embedded.processAlive,
+    owners: [process.getuid?.() ?? -1, ...(account ? [account.uid] : [])],
+  });
   if (cleaned.length > 0) {
     process.stdout.write(`trackhub demo: cleaned up ${cleaned.length} earlier demo folder(s) left by a demo that was killed (${cleaned.join(', ')}), their embedded PostgreSQL stopped\n`);
   }
