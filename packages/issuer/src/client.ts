@@ -1,6 +1,6 @@
 import { SyncError, TrackhubApiError } from './errors.ts';
 import type { NotificationHandler } from './handler.ts';
-import { apiError, baseUrl, CARD_ID, CORRELATION_ID, checkIssuerId, checkRetryOptions, type FetchLike, jsonBody, type RetryOptions, type Sleep, sendWithRetry } from './http.ts';
+import { ACCESS_TOKEN, apiError, baseUrl, CARD_ID, CORRELATION_ID, checkIssuerId, checkRetryOptions, type FetchLike, jsonBody, type RetryOptions, type Sleep, sendWithRetry } from './http.ts';
 import { optionalNumber } from './options.ts';
 import type { TokenProvider } from './token.ts';
 import type { FeedPage, TrackingStatus, TrackRequest, TrackResponse } from './types.ts';
@@ -142,6 +142,10 @@ export class TrackhubClient {
       res = await sendWithRetry(
         async () => {
           used = await tokens.getToken();
+          // Any provider's token, checked before it goes into a header: fetch refuses a bad one quoting it.
+          if (typeof used !== 'string' || !ACCESS_TOKEN.test(used)) {
+            throw new TypeError('tokens.getToken() gave no usable access token (it must be 1 to 8192 visible ASCII characters, RFC 6750); it was not sent');
+          }
           const headers: Record<string, string> = { authorization: `Bearer ${used}`, accept: 'application/json' };
           if (body !== undefined) headers['content-type'] = 'application/json';
           if (opts.correlationId) headers['x-correlation-id'] = opts.correlationId;

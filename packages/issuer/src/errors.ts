@@ -68,7 +68,9 @@ export class WebhookVerificationError extends Error {
 
 /**
  * The hub could not be reached or did not answer in time (`timedOut`): the message names the URL
- * (never a token) and `cause` holds fetch's own error. The same request may succeed later.
+ * (never a token). `cause` holds fetch's own error only when it cannot quote the request (a time-out,
+ * or a connection failure with its error code); otherwise there is none: fetch's refusal of a header
+ * quotes the header's value, a token included, and util.inspect(err) prints a cause.
  */
 export class TrackhubNetworkError extends Error {
   override readonly name = 'TrackhubNetworkError';
@@ -78,10 +80,12 @@ export class TrackhubNetworkError extends Error {
     readonly timedOut: boolean,
     cause: unknown,
   ) {
-    // fetch's own words only when known to hold no request data (a header fault quotes the header's value).
     const code = (cause as { cause?: { code?: unknown } })?.cause?.code;
-    const why = timedOut ? 'no answer in time (timeoutMs)' : typeof code === 'string' ? quoteText(code, 64) : (cause as Error)?.message === 'fetch failed' ? 'fetch failed' : 'the request could not be sent';
-    super(`could not reach the hub at ${url}: ${why}`, { cause });
+    // undici wraps a connection failure as 'fetch failed' around the socket's error (its code, addresses);
+    // its invalid-argument errors are about the request the caller built, so they are not kept either.
+    const connection = (cause as Error)?.message === 'fetch failed' && typeof code === 'string' && code !== 'UND_ERR_INVALID_ARG';
+    const why = timedOut ? 'no answer in time (timeoutMs)' : connection ? quoteText(code, 64) : (cause as Error)?.message === 'fetch failed' ? 'fetch failed' : 'the request could not be sent';
+    super(`could not reach the hub at ${url}: ${why}`, timedOut || connection ? { cause } : undefined);
   }
 }
 

@@ -152,6 +152,8 @@ export function baseUrl(hubUrl: string): string {
 export const ISSUER_ID = /^[A-Za-z0-9_-]{10}$/;
 /** A card id as the hub defines it (1–48 of [A-Za-z0-9_-]). */
 export const CARD_ID = /^[A-Za-z0-9_-]{1,48}$/;
+/** An access token as it may go into an authorization header: visible ASCII (RFC 6750), bounded. */
+export const ACCESS_TOKEN = /^[\x21-\x7e]{1,8192}$/;
 /** A correlation id as the hub accepts it (1–64 of [A-Za-z0-9_-]). */
 export const CORRELATION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 

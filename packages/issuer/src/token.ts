@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { importJWK, importPKCS8, type JWK, SignJWT } from 'jose';
 import { TrackhubTokenError } from './errors.ts';
-import { baseUrl, checkIssuerId, checkRetryOptions, type FetchLike, MAX_ERROR_BODY, type RetryOptions, readText, retryAfterSeconds, type Sleep, sendWithRetry } from './http.ts';
+import { ACCESS_TOKEN, baseUrl, checkIssuerId, checkRetryOptions, type FetchLike, MAX_ERROR_BODY, type RetryOptions, readText, retryAfterSeconds, type Sleep, sendWithRetry } from './http.ts';
 import { checkNumber, describe, optionalNumber } from './options.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -138,7 +138,7 @@ export class TokenProvider {
       // handled below as an unexpected answer; JSON.parse's message, which quotes the text, is not kept
     }
     // A token is sent back in a header: visible ASCII only (RFC 6750), or fetch would refuse it later quoting it.
-    if (res.ok && typeof body.access_token === 'string' && /^[\x21-\x7e]{1,8192}$/.test(body.access_token)) {
+    if (res.ok && typeof body.access_token === 'string' && ACCESS_TOKEN.test(body.access_token)) {
       const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 300;
       const margin = Math.min(this.#opts.refreshMarginSeconds ?? 60, expiresIn / 2);
       this.#cached = { token: body.access_token, refreshAt: this.#now() + (expiresIn - margin) * 1000 };

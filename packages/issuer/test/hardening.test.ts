@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
@@ -108,6 +109,50 @@ describe('answers read safely', () => {
     // fetch's words are kept only when they cannot hold request data (a header fault quotes the header).
     const header = clientWith(() => Promise.reject(new TypeError('Headers.append: "Bearer tok-secret-1\n" is an invalid header value.')));
     expect((await header.trackingStatus('card-1').catch((e) => e)).message).toMatch(/: the request could not be sent$/);
+  });
+
+  it('a custom token provider\'s token that cannot go into a header is refused before any request, never quoted', async () => {
+    for (const bad of ['SECRET-TOKEN\r\nx-evil: 1', 'SECRET-TOKEN\u0000', 'SECRET TOKEN', 'SECRET-TOKEN-é', '', 'S'.repeat(8193), 42]) {
+      let requests = 0;
+      const tokens = { getToken: async () => bad, invalidate: () => {} } as unknown as TokenProvider;
+      const client = new TrackhubClient({
+        hubUrl: 'http://hub.test',
+        issuerId: ISSUER,
+        tokens,
+        fetch: async () => {
+          requests++;
+          return Response.json({});
+        },
+      });
+      const err = await client.trackingStatus('card-1').catch((e) => e);
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err.message).toMatch(/tokens\.getToken\(\) gave no usable access token .*visible ASCII/);
+      expect(inspect(err)).not.toContain('SECRET');
+      expect(requests).toBe(0);
+    }
+    // With node's own fetch too: the check comes first, so fetch never gets to quote the header.
+    const tokens = { getToken: async () => 'SECRET-TOKEN\nx', invalidate: () => {} } as unknown as TokenProvider;
+    const err = await new TrackhubClient({ hubUrl: 'http://127.0.0.1:9', issuerId: ISSUER, tokens }).trackingStatus('card-1').catch((e) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(inspect(err)).not.toContain('SECRET');
+  });
+
+  it('a network error keeps no cause that may quote a header; a connection failure or a time-out keeps fetch\'s error', async () => {
+    const headerFault = new TypeError('Headers.append: "Bearer tok-secret-1\n" is an invalid header value.');
+    const err = await clientWith(() => Promise.reject(headerFault)).trackingStatus('card-1').catch((e) => e);
+    expect(err).toBeInstanceOf(TrackhubNetworkError);
+    expect(err.cause).toBeUndefined();
+    expect(inspect(err)).not.toContain('tok-secret');
+    const invalidArg = new TypeError('fetch failed', { cause: Object.assign(new Error('invalid header tok-secret-1'), { code: 'UND_ERR_INVALID_ARG' }) });
+    const err2 = await clientWith(() => Promise.reject(invalidArg)).trackingStatus('card-1').catch((e) => e);
+    expect(err2.cause).toBeUndefined();
+    expect(inspect(err2)).not.toContain('tok-secret');
+    const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) });
+    expect((await clientWith(() => Promise.reject(refused)).trackingStatus('card-1').catch((e) => e)).cause).toBe(refused);
+    const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+    const err3 = await clientWith(() => Promise.reject(timeout)).trackingStatus('card-1').catch((e) => e);
+    expect(err3).toMatchObject({ timedOut: true });
+    expect(err3.cause).toBe(timeout);
   });
 
   it('a token that could not be sent in a header is an unexpected answer, not cached', async () => {
