@@ -163,6 +163,44 @@ describe('notifications list --issuer of no issuer: an empty list, said on stder
   });
 });
 
+describe('a notification id not of the form the hub makes is refused by its form, before any store or hub is asked', () => {
+  it('notifications show and replay, on the store and through a hub alike', async () => {
+    const problem = 'trackhub: the id must be a webhook-id as the hub makes them: msg_ and 25 letters and digits (e.g. msg_0PNZ4XK2Qa7fGh3JkMnPqRsTv)';
+    // An unreachable store and an unreachable hub: a lookup would end with exit 1, not this exit 2.
+    for (const id of ['x', 'op_0PNZ4XK2Qa7fGh3JkMnPqRsTv', 'msg_0PNZ4XK2Qa7fGh3JkMnPqRsTvX']) {
+      for (const command of ['show', 'replay']) {
+        for (const extra of [[], ['--url', 'http://127.0.0.1:9']]) {
+          const run = await cli(['notifications', command, id, ...extra], { ...NO_STORE, TRACKHUB_ADMIN_TOKEN: 'some-token-0123456789' });
+          expect(run.code, `${command} ${id} ${extra.join(' ')}: ${run.out}`).toBe(2);
+          expect(run.out.trim()).toBe(problem);
+        }
+      }
+    }
+  });
+});
+
+describe('trackhub migrate in a folder with no store', { timeout: 120_000 }, () => {
+  let store: Awaited<ReturnType<typeof childProcessStore>>;
+  beforeAll(async () => {
+    store = await childProcessStore('embedded', 'cli-migrate');
+  });
+  afterAll(async () => store?.cleanup());
+
+  it('creates one, saying so on stderr with the folder; once made, says nothing of the kind', async () => {
+    const env = { TRACKHUB_DATABASE_URL: store.url, TRACKHUB_LOG_LEVEL: 'warn' };
+    const folder = join(store.dir, 'pg');
+    const first = await cli(['migrate'], env);
+    expect(first.code, first.out).toBe(0);
+    expect(first.out).toContain(`trackhub: creating a new embedded store in ${folder}`);
+    expect(first.out).toMatch(/applied: /);
+    expect(existsSync(join(folder, 'PG_VERSION'))).toBe(true);
+    const again = await cli(['migrate'], env);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out.trim()).toBe('up to date');
+    expect(existsSync(join(folder, 'postmaster.pid'))).toBe(false);
+  });
+});
+
 describe('a one-off command in a folder with no store', { timeout: 120_000 }, () => {
   let store: Awaited<ReturnType<typeof childProcessStore>>;
   let env: Record<string, string>;

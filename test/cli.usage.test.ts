@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
+import { insertOutbox } from '../src/store/operations.ts';
+import { claimDueNotifications } from '../src/store/outbox.ts';
+import { ADMIN_TOKEN, putIssuer, type TestApp, testApp } from './helpers/app.ts';
 import { issuerKey } from './helpers/issuer.ts';
 import { freePort, runCli, stop, waitFor } from './helpers/processes.ts';
 import { freshStore, type TestStore, tempDir } from './helpers/stores.ts';
@@ -132,9 +134,29 @@ describe('trackhub admin commands with --url: through a running hub\'s Admin API
     // Named with the store it was looked for in: a command run in the wrong folder says where it looked.
     expect(local.out.trim()).toMatch(/^trackhub: no such issuer: NOSUCHBANK \(in the store at postgres:\/\/[^@ ]+\/[^ ]+\)$/);
     expect(local.out).not.toMatch(/postgres:\/\/[^@ ]+@/);
-    const show = await cli(['notifications', 'show', 'ntf_nosuch', '--url', url], env);
+    const show = await cli(['notifications', 'show', 'msg_0PNZ4XK2Qa7fGh3JkMnPqRsTv', '--url', url], env);
     expect(show.code).toBe(2);
     expect(show.out).toMatch(/no such notification/);
+  });
+
+  it('notifications replay of a notification whose send is under way exits 1 with the reason, through the hub and on the store', async () => {
+    await putIssuer(t.app, 'BUSYBANK01', await issuerKey());
+    const id = 'msg_0PNZ4XK2QBusyBusyBusyBusy';
+    await insertOutbox(t.store.db, [{ id, issuer_id: 'BUSYBANK01', operation_id: 'op_busy', sequence_number: 1, correlation_id: 'corr_busy', payload: '{"operationId":"op_busy"}' }]);
+    // A worker claimed it a moment ago (lease of a minute) and is sending it.
+    const [claimed] = await claimDueNotifications(t.store.db, [{ issuer_id: 'BUSYBANK01', lim: 1 }], 1, 60_000);
+    expect(claimed.id).toBe(id);
+    for (const run of [await cli(['notifications', 'replay', id, '--url', url], env), await cli(['notifications', 'replay', id], { TRACKHUB_DATABASE_URL: t.store.url })]) {
+      expect(run.code, run.out).toBe(1);
+      expect(run.out.trim()).toBe(`trackhub: ${id}: not replayed: its send is under way (it is retried on its schedule if that send fails; replay again once it is delivered or dead)`);
+    }
+    // Its attempt recorded: replayed, exit 0.
+    await t.store.db.insertInto('delivery_attempts').values({ notification_id: id, attempt: 1, http_status: 500, latency_ms: 1, error: null, response_body: null }).execute();
+    const done = await cli(['notifications', 'replay', id, '--url', url], env);
+    expect(done.code, done.out).toBe(0);
+    expect(done.out.trim()).toBe(`replayed ${id}`);
+    const help = await cli(['notifications', 'replay', '--help']);
+    expect(help.out).toMatch(/Exits 1, saying why, when a notification's send is under way/);
   });
 
   it('sites add and list through the hub; the key is printed once by add and never by list', async () => {

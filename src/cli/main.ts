@@ -181,10 +181,15 @@ program
 
 program
   .command('migrate')
-  .description('Apply pending store migrations and exit')
+  .description('Apply pending store migrations and exit (where there is no store yet, it creates one, saying so on stderr)')
   .action(async () => {
     const { migrate, openStore } = await import('../store/db.ts');
-    const store = await openStore(config().databaseUrl, { poolSize: 1 });
+    const { databaseUrl } = config();
+    // Making a store is what migrate is for (an operator prepares one before the first start), but never
+    // silently: run in the wrong folder, it would otherwise leave a stray store and say "applied".
+    const folder = storeFolders.embeddedFolder(databaseUrl);
+    if (folder !== undefined && !existsSync(join(folder, 'PG_VERSION'))) process.stderr.write(`trackhub: creating a new embedded store in ${folder} (no hub has run with this folder)\n`);
+    const store = await openStore(databaseUrl, { poolSize: 1 });
     let applied: string[];
     try {
       applied = await migrate(store.db);

@@ -12,7 +12,13 @@ const IN_FLIGHT = 'not replayed: its send is under way (it is retried on its sch
  */
 export const NOTIFICATION_STATES: readonly NotificationState[] = ['pending', 'delivered', 'dead'];
 
-const NOTIFICATION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * A webhook-id as the hub makes them (newId in src/domain/ids.ts: `msg_`, 9 characters of time, 16 random
+ * ones). The Admin API takes any 1 to 64 of [A-Za-z0-9_-]; the CLI holds an id to the form the hub makes,
+ * so a mistyped one (`x`, a pasted operation id) is said to be one, before any store or hub is asked.
+ */
+const NOTIFICATION_ID = /^msg_[0-9A-Za-z]{25}$/;
+const NOTIFICATION_ID_PROBLEM = 'the id must be a webhook-id as the hub makes them: msg_ and 25 letters and digits (e.g. msg_0PNZ4XK2Qa7fGh3JkMnPqRsTv)';
 /** The Admin API's refusal of a malformed issuer id, word for word. */
 const ISSUER_ID_PROBLEM = 'FIELD_INVALID_FORMAT: issuerId: must be 10 of [A-Za-z0-9_-]';
 
@@ -63,8 +69,8 @@ export function registerNotificationCommands(program: Command, { withStore, stor
     .description('Show one notification as JSON: its operations and every delivery attempt')
     .addOption(hubUrlOption())
     .action(async (id: string, opts: { url?: string }) => {
-      // The id format the Admin API checks: a mistyped id is said to be one, not looked up.
-      if (!NOTIFICATION_ID.test(id)) fail('the id must be 1 to 64 of [A-Za-z0-9_-] (the webhook-id)');
+      // A mistyped id is said to be one, not looked up.
+      if (!NOTIFICATION_ID.test(id)) fail(NOTIFICATION_ID_PROBLEM);
       const hub = hubClientFor(opts.url);
       let found: unknown;
       if (hub) found = (await hub.request('GET', `/admin/v1/notifications/${id}`)).body;
@@ -77,18 +83,22 @@ export function registerNotificationCommands(program: Command, { withStore, stor
     });
   cmd
     .command('replay [id]')
-    .description('Send a notification again (same webhook-id), or all of an issuer\'s dead ones since a time')
+    .description(
+      "Send a notification again (same webhook-id), or all of an issuer's dead ones since a time. Exits 1, saying why, when a notification's send is under way (it is left to that send, not replayed)",
+    )
     .option('--issuer <issuerId>', 'replay this issuer\'s dead notifications (with --since)')
     .option('--since <time>', 'ISO 8601 time')
     .option('--include-delivered', 'with --issuer: resend delivered ones too')
     .addOption(hubUrlOption())
     .action(async (id: string | undefined, opts: { issuer?: string; since?: string; includeDelivered?: boolean; url?: string }) => {
       if (id && opts.issuer) fail('give a notification id or --issuer, not both');
-      if (id !== undefined && !NOTIFICATION_ID.test(id)) fail('the id must be 1 to 64 of [A-Za-z0-9_-] (the webhook-id)');
+      if (id !== undefined && !NOTIFICATION_ID.test(id)) fail(NOTIFICATION_ID_PROBLEM);
       const hub = hubClientFor(opts.url);
       if (hub && id) {
         const { body } = await hub.request<{ replayed?: boolean }>('POST', `/admin/v1/notifications/${id}/replay`);
-        process.stdout.write(body.replayed === false ? `${id}: ${IN_FLIGHT}\n` : `replayed ${id}\n`);
+        // Not done as asked: exit 1, with the reason.
+        if (body.replayed === false) fail(`${id}: ${IN_FLIGHT}`, 1);
+        process.stdout.write(`replayed ${id}\n`);
         return;
       }
       const { replayIssuerSince, replayNotificationOutcome } = await import('../store/notifications.ts');
@@ -100,7 +110,8 @@ export function registerNotificationCommands(program: Command, { withStore, stor
           return result;
         });
         if (outcome === 'not_found') fail(`no such notification: ${id} (in ${storeName()})`);
-        process.stdout.write(outcome === 'in_flight' ? `${id}: ${IN_FLIGHT}\n` : `replayed ${id}\n`);
+        if (outcome === 'in_flight') fail(`${id}: ${IN_FLIGHT}`, 1);
+        process.stdout.write(`replayed ${id}\n`);
         return;
       }
       if (!opts.issuer || !opts.since) fail('give a notification id, or --issuer and --since');

@@ -71,7 +71,7 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     const siteKey = printed(site.out).apiKey as string;
     const replay = await cli(['notifications', 'replay', '--issuer', 'AUDITBANK1', '--since', '2026-01-01T00:00:00Z'], cliEnv);
     expect(replay.code, replay.out).toBe(0);
-    const refused = await cli(['notifications', 'replay', 'msg_no_such_one'], cliEnv);
+    const refused = await cli(['notifications', 'replay', 'msg_0PNZ4XK2QNoSuchNoSuchNoSu'], cliEnv);
     expect(refused.code, refused.out).not.toBe(0);
     // A mistyped issuer is "no such issuer" (as the Admin API's 404), not "replayed 0".
     const noIssuer = await cli(['notifications', 'replay', '--issuer', 'NOSUCHBANK', '--since', '2026-01-01T00:00:00Z'], cliEnv);
@@ -81,7 +81,7 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     // recolour the screen or forge a line.
     const hostile = await cli(['notifications', 'replay', 'ntf_\u001b[31mRED\nFAKE LINE'], cliEnv);
     expect(hostile.code).toBe(2);
-    expect(hostile.out).toContain('the id must be 1 to 64 of [A-Za-z0-9_-]');
+    expect(hostile.out).toContain('the id must be a webhook-id as the hub makes them');
     expect(hostile.out).not.toContain('\u001b');
 
     const res = await fetch(`${url}/admin/v1/audit?limit=50`, { headers: auth });
@@ -94,7 +94,7 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     expect(byRoute('notifications replay')).toBeDefined();
     expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'AUDITBANK1')).toMatchObject({ status: 202, after: { replayed: 0 } });
     // The refused one is there too, with its outcome.
-    expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'msg_no_such_one')).toMatchObject({ status: 404 });
+    expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'msg_0PNZ4XK2QNoSuchNoSuchNoSu')).toMatchObject({ status: 404 });
     expect(entries.find((e) => e.method === 'CLI' && e.route === 'notifications replay' && e.targetId === 'NOSUCHBANK')).toMatchObject({ status: 404 });
     expect(byRoute('admin-tokens create')).toMatchObject({ targetId: 'e2e-auditor', status: 201 });
     expect(webhookSecret.length).toBeGreaterThan(16);
