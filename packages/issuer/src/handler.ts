@@ -15,7 +15,11 @@ export interface NotificationMeta {
    * With PostgresNotificationStore: the store's own connection, inside the transaction that records
    * this notification. Write the application's state with it and the two commit (or roll back)
    * together: each update reaches the application's tables exactly once. Do not release it or end
-   * the transaction. Undefined with MemoryNotificationStore.
+   * the transaction. An SQL error on it aborts the whole transaction, even when caught: the notification
+   * is then refused ("the transaction was aborted by an earlier SQL error in onUpdate"). To catch one,
+   * wrap the statement in its own savepoint:
+   * `await client.query('SAVEPOINT app'); try { await client.query(sql); } catch (e) { await client.query('ROLLBACK TO SAVEPOINT app'); }`.
+   * Undefined with MemoryNotificationStore.
    */
   client?: PgClientLike;
 }

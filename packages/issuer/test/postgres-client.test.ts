@@ -77,6 +77,50 @@ describe('PostgresNotificationStore: onUpdate in the store\'s transaction', () =
     expect((await h.handle(m.body, m.headers)).outcome).toBe('duplicate');
     expect((await admin.query(`SELECT 1 FROM "${schema}".app_cards WHERE operation_id = $1`, [`c-${tag}`])).rows).toHaveLength(1);
   });
+
+  it('an SQL error onUpdate catches leaves the notification refused, saying the transaction was aborted in onUpdate; a savepoint lets it go on', async () => {
+    let savepoint = false;
+    const h = new NotificationHandler({
+      secrets: [secret],
+      store: new PostgresNotificationStore({ pool: admin, schema }),
+      onUpdate: async (o, meta) => {
+        const c = meta.client as pg.PoolClient;
+        if (savepoint) await c.query('SAVEPOINT app');
+        try {
+          await c.query('SELECT * FROM no_such_table_at_all');
+        } catch {
+          if (savepoint) await c.query('ROLLBACK TO SAVEPOINT app');
+        }
+        await c.query(`INSERT INTO "${schema}".app_cards VALUES ($1, $2)`, [o.operationId, o.sequenceNumber]).catch(() => undefined);
+      },
+    });
+    const m = note(`abort-${tag}`, 1, `m-abort-${tag}`);
+    const err = await h.handle(m.body, m.headers).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/the transaction was aborted by an earlier SQL error in onUpdate .*its own SAVEPOINT/);
+    expect(err.cause?.code).toBe('25P02');
+    expect((await admin.query(`SELECT 1 FROM "${schema}".trackhub_issuer_seen_notifications WHERE webhook_id = $1`, [`m-abort-${tag}`])).rows).toHaveLength(0);
+    savepoint = true;
+    expect((await h.handle(m.body, m.headers)).outcome).toBe('applied');
+    expect((await admin.query(`SELECT seq FROM "${schema}".app_cards WHERE operation_id = $1`, [`abort-${tag}`])).rows).toEqual([{ seq: 1 }]);
+  });
+
+  it('an aborted transaction is refused even when the store has no statement left before COMMIT (COMMIT answers ROLLBACK)', async () => {
+    const h = new NotificationHandler({
+      secrets: [secret],
+      store: new PostgresNotificationStore({ pool: admin, schema }),
+      onUpdate: async () => {},
+      // A stale update: no sequence to write, so COMMIT comes straight after the application's statement.
+      onStale: async (_o, meta) => {
+        await (meta.client as pg.PoolClient).query('SELECT * FROM no_such_table_at_all').catch(() => undefined);
+      },
+    });
+    const first = note(`s-${tag}`, 2, `m-s1-${tag}`);
+    await h.handle(first.body, first.headers);
+    const older = note(`s-${tag}`, 1, `m-s2-${tag}`);
+    await expect(h.handle(older.body, older.headers)).rejects.toThrow(/the transaction was aborted by an earlier SQL error in onUpdate/);
+    expect((await admin.query(`SELECT 1 FROM "${schema}".trackhub_issuer_seen_notifications WHERE webhook_id = $1`, [`m-s2-${tag}`])).rows).toHaveLength(0);
+  });
 });
 
 describe('PostgresNotificationStore.migrate() for a least-privilege role', () => {

@@ -3,7 +3,7 @@ import type { NotificationStore, RunResult, SequenceView } from './store.ts';
 
 /** The parts of a `pg` client this store uses (typed structurally: `pg` is an optional peer dependency). */
 export interface PgClientLike {
-  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null; command?: string }>;
   release(err?: Error | boolean): void;
 }
 /** A `pg.Pool` (or anything whose connect() gives a client to release). */
@@ -19,6 +19,17 @@ export interface PostgresNotificationStoreOptions {
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 const MIGRATION = new URL('../../migrations/001_notifications.sql', import.meta.url);
+
+/** SQLSTATE 25P02: a statement after an error in the same transaction. */
+const IN_FAILED_TRANSACTION = '25P02';
+
+/** An SQL error onUpdate caught on meta.client left the transaction aborted: nothing of the notification can be recorded. */
+function abortedByApplication(cause: unknown): Error {
+  return new Error(
+    'PostgresNotificationStore: the transaction was aborted by an earlier SQL error in onUpdate (or onStale), caught there on meta.client, so nothing of this notification was recorded (it is refused, and comes again); to catch an SQL error inside onUpdate, run that statement inside its own SAVEPOINT and ROLLBACK TO SAVEPOINT on error',
+    { cause },
+  );
+}
 
 /**
  * A store in PostgreSQL, shared by every receiver of the issuer: each notification is taken in one
@@ -88,7 +99,11 @@ export class PostgresNotificationStore implements NotificationStore {
           pending.set(id, n);
         },
       });
-      for (const [id, n] of pending) await c.query(`UPDATE ${this.#sequences} SET last_sequence = $2, updated_at = now() WHERE operation_id = $1`, [id, n]);
+      try {
+        for (const [id, n] of pending) await c.query(`UPDATE ${this.#sequences} SET last_sequence = $2, updated_at = now() WHERE operation_id = $1`, [id, n]);
+      } catch (err) {
+        throw (err as { code?: unknown }).code === IN_FAILED_TRANSACTION ? abortedByApplication(err) : err;
+      }
       return { rollback: false, result: { duplicate: false, value } };
     });
   }
@@ -117,7 +132,10 @@ export class PostgresNotificationStore implements NotificationStore {
       await c.query('BEGIN');
       try {
         const out = await fn(c);
-        await c.query(out.rollback ? 'ROLLBACK' : 'COMMIT');
+        const end = await c.query(out.rollback ? 'ROLLBACK' : 'COMMIT');
+        // PostgreSQL answers COMMIT of an aborted transaction with a ROLLBACK, and no error: nothing was
+        // recorded. Only onUpdate runs statements of its own in these transactions, so it caught the error.
+        if (!out.rollback && end.command === 'ROLLBACK') throw abortedByApplication(new Error('COMMIT answered ROLLBACK'));
         return out.result;
       } catch (err) {
         await c.query('ROLLBACK').catch((e: Error) => {
