@@ -130,8 +130,8 @@ export async function jsonBody(res: Response, url: string): Promise<unknown> {
 }
 
 /**
- * The hub's base URL as given, less trailing slashes; refused unless an http(s) URL without query,
- * fragment or credentials. Kept as written, not normalised: the default audience is built from it and
+ * The hub's base URL as given, less trailing slashes and with its scheme lower-case; refused unless an http(s) URL without query,
+ * fragment or credentials. Otherwise kept as written, not normalised: the default audience is built from it and
  * the hub compares `aud` with its public URL as a string, so `http://host:80` must stay `http://host:80`.
  */
 export function baseUrl(hubUrl: string): string {
@@ -145,7 +145,9 @@ export function baseUrl(hubUrl: string): string {
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError(`hubUrl must be an http(s) URL, got ${u.protocol}`);
   if (u.search || u.hash || u.username || u.password || /[?#]/.test(hubUrl)) throw new TypeError('hubUrl must have no query, fragment or credentials');
   if (hubUrl.trim() !== hubUrl) throw new TypeError('hubUrl must have no surrounding spaces');
-  return hubUrl.replace(/\/+$/, '');
+  // Kept as written (the hub compares the audience as a string), but for the scheme: schemes are
+  // case-insensitive and a hub's public URL is written lower-case, so HTTPS://... would only fail there.
+  return hubUrl.replace(/\/+$/, '').replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase());
 }
 
 /** An issuer id as the hub defines it (10 of [A-Za-z0-9_-]). */

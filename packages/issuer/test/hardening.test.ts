@@ -42,6 +42,28 @@ describe('hubUrl and the default audience', () => {
     }
   });
 
+  it('writes the scheme lower-case (HTTP://, HTTPS://), the rest as written, for the audience and the requests', async () => {
+    for (const [hubUrl, given] of [
+      ['HTTP://127.0.0.1:8080/', 'http://127.0.0.1:8080'],
+      ['HTTPS://Hub.Example', 'https://Hub.Example'],
+      ['Https://hub.example/base', 'https://hub.example/base'],
+    ]) {
+      const seen: string[] = [];
+      const fetch = async (url: string) => {
+        seen.push(url);
+        return url.endsWith('/oauth2/token') ? tokenOk() : Response.json({ operationId: 'x' });
+      };
+      const tokens = new TokenProvider({ hubUrl, issuerId: ISSUER, keyId: 'k', privateKey, fetch });
+      expect(tokens.tokenUrl).toBe(`${given}/authz/v1/oauth2/token`);
+      const aud = JSON.parse(Buffer.from((await tokens.assertion()).split('.')[1], 'base64url').toString()).aud;
+      expect(aud).toBe(`${given}/authz/v1/oauth2/token`);
+      const client = new TrackhubClient({ hubUrl, issuerId: ISSUER, tokens, fetch });
+      expect(client.hubUrl).toBe(given);
+      await client.trackingStatus('card-1');
+      expect(seen.every((u) => u.startsWith(`${given}/`))).toBe(true);
+    }
+  });
+
   it('refuses a hub URL that is not one, or carries a query, fragment or credentials', () => {
     for (const hubUrl of ['hub.example', 'ftp://hub.example', 'http://hub.example/?x=1', 'http://u:p@hub.example', ' http://hub.example', 42]) {
       expect(() => new TokenProvider({ hubUrl: hubUrl as string, issuerId: ISSUER, keyId: 'k', privateKey })).toThrow(TypeError);
