@@ -13,12 +13,12 @@ const IN_FLIGHT = 'not replayed: its send is under way (it is retried on its sch
 export const NOTIFICATION_STATES: readonly NotificationState[] = ['pending', 'delivered', 'dead'];
 
 /**
- * A webhook-id as the hub makes them (newId in src/domain/ids.ts: `msg_`, 9 characters of time, 16 random
- * ones). The Admin API takes any 1 to 64 of [A-Za-z0-9_-]; the CLI holds an id to the form the hub makes,
- * so a mistyped one (`x`, a pasted operation id) is said to be one, before any store or hub is asked.
+ * A webhook-id in the form the Admin API takes (1 to 64 of [A-Za-z0-9_-]), checked before any store or hub
+ * is asked, so the CLI on the store and with --url refuse the same ids the same way (one the hub never
+ * made, well formed, is then "no such notification").
  */
-const NOTIFICATION_ID = /^msg_[0-9A-Za-z]{25}$/;
-const NOTIFICATION_ID_PROBLEM = 'the id must be a webhook-id as the hub makes them: msg_ and 25 letters and digits (e.g. msg_0PNZ4XK2Qa7fGh3JkMnPqRsTv)';
+const NOTIFICATION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const NOTIFICATION_ID_PROBLEM = 'the id must be a webhook-id: 1 to 64 of [A-Za-z0-9_-] (e.g. msg_0PNZ4XK2Qa7fGh3JkMnPqRsTv)';
 /** The Admin API's refusal of a malformed issuer id, word for word. */
 const ISSUER_ID_PROBLEM = 'FIELD_INVALID_FORMAT: issuerId: must be 10 of [A-Za-z0-9_-]';
 

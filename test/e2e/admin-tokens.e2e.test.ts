@@ -81,7 +81,7 @@ describe('trackhub admin-tokens with a running hub (embedded store)', () => {
     // recolour the screen or forge a line.
     const hostile = await cli(['notifications', 'replay', 'ntf_\u001b[31mRED\nFAKE LINE'], cliEnv);
     expect(hostile.code).toBe(2);
-    expect(hostile.out).toContain('the id must be a webhook-id as the hub makes them');
+    expect(hostile.out).toContain('the id must be a webhook-id: 1 to 64 of');
     expect(hostile.out).not.toContain('\u001b');
 
     const res = await fetch(`${url}/admin/v1/audit?limit=50`, { headers: auth });
