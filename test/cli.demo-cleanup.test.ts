@@ -86,6 +86,28 @@ describe('trackhub demo: clean-up of killed demos', () => {
     expect(readdirSync(parent).sort()).toEqual(before);
   });
 
+  it.runIf(process.getuid?.() === 0)('as root, removes a folder of the server\'s account with that account\'s rights only: what it could not delete survives', async () => {
+    const parent = tempDir('trackhub-clean');
+    const dir = demoFolder(parent, `trackhub-demo-${DEAD}-acct01`);
+    chmodSync(parent, 0o755); // the account's child process must reach the folder (the temporary folder is 1777)
+    // A root-only folder inside, standing for whatever a link swapped in during the removal would reach.
+    const rootOnly = join(dir, 'pg', 'root-only');
+    mkdirSync(rootOnly, { mode: 0o700 });
+    writeFileSync(join(rootOnly, 'precious'), 'x');
+    for (const f of [dir, join(dir, 'pg'), join(dir, 'pg', 'PG_VERSION'), join(dir, 'master.key')]) chownSync(f, 65_534, 65_534);
+    const { done } = run(parent, {}, [0, 65_534]);
+    // nobody cannot empty root's folder, so the removal fails and the folder is put aside, not forced.
+    expect(await done).toEqual([]);
+    const left = readdirSync(parent);
+    const precious = left.flatMap((name) => (name.startsWith('.trackhub-demo-removing-') ? readdirSync(join(parent, name)).map((n) => join(parent, name, n)) : [join(parent, name)]));
+    expect(precious.some((d) => existsSync(join(d, 'pg', 'root-only', 'precious')))).toBe(true);
+    // Without the root-only folder, the account's own folder goes entirely.
+    const plain = demoFolder(parent, `trackhub-demo-${DEAD}-acct02`);
+    for (const f of [plain, join(plain, 'pg'), join(plain, 'pg', 'PG_VERSION'), join(plain, 'master.key')]) chownSync(f, 65_534, 65_534);
+    expect(await run(parent, {}, [0, 65_534]).done).toEqual([plain]);
+    expect(existsSync(plain)).toBe(false);
+  });
+
   it('finds a server only when its working folder is exactly the folder named, not one reached through a link', () => {
     const here = process.cwd();
     const live = () => ({ pid: process.pid });
