@@ -121,6 +121,56 @@ describe('PostgresNotificationStore: onUpdate in the store\'s transaction', () =
     await expect(h.handle(older.body, older.headers)).rejects.toThrow(/the transaction was aborted by an earlier SQL error in onUpdate/);
     expect((await admin.query(`SELECT 1 FROM "${schema}".trackhub_issuer_seen_notifications WHERE webhook_id = $1`, [`m-s2-${tag}`])).rows).toHaveLength(0);
   });
+
+  const seenRows = async (id: string) => (await admin.query(`SELECT 1 FROM "${schema}".trackhub_issuer_seen_notifications WHERE webhook_id = $1`, [id])).rows.length;
+  const lastSequence = async (operationId: string) =>
+    (await admin.query(`SELECT last_sequence FROM "${schema}".trackhub_issuer_operation_sequences WHERE operation_id = $1`, [operationId])).rows[0]?.last_sequence as string | undefined;
+
+  it('a ROLLBACK onUpdate runs on meta.client is refused, not reported applied; nothing is recorded and the next send applies', async () => {
+    let rollback = true;
+    let calls = 0;
+    const h = new NotificationHandler({
+      secrets: [secret],
+      store: new PostgresNotificationStore({ pool: admin, schema }),
+      onUpdate: async (o, meta) => {
+        calls++;
+        if (rollback) await (meta.client as pg.PoolClient).query('ROLLBACK');
+        else await meta.client?.query(`INSERT INTO "${schema}".app_cards VALUES ($1, $2)`, [o.operationId, o.sequenceNumber]);
+      },
+    });
+    const m = note(`rb-${tag}`, 3, `m-rb-${tag}`);
+    await expect(h.handle(m.body, m.headers)).rejects.toThrow(/onUpdate ended the store's transaction \(ROLLBACK\/COMMIT on meta\.client\): it was rolled back .*SAVEPOINT/);
+    // The store's own statements did not run after the ROLLBACK, each in a transaction of its own.
+    expect(await seenRows(`m-rb-${tag}`)).toBe(0);
+    expect(await lastSequence(`rb-${tag}`)).toBeUndefined();
+    rollback = false;
+    expect((await h.handle(m.body, m.headers)).outcome).toBe('applied');
+    expect((await h.handle(m.body, m.headers)).outcome).toBe('duplicate');
+    expect(calls).toBe(2);
+    expect(await lastSequence(`rb-${tag}`)).toBe('3');
+  });
+
+  for (const end of ['COMMIT', 'END']) {
+    it(`a ${end} onUpdate runs on meta.client is refused, saying the store's record was committed early; the store writes nothing after it`, async () => {
+      const h = new NotificationHandler({
+        secrets: [secret],
+        store: new PostgresNotificationStore({ pool: admin, schema }),
+        onUpdate: async (o, meta) => {
+          const c = meta.client as pg.PoolClient;
+          await c.query(`INSERT INTO "${schema}".app_cards VALUES ($1, $2)`, [o.operationId, o.sequenceNumber]);
+          await c.query(end);
+        },
+      });
+      const opId = `${end}-${tag}`;
+      const m = note(opId, 4, `m-${end}-${tag}`);
+      await expect(h.handle(m.body, m.headers)).rejects.toThrow(/onUpdate ended the store's transaction \(ROLLBACK\/COMMIT on meta\.client\): it was committed early/);
+      // Committed by the application's COMMIT: the webhook-id and its write; the sequence number never.
+      expect(await seenRows(`m-${end}-${tag}`)).toBe(1);
+      expect(await lastSequence(opId)).toBe('0');
+      expect((await admin.query(`SELECT seq FROM "${schema}".app_cards WHERE operation_id = $1`, [opId])).rows).toEqual([{ seq: 4 }]);
+      expect((await h.handle(m.body, m.headers)).outcome).toBe('duplicate');
+    });
+  }
 });
 
 describe('PostgresNotificationStore.migrate() for a least-privilege role', () => {

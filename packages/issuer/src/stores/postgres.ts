@@ -32,13 +32,29 @@ function abortedByApplication(cause: unknown): Error {
 }
 
 /**
+ * onUpdate ended the store's transaction on meta.client (ROLLBACK, COMMIT or END): the store's statements
+ * after it would run outside any transaction, so the notification is refused instead of reported applied.
+ */
+function endedByApplication(status: unknown): Error {
+  const what =
+    status === 'committed'
+      ? "it was committed early (COMMIT/END): the webhook-id is recorded, so the hub's next send is a duplicate, but the operations' sequence numbers are not, and what onUpdate wrote is no longer atomic with them"
+      : 'it was rolled back (ROLLBACK): nothing of this notification was recorded, so it comes again and onUpdate runs again';
+  return new Error(
+    `PostgresNotificationStore: onUpdate ended the store's transaction (ROLLBACK/COMMIT on meta.client): ${what}; never end the transaction on meta.client (throw to roll the notification back; to undo part of your work, use a SAVEPOINT and ROLLBACK TO SAVEPOINT)`,
+  );
+}
+
+/**
  * A store in PostgreSQL, shared by every receiver of the issuer: each notification is taken in one
  * transaction that records its webhook-id and locks the rows of its operations, so two receivers behind
  * a load balancer neither apply a notification twice nor lose one, and one operation's updates are
  * applied one at a time. onUpdate runs inside that transaction, before the commit: if it throws, or the
  * commit fails, nothing is recorded and the hub sends the notification again. onUpdate gets that
  * transaction's connection as `meta.client`: the application's writes made with it commit with the
- * store's record, exactly once. Writes on another connection of the same pool are at least once, and
+ * store's record, exactly once. onUpdate must never end that transaction (ROLLBACK, COMMIT or END on
+ * meta.client; SAVEPOINTs are fine): the store checks that its transaction is still the one in progress
+ * and refuses the notification if it is not. Writes on another connection of the same pool are at least once, and
  * need a pool larger than the notifications handled at once (each holds one connection while onUpdate
  * runs; a pool of N with N notifications under way waits for ever for an N+1th).
  * Rows grow with the notifications taken: prune() removes old ones.
@@ -85,6 +101,9 @@ export class PostgresNotificationStore implements NotificationStore {
       // duplicate) or rolls back (then it takes the notification itself).
       const taken = await c.query(`INSERT INTO ${this.#seen} (webhook_id) VALUES ($1) ON CONFLICT DO NOTHING`, [webhookId]);
       if (taken.rowCount === 0) return { rollback: true, result: { duplicate: true } as RunResult<T> };
+      // The transaction's id (the INSERT above gave it one), to tell after onUpdate whether it is still the
+      // one in progress. txid_* rather than pg_current_xact_id*: the same on PostgreSQL 10 to 18.
+      const began = String((await c.query('SELECT txid_current()::text AS xid')).rows[0]?.xid);
       await c.query(`INSERT INTO ${this.#sequences} (operation_id, last_sequence) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING`, [ids]);
       const rows = await c.query(`SELECT operation_id, last_sequence FROM ${this.#sequences} WHERE operation_id = ANY($1::text[]) ORDER BY operation_id FOR UPDATE`, [ids]);
       const last = new Map(rows.rows.map((r) => [String(r.operation_id), Number(r.last_sequence)]));
@@ -100,6 +119,16 @@ export class PostgresNotificationStore implements NotificationStore {
         },
       });
       try {
+        // After a ROLLBACK or COMMIT in onUpdate, the statements below would each commit on their own:
+        // check first. A caught SQL error makes this check fail with 25P02 (handled below).
+        const now = (await c.query('SELECT txid_current_if_assigned()::text AS xid')).rows[0]?.xid;
+        if (now !== began) {
+          const status = await c.query('SELECT txid_status($1::bigint) AS status', [began]).then(
+            (r) => r.rows[0]?.status,
+            () => undefined,
+          );
+          throw endedByApplication(status);
+        }
         for (const [id, n] of pending) await c.query(`UPDATE ${this.#sequences} SET last_sequence = $2, updated_at = now() WHERE operation_id = $1`, [id, n]);
       } catch (err) {
         throw (err as { code?: unknown }).code === IN_FAILED_TRANSACTION ? abortedByApplication(err) : err;
