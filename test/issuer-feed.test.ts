@@ -9,6 +9,7 @@ import { createLogger } from '../src/logger.ts';
 import { replayNotificationOutcome } from '../src/store/notifications.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { claimDueNotifications } from '../src/store/outbox.ts';
+import { clusterIdentity } from '../src/store/store-identity.ts';
 import { accessToken, putIssuer, type TestApp, testApp } from './helpers/app.ts';
 import { issuerKey } from './helpers/issuer.ts';
 import { waitFor } from './helpers/processes.ts';
@@ -328,7 +329,8 @@ describe('catch-up feed', () => {
     const startA = await readAll('FEEDBANK12', tokenA);
     const r = row('FEEDBANK12');
     await insertOutbox(t.store.db, [r]);
-    const cursors = new FeedCursors(await loadAccessTokenKey(t.store.db));
+    const cluster = await clusterIdentity(t.store.db);
+    const cursors = new FeedCursors(await loadAccessTokenKey(t.store.db), cluster);
     const refused = async (cursor: string, what: string) => {
       const res = await feed('FEEDBANK12', tokenA, `?after=${encodeURIComponent(cursor)}`);
       expect(res.statusCode, what).toBe(400);
@@ -339,7 +341,10 @@ describe('catch-up feed', () => {
     await refused(bCursor, "B's cursor");
     await refused(cursors.encode('FEEDBANK13', { xid: '9223372036854775807', id: 'zzzz' }), "B's cursor far ahead");
     // A cursor another hub store (another key) made for A.
-    await refused(new FeedCursors(new Uint8Array(32).fill(7)).encode('FEEDBANK12', { xid: '9223372036854775807', id: 'zzzz' }), 'another hub');
+    await refused(new FeedCursors(new Uint8Array(32).fill(7), cluster).encode('FEEDBANK12', { xid: '9223372036854775807', id: 'zzzz' }), 'another hub');
+    // A cursor of this store from before it moved to another PostgreSQL cluster (its transaction ids restart there).
+    const beforeMove = new FeedCursors(await loadAccessTokenKey(t.store.db), 'another-cluster').encode('FEEDBANK12', { xid: '9223372036854775807', id: 'zzzz' });
+    await refused(beforeMove, 'another cluster');
     // A's own cursor, tampered: the MAC, the position, or the MAC moved onto another position.
     const [body, mac] = startA.cursor.split('.');
     await refused(`${body}.${mac.slice(0, -2)}${mac.endsWith('AA') ? 'AB' : 'AA'}`, 'MAC changed');

@@ -5,8 +5,8 @@ import type { FeedPosition } from '../store/notification-feed.ts';
  * The catch-up feed's cursors. Reading on from a cursor acknowledges every notification at or before it
  * (acknowledgeThrough), so the hub takes only cursors it handed to that issuer: a cursor carries its
  * position (the writer's transaction id and the row id) and a MAC over the issuer id and that position.
- * Another issuer's cursor, one from another hub store (staging), one edited by hand or made up is refused
- * like any malformed one.
+ * Another issuer's cursor, one from another hub store (staging) or from before the store moved to another
+ * PostgreSQL cluster, one edited by hand or made up is refused like any malformed one.
  *
  * The key is derived from the store's access-token key (loadAccessTokenKey), which every instance on one
  * store shares, so a cursor from one instance reads on at any other; it is a key of its own (HMAC of a
@@ -31,8 +31,12 @@ const MAX_CURSOR_LENGTH = 256;
 export class FeedCursors {
   private readonly key: Buffer;
 
-  constructor(accessTokenKey: Uint8Array) {
-    this.key = createHmac('sha256', accessTokenKey).update(LABEL).digest();
+  /**
+   * `cluster` is the PostgreSQL cluster's identity (src/store/store-identity.ts): positions are that
+   * cluster's transaction ids, so a cursor from before a move to another cluster is refused, not read.
+   */
+  constructor(accessTokenKey: Uint8Array, cluster: string) {
+    this.key = createHmac('sha256', accessTokenKey).update(`${LABEL}\u0000${cluster}`).digest();
   }
 
   private mac(issuerId: string, p: FeedPosition): Buffer {

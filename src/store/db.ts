@@ -8,6 +8,7 @@ import type { OperationState } from '../domain/operation.ts';
 import { embeddedFolder, ensureEmbeddedServer, stopEmbeddedServer } from './embedded.ts';
 import { APPLICATION_NAME, holdFolderForHub, markCommand, serverIsIdle } from './embedded-holds.ts';
 import type { RejectedLine } from './inbox-files.ts';
+import { checkClusterIdentity } from './store-identity.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -301,6 +302,7 @@ export async function migrate(db: Db): Promise<string[]> {
       await sql.raw(m.sql).execute(tx);
       applied.push(m.name);
     }
+    if (await checkClusterIdentity(tx)) applied.push('(the store moved to another PostgreSQL cluster: catch-up feed positions reset)');
   });
   return applied;
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
 import { acknowledgeThrough, FEED_START, type FeedPosition, readFeed } from '../../store/notification-feed.ts';
+import { clusterIdentity } from '../../store/store-identity.ts';
 import type { HttpDeps } from '../app.ts';
 import { FeedCursors } from '../feed-cursor.ts';
 import { requireIssuerGrant } from '../issuer-grant.ts';
@@ -56,7 +57,15 @@ function limitOf(raw: string | undefined): number {
 export function registerIssuerFeed(untyped: FastifyInstance, deps: HttpDeps): void {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   const limiter = new TokenBuckets({ count: deps.config.issuerRateLimit, perMs: 1000 });
-  const cursors = new FeedCursors(deps.accessTokenKey);
+  // The cluster's identity is read once, at the first feed request (it changes only with a restart).
+  let cursorsReady: Promise<FeedCursors> | undefined;
+  const cursorsOf = () => {
+    cursorsReady ??= clusterIdentity(deps.db).then((cluster) => new FeedCursors(deps.accessTokenKey, cluster));
+    cursorsReady.catch(() => {
+      cursorsReady = undefined; // a store away: asked again next time
+    });
+    return cursorsReady;
+  };
 
   app.get(
     '/banking/v1/issuers/:issuerId/notifications',
@@ -79,6 +88,7 @@ export function registerIssuerFeed(untyped: FastifyInstance, deps: HttpDeps): vo
       const unknown = Object.keys(query).find((k) => k !== 'after' && k !== 'limit');
       if (unknown !== undefined) throw new ApiError('FIELD_INVALID_FORMAT', `${unknown.slice(0, 64)}: is not a query parameter of this route (after, limit)`);
       if (Array.isArray(query.after) || Array.isArray(query.limit)) throw new ApiError('FIELD_INVALID_FORMAT', 'after and limit: may each be given once');
+      const cursors = await cursorsOf();
       const after = positionOf(cursors, issuerId, query.after as string | undefined);
       const limit = limitOf(query.limit as string | undefined);
       const wait = limiter.take(issuerId);
