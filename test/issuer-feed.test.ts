@@ -345,6 +345,8 @@ describe('catch-up feed', () => {
     // A cursor of this store from before it moved to another PostgreSQL cluster (its transaction ids restart there).
     const beforeMove = new FeedCursors(await loadAccessTokenKey(t.store.db), 'another-cluster').encode('FEEDBANK12', { xid: '9223372036854775807', id: 'zzzz' });
     await refused(beforeMove, 'another cluster');
+    // A's own cursor in another spelling that decodes the same: padding, a stray character, base64 for base64url.
+    for (const [spelling, what] of [[`${startA.cursor}=`, 'padded'], [`${startA.cursor}!`, 'a stray character'], [` ${startA.cursor}`, 'a leading space']] as const) await refused(spelling, what);
     // A's own cursor, tampered: the MAC, the position, or the MAC moved onto another position.
     const [body, mac] = startA.cursor.split('.');
     await refused(`${body}.${mac.slice(0, -2)}${mac.endsWith('AA') ? 'AB' : 'AA'}`, 'MAC changed');

@@ -68,6 +68,9 @@ export class FeedCursors {
     const given = Buffer.from(tag, 'base64url');
     const expected = this.mac(issuerId, position);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    // Node's base64url decoding skips characters it does not know, padding and spare bits: only the exact
+    // text handed out is taken ("pass nextCursor as it came").
+    if (this.encode(issuerId, position) !== cursor) return undefined;
     return position;
   }
 }
