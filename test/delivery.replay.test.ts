@@ -68,7 +68,7 @@ describe('replaying a notification whose send is under way', () => {
     expect(await rowOf(rows[1].id)).toEqual(before);
     // Nothing else can claim it meanwhile; the grouping then writes one batch.
     expect(await claimDueNotifications(t.store.db, [{ issuer_id: 'ISSUERRPL2', lim: 3 }], 3, 60_000)).toEqual([]);
-    await groupIntoBatches(t.store.db, rows.map((x) => ({ id: x.id, head: rows[0].id })));
+    await groupIntoBatches(t.store.db, rows.map((x) => ({ id: x.id, issuer_id: 'ISSUERRPL2', attempts: 1, max: 3 })));
     expect((await rowOf(rows[1].id)).state).toBe('batched');
   });
 });

@@ -25,6 +25,7 @@ import { batchedPayloads, notifyOutboxCommitted, sendUnderWay } from './outbox.t
  *   is over. The dispatcher writes a grouping between a row's first claim and its send (claim, then
  *   formNotifications, then the attempt), all within the lease; a claim after the lease ran out counts a
  *   second attempt, and a row claimed again is never grouped, so it goes out alone, as the feed served it.
+ *   A worker that stalled past its lease groups nothing (groupIntoBatches checks the claim is still its own).
  *   Any other row without a batch (delivered, dead, waiting for a retry, replayed, even long after its
  *   attempt log was pruned) is a notification of its own for good, and is served.
  * A page therefore never skips a row it cannot serve yet, and never stops for good at one.

@@ -144,16 +144,57 @@ export async function claimDueNotifications(db: Db, wants: ClaimWant[], room: nu
   return res.rows;
 }
 
+/** A claimed row never sent before, to be grouped: `attempts` as its claim counted it, `max` its issuer's operations per notification. */
+export interface BatchCandidate {
+  id: string;
+  issuer_id: string;
+  attempts: number;
+  max: number;
+}
+
+/** A row as grouped: `batch_id` is its notification's head (the head's own id for the head). */
+export interface GroupedRow extends ClaimedOutboxRow {
+  batch_id: string;
+}
+
 /**
- * Writes the grouping down before anything is sent: each row `id` joins the notification whose head is
- * `head` (the head stays pending, the others wait beside it in state 'batched'), so every retry carries
- * the same operations under the same webhook-id.
+ * Writes the grouping down before anything is sent: the candidates of each issuer, in the order given,
+ * are cut into notifications of at most `max` rows; the first row of each is its head (it stays pending,
+ * the others wait beside it in state 'batched'), so every retry carries the same operations under the
+ * same webhook-id.
+ *
+ * Only rows whose claim is still the caller's are grouped: pending, no batch yet, the attempt count of
+ * that claim, and its lease still running. A worker that stalled past its lease may find them served
+ * alone by the catch-up feed meanwhile (or claimed again by another worker): grouping them then would
+ * give one webhook-id two bodies. The rows are locked first, so a write that lands meanwhile is seen;
+ * heads are chosen among the rows still held, so a row lost never leaves a batch without its head.
+ * Returns the rows grouped, each notification's head first, then its other rows in the order the feed
+ * and every retry read them (batchedPayloads: created_at, id); the caller sends only these.
  */
-export async function groupIntoBatches(db: Db, assign: { id: string; head: string }[]): Promise<void> {
-  await sql`
-        update outbox o set batch_id = a.head, state = case when o.id = a.head then 'pending' else 'batched' end
-        from json_to_recordset(${JSON.stringify(assign)}::json) as a(id text, head text)
-        where o.id = a.id`.execute(db);
+export async function groupIntoBatches(db: Db, candidates: BatchCandidate[]): Promise<GroupedRow[]> {
+  const res = await sql<GroupedRow>`
+    with a as (
+      select * from json_to_recordset(${JSON.stringify(candidates.map((c, ord) => ({ ...c, ord })))}::json)
+        as a(id text, issuer_id text, attempts int, max int, ord int)
+    ), mine as (
+      select a.id, a.issuer_id, a.max, a.ord from outbox o join a on o.id = a.id
+      where o.state = 'pending' and o.batch_id is null and o.attempts = a.attempts and o.next_attempt_at > clock_timestamp()
+      for update of o
+    ), chunked as (
+      select id, issuer_id, ord, (row_number() over (partition by issuer_id order by ord) - 1) / greatest(max, 1) as chunk from mine
+    ), headed as (
+      select id, first_value(id) over (partition by issuer_id, chunk order by ord) as head,
+        min(ord) over (partition by issuer_id, chunk) as head_ord
+      from chunked
+    ), grouped as (
+      update outbox o set batch_id = h.head, state = case when o.id = h.head then 'pending' else 'batched' end
+      from headed h
+      where o.id = h.id and o.state = 'pending' and o.batch_id is null
+      returning o.id, o.issuer_id, o.correlation_id, o.payload, o.attempts, o.batch_id, o.schedule_offset, o.created_at, h.head_ord
+    )
+    select id, issuer_id, correlation_id, payload, attempts, batch_id, schedule_offset from grouped
+    order by head_ord, (id = batch_id) desc, created_at, id`.execute(db);
+  return res.rows;
 }
 
 /** The payloads of a batch formed earlier: its other operations wait in state 'batched' beside the head, in the order they were written. */
