@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchFailure } from '../src/cli/hub-client.ts';
@@ -198,6 +198,24 @@ describe('trackhub migrate in a folder with no store', { timeout: 120_000 }, () 
     expect(again.code, again.out).toBe(0);
     expect(again.out.trim()).toBe('up to date');
     expect(existsSync(join(folder, 'postmaster.pid'))).toBe(false);
+  });
+});
+
+describe('an embedded store URL naming a file', () => {
+  it('migrate, serve and the store commands refuse it (exit 2), before saying they create a store or making anything', async () => {
+    const dir = tempDir('cli-afile');
+    const file = join(dir, 'afile');
+    writeFileSync(file, 'not a store');
+    for (const url of [`embedded://${file}`, `embedded://${file}/pg`]) {
+      const env = { TRACKHUB_DATABASE_URL: url, TRACKHUB_LOG_LEVEL: 'warn', TRACKHUB_PORT: '0' };
+      for (const args of [['migrate'], ['serve'], ['notifications', 'list'], ['sites', 'add', 'BUREAU-F', '--name', 'F']]) {
+        const run = await cli(args, env);
+        expect(run.code, `${args.join(' ')}: ${run.out}`).toBe(2);
+        expect(run.out.trim()).toBe(`trackhub: ${file} is a file, not a folder: the embedded store needs a folder (TRACKHUB_DATABASE_URL=embedded://FOLDER)`);
+      }
+    }
+    expect(readdirSync(dir)).toEqual(['afile']);
+    expect(readFileSync(file, 'utf8')).toBe('not a store');
   });
 });
 

@@ -51,6 +51,7 @@ async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']
   ]);
   const { databaseUrl, dataDir, secretKey } = config();
   const folder = embeddedFolder(databaseUrl);
+  refuseNotAFolder(folder);
   if (folder !== undefined && !existsSync(join(folder, 'PG_VERSION'))) {
     if (!use.create) fail(`no store in ${folder} (no hub has run with this folder): ${POINT_AT_THE_HUB}`);
     process.stderr.write(`trackhub: creating a new embedded store in ${folder} (no hub has run with this folder); to act on an existing hub's store instead, ${POINT_AT_THE_HUB}\n`);
@@ -68,6 +69,12 @@ async function withStore<T>(fn: (db: Awaited<ReturnType<typeof openStore>>['db']
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, interrupted);
     await store.close();
   }
+}
+
+/** An embedded store's folder naming a file (or under one): refused (exit 2) before anything is made or said. */
+function refuseNotAFolder(folder: string | undefined): void {
+  const why = folder === undefined ? undefined : storeFolders.notAFolder(folder);
+  if (why) fail(why);
 }
 
 /** The store a command works on, as "not found" messages name it; a postgres URL without its credentials or parameters. */
@@ -134,6 +141,7 @@ program
       );
       process.exit(2);
     }
+    refuseNotAFolder(storeFolders.embeddedFolder(cfg.databaseUrl));
     const [{ createLogger }, { startHub }] = await Promise.all([import('../logger.ts'), import('../hub.ts')]);
     const log = createLogger(cfg.logLevel);
     // Signals are handled from the start: one that comes while the hub starts stops it once started (its
@@ -188,6 +196,7 @@ program
     // Making a store is what migrate is for (an operator prepares one before the first start), but never
     // silently: run in the wrong folder, it would otherwise leave a stray store and say "applied".
     const folder = storeFolders.embeddedFolder(databaseUrl);
+    refuseNotAFolder(folder);
     if (folder !== undefined && !existsSync(join(folder, 'PG_VERSION'))) process.stderr.write(`trackhub: creating a new embedded store in ${folder} (no hub has run with this folder)\n`);
     const store = await openStore(databaseUrl, { poolSize: 1 });
     let applied: string[];

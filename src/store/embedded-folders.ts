@@ -14,6 +14,26 @@ const SERVICE_USER = 'postgres';
 /** Start-up problems of the embedded server; the CLI prints the message as one line. */
 export class EmbeddedStoreError extends Error {}
 
+/**
+ * Why `folder` cannot hold the embedded store, when it or the first of its parents that exists is not a
+ * folder (a regular file, say); undefined otherwise. Checked before anything is made or said: PostgreSQL
+ * would only fail later with ENOTDIR, after the CLI said it was creating a store there.
+ */
+export function notAFolder(folder: string): string | undefined {
+  for (let path = folder; ; path = dirname(path)) {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(path);
+    } catch {
+      if (path === dirname(path)) return undefined;
+      continue;
+    }
+    if (st.isDirectory()) return undefined;
+    const what = st.isFile() ? 'is a file, not a folder' : 'is not a folder';
+    return `${path} ${what}: the embedded store needs a folder (TRACKHUB_DATABASE_URL=embedded://FOLDER)`;
+  }
+}
+
 export interface Account {
   uid: number;
   gid: number;

@@ -14,7 +14,7 @@ import {
   statSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type Account, EmbeddedStoreError, prepareParent, serviceAccount } from './embedded-folders.ts';
+import { type Account, EmbeddedStoreError, notAFolder, prepareParent, serviceAccount } from './embedded-folders.ts';
 
 /**
  * The embedded store: a real PostgreSQL server the hub runs itself, in a folder of its own.
@@ -32,6 +32,9 @@ import { type Account, EmbeddedStoreError, prepareParent, serviceAccount } from 
  * Durability is PostgreSQL's defaults, kept on purpose: `fsync`, `full_page_writes` and
  * `synchronous_commit` are on, so an acknowledged commit survives an OS crash or power cut.
  */
+
+/** For the CLI, which loads only this module before opening a store. */
+export { notAFolder };
 
 export const EMBEDDED_SCHEME = 'embedded://';
 export const EMBEDDED_DEFAULT_URL = 'embedded://./data/pg';
@@ -331,6 +334,8 @@ export async function ensureEmbeddedServer(folder: string): Promise<EmbeddedServ
   if (Buffer.byteLength(`${folder}/.s.PGSQL.5432`) > MAX_SOCKET_PATH) {
     throw new EmbeddedStoreError(`the embedded store's folder path is too long for its socket (${folder}); use a shorter path`);
   }
+  const refused = notAFolder(folder);
+  if (refused) throw new EmbeddedStoreError(refused);
   const bin = await binaries();
   const account = serviceAccount();
   prepareParent(folder, account);
