@@ -18,16 +18,17 @@ import { batchedPayloads, notifyOutboxCommitted, sendUnderWay } from './outbox.t
  * issuer batching several operations per notification, the rows grouped beside it in state 'batched'.
  * The dispatcher fixes a grouping once, at a row's first claim, before sending it (src/delivery/batching.ts).
  * The feed serves only rows whose grouping is fixed:
- * - a row never claimed is pinned first as a notification of its own (`batch_id = id`), so the dispatcher
- *   later sends it alone, under the same webhook-id, with the same body;
+ * - a pending row without a batch whose send is not under way (never claimed, or its lease over) is pinned
+ *   first as a notification of its own (`batch_id = id`), so the dispatcher later sends it alone, under the
+ *   same webhook-id, with the same body, and no grouping can take it any more;
  * - a row without a batch whose send is under way (sendUnderWay: claimed, lease running, that attempt not
  *   recorded) ends the page there: it is served by a later call, once its attempt is recorded or its lease
  *   is over. The dispatcher writes a grouping between a row's first claim and its send (claim, then
  *   formNotifications, then the attempt), all within the lease; a claim after the lease ran out counts a
  *   second attempt, and a row claimed again is never grouped, so it goes out alone, as the feed served it.
  *   A worker that stalled past its lease groups nothing (groupIntoBatches checks the claim is still its own).
- *   Any other row without a batch (delivered, dead, waiting for a retry, replayed, even long after its
- *   attempt log was pruned) is a notification of its own for good, and is served.
+ *   A pending row the pin skipped (held by a claim or a grouping at that moment) ends the page too.
+ *   A delivered or dead row without a batch is a notification of its own for good, and is served.
  * A page therefore never skips a row it cannot serve yet, and never stops for good at one.
  */
 
@@ -119,19 +120,23 @@ export async function readFeed(db: Db, issuerId: string, after: FeedPosition, li
     o.issuer_id = ${issuerId} and o.state <> 'batched'
     and o.commit_xid < ${FEED_CUTOFF}
     and (o.commit_xid, o.id) > (${after.xid}::xid8, ${after.id})`;
-  // Pin the page's never-claimed rows as notifications of their own. Rows a claim (or another feed call)
-  // holds are skipped, not waited for: they read as not fixed below, and end the page.
+  // Pin the page's pending rows without a batch whose send is not under way (never claimed, or their
+  // lease over) as notifications of their own. Rows a claim, a grouping or another feed call holds are
+  // skipped, not waited for: they read as not fixed below, and end the page. Pinned, a row can no longer
+  // be grouped (groupIntoBatches takes only rows without a batch, locking them first); served only once
+  // pinned, a row is never served in a snapshot taken before a grouping that then commits.
   await sql`
     update outbox p set batch_id = p.id
     where p.id in (
       select x.id from outbox x
       where x.id in (select o.id from outbox o where ${window} order by o.commit_xid, o.id limit ${limit + 1})
-        and x.state = 'pending' and x.batch_id is null and x.attempts = 0
-      for update skip locked)`.execute(db);
+        and x.state = 'pending' and x.batch_id is null and not ${sendUnderWay('x')}
+      for update skip locked)
+      and p.state = 'pending' and p.batch_id is null`.execute(db);
   const rows = (
     await sql<FeedRow>`
     select o.id, o.commit_xid::text as xid, o.created_at, o.payload, o.batch_id,
-      (o.state = 'pending' and o.batch_id is null and (o.attempts = 0 or ${sendUnderWay('o')})) as unfixed
+      (o.state = 'pending' and o.batch_id is null) as unfixed
     from outbox o where ${window}
     order by o.commit_xid, o.id
     limit ${limit + 1}`.execute(db)
