@@ -22,6 +22,7 @@ import { utf8BodyParser } from './media-types.ts';
 import { swaggerOptions } from './openapi-document.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminCarriers } from './routes/admin-carriers.ts';
+import { registerAdminInsights } from './routes/admin-insights.ts';
 import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
 import { registerAdminTokenRoutes } from './routes/admin-tokens.ts';
 import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
@@ -267,6 +268,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerAdminTokenRoutes(app, routeDeps);
   registerAdminOperations(app, routeDeps);
   registerAdminCarriers(app, routeDeps);
+  registerAdminInsights(app, routeDeps);
   registerConsole(app, routeDeps);
   registerCarrierWebhooks(app, routeDeps);
   registerSiteApi(app, routeDeps);

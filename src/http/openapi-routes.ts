@@ -156,6 +156,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     operationId: 'adminListOperations', description: 'Tracking operations, newest first, filtered by issuer, card, status, type, carrier; page with nextCursor.' },
   'GET /admin/v1/carriers': {
     operationId: 'adminListCarriers', description: 'Each carrier provider as operators watch it: configured or not, budget and use, breaker, pushes; never a secret.' },
+  'GET /admin/v1/insights/summary': {
+    operationId: 'adminInsightsSummary', description: 'Operations opened and finished per UTC hour by type and outcome, the shipment funnel, request-to-delivery p50/p90 per carrier and site, exception and failure rates; window [from, to), default the last 24 hours, at most 31 days.' },
+  'GET /admin/v1/insights/sites': {
+    operationId: 'adminInsightsSites', description: 'Per production site: PRODUCTION requests, request-to-CARD_SHIPPED p50/p90, PRODUCTION_TIMEOUTs, inbox files with accepted, duplicate and rejected lines; window as for the summary.' },
   'POST /carriers/v1/:provider/webhook': {
     open: true,
     operationId: 'carrierPush',
@@ -185,6 +189,8 @@ export const PARAMETER_DOCS: Record<string, string> = {
   carrier: 'Carrier code',
   tokenName: 'Only writes made with this token',
   targetId: 'Only writes to this id',
+  from: 'Start of the window (ISO 8601 with offset), included',
+  to: 'End of the window (ISO 8601 with offset), excluded',
 };
 
 /** The statuses every route can answer: a bad x-correlation-id (400), the store away or the hub stopping (503). */

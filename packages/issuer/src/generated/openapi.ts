@@ -87,6 +87,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/insights/sites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per production site: request → CARD_SHIPPED latency p50/p90, PRODUCTION timeouts, inbox files and their rejected lines
+         * @description Per production site: PRODUCTION requests, request-to-CARD_SHIPPED p50/p90, PRODUCTION_TIMEOUTs, inbox files with accepted, duplicate and rejected lines; window as for the summary.
+         */
+        get: operations["adminInsightsSites"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/insights/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operations opened and finished per hour, the shipment funnel, delivery time p50/p90 per carrier and site, exception and failure rates
+         * @description Operations opened and finished per UTC hour by type and outcome, the shipment funnel, request-to-delivery p50/p90 per carrier and site, exception and failure rates; window [from, to), default the last 24 hours, at most 31 days.
+         */
+        get: operations["adminInsightsSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/issuers": {
         parameters: {
             query?: never;
@@ -1011,6 +1051,216 @@ export interface operations {
                                 wanted: number;
                             } | null;
                         }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminInsightsSites: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 time with offset (default: 24 hours before `to`) */
+                from?: string;
+                /** @description ISO 8601 time with offset, excluded (default: now) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        from: string;
+                        sites: {
+                            inboxFiles: {
+                                accepted: number;
+                                done: number;
+                                duplicates: number;
+                                files: number;
+                                processing: number;
+                                rejected: number;
+                                rejectedLines: number;
+                            };
+                            productionSite: string;
+                            productionTimeouts: number;
+                            registered: boolean;
+                            requested: number;
+                            shipped: {
+                                count: number;
+                                p50Seconds: number | null;
+                                p90Seconds: number | null;
+                            };
+                        }[];
+                        to: string;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminInsightsSummary: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 time with offset (default: 24 hours before `to`) */
+                from?: string;
+                /** @description ISO 8601 time with offset, excluded (default: now) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deliveryTime: {
+                            byCarrier: {
+                                carrier: string | null;
+                                count: number;
+                                p50Seconds: number | null;
+                                p90Seconds: number | null;
+                            }[];
+                            bySite: {
+                                count: number;
+                                p50Seconds: number | null;
+                                p90Seconds: number | null;
+                                productionSite: string | null;
+                            }[];
+                        };
+                        finished: {
+                            count: number;
+                            errorCode: string | null;
+                            hour: string;
+                            status: string;
+                            trackingType: string;
+                        }[];
+                        from: string;
+                        funnel: {
+                            DELIVERED: number;
+                            exceptions: number;
+                            failures: number;
+                            IN_TRANSIT: number;
+                            INFO_RECEIVED: number;
+                            OUT_FOR_DELIVERY: number;
+                            PENDING: number;
+                            shipments: number;
+                        };
+                        opened: {
+                            count: number;
+                            hour: string;
+                            trackingType: string;
+                        }[];
+                        rates: {
+                            exceptionRate: number | null;
+                            failedFinished: number;
+                            failureRate: number | null;
+                            failureRateFinished: number | null;
+                            finished: number;
+                            shipments: number;
+                        };
+                        to: string;
                     };
                 };
             };
