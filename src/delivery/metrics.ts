@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { type EndpointStateRow, endpointStates } from '../store/alert-figures.ts';
 import type { Db } from '../store/db.ts';
 import { type OutboxBacklogRow, outboxBacklog } from '../store/outbox.ts';
 
@@ -46,4 +47,25 @@ export async function readOutboxGauges(db: Db): Promise<void> {
     outboxDepth.set({ issuer: r.issuer_id, state: r.state }, Number(r.n));
     if (r.state === 'pending') outboxOldest.set({ issuer: r.issuer_id }, Number(r.oldest_s));
   }
+}
+
+const endpointDisabled = new Gauge({
+  name: 'trackhub_issuer_endpoint_disabled',
+  help: 'Whether the issuer\'s notification endpoint is disabled (1: it answered 410 Gone; its notifications wait until the issuer is PUT again), per registered issuer',
+  labelNames: ['issuer'],
+});
+
+/**
+ * Each registered issuer's endpoint state, read from the store when /metrics is scraped (one row per
+ * issuer): the 410 is stored, so every instance reports it, not only the worker that got it.
+ */
+export async function readEndpointGauges(db: Db): Promise<void> {
+  let rows: EndpointStateRow[];
+  try {
+    rows = await endpointStates(db);
+  } catch {
+    rows = []; // store away: report nothing rather than fail the scrape
+  }
+  endpointDisabled.reset();
+  for (const r of rows) endpointDisabled.set({ issuer: r.issuer_id }, r.disabled ? 1 : 0);
 }

@@ -1,4 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
+import { type CarrierAlertRow, carrierAlertFigures, type QuietShipmentRow, quietShipments } from '../store/alert-figures.ts';
+import type { Db } from '../store/db.ts';
 
 /** The poller's metrics: one place, so a reader sees every figure the poller reports. */
 
@@ -48,3 +50,53 @@ export const breakerGauge = new Gauge({
   labelNames: ['provider'],
 });
 export const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+// Read from the store at each scrape (readCarrierAlertGauges), so any instance, API-only ones included,
+// reports what every worker wrote; the per-worker gauges above stay as they were.
+const breakerOpen = new Gauge({
+  name: 'trackhub_carrier_breaker_open',
+  help: 'Whether the newest breaker change any worker stored for the provider left it open (1) or not (0)',
+  labelNames: ['provider'],
+});
+const queueSeconds = new Gauge({
+  name: 'trackhub_carrier_queue_seconds',
+  help: 'How far ahead the provider\'s shared queue of put-off polls is booked, in seconds: above 0 while demand exceeds what the budget supplies',
+  labelNames: ['provider'],
+});
+const quietShipmentsGauge = new Gauge({
+  name: 'trackhub_shipments_quiet',
+  help: 'Open SHIPMENT operations whose carrier data has not changed for at least `days` days (1, 3, 7), by shipment status (stage; NONE before any answer)',
+  labelNames: ['days', 'stage'],
+});
+
+/** The thresholds the stuck-parcel gauge is counted at: a fixed set, so its labels stay bounded. */
+export const QUIET_DAYS = [1, 3, 7] as const;
+/** Stuck parcels are counted in days: reading the open parcels once a minute per store is plenty. */
+const QUIET_TTL_MS = 60_000;
+const quietCache = new WeakMap<Db, { at: number; rows: QuietShipmentRow[] }>();
+
+export async function readCarrierAlertGauges(db: Db): Promise<void> {
+  let carriers: CarrierAlertRow[];
+  try {
+    carriers = await carrierAlertFigures(db);
+  } catch {
+    carriers = []; // store away: report nothing rather than fail the scrape
+  }
+  breakerOpen.reset();
+  queueSeconds.reset();
+  for (const r of carriers) {
+    breakerOpen.set({ provider: r.provider }, r.breaker_open ? 1 : 0);
+    queueSeconds.set({ provider: r.provider }, Number(r.queued_s));
+  }
+  let cached = quietCache.get(db);
+  if (!cached || performance.now() - cached.at > QUIET_TTL_MS) {
+    try {
+      cached = { at: performance.now(), rows: await quietShipments(db, QUIET_DAYS) };
+      quietCache.set(db, cached);
+    } catch {
+      cached = undefined;
+    }
+  }
+  quietShipmentsGauge.reset();
+  for (const r of cached?.rows ?? []) quietShipmentsGauge.set({ days: String(r.days), stage: r.stage }, r.n);
+}

@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { register } from 'prom-client';
-import { readOutboxGauges } from '../../delivery/metrics.ts';
+import { readEndpointGauges, readOutboxGauges } from '../../delivery/metrics.ts';
+import { readCarrierAlertGauges } from '../../polling/metrics.ts';
+import { readSiteGauges } from '../../sites/metrics.ts';
 import { isMigrated } from '../../store/db.ts';
 import { adminAuthFor } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
@@ -43,7 +45,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: HttpDeps): void {
       },
     },
     async (_req, reply) => {
-      await readOutboxGauges(deps.db);
+      // The alerts' figures (deploy/prometheus/alerts.yml) are read from the shared store like the outbox's.
+      await Promise.all([readOutboxGauges(deps.db), readEndpointGauges(deps.db), readCarrierAlertGauges(deps.db), readSiteGauges(deps.db)]);
       reply.header('content-type', register.contentType);
       return register.metrics();
     },
