@@ -44,7 +44,7 @@ let text: string;
 beforeAll(async () => {
   t = await testApp('postgres');
   await seed(t);
-  // One scrape: the stuck-parcel and site figures are cached a minute per store handle.
+  // One scrape: the stuck-parcel and site figures are cached 5 minutes per store handle.
   const res = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   expect(res.statusCode).toBe(200);
   text = res.body;

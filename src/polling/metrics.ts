@@ -65,14 +65,17 @@ const queueSeconds = new Gauge({
 });
 const quietShipmentsGauge = new Gauge({
   name: 'trackhub_shipments_quiet',
-  help: 'Open SHIPMENT operations whose carrier data has not changed for at least `days` days (1, 3, 7), by shipment status (stage; NONE before any answer)',
+  help: 'Open SHIPMENT operations whose carrier data has not changed for at least `days` days (1, 3, 7), by shipment status (stage; NONE before any answer); read from the store at most every 5 minutes',
   labelNames: ['days', 'stage'],
 });
 
 /** The thresholds the stuck-parcel gauge is counted at: a fixed set, so its labels stay bounded. */
 export const QUIET_DAYS = [1, 3, 7] as const;
-/** Stuck parcels are counted in days: reading the open parcels once a minute per store is plenty. */
-const QUIET_TTL_MS = 60_000;
+/**
+ * Stuck parcels are counted in days, and the count reads every open parcel's state (280 ms for 33,000 open
+ * shipments among 1,000,000 operations): once every 5 minutes per store is plenty.
+ */
+const QUIET_TTL_MS = 300_000;
 const quietCache = new WeakMap<Db, { at: number; rows: QuietShipmentRow[] }>();
 
 export async function readCarrierAlertGauges(db: Db): Promise<void> {
