@@ -21,6 +21,7 @@ import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts
 import { utf8BodyParser } from './media-types.ts';
 import { swaggerOptions } from './openapi-document.ts';
 import { registerAdminApi } from './routes/admin.ts';
+import { registerAdminCards } from './routes/admin-cards.ts';
 import { registerAdminCarriers } from './routes/admin-carriers.ts';
 import { registerAdminInsights } from './routes/admin-insights.ts';
 import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
@@ -268,6 +269,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerAdminTokenRoutes(app, routeDeps);
   registerAdminOperations(app, routeDeps);
   registerAdminCarriers(app, routeDeps);
+  registerAdminCards(app, routeDeps);
   registerAdminInsights(app, routeDeps);
   registerConsole(app, routeDeps);
   registerCarrierWebhooks(app, routeDeps);

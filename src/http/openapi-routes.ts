@@ -154,6 +154,12 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     operationId: 'adminRevokeToken', description: 'Revokes a named admin token.' },
   'GET /admin/v1/operations': {
     operationId: 'adminListOperations', description: 'Tracking operations, newest first, filtered by issuer, card, status, type, carrier; page with nextCursor.' },
+  'GET /admin/v1/search': {
+    operationId: 'adminSearch', description: 'Finds cards by the start of a card id, or exactly by tracking number, operation id, correlation id or webhook-id; exact kinds first.' },
+  'GET /admin/v1/issuers/:issuerId/cards/:cardId/timeline': {
+    operationId: 'adminCardTimeline', description: 'A card\'s story: every operation (newest first) with all its checkpoints, and each notification that carried it with its attempts; 404 for a card with no operation.' },
+  'GET /admin/v1/insights/stuck': {
+    operationId: 'adminInsightsStuck', description: 'Open shipments with no carrier scan for scanDays (counted by status), shipments a site reported siteDays ago never scanned, notifications pending over pendingHours; each item names its card.' },
   'GET /admin/v1/carriers': {
     operationId: 'adminListCarriers', description: 'Each carrier provider as operators watch it: configured or not, budget and use, breaker, pushes; never a secret.' },
   'GET /admin/v1/insights/summary': {

@@ -107,6 +107,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/insights/stuck": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stuck parcels and notifications: no carrier scan for days, shipped by a site and never scanned, pending for hours
+         * @description Open shipments with no carrier scan for scanDays (counted by status), shipments a site reported siteDays ago never scanned, notifications pending over pendingHours; each item names its card.
+         */
+        get: operations["adminInsightsStuck"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/insights/summary": {
         parameters: {
             query?: never;
@@ -164,6 +184,26 @@ export interface paths {
          * @description Creates (201) or replaces (200) an issuer: its public keys, where notifications go and how they are signed. A webhookSecret generated on creation is returned once; secrets are stored sealed and never returned.
          */
         put: operations["adminPutIssuer"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/issuers/{issuerId}/cards/{cardId}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every operation of a card (newest first, at most 100) with its checkpoints and the notifications that carried it, with their attempts
+         * @description A card's story: every operation (newest first) with all its checkpoints, and each notification that carried it with its attempts; 404 for a card with no operation.
+         */
+        get: operations["adminCardTimeline"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -308,6 +348,26 @@ export interface paths {
          * @description Creates (201) or updates (200) a production site. A generated API key is shown once; the hub keeps only what checks it.
          */
         put: operations["adminPutProductionSite"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find cards by card id (its start), tracking number, operation id, correlation id or webhook-id
+         * @description Finds cards by the start of a card id, or exactly by tracking number, operation id, correlation id or webhook-id; exact kinds first.
+         */
+        get: operations["adminSearch"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -1194,6 +1254,130 @@ export interface operations {
             };
         };
     };
+    adminInsightsStuck: {
+        parameters: {
+            query?: {
+                /** @description items per list */
+                limit?: number;
+                /** @description notifications pending longer than this */
+                pendingHours?: number;
+                /** @description no carrier scan for this many days */
+                scanDays?: number;
+                /** @description shipped by a site this many days ago, never scanned */
+                siteDays?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        at: string;
+                        noScan: {
+                            /** @description every stuck shipment counted by its status */
+                            byStatus: {
+                                count: number;
+                                status: string;
+                            }[];
+                            /** @description open shipments with no carrier update for scanDays, longest silent first */
+                            items: {
+                                cardId: string;
+                                carrier: string | null;
+                                createdAt: string;
+                                issuerId: string;
+                                lastScanAt: string | null;
+                                operationId: string;
+                                status: string;
+                                trackingNumber: string | null;
+                            }[];
+                        };
+                        pendingNotifications: {
+                            /** @description notifications pending longer than pendingHours, oldest first */
+                            items: {
+                                attempts: number;
+                                cardId: string | null;
+                                issuerId: string;
+                                lastError: string | null;
+                                notificationId: string;
+                                operationId: string;
+                                pendingSince: string;
+                            }[];
+                        };
+                        siteShippedNoScan: {
+                            /** @description open shipments still before pickup whose card a site reported shipped siteDays ago or more */
+                            items: {
+                                cardId: string;
+                                carrier: string | null;
+                                issuerId: string;
+                                operationId: string;
+                                shippedAt: string;
+                                siteId: string;
+                                status: string;
+                                trackingNumber: string | null;
+                            }[];
+                        };
+                        thresholds: {
+                            pendingHours: number;
+                            scanDays: number;
+                            siteDays: number;
+                        };
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     adminInsightsSummary: {
         parameters: {
             query?: {
@@ -1695,6 +1879,118 @@ export interface operations {
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminCardTimeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Card id: 1 to 48 of [A-Za-z0-9_-] */
+                cardId: string;
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        cardId: string;
+                        issuerId: string;
+                        operations: {
+                            carrier: string | null;
+                            createdAt: string;
+                            /** @description in sequence order */
+                            notifications: {
+                                /** @description oldest first */
+                                attemptLog: {
+                                    attempt: number;
+                                    attemptedAt: string;
+                                    error: string | null;
+                                    httpStatus: number | null;
+                                    latencyMs: number;
+                                }[];
+                                attempts: number;
+                                /** @description carried inside a notification of several operations */
+                                batched: boolean;
+                                createdAt: string;
+                                deliveredAt: string | null;
+                                lastError: string | null;
+                                nextAttemptAt: string | null;
+                                /** @description the webhook-id; for a batched update, the id of the notification that carried it */
+                                notificationId: string;
+                                sequenceNumber: number;
+                                /** @description pending, delivered or dead */
+                                state: string;
+                            }[];
+                            open: boolean;
+                            operation: components["schemas"]["OperationObject"];
+                            trackingNumber: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2467,6 +2763,88 @@ export interface operations {
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminSearch: {
+        parameters: {
+            query?: {
+                /** @description Page size */
+                limit?: number;
+                /** @description a card id or its start, a tracking number, an operation id, a correlation id or a webhook-id (1 to 128 printable characters); absent: no match */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        matches: {
+                            cardId: string;
+                            issuerId: string;
+                            /**
+                             * @description what the text was found as
+                             * @enum {string}
+                             */
+                            kind: "operation" | "notification" | "tracking_number" | "correlation_id" | "card";
+                            /** @description absent for a card found by its id */
+                            operationId?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
