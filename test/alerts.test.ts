@@ -69,10 +69,10 @@ async function seed(t: TestApp) {
   const op = async (id: string, type: string, open: boolean, state: Record<string, unknown>, createdAgo = 0) =>
     sql`insert into operations (operation_id, issuer_id, card_id, tracking_type, request_hash, status, is_open, state, tracking_number, created_at)
       values (${id}, 'ISSUER_AL1', ${id}, ${type}, 'h', 'PENDING', ${open}, ${JSON.stringify(state)}, ${type === 'SHIPMENT' ? `TN${id}` : null}, ${ago(createdAgo)})`.execute(db);
-  await op('op_quiet4', 'SHIPMENT', true, { lastChangeAt: ago(4 * day), shipment: { status: 'IN_TRANSIT' } }, 5 * day);
+  await op('op_quiet4', 'SHIPMENT', true, { shipment: { status: 'IN_TRANSIT', lastUpdatedAt: ago(4 * day) } }, 5 * day);
   await op('op_quiet8', 'SHIPMENT', true, {}, 8 * day); // never answered: quiet since the request
-  await op('op_fresh', 'SHIPMENT', true, { lastChangeAt: ago(3_600_000), shipment: { status: 'IN_TRANSIT' } }, 5 * day);
-  await op('op_closed', 'SHIPMENT', false, { lastChangeAt: ago(9 * day), shipment: { status: 'DELIVERED' } }, 9 * day);
+  await op('op_fresh', 'SHIPMENT', true, { shipment: { status: 'IN_TRANSIT', lastUpdatedAt: ago(3_600_000) } }, 5 * day);
+  await op('op_closed', 'SHIPMENT', false, { shipment: { status: 'DELIVERED', lastUpdatedAt: ago(9 * day) } }, 9 * day);
   await op('op_wait_a', 'PRODUCTION', true, { request: { trackingType: 'PRODUCTION', productionSite: 'SITE-A' } });
   await op('op_wait_any', 'PRODUCTION', true, { request: { trackingType: 'PRODUCTION' } });
   await op('op_done_b', 'PRODUCTION', false, { request: { trackingType: 'PRODUCTION', productionSite: 'SITE-B' } });
@@ -153,10 +153,10 @@ describe('the alerts\' gauges on /metrics (postgres)', () => {
     expect(value('trackhub_carrier_breaker_open{provider="ups"}')).toBe(0);
     expect(value('trackhub_carrier_queue_seconds{provider="fedex"}')).toBeGreaterThan(50);
     expect(value('trackhub_carrier_queue_seconds{provider="ups"}')).toBe(0);
-    expect(value('trackhub_shipments_quiet{days="1",stage="IN_TRANSIT"}')).toBe(1);
-    expect(value('trackhub_shipments_quiet{days="3",stage="IN_TRANSIT"}')).toBe(1);
-    expect(value('trackhub_shipments_quiet{days="7",stage="IN_TRANSIT"}')).toBeUndefined();
-    expect(value('trackhub_shipments_quiet{days="7",stage="NONE"}')).toBe(1);
+    expect(value('trackhub_shipments_stuck{days="1",stage="IN_TRANSIT"}')).toBe(1);
+    expect(value('trackhub_shipments_stuck{days="3",stage="IN_TRANSIT"}')).toBe(1);
+    expect(value('trackhub_shipments_stuck{days="7",stage="IN_TRANSIT"}')).toBeUndefined();
+    expect(value('trackhub_shipments_stuck{days="7",stage="PENDING"}')).toBe(1);
     // SITE-A: its only report is older than the 2-day look-back, so it reads as silent for all of it.
     expect(value('trackhub_site_silent_seconds{site="SITE-A"}')).toBe(2 * 86_400);
     expect(value('trackhub_site_requests_waiting{site="SITE-A"}')).toBe(2); // its own request and the one naming no site

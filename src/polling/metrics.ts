@@ -64,8 +64,8 @@ const queueSeconds = new Gauge({
   labelNames: ['provider'],
 });
 const quietShipmentsGauge = new Gauge({
-  name: 'trackhub_shipments_quiet',
-  help: 'Open SHIPMENT operations whose carrier data has not changed for at least `days` days (1, 3, 7), by shipment status (stage; NONE before any answer); read from the store at most every 5 minutes',
+  name: 'trackhub_shipments_stuck',
+  help: 'Open SHIPMENT operations with no carrier scan for at least `days` days (1, 3, 7; the request time counts when the carrier never answered), by shipment status (stage); read from the store at most every 5 minutes',
   labelNames: ['days', 'stage'],
 });
 

@@ -36,22 +36,23 @@ export async function carrierAlertFigures(db: Db): Promise<CarrierAlertRow[]> {
 }
 
 export interface QuietShipmentRow {
-  /** The shipment's status, or NONE before the carrier answered. */
+  /** The shipment's status (PENDING before the carrier said anything). */
   stage: string;
   days: number;
   n: number;
 }
 
 /**
- * Open SHIPMENT operations whose carrier data has not changed for at least each of `days` (since
- * `lastChangeAt`, else since the request), per status. Open operations with a tracking number have their
- * own partial index (operations_open_by_tracking_number), so this reads open parcels only, never history.
+ * Open SHIPMENT operations with no carrier scan for at least each of `days`, per status: the same rule as
+ * the console's stuck list (src/store/stuck.ts): the carrier's newest update (`shipment.lastUpdatedAt`),
+ * else the request time when the carrier never said anything. Open operations with a tracking number have
+ * their own partial index (operations_open_by_tracking_number), so this reads open parcels only, never history.
  */
 export async function quietShipments(db: Db, days: readonly number[]): Promise<QuietShipmentRow[]> {
   const res = await sql<QuietShipmentRow>`
     with open as (
-      select coalesce(state->'shipment'->>'status', 'NONE') as stage,
-        now() - coalesce((state->>'lastChangeAt')::timestamptz, created_at) as quiet
+      select coalesce(state #>> '{shipment,status}', 'PENDING') as stage,
+        now() - coalesce((state #>> '{shipment,lastUpdatedAt}')::timestamptz, created_at) as quiet
       from operations
       where is_open and tracking_number is not null and tracking_type = 'SHIPMENT')
     select stage, d.days, count(*)::int as n
