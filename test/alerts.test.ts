@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { register } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 // yaml comes with @fastify/swagger (a dependency of the hub); no package is added for this test.
 import { parse } from 'yaml';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
+import { STORE_KINDS, type StoreKind } from './helpers/stores.ts';
 
 /**
  * deploy/prometheus/alerts.yml and deploy/grafana/trackhub.json name metrics by hand: these tests hold
@@ -38,19 +39,23 @@ function labelsOf(expr: string): string[] {
   return out.filter((l) => l && l !== 'le');
 }
 
-let t: TestApp;
 let exported: Set<string>;
-let text: string;
+const scraped = new Map<StoreKind, string>();
 beforeAll(async () => {
-  t = await testApp('postgres');
-  await seed(t);
-  // One scrape: the stuck-parcel and site figures are cached 5 minutes per store handle.
-  const res = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  expect(res.statusCode).toBe(200);
-  text = res.body;
-  exported = new Set([...res.body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+  for (const kind of STORE_KINDS) {
+    const t = await testApp(kind);
+    try {
+      await seed(t);
+      // One scrape: the stuck-parcel and site figures are kept 5 minutes per store handle.
+      const res = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(res.statusCode).toBe(200);
+      scraped.set(kind, res.body);
+    } finally {
+      await t.close();
+    }
+  }
+  exported = new Set([...(scraped.get('postgres') ?? '').matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
 });
-afterAll(async () => t?.close());
 
 /** One state of each kind the alerts watch, and its near misses. */
 async function seed(t: TestApp) {
@@ -141,8 +146,9 @@ describe('deploy/grafana/trackhub.json', () => {
   });
 });
 
-describe('the alerts\' gauges on /metrics (postgres)', () => {
-  it('read endpoint, carrier, stuck-parcel and site states from the store', async () => {
+describe('the alerts\' gauges on /metrics', () => {
+  it.each(STORE_KINDS)('read endpoint, carrier, stuck-parcel and site states from the store on %s', (kind) => {
+    const text = scraped.get(kind) ?? '';
     const value = (series: string) => {
       const line = text.split('\n').find((l) => l.startsWith(`${series} `));
       return line === undefined ? undefined : Number(line.slice(series.length + 1));
