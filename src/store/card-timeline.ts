@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { OperationState } from '../domain/operation.ts';
 import type { Db } from './db.ts';
+import { isoUtc } from './sql-time.ts';
 
 /** A card's operations shown at most (newest first): a card has a handful; this bounds a strange one. */
 export const TIMELINE_OPERATIONS = 100;
@@ -36,7 +37,6 @@ export interface TimelineOperation {
   notifications: TimelineNotification[];
 }
 
-const ISO = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
 
 /**
  * Every operation of a card, newest first, each with the notifications that carried its updates (in
@@ -45,7 +45,7 @@ const ISO = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-M
  */
 export async function readCardTimeline(db: Db, issuerId: string, cardId: string): Promise<TimelineOperation[] | undefined> {
   const ops = await sql<{ operation_id: string; state: OperationState; carrier: string | null; tracking_number: string | null; created: string }>`
-    select operation_id, state, carrier, tracking_number, ${ISO('created_at')} as created
+    select operation_id, state, carrier, tracking_number, ${isoUtc('created_at')} as created
     from operations where issuer_id = ${issuerId} and card_id = ${cardId}
     order by created_at desc, operation_id desc limit ${TIMELINE_OPERATIONS}`.execute(db);
   if (ops.rows.length === 0) return undefined;
@@ -57,14 +57,14 @@ export async function readCardTimeline(db: Db, issuerId: string, cardId: string)
   }>`
     select o.operation_id, o.sequence_number, o.id as own_id, coalesce(h.id, o.id) as id, o.batch_id, coalesce(h.state, o.state) as state,
       coalesce(h.attempts, o.attempts) as attempts, coalesce(h.last_error, o.last_error) as last_error,
-      case when coalesce(h.state, o.state) = 'pending' then ${ISO('coalesce(h.next_attempt_at, o.next_attempt_at)')} end as next_at,
-      ${ISO('coalesce(h.created_at, o.created_at)')} as created, ${ISO('coalesce(h.delivered_at, o.delivered_at)')} as delivered
+      case when coalesce(h.state, o.state) = 'pending' then ${isoUtc('coalesce(h.next_attempt_at, o.next_attempt_at)')} end as next_at,
+      ${isoUtc('coalesce(h.created_at, o.created_at)')} as created, ${isoUtc('coalesce(h.delivered_at, o.delivered_at)')} as delivered
     from outbox o left join outbox h on h.id = o.batch_id and o.batch_id <> o.id
     where o.operation_id = any(${ids}::text[])
     order by o.operation_id, o.sequence_number, o.id`.execute(db);
   const notificationIds = [...new Set(rows.rows.map((r) => r.id))];
   const attempts = notificationIds.length === 0 ? [] : (await sql<{ notification_id: string; attempt: number; at: string; http_status: number | null; error: string | null; latency_ms: number }>`
-    select notification_id, attempt, ${ISO('attempted_at')} as at, http_status, error, latency_ms
+    select notification_id, attempt, ${isoUtc('attempted_at')} as at, http_status, error, latency_ms
     from delivery_attempts where notification_id = any(${notificationIds}::text[]) order by notification_id, attempt`.execute(db)).rows;
   const logs = new Map<string, TimelineAttempt[]>();
   for (const a of attempts) {

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { BudgetBuckets } from '../domain/call-budget.ts';
 import type { Db } from './db.ts';
+import { isoUtc } from './sql-time.ts';
 
 /**
  * What operators see of each carrier provider (GET /admin/v1/carriers): the figures of carrier_rate_limits
@@ -159,20 +160,19 @@ export interface CarrierViewRows {
   upsSubscriptions: number;
 }
 
-const iso = (column: string) => sql.raw(`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
 
 /** Everything GET /admin/v1/carriers shows from the store, in three statements. */
 export async function readCarrierView(db: Db, opts: { codesPerProvider: number; subscriptionsSince: Date }): Promise<CarrierViewRows> {
   const { rows: figures } = await sql<CarrierFigures>`
-    select provider, buckets, ${iso('window_start')} as "windowStart", used, wanted, ${iso('paused_until')} as "pausedUntil",
-      ${iso('last_window_start')} as "lastWindowStart", ${iso('last_window_end')} as "lastWindowEnd", last_used as "lastUsed", last_wanted as "lastWanted",
-      overdue, ${iso('overdue_at')} as "overdueAt", breaker_state as "breakerState", ${iso('breaker_until')} as "breakerUntil",
-      ${iso('breaker_changed_at')} as "breakerChangedAt", calls_total as "callsTotal", fallbacks_total as "fallbacksTotal",
-      deadline_waits_total as "deadlineWaitsTotal", pushes_total as "pushesTotal", ${iso('last_push_at')} as "lastPushAt"
+    select provider, buckets, ${isoUtc('window_start')} as "windowStart", used, wanted, ${isoUtc('paused_until')} as "pausedUntil",
+      ${isoUtc('last_window_start')} as "lastWindowStart", ${isoUtc('last_window_end')} as "lastWindowEnd", last_used as "lastUsed", last_wanted as "lastWanted",
+      overdue, ${isoUtc('overdue_at')} as "overdueAt", breaker_state as "breakerState", ${isoUtc('breaker_until')} as "breakerUntil",
+      ${isoUtc('breaker_changed_at')} as "breakerChangedAt", calls_total as "callsTotal", fallbacks_total as "fallbacksTotal",
+      deadline_waits_total as "deadlineWaitsTotal", pushes_total as "pushesTotal", ${isoUtc('last_push_at')} as "lastPushAt"
     from carrier_rate_limits`.execute(db);
   const { rows: codes } = await sql<UnknownCodeRow & { provider: string; total: number }>`
-    select provider, code, seen, ${iso('first_seen_at')} as "firstSeenAt", first_example as "firstExample",
-      ${iso('last_seen_at')} as "lastSeenAt", last_example as "lastExample", total
+    select provider, code, seen, ${isoUtc('first_seen_at')} as "firstSeenAt", first_example as "firstExample",
+      ${isoUtc('last_seen_at')} as "lastSeenAt", last_example as "lastExample", total
     from (select *, count(*) over (partition by provider)::int as total,
             row_number() over (partition by provider order by last_seen_at desc, code) as rank
           from carrier_unknown_codes) ranked

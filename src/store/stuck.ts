@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
+import { isoUtc } from './sql-time.ts';
 
 export interface StuckQuery {
   now: Date;
@@ -52,7 +53,6 @@ export interface StuckLists {
   pendingNotifications: { items: PendingNotification[] };
 }
 
-const ISO = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
 const DAY_MS = 86_400_000;
 // What the shipment's state says of the carrier: its status (none yet: PENDING) and its newest update.
 const STATUS = sql.raw(`coalesce(o.state #>> '{shipment,status}', 'PENDING')`);
@@ -74,13 +74,13 @@ export async function readStuck(db: Db, q: StuckQuery): Promise<StuckLists> {
     select ${STATUS} as status, count(*) as count from operations o where ${noScanWhere} group by 1 order by 1`.execute(db);
   const noScan = await sql<{ issuer_id: string; card_id: string; operation_id: string; carrier: string | null; tracking_number: string | null; status: string; last_scan: string | null; created: string }>`
     select o.issuer_id, o.card_id, o.operation_id, o.carrier, o.tracking_number, ${STATUS} as status,
-      ${ISO(`(o.state #>> '{shipment,lastUpdatedAt}')::timestamptz`)} as last_scan, ${ISO('o.created_at')} as created
+      ${isoUtc(`(o.state #>> '{shipment,lastUpdatedAt}')::timestamptz`)} as last_scan, ${isoUtc('o.created_at')} as created
     from operations o where ${noScanWhere}
     order by coalesce(${LAST_SCAN}, o.created_at), o.operation_id limit ${q.limit}`.execute(db);
   // An open shipment the carrier has not picked up yet (pre-pickup status), whose card a site reported
   // shipped before the cutoff: the parcel left the site, the carrier never scanned it.
   const siteShipped = await sql<{ issuer_id: string; card_id: string; operation_id: string; site_id: string; shipped: string; carrier: string | null; tracking_number: string | null; status: string }>`
-    select o.issuer_id, o.card_id, o.operation_id, e.site_id, ${ISO('e.occurred_at')} as shipped, o.carrier, o.tracking_number, ${STATUS} as status
+    select o.issuer_id, o.card_id, o.operation_id, e.site_id, ${isoUtc('e.occurred_at')} as shipped, o.carrier, o.tracking_number, ${STATUS} as status
     from operations o
     join lateral (
       select site_id, occurred_at from site_events
@@ -90,7 +90,7 @@ export async function readStuck(db: Db, q: StuckQuery): Promise<StuckLists> {
     where o.is_open and o.tracking_type = 'SHIPMENT' and ${STATUS} in ('PENDING', 'INFO_RECEIVED')
     order by e.occurred_at, o.operation_id limit ${q.limit}`.execute(db);
   const pending = await sql<{ issuer_id: string; card_id: string | null; operation_id: string; id: string; since: string; attempts: number; last_error: string | null }>`
-    select n.issuer_id, o.card_id, n.operation_id, n.id, ${ISO('n.created_at')} as since, n.attempts, n.last_error
+    select n.issuer_id, o.card_id, n.operation_id, n.id, ${isoUtc('n.created_at')} as since, n.attempts, n.last_error
     from outbox n left join operations o on o.operation_id = n.operation_id
     where n.state = 'pending' and n.created_at < ${pendingCutoff}::timestamptz
     order by n.created_at, n.id limit ${q.limit}`.execute(db);
