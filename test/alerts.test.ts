@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { register } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
-// yaml comes with @fastify/swagger (a dependency of the hub); no package is added for this test.
+// yaml (a devDependency) reads the alert rules as Prometheus does.
 import { parse } from 'yaml';
 import { ADMIN_TOKEN, type TestApp, testApp } from './helpers/app.ts';
 import { STORE_KINDS, type StoreKind } from './helpers/stores.ts';

@@ -66,7 +66,7 @@ function usage(message: string): never {
 const clock = (d = new Date()) => d.toISOString().slice(11, 19);
 
 /** One line per verified update: when, which operation type, its status, the shipment's, and the newest scan. */
-export function notificationLine(op: Operation, receivedAt = new Date()): string {
+function notificationLine(op: Operation, receivedAt = new Date()): string {
   const shipment = op.details.shipment;
   // A SHIPMENT opened by the site's report still carries its CARD_SHIPPED: the parcel's own status says more.
   const state = op.details.trackingType === 'SHIPMENT' ? (shipment?.status ?? '') : (op.details.status ?? op.errorCode ?? '');

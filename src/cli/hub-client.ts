@@ -7,8 +7,8 @@ import { fail } from './common.ts';
  * create`). Without a URL the commands open the store directly, as before.
  */
 
-export const HUB_URL_ENV = 'TRACKHUB_URL';
-export const ADMIN_TOKEN_ENV = 'TRACKHUB_ADMIN_TOKEN';
+const HUB_URL_ENV = 'TRACKHUB_URL';
+const ADMIN_TOKEN_ENV = 'TRACKHUB_ADMIN_TOKEN';
 
 /** The `--url <hubUrl>` option every admin command takes. */
 export function hubUrlOption(): Option {

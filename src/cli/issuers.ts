@@ -8,7 +8,7 @@ import { type HubClient, hubClientFor, hubUrlOption } from './hub-client.ts';
 // stays light, so `trackhub --help` does not load the hub.
 
 /** How the hub signs an issuer's notifications (the Admin API's `notificationSigning`). */
-export const SIGNING_SCHEMES = ['hmac', 'ed25519'] as const;
+const SIGNING_SCHEMES = ['hmac', 'ed25519'] as const;
 type Signing = (typeof SIGNING_SCHEMES)[number];
 
 interface AddOptions {
@@ -109,7 +109,7 @@ const MAX_JWKS_BYTES = 1024 * 1024;
  * Its content is never quoted: pointed at the wrong file (a private key, /etc/shadow), the command must
  * not print it; JSON.parse's message would quote its first bytes.
  */
-export function readJwksFile(path: string): { keys: Record<string, unknown>[] } {
+function readJwksFile(path: string): { keys: Record<string, unknown>[] } {
   let text: string;
   try {
     const stat = statSync(path);

@@ -1,5 +1,5 @@
 import { type TSchema, Type } from 'typebox';
-import { TOKEN_RESPONSES } from './schemas.ts';
+import { errorResponses as errors, TOKEN_RESPONSES } from './schemas.ts';
 
 /**
  * What the OpenAPI document says of each route beyond its validation schema: a description, and the
@@ -21,8 +21,6 @@ export interface RouteDoc {
   consumes?: string[];
 }
 
-const errorRef = () => Type.Ref('ErrorBody');
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef()]));
 
 const TokenRequest = Type.Object(
   {

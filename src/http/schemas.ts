@@ -1,4 +1,4 @@
-import { type TLiteral, type TUnion, Type } from 'typebox';
+import { type TLiteral, type TSchema, type TUnion, Type } from 'typebox';
 import { CARRIER_CODES } from '../domain/carriers.ts';
 import { ERROR_STATUS, type ErrorCode } from '../domain/errors.ts';
 import { SHIPMENT_STATUSES } from '../domain/shipment.ts';
@@ -22,6 +22,9 @@ export const ErrorBody = Type.Object(
   },
   { $id: 'ErrorBody', description: 'Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it' },
 );
+
+/** A schema or null: the API writes an absent value as null, never leaves the field out. */
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const errorResponses = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [c, Type.Ref('ErrorBody')]));

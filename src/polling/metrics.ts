@@ -70,7 +70,7 @@ const quietShipmentsGauge = new Gauge({
 });
 
 /** The thresholds the stuck-parcel gauge is counted at: a fixed set, so its labels stay bounded. */
-export const QUIET_DAYS = [1, 3, 7] as const;
+const QUIET_DAYS = [1, 3, 7] as const;
 /**
  * Stuck parcels are counted in days, and the count reads every open parcel's state (280 ms for 33,000 open
  * shipments among 1,000,000 operations): once every 5 minutes per store is plenty.

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
+import { LAST_SCAN, STATUS } from './stuck.ts';
 
 /**
  * What /metrics reads from the store at each scrape for the alert rules (deploy/prometheus/alerts.yml),
@@ -51,9 +52,8 @@ export interface QuietShipmentRow {
 export async function quietShipments(db: Db, days: readonly number[]): Promise<QuietShipmentRow[]> {
   const res = await sql<QuietShipmentRow>`
     with open as (
-      select coalesce(state #>> '{shipment,status}', 'PENDING') as stage,
-        now() - coalesce((state #>> '{shipment,lastUpdatedAt}')::timestamptz, created_at) as quiet
-      from operations
+      select ${STATUS} as stage, now() - coalesce(${LAST_SCAN}, o.created_at) as quiet
+      from operations o
       where is_open and tracking_number is not null and tracking_type = 'SHIPMENT')
     select stage, d.days, count(*)::int as n
     from open join unnest(${[...days]}::int[]) as d(days) on open.quiet >= make_interval(days => d.days)

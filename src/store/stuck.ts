@@ -55,8 +55,8 @@ export interface StuckLists {
 
 const DAY_MS = 86_400_000;
 // What the shipment's state says of the carrier: its status (none yet: PENDING) and its newest update.
-const STATUS = sql.raw(`coalesce(o.state #>> '{shipment,status}', 'PENDING')`);
-const LAST_SCAN = sql.raw(`(o.state #>> '{shipment,lastUpdatedAt}')::timestamptz`);
+export const STATUS = sql.raw(`coalesce(o.state #>> '{shipment,status}', 'PENDING')`);
+export const LAST_SCAN = sql.raw(`(o.state #>> '{shipment,lastUpdatedAt}')::timestamptz`);
 
 /**
  * The stuck lists of the console, oldest first, each bounded by `limit`. Every one starts from a partial

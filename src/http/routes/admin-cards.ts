@@ -8,12 +8,11 @@ import { readCardTimeline, searchCards, TIMELINE_OPERATIONS } from '../../store/
 import { readStuck } from '../../store/stuck.ts';
 import { adminRoute } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, Nullable } from '../schemas.ts';
 
 /** Printable ASCII without blanks at either end: every id, tracking number and correlation id fits. */
 const SEARCH_TEXT = /^[\x21-\x7E](?:[\x20-\x7E]{0,126}[\x21-\x7E])?$/;
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Str = Type.String();
 
 const SearchQuery = Type.Object(

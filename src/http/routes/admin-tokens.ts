@@ -14,9 +14,8 @@ import {
 } from '../../store/admin-tokens.ts';
 import { adminAuthFor, adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
-import { errorResponses, oneOf } from '../schemas.ts';
+import { errorResponses, Nullable, oneOf } from '../schemas.ts';
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Scope = oneOf(ADMIN_SCOPES);
 const TokenView = Type.Object({ name: Type.String(), scope: Scope, createdAt: Type.String(), lastUsedAt: Nullable(Type.String()), revokedAt: Nullable(Type.String()) });
 const CreateBody = Type.Object({ name: Type.String(), scope: Scope }, { additionalProperties: false });

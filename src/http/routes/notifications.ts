@@ -16,13 +16,12 @@ import {
 import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { errorResponses, oneOf } from '../schemas.ts';
+import { errorResponses, Nullable, oneOf } from '../schemas.ts';
 
 // Ids are checked before they reach the store: a NUL byte or a 10 kB id is a 400, never a store error.
 const NotificationId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'The webhook-id' });
 const IssuerIdParam = Type.String({ pattern: '^[A-Za-z0-9_-]{10}$' });
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 const NotificationSummary = Type.Object({
   id: Type.String({ description: 'The webhook-id: the same on every attempt and replay' }),
