@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { type EndpointStateRow, endpointStates } from '../store/alert-figures.ts';
+import { endpointStates } from '../store/alert-figures.ts';
 import type { Db } from '../store/db.ts';
-import { type OutboxBacklogRow, outboxBacklog } from '../store/outbox.ts';
+import { outboxBacklog } from '../store/outbox.ts';
+import { rowsOrNone } from '../store/scrape.ts';
 
 export const deliveryMetrics = {
   outcomes: new Counter({
@@ -35,12 +36,7 @@ const outboxOldest = new Gauge({
  * scrape passes its store: no handle is kept here.
  */
 export async function readOutboxGauges(db: Db): Promise<void> {
-  let rows: OutboxBacklogRow[];
-  try {
-    rows = await outboxBacklog(db);
-  } catch {
-    rows = []; // store away: report nothing rather than fail the scrape
-  }
+  const rows = await rowsOrNone(() => outboxBacklog(db));
   outboxDepth.reset();
   outboxOldest.reset();
   for (const r of rows) {
@@ -60,12 +56,7 @@ const endpointDisabled = new Gauge({
  * issuer): the 410 is stored, so every instance reports it, not only the worker that got it.
  */
 export async function readEndpointGauges(db: Db): Promise<void> {
-  let rows: EndpointStateRow[];
-  try {
-    rows = await endpointStates(db);
-  } catch {
-    rows = []; // store away: report nothing rather than fail the scrape
-  }
+  const rows = await rowsOrNone(() => endpointStates(db));
   endpointDisabled.reset();
   for (const r of rows) endpointDisabled.set({ issuer: r.issuer_id }, r.disabled ? 1 : 0);
 }

@@ -1,6 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
-import { type CarrierAlertRow, carrierAlertFigures, type QuietShipmentRow, quietShipments } from '../store/alert-figures.ts';
+import { carrierAlertFigures, quietShipments } from '../store/alert-figures.ts';
 import type { Db } from '../store/db.ts';
+import { cachedRows, rowsOrNone } from '../store/scrape.ts';
 
 /** The poller's metrics: one place, so a reader sees every figure the poller reports. */
 
@@ -76,30 +77,17 @@ const QUIET_DAYS = [1, 3, 7] as const;
  * shipments among 1,000,000 operations): once every 5 minutes per store is plenty.
  */
 const QUIET_TTL_MS = 300_000;
-const quietCache = new WeakMap<Db, { at: number; rows: QuietShipmentRow[] }>();
+const readQuietShipments = cachedRows(QUIET_TTL_MS, (db: Db) => quietShipments(db, QUIET_DAYS));
 
 export async function readCarrierAlertGauges(db: Db): Promise<void> {
-  let carriers: CarrierAlertRow[];
-  try {
-    carriers = await carrierAlertFigures(db);
-  } catch {
-    carriers = []; // store away: report nothing rather than fail the scrape
-  }
+  const carriers = await rowsOrNone(() => carrierAlertFigures(db));
   breakerOpen.reset();
   queueSeconds.reset();
   for (const r of carriers) {
     breakerOpen.set({ provider: r.provider }, r.breaker_open ? 1 : 0);
     queueSeconds.set({ provider: r.provider }, Number(r.queued_s));
   }
-  let cached = quietCache.get(db);
-  if (!cached || performance.now() - cached.at > QUIET_TTL_MS) {
-    try {
-      cached = { at: performance.now(), rows: await quietShipments(db, QUIET_DAYS) };
-      quietCache.set(db, cached);
-    } catch {
-      cached = undefined;
-    }
-  }
+  const quiet = await readQuietShipments(db);
   quietShipmentsGauge.reset();
-  for (const r of cached?.rows ?? []) quietShipmentsGauge.set({ days: String(r.days), stage: r.stage }, r.n);
+  for (const r of quiet) quietShipmentsGauge.set({ days: String(r.days), stage: r.stage }, r.n);
 }

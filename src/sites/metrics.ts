@@ -1,6 +1,7 @@
 import { Gauge } from 'prom-client';
-import { type SiteAlertRow, siteAlertFigures } from '../store/alert-figures.ts';
+import { siteAlertFigures } from '../store/alert-figures.ts';
 import type { Db } from '../store/db.ts';
+import { cachedRows } from '../store/scrape.ts';
 
 /** The production sites' figures for alerts, read from the store when /metrics is scraped. */
 
@@ -22,21 +23,13 @@ const LOOKBACK_DAYS = 2;
  * 17,000 among 1,000,000 operations): once every 5 minutes per store is plenty.
  */
 const TTL_MS = 300_000;
-const cache = new WeakMap<Db, { at: number; rows: SiteAlertRow[] }>();
+const readFigures = cachedRows(TTL_MS, (db: Db) => siteAlertFigures(db, LOOKBACK_DAYS));
 
 export async function readSiteGauges(db: Db): Promise<void> {
-  let cached = cache.get(db);
-  if (!cached || performance.now() - cached.at > TTL_MS) {
-    try {
-      cached = { at: performance.now(), rows: await siteAlertFigures(db, LOOKBACK_DAYS) };
-      cache.set(db, cached);
-    } catch {
-      cached = undefined; // store away: report nothing rather than fail the scrape
-    }
-  }
+  const rows = await readFigures(db);
   silent.reset();
   waiting.reset();
-  for (const r of cached?.rows ?? []) {
+  for (const r of rows) {
     silent.set({ site: r.site_id }, Number(r.silent_s));
     waiting.set({ site: r.site_id }, r.waiting);
   }
