@@ -1,3 +1,4 @@
+import { TokenProvider, TrackhubClient } from '@trackhub/issuer';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -50,10 +51,11 @@ function parseJson(text, name) {
   }
 }
 
-/** The issuer's credentials, for the calls to the hub (track, trackingStatus, catch-up). */
-export function credentials(config) {
+/** The SDK client for the calls to the hub (track, trackingStatus, catch-up), signing with the issuer's key. */
+export function clientFor(config) {
   if (!config.privateKey || !config.keyId) throw new Error('ISSUER_KEY_FILE and its kid (or ISSUER_KEY_ID), or ISSUER_FILE, must give the issuer key');
-  return { hubUrl: config.hubUrl, issuerId: config.issuerId, keyId: config.keyId, privateKey: config.privateKey };
+  const tokens = new TokenProvider({ hubUrl: config.hubUrl, issuerId: config.issuerId, keyId: config.keyId, privateKey: config.privateKey });
+  return new TrackhubClient({ hubUrl: config.hubUrl, issuerId: config.issuerId, tokens });
 }
 
 /** readConfig for a command: a setting missing or wrong is one line on stderr and exit 2, not a stack trace. */

@@ -1,6 +1,5 @@
-import { TokenProvider, TrackhubClient } from '@trackhub/issuer';
 import { createBackend } from './backend.js';
-import { configOrExit, credentials } from './config.js';
+import { clientFor, configOrExit } from './config.js';
 
 // `npm start`: receive notifications; with the issuer's key, first pull what was missed while down.
 const config = configOrExit();
@@ -14,7 +13,7 @@ server.listen(config.port, config.host, async () => {
   if (!config.privateKey) return;
   // The catch-up feed gives every notification the hub kept, the pushes' webhook-ids included, so what
   // was already applied comes back as a duplicate and what was missed is applied in order.
-  const client = new TrackhubClient({ hubUrl: config.hubUrl, issuerId: config.issuerId, tokens: new TokenProvider(credentials(config)) });
+  const client = clientFor(config);
   try {
     const r = await client.syncNotifications({ handler });
     console.log(`caught up: ${r.applied} updates applied, ${r.duplicates} already had, ${r.stale} stale`);

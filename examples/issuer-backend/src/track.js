@@ -1,5 +1,4 @@
-import { TokenProvider, TrackhubClient } from '@trackhub/issuer';
-import { configOrExit, credentials } from './config.js';
+import { clientFor, configOrExit } from './config.js';
 
 // `npm run track -- <cardId> [trackingNumber]`: asks the hub to track a card (SHIPMENT with a number,
 // PRODUCTION without); `npm run track -- <cardId> --status` prints its operations.
@@ -10,7 +9,7 @@ if (!cardId) {
 }
 const config = configOrExit();
 try {
-  const client = new TrackhubClient({ hubUrl: config.hubUrl, issuerId: config.issuerId, tokens: new TokenProvider(credentials(config)) });
+  const client = clientFor(config);
   if (arg === '--status') console.log(JSON.stringify(await client.trackingStatus(cardId), null, 2));
   else {
     const body = arg ? { trackingType: 'SHIPMENT', trackingNumber: arg } : { trackingType: 'PRODUCTION' };
