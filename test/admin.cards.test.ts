@@ -173,6 +173,11 @@ describe.each(STORE_KINDS)('Admin API search, card timeline and stuck lists on %
       '/admin/v1/insights/stuck?siteDays=x',
       '/admin/v1/insights/stuck?pendingHours=721',
       '/admin/v1/insights/stuck?limit=501',
+      // Ajv makes these ±Infinity and lets them through any minimum and maximum (the fuzz test's 500).
+      '/admin/v1/insights/stuck?scanDays=1&pendingHours=1e309',
+      '/admin/v1/insights/stuck?scanDays=-1e309',
+      '/admin/v1/search?q=abc&limit=1e400',
+      '/admin/v1/operations?limit=1e309',
     ]) {
       const res = await get(url);
       expect(res.statusCode, url).toBe(400);

@@ -199,6 +199,19 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     }
     reply.header('x-correlation-id', req.correlationId);
   });
+  // Ajv, coercing a query string to a number, makes "1e309" Infinity and then passes it as an integer within
+  // any minimum and maximum (it compares only finite numbers): a numeric query parameter must be finite.
+  // The fuzz test found `pendingHours=1e309` answered 500 (an Invalid Date further on).
+  app.addHook('preValidation', async (req, reply) => {
+    const numeric = numericQueryParams(req.routeOptions.schema?.querystring);
+    if (numeric.size === 0 || typeof req.query !== 'object' || req.query === null) return;
+    for (const [name, value] of Object.entries(req.query as Record<string, unknown>)) {
+      if (!numeric.has(name)) continue;
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (typeof v === 'string' && Math.abs(Number(v)) === Number.POSITIVE_INFINITY) return sendError(reply, 'FIELD_INVALID_VALUE', `${name}: must be a finite number`);
+      }
+    }
+  });
   // The documentation's static files plugin answers a path climbing out of its folder (dot segments, raw,
   // %-encoded or with backslashes) with its own 403 body; its routes' hooks do not see those requests.
   app.addHook('onRequest', async (req, reply) => {
@@ -327,4 +340,17 @@ function capConnectionsPerAddress(server: import('node:net').Server, max: number
       else open.delete(address);
     });
   });
+}
+
+/** The names of a querystring schema's integer and number parameters (kept per schema object). */
+const numericParamsOf = new WeakMap<object, Set<string>>();
+function numericQueryParams(schema: unknown): Set<string> {
+  if (typeof schema !== 'object' || schema === null) return new Set();
+  let names = numericParamsOf.get(schema);
+  if (!names) {
+    const props = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
+    names = new Set(Object.entries(props).filter(([, p]) => p?.type === 'integer' || p?.type === 'number').map(([k]) => k));
+    numericParamsOf.set(schema, names);
+  }
+  return names;
 }
