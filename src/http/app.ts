@@ -204,8 +204,9 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   // The fuzz test found `pendingHours=1e309` answered 500 (an Invalid Date further on).
   app.addHook('preValidation', async (req, reply) => {
     const numeric = numericQueryParams(req.routeOptions.schema?.querystring);
-    if (numeric.size === 0 || typeof req.query !== 'object' || req.query === null) return;
-    for (const [name, value] of Object.entries(req.query as Record<string, unknown>)) {
+    const query: unknown = req.query;
+    if (numeric.size === 0 || typeof query !== 'object' || query === null) return;
+    for (const [name, value] of Object.entries(query)) {
       if (!numeric.has(name)) continue;
       for (const v of Array.isArray(value) ? value : [value]) {
         if (typeof v === 'string' && Math.abs(Number(v)) === Number.POSITIVE_INFINITY) return sendError(reply, 'FIELD_INVALID_VALUE', `${name}: must be a finite number`);
