@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // `npm test` runs this first: the console test drives Debian's Chromium (never a browser a tool downloads for
-// itself), so it must be there; then the build, so the end-to-end tests (which spawn bin/trackhub.js) run the
-// current sources. Problems end in one line and a non-zero exit, never a stack trace.
+// itself), so it must be there; the alert-rule test runs promtool, fetched here when missing (Debian's
+// package, downloaded, not installed); then the build, so the end-to-end tests (which spawn bin/trackhub.js)
+// run the current sources. Problems end in one line and a non-zero exit, never a stack trace.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { ensurePromtool } from './promtool.mjs';
 
 const DEBIAN_CHROMIUM = '/usr/bin/chromium';
 const INSTALL = 'sudo apt-get install -y chromium';
@@ -46,6 +48,16 @@ function ensureChromium() {
   if (!runnable(DEBIAN_CHROMIUM)) fail(`apt-get installed chromium but ${DEBIAN_CHROMIUM} is not there; run: ${INSTALL}`);
 }
 
+/** The alert-rule test runs promtool: Debian's, fetched once into a cache folder (scripts/promtool.mjs), or TRACKHUB_PROMTOOL. */
+function ensurePromtoolForTests() {
+  try {
+    ensurePromtool((m) => process.stdout.write(`trackhub pretest: ${m}\n`));
+  } catch (err) {
+    fail(err.message);
+  }
+}
+
 ensureChromium();
+ensurePromtoolForTests();
 const build = spawnSync(process.execPath, [join(import.meta.dirname, 'build.mjs')], { stdio: 'inherit' });
 process.exit(build.status ?? 1);

@@ -61,7 +61,7 @@ export function positiveNumber(env: Env, name: string, fallback: number): number
 }
 
 /** Read by the `trackhub` commands and the test tools, not by the hub: not a typo. */
-const READ_ELSEWHERE = /^TRACKHUB_(SITE_API_KEY|URL|CHROMIUM|CHILD_NODE_ARGS|MUTATION_RUN|MUTATION_TESTS|TEST_[A-Z_]*)$/;
+const READ_ELSEWHERE = /^TRACKHUB_(SITE_API_KEY|URL|CHROMIUM|PROMTOOL|CHILD_NODE_ARGS|MUTATION_RUN|MUTATION_TESTS|TEST_[A-Z_]*)$/;
 
 /**
  * TRACKHUB_ variables set but read by nothing, each with the nearest name the hub reads when one is close

@@ -123,7 +123,7 @@ describe('deploy/prometheus/alerts.yml', () => {
   });
 
   it('has a promtool unit test (deploy/prometheus/alerts.test.yml) in which each rule fires', () => {
-    // promtool itself is not run here (docs/testing.md): this only keeps the unit tests beside the rules.
+    // test/alerts.promtool.test.ts runs them with promtool; this keeps every rule named by them.
     const unit = parse(readFileSync(join(root, 'deploy/prometheus/alerts.test.yml'), 'utf8')) as { tests: { alert_rule_test: { alertname: string; exp_alerts?: unknown[] }[] }[] };
     const firing = new Set(unit.tests.flatMap((x) => x.alert_rule_test.filter((a) => (a.exp_alerts ?? []).length > 0).map((a) => a.alertname)));
     expect([...firing].sort()).toEqual(rules.map((r) => r.alert).sort());
