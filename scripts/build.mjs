@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run build` (and so `npm ci`, through `prepare`): builds the issuer SDK (packages/issuer/dist, tsc),
 // then bundles src/ into dist/ with esbuild and copies the files the code reads at run time (every
-// non-TypeScript file under src/: the SQL migrations, the web console's HTML, CSS and script) to the same
-// places under dist/ (src/assets.ts finds them there).
+// non-TypeScript file under src/: the SQL migrations) to the same places under dist/ (src/assets.ts finds
+// them there); and bundles the operator console (console/) into dist/console/.
 //
 // Why a bundle rather than tsc's file-per-module output: Node 20 spent ~0.9 s resolving and loading the
 // hundreds of ESM files of the hub and its dependencies (kysely, typebox, undici…) at every start; one
@@ -97,6 +97,28 @@ try {
   process.exit(1); // esbuild has printed the errors
 }
 
+// The operator console (console/: Preact and uPlot, TypeScript): one browser bundle, its CSS (uPlot's
+// included) and its page, into dist/console/, which the hub serves at /console. Built here, from sources in
+// this repository, so nothing is fetched from a CDN and the strict CSP holds (script and style from 'self').
+try {
+  await esbuild.build({
+    entryPoints: { app: join(root, 'console', 'src', 'main.tsx') },
+    outdir: join(next, 'console'),
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    platform: 'browser',
+    target: ['chrome110', 'firefox110', 'safari16'],
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    logLevel: 'warning',
+  });
+} catch {
+  rmSync(next, { recursive: true, force: true });
+  process.exit(1); // esbuild has printed the errors
+}
+writeFileSync(join(next, 'console', 'index.html'), readFileSync(join(root, 'console', 'index.html')));
+
 let copied = 0;
 for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
   if (!entry.isFile() || entry.name.endsWith('.ts')) continue;
@@ -109,4 +131,4 @@ for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) 
 }
 rmSync(dist, { recursive: true, force: true });
 renameSync(next, dist);
-process.stdout.write(`trackhub build: built packages/issuer/dist, bundled src/ into dist/ and copied ${copied} asset file${copied === 1 ? '' : 's'}\n`);
+process.stdout.write(`trackhub build: built packages/issuer/dist, bundled src/ into dist/ and the console into dist/console/, copied ${copied} asset file${copied === 1 ? "" : "s"}\n`);

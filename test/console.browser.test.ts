@@ -1,34 +1,33 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, readyIssuer, type TestApp, testApp } from './helpers/app.ts';
+import { launchChromium, signedIn } from './helpers/console.ts';
 
-const CHROMIUM = process.env.TRACKHUB_CHROMIUM ?? '/usr/bin/chromium';
-
-// The operator console in a real headless Chromium, against a real listening hub.
-describe('web console', () => {
+// The console's shell in a real headless Chromium against a real listening hub: how it is served, sign-in,
+// navigation by keyboard, the overview's charts. Each view has its own console.*.browser.test.ts.
+describe('web console: shell', () => {
   let t: TestApp;
   let base: string;
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set TRACKHUB_CHROMIUM)`);
-    t = await testApp('embedded');
+    t = await testApp('embedded', { TRACKHUB_SANDBOX: 'true' });
     const issuer = await readyIssuer(t.app, 'ISSUER_CON');
-    for (const card of ['CARD_ALPHA', 'CARD_BETA']) {
+    for (const [card, type] of [
+      ['CARD_ALPHA', 'SHIPMENT'],
+      ['CARD_BETA', 'SHIPMENT'],
+      ['CARD_GAMMA', 'PRODUCTION'],
+    ]) {
       const res = await t.app.inject({
         method: 'POST',
         url: `/banking/v1/issuers/ISSUER_CON/physicalCards/${card}/track`,
         headers: { authorization: `Bearer ${issuer.token}` },
-        payload: { trackingType: 'SHIPMENT', carrier: 'fedex', trackingNumber: '123456789012' },
+        payload: type === 'SHIPMENT' ? { trackingType: 'SHIPMENT', carrier: 'fedex', trackingNumber: '123456789012' } : { trackingType: 'PRODUCTION' },
       });
-      expect(res.statusCode).toBe(202);
+      expect(res.statusCode, res.body).toBe(202);
     }
     base = await t.app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -36,68 +35,78 @@ describe('web console', () => {
     await t?.close();
   });
 
-  it('is served with a strict content security policy', async () => {
+  it('is served from its build with a strict content security policy and no inline code', async () => {
     const res = await fetch(`${base}/console`);
     expect(res.status).toBe(200);
-    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
-    expect(await res.text()).toContain('data-sandbox="false"');
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    const html = await res.text();
+    expect(html).toContain('data-sandbox="true"');
+    expect(html).not.toMatch(/<script>|<style>|style="/);
+    for (const file of ['app.js', 'app.css']) {
+      const asset = await fetch(`${base}/console/${file}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-security-policy')).toBe(csp);
+      expect((await asset.text()).length).toBeGreaterThan(1000);
+    }
   });
 
-  it('refuses a wrong token, then lists, filters and shows operations with the right one', async () => {
+  it('refuses a wrong token, then opens with the right one and keeps it in the tab only', async () => {
     const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${base}/console`);
-    await expect(page.locator('#sandbox-banner').isHidden()).resolves.toBe(true);
-
+    expect(await page.locator('#sandbox-banner').textContent()).toContain('SANDBOX');
     await page.fill('#token', 'not-the-token');
     await page.click('#login-form button[type=submit]');
     await page.waitForSelector('#login-error:has-text("refused")');
-    expect(await page.locator('#tabs').isHidden()).toBe(true);
+    expect(await page.locator('nav#tabs').count()).toBe(0);
 
     await page.fill('#token', ADMIN_TOKEN);
     await page.click('#login-form button[type=submit]');
-    await page.waitForSelector('#operations-rows tr >> nth=1');
-    const cards = await page.locator('#operations-rows tr td:nth-child(3)').allTextContents();
-    expect(cards.sort()).toEqual(['CARD_ALPHA', 'CARD_BETA']);
+    await page.waitForSelector('nav#tabs a[aria-current=page]:has-text("Overview")');
+    expect(await page.evaluate(() => [localStorage.length, document.cookie, sessionStorage.length])).toEqual([0, '', 1]);
+    expect(page.url()).not.toContain(ADMIN_TOKEN);
 
-    await page.fill('#operations-form input[name=cardId]', 'CARD_BETA');
-    await page.click('#operations-form button[type=submit]');
-    await page.waitForFunction(() => document.querySelectorAll('#operations-rows tr').length === 1);
-    const row = page.locator('#operations-rows tr').first();
-    expect(await row.locator('td').nth(2).textContent()).toBe('CARD_BETA');
-    expect(await row.locator('td').nth(6).textContent()).toBe('fedex 123456789012');
-    await row.click();
-    const detail = JSON.parse((await page.locator('#operation-detail').textContent()) ?? '{}');
-    expect(detail.operation).toMatchObject({ cardId: 'CARD_BETA', status: 'PENDING', details: { trackingType: 'SHIPMENT' } });
-
-    await page.click('[data-tab=issuers]');
-    await page.waitForSelector('#issuers-rows tr');
-    expect(await page.locator('#issuers-rows tr td').first().textContent()).toBe('ISSUER_CON');
-    expect(await page.content()).not.toContain('whsec_');
-    expect(pageErrors).toEqual([]);
+    // A token revoked or changed while the console is open: the next call's 401 signs out and says so.
+    await page.evaluate(() => sessionStorage.setItem('trackhub.adminToken', 'revoked'));
+    await page.selectOption('label.window select', '7d');
+    await page.waitForSelector('#login-error:has-text("Signed out")');
+    expect(errors).toEqual([]);
     await page.close();
   });
 
-  it('lists dead notifications and replays one, keeping its id', async () => {
-    await t.store.db.updateTable('outbox').set({ state: 'dead', last_error: 'HTTP 500' }).where('issuer_id', '=', 'ISSUER_CON').execute();
-    const page = await browser.newPage();
-    await page.goto(`${base}/console`);
-    await page.fill('#token', ADMIN_TOKEN);
-    await page.click('#login-form button[type=submit]');
-    await page.waitForSelector('#operations-rows tr');
-    await page.click('[data-tab=notifications]');
-    await page.waitForSelector('#notifications-rows tr >> nth=1');
-    const first = page.locator('#notifications-rows tr').first();
-    const id = (await first.locator('td').nth(2).textContent()) as string;
-    expect(await first.locator('td').nth(3).textContent()).toBe('dead');
-    expect(await first.locator('td').nth(5).textContent()).toBe('HTTP 500');
-    await first.locator('button.replay').click();
-    await page.waitForSelector(`#notifications-message:has-text("${id}")`);
-    // The list (dead) now holds only the other one; the replayed row is pending again under the same id.
-    await page.waitForFunction(() => document.querySelectorAll('#notifications-rows tr').length === 1);
-    const row = await t.store.db.selectFrom('outbox').select(['state']).where('id', '=', id).executeTakeFirstOrThrow();
-    expect(row.state).toBe('pending');
+  it('draws the overview: the opened-per-hour chart by type, the funnel and the rates', async () => {
+    const { page, problems } = await signedIn(browser, base);
+    await page.waitForSelector('figure.chart canvas');
+    const series = await page.locator('figure.chart').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.series));
+    expect(series[0]?.split('|').sort()).toEqual(['PRODUCTION', 'SHIPMENT']);
+    const funnel = await page.locator('.bar-row').evaluateAll((rows) => rows.map((r) => `${r.querySelector('dt')?.textContent}=${r.querySelector('.bar-value')?.textContent}`));
+    expect(funnel).toEqual(['PENDING=2', 'INFO_RECEIVED=0', 'IN_TRANSIT=0', 'OUT_FOR_DELIVERY=0', 'DELIVERED=0', 'exceptions=0', 'failures=0']);
+    expect(await page.locator('.stat:has-text("Shipments opened") .stat-value').textContent()).toBe('2');
+    // Every time shown is UTC, with the reader's local time (here Paris) on hover.
+    const time = page.locator('time').first();
+    expect(await time.textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:00:00 UTC$/);
+    expect(await time.getAttribute('title')).toMatch(/^local time: /);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('is navigable by keyboard alone and fits a phone screen', async () => {
+    const { page, problems } = await signedIn(browser, base, { width: 390, height: 844 });
+    await page.waitForSelector('figure.chart canvas');
+    // No sideways scrolling of the page itself: wide tables scroll inside their own box.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.focus('nav#tabs a:has-text("Overview")');
+    for (let i = 0; i < 6; i++) await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Issuers');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('nav#tabs a[aria-current=page]:has-text("Issuers")');
+    // The new view's heading takes the focus, so the next Tab continues inside it.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('view-title');
+    expect(problems).toEqual([]);
     await page.close();
   });
 });
