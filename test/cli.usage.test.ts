@@ -29,6 +29,14 @@ describe('trackhub CLI: options as users type them', () => {
     expect(missing.code).toBe(2);
     expect(missing.out).toMatch(/required option '--site <siteId>' not specified/);
   });
+
+  it('marks required options as required in --help', async () => {
+    const help = await cli(['admin-tokens', 'create', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--name <name>\s+\(required\) who the audit log will name/);
+    expect(help.out).toMatch(/--scope <scope>\s+\(required\) one of read, operate, admin/);
+    expect(help.out).toMatch(/--url <hubUrl>\s+act on the hub/);
+  });
 });
 
 describe('trackhub serve: the bootstrap admin token', () => {

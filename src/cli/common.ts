@@ -80,6 +80,8 @@ export function requireOptionsAfterUnknownOnes(program: Command): void {
       if (!option.mandatory) continue;
       required.add(option);
       option.makeOptionMandatory(false);
+      // Commander's help does not mark a mandatory option; the reader of --help must see it.
+      option.description = `(required) ${option.description}`;
     }
     for (const sub of cmd.commands) walk(sub);
   };
