@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { type OperatorWebhookConfig, operatorWebhookConfig } from './alerts/config.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { DEFAULT_ROUTES, PROVIDERS } from './carriers/registry.ts';
 import { bool, ConfigError, duration, type Env, fail, parseDuration, positiveNumber, str, unknownVariables, wholeNumber } from './config-env.ts';
@@ -72,6 +73,8 @@ export interface Config {
   inboxScanIntervalMs: number;
   /** How long a dropped file must go unmodified before it is read (a stalled upload is not read half-way); TRACKHUB_INBOX_SETTLE. */
   inboxSettleMs: number;
+  /** Where workers send operator alert events, signed (TRACKHUB_OPERATOR_WEBHOOK_*); none: not sent. */
+  operatorWebhook?: OperatorWebhookConfig;
 }
 
 /**
@@ -303,6 +306,7 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
     secretKey: secretKey(env, 'TRACKHUB_SECRET_KEY'),
     inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
     inboxSettleMs: duration(env, 'TRACKHUB_INBOX_SETTLE', '5s'),
+    operatorWebhook: operatorWebhookConfig(env),
   };
   config.unknownVariables = unknownVariables(given, read);
   return config;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { startOperatorAlerts } from './alerts/index.ts';
 import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
 import { CarrierFigureFlusher } from './carriers/figures.ts';
 import { undiciHttpClient } from './carriers/http.ts';
@@ -165,6 +166,8 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
   upsAlerts?.start();
   inbox?.start();
   figures.start();
+  // Every worker evaluates the alerts; the store lets one of them send each transition.
+  const operatorAlerts = runsWorkers && config.operatorWebhook ? startOperatorAlerts(config.operatorWebhook, store.db, log, () => context.now().getTime()) : undefined;
   // The console and docs addresses too: the banner with them is printed only on a terminal (or in the sandbox).
   const pages = url ? { console: `${url}/console`, docs: `${url}/docs` } : {};
   log.info({ url, ...pages, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
@@ -179,6 +182,8 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       // 15 s, plus the second a body gets): a rolling restart sends nothing twice.
       await Promise.all([
         closeHttp(app),
+        // A send under way ends within the operator webhook timeout; events still queued are logged.
+        operatorAlerts?.stop(),
         (async () => {
           await inbox?.stop();
           await poller?.stop();
