@@ -236,9 +236,9 @@ describe(`notification admin API (${KIND})`, () => {
     const states = await db.selectFrom('outbox').select(['id', 'state']).orderBy('id').execute();
     expect(states.map((s) => s.state)).toEqual(['delivered', 'pending', 'pending', 'pending', 'batched', 'dead', 'dead']);
     const bad = await t.app.inject({ method: 'POST', url: '/admin/v1/issuers/ISSUER_AD1/replay', headers: auth, payload: { since: 'yesterday' } });
-    expect(bad.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'since: must be an ISO 8601 time' });
+    expect(bad.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'since: is not an ISO 8601 time with an offset (e.g. 2026-12-01T00:00:00Z)' });
     const noSuchDay = await t.app.inject({ method: 'POST', url: '/admin/v1/issuers/ISSUER_AD1/replay', headers: auth, payload: { since: '2026-02-30T00:00:00Z' } });
-    expect(noSuchDay.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'since: must be an ISO 8601 time' });
+    expect(noSuchDay.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'since: is not an ISO 8601 time with an offset (e.g. 2026-12-01T00:00:00Z)' });
     expect((await t.app.inject({ method: 'POST', url: '/admin/v1/issuers/NOSUCHBANK/replay', headers: auth, payload: { since } })).statusCode).toBe(404);
   });
 

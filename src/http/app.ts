@@ -23,7 +23,9 @@ import { swaggerOptions } from './openapi-document.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminCards } from './routes/admin-cards.ts';
 import { registerAdminCarriers } from './routes/admin-carriers.ts';
+import { registerInboxFiles } from './routes/admin-inbox-files.ts';
 import { registerAdminInsights } from './routes/admin-insights.ts';
+import { registerNotificationInsights } from './routes/admin-notification-insights.ts';
 import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
 import { registerAdminTokenRoutes } from './routes/admin-tokens.ts';
 import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
@@ -285,6 +287,8 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerAdminCarriers(app, routeDeps);
   registerAdminCards(app, routeDeps);
   registerAdminInsights(app, routeDeps);
+  registerNotificationInsights(app, routeDeps);
+  registerInboxFiles(app, routeDeps);
   registerConsole(app, routeDeps);
   registerCarrierWebhooks(app, routeDeps);
   registerSiteApi(app, routeDeps);

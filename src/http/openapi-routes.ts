@@ -164,6 +164,21 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     operationId: 'adminInsightsSummary', description: 'Operations opened and finished per UTC hour by type and outcome, the shipment funnel, request-to-delivery p50/p90 per carrier and site, exception and failure rates; window [from, to), default the last 24 hours, at most 31 days.' },
   'GET /admin/v1/insights/sites': {
     operationId: 'adminInsightsSites', description: 'Per production site: PRODUCTION requests, request-to-CARD_SHIPPED p50/p90, PRODUCTION_TIMEOUTs, inbox files with accepted, duplicate and rejected lines; window as for the summary.' },
+  'GET /admin/v1/insights/notifications': {
+    operationId: 'adminInsightsNotifications',
+    description:
+      'Every issuer, one row each: of the notifications created in the window [from, to) (default the last 24 hours, at most 31 days), how many are delivered, dead and pending now, the success rate delivered / (delivered + dead), and commit-to-delivery p50/p99; and now: the backlog (pending), the oldest pending and its age, the dead count, and the endpoint\'s state as the store records it (disabled since a 410 Gone or a PUT with enabled false; throttled until its earliest retry put off by a 429, 502, 503, 504 or a timeout; else ok).',
+  },
+  'GET /admin/v1/issuers/:issuerId/replay-preview': {
+    operationId: 'adminPreviewIssuerReplay',
+    description:
+      'What POST /admin/v1/issuers/{issuerId}/replay would send now with the same since and includeDelivered: how many, and the creation times of the oldest and newest (the same selection; a notification that dies or is delivered meanwhile changes the count).',
+  },
+  'GET /admin/v1/production-sites/:siteId/inbox-files': {
+    operationId: 'adminListInboxFiles',
+    description:
+      'A production site\'s inbox files, newest first, a page at a time: name, state, received and finished times, lines read, accepted, duplicate and rejected line counts, and the first 20 rejected lines with their reasons. Why a whole file was rejected is in the report beside it in the site\'s folder.',
+  },
   'POST /carriers/v1/:provider/webhook': {
     open: true,
     operationId: 'carrierPush',

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
+import { type CarriedCard, carriedCards, type LastAttempt, lastAttempts, readableReason } from './notification-cards.ts';
 import { sendUnderWay } from './outbox.ts';
+import { isoUtc } from './sql-time.ts';
 
 /**
  * Notifications as the Admin API and the CLI see them. A notification is an outbox row that is sent
@@ -21,6 +23,16 @@ export interface NotificationSummary {
   lastError: string | null;
   createdAt: string;
   deliveredAt: string | null;
+  /** The first operation it carries (the head's), with its card. */
+  operationId: string;
+  cardId: string | null;
+  trackingType: string | null;
+  /** Every operation it carries, in operationIds' order, with its card. */
+  cards: CarriedCard[];
+  /** Its newest attempt (null: never tried). */
+  lastAttempt: LastAttempt | null;
+  /** Why it is not delivered, in words (readableReason); null when delivered or never tried. */
+  reason: string | null;
 }
 
 export interface AttemptView {
@@ -38,18 +50,32 @@ async function summaries(db: Db, rows: { id: string; issuer_id: string; state: s
   const members = rows.length
     ? await db.selectFrom('outbox').select(['batch_id', 'operation_id']).where('batch_id', 'in', rows.map((r) => r.id)).where('state', '=', 'batched').orderBy('created_at').orderBy('id').execute()
     : [];
-  return rows.map((r) => ({
-    id: r.id,
-    issuerId: r.issuer_id,
-    state: r.state as NotificationState,
-    operationIds: [r.operation_id, ...members.filter((m) => m.batch_id === r.id).map((m) => m.operation_id)],
-    correlationId: r.correlation_id,
-    attempts: r.attempts,
-    nextAttemptAt: r.state === 'pending' ? iso(r.next_attempt_at) : null,
-    lastError: r.last_error,
-    createdAt: iso(r.created_at) as string,
-    deliveredAt: iso(r.delivered_at),
-  }));
+  const operationIds = (r: { id: string; operation_id: string }) => [r.operation_id, ...members.filter((m) => m.batch_id === r.id).map((m) => m.operation_id)];
+  const cards = await carriedCards(db, rows.flatMap(operationIds));
+  const attempts = await lastAttempts(db, rows.map((r) => r.id));
+  return rows.map((r) => {
+    const ids = operationIds(r);
+    const carried = ids.map((id) => cards.get(id) ?? { operationId: id, cardId: null, trackingType: null });
+    const last = attempts.get(r.id);
+    return {
+      id: r.id,
+      issuerId: r.issuer_id,
+      state: r.state as NotificationState,
+      operationIds: ids,
+      correlationId: r.correlation_id,
+      attempts: r.attempts,
+      nextAttemptAt: r.state === 'pending' ? iso(r.next_attempt_at) : null,
+      lastError: r.last_error,
+      createdAt: iso(r.created_at) as string,
+      deliveredAt: iso(r.delivered_at),
+      operationId: r.operation_id,
+      cardId: carried[0].cardId,
+      trackingType: carried[0].trackingType,
+      cards: carried,
+      lastAttempt: last ? { attempt: last.attempt, attemptedAt: last.attemptedAt, httpStatus: last.httpStatus, error: last.error } : null,
+      reason: readableReason(r.state, r.last_error, last),
+    };
+  });
 }
 
 /** One page in id order (ids are time-ordered): `after` is the last id of the previous page. */
@@ -125,18 +151,43 @@ export async function replayNotification(db: Db, id: string): Promise<boolean> {
   return (await replayNotificationOutcome(db, id)) !== 'not_found';
 }
 
+/** Which notifications an issuer replay takes: the same selection for the replay and its preview, so the two cannot drift. */
+export interface IssuerReplaySelection {
+  issuerId: string;
+  /** Notifications created at or after this time. */
+  since: Date;
+  /** Delivered ones too (default: dead only). */
+  includeDelivered?: boolean;
+}
+
+/**
+ * The rows `o` an issuer replay takes. Only dead and delivered rows are taken, and no send of those is
+ * under way (a claim takes pending rows only); the guard says so all the same, should the states taken
+ * ever widen. Reads outbox_by_issuer (issuer_id, state, created_at).
+ */
+function replayedRows(s: IssuerReplaySelection) {
+  const states = s.includeDelivered ? ['dead', 'delivered'] : ['dead'];
+  return sql`o.issuer_id = ${s.issuerId} and o.created_at >= ${s.since.toISOString()}::timestamptz and o.state in (${sql.join(states)})
+      and not ${sendUnderWay('o')}`;
+}
+
 /**
  * Replays an issuer's dead notifications created since `since` (and delivered ones too when asked). They
  * all fall due at once, but the claim still sends each operation's updates one after another, in
- * sequence order (claimDueNotifications in outbox.ts). Only dead and delivered rows are taken, and no
- * send of those is under way (a claim takes pending rows only); the guard says so all the same, should
- * the states taken ever widen.
+ * sequence order (claimDueNotifications in outbox.ts).
  */
 export async function replayIssuerSince(db: Db, issuerId: string, since: Date, includeDelivered = false): Promise<number> {
-  const states = includeDelivered ? ['dead', 'delivered'] : ['dead'];
   const res = await sql`
     update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
-    where o.issuer_id = ${issuerId} and o.created_at >= ${since.toISOString()}::timestamptz and o.state in (${sql.join(states)})
-      and not ${sendUnderWay('o')}`.execute(db);
+    where ${replayedRows({ issuerId, since, includeDelivered })}`.execute(db);
   return Number(res.numAffectedRows ?? 0);
+}
+
+/** What replayIssuerSince would take now: how many, and the creation times of the oldest and newest (ISO UTC). */
+export async function previewIssuerReplay(db: Db, s: IssuerReplaySelection): Promise<{ count: number; oldest: string | null; newest: string | null }> {
+  const res = await sql<{ n: string; oldest: string | null; newest: string | null }>`
+    select count(*) as n, ${isoUtc('min(o.created_at)')} as oldest, ${isoUtc('max(o.created_at)')} as newest
+    from outbox o where ${replayedRows(s)}`.execute(db);
+  const r = res.rows[0];
+  return { count: Number(r.n), oldest: r.oldest, newest: r.newest };
 }

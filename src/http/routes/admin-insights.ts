@@ -1,42 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ApiError } from '../../domain/errors.ts';
-import { parseTime } from '../../domain/time.ts';
-import { type InsightsWindow, insightsSummary, siteInsights } from '../../store/insights.ts';
+import { insightsSummary, siteInsights } from '../../store/insights.ts';
 import { adminRoute } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { errorResponses, Nullable } from '../schemas.ts';
-
-const HOUR_MS = 3_600_000;
-/** The longest window: a month of hours is what a chart shows, and it bounds what one request reads. */
-const MAX_WINDOW_MS = 31 * 24 * HOUR_MS;
-/** An ISO 8601 time with its offset: a time without one would be read in the hub's zone, and every view is UTC. */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-const Query = Type.Object(
-  {
-    from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601 time with offset (default: 24 hours before `to`)' })),
-    to: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601 time with offset, excluded (default: now)' })),
-  },
-  { additionalProperties: false },
-);
-
-/** The domain's ISO reader (it refuses a day its month lacks), held to a time with its offset. */
-function timeParam(name: string, value: string): Date {
-  const t = ISO_TIME.test(value) ? parseTime(value) : undefined;
-  if (!t) throw new ApiError('FIELD_INVALID_FORMAT', `${name}: is not an ISO 8601 time with an offset (e.g. 2026-12-01T00:00:00Z)`);
-  return t;
-}
-
-/** The window asked for, checked before any query: from before to, at most 31 days. */
-function insightsWindow(q: { from?: string; to?: string }, now = new Date()): InsightsWindow {
-  const to = q.to !== undefined ? timeParam('to', q.to) : now;
-  const from = q.from !== undefined ? timeParam('from', q.from) : new Date(to.getTime() - 24 * HOUR_MS);
-  if (from.getTime() >= to.getTime()) throw new ApiError('FIELD_INVALID_VALUE', 'from: must be before to');
-  if (to.getTime() - from.getTime() > MAX_WINDOW_MS) throw new ApiError('FIELD_INVALID_VALUE', 'to: the window from from to to is at most 31 days');
-  return { from, to };
-}
+import { insightsWindow, WindowQuery as Query } from '../time-params.ts';
 
 const Pct = { count: Type.Integer(), p50Seconds: Type.Union([Type.Number(), Type.Null()]), p90Seconds: Type.Union([Type.Number(), Type.Null()]) };
 

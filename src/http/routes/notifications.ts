@@ -2,7 +2,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
-import { parseTime } from '../../domain/time.ts';
 import { ISSUER_ID } from '../../domain/track-request.ts';
 import type { AdminScope } from '../../store/admin-tokens.ts';
 import { issuerExists } from '../../store/issuers.ts';
@@ -17,6 +16,7 @@ import { adminRoute, noteAudit } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { errorResponses, Nullable, oneOf } from '../schemas.ts';
+import { timeParam } from '../time-params.ts';
 
 // Ids are checked before they reach the store: a NUL byte or a 10 kB id is a 400, never a store error.
 const NotificationId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'The webhook-id' });
@@ -34,6 +34,25 @@ const NotificationSummary = Type.Object({
   lastError: Nullable(Type.String()),
   createdAt: Type.String(),
   deliveredAt: Nullable(Type.String()),
+  operationId: Type.String({ description: 'The first operation it carries (the head of a batch)' }),
+  cardId: Nullable(Type.String({ description: "That operation's card (null once the operation is gone from the store)" })),
+  trackingType: Nullable(Type.String({ description: "That operation's tracking type: PRODUCTION, SHIPMENT or RETURN" })),
+  cards: Type.Array(
+    Type.Object({ operationId: Type.String(), cardId: Nullable(Type.String()), trackingType: Nullable(Type.String()) }),
+    { description: 'Every operation it carries, in operationIds order, with its card' },
+  ),
+  lastAttempt: Nullable(
+    Type.Object(
+      { attempt: Type.Integer(), attemptedAt: Type.String(), httpStatus: Type.Union([Type.Integer(), Type.Null()]), error: Nullable(Type.String()) },
+      { description: 'Its newest attempt; null when never tried' },
+    ),
+  ),
+  reason: Nullable(
+    Type.String({
+      description:
+        'Why it is not delivered, in words: the stored reason or that of its newest failed attempt, with the status name and the start of the answer (e.g. "HTTP 503 Service Unavailable: maintenance"); null when delivered or never tried',
+    }),
+  ),
 });
 
 const Attempt = Type.Object({
@@ -63,7 +82,7 @@ const ListQuery = Type.Object(
 
 const ReplaySinceBody = Type.Object(
   {
-    since: Type.String({ description: 'ISO 8601 time: notifications created at or after it are replayed' }),
+    since: Type.String({ maxLength: 40, description: 'ISO 8601 time with its offset (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed' }),
     includeDelivered: Type.Optional(Type.Boolean({ description: 'also resend delivered ones (default: dead only)' })),
   },
   { additionalProperties: false },
@@ -169,8 +188,8 @@ export function registerNotificationAdmin(untyped: FastifyInstance, deps: HttpDe
       const { issuerId } = req.params;
       const body = req.body;
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
-      const since = parseTime(body.since);
-      if (!since) throw new ApiError('FIELD_INVALID_FORMAT', 'since: must be an ISO 8601 time');
+      // With its offset: a time without one would be read in the hub's zone, and the console is UTC.
+      const since = timeParam('since', body.since);
       if (!(await issuerExists(deps.db, issuerId))) throw new ApiError('NOT_FOUND', 'no such issuer');
       const replayed = await replayIssuerSince(deps.db, issuerId, since, body.includeDelivered ?? false);
       noteAudit(req, { after: { since: since.toISOString(), includeDelivered: body.includeDelivered ?? false, replayed } });

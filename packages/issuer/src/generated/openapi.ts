@@ -87,6 +87,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/insights/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per issuer: notifications of the window and their success rate and latency, backlog and oldest pending, dead count, endpoint state
+         * @description Every issuer, one row each: of the notifications created in the window [from, to) (default the last 24 hours, at most 31 days), how many are delivered, dead and pending now, the success rate delivered / (delivered + dead), and commit-to-delivery p50/p99; and now: the backlog (pending), the oldest pending and its age, the dead count, and the endpoint's state as the store records it (disabled since a 410 Gone or a PUT with enabled false; throttled until its earliest retry put off by a 429, 502, 503, 504 or a timeout; else ok).
+         */
+        get: operations["adminInsightsNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/insights/site-silence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per registered production site: open PRODUCTION requests waiting now and seconds since its newest report; flags a day of silence while requests wait
+         * @description Now, per registered production site: open PRODUCTION requests it may answer (naming it or naming no site) and seconds since its newest report (Site API, batch file or inbox; looked for 2 days back, or since it was registered); silent is true after a day of silence while requests wait, the rule of the TrackhubSiteSilentWhileRequestsWait alert.
+         */
+        get: operations["adminInsightsSiteSilence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/insights/sites": {
         parameters: {
             query?: never;
@@ -231,6 +271,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/issuers/{issuerId}/replay-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many notifications POST /admin/v1/issuers/:issuerId/replay would send now, with the same since and includeDelivered
+         * @description What POST /admin/v1/issuers/{issuerId}/replay would send now with the same since and includeDelivered: how many, and the creation times of the oldest and newest (the same selection; a notification that dies or is delivered meanwhile changes the count).
+         */
+        get: operations["adminPreviewIssuerReplay"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/notifications": {
         parameters: {
             query?: never;
@@ -348,6 +408,26 @@ export interface paths {
          * @description Creates (201) or updates (200) a production site. A generated API key is shown once; the hub keeps only what checks it.
          */
         put: operations["adminPutProductionSite"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/production-sites/{siteId}/inbox-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A production site's inbox files, newest first, with their line counts and first rejected lines
+         * @description A production site's inbox files, newest first, a page at a time: name, state, received and finished times, lines read, accepted, duplicate and rejected line counts, and the first 20 rejected lines with their reasons. Why a whole file was rejected is in the report beside it in the site's folder.
+         */
+        get: operations["adminListInboxFiles"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -1110,6 +1190,203 @@ export interface operations {
                                 /** @description tracking numbers that fell due for a poll in it (numbers, not calls) */
                                 wanted: number;
                             } | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminInsightsNotifications: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 time with offset (default: 24 hours before `to`) */
+                from?: string;
+                /** @description ISO 8601 time with offset, excluded (default: now) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        from: string;
+                        issuers: {
+                            /** @description Pending now, whatever the window */
+                            backlog: number;
+                            /** @description Notifications created in the window (when their update was committed), whatever became of them */
+                            created: number;
+                            /** @description Of those, dead by now */
+                            dead: number;
+                            /** @description Dead now, whatever the window */
+                            deadNow: number;
+                            /** @description Of those, delivered by now */
+                            delivered: number;
+                            /** @description The endpoint as the store records it: disabled (a 410 Gone until the issuer is PUT again, or the issuer switched off), throttled (a pending retry put off by a slow-down answer or a timeout), else ok */
+                            endpoint: {
+                                /** @enum {string} */
+                                state: "ok";
+                            } | {
+                                /** @description What the endpoint answered: HTTP 429, 502, 503, 504, or a timeout */
+                                reason: string;
+                                /** @enum {string} */
+                                state: "throttled";
+                                /** @description When its earliest retry put off by the endpoint falls due (Retry-After included) */
+                                until: string;
+                            } | {
+                                reason: string;
+                                /** @description When the 410 Gone was recorded; for an issuer switched off by a PUT (enabled: false), its last write */
+                                since: string;
+                                /** @enum {string} */
+                                state: "disabled";
+                            };
+                            issuerId: string;
+                            /** @description Commit (created) to delivery of those delivered, in seconds; a replayed one counts to its latest delivery */
+                            latency: {
+                                p50Seconds: number | null;
+                                p99Seconds: number | null;
+                            };
+                            name: string;
+                            oldestPendingAgeSeconds: number | null;
+                            oldestPendingAt: string | null;
+                            /** @description Of those, still pending */
+                            pending: number;
+                            /** @description delivered / (delivered + dead) of those created in the window: the finished ones; null when none finished */
+                            successRate: number | null;
+                        }[];
+                        to: string;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminInsightsSiteSilence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description when the figures were read (ISO 8601, UTC) */
+                        at: string;
+                        /** @description the newest report is looked for this far back; a site quiet for longer reads as silent this long */
+                        lookbackSeconds: number;
+                        /** @description silence longer than this, with requests waiting, flags a site */
+                        silentAfterSeconds: number;
+                        sites: {
+                            productionSite: string;
+                            /** @description open PRODUCTION requests the site may answer: naming it, or naming no site */
+                            requestsWaiting: number;
+                            /** @description silentSeconds over silentAfterSeconds while requestsWaiting > 0 */
+                            silent: boolean;
+                            /** @description seconds since the site's newest report (Site API, batch file or inbox), or since it was registered; at most lookbackSeconds */
+                            silentSeconds: number;
                         }[];
                     };
                 };
@@ -2033,7 +2310,7 @@ export interface operations {
                 "application/json": {
                     /** @description also resend delivered ones (default: dead only) */
                     includeDelivered?: boolean;
-                    /** @description ISO 8601 time: notifications created at or after it are replayed */
+                    /** @description ISO 8601 time with its offset (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed */
                     since: string;
                 };
             };
@@ -2124,6 +2401,92 @@ export interface operations {
             };
         };
     };
+    adminPreviewIssuerReplay: {
+        parameters: {
+            query: {
+                /** @description as POST …/replay takes it: also delivered ones (default: dead only) */
+                includeDelivered?: boolean;
+                /** @description ISO 8601 time with its offset, as POST …/replay takes it */
+                since: string;
+            };
+            header?: never;
+            path: {
+                /** @description Issuer id: 10 of [A-Za-z0-9_-] */
+                issuerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        count: number;
+                        newest: string | null;
+                        oldest: string | null;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     adminListNotifications: {
         parameters: {
             query?: {
@@ -2152,17 +2515,34 @@ export interface operations {
                         nextCursor: string | null;
                         notifications: {
                             attempts: number;
+                            cardId: string | null;
+                            /** @description Every operation it carries, in operationIds order, with its card */
+                            cards: {
+                                cardId: string | null;
+                                operationId: string;
+                                trackingType: string | null;
+                            }[];
                             correlationId: string;
                             createdAt: string;
                             deliveredAt: string | null;
                             /** @description The webhook-id: the same on every attempt and replay */
                             id: string;
                             issuerId: string;
+                            lastAttempt: {
+                                attempt: number;
+                                attemptedAt: string;
+                                error: string | null;
+                                httpStatus: number | null;
+                            } | null;
                             lastError: string | null;
                             nextAttemptAt: string | null;
+                            /** @description The first operation it carries (the head of a batch) */
+                            operationId: string;
                             /** @description Operations carried (several when the issuer takes batches) */
                             operationIds: string[];
+                            reason: string | null;
                             state: "pending" | "delivered" | "dead";
+                            trackingType: string | null;
                         }[];
                     };
                 };
@@ -2242,21 +2622,38 @@ export interface operations {
                             responseBody: string | null;
                         }[];
                         attempts: number;
+                        cardId: string | null;
+                        /** @description Every operation it carries, in operationIds order, with its card */
+                        cards: {
+                            cardId: string | null;
+                            operationId: string;
+                            trackingType: string | null;
+                        }[];
                         correlationId: string;
                         createdAt: string;
                         deliveredAt: string | null;
                         /** @description The webhook-id: the same on every attempt and replay */
                         id: string;
                         issuerId: string;
+                        lastAttempt: {
+                            attempt: number;
+                            attemptedAt: string;
+                            error: string | null;
+                            httpStatus: number | null;
+                        } | null;
                         lastError: string | null;
                         nextAttemptAt: string | null;
+                        /** @description The first operation it carries (the head of a batch) */
+                        operationId: string;
                         /** @description Operations carried (several when the issuer takes batches) */
                         operationIds: string[];
                         /** @description The operation objects as sent */
                         operations: {
                             [key: string]: unknown;
                         }[];
+                        reason: string | null;
                         state: "pending" | "delivered" | "dead";
+                        trackingType: string | null;
                     };
                 };
             };
@@ -2763,6 +3160,111 @@ export interface operations {
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListInboxFiles: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description Page size */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Production site id */
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        files: {
+                            accepted: number;
+                            /** @description Events the hub already held (the same eventId from the same site) */
+                            duplicates: number;
+                            finishedAt: string | null;
+                            linesRead: number;
+                            /** @description The file name as the site dropped it */
+                            name: string;
+                            /** @description When the hub first took the file */
+                            receivedAt: string;
+                            /** @description The first 20 rejected lines with their reasons, in line order. Why a whole file was rejected is in the report written beside it in the site's folder, not here */
+                            rejected: {
+                                error: string;
+                                errorCode: string;
+                                line: number;
+                            }[];
+                            /** @description Lines refused: exact */
+                            rejectedLines: number;
+                            /** @description processing (being read, or its worker stopped: it resumes), done, or rejected (unreadable, or no usable event in it) */
+                            state: string;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
