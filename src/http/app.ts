@@ -27,6 +27,7 @@ import { registerInboxFiles } from './routes/admin-inbox-files.ts';
 import { registerAdminInsights } from './routes/admin-insights.ts';
 import { registerNotificationInsights } from './routes/admin-notification-insights.ts';
 import { registerAdminOperations, registerAuditLog } from './routes/admin-operations.ts';
+import { registerSiteSilence } from './routes/admin-site-silence.ts';
 import { registerAdminTokenRoutes } from './routes/admin-tokens.ts';
 import { registerCarrierWebhooks } from './routes/carrier-webhooks.ts';
 import { registerConsole } from './routes/console.ts';
@@ -287,6 +288,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerAdminCarriers(app, routeDeps);
   registerAdminCards(app, routeDeps);
   registerAdminInsights(app, routeDeps);
+  registerSiteSilence(app, routeDeps);
   registerNotificationInsights(app, routeDeps);
   registerInboxFiles(app, routeDeps);
   registerConsole(app, routeDeps);

@@ -164,6 +164,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     operationId: 'adminInsightsSummary', description: 'Operations opened and finished per UTC hour by type and outcome, the shipment funnel, request-to-delivery p50/p90 per carrier and site, exception and failure rates; window [from, to), default the last 24 hours, at most 31 days.' },
   'GET /admin/v1/insights/sites': {
     operationId: 'adminInsightsSites', description: 'Per production site: PRODUCTION requests, request-to-CARD_SHIPPED p50/p90, PRODUCTION_TIMEOUTs, inbox files with accepted, duplicate and rejected lines; window as for the summary.' },
+  'GET /admin/v1/insights/site-silence': {
+    operationId: 'adminInsightsSiteSilence',
+    description:
+      'Now, per registered production site: open PRODUCTION requests it may answer (naming it or naming no site) and seconds since its newest report (Site API, batch file or inbox; looked for 2 days back, or since it was registered); silent is true after a day of silence while requests wait, the rule of the TrackhubSiteSilentWhileRequestsWait alert.',
+  },
   'GET /admin/v1/insights/notifications': {
     operationId: 'adminInsightsNotifications',
     description:
