@@ -29,7 +29,8 @@ export const SIGNED_OUT_EVENT = 'trackhub:signed-out';
 function errorOf(status: number, text: string): ApiError {
   try {
     const body = JSON.parse(text) as { error?: unknown; message?: unknown; errorMessage?: unknown; errorCode?: unknown };
-    const code = String(body.error ?? body.errorCode ?? `HTTP_${status}`);
+    // The contract's body is {errorCode, error}: error is the message, so errorCode is read first.
+    const code = String(body.errorCode ?? body.error ?? `HTTP_${status}`);
     const message = String(body.message ?? body.errorMessage ?? body.error ?? `HTTP ${status}`);
     return new ApiError(status, code, message);
   } catch {
