@@ -141,7 +141,9 @@ describe('web console: search, card timeline, stuck parcels', () => {
     ]);
     // The other card's carrier link is no web address: shown as text only.
     await page.goto(`${base}/console#/card/${A}/CARD_SRC_X`);
-    await page.waitForSelector('article.operation .tracking-number');
+    await page.waitForSelector(`article.operation[data-operation="${op.xss}"]`);
+    // Only this card's operations: the previous card's answer is not shown while this one loads.
+    expect(await page.locator('article.operation').count()).toBe(1);
     expect(await page.locator('a.tracking-link').count()).toBe(0);
     expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
     expect(problems).toEqual([]);

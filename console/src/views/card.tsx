@@ -311,7 +311,10 @@ export function CardView({ issuerId, cardId }: { issuerId: string; cardId: strin
     <View title={`Card ${cardId}`} intro={`Issuer ${issuerId}. Every operation, newest first, with the carrier's checkpoints and each notification with its delivery attempts.`} actions={actions}>
       {error?.status === 404 ? <p class="error" role="alert">The hub holds no operation of this card.</p> : <ErrorNote error={error} />}
       <Loading when={loading && !data} />
-      {data && !error ? data.operations.map((o) => <OperationCard key={o.operation.operationId} o={o} replays={{ notes, onReplayed }} />) : null}
+      {/* useApi keeps the last answer while the next loads: another card's is never shown under this title. */}
+      {data && !error && data.issuerId === issuerId && data.cardId === cardId
+        ? data.operations.map((o) => <OperationCard key={o.operation.operationId} o={o} replays={{ notes, onReplayed }} />)
+        : null}
     </View>
   );
 }

@@ -36,11 +36,13 @@ function refusal(q: string): string | null {
 export function SearchView({ route }: { route: Route }) {
   const q = (route.query.get('q') ?? '').trim();
   const why = refusal(q);
-  const { data, error, loading } = useApi<{ matches: Match[] }>(why ? null : `/admin/v1/search${qs({ q, limit: SEARCH_LIMIT })}`);
+  const { data, error, loading, reload } = useApi<{ matches: Match[] }>(why ? null : `/admin/v1/search${qs({ q, limit: SEARCH_LIMIT })}`);
   function submit(e: Event) {
     e.preventDefault();
     const text = (new FormData(e.target as HTMLFormElement).get('q') ?? '').toString().trim();
-    navigate(href('search', { q: text }));
+    // The same text again leaves the URL as it is: asked again, as a new search would be.
+    if (text === q && !why) reload();
+    else navigate(href('search', { q: text }));
   }
   const matches = why ? [] : (data?.matches ?? []);
   return (
