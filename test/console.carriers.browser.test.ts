@@ -195,7 +195,7 @@ describe('web console: carriers and sites', () => {
     }
     expect(silence.sites.filter((s) => s.silent).map((s) => s.productionSite)).toEqual(['SITE-QUIET']);
     const attention = await text(page, '.needs-attention');
-    expect(attention).toContain('SITE-QUIET: no report for over 2.0 d while 1 requests wait');
+    expect(attention).toContain('SITE-QUIET: no report for over 2.0 d while 1 request waits');
     expect(attention).not.toContain('SITE-INBOX');
     expect(await page.locator('tr[data-site="SITE-QUIET"] .badge.bad').textContent()).toContain('silent');
     expect(problems).toEqual([]);

@@ -40,6 +40,11 @@ interface InboxFile {
 
 const SILENCE_PATH = '/admin/v1/insights/site-silence';
 
+/** "1 request waits", "3 requests wait". */
+function waitingText(n: number): string {
+  return n === 1 ? '1 request waits' : `${count(n)} requests wait`;
+}
+
 function windowKey(route: Route): string {
   const key = route.query.get('window') ?? '24h';
   return key in WINDOWS ? key : '24h';
@@ -77,7 +82,7 @@ function SitesList({ route }: { route: Route }) {
           <ul>
             {silent.map((s) => (
               <li key={s.productionSite} class="bad">
-                <a href={href('sites', s.productionSite)}>{s.productionSite}</a>: no report for {silenceText(s, lookback)} while {count(s.requestsWaiting)} requests wait
+                <a href={href('sites', s.productionSite)}>{s.productionSite}</a>: no report for {silenceText(s, lookback)} while {waitingText(s.requestsWaiting)}
               </li>
             ))}
           </ul>
@@ -105,7 +110,7 @@ function SitesList({ route }: { route: Route }) {
               const f = s.inboxFiles;
               return (
                 <tr key={s.productionSite} data-site={s.productionSite}>
-                  <td>
+                  <td class="site-id">
                     <a href={href('sites', s.productionSite)}>{s.productionSite}</a>
                     {nameOf.get(s.productionSite) ? <div class="muted subtle">{nameOf.get(s.productionSite)}</div> : null}
                     {s.registered ? null : <Badge tone="warn">not registered</Badge>}
@@ -175,7 +180,7 @@ function InboxFiles({ siteId }: { siteId: string }) {
       <Table caption="Inbox files, newest first" head={['File', 'State', 'Received', 'Finished', 'Lines read', 'Accepted', 'Duplicates', 'Rejected lines']} empty={files.length === 0}>
         {files.map((f) => (
           <tr key={`${f.receivedAt} ${f.name}`} data-file={f.name}>
-            <td>
+            <td class="file-name">
               <code>{f.name}</code>
             </td>
             <td>
@@ -230,7 +235,7 @@ function SiteDetail({ siteId, route }: { siteId: string; route: Route }) {
       <ErrorNote error={site.error} />
       {q?.silent ? (
         <p class="needs-attention error" role="status">
-          No report for {silenceText(q, silence.data?.lookbackSeconds)} while {count(q.requestsWaiting)} requests wait.
+          No report for {silenceText(q, silence.data?.lookbackSeconds)} while {waitingText(q.requestsWaiting)}.
         </p>
       ) : null}
       {site.data ? (
