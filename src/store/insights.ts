@@ -1,5 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Db } from './db.ts';
+import { type BucketCount, bucketPercentile, type Coverage, allLive, durationsIn, ensureRolled, finishedRows, funnelCodes, openedRows } from './insight-rollup.ts';
 
 /**
  * Aggregates behind the console's Overview and Sites views (GET /admin/v1/insights/summary and /sites).
@@ -20,34 +21,47 @@ export interface Percentiles {
   p90Seconds: number | null;
 }
 
-const HOUR = sql`to_char(date_trunc('hour', ts at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:00:00"Z"')`;
-/** Seconds from the request to the operation's end, from the state's own times (the hub's clock). */
-const DURATION = sql`extract(epoch from ((s->>'endTime')::timestamptz - (s->>'startTime')::timestamptz))`;
-/** The site that made the card: the one whose report completed it, else the one the request named. */
-const SITE = sql`coalesce(s->>'productionSite', s->'request'->>'productionSite')`;
-/**
- * The state, read once per row: every \`state->…\` reads the whole stored value again (out of line once a
- * shipment has a few checkpoints), so inner queries take this in-memory copy and stop flattening (offset 0).
- */
-const STATE_ONCE = sql`(state || '{}'::jsonb) as s`;
+const HOUR_TEXT = sql`to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`;
 
-/** A shipment reached one of these statuses: its current status or any checkpoint's. */
-function reached(statuses: string[]): RawBuilder<boolean> {
-  const each = statuses.map((s) => sql`(st = ${s} or cps @> ${JSON.stringify([{ status: s }])}::jsonb)`);
-  return sql<boolean>`(${sql.join(each, sql` or `)})`;
+/** Funnel stages, highest first, with the stage number funnel_code holds in its low bits (migration 0016). */
+const STAGES = [
+  ['DELIVERED', 4],
+  ['OUT_FOR_DELIVERY', 3],
+  ['IN_TRANSIT', 2],
+  ['INFO_RECEIVED', 1],
+] as const;
+
+function pct(n: number, p50: number | null, p90: number | null): Percentiles {
+  const round = (v: number | null) => (v === null ? null : Math.round(Number(v) * 1000) / 1000);
+  return { count: n, p50Seconds: round(p50), p90Seconds: round(p90) };
 }
 
-/** Funnel stages; each counts the shipments that reached it or any later one (a DELIVERED parcel went through IN_TRANSIT even when the carrier sent no such scan). */
-const STAGES: [string, string[]][] = [
-  ['DELIVERED', ['DELIVERED']],
-  ['OUT_FOR_DELIVERY', ['OUT_FOR_DELIVERY', 'AVAILABLE_FOR_PICKUP', 'FAILED_ATTEMPT']],
-  ['IN_TRANSIT', ['IN_TRANSIT', 'RETURNING_TO_SENDER', 'RETURNED_TO_SENDER']],
-  ['INFO_RECEIVED', ['INFO_RECEIVED']],
-];
+/** Percentiles per key from bucket rows, keys in the order of their first row. */
+function percentilesBy(rows: { key: string | null; bucket: number; n: number }[]): Map<string | null, Percentiles> {
+  const groups = new Map<string | null, BucketCount[]>();
+  for (const r of rows) {
+    const g = groups.get(r.key) ?? [];
+    g.push({ bucket: Number(r.bucket), n: Number(r.n) });
+    groups.set(r.key, g);
+  }
+  const out = new Map<string | null, Percentiles>();
+  for (const [key, g] of groups) out.set(key, pct(g.reduce((s, b) => s + b.n, 0), bucketPercentile(g, 0.5), bucketPercentile(g, 0.9)));
+  return out;
+}
 
-function pct(row: { n: number | string; p50: number | null; p90: number | null }): Percentiles {
-  const round = (v: number | null) => (v === null ? null : Math.round(Number(v) * 1000) / 1000);
-  return { count: Number(row.n), p50Seconds: round(row.p50), p90Seconds: round(row.p90) };
+/** Roll-up rows of the rolled part of the window (none when nothing is rolled). */
+function rolledIn(table: string, c: Coverage): RawBuilder<unknown> {
+  if (!c.rolled) return sql`select * from ${sql.table(table)} where false`;
+  return sql`select * from ${sql.table(table)} where hour >= ${c.rolled[0]}::timestamptz and hour < ${c.rolled[1]}::timestamptz`;
+}
+
+/** Percentiles of a kind's durations over the window, per carrier and per site (keys ordered, null last). */
+async function durations(db: Db, c: Coverage, kind: string) {
+  const rows = await sql<{ dimension: string; key: string | null; bucket: number; n: string }>`
+    select dimension, key, bucket, sum(n) as n from (${durationsIn(c, kind)}) d
+    group by dimension, key, bucket order by dimension, key nulls last, bucket`.execute(db);
+  const of = (dimension: string) => percentilesBy(rows.rows.filter((r) => r.dimension === dimension).map((r) => ({ key: r.key, bucket: r.bucket, n: Number(r.n) })));
+  return { byCarrier: of('carrier'), bySite: of('site') };
 }
 
 export interface InsightsSummary {
@@ -58,41 +72,33 @@ export interface InsightsSummary {
   rates: { shipments: number; exceptionRate: number | null; failureRate: number | null; finished: number; failedFinished: number; failureRateFinished: number | null };
 }
 
-export async function insightsSummary(db: Db, w: InsightsWindow): Promise<InsightsSummary> {
+/** `rollups: false` computes everything live from operations (the tests' and the bench's reference). */
+export async function insightsSummary(db: Db, w: InsightsWindow, rollups = true): Promise<InsightsSummary> {
   const { from, to } = { from: w.from.toISOString(), to: w.to.toISOString() };
+  const c = rollups ? await ensureRolled(db, w.from, w.to) : allLive(w.from, w.to);
   const opened = await sql<{ hour: string; tracking_type: string; n: string }>`
-    select ${HOUR} as hour, tracking_type, count(*) as n
-    from (select created_at as ts, tracking_type from operations where created_at >= ${from} and created_at < ${to}) o
-    group by 1, 2 order by 1, 2`.execute(db);
+    select ${HOUR_TEXT} as hour, tracking_type, sum(n) as n
+    from (select hour, tracking_type, n from (${rolledIn('insight_opened', c)}) r
+          union all select hour, tracking_type, n from (${openedRows(c.live)}) l) o
+    group by hour, tracking_type order by hour, tracking_type`.execute(db);
   const finished = await sql<{ hour: string; tracking_type: string; status: string; code: string | null; n: string }>`
-    select ${HOUR} as hour, tracking_type, status, code, count(*) as n
-    from (select updated_at as ts, tracking_type, status, case when status = 'FAILED' then state->>'errorCode' end as code from operations
-          where not is_open and updated_at >= ${from} and updated_at < ${to}) o
-    group by 1, 2, 3, 4 order by 1, 2, 3, 4`.execute(db);
-  const stageCols = STAGES.map((_, i) => sql`count(*) filter (where ${sql.join(STAGES.slice(0, i + 1).map(([, s]) => reached(s)), sql` or `)})`);
-  const funnel = await sql<Record<string, string>>`
-    select count(*) as shipments,
-      ${stageCols[0]} as delivered, ${stageCols[1]} as out_for_delivery, ${stageCols[2]} as in_transit, ${stageCols[3]} as info_received,
-      count(*) filter (where ${reached(['EXCEPTION'])}) as exceptions,
-      count(*) filter (where status = 'FAILED') as failures
-    from (select status, coalesce(sh->>'status', '') as st, coalesce(sh->'checkpoints', '[]'::jsonb) as cps
-          from (select status, state->'shipment' as sh from operations
-                where tracking_type = 'SHIPMENT' and created_at >= ${from} and created_at < ${to} offset 0) r) f`.execute(db);
-  // Delivered shipments finished in the window (a parcel returned to its sender is no delivery), per
-  // carrier and per site in one pass.
-  const times = await sql<{ by_carrier: number; key: string | null; n: string; p50: number | null; p90: number | null }>`
-    select grouping(site) as by_carrier, coalesce(carrier, site) as key, count(*) as n,
-      percentile_cont(0.5) within group (order by secs) as p50, percentile_cont(0.9) within group (order by secs) as p90
-    from (select carrier, ${SITE} as site, ${DURATION} as secs
-          from (select carrier, ${STATE_ONCE} from operations
-                where not is_open and updated_at >= ${from} and updated_at < ${to} and tracking_type = 'SHIPMENT' and status = 'SUCCESSFUL'
-                offset 0) d
-          where s->'shipment'->>'status' = 'DELIVERED') e
-    group by grouping sets ((carrier), (site))
-    order by 1 desc, 2 nulls last`.execute(db);
-  const byCarrier = times.rows.filter((r) => Number(r.by_carrier) === 1);
-  const bySite = times.rows.filter((r) => Number(r.by_carrier) === 0).slice(0, 500);
-  const f = funnel.rows[0];
+    select ${HOUR_TEXT} as hour, tracking_type, status, error_code as code, sum(n) as n
+    from (select hour, tracking_type, status, error_code, n from (${rolledIn('insight_finished', c)}) r
+          union all select hour, tracking_type, status, error_code, n from (${finishedRows(c.live)}) l) o
+    group by hour, tracking_type, status, error_code order by hour, tracking_type, status, error_code`.execute(db);
+  const codes = await sql<{ code: number; n: string }>`${funnelCodes(c, from, to)}`.execute(db);
+  const count = (pick: (code: number) => boolean) => codes.rows.filter((r) => pick(Number(r.code))).reduce((sum, r) => sum + Number(r.n), 0);
+  const stage = (min: number) => count((code) => (code & 7) >= min);
+  const { byCarrier, bySite } = await durations(db, c, 'delivery');
+  const f = {
+    shipments: count(() => true),
+    delivered: stage(STAGES[0][1]),
+    out_for_delivery: stage(STAGES[1][1]),
+    in_transit: stage(STAGES[2][1]),
+    info_received: stage(STAGES[3][1]),
+    exceptions: count((code) => (code & 8) !== 0),
+    failures: count((code) => (code & 16) !== 0),
+  };
   const shipments = Number(f.shipments);
   const closed = finished.rows.reduce((sum, r) => sum + Number(r.n), 0);
   const failedClosed = finished.rows.filter((r) => r.status === 'FAILED').reduce((sum, r) => sum + Number(r.n), 0);
@@ -111,8 +117,8 @@ export async function insightsSummary(db: Db, w: InsightsWindow): Promise<Insigh
       failures: Number(f.failures),
     },
     deliveryTime: {
-      byCarrier: byCarrier.map((r) => ({ carrier: r.key, ...pct(r) })),
-      bySite: bySite.map((r) => ({ productionSite: r.key, ...pct(r) })),
+      byCarrier: [...byCarrier].map(([carrier, p]) => ({ carrier, ...p })),
+      bySite: [...bySite].slice(0, 500).map(([productionSite, p]) => ({ productionSite, ...p })),
     },
     rates: {
       shipments,
@@ -139,22 +145,28 @@ export interface SiteInsight {
  * PRODUCTION_TIMEOUTs of those finished in it, and the inbox files first seen in it with their counts.
  * Sites are the registered ones and any a request named (at most 500 of those).
  */
-export async function siteInsights(db: Db, w: InsightsWindow): Promise<SiteInsight[]> {
+export async function siteInsights(db: Db, w: InsightsWindow, rollups = true): Promise<SiteInsight[]> {
   const { from, to } = { from: w.from.toISOString(), to: w.to.toISOString() };
-  const ops = await sql<{ site: string; requested: string; n: string; p50: number | null; p90: number | null; timeouts: string }>`
-    select site,
-      count(*) filter (where created_at >= ${from} and created_at < ${to}) as requested,
-      count(*) filter (where done) as n,
-      percentile_cont(0.5) within group (order by secs) filter (where done) as p50,
-      percentile_cont(0.9) within group (order by secs) filter (where done) as p90,
-      count(*) filter (where ended and code = 'PRODUCTION_TIMEOUT') as timeouts
-    from (select ${SITE} as site, created_at, ended, ended and status = 'SUCCESSFUL' as done, case when ended then ${DURATION} end as secs, s->>'errorCode' as code
-          from (select created_at, status, ${STATE_ONCE}, (not is_open and updated_at >= ${from} and updated_at < ${to}) as ended from operations
-                where tracking_type = 'PRODUCTION'
-                  and ((created_at >= ${from} and created_at < ${to}) or (not is_open and updated_at >= ${from} and updated_at < ${to}))) w
-          offset 0) o
-    where site is not null
-    group by 1 order by 1 limit 500`.execute(db);
+  const c = rollups ? await ensureRolled(db, w.from, w.to) : allLive(w.from, w.to);
+  // Requests that named a site, from the roll-ups; those that named none have a site once a site's report
+  // completed them, which may come after their hour was rolled: counted live (operations_production_unnamed).
+  const requested = await sql<{ site: string; n: string }>`
+    select site, sum(n) as n from (
+      select site, n from (${rolledIn('insight_opened', c)}) r where tracking_type = 'PRODUCTION'
+      union all select site, n from (${openedRows(c.live)}) l where tracking_type = 'PRODUCTION'
+      union all select state->>'productionSite', 1 from operations
+        where tracking_type = 'PRODUCTION' and (state->'request'->>'productionSite') is null and created_at >= ${from} and created_at < ${to}
+    ) o where site is not null group by site`.execute(db);
+  const timeouts = await sql<{ site: string; n: string }>`
+    select site, sum(n) as n from (
+      select site, n, error_code from (${rolledIn('insight_finished', c)}) r where tracking_type = 'PRODUCTION'
+      union all select site, n, error_code from (${finishedRows(c.live)}) l where tracking_type = 'PRODUCTION'
+    ) o where site is not null and error_code = 'PRODUCTION_TIMEOUT' group by site`.execute(db);
+  const latency = (await durations(db, c, 'production')).bySite;
+  latency.delete(null);
+  const req = new Map(requested.rows.map((r) => [r.site, Number(r.n)]));
+  const out = new Map(timeouts.rows.map((r) => [r.site, Number(r.n)]));
+  const siteIds = [...new Set([...req.keys(), ...out.keys(), ...[...latency.keys()].filter((k): k is string => k !== null)])].sort().slice(0, 500);
   const files = await sql<{ site_id: string; files: string; processing: string; done: string; rejected: string; accepted: string; duplicates: string; lines: string }>`
     select site_id, count(*) as files,
       count(*) filter (where state = 'processing') as processing, count(*) filter (where state = 'done') as done,
@@ -163,18 +175,16 @@ export async function siteInsights(db: Db, w: InsightsWindow): Promise<SiteInsig
     from inbox_files where created_at >= ${from} and created_at < ${to} group by site_id`.execute(db);
   const registered = await db.selectFrom('production_sites').select('site_id').execute();
   const known = new Set(registered.map((r) => r.site_id));
-  const byOps = new Map(ops.rows.map((r) => [r.site, r]));
   const byFiles = new Map(files.rows.map((r) => [r.site_id, r]));
-  const ids = [...new Set([...known, ...byOps.keys(), ...byFiles.keys()])].sort();
+  const ids = [...new Set([...known, ...siteIds, ...byFiles.keys()])].sort();
   return ids.map((id) => {
-    const o = byOps.get(id);
     const f = byFiles.get(id);
     return {
       productionSite: id,
       registered: known.has(id),
-      requested: Number(o?.requested ?? 0),
-      shipped: pct(o ?? { n: 0, p50: null, p90: null }),
-      productionTimeouts: Number(o?.timeouts ?? 0),
+      requested: req.get(id) ?? 0,
+      shipped: latency.get(id) ?? pct(0, null, null),
+      productionTimeouts: out.get(id) ?? 0,
       inboxFiles: {
         files: Number(f?.files ?? 0),
         processing: Number(f?.processing ?? 0),

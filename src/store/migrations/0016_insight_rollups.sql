@@ -38,8 +38,9 @@ alter table operations
   add column funnel_code smallint generated always as (
     case when tracking_type = 'SHIPMENT' then insights_funnel_code(state, status) end) stored;
 
--- The funnel of shipments opened in a window: an index-only count per code.
-create index operations_shipment_funnel on operations (created_at, funnel_code) where tracking_type = 'SHIPMENT';
+-- The funnel of shipments opened in a window: closed ones come from insight_funnel, open ones are counted
+-- from this index alone.
+create index operations_open_shipment_funnel on operations (created_at, funnel_code) where is_open and tracking_type = 'SHIPMENT';
 -- Stuck parcels, oldest carrier word first, read from the index alone. Replaces operations_open_shipments.
 create index operations_open_shipments_by_scan on operations ((coalesce(last_scan_at, created_at)), operation_id)
   include (last_scan_at, created_at, shipment_status) where is_open and tracking_type = 'SHIPMENT';
@@ -75,13 +76,40 @@ create table insight_finished (
 );
 create index insight_finished_hour on insight_finished (hour);
 -- Durations of operations finished in the hour, on a log scale (insight-rollup.ts: BUCKETS_PER_DOUBLING):
--- kind 'delivery' (delivered shipments, by carrier and site) and 'production' (request to CARD_SHIPPED, by site).
+-- kind 'delivery' (delivered shipments) and 'production' (request to CARD_SHIPPED), counted once by carrier
+-- and once by site (dimension; key null: none known).
 create table insight_durations (
   hour timestamptz not null,
   kind text not null,
-  carrier text,
-  site text,
+  dimension text not null,
+  key text,
   bucket smallint not null,
   n integer not null
 );
-create index insight_durations_hour on insight_durations (hour);
+create index insight_durations_hour on insight_durations (kind, hour);
+-- The same summed per UTC day once its 24 hours are rolled: a month's percentiles read ~30 days of these
+-- rather than ~744 hours (an hour's durations hardly share buckets, so hourly rows barely compress).
+create table insight_days (
+  day timestamptz primary key
+);
+create table insight_durations_daily (
+  day timestamptz not null,
+  kind text not null,
+  dimension text not null,
+  key text,
+  bucket smallint not null,
+  n integer not null
+);
+-- Closed shipments per hour they were opened in and funnel_code, added to as the hours they finished in
+-- are rolled (a shipment's final state is known only when it closes, days after the hour it opened in).
+create table insight_funnel (
+  created_hour timestamptz not null,
+  code smallint not null,
+  n integer not null,
+  primary key (created_hour, code)
+);
+create index insight_durations_daily_day on insight_durations_daily (kind, day);
+-- PRODUCTION requests that named no site: their site is known only once a site's report completed them,
+-- possibly after their hour was rolled, so the sites view counts them live from here.
+create index operations_production_unnamed on operations (created_at)
+  where tracking_type = 'PRODUCTION' and (state -> 'request' ->> 'productionSite') is null;
