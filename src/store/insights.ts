@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Db } from './db.ts';
-import { type BucketCount, bucketPercentile, type Coverage, allLive, durationsIn, ensureRolled, finishedRows, funnelCodes, openedRows } from './insight-rollup.ts';
+import { allLive, type BucketCount, bucketPercentile, type Coverage, durationsIn, ensureRolled, finishedRows, funnelCodes, openedRows } from './insight-rollup.ts';
 
 /**
  * Aggregates behind the console's Overview and Sites views (GET /admin/v1/insights/summary and /sites).
