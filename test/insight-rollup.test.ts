@@ -69,6 +69,14 @@ describe.each(STORE_KINDS)('insight roll-ups on %s', (kind) => {
     expect(c.live).toHaveLength(2);
   });
 
+  it("reads a carrier's update time as PostgreSQL's own cast does, with or without an offset, and gives null for any other form", async () => {
+    const texts = ['2026-03-10T21:12:04.000Z', '2026-03-10T21:12:04Z', '2026-03-10T23:12:04.123+02:00', '2026-03-10T18:42:04.5-02:30'];
+    const r = await sql<{ t: string; same: boolean }>`select t, insights_instant(t) = t::timestamptz as same from unnest(${texts}::text[]) t`.execute(s.db);
+    expect(r.rows).toEqual(texts.map((t) => ({ t, same: true })));
+    const bad = await sql<{ v: Date | null }>`select insights_instant(t) as v from unnest(${['2026-03-10 21:12', 'soon', '']}::text[]) t`.execute(s.db);
+    expect(bad.rows).toEqual([{ v: null }, { v: null }, { v: null }]);
+  });
+
   it('stays equal when an operation of a rolled hour closes later, and when an unnamed request gets its site', async () => {
     await insightsSummary(s.db, w);
     const before = await insightsSummary(s.db, w, false);
