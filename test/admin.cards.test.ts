@@ -50,11 +50,13 @@ describe.each(STORE_KINDS)('Admin API search, card timeline and stuck lists on %
     await sql`update operations set created_at = ${ago(3.5 * DAY)}::timestamptz where operation_id = ${op.other}`.execute(db);
     await sql`insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at) values ('SITE_1', 'ev-1', ${A}, 'CARD_TL_2', 'CARD_SHIPPED', ${ago(3 * DAY)}::timestamptz)`.execute(db);
     // A notification (head) carrying the shipment's update 2 and, batched, CARD_TL_2's: dead after two attempts.
-    const payload = '{}';
+    // Each row's payload is the operation object it sent: the timeline says which statuses it carried.
+    const sent = (sequenceNumber: number, status: string, shipmentStatus?: string) =>
+      JSON.stringify({ sequenceNumber, status, details: { trackingType: 'SHIPMENT', ...(shipmentStatus ? { shipment: { status: shipmentStatus } } : {}) } });
     await sql`insert into outbox (id, issuer_id, operation_id, sequence_number, correlation_id, payload, state, attempts, batch_id, created_at, last_error) values
-      ('msg_timelinehead00000000001', ${A}, ${op.shipment}, 2, 'c1', ${payload}, 'dead', 2, 'msg_timelinehead00000000001', ${ago(2 * DAY)}::timestamptz, 'HTTP 500'),
-      ('msg_timelinememb00000000001', ${A}, ${op.other}, 2, 'c2', ${payload}, 'batched', 0, 'msg_timelinehead00000000001', ${ago(2 * DAY)}::timestamptz, null),
-      ('msg_timelinepend00000000001', ${A}, ${op.shipment}, 3, 'c3', ${payload}, 'pending', 1, null, ${ago(2 * HOUR)}::timestamptz, 'timeout')`.execute(db);
+      ('msg_timelinehead00000000001', ${A}, ${op.shipment}, 2, 'c1', ${sent(2, 'PENDING', 'INFO_RECEIVED')}, 'dead', 2, 'msg_timelinehead00000000001', ${ago(2 * DAY)}::timestamptz, 'HTTP 500'),
+      ('msg_timelinememb00000000001', ${A}, ${op.other}, 2, 'c2', ${sent(2, 'PENDING')}, 'batched', 0, 'msg_timelinehead00000000001', ${ago(2 * DAY)}::timestamptz, null),
+      ('msg_timelinepend00000000001', ${A}, ${op.shipment}, 3, 'c3', ${sent(3, 'PENDING', 'IN_TRANSIT')}, 'pending', 1, null, ${ago(2 * HOUR)}::timestamptz, 'timeout')`.execute(db);
     await sql`insert into delivery_attempts (notification_id, attempt, attempted_at, http_status, error, latency_ms) values
       ('msg_timelinehead00000000001', 2, ${ago(DAY)}::timestamptz, 500, 'HTTP 500', 40),
       ('msg_timelinehead00000000001', 1, ${ago(2 * DAY)}::timestamptz, 503, 'HTTP 503', 30)`.execute(db);
@@ -111,11 +113,17 @@ describe.each(STORE_KINDS)('Admin API search, card timeline and stuck lists on %
       [2, 500],
     ]);
     expect(sent[1]).toMatchObject({ state: 'pending', attempts: 1, attemptLog: [] });
+    // What each update carried, read from its own payload.
+    expect(sent.map((n: { carried: object }) => n.carried)).toEqual([
+      { sequenceNumber: 2, status: 'PENDING', shipmentStatus: 'INFO_RECEIVED' },
+      { sequenceNumber: 3, status: 'PENDING', shipmentStatus: 'IN_TRANSIT' },
+    ]);
     expect(sent[1].nextAttemptAt).toEqual(expect.any(String));
     // A batched update shows the notification that carried it, its state and attempts.
     const other = (await get(`/admin/v1/issuers/${A}/cards/CARD_TL_2/timeline`)).json();
     const member = other.operations[0].notifications.find((n: { sequenceNumber: number }) => n.sequenceNumber === 2);
     expect(member).toMatchObject({ notificationId: 'msg_timelinehead00000000001', batched: true, state: 'dead', attempts: 2 });
+    expect(member.carried).toEqual({ sequenceNumber: 2, status: 'PENDING', shipmentStatus: null });
     expect(member.attemptLog).toHaveLength(2);
   });
 

@@ -18,13 +18,15 @@ interface Row {
   nextAttemptAt?: string;
   op?: string;
   batchId?: string;
+  /** The operation object sent (its sequenceNumber is the row's); '{}' when the test does not read it. */
+  sent?: { sequenceNumber: number; status: string; details?: object };
 }
 
 async function seedOutbox(t: TestApp, rows: Row[]): Promise<void> {
   for (const r of rows) {
     const delivered = r.tookS === undefined ? null : new Date(new Date(r.created).getTime() + r.tookS * 1000).toISOString();
     await sql`insert into outbox (id, issuer_id, operation_id, sequence_number, correlation_id, payload, state, attempts, last_error, next_attempt_at, created_at, delivered_at, batch_id)
-      values (${r.id}, ${r.issuer}, ${r.op ?? `op_${r.id}`}, 1, ${`corr_${r.id}`}, '{}', ${r.state}, ${r.state === 'delivered' ? 1 : 3}, ${r.lastError ?? null},
+      values (${r.id}, ${r.issuer}, ${r.op ?? `op_${r.id}`}, ${r.sent?.sequenceNumber ?? 1}, ${`corr_${r.id}`}, ${r.sent ? JSON.stringify(r.sent) : '{}'}, ${r.state}, ${r.state === 'delivered' ? 1 : 3}, ${r.lastError ?? null},
         ${r.nextAttemptAt ?? r.created}, ${r.created}, ${delivered}, ${r.batchId ?? null})`.execute(t.store.db);
   }
 }
@@ -131,8 +133,11 @@ describe('GET /admin/v1/notifications: dead letters with their card and reason (
         values (${op}, 'BANK_DL_01', ${card}, ${type}, 'h', 'PENDING', true, '{}'::jsonb)`.execute(t.store.db);
     }
     await seedOutbox(t, [
-      { id: 'd1', issuer: 'BANK_DL_01', state: 'dead', created: at('01:00'), lastError: 'HTTP 503', op: 'op_a', batchId: 'd1' },
-      { id: 'd2', issuer: 'BANK_DL_01', state: 'batched', created: at('01:00'), op: 'op_b', batchId: 'd1' },
+      {
+        id: 'd1', issuer: 'BANK_DL_01', state: 'dead', created: at('01:00'), lastError: 'HTTP 503', op: 'op_a', batchId: 'd1',
+        sent: { sequenceNumber: 3, status: 'PENDING', details: { trackingType: 'SHIPMENT', shipment: { status: 'IN_TRANSIT', checkpoints: [{ message: 'x'.repeat(5000) }] } } },
+      },
+      { id: 'd2', issuer: 'BANK_DL_01', state: 'batched', created: at('01:00'), op: 'op_b', batchId: 'd1', sent: { sequenceNumber: 2, status: 'SUCCESSFUL', details: { trackingType: 'PRODUCTION' } } },
       { id: 'd3', issuer: 'BANK_DL_01', state: 'dead', created: at('02:00'), lastError: 'timeout after 15000 ms', op: 'op_gone' },
       { id: 'd4', issuer: 'BANK_DL_01', state: 'pending', created: at('03:00'), op: 'op_b' },
     ]);
@@ -149,12 +154,18 @@ describe('GET /admin/v1/notifications: dead letters with their card and reason (
     const [d1, d3] = res.json().notifications;
     expect(d1).toMatchObject({
       id: 'd1', operationId: 'op_a', cardId: 'card_A', trackingType: 'SHIPMENT', operationIds: ['op_a', 'op_b'],
-      cards: [{ operationId: 'op_a', cardId: 'card_A', trackingType: 'SHIPMENT' }, { operationId: 'op_b', cardId: 'card_B', trackingType: 'PRODUCTION' }],
+      // What each carried operation's update said: the head's shipment status, the batched member's own.
+      cards: [
+        { operationId: 'op_a', cardId: 'card_A', trackingType: 'SHIPMENT', carried: { sequenceNumber: 3, status: 'PENDING', shipmentStatus: 'IN_TRANSIT' } },
+        { operationId: 'op_b', cardId: 'card_B', trackingType: 'PRODUCTION', carried: { sequenceNumber: 2, status: 'SUCCESSFUL', shipmentStatus: null } },
+      ],
       lastAttempt: { attempt: 2, attemptedAt: '2026-01-01T01:05:00.000Z', httpStatus: 503, error: null },
       reason: 'HTTP 503 Service Unavailable: down for maintenance',
     });
     // Its operation is gone from the store: the card is unknown, the reason still says why.
     expect(d3).toMatchObject({ operationId: 'op_gone', cardId: null, trackingType: null, reason: 'timeout after 15000 ms' });
+    // Only the statuses leave the database, not the payload's checkpoints.
+    expect(res.body).not.toContain('xxxxxxxx');
     const pending = (await t.app.inject({ method: 'GET', url: '/admin/v1/notifications?state=pending', headers: admin })).json().notifications;
     expect(pending).toEqual([expect.objectContaining({ id: 'd4', cardId: 'card_B', lastAttempt: null, reason: null })]);
     // The detail carries the same fields.

@@ -26,6 +26,8 @@ export interface TimelineNotification {
   nextAttemptAt: string | null;
   createdAt: string;
   deliveredAt: string | null;
+  /** The statuses this update carried (its own outbox row's payload, read in SQL). */
+  carried: { sequenceNumber: number; status: string | null; shipmentStatus: string | null };
   attemptLog: TimelineAttempt[];
 }
 
@@ -53,13 +55,15 @@ export async function readCardTimeline(db: Db, issuerId: string, cardId: string)
   // A batched row waits as 'batched' under its head: what happened to the update is the head's story.
   const rows = await sql<{
     operation_id: string; sequence_number: number; own_id: string; id: string; batch_id: string | null; state: string; attempts: number;
-    last_error: string | null; next_at: string | null; created: string; delivered: string | null;
+    last_error: string | null; next_at: string | null; created: string; delivered: string | null; op_status: string | null; shipment_status: string | null;
   }>`
     select o.operation_id, o.sequence_number, o.id as own_id, coalesce(h.id, o.id) as id, o.batch_id, coalesce(h.state, o.state) as state,
       coalesce(h.attempts, o.attempts) as attempts, coalesce(h.last_error, o.last_error) as last_error,
       case when coalesce(h.state, o.state) = 'pending' then ${isoUtc('coalesce(h.next_attempt_at, o.next_attempt_at)')} end as next_at,
-      ${isoUtc('coalesce(h.created_at, o.created_at)')} as created, ${isoUtc('coalesce(h.delivered_at, o.delivered_at)')} as delivered
+      ${isoUtc('coalesce(h.created_at, o.created_at)')} as created, ${isoUtc('coalesce(h.delivered_at, o.delivered_at)')} as delivered,
+      j.p ->> 'status' as op_status, j.p #>> '{details,shipment,status}' as shipment_status
     from outbox o left join outbox h on h.id = o.batch_id and o.batch_id <> o.id
+    cross join lateral (select o.payload::jsonb as p) j
     where o.operation_id = any(${ids}::text[])
     order by o.operation_id, o.sequence_number, o.id`.execute(db);
   const notificationIds = [...new Set(rows.rows.map((r) => r.id))];
@@ -85,6 +89,7 @@ export async function readCardTimeline(db: Db, issuerId: string, cardId: string)
       nextAttemptAt: r.next_at,
       createdAt: r.created,
       deliveredAt: r.delivered,
+      carried: { sequenceNumber: r.sequence_number, status: r.op_status, shipmentStatus: r.shipment_status },
       attemptLog: logs.get(r.id) ?? [],
     });
     byOperation.set(r.operation_id, list);

@@ -13,6 +13,27 @@ export interface CarriedCard {
   operationId: string;
   cardId: string | null;
   trackingType: string | null;
+  /** What this notification told the issuer about the operation; null once its outbox row is gone. */
+  carried: CarriedUpdate | null;
+}
+
+/** The update a notification carried: its sequence number and the statuses in the operation object sent. */
+export interface CarriedUpdate {
+  sequenceNumber: number;
+  status: string | null;
+  shipmentStatus: string | null;
+}
+
+/**
+ * The statuses an outbox row's payload carried, read in SQL: the payload is the whole operation object (its
+ * checkpoints too), so only these two fields leave the database.
+ */
+export async function carriedUpdates(db: Db, outboxIds: string[]): Promise<Map<string, CarriedUpdate>> {
+  if (outboxIds.length === 0) return new Map();
+  const res = await sql<{ id: string; sequence_number: number; status: string | null; shipment_status: string | null }>`
+    select id, sequence_number, p ->> 'status' as status, p #>> '{details,shipment,status}' as shipment_status
+    from outbox cross join lateral (select payload::jsonb as p) j where id = any(${[...new Set(outboxIds)]}::text[])`.execute(db);
+  return new Map(res.rows.map((r) => [r.id, { sequenceNumber: r.sequence_number, status: r.status, shipmentStatus: r.shipment_status }]));
 }
 
 export interface LastAttempt {
@@ -29,7 +50,7 @@ export async function carriedCards(db: Db, operationIds: string[]): Promise<Map<
   if (operationIds.length === 0) return new Map();
   const res = await sql<{ operation_id: string; card_id: string; tracking_type: string }>`
     select operation_id, card_id, tracking_type from operations where operation_id = any(${[...new Set(operationIds)]}::text[])`.execute(db);
-  return new Map(res.rows.map((r) => [r.operation_id, { operationId: r.operation_id, cardId: r.card_id, trackingType: r.tracking_type }]));
+  return new Map(res.rows.map((r) => [r.operation_id, { operationId: r.operation_id, cardId: r.card_id, trackingType: r.tracking_type, carried: null }]));
 }
 
 /** Each notification's newest attempt, with the start of the answer it got. */

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
-import { type CarriedCard, carriedCards, type LastAttempt, lastAttempts, readableReason } from './notification-cards.ts';
+import { type CarriedCard, carriedCards, carriedUpdates, type LastAttempt, lastAttempts, readableReason } from './notification-cards.ts';
 import { sendUnderWay } from './outbox.ts';
 import { isoUtc } from './sql-time.ts';
 
@@ -48,14 +48,18 @@ const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOS
 
 async function summaries(db: Db, rows: { id: string; issuer_id: string; state: string; operation_id: string; correlation_id: string; attempts: number; next_attempt_at: Date; last_error: string | null; created_at: Date; delivered_at: Date | null }[]): Promise<NotificationSummary[]> {
   const members = rows.length
-    ? await db.selectFrom('outbox').select(['batch_id', 'operation_id']).where('batch_id', 'in', rows.map((r) => r.id)).where('state', '=', 'batched').orderBy('created_at').orderBy('id').execute()
+    ? await db.selectFrom('outbox').select(['id', 'batch_id', 'operation_id']).where('batch_id', 'in', rows.map((r) => r.id)).where('state', '=', 'batched').orderBy('created_at').orderBy('id').execute()
     : [];
   const operationIds = (r: { id: string; operation_id: string }) => [r.operation_id, ...members.filter((m) => m.batch_id === r.id).map((m) => m.operation_id)];
   const cards = await carriedCards(db, rows.flatMap(operationIds));
+  // Each carried operation's update is its own outbox row: the head's, then its batched members'.
+  const updates = await carriedUpdates(db, [...rows.map((r) => r.id), ...members.map((m) => m.id)]);
+  const rowIds = (r: { id: string }) => [r.id, ...members.filter((m) => m.batch_id === r.id).map((m) => m.id)];
   const attempts = await lastAttempts(db, rows.map((r) => r.id));
   return rows.map((r) => {
     const ids = operationIds(r);
-    const carried = ids.map((id) => cards.get(id) ?? { operationId: id, cardId: null, trackingType: null });
+    const own = rowIds(r);
+    const carried = ids.map((id, i) => ({ ...(cards.get(id) ?? { operationId: id, cardId: null, trackingType: null }), carried: updates.get(own[i] as string) ?? null }));
     const last = attempts.get(r.id);
     return {
       id: r.id,

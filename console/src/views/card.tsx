@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, api, seg } from '../api.ts';
 import { href } from '../router.ts';
 import { Badge, ErrorNote, Loading, Table, Time, useApi, View } from '../ui.tsx';
+import { type Carried, carriedStatus } from './delivery-parts.tsx';
 
 // A card's whole story on one page: every operation (newest first) with its shipment, the carrier's
 // checkpoints in time order, and each notification that carried an update with every delivery attempt.
@@ -58,6 +59,8 @@ interface Notification {
   nextAttemptAt: string | null;
   createdAt: string;
   deliveredAt: string | null;
+  /** The sequence number and statuses this update told the issuer. */
+  carried?: Carried;
   attemptLog: Attempt[];
 }
 interface TimelineOperation {
@@ -165,7 +168,13 @@ function NotificationBlock({ n, replays }: { n: Notification; replays: Replays }
   return (
     <div class="notification" data-id={n.notificationId} data-state={n.state}>
       <p class="notification-head">
-        <span>Update {n.sequenceNumber}</span> <code>{n.notificationId}</code>{' '}
+        <span>Update {n.sequenceNumber}</span>{' '}
+        {n.carried ? (
+          <span class="carried" title="the sequence number and statuses this notification carried">
+            carried {carriedStatus(n.carried)}
+          </span>
+        ) : null}{' '}
+        <code>{n.notificationId}</code>{' '}
         <Badge tone={tone(n.state)}>
           <span class="notification-state">{n.state}</span>
         </Badge>

@@ -47,6 +47,21 @@ export function EndpointBadge({ endpoint }: { endpoint: EndpointState }) {
   return <Badge tone="ok">ok</Badge>;
 }
 
+/** What one notification told the issuer about an operation: `#3 PENDING, shipment IN_TRANSIT`. */
+export interface Carried {
+  sequenceNumber: number;
+  status: string | null;
+  shipmentStatus: string | null;
+}
+
+export function carriedStatus(c: Carried): string {
+  return `${c.status ?? '(no status)'}${c.shipmentStatus ? `, shipment ${c.shipmentStatus}` : ''}`;
+}
+
+export function carriedText(c: Carried): string {
+  return `#${c.sequenceNumber} ${carriedStatus(c)}`;
+}
+
 /** A refused write, said so an operator knows what to do: a 403 is a token whose scope is too small. */
 export function WriteError({ error, action }: { error: ApiError | undefined; action: string }) {
   if (!error) return null;

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, api, qs, seg } from '../api.ts';
 import { href } from '../router.ts';
 import { Badge, count, ErrorNote, Loading, Table, Time, useApi } from '../ui.tsx';
-import { WriteError } from './delivery-parts.tsx';
+import { type Carried, carriedText, WriteError } from './delivery-parts.tsx';
 
 // The Notifications view's list (dead letters by default): GET /admin/v1/notifications filtered by state and
 // issuer, a page at a time; each row can be replayed, and then follows its notification until it is
@@ -21,7 +21,7 @@ export interface NotificationItem {
   createdAt: string;
   deliveredAt: string | null;
   operationId: string;
-  cards?: { operationId: string; cardId: string | null; trackingType: string | null }[];
+  cards?: { operationId: string; cardId: string | null; trackingType: string | null; carried?: Carried | null }[];
   lastAttempt?: { attempt: number; attemptedAt: string; httpStatus: number | null; error: string | null } | null;
   reason?: string | null;
 }
@@ -47,6 +47,7 @@ function Cards({ n }: { n: NotificationItem }) {
             {c.operationId}
             {c.trackingType ? ` · ${c.trackingType}` : ''}
           </div>
+          {c.carried ? <div class="carried">carried {carriedText(c.carried)}</div> : null}
         </div>
       ))}
     </>

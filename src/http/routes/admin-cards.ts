@@ -49,6 +49,14 @@ const Notification = Type.Object({
   nextAttemptAt: Nullable(Str),
   createdAt: Str,
   deliveredAt: Nullable(Str),
+  carried: Type.Object(
+    {
+      sequenceNumber: Type.Integer(),
+      status: Nullable(Str),
+      shipmentStatus: Nullable(Str),
+    },
+    { description: "what this update told the issuer: the operation object's sequenceNumber, status and details.shipment.status (null without a shipment)" },
+  ),
   attemptLog: Type.Array(Attempt, { description: 'oldest first' }),
 });
 

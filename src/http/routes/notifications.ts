@@ -38,7 +38,20 @@ const NotificationSummary = Type.Object({
   cardId: Nullable(Type.String({ description: "That operation's card (null once the operation is gone from the store)" })),
   trackingType: Nullable(Type.String({ description: "That operation's tracking type: PRODUCTION, SHIPMENT or RETURN" })),
   cards: Type.Array(
-    Type.Object({ operationId: Type.String(), cardId: Nullable(Type.String()), trackingType: Nullable(Type.String()) }),
+    Type.Object({
+      operationId: Type.String(),
+      cardId: Nullable(Type.String()),
+      trackingType: Nullable(Type.String()),
+      carried: Nullable(
+        Type.Object(
+          { sequenceNumber: Type.Integer(), status: Nullable(Type.String()), shipmentStatus: Nullable(Type.String()) },
+          {
+            description:
+              "What this notification told the issuer about the operation: the operation object's sequenceNumber, status and details.shipment.status (null without a shipment)",
+          },
+        ),
+      ),
+    }),
     { description: 'Every operation it carries, in operationIds order, with its card' },
   ),
   lastAttempt: Nullable(

@@ -2222,6 +2222,12 @@ export interface operations {
                                 attempts: number;
                                 /** @description carried inside a notification of several operations */
                                 batched: boolean;
+                                /** @description what this update told the issuer: the operation object's sequenceNumber, status and details.shipment.status (null without a shipment) */
+                                carried: {
+                                    sequenceNumber: number;
+                                    shipmentStatus: string | null;
+                                    status: string | null;
+                                };
                                 createdAt: string;
                                 deliveredAt: string | null;
                                 lastError: string | null;
@@ -2519,6 +2525,11 @@ export interface operations {
                             /** @description Every operation it carries, in operationIds order, with its card */
                             cards: {
                                 cardId: string | null;
+                                carried: {
+                                    sequenceNumber: number;
+                                    shipmentStatus: string | null;
+                                    status: string | null;
+                                } | null;
                                 operationId: string;
                                 trackingType: string | null;
                             }[];
@@ -2626,6 +2637,11 @@ export interface operations {
                         /** @description Every operation it carries, in operationIds order, with its card */
                         cards: {
                             cardId: string | null;
+                            carried: {
+                                sequenceNumber: number;
+                                shipmentStatus: string | null;
+                                status: string | null;
+                            } | null;
                             operationId: string;
                             trackingType: string | null;
                         }[];
