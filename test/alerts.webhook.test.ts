@@ -3,11 +3,11 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
+import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { operatorWebhookConfig } from '../src/alerts/config.ts';
 import { OperatorAlertEvaluator } from '../src/alerts/evaluator.ts';
-import { type OperatorEvent, OperatorWebhookSender } from '../src/alerts/sender.ts';
-import { undiciHttpClient } from '../src/carriers/http.ts';
+import { type OperatorEvent, OperatorWebhookSender, undiciStatusPost } from '../src/alerts/sender.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { startHub } from '../src/hub.ts';
 import { createLogger } from '../src/logger.ts';
@@ -88,14 +88,14 @@ async function disabledIssuer(db: Db, id: string, disabled = true) {
 function evaluatorOn(db: Db, url: string, clock: { t: number }, o: { retryDelaysMs?: number[]; timeoutMs?: number; log?: ReturnType<typeof logCapture>['log'] } = {}) {
   const config = operatorWebhookConfig({ TRACKHUB_OPERATOR_WEBHOOK_URL: url, TRACKHUB_OPERATOR_WEBHOOK_SECRET: SECRET, TRACKHUB_OPERATOR_WEBHOOK_TIMEOUT: `${o.timeoutMs ?? 2000}ms` });
   if (!config) throw new Error('no operator webhook config');
-  const client = undiciHttpClient({ timeoutMs: config.timeoutMs });
+  const agent = new Agent();
   const log = o.log ?? createLogger('silent');
-  const sender = new OperatorWebhookSender({ target: config.target, http: client.http, log, timeoutMs: config.timeoutMs, retryDelaysMs: o.retryDelaysMs ?? [20, 20, 20], maxQueue: 100 });
+  const sender = new OperatorWebhookSender({ target: config.target, post: undiciStatusPost(agent), log, timeoutMs: config.timeoutMs, retryDelaysMs: o.retryDelaysMs ?? [20, 20, 20], maxQueue: 100 });
   const evaluator = new OperatorAlertEvaluator({ db, log, sender, intervalMs: 60_000, stuckThreshold: 50, slowFiguresTtlMs: 0, now: () => clock.t });
   sender.start();
   cleanups.push(async () => {
     await evaluator.stop();
-    await client.close();
+    await agent.destroy();
   });
   return { evaluator, sender };
 }
@@ -238,6 +238,93 @@ describe('operator webhooks: a failing receiver', () => {
     expect(text).toContain('operator webhook event given up');
     expect(text).toContain(`"target":"http://127.0.0.1:${rx.port}"`);
     for (const secret of ['pa55-w0rd-x', 'q-t0ken-x', SECRET.slice(6), Buffer.from('alerts-user:pa55-w0rd-x').toString('base64')]) expect(text).not.toContain(secret);
+  });
+});
+
+/** A receiver whose 2xx answer is odd: `respond` writes it (a huge body, a trickle, nothing). */
+async function oddReceiver(respond: (res: import('node:http').ServerResponse) => void) {
+  let hits = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      hits++;
+      respond(res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, hits: () => hits };
+}
+
+function senderTo(url: string, o: { timeoutMs: number; log?: ReturnType<typeof logCapture>['log'] }) {
+  const config = operatorWebhookConfig({ TRACKHUB_OPERATOR_WEBHOOK_URL: url, TRACKHUB_OPERATOR_WEBHOOK_SECRET: SECRET });
+  if (!config) throw new Error('no operator webhook config');
+  const agent = new Agent();
+  const sender = new OperatorWebhookSender({ target: config.target, post: undiciStatusPost(agent), log: o.log ?? createLogger('silent'), timeoutMs: o.timeoutMs, retryDelaysMs: [20, 20, 20], maxQueue: 100 });
+  cleanups.push(async () => {
+    await sender.stop();
+    await agent.destroy();
+  });
+  sender.start();
+  return sender;
+}
+
+const EVENT: OperatorEvent = {
+  type: 'trackhub.operator_alert', alert: 'TrackhubDeadLettersRising', state: 'firing', since: '2026-12-06T07:40:00.000Z', at: '2026-12-06T07:40:00.000Z',
+  subject: { kind: 'issuer', id: 'ISSUER_WH9' }, summary: 'x', figures: { deadLastHour: 1 },
+};
+
+describe('operator webhooks: a 2xx is a delivery, whatever its body', () => {
+  it('a 200 with a body over 8 MiB is sent once', async () => {
+    const rx = await oddReceiver((res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.alloc(9 * 1024 * 1024, 97));
+    });
+    const sender = senderTo(rx.url, { timeoutMs: 2000 });
+    sender.enqueue(EVENT);
+    await waitFor('sent', () => sender.counts.sent === 1 || undefined, 10_000, 10);
+    await new Promise((r) => setTimeout(r, 300)); // room for a wrongful retry (20 ms apart)
+    expect(rx.hits()).toBe(1);
+    expect(sender.counts).toEqual({ sent: 1, givenUp: 0, dropped: 0 });
+  });
+
+  it('a 200 whose body trickles past the timeout is sent once', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    cleanups.push(async () => timers.forEach(clearInterval));
+    const rx = await oddReceiver((res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      timers.push(setInterval(() => res.write('.'), 50));
+    });
+    const sender = senderTo(rx.url, { timeoutMs: 300 });
+    sender.enqueue(EVENT);
+    await waitFor('sent', () => sender.counts.sent === 1 || undefined, 10_000, 10);
+    await new Promise((r) => setTimeout(r, 1000)); // past the 300 ms timeout and several retry delays
+    expect(rx.hits()).toBe(1);
+    expect(sender.counts.sent).toBe(1);
+  });
+});
+
+describe('operator webhooks: stopping', () => {
+  it('aborts a send to a hanging receiver at once (30 s timeout) and logs the events left', async () => {
+    const rx = await oddReceiver(() => {}); // never answers
+    const { lines, log } = logCapture();
+    const sender = senderTo(rx.url, { timeoutMs: 30_000, log });
+    sender.enqueue(EVENT);
+    sender.enqueue({ ...EVENT, state: 'resolved' });
+    await waitFor('the hanging send', () => rx.hits() === 1 || undefined, 10_000, 10);
+    const started = performance.now();
+    await sender.stop();
+    const ms = performance.now() - started;
+    expect(ms).toBeLessThan(1000);
+    const left = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'operator webhook events not sent before stop');
+    expect(left).toMatchObject({ events: 2 });
+    expect(lines.join('')).not.toContain('will retry');
   });
 });
 

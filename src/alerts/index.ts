@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { undiciHttpClient } from '../carriers/http.ts';
+import { Agent } from 'undici';
 import type { Db } from '../store/db.ts';
 import type { OperatorWebhookConfig } from './config.ts';
 import { OperatorAlertEvaluator } from './evaluator.ts';
-import { OperatorWebhookSender } from './sender.ts';
+import { OperatorWebhookSender, undiciStatusPost } from './sender.ts';
 
 /** Retries of one event: about 3 hours in all, then it is given up (Prometheus's alert stays the record). */
 export const OPERATOR_RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 3_600_000] as const;
@@ -12,10 +12,11 @@ export const OPERATOR_QUEUE_SIZE = 1000;
 
 /** The operator webhooks of a worker: the evaluator and its sender, with their own HTTP client. */
 export function startOperatorAlerts(config: OperatorWebhookConfig, db: Db, log: Logger, now: () => number): { stop(): Promise<void> } {
-  const client = undiciHttpClient({ timeoutMs: config.timeoutMs });
+  const t = config.timeoutMs;
+  const agent = new Agent({ connections: 4, headersTimeout: t, bodyTimeout: t, connectTimeout: t });
   const sender = new OperatorWebhookSender({
     target: config.target,
-    http: client.http,
+    post: undiciStatusPost(agent),
     log,
     timeoutMs: config.timeoutMs,
     retryDelaysMs: OPERATOR_RETRY_DELAYS_MS,
@@ -28,7 +29,8 @@ export function startOperatorAlerts(config: OperatorWebhookConfig, db: Db, log: 
   return {
     async stop() {
       await evaluator.stop();
-      await client.close();
+      // Its sends are aborted by now: destroy rather than close, which would wait for a hanging receiver.
+      await agent.destroy();
     },
   };
 }

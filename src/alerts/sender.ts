@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { type Dispatcher, request } from 'undici';
 import { signatureHeader } from '../delivery/signing.ts';
-import type { HttpClient } from '../net/http-client.ts';
 
 /**
  * Sends operator alert events to TRACKHUB_OPERATOR_WEBHOOK_URL, signed as issuer notifications are
@@ -9,6 +9,9 @@ import type { HttpClient } from '../net/http-client.ts';
  * order the transitions were claimed (a firing before its resolved); a failed send is retried with growing
  * delays while the evaluator goes on. The queue is bounded: past its size the oldest event is dropped and
  * logged. Events live in memory: a worker stopped with events still queued logs how many it drops.
+ *
+ * An event is delivered once a 2xx status arrives: the receiver's body is never read (a huge or trickling
+ * one must not turn a delivered event into a failure and a duplicate). Stopping aborts a send in flight.
  */
 
 export interface OperatorEvent {
@@ -33,9 +36,22 @@ export interface OperatorTarget {
   secret: string;
 }
 
+/** One POST, answering the response status as soon as it arrives; `signal` aborts it (timeout, stop). */
+export type StatusPost = (url: string, init: { headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<number>;
+
+/** The real StatusPost: the body of the answer is thrown away unread (destroying it closes that connection). */
+export function undiciStatusPost(dispatcher: Dispatcher): StatusPost {
+  return async (url, init) => {
+    const res = await request(url, { method: 'POST', headers: init.headers, body: init.body, dispatcher, signal: init.signal });
+    res.body.on('error', () => {});
+    res.body.destroy();
+    return res.statusCode;
+  };
+}
+
 export interface SenderOptions {
   target: OperatorTarget;
-  http: HttpClient;
+  post: StatusPost;
   log: Logger;
   timeoutMs: number;
   /** Wait before each retry; after the last, the event is given up. */
@@ -58,6 +74,8 @@ export class OperatorWebhookSender {
   private wake?: () => void;
   /** Waiting for an event (not in a retry's delay, which a new event must not cut short). */
   private idle = false;
+  /** Aborted by stop(): a send in flight ends at once rather than at its timeout. */
+  private readonly stopping = new AbortController();
   /** Sent, given up and dropped counts, for tests and the stop line. */
   readonly counts = { sent: 0, givenUp: 0, dropped: 0 };
 
@@ -85,6 +103,7 @@ export class OperatorWebhookSender {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     this.wake?.();
     await this.loop;
     if (this.queue.length > 0) this.o.log.warn({ events: this.queue.length, target: this.o.target.shown }, 'operator webhook events not sent before stop');
@@ -131,13 +150,15 @@ export class OperatorWebhookSender {
     };
     const fields = { alert: q.event.alert, state: q.event.state, subject: q.event.subject, attempt: q.attempts, target: this.o.target.shown };
     try {
-      const res = await withTimeout(this.o.http(this.o.target.url, { method: 'POST', headers, body: q.body, timeoutMs: this.o.timeoutMs }), this.o.timeoutMs);
-      if (res.status >= 200 && res.status < 300) {
-        this.o.log.info({ ...fields, status: res.status }, 'operator webhook event sent');
+      const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.o.timeoutMs)]);
+      const status = await bounded(this.o.post(this.o.target.url, { headers, body: q.body, signal }), this.o.timeoutMs, this.stopping.signal);
+      if (status >= 200 && status < 300) {
+        this.o.log.info({ ...fields, status }, 'operator webhook event sent');
         return true;
       }
-      this.o.log.warn({ ...fields, status: res.status }, 'operator webhook event refused; will retry');
+      this.o.log.warn({ ...fields, status }, 'operator webhook event refused; will retry');
     } catch (err) {
+      if (this.stopping.signal.aborted) return false; // cut short by stop(), which logs what is left
       this.o.log.warn({ ...fields, error: scrub((err as Error).message, this.o.target) }, 'operator webhook event not delivered; will retry');
     }
     return false;
@@ -157,13 +178,22 @@ export class OperatorWebhookSender {
   }
 }
 
-/** The client's own timeout bounds the call; this bounds a client that would not honour it. */
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** The signal bounds the call; this bounds a poster that would not honour it (past the timeout, or on stop). */
+async function bounded<T>(p: Promise<T>, ms: number, stop: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms + 1000)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms + 1000);
+        onStop = () => reject(new Error('stopped'));
+        stop.addEventListener('abort', onStop, { once: true });
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
+    if (onStop) stop.removeEventListener('abort', onStop);
   }
 }
 
