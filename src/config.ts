@@ -195,7 +195,11 @@ export function policyOf(config: Config): HubPolicy {
   return { notFoundAfterMs, notFoundAnswers, expireAfterMs, productionTimeoutMs, returnTimeoutMs, pollMinIntervalMs, pollMaxIntervalMs, pushSafetyIntervalMs, leaseMs };
 }
 
-export function loadConfig(given: Env = process.env, overrides: { sandbox?: boolean } = {}): Config {
+/**
+ * `operatorAlerts: false` (the CLI's commands other than `serve`): the TRACKHUB_OPERATOR_* settings are
+ * not judged, since nothing sends alerts there; a half-set pair refused would stop, say, `issuers add`.
+ */
+export function loadConfig(given: Env = process.env, overrides: { sandbox?: boolean; operatorAlerts?: boolean } = {}): Config {
   // Every name the hub reads is noted, so that a TRACKHUB_ variable nothing reads (a typo) can be named.
   const read = new Set<string>();
   const env = new Proxy(given, {
@@ -306,7 +310,7 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
     secretKey: secretKey(env, 'TRACKHUB_SECRET_KEY'),
     inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
     inboxSettleMs: duration(env, 'TRACKHUB_INBOX_SETTLE', '5s'),
-    operatorWebhook: operatorWebhookConfig(env),
+    ...(overrides.operatorAlerts === false ? {} : { operatorWebhook: operatorWebhookConfig(env) }),
   };
   config.unknownVariables = unknownVariables(given, read);
   return config;

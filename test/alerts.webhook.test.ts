@@ -359,6 +359,19 @@ describe('operator webhooks: configuration', () => {
     expect(proc.output().trim().split('\n')).toHaveLength(1);
   });
 
+  it('only serve judges them: other commands run with a half-set pair, which they ignore', async () => {
+    expect(loadConfig({ TRACKHUB_OPERATOR_WEBHOOK_SECRET: SECRET }, { operatorAlerts: false }).operatorWebhook).toBeUndefined();
+    const s = await store();
+    const env = { TRACKHUB_DATABASE_URL: s.url, TRACKHUB_SECRET_KEY: TEST_SECRET_KEY.toBase64(), TRACKHUB_OPERATOR_WEBHOOK_SECRET: SECRET };
+    const proc = runCli(['issuers', 'list'], env);
+    const code = await new Promise<number | null>((r) => proc.child.once('exit', (c) => r(c)));
+    expect(code, proc.output()).toBe(0);
+    expect(proc.output()).not.toContain('TRACKHUB_OPERATOR_WEBHOOK');
+    const serve = runCli(['serve'], { ...env, TRACKHUB_PORT: String(await freePort()) });
+    expect(await new Promise<number | null>((r) => serve.child.once('exit', (c) => r(c)))).toBe(2);
+    expect(serve.output()).toContain('TRACKHUB_OPERATOR_WEBHOOK_SECRET: is set but TRACKHUB_OPERATOR_WEBHOOK_URL is not');
+  });
+
   it('a worker started with the variables sends a notification gone dead to the receiver', async () => {
     const s = await store();
     const rx = await receiverOf();

@@ -20,10 +20,11 @@ let configModule: typeof import('../config.ts') | undefined;
 /** store/embedded.ts (small; no server code runs on import), loaded with config.ts for storeName(). */
 let storeFolders: typeof import('../store/embedded.ts');
 
-function config(overrides: { sandbox?: boolean } = {}) {
+/** Only `serve` (which runs workers) sends operator alerts: the other commands ignore those settings. */
+function config(overrides: { sandbox?: boolean; operatorAlerts?: boolean } = {}) {
   const { ConfigError, loadConfig } = configModule as typeof import('../config.ts');
   try {
-    return loadConfig(process.env, overrides);
+    return loadConfig(process.env, { operatorAlerts: false, ...overrides });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`trackhub: configuration error: ${err.message}\n`);
@@ -132,7 +133,7 @@ program
   )
   .option('--sandbox', 'serve the carrier sandbox in-process and point carriers without a base URL at it')
   .action(async (opts: { sandbox?: boolean }) => {
-    const cfg = config(opts.sandbox ? { sandbox: true } : {});
+    const cfg = config({ operatorAlerts: true, ...(opts.sandbox ? { sandbox: true } : {}) });
     // The CLI's --url mode reads a named token from TRACKHUB_ADMIN_TOKEN too: a hub started from that shell
     // would take it as its bootstrap token and raise a read-only token to full admin.
     if (cfg.adminToken && /^tha_[A-Za-z0-9_-]{43}$/.test(cfg.adminToken.trim())) {
