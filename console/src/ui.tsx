@@ -22,10 +22,12 @@ export function Time({ value }: { value: string | null | undefined }) {
   );
 }
 
-/** 42 s, 3 min, 5.2 h, 3.1 d: a duration in the unit a reader takes in at a glance. */
+/** 188 ms, 42 s, 3 min, 5.2 h, 3.1 d: a duration in the unit a reader takes in at a glance. */
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
   const s = Math.abs(seconds);
+  // Webhook latencies are mostly well under a second: "0 s" would hide them.
+  if (s < 1) return `${Math.round(seconds * 1000)} ms`;
   if (s < 90) return `${Math.round(seconds)} s`;
   if (s < 90 * 60) return `${Math.round(seconds / 60)} min`;
   if (s < 48 * 3600) return `${(seconds / 3600).toFixed(1)} h`;
@@ -39,6 +41,11 @@ export function percent(ratio: number | null | undefined): string {
 
 export function count(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : n.toLocaleString('en-US');
+}
+
+/** "1 shipment", "3 shipments", "1 key", "2 keys": a count with its noun agreeing (`many` for odd plurals). */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${count(n)} ${n === 1 ? word : many}`;
 }
 
 export interface Loaded<T> {
@@ -104,8 +111,8 @@ export function View({ title, intro, children, actions }: { title: string; intro
   );
 }
 
-/** A table that scrolls sideways on a phone instead of squeezing its columns. */
-export function Table({ head, children, caption, empty }: { head: ComponentChildren[]; children: ComponentChildren; caption?: string; empty?: boolean }) {
+/** A table that scrolls sideways on a phone instead of squeezing its columns; `num` lists the columns of figures (headed right-aligned, like their cells). */
+export function Table({ head, children, caption, empty, num }: { head: ComponentChildren[]; children: ComponentChildren; caption?: string; empty?: boolean; num?: number[] }) {
   return (
     <div class="table-wrap">
       <table>
@@ -114,7 +121,7 @@ export function Table({ head, children, caption, empty }: { head: ComponentChild
           <tr>
             {head.map((h, i) => (
 
-              <th key={i} scope="col">
+              <th key={i} scope="col" class={num?.includes(i) ? 'num' : undefined}>
                 {h}
               </th>
             ))}

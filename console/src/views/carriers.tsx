@@ -1,5 +1,5 @@
 import type { Route } from '../router.ts';
-import { Badge, count, duration, ErrorNote, Loading, percent, Stat, Table, Time, useApi, View } from '../ui.tsx';
+import { Badge, count, duration, ErrorNote, Loading, percent, plural, Stat, Table, Time, useApi, View } from '../ui.tsx';
 
 // Carriers: each provider as GET /admin/v1/carriers reports it (budget and its use, demand against what the
 // budget supplies, breaker, fallbacks, pushes, unknown status codes). What needs an operator is listed first.
@@ -37,7 +37,7 @@ export function problemsOf(c: Carrier): { text: string; tone: Tone; until?: stri
   if (c.window && c.window.remaining === 0) out.push({ text: 'budget exhausted in the window ending now', tone: 'bad' });
   if (c.pausedUntil) out.push({ text: 'paused by the carrier (Retry-After)', tone: 'warn', until: c.pausedUntil });
   if (c.demand.overloaded) out.push({ text: 'demand over what the budget supplies', tone: 'warn' });
-  if (c.overdue.parcels > 0) out.push({ text: `${count(c.overdue.parcels)} parcels polled late`, tone: 'warn' });
+  if (c.overdue.parcels > 0) out.push({ text: `${plural(c.overdue.parcels, 'parcel')} polled late`, tone: 'warn' });
   return out;
 }
 
@@ -61,7 +61,7 @@ function UseBar({ label, used, budget, wanted, from, to }: { label: string; used
   return (
     <div class={`use ${tone}`}>
       <div class="use-label">
-        {label}: <strong>{count(used)}</strong> of {count(budget)} calls ({percent(share)}), {count(wanted)} numbers due
+        {label}: <strong>{count(used)}</strong> of {count(budget)} calls ({percent(share)}), {plural(wanted, 'number')} due
       </div>
       <div class="use-track" role="img" aria-label={`${count(used)} of ${count(budget)} calls used`}>
         <span class="use-fill" style={{ width: `${Math.min(100, share * 100)}%` }} />
@@ -118,7 +118,7 @@ function CarrierCard({ c }: { c: Carrier }) {
           ))}
       </div>
       <p class="muted subtle">
-        Budget <code>{c.budget.text}</code> ({count(c.budget.count)} calls per {windowText}, up to {count(c.budget.maxBatch)} numbers a call)
+        Budget <code>{c.budget.text}</code> ({plural(c.budget.count, 'call')} per {windowText}, up to {plural(c.budget.maxBatch, 'number')} a call)
       </p>
       {c.window ? (
         <UseBar label={`Window ending now (${windowText})`} used={c.window.used} budget={c.budget.count} wanted={c.window.wanted} from={c.window.start} to={c.window.end} />
@@ -152,26 +152,26 @@ function CarrierCard({ c }: { c: Carrier }) {
         </div>
         <div>
           <dt>Fallbacks</dt>
-          <dd>{count(c.totals.fallbacks)} polls handed on to the next provider of the carrier's route</dd>
+          <dd>{plural(c.totals.fallbacks, 'poll')} handed on to the next provider of the carrier's route</dd>
         </div>
         <div>
           <dt>Calls</dt>
           <dd>
-            {count(c.totals.calls)} in all, {count(c.totals.deadlineWaits)} waits for a deadline
+            {count(c.totals.calls)} in all, {plural(c.totals.deadlineWaits, 'wait')} for a deadline
           </dd>
         </div>
         <div>
           <dt>Polled late</dt>
           <dd>
-            {count(c.overdue.parcels)} parcels{c.overdue.at ? <> at <Time value={c.overdue.at} /></> : null}
+            {plural(c.overdue.parcels, 'parcel')}{c.overdue.at ? <> at <Time value={c.overdue.at} /></> : null}
           </dd>
         </div>
         <div>
           <dt>Push</dt>
           <dd>
-            {c.push.webhookConfigured ? <Badge tone="info">webhook enabled</Badge> : <Badge>no webhook</Badge>} {count(c.totals.pushes)} pushes, last{' '}
+            {c.push.webhookConfigured ? <Badge tone="info">webhook enabled</Badge> : <Badge>no webhook</Badge>} {plural(c.totals.pushes, 'push', 'pushes')}, last{' '}
             <Time value={c.push.lastPushAt} />
-            {c.push.subscriptions !== null ? `, ${count(c.push.subscriptions)} Track Alert subscriptions` : ''}
+            {c.push.subscriptions !== null ? `, ${plural(c.push.subscriptions, 'Track Alert subscription')}` : ''}
           </dd>
         </div>
       </dl>

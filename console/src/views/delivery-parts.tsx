@@ -1,5 +1,5 @@
 import type { ApiError } from '../api.ts';
-import { Badge, Time } from '../ui.tsx';
+import { Badge, count, percent, Time } from '../ui.tsx';
 
 // Pieces the Notifications and Issuers views share: an issuer's delivery health as the Admin API reports it
 // (GET /admin/v1/insights/notifications), the endpoint's state in words, and how a refused write is told.
@@ -28,8 +28,12 @@ export interface NotificationInsights {
   issuers: IssuerInsight[];
 }
 
-/** The endpoint's state in words (colour only repeats them): ok, throttled until …, disabled since … and why. */
-export function EndpointBadge({ endpoint }: { endpoint: EndpointState }) {
+/**
+ * The endpoint's state in words (colour only repeats them): ok, throttled until …, disabled since … and why.
+ * An endpoint the hub still sends to but whose deliveries fail (under half delivered, or dead letters now) is
+ * "failing", not a green ok: the breaker has not tripped, yet nothing arrives.
+ */
+export function EndpointBadge({ endpoint, health }: { endpoint: EndpointState; health?: Pick<IssuerInsight, 'successRate' | 'deadNow'> }) {
   if (endpoint.state === 'throttled') {
     return (
       <span class="endpoint">
@@ -41,6 +45,13 @@ export function EndpointBadge({ endpoint }: { endpoint: EndpointState }) {
     return (
       <span class="endpoint">
         <Badge tone="bad">disabled</Badge> since <Time value={endpoint.since} />: <span>{endpoint.reason}</span>
+      </span>
+    );
+  }
+  if (health && (health.deadNow > 0 || (health.successRate !== null && health.successRate < 0.5))) {
+    return (
+      <span class="endpoint">
+        <Badge tone="warn">failing: {health.deadNow > 0 ? `${count(health.deadNow)} dead` : `${percent(health.successRate)} delivered`}</Badge>
       </span>
     );
   }

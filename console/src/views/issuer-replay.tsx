@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type ApiError, api, qs, seg } from '../api.ts';
-import { ErrorNote, Time, utc } from '../ui.tsx';
+import { ErrorNote, plural, Time, utc } from '../ui.tsx';
 import { parseUtcInput, utcInputValue, WriteError } from './delivery-parts.tsx';
 
 // Replaying an issuer's notifications since a time, in three steps: the form (the time is typed in UTC,
@@ -16,8 +16,6 @@ type Step =
   | { step: 'form' }
   | { step: 'confirm'; issuerId: string; since: string; includeDelivered: boolean; preview: Preview }
   | { step: 'done'; issuerId: string; replayed: number; previewed: number };
-
-const plural = (n: number, one: string, many: string) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: { issuerId: string; name: string }[]; defaultIssuer: string | undefined; onReplayed(): void }) {
   const [step, setStep] = useState<Step>({ step: 'form' });
@@ -79,7 +77,7 @@ export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: 
           </p>
         ) : (
           <p id="replay-summary">
-            {plural(p.count, 'notification', 'notifications')} will be sent again to {nameOf(step.issuerId)} <code>{step.issuerId}</code> (oldest{' '}
+            {plural(p.count, 'notification')} will be sent again to {nameOf(step.issuerId)} <code>{step.issuerId}</code> (oldest{' '}
             <Time value={p.oldest} />, newest <Time value={p.newest} />
             ): every {what} one created since {utc(step.since)}.
           </p>
@@ -90,7 +88,7 @@ export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: 
           </button>
           {p.count > 0 ? (
             <button type="button" class="danger" onClick={confirm} disabled={busy}>
-              Confirm: send {plural(p.count, 'notification', 'notifications')} again
+              Confirm: send {plural(p.count, 'notification')} again
             </button>
           ) : null}
         </div>
@@ -152,7 +150,7 @@ export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: 
       </div>
       {step.step === 'done' ? (
         <p class="ok-text full" role="status" id="replay-result">
-          {plural(step.replayed, 'notification', 'notifications')} of {nameOf(step.issuerId)} queued to be sent again
+          {plural(step.replayed, 'notification')} of {nameOf(step.issuerId)} queued to be sent again
           {step.replayed !== step.previewed ? ` (the preview counted ${step.previewed}: the store changed in between)` : ''}.
         </p>
       ) : null}

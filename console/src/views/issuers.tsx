@@ -1,6 +1,6 @@
 import { qs } from '../api.ts';
 import { href, type Route } from '../router.ts';
-import { Badge, count, ErrorNote, Loading, percent, Table, Time, useApi, View } from '../ui.tsx';
+import { Badge, count, ErrorNote, Loading, percent, plural, Table, Time, useApi, View } from '../ui.tsx';
 import { EndpointBadge, type NotificationInsights } from './delivery-parts.tsx';
 import { windowOf } from './overview.tsx';
 
@@ -30,11 +30,11 @@ function Signing({ i }: { i: IssuerView }) {
     <>
       <div>
         {signing === 'ed25519' ? 'Ed25519 (v1a)' : 'HMAC (v1)'}
-        {signing === 'hmac' && i.webhookSecretCount !== undefined ? <span class="muted"> · {i.webhookSecretCount === 1 ? '1 secret' : `${i.webhookSecretCount} secrets (rotation)`}</span> : null}
+        {signing === 'hmac' && i.webhookSecretCount !== undefined ? <span class="muted"> · {plural(i.webhookSecretCount, 'secret')}{i.webhookSecretCount > 1 ? ' (rotation)' : ''}</span> : null}
       </div>
       {i.notificationAuth ? <div class="muted">OAuth client {i.notificationAuth.clientId}</div> : null}
       {i.notificationTls ? <div class="muted">mutual TLS{i.notificationTls.hasCa ? ', own CA' : ''}</div> : null}
-      <div class="muted">{count(i.jwks?.keys?.length ?? 0)} signing key(s) for its own requests</div>
+      <div class="muted">{plural(i.jwks?.keys?.length ?? 0, 'signing key')} for its own requests</div>
     </>
   );
 }
@@ -52,7 +52,7 @@ export function IssuersView(_props: { route: Route }) {
       <Loading when={list.loading && !list.data} />
       {list.data ? (
         <Table
-          caption={issuers.length === 1 ? '1 issuer' : `${issuers.length} issuers`}
+          caption={plural(issuers.length, 'issuer')}
           head={['Issuer', 'Notification URL', 'Signing', 'Enabled', 'Limits', 'Delivery, last 24 h', 'Endpoint', '']}
           empty={issuers.length === 0}
         >
@@ -100,7 +100,7 @@ export function IssuersView(_props: { route: Route }) {
                     <span class="muted">—</span>
                   )}
                 </td>
-                <td>{h ? <EndpointBadge endpoint={h.endpoint} /> : <span class="muted">—</span>}</td>
+                <td>{h ? <EndpointBadge endpoint={h.endpoint} health={h} /> : <span class="muted">—</span>}</td>
                 <td>
                   <a href={href('notifications', { issuer: i.issuerId })}>Notifications</a>
                 </td>

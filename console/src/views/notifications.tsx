@@ -17,6 +17,7 @@ function HealthTable({ rows, link }: { rows: IssuerInsight[]; link(changes: Reco
     <Table
       caption="Per issuer: notifications created in the window and what became of them; backlog, oldest pending, dead and endpoint as they stand now"
       head={['Issuer', 'Created', 'Success rate', 'Latency p50', 'Latency p99', 'Backlog', 'Oldest pending', 'Dead now', 'Endpoint']}
+      num={[1, 2, 3, 4, 5, 7]}
       empty={rows.length === 0}
     >
       {rows.map((r) => (
@@ -46,7 +47,7 @@ function HealthTable({ rows, link }: { rows: IssuerInsight[]; link(changes: Reco
             {r.deadNow > 0 ? <a href={link({ issuer: r.issuerId, state: 'dead', cursor: undefined })}>{count(r.deadNow)}</a> : '0'}
           </td>
           <td>
-            <EndpointBadge endpoint={r.endpoint} />
+            <EndpointBadge endpoint={r.endpoint} health={r} />
           </td>
         </tr>
       ))}

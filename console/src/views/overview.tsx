@@ -1,7 +1,7 @@
 import { qs } from '../api.ts';
 import { Bars, type Series, TimeChart } from '../chart.tsx';
 import { href, navigate, type Route } from '../router.ts';
-import { count, duration, ErrorNote, Loading, percent, Stat, Table, Time, useApi, View } from '../ui.tsx';
+import { count, duration, ErrorNote, Loading, percent, plural, Stat, Table, Time, useApi, View } from '../ui.tsx';
 
 // Overview: what the hub did over a window (24 h, 7 d or 31 d, ending now): operations opened and finished
 // per hour, the shipment funnel, time from request to delivery, exception and failure rates.
@@ -63,9 +63,9 @@ export function WindowPicker({ value, view }: { value: string; view: string }) {
   );
 }
 
-function PctTable({ caption, rows }: { caption: string; rows: (Pct & { name: string })[] }) {
+function PctTable({ caption, first, rows }: { caption: string; first: string; rows: (Pct & { name: string })[] }) {
   return (
-    <Table caption={caption} head={['', 'Delivered', 'p50', 'p90']} empty={rows.length === 0}>
+    <Table caption={caption} head={[first, 'Delivered', 'p50', 'p90']} num={[1, 2, 3]} empty={rows.length === 0}>
       {rows.map((r) => (
         <tr key={r.name}>
           <td>{r.name}</td>
@@ -107,7 +107,7 @@ export function OverviewView({ route }: { route: Route }) {
           </div>
           <div class="grid2">
             <Bars
-              title={`Shipment funnel (${count(f.shipments)} shipments opened in the window)`}
+              title={`Shipment funnel (${plural(f.shipments, 'shipment')} opened in the window)`}
               rows={[
                 { label: 'PENDING', value: f.PENDING },
                 { label: 'INFO_RECEIVED', value: f.INFO_RECEIVED },
@@ -119,8 +119,8 @@ export function OverviewView({ route }: { route: Route }) {
               ]}
             />
             <div>
-              <PctTable caption="Request → delivery, per carrier" rows={data.deliveryTime.byCarrier.map((r) => ({ ...r, name: r.carrier ?? '(none)' }))} />
-              <PctTable caption="Request → delivery, per production site" rows={data.deliveryTime.bySite.map((r) => ({ ...r, name: r.productionSite ?? '(no site)' }))} />
+              <PctTable caption="Request → delivery, per carrier" first="Carrier" rows={data.deliveryTime.byCarrier.map((r) => ({ ...r, name: r.carrier ?? '(none)' }))} />
+              <PctTable caption="Request → delivery, per production site" first="Site" rows={data.deliveryTime.bySite.map((r) => ({ ...r, name: r.productionSite ?? '(no site)' }))} />
             </div>
           </div>
         </>

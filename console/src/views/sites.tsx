@@ -55,6 +55,32 @@ function silenceText(s: { silentSeconds: number }, lookback: number | undefined)
   return lookback !== undefined && s.silentSeconds >= lookback ? `over ${duration(lookback)}` : duration(s.silentSeconds);
 }
 
+/** The newest report as a UTC time with its age beside it; silent sites say so in words. */
+function NewestReport({ q, at, lookback }: { q: { silentSeconds: number; silent: boolean }; at: string | undefined; lookback: number | undefined }) {
+  const capped = lookback !== undefined && q.silentSeconds >= lookback;
+  const when = at && !capped ? new Date(Date.parse(at) - q.silentSeconds * 1000).toISOString() : undefined;
+  const age = when ? <span class="muted">({silenceText(q, lookback)} ago)</span> : null;
+  if (q.silent) {
+    return (
+      <>
+        <Badge tone="bad">silent {silenceText(q, lookback)}</Badge>
+        {when ? (
+          <div>
+            <Time value={when} />
+          </div>
+        ) : null}
+      </>
+    );
+  }
+  return when ? (
+    <>
+      <Time value={when} /> {age}
+    </>
+  ) : (
+    <span>none for {silenceText(q, lookback)}</span>
+  );
+}
+
 function SitesList({ route }: { route: Route }) {
   const key = windowKey(route);
   const w = windowOf(key);
@@ -103,6 +129,7 @@ function SitesList({ route }: { route: Route }) {
           <Table
             caption="Sites"
             head={['Site', 'Requests', 'Shipped', 'p50 to shipped', 'p90 to shipped', 'Timeouts', 'Inbox files', 'Accepted', 'Duplicates', 'Rejected lines', 'Waiting now', 'Newest report']}
+            num={[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}
             empty={sites.length === 0}
           >
             {sites.map((s) => {
@@ -139,14 +166,14 @@ function SitesList({ route }: { route: Route }) {
                   <td class="num">{count(f.duplicates)}</td>
                   <td class="num">{f.rejectedLines > 0 ? <Badge tone="warn">{count(f.rejectedLines)}</Badge> : '0'}</td>
                   <td class="num">{q ? count(q.requestsWaiting) : '—'}</td>
-                  <td>{q ? q.silent ? <Badge tone="bad">silent {silenceText(q, lookback)}</Badge> : `${silenceText(q, lookback)} ago` : '—'}</td>
+                  <td class="newest-report">{q ? <NewestReport q={q} at={silence.data?.at} lookback={lookback} /> : '—'}</td>
                 </tr>
               );
             })}
           </Table>
           {withLatency.length > 0 ? (
             <Bars
-              title="Request → CARD_SHIPPED, p90 per site (hours)"
+              title="Request → CARD_SHIPPED, p90 per site"
               rows={withLatency.map((s) => ({ label: s.productionSite, value: (s.shipped.p90Seconds ?? 0) / 3600, tone: s.productionTimeouts > 0 ? 'bad' : undefined }))}
               format={(h) => duration(h * 3600)}
             />

@@ -1,6 +1,6 @@
 import { qs } from '../api.ts';
 import { href, navigate, type Route } from '../router.ts';
-import { Badge, count, ErrorNote, Loading, Stat, Table, Time, useApi, View } from '../ui.tsx';
+import { Badge, count, ErrorNote, Loading, plural, Stat, Table, Time, useApi, View } from '../ui.tsx';
 
 // Stuck: what should have moved and has not. Open shipments the carrier has not spoken of for N days,
 // parcels a production site reported shipped N days ago that the carrier never scanned, and notifications
@@ -79,7 +79,7 @@ export function StuckView({ route }: { route: Route }) {
             <Stat label={`Site-shipped, unscanned after ${th.siteDays} d`} value={listed(data.siteShippedNoScan.items.length)} tone={data.siteShippedNoScan.items.length > 0 ? 'warn' : 'ok'} />
             <Stat label={`Notifications pending over ${th.pendingHours} h`} value={listed(data.pendingNotifications.items.length)} tone={data.pendingNotifications.items.length > 0 ? 'bad' : 'ok'} />
           </div>
-          <h3 id="no-scan">No carrier scan for {th.scanDays} days or more</h3>
+          <h3 id="no-scan">No carrier scan for {plural(th.scanDays, 'day')} or more</h3>
           {data.noScan.byStatus.length > 0 ? (
             <p class="by-status">
               By status:{' '}
@@ -109,7 +109,7 @@ export function StuckView({ route }: { route: Route }) {
               </tr>
             ))}
           </Table>
-          <h3 id="site-shipped">Shipped by a site {th.siteDays} days ago or more, never scanned</h3>
+          <h3 id="site-shipped">Shipped by a site {plural(th.siteDays, 'day')} ago or more, never scanned</h3>
           <Table caption="Oldest report first" head={['Card', 'Issuer', 'Site', 'Shipped', 'Status', 'Carrier', 'Tracking number']} empty={data.siteShippedNoScan.items.length === 0}>
             {data.siteShippedNoScan.items.map((i) => (
               <tr key={i.operationId} class="stuck-site">
@@ -129,7 +129,7 @@ export function StuckView({ route }: { route: Route }) {
               </tr>
             ))}
           </Table>
-          <h3 id="pending">Notifications pending longer than {th.pendingHours} hours</h3>
+          <h3 id="pending">Notifications pending longer than {plural(th.pendingHours, 'hour')}</h3>
           <Table caption="Oldest first" head={['Card', 'Issuer', 'Webhook-id', 'Pending since', 'Attempts', 'Last error']} empty={data.pendingNotifications.items.length === 0}>
             {data.pendingNotifications.items.map((i) => (
               <tr key={`${i.notificationId}/${i.operationId}`} class="stuck-pending">

