@@ -17,6 +17,7 @@ import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
 import { SiteKeys } from '../store/site-keys.ts';
 import { clientKey } from './client-address.ts';
+import { type ConsoleReadLimits, ConsoleReads } from './console-reads.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { utf8BodyParser } from './media-types.ts';
 import { swaggerOptions } from './openapi-document.ts';
@@ -93,6 +94,8 @@ export interface HttpDeps {
   log: Logger;
   /** Each provider's settings as GET /admin/v1/carriers shows them: whether it runs, its budget, whether a webhook secret is set (never a secret). */
   carriers: Record<ProviderName, ProviderSettings>;
+  /** Bounds on the console's reads (src/http/console-reads.ts); CONSOLE_READ_LIMITS by default. */
+  consoleReadLimits?: Partial<ConsoleReadLimits>;
   /** Extra routes mounted on the same server (the sandbox, when it runs in-process). */
   extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -101,6 +104,8 @@ export interface HttpDeps {
 export interface RouteDeps extends HttpDeps {
   /** The Site API's key cache, which the Admin API clears when a site changes. */
   siteKeys: SiteKeys;
+  /** The console's reads, under a statement timeout and (window aggregates) a per-instance cap. */
+  consoleReads: ConsoleReads;
 }
 
 const refusedConnections = new Counter({ name: 'trackhub_connections_refused_total', help: 'Connections closed as they arrived, by the cap that closed them', labelNames: ['cap'] });
@@ -273,7 +278,11 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   app.addSchema({ ...TrackBody, $id: 'TrackBody' });
   app.addSchema(OperationObject);
 
-  const routeDeps: RouteDeps = { ...deps, siteKeys: new SiteKeys(deps.db, () => deps.hub.now().getTime()) };
+  const routeDeps: RouteDeps = {
+    ...deps,
+    siteKeys: new SiteKeys(deps.db, () => deps.hub.now().getTime()),
+    consoleReads: new ConsoleReads(deps.db, deps.consoleReadLimits),
+  };
   registerOpsRoutes(app, routeDeps);
   registerTokenRoute(app, routeDeps);
   registerIssuerApi(app, routeDeps);

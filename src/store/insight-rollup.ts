@@ -1,5 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Db } from './db.ts';
+import { withLongerTimeout } from './read-timeout.ts';
 
 /**
  * Hourly roll-ups behind the insights (migration 0016, docs/design.md "Insights at scale"). The same
@@ -22,6 +23,8 @@ export const PERCENTILE_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const LOCK_KEY = sql`hashtext('trackhub.insight_rollup')`;
+/** Statement timeout of a roll-up run inside a console read (a read's own is a few seconds). */
+export const ROLLUP_STATEMENT_TIMEOUT_MS = 60_000;
 
 /** A time range [from, to) as ISO strings. */
 export type Range = [string, string];
@@ -172,7 +175,7 @@ export async function ensureRolled(db: Db, from: Date, to: Date): Promise<Covera
     return r.rows.map((x) => new Date(x.h).getTime());
   };
   if ((await missing(db)).length > 0) {
-    await db.transaction().execute(async (tx) => {
+    const roll = async (tx: Db) => {
       await sql`select pg_advisory_xact_lock(${LOCK_KEY})`.execute(tx);
       const todo = runs(await missing(tx));
       if (todo.length === 0) return;
@@ -193,7 +196,11 @@ export async function ensureRolled(db: Db, from: Date, to: Date): Promise<Covera
         select f.day, kind, dimension, key, bucket, sum(n) from insight_durations i
         join full_days f on i.hour >= f.day and i.hour < f.day + interval '1 day'
         group by f.day, kind, dimension, key, bucket`.execute(tx);
-    });
+    };
+    // Inside a console read (src/http/console-reads.ts) the roll-up joins its transaction, under a longer
+    // statement timeout than the read's own: rolled once and kept, it must not be cut off on every read.
+    if (db.isTransaction) await withLongerTimeout(db, ROLLUP_STATEMENT_TIMEOUT_MS, () => roll(db));
+    else await db.transaction().execute(roll);
   }
   const live: Range[] = [];
   if (from.getTime() < first) live.push([from.toISOString(), rolled[0]]);

@@ -4,6 +4,7 @@ import { AccessTokenVerifier, loadAccessTokenKey } from '../../src/auth/tokens.t
 import { providerSettings } from '../../src/carriers/settings.ts';
 import { type Config, loadConfig, policyOf } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
+import type { ConsoleReadLimits } from '../../src/http/console-reads.ts';
 import { providerConfigs } from '../../src/hub.ts';
 import { createLogger } from '../../src/logger.ts';
 import { buildContext, type HubContext } from '../../src/operations/context.ts';
@@ -30,6 +31,8 @@ export interface TestAppOptions {
   issuers?: IssuerDirectory;
   /** The app's logger, for a test that reads what the app logs (silent by default). */
   log?: Logger;
+  /** Bounds on the console's reads (src/http/console-reads.ts), for a test that hits them quickly. */
+  consoleReadLimits?: Partial<ConsoleReadLimits>;
 }
 
 /** The HTTP app over a fresh store, driven with inject(): no socket, real store, real auth. */
@@ -50,6 +53,7 @@ export async function testApp(kind: StoreKind, env: Record<string, string> = {},
     accessTokenKey: key,
     log,
     carriers: providerSettings(providerConfigs(config, 'http://127.0.0.1')),
+    consoleReadLimits: opts.consoleReadLimits,
   });
   return {
     app,

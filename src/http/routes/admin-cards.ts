@@ -7,7 +7,7 @@ import { CARD_ID, ISSUER_ID } from '../../domain/track-request.ts';
 import { readCardTimeline, searchCards, TIMELINE_OPERATIONS } from '../../store/card-timeline.ts';
 import { readStuck } from '../../store/stuck.ts';
 import { adminRoute } from '../admin-auth.ts';
-import type { HttpDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
 import { errorResponses, Nullable } from '../schemas.ts';
 
 /** Printable ASCII without blanks at either end: every id, tracking number and correlation id fits. */
@@ -106,7 +106,7 @@ const Stuck = Type.Object({
 });
 
 /** Search, the card timeline and the stuck lists: what the console's Search, card and Stuck pages read. */
-export function registerAdminCards(untyped: FastifyInstance, deps: HttpDeps): void {
+export function registerAdminCards(untyped: FastifyInstance, deps: RouteDeps): void {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/admin/v1/search',
@@ -117,14 +117,14 @@ export function registerAdminCards(untyped: FastifyInstance, deps: HttpDeps): vo
         summary: 'Find cards by card id (its start), tracking number, operation id, correlation id or webhook-id',
         security: [{ adminBearer: [] }],
         querystring: SearchQuery,
-        response: { 200: Type.Object({ matches: Type.Array(Match) }), ...errorResponses(400, 401, 403, 429) },
+        response: { 200: Type.Object({ matches: Type.Array(Match) }), ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { q, limit = 20 } = req.query;
       if (q === undefined) return { matches: [] };
       if (!SEARCH_TEXT.test(q)) throw new ApiError('FIELD_INVALID_FORMAT', 'q: must be 1 to 128 printable characters, not starting or ending with a space');
-      return { matches: await searchCards(deps.db, q, limit) };
+      return { matches: await deps.consoleReads.read(reply, (db) => searchCards(db, q, limit)) };
     },
   );
 
@@ -137,14 +137,14 @@ export function registerAdminCards(untyped: FastifyInstance, deps: HttpDeps): vo
         summary: `Every operation of a card (newest first, at most ${TIMELINE_OPERATIONS}) with its checkpoints and the notifications that carried it, with their attempts`,
         security: [{ adminBearer: [] }],
         params: Type.Object({ issuerId: Str, cardId: Str }),
-        response: { 200: Type.Object({ issuerId: Str, cardId: Str, operations: Type.Array(TimelineOperation) }), ...errorResponses(400, 401, 403, 404, 429) },
+        response: { 200: Type.Object({ issuerId: Str, cardId: Str, operations: Type.Array(TimelineOperation) }), ...errorResponses(400, 401, 403, 404, 429, 503) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { issuerId, cardId } = req.params;
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: is not an issuer id');
       if (!CARD_ID.test(cardId)) throw new ApiError('FIELD_INVALID_FORMAT', 'cardId: is not a card id');
-      const ops = await readCardTimeline(deps.db, issuerId, cardId);
+      const ops = await deps.consoleReads.read(reply, (db) => readCardTimeline(db, issuerId, cardId));
       if (!ops) throw new ApiError('NOT_FOUND', 'no operation of this card');
       return {
         issuerId,
@@ -170,13 +170,13 @@ export function registerAdminCards(untyped: FastifyInstance, deps: HttpDeps): vo
         summary: 'Stuck parcels and notifications: no carrier scan for days, shipped by a site and never scanned, pending for hours',
         security: [{ adminBearer: [] }],
         querystring: StuckQuery,
-        response: { 200: Stuck, ...errorResponses(400, 401, 403, 429) },
+        response: { 200: Stuck, ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { scanDays = 3, siteDays = 2, pendingHours = 1, limit = 50 } = req.query;
       const now = deps.hub.now();
-      const lists = await readStuck(deps.db, { now, scanDays, siteDays, pendingHours, limit });
+      const lists = await deps.consoleReads.heavyRead(reply, (db) => readStuck(db, { now, scanDays, siteDays, pendingHours, limit }));
       return { at: now.toISOString(), thresholds: { scanDays, siteDays, pendingHours }, ...lists };
     },
   );

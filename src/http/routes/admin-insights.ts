@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { insightsSummary, siteInsights } from '../../store/insights.ts';
 import { adminRoute } from '../admin-auth.ts';
-import type { HttpDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
 import { errorResponses, Nullable } from '../schemas.ts';
 import { insightsWindow, WindowQuery as Query } from '../time-params.ts';
 
@@ -62,7 +62,7 @@ const Sites = Type.Object({
 });
 
 /** `GET /admin/v1/insights/summary` and `/sites`: the console's Overview and Sites views (read scope). */
-export function registerAdminInsights(untyped: FastifyInstance, deps: HttpDeps): void {
+export function registerAdminInsights(untyped: FastifyInstance, deps: RouteDeps): void {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/admin/v1/insights/summary',
@@ -73,12 +73,12 @@ export function registerAdminInsights(untyped: FastifyInstance, deps: HttpDeps):
         summary: 'Operations opened and finished per hour, the shipment funnel, delivery time p50/p90 per carrier and site, exception and failure rates',
         security: [{ adminBearer: [] }],
         querystring: Query,
-        response: { 200: Summary, ...errorResponses(400, 401, 403, 429) },
+        response: { 200: Summary, ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const w = insightsWindow(req.query);
-      return { from: w.from.toISOString(), to: w.to.toISOString(), ...(await insightsSummary(deps.db, w)) };
+      return { from: w.from.toISOString(), to: w.to.toISOString(), ...(await deps.consoleReads.heavyRead(reply, (db) => insightsSummary(db, w))) };
     },
   );
   app.get(
@@ -90,12 +90,12 @@ export function registerAdminInsights(untyped: FastifyInstance, deps: HttpDeps):
         summary: 'Per production site: request → CARD_SHIPPED latency p50/p90, PRODUCTION timeouts, inbox files and their rejected lines',
         security: [{ adminBearer: [] }],
         querystring: Query,
-        response: { 200: Sites, ...errorResponses(400, 401, 403, 429) },
+        response: { 200: Sites, ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const w = insightsWindow(req.query);
-      return { from: w.from.toISOString(), to: w.to.toISOString(), sites: await siteInsights(deps.db, w) };
+      return { from: w.from.toISOString(), to: w.to.toISOString(), sites: await deps.consoleReads.heavyRead(reply, (db) => siteInsights(db, w)) };
     },
   );
 }

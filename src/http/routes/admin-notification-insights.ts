@@ -7,7 +7,7 @@ import { issuerExists } from '../../store/issuers.ts';
 import { notificationInsights } from '../../store/notification-insights.ts';
 import { previewIssuerReplay } from '../../store/notifications.ts';
 import { adminRoute } from '../admin-auth.ts';
-import type { HttpDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
 import { errorResponses, Nullable } from '../schemas.ts';
 import { insightsWindow, timeParam, WindowQuery } from '../time-params.ts';
 
@@ -60,7 +60,7 @@ const PreviewQuery = Type.Object(
 );
 
 /** `GET /admin/v1/insights/notifications` and the issuer replay's preview: the console's Notifications view (read scope). */
-export function registerNotificationInsights(untyped: FastifyInstance, deps: HttpDeps): void {
+export function registerNotificationInsights(untyped: FastifyInstance, deps: RouteDeps): void {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/admin/v1/insights/notifications',
@@ -71,12 +71,13 @@ export function registerNotificationInsights(untyped: FastifyInstance, deps: Htt
         summary: 'Per issuer: notifications of the window and their success rate and latency, backlog and oldest pending, dead count, endpoint state',
         security: [{ adminBearer: [] }],
         querystring: WindowQuery,
-        response: { 200: Type.Object({ from: Type.String(), to: Type.String(), issuers: Type.Array(IssuerInsight) }), ...errorResponses(400, 401, 403, 429) },
+        response: { 200: Type.Object({ from: Type.String(), to: Type.String(), issuers: Type.Array(IssuerInsight) }), ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const w = insightsWindow(req.query);
-      return { from: w.from.toISOString(), to: w.to.toISOString(), issuers: await notificationInsights(deps.db, { ...w, now: deps.hub.now() }) };
+      const issuers = await deps.consoleReads.heavyRead(reply, (db) => notificationInsights(db, { ...w, now: deps.hub.now() }));
+      return { from: w.from.toISOString(), to: w.to.toISOString(), issuers };
     },
   );
   app.get(
@@ -95,16 +96,16 @@ export function registerNotificationInsights(untyped: FastifyInstance, deps: Htt
             oldest: Nullable(Type.String({ description: 'Creation time of the oldest it would send' })),
             newest: Nullable(Type.String({ description: 'Creation time of the newest it would send' })),
           }),
-          ...errorResponses(400, 401, 403, 404, 429),
+          ...errorResponses(400, 401, 403, 404, 429, 503),
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { issuerId } = req.params;
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
       const since = timeParam('since', req.query.since);
       if (!(await issuerExists(deps.db, issuerId))) throw new ApiError('NOT_FOUND', 'no such issuer');
-      return previewIssuerReplay(deps.db, { issuerId, since, includeDelivered: req.query.includeDelivered ?? false });
+      return deps.consoleReads.read(reply, (db) => previewIssuerReplay(db, { issuerId, since, includeDelivered: req.query.includeDelivered ?? false }));
     },
   );
 }

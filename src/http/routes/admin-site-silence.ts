@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { siteAlertFigures } from '../../store/alert-figures.ts';
 import { adminRoute } from '../admin-auth.ts';
-import type { HttpDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
 import { errorResponses } from '../schemas.ts';
 
 /**
@@ -29,7 +29,7 @@ const Silence = Type.Object({
 });
 
 /** `GET /admin/v1/insights/site-silence`: per registered site, requests waiting now and how long since its newest report (read scope). */
-export function registerSiteSilence(untyped: FastifyInstance, deps: HttpDeps): void {
+export function registerSiteSilence(untyped: FastifyInstance, deps: RouteDeps): void {
   const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/admin/v1/insights/site-silence',
@@ -39,11 +39,11 @@ export function registerSiteSilence(untyped: FastifyInstance, deps: HttpDeps): v
         tags: ['admin'],
         summary: 'Per registered production site: open PRODUCTION requests waiting now and seconds since its newest report; flags a day of silence while requests wait',
         security: [{ adminBearer: [] }],
-        response: { 200: Silence, ...errorResponses(400, 401, 403, 429) },
+        response: { 200: Silence, ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
-    async () => {
-      const rows = await siteAlertFigures(deps.db, LOOKBACK_DAYS);
+    async (_req, reply) => {
+      const rows = await deps.consoleReads.read(reply, (db) => siteAlertFigures(db, LOOKBACK_DAYS));
       return {
         at: deps.hub.now().toISOString(),
         silentAfterSeconds: SILENT_AFTER_S,
