@@ -79,4 +79,22 @@ describe('web console: a new operator’s first pass', () => {
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('overview charts: bars for both, every series of an hour readable as a table by keyboard', async () => {
+    const { page, problems } = await signedIn(browser, base, { hash: '#/overview' });
+    const opened = page.locator('figure.chart[aria-label^="Operations opened"]');
+    await opened.locator('canvas').first().waitFor();
+    // The disclosure opens from the keyboard and lists the hour with both types' counts (none hidden by the other).
+    await opened.locator('details summary').focus();
+    await page.keyboard.press('Enter');
+    const rows = opened.locator('details tbody tr');
+    expect(await rows.count()).toBe(1);
+    expect(await opened.locator('details thead th').allTextContents()).toEqual(['Hour (UTC)', 'PRODUCTION', 'SHIPMENT']);
+    const hour = `${new Date().toISOString().slice(0, 13).replace('T', ' ')}:00:00 UTC`;
+    expect(await rows.first().locator('td').allTextContents()).toEqual([hour, '1', '2']);
+    const finished = page.locator('figure.chart[aria-label^="Operations finished"]');
+    expect(await finished.locator('details summary').textContent()).toBe('Figures as a table');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });

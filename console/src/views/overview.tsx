@@ -103,7 +103,7 @@ export function OverviewView({ route }: { route: Route }) {
           </div>
           <div class="grid2">
             <TimeChart title="Operations opened per hour, by type" times={w.hours} series={perHour(data.opened, w.hours, (r) => r.trackingType)} bars />
-            <TimeChart title="Operations finished per hour, by type and outcome" times={w.hours} series={perHour(data.finished, w.hours, (r) => `${r.trackingType} ${r.status}${r.errorCode ? ` ${r.errorCode}` : ''}`)} />
+            <TimeChart title="Operations finished per hour, by type and outcome" times={w.hours} series={perHour(data.finished, w.hours, (r) => `${r.trackingType} ${r.status}${r.errorCode ? ` ${r.errorCode}` : ''}`)} bars />
           </div>
           <div class="grid2">
             <Bars
