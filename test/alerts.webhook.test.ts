@@ -130,6 +130,7 @@ describe('operator webhooks: a real receiver', () => {
     await waitFor('the resolved event', () => rx.hits.length === 2 || undefined, 10_000, 20);
     const resolved = verified(rx.hits[1]);
     expect(resolved).toMatchObject({ alert: 'TrackhubIssuerEndpointDisabled', state: 'resolved', since, at: new Date(clock.t).toISOString(), subject: { id: 'ISSUER_WH1' } });
+    expect(resolved.figures).toEqual({ endpointDisabled: false }); // the state at resolution, not at firing
     expect(rx.hits[1].headers['webhook-id']).not.toBe(rx.hits[0].headers['webhook-id']);
     expect(await evaluator.evaluate()).toEqual([]);
   });
@@ -148,6 +149,33 @@ describe('operator webhooks: a real receiver', () => {
     const left = await sql<{ n: number }>`select count(*)::int as n from operator_alerts`.execute(s.db);
     expect(left.rows[0].n).toBe(0);
     expect(rx.hits).toEqual([]);
+  });
+});
+
+describe('operator webhooks: a resolved event reports the figures at resolution', () => {
+  it('dead letters replayed minutes after firing: resolved at the next round, with deadLastHour 0', async () => {
+    const s = await store();
+    const rx = await receiverOf();
+    cleanups.push(rx.close);
+    const clock = { t: Date.now() };
+    const { evaluator } = evaluatorOn(s.db, rx.url, clock);
+    await disabledIssuer(s.db, 'ISSUER_WHR', false);
+    await sql`insert into operations (operation_id, issuer_id, card_id, tracking_type, request_hash, status, is_open, state)
+      values ('op_deadr', 'ISSUER_WHR', 'card1', 'PRODUCTION', 'h', 'PENDING', true, '{}')`.execute(s.db);
+    for (const n of [1, 2, 3]) {
+      await sql`insert into outbox (id, issuer_id, operation_id, sequence_number, correlation_id, payload, state, attempts)
+        values (${`ntf_deadr${n}`}, 'ISSUER_WHR', 'op_deadr', ${n}, 'c1', '{}', 'dead', 1)`.execute(s.db);
+      await sql`insert into delivery_attempts (notification_id, attempt, attempted_at, http_status, latency_ms) values (${`ntf_deadr${n}`}, 1, now(), 500, 3)`.execute(s.db);
+    }
+    const fired = await evaluator.evaluate();
+    expect(fired.map((e) => [e.alert, e.state, e.figures])).toEqual([['TrackhubDeadLettersRising', 'firing', { deadLastHour: 3 }]]);
+    // A replay: the dead letters are pending again, well within the hour.
+    await sql`update outbox set state = 'pending' where issuer_id = 'ISSUER_WHR'`.execute(s.db);
+    clock.t += 4 * MINUTE;
+    const resolved = await evaluator.evaluate();
+    expect(resolved.map((e) => [e.alert, e.state, e.figures])).toEqual([['TrackhubDeadLettersRising', 'resolved', { deadLastHour: 0 }]]);
+    await waitFor('both events', () => rx.hits.length === 2 || undefined, 10_000, 20);
+    expect(verified(rx.hits[1]).figures).toEqual({ deadLastHour: 0 });
   });
 });
 

@@ -52,47 +52,80 @@ export interface Observation {
   evaluated: string[];
   observed: ObservedAlert[];
   failures: { alert: string; error: unknown }[];
+  /**
+   * A subject's figures as read this round, for an evaluated alert whether or not it holds: what a
+   * resolved event reports (the values at resolution, e.g. `deadLastHour: 0` after a replay).
+   */
+  figuresNow(alert: string, subject: string): Record<string, unknown>;
+}
+
+/** One alert judged from rows: which subject a row is about, whether the condition holds, its figures. */
+interface Rule<R> {
+  def: AlertDefinition;
+  subject: (row: R) => string;
+  holds: (row: R) => boolean;
+  figures: (row: R | undefined) => Record<string, unknown>;
 }
 
 /** Reads every alert's figures and returns the conditions that hold now. */
 export async function observeConditions(db: Db, opts: ConditionOptions): Promise<Observation> {
-  const out: Observation = { evaluated: [], observed: [], failures: [] };
-  const judge = async (defs: AlertDefinition[], read: () => Promise<{ def: AlertDefinition; subject: string; figures: Record<string, unknown> }[]>) => {
+  const now = new Map<string, (subject: string) => Record<string, unknown>>();
+  const out: Observation = {
+    evaluated: [],
+    observed: [],
+    failures: [],
+    figuresNow: (alert, subject) => now.get(alert)?.(subject) ?? {},
+  };
+  const judge = async <R>(read: () => Promise<R[]>, rules: Rule<R>[]) => {
     try {
-      const hits = await read();
-      out.evaluated.push(...defs.map((d) => d.name));
-      for (const h of hits) out.observed.push({ alert: h.def.name, subject: h.subject, figures: h.figures, holdMs: h.def.holdMs });
+      const rows = await read();
+      for (const rule of rules) {
+        out.evaluated.push(rule.def.name);
+        now.set(rule.def.name, (subject) => rule.figures(rows.find((r) => rule.subject(r) === subject)));
+        for (const r of rows.filter(rule.holds)) out.observed.push({ alert: rule.def.name, subject: rule.subject(r), figures: rule.figures(r), holdMs: rule.def.holdMs });
+      }
     } catch (error) {
-      for (const d of defs) out.failures.push({ alert: d.name, error });
+      for (const rule of rules) out.failures.push({ alert: rule.def.name, error });
     }
   };
-  await judge([ALERTS.endpointDisabled], async () =>
-    (await endpointStates(db)).filter((r) => r.disabled).map((r) => ({ def: ALERTS.endpointDisabled, subject: r.issuer_id, figures: { endpointDisabled: true } })),
-  );
-  await judge([ALERTS.deadLetters], async () =>
-    (await deadLettersLastHour(db)).filter((r) => r.n > 0).map((r) => ({ def: ALERTS.deadLetters, subject: r.issuer_id, figures: { deadLastHour: r.n } })),
-  );
-  await judge([ALERTS.pendingOverAnHour], async () =>
-    (await outboxBacklog(db))
-      .filter((r) => r.state === 'pending' && Number(r.oldest_s) > HOUR_S)
-      .map((r) => ({ def: ALERTS.pendingOverAnHour, subject: r.issuer_id, figures: { oldestPendingSeconds: Math.round(Number(r.oldest_s)), pending: Number(r.n) } })),
-  );
-  await judge([ALERTS.budgetExhausted, ALERTS.breakerOpen], async () =>
-    (await carrierAlertFigures(db)).flatMap((r) => [
-      ...(Number(r.queued_s) > 0 ? [{ def: ALERTS.budgetExhausted, subject: r.provider, figures: { queueSeconds: Math.round(Number(r.queued_s)) } }] : []),
-      ...(r.breaker_open ? [{ def: ALERTS.breakerOpen, subject: r.provider, figures: { breakerOpen: true } }] : []),
-    ]),
-  );
-  await judge([ALERTS.stuckParcels], async () => {
-    const rows = await opts.slowFigures('stuck', () => quietShipments(db, [STUCK_DAYS]));
-    const byStage = Object.fromEntries(rows.map((r) => [r.stage, r.n]));
-    const stuck = rows.reduce((sum, r) => sum + r.n, 0);
-    return stuck > opts.stuckThreshold ? [{ def: ALERTS.stuckParcels, subject: '', figures: { stuck, threshold: opts.stuckThreshold, days: STUCK_DAYS, byStage } }] : [];
-  });
-  await judge([ALERTS.siteSilent], async () =>
-    (await opts.slowFigures('sites', () => siteAlertFigures(db, SITE_LOOKBACK_DAYS)))
-      .filter((r) => Number(r.silent_s) > DAY_S && r.waiting > 0)
-      .map((r) => ({ def: ALERTS.siteSilent, subject: r.site_id, figures: { silentSeconds: Math.round(Number(r.silent_s)), requestsWaiting: r.waiting } })),
-  );
+  await judge(() => endpointStates(db), [
+    { def: ALERTS.endpointDisabled, subject: (r) => r.issuer_id, holds: (r) => r.disabled, figures: (r) => ({ endpointDisabled: r?.disabled ?? false }) },
+  ]);
+  await judge(() => deadLettersLastHour(db), [
+    { def: ALERTS.deadLetters, subject: (r) => r.issuer_id, holds: (r) => r.n > 0, figures: (r) => ({ deadLastHour: r?.n ?? 0 }) },
+  ]);
+  await judge(async () => (await outboxBacklog(db)).filter((r) => r.state === 'pending'), [
+    {
+      def: ALERTS.pendingOverAnHour,
+      subject: (r) => r.issuer_id,
+      holds: (r) => Number(r.oldest_s) > HOUR_S,
+      figures: (r) => ({ oldestPendingSeconds: r ? Math.round(Number(r.oldest_s)) : 0, pending: r ? Number(r.n) : 0 }),
+    },
+  ]);
+  await judge(() => carrierAlertFigures(db), [
+    { def: ALERTS.budgetExhausted, subject: (r) => r.provider, holds: (r) => Number(r.queued_s) > 0, figures: (r) => ({ queueSeconds: r ? Math.round(Number(r.queued_s)) : 0 }) },
+    { def: ALERTS.breakerOpen, subject: (r) => r.provider, holds: (r) => r.breaker_open, figures: (r) => ({ breakerOpen: r?.breaker_open ?? false }) },
+  ]);
+  // One row for the whole hub: the stuck count is judged against the threshold as a total.
+  await judge(async () => [await opts.slowFigures('stuck', () => quietShipments(db, [STUCK_DAYS]))], [
+    {
+      def: ALERTS.stuckParcels,
+      subject: () => '',
+      holds: (rows) => stuckOf(rows) > opts.stuckThreshold,
+      figures: (rows) => ({ stuck: stuckOf(rows ?? []), threshold: opts.stuckThreshold, days: STUCK_DAYS, byStage: Object.fromEntries((rows ?? []).map((r) => [r.stage, r.n])) }),
+    },
+  ]);
+  await judge(() => opts.slowFigures('sites', () => siteAlertFigures(db, SITE_LOOKBACK_DAYS)), [
+    {
+      def: ALERTS.siteSilent,
+      subject: (r) => r.site_id,
+      holds: (r) => Number(r.silent_s) > DAY_S && r.waiting > 0,
+      figures: (r) => ({ silentSeconds: r ? Math.round(Number(r.silent_s)) : 0, requestsWaiting: r?.waiting ?? 0 }),
+    },
+  ]);
   return out;
+}
+
+function stuckOf(rows: { n: number }[]): number {
+  return rows.reduce((sum, r) => sum + r.n, 0);
 }

@@ -49,7 +49,11 @@ export class OperatorAlertEvaluator {
     for (const f of seen.failures) this.o.log.warn({ alert: f.alert, err: f.error }, 'operator alert figures not read this round');
     const firing = await observeAndClaimFiring(this.o.db, seen.observed, now);
     const resolved = await claimResolved(this.o.db, seen.evaluated, seen.observed);
-    const events = [...firing.map((t) => eventOf(t, 'firing', now)), ...resolved.map((t) => eventOf(t, 'resolved', now))];
+    // A resolved event reports the figures read now (deadLastHour 0 after a replay), not those it fired with.
+    const events = [
+      ...firing.map((t) => eventOf(t, 'firing', now)),
+      ...resolved.map((t) => eventOf({ ...t, figures: seen.figuresNow(t.alert, t.subject) }, 'resolved', now)),
+    ];
     for (const e of events) {
       this.o.log.info({ alert: e.alert, state: e.state, subject: e.subject }, `operator alert ${e.state}`);
       this.o.sender.enqueue(e);
