@@ -136,11 +136,20 @@ export async function searchCards(db: Db, q: string, limit: number): Promise<Sea
   if (left > 0) {
     // LIKE's own characters taken literally: card ids often hold '_'.
     const pattern = `${q.replace(/[\\%_]/g, '\\$&')}%`;
+    // Distinct card ids by a skip scan of operations_card_prefix (text_pattern_ops): each step is one
+    // index probe for the next card id after the last, so a card with many operations costs one probe,
+    // not as many rows as it has operations. Then which issuers hold each id (a card id is the issuer's,
+    // two may share one): one operations_by_card probe per registered issuer, however many operations.
     const cards = await sql<{ issuer_id: string; card_id: string }>`
-      select issuer_id, card_id from (
-        -- In the index's own order (text_pattern_ops), so a short prefix reads only the first rows.
-        select issuer_id, card_id from operations where card_id like ${pattern} order by card_id using ~<~ limit ${left * 20}
-      ) s group by issuer_id, card_id order by card_id, issuer_id limit ${left}`.execute(db);
+      with recursive ids(card_id) as (
+        (select card_id from operations where card_id like ${pattern} order by card_id using ~<~ limit 1)
+        union all
+        select (select o.card_id from operations o where o.card_id like ${pattern} and o.card_id ~>~ ids.card_id order by o.card_id using ~<~ limit 1)
+        from ids where ids.card_id is not null
+      ), found as (select card_id from ids where card_id is not null limit ${left})
+      select i.issuer_id, f.card_id from found f cross join issuers i
+      where exists (select 1 from operations o where o.issuer_id = i.issuer_id and o.card_id = f.card_id)
+      order by f.card_id, i.issuer_id limit ${left}`.execute(db);
     for (const c of cards.rows) matches.push({ kind: 'card', issuerId: c.issuer_id, cardId: c.card_id });
   }
   return matches;
