@@ -39,6 +39,11 @@ describe('web console: a new operator’s first pass', () => {
       JSON.stringify({ sequenceNumber: seq, status, details: { trackingType: 'SHIPMENT', ...(shipmentStatus ? { shipment: { status: shipmentStatus } } : {}) } });
     // A's notifications all died (the endpoint is neither throttled nor disabled); B's were delivered in 188 ms.
     await sql`update outbox set state = 'dead', attempts = 8, last_error = 'HTTP 503', payload = ${sent(1, 'PENDING', 'IN_TRANSIT')} where issuer_id = ${A}`.execute(db);
+    // Three more of A's updates died: one to replay from the card, one from the list, one by the issuer replay.
+    for (const seq of [2, 3, 4]) {
+      await sql`insert into outbox (id, issuer_id, operation_id, sequence_number, correlation_id, payload, state, attempts, last_error)
+        values (${`msg_ux_${seq}`}, ${A}, ${op.shipment}, ${seq}, ${`corr_ux_${seq}`}, ${sent(seq, 'PENDING', 'IN_TRANSIT')}, 'dead', 8, 'HTTP 503')`.execute(db);
+    }
     await sql`update outbox set state = 'delivered', attempts = 1, created_at = ${ago(30 * MIN)}::timestamptz,
       delivered_at = ${ago(30 * MIN)}::timestamptz + interval '188 milliseconds' where issuer_id = ${B}`.execute(db);
     base = await t.app.listen({ host: '127.0.0.1', port: 0 });
@@ -57,7 +62,7 @@ describe('web console: a new operator’s first pass', () => {
     expect(await quick.locator('td').nth(3).textContent()).toBe('188 ms');
     expect(await quick.locator('td').nth(8).textContent()).toBe('ok');
     const failing = page.locator(`tr[data-issuer="${A}"]`);
-    expect(await failing.locator('td').nth(8).textContent()).toBe('failing: 1 dead');
+    expect(await failing.locator('td').nth(8).textContent()).toBe('failing: 4 dead');
     // Figures' headers sit over their figures.
     expect(await page.locator('th.num').allTextContents()).toEqual(expect.arrayContaining(['Created', 'Latency p50', 'Dead now']));
 
@@ -97,4 +102,50 @@ describe('web console: a new operator’s first pass', () => {
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('moves focus to what an action answered: search results, a replayed row, the confirmation, the result', async () => {
+    const { page, problems } = await signedIn(browser, base, { hash: '#/search' });
+    const active = () => page.evaluate(() => `${document.activeElement?.tagName}#${document.activeElement?.id}.${document.activeElement?.className}`);
+    await page.locator('#search-q').fill('DEMOBANK');
+    await page.keyboard.press('Enter');
+    await page.locator('#search-count').waitFor();
+    await page.waitForFunction(() => document.activeElement?.id === 'search-count');
+    expect(await page.locator('#search-count').textContent()).toContain('1 match');
+    // The same text again searches again and focus lands on the answer again.
+    await page.locator('#search-q').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'search-count');
+
+    // A card's dead update replayed from the card page: focus goes to the replay's answer, and it says what it carried.
+    await page.goto(`${base}/console#/card/${A}/DEMOBANK01`);
+    const block = page.locator('.notification[data-id="msg_ux_2"]');
+    await block.waitFor();
+    expect(await block.locator('.carried').textContent()).toBe('carried PENDING, shipment IN_TRANSIT');
+    await block.locator('button.replay-button').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.classList.contains('replay-note') === true);
+    expect(await active()).toContain('replay-note');
+
+    // A dead letter replayed from the list: focus goes to the row's status note.
+    await page.goto(`${base}/console#/notifications?issuer=${A}&state=dead`);
+    const row = page.locator('tr[data-id="msg_ux_3"]');
+    await row.waitFor();
+    expect(await row.locator('.carried').textContent()).toBe('carried #3 PENDING, shipment IN_TRANSIT');
+    await row.locator('button.replay-one').focus();
+    await page.keyboard.press('Enter');
+    await row.locator('.badge:has-text("pending")').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-id'))).toBe('msg_ux_3');
+    expect(await active()).toContain('row-note');
+
+    // The issuer replay: Preview moves focus to the confirmation, Confirm to the result.
+    await page.locator('form.replay-form button[type=submit]').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'replay-confirm-title');
+    await page.locator('section.confirm button.danger').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'replay-result');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
 });

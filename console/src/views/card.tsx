@@ -191,7 +191,7 @@ function NotificationBlock({ n, replays }: { n: Notification; replays: Replays }
         ) : null}{' '}
         {n.state === 'dead' ? <ReplayButton id={n.notificationId} onReplayed={replays.onReplayed} /> : null}
         {replays.notes[n.notificationId] ? (
-          <span class="replay-note muted" role="status">
+          <span class="replay-note muted" role="status" tabIndex={-1}>
             {' '}
             {replays.notes[n.notificationId]}
           </span>
@@ -303,7 +303,16 @@ export function CardView({ issuerId, cardId }: { issuerId: string; cardId: strin
     return () => clearTimeout(timer);
   }, [follow, loading, followed?.state, reload]);
   const [notes, setNotes] = useState<Record<string, string>>({});
+  // The Replay button goes once the notification is pending: focus moves to what the replay answered.
+  const [focusNote, setFocusNote] = useState<string | undefined>();
+  useEffect(() => {
+    const note = focusNote && document.querySelector<HTMLElement>(`.notification[data-id="${CSS.escape(focusNote)}"] .replay-note`);
+    if (!note) return;
+    note.focus();
+    setFocusNote(undefined);
+  });
   function onReplayed(id: string, note: string) {
+    setFocusNote(id);
     setNotes((n) => ({ ...n, [id]: note }));
     setFollow({ id, until: Date.now() + FOLLOW_FOR_MS });
     reload();

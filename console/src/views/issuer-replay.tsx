@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, api, qs, seg } from '../api.ts';
 import { ErrorNote, plural, Time, utc } from '../ui.tsx';
 import { parseUtcInput, utcInputValue, WriteError } from './delivery-parts.tsx';
@@ -26,6 +26,10 @@ export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: 
   const [error, setError] = useState<ApiError | undefined>();
   const [writeError, setWriteError] = useState<ApiError | undefined>();
   const [busy, setBusy] = useState(false);
+  // Each step's change moves focus to what it shows: the confirmation's heading, then the result.
+  useEffect(() => {
+    if (step.step !== 'form') document.getElementById(step.step === 'confirm' ? 'replay-confirm-title' : 'replay-result')?.focus();
+  }, [step.step]);
   const nameOf = (id: string) => issuers.find((i) => i.issuerId === id)?.name ?? id;
   const parsed = parseUtcInput(sinceText);
 
@@ -70,7 +74,9 @@ export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: 
     const what = step.includeDelivered ? 'dead and delivered' : 'dead';
     return (
       <section class="confirm card" aria-labelledby="replay-confirm-title">
-        <h4 id="replay-confirm-title">Confirm the replay</h4>
+        <h4 id="replay-confirm-title" tabIndex={-1}>
+          Confirm the replay
+        </h4>
         {p.count === 0 ? (
           <p id="replay-summary">
             Nothing to replay: {nameOf(step.issuerId)} has no {what} notification created since {utc(step.since)}.
@@ -149,7 +155,7 @@ export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: 
         <ErrorNote error={error} />
       </div>
       {step.step === 'done' ? (
-        <p class="ok-text full" role="status" id="replay-result">
+        <p class="ok-text full" role="status" id="replay-result" tabIndex={-1}>
           {plural(step.replayed, 'notification')} of {nameOf(step.issuerId)} queued to be sent again
           {step.replayed !== step.previewed ? ` (the preview counted ${step.previewed}: the store changed in between)` : ''}.
         </p>

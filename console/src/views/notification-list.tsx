@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiError, api, qs, seg } from '../api.ts';
 import { href } from '../router.ts';
 import { Badge, count, ErrorNote, Loading, Table, Time, useApi } from '../ui.tsx';
@@ -61,6 +61,7 @@ function Row({ initial, issuerName }: { initial: NotificationItem; issuerName: s
   const [error, setError] = useState<ApiError | undefined>();
   const [busy, setBusy] = useState(false);
   const [followUntil, setFollowUntil] = useState(0);
+  const noteBox = useRef<HTMLDivElement>(null);
   useEffect(() => setN(initial), [initial]);
 
   useEffect(() => {
@@ -92,6 +93,8 @@ function Row({ initial, issuerName }: { initial: NotificationItem; issuerName: s
       setN({ ...n, state: 'pending' });
       setNote(res.replayed ? 'Replayed: being sent again.' : 'A send of it is under way and is left to finish: replay again once it is recorded.');
       setFollowUntil(Date.now() + FOLLOW_MS);
+      // The Replay button goes while the row is pending: focus moves to the row's status note, not <body>.
+      noteBox.current?.focus();
     } catch (err) {
       setError(err as ApiError);
     } finally {
@@ -135,7 +138,7 @@ function Row({ initial, issuerName }: { initial: NotificationItem; issuerName: s
             Replay
           </button>
         )}
-        <div class="row-note" role="status">
+        <div class="row-note" role="status" tabIndex={-1} ref={noteBox}>
           {note}
         </div>
         <WriteError error={error} action="Replaying a notification" />

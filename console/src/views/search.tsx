@@ -1,3 +1,4 @@
+import { useEffect, useRef } from 'preact/hooks';
 import { qs } from '../api.ts';
 import { href, navigate, type Route } from '../router.ts';
 import { Badge, ErrorNote, Loading, Table, useApi, View } from '../ui.tsx';
@@ -37,8 +38,19 @@ export function SearchView({ route }: { route: Route }) {
   const q = (route.query.get('q') ?? '').trim();
   const why = refusal(q);
   const { data, error, loading, reload } = useApi<{ matches: Match[] }>(why ? null : `/admin/v1/search${qs({ q, limit: SEARCH_LIMIT })}`);
+  // After Enter, focus goes to what the search answered (the count or the hint), not back to <body>.
+  const submitted = useRef(false);
+  useEffect(() => {
+    if (!submitted.current || loading) return;
+    // Until the answer is drawn (the request may not have started yet), there is nothing to focus.
+    const answer = document.getElementById(why ? 'search-hint' : 'search-count');
+    if (!answer && !error) return;
+    submitted.current = false;
+    answer?.focus();
+  }, [loading, why, data, error]);
   function submit(e: Event) {
     e.preventDefault();
+    submitted.current = true;
     const text = (new FormData(e.target as HTMLFormElement).get('q') ?? '').toString().trim();
     // The same text again leaves the URL as it is: asked again, as a new search would be.
     if (text === q && !why) reload();
@@ -56,7 +68,7 @@ export function SearchView({ route }: { route: Route }) {
         <button type="submit">Search</button>
       </form>
       {why ? (
-        <p id="search-hint" class="hint" aria-live="polite">
+        <p id="search-hint" class="hint" aria-live="polite" tabIndex={-1}>
           {why}
         </p>
       ) : (
@@ -65,7 +77,7 @@ export function SearchView({ route }: { route: Route }) {
           <Loading when={loading} />
           {data && !loading ? (
             <>
-              <p id="search-count" aria-live="polite">
+              <p id="search-count" aria-live="polite" tabIndex={-1}>
                 {matches.length === 0 ? `Nothing matches “${q}”.` : `${matches.length}${matches.length === SEARCH_LIMIT ? '+' : ''} match${matches.length === 1 ? '' : 'es'} for “${q}”`}
                 {matches.length === SEARCH_LIMIT ? ` (the first ${SEARCH_LIMIT}; type more of the id to narrow it)` : ''}
               </p>
