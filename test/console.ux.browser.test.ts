@@ -148,4 +148,26 @@ describe('web console: a new operator’s first pass', () => {
     await page.close();
   });
 
+  it('/docs draws in Chromium with no CSP violation or script error, and points to the console and the integration guide', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    const res = await page.goto(`${base}/docs/`);
+    const csp = res?.headers()['content-security-policy'] ?? '';
+    // Inline styles on /docs only: scripts stay this origin's.
+    expect(csp).toMatch(/style-src 'self' 'unsafe-inline';/);
+    expect(csp).toMatch(/script-src 'self' ?;/);
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    await page.locator('.swagger-ui .info').waitFor();
+    const info = (await page.locator('.swagger-ui .info').textContent()) ?? '';
+    expect(info).toContain('/console');
+    expect(info).toContain('docs/integration.md');
+    await page.locator('.opblock').first().click();
+    await page.waitForTimeout(300);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });

@@ -9,6 +9,7 @@ const DESCRIPTION = [
   '',
   'A step-by-step guide (keys, token with curl and openssl or with the @trackhub/issuer SDK, track, receive and verify',
   'notifications, de-duplicate, order, catch up, every error code) is docs/integration.md in the Trackhub repository.',
+  'Operators have a web console at /console (sign in with an admin token): the Admin API below, in views.',
   'Every error of the Issuer, Site and Admin APIs is an ErrorBody; the token endpoint answers RFC 6749 error bodies.',
 ].join('\n');
 
