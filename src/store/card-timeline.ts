@@ -5,6 +5,10 @@ import { isoUtc } from './sql-time.ts';
 
 /** A card's operations shown at most (newest first): a card has a handful; this bounds a strange one. */
 export const TIMELINE_OPERATIONS = 100;
+/** Notifications shown per operation (its newest): a parcel has a dozen updates, a broken one can have hundreds. */
+export const TIMELINE_NOTIFICATIONS = 10;
+/** Attempts shown per notification (its newest): enough to see what an endpoint answers. */
+export const TIMELINE_ATTEMPTS = 5;
 
 export interface TimelineAttempt {
   attempt: number;
@@ -28,7 +32,10 @@ export interface TimelineNotification {
   deliveredAt: string | null;
   /** The statuses this update carried (its own outbox row's payload, read in SQL). */
   carried: { sequenceNumber: number; status: string | null; shipmentStatus: string | null };
+  /** Its newest TIMELINE_ATTEMPTS attempts, oldest first. */
   attemptLog: TimelineAttempt[];
+  /** Older attempts left out of attemptLog. */
+  attemptsOmitted: number;
 }
 
 export interface TimelineOperation {
@@ -36,7 +43,10 @@ export interface TimelineOperation {
   carrier: string | null;
   trackingNumber: string | null;
   createdAt: string;
+  /** Its newest TIMELINE_NOTIFICATIONS notifications, in sequence order. */
   notifications: TimelineNotification[];
+  /** Older notifications left out. */
+  notificationsOmitted: number;
 }
 
 
@@ -56,27 +66,38 @@ export async function readCardTimeline(db: Db, issuerId: string, cardId: string)
   const rows = await sql<{
     operation_id: string; sequence_number: number; own_id: string; id: string; batch_id: string | null; state: string; attempts: number;
     last_error: string | null; next_at: string | null; created: string; delivered: string | null; op_status: string | null; shipment_status: string | null;
+    total: number;
   }>`
-    select o.operation_id, o.sequence_number, o.id as own_id, coalesce(h.id, o.id) as id, o.batch_id, coalesce(h.state, o.state) as state,
+    select * from (select o.operation_id, o.sequence_number, o.id as own_id, coalesce(h.id, o.id) as id, o.batch_id, coalesce(h.state, o.state) as state,
       coalesce(h.attempts, o.attempts) as attempts, coalesce(h.last_error, o.last_error) as last_error,
       case when coalesce(h.state, o.state) = 'pending' then ${isoUtc('coalesce(h.next_attempt_at, o.next_attempt_at)')} end as next_at,
       ${isoUtc('coalesce(h.created_at, o.created_at)')} as created, ${isoUtc('coalesce(h.delivered_at, o.delivered_at)')} as delivered,
-      j.p ->> 'status' as op_status, j.p #>> '{details,shipment,status}' as shipment_status
+      j.p ->> 'status' as op_status, j.p #>> '{details,shipment,status}' as shipment_status,
+      row_number() over (partition by o.operation_id order by o.sequence_number desc, o.id desc) as nth,
+      count(*) over (partition by o.operation_id)::int as total
     from outbox o left join outbox h on h.id = o.batch_id and o.batch_id <> o.id
     cross join lateral (select o.payload::jsonb as p) j
-    where o.operation_id = any(${ids}::text[])
-    order by o.operation_id, o.sequence_number, o.id`.execute(db);
+    where o.operation_id = any(${ids}::text[])) n
+    where nth <= ${TIMELINE_NOTIFICATIONS}
+    order by operation_id, sequence_number, own_id`.execute(db);
   const notificationIds = [...new Set(rows.rows.map((r) => r.id))];
-  const attempts = notificationIds.length === 0 ? [] : (await sql<{ notification_id: string; attempt: number; at: string; http_status: number | null; error: string | null; latency_ms: number }>`
-    select notification_id, attempt, ${isoUtc('attempted_at')} as at, http_status, error, latency_ms
-    from delivery_attempts where notification_id = any(${notificationIds}::text[]) order by notification_id, attempt`.execute(db)).rows;
+  // Each notification's newest attempts through the primary key, and how many it has.
+  const attempts = notificationIds.length === 0 ? [] : (await sql<{ notification_id: string; attempt: number; at: string; http_status: number | null; error: string | null; latency_ms: number; total: number }>`
+    select n.id as notification_id, a.attempt, ${isoUtc('a.attempted_at')} as at, a.http_status, a.error, a.latency_ms,
+      (select count(*)::int from delivery_attempts c where c.notification_id = n.id) as total
+    from unnest(${notificationIds}::text[]) n(id)
+    cross join lateral (select * from delivery_attempts d where d.notification_id = n.id order by d.attempt desc limit ${TIMELINE_ATTEMPTS}) a
+    order by n.id, a.attempt`.execute(db)).rows;
   const logs = new Map<string, TimelineAttempt[]>();
+  const attemptTotals = new Map<string, number>();
   for (const a of attempts) {
+    attemptTotals.set(a.notification_id, a.total);
     const log = logs.get(a.notification_id) ?? [];
     log.push({ attempt: a.attempt, attemptedAt: a.at, httpStatus: a.http_status, error: a.error, latencyMs: a.latency_ms });
     logs.set(a.notification_id, log);
   }
   const byOperation = new Map<string, TimelineNotification[]>();
+  const omitted = new Map<string, number>();
   for (const r of rows.rows) {
     const list = byOperation.get(r.operation_id) ?? [];
     list.push({
@@ -91,7 +112,9 @@ export async function readCardTimeline(db: Db, issuerId: string, cardId: string)
       deliveredAt: r.delivered,
       carried: { sequenceNumber: r.sequence_number, status: r.op_status, shipmentStatus: r.shipment_status },
       attemptLog: logs.get(r.id) ?? [],
+      attemptsOmitted: (attemptTotals.get(r.id) ?? 0) - (logs.get(r.id)?.length ?? 0),
     });
+    omitted.set(r.operation_id, r.total - list.length);
     byOperation.set(r.operation_id, list);
   }
   return ops.rows.map((o) => ({
@@ -100,6 +123,7 @@ export async function readCardTimeline(db: Db, issuerId: string, cardId: string)
     trackingNumber: o.tracking_number,
     createdAt: o.created,
     notifications: byOperation.get(o.operation_id) ?? [],
+    notificationsOmitted: omitted.get(o.operation_id) ?? 0,
   }));
 }
 

@@ -61,7 +61,10 @@ interface Notification {
   deliveredAt: string | null;
   /** The sequence number and statuses this update told the issuer. */
   carried?: Carried;
+  /** Its newest attempts (the API bounds them), oldest first. */
   attemptLog: Attempt[];
+  /** Older attempts the API left out. */
+  attemptsOmitted?: number;
 }
 interface TimelineOperation {
   open: boolean;
@@ -69,7 +72,10 @@ interface TimelineOperation {
   trackingNumber: string | null;
   createdAt: string;
   operation: OperationObject;
+  /** Its newest notifications (the API bounds them), in sequence order. */
   notifications: Notification[];
+  /** Older notifications the API left out. */
+  notificationsOmitted?: number;
 }
 interface Timeline {
   issuerId: string;
@@ -211,6 +217,7 @@ function NotificationBlock({ n, replays }: { n: Notification; replays: Replays }
           </tr>
         ))}
       </Table>
+      <OlderNote count={n.attemptsOmitted} what="attempt" />
     </div>
   );
 }
@@ -283,12 +290,24 @@ function OperationCard({ o, replays }: { o: TimelineOperation; replays: Replays 
         ) : null}
       </dl>
       {sh ? <Checkpoints list={sh.checkpoints ?? []} /> : null}
-      <h4>Notifications ({o.notifications.length})</h4>
+      <h4>Notifications ({o.notifications.length + (o.notificationsOmitted ?? 0)})</h4>
       {o.notifications.length === 0 ? <p class="muted">No notification carried this operation.</p> : null}
+      <OlderNote count={o.notificationsOmitted} what="notification" />
       {o.notifications.map((n) => (
         <NotificationBlock key={`${n.sequenceNumber}/${n.notificationId}`} n={n} replays={replays} />
       ))}
     </article>
+  );
+}
+
+/** What the API left out of a long list: the newest are shown, these older ones are not. */
+function OlderNote({ count, what }: { count: number | undefined; what: string }) {
+  if (!count) return null;
+  return (
+    <p class="older-note muted">
+      {count} older {what}
+      {count === 1 ? '' : 's'} not shown
+    </p>
   );
 }
 

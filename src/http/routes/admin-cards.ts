@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { ApiError } from '../../domain/errors.ts';
 import { toOperationObject } from '../../domain/operation-view.ts';
 import { CARD_ID, ISSUER_ID } from '../../domain/track-request.ts';
-import { readCardTimeline, searchCards, TIMELINE_OPERATIONS } from '../../store/card-timeline.ts';
+import { readCardTimeline, searchCards, TIMELINE_ATTEMPTS, TIMELINE_NOTIFICATIONS, TIMELINE_OPERATIONS } from '../../store/card-timeline.ts';
 import { readStuck } from '../../store/stuck.ts';
 import { adminRoute } from '../admin-auth.ts';
 import type { RouteDeps } from '../app.ts';
@@ -57,7 +57,8 @@ const Notification = Type.Object({
     },
     { description: "what this update told the issuer: the operation object's sequenceNumber, status and details.shipment.status (null without a shipment)" },
   ),
-  attemptLog: Type.Array(Attempt, { description: 'oldest first' }),
+  attemptLog: Type.Array(Attempt, { description: `its newest ${TIMELINE_ATTEMPTS} attempts at most, oldest first` }),
+  attemptsOmitted: Type.Integer({ description: 'older attempts not in attemptLog' }),
 });
 
 const TimelineOperation = Type.Object({
@@ -66,7 +67,8 @@ const TimelineOperation = Type.Object({
   trackingNumber: Nullable(Str),
   createdAt: Str,
   operation: Type.Ref('OperationObject', { description: 'its latest state, with every checkpoint (oldest first)' }),
-  notifications: Type.Array(Notification, { description: 'in sequence order' }),
+  notifications: Type.Array(Notification, { description: `its newest ${TIMELINE_NOTIFICATIONS} notifications at most, in sequence order` }),
+  notificationsOmitted: Type.Integer({ description: 'older notifications not in notifications' }),
 });
 
 const StuckQuery = Type.Object(
@@ -134,7 +136,7 @@ export function registerAdminCards(untyped: FastifyInstance, deps: RouteDeps): v
       ...adminRoute(app, deps, 'read'),
       schema: {
         tags: ['admin'],
-        summary: `Every operation of a card (newest first, at most ${TIMELINE_OPERATIONS}) with its checkpoints and the notifications that carried it, with their attempts`,
+        summary: `Every operation of a card (newest first, at most ${TIMELINE_OPERATIONS}) with its checkpoints and the notifications that carried it (its newest ${TIMELINE_NOTIFICATIONS}) with their attempts (the newest ${TIMELINE_ATTEMPTS} of each), and counts of those left out`,
         security: [{ adminBearer: [] }],
         params: Type.Object({ issuerId: Str, cardId: Str }),
         response: { 200: Type.Object({ issuerId: Str, cardId: Str, operations: Type.Array(TimelineOperation) }), ...errorResponses(400, 401, 403, 404, 429, 503) },
@@ -156,6 +158,7 @@ export function registerAdminCards(untyped: FastifyInstance, deps: RouteDeps): v
           createdAt: o.createdAt,
           operation: toOperationObject(o.state, { withCheckpoints: true }),
           notifications: o.notifications,
+          notificationsOmitted: o.notificationsOmitted,
         })),
       };
     },

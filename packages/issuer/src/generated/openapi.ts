@@ -239,7 +239,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every operation of a card (newest first, at most 100) with its checkpoints and the notifications that carried it, with their attempts
+         * Every operation of a card (newest first, at most 100) with its checkpoints and the notifications that carried it (its newest 10) with their attempts (the newest 5 of each), and counts of those left out
          * @description A card's story: every operation (newest first) with all its checkpoints, and each notification that carried it with its attempts; 404 for a card with no operation.
          */
         get: operations["adminCardTimeline"];
@@ -262,7 +262,7 @@ export interface paths {
         put?: never;
         /**
          * Replay an issuer's dead notifications created since a time (and delivered ones when asked)
-         * @description Queues again the issuer's dead notifications created since a time, and delivered ones when asked (scope operate).
+         * @description Queues again the issuer's dead notifications created since a time (and before `until` when given), and delivered ones when asked (scope operate). Given `expectedCount` (the preview's count, with its `until`), it replays only when exactly that many are selected now, and otherwise replays nothing and answers 409 CONFLICT naming both numbers: what is sent is what the operator confirmed.
          */
         post: operations["adminReplayIssuerNotifications"];
         delete?: never;
@@ -280,7 +280,7 @@ export interface paths {
         };
         /**
          * How many notifications POST /admin/v1/issuers/:issuerId/replay would send now, with the same since and includeDelivered
-         * @description What POST /admin/v1/issuers/{issuerId}/replay would send now with the same since and includeDelivered: how many, and the creation times of the oldest and newest (the same selection; a notification that dies or is delivered meanwhile changes the count).
+         * @description What POST /admin/v1/issuers/{issuerId}/replay would send now with the same since and includeDelivered: how many, the creation times of the oldest and newest, and `until`, the preview's time: the bound it counted up to (the same selection; a notification that dies or is delivered meanwhile changes the count, which POST …/replay with expectedCount and until then refuses with 409).
          */
         get: operations["adminPreviewIssuerReplay"];
         put?: never;
@@ -665,7 +665,7 @@ export interface components {
             /** @description What was wrong, for a person: names the first bad field; never a secret */
             error: string;
             /** @description A closed set of codes, one status each (docs/integration.md lists what to do about each) */
-            errorCode: "FIELD_INVALID_FORMAT" | "FIELD_INVALID_VALUE" | "PARSING_ERROR" | "AUTHORIZER_UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
+            errorCode: "FIELD_INVALID_FORMAT" | "FIELD_INVALID_VALUE" | "PARSING_ERROR" | "AUTHORIZER_UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
         };
         /** @description A full snapshot of a tracking operation, as notified and as trackingStatus shows it */
         OperationObject: {
@@ -2209,9 +2209,9 @@ export interface operations {
                         operations: {
                             carrier: string | null;
                             createdAt: string;
-                            /** @description in sequence order */
+                            /** @description its newest 10 notifications at most, in sequence order */
                             notifications: {
-                                /** @description oldest first */
+                                /** @description its newest 5 attempts at most, oldest first */
                                 attemptLog: {
                                     attempt: number;
                                     attemptedAt: string;
@@ -2220,6 +2220,8 @@ export interface operations {
                                     latencyMs: number;
                                 }[];
                                 attempts: number;
+                                /** @description older attempts not in attemptLog */
+                                attemptsOmitted: number;
                                 /** @description carried inside a notification of several operations */
                                 batched: boolean;
                                 /** @description what this update told the issuer: the operation object's sequenceNumber, status and details.shipment.status (null without a shipment) */
@@ -2238,6 +2240,8 @@ export interface operations {
                                 /** @description pending, delivered or dead */
                                 state: string;
                             }[];
+                            /** @description older notifications not in notifications */
+                            notificationsOmitted: number;
                             open: boolean;
                             operation: components["schemas"]["OperationObject"];
                             trackingNumber: string | null;
@@ -2314,10 +2318,14 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description the preview's `count`: when the notifications selected now are not that many, nothing is replayed and the answer is 409 CONFLICT naming both numbers */
+                    expectedCount?: number;
                     /** @description also resend delivered ones (default: dead only) */
                     includeDelivered?: boolean;
                     /** @description ISO 8601 time with its offset (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed */
                     since: string;
+                    /** @description the preview's `until`: only notifications created before it are replayed (default: no upper bound) */
+                    until?: string;
                 };
             };
         };
@@ -2362,6 +2370,15 @@ export interface operations {
             };
             /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Every error of the Issuer, Site and Admin APIs (D1 error body); x-correlation-id is echoed beside it */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2434,6 +2451,8 @@ export interface operations {
                         count: number;
                         newest: string | null;
                         oldest: string | null;
+                        /** @description The time of this preview: the bound it counted up to (created before it). Send it with count as expectedCount to POST …/replay, which then replays only those, or answers 409 */
+                        until: string;
                     };
                 };
             };
