@@ -45,28 +45,52 @@ describe('GET /admin/v1/issuers/:issuerId/replay-preview (postgres)', () => {
   it('counts exactly what the replay then sends: dead only, then delivered too', async () => {
     const dead = await preview('since=2026-03-01T00:00:00Z');
     expect(dead.statusCode).toBe(200);
-    expect(dead.json()).toEqual({ count: 3, oldest: '2026-03-01T00:00:00.000Z', newest: '2026-03-06T10:00:00.000Z' });
+    expect(dead.json()).toEqual({ count: 3, oldest: '2026-03-01T00:00:00.000Z', newest: '2026-03-06T10:00:00.000Z', until: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) });
+    expect(Math.abs(Date.parse(dead.json().until) - Date.now())).toBeLessThan(60_000);
     // An offset other than Z names the same instant.
-    expect((await preview('since=2026-03-01T01:00:00%2B01:00')).json()).toEqual(dead.json());
+    expect((await preview('since=2026-03-01T01:00:00%2B01:00')).json()).toMatchObject({ count: 3, oldest: dead.json().oldest, newest: dead.json().newest });
     const withDelivered = (await preview('since=2026-03-01T00:00:00Z&includeDelivered=true')).json();
-    expect(withDelivered).toEqual({ count: 4, oldest: '2026-03-01T00:00:00.000Z', newest: '2026-03-06T10:00:00.000Z' });
+    expect(withDelivered).toMatchObject({ count: 4, oldest: '2026-03-01T00:00:00.000Z', newest: '2026-03-06T10:00:00.000Z' });
 
     const sent = await replay({ since: '2026-03-01T00:00:00Z' });
     expect(sent.statusCode).toBe(202);
     expect(sent.json().replayed).toBe(dead.json().count);
     // What is left: the delivered one only.
-    expect((await preview('since=2026-03-01T00:00:00Z&includeDelivered=true')).json()).toEqual({ count: 1, oldest: '2026-03-03T10:00:00.000Z', newest: '2026-03-03T10:00:00.000Z' });
+    expect((await preview('since=2026-03-01T00:00:00Z&includeDelivered=true')).json()).toMatchObject({ count: 1, oldest: '2026-03-03T10:00:00.000Z', newest: '2026-03-03T10:00:00.000Z' });
     const again = await replay({ since: '2026-03-01T00:00:00Z', includeDelivered: true });
     expect(again.json().replayed).toBe(1);
-    expect((await preview('since=2026-03-01T00:00:00Z&includeDelivered=true')).json()).toEqual({ count: 0, oldest: null, newest: null });
+    expect((await preview('since=2026-03-01T00:00:00Z&includeDelivered=true')).json()).toMatchObject({ count: 0, oldest: null, newest: null });
   });
 
   it('leaves out a notification whose send is under way, as the replay does', async () => {
     // r09 was replayed and claimed: pending, leased, its attempt not recorded yet. Now dead rows after it are counted alone.
     await sql`update outbox set state = 'pending', attempts = 3, next_attempt_at = now() + interval '1 minute' where id = 'r09'`.execute(t.store.db);
     const before = (await preview('since=2026-03-01T00:00:00Z')).json();
-    expect(before).toEqual({ count: 2, oldest: '2026-03-01T00:00:00.000Z', newest: '2026-03-02T10:00:00.000Z' });
+    expect(before).toMatchObject({ count: 2, oldest: '2026-03-01T00:00:00.000Z', newest: '2026-03-02T10:00:00.000Z' });
     expect((await replay({ since: '2026-03-01T00:00:00Z' })).json().replayed).toBe(before.count);
+  });
+
+  it('a replay confirmed from a preview sends what it counted: rows made after it are left, a changed count is 409 and replays nothing', async () => {
+    const seen = (await preview('since=2026-03-01T00:00:00Z')).json();
+    expect(seen.count).toBe(3);
+    // 300 more go dead after the preview (the attack: the preview said 3, the replay would take 303).
+    await sql`insert into outbox (id, issuer_id, operation_id, sequence_number, correlation_id, payload, state, attempts, created_at)
+      select 'late' || g, 'BANK_RP_01', 'op_late' || g, 1, 'c', '{}', 'dead', 2, now() + interval '1 second' from generate_series(1, 300) g`.execute(t.store.db);
+    const sent = await replay({ since: '2026-03-01T00:00:00Z', until: seen.until, expectedCount: seen.count });
+    expect(sent.statusCode, sent.body).toBe(202);
+    expect(sent.json()).toEqual({ replayed: 3 });
+    expect((await sql<{ n: number }>`select count(*)::int as n from outbox where id like 'late%' and state = 'dead'`.execute(t.store.db)).rows[0].n).toBe(300);
+
+    // One of the counted rows is dead again since a new preview, and an old one is replayed elsewhere: the count differs.
+    const next = (await preview('since=2026-01-01T00:00:00Z')).json();
+    await sql`update outbox set state = 'dead' where id = 'r06'`.execute(t.store.db);
+    await sql`update outbox set created_at = ${next.until}::timestamptz - interval '1 hour' where id = 'r06'`.execute(t.store.db);
+    const refused = await replay({ since: '2026-01-01T00:00:00Z', until: next.until, expectedCount: next.count });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toEqual({ errorCode: 'CONFLICT', error: `expectedCount: ${next.count} expected, ${next.count + 1} selected now; nothing replayed (preview again)` });
+    expect((await preview('since=2026-01-01T00:00:00Z')).json().count).toBe(next.count + 1); // nothing replayed
+    expect((await replay({ since: '2026-03-01T00:00:00Z', until: 'yesterday', expectedCount: 1 })).json()).toMatchObject({ errorCode: 'FIELD_INVALID_FORMAT', error: expect.stringMatching(/^until:/) });
+    expect((await replay({ since: '2026-03-01T00:00:00Z', expectedCount: -1 })).statusCode).toBe(400);
   });
 
   it("refuses a time without its offset and bad ids with the contract's 400; an unknown issuer is 404", async () => {

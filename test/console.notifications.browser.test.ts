@@ -162,11 +162,27 @@ describe('web console: notifications, issuers, audit log', () => {
     await page.click('.confirm button:has-text("Cancel")');
     expect((await deadOf('ISSUER_NT2')).map((r) => r.state)).toEqual(['dead', 'dead', 'dead']);
     await page.click('form.replay-form button[type=submit]');
+    await summary.waitFor();
+    // Between the preview and the confirmation another notification of the range goes dead: the hub
+    // refuses the replay (409), nothing is sent, and the view says so and offers a new preview.
+    const op = await db().selectFrom('operations').select('operation_id').where('card_id', '=', 'CARD_NT2_B').executeTakeFirstOrThrow();
+    await insertOutbox(db(), [{ id: 'msg_nt_6', issuer_id: 'ISSUER_NT2', operation_id: op.operation_id, sequence_number: 2, correlation_id: 'corr_nt_6', payload: JSON.stringify({ operationId: op.operation_id, sequenceNumber: 2 }) }]);
+    await db().updateTable('outbox').set({ state: 'dead', attempts: 8, created_at: new Date('2021-06-01T00:00:00Z') }).where('id', '=', 'msg_nt_6').execute();
+    await page.click('.confirm button.danger');
+    const changed = page.locator('#replay-changed');
+    await changed.waitFor();
+    expect(await changed.locator('p').textContent()).toBe(
+      'Nothing was replayed: the notifications to replay changed since this preview (the hub said: expectedCount: 2 expected, 3 selected now; nothing replayed (preview again)). Preview again to see what would be sent now, then confirm that.',
+    );
+    expect((await deadOf('ISSUER_NT2')).map((r) => r.state)).toEqual(['dead', 'dead', 'dead', 'dead']);
+    await changed.locator('button:has-text("Preview again")').click();
+    await page.waitForFunction(() => document.querySelector('#replay-summary')?.textContent?.startsWith('3 notifications'));
+    expect(await page.locator('#replay-changed').count()).toBe(0);
     await page.click('.confirm button.danger');
     await page.locator('#replay-result').waitFor();
-    expect(await page.locator('#replay-result').textContent()).toBe('2 notifications of Second Bank queued to be sent again.');
+    expect(await page.locator('#replay-result').textContent()).toBe('3 notifications of Second Bank queued to be sent again.');
     const states = await deadOf('ISSUER_NT2');
-    expect(states.filter((r) => r.state === 'pending')).toHaveLength(2);
+    expect(states.filter((r) => r.state === 'pending')).toHaveLength(3);
     expect(states.filter((r) => r.state === 'dead')).toHaveLength(1);
     // The list (dead ones) read again: only the old one is left.
     await page.waitForFunction(() => document.querySelectorAll('tr[data-id]').length === 1);
@@ -180,6 +196,7 @@ describe('web console: notifications, issuers, audit log', () => {
     const lines = await page.locator('tr[data-audit-id]').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1, 5).map((td) => td.textContent).join(' | ')));
     expect(lines.filter((l) => l.includes('/replay'))).toEqual([
       'env | POST /admin/v1/issuers/:issuerId/replay | ISSUER_NT2 | 202 done',
+      'env | POST /admin/v1/issuers/:issuerId/replay | ISSUER_NT2 | 409 refused',
       'viewer | POST /admin/v1/issuers/:issuerId/replay | ISSUER_NT2 | 403 refused: not allowed',
       'viewer | POST /admin/v1/notifications/:id/replay | msg_nt_3 | 403 refused: not allowed',
       'env | POST /admin/v1/notifications/:id/replay | msg_nt_1 | 202 done',

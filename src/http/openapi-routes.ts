@@ -112,7 +112,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /admin/v1/notifications/:id/replay': {
     operationId: 'adminReplayNotification', description: 'Queues the notification again, under the same webhook-id, with a fresh retry schedule (scope operate).', responses: errors(400) },
   'POST /admin/v1/issuers/:issuerId/replay': {
-    operationId: 'adminReplayIssuerNotifications', description: 'Queues again the issuer\'s dead notifications created since a time, and delivered ones when asked (scope operate).' },
+    operationId: 'adminReplayIssuerNotifications',
+    description:
+      'Queues again the issuer\'s dead notifications created since a time (and before `until` when given), and delivered ones when asked (scope operate). Given `expectedCount` (the preview\'s count, with its `until`), it replays only when exactly that many are selected now, and otherwise replays nothing and answers 409 CONFLICT naming both numbers: what is sent is what the operator confirmed.',
+  },
   'PUT /admin/v1/issuers/:issuerId': {
     operationId: 'adminPutIssuer',
     description:
@@ -177,7 +180,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /admin/v1/issuers/:issuerId/replay-preview': {
     operationId: 'adminPreviewIssuerReplay',
     description:
-      'What POST /admin/v1/issuers/{issuerId}/replay would send now with the same since and includeDelivered: how many, and the creation times of the oldest and newest (the same selection; a notification that dies or is delivered meanwhile changes the count).',
+      'What POST /admin/v1/issuers/{issuerId}/replay would send now with the same since and includeDelivered: how many, the creation times of the oldest and newest, and `until`, the preview\'s time: the bound it counted up to (the same selection; a notification that dies or is delivered meanwhile changes the count, which POST …/replay with expectedCount and until then refuses with 409).',
   },
   'GET /admin/v1/production-sites/:siteId/inbox-files': {
     operationId: 'adminListInboxFiles',

@@ -160,6 +160,8 @@ export interface IssuerReplaySelection {
   issuerId: string;
   /** Notifications created at or after this time. */
   since: Date;
+  /** And before this one (the preview's time), so a replay confirmed from a preview takes no row made after it. */
+  until?: Date;
   /** Delivered ones too (default: dead only). */
   includeDelivered?: boolean;
 }
@@ -171,7 +173,8 @@ export interface IssuerReplaySelection {
  */
 function replayedRows(s: IssuerReplaySelection) {
   const states = s.includeDelivered ? ['dead', 'delivered'] : ['dead'];
-  return sql`o.issuer_id = ${s.issuerId} and o.created_at >= ${s.since.toISOString()}::timestamptz and o.state in (${sql.join(states)})
+  const until = s.until ? sql` and o.created_at < ${s.until.toISOString()}::timestamptz` : sql``;
+  return sql`o.issuer_id = ${s.issuerId} and o.created_at >= ${s.since.toISOString()}::timestamptz${until} and o.state in (${sql.join(states)})
       and not ${sendUnderWay('o')}`;
 }
 
@@ -181,17 +184,45 @@ function replayedRows(s: IssuerReplaySelection) {
  * sequence order (claimDueNotifications in outbox.ts).
  */
 export async function replayIssuerSince(db: Db, issuerId: string, since: Date, includeDelivered = false): Promise<number> {
+  return replayIssuerSelection(db, { issuerId, since, includeDelivered });
+}
+
+/** replayIssuerSince with the whole selection (an upper bound `until` too). */
+export async function replayIssuerSelection(db: Db, s: IssuerReplaySelection): Promise<number> {
   const res = await sql`
     update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
-    where ${replayedRows({ issuerId, since, includeDelivered })}`.execute(db);
+    where ${replayedRows(s)}`.execute(db);
   return Number(res.numAffectedRows ?? 0);
 }
 
-/** What replayIssuerSince would take now: how many, and the creation times of the oldest and newest (ISO UTC). */
-export async function previewIssuerReplay(db: Db, s: IssuerReplaySelection): Promise<{ count: number; oldest: string | null; newest: string | null }> {
+/**
+ * A replay confirmed from a preview: the rows of `s` are locked and counted first, and replayed only when
+ * there are `expectedCount` of them (the number the operator saw); otherwise nothing is, and the count is
+ * returned (more went dead meanwhile, or some were replayed by someone else).
+ */
+export async function replayIssuerConfirmed(db: Db, s: IssuerReplaySelection, expectedCount: number): Promise<{ replayed: number } | { selected: number }> {
+  return db.transaction().execute(async (tx) => {
+    const picked = await sql<{ id: string }>`select o.id from outbox o where ${replayedRows(s)} for update of o`.execute(tx);
+    if (picked.rows.length !== expectedCount) return { selected: picked.rows.length };
+    if (picked.rows.length === 0) return { replayed: 0 };
+    const res = await sql`
+      update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
+      where o.id = any(${picked.rows.map((r) => r.id)}::text[])`.execute(tx);
+    return { replayed: Number(res.numAffectedRows ?? 0) };
+  });
+}
+
+/**
+ * What a replay of `s` would take now: how many, the creation times of the oldest and newest (ISO UTC),
+ * and `until`, the preview's time (whole milliseconds, as an API time carries it), the bound it counted
+ * up to: a replay given it takes no row created after the preview.
+ */
+export async function previewIssuerReplay(db: Db, s: Omit<IssuerReplaySelection, 'until'>): Promise<{ count: number; oldest: string | null; newest: string | null; until: string }> {
+  const at = await sql<{ until: string }>`select ${isoUtc("date_trunc('milliseconds', statement_timestamp())")} as until`.execute(db);
+  const until = at.rows[0].until;
   const res = await sql<{ n: string; oldest: string | null; newest: string | null }>`
     select count(*) as n, ${isoUtc('min(o.created_at)')} as oldest, ${isoUtc('max(o.created_at)')} as newest
-    from outbox o where ${replayedRows(s)}`.execute(db);
+    from outbox o where ${replayedRows({ ...s, until: new Date(until) })}`.execute(db);
   const r = res.rows[0];
-  return { count: Number(r.n), oldest: r.oldest, newest: r.newest };
+  return { count: Number(r.n), oldest: r.oldest, newest: r.newest, until };
 }

@@ -10,6 +10,8 @@ interface Preview {
   count: number;
   oldest: string | null;
   newest: string | null;
+  /** The preview's time: the replay is bounded by it and by the count, so it sends what was confirmed. */
+  until: string;
 }
 
 type Step =
@@ -58,10 +60,25 @@ export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: 
     try {
       const res = await api<{ replayed: number }>(`/admin/v1/issuers/${seg(step.issuerId)}/replay`, {
         method: 'POST',
-        body: { since: step.since, ...(step.includeDelivered ? { includeDelivered: true } : {}) },
+        body: { since: step.since, until: step.preview.until, expectedCount: step.preview.count, ...(step.includeDelivered ? { includeDelivered: true } : {}) },
       });
       setStep({ step: 'done', issuerId: step.issuerId, replayed: res.replayed, previewed: step.preview.count });
       onReplayed();
+    } catch (err) {
+      setWriteError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  /** After a 409 (the count changed since the preview): the same question again, answered by a new preview. */
+  async function previewAgain() {
+    if (step.step !== 'confirm') return;
+    setBusy(true);
+    try {
+      const p = await api<Preview>(`/admin/v1/issuers/${seg(step.issuerId)}/replay-preview${qs({ since: step.since, includeDelivered: step.includeDelivered || undefined })}`);
+      setWriteError(undefined);
+      setStep({ ...step, preview: p });
     } catch (err) {
       setWriteError(err as ApiError);
     } finally {
@@ -98,7 +115,19 @@ export function IssuerReplay({ issuers, defaultIssuer, onReplayed }: { issuers: 
             </button>
           ) : null}
         </div>
-        <WriteError error={writeError} action="Replaying an issuer's notifications" />
+        {writeError?.status === 409 ? (
+          <div class="error" role="alert" id="replay-changed">
+            <p>
+              Nothing was replayed: the notifications to replay changed since this preview (the hub said: {writeError.message}). Preview again to see what
+              would be sent now, then confirm that.
+            </p>
+            <button type="button" onClick={previewAgain} disabled={busy}>
+              Preview again
+            </button>
+          </div>
+        ) : (
+          <WriteError error={writeError} action="Replaying an issuer's notifications" />
+        )}
       </section>
     );
   }

@@ -95,6 +95,7 @@ export function registerNotificationInsights(untyped: FastifyInstance, deps: Rou
             count: Type.Integer(),
             oldest: Nullable(Type.String({ description: 'Creation time of the oldest it would send' })),
             newest: Nullable(Type.String({ description: 'Creation time of the newest it would send' })),
+            until: Type.String({ description: 'The time of this preview: the bound it counted up to (created before it). Send it with count as expectedCount to POST …/replay, which then replays only those, or answers 409' }),
           }),
           ...errorResponses(400, 401, 403, 404, 429, 503),
         },

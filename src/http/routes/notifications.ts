@@ -9,7 +9,8 @@ import {
   getNotification,
   listNotifications,
   NOTIFICATION_STATES,
-  replayIssuerSince,
+  replayIssuerConfirmed,
+  replayIssuerSelection,
   replayNotificationOutcome,
 } from '../../store/notifications.ts';
 import { adminRoute, noteAudit } from '../admin-auth.ts';
@@ -97,6 +98,16 @@ const ReplaySinceBody = Type.Object(
   {
     since: Type.String({ maxLength: 40, description: 'ISO 8601 time with its offset (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed' }),
     includeDelivered: Type.Optional(Type.Boolean({ description: 'also resend delivered ones (default: dead only)' })),
+    until: Type.Optional(
+      Type.String({ maxLength: 40, description: "the preview's `until`: only notifications created before it are replayed (default: no upper bound)" }),
+    ),
+    expectedCount: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 2_147_483_647,
+        description: "the preview's `count`: when the notifications selected now are not that many, nothing is replayed and the answer is 409 CONFLICT naming both numbers",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -193,7 +204,7 @@ export function registerNotificationAdmin(untyped: FastifyInstance, deps: HttpDe
         security,
         params: Type.Object({ issuerId: IssuerIdParam }),
         body: ReplaySinceBody,
-        response: { 202: Type.Object({ replayed: Type.Integer() }), ...errorResponses(400, 401, 403, 404, 429) },
+        response: { 202: Type.Object({ replayed: Type.Integer() }), ...errorResponses(400, 401, 403, 404, 409, 429) },
       },
       ...access('operate'),
     },
@@ -203,9 +214,19 @@ export function registerNotificationAdmin(untyped: FastifyInstance, deps: HttpDe
       if (!ISSUER_ID.test(issuerId)) throw new ApiError('FIELD_INVALID_FORMAT', 'issuerId: must be 10 of [A-Za-z0-9_-]');
       // With its offset: a time without one would be read in the hub's zone, and the console is UTC.
       const since = timeParam('since', body.since);
+      const until = body.until === undefined ? undefined : timeParam('until', body.until);
       if (!(await issuerExists(deps.db, issuerId))) throw new ApiError('NOT_FOUND', 'no such issuer');
-      const replayed = await replayIssuerSince(deps.db, issuerId, since, body.includeDelivered ?? false);
-      noteAudit(req, { after: { since: since.toISOString(), includeDelivered: body.includeDelivered ?? false, replayed } });
+      const selection = { issuerId, since, includeDelivered: body.includeDelivered ?? false, ...(until ? { until } : {}) };
+      let replayed: number;
+      if (body.expectedCount === undefined) replayed = await replayIssuerSelection(deps.db, selection);
+      else {
+        const done = await replayIssuerConfirmed(deps.db, selection, body.expectedCount);
+        if ('selected' in done) {
+          throw new ApiError('CONFLICT', `expectedCount: ${body.expectedCount} expected, ${done.selected} selected now; nothing replayed (preview again)`);
+        }
+        replayed = done.replayed;
+      }
+      noteAudit(req, { after: { since: since.toISOString(), ...(until ? { until: until.toISOString() } : {}), includeDelivered: selection.includeDelivered, replayed } });
       if (replayed > 0) deps.hub.kickDelivery();
       return reply.code(202).send({ replayed });
     },
