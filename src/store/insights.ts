@@ -21,6 +21,19 @@ export interface Percentiles {
   p90Seconds: number | null;
 }
 
+/**
+ * Site names no registered site bears, shown at most (alphabetically first): a request's productionSite is the
+ * issuer's free text, so their number has no bound; registered sites are always shown, never cut by these.
+ */
+export const UNREGISTERED_SITES_SHOWN = 500;
+
+/** Registered site ids first (all of them), then at most UNREGISTERED_SITES_SHOWN others; how many others were cut. */
+function capUnregistered<T>(keys: T[], registered: Set<T>): { kept: Set<T>; omitted: number } {
+  const others = keys.filter((k) => !registered.has(k)).sort();
+  const kept = new Set([...keys.filter((k) => registered.has(k)), ...others.slice(0, UNREGISTERED_SITES_SHOWN)]);
+  return { kept, omitted: Math.max(0, others.length - UNREGISTERED_SITES_SHOWN) };
+}
+
 const HOUR_TEXT = sql`to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`;
 
 /** Funnel stages, highest first, with the stage number funnel_code holds in its low bits (migration 0016). */
@@ -68,7 +81,13 @@ export interface InsightsSummary {
   opened: { hour: string; trackingType: string; count: number }[];
   finished: { hour: string; trackingType: string; status: string; errorCode: string | null; count: number }[];
   funnel: { shipments: number; PENDING: number; INFO_RECEIVED: number; IN_TRANSIT: number; OUT_FOR_DELIVERY: number; DELIVERED: number; exceptions: number; failures: number };
-  deliveryTime: { byCarrier: (Percentiles & { carrier: string | null })[]; bySite: (Percentiles & { productionSite: string | null })[] };
+  deliveryTime: {
+    byCarrier: (Percentiles & { carrier: string | null })[];
+    /** Every registered site, the shipments with no site (null) and at most UNREGISTERED_SITES_SHOWN other names. */
+    bySite: (Percentiles & { productionSite: string | null })[];
+    /** Other site names left out of bySite. */
+    unregisteredSitesOmitted: number;
+  };
   rates: { shipments: number; exceptionRate: number | null; failureRate: number | null; finished: number; failedFinished: number; failureRateFinished: number | null };
 }
 
@@ -90,6 +109,9 @@ export async function insightsSummary(db: Db, w: InsightsWindow, rollups = true)
   const count = (pick: (code: number) => boolean) => codes.rows.filter((r) => pick(Number(r.code))).reduce((sum, r) => sum + Number(r.n), 0);
   const stage = (min: number) => count((code) => (code & 7) >= min);
   const { byCarrier, bySite } = await durations(db, c, 'delivery');
+  const registered = new Set<string | null>((await db.selectFrom('production_sites').select('site_id').execute()).map((r) => r.site_id));
+  registered.add(null);
+  const siteCut = capUnregistered([...bySite.keys()], registered);
   const f = {
     shipments: count(() => true),
     delivered: stage(STAGES[0][1]),
@@ -118,7 +140,8 @@ export async function insightsSummary(db: Db, w: InsightsWindow, rollups = true)
     },
     deliveryTime: {
       byCarrier: [...byCarrier].map(([carrier, p]) => ({ carrier, ...p })),
-      bySite: [...bySite].slice(0, 500).map(([productionSite, p]) => ({ productionSite, ...p })),
+      bySite: [...bySite].filter(([site]) => siteCut.kept.has(site)).map(([productionSite, p]) => ({ productionSite, ...p })),
+      unregisteredSitesOmitted: siteCut.omitted,
     },
     rates: {
       shipments,
@@ -143,9 +166,10 @@ export interface SiteInsight {
 /**
  * Per production site: PRODUCTION requests opened in the window, request → CARD_SHIPPED latency and
  * PRODUCTION_TIMEOUTs of those finished in it, and the inbox files first seen in it with their counts.
- * Sites are the registered ones and any a request named (at most 500 of those).
+ * Sites are every registered one and, of the names requests gave that no registered site bears (an
+ * issuer's free text), the first UNREGISTERED_SITES_SHOWN alphabetically; unregisteredSitesOmitted counts the rest.
  */
-export async function siteInsights(db: Db, w: InsightsWindow, rollups = true): Promise<SiteInsight[]> {
+export async function siteInsights(db: Db, w: InsightsWindow, rollups = true): Promise<{ sites: SiteInsight[]; unregisteredSitesOmitted: number }> {
   const { from, to } = { from: w.from.toISOString(), to: w.to.toISOString() };
   const c = rollups ? await ensureRolled(db, w.from, w.to) : allLive(w.from, w.to);
   // Requests that named a site, from the roll-ups; those that named none have a site once a site's report
@@ -166,7 +190,7 @@ export async function siteInsights(db: Db, w: InsightsWindow, rollups = true): P
   latency.delete(null);
   const req = new Map(requested.rows.map((r) => [r.site, Number(r.n)]));
   const out = new Map(timeouts.rows.map((r) => [r.site, Number(r.n)]));
-  const siteIds = [...new Set([...req.keys(), ...out.keys(), ...[...latency.keys()].filter((k): k is string => k !== null)])].sort().slice(0, 500);
+  const named = [...new Set([...req.keys(), ...out.keys(), ...[...latency.keys()].filter((k): k is string => k !== null)])];
   const files = await sql<{ site_id: string; files: string; processing: string; done: string; rejected: string; accepted: string; duplicates: string; lines: string }>`
     select site_id, count(*) as files,
       count(*) filter (where state = 'processing') as processing, count(*) filter (where state = 'done') as done,
@@ -176,8 +200,10 @@ export async function siteInsights(db: Db, w: InsightsWindow, rollups = true): P
   const registered = await db.selectFrom('production_sites').select('site_id').execute();
   const known = new Set(registered.map((r) => r.site_id));
   const byFiles = new Map(files.rows.map((r) => [r.site_id, r]));
-  const ids = [...new Set([...known, ...siteIds, ...byFiles.keys()])].sort();
-  return ids.map((id) => {
+  // Inbox files belong to registered sites (their folders are made for them), but a site deleted since keeps its files.
+  const cut = capUnregistered([...new Set([...known, ...named, ...byFiles.keys()])], known);
+  const ids = [...cut.kept].sort();
+  const sites = ids.map((id) => {
     const f = byFiles.get(id);
     return {
       productionSite: id,
@@ -196,4 +222,5 @@ export async function siteInsights(db: Db, w: InsightsWindow, rollups = true): P
       },
     };
   });
+  return { sites, unregisteredSitesOmitted: cut.omitted };
 }

@@ -17,7 +17,8 @@ interface Summary {
   opened: { hour: string; trackingType: string; count: number }[];
   finished: { hour: string; trackingType: string; status: string; errorCode: string | null; count: number }[];
   funnel: Record<'shipments' | 'PENDING' | 'INFO_RECEIVED' | 'IN_TRANSIT' | 'OUT_FOR_DELIVERY' | 'DELIVERED' | 'exceptions' | 'failures', number>;
-  deliveryTime: { byCarrier: (Pct & { carrier: string | null })[]; bySite: (Pct & { productionSite: string | null })[] };
+  /** bySite holds every registered site and at most 500 other names; unregisteredSitesOmitted counts the names left out. */
+  deliveryTime: { byCarrier: (Pct & { carrier: string | null })[]; bySite: (Pct & { productionSite: string | null })[]; unregisteredSitesOmitted?: number };
   rates: { shipments: number; exceptionRate: number | null; failureRate: number | null; finished: number; failedFinished: number; failureRateFinished: number | null };
 }
 
@@ -121,6 +122,11 @@ export function OverviewView({ route }: { route: Route }) {
             <div>
               <PctTable caption="Request → delivery, per carrier" first="Carrier" rows={data.deliveryTime.byCarrier.map((r) => ({ ...r, name: r.carrier ?? '(none)' }))} />
               <PctTable caption="Request → delivery, per production site" first="Site" rows={data.deliveryTime.bySite.map((r) => ({ ...r, name: r.productionSite ?? '(no site)' }))} />
+              {data.deliveryTime.unregisteredSitesOmitted ? (
+                <p class="cut-note muted">
+                  Every registered site is listed; {data.deliveryTime.unregisteredSitesOmitted} more site names that requests gave and no registered site bears are not shown.
+                </p>
+              ) : null}
             </div>
           </div>
         </>

@@ -84,7 +84,8 @@ function NewestReport({ q, at, lookback }: { q: { silentSeconds: number; silent:
 function SitesList({ route }: { route: Route }) {
   const key = windowKey(route);
   const w = windowOf(key);
-  const figures = useApi<{ from: string; to: string; sites: SiteFigures[] }>(`/admin/v1/insights/sites${qs({ from: w.from, to: w.to })}`);
+  const figures = useApi<{ from: string; to: string; sites: SiteFigures[]; unregisteredSitesOmitted?: number }>(`/admin/v1/insights/sites${qs({ from: w.from, to: w.to })}`);
+  const omitted = figures.data?.unregisteredSitesOmitted ?? 0;
   const names = useApi<{ sites: SiteRow[] }>('/admin/v1/production-sites?limit=500');
   const silence = useApi<Silence & { lookbackSeconds: number }>(SILENCE_PATH);
   const nameOf = new Map((names.data?.sites ?? []).map((s) => [s.siteId, s.name]));
@@ -171,6 +172,11 @@ function SitesList({ route }: { route: Route }) {
               );
             })}
           </Table>
+          {omitted > 0 ? (
+            <p class="cut-note muted">
+              Every registered site is listed; {omitted} more site names that requests gave and no registered site bears are not shown (a request names its site in free text).
+            </p>
+          ) : null}
           {withLatency.length > 0 ? (
             <Bars
               title="Request → CARD_SHIPPED, p90 per site"

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { insightsSummary, siteInsights } from '../../store/insights.ts';
+import { insightsSummary, siteInsights, UNREGISTERED_SITES_SHOWN } from '../../store/insights.ts';
 import { adminRoute } from '../admin-auth.ts';
 import type { RouteDeps } from '../app.ts';
 import { errorResponses, Nullable } from '../schemas.ts';
@@ -26,7 +26,10 @@ const Summary = Type.Object({
   }),
   deliveryTime: Type.Object({
     byCarrier: Type.Array(Type.Object({ carrier: Nullable(Type.String()), ...Pct })),
-    bySite: Type.Array(Type.Object({ productionSite: Nullable(Type.String()), ...Pct })),
+    bySite: Type.Array(Type.Object({ productionSite: Nullable(Type.String()), ...Pct }), {
+      description: `every registered site, shipments with no site (null), and at most ${UNREGISTERED_SITES_SHOWN} names no registered site bears (alphabetically first)`,
+    }),
+    unregisteredSitesOmitted: Type.Integer({ description: 'names no registered site bears left out of bySite (a request names its site in free text)' }),
   }),
   rates: Type.Object({
     shipments: Type.Integer(),
@@ -58,7 +61,9 @@ const Sites = Type.Object({
         rejectedLines: Type.Integer(),
       }),
     }),
+    { description: `every registered site, and at most ${UNREGISTERED_SITES_SHOWN} site names requests gave that no registered site bears (alphabetically first)` },
   ),
+  unregisteredSitesOmitted: Type.Integer({ description: 'site names requests gave, no registered site bears, left out of sites' }),
 });
 
 /** `GET /admin/v1/insights/summary` and `/sites`: the console's Overview and Sites views (read scope). */
@@ -95,7 +100,7 @@ export function registerAdminInsights(untyped: FastifyInstance, deps: RouteDeps)
     },
     async (req, reply) => {
       const w = insightsWindow(req.query);
-      return { from: w.from.toISOString(), to: w.to.toISOString(), sites: await deps.consoleReads.heavyRead(reply, (db) => siteInsights(db, w)) };
+      return { from: w.from.toISOString(), to: w.to.toISOString(), ...(await deps.consoleReads.heavyRead(reply, (db) => siteInsights(db, w))) };
     },
   );
 }

@@ -11,8 +11,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Admin tokens: name, scope, created, last used, revoked (never the token)
-         * @description Named admin tokens; the token itself is never shown again.
+         * Admin tokens: name, scope, created, last used, revoked (never the token); admin scope
+         * @description Named admin tokens (scope admin); the token itself is never shown again.
          */
         get: operations["adminListTokens"];
         put?: never;
@@ -1460,6 +1460,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         from: string;
+                        /** @description every registered site, and at most 500 site names requests gave that no registered site bears (alphabetically first) */
                         sites: {
                             inboxFiles: {
                                 accepted: number;
@@ -1481,6 +1482,8 @@ export interface operations {
                             };
                         }[];
                         to: string;
+                        /** @description site names requests gave, no registered site bears, left out of sites */
+                        unregisteredSitesOmitted: number;
                     };
                 };
             };
@@ -1683,12 +1686,15 @@ export interface operations {
                                 p50Seconds: number | null;
                                 p90Seconds: number | null;
                             }[];
+                            /** @description every registered site, shipments with no site (null), and at most 500 names no registered site bears (alphabetically first) */
                             bySite: {
                                 count: number;
                                 p50Seconds: number | null;
                                 p90Seconds: number | null;
                                 productionSite: string | null;
                             }[];
+                            /** @description names no registered site bears left out of bySite (a request names its site in free text) */
+                            unregisteredSitesOmitted: number;
                         };
                         finished: {
                             count: number;
