@@ -225,8 +225,12 @@ describe('trackhub admin-tokens with --url', () => {
     expect(created.code, created.out).toBe(0);
     const token = /^(tha_[A-Za-z0-9_-]{43})$/m.exec(created.out)?.[1] as string;
     expect(token).toBeDefined();
-    // The new token works against the hub, for what its scope allows.
-    const listed = await cli(['admin-tokens', 'list'], { ...env, TRACKHUB_ADMIN_TOKEN: token });
+    // The new token works against the hub, for what its scope allows: reads, but not the token list (admin's).
+    expect((await cli(['issuers', 'list'], { ...env, TRACKHUB_ADMIN_TOKEN: token })).code).toBe(0);
+    const refused = await cli(['admin-tokens', 'list'], { ...env, TRACKHUB_ADMIN_TOKEN: token });
+    expect(refused.code, refused.out).toBe(2);
+    expect(refused.out).toContain('this needs a token with the admin scope; remote-op has read');
+    const listed = await cli(['admin-tokens', 'list'], env);
     expect(listed.code, listed.out).toBe(0);
     expect(listed.out).toMatch(/^remote-op\tread\t.*\tactive$/m);
     expect(listed.out).not.toContain(token);

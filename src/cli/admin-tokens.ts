@@ -18,7 +18,7 @@ export function registerAdminTokenCommands(program: Command, { withStore, storeN
     .command('create')
     .description('Create a token and print it once (the hub keeps only its SHA-256)')
     .requiredOption('--name <name>', 'who the audit log will name: 1 to 64 of [A-Za-z0-9_.-]')
-    .requiredOption('--scope <scope>', `one of ${CLI_ADMIN_SCOPES.join(', ')}: read (every GET), operate (read and replays), admin (everything)`)
+    .requiredOption('--scope <scope>', `one of ${CLI_ADMIN_SCOPES.join(', ')}: read (every GET but the token list), operate (read and replays), admin (everything)`)
     .addOption(hubUrlOption())
     .action(async (opts: { name: string; scope: string; url?: string }) => {
       const store = await import('../store/admin-tokens.ts');

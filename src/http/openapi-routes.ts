@@ -148,7 +148,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /admin/v1/audit': {
     operationId: 'adminListAudit', description: 'Admin API writes, newest first, with secrets masked as ***.' },
   'GET /admin/v1/admin-tokens': {
-    operationId: 'adminListTokens', description: 'Named admin tokens; the token itself is never shown again.', responses: errors(400) },
+    operationId: 'adminListTokens', description: 'Named admin tokens (scope admin); the token itself is never shown again.', responses: errors(400) },
   'POST /admin/v1/admin-tokens': {
     operationId: 'adminCreateToken', description: 'Creates a named admin token with a scope (read, operate, admin); the token is in this answer only.', responses: errors(415) },
   'DELETE /admin/v1/admin-tokens/:name': {

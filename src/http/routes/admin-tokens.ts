@@ -37,10 +37,11 @@ export function registerAdminTokenRoutes(untyped: FastifyInstance, deps: HttpDep
   app.get(
     '/admin/v1/admin-tokens',
     {
-      ...adminRoute(app, deps, 'read'),
+      // Who holds which scope, and who is active, is the token admin's business: admin, as creating and revoking.
+      ...adminRoute(app, deps, 'admin'),
       schema: {
         tags: ['admin'],
-        summary: 'Admin tokens: name, scope, created, last used, revoked (never the token)',
+        summary: 'Admin tokens: name, scope, created, last used, revoked (never the token); admin scope',
         security,
         response: { 200: Type.Object({ tokens: Type.Array(TokenView) }), ...errorResponses(401, 403, 429) },
       },
