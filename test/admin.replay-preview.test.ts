@@ -112,6 +112,12 @@ describe('GET /admin/v1/issuers/:issuerId/replay-preview (postgres)', () => {
       expect(res.statusCode, since).toBe(400);
       expect(res.json(), since).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'since: is not an ISO 8601 time with an offset (e.g. 2026-12-01T00:00:00Z)' });
     }
+    // In range as written, not once in UTC: refused naming the field, not a vague 400 from PostgreSQL.
+    for (const since of ['9999-12-31T23:59:59-12:00', '0000-01-01T00:00:00Z']) {
+      const expected = { errorCode: 'FIELD_INVALID_VALUE', error: 'since: must fall within the years 0001 to 9999 in UTC' };
+      expect((await replay({ since })).json(), since).toEqual(expected);
+      expect((await preview(`since=${encodeURIComponent(since)}`)).json(), since).toEqual(expected);
+    }
     // Nothing was replayed by the refusals.
     expect((await preview('since=2026-01-01T00:00:00Z')).json().count).toBe(4);
     expect((await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/BANK_RP_01/replay-preview?since=2026-03-01T00:00:00Z' })).statusCode).toBe(401);

@@ -12,6 +12,10 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2
 export function timeParam(name: string, value: string): Date {
   const t = ISO_TIME.test(value) ? parseTime(value) : undefined;
   if (!t) throw new ApiError('FIELD_INVALID_FORMAT', `${name}: is not an ISO 8601 time with an offset (e.g. 2026-12-01T00:00:00Z)`);
+  // An offset can carry a time past either end once in UTC (9999-12-31T23:59:59-12:00 is in year 10000):
+  // PostgreSQL would refuse it with a message naming no field.
+  const year = t.getUTCFullYear();
+  if (year < 1 || year > 9999) throw new ApiError('FIELD_INVALID_VALUE', `${name}: must fall within the years 0001 to 9999 in UTC`);
   return t;
 }
 
