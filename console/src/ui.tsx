@@ -114,7 +114,9 @@ export function View({ title, intro, children, actions }: { title: string; intro
 /** A table that scrolls sideways on a phone instead of squeezing its columns; `num` lists the columns of figures (headed right-aligned, like their cells). */
 export function Table({ head, children, caption, empty, num }: { head: ComponentChildren[]; children: ComponentChildren; caption?: string; empty?: boolean; num?: number[] }) {
   return (
-    <div class="table-wrap">
+    // A named region (a labelled section), focusable so a keyboard can scroll it sideways with the arrow keys.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus to be scrolled without a mouse (WCAG 2.1.1)
+    <section class="table-wrap" tabIndex={0} aria-label={caption ?? 'Table'}>
       <table>
         {caption ? <caption>{caption}</caption> : null}
         <thead>
@@ -139,7 +141,7 @@ export function Table({ head, children, caption, empty, num }: { head: Component
           )}
         </tbody>
       </table>
-    </div>
+    </section>
   );
 }
 

@@ -43,7 +43,7 @@ function Cards({ n }: { n: NotificationItem }) {
       {cards.map((c) => (
         <div key={c.operationId}>
           {c.cardId ? <a href={href('card', n.issuerId, c.cardId)}>{c.cardId}</a> : <span class="muted">(operation gone)</span>}
-          <div class="muted mono">
+          <div class="muted mono long-id">
             {c.operationId}
             {c.trackingType ? ` · ${c.trackingType}` : ''}
           </div>
@@ -113,7 +113,7 @@ function Row({ initial, issuerName }: { initial: NotificationItem; issuerName: s
       </td>
       <td>
         <Badge tone={TONE[n.state]}>{n.state}</Badge>
-        <div class="muted mono" title="webhook-id">
+        <div class="muted mono long-id" title="webhook-id">
           {n.id}
         </div>
       </td>
