@@ -18,7 +18,8 @@ describe('GET /admin/v1/production-sites/:siteId/inbox-files (postgres)', () => 
       ['b|1|1', 'b.csv', 'rejected', '2026-01-01T02:00:00.000002Z', '2026-01-01T02:00:01Z', 30, 0, 0, 30, many],
       // Two files received in the same microsecond: the page boundary falls between them, neither is lost.
       ['c|1|1', 'c.csv', 'done', '2026-01-01T03:00:00.000003Z', '2026-01-01T03:00:02Z', 5, 5, 0, 0, []],
-      ['d|1|1', 'd.csv', 'done', '2026-01-01T03:00:00.000003Z', '2026-01-01T03:00:03Z', 6, 6, 0, 0, []],
+      // A header and 5 lines: 6 physical lines read, 5 of them records.
+      ['d|1|1', 'd.csv', 'done', '2026-01-01T03:00:00.000003Z', '2026-01-01T03:00:03Z', 6, 4, 1, 0, []],
       ['e|1|1', 'e.csv', 'processing', '2026-01-01T04:00:00Z', null, 100, 50, 0, 0, []],
     ];
     for (const [key, name, state, received, finished, lines, accepted, duplicates, count, rejected] of files) {
@@ -39,8 +40,10 @@ describe('GET /admin/v1/production-sites/:siteId/inbox-files (postgres)', () => 
     expect(body.nextCursor).toBeNull();
     expect(body.files.map((f: { name: string }) => f.name).sort()).toEqual(['a.csv', 'b.csv', 'c.csv', 'd.csv', 'e.csv']);
     expect(body.files[0]).toEqual({
-      name: 'e.csv', state: 'processing', receivedAt: '2026-01-01T04:00:00.000Z', finishedAt: null, linesRead: 100, accepted: 50, duplicates: 0, rejectedLines: 0, rejected: [],
+      name: 'e.csv', state: 'processing', receivedAt: '2026-01-01T04:00:00.000Z', finishedAt: null, linesRead: 50, accepted: 50, duplicates: 0, rejectedLines: 0, rejected: [],
     });
+    // Lines after the header, as `sites import` counts them: accepted, duplicates and rejected.
+    expect(body.files.find((f: { name: string }) => f.name === 'd.csv')).toMatchObject({ linesRead: 5, accepted: 4, duplicates: 1 });
     const b = body.files.find((f: { name: string }) => f.name === 'b.csv');
     expect(b).toMatchObject({ state: 'rejected', receivedAt: '2026-01-01T02:00:00.000Z', finishedAt: '2026-01-01T02:00:01.000Z', rejectedLines: 30 });
     // The first 20 stored.

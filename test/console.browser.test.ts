@@ -45,6 +45,11 @@ describe('web console: shell', () => {
     const html = await res.text();
     expect(html).toContain('data-sandbox="true"');
     expect(html).not.toMatch(/<script>|<style>|style="/);
+    // Its icon is inline (the CSP's img-src allows data:): a browser asks for no /favicon.ico, which 404s on every load.
+    const icon = /<link rel="icon" href="([^"]*)">/.exec(html)?.[1];
+    expect(icon).toMatch(/^data:/);
+    expect(csp).toMatch(/img-src [^;]*data:/);
+    expect((await fetch(`${base}/favicon.ico`)).status).toBe(404);
     for (const file of ['app.js', 'app.css']) {
       const asset = await fetch(`${base}/console/${file}`);
       expect(asset.status).toBe(200);
@@ -91,6 +96,23 @@ describe('web console: shell', () => {
     expect(await time.textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:00:00 UTC$/);
     expect(await time.getAttribute('title')).toMatch(/^local time: /);
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('asks again when the hub is busy (503 with a short Retry-After) instead of showing nothing', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    let calls = 0;
+    await page.route('**/admin/v1/insights/summary*', async (route) => {
+      calls++;
+      if (calls === 1) return route.fulfill({ status: 503, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: '{"errorCode":"SERVICE_UNAVAILABLE","error":"busy"}' });
+      return route.continue();
+    });
+    await page.goto(`${base}/console`);
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('.stat:has-text("Shipments opened")');
+    expect(calls).toBe(2);
+    expect(await page.locator('.error').count()).toBe(0);
     await page.close();
   });
 

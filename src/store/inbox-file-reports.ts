@@ -20,6 +20,7 @@ export interface InboxFileReport {
   receivedAt: string;
   /** When it was moved to done/ or rejected/; null while processing. */
   finishedAt: string | null;
+  /** Records read: each is accepted, a duplicate or rejected; a CSV's header and blank lines are not records (as `sites import` and the report file count). */
   linesRead: number;
   accepted: number;
   duplicates: number;
@@ -67,7 +68,8 @@ export async function listInboxFiles(db: Db, siteId: string, q: { after?: InboxF
       state: r.state,
       receivedAt: r.received_at,
       finishedAt: r.finished_at,
-      linesRead: r.lines_done,
+      // Not lines_done: that is where a resumed read starts, the physical line, header included.
+      linesRead: r.accepted + r.duplicates + r.rejected_count,
       accepted: r.accepted,
       duplicates: r.duplicates,
       rejectedLines: r.rejected_count,

@@ -16,7 +16,7 @@ const InboxFile = Type.Object({
   state: Type.String({ description: 'processing (being read, or its worker stopped: it resumes), done, or rejected (unreadable, or no usable event in it)' }),
   receivedAt: Type.String({ description: 'When the hub first took the file' }),
   finishedAt: Nullable(Type.String({ description: 'When it was moved to done/ or rejected/; null while processing' })),
-  linesRead: Type.Integer(),
+  linesRead: Type.Integer({ description: 'Lines read so far, after the CSV header (blank lines not counted): accepted + duplicates + rejectedLines, as `trackhub sites import` counts them' }),
   accepted: Type.Integer(),
   duplicates: Type.Integer({ description: 'Events the hub already held (the same eventId from the same site)' }),
   rejectedLines: Type.Integer({ description: 'Lines refused: exact' }),

@@ -3257,6 +3257,7 @@ export interface operations {
                             /** @description Events the hub already held (the same eventId from the same site) */
                             duplicates: number;
                             finishedAt: string | null;
+                            /** @description Lines read so far, after the CSV header (blank lines not counted): accepted + duplicates + rejectedLines, as `trackhub sites import` counts them */
                             linesRead: number;
                             /** @description The file name as the site dropped it */
                             name: string;
