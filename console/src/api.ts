@@ -38,24 +38,46 @@ function errorOf(status: number, text: string): ApiError {
   }
 }
 
+/** How often a read the hub answered 503 with a short Retry-After (busy: its heavy reads are capped) is tried again. */
+const BUSY_RETRIES = 3;
+const MAX_BUSY_WAIT_S = 10;
+
+function wait(seconds: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((ok, ko) => {
+    const timer = setTimeout(ok, seconds * 1000);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      ko(new DOMException('aborted', 'AbortError'));
+    });
+  });
+}
+
 /** One Admin API call; JSON in and out. Throws ApiError on any refusal, a network error as ApiError(0). */
 export async function api<T>(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal; token?: string } = {}): Promise<T> {
+  const method = init.method ?? 'GET';
   const headers: Record<string, string> = { authorization: `Bearer ${init.token ?? storedToken()}` };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(path, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: init.signal });
-  } catch (err) {
-    if ((err as Error).name === 'AbortError') throw err;
-    throw new ApiError(0, 'NETWORK', 'the hub could not be reached');
-  }
-  const text = await res.text();
-  if (!res.ok) {
+  for (let attempt = 0; ; attempt++) {
+    let res: Response;
+    try {
+      res = await fetch(path, { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: init.signal });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      throw new ApiError(0, 'NETWORK', 'the hub could not be reached');
+    }
+    const text = await res.text();
+    if (res.ok) return (text ? JSON.parse(text) : {}) as T;
     const error = errorOf(res.status, text);
     if (res.status === 401 && init.token === undefined) window.dispatchEvent(new CustomEvent(SIGNED_OUT_EVENT, { detail: error.message }));
+    // A busy hub (its heavy reads run a few at a time) says when to come back: a read waits and asks again,
+    // rather than showing an empty figure. Writes are never repeated here.
+    const retryAfter = Number(res.headers.get('retry-after'));
+    if (method === 'GET' && res.status === 503 && attempt < BUSY_RETRIES && retryAfter > 0 && retryAfter <= MAX_BUSY_WAIT_S) {
+      await wait(retryAfter, init.signal);
+      continue;
+    }
     throw error;
   }
-  return (text ? JSON.parse(text) : {}) as T;
 }
 
 /** A query string from the set values only: `qs({ q: 'x', limit: 50, cursor: undefined })` → `?q=x&limit=50`. */
