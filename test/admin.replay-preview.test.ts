@@ -118,6 +118,18 @@ describe('GET /admin/v1/issuers/:issuerId/replay-preview (postgres)', () => {
       expect((await replay({ since })).json(), since).toEqual(expected);
       expect((await preview(`since=${encodeURIComponent(since)}`)).json(), since).toEqual(expected);
     }
+    // A member named twice is refused naming it, not read with its last value (also spelt with an escape, and nested).
+    const raw = (payload: string, url = '/admin/v1/issuers/BANK_RP_01/replay', method: 'POST' | 'PUT' = 'POST') =>
+      t.app.inject({ method, url, headers: { ...admin, 'content-type': 'application/json' }, payload });
+    for (const body of ['{"since":"2026-03-01T00:00:00Z","since":"2020-01-01T00:00:00Z"}', '{"since":"2026-03-01T00:00:00Z","\\u0073ince":"2020-01-01T00:00:00Z"}']) {
+      const res = await raw(body);
+      expect(res.statusCode, body).toBe(400);
+      expect(res.json(), body).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'since: is given more than once' });
+    }
+    const nested = await raw('{"name":"Bank","notificationBaseUrl":"https://bank.example","jwks":{"keys":[],"keys":[]}}', '/admin/v1/issuers/BANK_RP_09', 'PUT');
+    expect(nested.json()).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'keys: is given more than once' });
+    // Distinct names pass (nothing matches: 202, 0 replayed).
+    expect((await raw('{"since":"2026-03-01T00:00:00Z","includeDelivered":false,"expectedCount":0,"until":"2026-03-01T00:00:00Z"}')).statusCode).toBe(202);
     // Nothing was replayed by the refusals.
     expect((await preview('since=2026-01-01T00:00:00Z')).json().count).toBe(4);
     expect((await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/BANK_RP_01/replay-preview?since=2026-03-01T00:00:00Z' })).statusCode).toBe(401);

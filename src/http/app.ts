@@ -19,6 +19,7 @@ import { SiteKeys } from '../store/site-keys.ts';
 import { clientKey } from './client-address.ts';
 import { type ConsoleReadLimits, ConsoleReads } from './console-reads.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
+import { refusingRepeatedAdminNames } from './json-names.ts';
 import { utf8BodyParser } from './media-types.ts';
 import { swaggerOptions } from './openapi-document.ts';
 import { registerAdminApi } from './routes/admin.ts';
@@ -178,7 +179,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   // Bodies are read as UTF-8 or refused: bytes that are not would become U+FFFD in stored names and reasons.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8BodyParser(defaultJson));
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8BodyParser(refusingRepeatedAdminNames(defaultJson)));
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'buffer' },

@@ -1,8 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { createScanner, SyntaxKind } from 'jsonc-parser';
 import { InvalidGrant, issueAccessToken, verifyAssertion } from '../../auth/tokens.ts';
 import type { HttpDeps } from '../app.ts';
+import { repeatedMemberName } from '../json-names.ts';
 import { sendSlowDown, tokenEndpointLimits } from '../limits.ts';
 import { isForm, isJson, utf8BodyParser } from '../media-types.ts';
 import { TOKEN_RESPONSES } from '../schemas.ts';
@@ -58,7 +58,7 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
       utf8BodyParser((req, text, done) => {
         defaultJson(req, text, (err, body) => {
           if (err) done(err, undefined);
-          else if (hasRepeatedTopLevelName(text)) done(Object.assign(new Error('a parameter is repeated'), { code: REPEATED_PARAMETER, statusCode: 400 }), undefined);
+          else if (repeatedMemberName(text, { topLevelOnly: true }) !== undefined) done(Object.assign(new Error('a parameter is repeated'), { code: REPEATED_PARAMETER, statusCode: 400 }), undefined);
           else done(null, body);
         });
       }),
@@ -149,46 +149,4 @@ export function registerTokenRoute(untyped: FastifyInstance, deps: HttpDeps): vo
     });
   }
 
-  /**
- * Whether the top-level object of a JSON text names a member twice (JSON.parse keeps the last one
- * silently). Only the top level holds the token request's parameters. jsonc-parser's scanner reads the
- * text token by token, without recursion (a body nested 100,000 deep must not overflow the stack), and
- * decodes each name, so `"assertion"` and `"\u0061ssertion"` are the same name, as they are to JSON.parse.
- */
-function hasRepeatedTopLevelName(text: string): boolean {
-  const scanner = createScanner(text, true);
-  const names = new Set<string>();
-  let depth = 0;
-  let topIsObject = false;
-  let nameNext = false;
-  for (let token = scanner.scan(); token !== SyntaxKind.EOF; token = scanner.scan()) {
-    switch (token) {
-      case SyntaxKind.OpenBraceToken:
-        if (depth === 0) topIsObject = true;
-        depth++;
-        nameNext = topIsObject && depth === 1;
-        break;
-      case SyntaxKind.OpenBracketToken:
-        depth++;
-        break;
-      case SyntaxKind.CloseBraceToken:
-      case SyntaxKind.CloseBracketToken:
-        depth--;
-        break;
-      case SyntaxKind.CommaToken:
-        nameNext = topIsObject && depth === 1;
-        break;
-      case SyntaxKind.StringLiteral:
-        if (nameNext) {
-          const name = scanner.getTokenValue();
-          if (names.has(name)) return true;
-          names.add(name);
-        }
-        nameNext = false;
-        break;
-      default:
-        nameNext = false;
-    }
-  }
-  return false;
-}
+  
