@@ -18,6 +18,8 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const HOSTILE_NAME = `Bank <img src=x onerror="window.__xss=1"> & "co"`;
 const HOSTILE_ERROR = `<img src=x onerror="window.__xss=2">HTTP 500`;
 const HOSTILE_BODY = `<script>window.__xss=3</script>down`;
+// Invisible or reordering characters in an issuer's answer: a bidi override, a zero-width space, an ESC.
+const HIDDEN_CHARS = '\u202Etxt.exe\u200B\u001b[31m';
 
 describe('web console: notifications, issuers, audit log', () => {
   let t: TestApp;
@@ -51,7 +53,7 @@ describe('web console: notifications, issuers, audit log', () => {
     const rows = ops.map((o, i) => ({ id: `msg_nt_${i + 1}`, issuer_id: o.issuer_id, operation_id: o.operation_id, sequence_number: 1, correlation_id: `corr_nt_${i + 1}`, payload: JSON.stringify({ operationId: o.operation_id, sequenceNumber: 1 }) }));
     await insertOutbox(db(), rows);
     await db().updateTable('outbox').set({ state: 'dead', attempts: 8, last_error: HOSTILE_ERROR }).where('id', 'in', rows.map((r) => r.id)).execute();
-    await db().insertInto('delivery_attempts').values(rows.map((r) => ({ notification_id: r.id, attempt: 8, http_status: null, error: HOSTILE_ERROR, latency_ms: 5, response_body: HOSTILE_BODY }))).execute();
+    await db().insertInto('delivery_attempts').values(rows.map((r) => ({ notification_id: r.id, attempt: 8, http_status: null, error: HOSTILE_ERROR, latency_ms: 5, response_body: `${HOSTILE_BODY}${HIDDEN_CHARS}` }))).execute();
     // One of the second issuer's is old: an issuer replay since 2021 leaves it dead.
     const nt2 = rows.filter((r) => r.issuer_id === 'ISSUER_NT2');
     await db().updateTable('outbox').set({ created_at: new Date('2020-06-01T00:00:00Z') }).where('id', '=', nt2[0].id).execute();
@@ -89,7 +91,8 @@ describe('web console: notifications, issuers, audit log', () => {
     await page.waitForFunction(() => document.querySelectorAll('tr[data-id]').length === 2);
     const first = rows.first();
     const id = (await first.getAttribute('data-id')) as string;
-    expect(await first.locator('td.reason').textContent()).toBe(`${HOSTILE_ERROR}: ${HOSTILE_BODY}`);
+    // Markup shown as text; the hidden characters made visible rather than reversing or hiding what follows.
+    expect(await first.locator('td.reason').textContent()).toBe(`${HOSTILE_ERROR}: ${HOSTILE_BODY}⟨U+202E⟩txt.exe⟨U+200B⟩⟨U+001B⟩[31m`);
     expect(await first.locator('a[href^="#/card/ISSUER_NT1/CARD_NT1_"]').count()).toBe(1);
     await noScript(page);
 

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, api, seg } from '../api.ts';
 import { href } from '../router.ts';
+import { shown } from '../text.ts';
 import { Badge, ErrorNote, Loading, Table, Time, useApi, View } from '../ui.tsx';
 import { type Carried, carriedStatus } from './delivery-parts.tsx';
 
@@ -120,8 +121,8 @@ function Checkpoints({ list }: { list: Checkpoint[] }) {
             {c.subStatus ? <span class="muted"> {c.subStatus}</span> : null}
           </td>
           <td class="mono">{c.raw.code}</td>
-          <td class="cp-description">{c.raw.description || c.message}</td>
-          <td>{place(c) || <span class="muted">—</span>}</td>
+          <td class="cp-description">{shown(c.raw.description || c.message)}</td>
+          <td>{shown(place(c)) || <span class="muted">—</span>}</td>
         </tr>
       ))}
     </Table>
@@ -203,7 +204,7 @@ function NotificationBlock({ n, replays }: { n: Notification; replays: Replays }
           </span>
         ) : null}
       </p>
-      {n.lastError ? <p class="last-error">Last error: {n.lastError}</p> : null}
+      {n.lastError ? <p class="last-error">Last error: {shown(n.lastError)}</p> : null}
       <Table caption={`Delivery attempts (${n.attempts})`} head={['#', 'Time', 'Result', 'Error', 'Duration']} empty={n.attemptLog.length === 0}>
         {n.attemptLog.map((a) => (
           <tr key={a.attempt} class="attempt">
@@ -212,7 +213,7 @@ function NotificationBlock({ n, replays }: { n: Notification; replays: Replays }
               <Time value={a.attemptedAt} />
             </td>
             <td>{attemptResult(a)}</td>
-            <td class="attempt-error">{a.error ?? <span class="muted">—</span>}</td>
+            <td class="attempt-error">{shown(a.error) ?? <span class="muted">—</span>}</td>
             <td class="num">{a.latencyMs} ms</td>
           </tr>
         ))}
@@ -249,7 +250,7 @@ function OperationCard({ o, replays }: { o: TimelineOperation; replays: Replays 
           <>
             <dt>Error</dt>
             <dd class="op-error">
-              <code>{op.errorCode}</code> {op.error}
+              <code>{op.errorCode}</code> {shown(op.error)}
             </dd>
           </>
         ) : null}

@@ -1,4 +1,5 @@
 import type { ApiError } from '../api.ts';
+import { shown } from '../text.ts';
 import { Badge, count, percent, Time } from '../ui.tsx';
 
 // Pieces the Notifications and Issuers views share: an issuer's delivery health as the Admin API reports it
@@ -37,14 +38,14 @@ export function EndpointBadge({ endpoint, health }: { endpoint: EndpointState; h
   if (endpoint.state === 'throttled') {
     return (
       <span class="endpoint">
-        <Badge tone="warn">throttled</Badge> until <Time value={endpoint.until} /> <span class="muted">({endpoint.reason})</span>
+        <Badge tone="warn">throttled</Badge> until <Time value={endpoint.until} /> <span class="muted">({shown(endpoint.reason)})</span>
       </span>
     );
   }
   if (endpoint.state === 'disabled') {
     return (
       <span class="endpoint">
-        <Badge tone="bad">disabled</Badge> since <Time value={endpoint.since} />: <span>{endpoint.reason}</span>
+        <Badge tone="bad">disabled</Badge> since <Time value={endpoint.since} />: <span>{shown(endpoint.reason)}</span>
       </span>
     );
   }

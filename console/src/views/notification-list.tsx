@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiError, api, qs, seg } from '../api.ts';
 import { href } from '../router.ts';
+import { shown } from '../text.ts';
 import { Badge, count, ErrorNote, Loading, Table, Time, useApi } from '../ui.tsx';
 import { type Carried, carriedText, WriteError } from './delivery-parts.tsx';
 
@@ -117,7 +118,7 @@ function Row({ initial, issuerName }: { initial: NotificationItem; issuerName: s
           {n.id}
         </div>
       </td>
-      <td class="reason">{n.reason ?? n.lastError ?? <span class="muted">—</span>}</td>
+      <td class="reason">{shown(n.reason ?? n.lastError) ?? <span class="muted">—</span>}</td>
       <td class="num">{count(n.attempts)}</td>
       <td>
         <Time value={n.createdAt} />

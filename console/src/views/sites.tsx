@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, qs, seg } from '../api.ts';
 import { Bars } from '../chart.tsx';
 import { href, type Route } from '../router.ts';
+import { shown } from '../text.ts';
 import { Badge, count, duration, ErrorNote, Loading, Stat, Table, Time, useApi, View } from '../ui.tsx';
 import { WINDOWS, WindowPicker, windowOf } from './overview.tsx';
 
@@ -214,7 +215,7 @@ function InboxFiles({ siteId }: { siteId: string }) {
         {files.map((f) => (
           <tr key={`${f.receivedAt} ${f.name}`} data-file={f.name}>
             <td class="file-name">
-              <code>{f.name}</code>
+              <code>{shown(f.name)}</code>
             </td>
             <td>
               <Badge tone={f.state === 'done' ? 'ok' : f.state === 'rejected' ? 'bad' : 'info'}>{f.state}</Badge>
@@ -234,7 +235,7 @@ function InboxFiles({ siteId }: { siteId: string }) {
                 <ul class="rejections">
                   {f.rejected.map((r) => (
                     <li key={r.line}>
-                      line {r.line}: <code>{r.errorCode}</code> {r.error}
+                      line {r.line}: <code>{r.errorCode}</code> {shown(r.error)}
                     </li>
                   ))}
                   {f.rejectedLines > f.rejected.length ? <li class="muted">and {count(f.rejectedLines - f.rejected.length)} more (in the report beside the file)</li> : null}

@@ -1,5 +1,6 @@
 import { qs } from '../api.ts';
 import { href, navigate, type Route } from '../router.ts';
+import { shown } from '../text.ts';
 import { Badge, count, ErrorNote, Loading, plural, Stat, Table, Time, useApi, View } from '../ui.tsx';
 
 // Stuck: what should have moved and has not. Open shipments the carrier has not spoken of for N days,
@@ -142,7 +143,7 @@ export function StuckView({ route }: { route: Route }) {
                   <Time value={i.pendingSince} />
                 </td>
                 <td class="num">{i.attempts}</td>
-                <td>{i.lastError ?? <span class="muted">—</span>}</td>
+                <td>{shown(i.lastError) ?? <span class="muted">—</span>}</td>
               </tr>
             ))}
           </Table>
