@@ -131,4 +131,27 @@ describe('web console: shell', () => {
     expect(problems).toEqual([]);
     await page.close();
   });
+  it('a crafted card or site link shows "not a valid … id", never its text in the heading', async () => {
+    const { page, problems } = await signedIn(browser, base);
+    const cases: [string, string][] = [
+      ['#/card/PAY%20NOW%20%E2%80%AE/CARD_1', 'Not a valid issuer id'],
+      ['#/card/ISSUER_001/Call%20%2B1-555%20to%20unlock%20your%20card', 'Not a valid card id'],
+      ['#/sites/Your%20account%20is%20suspended', 'Not a valid site id'],
+    ];
+    for (const [hash, title] of cases) {
+      await page.evaluate((h) => {
+        location.hash = h;
+      }, hash);
+      await page.waitForFunction((t) => document.querySelector('#view-title')?.textContent === t, title);
+      const text = (await page.locator('#content').textContent()) as string;
+      for (const crafted of ['PAY NOW', 'Call', 'suspended']) expect(text, hash).not.toContain(crafted);
+    }
+    // A well-formed id still opens its page.
+    await page.evaluate(() => {
+      location.hash = '#/sites/BUREAU-LON';
+    });
+    await page.waitForFunction(() => document.querySelector('#view-title')?.textContent === 'Site BUREAU-LON');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });

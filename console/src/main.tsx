@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, api, SIGNED_OUT_EVENT, storedToken, storeToken } from './api.ts';
+import { CARD_ID, ID_RULES, ISSUER_ID } from './ids.ts';
 import { href, type Route, useRoute } from './router.ts';
 import './styles.css';
 import { View } from './ui.tsx';
@@ -93,12 +94,25 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
         {view ? (
           view.render(route)
         ) : route.parts.length >= 2 ? (
-          <CardView issuerId={route.parts[0] as string} cardId={route.parts[1] as string} />
+          cardLink(route.parts[0] as string, route.parts[1] as string)
         ) : (
           <View title="Not found">The link is incomplete.</View>
         )}
       </main>
     </>
+  );
+}
+
+/** A card link's page, once both ids have their formats (a crafted link's text never reaches the heading). */
+function cardLink(issuerId: string, cardId: string) {
+  const bad = !ISSUER_ID.test(issuerId) ? 'issuer' : !CARD_ID.test(cardId) ? 'card' : undefined;
+  if (!bad) return <CardView issuerId={issuerId} cardId={cardId} />;
+  return (
+    <View title={`Not a valid ${bad} id`}>
+      <p class="error" role="alert">
+        This link's {bad} id is not a valid {bad} id ({ID_RULES[bad]}). Find the card with Search.
+      </p>
+    </View>
   );
 }
 

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, qs, seg } from '../api.ts';
 import { Bars } from '../chart.tsx';
+import { ID_RULES, SITE_ID } from '../ids.ts';
 import { href, type Route } from '../router.ts';
 import { shown } from '../text.ts';
 import { Badge, count, duration, ErrorNote, Loading, Stat, Table, Time, useApi, View } from '../ui.tsx';
@@ -294,5 +295,16 @@ function SiteDetail({ siteId, route }: { siteId: string; route: Route }) {
 
 export function SitesView({ route }: { route: Route }) {
   const siteId = route.parts[0];
-  return siteId ? <SiteDetail siteId={siteId} route={route} /> : <SitesList route={route} />;
+  if (!siteId) return <SitesList route={route} />;
+  // A crafted link's text never reaches the heading: the API would refuse the id anyway.
+  if (!SITE_ID.test(siteId)) {
+    return (
+      <View title="Not a valid site id" actions={<a href={href('sites')}>All sites</a>}>
+        <p class="error" role="alert">
+          This link's site id is not a valid site id ({ID_RULES.site}).
+        </p>
+      </View>
+    );
+  }
+  return <SiteDetail siteId={siteId} route={route} />;
 }
