@@ -11,6 +11,7 @@
  *   npx tsx bench/insights.ts [--operations 1000000]
  */
 import { sql } from 'kysely';
+import { siteAlertFigures } from '../src/store/alert-figures.ts';
 import { readCardTimeline, searchCards } from '../src/store/card-timeline.ts';
 import { type Db, migrate, openStore } from '../src/store/db.ts';
 import { insightsSummary, siteInsights } from '../src/store/insights.ts';
@@ -141,6 +142,9 @@ const ran = await onBenchPostgres(async (url) => {
         case when tt = 'SHIPMENT' then carrier end, case when tt = 'SHIPMENT' then '7712' || g end,
         created, case when open then created else created + dur end
       from s left join cps on cps.k = s.k`.execute(db);
+    // Registered, as every issuer whose operations the hub holds is (the card search looks up a card's issuers among them).
+    await sql`insert into issuers (issuer_id, name, notification_base_url, jwks)
+      select 'BENCHBANK' || k, 'BENCHBANK' || k, 'https://bank.example', '{"keys":[]}'::jsonb from generate_series(0, 4) k`.execute(db);
     await sql`insert into production_sites (site_id, name) select s, s from unnest(array['LONDON','MADRID','PARIS','OSLO']) s`.execute(db);
     await sql`insert into inbox_files (site_id, file_key, name, state, accepted, rejected_count, created_at)
       select (array['LONDON','MADRID','PARIS','OSLO'])[g % 4 + 1], 'f' || g, 'f' || g || '.csv', 'done', 1000, g % 3,
@@ -176,6 +180,8 @@ const ran = await onBenchPostgres(async (url) => {
       ['search: correlation id', () => searchCards(db, 'corr_500000', 20)],
       ['search: card id prefix card_5000 (no exact match)', () => searchCards(db, 'card_5000', 20)],
       [`timeline: a card with ${TIMELINE_OPS} operations, ${TIMELINE_OPS * 3} notifications, ${TIMELINE_OPS * 6} attempts`, () => readCardTimeline(db, 'BENCHBANK0', 'card_timeline')],
+      // GET /admin/v1/insights/site-silence's store query (the same as the site gauges and alerts), its 2-day lookback.
+      ['site-silence: per registered site, requests waiting and newest report', () => siteAlertFigures(db, 2)],
       // The route's defaults: scanDays 3, siteDays 2, pendingHours 1, limit 50.
       ['stuck lists, defaults', () => readStuck(db, { now: new Date(), scanDays: 3, siteDays: 2, pendingHours: 1, limit: 50 })],
     ];

@@ -172,7 +172,8 @@ export async function searchCards(db: Db, q: string, limit: number): Promise<Sea
         from ids where ids.card_id is not null
       ), found as (select card_id from ids where card_id is not null limit ${left})
       select i.issuer_id, f.card_id from found f cross join issuers i
-      where exists (select 1 from operations o where o.issuer_id = i.issuer_id and o.card_id = f.card_id)
+      -- A lateral probe, not exists: as a semi-join the planner hashed every operation (70 ms at 100,000).
+      cross join lateral (select 1 from operations o where o.issuer_id = i.issuer_id and o.card_id = f.card_id limit 1) held
       order by f.card_id, i.issuer_id limit ${left}`.execute(db);
     for (const c of cards.rows) matches.push({ kind: 'card', issuerId: c.issuer_id, cardId: c.card_id });
   }
