@@ -126,6 +126,9 @@ describe('GET /admin/v1/issuers/:issuerId/replay-preview (postgres)', () => {
       expect(res.statusCode, body).toBe(400);
       expect(res.json(), body).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'since: is given more than once' });
     }
+    // Also on a path the router decodes to the admin route (`/%61dmin/…`): the check reads the route, not the raw URL.
+    const encoded = await raw('{"since":"2026-03-01T00:00:00Z","since":"2020-01-01T00:00:00Z"}', '/%61dmin/v1/issuers/BANK_RP_01/replay');
+    expect(encoded.json()).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'since: is given more than once' });
     const nested = await raw('{"name":"Bank","notificationBaseUrl":"https://bank.example","jwks":{"keys":[],"keys":[]}}', '/admin/v1/issuers/BANK_RP_09', 'PUT');
     expect(nested.json()).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'keys: is given more than once' });
     // Distinct names pass (nothing matches: 202, 0 replayed).

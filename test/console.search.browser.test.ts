@@ -61,7 +61,8 @@ describe('web console: search, card timeline, stuck parcels', () => {
     await sql`update operations set created_at = ${ago(5 * DAY)}::timestamptz, state = jsonb_set(state, '{shipment}', ${JSON.stringify(shipment)}::jsonb)
       where operation_id = ${op.shipment}`.execute(db);
     // A carrier link that is not a web address is never made a link.
-    const odd = { ...shipment, trackingNumber: '779999999999', trackingUrl: 'javascript:window.__xss=4', status: 'INFO_RECEIVED', checkpoints: [] };
+    // Its carrier's own words hold a bidi override, a zero-width space and an escape: shown, not obeyed.
+    const odd = { ...shipment, trackingNumber: '779999999999', trackingUrl: 'javascript:window.__xss=4', status: 'INFO_RECEIVED', message: 'Label for \u202Eexe.txt\u200B\u001b[31m', checkpoints: [] };
     await sql`update operations set state = jsonb_set(state, '{shipment}', ${JSON.stringify(odd)}::jsonb) where operation_id = ${op.xss}`.execute(db);
     // An operation under a card id no API would take (written straight into the store).
     await sql`update operations set card_id = ${XSS_CARD} where operation_id = ${op.production}`.execute(db);
@@ -145,6 +146,7 @@ describe('web console: search, card timeline, stuck parcels', () => {
     // Only this card's operations: the previous card's answer is not shown while this one loads.
     expect(await page.locator('article.operation').count()).toBe(1);
     expect(await page.locator('a.tracking-link').count()).toBe(0);
+    expect(await page.locator('article.operation').innerText()).toContain('Label for ⟨U+202E⟩exe.txt⟨U+200B⟩⟨U+001B⟩[31m');
     expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
     expect(problems).toEqual([]);
     await page.close();

@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Histogram } from 'prom-client';
 import { Type } from 'typebox';
@@ -56,6 +56,20 @@ declare module 'fastify' {
  */
 function isPartnerApi(url: string, status: number): boolean {
   return url.startsWith('/banking/') || url.startsWith('/sites/') || (status === 429 && url.startsWith('/authz/'));
+}
+
+/**
+ * Which API a request is for: its route's pattern, else its path decoded as the router decodes it. Never
+ * req.url alone: `/%62anking/…` reaches the Issuer API's routes, and would pass a check on the raw text.
+ */
+function apiPath(req: FastifyRequest): string {
+  if (req.routeOptions.url) return req.routeOptions.url;
+  const path = req.url.split('?')[0] as string;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 /** The error code of a refusal body: the contract's `errorCode`, or OAuth's `error`; never any other text of it. */
@@ -233,7 +247,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   // read from the body on its way out, whichever code path refused it.
   app.decorateRequest('refusal', '');
   app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode >= 400 && reply.statusCode < 500 && isPartnerApi(req.url, reply.statusCode) && typeof payload === 'string' && payload.length <= 65_536) {
+    if (reply.statusCode >= 400 && reply.statusCode < 500 && isPartnerApi(apiPath(req), reply.statusCode) && typeof payload === 'string' && payload.length <= 65_536) {
       req.refusal = refusalCode(payload);
     }
     return payload;
@@ -245,11 +259,11 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode, correlationId: req.correlationId }, 'request failed');
     // A bank or a bureau quotes the correlation id of a refusal to the operator, who finds it here. The route
     // pattern, never the URL (card ids), headers (tokens, keys) or body.
-    else if (reply.statusCode >= 400 && isPartnerApi(req.url, reply.statusCode)) {
+    else if (reply.statusCode >= 400 && isPartnerApi(apiPath(req), reply.statusCode)) {
       req.log.info({ correlationId: req.correlationId, method: req.method, route, status: reply.statusCode, errorCode: req.refusal || undefined, ...partnerOf(req.params) }, 'request refused');
     }
     // An Admin API write, in a line (the audit log holds who and the before and after).
-    else if (req.method !== 'GET' && req.method !== 'HEAD' && req.url.startsWith('/admin/') && route !== 'unknown') {
+    else if (req.method !== 'GET' && req.method !== 'HEAD' && apiPath(req).startsWith('/admin/') && route !== 'unknown') {
       req.log.info({ correlationId: req.correlationId, method: req.method, route, status: reply.statusCode, targetId: adminTarget(req.params) }, 'admin write');
     }
     // The route pattern, never the URL, headers or body: nothing a caller sends ends up in the log.

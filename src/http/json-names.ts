@@ -12,7 +12,8 @@ type JsonParser = (req: FastifyRequest, text: string, done: (err: Error | null, 
 export function refusingRepeatedAdminNames(parse: JsonParser): JsonParser {
   return (req, text, done) =>
     parse(req, text, (err, body) => {
-      const repeated = err || !req.url.startsWith('/admin/') ? undefined : repeatedMemberName(text);
+      // The route's pattern, not req.url: the router decodes the path, so `/%61dmin/…` reaches an admin route.
+      const repeated = err || !req.routeOptions.url?.startsWith('/admin/') ? undefined : repeatedMemberName(text);
       if (repeated !== undefined) done(new ApiError('FIELD_INVALID_VALUE', `${repeated}: is given more than once`), undefined);
       else done(err, body);
     });

@@ -277,7 +277,7 @@ function OperationCard({ o, replays }: { o: TimelineOperation; replays: Replays 
           <>
             <dt>Shipment</dt>
             <dd>
-              <Badge tone={tone(sh.status)}>{sh.status}</Badge> {sh.subStatus ? <span class="muted">{sh.subStatus}</span> : null} {sh.message}
+              <Badge tone={tone(sh.status)}>{sh.status}</Badge> {sh.subStatus ? <span class="muted">{shown(sh.subStatus)}</span> : null} {shown(sh.message)}
             </dd>
             <dt>Estimated delivery</dt>
             <dd>
