@@ -113,6 +113,7 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
         config,
         db: store.db,
         storeKind: store.kind,
+        consoleDb: store.console,
         hub: context,
         issuers: new IssuerDirectory(store.db),
         tokens: new AccessTokenVerifier(accessTokenKey),

@@ -290,11 +290,11 @@ async function oddReceiver(respond: (res: import('node:http').ServerResponse) =>
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, hits: () => hits };
 }
 
-function senderTo(url: string, o: { timeoutMs: number; log?: ReturnType<typeof logCapture>['log'] }) {
+function senderTo(url: string, o: { timeoutMs: number; log?: ReturnType<typeof logCapture>['log']; retryDelaysMs?: number[] }) {
   const config = operatorWebhookConfig({ TRACKHUB_OPERATOR_WEBHOOK_URL: url, TRACKHUB_OPERATOR_WEBHOOK_SECRET: SECRET });
   if (!config) throw new Error('no operator webhook config');
   const agent = new Agent();
-  const sender = new OperatorWebhookSender({ target: config.target, post: undiciStatusPost(agent), log: o.log ?? createLogger('silent'), timeoutMs: o.timeoutMs, retryDelaysMs: [20, 20, 20], maxQueue: 100 });
+  const sender = new OperatorWebhookSender({ target: config.target, post: undiciStatusPost(agent), log: o.log ?? createLogger('silent'), timeoutMs: o.timeoutMs, retryDelaysMs: o.retryDelaysMs ?? [20, 20, 20], maxQueue: 100 });
   cleanups.push(async () => {
     await sender.stop();
     await agent.destroy();
@@ -353,6 +353,21 @@ describe('operator webhooks: stopping', () => {
     const left = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'operator webhook events not sent before stop');
     expect(left).toMatchObject({ events: 2 });
     expect(lines.join('')).not.toContain('will retry');
+  });
+});
+
+describe('operator webhooks: stopping on the last attempt', () => {
+  it('an event whose last attempt stop() cuts off is counted not sent, not given up', async () => {
+    const rx = await oddReceiver(() => {}); // never answers
+    const { lines, log } = logCapture();
+    const sender = senderTo(rx.url, { timeoutMs: 30_000, log, retryDelaysMs: [] }); // one attempt: it is the last
+    sender.enqueue(EVENT);
+    await waitFor('the hanging send', () => rx.hits() === 1 || undefined, 10_000, 10);
+    await sender.stop();
+    expect(sender.counts.givenUp).toBe(0);
+    const logged = lines.map((l) => JSON.parse(l));
+    expect(logged.find((l) => l.msg === 'operator webhook event given up')).toBeUndefined();
+    expect(logged.find((l) => l.msg === 'operator webhook events not sent before stop')).toMatchObject({ events: 1 });
   });
 });
 

@@ -38,17 +38,25 @@ function errorOf(status: number, text: string): ApiError {
   }
 }
 
-/** How often a read the hub answered 503 with a short Retry-After (busy: its heavy reads are capped) is tried again. */
+/**
+ * How often a read the hub answered 503 with a short Retry-After (busy: its reads are capped; 2 s) is tried
+ * again. A read stopped by the statement timeout answers 30 s: not retried, the view shows its message.
+ */
 const BUSY_RETRIES = 3;
 const MAX_BUSY_WAIT_S = 10;
 
 function wait(seconds: number, signal?: AbortSignal): Promise<void> {
   return new Promise((ok, ko) => {
-    const timer = setTimeout(ok, seconds * 1000);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
       ko(new DOMException('aborted', 'AbortError'));
-    });
+    };
+    // The listener goes with the wait: a view's signal lives on, and would gather one per retry.
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      ok();
+    }, seconds * 1000);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -125,6 +125,8 @@ export class OperatorWebhookSender {
         this.counts.sent++;
         continue;
       }
+      // Cut off by stop(): not a failure of the receiver, even on the last attempt; stop() counts it as not sent.
+      if (!this.running) break;
       const delay = this.o.retryDelaysMs[head.attempts - 1];
       if (delay === undefined) {
         this.queue.shift();

@@ -17,7 +17,7 @@ import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
 import { SiteKeys } from '../store/site-keys.ts';
 import { clientKey } from './client-address.ts';
-import { type ConsoleReadLimits, ConsoleReads } from './console-reads.ts';
+import { type ConsoleDb, type ConsoleReadLimits, ConsoleReads } from './console-reads.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { refusingRepeatedAdminNames } from './json-names.ts';
 import { utf8BodyParser } from './media-types.ts';
@@ -111,6 +111,8 @@ export interface HttpDeps {
   carriers: Record<ProviderName, ProviderSettings>;
   /** Bounds on the console's reads (src/http/console-reads.ts); CONSOLE_READ_LIMITS by default. */
   consoleReadLimits?: Partial<ConsoleReadLimits>;
+  /** The console's own connections (OpenedStore.console); without them (the OpenAPI export) its reads use `db`. */
+  consoleDb?: ConsoleDb;
   /** Extra routes mounted on the same server (the sandbox, when it runs in-process). */
   extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -300,7 +302,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   const routeDeps: RouteDeps = {
     ...deps,
     siteKeys: new SiteKeys(deps.db, () => deps.hub.now().getTime()),
-    consoleReads: new ConsoleReads(deps.db, deps.consoleReadLimits),
+    consoleReads: new ConsoleReads(deps.consoleDb ?? { reads: deps.db, cancels: deps.db }, deps.consoleReadLimits),
   };
   registerOpsRoutes(app, routeDeps);
   registerTokenRoute(app, routeDeps);

@@ -177,6 +177,13 @@ export interface OpenedStore {
    * hub is killed, so that window is kept short.
    */
   relaxed: Db;
+  /**
+   * The console's reads (src/http/console-reads.ts), on connections of their own: `reads` (3 connections,
+   * each under statement_timeout 5 s) so that however many reads the console asks, the pool the Issuer and
+   * Site APIs use is never taken; `cancels` (1 connection) only for pg_cancel_backend of a read whose client
+   * left, so a cancel never queues behind the reads it must stop.
+   */
+  console: { reads: Db; cancels: Db };
   /** A `pg` connection string for extra connections (LISTEN): the socket URL for the embedded server. */
   connectionUrl: string;
   close(): Promise<void>;
@@ -243,18 +250,35 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
  */
 const SESSION_OPTIONS = '-c jit=off';
 
+/** The console's own pool (OpenedStore.console): its size, each connection's statement timeout, the wait for one. */
+export const CONSOLE_READ_CONNECTIONS = 3;
+const CONSOLE_STATEMENT_TIMEOUT_MS = 5_000;
+const CONSOLE_CONNECT_TIMEOUT_MS = 5_000;
+
 function poolStore(url: string, poolSize = 10): Omit<OpenedStore, 'kind'> {
   const db = kysely(new pg.Pool({ connectionString: url, max: poolSize, options: SESSION_OPTIONS, application_name: APPLICATION_NAME }));
   const relaxed = kysely(
     new pg.Pool({ connectionString: url, max: 3, options: `${SESSION_OPTIONS} -c synchronous_commit=off`, application_name: APPLICATION_NAME }),
   );
+  const consoleReads = kysely(
+    new pg.Pool({
+      connectionString: url,
+      max: CONSOLE_READ_CONNECTIONS,
+      // The wait for a free connection is bounded too (the console's own cap, src/http/console-reads.ts, keeps it short).
+      connectionTimeoutMillis: CONSOLE_CONNECT_TIMEOUT_MS,
+      options: `${SESSION_OPTIONS} -c statement_timeout=${CONSOLE_STATEMENT_TIMEOUT_MS}`,
+      application_name: APPLICATION_NAME,
+    }),
+  );
+  const cancels = kysely(new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: CONSOLE_CONNECT_TIMEOUT_MS, options: SESSION_OPTIONS, application_name: APPLICATION_NAME }));
   let closing: Promise<void> | undefined; // once, however many times it is asked
   return {
     db,
     relaxed,
+    console: { reads: consoleReads, cancels },
     connectionUrl: url,
     close() {
-      closing ??= relaxed.destroy().then(() => db.destroy());
+      closing ??= Promise.all([relaxed.destroy(), consoleReads.destroy(), cancels.destroy()]).then(() => db.destroy());
       return closing;
     },
   };

@@ -24,12 +24,18 @@ export async function readWithTimeout<T>(db: Db, timeoutMs: number, read: (tx: D
 }
 
 /**
- * Cancels the statement a read is running, if that read's transaction still runs: the backend's pid alone
- * could by now serve another request from the pool, so its transaction start must match too.
+ * Cancels the statement a read is running, if that read's transaction still runs a statement: the backend's
+ * pid alone could by now serve another request from the pool, so its transaction start must match, it must
+ * be active, and its statement must have begun inside the read; all checked in the statement that signals.
+ * Residual window: pg_stat_activity is a snapshot, so a read whose transaction ends between that snapshot and
+ * the signal leaves its pid to the next request, whose statement may be the one cancelled. The pid belongs
+ * to the console's own pool (OpenedStore.console), so only another console read can be hit that way (it
+ * answers 503 and the console asks again), never an Issuer or Site API call.
  */
 export async function cancelRead(db: Db, h: ReadHandle): Promise<boolean> {
   const r = await sql<{ done: boolean }>`
-    select pg_cancel_backend(pid) as done from pg_stat_activity where pid = ${h.pid} and xact_start = ${h.xactStart}::timestamptz`.execute(db);
+    select pg_cancel_backend(pid) as done from pg_stat_activity
+    where pid = ${h.pid} and xact_start = ${h.xactStart}::timestamptz and state = 'active' and query_start >= ${h.xactStart}::timestamptz`.execute(db);
   return r.rows[0]?.done === true;
 }
 

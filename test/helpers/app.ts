@@ -54,6 +54,7 @@ export async function testApp(kind: StoreKind, env: Record<string, string> = {},
     log,
     carriers: providerSettings(providerConfigs(config, 'http://127.0.0.1')),
     consoleReadLimits: opts.consoleReadLimits,
+    consoleDb: store.console,
   });
   return {
     app,
