@@ -136,7 +136,7 @@ export interface Coverage {
 }
 
 /** Contiguous runs of hour starts (ms) as ranges. */
-function runs(hours: number[]): Range[] {
+export function runs(hours: number[]): Range[] {
   const out: Range[] = [];
   for (const h of hours) {
     const last = out.at(-1);
@@ -152,15 +152,23 @@ export function allLive(from: Date, to: Date): Coverage {
 }
 
 /**
+ * The start (ms) of the hour from which rows may still be written: that of the oldest transaction still
+ * running on this database (other than this one), and at least a minute ago. Every hour before it is closed.
+ */
+export async function rollHorizon(db: Db): Promise<number> {
+  const oldest = await sql<{ at: Date }>`
+    select least(now() - interval '1 minute',
+      (select min(xact_start) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid())) as at`.execute(db);
+  return Math.floor(new Date(oldest.rows[0].at).getTime() / HOUR_MS) * HOUR_MS;
+}
+
+/**
  * Rolls up the closed hours of [from, to) not rolled yet (under an advisory lock, so two instances never
  * count an hour twice) and says which part of the window the roll-ups now answer.
  */
 export async function ensureRolled(db: Db, from: Date, to: Date): Promise<Coverage> {
   const first = Math.ceil(from.getTime() / HOUR_MS) * HOUR_MS;
-  const oldest = await sql<{ at: Date }>`
-    select least(now() - interval '1 minute',
-      (select min(xact_start) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid())) as at`.execute(db);
-  const safe = Math.floor(new Date(oldest.rows[0].at).getTime() / HOUR_MS) * HOUR_MS;
+  const safe = await rollHorizon(db);
   const end = Math.min(Math.floor(to.getTime() / HOUR_MS) * HOUR_MS, safe);
   const horizon = new Date(safe).toISOString();
   if (end <= first) return { rolled: null, live: [[from.toISOString(), to.toISOString()]], horizon };

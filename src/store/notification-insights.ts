@@ -1,13 +1,17 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
+import { bucketPercentile } from './insight-rollup.ts';
+import { allLiveNotifications, ensureNotificationsRolled, type NotificationCount, notificationCounts } from './notification-rollup.ts';
 import { isoUtc } from './sql-time.ts';
 
 /**
  * Per issuer delivery health, behind the console's Notifications view (GET /admin/v1/insights/notifications).
  * A notification is an outbox row that is sent (pending, delivered or dead); rows batched into another wait
  * beside it and are not counted on their own (src/store/notifications.ts). Every figure is read per
- * registered issuer through outbox_by_issuer (issuer_id, state, created_at) or, for the throttle,
- * outbox_due_by_issuer (issuer_id, next_attempt_at): index ranges of that issuer only, never the whole outbox.
+ * registered issuer: the window's counts and latencies from the hourly roll-ups of its closed hours and live
+ * for the rest (notification-rollup.ts), the figures of now live through outbox_by_issuer (issuer_id, state,
+ * created_at) or, for the throttle, outbox_due_by_issuer (issuer_id, next_attempt_at): index ranges of that
+ * issuer only, never the whole outbox.
  */
 
 export interface NotificationInsightsQuery {
@@ -36,7 +40,7 @@ export interface IssuerNotificationInsight {
   pending: number;
   /** delivered / (delivered + dead) of those: the finished ones; null when none finished. */
   successRate: number | null;
-  /** Commit (created_at) to delivery (delivered_at) of those delivered, in seconds. */
+  /** Commit (created_at) to delivery (delivered_at) of those delivered, in seconds, from log-scale buckets (within insight-rollup.ts PERCENTILE_ERROR). */
   latency: { p50Seconds: number | null; p99Seconds: number | null };
   /** Now, whatever the window: pending notifications, the oldest of them, dead ones. */
   backlog: number;
@@ -61,11 +65,6 @@ interface Row {
   disabled_at: string | null;
   disabled_reason: string | null;
   updated_at: string;
-  created: string;
-  delivered: string;
-  dead: string;
-  p50: number | null;
-  p99: number | null;
   backlog: string;
   oldest: string | null;
   oldest_age: number | null;
@@ -76,23 +75,18 @@ interface Row {
 
 const round3 = (v: number | null) => (v === null ? null : Math.round(Number(v) * 1000) / 1000);
 
-export async function notificationInsights(db: Db, q: NotificationInsightsQuery): Promise<IssuerNotificationInsight[]> {
-  const [from, to, now] = [q.from.toISOString(), q.to.toISOString(), q.now.toISOString()];
+/** `rollups: false` counts the window live from outbox alone (the tests' and the bench's reference). */
+export async function notificationInsights(db: Db, q: NotificationInsightsQuery, rollups = true): Promise<IssuerNotificationInsight[]> {
+  const now = q.now.toISOString();
+  const coverage = rollups ? await ensureNotificationsRolled(db, q.from, q.to) : allLiveNotifications(q.from, q.to);
+  const counts = new Map<string, NotificationCount[]>();
+  for (const c of await notificationCounts(db, coverage)) counts.set(c.issuer_id, [...(counts.get(c.issuer_id) ?? []), c]);
   const res = await sql<Row>`
     select i.issuer_id, i.name, i.enabled, ${isoUtc('i.endpoint_disabled_at')} as disabled_at, i.endpoint_disabled_reason as disabled_reason,
       ${isoUtc('i.updated_at')} as updated_at,
-      w.created, w.delivered, w.dead, w.p50, w.p99,
       p.n as backlog, ${isoUtc('p.oldest')} as oldest, extract(epoch from ${now}::timestamptz - p.oldest)::float8 as oldest_age,
       d.n as dead_now, ${isoUtc('t.until')} as throttled_until, t.last_error as throttle_reason
     from issuers i
-    cross join lateral (
-      select count(*) as created, count(*) filter (where state = 'delivered') as delivered, count(*) filter (where state = 'dead') as dead,
-        percentile_cont(0.5) within group (order by secs) filter (where state = 'delivered') as p50,
-        percentile_cont(0.99) within group (order by secs) filter (where state = 'delivered') as p99
-      from (select state, extract(epoch from delivered_at - created_at)::float8 as secs from outbox
-            where issuer_id = i.issuer_id and state in ('pending', 'delivered', 'dead')
-              and created_at >= ${from}::timestamptz and created_at < ${to}::timestamptz) c
-    ) w
     cross join lateral (select count(*) as n, min(created_at) as oldest from outbox where issuer_id = i.issuer_id and state = 'pending') p
     cross join lateral (select count(*) as n from outbox where issuer_id = i.issuer_id and state = 'dead') d
     left join lateral (
@@ -102,7 +96,11 @@ export async function notificationInsights(db: Db, q: NotificationInsightsQuery)
     ) t on true
     order by i.issuer_id`.execute(db);
   return res.rows.map((r) => {
-    const [created, delivered, dead] = [Number(r.created), Number(r.delivered), Number(r.dead)];
+    const mine = counts.get(r.issuer_id) ?? [];
+    const of = (state: string) => mine.filter((c) => c.state === state).reduce((n, c) => n + c.n, 0);
+    const [delivered, dead] = [of('delivered'), of('dead')];
+    const created = delivered + dead + of('pending');
+    const buckets = mine.filter((c) => c.state === 'delivered' && c.bucket !== null).map((c) => ({ bucket: Number(c.bucket), n: c.n }));
     const finished = delivered + dead;
     return {
       issuerId: r.issuer_id,
@@ -112,7 +110,7 @@ export async function notificationInsights(db: Db, q: NotificationInsightsQuery)
       dead,
       pending: created - finished,
       successRate: finished === 0 ? null : Math.round((delivered / finished) * 10_000) / 10_000,
-      latency: { p50Seconds: round3(r.p50), p99Seconds: round3(r.p99) },
+      latency: { p50Seconds: round3(bucketPercentile(buckets, 0.5)), p99Seconds: round3(bucketPercentile(buckets, 0.99)) },
       backlog: Number(r.backlog),
       oldestPendingAt: r.oldest,
       oldestPendingAgeSeconds: r.oldest_age === null ? null : Math.max(0, Math.round(Number(r.oldest_age))),

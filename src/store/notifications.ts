@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
 import { type CarriedCard, carriedCards, carriedUpdates, type LastAttempt, lastAttempts, readableReason } from './notification-cards.ts';
+import { markReplayed } from './notification-rollup.ts';
 import { sendUnderWay } from './outbox.ts';
 import { isoUtc } from './sql-time.ts';
 
@@ -142,10 +143,14 @@ export type ReplayResult = 'replayed' | 'in_flight' | 'not_found';
  * copy by its sequenceNumber. Later updates already delivered are never recalled.
  */
 export async function replayNotificationOutcome(db: Db, id: string): Promise<ReplayResult> {
-  const res = await sql`
-    update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
-    where o.id = ${id} and o.state in ('pending', 'delivered', 'dead') and not ${sendUnderWay('o')}`.execute(db);
-  if (Number(res.numAffectedRows ?? 0) > 0) return 'replayed';
+  const res = await sql<{ n: number }>`
+    with r as (
+      update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
+      where o.id = ${id} and o.state in ('pending', 'delivered', 'dead') and not ${sendUnderWay('o')}
+      returning o.issuer_id, o.created_at
+    ), m as (${markReplayed('r')})
+    select count(*)::int as n from r`.execute(db);
+  if (res.rows[0].n > 0) return 'replayed';
   const row = await db.selectFrom('outbox').select('id').where('id', '=', id).where('state', 'in', NOTIFICATION_STATES).executeTakeFirst();
   return row ? 'in_flight' : 'not_found';
 }
@@ -189,10 +194,14 @@ export async function replayIssuerSince(db: Db, issuerId: string, since: Date, i
 
 /** replayIssuerSince with the whole selection (an upper bound `until` too). */
 export async function replayIssuerSelection(db: Db, s: IssuerReplaySelection): Promise<number> {
-  const res = await sql`
-    update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
-    where ${replayedRows(s)}`.execute(db);
-  return Number(res.numAffectedRows ?? 0);
+  const res = await sql<{ n: number }>`
+    with r as (
+      update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
+      where ${replayedRows(s)}
+      returning o.issuer_id, o.created_at
+    ), m as (${markReplayed('r')})
+    select count(*)::int as n from r`.execute(db);
+  return res.rows[0].n;
 }
 
 /**
@@ -205,10 +214,14 @@ export async function replayIssuerConfirmed(db: Db, s: IssuerReplaySelection, ex
     const picked = await sql<{ id: string }>`select o.id from outbox o where ${replayedRows(s)} for update of o`.execute(tx);
     if (picked.rows.length !== expectedCount) return { selected: picked.rows.length };
     if (picked.rows.length === 0) return { replayed: 0 };
-    const res = await sql`
-      update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
-      where o.id = any(${picked.rows.map((r) => r.id)}::text[])`.execute(tx);
-    return { replayed: Number(res.numAffectedRows ?? 0) };
+    const res = await sql<{ n: number }>`
+      with r as (
+        update outbox o set state = 'pending', next_attempt_at = now(), schedule_offset = o.attempts, last_error = null
+        where o.id = any(${picked.rows.map((r) => r.id)}::text[])
+        returning o.issuer_id, o.created_at
+      ), m as (${markReplayed('r')})
+      select count(*)::int as n from r`.execute(tx);
+    return { replayed: res.rows[0].n };
   });
 }
 

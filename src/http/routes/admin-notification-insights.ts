@@ -40,7 +40,7 @@ const IssuerInsight = Type.Object({
   successRate: Type.Union([Type.Number(), Type.Null()], { description: 'delivered / (delivered + dead) of those created in the window: the finished ones; null when none finished' }),
   latency: Type.Object(
     { p50Seconds: Seconds, p99Seconds: Seconds },
-    { description: 'Commit (created) to delivery of those delivered, in seconds; a replayed one counts to its latest delivery' },
+    { description: 'Commit (created) to delivery of those delivered, in seconds; a replayed one counts to its latest delivery. Read from log-scale buckets: within 2.2 % of the exact percentile' },
   ),
   backlog: Type.Integer({ description: 'Pending now, whatever the window' }),
   oldestPendingAt: Nullable(Type.String()),

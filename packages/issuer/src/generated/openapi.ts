@@ -1293,7 +1293,7 @@ export interface operations {
                                 state: "disabled";
                             };
                             issuerId: string;
-                            /** @description Commit (created) to delivery of those delivered, in seconds; a replayed one counts to its latest delivery */
+                            /** @description Commit (created) to delivery of those delivered, in seconds; a replayed one counts to its latest delivery. Read from log-scale buckets: within 2.2 % of the exact percentile */
                             latency: {
                                 p50Seconds: number | null;
                                 p99Seconds: number | null;
