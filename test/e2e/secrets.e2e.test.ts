@@ -93,7 +93,8 @@ describe('secrets never reach the logs or API responses', () => {
     });
     expect(tracked.status).toBe(202);
     // Carrier polls happened (the sandbox FedEx OAuth with the client secret) and notifications were tried.
-    await waitFor('a notification attempt', () => rx.received.length > 0 || (hub?.output().includes('notification') ? true : undefined), 30_000);
+    // The log line itself, not the word: the start-up line lists migrations, one of them named for notifications.
+    await waitFor('a notification attempt', () => (rx.received.length > 0 && hub?.output().includes('"msg":"notification attempt"')) || undefined, 30_000);
     await waitFor('a carrier poll', async () => {
       const m = await (await fetch(`${hubUrl}/metrics`)).text();
       return /trackhub_carrier_polls_total\{[^}]*result="found"[^}]*\} [1-9]/.test(m) || undefined;
