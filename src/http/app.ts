@@ -1,27 +1,25 @@
-import { BlockList, isIP } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { Counter, Histogram } from 'prom-client';
 import { Type } from 'typebox';
 import type { AccessTokenVerifier } from '../auth/tokens.ts';
 import type { ProviderName } from '../carriers/provider.ts';
 import type { ProviderSettings } from '../carriers/settings.ts';
 import type { Config } from '../config.ts';
 import { newId } from '../domain/ids.ts';
-import { CORRELATION_ID, ISSUER_ID } from '../domain/track-request.ts';
+import { CORRELATION_ID } from '../domain/track-request.ts';
 import type { HubContext } from '../operations/context.ts';
-import { SITE_ID } from '../sites/events.ts';
 import type { Db } from '../store/db.ts';
 import type { IssuerDirectory } from '../store/issuers.ts';
 import { SiteKeys } from '../store/site-keys.ts';
-import { clientKey } from './client-address.ts';
+import { limitConnections } from './connection-limits.ts';
 import { type ConsoleDb, type ConsoleReadLimits, ConsoleReads } from './console-reads.ts';
 import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
 import { refusingRepeatedAdminNames } from './json-names.ts';
 import { utf8BodyParser } from './media-types.ts';
 import { swaggerOptions } from './openapi-document.ts';
+import { installRequestLog } from './request-log.ts';
 import { registerAdminApi } from './routes/admin.ts';
 import { registerAdminCards } from './routes/admin-cards.ts';
 import { registerAdminCarriers } from './routes/admin-carriers.ts';
@@ -44,58 +42,7 @@ import { ErrorBody, OperationObject, TrackBody } from './schemas.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     correlationId: string;
-    /** A refused Issuer or Site API request's error code, for its log line. */
-    refusal: string;
   }
-}
-
-/**
- * The APIs banks and bureaus call (Issuer API, Site API): their refusals are logged here. The token
- * endpoint logs its own refusals with the reason (routes/token.ts); only its 429s, answered by the rate
- * limits before it runs, are logged here.
- */
-function isPartnerApi(url: string, status: number): boolean {
-  return url.startsWith('/banking/') || url.startsWith('/sites/') || (status === 429 && url.startsWith('/authz/'));
-}
-
-/**
- * Which API a request is for: its route's pattern, else its path decoded as the router decodes it. Never
- * req.url alone: `/%62anking/…` reaches the Issuer API's routes, and would pass a check on the raw text.
- */
-function apiPath(req: FastifyRequest): string {
-  if (req.routeOptions.url) return req.routeOptions.url;
-  const path = req.url.split('?')[0] as string;
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
-}
-
-/** The error code of a refusal body: the contract's `errorCode`, or OAuth's `error`; never any other text of it. */
-function refusalCode(payload: string): string {
-  try {
-    const body = JSON.parse(payload) as { errorCode?: unknown; error?: unknown };
-    const code = typeof body.errorCode === 'string' ? body.errorCode : body.error;
-    return typeof code === 'string' && /^[A-Za-z_]{1,64}$/.test(code) ? code : '';
-  } catch {
-    return '';
-  }
-}
-
-/** An Admin API write's target: its path parameter, when it has an id's form. */
-function adminTarget(params: unknown): string | undefined {
-  const value = Object.values((params ?? {}) as Record<string, unknown>)[0];
-  return typeof value === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : undefined;
-}
-
-/** The issuer or site a refused request named, only when it has the id's form (anything else is what a caller typed). */
-function partnerOf(params: unknown): { issuerId?: string; siteId?: string } {
-  const { issuerId, siteId } = (params ?? {}) as { issuerId?: unknown; siteId?: unknown };
-  return {
-    ...(typeof issuerId === 'string' && ISSUER_ID.test(issuerId) ? { issuerId } : {}),
-    ...(typeof siteId === 'string' && SITE_ID.test(siteId) ? { siteId } : {}),
-  };
 }
 
 export interface HttpDeps {
@@ -124,15 +71,6 @@ export interface RouteDeps extends HttpDeps {
   /** The console's reads, under a statement timeout and (window aggregates) a per-instance cap. */
   consoleReads: ConsoleReads;
 }
-
-const refusedConnections = new Counter({ name: 'trackhub_connections_refused_total', help: 'Connections closed as they arrived, by the cap that closed them', labelNames: ['cap'] });
-const httpRequests = new Counter({ name: 'trackhub_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] });
-const httpDuration = new Histogram({
-  name: 'trackhub_http_request_seconds',
-  help: 'HTTP request duration by route',
-  labelNames: ['route'],
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-});
 
 export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const connections = deps.config.connections;
@@ -166,19 +104,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     clientErrorHandler,
     ...serverOptions,
   });
-  // Set on the server before it listens, for HTTP and HTTPS alike (Fastify's `http` option is not passed
-  // to an HTTPS server). Node checks the headers and request timeouts every connectionsCheckingInterval
-  // (30 s by default): checked more often, a slow sender is closed close to its timeout.
-  app.server.headersTimeout = connections.headersTimeoutMs;
-  (app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(1000, connections.headersTimeoutMs);
-  // Beyond the cap, new connections are closed as they arrive; those already open are served.
-  app.server.maxConnections = connections.max;
-  const refused = refusedConnectionReporter(deps.log, connections.max, connections.maxPerAddress);
-  app.server.on('drop', () => refused('global'));
-  // No count limit on header lines (the 16 KiB header size still bounds them): past Node's count limit
-  // the extra lines are dropped silently, and a second Authorization among them would go unseen.
-  app.server.maxHeadersCount = 0;
-  capConnectionsPerAddress(app.server, connections.maxPerAddress, deps.config.trustedProxies, () => refused('per_address'));
+  limitConnections(app.server, connections, deps.config.trustedProxies, deps.log);
   // An `Expect:` other than 100-continue: Node would answer a bare 417 of its own. RFC 9110 §10.1.1 lets
   // a server ignore an expectation it does not support, so the request is served like any other (and a
   // refusal, if any, comes in the contract's body).
@@ -245,32 +171,7 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
       return sendError(reply, 'NOT_FOUND', 'no such documentation file');
     }
   });
-  // A refused call of the issuers' and sites' APIs is logged at info (see onResponse): its error code is
-  // read from the body on its way out, whichever code path refused it.
-  app.decorateRequest('refusal', '');
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode >= 400 && reply.statusCode < 500 && isPartnerApi(apiPath(req), reply.statusCode) && typeof payload === 'string' && payload.length <= 65_536) {
-      req.refusal = refusalCode(payload);
-    }
-    return payload;
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    const route = req.routeOptions.url ?? 'unknown';
-    httpRequests.inc({ route, status: reply.statusCode });
-    httpDuration.observe({ route }, reply.elapsedTime / 1000);
-    if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode, correlationId: req.correlationId }, 'request failed');
-    // A bank or a bureau quotes the correlation id of a refusal to the operator, who finds it here. The route
-    // pattern, never the URL (card ids), headers (tokens, keys) or body.
-    else if (reply.statusCode >= 400 && isPartnerApi(apiPath(req), reply.statusCode)) {
-      req.log.info({ correlationId: req.correlationId, method: req.method, route, status: reply.statusCode, errorCode: req.refusal || undefined, ...partnerOf(req.params) }, 'request refused');
-    }
-    // An Admin API write, in a line (the audit log holds who and the before and after).
-    else if (req.method !== 'GET' && req.method !== 'HEAD' && apiPath(req).startsWith('/admin/') && route !== 'unknown') {
-      req.log.info({ correlationId: req.correlationId, method: req.method, route, status: reply.statusCode, targetId: adminTarget(req.params) }, 'admin write');
-    }
-    // The route pattern, never the URL, headers or body: nothing a caller sends ends up in the log.
-    else if (deps.log.isLevelEnabled('debug')) req.log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), correlationId: req.correlationId }, 'request');
-  });
+  installRequestLog(app, deps.log);
 
   await app.register(swagger, swaggerOptions);
   await app.register(swaggerUi, {
@@ -326,57 +227,6 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
   registerSiteApi(app, routeDeps);
   if (deps.extraRoutes) await deps.extraRoutes(app);
   return app;
-}
-
-/**
- * A connection closed by a cap gets no answer at all, so the operator is told: a counter on /metrics, and
- * a warning naming the setting, at most once a minute per cap.
- */
-function refusedConnectionReporter(log: Logger, max: number, maxPerAddress: number): (cap: 'global' | 'per_address') => void {
-  const saidAt = { global: Number.NEGATIVE_INFINITY, per_address: Number.NEGATIVE_INFINITY };
-  return (cap) => {
-    refusedConnections.inc({ cap });
-    if (performance.now() - saidAt[cap] < 60_000) return;
-    saidAt[cap] = performance.now();
-    const setting = cap === 'global' ? `TRACKHUB_MAX_CONNECTIONS (${max})` : `TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS (${maxPerAddress})`;
-    log.warn({ cap }, `connections refused: ${setting} reached; new connections are closed unanswered (trackhub_connections_refused_total counts them)`);
-  };
-}
-
-/**
- * One client (an address, an IPv6 /64) may hold at most `max` connections (TRACKHUB_MAX_CONNECTIONS_PER_ADDRESS): more are
- * closed as they arrive, so one client's idle keep-alive sockets cannot take every slot of the global
- * cap and shut the others out. Trusted proxies (TRACKHUB_TRUSTED_PROXIES) carry many clients and are
- * exempt. The map holds only addresses with an open connection, so the global cap bounds it.
- */
-function capConnectionsPerAddress(server: import('node:net').Server, max: number, trustedProxies: string[], onRefused: () => void): void {
-  const trusted = new BlockList();
-  for (const p of trustedProxies) {
-    const [address, bits] = p.split('/');
-    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) trusted.addAddress(address, family);
-    else trusted.addSubnet(address, Number(bits), family);
-  }
-  const open = new Map<string, number>();
-  server.on('connection', (socket: import('node:net').Socket) => {
-    // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d: the same client either way.
-    const peer = socket.remoteAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-    if (peer === undefined || trusted.check(peer, isIP(peer) === 6 ? 'ipv6' : 'ipv4')) return;
-    // Counted per client as every per-address limit counts (an IPv6 /64 is one client).
-    const address = clientKey(peer);
-    const count = (open.get(address) ?? 0) + 1;
-    if (count > max) {
-      socket.destroy();
-      onRefused();
-      return;
-    }
-    open.set(address, count);
-    socket.once('close', () => {
-      const left = (open.get(address) ?? 1) - 1;
-      if (left > 0) open.set(address, left);
-      else open.delete(address);
-    });
-  });
 }
 
 /** The names of a querystring schema's integer and number parameters (kept per schema object). */
