@@ -1,4 +1,5 @@
 import { qs } from '../api.ts';
+import type { Answer } from '../api-types.ts';
 import { href, navigate, type Route } from '../router.ts';
 import { Badge, ErrorNote, Loading, Table, Time, useApi, View } from '../ui.tsx';
 
@@ -6,18 +7,7 @@ import { Badge, ErrorNote, Loading, Table, Time, useApi, View } from '../ui.tsx'
 // filtered by token name and target, a page at a time. Filters and page are in the URL
 // (#/audit?tokenName&targetId&cursor). Before and after are shown as JSON text, secrets already masked by the hub.
 
-interface AuditEntry {
-  id: number;
-  at: string;
-  tokenName: string;
-  method: string;
-  route: string;
-  targetId: string | null;
-  status: number;
-  before: unknown;
-  after: unknown;
-  correlationId: string;
-}
+type AuditEntry = Answer<'/admin/v1/audit'>['entries'][number];
 
 /** The outcome in words: the status alone says little to someone who does not read HTTP codes. */
 function Outcome({ status }: { status: number }) {

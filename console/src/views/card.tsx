@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, api, seg } from '../api.ts';
+import type { Answer } from '../api-types.ts';
 import { href } from '../router.ts';
 import { shown } from '../text.ts';
 import { Badge, ErrorNote, Loading, Table, Time, useApi, View } from '../ui.tsx';
@@ -10,79 +11,12 @@ import { type Carried, carriedStatus } from './delivery-parts.tsx';
 // A dead notification can be replayed from here; the page then reads the card again, so what it shows is
 // the store's state after the replay, never the state before it.
 
-interface Checkpoint {
-  checkpointTime: string;
-  city?: string;
-  postalCode?: string;
-  countryCode?: string;
-  countryName?: string;
-  message: string;
-  status: string;
-  subStatus?: string;
-  raw: { code: string; description: string };
-}
-interface Shipment {
-  carrier: string;
-  trackingNumber: string;
-  status: string;
-  subStatus?: string;
-  message: string;
-  trackingUrl: string;
-  estimatedDeliveryDate?: string;
-  lastUpdatedAt?: string;
-  checkpoints?: Checkpoint[];
-}
-interface OperationObject {
-  operationId: string;
-  status: string;
-  timestamp: string;
-  startTime: string;
-  endTime?: string;
-  sequenceNumber: number;
-  details: { trackingType: string; productionSite?: string; status?: string; shipment?: Shipment };
-  errorCode?: string;
-  error?: string;
-}
-interface Attempt {
-  attempt: number;
-  attemptedAt: string;
-  httpStatus: number | null;
-  error: string | null;
-  latencyMs: number;
-}
-interface Notification {
-  notificationId: string;
-  sequenceNumber: number;
-  batched: boolean;
-  state: string;
-  attempts: number;
-  lastError: string | null;
-  nextAttemptAt: string | null;
-  createdAt: string;
-  deliveredAt: string | null;
-  /** The sequence number and statuses this update told the issuer. */
-  carried?: Carried;
-  /** Its newest attempts (the API bounds them), oldest first. */
-  attemptLog: Attempt[];
-  /** Older attempts the API left out. */
-  attemptsOmitted?: number;
-}
-interface TimelineOperation {
-  open: boolean;
-  carrier: string | null;
-  trackingNumber: string | null;
-  createdAt: string;
-  operation: OperationObject;
-  /** Its newest notifications (the API bounds them), in sequence order. */
-  notifications: Notification[];
-  /** Older notifications the API left out. */
-  notificationsOmitted?: number;
-}
-interface Timeline {
-  issuerId: string;
-  cardId: string;
-  operations: TimelineOperation[];
-}
+type Timeline = Answer<'/admin/v1/issuers/{issuerId}/cards/{cardId}/timeline'>;
+type TimelineOperation = Timeline['operations'][number];
+type Notification = TimelineOperation['notifications'][number];
+type Attempt = Notification['attemptLog'][number];
+type Shipment = NonNullable<TimelineOperation['operation']['details']['shipment']>;
+type Checkpoint = NonNullable<Shipment['checkpoints']>[number];
 
 /** After a replay the page reads the card again every so often while that notification is pending. */
 const FOLLOW_MS = 1500;

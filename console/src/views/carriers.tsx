@@ -1,31 +1,11 @@
+import type { Answer } from '../api-types.ts';
 import type { Route } from '../router.ts';
 import { Badge, count, duration, ErrorNote, Loading, percent, plural, Stat, Table, Time, useApi, View } from '../ui.tsx';
 
 // Carriers: each provider as GET /admin/v1/carriers reports it (budget and its use, demand against what the
 // budget supplies, breaker, fallbacks, pushes, unknown status codes). What needs an operator is listed first.
 
-interface UnknownCode {
-  code: string;
-  seen: number;
-  firstSeenAt: string;
-  firstExample: string | null;
-  lastSeenAt: string;
-  lastExample: string | null;
-}
-export interface Carrier {
-  provider: string;
-  usable: boolean;
-  budget: { count: number; perMs: number; text: string; maxBatch: number };
-  window: { start: string; end: string; used: number; remaining: number; wanted: number } | null;
-  lastWindow: { start: string; end: string; used: number; wanted: number; usedShare: number } | null;
-  pausedUntil: string | null;
-  demand: { wantedPerSecond: number | null; suppliedPerSecond: number; overloaded: boolean };
-  breaker: { state: string; until: string | null; changedAt: string | null };
-  totals: { calls: number; fallbacks: number; deadlineWaits: number; pushes: number };
-  overdue: { parcels: number; at: string | null };
-  push: { webhookConfigured: boolean; lastPushAt: string | null; subscriptions: number | null };
-  unknownCodes: { total: number; codes: UnknownCode[] };
-}
+export type Carrier = Answer<'/admin/v1/carriers'>['carriers'][number];
 
 type Tone = 'bad' | 'warn';
 

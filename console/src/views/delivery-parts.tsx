@@ -1,33 +1,14 @@
 import type { ApiError } from '../api.ts';
+import type { Answer } from '../api-types.ts';
 import { shown } from '../text.ts';
 import { Badge, count, percent, Time } from '../ui.tsx';
 
 // Pieces the Notifications and Issuers views share: an issuer's delivery health as the Admin API reports it
 // (GET /admin/v1/insights/notifications), the endpoint's state in words, and how a refused write is told.
 
-export type EndpointState = { state: 'ok' } | { state: 'throttled'; until: string; reason: string } | { state: 'disabled'; since: string; reason: string };
-
-export interface IssuerInsight {
-  issuerId: string;
-  name: string;
-  created: number;
-  delivered: number;
-  dead: number;
-  pending: number;
-  successRate: number | null;
-  latency: { p50Seconds: number | null; p99Seconds: number | null };
-  backlog: number;
-  oldestPendingAt: string | null;
-  oldestPendingAgeSeconds: number | null;
-  deadNow: number;
-  endpoint: EndpointState;
-}
-
-export interface NotificationInsights {
-  from: string;
-  to: string;
-  issuers: IssuerInsight[];
-}
+export type NotificationInsights = Answer<'/admin/v1/insights/notifications'>;
+export type IssuerInsight = NotificationInsights['issuers'][number];
+export type EndpointState = IssuerInsight['endpoint'];
 
 /**
  * The endpoint's state in words (colour only repeats them): ok, throttled until …, disabled since … and why.

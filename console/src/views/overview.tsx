@@ -1,4 +1,5 @@
 import { qs } from '../api.ts';
+import type { Answer } from '../api-types.ts';
 import { Bars, type Series, TimeChart } from '../chart.tsx';
 import { href, navigate, type Route } from '../router.ts';
 import { count, duration, ErrorNote, Loading, percent, plural, Stat, Table, Time, useApi, View } from '../ui.tsx';
@@ -6,21 +7,9 @@ import { count, duration, ErrorNote, Loading, percent, plural, Stat, Table, Time
 // Overview: what the hub did over a window (24 h, 7 d or 31 d, ending now): operations opened and finished
 // per hour, the shipment funnel, time from request to delivery, exception and failure rates.
 
-interface Pct {
-  count: number;
-  p50Seconds: number | null;
-  p90Seconds: number | null;
-}
-interface Summary {
-  from: string;
-  to: string;
-  opened: { hour: string; trackingType: string; count: number }[];
-  finished: { hour: string; trackingType: string; status: string; errorCode: string | null; count: number }[];
-  funnel: Record<'shipments' | 'PENDING' | 'INFO_RECEIVED' | 'IN_TRANSIT' | 'OUT_FOR_DELIVERY' | 'DELIVERED' | 'exceptions' | 'failures', number>;
-  /** bySite holds every registered site and at most 500 other names; unregisteredSitesOmitted counts the names left out. */
-  deliveryTime: { byCarrier: (Pct & { carrier: string | null })[]; bySite: (Pct & { productionSite: string | null })[]; unregisteredSitesOmitted?: number };
-  rates: { shipments: number; exceptionRate: number | null; failureRate: number | null; finished: number; failedFinished: number; failureRateFinished: number | null };
-}
+type Summary = Answer<'/admin/v1/insights/summary'>;
+/** The percentile figures every delivery-time row has, whatever it is per. */
+type Pct = Pick<Summary['deliveryTime']['byCarrier'][number], 'count' | 'p50Seconds' | 'p90Seconds'>;
 
 export const WINDOWS: Record<string, number> = { '24h': 24, '7d': 7 * 24, '31d': 31 * 24 };
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { qs } from '../api.ts';
+import type { Answer } from '../api-types.ts';
 import { href, navigate, type Route } from '../router.ts';
 import { Badge, ErrorNote, Loading, Table, useApi, View } from '../ui.tsx';
 
@@ -7,12 +8,7 @@ import { Badge, ErrorNote, Loading, Table, useApi, View } from '../ui.tsx';
 // operation id, a correlation id, a webhook-id); each match names the field it was found in and links to
 // the card's timeline. The text is in the URL (#/search?q=…), so a search can be sent as a link.
 
-interface Match {
-  kind: 'operation' | 'notification' | 'tracking_number' | 'correlation_id' | 'card';
-  issuerId: string;
-  cardId: string;
-  operationId?: string;
-}
+type Match = Answer<'/admin/v1/search'>['matches'][number];
 
 /** Matches asked for at most: the API's exact kinds come first, then card ids by their start. */
 export const SEARCH_LIMIT = 50;

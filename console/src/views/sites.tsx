@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, qs, seg } from '../api.ts';
+import type { Answer } from '../api-types.ts';
 import { Bars } from '../chart.tsx';
 import { ID_RULES, SITE_ID } from '../ids.ts';
 import { href, type Route } from '../router.ts';
@@ -28,17 +29,7 @@ interface SiteRow {
   siteId: string;
   name: string;
 }
-interface InboxFile {
-  name: string;
-  state: string;
-  receivedAt: string;
-  finishedAt: string | null;
-  linesRead: number;
-  accepted: number;
-  duplicates: number;
-  rejectedLines: number;
-  rejected: { line: number; errorCode: string; error: string }[];
-}
+type InboxFile = Answer<'/admin/v1/production-sites/{siteId}/inbox-files'>['files'][number];
 
 const SILENCE_PATH = '/admin/v1/insights/site-silence';
 

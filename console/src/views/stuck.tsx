@@ -1,4 +1,5 @@
 import { qs } from '../api.ts';
+import type { Answer } from '../api-types.ts';
 import { href, navigate, type Route } from '../router.ts';
 import { shown } from '../text.ts';
 import { Badge, count, ErrorNote, Loading, plural, Stat, Table, Time, useApi, View } from '../ui.tsx';
@@ -7,23 +8,7 @@ import { Badge, count, ErrorNote, Loading, plural, Stat, Table, Time, useApi, Vi
 // parcels a production site reported shipped N days ago that the carrier never scanned, and notifications
 // still pending after N hours. The thresholds are in the URL, so a list can be shared as a link.
 
-interface Link {
-  issuerId: string;
-  cardId: string;
-  operationId: string;
-}
-interface Stuck {
-  at: string;
-  thresholds: { scanDays: number; siteDays: number; pendingHours: number };
-  noScan: {
-    byStatus: { status: string; count: number }[];
-    items: (Link & { carrier: string | null; trackingNumber: string | null; status: string; lastScanAt: string | null; createdAt: string })[];
-  };
-  siteShippedNoScan: { items: (Link & { siteId: string; shippedAt: string; carrier: string | null; trackingNumber: string | null; status: string })[] };
-  pendingNotifications: {
-    items: { issuerId: string; cardId: string | null; operationId: string; notificationId: string; pendingSince: string; attempts: number; lastError: string | null }[];
-  };
-}
+type Stuck = Answer<'/admin/v1/insights/stuck'>;
 
 /** Rows per list: the API's own bound is 500; a page of this many is as far as anyone reads. */
 export const STUCK_LIMIT = 100;
