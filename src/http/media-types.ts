@@ -55,7 +55,10 @@ export function utf8BodyParser(parse: (req: FastifyRequest, text: string, done: 
   return (req: FastifyRequest, raw: string | Buffer, done: BodyDone): void => {
     // A request no route takes is answered 404 whatever its body: parsing it would only cost time (a 4 MB
     // body of nested brackets held the event loop for seconds, from anyone, without a token).
-    if (!req.routeOptions.url) return done(null, undefined);
+    if (!req.routeOptions.url) {
+      done(null, undefined);
+      return;
+    }
     const text = utf8Text(raw as Buffer);
     if (text === undefined) done(new ApiError('PARSING_ERROR', NOT_UTF8), undefined);
     else parse(req, text, done);
