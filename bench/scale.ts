@@ -27,9 +27,9 @@
 import { cpus } from 'node:os';
 import { freshDatabase } from '../test/helpers/stores.ts';
 import { type Figure, fmt, report } from './report.ts';
-import { checkNothingLost, registerIssuers, type ScaleReceiver, scaleReceiver, startCluster } from './scale-cluster.ts';
-import { autocannonLoad } from './scale-load.ts';
-import { describeRolling, rollingRestart } from './scale-rolling.ts';
+import { checkNothingLost, registerIssuers, type ScaleReceiver, scaleReceiver, startCluster } from './scale/cluster.ts';
+import { autocannonLoad } from './scale/load.ts';
+import { describeRolling, rollingRestart } from './scale/rolling.ts';
 
 const argv = process.argv;
 const quick = argv.includes('--quick');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeRolling, rollingRestart } from '../../bench/scale-rolling.ts';
+import { describeRolling, rollingRestart } from '../../bench/scale/rolling.ts';
 
 /**
  * Scale-out on one PostgreSQL: 2 api and 2 worker processes (dist/, TRACKHUB_ROLE=api/worker), track

@@ -5,8 +5,8 @@
  */
 import autocannon from 'autocannon';
 import { request } from 'undici';
-import type { Issuer } from './scale-cluster.ts';
-import { TRACKING_NUMBERS } from './scale-cluster.ts';
+import type { Issuer } from './cluster.ts';
+import { TRACKING_NUMBERS } from './cluster.ts';
 
 const trackPath = (issuer: string, card: string) => `/banking/v1/issuers/${issuer}/physicalCards/${card}/track`;
 const body = (n: number) => JSON.stringify({ trackingType: 'SHIPMENT', carrier: 'fedex', trackingNumber: TRACKING_NUMBERS[n % 2] });

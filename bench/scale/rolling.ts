@@ -3,9 +3,9 @@
  * test/e2e/rolling-restart.e2e.test.ts): track requests flow round-robin over the api processes while each
  * api, then each worker, gets SIGTERM, exits and is started again; then nothing may be lost.
  */
-import { freshDatabase } from '../test/helpers/stores.ts';
-import { checkNothingLost, type LossCheck, registerIssuers, scaleReceiver, startCluster } from './scale-cluster.ts';
-import { failoverFeed } from './scale-load.ts';
+import { freshDatabase } from '../../test/helpers/stores.ts';
+import { checkNothingLost, type LossCheck, registerIssuers, scaleReceiver, startCluster } from './cluster.ts';
+import { failoverFeed } from './load.ts';
 
 export interface RollingFigures extends LossCheck {
   requests: number;

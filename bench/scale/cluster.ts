@@ -8,9 +8,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { sandboxNumbers } from '../src/sandbox/numbers.ts';
-import { assertion, issuerKey, JWT_BEARER, type TestIssuerKey, tokenUrl } from '../test/helpers/issuer.ts';
-import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../test/helpers/processes.ts';
+import { sandboxNumbers } from '../../src/sandbox/numbers.ts';
+import { assertion, issuerKey, JWT_BEARER, type TestIssuerKey, tokenUrl } from '../../test/helpers/issuer.ts';
+import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../../test/helpers/processes.ts';
 
 export const ADMIN = 'scale-bench-admin-token-0123456789abcdef';
 
