@@ -112,6 +112,8 @@ export interface Database {
   hub_secrets: { name: string; value: string; created_at: Timestamp };
   used_assertions: { issuer_id: string; jti: string; expires_at: Timestamp };
   operations: OperationRow;
+  /** operations.wake_at as the claims see it, with their leases (migration 0020); kept by triggers on operations. */
+  operation_wakeups: { operation_id: string; wake_at: Timestamp };
   outbox: OutboxRow;
   delivery_attempts: {
     notification_id: string;
