@@ -73,6 +73,8 @@ export interface Config {
   inboxScanIntervalMs: number;
   /** How long a dropped file must go unmodified before it is read (a stalled upload is not read half-way); TRACKHUB_INBOX_SETTLE. */
   inboxSettleMs: number;
+  /** Finished operations, their notifications and attempts are removed this long after they finished; TRACKHUB_RETENTION. */
+  retentionMs: number;
   /** Where workers send operator alert events, signed (TRACKHUB_OPERATOR_WEBHOOK_*); none: not sent. */
   operatorWebhook?: OperatorWebhookConfig;
 }
@@ -84,6 +86,13 @@ export interface Config {
 function deliveryTimeout(env: Env): number {
   const ms = duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s');
   if (ms > 15_000) fail('TRACKHUB_DELIVERY_TIMEOUT', `${str(env, 'TRACKHUB_DELIVERY_TIMEOUT')} is above 15s, the longest an issuer may take to answer`);
+  return ms;
+}
+
+/** At least a day: a value like `400s` or `400m` (meant as days) would purge what the hub just finished. */
+function retention(env: Env): number {
+  const ms = duration(env, 'TRACKHUB_RETENTION', '400d');
+  if (ms < 86_400_000) fail('TRACKHUB_RETENTION', `"${str(env, 'TRACKHUB_RETENTION')}" is shorter than a day (finished operations are kept this long; e.g. 400d)`);
   return ms;
 }
 
@@ -310,6 +319,7 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
     secretKey: secretKey(env, 'TRACKHUB_SECRET_KEY'),
     inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
     inboxSettleMs: duration(env, 'TRACKHUB_INBOX_SETTLE', '5s'),
+    retentionMs: retention(env),
     ...(overrides.operatorAlerts === false ? {} : { operatorWebhook: operatorWebhookConfig(env) }),
   };
   config.unknownVariables = unknownVariables(given, read);

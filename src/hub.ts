@@ -14,6 +14,7 @@ import { type Config, policyOf } from './config.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import { buildContext, type HubContext } from './operations/context.ts';
+import { Retention } from './operations/retention.ts';
 import { Poller } from './polling/poller.ts';
 import { SANDBOX_RATE_LIMIT } from './polling/rate-limit.ts';
 import { UpsTrackAlertSubscriber } from './polling/ups-track-alert.ts';
@@ -161,11 +162,14 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
   }
   // Unknown carrier codes (both roles) and accepted pushes (the API) reach the store from every process.
   const figures = new CarrierFigureFlusher(store.db, log, () => context.now());
+  // Every worker runs it; one at a time purges (src/store/retention.ts).
+  const retention = runsWorkers ? new Retention({ db: store.db, log, retentionMs: config.retentionMs, now: () => context.now().getTime() }) : undefined;
   const inbox = runsWorkers ? new InboxWatcher(context, { dataDir: config.dataDir, scanIntervalMs: config.inboxScanIntervalMs, settleMs: config.inboxSettleMs, leaseMs: config.leaseMs }) : undefined;
   dispatcher?.start();
   poller?.start();
   upsAlerts?.start();
   inbox?.start();
+  retention?.start();
   figures.start();
   // Every worker evaluates the alerts; the store lets one of them send each transition.
   const operatorAlerts = runsWorkers && config.operatorWebhook ? startOperatorAlerts(config.operatorWebhook, store.db, log, () => context.now().getTime()) : undefined;
@@ -185,6 +189,7 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
         closeHttp(app),
         // A send under way ends within the operator webhook timeout; events still queued are logged.
         operatorAlerts?.stop(),
+        retention?.stop(),
         (async () => {
           await inbox?.stop();
           await poller?.stop();

@@ -576,26 +576,6 @@ describe(`delivery under faults (${KIND})`, () => {
     expect(r.hits).toHaveLength(0);
   });
 
-  it('prunes attempts older than 30 days of delivered notifications only', async () => {
-    const s = await setup();
-    await issuer(s, 'ISSUER_PRN', 'http://127.0.0.1:9');
-    const [delivered, dead] = await seed(s, 'ISSUER_PRN', 2);
-    await s.db.updateTable('outbox').set({ state: 'delivered' }).where('id', '=', delivered).execute();
-    await s.db.updateTable('outbox').set({ state: 'dead' }).where('id', '=', dead).execute();
-    // The dispatcher's clock, not the machine's, sets the cutoff: exactly 30 days before it.
-    const clock = frozenClock(Date.parse('2030-01-31T00:00:00.000Z'));
-    const justOlder = new Date('2029-12-31T23:59:59.999Z');
-    const atTheCutoff = new Date('2030-01-01T00:00:00.000Z');
-    await s.db.insertInto('delivery_attempts').values([
-      { notification_id: delivered, attempt: 1, attempted_at: justOlder, http_status: 500, error: null, latency_ms: 1, response_body: null },
-      { notification_id: delivered, attempt: 2, attempted_at: atTheCutoff, http_status: 204, error: null, latency_ms: 1, response_body: null },
-      { notification_id: dead, attempt: 1, attempted_at: justOlder, http_status: 500, error: null, latency_ms: 1, response_body: null },
-    ]).execute();
-    expect(await dispatcher(s, { now: clock.now }).pruneAttempts()).toBe(1);
-    const left = await s.db.selectFrom('delivery_attempts').select(['notification_id', 'attempt']).orderBy('notification_id').orderBy('attempt').execute();
-    expect(left).toEqual([{ notification_id: delivered, attempt: 2 }, { notification_id: dead, attempt: 1 }]);
-  });
-
   // A replay (Admin API) and a re-enable after a 410 (a PUT of the issuer) each start the retry schedule
   // afresh: the next failure waits the schedule's FIRST delay, not the one its attempt count would reach.
   // With a still clock and no jitter, that wait is exact: next_attempt_at = attempted_at + 100 ms.

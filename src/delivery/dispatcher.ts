@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
-import { type ClaimedOutboxRow, type ClaimWant, claimDueNotifications, listenForOutbox, pruneDeliveredAttempts } from '../store/outbox.ts';
+import { type ClaimedOutboxRow, type ClaimWant, claimDueNotifications, listenForOutbox } from '../store/outbox.ts';
 import { attemptDelivery, type Claimed } from './attempt.ts';
 import { formNotifications } from './batching.ts';
 import { GoneEndpoints } from './gone-endpoints.ts';
@@ -32,19 +32,15 @@ export interface DispatcherOptions {
   allowPrivateTargets?: boolean;
   /** A postgres:// URL to LISTEN on, so commits made by other processes wake this one at once. */
   listenUrl?: string;
-  /** Attempts of delivered notifications older than this are pruned (30 days by default). */
-  attemptRetentionMs?: number;
   random?: () => number;
   /**
    * The wall clock (Date.now by default) for the times the dispatcher writes down or compares with
-   * written ones: attempted_at, next_attempt_at of a retry, the prune cutoff, a Retry-After date, the
+   * written ones: attempted_at, next_attempt_at of a retry, a Retry-After date, the
    * age of a 410. Injected so tests can check these exactly. The loop's own pacing (idle ticks, issuer
    * refresh, latency) stays on real timers and the monotonic clock: a frozen clock must not stall it.
    */
   now?: () => number;
 }
-
-const DAY_MS = 86_400_000;
 
 /**
  * Sends outbox rows to issuers as a continuous pipeline: while some notifications are in flight the
@@ -77,7 +73,6 @@ export class Dispatcher {
   private readonly unreadableSaidAt = new Map<string, number>();
   private readonly shutdown = new AbortController();
   private listener?: () => pg.Client | undefined;
-  private lastPruneAt = 0;
   private readonly timeoutMs: number;
   private readonly concurrency: number;
   private readonly batchSize: number;
@@ -181,7 +176,6 @@ export class Dispatcher {
       try {
         await this.refreshTargets(false);
         claimed = await this.claimAndLaunch();
-        await this.pruneIfDue();
       } catch (err) {
         this.o.log.error({ err }, 'delivery round failed');
         await this.sleep(this.o.idleWaitMs ?? 500);
@@ -328,17 +322,5 @@ export class Dispatcher {
   private afterRecorded(outcomes: Outcomes): void {
     for (const issuerId of outcomes.gone) this.gone.recorded(this.targets.get(issuerId), issuerId);
     this.lookAgainAfterEnded(outcomes.ended);
-  }
-
-  /** Deletes attempts older than the retention of notifications already delivered; undelivered ones keep all. */
-  async pruneAttempts(): Promise<number> {
-    const cutoff = new Date(this.now() - (this.o.attemptRetentionMs ?? 30 * DAY_MS));
-    return pruneDeliveredAttempts(this.o.db, cutoff);
-  }
-
-  private async pruneIfDue(): Promise<void> {
-    if (this.now() - this.lastPruneAt < 3_600_000) return;
-    this.lastPruneAt = this.now();
-    await this.pruneAttempts();
   }
 }

@@ -252,14 +252,6 @@ export async function recordAttempts(db: Db, rows: AttemptRecord[]): Promise<voi
       where o.id = res.id and (res.outcome = 'delivered' or (o.state = 'pending' and o.attempts = res.attempt))`.execute(db);
 }
 
-/** Deletes attempts made before `cutoff` of notifications already delivered; undelivered ones keep all. Returns how many. */
-export async function pruneDeliveredAttempts(db: Db, cutoff: Date): Promise<number> {
-  const res = await sql`
-      delete from delivery_attempts a using outbox o
-      where a.notification_id = o.id and o.state = 'delivered' and a.attempted_at < ${cutoff.toISOString()}::timestamptz`.execute(db);
-  return Number(res.numAffectedRows ?? 0);
-}
-
 export interface OutboxBacklogRow {
   issuer_id: string;
   state: string;

@@ -1,0 +1,133 @@
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import type { Db } from '../store/db.ts';
+import { pruneDeliveredAttemptsBatch, purgeFinishedBatch } from '../store/retention.ts';
+
+const purged = new Counter({
+  name: 'trackhub_retention_purged_total',
+  help: 'Rows removed by retention, by kind (operations, notifications, attempts: those of purged notifications and delivered attempt logs past 30 days)',
+  labelNames: ['kind'],
+});
+const lastRun = new Gauge({
+  name: 'trackhub_retention_last_run_timestamp_seconds',
+  help: 'When this instance last finished a retention run (0: never); a run another instance held is not counted',
+});
+
+export interface RetentionOptions {
+  db: Db;
+  log: Logger;
+  /** Finished operations are kept this long after they finished (TRACKHUB_RETENTION, 400 days by default). */
+  retentionMs: number;
+  /** Attempt logs of delivered notifications are kept this long (30 days). */
+  attemptRetentionMs?: number;
+  /** Operations (or attempts) per transaction. */
+  batchSize?: number;
+  /** Between two batches: the hot path's writes get the store in between. */
+  pauseMs?: number;
+  /** Between two runs. */
+  everyMs?: number;
+  /** The hub's clock (the cutoffs). */
+  now: () => number;
+}
+
+export interface RetentionRun {
+  operations: number;
+  notifications: number;
+  attempts: number;
+  batches: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The worker's retention job: every hour, removes what is past retention in small batches (src/store/
+ * retention.ts), pausing between them. Every worker runs it; a batch takes a transaction-scoped advisory
+ * lock, so while one instance purges the others' runs find it held and leave the work to it.
+ */
+export class Retention {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+  private wakePause?: () => void;
+
+  constructor(private readonly o: RetentionOptions) {
+    lastRun.set(0);
+  }
+
+  /** The first run a minute after start (not while the hub is busy starting), then every `everyMs`. */
+  start(firstAfterMs = 60_000): void {
+    this.stopped = false;
+    this.schedule(firstAfterMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.wakePause?.();
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.runOnce()
+        .catch((err) => this.o.log.error({ err }, 'retention run failed'))
+        .finally(() => this.schedule(this.o.everyMs ?? 3_600_000));
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One run to the end (or until stopped). Undefined when another instance was purging. */
+  async runOnce(): Promise<RetentionRun | undefined> {
+    const limit = this.o.batchSize ?? 1000;
+    const now = this.o.now();
+    const run: RetentionRun = { operations: 0, notifications: 0, attempts: 0, batches: 0 };
+    const opsCutoff = new Date(now - this.o.retentionMs);
+    let after: string | null = null;
+    for (;;) {
+      if (this.stopped) return run;
+      const b = await purgeFinishedBatch(this.o.db, opsCutoff, limit, after);
+      if (!b) return run.batches === 0 ? undefined : run;
+      run.batches++;
+      run.operations += b.operations;
+      run.notifications += b.notifications;
+      run.attempts += b.attempts;
+      purged.inc({ kind: 'operations' }, b.operations);
+      purged.inc({ kind: 'notifications' }, b.notifications);
+      purged.inc({ kind: 'attempts' }, b.attempts);
+      // Fewer looked at than asked: nothing older is left. A cursor that did not move: a whole batch
+      // finished in the same microsecond, all kept; the next run looks again.
+      if (b.examined < limit || b.reached === null || b.reached === after) break;
+      after = b.reached;
+      await this.pause();
+    }
+    const attemptsCutoff = new Date(now - (this.o.attemptRetentionMs ?? 30 * DAY_MS));
+    after = null;
+    for (;;) {
+      if (this.stopped) return run;
+      const b = await pruneDeliveredAttemptsBatch(this.o.db, attemptsCutoff, limit, after);
+      if (!b) break;
+      run.batches++;
+      run.attempts += b.attempts;
+      purged.inc({ kind: 'attempts' }, b.attempts);
+      if (b.examined < limit || b.reached === null || b.reached === after) break;
+      after = b.reached;
+      await this.pause();
+    }
+    lastRun.set(Math.floor(Date.now() / 1000));
+    if (run.operations + run.attempts > 0) this.o.log.info(run, 'retention: rows past retention removed');
+    return run;
+  }
+
+  private pause(): Promise<void> {
+    const ms = this.o.pauseMs ?? 50;
+    if (ms <= 0 || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wakePause = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+}

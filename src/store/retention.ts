@@ -1,0 +1,110 @@
+import { sql } from 'kysely';
+import type { Db } from './db.ts';
+
+/**
+ * Retention (TRACKHUB_RETENTION, docs/design.md "Retention"): finished operations whose finish is older
+ * than the cutoff go, with their notifications (outbox rows), those notifications' attempt logs and their
+ * ids kept for the notification roll-ups (notification_rollup_open); their wake-ups go by migration 0020's
+ * trigger (a finished operation has none). Roll-up rows (insight_*, notification_rollup) are aggregates
+ * and stay. Site events keep their own 180 days (docs/contract.md §4, src/sites/ingest.ts).
+ *
+ * Removed in small batches, each its own short transaction, so no lock is held long and the hot path's
+ * writes never queue behind a purge. Open operations are never picked; nor is a finished operation with a
+ * notification not delivered (pending, dead, or batched under a head not delivered): it stays until
+ * delivered or replayed and delivered.
+ */
+
+/** Transaction-scoped advisory lock a batch takes: one instance purges at a time (the others' try fails). */
+const PURGE_LOCK = 7314020;
+
+export interface PurgedBatch {
+  operations: number;
+  notifications: number;
+  attempts: number;
+  /** Operations looked at (purged or kept); fewer than the limit: nothing more is due. */
+  examined: number;
+  /** The newest finish time looked at, as the store prints it (microseconds kept): the next batch starts after it (keyset, so kept rows are not read again). */
+  reached: string | null;
+}
+
+/**
+ * Deletes up to `limit` finished operations finished before `cutoff` (and after `after`), oldest first,
+ * with their children, in one transaction. Undefined when another instance holds the purge lock.
+ */
+export async function purgeFinishedBatch(db: Db, cutoff: Date, limit: number, after: string | null): Promise<PurgedBatch | undefined> {
+  return db.transaction().execute(async (tx) => {
+    const got = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${PURGE_LOCK}) as ok`.execute(tx);
+    if (!got.rows[0]?.ok) return undefined;
+    // operations.updated_at is the finish time of a closed operation (nothing writes it after), read
+    // through operations_finished (migration 0014). A notification is delivered when its row is, or, batched
+    // into another's (batch_id), when that head is delivered or already gone (heads are purged delivered).
+    const res = await sql<{ operations: number; notifications: number; attempts: number; examined: number; reached: string | null }>`
+      with candidates as (
+        select operation_id, updated_at from operations
+        where not is_open and updated_at < ${cutoff.toISOString()}::timestamptz
+          and updated_at > coalesce(${after}::timestamptz, '-infinity')
+        order by updated_at
+        limit ${limit}
+      ),
+      picked as (
+        select o.operation_id from operations o join candidates c on c.operation_id = o.operation_id
+        where not o.is_open
+          and not exists (
+            select 1 from outbox n where n.operation_id = o.operation_id
+              and not (n.state = 'delivered' or (n.state = 'batched' and not exists (
+                select 1 from outbox h where h.id = n.batch_id and h.state <> 'delivered'))))
+        for update of o skip locked
+      ),
+      notes as (
+        -- The state again: a replay that made one pending meanwhile keeps it (the row is re-checked once
+        -- the replay commits). Its operation may go; the notification carries the operation object.
+        delete from outbox n using picked p where n.operation_id = p.operation_id and n.state in ('delivered', 'batched')
+        returning n.id
+      ),
+      attempts as (delete from delivery_attempts a using notes where a.notification_id = notes.id returning 1),
+      rollup_ids as (delete from notification_rollup_open r using notes where r.id = notes.id returning 1),
+      ops as (delete from operations o using picked p where o.operation_id = p.operation_id returning 1)
+      select (select count(*) from ops)::int as operations, (select count(*) from notes)::int as notifications,
+        (select count(*) from attempts)::int as attempts, (select count(*) from candidates)::int as examined,
+        (select max(updated_at) from candidates)::text as reached,
+        (select count(*) from rollup_ids)::int as rollup_ids`.execute(tx);
+    const r = res.rows[0];
+    return { operations: r.operations, notifications: r.notifications, attempts: r.attempts, examined: r.examined, reached: r.reached };
+  });
+}
+
+export interface PrunedAttempts {
+  attempts: number;
+  examined: number;
+  reached: string | null;
+}
+
+/**
+ * The attempt log of delivered notifications, kept 30 days (the issuer has the notification; the log is
+ * for troubleshooting): up to `limit` attempts made before `cutoff` (and after `after`), oldest first, in
+ * one transaction. Attempts of notifications not delivered are kept whatever their age. Undefined when
+ * another instance holds the purge lock.
+ */
+export async function pruneDeliveredAttemptsBatch(db: Db, cutoff: Date, limit: number, after: string | null): Promise<PrunedAttempts | undefined> {
+  return db.transaction().execute(async (tx) => {
+    const got = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${PURGE_LOCK}) as ok`.execute(tx);
+    if (!got.rows[0]?.ok) return undefined;
+    const res = await sql<{ attempts: number; examined: number; reached: string | null }>`
+      with candidates as (
+        select notification_id, attempt, attempted_at from delivery_attempts
+        where attempted_at < ${cutoff.toISOString()}::timestamptz
+          and attempted_at > coalesce(${after}::timestamptz, '-infinity')
+        order by attempted_at
+        limit ${limit}
+      ),
+      gone as (
+        delete from delivery_attempts a using candidates c, outbox o
+        where a.notification_id = c.notification_id and a.attempt = c.attempt and o.id = a.notification_id and o.state = 'delivered'
+        returning 1
+      )
+      select (select count(*) from gone)::int as attempts, (select count(*) from candidates)::int as examined,
+        (select max(attempted_at) from candidates)::text as reached`.execute(tx);
+    const r = res.rows[0];
+    return { attempts: r.attempts, examined: r.examined, reached: r.reached };
+  });
+}

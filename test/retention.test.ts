@@ -1,0 +1,150 @@
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+import { Retention } from '../src/operations/retention.ts';
+import { purgeFinishedBatch } from '../src/store/retention.ts';
+import { freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
+
+const DAY = 86_400_000;
+const NOW = Date.parse('2030-06-01T00:00:00.000Z');
+const log = createLogger('silent');
+
+let store: TestStore | undefined;
+afterEach(async () => {
+  await store?.close();
+  store = undefined;
+});
+
+/** An operation finished (or last written, when open) `daysAgo` days before NOW; open ones wait for a wake-up. */
+async function op(s: TestStore, id: string, o: { open?: boolean; daysAgo: number }): Promise<void> {
+  const at = new Date(NOW - o.daysAgo * DAY).toISOString();
+  await sql`
+    insert into operations (operation_id, issuer_id, card_id, tracking_type, request_hash, status, is_open, state, wake_at, created_at, updated_at)
+    values (${id}, 'BANK', ${`card_${id}`}, 'PRODUCTION', 'h', ${o.open ? 'PENDING' : 'SUCCESSFUL'}, ${o.open ?? false},
+      ${JSON.stringify({ operationId: id })}::jsonb, ${o.open ? at : null}::timestamptz, ${at}::timestamptz, ${at}::timestamptz)`.execute(s.db);
+}
+
+/** A notification of `opId` in `state`, with `attempts` attempts; `head`: the batch it was sent in. */
+async function note(s: TestStore, id: string, opId: string, state: string, attempts: number, head?: string): Promise<void> {
+  await sql`
+    insert into outbox (id, issuer_id, operation_id, sequence_number, correlation_id, payload, state, attempts, batch_id)
+    values (${id}, 'BANK', ${opId}, 1, 'c', '{}', ${state}, ${attempts}, ${head ?? null})`.execute(s.db);
+  for (let a = 1; a <= attempts; a++) {
+    await sql`insert into delivery_attempts (notification_id, attempt, attempted_at, latency_ms) values (${id}, ${a}, ${new Date(NOW - DAY).toISOString()}::timestamptz, 1)`.execute(s.db);
+  }
+  await sql`insert into notification_rollup_open (id, issuer_id, hour) values (${id}, 'BANK', now())`.execute(s.db);
+}
+
+const ids = async (s: TestStore, table: 'operations' | 'outbox' | 'operation_wakeups') =>
+  (await sql<{ id: string }>`select ${sql.ref(table === 'outbox' ? 'id' : 'operation_id')} as id from ${sql.table(table)} order by 1`.execute(s.db)).rows.map((r) => r.id);
+
+async function setup(kind: (typeof STORE_KINDS)[number]): Promise<TestStore> {
+  store = await freshStore(kind);
+  return store;
+}
+
+function retention(s: TestStore, o: { batchSize?: number } = {}): Retention {
+  return new Retention({ db: s.db, log, retentionMs: 400 * DAY, now: () => NOW, pauseMs: 0, ...o });
+}
+
+describe.each(STORE_KINDS)('retention on %s', (kind) => {
+  it('removes finished operations past retention with their notifications and attempts; keeps recent, open and undelivered ones', async () => {
+    const s = await setup(kind);
+    await op(s, 'op_old', { daysAgo: 401 });
+    await note(s, 'n_old1', 'op_old', 'delivered', 2);
+    await note(s, 'n_old2', 'op_old', 'batched', 0, 'n_old1'); // batched under a delivered head
+    await op(s, 'op_recent', { daysAgo: 399 });
+    await note(s, 'n_recent', 'op_recent', 'delivered', 1);
+    await op(s, 'op_open', { open: true, daysAgo: 500 });
+    await note(s, 'n_open', 'op_open', 'delivered', 1);
+    await op(s, 'op_pending', { daysAgo: 450 });
+    await note(s, 'n_pending', 'op_pending', 'pending', 3);
+    await op(s, 'op_dead', { daysAgo: 450 });
+    await note(s, 'n_dead', 'op_dead', 'dead', 9);
+    await op(s, 'op_batched', { daysAgo: 450 });
+    await note(s, 'n_batched', 'op_batched', 'batched', 0, 'n_pending'); // its head is not delivered yet
+
+    const run = await retention(s).runOnce();
+    expect(run).toMatchObject({ operations: 1, notifications: 2, attempts: 2 });
+    expect(await ids(s, 'operations')).toEqual(['op_batched', 'op_dead', 'op_open', 'op_pending', 'op_recent']);
+    expect(await ids(s, 'outbox')).toEqual(['n_batched', 'n_dead', 'n_open', 'n_pending', 'n_recent']);
+    const attempts = (await sql<{ id: string }>`select distinct notification_id as id from delivery_attempts order by 1`.execute(s.db)).rows.map((r) => r.id);
+    expect(attempts).toEqual(['n_dead', 'n_open', 'n_pending', 'n_recent']);
+    const rollupIds = (await sql<{ id: string }>`select id from notification_rollup_open order by 1`.execute(s.db)).rows.map((r) => r.id);
+    expect(rollupIds).toEqual(['n_batched', 'n_dead', 'n_open', 'n_pending', 'n_recent']);
+    // The open operation's wake-up (migration 0020) is untouched.
+    expect(await ids(s, 'operation_wakeups')).toEqual(['op_open']);
+    // A second run finds nothing more.
+    expect(await retention(s).runOnce()).toMatchObject({ operations: 0, notifications: 0, attempts: 0 });
+  });
+
+  it('purges in batches of the size asked, oldest first, and skips what it kept without reading it again', async () => {
+    const s = await setup(kind);
+    for (let i = 0; i < 25; i++) await op(s, `op_${String(i).padStart(2, '0')}`, { daysAgo: 500 - i });
+    await op(s, 'op_keep', { daysAgo: 499.5 });
+    await note(s, 'n_keep', 'op_keep', 'dead', 1);
+    const cutoff = new Date(NOW - 400 * DAY);
+    const first = await purgeFinishedBatch(s.db, cutoff, 10, null);
+    expect(first).toMatchObject({ operations: 9, examined: 10 });
+    // The oldest ten looked at: op_00 … op_08 gone, op_keep kept, op_09 … still there.
+    expect(await ids(s, 'operations')).toContain('op_09');
+    expect(await ids(s, 'operations')).not.toContain('op_08');
+    const second = await purgeFinishedBatch(s.db, cutoff, 10, first?.reached ?? null);
+    expect(second).toMatchObject({ operations: 10, examined: 10 });
+    const run = await retention(s, { batchSize: 10 }).runOnce();
+    expect(run?.operations).toBe(6);
+    expect(await ids(s, 'operations')).toEqual(['op_keep']);
+  });
+
+  it('two instances purging at once share the work: every row removed once, neither fails', async () => {
+    const s = await setup(kind);
+    await sql`
+      insert into operations (operation_id, issuer_id, card_id, tracking_type, request_hash, status, is_open, state, created_at, updated_at)
+      select 'op_' || g, 'BANK', 'card_' || g, 'PRODUCTION', 'h', 'SUCCESSFUL', false, '{}', t, t
+      from generate_series(1, 300) g, lateral (select ${new Date(NOW - 401 * DAY).toISOString()}::timestamptz + make_interval(secs => g) as t) x`.execute(s.db);
+    await sql`insert into outbox (id, issuer_id, operation_id, sequence_number, correlation_id, payload, state) select 'n_' || g, 'BANK', 'op_' || g, 1, 'c', '{}', 'delivered' from generate_series(1, 300) g`.execute(s.db);
+    const a = retention(s, { batchSize: 5 });
+    const b = retention(s, { batchSize: 5 });
+    const runs = await Promise.all([a.runOnce(), b.runOnce(), a.runOnce(), b.runOnce()]);
+    const total = runs.reduce((n, r) => n + (r?.operations ?? 0), 0);
+    expect(total).toBe(300);
+    expect(runs.reduce((n, r) => n + (r?.notifications ?? 0), 0)).toBe(300);
+    expect(await ids(s, 'operations')).toEqual([]);
+    expect(await ids(s, 'outbox')).toEqual([]);
+  });
+
+  it('prunes the attempt logs of delivered notifications after 30 days, by the hub clock; undelivered ones keep theirs', async () => {
+    const s = await setup(kind);
+    await op(s, 'op_live', { open: true, daysAgo: 1 });
+    await note(s, 'n_delivered', 'op_live', 'delivered', 0);
+    await note(s, 'n_dead', 'op_live', 'dead', 0);
+    const justOlder = new Date(NOW - 30 * DAY - 1).toISOString();
+    const atTheCutoff = new Date(NOW - 30 * DAY).toISOString();
+    await sql`insert into delivery_attempts (notification_id, attempt, attempted_at, latency_ms) values
+      ('n_delivered', 1, ${justOlder}::timestamptz, 1), ('n_delivered', 2, ${atTheCutoff}::timestamptz, 1), ('n_dead', 1, ${justOlder}::timestamptz, 1)`.execute(s.db);
+    expect(await retention(s).runOnce()).toMatchObject({ operations: 0, attempts: 1 });
+    const left = (await sql<{ n: string; a: number }>`select notification_id as n, attempt as a from delivery_attempts order by 1, 2`.execute(s.db)).rows;
+    expect(left).toEqual([
+      { n: 'n_dead', a: 1 },
+      { n: 'n_delivered', a: 2 },
+    ]);
+  });
+});
+
+describe('TRACKHUB_RETENTION', () => {
+  it('is 400 days unless set, and takes a duration', () => {
+    expect(loadConfig({}).retentionMs).toBe(400 * DAY);
+    expect(loadConfig({ TRACKHUB_RETENTION: '90d' }).retentionMs).toBe(90 * DAY);
+  });
+
+  it.each([
+    ['400', /TRACKHUB_RETENTION: "400" is not a duration/],
+    ['forever', /TRACKHUB_RETENTION: "forever" is not a duration/],
+    ['12h', /TRACKHUB_RETENTION: "12h" is shorter than a day/],
+    ['0d', /TRACKHUB_RETENTION: "0d" must be longer than zero/],
+  ])('refuses %s with a message naming it', (value, message) => {
+    expect(() => loadConfig({ TRACKHUB_RETENTION: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ TRACKHUB_RETENTION: value })).toThrow(message);
+  });
+});
