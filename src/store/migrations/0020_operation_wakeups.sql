@@ -9,6 +9,10 @@
 -- lease a claim put over it. A writer setting wake_at (saveDecision, even to the same time) replaces the
 -- lease, as the claim's own update of operations did. operations.wake_at loses its index: nothing reads
 -- it by time any more, and every write of operations maintains one index less.
+-- Writes to operations wait until this migration commits (reads go on): an operation inserted or saved
+-- between the copy below and the triggers' creation would otherwise have no wake-up, and never be woken.
+-- About a minute per 10 million open operations.
+lock table operations in share mode;
 create table operation_wakeups (
   operation_id text primary key,
   wake_at timestamptz not null
