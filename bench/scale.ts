@@ -27,7 +27,7 @@
 import { cpus } from 'node:os';
 import { freshDatabase } from '../test/helpers/stores.ts';
 import { type Figure, fmt, report } from './report.ts';
-import { checkNothingLost, registerIssuers, type ScaleReceiver, scaleReceiver, startCluster } from './scale/cluster.ts';
+import { checkNothingLost, commitsOf, cpuSeconds, registerIssuers, type ScaleReceiver, scaleReceiver, startCluster } from './scale/cluster.ts';
 import { autocannonLoad } from './scale/load.ts';
 import { describeRolling, rollingRestart } from './scale/rolling.ts';
 
@@ -67,9 +67,14 @@ async function throughput(n: number): Promise<ConfigFigures> {
   try {
     const issuers = await registerIssuers(cluster.apiUrls[0], ISSUERS, rx.url);
     await autocannonLoad(cluster.apiUrls, issuers, 'warm', Math.min(connections, 16), 2);
+    const commitsBefore = await commitsOf(db.url);
+    const cpuBefore = [cpuSeconds(cluster.apis), cpuSeconds(cluster.workers)];
     const from = Date.now();
     const burst = await autocannonLoad(cluster.apiUrls, issuers, `n${n}`, connections, seconds);
     const to = Date.now();
+    const cpu = [cpuSeconds(cluster.apis) - cpuBefore[0], cpuSeconds(cluster.workers) - cpuBefore[1]];
+    // Includes the workers' commits (claims, records) and the statistics collector's lag of up to a second.
+    const commits = (await commitsOf(db.url)) - commitsBefore;
     const delivered = deliveredBetween(rx, from, to);
     // The accepted operations are not collected from autocannon; the loss check reads every committed
     // notification against the receiver, and the rolling phase checks the operations themselves.
@@ -88,6 +93,11 @@ async function throughput(n: number): Promise<ConfigFigures> {
       `${n}+${n}: track ${fmt(f.acceptedPerSecond)} accepted/s  p50 ${burst.p50} ms  p99 ${burst.p99} ms  non-2xx ${burst.non2xx}  errors ${burst.errors}` +
         `  | delivered ${fmt(f.deliveredPerSecond)}/s during the load; backlog drained ${drainSeconds.toFixed(1)} s after it` +
         `  | committed ${check.committed}, received ${check.received}, out of order ${check.outOfOrder}`,
+    );
+    const perK = (x: number) => ((x / Math.max(1, burst.accepted)) * 1000).toFixed(2);
+    console.log(
+      `     CPU s per 1,000 accepted: api processes ${perK(cpu[0])}, workers ${perK(cpu[1])} (of ${seconds * cpus().length} core-s in the window: api ${cpu[0].toFixed(1)}, workers ${cpu[1].toFixed(1)});` +
+        ` database commits per accepted request ${(commits / Math.max(1, burst.accepted)).toFixed(2)}`,
     );
     return f;
   } finally {

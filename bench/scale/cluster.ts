@@ -5,6 +5,7 @@
  *
  * Runs dist/ (bin/trackhub.js): build first (`node scripts/build.mjs`) after changing src/.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -216,6 +217,32 @@ export async function checkNothingLost(databaseUrl: string, acceptedOps: Set<str
       lostNotifications: keys.length - received,
       outOfOrder,
     };
+  } finally {
+    await client.end();
+  }
+}
+
+/** CPU seconds (user + system) the processes have used so far, from /proc (Linux; 0 elsewhere or once exited). */
+export function cpuSeconds(procs: Proc[]): number {
+  let ticks = 0;
+  for (const p of procs) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${p.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone, or not Linux
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** Transactions committed in the database so far (pg_stat_database): commits per request tell how well writes are grouped. */
+export async function commitsOf(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return Number((await client.query<{ n: string }>('select xact_commit as n from pg_stat_database where datname = current_database()')).rows[0].n);
   } finally {
     await client.end();
   }
