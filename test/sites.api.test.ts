@@ -247,6 +247,24 @@ describe.each(STORE_KINDS)('Site API on %s', (kind) => {
     expect(matched.rows[0].matched_operation_id).toBe(before);
   });
 
+  it('a resend ahead of a new report of the same card in one batch: the new report completes the request and is noted as its match', async () => {
+    const first = await track('prod-resend', { trackingType: 'PRODUCTION' });
+    await post('SITE-A', keyA, { events: [event('rs-1', { cardId: 'prod-resend' })] });
+    expect((await operation(first)).status).toBe('SUCCESSFUL');
+    const second = await track('prod-resend', { trackingType: 'PRODUCTION' });
+    expect((await operation(second)).status).toBe('PENDING');
+    // rs-1 is expected to complete `second` until the insert shows it is a resend; rs-2 then does.
+    const res = await post('SITE-A', keyA, { events: [event('rs-1', { cardId: 'prod-resend' }), event('rs-2', { cardId: 'prod-resend' })] });
+    expect(res.json()).toMatchObject({ accepted: 1, duplicates: 1, rejected: [] });
+    expect(await operation(second)).toMatchObject({ status: 'SUCCESSFUL', open: false });
+    const rows = await sql<{ event_id: string; matched_operation_id: string }>`
+      select event_id, matched_operation_id from site_events where event_id in ('ev-rs-1', 'ev-rs-2') order by event_id`.execute(t.store.db);
+    expect(rows.rows).toEqual([
+      { event_id: 'ev-rs-1', matched_operation_id: first },
+      { event_id: 'ev-rs-2', matched_operation_id: second },
+    ]);
+  });
+
   it('a request naming its production site listens to that site only', async () => {
     const op = await track('prod-named', { trackingType: 'PRODUCTION', productionSite: 'SITE-A' });
     await post('SITE-B', keyB, { events: [event('named-b', { cardId: 'prod-named' })] });

@@ -2,7 +2,8 @@ import type { CarrierCode } from '../domain/carriers.ts';
 import { isCarrierCode } from '../domain/carriers.ts';
 import { type Decision, decide, type OperationState } from '../domain/operation.ts';
 import type { Db } from '../store/db.ts';
-import { latestShipmentParcels, saveDecision, setOperationParcel } from '../store/operations.ts';
+import { saveDecisions } from '../store/operation-decisions.ts';
+import { latestShipmentParcels } from '../store/operations.ts';
 import { siteCarriers } from '../store/production-sites.ts';
 import { markSiteEventsMatched, recentSiteEvents, type StoredEvent } from '../store/site-events.ts';
 import type { HubContext } from './context.ts';
@@ -133,6 +134,31 @@ function equip(item: { decision: Decision; wakeAt: Date | null }, parcel: Parcel
 }
 
 /**
+ * Before new events are stored: the operation each would complete if it proves new (not a resend), so
+ * the event is written with it (insertSiteEvents); matchNewEvents corrects what the insert proves wrong.
+ * The same rule as matchNewEvents: of an operation's card, the first report of the type it waits for.
+ */
+export function expectedMatches(siteId: string, events: { eventId: string; issuerId: string; cardId: string; type: string }[], open: OperationState[]): Map<string, string> {
+  const out = new Map<string, string>();
+  if (open.length === 0) return out;
+  const waiting = new Map<string, OperationState[]>();
+  for (const s of open) {
+    if (!siteMayReport(s, siteId) || !WANTED[s.trackingType]) continue;
+    const key = cardKey(s.issuerId, s.cardId);
+    waiting.set(key, [...(waiting.get(key) ?? []), s]);
+  }
+  const taken = new Set<string>();
+  for (const e of events) {
+    for (const s of waiting.get(cardKey(e.issuerId, e.cardId)) ?? []) {
+      if (WANTED[s.trackingType] !== e.type || taken.has(s.operationId)) continue;
+      taken.add(s.operationId);
+      out.set(e.eventId, s.operationId);
+    }
+  }
+  return out;
+}
+
+/**
  * When events arrive: each of the cards' open PRODUCTION / RETURN operations (`open`, from
  * openSiteOperations) a new report completes is decided and saved; RETURNs waiting for a parcel get
  * the one a CARD_SHIPPED report names. Returns how many notifications were queued and parcels given.
@@ -144,6 +170,9 @@ export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, in
   const byCard = eventsByCard(inserted);
   const nowIso = now.toISOString();
   const matches: { siteId: string; eventId: string; operationId: string }[] = [];
+  // Decided one by one here, written all at once below: a statement per operation made matching cost
+  // ×20 what storing the events did (bench/import.ts, issue 13).
+  const saves: { decision: Decision; wakeAt: Date | null }[] = [];
   const resolver = new CarrierResolver(ctx, tx);
   for (const s of open) {
     if (!siteMayReport(s, siteId)) continue;
@@ -151,7 +180,7 @@ export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, in
     const report = mine.find((e) => e.type === WANTED[s.trackingType]);
     if (report) {
       const d = decide(s, { kind: 'site-event', event: { type: report.type, occurredAt: occurredAt(report), siteId }, now: nowIso }, ctx.policy);
-      await saveDecision(tx, d, null);
+      saves.push({ decision: d, wakeAt: null });
       notifications += d.notifications.length;
       matches.push({ siteId, eventId: report.event_id, operationId: s.operationId });
       continue;
@@ -160,11 +189,16 @@ export async function matchNewEvents(ctx: HubContext, tx: Db, siteId: string, in
     const shipped = mine.find((e) => e.type === 'CARD_SHIPPED' && e.tracking_number);
     const parcel = shipped ? await resolver.parcel(shipped.tracking_number as string, shipped.carrier, siteId) : undefined;
     if (!parcel) continue;
-    await saveDecision(tx, { state: { ...s, parcel }, notifications: [] }, now);
-    await setOperationParcel(tx, s.operationId, parcel.carrier, parcel.trackingNumber);
+    saves.push({ decision: { state: { ...s, parcel }, notifications: [] }, wakeAt: now });
     parcels++;
   }
-  await markSiteEventsMatched(tx, matches);
+  await saveDecisions(tx, saves);
+  // Events were stored with the operation expected (expectedMatches): only what differs is written again.
+  const completes = new Map(matches.map((m) => [m.eventId, m.operationId]));
+  const corrections = inserted
+    .filter((e) => (e.matched_operation_id ?? null) !== (completes.get(e.event_id) ?? null))
+    .map((e) => ({ siteId, eventId: e.event_id, operationId: completes.get(e.event_id) ?? null }));
+  await markSiteEventsMatched(tx, corrections);
   return { notifications, parcels };
 }
 

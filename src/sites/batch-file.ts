@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { RejectedLine } from '../store/inbox-files.ts';
+import { endsQuoted, parseCsvRecord } from './csv-record.ts';
 import { SITE_EVENT_FIELDS, type SiteEventInput, validateSiteEvent } from './events.ts';
 import type { IngestCounts } from './ingest.ts';
 
@@ -29,6 +30,7 @@ export interface FileRecord {
 
 /** A line refused, with why: the type lives with the inbox_files rows that keep such lines. */
 export type { RejectedLine };
+export { endsQuoted, parseCsvRecord };
 
 export interface ImportSummary extends IngestCounts {
   rejected: RejectedLine[];
@@ -56,60 +58,6 @@ export async function detectFormat(path: string, handle?: FileHandle): Promise<F
   } finally {
     if (!handle) await fh.close();
   }
-}
-
-/**
- * Splits one CSV record (RFC 4180: fields may be quoted, a quote inside a quoted field is doubled).
- * Returns undefined while a quoted field is still open at the end of the text.
- */
-export function parseCsvRecord(text: string): string[] | undefined {
-  // Most lines quote nothing: a plain split is several times faster than the character walk below.
-  if (!text.includes('"')) return text.split(',').map((f) => f.trim());
-  const fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += ch;
-    } else if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') {
-      fields.push(field);
-      field = '';
-    } else field += ch;
-  }
-  if (quoted) return undefined;
-  fields.push(field.trim());
-  return fields.map((f) => f.trim());
-}
-
-/**
- * Whether a quoted field is still open at the end of one physical line, given whether one was open at
- * its start; the rules of parseCsvRecord (a quote opens a field only as its first character). Kept line
- * by line, so an open record is never re-parsed from its start.
- */
-export function endsQuoted(line: string, quoted: boolean): boolean {
-  if (!line.includes('"')) return quoted;
-  let fieldStart = !quoted;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch !== '"') continue;
-      if (line[i + 1] === '"') i++;
-      else {
-        quoted = false;
-        fieldStart = false;
-      }
-    } else if (ch === ',') fieldStart = true;
-    else if (ch === '"' && fieldStart) quoted = true;
-    else fieldStart = false;
-  }
-  return quoted;
 }
 
 /**
@@ -315,36 +263,55 @@ export async function importFile(
   let rejected: RejectedLine[] = [];
   let records = 0;
   let endLine = summary.lines;
+  // One chunk is stored while the next is read and validated: reading is this process's work, storing
+  // mostly the database's, and on a small machine doing them in turn left one of them idle (issue 13).
+  // Chunks are still stored one after another, in order, so progress stays a prefix of the file.
+  let inFlight: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (records === 0) return;
-    const counts = await sink(events, { rejected, endLine, lines: eventLines });
-    summary.accepted += counts.accepted;
-    summary.duplicates += counts.duplicates;
-    for (const r of rejected) if (summary.rejected.length < keep) summary.rejected.push(r);
-    summary.rejectedCount += rejected.length;
-    summary.lines = endLine;
-    summary.records += records;
+    const chunk = { events, rejected, endLine, lines: eventLines, records };
     events = [];
     eventLines = [];
     rejected = [];
     records = 0;
-    opts.onChunk?.(summary);
+    const previous = inFlight;
+    inFlight = previous.then(async () => {
+      const counts = await sink(chunk.events, { rejected: chunk.rejected, endLine: chunk.endLine, lines: chunk.lines });
+      summary.accepted += counts.accepted;
+      summary.duplicates += counts.duplicates;
+      for (const r of chunk.rejected) if (summary.rejected.length < keep) summary.rejected.push(r);
+      summary.rejectedCount += chunk.rejected.length;
+      summary.lines = chunk.endLine;
+      summary.records += chunk.records;
+      opts.onChunk?.(summary);
+    });
+    // Awaited at the next flush or the end; a failure must not count as unhandled meanwhile.
+    inFlight.catch(() => {});
+    await previous;
   };
   const now = (opts.now?.() ?? new Date()).getTime();
-  for await (const rec of readRecords(path, format, opts.onBytes, opts.handle)) {
-    if (rec.endLine <= (opts.skipThroughLine ?? 0)) continue;
-    records++;
-    endLine = rec.endLine;
-    if (rec.parseError) rejected.push({ line: rec.line, errorCode: 'FIELD_INVALID_FORMAT', error: rec.parseError });
-    else {
-      const checked = validateSiteEvent(rec.value, now);
-      if (checked.ok) {
-        events.push(checked.value);
-        eventLines.push(rec.line);
-      } else rejected.push({ line: rec.line, errorCode: checked.errorCode, error: checked.error });
+  try {
+    for await (const rec of readRecords(path, format, opts.onBytes, opts.handle)) {
+      if (rec.endLine <= (opts.skipThroughLine ?? 0)) continue;
+      records++;
+      endLine = rec.endLine;
+      if (rec.parseError) rejected.push({ line: rec.line, errorCode: 'FIELD_INVALID_FORMAT', error: rec.parseError });
+      else {
+        const checked = validateSiteEvent(rec.value, now);
+        if (checked.ok) {
+          events.push(checked.value);
+          eventLines.push(rec.line);
+        } else rejected.push({ line: rec.line, errorCode: checked.errorCode, error: checked.error });
+      }
+      if (records >= chunkLines) await flush();
     }
-    if (records >= chunkLines) await flush();
+    await flush();
+  } catch (err) {
+    // Reading failed (an unreadable file, a bad header): the chunk being stored is waited for first, as
+    // the caller reads the progress it saved; the reading's error is the one thrown.
+    await inFlight.catch(() => {});
+    throw err;
   }
-  await flush();
+  await inFlight;
   return summary;
 }

@@ -5,7 +5,7 @@ import type { TrackRequestBody } from '../domain/track-request.ts';
 import { requestHash } from '../domain/track-request.ts';
 import { acceptInTransaction, type Prepared } from '../operations/accept.ts';
 import type { HubContext } from '../operations/context.ts';
-import { EVENT_RETENTION_DAYS, matchNewEvents, siteMayReport } from '../operations/matching.ts';
+import { EVENT_RETENTION_DAYS, expectedMatches, matchNewEvents, siteMayReport } from '../operations/matching.ts';
 import type { Db } from '../store/db.ts';
 import { autoTrackingIssuers } from '../store/issuers.ts';
 import { lockCards, openSiteOperations } from '../store/operations.ts';
@@ -159,7 +159,7 @@ async function ingestInTransaction(ctx: HubContext, tx: Db, siteId: string, even
       }
     });
     if (list.length > 0) {
-      const inserted = await insertSiteEvents(tx, siteId, list);
+      const inserted = await insertSiteEvents(tx, siteId, list, expectedMatches(siteId, list, open));
       accepted = inserted.length;
       const now = ctx.now();
       const matched = await matchNewEvents(ctx, tx, siteId, inserted, open, now);

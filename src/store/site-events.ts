@@ -31,16 +31,21 @@ export interface SiteEventValues {
   reason?: string;
 }
 
-/** Stores the site's events; returns those that are new (a resent eventId is a no-op). */
-export async function insertSiteEvents(tx: Db, siteId: string, list: SiteEventValues[]): Promise<StoredEvent[]> {
+/**
+ * Stores the site's events; returns those that are new (a resent eventId is a no-op). `matched` names
+ * the operation an event is expected to complete, written with it (one statement instead of an update
+ * after): the caller corrects any the returned rows prove wrong (an expected one was a duplicate).
+ */
+export async function insertSiteEvents(tx: Db, siteId: string, list: SiteEventValues[], matched?: Map<string, string>): Promise<StoredEvent[]> {
+  const rows = matched && matched.size > 0 ? list.map((e) => ({ ...e, matched: matched.get(e.eventId) ?? null })) : list;
   // One JSON parameter for the whole batch: cheaper to pass and parse than a thousand rows of values.
   const inserted = await sql<StoredEvent>`
-        insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, reason)
-        select ${siteId}::text, "eventId", "issuerId", "cardId", type, "occurredAt", carrier, "trackingNumber", reason
-        from json_to_recordset(${JSON.stringify(list)}::json) as e(
-          "eventId" text, "issuerId" text, "cardId" text, type text, "occurredAt" timestamptz, carrier text, "trackingNumber" text, reason text)
+        insert into site_events (site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, reason, matched_operation_id)
+        select ${siteId}::text, "eventId", "issuerId", "cardId", type, "occurredAt", carrier, "trackingNumber", reason, matched
+        from json_to_recordset(${JSON.stringify(rows)}::json) as e(
+          "eventId" text, "issuerId" text, "cardId" text, type text, "occurredAt" timestamptz, carrier text, "trackingNumber" text, reason text, matched text)
         on conflict do nothing
-        returning site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number`.execute(tx);
+        returning site_id, event_id, issuer_id, card_id, type, occurred_at, carrier, tracking_number, matched_operation_id`.execute(tx);
   return inserted.rows;
 }
 
@@ -57,8 +62,8 @@ export async function recentSiteEvents(tx: Db, cards: CardRef[], retentionDays: 
   return events.rows;
 }
 
-/** Notes the operation each event completed: each report completes at most one operation. */
-export async function markSiteEventsMatched(tx: Db, matches: { siteId: string; eventId: string; operationId: string }[]): Promise<void> {
+/** Notes the operation each event completed (null: none): each report completes at most one operation. */
+export async function markSiteEventsMatched(tx: Db, matches: { siteId: string; eventId: string; operationId: string | null }[]): Promise<void> {
   if (matches.length === 0) return;
   await sql`
     update site_events e set matched_operation_id = m.operation_id
