@@ -50,7 +50,9 @@ describe.each(STORE_KINDS)('accepting a track request on %s', (kind) => {
     await sql`
       create function trackhub_test_fault() returns trigger language plpgsql as $$
       begin
-        if new.sequence_number = 1 and exists (select 1 from operations where operation_id = new.operation_id and card_id like 'CARD_FAULT%') then
+        -- The notification's own payload names the card: the operation row is written by the same statement
+        -- (src/store/operations.ts insertOperations), so a lookup of it would not see it yet.
+        if new.sequence_number = 1 and new.payload::jsonb ->> 'cardId' like 'CARD_FAULT%' then
           raise exception 'fault injected by the test';
         end if;
         return new;

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { newId } from '../domain/ids.ts';
 import type { Decision, OperationState } from '../domain/operation.ts';
 import type { Db } from './db.ts';
-import { notifyOutboxCommitted } from './outbox.ts';
+import { notifyOutboxCommitted, OUTBOX_CHANNEL } from './outbox.ts';
 
 type Tx = Db;
 
@@ -27,28 +27,33 @@ export function outboxRows(decision: Decision): OutboxInsert[] {
   }));
 }
 
-/** Inserts new operations and their notifications: two statements, whatever the batch size. */
+/**
+ * Inserts new operations and their notifications, and wakes the dispatchers: one statement, whatever the
+ * batch size. Rows travel as one array per column (`unnest`), so the statement's text is the same for every
+ * batch: PostgreSQL parses the same short text each time, however many rows, and the hub builds no
+ * per-row SQL.
+ */
 export async function insertOperations(tx: Tx, items: { decision: Decision; hash: string; wakeAt: Date | null }[]): Promise<void> {
   if (items.length === 0) return;
-  await tx
-    .insertInto('operations')
-    .values(
-      items.map(({ decision: { state: s }, hash, wakeAt }) => ({
-        operation_id: s.operationId,
-        issuer_id: s.issuerId,
-        card_id: s.cardId,
-        tracking_type: s.trackingType,
-        request_hash: hash,
-        status: s.status,
-        is_open: s.open,
-        state: JSON.stringify(s),
-        carrier: s.parcel?.carrier ?? null,
-        tracking_number: s.parcel?.trackingNumber ?? null,
-        wake_at: wakeAt,
-      })),
+  const states = items.map((i) => i.decision.state);
+  const box = items.flatMap((i) => outboxRows(i.decision));
+  await sql`
+    with new_operations as (
+      insert into operations (operation_id, issuer_id, card_id, tracking_type, request_hash, status, is_open, state, carrier, tracking_number, wake_at)
+      select * from unnest(
+        ${states.map((s) => s.operationId)}::text[], ${states.map((s) => s.issuerId)}::text[], ${states.map((s) => s.cardId)}::text[],
+        ${states.map((s) => s.trackingType)}::text[], ${items.map((i) => i.hash)}::text[], ${states.map((s) => s.status)}::text[],
+        ${states.map((s) => s.open)}::boolean[], ${states.map((s) => JSON.stringify(s))}::jsonb[], ${states.map((s) => s.parcel?.carrier ?? null)}::text[],
+        ${states.map((s) => s.parcel?.trackingNumber ?? null)}::text[], ${items.map((i) => i.wakeAt?.toISOString() ?? null)}::timestamptz[]
+      )
+    ), new_notifications as (
+      insert into outbox (id, issuer_id, operation_id, sequence_number, correlation_id, payload)
+      select * from unnest(
+        ${box.map((b) => b.id)}::text[], ${box.map((b) => b.issuer_id)}::text[], ${box.map((b) => b.operation_id)}::text[],
+        ${box.map((b) => b.sequence_number)}::integer[], ${box.map((b) => b.correlation_id)}::text[], ${box.map((b) => b.payload)}::text[]
+      )
     )
-    .execute();
-  await insertOutbox(tx, items.flatMap((i) => outboxRows(i.decision)));
+    select ${box.length > 0 ? sql`pg_notify(${OUTBOX_CHANNEL}, '')` : sql`null`}`.execute(tx);
 }
 
 /** Stores a decision about an existing operation: its new state, its next wake-up and its notifications. */
@@ -157,13 +162,19 @@ export interface OpenOperationRow {
   tracking_type: string;
 }
 
-/** The open operations of these (issuer, card, tracking type) keys, read in one statement and locked. */
+/**
+ * The open operations of these (issuer, card, tracking type) keys, read in one statement and locked. A join
+ * with the keys as arrays: each key is one lookup in operations_one_open. (A row-value IN list was planned as
+ * a scan of all the issuer's open operations of the type, filtered by card: a cost growing with the store.)
+ */
 export async function lockOpenOperations(tx: Tx, keys: { issuerId: string; cardId: string; trackingType: string }[]): Promise<OpenOperationRow[]> {
-  const rows = keys.map((k) => sql`(${k.issuerId}, ${k.cardId}, ${k.trackingType})`);
+  if (keys.length === 0) return [];
   const open = await sql<OpenOperationRow>`
-    select operation_id, request_hash, state, issuer_id, card_id, tracking_type from operations
-    where is_open and (issuer_id, card_id, tracking_type) in (${sql.join(rows)})
-    for update`.execute(tx);
+    select o.operation_id, o.request_hash, o.state, o.issuer_id, o.card_id, o.tracking_type
+    from unnest(${keys.map((k) => k.issuerId)}::text[], ${keys.map((k) => k.cardId)}::text[], ${keys.map((k) => k.trackingType)}::text[]) as k(issuer_id, card_id, tracking_type)
+    join operations o on o.issuer_id = k.issuer_id and o.card_id = k.card_id and o.tracking_type = k.tracking_type
+    where o.is_open
+    for update of o`.execute(tx);
   return open.rows;
 }
 
