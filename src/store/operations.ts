@@ -205,15 +205,6 @@ export async function latestShipmentParcels(tx: Tx, cards: CardRef[]): Promise<{
   return rows.rows;
 }
 
-/** Writes the parcel's columns of an operation given a parcel after it was stored (saveDecision writes only the carrier). */
-export async function setOperationParcel(tx: Tx, operationId: string, carrier: string, trackingNumber: string): Promise<void> {
-  await tx
-    .updateTable('operations')
-    .set({ carrier, tracking_number: trackingNumber })
-    .where('operation_id', '=', operationId)
-    .execute();
-}
-
 /** The open operations following this tracking number (carrier pushes find theirs here). */
 export async function openOperationsByTrackingNumber(db: Db, trackingNumber: string): Promise<OperationState[]> {
   const rows = await db
