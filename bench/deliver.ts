@@ -1,8 +1,17 @@
 /**
  * Notification delivery throughput and latency.
  *
- *   npx tsx bench/deliver.ts [--notifications 30000] [--rate 500] [--seconds 10] [--updates-per-operation 1]
- *                            [--only pg1,pg2,embedded,embedded-inproc,pglatency,embeddedlatency]
+ *   npx tsx bench/deliver.ts [--notifications 30000] [--rate 1000] [--seconds 10] [--updates-per-operation 1]
+ *                            [--only ceiling,pg1,pg2,embedded,embedded-inproc,pglatency,embeddedlatency]
+ *
+ * The default run (all but embedded-inproc, about 3 minutes on an idle 2-core box) reports its headline
+ * figures through report() (bench/report.ts), each beside a baseline from the same run:
+ * 0. Baselines: the receiver's ceiling, a plain loop of signed POSTs into it from 1 and 2 client processes
+ *    (bench/deliver-client.ts, 256 connections each, as a worker) with no store at all; and a bare POST's
+ *    round trip at --rate, the floor under commit→receipt.
+ * Each throughput run also prints the CPU spent per notification by the workers, PostgreSQL (all of it,
+ * from /proc: other databases' work on the same server counts too) and this process (the receiver), and
+ * how busy the machine was: on a 2-core box all of these share the cores.
  *
  * --updates-per-operation K: the throughput outboxes hold chains, K updates (sequenceNumber 1..K) of
  * each operation, which go out one after another (each once the one before is delivered); 1, the
@@ -19,9 +28,8 @@
  *    LISTEN/NOTIFY; on the embedded store in one process (the API's commit kicks its dispatcher).
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dispatcher } from '../src/delivery/dispatcher.ts';
@@ -33,35 +41,22 @@ import { upsertIssuer } from '../src/store/issuers.ts';
 import { insertOutbox } from '../src/store/operations.ts';
 import { MasterKey } from '../src/store/secret-box.ts';
 import { unlockSecrets } from '../src/store/secrets.ts';
-import { freePort, type Proc, runCli, stop, waitFor } from '../test/helpers/processes.ts';
+import { freePort, type Proc, stop, waitFor } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
+import { canAccount, cpuPerItem, cpuSnapshot } from './cpu-account.ts';
+import { barePostLatency, type Receiver, receiver, receiverCeiling } from './deliver-receiver.ts';
+import { type Figure, report } from './report.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const N = arg('notifications', 30_000);
-const RATE = arg('rate', 500);
+const RATE = arg('rate', 1000);
 const SECONDS = arg('seconds', 10);
 const UPDATES_PER_OPERATION = Math.max(1, arg('updates-per-operation', 1));
 const ISSUERS = ['BENCHDLV01', 'BENCHDLV02', 'BENCHDLV03', 'BENCHDLV04'];
 const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
-
-/** The issuers' back-end: answers 204 and notes when each webhook-id first arrived. */
-async function receiver() {
-  const arrivals = new Map<string, number>();
-  const server = createServer((req, res) => {
-    req.on('data', () => {});
-    req.on('end', () => {
-      const id = String(req.headers['webhook-id']);
-      if (!arrivals.has(id)) arrivals.set(id, performance.timeOrigin + performance.now());
-      res.writeHead(204).end();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrivals, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
-}
 
 /** The master key the bench's store and its worker processes share (stored secrets are sealed under it). */
 const BENCH_SECRET_KEY = MasterKey.generate();
@@ -102,10 +97,22 @@ const workerEnv = (databaseUrl: string) => ({
   TRACKHUB_SECRET_KEY: BENCH_SECRET_KEY.toBase64(),
 });
 
+/**
+ * `trackhub serve` as a worker, its log (a line per delivery, at info) written to a file as a service
+ * manager would take it, not piped into this process: here it would cost the receiver's CPU.
+ */
+function runWorker(env: Record<string, string>): Proc {
+  const nodeArgs = process.env.TRACKHUB_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const log = join(mkdtempSync(join(tmpdir(), 'trackhub-bench-log-')), 'worker.log');
+  const fd = openSync(log, 'w', 0o600);
+  const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, '../bin/trackhub.js'), 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  return { child, output: () => readFileSync(log, 'utf8') };
+}
+
 async function startWorkers(databaseUrl: string, count: number): Promise<Proc[]> {
   const procs: Proc[] = [];
-  for (let i = 0; i < count; i++) procs.push(runCli(['serve'], { ...workerEnv(databaseUrl), TRACKHUB_PORT: String(await freePort()) }));
-  for (const p of procs) await waitFor('worker start', () => (p.output().includes('trackhub started') ? true : undefined), 60_000, 50);
+  for (let i = 0; i < count; i++) procs.push(runWorker({ ...workerEnv(databaseUrl), TRACKHUB_PORT: String(await freePort()) }));
+  for (const p of procs) await waitFor('worker start', () => (p.output().includes('trackhub started') ? true : undefined), 60_000, 100);
   return procs;
 }
 
@@ -122,13 +129,19 @@ async function fill(db: Db, leadMs: number): Promise<number> {
   return due;
 }
 
-async function drain(label: string, rx: Awaited<ReturnType<typeof receiver>>, due: number, workers: number) {
+async function drain(label: string, rx: Receiver, due: number, workers: number, procs: Proc[] = []) {
+  await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+  const cpu0 = canAccount() ? cpuSnapshot({ workers: procs.map((p) => p.child.pid as number) }) : undefined;
   await waitFor(`${label}: all ${N} received`, () => (rx.arrivals.size >= N ? true : undefined), 120_000, 20);
   const last = Math.max(...rx.arrivals.values());
   const seconds = (last - due) / 1000;
   const perSecond = Math.round(N / seconds);
   const shape = UPDATES_PER_OPERATION > 1 ? ` (${N / UPDATES_PER_OPERATION} operations x ${UPDATES_PER_OPERATION} updates)` : '';
   console.log(`${label.padEnd(34)} ${String(workers).padStart(2)} worker(s)  ${N} notifications${shape} in ${seconds.toFixed(2)} s  = ${perSecond}/s`);
+  if (cpu0) {
+    const { perItemUs, machineBusy } = cpuPerItem(cpu0, cpuSnapshot({ workers: procs.map((p) => p.child.pid as number) }), N);
+    console.log(`  CPU per notification: ${Object.entries(perItemUs).map(([k, v]) => `${k} ${v} µs`).join(', ')}; machine ${(machineBusy * 100).toFixed(0)}% busy`);
+  }
   return perSecond;
 }
 
@@ -143,7 +156,7 @@ async function throughputPostgres(workers: number): Promise<number> {
     const due = await fill(store.db, 15_000);
     procs = await startWorkers(database.url, workers);
     if (Date.now() > due) throw new Error('workers started after the due time: raise the lead');
-    return await drain('throughput, PostgreSQL', rx, due, workers);
+    return await drain('throughput, PostgreSQL', rx, due, workers, procs);
   } finally {
     for (const p of procs) await stop(p);
     await store.close();
@@ -165,7 +178,7 @@ async function throughputEmbedded(): Promise<number> {
     await store.close(); // the embedded store has one owner: now the worker process
     procs = await startWorkers(url, 1);
     if (Date.now() > due) throw new Error('worker started after the due time: raise the lead');
-    return await drain('throughput, embedded', rx, due, 1);
+    return await drain('throughput, embedded', rx, due, 1, procs);
   } finally {
     for (const p of procs) await stop(p);
     await rx.close();
@@ -198,7 +211,7 @@ async function throughputEmbeddedInProcess(dispatchers: number): Promise<number>
 }
 
 /** Commits one notification at a time at RATE/s for SECONDS; returns p50/p99 commit→receipt in ms. */
-async function steady(db: Db, rx: Awaited<ReturnType<typeof receiver>>, afterCommit: () => void) {
+async function steady(db: Db, rx: Receiver, afterCommit: () => void) {
   const committed = new Map<string, number>();
   const total = RATE * (SECONDS + 1);
   const start = performance.now();
@@ -269,19 +282,61 @@ async function latencyEmbedded() {
 }
 
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const want = (name: string) => !only || only.split(',').includes(name);
-const out: Record<string, unknown> = {};
-if (pgBase && want('pg1')) out.pg1 = await throughputPostgres(1);
-if (pgBase && want('pg2')) out.pg2 = await throughputPostgres(2);
-if (want('embedded')) out.embedded = await throughputEmbedded();
-if (want('embedded-inproc')) {
-  out.embedded1 = await throughputEmbeddedInProcess(1);
-  out.embedded2 = await throughputEmbeddedInProcess(2);
-  console.log(`2 dispatchers / 1 dispatcher on one embedded server: ×${((out.embedded2 as number) / (out.embedded1 as number)).toFixed(2)}`);
+// The default run (about 3 minutes): everything the issue's figures need; embedded-inproc on demand.
+const want = (name: string) => (only ? only.split(',').includes(name) : name !== 'embedded-inproc');
+const r: {
+  ceiling1?: number;
+  ceiling2?: number;
+  pg1?: number;
+  pg2?: number;
+  embedded?: number;
+  floor?: { p50: number; p99: number };
+  pgLatency?: { p50: number; p99: number };
+  embeddedLatency?: { p50: number; p99: number };
+} = {};
+// The baselines first: the receiver's ceiling from 1 and 2 plain client processes (256 connections each,
+// as a worker), and a bare POST's round trip at the steady rate.
+if (want('ceiling')) {
+  r.ceiling1 = await receiverCeiling(N, 1, 256);
+  r.ceiling2 = await receiverCeiling(N, 2, 256);
+  console.log(`receiver ceiling (plain signed POSTs, no store)  1 client process ${r.ceiling1}/s, 2: ${r.ceiling2}/s`);
 }
-if (pgBase && want('pglatency')) out.pgLatency = await latencyPostgres();
-if (want('embeddedlatency')) out.embeddedLatency = await latencyEmbedded();
+if (want('pglatency') || want('embeddedlatency')) {
+  r.floor = await barePostLatency(RATE, 3);
+  console.log(`bare POST round trip at ${RATE}/s   p50 ${r.floor.p50.toFixed(1)} ms  p99 ${r.floor.p99.toFixed(1)} ms`);
+}
+if (pgBase && want('pg1')) r.pg1 = await throughputPostgres(1);
+if (pgBase && want('pg2')) r.pg2 = await throughputPostgres(2);
+if (want('embedded')) r.embedded = await throughputEmbedded();
+if (want('embedded-inproc')) {
+  const one = await throughputEmbeddedInProcess(1);
+  const two = await throughputEmbeddedInProcess(2);
+  console.log(`2 dispatchers / 1 dispatcher on one embedded server: ×${(two / one).toFixed(2)}`);
+}
+if (pgBase && want('pglatency')) r.pgLatency = (await latencyPostgres()) as { p50: number; p99: number };
+if (want('embeddedlatency')) r.embeddedLatency = (await latencyEmbedded()) as { p50: number; p99: number };
 if (!pgBase) console.log('(set TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL for the PostgreSQL figures)');
-if (typeof out.pg1 === 'number' && typeof out.pg2 === 'number') console.log(`2 workers / 1 worker on PostgreSQL: ×${(out.pg2 / out.pg1).toFixed(2)}`);
-console.log('targets: ≥ 3000/s PostgreSQL with 2 workers, ≥ 1500/s embedded, p99 < 100 ms at 500/s');
+
+const ceiling = (clients: 1 | 2) => {
+  const value = clients === 1 ? r.ceiling1 : r.ceiling2;
+  return value === undefined ? undefined : { measure: `receiver ceiling, ${clients} plain client process${clients === 1 ? '' : 'es'}`, value, unit: '/s' };
+};
+const over = (value: number, base?: { value: number }) => (base ? value / base.value : undefined);
+const figures: Figure[] = [];
+if (r.pg2 !== undefined) {
+  figures.push({ measure: 'notifications delivered/s, PostgreSQL, 2 workers', value: r.pg2, unit: '/s', baseline: ceiling(2), ratio: over(r.pg2, ceiling(2)), target: '≥ 10,000/s', met: r.pg2 >= 10_000 });
+}
+if (r.pg1 !== undefined) figures.push({ measure: 'notifications delivered/s, PostgreSQL, 1 worker', value: r.pg1, unit: '/s', baseline: ceiling(1), ratio: over(r.pg1, ceiling(1)) });
+if (r.pg1 !== undefined && r.pg2 !== undefined) {
+  const base = r.ceiling1 !== undefined && r.ceiling2 !== undefined ? { measure: 'receiver ceiling, 2 clients / 1 client', value: r.ceiling2 / r.ceiling1, unit: '×' } : undefined;
+  figures.push({ measure: 'notifications, PostgreSQL, 2 workers / 1 worker', value: r.pg2 / r.pg1, unit: '×', baseline: base, ratio: over(r.pg2 / r.pg1, base), target: '> 1 (a second worker adds)', met: r.pg2 / r.pg1 > 1 });
+}
+if (r.embedded !== undefined) figures.push({ measure: 'notifications delivered/s, embedded, 1 process', value: r.embedded, unit: '/s', baseline: ceiling(1), ratio: over(r.embedded, ceiling(1)) });
+const floor = (p: 'p50' | 'p99') => (r.floor ? { measure: `bare POST round trip ${p} at ${RATE}/s`, value: r.floor[p], unit: 'ms' } : undefined);
+for (const [where, l] of [['PostgreSQL, 2 workers', r.pgLatency], ['embedded', r.embeddedLatency]] as const) {
+  if (!l) continue;
+  figures.push({ measure: `commit→receipt p50 at ${RATE}/s, ${where}`, value: l.p50, unit: 'ms', baseline: floor('p50'), ratio: over(l.p50, floor('p50')) });
+  figures.push({ measure: `commit→receipt p99 at ${RATE}/s, ${where}`, value: l.p99, unit: 'ms', baseline: floor('p99'), ratio: over(l.p99, floor('p99')), target: '≤ 50 ms', met: l.p99 <= 50 });
+}
+report('deliver', figures);
 process.exit(0);
