@@ -101,9 +101,12 @@ const workerEnv = (databaseUrl: string) => ({
  * `trackhub serve` as a worker, its log (a line per delivery, at info) written to a file as a service
  * manager would take it, not piped into this process: here it would cost the receiver's CPU.
  */
+const LOGS = mkdtempSync(join(tmpdir(), 'trackhub-bench-log-'));
+let workersStarted = 0;
+
 function runWorker(env: Record<string, string>): Proc {
   const nodeArgs = process.env.TRACKHUB_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const log = join(mkdtempSync(join(tmpdir(), 'trackhub-bench-log-')), 'worker.log');
+  const log = join(LOGS, `worker-${++workersStarted}.log`);
   const fd = openSync(log, 'w', 0o600);
   const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, '../bin/trackhub.js'), 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
   return { child, output: () => readFileSync(log, 'utf8') };
@@ -339,4 +342,5 @@ for (const [where, l] of [['PostgreSQL, 2 workers', r.pgLatency], ['embedded', r
   figures.push({ measure: `commit→receipt p99 at ${RATE}/s, ${where}`, value: l.p99, unit: 'ms', baseline: floor('p99'), ratio: over(l.p99, floor('p99')), target: '≤ 50 ms', met: l.p99 <= 50 });
 }
 report('deliver', figures);
+rmSync(LOGS, { recursive: true, force: true });
 process.exit(0);
