@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type Figure, fmt } from './report.ts';
+import { type Figure, fmt } from './lib/report.ts';
 
 interface Script {
   name: string;
@@ -63,7 +63,7 @@ async function postgresVersion(url: string | undefined): Promise<string> {
   const client = new pg.Client({ connectionString: url });
   try {
     await client.connect();
-    const { rows } = await client.query<{ v: string }>('show server_version');
+    const { rows } = await client.query<{ v: string }>("select current_setting('server_version') as v");
     return `PostgreSQL ${rows[0].v} on ${new URL(url).host}`;
   } catch (err) {
     return `PostgreSQL at ${new URL(url).host} not reachable (${(err as Error).message})`;

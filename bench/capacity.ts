@@ -21,7 +21,7 @@ import { sandboxNumbers } from '../src/sandbox/numbers.ts';
 import { socketUrl, stopEmbeddedServer } from '../src/store/embedded.ts';
 import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitFor, waitReady } from '../test/helpers/processes.ts';
-import { type Figure, fmt, report } from './report.ts';
+import { type Figure, fmt, report } from './lib/report.ts';
 import { scaleReceiver } from './scale/cluster.ts';
 
 const quick = process.argv.includes('--quick');

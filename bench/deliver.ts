@@ -5,9 +5,9 @@
  *                            [--only ceiling,pg1,pg2,embedded,embedded-inproc,pglatency,embeddedlatency]
  *
  * The default run (all but embedded-inproc, about 3 minutes on an idle 2-core box) reports its headline
- * figures through report() (bench/report.ts), each beside a baseline from the same run:
+ * figures through report() (bench/lib/report.ts), each beside a baseline from the same run:
  * 0. Baselines: the receiver's ceiling, a plain loop of signed POSTs into it from 1 and 2 client processes
- *    (bench/deliver-client.ts, 256 connections each, as a worker) with no store at all; and a bare POST's
+ *    (bench/lib/deliver-client.ts, 256 connections each, as a worker) with no store at all; and a bare POST's
  *    round trip at --rate, the floor under commit→receipt.
  * Each throughput run also prints the CPU spent per notification by the workers, PostgreSQL (all of it,
  * from /proc: other databases' work on the same server counts too) and this process (the receiver), and
@@ -43,9 +43,9 @@ import { MasterKey } from '../src/store/secret-box.ts';
 import { unlockSecrets } from '../src/store/secrets.ts';
 import { freePort, type Proc, stop, waitFor } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
-import { canAccount, cpuPerItem, cpuSnapshot } from './cpu-account.ts';
-import { barePostLatency, type Receiver, receiver, receiverCeiling } from './deliver-receiver.ts';
-import { type Figure, report } from './report.ts';
+import { canAccount, cpuPerItem, cpuSnapshot } from './lib/cpu.ts';
+import { barePostLatency, type Receiver, receiver, receiverCeiling } from './lib/deliver-receiver.ts';
+import { type Figure, report } from './lib/report.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

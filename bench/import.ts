@@ -1,14 +1,14 @@
 /**
  * Production-site event throughput, matching included, on the embedded store and (when
  * TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL is set) on PostgreSQL. Half the events' cards have a
- * waiting PRODUCTION track request (bench/import-seed.ts), which their CARD_SHIPPED report completes;
+ * waiting PRODUCTION track request (bench/lib/import-seed.ts), which their CARD_SHIPPED report completes;
  * after each run the completed operations are counted in the store, and the run fails unless every one
  * of them changed state.
  *  - Site API: `--clients` concurrent clients POST `--batches` 1,000-event batches each; baseline: the
  *    same batches again (all duplicates: parse, validate, authorise, look up, no write);
  *  - CLI: `trackhub sites import` (a child process, store opened directly) of a `--lines` CSV, timed from
  *    spawn to exit; baseline: the same file imported again (all duplicates).
- * Target: 50,000 events/s each (issue 13). Figures go through bench/report.ts.
+ * Target: 50,000 events/s each (issue 13). Figures go through bench/lib/report.ts.
  *
  *   npx tsx bench/import.ts [--clients 4] [--batches 50] [--lines 200000] [--quick]
  */
@@ -21,8 +21,8 @@ import { openStore } from '../src/store/db.ts';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
-import { benchCard, checkMatched, ISSUER, seedOpenProduction } from './import-seed.ts';
-import { type Figure, report } from './report.ts';
+import { benchCard, checkMatched, ISSUER, seedOpenProduction } from './lib/import-seed.ts';
+import { type Figure, report } from './lib/report.ts';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string, fallback: number) => {

@@ -20,7 +20,7 @@ import { migrate, openStore } from '../src/store/db.ts';
 import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
-import { report } from './report.ts';
+import { report } from './lib/report.ts';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string, fallback: number) => {

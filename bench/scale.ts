@@ -26,7 +26,7 @@
  */
 import { cpus } from 'node:os';
 import { freshDatabase } from '../test/helpers/stores.ts';
-import { type Figure, fmt, report } from './report.ts';
+import { type Figure, fmt, report } from './lib/report.ts';
 import { checkNothingLost, commitsOf, cpuSeconds, registerIssuers, type ScaleReceiver, scaleReceiver, startCluster } from './scale/cluster.ts';
 import { autocannonLoad } from './scale/load.ts';
 import { describeRolling, rollingRestart } from './scale/rolling.ts';

@@ -14,7 +14,7 @@ import autocannon from 'autocannon';
 import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { tempDir } from '../test/helpers/stores.ts';
-import { fmt, report } from './report.ts';
+import { fmt, report } from './lib/report.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

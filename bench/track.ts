@@ -1,6 +1,6 @@
 /**
  * Throughput and latency of the track endpoint and of /healthz, against a bare Fastify 5 server measured
- * in the same run (bench/bare-fastify.ts, a process of its own), on the embedded store and (when
+ * in the same run (bench/lib/bare-fastify.ts, a process of its own), on the embedded store and (when
  * TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL is set) on PostgreSQL.
  *
  *   npx tsx bench/track.ts [--connections 64] [--duration 10] [--only embedded|postgres]
@@ -22,8 +22,8 @@ import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitFor, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
-import { backendsOf, cpuMeter, processTree } from './cpu.ts';
-import { type Figure, fmt, report } from './report.ts';
+import { backendsOf, cpuMeter, processTree } from './lib/cpu.ts';
+import { type Figure, fmt, report } from './lib/report.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -79,7 +79,7 @@ function trackRequests(prefix: string, token = 'unused', accepted: string[] = []
 /** The ceiling: bare Fastify's GET and POST, in a process of its own like the hub. */
 async function measureBare(): Promise<{ get: Load; post: Load; cpuPerPostUs: number }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'bare-fastify.ts'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'lib', 'bare-fastify.ts'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await waitFor('bare Fastify', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok || undefined);
     const base = `http://127.0.0.1:${port}`;

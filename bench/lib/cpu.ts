@@ -17,16 +17,23 @@ export interface CpuSnapshot {
   groups: Record<string, number>;
 }
 
-/** utime+stime+cutime+cstime of one process, in seconds; 0 when it is gone. */
-function processSeconds(pid: number): number {
+/** The fields of /proc/PID/stat after the command name (which may hold spaces), or undefined when it is gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After the command: state is field 3; utime, stime, cutime, cstime are fields 14–17 (index 11–14 here).
-    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * TICK_S;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return undefined;
   }
+}
+
+/** utime+stime (+cutime+cstime: its exited children) of one process, in seconds; 0 when it is gone. */
+function processSeconds(pid: number, exitedChildren = true): number {
+  const fields = statFields(pid);
+  if (!fields) return 0;
+  // After the command: state is field 3; utime, stime, cutime, cstime are fields 14–17 (index 11–14 here).
+  const own = Number(fields[11]) + Number(fields[12]);
+  return (exitedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) * TICK_S;
 }
 
 function pidsMatching(pattern: RegExp): number[] {
@@ -74,4 +81,41 @@ export function cpuPerItem(a: CpuSnapshot, b: CpuSnapshot, items: number): { per
   for (const name of Object.keys(b.groups)) perItemUs[name] = Math.round(((b.groups[name] - (a.groups[name] ?? 0)) / items) * 1e6);
   const total = b.machine.total - a.machine.total;
   return { perItemUs, machineBusy: total > 0 ? (b.machine.busy - a.machine.busy) / total : 0 };
+}
+
+/** A process and all its live descendants. */
+export function processTree(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (/^\d+$/.test(name)) parents.set(Number(name), Number(statFields(Number(name))?.[1] ?? 0));
+  }
+  const tree = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of parents) {
+      if (!tree.has(pid) && tree.has(parent)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...tree];
+}
+
+/** The PostgreSQL backends serving one database (their process titles name it): one database's share of a shared server. */
+export function backendsOf(database: string): number[] {
+  return pidsMatching(new RegExp(`^postgres: .* ${database.replace(/\W/g, '\\$&')} `));
+}
+
+/**
+ * Starts counting the CPU seconds (own, not exited children) of the processes `pids()` names, read at the
+ * start and at the end (a process gone by the end counts nothing); call the result to read the total.
+ */
+export function cpuMeter(pids: () => number[]): () => number {
+  const start = new Map(pids().map((p) => [p, processSeconds(p, false)]));
+  return () => {
+    let total = 0;
+    for (const p of new Set([...start.keys(), ...pids()])) total += Math.max(0, processSeconds(p, false) - (start.get(p) ?? 0));
+    return total;
+  };
 }

@@ -5,11 +5,11 @@
  * (no store, no claims, no records, no logs). What the receiver and such a client reach together on this
  * machine is the most the worker processes could deliver into it.
  *
- *   node --import tsx bench/deliver-client.ts <url> <count> <connections>   → prints "sent <count> in <ms>"
+ *   node --import tsx bench/lib/deliver-client.ts <url> <count> <connections>   → prints "sent <count> in <ms>"
  */
 import { Agent, request } from 'undici';
-import { signatureHeader } from '../src/delivery/signing.ts';
-import { newId } from '../src/domain/ids.ts';
+import { signatureHeader } from '../../src/delivery/signing.ts';
+import { newId } from '../../src/domain/ids.ts';
 
 const [url, countArg, connectionsArg] = process.argv.slice(2);
 const count = Number(countArg);

@@ -3,7 +3,7 @@
  * GET answering `{"status":"ok"}` (as the hub's /healthz) and a POST parsing a JSON body and answering 202
  * with an id (as the hub's track route does), no hooks, no logging, no database.
  *
- *   npx tsx bench/bare-fastify.ts PORT
+ *   npx tsx bench/lib/bare-fastify.ts PORT
  */
 import Fastify from 'fastify';
 

@@ -6,10 +6,10 @@
  */
 import { sql } from 'kysely';
 import pino from 'pino';
-import { loadConfig, policyOf } from '../src/config.ts';
-import { acceptInTransaction } from '../src/operations/accept.ts';
-import { buildContext } from '../src/operations/context.ts';
-import type { Db } from '../src/store/db.ts';
+import { loadConfig, policyOf } from '../../src/config.ts';
+import { acceptInTransaction } from '../../src/operations/accept.ts';
+import { buildContext } from '../../src/operations/context.ts';
+import type { Db } from '../../src/store/db.ts';
 
 export const ISSUER = 'BENCHBANK1';
 

@@ -42,7 +42,7 @@ export async function receiver(): Promise<Receiver> {
 }
 
 /**
- * The receiver's ceiling: `count` POSTs from `clients` processes (bench/deliver-client.ts), each over
+ * The receiver's ceiling: `count` POSTs from `clients` processes (bench/lib/deliver-client.ts), each over
  * `connections` keep-alive connections as a worker uses (64 per issuer, 4 issuers); POSTs/s from the
  * first arrival to the last.
  */
