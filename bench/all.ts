@@ -8,7 +8,7 @@
  *
  * PostgreSQL figures need a server: TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL (each script makes
  * and drops its own databases beside the one named; bench/due keeps its 10,000,000-row database between
- * runs, seeded once in about 11 minutes). The whole run takes about 35 minutes, 10 of them the soak;
+ * runs, seeded once in about 11 minutes). The whole run takes about 20 minutes, 10 of them the soak;
  * --quick runs shorter versions (a smoke test of the scripts, not figures to quote).
  */
 import { spawn } from 'node:child_process';
@@ -17,6 +17,9 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { type Figure, fmt } from './lib/report.ts';
+
+const START = '<!-- npm run bench: start -->';
+const END = '<!-- npm run bench: end -->';
 
 interface Script {
   name: string;
@@ -150,9 +153,6 @@ function render(figures: (Figure & { script: string })[], runs: typeof outcomes)
     ...failed,
   ].join('\n');
 }
-
-const START = '<!-- npm run bench: start -->';
-const END = '<!-- npm run bench: end -->';
 
 /** Replaces the table between the markers (or puts it after the file's first paragraph, the first time). */
 function writeBenchmarksDoc(body: string): void {
