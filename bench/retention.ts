@@ -17,9 +17,9 @@ import { sql } from 'kysely';
 import { createLogger } from '../src/logger.ts';
 import { Retention } from '../src/operations/retention.ts';
 import { migrate, openStore } from '../src/store/db.ts';
-import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
+import { benchIssuer } from './lib/issuer.ts';
 import { report } from './lib/report.ts';
 
 const quick = process.argv.includes('--quick');
@@ -111,18 +111,7 @@ const ran = await onBenchPostgres(async (url) => {
       TRACKHUB_ALLOW_PRIVATE_TARGETS: 'true',
     });
     await waitReady(base, hub);
-    const key = await issuerKey();
-    await fetch(`${base}/admin/v1/issuers/${ISSUER}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Bench', notificationBaseUrl: 'http://127.0.0.1:9', jwks: { keys: [key.publicJwk] } }),
-    });
-    const tok = await fetch(`${base}/authz/v1/oauth2/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: tokenUrl(base) }) }),
-    });
-    const token = (await tok.json()).access_token as string;
+    const token = await benchIssuer(base, ADMIN, ISSUER, 'http://127.0.0.1:9');
     await load(base, token, 'warm');
 
     const before = await load(base, token, 'a');

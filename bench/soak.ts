@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
-import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { tempDir } from '../test/helpers/stores.ts';
+import { benchIssuer } from './lib/issuer.ts';
 import { fmt, report } from './lib/report.ts';
 
 const arg = (name: string, fallback: number) => {
@@ -92,19 +92,7 @@ const hub = runCli(['serve', '--sandbox'], {
 });
 try {
   await waitReady(base, hub);
-  const key = await issuerKey();
-  const put = await fetch(`${base}/admin/v1/issuers/${ISSUER}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'Soak', notificationBaseUrl: rx.url, jwks: { keys: [key.publicJwk] } }),
-  });
-  if (!put.ok) throw new Error(`issuer not registered: ${put.status} ${await put.text()}`);
-  const tok = await fetch(`${base}/authz/v1/oauth2/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: tokenUrl(base) }) }),
-  });
-  const token = (await tok.json()).access_token as string;
+  const token = await benchIssuer(base, ADMIN, ISSUER, rx.url);
 
   const peak = await load(base, token, { connections: 64, duration: 5 });
   const peakRate = peak['2xx'] / 5;

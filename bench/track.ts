@@ -19,10 +19,10 @@ import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { openStore } from '../src/store/db.ts';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
-import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitFor, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
 import { backendsOf, cpuMeter, processTree } from './lib/cpu.ts';
+import { benchIssuer } from './lib/issuer.ts';
 import { type Figure, fmt, report } from './lib/report.ts';
 
 const arg = (name: string, fallback: number) => {
@@ -116,18 +116,7 @@ async function benchStore(label: string, databaseUrl: string, dbPids: () => numb
   });
   try {
     await waitReady(base, hub);
-    const key = await issuerKey();
-    await fetch(`${base}/admin/v1/issuers/${ISSUER}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Bench', notificationBaseUrl: 'http://127.0.0.1:9', jwks: { keys: [key.publicJwk] } }),
-    });
-    const tok = await fetch(`${base}/authz/v1/oauth2/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await assertion(ISSUER, key, { aud: tokenUrl(base) }) }),
-    });
-    const token = (await tok.json()).access_token as string;
+    const token = await benchIssuer(base, ADMIN, ISSUER, 'http://127.0.0.1:9'); // nothing listens: the api role sends nothing
 
     await load(`${base}/healthz`, {}, 2); // warm-up
     const healthz = await load(`${base}/healthz`, {});
