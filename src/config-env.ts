@@ -28,11 +28,17 @@ export function str(env: Env, name: string, fallback?: string): string | undefin
   return v === undefined || v === '' ? fallback : v;
 }
 
-export function duration(env: Env, name: string, fallback: string): number {
+/** The longest any duration setting may be: past it, `now + value` is no longer a date (a huge value made Invalid Date). */
+export const MAX_DURATION_MS = 36_500 * 86_400_000;
+/** The longest a duration used as a timer may be: Node's timers fire at once (after 1 ms) past 2^31 - 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+export function duration(env: Env, name: string, fallback: string, maxMs = MAX_DURATION_MS): number {
   const raw = str(env, name, fallback) as string;
   const ms = parseDuration(raw);
   if (ms === undefined) fail(name, `"${raw}" is not a duration (use e.g. 500ms, 15s, 15m, 12h, 7d)`);
   if (ms <= 0) fail(name, `"${raw}" must be longer than zero (e.g. 500ms, 15s, 15m, 12h, 7d)`);
+  if (ms > maxMs) fail(name, `"${raw}" is longer than ${maxMs === MAX_DURATION_MS ? '36500d (100 years)' : '24d (the longest timer)'}`);
   return ms;
 }
 

@@ -74,6 +74,12 @@ describe('configuration', () => {
     expect(loadConfig({ TRACKHUB_DATABASE_URL: 'postgres://db/hub' }).dataDir).toBe(resolve('data'));
     expect(loadConfig({ TRACKHUB_DATA_DIR: '/var/lib/trackhub' }).dataDir).toBe('/var/lib/trackhub');
     expect(loadConfig({}).inboxScanIntervalMs).toBe(2000);
+    // Past 2^31 - 1 ms Node's timers fire after 1 ms: a 30-day scan interval would scan without pause.
+    expect(() => loadConfig({ TRACKHUB_INBOX_SCAN_INTERVAL: '30d' })).toThrow(/TRACKHUB_INBOX_SCAN_INTERVAL: "30d" is longer than 24d/);
+    expect(() => loadConfig({ TRACKHUB_KEEP_ALIVE_TIMEOUT: '25d' })).toThrow(/TRACKHUB_KEEP_ALIVE_TIMEOUT/);
+    expect(loadConfig({ TRACKHUB_INBOX_SCAN_INTERVAL: '24d' }).inboxScanIntervalMs).toBe(24 * 86_400_000);
+    // Past 100 years `now + value` is no longer a date.
+    expect(() => loadConfig({ TRACKHUB_EXPIRE_AFTER: '99999999999999999999d' })).toThrow(/TRACKHUB_EXPIRE_AFTER: .* is longer than 36500d/);
     expect(() => loadConfig({ TRACKHUB_INBOX_SCAN_INTERVAL: 'often' })).toThrow(/TRACKHUB_INBOX_SCAN_INTERVAL/);
     expect(loadConfig({}).inboxSettleMs).toBe(5000);
     expect(loadConfig({ TRACKHUB_INBOX_SETTLE: '30s' }).inboxSettleMs).toBe(30_000);

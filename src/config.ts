@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { type OperatorWebhookConfig, operatorWebhookConfig } from './alerts/config.ts';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './carriers/provider.ts';
 import { DEFAULT_ROUTES, PROVIDERS } from './carriers/registry.ts';
-import { bool, ConfigError, duration, type Env, fail, parseDuration, positiveNumber, str, unknownVariables, wholeNumber } from './config-env.ts';
+import { bool, ConfigError, duration, type Env, fail, MAX_TIMER_MS, parseDuration, positiveNumber, str, unknownVariables, wholeNumber } from './config-env.ts';
 import { type CarrierCode, isCarrierCode } from './domain/carriers.ts';
 import type { HubPolicy } from './operations/context.ts';
 import { parseRateLimit } from './polling/rate-limit.ts';
@@ -92,7 +92,7 @@ function deliveryTimeout(env: Env): number {
 /** At least a day: a value like `400s` or `400m` (meant as days) would purge what the hub just finished. */
 function retention(env: Env): number {
   const ms = duration(env, 'TRACKHUB_RETENTION', '400d');
-  if (ms < 86_400_000) fail('TRACKHUB_RETENTION', `"${str(env, 'TRACKHUB_RETENTION')}" is shorter than a day (finished operations are kept this long; e.g. 400d)`);
+  if (ms < 86_400_000) fail('TRACKHUB_RETENTION', `"${str(env, 'TRACKHUB_RETENTION')}" is shorter than a day (finished operations are kept this long; e.g. 400d, 90d)`);
   return ms;
 }
 
@@ -111,8 +111,8 @@ function budget(env: Env, name: string, fallback: string, minCount = 1, why = 'o
 }
 
 function connectionLimits(env: Env): Config['connections'] {
-  const headersTimeoutMs = duration(env, 'TRACKHUB_HEADERS_TIMEOUT', '10s');
-  const requestTimeoutMs = duration(env, 'TRACKHUB_REQUEST_TIMEOUT', '60s');
+  const headersTimeoutMs = duration(env, 'TRACKHUB_HEADERS_TIMEOUT', '10s', MAX_TIMER_MS);
+  const requestTimeoutMs = duration(env, 'TRACKHUB_REQUEST_TIMEOUT', '60s', MAX_TIMER_MS);
   if (headersTimeoutMs > requestTimeoutMs) fail('TRACKHUB_HEADERS_TIMEOUT', 'must not be above TRACKHUB_REQUEST_TIMEOUT');
   const maxConnections = connectionCount(env, 'TRACKHUB_MAX_CONNECTIONS', 1000);
   // 100 by default, or the global cap when that is lower: never a default above what could ever be reached.
@@ -124,8 +124,8 @@ function connectionLimits(env: Env): Config['connections'] {
   return {
     headersTimeoutMs,
     requestTimeoutMs,
-    keepAliveTimeoutMs: duration(env, 'TRACKHUB_KEEP_ALIVE_TIMEOUT', '72s'),
-    idleTimeoutMs: duration(env, 'TRACKHUB_IDLE_TIMEOUT', '30s'),
+    keepAliveTimeoutMs: duration(env, 'TRACKHUB_KEEP_ALIVE_TIMEOUT', '72s', MAX_TIMER_MS),
+    idleTimeoutMs: duration(env, 'TRACKHUB_IDLE_TIMEOUT', '30s', MAX_TIMER_MS),
     max: maxConnections,
     maxPerAddress: perAddress,
   };
@@ -311,14 +311,14 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
     adminAuthFailures: budget(env, 'TRACKHUB_ADMIN_AUTH_FAILURES', '10/5m', 1, 'one failure'),
     connections: connectionLimits(env),
     trustedProxies: trustedProxies(env),
-    leaseMs: duration(env, 'TRACKHUB_LEASE', '30s'),
+    leaseMs: duration(env, 'TRACKHUB_LEASE', '30s', MAX_TIMER_MS),
     deliveryTimeoutMs: deliveryTimeout(env),
     carriers,
     carrierRoutes: carrierRoutes(env, 'TRACKHUB_CARRIER_ROUTES'),
     dataDir: resolve(str(env, 'TRACKHUB_DATA_DIR') ?? defaultDataDir(databaseUrl)),
     secretKey: secretKey(env, 'TRACKHUB_SECRET_KEY'),
-    inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s'),
-    inboxSettleMs: duration(env, 'TRACKHUB_INBOX_SETTLE', '5s'),
+    inboxScanIntervalMs: duration(env, 'TRACKHUB_INBOX_SCAN_INTERVAL', '2s', MAX_TIMER_MS),
+    inboxSettleMs: duration(env, 'TRACKHUB_INBOX_SETTLE', '5s', MAX_TIMER_MS),
     retentionMs: retention(env),
     ...(overrides.operatorAlerts === false ? {} : { operatorWebhook: operatorWebhookConfig(env) }),
   };

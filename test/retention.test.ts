@@ -97,6 +97,36 @@ describe.each(STORE_KINDS)('retention on %s', (kind) => {
     expect(await ids(s, 'operations')).toEqual(['op_keep']);
   });
 
+  it('operations finished at one instant are all reached, whatever the batch size (the cursor orders by time, then id)', async () => {
+    const s = await setup(kind);
+    // One transaction closes many operations at one now(): the first two (by id) are kept (a dead notification each).
+    for (const id of ['op_a', 'op_b', 'op_c', 'op_d', 'op_e']) await op(s, id, { daysAgo: 450 });
+    await note(s, 'n_a', 'op_a', 'dead', 1);
+    await note(s, 'n_b', 'op_b', 'dead', 1);
+    const run = await retention(s, { batchSize: 2 }).runOnce();
+    expect(run?.operations).toBe(3);
+    expect(await ids(s, 'operations')).toEqual(['op_a', 'op_b']);
+  });
+
+  it('keeps a delivered batch head while a notification it carried belongs to an operation still kept', async () => {
+    const s = await setup(kind);
+    await op(s, 'op_old', { daysAgo: 401 });
+    await op(s, 'op_recent', { daysAgo: 10 });
+    await note(s, 'n_head', 'op_old', 'delivered', 1);
+    await note(s, 'n_mem', 'op_recent', 'batched', 0, 'n_head');
+    await retention(s).runOnce();
+    expect(await ids(s, 'outbox')).toEqual(['n_head', 'n_mem']);
+    expect(await ids(s, 'operations')).toEqual(['op_old', 'op_recent']);
+    // Once the member's operation is past retention too, it goes first; the head goes with its own at the next run.
+    await sql`update operations set updated_at = updated_at - interval '400 days' where operation_id = 'op_recent'`.execute(s.db);
+    await retention(s).runOnce();
+    expect(await ids(s, 'outbox')).toEqual(['n_head']);
+    expect(await ids(s, 'operations')).toEqual(['op_old']);
+    await retention(s).runOnce();
+    expect(await ids(s, 'outbox')).toEqual([]);
+    expect(await ids(s, 'operations')).toEqual([]);
+  });
+
   it('two instances purging at once share the work: every row removed once, neither fails', async () => {
     const s = await setup(kind);
     await sql`
@@ -143,6 +173,8 @@ describe('TRACKHUB_RETENTION', () => {
     ['forever', /TRACKHUB_RETENTION: "forever" is not a duration/],
     ['12h', /TRACKHUB_RETENTION: "12h" is shorter than a day/],
     ['0d', /TRACKHUB_RETENTION: "0d" must be longer than zero/],
+    // A huge value passed start-up, then every run failed on an Invalid Date cutoff.
+    ['200000000d', /TRACKHUB_RETENTION: "200000000d" is longer than 36500d/],
   ])('refuses %s with a message naming it', (value, message) => {
     expect(() => loadConfig({ TRACKHUB_RETENTION: value })).toThrow(ConfigError);
     expect(() => loadConfig({ TRACKHUB_RETENTION: value })).toThrow(message);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { Db } from '../store/db.ts';
-import { pruneDeliveredAttemptsBatch, purgeFinishedBatch } from '../store/retention.ts';
+import { type Cursor, pruneDeliveredAttemptsBatch, purgeFinishedBatch } from '../store/retention.ts';
 
 const purged = new Counter({
   name: 'trackhub_retention_purged_total',
@@ -83,7 +83,7 @@ export class Retention {
     const now = this.o.now();
     const run: RetentionRun = { operations: 0, notifications: 0, attempts: 0, batches: 0 };
     const opsCutoff = new Date(now - this.o.retentionMs);
-    let after: string | null = null;
+    let after: Cursor | null = null;
     for (;;) {
       if (this.stopped) return run;
       const b = await purgeFinishedBatch(this.o.db, opsCutoff, limit, after);
@@ -95,9 +95,8 @@ export class Retention {
       purged.inc({ kind: 'operations' }, b.operations);
       purged.inc({ kind: 'notifications' }, b.notifications);
       purged.inc({ kind: 'attempts' }, b.attempts);
-      // Fewer looked at than asked: nothing older is left. A cursor that did not move: a whole batch
-      // finished in the same microsecond, all kept; the next run looks again.
-      if (b.examined < limit || b.reached === null || b.reached === after) break;
+      // Fewer looked at than asked: nothing older is left. The cursor (time, id) moves on every batch.
+      if (b.examined < limit || b.reached === null) break;
       after = b.reached;
       await this.pause();
     }
@@ -110,7 +109,7 @@ export class Retention {
       run.batches++;
       run.attempts += b.attempts;
       purged.inc({ kind: 'attempts' }, b.attempts);
-      if (b.examined < limit || b.reached === null || b.reached === after) break;
+      if (b.examined < limit || b.reached === null) break;
       after = b.reached;
       await this.pause();
     }

@@ -23,27 +23,38 @@ export interface PurgedBatch {
   attempts: number;
   /** Operations looked at (purged or kept); fewer than the limit: nothing more is due. */
   examined: number;
-  /** The newest finish time looked at, as the store prints it (microseconds kept): the next batch starts after it (keyset, so kept rows are not read again). */
-  reached: string | null;
+  /** The last operation looked at: the next batch starts after it (keyset, so kept rows are not read again). */
+  reached: Cursor | null;
+}
+
+/**
+ * Where a batch stopped: a time as the store prints it (microseconds kept) and the id that orders rows of
+ * the same time. The id matters: one transaction closes many operations at one `now()`, and a cursor on
+ * the time alone would skip the rest of a time a batch ended in the middle of.
+ */
+export interface Cursor {
+  at: string;
+  id: string;
 }
 
 /**
  * Deletes up to `limit` finished operations finished before `cutoff` (and after `after`), oldest first,
  * with their children, in one transaction. Undefined when another instance holds the purge lock.
  */
-export async function purgeFinishedBatch(db: Db, cutoff: Date, limit: number, after: string | null): Promise<PurgedBatch | undefined> {
+export async function purgeFinishedBatch(db: Db, cutoff: Date, limit: number, after: Cursor | null): Promise<PurgedBatch | undefined> {
   return db.transaction().execute(async (tx) => {
     const got = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${PURGE_LOCK}) as ok`.execute(tx);
     if (!got.rows[0]?.ok) return undefined;
     // operations.updated_at is the finish time of a closed operation (nothing writes it after), read
     // through operations_finished (migration 0014). A notification is delivered when its row is, or, batched
     // into another's (batch_id), when that head is delivered or already gone (heads are purged delivered).
-    const res = await sql<{ operations: number; notifications: number; attempts: number; examined: number; reached: string | null }>`
+    const res = await sql<{ operations: number; notifications: number; attempts: number; examined: number; reached_at: string | null; reached_id: string | null }>`
       with candidates as (
         select operation_id, updated_at from operations
         where not is_open and updated_at < ${cutoff.toISOString()}::timestamptz
-          and updated_at > coalesce(${after}::timestamptz, '-infinity')
-        order by updated_at
+          and updated_at >= coalesce(${after?.at ?? null}::timestamptz, '-infinity')
+          and (updated_at, operation_id) > (coalesce(${after?.at ?? null}::timestamptz, '-infinity'), coalesce(${after?.id ?? null}::text, ''))
+        order by updated_at, operation_id
         limit ${limit}
       ),
       picked as (
@@ -51,32 +62,45 @@ export async function purgeFinishedBatch(db: Db, cutoff: Date, limit: number, af
         where not o.is_open
           and not exists (
             select 1 from outbox n where n.operation_id = o.operation_id
-              and not (n.state = 'delivered' or (n.state = 'batched' and not exists (
-                select 1 from outbox h where h.id = n.batch_id and h.state <> 'delivered'))))
+              and (
+                not (n.state = 'delivered' or (n.state = 'batched' and not exists (
+                  select 1 from outbox h where h.id = n.batch_id and h.state <> 'delivered')))
+                -- The head of a batch that carried another operation's notifications: kept while they are,
+                -- or their delivery would read as never made.
+                or exists (select 1 from outbox m where m.batch_id = n.id and m.operation_id <> o.operation_id)))
         for update of o skip locked
       ),
       notes as (
         -- The state again: a replay that made one pending meanwhile keeps it (the row is re-checked once
-        -- the replay commits). Its operation may go; the notification carries the operation object.
+        -- the replay commits), and its operation stays with it (ops below).
         delete from outbox n using picked p where n.operation_id = p.operation_id and n.state in ('delivered', 'batched')
         returning n.id
       ),
       attempts as (delete from delivery_attempts a using notes where a.notification_id = notes.id returning 1),
       rollup_ids as (delete from notification_rollup_open r using notes where r.id = notes.id returning 1),
-      ops as (delete from operations o using picked p where o.operation_id = p.operation_id returning 1)
+      ops as (
+        -- Only an operation all of whose notifications went: one kept by a replay racing this batch keeps its
+        -- operation, so a later run finds and removes both once it is delivered.
+        delete from operations o using picked p where o.operation_id = p.operation_id
+          and not exists (select 1 from outbox n where n.operation_id = p.operation_id and n.id not in (select id from notes))
+        returning 1
+      ),
+      last as (select updated_at::text as at, operation_id as id from candidates order by updated_at desc, operation_id desc limit 1)
       select (select count(*) from ops)::int as operations, (select count(*) from notes)::int as notifications,
         (select count(*) from attempts)::int as attempts, (select count(*) from candidates)::int as examined,
-        (select max(updated_at) from candidates)::text as reached,
+        (select at from last) as reached_at, (select id from last) as reached_id,
         (select count(*) from rollup_ids)::int as rollup_ids`.execute(tx);
     const r = res.rows[0];
-    return { operations: r.operations, notifications: r.notifications, attempts: r.attempts, examined: r.examined, reached: r.reached };
+    const reached = r.reached_at !== null && r.reached_id !== null ? { at: r.reached_at, id: r.reached_id } : null;
+    return { operations: r.operations, notifications: r.notifications, attempts: r.attempts, examined: r.examined, reached };
   });
 }
 
 export interface PrunedAttempts {
   attempts: number;
   examined: number;
-  reached: string | null;
+  /** The last attempt looked at: its time, and its notification id and attempt number as `id` (`notification_id/attempt`). */
+  reached: Cursor | null;
 }
 
 /**
@@ -85,26 +109,31 @@ export interface PrunedAttempts {
  * one transaction. Attempts of notifications not delivered are kept whatever their age. Undefined when
  * another instance holds the purge lock.
  */
-export async function pruneDeliveredAttemptsBatch(db: Db, cutoff: Date, limit: number, after: string | null): Promise<PrunedAttempts | undefined> {
+export async function pruneDeliveredAttemptsBatch(db: Db, cutoff: Date, limit: number, after: Cursor | null): Promise<PrunedAttempts | undefined> {
   return db.transaction().execute(async (tx) => {
     const got = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${PURGE_LOCK}) as ok`.execute(tx);
     if (!got.rows[0]?.ok) return undefined;
-    const res = await sql<{ attempts: number; examined: number; reached: string | null }>`
+    // The keyset's tie-breaker is (notification_id, attempt), carried in the cursor's id as `notification_id/attempt`.
+    const [afterNote, afterAttempt] = after ? [after.id.slice(0, after.id.lastIndexOf('/')), Number(after.id.slice(after.id.lastIndexOf('/') + 1))] : [null, null];
+    const res = await sql<{ attempts: number; examined: number; reached_at: string | null; reached_id: string | null }>`
       with candidates as (
         select notification_id, attempt, attempted_at from delivery_attempts
         where attempted_at < ${cutoff.toISOString()}::timestamptz
-          and attempted_at > coalesce(${after}::timestamptz, '-infinity')
-        order by attempted_at
+          and attempted_at >= coalesce(${after?.at ?? null}::timestamptz, '-infinity')
+          and (attempted_at, notification_id, attempt) > (coalesce(${after?.at ?? null}::timestamptz, '-infinity'), coalesce(${afterNote}::text, ''), coalesce(${afterAttempt}::int, -1))
+        order by attempted_at, notification_id, attempt
         limit ${limit}
       ),
       gone as (
         delete from delivery_attempts a using candidates c, outbox o
         where a.notification_id = c.notification_id and a.attempt = c.attempt and o.id = a.notification_id and o.state = 'delivered'
         returning 1
-      )
+      ),
+      last as (select attempted_at::text as at, notification_id || '/' || attempt as id from candidates order by attempted_at desc, notification_id desc, attempt desc limit 1)
       select (select count(*) from gone)::int as attempts, (select count(*) from candidates)::int as examined,
-        (select max(attempted_at) from candidates)::text as reached`.execute(tx);
+        (select at from last) as reached_at, (select id from last) as reached_id`.execute(tx);
     const r = res.rows[0];
-    return { attempts: r.attempts, examined: r.examined, reached: r.reached };
+    const reached = r.reached_at !== null && r.reached_id !== null ? { at: r.reached_at, id: r.reached_id } : null;
+    return { attempts: r.attempts, examined: r.examined, reached };
   });
 }
