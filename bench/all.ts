@@ -2,7 +2,8 @@
  * `npm run bench`: every benchmark the throughput targets name, one after another, then one table of
  * their figures, each beside the baseline its script measured in the same run, the ratio, and whether its
  * target was met. The table is written into docs/benchmarks.md (between the `npm run bench` markers) with
- * the date and the machine, unless --no-write.
+ * the date and the machine when the run was whole (every script, not --quick, PostgreSQL figures included,
+ * none failed), unless --no-write.
  *
  *   npm run bench [-- --only track,deliver] [--quick] [--no-write]
  *
@@ -42,16 +43,36 @@ const SCRIPTS: Script[] = [
   { name: 'soak', args: ['--minutes', '10'], quick: ['--minutes', '1.5'], built: true },
 ];
 
-const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
-const write = !argv.includes('--no-write');
-const onlyAt = argv.indexOf('--only');
-const only = onlyAt >= 0 ? new Set(argv[onlyAt + 1]?.split(',')) : undefined;
-const unknown = [...(only ?? [])].filter((n) => !SCRIPTS.some((s) => s.name === n));
-if (unknown.length > 0) {
-  console.error(`npm run bench: no benchmark named ${unknown.join(', ')}; the names are ${SCRIPTS.map((s) => s.name).join(', ')}`);
+const USAGE = `usage: npm run bench [-- --only NAME,NAME] [--quick] [--no-write]; names: ${SCRIPTS.map((s) => s.name).join(', ')}`;
+
+function refuse(why: string): never {
+  console.error(`npm run bench: ${why}\n${USAGE}`);
   process.exit(2);
 }
+
+/** The arguments, strictly: a misspelt flag must not start a 20-minute run that then rewrites the figures. */
+function parseArgs(argv: string[]): { quick: boolean; write: boolean; only?: Set<string> } {
+  const out: { quick: boolean; write: boolean; only?: Set<string> } = { quick: false, write: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') out.quick = true;
+    else if (a === '--no-write') out.write = false;
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (a === '--only' || a.startsWith('--only=')) {
+      const value = a === '--only' ? argv[++i] : a.slice('--only='.length);
+      const names = (value ?? '').split(',').filter(Boolean);
+      if (names.length === 0) refuse('--only needs benchmark names');
+      const unknown = names.filter((n) => !SCRIPTS.some((s) => s.name === n));
+      if (unknown.length > 0) refuse(`no benchmark named ${unknown.join(', ')}`);
+      out.only = new Set(names);
+    } else refuse(`unknown argument ${JSON.stringify(a)}`);
+  }
+  return out;
+}
+
+const { quick, write, only } = parseArgs(process.argv.slice(2));
 const chosen = SCRIPTS.filter((s) => !only || only.has(s.name));
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -122,11 +143,17 @@ try {
   const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(1);
   const heading = `Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC${quick ? ' (--quick: smoke run, not figures to quote)' : ''}, ${minutes} min, load average ${loadBefore.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end. Machine: ${machine}.`;
   console.log(`\n${heading}\n\n${table}`);
-  if (write) {
+  // Only a whole run replaces the table of record: a partial, quick or failed run, or one without the
+  // PostgreSQL figures, would put fewer figures in its place.
+  const failed = outcomes.some((o) => o.code !== 0);
+  const partial = [only ? '--only' : '', quick ? '--quick' : '', databaseUrl ? '' : 'no external PostgreSQL', failed ? 'a script failed' : ''].filter(Boolean);
+  if (!write) console.log('\nnot written into docs/benchmarks.md (--no-write)');
+  else if (partial.length > 0) console.log(`\nnot written into docs/benchmarks.md: not a whole run (${partial.join(', ')}); its table stays the last whole run's`);
+  else {
     writeBenchmarksDoc(`${heading}\n\n${table}`);
     console.log('\nwritten into docs/benchmarks.md');
   }
-  if (outcomes.some((o) => o.code !== 0)) process.exitCode = 1;
+  if (failed) process.exitCode = 1;
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
