@@ -176,6 +176,7 @@ function render(figures: (Figure & { script: string })[], runs: typeof outcomes)
     '|---|---|---|---|---|---|',
     ...rows,
     '',
+    'Ratio: the figure divided by its baseline (for the soak, RSS at the end over RSS after the first minute). Throughput is better higher; CPU, latency and memory growth lower. A target applies to the figure unless it names the baseline.',
     `Scripts and their durations: ${durations}.`,
     ...failed,
   ].join('\n');

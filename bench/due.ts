@@ -249,8 +249,7 @@ report('due', [
     unit: 'ms',
     baseline: baseFig(baseline.p50, `p50 (p99 ${baseline.p99.toFixed(1)} ms)`),
     ratio: at.p50 / baseline.p50,
-    target: `≤ ${TARGET_MS} ms at 10,000,000 active`,
-    met: at.p50 <= TARGET_MS && ACTIVE >= 10_000_000 && fullBatches,
+    ...(ACTIVE >= 10_000_000 ? { target: `≤ ${TARGET_MS} ms at 10,000,000 active`, met: at.p50 <= TARGET_MS && fullBatches } : {}),
   },
   {
     measure: `next due time (nextDueAt, the poller's due lookup), ${label} trackings, p50`,
@@ -258,7 +257,6 @@ report('due', [
     unit: 'ms',
     baseline: { measure: 'the same at 10,000 active trackings', value: baseline.next, unit: 'ms' },
     ratio: at.next / baseline.next,
-    target: `≤ ${TARGET_MS} ms at 10,000,000 active`,
-    met: at.next <= TARGET_MS && ACTIVE >= 10_000_000,
+    ...(ACTIVE >= 10_000_000 ? { target: `≤ ${TARGET_MS} ms at 10,000,000 active`, met: at.next <= TARGET_MS } : {}),
   },
 ]);

@@ -33,11 +33,11 @@ export const MAX_DURATION_MS = 36_500 * 86_400_000;
 /** The longest a duration used as a timer may be: Node's timers fire at once (after 1 ms) past 2^31 - 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-export function duration(env: Env, name: string, fallback: string, maxMs = MAX_DURATION_MS): number {
+export function duration(env: Env, name: string, fallback: string, maxMs = MAX_DURATION_MS, examples = '500ms, 15s, 15m, 12h, 7d'): number {
   const raw = str(env, name, fallback) as string;
   const ms = parseDuration(raw);
-  if (ms === undefined) fail(name, `"${raw}" is not a duration (use e.g. 500ms, 15s, 15m, 12h, 7d)`);
-  if (ms <= 0) fail(name, `"${raw}" must be longer than zero (e.g. 500ms, 15s, 15m, 12h, 7d)`);
+  if (ms === undefined) fail(name, `"${raw}" is not a duration (use e.g. ${examples})`);
+  if (ms <= 0) fail(name, `"${raw}" must be longer than zero (e.g. ${examples})`);
   if (ms > maxMs) fail(name, `"${raw}" is longer than ${maxMs === MAX_DURATION_MS ? '36500d (100 years)' : '24d (the longest timer)'}`);
   return ms;
 }

@@ -91,7 +91,7 @@ function deliveryTimeout(env: Env): number {
 
 /** At least a day: a value like `400s` or `400m` (meant as days) would purge what the hub just finished. */
 function retention(env: Env): number {
-  const ms = duration(env, 'TRACKHUB_RETENTION', '400d');
+  const ms = duration(env, 'TRACKHUB_RETENTION', '400d', undefined, '400d, 90d, 8760h');
   if (ms < 86_400_000) fail('TRACKHUB_RETENTION', `"${str(env, 'TRACKHUB_RETENTION')}" is shorter than a day (finished operations are kept this long; e.g. 400d, 90d)`);
   return ms;
 }

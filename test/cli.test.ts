@@ -10,6 +10,13 @@ describe('trackhub CLI', () => {
     expect(p.output()).toMatch(/name one of: .*track/);
   });
 
+  it('bench with no name lists the benchmarks and exits 0', async () => {
+    const p = runCli(['bench'], {});
+    expect(await exited(p)).toBe(0);
+    expect(p.output()).toMatch(/^benchmarks: .*track.*\n/);
+    expect(p.output()).not.toMatch(/\blib\b|report/);
+  });
+
   it('stops on a bad configuration value with one line naming the variable', async () => {
     const p = runCli(['serve'], { TRACKHUB_PORT: 'eighty', TRACKHUB_DATABASE_URL: 'embedded:///nonexistent/pg' });
     expect(await exited(p)).toBe(2);

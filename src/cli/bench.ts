@@ -37,7 +37,11 @@ export function registerBenchCommand(program: Command): void {
     .allowUnknownOption()
     .action((name: string | undefined, args: string[]) => {
       const names = benchNames();
-      if (!name || !names.includes(name)) {
+      if (!name) {
+        process.stdout.write(`benchmarks: ${names.join(', ')}\nrun one: trackhub bench <name> [options] (its options are in bench/<name>.ts's first lines); all of them: npm run bench\n`);
+        return;
+      }
+      if (!names.includes(name)) {
         process.stderr.write(`trackhub bench: name one of: ${names.join(', ')}\n`);
         process.exit(2);
       }
