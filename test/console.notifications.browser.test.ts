@@ -219,6 +219,8 @@ describe('web console: notifications, issuers, audit log', () => {
     await issuer.waitFor();
     expect(await issuer.locator('td').first().textContent()).toMatch(new RegExp(`^${HOSTILE_NAME.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}ISSUER_NT1since `));
     expect(await issuer.locator('td').nth(1).textContent()).toBe(receiver.url);
+    // The health comes from a second read (the notification insights), which may land after the rows.
+    await page.waitForFunction(() => document.querySelector('tr[data-issuer="ISSUER_NT1"] td.health')?.textContent !== '—');
     expect(await issuer.locator('td.health').textContent()).toBe('50.0 % delivered of 2 finishedbacklog 0, dead 1');
     expect(await page.locator('#content').textContent()).not.toMatch(/whsec_|BEGIN .*PRIVATE/);
     await noScript(page);
