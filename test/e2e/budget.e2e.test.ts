@@ -149,18 +149,20 @@ describe('a tight carrier budget (1 call a second, 12 parcels)', () => {
     expect(failed).toHaveLength(6);
     expect(ops().filter((o) => o.status === 'FAILED' && o.errorCode !== 'TRACKING_NUMBER_NOT_FOUND')).toEqual([]);
 
-    // Everyone is asked within one round: no number is asked again while a number already accepted when it
-    // was first asked still waits for its first call. (Not "the first 12 calls are 12 numbers": on a loaded
-    // machine the last 202s may come after the first number's second turn, and that is fair.)
+    // Everyone is asked before anyone's third turn: no number is asked a third time while a number already
+    // accepted when it was first asked still waits for its first call. (Not "the first 12 calls are 12
+    // numbers": on a loaded machine the last 202s may come after the first number's second turn. And not
+    // "before anyone's second turn": the two workers share the budget, and a number one of them claimed may
+    // wait behind the other's next call; CI met that twice under load, each time one call late.)
     const seen = () => JSON.stringify(calls.map((c) => [Math.round(c.at - acceptedAt), c.n.slice(-4)]));
     const firstCall = new Map<string, number>();
     for (const c of calls) if (!firstCall.has(c.n)) firstCall.set(c.n, c.at);
     expect(firstCall.size, seen()).toBe(12);
     for (const [i, c] of calls.entries()) {
       const firstOfMine = firstCall.get(c.n) as number;
-      if (firstOfMine === c.at) continue;
+      if (firstOfMine === c.at || calls.slice(0, i).filter((d) => d.n === c.n).length < 2) continue;
       const waiting = numbers.filter((m) => (answeredAt.get(m) ?? Infinity) < firstOfMine && !calls.slice(0, i).some((d) => d.n === m));
-      expect(waiting, `call ${i} asks ${c.n} again while these were never asked: ${seen()}`).toEqual([]);
+      expect(waiting, `call ${i} asks ${c.n} a third time while these were never asked: ${seen()}`).toEqual([]);
     }
     // Each unknown number was asked at least twice, the last time after its deadline.
     for (const n of unknown) {
