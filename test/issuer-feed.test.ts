@@ -263,9 +263,11 @@ describe('catch-up feed', () => {
     const token = await issuer('FEEDBANK08');
     const r = row('FEEDBANK08');
     await insertOutbox(t.store.db, [r]);
+    // Only first pages are read here: reading on from a cursor would acknowledge the row before the
+    // worker claims it (readAll does, when another test's transaction holds the feed back a moment).
     const served = await waitFor('the row in the feed', async () => {
-      const got = await readAll('FEEDBANK08', token, undefined, 10);
-      return got.ids.includes(r.id) ? got : undefined;
+      const page = (await feed('FEEDBANK08', token, '?limit=10')).json() as Page;
+      return page.notifications.some((n) => n.webhookId === r.id) ? { cursor: page.nextCursor } : undefined;
     }, 20_000);
     // A worker claims it (lease of a minute) and is sending it.
     const [claimed] = await claimDueNotifications(t.store.db, [{ issuer_id: 'FEEDBANK08', lim: 1 }], 1, 60_000);
