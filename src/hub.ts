@@ -175,7 +175,9 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
   const operatorAlerts = runsWorkers && config.operatorWebhook ? startOperatorAlerts(config.operatorWebhook, store.db, log, () => context.now().getTime()) : undefined;
   // The console and docs addresses too: the banner with them is printed only on a terminal (or in the sandbox).
   const pages = url ? { console: `${url}/console`, docs: `${url}/docs` } : {};
-  log.info({ url, ...pages, role: config.role, store: store.kind, sandbox: config.sandbox }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
+  // The retention in effect is said where it acts (a worker): it deletes, so an operator should see it.
+  const kept = retention ? { retentionDays: Math.round((config.retentionMs / 86_400_000) * 1000) / 1000 } : {};
+  log.info({ url, ...pages, role: config.role, store: store.kind, sandbox: config.sandbox, ...kept }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
 
   return {
     url,

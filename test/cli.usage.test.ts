@@ -251,6 +251,21 @@ describe('trackhub serve says where the console is', () => {
       await waitFor('the start line', () => hub.output().includes('"msg":"trackhub started"') || undefined, 50_000);
       const line = JSON.parse(hub.output().split('\n').find((l) => l.includes('"msg":"trackhub started"')) as string);
       expect(line).toMatchObject({ url: `http://127.0.0.1:${port}`, console: `http://127.0.0.1:${port}/console`, docs: `http://127.0.0.1:${port}/docs` });
+      // An API process deletes nothing: it does not claim a retention.
+      expect(line).not.toHaveProperty('retentionDays');
+    } finally {
+      await stop(hub);
+      await store.close();
+    }
+  });
+
+  it('a worker says the retention in effect in its start line', { timeout: 60_000 }, async () => {
+    const store = await freshStore('postgres');
+    const hub = runCli(['serve'], { TRACKHUB_DATABASE_URL: store.url, TRACKHUB_LOG_LEVEL: 'info', TRACKHUB_PORT: String(await freePort()), TRACKHUB_ROLE: 'worker', TRACKHUB_RETENTION: '36h' });
+    try {
+      await waitFor('the start line', () => hub.output().includes('"msg":"trackhub started"') || undefined, 50_000);
+      const line = JSON.parse(hub.output().split('\n').find((l) => l.includes('"msg":"trackhub started"')) as string);
+      expect(line).toMatchObject({ role: 'worker', retentionDays: 1.5 });
     } finally {
       await stop(hub);
       await store.close();
