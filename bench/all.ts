@@ -7,9 +7,9 @@
  *
  *   npm run bench [-- --only track,deliver] [--quick] [--no-write]
  *
- * PostgreSQL figures need a server: TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL (each script makes
- * and drops its own databases beside the one named; bench/due keeps its 10,000,000-row database between
- * runs, seeded once in about 11 minutes). The whole run takes about 20 minutes, 10 of them the soak;
+ * PostgreSQL figures need a server: TRACKHUB_TEST_DATABASE_URL or BENCH_DATABASE_URL, else the one at
+ * 127.0.0.1:5432 when it answers (each script makes and drops its own databases beside that one; bench/due
+ * keeps its 10,000,000-row database between runs, seeded once in about 11 minutes). The whole run takes about 20 minutes, 10 of them the soak;
  * --quick runs shorter versions (a smoke test of the scripts, not figures to quote).
  */
 import { spawn } from 'node:child_process';
@@ -106,7 +106,29 @@ function embeddedVersion(): string {
 }
 
 const root = join(import.meta.dirname, '..');
-const databaseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
+/** The server the scripts use: the one named, else (as `npm test` does) the one at 127.0.0.1:5432 if it answers. */
+async function benchDatabase(): Promise<string | undefined> {
+  const named = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
+  if (named) return named;
+  const local = 'postgres://postgres@127.0.0.1:5432/postgres';
+  const client = new pg.Client({ connectionString: local, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } catch (err) {
+    process.stdout.write(`npm run bench: no PostgreSQL named and ${local} did not answer (${(err as Error).message}); the PostgreSQL figures will be missing\n`);
+    return undefined;
+  } finally {
+    await client.end().catch(() => {});
+  }
+  process.stdout.write(`npm run bench: PostgreSQL figures on ${local} (TRACKHUB_TEST_DATABASE_URL names another)\n`);
+  // The scripts read it from there.
+  process.env.TRACKHUB_TEST_DATABASE_URL = local;
+  return local;
+}
+
+const databaseUrl = await benchDatabase();
 const started = new Date();
 const loadBefore = loadavg()[0];
 const work = mkdtempSync(join(tmpdir(), 'trackhub-bench-all-'));
