@@ -91,6 +91,13 @@ describe('GET /admin/v1/issuers/:issuerId/replay-preview (postgres)', () => {
     expect((await preview('since=2026-01-01T00:00:00Z')).json().count).toBe(next.count + 1); // nothing replayed
     expect((await replay({ since: '2026-03-01T00:00:00Z', until: 'yesterday', expectedCount: 1 })).json()).toMatchObject({ errorCode: 'FIELD_INVALID_FORMAT', error: expect.stringMatching(/^until:/) });
     expect((await replay({ since: '2026-03-01T00:00:00Z', expectedCount: -1 })).statusCode).toBe(400);
+    // An empty or backward window is refused naming it, not answered "0 replayed".
+    for (const until of ['2026-03-01T00:00:00Z', '2026-02-28T23:59:59Z', '2026-03-01T01:00:00+02:00']) {
+      const res = await replay({ since: '2026-03-01T00:00:00Z', until });
+      expect(res.statusCode, until).toBe(400);
+      expect(res.json(), until).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'until: must be after since' });
+    }
+    expect((await preview('since=2026-01-01T00:00:00Z')).json().count).toBe(next.count + 1); // still nothing replayed
   });
 
   it("refuses a time without its offset and bad ids with the contract's 400; an unknown issuer is 404", async () => {
@@ -132,7 +139,7 @@ describe('GET /admin/v1/issuers/:issuerId/replay-preview (postgres)', () => {
     const nested = await raw('{"name":"Bank","notificationBaseUrl":"https://bank.example","jwks":{"keys":[],"keys":[]}}', '/admin/v1/issuers/BANK_RP_09', 'PUT');
     expect(nested.json()).toEqual({ errorCode: 'FIELD_INVALID_VALUE', error: 'keys: is given more than once' });
     // Distinct names pass (nothing matches: 202, 0 replayed).
-    expect((await raw('{"since":"2026-03-01T00:00:00Z","includeDelivered":false,"expectedCount":0,"until":"2026-03-01T00:00:00Z"}')).statusCode).toBe(202);
+    expect((await raw('{"since":"2020-01-01T00:00:00Z","includeDelivered":false,"expectedCount":0,"until":"2020-01-02T00:00:00Z"}')).statusCode).toBe(202);
     // Nothing was replayed by the refusals.
     expect((await preview('since=2026-01-01T00:00:00Z')).json().count).toBe(4);
     expect((await t.app.inject({ method: 'GET', url: '/admin/v1/issuers/BANK_RP_01/replay-preview?since=2026-03-01T00:00:00Z' })).statusCode).toBe(401);

@@ -99,7 +99,7 @@ const ReplaySinceBody = Type.Object(
     since: Type.String({ maxLength: 40, description: 'ISO 8601 time with its offset (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed' }),
     includeDelivered: Type.Optional(Type.Boolean({ description: 'also resend delivered ones (default: dead only)' })),
     until: Type.Optional(
-      Type.String({ maxLength: 40, description: "the preview's `until`: only notifications created before it are replayed (default: no upper bound)" }),
+      Type.String({ maxLength: 40, description: "the preview's `until`: only notifications created before it are replayed; must be after since (default: no upper bound)" }),
     ),
     expectedCount: Type.Optional(
       Type.Integer({
@@ -215,6 +215,8 @@ export function registerNotificationAdmin(untyped: FastifyInstance, deps: HttpDe
       // With its offset: a time without one would be read in the hub's zone, and the console is UTC.
       const since = timeParam('since', body.since);
       const until = body.until === undefined ? undefined : timeParam('until', body.until);
+      // [since, until) would select nothing: an operator who typed it meant something else.
+      if (until && until.getTime() <= since.getTime()) throw new ApiError('FIELD_INVALID_VALUE', 'until: must be after since');
       if (!(await issuerExists(deps.db, issuerId))) throw new ApiError('NOT_FOUND', 'no such issuer');
       const selection = { issuerId, since, includeDelivered: body.includeDelivered ?? false, ...(until ? { until } : {}) };
       let replayed: number;
