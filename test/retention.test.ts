@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { Retention } from '../src/operations/retention.ts';
+import { replayNotification } from '../src/store/notifications.ts';
 import { purgeFinishedBatch } from '../src/store/retention.ts';
+import { waitFor } from './helpers/processes.ts';
 import { freshStore, STORE_KINDS, type TestStore } from './helpers/stores.ts';
 
 const DAY = 86_400_000;
@@ -123,6 +125,42 @@ describe.each(STORE_KINDS)('retention on %s', (kind) => {
     expect(await ids(s, 'outbox')).toEqual(['n_head']);
     expect(await ids(s, 'operations')).toEqual(['op_old']);
     await retention(s).runOnce();
+    expect(await ids(s, 'outbox')).toEqual([]);
+    expect(await ids(s, 'operations')).toEqual([]);
+  });
+
+  it('a replay racing a purge keeps the notification and its operation; a later run removes both once delivered', async () => {
+    const s = await setup(kind);
+    await op(s, 'op_race', { daysAgo: 401 });
+    await note(s, 'n_race', 'op_race', 'delivered', 1);
+    // The replay takes the notification's row and holds it, uncommitted, while the purge runs.
+    let commitReplay!: () => void;
+    const held = new Promise<void>((resolve) => {
+      commitReplay = resolve;
+    });
+    let replayed!: Promise<boolean>;
+    await new Promise<void>((inside) => {
+      replayed = s.db.transaction().execute(async (tx) => {
+        const ok = await replayNotification(tx, 'n_race');
+        inside();
+        await held;
+        return ok;
+      });
+    });
+    const purge = retention(s).runOnce();
+    // The purge picked the operation (its notification read delivered in its snapshot) and waits on the row.
+    await waitFor('the purge waiting on the replay', async () => {
+      const waiting = await sql`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(s.db);
+      return waiting.rows.length > 0 ? true : undefined;
+    }, 10_000, 20);
+    commitReplay();
+    expect(await replayed).toBe(true);
+    expect(await purge).toMatchObject({ operations: 0, notifications: 0 });
+    expect(await ids(s, 'outbox')).toEqual(['n_race']);
+    expect(await ids(s, 'operations')).toEqual(['op_race']);
+    // Delivered again, the next run finds both and removes them together.
+    await sql`update outbox set state = 'delivered' where id = 'n_race'`.execute(s.db);
+    expect(await retention(s).runOnce()).toMatchObject({ operations: 1, notifications: 1 });
     expect(await ids(s, 'outbox')).toEqual([]);
     expect(await ids(s, 'operations')).toEqual([]);
   });
