@@ -129,11 +129,13 @@ describe.each(STORE_KINDS)('retention on %s', (kind) => {
     expect(await ids(s, 'operations')).toEqual([]);
   });
 
-  it('a replay racing a purge keeps the notification and its operation; a later run removes both once delivered', async () => {
+  it('a replay racing a purge keeps the notification, the one it carried and its operation; a later run removes them once delivered', async () => {
     const s = await setup(kind);
     await op(s, 'op_race', { daysAgo: 401 });
-    await note(s, 'n_race', 'op_race', 'delivered', 1);
-    // The replay takes the notification's row and holds it, uncommitted, while the purge runs.
+    // A head and the notification it carried, both of this operation.
+    await note(s, 'n_race', 'op_race', 'delivered', 1, 'n_race');
+    await note(s, 'n_race_m', 'op_race', 'batched', 0, 'n_race');
+    // The replay takes the head's row and holds it, uncommitted, while the purge runs.
     let commitReplay!: () => void;
     const held = new Promise<void>((resolve) => {
       commitReplay = resolve;
@@ -155,12 +157,31 @@ describe.each(STORE_KINDS)('retention on %s', (kind) => {
     }, 10_000, 20);
     commitReplay();
     expect(await replayed).toBe(true);
+    // Nothing of the operation went: the head is resent with the notification it carried, under its webhook-id.
     expect(await purge).toMatchObject({ operations: 0, notifications: 0 });
-    expect(await ids(s, 'outbox')).toEqual(['n_race']);
+    expect(await ids(s, 'outbox')).toEqual(['n_race', 'n_race_m']);
     expect(await ids(s, 'operations')).toEqual(['op_race']);
-    // Delivered again, the next run finds both and removes them together.
+    // Delivered again, the next run finds them and removes them together.
     await sql`update outbox set state = 'delivered' where id = 'n_race'`.execute(s.db);
-    expect(await retention(s).runOnce()).toMatchObject({ operations: 1, notifications: 1 });
+    expect(await retention(s).runOnce()).toMatchObject({ operations: 1, notifications: 2 });
+    expect(await ids(s, 'outbox')).toEqual([]);
+    expect(await ids(s, 'operations')).toEqual([]);
+  });
+
+  it("keeps a notification carried under another operation's head while that operation is within retention", async () => {
+    const s = await setup(kind);
+    await op(s, 'op_old', { daysAgo: 401 });
+    await op(s, 'op_recent', { daysAgo: 10 });
+    await note(s, 'n_head', 'op_recent', 'delivered', 1, 'n_head');
+    await note(s, 'n_mem', 'op_old', 'batched', 0, 'n_head');
+    await retention(s).runOnce();
+    // A replay of n_head resends the same webhook-id: it must carry the same updates.
+    expect(await ids(s, 'outbox')).toEqual(['n_head', 'n_mem']);
+    expect(await ids(s, 'operations')).toEqual(['op_old', 'op_recent']);
+    // Once the head's operation is past retention too, both go (the member first, then the head).
+    await sql`update operations set updated_at = updated_at - interval '392 days' where operation_id = 'op_recent'`.execute(s.db);
+    await retention(s).runOnce();
+    await retention(s).runOnce();
     expect(await ids(s, 'outbox')).toEqual([]);
     expect(await ids(s, 'operations')).toEqual([]);
   });

@@ -11,7 +11,8 @@ import type { Db } from './db.ts';
  * Removed in small batches, each its own short transaction, so no lock is held long and the hot path's
  * writes never queue behind a purge. Open operations are never picked; nor is a finished operation with a
  * notification not delivered (pending, dead, or batched under a head not delivered): it stays until
- * delivered or replayed and delivered.
+ * delivered or replayed and delivered. Operations a batch ties together stay together while one of them
+ * is within retention (docs/design.md "Retention").
  */
 
 /** Transaction-scoped advisory lock a batch takes: one instance purges at a time (the others' try fails). */
@@ -67,13 +68,27 @@ export async function purgeFinishedBatch(db: Db, cutoff: Date, limit: number, af
                   select 1 from outbox h where h.id = n.batch_id and h.state <> 'delivered')))
                 -- The head of a batch that carried another operation's notifications: kept while they are,
                 -- or their delivery would read as never made.
-                or exists (select 1 from outbox m where m.batch_id = n.id and m.operation_id <> o.operation_id)))
+                or exists (select 1 from outbox m where m.batch_id = n.id and m.operation_id <> o.operation_id)
+                -- A notification carried under another operation's head: kept while that operation is within
+                -- retention, or a replay of the head would resend its webhook-id without this update.
+                or (n.state = 'batched' and exists (
+                  select 1 from outbox h join operations q on q.operation_id = h.operation_id
+                  where h.id = n.batch_id and h.operation_id <> o.operation_id
+                    and (q.is_open or q.updated_at >= ${cutoff.toISOString()}::timestamptz)))))
         for update of o skip locked
       ),
+      held as (
+        -- Their notifications, locked, as they are now: a replay that committed while this waited on a row
+        -- shows here (a locking read returns the row's newest version), and keeps its whole operation.
+        select n.operation_id, n.state from outbox n join picked p on p.operation_id = n.operation_id
+        for update of n
+      ),
+      settled as (
+        select p.operation_id from picked p
+        where not exists (select 1 from held h where h.operation_id = p.operation_id and h.state not in ('delivered', 'batched'))
+      ),
       notes as (
-        -- The state again: a replay that made one pending meanwhile keeps it (the row is re-checked once
-        -- the replay commits), and its operation stays with it (ops below).
-        delete from outbox n using picked p where n.operation_id = p.operation_id and n.state in ('delivered', 'batched')
+        delete from outbox n using settled p where n.operation_id = p.operation_id
         returning n.id
       ),
       attempts as (delete from delivery_attempts a using notes where a.notification_id = notes.id returning 1),
@@ -81,7 +96,7 @@ export async function purgeFinishedBatch(db: Db, cutoff: Date, limit: number, af
       ops as (
         -- Only an operation all of whose notifications went: one kept by a replay racing this batch keeps its
         -- operation, so a later run finds and removes both once it is delivered.
-        delete from operations o using picked p where o.operation_id = p.operation_id
+        delete from operations o using settled p where o.operation_id = p.operation_id
           and not exists (select 1 from outbox n where n.operation_id = p.operation_id and n.id not in (select id from notes))
         returning 1
       ),
