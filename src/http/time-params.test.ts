@@ -28,3 +28,17 @@ describe('timeParam: a time that is in range as written but not in UTC', () => {
     expect(refusal(() => insightsWindow({ from: '9999-12-31T00:00:00Z', to: '9999-12-31T23:59:59-12:00' }))?.message).toMatch(/^to: /);
   });
 });
+
+describe('timeParam: precision', () => {
+  it.each(['2026-01-01T00:00:00.0001Z', '2026-01-01T00:00:00.000900Z', '2026-01-01T00:00:00.123456+00:00'])('refuses %s: past the millisecond', (value) => {
+    expect(refusal(() => timeParam('since', value))?.message).toMatch(/^since: at most millisecond precision/);
+  });
+
+  it.each([
+    ['2026-01-01T00:00:00.1Z', '2026-01-01T00:00:00.100Z'],
+    ['2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.001Z'],
+    ['2026-01-01T00:00:00.123000+00:00', '2026-01-01T00:00:00.123Z'],
+  ])('takes %s exactly', (value, iso) => {
+    expect(timeParam('until', value).toISOString()).toBe(iso);
+  });
+});

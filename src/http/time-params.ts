@@ -12,6 +12,11 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2
 export function timeParam(name: string, value: string): Date {
   const t = ISO_TIME.test(value) ? parseTime(value) : undefined;
   if (!t) throw new ApiError('FIELD_INVALID_FORMAT', `${name}: is not an ISO 8601 time with an offset (e.g. 2026-12-01T00:00:00Z)`);
+  // Times are held to the millisecond: microseconds would be cut off silently, and a replay would then
+  // take rows from before `since` (or refuse an `until` that is after it). Trailing zeros are harmless.
+  if (/\.\d{3}0*[1-9]/.test(value)) {
+    throw new ApiError('FIELD_INVALID_VALUE', `${name}: at most millisecond precision (e.g. 2026-12-01T00:00:00.123Z; Python: isoformat(timespec='milliseconds'))`);
+  }
   // An offset can carry a time past either end once in UTC (9999-12-31T23:59:59-12:00 is in year 10000):
   // PostgreSQL would refuse it with a message naming no field.
   const year = t.getUTCFullYear();

@@ -96,7 +96,7 @@ const ListQuery = Type.Object(
 
 const ReplaySinceBody = Type.Object(
   {
-    since: Type.String({ maxLength: 40, description: 'ISO 8601 time with its offset (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed' }),
+    since: Type.String({ maxLength: 40, description: 'ISO 8601 time with its offset, to the millisecond at most (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed' }),
     includeDelivered: Type.Optional(Type.Boolean({ description: 'also resend delivered ones (default: dead only)' })),
     until: Type.Optional(
       Type.String({ maxLength: 40, description: "the preview's `until`: only notifications created before it are replayed; must be after since (default: no upper bound)" }),

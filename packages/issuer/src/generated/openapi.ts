@@ -2328,7 +2328,7 @@ export interface operations {
                     expectedCount?: number;
                     /** @description also resend delivered ones (default: dead only) */
                     includeDelivered?: boolean;
-                    /** @description ISO 8601 time with its offset (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed */
+                    /** @description ISO 8601 time with its offset, to the millisecond at most (e.g. 2026-12-01T00:00:00Z): notifications created at or after it are replayed */
                     since: string;
                     /** @description the preview's `until`: only notifications created before it are replayed; must be after since (default: no upper bound) */
                     until?: string;
