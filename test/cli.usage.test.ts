@@ -142,6 +142,12 @@ describe('trackhub admin commands with --url: through a running hub\'s Admin API
     // Named with the store it was looked for in: a command run in the wrong folder says where it looked.
     expect(local.out.trim()).toMatch(/^trackhub: no such issuer: NOSUCHBANK \(in the store at postgres:\/\/[^@ ]+\/[^ ]+\)$/);
     expect(local.out).not.toMatch(/postgres:\/\/[^@ ]+@/);
+    // A time is read as the Admin API reads it, on the store too: with its offset, to the millisecond.
+    for (const since of ['2026-01-01T00:00:00', '2026-01-01T00:00:00.000001Z']) {
+      const bad = await cli(['notifications', 'replay', '--issuer', 'NOSUCHBANK', '--since', since], { TRACKHUB_DATABASE_URL: t.store.url });
+      expect(bad.code, since).toBe(2);
+      expect(bad.out.trim(), since).toMatch(/^trackhub: --since: (is not an ISO 8601 time with an offset|at most millisecond precision)/);
+    }
     const show = await cli(['notifications', 'show', 'msg_0PNZ4XK2Qa7fGh3JkMnPqRsTv', '--url', url], env);
     expect(show.code).toBe(2);
     expect(show.out).toMatch(/no such notification/);

@@ -87,7 +87,7 @@ export function registerNotificationCommands(program: Command, { withStore, stor
       "Send a notification again (same webhook-id), or all of an issuer's dead ones since a time. Exits 1, saying why, when a notification's send is under way (it is left to that send, not replayed)",
     )
     .option('--issuer <issuerId>', 'replay this issuer\'s dead notifications (with --since)')
-    .option('--since <time>', 'ISO 8601 time')
+    .option('--since <time>', 'ISO 8601 time with its offset, e.g. 2026-12-01T00:00:00Z')
     .option('--include-delivered', 'with --issuer: resend delivered ones too')
     .addOption(hubUrlOption())
     .action(async (id: string | undefined, opts: { issuer?: string; since?: string; includeDelivered?: boolean; url?: string }) => {
@@ -115,9 +115,14 @@ export function registerNotificationCommands(program: Command, { withStore, stor
         return;
       }
       if (!opts.issuer || !opts.since) fail('give a notification id, or --issuer and --since');
-      const { parseTime } = await import('../domain/time.ts');
-      const since = parseTime(opts.since);
-      if (!since) fail('--since must be an ISO 8601 time');
+      // The Admin API's reading of a time (an offset, at most milliseconds), on the store as through the hub.
+      const { timeParam } = await import('../http/time-params.ts');
+      let since: Date;
+      try {
+        since = timeParam('--since', opts.since);
+      } catch (err) {
+        fail((err as Error).message);
+      }
       const issuerId = opts.issuer;
       const [{ ISSUER_ID }, { getIssuer }] = await Promise.all([import('../domain/track-request.ts'), import('../store/issuers.ts')]);
       if (!ISSUER_ID.test(issuerId)) fail(`--issuer: ${ISSUER_ID_PROBLEM}`);
