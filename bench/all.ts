@@ -108,7 +108,8 @@ function embeddedVersion(): string {
 const root = join(import.meta.dirname, '..');
 /** The server the scripts use: the one named, else (as `npm test` does) the one at 127.0.0.1:5432 if it answers. */
 async function benchDatabase(): Promise<string | undefined> {
-  const named = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
+  // An empty variable is unset, as the hub reads its own (`BENCH_DATABASE_URL=` must not hide the other).
+  const named = process.env.BENCH_DATABASE_URL || process.env.TRACKHUB_TEST_DATABASE_URL;
   if (named) return named;
   const local = 'postgres://postgres@127.0.0.1:5432/postgres';
   const client = new pg.Client({ connectionString: local, connectionTimeoutMillis: 2000 });
@@ -122,7 +123,7 @@ async function benchDatabase(): Promise<string | undefined> {
   } finally {
     await client.end().catch(() => {});
   }
-  process.stdout.write(`npm run bench: PostgreSQL figures on ${local} (TRACKHUB_TEST_DATABASE_URL names another)\n`);
+  process.stdout.write(`npm run bench: PostgreSQL figures on ${local} (none named; TRACKHUB_TEST_DATABASE_URL names another)\n`);
   // The scripts read it from there.
   process.env.TRACKHUB_TEST_DATABASE_URL = local;
   return local;

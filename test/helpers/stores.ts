@@ -109,7 +109,7 @@ export async function childProcessStore(kind: StoreKind, prefix: string): Promis
  * TRACKHUB_TEST_DATABASE_URL names, then drops it. False (and `fn` not run) when neither is set.
  */
 export async function onBenchPostgres(fn: (url: string) => Promise<void>): Promise<boolean> {
-  const base = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
+  const base = process.env.BENCH_DATABASE_URL || process.env.TRACKHUB_TEST_DATABASE_URL; // empty is unset
   if (!base) return false;
   process.env.TRACKHUB_TEST_DATABASE_URL = base;
   const db = await freshDatabase('postgres');
