@@ -21,12 +21,11 @@ import { sandboxNumbers } from '../src/sandbox/numbers.ts';
 import { socketUrl, stopEmbeddedServer } from '../src/store/embedded.ts';
 import { assertion, issuerKey, JWT_BEARER, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitFor, waitReady } from '../test/helpers/processes.ts';
+import { benchArgs } from './lib/args.ts';
 import { type Figure, fmt, report } from './lib/report.ts';
 import { scaleReceiver } from './scale/cluster.ts';
 
-const quick = process.argv.includes('--quick');
-const i = process.argv.indexOf('--cards');
-const CARDS = i > 0 ? Number(process.argv[i + 1]) : quick ? 500 : 2000;
+const { cards: CARDS } = benchArgs('capacity', { cards: { type: 'number', default: 2000, quick: 500 }, quick: { type: 'boolean' } });
 const ADMIN = 'capacity-bench-admin-token-0123456789abcdef';
 const ISSUER = 'CAPACITY01';
 const SITE = 'CAPSITE-1';

@@ -36,6 +36,7 @@ import { type ChaosReceivers, chaosReceivers } from '../test/helpers/chaos-recei
 import { assertion, issuerKey, JWT_BEARER, type TestIssuerKey, tokenUrl } from '../test/helpers/issuer.ts';
 import { freePort, type Proc, runCli, stop, waitFor, waitReady } from '../test/helpers/processes.ts';
 import { freshDatabase } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 
 export interface ChaosOptions {
   /** Notifications of the kill phase (0: no kill phase). */
@@ -426,44 +427,42 @@ function distIsStale(root: string): boolean {
   return newest(join(root, 'src')) > built;
 }
 
+/** Every number may be 0, as before (no kills, no failures, no latency). */
+const CHAOS_OPTIONS = {
+  notifications: { type: 'number', default: 100_000, zero: true },
+  kills: { type: 'number', default: 10, zero: true },
+  issuers: { type: 'number', default: 12, zero: true, note: '1 to 99' },
+  'fail-rate': { type: 'number', default: 0.1, zero: true },
+  'hang-rate': { type: 'number', default: 0.01, zero: true },
+  seed: { type: 'number', default: 1, zero: true },
+  rate: { type: 'number', default: 1000, zero: true },
+  'latency-ms': { type: 'number', default: 10, zero: true },
+  'delivery-timeout-ms': { type: 'number', default: 2000, zero: true },
+  rolling: { type: 'boolean' },
+  'no-rolling': { type: 'boolean' },
+  'rolling-notifications': { type: 'number', zero: true, note: '--notifications, at most 20000; all of them with --rolling' },
+} as const;
+
 async function main() {
-  const argv = process.argv.slice(2);
-  const num = (name: string, fallback: number) => {
-    const i = argv.indexOf(`--${name}`);
-    if (i < 0) return fallback;
-    const v = Number(argv[i + 1]);
-    if (!Number.isFinite(v) || v < 0) {
-      process.stderr.write(`bench chaos: --${name} needs a number, got ${argv[i + 1]}\n`);
-      process.exit(2);
-    }
-    return v;
-  };
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(
-      'trackhub bench chaos [--notifications 100000] [--kills 10] [--issuers 12] [--fail-rate 0.1] [--hang-rate 0.01] [--seed 1]\n' +
-        '                     [--rate 1000] [--latency-ms 10] [--delivery-timeout-ms 2000]\n' +
-        '                     [--rolling] [--no-rolling] [--rolling-notifications 20000]\n',
-    );
-    return;
-  }
+  const a = benchArgs('chaos', CHAOS_OPTIONS);
   const root = resolve(import.meta.dirname, '..');
   if (distIsStale(root)) {
     process.stderr.write('bench chaos: dist/ is older than src/ (the workers run dist/): run npm run build first\n');
     process.exit(2);
   }
-  const notifications = num('notifications', 100_000);
-  const rollingOnly = argv.includes('--rolling');
+  const notifications = a.notifications;
+  const rollingOnly = a.rolling;
   const o: ChaosOptions = {
     notifications: rollingOnly ? 0 : notifications,
-    kills: num('kills', 10),
-    issuers: Math.max(1, Math.min(99, num('issuers', 12))),
-    failRate: num('fail-rate', 0.1),
-    hangRate: num('hang-rate', 0.01),
-    seed: num('seed', 1),
-    rate: num('rate', 1000),
-    latencyMs: num('latency-ms', 10),
-    deliveryTimeoutMs: num('delivery-timeout-ms', 2000),
-    rollingNotifications: argv.includes('--no-rolling') ? 0 : num('rolling-notifications', rollingOnly ? notifications : Math.min(notifications, 20_000)),
+    kills: a.kills,
+    issuers: Math.max(1, Math.min(99, a.issuers)),
+    failRate: a['fail-rate'],
+    hangRate: a['hang-rate'],
+    seed: a.seed,
+    rate: a.rate,
+    latencyMs: a['latency-ms'],
+    deliveryTimeoutMs: a['delivery-timeout-ms'],
+    rollingNotifications: a['no-rolling'] ? 0 : (a['rolling-notifications'] ?? (rollingOnly ? notifications : Math.min(notifications, 20_000))),
     log: (line) => console.log(line),
   };
   console.log(

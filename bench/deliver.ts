@@ -43,18 +43,20 @@ import { MasterKey } from '../src/store/secret-box.ts';
 import { unlockSecrets } from '../src/store/secrets.ts';
 import { freePort, type Proc, stop, waitFor } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 import { canAccount, cpuPerItem, cpuSnapshot } from './lib/cpu.ts';
 import { barePostLatency, type Receiver, receiver, receiverCeiling } from './lib/deliver-receiver.ts';
 import { type Figure, report } from './lib/report.ts';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const N = arg('notifications', 30_000);
-const RATE = arg('rate', 1000);
-const SECONDS = arg('seconds', 10);
-const UPDATES_PER_OPERATION = Math.max(1, arg('updates-per-operation', 1));
+const o = benchArgs('deliver', {
+  notifications: { type: 'number', default: 30_000 },
+  rate: { type: 'number', default: 1000 },
+  seconds: { type: 'number', default: 10 },
+  'updates-per-operation': { type: 'number', default: 1 },
+  only: { type: 'string', list: true, choices: ['ceiling', 'pg1', 'pg2', 'embedded', 'embedded-inproc', 'pglatency', 'embeddedlatency'] },
+});
+const { notifications: N, rate: RATE, seconds: SECONDS, only } = o;
+const UPDATES_PER_OPERATION = Math.max(1, o['updates-per-operation']);
 const ISSUERS = ['BENCHDLV01', 'BENCHDLV02', 'BENCHDLV03', 'BENCHDLV04'];
 const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
 
@@ -284,7 +286,6 @@ async function latencyEmbedded() {
   }
 }
 
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 // The default run (about 3 minutes): everything the issue's figures need; embedded-inproc on demand.
 const want = (name: string) => (only ? only.split(',').includes(name) : name !== 'embedded-inproc');
 const r: {

@@ -19,17 +19,21 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type Database, type Db, isMigrated, migrate, openStore } from '../src/store/db.ts';
 import { claimDueOperations, nextDueAt } from '../src/store/operations.ts';
+import { benchArgs } from './lib/args.ts';
 import { report } from './lib/report.ts';
 
-const has = (name: string) => process.argv.includes(`--${name}`);
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const quick = has('quick');
-const ACTIVE = arg('active', quick ? 1_000_000 : 10_000_000);
-const FINISHED = arg('finished', quick ? 200_000 : 2_000_000);
-const CLAIMS = arg('claims', quick ? 200 : 500);
+const {
+  active: ACTIVE,
+  finished: FINISHED,
+  claims: CLAIMS,
+  reseed,
+} = benchArgs('due', {
+  active: { type: 'number', default: 10_000_000, quick: 1_000_000 },
+  finished: { type: 'number', default: 2_000_000, quick: 200_000 },
+  claims: { type: 'number', default: 500, quick: 200 },
+  reseed: { type: 'boolean' },
+  quick: { type: 'boolean' },
+});
 const BATCH = 200; // the poller's batch (PollerOptions.batchSize's default)
 const LEASE_MS = 30_000; // TRACKHUB_LEASE's default
 const TARGET_MS = 5;
@@ -226,7 +230,7 @@ async function advanceClock(s: Seeded): Promise<void> {
 console.log(`bench/due: ${ACTIVE.toLocaleString('en')} active + ${FINISHED.toLocaleString('en')} finished trackings, ${CLAIMS} claims of ${BATCH}, on ${new URL(BASE).host}`);
 const bigName = ACTIVE === 10_000_000 && FINISHED === 2_000_000 ? 'trackhub_bench_due' : `trackhub_bench_due_${ACTIVE}_${FINISHED}`;
 // Wake times from 2 h ago to 3 days ahead: a few percent due at any time, most waiting.
-const big = await ensureSeeded(bigName, ACTIVE, FINISHED, -7200, 3 * 86400, has('reseed'));
+const big = await ensureSeeded(bigName, ACTIVE, FINISHED, -7200, 3 * 86400, reseed);
 console.log(big.seedS === undefined ? `reusing ${bigName} (seeded before; --reseed to seed again)` : `seeded ${bigName} in ${big.seedS.toFixed(0)} s (INSERT … SELECT generate_series, indexes built after, VACUUM ANALYZE)`);
 // Baseline: 10,000 open trackings, all due within the last 2 hours (so every claim finds a full batch).
 const BASE_ACTIVE = 10_000;

@@ -21,17 +21,16 @@ import { openStore } from '../src/store/db.ts';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 import { benchCard, checkMatched, ISSUER, seedOpenProduction } from './lib/import-seed.ts';
 import { type Figure, report } from './lib/report.ts';
 
-const quick = process.argv.includes('--quick');
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const clients = arg('clients', 4);
-const batches = arg('batches', quick ? 10 : 50);
-const lines = arg('lines', quick ? 50_000 : 200_000);
+const { clients, batches, lines } = benchArgs('import', {
+  clients: { type: 'number', default: 4 },
+  batches: { type: 'number', default: 50, quick: 10 },
+  lines: { type: 'number', default: 200_000, quick: 50_000 },
+  quick: { type: 'boolean' },
+});
 const ADMIN = 'bench-admin-token-0123456789abcdef';
 const SITE = 'BENCH-SITE';
 const API_KEY = 'sk_bench_site_key_0123456789abcdef';

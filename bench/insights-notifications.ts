@@ -16,9 +16,9 @@ import { listInboxFiles } from '../src/store/inbox-file-reports.ts';
 import { notificationInsights } from '../src/store/notification-insights.ts';
 import { listNotifications, previewIssuerReplay } from '../src/store/notifications.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 
-const i = process.argv.indexOf('--notifications');
-const N = i > 0 ? Number(process.argv[i + 1]) : 1_000_000;
+const { notifications: N } = benchArgs('insights-notifications', { notifications: { type: 'number', default: 1_000_000 } });
 const DAYS = 60;
 const RUNS = 20;
 const TARGET_MS = 200;

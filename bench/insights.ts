@@ -17,9 +17,9 @@ import { type Db, migrate, openStore } from '../src/store/db.ts';
 import { insightsSummary, siteInsights } from '../src/store/insights.ts';
 import { readStuck } from '../src/store/stuck.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 
-const i = process.argv.indexOf('--operations');
-const N = i > 0 ? Number(process.argv[i + 1]) : 1_000_000;
+const { operations: N } = benchArgs('insights', { operations: { type: 'number', default: 1_000_000 } });
 const DAYS = 60;
 const RUNS = 20;
 const LIVE_RUNS = 5;

@@ -23,14 +23,16 @@ import { Pool } from 'undici';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { assertion, issuerKey, JWT_BEARER } from '../test/helpers/issuer.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
+import { benchArgs } from './lib/args.ts';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const connections = arg('connections', 8);
-const duration = arg('duration', 6);
-const floodNice = arg('flood-nice', 10);
+const o = benchArgs('limits', {
+  connections: { type: 'number', default: 8 },
+  duration: { type: 'number', default: 6 },
+  // A nice value: 0 (the same priority as the hub) is one.
+  'flood-nice': { type: 'number', default: 10, zero: true },
+});
+const { connections, duration } = o;
+const floodNice = o['flood-nice'];
 const ADMIN = 'bench-admin-token-0123456789abcdefghijkl';
 const ISSUER = 'QUIETBANK1';
 const SITE = 'FLOOD-SITE';

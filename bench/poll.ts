@@ -19,12 +19,10 @@ import { registerSandbox } from '../src/sandbox/server.ts';
 import { migrate, openStore } from '../src/store/db.ts';
 import { type Proc, runCli, stop, waitFor } from '../test/helpers/processes.ts';
 import { freshPostgresDatabase } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const duration = arg('duration', 10);
+const o = benchArgs('poll', { duration: { type: 'number', default: 10 }, 'backlog-only': { type: 'boolean' } });
+const { duration } = o;
 const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
 if (!pgBase) {
   console.log('bench/poll needs PostgreSQL: set TRACKHUB_TEST_DATABASE_URL=postgres://…');
@@ -230,7 +228,7 @@ sandbox.addHook('preHandler', async (req) => {
 registerSandbox(sandbox, 360);
 const origin = await sandbox.listen({ host: '127.0.0.1', port: 0 });
 try {
-  if (process.argv.includes('--backlog-only')) {
+  if (o['backlog-only']) {
     await budgetBacklog(origin, upsLog, Math.max(60, duration * 6));
     process.exit(0);
   }

@@ -19,17 +19,20 @@ import { Retention } from '../src/operations/retention.ts';
 import { migrate, openStore } from '../src/store/db.ts';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 import { benchIssuer } from './lib/issuer.ts';
 import { report } from './lib/report.ts';
 
-const quick = process.argv.includes('--quick');
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const N = arg('operations', quick ? 100_000 : 500_000);
-const connections = arg('connections', 32);
-const duration = arg('duration', quick ? 5 : 10);
+const {
+  operations: N,
+  connections,
+  duration,
+} = benchArgs('retention', {
+  operations: { type: 'number', default: 500_000, quick: 100_000 },
+  connections: { type: 'number', default: 32 },
+  duration: { type: 'number', default: 10, quick: 5 },
+  quick: { type: 'boolean' },
+});
 const ADMIN = 'bench-admin-token-0123456789abcdef';
 const ISSUER = 'BENCHBANK1';
 const DAY = 86_400_000;

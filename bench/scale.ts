@@ -26,19 +26,23 @@
  */
 import { cpus } from 'node:os';
 import { freshDatabase } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 import { type Figure, fmt, report } from './lib/report.ts';
 import { checkNothingLost, commitsOf, cpuSeconds, registerIssuers, type ScaleReceiver, scaleReceiver, startCluster } from './scale/cluster.ts';
 import { autocannonLoad } from './scale/load.ts';
 import { describeRolling, rollingRestart } from './scale/rolling.ts';
 
-const argv = process.argv;
-const quick = argv.includes('--quick');
-const arg = (name: string, fallback: string) => (argv.indexOf(`--${name}`) > 0 ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
-const configs = arg('configs', quick ? '1,2' : '1,2,3').split(',').map(Number);
-const seconds = Number(arg('seconds', quick ? '6' : '10'));
-const connections = Number(arg('connections', '64'));
-const rollingRate = Number(arg('rolling-rate', '400'));
-const rolling = !argv.includes('--no-rolling');
+const o = benchArgs('scale', {
+  configs: { type: 'numbers', default: [1, 2, 3], quick: [1, 2] },
+  seconds: { type: 'number', default: 10, quick: 6 },
+  connections: { type: 'number', default: 64 },
+  'rolling-rate': { type: 'number', default: 400 },
+  'no-rolling': { type: 'boolean' },
+  quick: { type: 'boolean' },
+});
+const { configs, seconds, connections } = o;
+const rollingRate = o['rolling-rate'];
+const rolling = !o['no-rolling'];
 const ISSUERS = 4;
 
 process.env.TRACKHUB_TEST_DATABASE_URL ??= process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

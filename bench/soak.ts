@@ -13,15 +13,15 @@ import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { freePort, runCli, stop, waitReady } from '../test/helpers/processes.ts';
 import { tempDir } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 import { benchIssuer } from './lib/issuer.ts';
 import { fmt, report } from './lib/report.ts';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const minutes = arg('minutes', 10);
-const givenRate = arg('rate', 0);
+// --rate 0, as no --rate, means half the peak measured at the start.
+const { minutes, rate: givenRate } = benchArgs('soak', {
+  minutes: { type: 'number', default: 10 },
+  rate: { type: 'number', default: 0, zero: true, note: '0: half the measured peak' },
+});
 const ADMIN = 'bench-admin-token-0123456789abcdef';
 const ISSUER = 'SOAKBANK01';
 const TARGET_GROWTH = 10; // %

@@ -18,12 +18,9 @@ import { join } from 'node:path';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { freePort, type Proc, runCli, stop, waitFor } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const runs = arg('runs', 5);
+const { runs } = benchArgs('startup', { runs: { type: 'number', default: 5 } });
 const BIN = join(import.meta.dirname, '../bin/trackhub.js');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

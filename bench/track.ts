@@ -21,17 +21,16 @@ import { openStore } from '../src/store/db.ts';
 import { stopEmbeddedServer } from '../src/store/embedded.ts';
 import { freePort, runCli, stop, waitFor, waitReady } from '../test/helpers/processes.ts';
 import { onBenchPostgres } from '../test/helpers/stores.ts';
+import { benchArgs } from './lib/args.ts';
 import { backendsOf, cpuMeter, processTree } from './lib/cpu.ts';
 import { benchIssuer } from './lib/issuer.ts';
 import { type Figure, fmt, report } from './lib/report.ts';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const connections = arg('connections', 64);
-const duration = arg('duration', 10);
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const { connections, duration, only } = benchArgs('track', {
+  connections: { type: 'number', default: 64 },
+  duration: { type: 'number', default: 10 },
+  only: { type: 'string', choices: ['embedded', 'postgres'] },
+});
 const ADMIN = 'bench-admin-token-0123456789abcdef';
 const ISSUER = 'BENCHBANK1';
 const BODY = JSON.stringify({ trackingType: 'SHIPMENT', trackingNumber: '123456789012', carrier: 'fedex' });
