@@ -205,7 +205,7 @@ function notificationIds(rx: ChaosReceivers, ops: Set<string>): Set<string> {
 
 export async function chaosRun(o: ChaosOptions): Promise<PhaseFigures[]> {
   const log = o.log ?? (() => {});
-  const base = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const base = process.env.BENCH_DATABASE_URL || process.env.TRACKHUB_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   process.env.TRACKHUB_TEST_DATABASE_URL = base;
   const db = await freshDatabase('postgres');
   const rx = await chaosReceivers(o.issuers, o.failRate, { hangRate: o.hangRate, seed: o.seed, latencyMs: o.latencyMs });

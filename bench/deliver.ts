@@ -58,7 +58,7 @@ const o = benchArgs('deliver', {
 const { notifications: N, rate: RATE, seconds: SECONDS, only } = o;
 const UPDATES_PER_OPERATION = Math.max(1, o['updates-per-operation']);
 const ISSUERS = ['BENCHDLV01', 'BENCHDLV02', 'BENCHDLV03', 'BENCHDLV04'];
-const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
+const pgBase = process.env.BENCH_DATABASE_URL || process.env.TRACKHUB_TEST_DATABASE_URL;
 
 /** The master key the bench's store and its worker processes share (stored secrets are sealed under it). */
 const BENCH_SECRET_KEY = MasterKey.generate();

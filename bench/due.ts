@@ -37,7 +37,7 @@ const {
 const BATCH = 200; // the poller's batch (PollerOptions.batchSize's default)
 const LEASE_MS = 30_000; // TRACKHUB_LEASE's default
 const TARGET_MS = 5;
-const BASE = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const BASE = process.env.BENCH_DATABASE_URL || process.env.TRACKHUB_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function dbUrl(name: string): string {
   const u = new URL(BASE);

@@ -23,7 +23,7 @@ import { benchArgs } from './lib/args.ts';
 
 const o = benchArgs('poll', { duration: { type: 'number', default: 10 }, 'backlog-only': { type: 'boolean' } });
 const { duration } = o;
-const pgBase = process.env.BENCH_DATABASE_URL ?? process.env.TRACKHUB_TEST_DATABASE_URL;
+const pgBase = process.env.BENCH_DATABASE_URL || process.env.TRACKHUB_TEST_DATABASE_URL;
 if (!pgBase) {
   console.log('bench/poll needs PostgreSQL: set TRACKHUB_TEST_DATABASE_URL=postgres://…');
   process.exit(0);

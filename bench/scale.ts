@@ -45,7 +45,7 @@ const rollingRate = o['rolling-rate'];
 const rolling = !o['no-rolling'];
 const ISSUERS = 4;
 
-process.env.TRACKHUB_TEST_DATABASE_URL ??= process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+process.env.TRACKHUB_TEST_DATABASE_URL ||= process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface ConfigFigures {
   n: number;
