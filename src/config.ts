@@ -19,6 +19,8 @@ export interface Config {
   host: string;
   port: number;
   role: Role;
+  /** A worker-only process's port for /healthz, /readyz and /metrics (TRACKHUB_OPS_PORT); none: it listens on nothing. */
+  opsPort?: number;
   adminToken?: string;
   publicUrl: string;
   allowPrivateTargets: boolean;
@@ -87,6 +89,19 @@ function deliveryTimeout(env: Env): number {
   const ms = duration(env, 'TRACKHUB_DELIVERY_TIMEOUT', '15s');
   if (ms > 15_000) fail('TRACKHUB_DELIVERY_TIMEOUT', `${str(env, 'TRACKHUB_DELIVERY_TIMEOUT')} is above 15s, the longest an issuer may take to answer`);
   return ms;
+}
+
+/**
+ * A worker-only process serves /healthz, /readyz and /metrics on this port when given (it has no API to
+ * serve them on; TRACKHUB_PORT is, for a worker, where the API and an in-process sandbox are reached).
+ */
+function workerOpsPort(env: Env, role: string): number | undefined {
+  const raw = str(env, 'TRACKHUB_OPS_PORT');
+  if (raw === undefined) return undefined;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) fail('TRACKHUB_OPS_PORT', `"${raw}" is not a port number`);
+  if (role !== 'worker') fail('TRACKHUB_OPS_PORT', 'is for TRACKHUB_ROLE=worker: the api and all roles serve /healthz, /readyz and /metrics on TRACKHUB_PORT');
+  return port;
 }
 
 /** At least a day: a value like `400s` or `400m` (meant as days) would purge what the hub just finished. */
@@ -231,6 +246,7 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
   if (!/^\d+$/.test(portRaw) || port > 65535) fail('TRACKHUB_PORT', `"${portRaw}" is not a port number`);
   const role = str(env, 'TRACKHUB_ROLE', 'all') as string;
   if (role !== 'api' && role !== 'worker' && role !== 'all') fail('TRACKHUB_ROLE', `"${role}" must be api, worker or all`);
+  const opsPort = workerOpsPort(env, role);
   const adminToken = str(env, 'TRACKHUB_ADMIN_TOKEN');
   // The bootstrap token opens everything (scope admin): 32 characters at least, e.g. `openssl rand -base64 32`.
   if (adminToken !== undefined && adminToken.trim().length < 32) fail('TRACKHUB_ADMIN_TOKEN', 'must be at least 32 characters, spaces around it not counted (e.g. openssl rand -base64 32)');
@@ -287,6 +303,7 @@ export function loadConfig(given: Env = process.env, overrides: { sandbox?: bool
     host,
     port,
     role,
+    ...(opsPort === undefined ? {} : { opsPort }),
     adminToken,
     publicUrl,
     allowPrivateTargets: bool(env, 'TRACKHUB_ALLOW_PRIVATE_TARGETS', sandbox),

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { startOperatorAlerts } from './alerts/index.ts';
 import { AccessTokenVerifier, loadAccessTokenKey } from './auth/tokens.ts';
@@ -13,6 +13,7 @@ import { setUnknownCodeLogger } from './carriers/unknown.ts';
 import { type Config, policyOf } from './config.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { buildApp } from './http/app.ts';
+import { buildOpsApp } from './http/ops-app.ts';
 import { buildContext, type HubContext } from './operations/context.ts';
 import { Retention } from './operations/retention.ts';
 import { Poller } from './polling/poller.ts';
@@ -25,7 +26,10 @@ import { IssuerDirectory } from './store/issuers.ts';
 import { openSecrets } from './store/secrets.ts';
 
 export interface RunningHub {
+  /** The API's address; empty for a worker-only process. */
   url: string;
+  /** A worker-only process's /healthz, /readyz and /metrics (TRACKHUB_OPS_PORT); empty when none. */
+  opsUrl: string;
   app?: FastifyInstance;
   context: HubContext;
   close(): Promise<void>;
@@ -124,15 +128,7 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
         carriers: providerSettings(providerConfigs(config, config.publicUrl)),
         extraRoutes: config.sandbox ? (a) => registerSandbox(a, config.sandboxSpeed) : undefined,
       },
-      config.tls
-        ? {
-            https: {
-              cert: readFileSync(config.tls.cert),
-              key: readFileSync(config.tls.key),
-              ...(config.tls.ca ? { ca: readFileSync(config.tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
-            },
-          } as never
-        : {},
+      serverTls(config),
     );
     if (config.tls?.ca) {
       // Without this a refused client sees a closed connection and the operator sees nothing: say which
@@ -144,6 +140,13 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       );
     }
     url = await app.listen({ host: config.host, port: config.port });
+  }
+  // A worker-only process has no API: its health and its own counters get a small server when asked.
+  let opsApp: FastifyInstance | undefined;
+  let opsUrl = '';
+  if (!runsApi && config.opsPort !== undefined) {
+    opsApp = await buildOpsApp({ config, db: store.db, storeKind: store.kind, log }, serverTls(config));
+    opsUrl = await opsApp.listen({ host: config.host, port: config.opsPort });
   }
   if (runsWorkers) {
     // Created after the listener: an in-process sandbox is reached on the port actually bound.
@@ -177,10 +180,12 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
   const pages = url ? { console: `${url}/console`, docs: `${url}/docs` } : {};
   // The retention in effect is said where it acts (a worker): it deletes, so an operator should see it.
   const kept = retention ? { retentionDays: Math.round((config.retentionMs / 86_400_000) * 1000) / 1000 } : {};
-  log.info({ url, ...pages, role: config.role, store: store.kind, sandbox: config.sandbox, ...kept }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
+  const ops = opsUrl ? { ops: opsUrl } : {};
+  log.info({ url, ...ops, ...pages, role: config.role, store: store.kind, sandbox: config.sandbox, ...kept }, config.sandbox ? 'trackhub started with SANDBOX carriers' : 'trackhub started');
 
   return {
     url,
+    opsUrl,
     app,
     context,
     async close() {
@@ -189,6 +194,7 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       // 15 s, plus the second a body gets): a rolling restart sends nothing twice.
       await Promise.all([
         closeHttp(app),
+        closeHttp(opsApp),
         // A send under way ends within the operator webhook timeout; events still queued are logged.
         operatorAlerts?.stop(),
         retention?.stop(),
@@ -205,6 +211,19 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       await store.close();
     },
   };
+}
+
+/** HTTPS with TRACKHUB_TLS_CERT and _KEY (and client certificates required with TRACKHUB_TLS_CA), else plain HTTP. */
+function serverTls(config: Config): FastifyServerOptions {
+  if (!config.tls) return {};
+  const { cert, key, ca } = config.tls;
+  return {
+    https: {
+      cert: readFileSync(cert),
+      key: readFileSync(key),
+      ...(ca ? { ca: readFileSync(ca), requestCert: true, rejectUnauthorized: true } : {}),
+    },
+  } as never;
 }
 
 /** How long requests under way get to finish once the hub stops taking new ones. */

@@ -14,8 +14,8 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
 
-/** The modules that register the routes of src/http/routes/: nothing else may import a route module. */
-const ROUTE_REGISTRARS = new Set(['src/http/app.ts']);
+/** The modules that register the routes of src/http/routes/ (the API, and a worker's ops server): nothing else may import a route module. */
+const ROUTE_REGISTRARS = new Set(['src/http/app.ts', 'src/http/ops-app.ts']);
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];

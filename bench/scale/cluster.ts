@@ -54,7 +54,7 @@ export async function startCluster(databaseUrl: string, apis: number, workers: n
     apiProcs[i] = runCli(['serve'], { ...env, TRACKHUB_PORT: String(ports[i]), TRACKHUB_ROLE: 'api' });
   };
   const startWorker = async (i: number) => {
-    // A worker serves only /healthz, /readyz and /metrics; it still needs a port of its own.
+    // A worker serves no API; its TRACKHUB_PORT (a free one) is only where a sandbox would be reached.
     workerProcs[i] = runCli(['serve'], { ...env, TRACKHUB_PORT: String(await freePort()), TRACKHUB_ROLE: 'worker', TRACKHUB_LOG_LEVEL: 'info' });
   };
   const workerStarted = async (w: Proc): Promise<void> => {

@@ -180,11 +180,15 @@ program
       await stop(signal);
       return;
     }
-    if (process.stdout.isTTY || cfg.sandbox) {
+    if ((process.stdout.isTTY || cfg.sandbox) && hub.url) {
       process.stderr.write(
-        `\nTrackhub listening on ${hub.url || '(worker only)'}${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n` +
+        `\nTrackhub listening on ${hub.url}${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n` +
           `  console: ${hub.url}/console${cfg.adminToken ? '' : ' (sign in with a token from: trackhub admin-tokens create)'}   docs: ${hub.url}/docs   health: ${hub.url}/healthz   metrics: ${hub.url}/metrics\n\n`,
       );
+    } else if (process.stdout.isTTY || cfg.sandbox) {
+      // A worker-only process: no API, console or docs here.
+      const ops = hub.opsUrl ? `health: ${hub.opsUrl}/healthz   metrics: ${hub.opsUrl}/metrics` : 'no health or metrics address (set TRACKHUB_OPS_PORT for one)';
+      process.stderr.write(`\nTrackhub worker running (no API)${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n  ${ops}\n\n`);
     }
   });
 

@@ -8,9 +8,12 @@ import { isMigrated } from '../../store/db.ts';
 import { adminAuthFor } from '../admin-auth.ts';
 import type { HttpDeps } from '../app.ts';
 
+/** What the operations routes read: also all a worker's own server has (src/http/ops-app.ts). */
+export type OpsDeps = Pick<HttpDeps, 'config' | 'db' | 'storeKind' | 'log'>;
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
-export function registerOpsRoutes(app: FastifyInstance, deps: HttpDeps): void {
+export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up' } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: { tags: ['operations'], summary: 'The store is reachable and migrated' } }, async (_req, reply) => {

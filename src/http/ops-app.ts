@@ -1,0 +1,40 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import { newId } from '../domain/ids.ts';
+import { limitConnections } from './connection-limits.ts';
+import { clientErrorHandler, installErrorHandling } from './errors.ts';
+import { installRequestLog } from './request-log.ts';
+import { type OpsDeps, registerOpsRoutes } from './routes/ops.ts';
+
+/**
+ * A worker-only process's own small server (TRACKHUB_OPS_PORT): `/healthz`, `/readyz` and `/metrics`,
+ * nothing else. A worker has no API, yet its counters (deliveries, attempts, carrier calls, retention)
+ * live in its own process, and a load balancer or orchestrator needs something to probe. The same routes,
+ * guards and connection limits as the API's; every other path is the contract's 404.
+ */
+export async function buildOpsApp(deps: OpsDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const connections = deps.config.connections;
+  const options: FastifyServerOptions = {
+    connectionTimeout: connections.idleTimeoutMs,
+    keepAliveTimeout: connections.keepAliveTimeoutMs,
+    requestTimeout: connections.requestTimeoutMs,
+    trustProxy: deps.config.trustedProxies.length > 0 ? deps.config.trustedProxies : false,
+    loggerInstance: deps.log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    clientErrorHandler,
+    ...serverOptions,
+  };
+  const app = Fastify(options);
+  limitConnections(app.server, connections, deps.config.trustedProxies, deps.log);
+  installErrorHandling(app);
+  // Every answer carries a correlation id, as the API's do (a refusal names one to quote in a ticket).
+  app.decorateRequest('correlationId', '');
+  app.addHook('onRequest', async (req, reply) => {
+    req.correlationId = newId('corr');
+    reply.header('x-correlation-id', req.correlationId);
+  });
+  installRequestLog(app, deps.log);
+  registerOpsRoutes(app, deps);
+  return app;
+}
