@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import type { AccessTokenVerifier } from '../auth/tokens.ts';
@@ -15,7 +15,7 @@ import type { IssuerDirectory } from '../store/issuers.ts';
 import { SiteKeys } from '../store/site-keys.ts';
 import { limitConnections } from './connection-limits.ts';
 import { type ConsoleDb, type ConsoleReadLimits, ConsoleReads } from './console-reads.ts';
-import { clientErrorHandler, installErrorHandling, sendError } from './errors.ts';
+import { installErrorHandling, sendError } from './errors.ts';
 import { refusingRepeatedAdminNames } from './json-names.ts';
 import { utf8BodyParser } from './media-types.ts';
 import { swaggerOptions } from './openapi-document.ts';
@@ -38,6 +38,7 @@ import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSiteApi } from './routes/site-api.ts';
 import { registerTokenRoute } from './routes/token.ts';
 import { ErrorBody, OperationObject, TrackBody } from './schemas.ts';
+import { commonServerOptions } from './server-options.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -75,19 +76,8 @@ export interface RouteDeps extends HttpDeps {
 export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const connections = deps.config.connections;
   const app = Fastify({
-    // A socket that sends nothing (or stalls mid-request) for this long is closed; between requests the
-    // keep-alive timeout applies instead. Node's headers and request timeouts only watch sockets that
-    // have begun a request, so without this a silent socket stays open for ever.
-    connectionTimeout: connections.idleTimeoutMs,
-    keepAliveTimeout: connections.keepAliveTimeoutMs,
-    requestTimeout: connections.requestTimeoutMs,
-    // Only the configured proxies' X-Forwarded-For is read (req.ip); by default nobody's is.
-    trustProxy: deps.config.trustedProxies.length > 0 ? deps.config.trustedProxies : false,
-    loggerInstance: deps.log,
-    // Per-request info logs cost throughput; failures are logged by the error handler and onResponse.
-    logController: new LogController({ disableRequestLogging: true }),
+    ...commonServerOptions(deps.config, deps.log),
     bodyLimit: 4 * 1024 * 1024,
-    return503OnClosing: true,
     // An unknown field is refused, not silently dropped: a misspelt `webhookSecret` must not go unnoticed.
     ajv: { customOptions: { removeAdditional: false } },
     // The router's own refusals (a malformed %-escape, a path segment over 100 characters) get the
@@ -101,7 +91,6 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
         'x-correlation-id': correlationId,
       });
     },
-    clientErrorHandler,
     ...serverOptions,
   });
   limitConnections(app.server, connections, deps.config.trustedProxies, deps.log);

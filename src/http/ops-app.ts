@@ -1,9 +1,10 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { newId } from '../domain/ids.ts';
 import { limitConnections } from './connection-limits.ts';
-import { clientErrorHandler, installErrorHandling } from './errors.ts';
+import { installErrorHandling } from './errors.ts';
 import { installRequestLog } from './request-log.ts';
 import { type OpsDeps, registerOpsRoutes } from './routes/ops.ts';
+import { commonServerOptions } from './server-options.ts';
 
 /**
  * A worker-only process's own small server (TRACKHUB_OPS_PORT): `/healthz`, `/readyz` and `/metrics`,
@@ -12,21 +13,8 @@ import { type OpsDeps, registerOpsRoutes } from './routes/ops.ts';
  * guards and connection limits as the API's; every other path is the contract's 404.
  */
 export async function buildOpsApp(deps: OpsDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const connections = deps.config.connections;
-  const options: FastifyServerOptions = {
-    connectionTimeout: connections.idleTimeoutMs,
-    keepAliveTimeout: connections.keepAliveTimeoutMs,
-    requestTimeout: connections.requestTimeoutMs,
-    trustProxy: deps.config.trustedProxies.length > 0 ? deps.config.trustedProxies : false,
-    loggerInstance: deps.log,
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 64 * 1024,
-    return503OnClosing: true,
-    clientErrorHandler,
-    ...serverOptions,
-  };
-  const app = Fastify(options);
-  limitConnections(app.server, connections, deps.config.trustedProxies, deps.log);
+  const app = Fastify({ ...commonServerOptions(deps.config, deps.log), bodyLimit: 64 * 1024, ...serverOptions });
+  limitConnections(app.server, deps.config.connections, deps.config.trustedProxies, deps.log);
   installErrorHandling(app);
   // Every answer carries a correlation id, as the API's do (a refusal names one to quote in a ticket).
   app.decorateRequest('correlationId', '');
