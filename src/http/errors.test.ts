@@ -42,6 +42,16 @@ describe('store errors', () => {
     expect(res.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'the request was aborted by the client' });
   });
 
+  it.each([
+    ['40P01', 'deadlock detected'],
+    ['40001', 'could not serialize access due to concurrent update'],
+  ])('%s (%s) rolled the request back: 503 with Retry-After, to send again', async (code, message) => {
+    const res = await answerTo(code, message);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.json()).toEqual({ errorCode: 'SERVICE_UNAVAILABLE', error: 'the request met a conflicting write and was rolled back; send it again' });
+  });
+
   it('a value the store refuses (class 22) is the caller\'s: 400', async () => {
     const res = await answerTo('22P05', 'unsupported Unicode escape sequence');
     expect(res.statusCode).toBe(400);

@@ -61,6 +61,15 @@ function isStoreUnavailable(err: unknown): boolean {
   );
 }
 
+/**
+ * A deadlock (40P01) or a serialization failure (40001): PostgreSQL rolled the transaction back to let
+ * another finish (a replay crossing a retention batch, found by an attack run). Not a fault: a retry passes.
+ */
+function isTransactionConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '40P01' || code === '40001';
+}
+
 /** PostgreSQL's class 22 (data exception): the value sent, not the server, is at fault. */
 function isDataException(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
@@ -131,6 +140,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (isStoreUnavailable(err)) {
       req.log.error({ err: errorForLog(err) }, 'store unavailable');
       return sendError(reply, 'SERVICE_UNAVAILABLE', 'the store is unavailable, retry shortly', { 'retry-after': '5' });
+    }
+    if (isTransactionConflict(err)) {
+      // The store rolled the whole request back: nothing was written, and the same request may be sent again.
+      req.log.warn({ err: errorForLog(err) }, 'request rolled back by a conflicting transaction');
+      return sendError(reply, 'SERVICE_UNAVAILABLE', 'the request met a conflicting write and was rolled back; send it again', { 'retry-after': '1' });
     }
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       // Another 4xx raised by Fastify or a plugin: in the contract's body, under the code its status

@@ -78,14 +78,20 @@ export async function purgeFinishedBatch(db: Db, cutoff: Date, limit: number, af
         for update of o skip locked
       ),
       held as (
-        -- Their notifications, locked, as they are now: a replay that committed while this waited on a row
-        -- shows here (a locking read returns the row's newest version), and keeps its whole operation.
+        -- Their notifications, locked, as they are now (a locking read returns a row's newest version: a
+        -- replay committed since this statement began shows). A row another transaction holds (a replay
+        -- under way) is skipped, not waited for: waiting on a replay that waits on this batch's rows was a
+        -- deadlock (attack run).
         select n.operation_id, n.state from outbox n join picked p on p.operation_id = n.operation_id
-        for update of n
+        for update of n skip locked
       ),
       settled as (
+        -- Every notification held and none made pending again; otherwise the whole operation stays for a
+        -- later run.
         select p.operation_id from picked p
         where not exists (select 1 from held h where h.operation_id = p.operation_id and h.state not in ('delivered', 'batched'))
+          and (select count(*) from held h where h.operation_id = p.operation_id)
+            = (select count(*) from outbox n where n.operation_id = p.operation_id)
       ),
       notes as (
         delete from outbox n using settled p where n.operation_id = p.operation_id
