@@ -171,6 +171,8 @@ describe('catch-up feed', () => {
     }
     const batch = items.find((i) => i.body.operations.length === 3);
     expect(batch?.body.operations.map((o) => o.operationId).sort()).toEqual(batchRows.map((r) => r.operation_id).sort());
+    // Stopped here: left running, it would send the later tests' rows too (see the acknowledgement test).
+    await d.stop();
   });
 
   it('a first send under way (its grouping maybe not written yet) ends the page before it, not skipping it', async () => {
