@@ -14,6 +14,7 @@ import { type Config, policyOf } from './config.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import { buildOpsApp } from './http/ops-app.ts';
+import { logRefusedClientCertificates } from './http/server-options.ts';
 import { buildContext, type HubContext } from './operations/context.ts';
 import { Retention } from './operations/retention.ts';
 import { Poller } from './polling/poller.ts';
@@ -130,15 +131,7 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
       },
       serverTls(config),
     );
-    if (config.tls?.ca) {
-      // Without this a refused client sees a closed connection and the operator sees nothing: say which
-      // certificate check failed (the code only; never the certificate).
-      // OpenSSL reports a missing certificate as the error's code; Node judges a presented one after the
-      // handshake and puts its verdict (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE…) on the socket.
-      app.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string; authorizationError?: Error | string | null }) =>
-        log.info({ reason: String(socket.authorizationError ?? err.code ?? err.message), remoteAddress: socket.remoteAddress }, 'client certificate refused (mTLS)'),
-      );
-    }
+    if (config.tls?.ca) logRefusedClientCertificates(app, log);
     url = await app.listen({ host: config.host, port: config.port });
   }
   // A worker-only process has no API: its health and its own counters get a small server when asked.
@@ -146,6 +139,7 @@ async function startOnStore(config: Config, log: Logger, store: OpenedStore): Pr
   let opsUrl = '';
   if (!runsApi && config.opsPort !== undefined) {
     opsApp = await buildOpsApp({ config, db: store.db, storeKind: store.kind, log }, serverTls(config));
+    if (config.tls?.ca) logRefusedClientCertificates(opsApp, log);
     opsUrl = await opsApp.listen({ host: config.host, port: config.opsPort });
   }
   if (runsWorkers) {

@@ -41,6 +41,16 @@ describe('a worker-only process and TRACKHUB_OPS_PORT', () => {
     const other = await fetch(`${base}/banking/v1/issuers/BANK000001/physicalCards/c1/track`, { method: 'POST' });
     expect(other.status).toBe(404);
     expect(await other.json()).toMatchObject({ errorCode: 'NOT_FOUND' });
+    // The same answers to bad input as the API's (a second attack pass found them Fastify's or Node's).
+    const malformed = await fetch(`${base}/%zz`);
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'the URL is malformed' });
+    expect(malformed.headers.get('x-correlation-id')).toMatch(/^corr_/);
+    const mine = await fetch(`${base}/healthz`, { headers: { 'x-correlation-id': 'scraper-42' } });
+    expect(mine.headers.get('x-correlation-id')).toBe('scraper-42');
+    const badId = await fetch(`${base}/healthz`, { headers: { 'x-correlation-id': 'bad id!' } });
+    expect(badId.status).toBe(400);
+    expect(await badId.json()).toEqual({ errorCode: 'FIELD_INVALID_FORMAT', error: 'x-correlation-id: must be 1 to 64 of [A-Za-z0-9_-]' });
     expect(w.output()).not.toContain(ADMIN);
   });
 

@@ -38,7 +38,7 @@ import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSiteApi } from './routes/site-api.ts';
 import { registerTokenRoute } from './routes/token.ts';
 import { ErrorBody, OperationObject, TrackBody } from './schemas.ts';
-import { commonServerOptions } from './server-options.ts';
+import { commonServerOptions, installCommonHandling } from './server-options.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -74,31 +74,14 @@ export interface RouteDeps extends HttpDeps {
 }
 
 export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const connections = deps.config.connections;
   const app = Fastify({
     ...commonServerOptions(deps.config, deps.log),
     bodyLimit: 4 * 1024 * 1024,
     // An unknown field is refused, not silently dropped: a misspelt `webhookSecret` must not go unnoticed.
     ajv: { customOptions: { removeAdditional: false } },
-    // The router's own refusals (a malformed %-escape, a path segment over 100 characters) get the
-    // contract's body too, not Fastify's.
-    // These answer before any hook runs, so they set the correlation id themselves (every answer has one;
-    // a valid one the caller sent is kept, as everywhere else).
-    frameworkErrors: (err, req, reply) => {
-      const given = req.headers['x-correlation-id'];
-      const correlationId = typeof given === 'string' && CORRELATION_ID.test(given) ? given : newId('corr');
-      return sendError(reply, 'FIELD_INVALID_FORMAT', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed', {
-        'x-correlation-id': correlationId,
-      });
-    },
     ...serverOptions,
   });
-  limitConnections(app.server, connections, deps.config.trustedProxies, deps.log);
-  // An `Expect:` other than 100-continue: Node would answer a bare 417 of its own. RFC 9110 §10.1.1 lets
-  // a server ignore an expectation it does not support, so the request is served like any other (and a
-  // refusal, if any, comes in the contract's body).
-  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
-  installErrorHandling(app);
+  installCommonHandling(app, deps.config, deps.log);
   // An Admin API route that takes no query parameters refuses any, as the routes that take some refuse
   // the ones they do not know: a misspelt filter must never pass silently as no filter at all.
   app.addHook('onRoute', (route) => {
@@ -125,20 +108,6 @@ export async function buildApp(deps: HttpDeps, serverOptions: FastifyServerOptio
     }),
   );
 
-  app.decorateRequest('correlationId', '');
-  app.addHook('onRequest', async (req, reply) => {
-    const given = req.headers['x-correlation-id'];
-    if (typeof given === 'string' && CORRELATION_ID.test(given)) {
-      req.correlationId = given;
-    } else {
-      req.correlationId = newId('corr');
-      if (given !== undefined) {
-        reply.header('x-correlation-id', req.correlationId);
-        return sendError(reply, 'FIELD_INVALID_FORMAT', 'x-correlation-id: must be 1 to 64 of [A-Za-z0-9_-]');
-      }
-    }
-    reply.header('x-correlation-id', req.correlationId);
-  });
   // Ajv, coercing a query string to a number, makes "1e309" Infinity and then passes it as an integer within
   // any minimum and maximum (it compares only finite numbers): a numeric query parameter must be finite.
   // The fuzz test found `pendingHours=1e309` answered 500 (an Invalid Date further on).

@@ -1,10 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { newId } from '../domain/ids.ts';
-import { limitConnections } from './connection-limits.ts';
-import { installErrorHandling } from './errors.ts';
 import { installRequestLog } from './request-log.ts';
 import { type OpsDeps, registerOpsRoutes } from './routes/ops.ts';
-import { commonServerOptions } from './server-options.ts';
+import { commonServerOptions, installCommonHandling } from './server-options.ts';
 
 /**
  * A worker-only process's own small server (TRACKHUB_OPS_PORT): `/healthz`, `/readyz` and `/metrics`,
@@ -14,14 +11,7 @@ import { commonServerOptions } from './server-options.ts';
  */
 export async function buildOpsApp(deps: OpsDeps, serverOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ ...commonServerOptions(deps.config, deps.log), bodyLimit: 64 * 1024, ...serverOptions });
-  limitConnections(app.server, deps.config.connections, deps.config.trustedProxies, deps.log);
-  installErrorHandling(app);
-  // Every answer carries a correlation id, as the API's do (a refusal names one to quote in a ticket).
-  app.decorateRequest('correlationId', '');
-  app.addHook('onRequest', async (req, reply) => {
-    req.correlationId = newId('corr');
-    reply.header('x-correlation-id', req.correlationId);
-  });
+  installCommonHandling(app, deps.config, deps.log);
   installRequestLog(app, deps.log);
   registerOpsRoutes(app, deps);
   return app;
