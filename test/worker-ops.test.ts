@@ -55,9 +55,12 @@ describe('a worker-only process and TRACKHUB_OPS_PORT', () => {
   });
 
   it('listens on nothing without it', { timeout: 60_000 }, async () => {
-    const w = await startWorker({});
+    const port = await freePort();
+    const w = await startWorker({ TRACKHUB_PORT: String(port) });
     const line = await waitFor('the start line', () => w.output().split('\n').find((l) => l.includes('"msg":"trackhub started"')), 50_000);
     expect(JSON.parse(line)).not.toHaveProperty('ops');
+    // Not even on TRACKHUB_PORT, which for a worker names where the API is.
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 
   it('is refused for the api and all roles, and when it is not a port', { timeout: 60_000 }, async () => {
