@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { benchArgs } from './lib/args.ts';
 import { type Figure, fmt } from './lib/report.ts';
 
 const START = '<!-- npm run bench: start -->';
@@ -43,36 +44,19 @@ const SCRIPTS: Script[] = [
   { name: 'soak', args: ['--minutes', '10'], quick: ['--minutes', '1.5'], built: true },
 ];
 
-const USAGE = `usage: npm run bench [-- --only NAME,NAME] [--quick] [--no-write]; names: ${SCRIPTS.map((s) => s.name).join(', ')}`;
-
-function refuse(why: string): never {
-  console.error(`npm run bench: ${why}\n${USAGE}`);
-  process.exit(2);
-}
-
-/** The arguments, strictly: a misspelt flag must not start a 20-minute run that then rewrites the figures. */
-function parseArgs(argv: string[]): { quick: boolean; write: boolean; only?: Set<string> } {
-  const out: { quick: boolean; write: boolean; only?: Set<string> } = { quick: false, write: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick') out.quick = true;
-    else if (a === '--no-write') out.write = false;
-    else if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else if (a === '--only' || a.startsWith('--only=')) {
-      const value = a === '--only' ? argv[++i] : a.slice('--only='.length);
-      const names = (value ?? '').split(',').filter(Boolean);
-      if (names.length === 0) refuse('--only needs benchmark names');
-      const unknown = names.filter((n) => !SCRIPTS.some((s) => s.name === n));
-      if (unknown.length > 0) refuse(`no benchmark named ${unknown.join(', ')}`);
-      out.only = new Set(names);
-    } else refuse(`unknown argument ${JSON.stringify(a)}`);
-  }
-  return out;
-}
-
-const { quick, write, only } = parseArgs(process.argv.slice(2));
+// Parsed strictly, as every script's: a misspelt flag must not start a 20-minute run that then rewrites the figures.
+const args = benchArgs(
+  'all',
+  {
+    only: { type: 'string', choices: SCRIPTS.map((s) => s.name), list: true, note: 'some of them' },
+    quick: { type: 'boolean' },
+    'no-write': { type: 'boolean' },
+  },
+  { label: 'npm run bench', command: 'npm run bench --' },
+);
+const { quick } = args;
+const write = !args['no-write'];
+const only = args.only === undefined ? undefined : new Set(args.only.split(','));
 const chosen = SCRIPTS.filter((s) => !only || only.has(s.name));
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {

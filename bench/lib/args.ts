@@ -35,8 +35,17 @@ type ValueOf<O> = O extends { type: 'boolean' }
 
 export type BenchArgs<S extends Record<string, BenchOption>> = { [K in keyof S]: ValueOf<S[K]> };
 
+/** How a script is named in its messages: `bench/<name>` and `npx tsx bench/<name>.ts` unless given. */
+export interface BenchCommand {
+  /** The prefix of a refusal, e.g. `npm run bench`. */
+  label?: string;
+  /** The command the usage line shows, e.g. `npm run bench --`. */
+  command?: string;
+  argv?: string[];
+}
+
 /** `[--name VALUE]` for each option, with its default (and its --quick default). */
-export function usage(script: string, spec: Record<string, BenchOption>): string {
+export function usage(script: string, spec: Record<string, BenchOption>, command = `npx tsx bench/${script}.ts`): string {
   const parts = Object.entries(spec).map(([name, o]) => {
     if (o.type === 'boolean') return `[--${name}]`;
     const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
@@ -44,11 +53,11 @@ export function usage(script: string, spec: Record<string, BenchOption>): string
     const notes = [o.quick !== undefined ? `--quick: ${show(o.quick)}` : '', o.note ?? ''].filter(Boolean);
     return `[--${name} ${value}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}]`;
   });
-  return `usage: npx tsx bench/${script}.ts ${parts.join(' ')}`;
+  return `usage: ${command} ${parts.join(' ')}`;
 }
 
-function refuse(script: string, spec: Record<string, BenchOption>, problem: string): never {
-  process.stderr.write(`bench/${script}: ${problem}\n${usage(script, spec)}\n`);
+function refuse(script: string, spec: Record<string, BenchOption>, problem: string, how: BenchCommand): never {
+  process.stderr.write(`${how.label ?? `bench/${script}`}: ${problem}\n${usage(script, spec, how.command)}\n`);
   process.exit(2);
 }
 
@@ -67,24 +76,25 @@ function problemOf(err: unknown): string {
   return message.split('\n')[0];
 }
 
-export function benchArgs<const S extends Record<string, BenchOption>>(script: string, spec: S, argv = process.argv.slice(2)): BenchArgs<S> {
+export function benchArgs<const S extends Record<string, BenchOption>>(script: string, spec: S, how: BenchCommand = {}): BenchArgs<S> {
+  const argv = how.argv ?? process.argv.slice(2);
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, o] of Object.entries(spec)) options[name] = { type: o.type === 'boolean' ? 'boolean' : 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    refuse(script, spec, problemOf(err));
+    refuse(script, spec, problemOf(err), how);
   }
   if (values.help) {
-    process.stdout.write(`${usage(script, spec)}\n`);
+    process.stdout.write(`${usage(script, spec, how.command)}\n`);
     process.exit(0);
   }
   const quick = 'quick' in spec && values.quick === true;
   const positive = (name: string, raw: string, zero = false): number => {
     const v = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(v) || v < 0 || (v === 0 && !zero)) {
-      refuse(script, spec, `--${name} needs a ${zero ? 'number ≥ 0' : 'positive number'}, got ${JSON.stringify(raw)}`);
+      refuse(script, spec, `--${name} needs a ${zero ? 'number ≥ 0' : 'positive number'}, got ${JSON.stringify(raw)}`, how);
     }
     return v;
   };
@@ -97,7 +107,7 @@ export function benchArgs<const S extends Record<string, BenchOption>>(script: s
     else if (o.type === 'numbers') out[name] = raw.split(',').map((part) => positive(name, part));
     else {
       const bad = o.choices && (o.list ? raw.split(',') : [raw]).find((part) => !o.choices?.includes(part));
-      if (bad !== undefined) refuse(script, spec, `--${name} takes ${o.list ? 'a comma-separated list of ' : ''}${o.choices?.join(', ')}; got ${JSON.stringify(bad)}`);
+      if (bad !== undefined) refuse(script, spec, `--${name} takes ${o.list ? 'a comma-separated list of ' : ''}${o.choices?.join(', ')}; got ${JSON.stringify(bad)}`, how);
       out[name] = raw;
     }
   }
