@@ -180,15 +180,17 @@ program
       await stop(signal);
       return;
     }
-    if ((process.stdout.isTTY || cfg.sandbox) && hub.url) {
+    if (!process.stdout.isTTY && !cfg.sandbox) return;
+    const sandbox = cfg.sandbox ? '  [SANDBOX carriers]' : '';
+    if (hub.url) {
       process.stderr.write(
-        `\nTrackhub listening on ${hub.url}${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n` +
+        `\nTrackhub listening on ${hub.url}${sandbox}\n` +
           `  console: ${hub.url}/console${cfg.adminToken ? '' : ' (sign in with a token from: trackhub admin-tokens create)'}   docs: ${hub.url}/docs   health: ${hub.url}/healthz   metrics: ${hub.url}/metrics\n\n`,
       );
-    } else if (process.stdout.isTTY || cfg.sandbox) {
+    } else {
       // A worker-only process: no API, console or docs here.
       const ops = hub.opsUrl ? `health: ${hub.opsUrl}/healthz   metrics: ${hub.opsUrl}/metrics` : 'no health or metrics address (set TRACKHUB_OPS_PORT for one)';
-      process.stderr.write(`\nTrackhub worker running (no API)${cfg.sandbox ? '  [SANDBOX carriers]' : ''}\n  ${ops}\n\n`);
+      process.stderr.write(`\nTrackhub worker running (no API)${sandbox}\n  ${ops}\n\n`);
     }
   });
 
