@@ -118,12 +118,23 @@ describe.each(STORE_KINDS)('retention on %s', (kind) => {
     await retention(s).runOnce();
     expect(await ids(s, 'outbox')).toEqual(['n_head', 'n_mem']);
     expect(await ids(s, 'operations')).toEqual(['op_old', 'op_recent']);
-    // Once the member's operation is past retention too, it goes first; the head goes with its own at the next run.
+    // Once the member's operation is past retention too, both go (here in one run: the member's is older).
     await sql`update operations set updated_at = updated_at - interval '400 days' where operation_id = 'op_recent'`.execute(s.db);
-    await retention(s).runOnce();
-    expect(await ids(s, 'outbox')).toEqual(['n_head']);
-    expect(await ids(s, 'operations')).toEqual(['op_old']);
-    await retention(s).runOnce();
+    expect(await retention(s).runOnce()).toMatchObject({ operations: 2, notifications: 2 });
+    expect(await ids(s, 'outbox')).toEqual([]);
+    expect(await ids(s, 'operations')).toEqual([]);
+  });
+
+  it('two operations whose batches carry each other\'s updates both go once past retention', async () => {
+    const s = await setup(kind);
+    await op(s, 'op_1', { daysAgo: 450 });
+    await op(s, 'op_2', { daysAgo: 449 });
+    // op_1's head carried op_2's first update; op_2's head carried op_1's second (two claims, two batches).
+    await note(s, 'n1_a', 'op_1', 'delivered', 1, 'n1_a');
+    await note(s, 'n2_a', 'op_2', 'batched', 0, 'n1_a');
+    await note(s, 'n2_b', 'op_2', 'delivered', 1, 'n2_b');
+    await note(s, 'n1_b', 'op_1', 'batched', 0, 'n2_b');
+    expect(await retention(s).runOnce()).toMatchObject({ operations: 2, notifications: 4 });
     expect(await ids(s, 'outbox')).toEqual([]);
     expect(await ids(s, 'operations')).toEqual([]);
   });

@@ -66,9 +66,15 @@ export async function purgeFinishedBatch(db: Db, cutoff: Date, limit: number, af
               and (
                 not (n.state = 'delivered' or (n.state = 'batched' and not exists (
                   select 1 from outbox h where h.id = n.batch_id and h.state <> 'delivered')))
-                -- The head of a batch that carried another operation's notifications: kept while they are,
-                -- or their delivery would read as never made.
-                or exists (select 1 from outbox m where m.batch_id = n.id and m.operation_id <> o.operation_id)
+                -- The head of a batch that carried another operation's notifications: kept while that
+                -- operation stays (open, within retention, or with a notification not delivered), or their
+                -- delivery would read as never made. Once both are past retention they go in either order:
+                -- two operations whose batches carry each other's updates would otherwise never go.
+                or exists (
+                  select 1 from outbox m join operations q on q.operation_id = m.operation_id
+                  where m.batch_id = n.id and m.operation_id <> o.operation_id
+                    and (q.is_open or q.updated_at >= ${cutoff.toISOString()}::timestamptz
+                      or exists (select 1 from outbox x where x.operation_id = q.operation_id and x.state in ('pending', 'dead'))))
                 -- A notification carried under another operation's head: kept while that operation is within
                 -- retention, or a replay of the head would resend its webhook-id without this update.
                 or (n.state = 'batched' and exists (
